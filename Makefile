@@ -1,0 +1,56 @@
+# TelePay. Two commands matter: `make run` (the whole system locally) and `make test` (all tests).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: venv run up down status test lint typecheck docs docs-check bundles bench clean
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+## The whole system in the foreground: emulators, stand-ins, every function, the scheduler, a demo.
+run: venv
+	$(BIN)/python -m local.stack run
+
+## The same in the background; returns once healthy and writes .local/endpoints.json.
+up: venv
+	$(BIN)/python -m local.stack up
+
+down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m local.stack down; else echo "nothing to stop"; fi
+
+status: venv
+	$(BIN)/python -m local.stack status
+
+## Every test: lint, types, generated docs, unit, integration (emulators) and end to end (whole stack).
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m scripts.gen_docs --check
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+docs: venv
+	$(BIN)/python -m scripts.gen_docs
+
+bundles: venv
+	$(BIN)/python -m scripts.build_bundles
+
+## Benchmarks (print their figures; see README).
+bench: venv
+	$(BIN)/python -m scripts.bench_stack_start
+	$(BIN)/python -m scripts.measure_imports
+
+clean: down
+	rm -rf build .local .pytest_cache .mypy_cache .ruff_cache

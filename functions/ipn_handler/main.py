@@ -1,0 +1,32 @@
+"""ipn_handler: public HTTP entry point for NowPayments IPN callbacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+from flask import Request
+
+from shared_schemas.config import IpnHandlerSettings
+from telepay.logs import get_logger
+from telepay.payments import RetryLater, handle_ipn
+from telepay.runtime import start
+
+RT = start(IpnHandlerSettings, "ipn_handler")
+log = get_logger("ipn_handler")
+MAX_BODY = 64_000
+
+
+@functions_framework.http
+def ipn_handler(request: Request) -> tuple[Any, int]:
+    if request.method != "POST":
+        return {"error": "POST only"}, 405
+    if (request.content_length or 0) > MAX_BODY:
+        return {"error": "too large"}, 413
+    body = request.get_data(cache=False)
+    try:
+        result = handle_ipn(body, request.headers.get("x-nowpayments-sig"), RT)
+    except RetryLater as error:
+        log.warning("IPN not settled yet, asking for a retry: %s", error)
+        return {"ok": False, "error": "try again"}, 503
+    return {"ok": result.http_status < 300, "outcome": result.outcome}, result.http_status

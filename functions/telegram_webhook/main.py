@@ -1,0 +1,47 @@
+"""telegram_webhook: public HTTP entry point for every Telegram update."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import functions_framework
+from flask import Request
+from pydantic import ValidationError
+
+from shared_schemas.config import TelegramWebhookSettings
+from telepay.logs import get_logger
+from telepay.runtime import start
+from telepay.webhook import TransientFailure, handle_update
+
+RT = start(TelegramWebhookSettings, "telegram_webhook")
+log = get_logger("telegram_webhook")
+MAX_BODY = 1_000_000
+
+
+@functions_framework.http
+def telegram_webhook(request: Request) -> tuple[Any, int]:
+    if request.method != "POST":
+        return {"error": "POST only"}, 405
+    # Authenticate before parsing anything (as python-telegram-bot's own webhook handler does).
+    sent = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
+    expected = RT.settings.telegram_webhook_secret.get_secret_value().encode()
+    if not hmac.compare_digest(sent, expected):
+        return {"error": "forbidden"}, 403
+    if (request.content_length or 0) > MAX_BODY:
+        return {"error": "too large"}, 413
+    update = request.get_json(silent=True)
+    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        log.warning("not a Telegram update; ignored")
+        return {"ok": True, "outcome": "not an update"}, 200
+    try:
+        outcome = handle_update(update, RT)
+    except ValidationError as error:
+        # Unparseable: re-delivery would fail the same way, so never block the chat with it.
+        log.warning("update %s could not be parsed: %s", update["update_id"], error.error_count())
+        return {"ok": True, "outcome": "unparseable"}, 200
+    except TransientFailure as error:
+        log.warning("transient failure, Telegram will re-deliver: %s", error, extra={"update_id": update["update_id"]})
+        return {"ok": False, "error": "try again"}, 503
+    log.info("update handled: %s", outcome, extra={"update_id": update["update_id"]})
+    return {"ok": True, "outcome": outcome}, 200

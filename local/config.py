@@ -1,0 +1,155 @@
+"""The local stack's layout: ports, local-only credentials, and the environment of each function.
+
+Values here are local development values only; they are never real credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared_schemas.names import FUNCTIONS, Function
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PORT_BASE = 18500
+
+LOCAL_PROJECT = "telepay-local"
+LOCAL_BOT_TOKEN = "7000000001:LOCAL-development-token-not-real"
+LOCAL_BOT_USERNAME = "TelePayLocalBot"
+LOCAL_WEBHOOK_SECRET = "local-webhook-secret-not-real"
+LOCAL_NOWPAYMENTS_API_KEY = "local-nowpayments-api-key-not-real"
+LOCAL_NOWPAYMENTS_IPN_SECRET = "local-ipn-secret-not-real"
+LOCAL_TASKS_LOCATION = "us-central1"
+
+
+@dataclass
+class StackConfig:
+    port_base: int = DEFAULT_PORT_BASE
+    state_dir: Path = ROOT / ".local"
+    python: str = sys.executable
+    telegram_rate_limits: bool = True
+    # Explicit external services (real Telegram / NowPayments sandbox) instead of the stand-ins.
+    telegram_api_base_url: str | None = None
+    nowpayments_api_base_url: str | None = None
+    telegram_bot_token: str = LOCAL_BOT_TOKEN
+    telegram_bot_username: str = LOCAL_BOT_USERNAME
+    nowpayments_api_key: str = LOCAL_NOWPAYMENTS_API_KEY
+    nowpayments_ipn_secret: str = LOCAL_NOWPAYMENTS_IPN_SECRET
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environment(cls, **overrides: object) -> StackConfig:
+        config = cls(**overrides)  # type: ignore[arg-type]
+        env = os.environ
+        if env.get("TELEPAY_PORT_BASE"):
+            config.port_base = int(env["TELEPAY_PORT_BASE"])
+        if env.get("TELEGRAM_API_BASE_URL"):
+            config.telegram_api_base_url = env["TELEGRAM_API_BASE_URL"]
+        if env.get("NOWPAYMENTS_API_BASE_URL"):
+            config.nowpayments_api_base_url = env["NOWPAYMENTS_API_BASE_URL"]
+        if env.get("TELEGRAM_BOT_TOKEN"):
+            config.telegram_bot_token = env["TELEGRAM_BOT_TOKEN"]
+            config.telegram_bot_username = env.get("TELEGRAM_BOT_USERNAME", config.telegram_bot_username)
+        if env.get("NOWPAYMENTS_API_KEY"):
+            config.nowpayments_api_key = env["NOWPAYMENTS_API_KEY"]
+        if env.get("NOWPAYMENTS_IPN_SECRET"):
+            config.nowpayments_ipn_secret = env["NOWPAYMENTS_IPN_SECRET"]
+        return config
+
+    # -- ports ---------------------------------------------------------------------------------
+    @property
+    def firestore_port(self) -> int:
+        return self.port_base + 10
+
+    @property
+    def pubsub_port(self) -> int:
+        return self.port_base + 11
+
+    @property
+    def tasks_port(self) -> int:
+        return self.port_base + 12
+
+    @property
+    def telegram_port(self) -> int:
+        return self.port_base + 13
+
+    @property
+    def nowpayments_port(self) -> int:
+        return self.port_base + 14
+
+    def function_port(self, function: Function) -> int:
+        return self.port_base + 20 + [spec.name for spec in FUNCTIONS].index(function)
+
+    # -- derived -------------------------------------------------------------------------------
+    @property
+    def real_telegram(self) -> bool:
+        """A real bot: updates are forwarded from getUpdates to the local webhook."""
+        return self.telegram_api_base_url is not None
+
+    @property
+    def telegram_url(self) -> str:
+        return self.telegram_api_base_url or f"http://127.0.0.1:{self.telegram_port}"
+
+    @property
+    def nowpayments_url(self) -> str:
+        return self.nowpayments_api_base_url or f"http://127.0.0.1:{self.nowpayments_port}"
+
+    def function_url(self, function: Function) -> str:
+        return f"http://127.0.0.1:{self.function_port(function)}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def clock_offset_file(self) -> Path:
+        return self.state_dir / "clock_offset_seconds"
+
+    def function_env(self) -> dict[str, str]:
+        """One environment for all functions (each settings model reads what it needs)."""
+        env = {
+            "GOOGLE_CLOUD_PROJECT": LOCAL_PROJECT,
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.firestore_port}",
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.pubsub_port}",
+            "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{self.tasks_port}",
+            "TASKS_LOCATION": LOCAL_TASKS_LOCATION,
+            "TELEGRAM_BOT_TOKEN": self.telegram_bot_token,
+            "TELEGRAM_BOT_USERNAME": self.telegram_bot_username,
+            "TELEGRAM_API_BASE_URL": self.telegram_url,
+            "TELEGRAM_WEBHOOK_SECRET": LOCAL_WEBHOOK_SECRET,
+            "NOWPAYMENTS_API_KEY": self.nowpayments_api_key,
+            "NOWPAYMENTS_API_BASE_URL": self.nowpayments_url,
+            "NOWPAYMENTS_IPN_SECRET": self.nowpayments_ipn_secret,
+            "IPN_CALLBACK_URL": self.function_url(Function.IPN_HANDLER),
+            "CREATE_INVOICE_URL": self.function_url(Function.CREATE_INVOICE),
+            "KEYPAD_URL": self.function_url(Function.KEYPAD),
+            "EXPIRE_SUBSCRIPTIONS_URL": self.function_url(Function.EXPIRE_SUBSCRIPTIONS),
+            "DAILY_BROADCAST_URL": self.function_url(Function.DAILY_BROADCAST),
+            "TELEPAY_CLOCK_OFFSET_FILE": str(self.clock_offset_file),
+            "PYTHONUNBUFFERED": "1",
+        }
+        return env | self.extra_env
+
+    def endpoints(self) -> dict[str, object]:
+        """`.local/endpoints.json`: a stable, machine-readable description of the running stack."""
+        return {
+            "functions": {spec.name.value: self.function_url(spec.name) for spec in FUNCTIONS},
+            "telegram_api": self.telegram_url,
+            "nowpayments_api": self.nowpayments_url,
+            "firestore_emulator_host": f"127.0.0.1:{self.firestore_port}",
+            "pubsub_emulator_host": f"127.0.0.1:{self.pubsub_port}",
+            "tasks_emulator": f"http://127.0.0.1:{self.tasks_port}",
+            "project": LOCAL_PROJECT,
+            "tasks_location": LOCAL_TASKS_LOCATION,
+            "telegram_bot_token": self.telegram_bot_token if not self.real_telegram else None,
+            "telegram_bot_username": self.telegram_bot_username,
+            "telegram_webhook_secret": LOCAL_WEBHOOK_SECRET,
+            "nowpayments_api_key": self.nowpayments_api_key if not self.nowpayments_api_base_url else None,
+            "nowpayments_ipn_secret": self.nowpayments_ipn_secret
+            if not self.nowpayments_api_base_url
+            else None,
+            "clock_offset_file": str(self.clock_offset_file),
+            "logs": str(self.log_dir),
+        }

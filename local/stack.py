@@ -1,0 +1,319 @@
+"""The whole of TelePay on one machine: emulators, stand-ins, every function, the scheduler.
+
+    python -m local.stack run     # foreground: prints what runs where, plays the demo, Ctrl-C stops all
+    python -m local.stack up      # background: returns once everything is healthy (make up)
+    python -m local.stack down    # stops every process group it started (make down)
+    python -m local.stack status
+
+`up` writes `.local/endpoints.json` (see `StackConfig.endpoints`) and `.local/pids.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from local.config import LOCAL_PROJECT, LOCAL_TASKS_LOCATION, LOCAL_WEBHOOK_SECRET, ROOT, StackConfig
+from local.processes import (
+    Running,
+    Service,
+    StackError,
+    firestore_argv,
+    port_in_use,
+    pubsub_argv,
+    spawn,
+    stop_group,
+    wait_healthy,
+)
+from shared_schemas.names import (
+    DEAD_LETTER_SUBSCRIPTIONS,
+    FUNCTIONS,
+    QUEUES,
+    SUBSCRIPTIONS,
+    TOPICS,
+)
+from shared_schemas.telegram import ALLOWED_UPDATES
+
+
+def _say(message: str) -> None:
+    print(f"[telepay] {message}", flush=True)
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.running: list[Running] = []
+
+    @property
+    def pids_file(self) -> Path:
+        return self.config.state_dir / "pids.json"
+
+    @property
+    def endpoints_file(self) -> Path:
+        return self.config.state_dir / "endpoints.json"
+
+    # -- services --------------------------------------------------------------------------------
+    def infrastructure(self) -> list[Service]:
+        c = self.config
+        py = c.python
+        services = [
+            Service("firestore-emulator", firestore_argv(c.firestore_port), c.firestore_port),
+            Service("pubsub-emulator", pubsub_argv(c.pubsub_port), c.pubsub_port),
+            Service(
+                "tasks-standin",
+                [py, "-m", "local.tasks_standin", "--host", "127.0.0.1", "--port", str(c.tasks_port)],
+                c.tasks_port,
+                health_path="/healthz",
+                cwd=str(ROOT),
+            ),
+        ]
+        if not c.real_telegram:
+            argv = [
+                py, "-m", "local.telegram_standin", "--host", "127.0.0.1", "--port", str(c.telegram_port),
+                "--bot-token", c.telegram_bot_token, "--bot-username", c.telegram_bot_username,
+            ]  # fmt: skip
+            if not c.telegram_rate_limits:
+                argv.append("--no-rate-limits")
+            services.append(Service("telegram-standin", argv, c.telegram_port, "/healthz", cwd=str(ROOT)))
+        if c.nowpayments_api_base_url is None:
+            argv = [
+                py, "-m", "local.nowpayments_standin", "--host", "127.0.0.1", "--port", str(c.nowpayments_port),
+                "--api-key", c.nowpayments_api_key, "--ipn-secret", c.nowpayments_ipn_secret,
+            ]  # fmt: skip
+            services.append(Service("nowpayments-standin", argv, c.nowpayments_port, "/healthz", cwd=str(ROOT)))
+        return services
+
+    def functions(self) -> list[Service]:
+        c = self.config
+        env = c.function_env()
+        bin_dir = Path(c.python).parent
+        services = []
+        for spec in FUNCTIONS:
+            port = c.function_port(spec.name)
+            argv = [
+                str(bin_dir / "functions-framework"),
+                "--target", spec.entry_point,
+                "--source", str(ROOT / "functions" / spec.name.value / "main.py"),
+                "--host", "127.0.0.1", "--port", str(port),
+            ]  # fmt: skip
+            services.append(Service(spec.name.value, argv, port, "/", env, any_answer_is_healthy=True))
+        return services
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def is_running(self) -> bool:
+        if not self.pids_file.exists():
+            return False
+        pids = json.loads(self.pids_file.read_text())
+        return any(_alive(pid) for pid in pids.values())
+
+    def up(self) -> dict[str, object]:
+        c = self.config
+        if self.is_running():
+            raise StackError(f"TelePay is already running (see {self.endpoints_file}); `make down` stops it.")
+        c.state_dir.mkdir(parents=True, exist_ok=True)
+        c.log_dir.mkdir(parents=True, exist_ok=True)
+        c.clock_offset_file.write_text("0")
+        started = time.monotonic()
+        infrastructure = self.infrastructure()
+        functions = self.functions()
+        busy = [s for s in infrastructure + functions if port_in_use(s.port)]
+        if busy:
+            names = ", ".join(f"{s.name} ({s.port})" for s in busy)
+            raise StackError(f"ports already in use: {names}. Set TELEPAY_PORT_BASE to move the stack.")
+        try:
+            self._start(infrastructure, timeout=90)
+            self._create_topics_and_subscriptions()
+            self._create_queues()
+            self._start(functions, timeout=90)
+            self._set_webhook()
+            self._start([self._scheduler_service()], timeout=30)
+            if c.real_telegram:
+                self._start([self._forwarder_service()], timeout=30)
+        except BaseException:
+            self.down()
+            raise
+        endpoints = c.endpoints()
+        self.endpoints_file.write_text(json.dumps(endpoints, indent=2) + "\n")
+        _say(f"all {len(self.running)} services healthy in {time.monotonic() - started:.1f} s")
+        return endpoints
+
+    def _start(self, services: list[Service], timeout: float) -> None:
+        batch = [spawn(s, self.config.log_dir) for s in services]
+        self.running.extend(batch)
+        self._write_pids()
+        wait_healthy(batch, timeout, self.config.log_dir, on_ready=lambda r: _say(_where(r.service)))
+
+    def _write_pids(self) -> None:
+        self.pids_file.write_text(json.dumps({r.service.name: r.pid for r in self.running}, indent=2))
+
+    def down(self) -> int:
+        pids: dict[str, int] = {}
+        if self.pids_file.exists():
+            pids = json.loads(self.pids_file.read_text())
+        pids |= {r.service.name: r.pid for r in self.running}
+        for name, pid in reversed(list(pids.items())):
+            if _alive(pid):
+                stop_group(pid)
+                _say(f"stopped {name}")
+        self.pids_file.unlink(missing_ok=True)
+        self.running.clear()
+        return len(pids)
+
+    # -- wiring ------------------------------------------------------------------------------------
+    def _create_topics_and_subscriptions(self) -> None:
+        base = f"http://127.0.0.1:{self.config.pubsub_port}/v1/projects/{LOCAL_PROJECT}"
+        with httpx.Client(timeout=10) as http:
+            for topic in TOPICS:
+                _ok(http.put(f"{base}/topics/{topic.name.value}", json={}), "create topic")
+            for sub in SUBSCRIPTIONS:
+                body = {
+                    "topic": f"projects/{LOCAL_PROJECT}/topics/{sub.topic.value}",
+                    "ackDeadlineSeconds": sub.ack_deadline_seconds,
+                    "pushConfig": {"pushEndpoint": self.config.function_url(sub.push_to)},
+                    "deadLetterPolicy": {
+                        "deadLetterTopic": f"projects/{LOCAL_PROJECT}/topics/{sub.dead_letter_topic.value}",
+                        "maxDeliveryAttempts": sub.max_delivery_attempts,
+                    },
+                    "retryPolicy": {
+                        "minimumBackoff": f"{sub.min_backoff_seconds}s",
+                        "maximumBackoff": f"{sub.max_backoff_seconds}s",
+                    },
+                }
+                _ok(http.put(f"{base}/subscriptions/{sub.name}", json=body), "create subscription")
+            for topic, hold in DEAD_LETTER_SUBSCRIPTIONS.items():
+                body = {"topic": f"projects/{LOCAL_PROJECT}/topics/{topic.value}"}
+                _ok(http.put(f"{base}/subscriptions/{hold}", json=body), "create subscription")
+
+    def _create_queues(self) -> None:
+        parent = f"projects/{LOCAL_PROJECT}/locations/{LOCAL_TASKS_LOCATION}"
+        url = f"http://127.0.0.1:{self.config.tasks_port}/v2/{parent}/queues"
+        with httpx.Client(timeout=10) as http:
+            for queue in QUEUES:
+                body = {
+                    "name": f"{parent}/queues/{queue.name.value}",
+                    "rateLimits": {
+                        "maxDispatchesPerSecond": queue.max_dispatches_per_second,
+                        "maxConcurrentDispatches": queue.max_concurrent_dispatches,
+                        **({"maxBurstSize": queue.max_burst_size} if queue.max_burst_size else {}),
+                    },
+                    "retryConfig": {
+                        "maxAttempts": queue.max_attempts,
+                        "minBackoff": f"{queue.min_backoff_seconds}s",
+                        "maxBackoff": f"{queue.max_backoff_seconds}s",
+                        "maxDoublings": queue.max_doublings,
+                    },
+                }
+                _ok(http.post(url, json=body), f"create queue {queue.name.value}")
+
+    def _set_webhook(self) -> None:
+        if self.config.real_telegram:
+            return  # a real bot without a public URL: the forwarder feeds the local webhook
+        from shared_schemas.names import Function
+
+        url = f"{self.config.telegram_url}/bot{self.config.telegram_bot_token}/setWebhook"
+        body = {
+            "url": self.config.function_url(Function.TELEGRAM_WEBHOOK),
+            "secret_token": LOCAL_WEBHOOK_SECRET,
+            "allowed_updates": list(ALLOWED_UPDATES),
+        }
+        _ok(httpx.post(url, json=body, timeout=10), "setWebhook")
+
+    def _scheduler_service(self) -> Service:
+        port = self.config.port_base + 30
+        argv = [self.config.python, "-m", "local.scheduler", "--port", str(port), "--endpoints-from-env"]
+        env = {f"FUNCTION_URL_{s.name.value.upper()}": self.config.function_url(s.name) for s in FUNCTIONS}
+        return Service("scheduler", argv, port, "/healthz", env, cwd=str(ROOT))
+
+    def _forwarder_service(self) -> Service:
+        from shared_schemas.names import Function
+
+        port = self.config.port_base + 31
+        argv = [self.config.python, "-m", "local.forwarder", "--port", str(port)]
+        env = {
+            "TELEGRAM_BOT_TOKEN": self.config.telegram_bot_token,
+            "TELEGRAM_API_BASE_URL": self.config.telegram_url,
+            "TELEGRAM_WEBHOOK_SECRET": LOCAL_WEBHOOK_SECRET,
+            "WEBHOOK_URL": self.config.function_url(Function.TELEGRAM_WEBHOOK),
+        }
+        return Service("forwarder", argv, port, "/healthz", env, cwd=str(ROOT))
+
+
+def _where(service: Service) -> str:
+    return f"{service.name:<22} http://127.0.0.1:{service.port}"
+
+
+def _ok(response: httpx.Response, what: str) -> None:
+    if response.status_code >= 300 and response.status_code != 409:
+        raise StackError(f"{what} failed: HTTP {response.status_code} {response.text[:300]}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.killpg(os.getpgid(pid), 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["run", "up", "down", "status"])
+    parser.add_argument("--no-demo", action="store_true", help="run: skip the scripted demo")
+    args = parser.parse_args(argv)
+    stack = Stack(StackConfig.from_environment())
+    try:
+        if args.command == "up":
+            stack.up()
+            _say(f"endpoints: {stack.endpoints_file}")
+            return 0
+        if args.command == "down":
+            if stack.down() == 0:
+                _say("nothing was running")
+            return 0
+        if args.command == "status":
+            running = stack.is_running()
+            _say("running" if running else "not running")
+            if running:
+                print(stack.endpoints_file.read_text())
+            return 0 if running else 1
+        return _run_foreground(stack, demo=not args.no_demo)
+    except StackError as error:
+        _say(f"error: {error}")
+        return 1
+
+
+def _run_foreground(stack: Stack, demo: bool) -> int:
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        endpoints = stack.up()
+        _say(json.dumps(endpoints, indent=2))
+        if demo and not stack.config.real_telegram:
+            from local.demo import play
+
+            play(endpoints, _say)
+        _say("TelePay is running. Press Ctrl-C to stop everything.")
+        while not stopping:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _say("stopping…")
+        stack.down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

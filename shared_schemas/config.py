@@ -1,0 +1,151 @@
+"""The configuration contract: one settings model per function, read from the environment.
+
+`docs/config.md` is generated from these models and Terraform sets exactly these variables (tests
+check both). A field typed `SecretStr` is a secret: Terraform takes it from Secret Manager, and
+logs never print it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TypeVar
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared_schemas.names import Function
+
+
+class MissingSettingError(RuntimeError):
+    """A required setting is missing or invalid; the message names it."""
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    google_cloud_project: str = Field(description="Google Cloud project id (Firestore, Pub/Sub, Tasks).")
+    firestore_emulator_host: str | None = Field(
+        default=None, description="host:port of the Firestore emulator (local only)."
+    )
+    log_level: str = Field(default="INFO", description="Minimum log severity.")
+    telepay_clock_offset_file: str | None = Field(
+        default=None,
+        description="File holding a clock offset in seconds, so tests can move time (local only).",
+    )
+
+
+class TelegramSettings(CommonSettings):
+    telegram_bot_token: SecretStr = Field(description="Bot token from @BotFather.")
+    telegram_api_base_url: str = Field(
+        default="https://api.telegram.org", description="Bot API base URL (the local stand-in when local)."
+    )
+    telegram_bot_username: str = Field(description="Bot username without @, for deep links.")
+
+
+class TasksSettings(CommonSettings):
+    tasks_location: str = Field(default="us-central1", description="Cloud Tasks location of the queues.")
+    tasks_invoker_service_account: str | None = Field(
+        default=None, description="Service account whose OIDC token tasks carry to their target."
+    )
+    cloud_tasks_emulator_host: str | None = Field(
+        default=None, description="host:port of the local Cloud Tasks stand-in (local only)."
+    )
+
+
+class PubSubSettings(CommonSettings):
+    pubsub_emulator_host: str | None = Field(
+        default=None, description="host:port of the Pub/Sub emulator (local only)."
+    )
+
+
+class NowPaymentsSettings(CommonSettings):
+    nowpayments_api_key: SecretStr = Field(description="NowPayments API key (`x-api-key`).")
+    nowpayments_api_base_url: str = Field(
+        default="https://api.nowpayments.io", description="NowPayments API base URL (sandbox or stand-in)."
+    )
+    nowpayments_timeout_seconds: float = Field(default=2.0, description="Timeout of each NowPayments call.")
+
+
+class TelegramWebhookSettings(TelegramSettings, TasksSettings):
+    telegram_webhook_secret: SecretStr = Field(
+        description="Secret token set with setWebhook; Telegram sends it in X-Telegram-Bot-Api-Secret-Token."
+    )
+    create_invoice_url: str = Field(description="URL of the create_invoice function (task target).")
+    keypad_url: str = Field(description="URL of the keypad function (task target).")
+    update_dedupe_hours: int = Field(default=48, description="How long a handled update_id is remembered.")
+
+
+class CreateInvoiceSettings(TelegramSettings, NowPaymentsSettings):
+    ipn_callback_url: str = Field(description="Public URL of ipn_handler, given to NowPayments per invoice.")
+    invoice_max_attempts: int = Field(
+        default=5, description="Attempts before the user is told the invoice failed (the queue's max)."
+    )
+
+
+class IpnHandlerSettings(NowPaymentsSettings, PubSubSettings):
+    nowpayments_ipn_secret: SecretStr = Field(description="IPN secret: HMAC-SHA512 key of x-nowpayments-sig.")
+    settle_on_confirmed: bool = Field(
+        default=False, description="Also settle on `confirmed` (not only `finished`)."
+    )
+    payment_tolerance_percent: Decimal = Field(
+        default=Decimal("0.5"),
+        description="Underpayment accepted as paid, in percent of the expected crypto amount.",
+    )
+
+
+class NotifySettings(TelegramSettings):
+    invite_link_hours: int = Field(default=24, description="Lifetime of a buyer's join-request link.")
+
+
+class KeypadSettings(TelegramSettings, TasksSettings):
+    create_invoice_url: str = Field(description="URL of the create_invoice function (task target).")
+
+
+class ExpireSubscriptionsSettings(TelegramSettings, TasksSettings, PubSubSettings):
+    expire_subscriptions_url: str = Field(description="This function's own URL (its tasks' target).")
+    reminder_offsets_hours: str = Field(
+        default="72,24", description="Reminders before expiry, in hours, comma separated."
+    )
+    sweep_page_size: int = Field(default=500, description="Subscriptions read per query page.")
+
+
+class DailyBroadcastSettings(TelegramSettings, TasksSettings):
+    daily_broadcast_url: str = Field(description="This function's own URL (its tasks' target).")
+    broadcast_pause_after_failures: int = Field(
+        default=3, description="Consecutive permanent failures before a channel's broadcast pauses."
+    )
+    broadcast_manual_cooldown_minutes: int = Field(
+        default=60, description="Cooldown of the owner's /broadcast."
+    )
+
+
+FUNCTION_SETTINGS: dict[Function, type[CommonSettings]] = {
+    Function.TELEGRAM_WEBHOOK: TelegramWebhookSettings,
+    Function.IPN_HANDLER: IpnHandlerSettings,
+    Function.CREATE_INVOICE: CreateInvoiceSettings,
+    Function.KEYPAD: KeypadSettings,
+    Function.NOTIFY: NotifySettings,
+    Function.EXPIRE_SUBSCRIPTIONS: ExpireSubscriptionsSettings,
+    Function.DAILY_BROADCAST: DailyBroadcastSettings,
+}
+
+
+S = TypeVar("S", bound=CommonSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Read settings from the environment; a missing one fails with a message naming it."""
+    try:
+        return cls()  # type: ignore[call-arg]
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            name = str(item["loc"][0]).upper() if item["loc"] else "?"
+            problems.append(f"{name} ({'missing' if item['type'] == 'missing' else item['msg']})")
+        raise MissingSettingError(
+            f"{cls.__name__}: required setting(s) not usable: {', '.join(problems)}"
+        ) from None
+
+
+def is_secret(cls: type[CommonSettings], field_name: str) -> bool:
+    return cls.model_fields[field_name].annotation is SecretStr

@@ -1,0 +1,382 @@
+"""Firestore documents. Field docs become `docs/schema.md` (generated; a test fails when stale).
+
+Each model names its collection, who writes it and who reads it, and the composite indexes the
+code's queries need (Terraform declares exactly those).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared_schemas.money import Money
+from shared_schemas.names import Collection, Function
+
+
+class IndexField(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    field_path: str
+    order: str = "ASCENDING"
+
+
+class CompositeIndex(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    collection: Collection
+    fields: tuple[IndexField, ...]
+    used_by: str
+
+
+class Document(BaseModel):
+    """Base for Firestore documents."""
+
+    model_config = ConfigDict(extra="ignore", use_enum_values=False)
+    collection: ClassVar[Collection]
+    written_by: ClassVar[tuple[Function, ...]]
+    read_by: ClassVar[tuple[Function, ...]]
+    doc_id_is: ClassVar[str]
+    indexes: ClassVar[tuple[CompositeIndex, ...]] = ()
+    ttl_field: ClassVar[str | None] = None
+
+    def to_firestore(self) -> dict[str, object]:
+        """Firestore-ready fields: timestamps stay timestamps, decimals become exact strings."""
+        result = firestore_value(self.model_dump(mode="python"))
+        assert isinstance(result, dict)
+        return result
+
+
+def firestore_value(value: object) -> object:
+    """Decimals are stored as strings (Firestore has no decimal type and floats lose cents)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): firestore_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [firestore_value(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+class ChannelStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class PayoutStrategy(StrEnum):
+    INSTANT = "instant"
+    THRESHOLD = "threshold"
+
+
+class Tier(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    tier_id: str = Field(pattern=r"^t\d{1,2}$", description="Stable id used in callback data.")
+    price: Money = Field(description="Price in the channel's currency, two decimals.")
+    days: int = Field(ge=1, le=3660, description="Access bought, in days.")
+    label: str | None = Field(default=None, max_length=40, description="Optional name, e.g. 'Monthly'.")
+
+    @field_validator("price")
+    @classmethod
+    def _two_decimals(cls, value: Decimal) -> Decimal:
+        if value <= 0 or value != value.quantize(Decimal("0.01")):
+            raise ValueError("price must be positive with at most two decimals")
+        return value
+
+
+class BroadcastState(BaseModel):
+    last_message_id: int | None = Field(default=None, description="Current offer post in the open channel.")
+    last_posted_day: str | None = Field(default=None, description="UTC day (YYYY-MM-DD) of the last post.")
+    consecutive_failures: int = Field(default=0, description="Permanent failures in a row.")
+    paused_reason: str | None = Field(default=None, description="Why broadcasting is paused, if it is.")
+    last_manual_at: datetime | None = Field(default=None, description="Last owner /broadcast (cooldown).")
+
+
+class ChannelDoc(Document):
+    collection: ClassVar[Collection] = Collection.CHANNELS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.DAILY_BROADCAST, Function.EXPIRE_SUBSCRIPTIONS)
+    read_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.CREATE_INVOICE,
+        Function.KEYPAD,
+        Function.NOTIFY,
+        Function.EXPIRE_SUBSCRIPTIONS,
+        Function.DAILY_BROADCAST,
+    )
+    doc_id_is: ClassVar[str] = "channel token (the deep-link parameter)"
+    indexes: ClassVar[tuple[CompositeIndex, ...]] = ()
+
+    token: str = Field(description="Deep-link token; also the document id.")
+    owner_user_id: int = Field(description="Telegram user id of the owner (gets payment notices).")
+    title: str = Field(min_length=1, max_length=128)
+    description: str = Field(default="", max_length=1024)
+    open_channel_id: int = Field(description="Public channel where the offer is posted.")
+    closed_channel_id: int = Field(description="Private channel subscribers join.")
+    tiers: list[Tier] = Field(min_length=1, max_length=3)
+    currency: str = Field(default="USD", description="Currency of tier prices and donations.")
+    status: ChannelStatus = ChannelStatus.ACTIVE
+    donation_min: Money = Field(default=Decimal("4.99"))
+    donation_max: Money = Field(default=Decimal("9999.99"))
+    grace_period_minutes: int = Field(default=0, ge=0, description="Extra time after expiry before removal.")
+    payout_wallet: str | None = None
+    payout_currency: str | None = None
+    payout_network: str | None = None
+    payout_strategy: PayoutStrategy = PayoutStrategy.INSTANT
+    payout_threshold: Money = Field(default=Decimal("0"))
+    bot_rights_problem: str | None = Field(
+        default=None, description="Set when Telegram refused an action for lack of rights."
+    )
+    broadcast: BroadcastState = Field(default_factory=BroadcastState)
+    created_at: datetime | None = None
+
+    def tier(self, tier_id: str) -> Tier | None:
+        return next((t for t in self.tiers if t.tier_id == tier_id), None)
+
+
+# ---------------------------------------------------------------------------------------------
+class OrderStatus(StrEnum):
+    CREATING = "creating"  # order written, invoice not yet created
+    INVOICED = "invoiced"  # invoice exists, Pay button sent
+    PARTIALLY_PAID = "partially_paid"
+    SETTLED = "settled"
+    EXPIRED = "expired"
+    FAILED = "failed"  # payment failed or refunded
+    INVOICE_FAILED = "invoice_failed"  # NowPayments kept failing; the user was told
+
+
+class PaymentStatus(StrEnum):
+    WAITING = "waiting"
+    CONFIRMING = "confirming"
+    CONFIRMED = "confirmed"
+    SENDING = "sending"
+    PARTIALLY_PAID = "partially_paid"
+    FINISHED = "finished"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    EXPIRED = "expired"
+
+
+# Monotonic progress of a payment: a lower rank never overwrites a higher one.
+PAYMENT_STATUS_RANK: dict[PaymentStatus, int] = {
+    PaymentStatus.WAITING: 0,
+    PaymentStatus.CONFIRMING: 1,
+    PaymentStatus.CONFIRMED: 2,
+    PaymentStatus.SENDING: 3,
+    PaymentStatus.PARTIALLY_PAID: 4,
+    PaymentStatus.FINISHED: 5,
+    PaymentStatus.EXPIRED: 5,
+    PaymentStatus.FAILED: 5,
+    PaymentStatus.REFUNDED: 6,
+}
+
+
+class OrderDoc(Document):
+    collection: ClassVar[Collection] = Collection.ORDERS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.CREATE_INVOICE, Function.IPN_HANDLER)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.CREATE_INVOICE, Function.IPN_HANDLER, Function.NOTIFY)
+    doc_id_is: ClassVar[str] = "order id (`tp1-<kind>-<token>-<user>-<tier|cents>-<nonce>`)"
+
+    order_id: str
+    kind: str = Field(description="`sub` (subscription) or `don` (donation).")
+    user_id: int
+    chat_id: int = Field(description="Private chat with the buyer.")
+    channel_token: str
+    tier_id: str | None = None
+    days: int | None = Field(default=None, description="Days bought (subscriptions).")
+    price_amount: Money = Field(description="What is charged, from the channel document at order time.")
+    price_currency: str
+    status: OrderStatus = OrderStatus.CREATING
+    invoice_id: str | None = None
+    invoice_url: str | None = None
+    pay_message_id: int | None = Field(default=None, description="Message with the Pay button.")
+    payment_id: int | None = None
+    payment_status: PaymentStatus | None = Field(default=None, description="Highest status seen.")
+    actually_paid: Money | None = None
+    pay_amount: Money | None = None
+    pay_currency: str | None = None
+    settled_at: datetime | None = None
+    subscription_expires_at: datetime | None = Field(default=None, description="Expiry after settling.")
+    keypad_session_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+# ---------------------------------------------------------------------------------------------
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+
+
+class SubscriptionDoc(Document):
+    collection: ClassVar[Collection] = Collection.SUBSCRIPTIONS
+    written_by: ClassVar[tuple[Function, ...]] = (
+        Function.IPN_HANDLER,
+        Function.TELEGRAM_WEBHOOK,
+        Function.NOTIFY,
+        Function.EXPIRE_SUBSCRIPTIONS,
+    )
+    read_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.NOTIFY,
+        Function.EXPIRE_SUBSCRIPTIONS,
+    )
+    doc_id_is: ClassVar[str] = "`<channel token>-<user id>` (one per channel and user; renewals extend it)"
+    indexes: ClassVar[tuple[CompositeIndex, ...]] = (
+        CompositeIndex(
+            collection=Collection.SUBSCRIPTIONS,
+            fields=(IndexField(field_path="status"), IndexField(field_path="expires_at")),
+            used_by="expire_subscriptions sweep: active subscriptions by expiry",
+        ),
+    )
+
+    channel_token: str
+    user_id: int
+    closed_channel_id: int
+    status: SubscriptionStatus = SubscriptionStatus.ACTIVE
+    expires_at: datetime = Field(description="Access ends here (UTC); extended from max(now, expiry).")
+    started_at: datetime
+    tier_id: str | None = Field(default=None, description="Last tier bought (Renew shows it first).")
+    last_order_id: str
+    in_channel: bool = Field(default=False, description="Approved into the closed channel.")
+    reminders_sent: list[str] = Field(
+        default_factory=list, description="`<offset seconds>@<expiry iso>` for each reminder sent."
+    )
+    removed_at: datetime | None = None
+    updated_at: datetime
+
+
+# ---------------------------------------------------------------------------------------------
+class OutboxDoc(Document):
+    collection: ClassVar[Collection] = Collection.OUTBOX
+    written_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS)
+    doc_id_is: ClassVar[str] = "event id"
+    indexes: ClassVar[tuple[CompositeIndex, ...]] = (
+        CompositeIndex(
+            collection=Collection.OUTBOX,
+            fields=(IndexField(field_path="published"), IndexField(field_path="created_at")),
+            used_by="sweep re-publishing events stuck in the outbox",
+        ),
+        CompositeIndex(
+            collection=Collection.OUTBOX,
+            fields=(IndexField(field_path="order_id"), IndexField(field_path="published")),
+            used_by="ipn_handler flushing one order's unpublished events",
+        ),
+    )
+
+    event_id: str
+    topic: str
+    order_id: str
+    envelope: dict[str, object] = Field(description="The Pub/Sub message (an `Envelope`), as JSON.")
+    published: bool = False
+    created_at: datetime
+    published_at: datetime | None = None
+    publish_attempts: int = 0
+
+
+class ClaimStatus(StrEnum):
+    PROCESSING = "processing"
+    DONE = "done"
+
+
+class ClaimDoc(Document):
+    collection: ClassVar[Collection] = Collection.CLAIMS
+    written_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.IPN_HANDLER,
+        Function.NOTIFY,
+        Function.EXPIRE_SUBSCRIPTIONS,
+        Function.DAILY_BROADCAST,
+        Function.KEYPAD,
+    )
+    read_by: ClassVar[tuple[Function, ...]] = written_by
+    doc_id_is: ClassVar[str] = "`<purpose>:<key>`, e.g. `update:123`, `ipn:55:finished`, `msg:<event>:buyer`"
+    ttl_field: ClassVar[str | None] = "expire_at"
+
+    purpose: str
+    status: ClaimStatus
+    lease_until: datetime = Field(description="A processing claim older than this may be taken over.")
+    created_at: datetime
+    expire_at: datetime = Field(description="TTL: the record is deleted after this (bounded lifetime).")
+    result: str | None = None
+
+
+class UnknownIpnDoc(Document):
+    collection: ClassVar[Collection] = Collection.UNKNOWN_IPNS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER,)
+    read_by: ClassVar[tuple[Function, ...]] = ()
+    doc_id_is: ClassVar[str] = "`<payment id>-<status>`"
+
+    received_at: datetime
+    order_id: str | None
+    payment_id: int | None
+    payment_status: str | None
+    reason: str
+    body: dict[str, object]
+
+
+class FailedUpdateDoc(Document):
+    collection: ClassVar[Collection] = Collection.FAILED_UPDATES
+    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    read_by: ClassVar[tuple[Function, ...]] = ()
+    doc_id_is: ClassVar[str] = "update id"
+
+    update_id: int
+    reason: str
+    update: dict[str, object]
+    recorded_at: datetime
+
+
+class UserDoc(Document):
+    collection: ClassVar[Collection] = Collection.USERS
+    written_by: ClassVar[tuple[Function, ...]] = (
+        Function.NOTIFY,
+        Function.EXPIRE_SUBSCRIPTIONS,
+        Function.CREATE_INVOICE,
+    )
+    read_by: ClassVar[tuple[Function, ...]] = (Function.NOTIFY,)
+    doc_id_is: ClassVar[str] = "Telegram user id"
+
+    user_id: int
+    blocked_bot: bool = Field(default=False, description="Telegram answered 403: the user blocked the bot.")
+    blocked_at: datetime | None = None
+
+
+class KeypadSessionDoc(Document):
+    collection: ClassVar[Collection] = Collection.KEYPAD_SESSIONS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.KEYPAD,)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.KEYPAD, Function.CREATE_INVOICE)
+    doc_id_is: ClassVar[str] = "session id (random, carried in the keypad's callback data)"
+    ttl_field: ClassVar[str | None] = "expire_at"
+
+    session_id: str
+    user_id: int
+    chat_id: int
+    channel_token: str
+    message_id: int | None = None
+    amount_text: str = ""
+    status: str = "open"
+    order_id: str | None = None
+    applied_presses: list[str] = Field(default_factory=list, description="Callback query ids applied.")
+    updated_at: datetime
+    expire_at: datetime
+
+
+DOCUMENTS: tuple[type[Document], ...] = (
+    ChannelDoc,
+    OrderDoc,
+    SubscriptionDoc,
+    OutboxDoc,
+    ClaimDoc,
+    UnknownIpnDoc,
+    FailedUpdateDoc,
+    UserDoc,
+    KeypadSessionDoc,
+)
+
+
+def all_composite_indexes() -> list[CompositeIndex]:
+    return [index for doc in DOCUMENTS for index in doc.indexes]

@@ -1,0 +1,120 @@
+"""Identifiers: channel tokens, order ids, subscription ids and Telegram callback data.
+
+Order id format (replaces the old ``PGP-{user}|{channel}``, which could not tell a renewal from a
+donation and was not unique per invoice)::
+
+    tp1-<kind>-<channel token>-<user id>-<tier or amount>-<nonce>
+
+* ``kind`` is ``sub`` (subscription) or ``don`` (donation);
+* for ``sub`` the fourth part is the tier id (``t1``..); for ``don`` it is the amount in cents;
+* ``nonce`` is 10 random base32 characters, so every order (and every invoice) is unique.
+
+Only ``[a-z0-9-]`` and ``_`` in the token appear, so the id is safe in URLs, Firestore document ids
+and NowPayments' ``order_id``. Prices are never taken from an order id: the order document holds
+what was charged, and the id only says what was bought (for logs and support).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+ORDER_ID_VERSION = "tp1"
+CHANNEL_TOKEN_RE = re.compile(r"^[A-Za-z0-9]{6,24}$")
+_NONCE_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+_ORDER_ID_RE = re.compile(
+    r"^tp1-(?P<kind>sub|don)-(?P<token>[A-Za-z0-9]{6,24})-(?P<user>\d{1,20})-"
+    r"(?P<what>t\d{1,2}|\d{1,9})-(?P<nonce>[a-z2-7]{10})$"
+)
+
+
+class OrderKind(StrEnum):
+    SUBSCRIPTION = "sub"
+    DONATION = "don"
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    kind: OrderKind
+    channel_token: str
+    user_id: int
+    tier_id: str | None
+    amount_cents: int | None
+    nonce: str
+
+    def __str__(self) -> str:
+        what = self.tier_id if self.kind is OrderKind.SUBSCRIPTION else str(self.amount_cents)
+        return f"{ORDER_ID_VERSION}-{self.kind.value}-{self.channel_token}-{self.user_id}-{what}-{self.nonce}"
+
+
+def new_nonce() -> str:
+    return "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(10))
+
+
+def new_channel_token() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def subscription_order_id(channel_token: str, user_id: int, tier_id: str, nonce: str | None = None) -> str:
+    if not re.fullmatch(r"t\d{1,2}", tier_id):
+        raise ValueError(f"bad tier id {tier_id!r}")
+    ref = OrderRef(OrderKind.SUBSCRIPTION, channel_token, user_id, tier_id, None, nonce or new_nonce())
+    return str(ref)
+
+
+def donation_order_id(channel_token: str, user_id: int, amount_cents: int, nonce: str | None = None) -> str:
+    if amount_cents <= 0:
+        raise ValueError("donation amount must be positive")
+    ref = OrderRef(OrderKind.DONATION, channel_token, user_id, None, amount_cents, nonce or new_nonce())
+    return str(ref)
+
+
+def parse_order_id(order_id: str) -> OrderRef:
+    """Parse an order id; raises ValueError for anything not made by this module."""
+    match = _ORDER_ID_RE.fullmatch(order_id)
+    if match is None:
+        raise ValueError(f"not a TelePay order id: {order_id[:80]!r}")
+    kind = OrderKind(match["kind"])
+    what = match["what"]
+    if kind is OrderKind.SUBSCRIPTION and not what.startswith("t"):
+        raise ValueError("subscription order id without a tier")
+    if kind is OrderKind.DONATION and what.startswith("t"):
+        raise ValueError("donation order id without an amount")
+    return OrderRef(
+        kind=kind,
+        channel_token=match["token"],
+        user_id=int(match["user"]),
+        tier_id=what if kind is OrderKind.SUBSCRIPTION else None,
+        amount_cents=int(what) if kind is OrderKind.DONATION else None,
+        nonce=match["nonce"],
+    )
+
+
+def subscription_id(channel_token: str, user_id: int) -> str:
+    """One subscription document per (channel, user): renewals extend it."""
+    return f"{channel_token}-{user_id}"
+
+
+# Telegram callback data (at most 64 bytes). Prices never travel in callback data.
+CALLBACK_BUY = "buy"  # buy:<token>:<tier id>
+CALLBACK_DONATE = "don"  # don:<token>
+CALLBACK_KEYPAD = "kp"  # kp:<session id>:<key>
+
+
+def buy_callback(channel_token: str, tier_id: str) -> str:
+    return f"{CALLBACK_BUY}:{channel_token}:{tier_id}"
+
+
+def donate_callback(channel_token: str) -> str:
+    return f"{CALLBACK_DONATE}:{channel_token}"
+
+
+def keypad_callback(session_id: str, key: str) -> str:
+    return f"{CALLBACK_KEYPAD}:{session_id}:{key}"
+
+
+def is_valid_channel_token(token: str) -> bool:
+    return bool(CHANNEL_TOKEN_RE.fullmatch(token))

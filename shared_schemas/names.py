@@ -1,0 +1,259 @@
+"""Names of everything wired between functions: collections, topics, subscriptions, queues, jobs.
+
+Terraform declares exactly these (a test parses `terraform/` and compares), the local stack creates
+exactly these, and `docs/messaging.md` is generated from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Function(StrEnum):
+    """The deployed functions (one trigger each). The value is the folder under `functions/`."""
+
+    TELEGRAM_WEBHOOK = "telegram_webhook"
+    IPN_HANDLER = "ipn_handler"
+    CREATE_INVOICE = "create_invoice"
+    KEYPAD = "keypad"
+    NOTIFY = "notify"
+    EXPIRE_SUBSCRIPTIONS = "expire_subscriptions"
+    DAILY_BROADCAST = "daily_broadcast"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: Function
+    entry_point: str
+    trigger: str  # "http-public", "task", "pubsub-push", "scheduler"
+    description: str
+    public: bool = False
+
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec(
+        Function.TELEGRAM_WEBHOOK,
+        "telegram_webhook",
+        "http-public",
+        "Every Telegram update enters here (secret-token checked).",
+        public=True,
+    ),
+    FunctionSpec(
+        Function.IPN_HANDLER,
+        "ipn_handler",
+        "http-public",
+        "NowPayments IPN callbacks (HMAC checked, state re-read from the API).",
+        public=True,
+    ),
+    FunctionSpec(
+        Function.CREATE_INVOICE,
+        "create_invoice",
+        "task",
+        "Writes an order, creates the NowPayments invoice, sends the Pay button.",
+    ),
+    FunctionSpec(Function.KEYPAD, "keypad", "task", "Donation amount keypad; state in Firestore."),
+    FunctionSpec(
+        Function.NOTIFY,
+        "notify",
+        "pubsub-push",
+        "Payment events: access link and receipt to the buyer, notice to the owner.",
+    ),
+    FunctionSpec(
+        Function.EXPIRE_SUBSCRIPTIONS,
+        "expire_subscriptions",
+        "scheduler",
+        "Every minute: reminders and removals, enqueued as paced tasks; also runs those tasks.",
+    ),
+    FunctionSpec(
+        Function.DAILY_BROADCAST,
+        "daily_broadcast",
+        "scheduler",
+        "Daily: posts each channel's offer to its open channel, as paced tasks.",
+    ),
+)
+
+
+class Collection(StrEnum):
+    """Firestore collections (top level)."""
+
+    CHANNELS = "channels"
+    ORDERS = "orders"
+    SUBSCRIPTIONS = "subscriptions"
+    OUTBOX = "outbox"
+    CLAIMS = "claims"
+    UNKNOWN_IPNS = "unknown_ipns"
+    FAILED_UPDATES = "failed_updates"
+    USERS = "users"
+    KEYPAD_SESSIONS = "keypad_sessions"
+
+
+class Topic(StrEnum):
+    PAYMENT_EVENTS = "payment-events"
+    PAYMENT_EVENTS_DEAD_LETTER = "payment-events-dead-letter"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: Topic
+    published_by: tuple[Function, ...]
+    description: str
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(
+        Topic.PAYMENT_EVENTS,
+        (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS),
+        "Payment outcomes (settled, partially paid, expired, failed), published from the outbox "
+        "by ipn_handler right after its transaction, or re-published by the every-minute sweep.",
+    ),
+    TopicSpec(
+        Topic.PAYMENT_EVENTS_DEAD_LETTER,
+        (),
+        "Messages notify could not handle after every attempt (Pub/Sub dead-lettering).",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    name: str
+    topic: Topic
+    push_to: Function
+    dead_letter_topic: Topic
+    max_delivery_attempts: int
+    min_backoff_seconds: int
+    max_backoff_seconds: int
+    ack_deadline_seconds: int = 60
+    description: str = ""
+
+
+SUBSCRIPTIONS: tuple[SubscriptionSpec, ...] = (
+    SubscriptionSpec(
+        name="notify-payment-events",
+        topic=Topic.PAYMENT_EVENTS,
+        push_to=Function.NOTIFY,
+        dead_letter_topic=Topic.PAYMENT_EVENTS_DEAD_LETTER,
+        max_delivery_attempts=10,
+        min_backoff_seconds=5,
+        max_backoff_seconds=300,
+        description="Settled, partial, expired and failed payments, to message buyers and owners.",
+    ),
+)
+
+# The dead-letter topic keeps a pull subscription so operators can inspect and replay messages,
+# and so the alert on its backlog has something to measure.
+DEAD_LETTER_SUBSCRIPTIONS: dict[Topic, str] = {
+    Topic.PAYMENT_EVENTS_DEAD_LETTER: "payment-events-dead-letter-hold",
+}
+
+
+class Queue(StrEnum):
+    CREATE_INVOICE = "create-invoice"
+    KEYPAD = "keypad"
+    TELEGRAM_ACTIONS = "telegram-actions"
+    BROADCAST = "broadcast"
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: Queue
+    target: Function
+    max_dispatches_per_second: float
+    max_concurrent_dispatches: int
+    max_attempts: int
+    min_backoff_seconds: float
+    max_backoff_seconds: float
+    max_doublings: int
+    description: str
+    enqueued_by: tuple[Function, ...] = ()
+    max_burst_size: int = field(default=0)  # 0: let the service choose
+
+
+QUEUES: tuple[QueueSpec, ...] = (
+    QueueSpec(
+        Queue.CREATE_INVOICE,
+        Function.CREATE_INVOICE,
+        max_dispatches_per_second=50,
+        max_concurrent_dispatches=50,
+        max_attempts=5,
+        min_backoff_seconds=1,
+        max_backoff_seconds=30,
+        max_doublings=4,
+        description="Tier or donation confirmed: create the order's invoice. The last attempt tells "
+        "the user when NowPayments keeps failing.",
+        enqueued_by=(Function.TELEGRAM_WEBHOOK, Function.KEYPAD),
+    ),
+    QueueSpec(
+        Queue.KEYPAD,
+        Function.KEYPAD,
+        max_dispatches_per_second=100,
+        max_concurrent_dispatches=100,
+        max_attempts=5,
+        min_backoff_seconds=0.2,
+        max_backoff_seconds=5,
+        max_doublings=3,
+        description="Donation keypad presses and openings.",
+        enqueued_by=(Function.TELEGRAM_WEBHOOK,),
+    ),
+    QueueSpec(
+        Queue.TELEGRAM_ACTIONS,
+        Function.EXPIRE_SUBSCRIPTIONS,
+        # Telegram allows about 30 sends/s per bot; stay below, leaving room for interactive sends.
+        max_dispatches_per_second=25,
+        max_concurrent_dispatches=25,
+        max_attempts=20,
+        min_backoff_seconds=1,
+        max_backoff_seconds=300,
+        max_doublings=5,
+        description="Expiry reminders and removals, paced below Telegram's limits.",
+        enqueued_by=(Function.EXPIRE_SUBSCRIPTIONS,),
+    ),
+    QueueSpec(
+        Queue.BROADCAST,
+        Function.DAILY_BROADCAST,
+        # A channel takes 20 posts/min; one post per channel, so the bot-wide cap is what binds.
+        max_dispatches_per_second=25,
+        max_concurrent_dispatches=25,
+        max_attempts=20,
+        min_backoff_seconds=1,
+        max_backoff_seconds=300,
+        max_doublings=5,
+        description="Daily offer posts, one task per channel and day.",
+        enqueued_by=(Function.DAILY_BROADCAST, Function.TELEGRAM_WEBHOOK),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SchedulerJobSpec:
+    name: str
+    schedule: str  # cron, UTC
+    target: Function
+    description: str
+    time_zone: str = "Etc/UTC"
+    attempt_deadline_seconds: int = 180
+
+
+SCHEDULER_JOBS: tuple[SchedulerJobSpec, ...] = (
+    SchedulerJobSpec(
+        "expire-subscriptions-every-minute",
+        "* * * * *",
+        Function.EXPIRE_SUBSCRIPTIONS,
+        "Find subscriptions due for a reminder or removal; re-publish stuck outbox events.",
+    ),
+    SchedulerJobSpec(
+        "daily-broadcast",
+        "0 9 * * *",
+        Function.DAILY_BROADCAST,
+        "Post every active channel's offer to its open channel.",
+    ),
+)
+
+
+def function_spec(name: Function) -> FunctionSpec:
+    return next(spec for spec in FUNCTIONS if spec.name == name)
+
+
+def queue_spec(name: Queue) -> QueueSpec:
+    return next(spec for spec in QUEUES if spec.name == name)

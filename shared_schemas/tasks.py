@@ -1,0 +1,70 @@
+"""Cloud Task payloads (JSON bodies of HTTP tasks), one model per queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared_schemas.names import Queue
+
+
+class CreateInvoiceTask(BaseModel):
+    """Create the invoice of an order. The order id is chosen by the enqueuer, so a retried task
+    (or a duplicated update) works on the same order and never makes a second invoice."""
+
+    model_config = ConfigDict(extra="forbid")
+    order_id: str
+    user_id: int
+    chat_id: int
+    channel_token: str
+    kind: Literal["sub", "don"]
+    tier_id: str | None = None
+    keypad_session_id: str | None = Field(default=None, description="Donations: amount is read from it.")
+
+
+class KeypadAction(StrEnum):
+    OPEN = "open"
+    PRESS = "press"
+
+
+class KeypadTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: KeypadAction
+    user_id: int
+    chat_id: int
+    channel_token: str
+    session_id: str | None = None
+    key: str | None = None
+    callback_query_id: str | None = None
+    message_id: int | None = None
+
+
+class ExpiryAction(StrEnum):
+    REMIND = "remind"
+    REMOVE = "remove"
+
+
+class ExpiryTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: ExpiryAction
+    subscription_id: str
+    expires_at: datetime = Field(description="The expiry this action was planned for.")
+    offset_seconds: int = Field(default=0, description="Reminders: how long before expiry.")
+
+
+class BroadcastTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel_token: str
+    day: str = Field(description="UTC day, YYYY-MM-DD.")
+    manual: bool = False
+
+
+TASK_PAYLOADS: dict[Queue, type[BaseModel]] = {
+    Queue.CREATE_INVOICE: CreateInvoiceTask,
+    Queue.KEYPAD: KeypadTask,
+    Queue.TELEGRAM_ACTIONS: ExpiryTask,
+    Queue.BROADCAST: BroadcastTask,
+}

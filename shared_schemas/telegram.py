@@ -1,0 +1,85 @@
+"""The parts of Telegram updates TelePay reads (extra fields are ignored).
+
+telegram_webhook parses every update into `TelegramUpdate` before acting on it.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class TgUser(_Model):
+    id: int
+    is_bot: bool = False
+    first_name: str = ""
+    username: str | None = None
+
+
+class TgChat(_Model):
+    id: int
+    type: str
+    title: str | None = None
+
+
+class TgMessage(_Model):
+    message_id: int
+    chat: TgChat
+    from_user: TgUser | None = Field(default=None, alias="from")
+    text: str | None = None
+    date: int = 0
+
+
+class TgCallbackQuery(_Model):
+    id: str
+    from_user: TgUser = Field(alias="from")
+    message: TgMessage | None = None
+    data: str | None = None
+
+
+class TgInviteLink(_Model):
+    invite_link: str
+    name: str | None = None
+    creates_join_request: bool = False
+
+
+class TgChatJoinRequest(_Model):
+    chat: TgChat
+    from_user: TgUser = Field(alias="from")
+    user_chat_id: int | None = None
+    date: int = 0
+    invite_link: TgInviteLink | None = None
+
+
+class TgChatMember(_Model):
+    user: TgUser
+    status: str
+
+
+class TgChatMemberUpdated(_Model):
+    chat: TgChat
+    from_user: TgUser = Field(alias="from")
+    old_chat_member: TgChatMember
+    new_chat_member: TgChatMember
+
+
+class TelegramUpdate(_Model):
+    update_id: int
+    message: TgMessage | None = None
+    callback_query: TgCallbackQuery | None = None
+    chat_join_request: TgChatJoinRequest | None = None
+    chat_member: TgChatMemberUpdated | None = None
+    my_chat_member: TgChatMemberUpdated | None = None
+
+
+# What setWebhook asks Telegram to send (operators pass this; the local stack does too).
+ALLOWED_UPDATES: tuple[str, ...] = (
+    "message",
+    "callback_query",
+    "chat_join_request",
+    "chat_member",
+    "my_chat_member",
+)

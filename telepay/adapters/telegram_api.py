@@ -1,0 +1,152 @@
+"""Telegram Bot API through python-telegram-bot, callable from synchronous handlers.
+
+One event loop per instance runs in a background thread and one `Bot` lives on it for the life of
+the instance (the old system rebuilt bots inside `asyncio.run()` and hit "Event loop is closed").
+Errors are translated into the few kinds callers act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.request import HTTPXRequest
+
+T = TypeVar("T")
+
+
+class TelegramError_(Exception):
+    """Base of the errors callers act on."""
+
+
+class TelegramRetryAfter(TelegramError_):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"Telegram asked to retry after {seconds} s")
+        self.seconds = seconds
+
+
+class TelegramForbidden(TelegramError_):
+    """403: the user blocked the bot, or the bot is no longer in / admin of the chat."""
+
+
+class TelegramBadRequest(TelegramError_):
+    """400: permanent for this request (message not found, not enough rights, ...)."""
+
+
+class TelegramUnavailable(TelegramError_):
+    """Network trouble or a 5xx: worth retrying."""
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    callback_data: str | None = None
+    url: str | None = None
+
+
+Keyboard = Sequence[Sequence[Button]]
+
+
+def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
+    if keyboard is None:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.text, callback_data=b.callback_data, url=b.url) for b in row]
+            for row in keyboard
+        ]
+    )
+
+
+def is_not_modified(error: Exception) -> bool:
+    return "message is not modified" in str(error).lower()
+
+
+class TelegramApi:
+    def __init__(self, token: str, base_url: str, timeout: float = 10.0) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="telegram-loop", daemon=True)
+        self._thread.start()
+        self._timeout = timeout
+        request = HTTPXRequest(
+            connection_pool_size=64, read_timeout=timeout, write_timeout=timeout, connect_timeout=5
+        )
+        self._bot = Bot(token, base_url=f"{base_url.rstrip('/')}/bot", request=request)
+
+    def _run(self, make: Callable[[Bot], Awaitable[T]]) -> T:
+        async def call() -> T:
+            return await make(self._bot)
+
+        future = asyncio.run_coroutine_threadsafe(call(), self._loop)
+        try:
+            return future.result(timeout=self._timeout + 5)
+        except RetryAfter as error:
+            retry = error.retry_after
+            seconds = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
+            raise TelegramRetryAfter(seconds) from error
+        except Forbidden as error:
+            raise TelegramForbidden(error.message) from error
+        except BadRequest as error:
+            raise TelegramBadRequest(error.message) from error
+        except (TimedOut, NetworkError) as error:
+            raise TelegramUnavailable(str(error)) from error
+        except TelegramError as error:
+            raise TelegramUnavailable(str(error)) from error
+        except TimeoutError as error:
+            raise TelegramUnavailable("Telegram call timed out") from error
+
+    # -- messages ---------------------------------------------------------------------------
+    def send_message(self, chat_id: int, text: str, keyboard: Keyboard | None = None) -> Message:
+        return self._run(
+            lambda bot: bot.send_message(
+                chat_id, text, reply_markup=markup(keyboard), link_preview_options=None
+            )
+        )
+
+    def edit_message_text(
+        self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
+    ) -> None:
+        self._run(
+            lambda bot: bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, reply_markup=markup(keyboard)
+            )
+        )
+
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        self._run(lambda bot: bot.delete_message(chat_id, message_id))
+
+    def answer_callback_query(self, query_id: str, text: str | None = None, alert: bool = False) -> None:
+        self._run(lambda bot: bot.answer_callback_query(query_id, text=text, show_alert=alert))
+
+    # -- channel access -----------------------------------------------------------------------
+    def create_join_request_link(self, chat_id: int, name: str, expire_date: datetime) -> str:
+        link = self._run(
+            lambda bot: bot.create_chat_invite_link(
+                chat_id, name=name[:32], expire_date=expire_date, creates_join_request=True
+            )
+        )
+        return link.invite_link
+
+    def approve_join_request(self, chat_id: int, user_id: int) -> None:
+        self._run(lambda bot: bot.approve_chat_join_request(chat_id, user_id))
+
+    def decline_join_request(self, chat_id: int, user_id: int) -> None:
+        self._run(lambda bot: bot.decline_chat_join_request(chat_id, user_id))
+
+    def remove_member(self, chat_id: int, user_id: int) -> None:
+        """Remove without a lasting ban: ban, then lift the ban so a renewal can rejoin."""
+        self._run(lambda bot: bot.ban_chat_member(chat_id, user_id))
+        self._run(lambda bot: bot.unban_chat_member(chat_id, user_id, only_if_banned=True))
+
+    def get_member_status(self, chat_id: int, user_id: int) -> str:
+        member = self._run(lambda bot: bot.get_chat_member(chat_id, user_id))
+        return str(member.status)
+
+    def raw(self, make: Callable[[Bot], Awaitable[Any]]) -> Any:
+        return self._run(make)

@@ -1,0 +1,45 @@
+"""Reading channels (the owner's offer) from Firestore."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shared_schemas.documents import ChannelDoc, SubscriptionDoc
+from shared_schemas.ids import is_valid_channel_token, subscription_id
+from shared_schemas.names import Collection
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import Client
+
+
+def load_channel(db: Client, token: str) -> ChannelDoc | None:
+    if not is_valid_channel_token(token):
+        return None
+    snapshot = db.collection(Collection.CHANNELS.value).document(token).get()
+    if not snapshot.exists:
+        return None
+    return ChannelDoc.model_validate(snapshot.to_dict())
+
+
+def channel_by_closed_chat(db: Client, closed_channel_id: int) -> ChannelDoc | None:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = (
+        db.collection(Collection.CHANNELS.value)
+        .where(filter=FieldFilter("closed_channel_id", "==", closed_channel_id))
+        .limit(1)
+    )
+    for snapshot in query.stream():
+        return ChannelDoc.model_validate(snapshot.to_dict())
+    return None
+
+
+def load_subscription(db: Client, token: str, user_id: int) -> SubscriptionDoc | None:
+    snapshot = db.collection(Collection.SUBSCRIPTIONS.value).document(subscription_id(token, user_id)).get()
+    if not snapshot.exists:
+        return None
+    return SubscriptionDoc.model_validate(snapshot.to_dict())
+
+
+def save_channel(db: Client, channel: ChannelDoc) -> None:
+    db.collection(Collection.CHANNELS.value).document(channel.token).set(channel.to_firestore())

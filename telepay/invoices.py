@@ -1,0 +1,187 @@
+"""create_invoice's logic: write the order, create its NowPayments invoice, send the Pay button.
+
+The order id arrives in the task, so every retry works on the same order; a claim keeps two
+concurrent runs of one task from creating two invoices, and the invoice id is stored the moment it
+exists so a retry never creates another.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from shared_schemas.documents import ChannelStatus, OrderDoc, OrderStatus
+from shared_schemas.ids import OrderKind, parse_order_id
+from shared_schemas.names import Collection
+from shared_schemas.tasks import CreateInvoiceTask
+from telepay import texts
+from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable
+from telepay.adapters.telegram_api import Button, TelegramForbidden
+from telepay.channels import load_channel
+from telepay.logs import get_logger
+from telepay.users import mark_blocked
+
+if TYPE_CHECKING:
+    from telepay.runtime import Runtime
+
+log = get_logger("telepay.invoices")
+
+
+class RetryLater(Exception):
+    """Answer non-2xx so Cloud Tasks retries with backoff."""
+
+
+def create_invoice(task: CreateInvoiceTask, attempt: int, rt: Runtime) -> str:
+    """`attempt` counts from 1; on the queue's last attempt a failure is told to the user."""
+    ids = {"order_id": task.order_id, "user_id": task.user_id}
+    claim = rt.claims.claim("invoice", task.order_id, lease=timedelta(seconds=60))
+    if not claim.acquired:
+        if claim.outcome.value == "busy":
+            raise RetryLater("another attempt is creating this invoice")
+        return "already done"
+    try:
+        outcome = _create(task, attempt, rt)
+    except RetryLater:
+        claim.release()
+        raise
+    except Exception:
+        claim.release()
+        raise
+    claim.done(outcome)
+    log.info("create_invoice: %s", outcome, extra=ids)
+    return outcome
+
+
+def _order_ref(rt: Runtime, order_id: str):  # type: ignore[no-untyped-def]
+    return rt.db.collection(Collection.ORDERS.value).document(order_id)
+
+
+def _create(task: CreateInvoiceTask, attempt: int, rt: Runtime) -> str:
+    from google.api_core.exceptions import AlreadyExists
+
+    ref = _order_ref(rt, task.order_id)
+    snapshot = ref.get()
+    if snapshot.exists:
+        order = OrderDoc.model_validate(snapshot.to_dict())
+    else:
+        built = _build_order(task, rt)
+        if isinstance(built, str):
+            return built
+        order = built
+        try:
+            ref.create(order.to_firestore())
+        except AlreadyExists:
+            order = OrderDoc.model_validate(ref.get().to_dict())
+    if order.status not in (OrderStatus.CREATING, OrderStatus.INVOICED):
+        return f"order already {order.status.value}"
+
+    if order.invoice_id is None:
+        channel = load_channel(rt.db, order.channel_token)
+        title = channel.title if channel else order.channel_token
+        bot = f"https://t.me/{rt.settings.telegram_bot_username}"
+        try:
+            invoice = rt.nowpayments.create_invoice(
+                price_amount=order.price_amount,
+                price_currency=order.price_currency,
+                order_id=order.order_id,
+                order_description=_description(order, title),
+                ipn_callback_url=rt.settings.ipn_callback_url,
+                success_url=bot,
+                cancel_url=bot,
+            )
+        except NowPaymentsUnavailable as error:
+            if attempt < rt.settings.invoice_max_attempts:
+                raise RetryLater(str(error)) from error
+            return _give_up(order, f"NowPayments unavailable: {error}", rt)
+        except NowPaymentsRejected as error:
+            # A 4xx will not fix itself by retrying (bad key, bad parameters): tell the user now.
+            log.error("NowPayments rejected the invoice: %s", error, extra={"order_id": order.order_id})
+            return _give_up(order, f"NowPayments rejected: {error}", rt)
+        now = rt.clock.now()
+        ref.update(
+            {
+                "invoice_id": invoice.id,
+                "invoice_url": invoice.invoice_url,
+                "status": OrderStatus.INVOICED.value,
+                "updated_at": now,
+            }
+        )
+        order = order.model_copy(
+            update={"invoice_id": invoice.id, "invoice_url": invoice.invoice_url, "status": OrderStatus.INVOICED}
+        )
+
+    if order.pay_message_id is None and order.invoice_url:
+        channel = load_channel(rt.db, order.channel_token)
+        title = channel.title if channel else order.channel_token
+        try:
+            message = rt.telegram.send_message(
+                order.chat_id,
+                texts.pay_prompt(title, order.price_amount, order.price_currency, order.days),
+                keyboard=[[Button(texts.pay_button(order.price_amount, order.price_currency), url=order.invoice_url)]],
+            )
+        except TelegramForbidden:
+            mark_blocked(rt, order.user_id)
+            return "invoiced; user blocked the bot"
+        ref.update({"pay_message_id": message.message_id, "updated_at": rt.clock.now()})
+    return "invoiced"
+
+
+def _build_order(task: CreateInvoiceTask, rt: Runtime) -> OrderDoc | str:
+    """Price and duration come from Firestore (channel tiers, keypad session), never the client."""
+    try:
+        ref = parse_order_id(task.order_id)
+    except ValueError:
+        return "rejected: malformed order id"
+    if ref.user_id != task.user_id or ref.channel_token != task.channel_token or ref.kind.value != task.kind:
+        return "rejected: order id does not match the task"
+    channel = load_channel(rt.db, task.channel_token)
+    now = rt.clock.now()
+    if channel is None or channel.status is not ChannelStatus.ACTIVE:
+        rt.telegram.send_message(task.chat_id, texts.OFFER_CHANGED)
+        return "rejected: channel unavailable"
+    if ref.kind is OrderKind.SUBSCRIPTION:
+        tier = channel.tier(task.tier_id or "")
+        if tier is None or tier.tier_id != ref.tier_id:
+            rt.telegram.send_message(task.chat_id, texts.OFFER_CHANGED)
+            return "rejected: tier unavailable"
+        price, days = tier.price, tier.days
+    else:
+        from telepay.keypad_logic import confirmed_amount
+
+        amount = confirmed_amount(rt, task.keypad_session_id, task.user_id, task.channel_token)
+        if amount is None:
+            rt.telegram.send_message(task.chat_id, texts.OFFER_CHANGED)
+            return "rejected: no confirmed donation amount"
+        price, days = amount, None
+    return OrderDoc(
+        order_id=task.order_id,
+        kind=ref.kind.value,
+        user_id=task.user_id,
+        chat_id=task.chat_id,
+        channel_token=task.channel_token,
+        tier_id=task.tier_id,
+        days=days,
+        price_amount=price,
+        price_currency=channel.currency,
+        status=OrderStatus.CREATING,
+        keypad_session_id=task.keypad_session_id,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _description(order: OrderDoc, title: str) -> str:
+    if order.kind == OrderKind.SUBSCRIPTION.value and order.days:
+        return f"{texts.duration(order.days)} of {title}"
+    return f"Donation to {title}"
+
+
+def _give_up(order: OrderDoc, reason: str, rt: Runtime) -> str:
+    _order_ref(rt, order.order_id).update(
+        {"status": OrderStatus.INVOICE_FAILED.value, "updated_at": rt.clock.now()}
+    )
+    try:
+        rt.telegram.send_message(order.chat_id, texts.INVOICE_FAILED)
+    except TelegramForbidden:
+        mark_blocked(rt, order.user_id)
+    return f"invoice failed: {reason}"

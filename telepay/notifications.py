@@ -1,0 +1,173 @@
+"""notify's logic: message the buyer and the owner about a payment event, each at most once.
+
+Each message is claimed (`msg:<event id>:<recipient>`) before it is sent and marked done after, so a
+re-delivered event sends nothing twice. A user who blocked the bot is recorded and not retried;
+Telegram's `retry_after` is honoured; other failures raise, so Pub/Sub retries with backoff and
+finally dead-letters the message (alerted in Terraform).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from shared_schemas.ids import OrderKind, parse_order_id
+from shared_schemas.messages import Envelope, EventType, PaymentEvent
+from telepay import texts
+from telepay.adapters.telegram_api import Button, TelegramForbidden, TelegramRetryAfter
+from telepay.channels import load_subscription
+from telepay.logs import get_logger
+from telepay.users import mark_blocked
+
+if TYPE_CHECKING:
+    from telepay.runtime import Runtime
+
+log = get_logger("telepay.notify")
+INLINE_RETRY_AFTER_LIMIT = 10.0
+
+
+def handle_event(envelope: Envelope[PaymentEvent], rt: Runtime) -> list[str]:
+    event = envelope.data
+    done: list[str] = []
+    if envelope.type is EventType.PAYMENT_SETTLED:
+        if event.kind == OrderKind.SUBSCRIPTION.value:
+            done.append(_once(rt, envelope, "buyer", event.user_id, lambda: _subscription_buyer(rt, event)))
+            done.append(_once(rt, envelope, "owner", event.owner_user_id, lambda: _subscription_owner(rt, event)))
+        else:
+            done.append(_once(rt, envelope, "buyer", event.user_id, lambda: _donation_donor(rt, event)))
+            done.append(_once(rt, envelope, "owner", event.owner_user_id, lambda: _donation_owner(rt, event)))
+    elif envelope.type is EventType.PAYMENT_PARTIALLY_PAID:
+        done.append(_once(rt, envelope, "buyer", event.user_id, lambda: _partial(rt, event)))
+    elif envelope.type is EventType.PAYMENT_EXPIRED:
+        done.append(
+            _once(rt, envelope, "buyer", event.user_id, lambda: _send(rt, event.chat_id, texts.payment_expired(event.channel_title)))
+        )
+    elif envelope.type is EventType.PAYMENT_FAILED:
+        done.append(
+            _once(rt, envelope, "buyer", event.user_id, lambda: _send(rt, event.chat_id, texts.payment_failed(event.channel_title)))
+        )
+    return done
+
+
+def _once(rt: Runtime, envelope: Envelope[PaymentEvent], recipient: str, user_id: int, send: Callable[[], None]) -> str:
+    if not user_id:
+        return f"{recipient}: nobody to tell"
+    claim = rt.claims.claim("msg", f"{envelope.event_id}:{recipient}", lease=timedelta(seconds=60), keep_for=timedelta(days=14))
+    if not claim.acquired:
+        return f"{recipient}: already {claim.outcome.value}"
+    try:
+        _with_retry_after(send)
+    except TelegramForbidden:
+        mark_blocked(rt, user_id)
+        claim.done("blocked")
+        log.info("%s blocked the bot; not retried", recipient, extra={"event_id": envelope.event_id})
+        return f"{recipient}: blocked"
+    except Exception:
+        claim.release()
+        raise
+    claim.done("sent")
+    return f"{recipient}: sent"
+
+
+def _with_retry_after(send: Callable[[], None]) -> None:
+    """Honour a short retry_after in place; a long one goes back to Pub/Sub's backoff."""
+    try:
+        send()
+    except TelegramRetryAfter as error:
+        if error.seconds > INLINE_RETRY_AFTER_LIMIT:
+            raise
+        time.sleep(error.seconds)
+        send()
+
+
+def _send(rt: Runtime, chat_id: int, text: str, keyboard: list[list[Button]] | None = None) -> None:
+    rt.telegram.send_message(chat_id, text, keyboard=keyboard)
+
+
+def _paid(event: PaymentEvent) -> str:
+    if event.actually_paid is not None and event.pay_currency:
+        return f"{event.actually_paid.normalize():f} {event.pay_currency.upper()}"
+    return "in crypto"
+
+
+def _subscription_buyer(rt: Runtime, event: PaymentEvent) -> None:
+    assert event.subscription_expires_at is not None and event.days is not None
+    subscription = load_subscription(rt.db, event.channel_token, event.user_id)
+    already_in = subscription is not None and subscription.in_channel
+    if already_in:
+        _send(
+            rt,
+            event.chat_id,
+            texts.access_extended(
+                event.channel_title, event.subscription_expires_at, event.price_amount, event.price_currency, event.days
+            ),
+        )
+        return
+    # A join-request link: whoever uses it, the bot approves only this subscriber.
+    link = rt.telegram.create_join_request_link(
+        event.closed_channel_id,
+        name=f"order {parse_order_id(event.order_id).nonce}",
+        expire_date=rt.clock.now() + timedelta(hours=rt.settings.invite_link_hours),
+    )
+    _send(
+        rt,
+        event.chat_id,
+        texts.access_granted(
+            event.channel_title, event.subscription_expires_at, event.price_amount, event.price_currency, event.days
+        ),
+        keyboard=[[Button(texts.join_button(event.channel_title), url=link)]],
+    )
+
+
+def _buyer_name(event: PaymentEvent) -> str:
+    return f"User {event.user_id}"
+
+
+def _subscription_owner(rt: Runtime, event: PaymentEvent) -> None:
+    assert event.subscription_expires_at is not None and event.days is not None
+    _send(
+        rt,
+        event.owner_user_id,
+        texts.owner_subscription_notice(
+            _buyer_name(event),
+            event.channel_title,
+            texts.duration(event.days),
+            event.price_amount,
+            event.price_currency,
+            _paid(event),
+            event.subscription_expires_at,
+        ),
+    )
+
+
+def _donation_donor(rt: Runtime, event: PaymentEvent) -> None:
+    _send(rt, event.chat_id, texts.donation_thanks(event.channel_title, event.price_amount, event.price_currency))
+
+
+def _donation_owner(rt: Runtime, event: PaymentEvent) -> None:
+    _send(
+        rt,
+        event.owner_user_id,
+        texts.owner_donation_notice(
+            _buyer_name(event), event.channel_title, event.price_amount, event.price_currency, _paid(event)
+        ),
+    )
+
+
+def _partial(rt: Runtime, event: PaymentEvent) -> None:
+    currency = (event.pay_currency or "").upper()
+    paid = event.actually_paid or 0
+    expected = event.pay_amount or 0
+    missing = max(expected - paid, 0)
+    _send(
+        rt,
+        event.chat_id,
+        texts.partially_paid(
+            event.channel_title,
+            f"{paid.normalize():f} {currency}" if paid else f"0 {currency}",
+            f"{expected.normalize():f} {currency}" if expected else "amount",
+            f"{missing.normalize():f} {currency}" if missing else "balance",
+        ),
+    )

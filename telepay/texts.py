@@ -1,0 +1,132 @@
+"""What the bot says: English, short and friendly; amounts with their currency; UTC dates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from shared_schemas.documents import ChannelDoc, Tier
+from shared_schemas.money import format_amount
+
+
+def when(moment: datetime) -> str:
+    """`Thursday, 26 November 2026, 14:05 UTC`."""
+    return moment.strftime("%A, %-d %B %Y, %H:%M UTC")
+
+
+def duration(days: int) -> str:
+    if days % 365 == 0:
+        years = days // 365
+        return f"{years} year" + ("s" if years > 1 else "")
+    if days % 30 == 0 and days < 365:
+        months = days // 30
+        return f"{months} month" + ("s" if months > 1 else "")
+    return f"{days} day" + ("s" if days > 1 else "")
+
+
+def tier_button(tier: Tier, currency: str) -> str:
+    label = f"{tier.label} · " if tier.label else ""
+    return f"{label}{format_amount(tier.price, currency)} · {duration(tier.days)}"
+
+
+def offer(channel: ChannelDoc) -> str:
+    parts = [channel.title]
+    if channel.description:
+        parts.append(channel.description)
+    parts.append("Choose how long you'd like access:")
+    return "\n\n".join(parts)
+
+
+DONATE_BUTTON = "💝 Donate"
+WELCOME = (
+    "Hi! I sell access to private channels and take donations in crypto. "
+    "Open a channel's link to see its offer."
+)
+UNKNOWN_OFFER = "Sorry, I can't find that offer. Please check the link with the channel owner."
+PAUSED_OFFER = "Sorry, this channel isn't taking new subscribers right now. Please try again later."
+OFFER_CHANGED = "This offer has changed. Please open the channel's link again to see the current prices."
+PREPARING_INVOICE = "Preparing your invoice…"
+
+
+def pay_prompt(title: str, amount: Decimal, currency: str, days: int | None) -> str:
+    what = f"{duration(days)} of access to {title}" if days else f"your donation to {title}"
+    return (
+        f"Your invoice is ready: {format_amount(amount, currency)} for {what}.\n\n"
+        "Tap Pay to choose a coin. Access is granted as soon as the payment is confirmed."
+    )
+
+
+def pay_button(amount: Decimal, currency: str) -> str:
+    return f"Pay {format_amount(amount, currency)}"
+
+
+INVOICE_FAILED = (
+    "Sorry, the payment service isn't answering, so I couldn't create your invoice. "
+    "Nothing was charged. Please try again in a few minutes."
+)
+
+
+def access_granted(title: str, until: datetime, amount: Decimal, currency: str, days: int) -> str:
+    return (
+        f"Payment received, thank you! ✅\n\n"
+        f"Receipt: {duration(days)} of {title} for {format_amount(amount, currency)}.\n"
+        f"Access until {when(until)}.\n\n"
+        "Tap Join to request access; I'll approve you right away. The link works only for you."
+    )
+
+
+def access_extended(title: str, until: datetime, amount: Decimal, currency: str, days: int) -> str:
+    return (
+        f"Payment received, thank you! ✅\n\n"
+        f"Receipt: {duration(days)} more of {title} for {format_amount(amount, currency)}.\n"
+        f"Your access now runs until {when(until)}."
+    )
+
+
+def join_button(title: str) -> str:
+    return f"Join {title}"
+
+
+def owner_subscription_notice(
+    buyer: str, title: str, tier: str, amount: Decimal, currency: str, paid: str, until: datetime
+) -> str:
+    return (
+        f"💰 New payment for {title}\n"
+        f"{buyer} bought {tier} for {format_amount(amount, currency)} (paid {paid}).\n"
+        f"Their access runs until {when(until)}."
+    )
+
+
+def donation_thanks(title: str, amount: Decimal, currency: str) -> str:
+    return f"Thank you for your donation of {format_amount(amount, currency)} to {title}! 💝"
+
+
+def owner_donation_notice(donor: str, title: str, amount: Decimal, currency: str, paid: str) -> str:
+    return f"💝 New donation to {title}\n{donor} donated {format_amount(amount, currency)} (paid {paid})."
+
+
+def partially_paid(title: str, paid: str, expected: str, missing: str) -> str:
+    return (
+        f"We received {paid} of the {expected} due for {title}, so the payment isn't complete yet. "
+        f"Please send the remaining {missing} to the same address. Nothing has been granted yet."
+    )
+
+
+def payment_expired(title: str) -> str:
+    return (
+        f"Your payment for {title} expired before it arrived, so nothing was charged. "
+        "Open the channel's link again to start a new one."
+    )
+
+
+def payment_failed(title: str) -> str:
+    return (
+        f"Your payment for {title} failed. If coins left your wallet, contact the payment "
+        "provider's support with your payment id. Open the channel's link to try again."
+    )
+
+
+JOIN_DECLINED = (
+    "Sorry, I couldn't let you into this channel: access is for subscribers with an active "
+    "subscription, and links can't be shared. Open the channel's offer to subscribe."
+)

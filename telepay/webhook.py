@@ -1,0 +1,248 @@
+"""telegram_webhook's logic: route one parsed update. Fast work inline, slow work to Cloud Tasks.
+
+Outcomes: the update is handled (or was before), or it failed permanently (recorded, answered
+200 so it never blocks the chat), or it failed transiently (`TransientFailure`: answered non-2xx
+so Telegram re-delivers it).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from shared_schemas.documents import ChannelStatus, FailedUpdateDoc, SubscriptionStatus
+from shared_schemas.ids import (
+    CALLBACK_BUY,
+    CALLBACK_DONATE,
+    CALLBACK_KEYPAD,
+    buy_callback,
+    donate_callback,
+    subscription_id,
+    subscription_order_id,
+)
+from shared_schemas.names import Collection, Queue
+from shared_schemas.tasks import CreateInvoiceTask, KeypadAction, KeypadTask
+from shared_schemas.telegram import TelegramUpdate, TgCallbackQuery, TgChatJoinRequest, TgMessage
+from telepay import texts
+from telepay.adapters.tasks_queue import TaskAlreadyExists
+from telepay.adapters.telegram_api import (
+    Button,
+    TelegramBadRequest,
+    TelegramForbidden,
+    TelegramRetryAfter,
+    TelegramUnavailable,
+)
+from telepay.channels import channel_by_closed_chat, load_channel, load_subscription
+from telepay.logs import get_logger
+
+if TYPE_CHECKING:
+    from shared_schemas.documents import ChannelDoc
+    from telepay.runtime import Runtime
+
+log = get_logger("telepay.webhook")
+DONATE_SUFFIX = "_DONATE"
+
+
+class TransientFailure(Exception):
+    """Worth a re-delivery from Telegram (network trouble, 429, Firestore unavailable)."""
+
+
+class PermanentFailure(Exception):
+    """Re-delivery would fail the same way; record it and move on."""
+
+
+def handle_update(raw: dict[str, object], rt: Runtime) -> str:
+    """Handle one update at most once. Returns a short outcome for logs and tests."""
+    update = TelegramUpdate.model_validate(raw)
+    settings = rt.settings
+    claim = rt.claims.claim(
+        "update", str(update.update_id), keep_for=timedelta(hours=settings.update_dedupe_hours)
+    )
+    if not claim.acquired:
+        return f"duplicate ({claim.outcome.value})"
+    try:
+        outcome = _route(update, rt)
+    except PermanentFailure as error:
+        _record_failure(update.update_id, raw, str(error), rt)
+        claim.done("failed")
+        return "failed permanently"
+    except (TelegramBadRequest, TelegramForbidden) as error:
+        _record_failure(update.update_id, raw, f"{type(error).__name__}: {error}", rt)
+        claim.done("failed")
+        return "failed permanently"
+    except (TelegramRetryAfter, TelegramUnavailable) as error:
+        claim.release()
+        raise TransientFailure(str(error)) from error
+    except Exception:
+        claim.release()
+        raise
+    claim.done(outcome)
+    return outcome
+
+
+def _record_failure(update_id: int, raw: dict[str, object], reason: str, rt: Runtime) -> None:
+    log.warning("update failed permanently: %s", reason, extra={"update_id": update_id})
+    doc = FailedUpdateDoc(update_id=update_id, reason=reason, update=raw, recorded_at=rt.clock.now())
+    rt.db.collection(Collection.FAILED_UPDATES.value).document(str(update_id)).set(doc.to_firestore())
+
+
+def _route(update: TelegramUpdate, rt: Runtime) -> str:
+    if update.message is not None and update.message.text:
+        return _on_message(update.message, rt)
+    if update.callback_query is not None:
+        return _on_callback(update.callback_query, rt)
+    if update.chat_join_request is not None:
+        return _on_join_request(update.chat_join_request, rt)
+    return "ignored"
+
+
+# -- messages -----------------------------------------------------------------------------------
+def _on_message(message: TgMessage, rt: Runtime) -> str:
+    if message.chat.type != "private" or message.from_user is None:
+        return "ignored (not a private chat)"
+    text = (message.text or "").strip()
+    command, _, argument = text.partition(" ")
+    command = command.split("@", 1)[0]
+    if command != "/start":
+        if command in {"/help"} or not command.startswith("/"):
+            rt.telegram.send_message(message.chat.id, texts.WELCOME)
+            return "help"
+        return "ignored (unknown command)"
+    argument = argument.strip()
+    if not argument:
+        rt.telegram.send_message(message.chat.id, texts.WELCOME)
+        return "welcome"
+    if argument.endswith(DONATE_SUFFIX):
+        token = argument[: -len(DONATE_SUFFIX)]
+        return _open_keypad(
+            token, message.from_user.id, message.chat.id, f"start-{message.chat.id}-{message.message_id}", rt
+        )
+    return show_offer(argument, message.chat.id, rt)
+
+
+def show_offer(token: str, chat_id: int, rt: Runtime, first_tier: str | None = None) -> str:
+    channel = load_channel(rt.db, token)
+    if channel is None:
+        rt.telegram.send_message(chat_id, texts.UNKNOWN_OFFER)
+        return "unknown offer"
+    if channel.status is not ChannelStatus.ACTIVE:
+        rt.telegram.send_message(chat_id, texts.PAUSED_OFFER)
+        return "paused offer"
+    rt.telegram.send_message(chat_id, texts.offer(channel), keyboard=offer_keyboard(channel, first_tier))
+    return "offer shown"
+
+
+def offer_keyboard(channel: ChannelDoc, first_tier: str | None = None) -> list[list[Button]]:
+    tiers = sorted(channel.tiers, key=lambda t: (t.tier_id != first_tier, t.tier_id))
+    rows = [
+        [Button(texts.tier_button(t, channel.currency), callback_data=buy_callback(channel.token, t.tier_id))]
+        for t in tiers
+    ]
+    rows.append([Button(texts.DONATE_BUTTON, callback_data=donate_callback(channel.token))])
+    return rows
+
+
+# -- buttons ------------------------------------------------------------------------------------
+def _on_callback(query: TgCallbackQuery, rt: Runtime) -> str:
+    data = query.data or ""
+    prefix, _, rest = data.partition(":")
+    chat_id = query.message.chat.id if query.message else query.from_user.id
+    if prefix == CALLBACK_BUY:
+        token, _, tier_id = rest.partition(":")
+        return _buy(query, token, tier_id, chat_id, rt)
+    if prefix == CALLBACK_DONATE:
+        return _open_keypad(rest, query.from_user.id, chat_id, f"cq-{query.id}", rt, query.id)
+    if prefix == CALLBACK_KEYPAD:
+        session_id, _, key = rest.partition(":")
+        payload = KeypadTask(
+            action=KeypadAction.PRESS,
+            user_id=query.from_user.id,
+            chat_id=chat_id,
+            channel_token="",
+            session_id=session_id,
+            key=key,
+            callback_query_id=query.id,
+            message_id=query.message.message_id if query.message else None,
+        )
+        _enqueue(rt, Queue.KEYPAD, rt.settings.keypad_url, payload, f"press-{query.id}")
+        return "keypad press queued"
+    rt.telegram.answer_callback_query(query.id, "This button no longer works.")
+    return "unknown button"
+
+
+def _buy(query: TgCallbackQuery, token: str, tier_id: str, chat_id: int, rt: Runtime) -> str:
+    channel = load_channel(rt.db, token)
+    if channel is None or channel.status is not ChannelStatus.ACTIVE or channel.tier(tier_id) is None:
+        rt.telegram.answer_callback_query(query.id, texts.OFFER_CHANGED, alert=True)
+        return "stale offer"
+    # The order id is chosen here, so a retried task or a re-delivered update reuses it.
+    order_id = subscription_order_id(token, query.from_user.id, tier_id)
+    payload = CreateInvoiceTask(
+        order_id=order_id,
+        user_id=query.from_user.id,
+        chat_id=chat_id,
+        channel_token=token,
+        kind="sub",
+        tier_id=tier_id,
+    )
+    _enqueue(rt, Queue.CREATE_INVOICE, rt.settings.create_invoice_url, payload, f"buy-{query.id}")
+    rt.telegram.answer_callback_query(query.id, texts.PREPARING_INVOICE)
+    return "invoice queued"
+
+
+def _open_keypad(
+    token: str, user_id: int, chat_id: int, task_key: str, rt: Runtime, query_id: str | None = None
+) -> str:
+    channel = load_channel(rt.db, token)
+    if channel is None or channel.status is not ChannelStatus.ACTIVE:
+        if query_id:
+            rt.telegram.answer_callback_query(query_id, texts.UNKNOWN_OFFER, alert=True)
+        else:
+            rt.telegram.send_message(chat_id, texts.UNKNOWN_OFFER)
+        return "unknown offer"
+    payload = KeypadTask(
+        action=KeypadAction.OPEN,
+        user_id=user_id,
+        chat_id=chat_id,
+        channel_token=token,
+        callback_query_id=query_id,
+    )
+    _enqueue(rt, Queue.KEYPAD, rt.settings.keypad_url, payload, f"open-{task_key}")
+    return "keypad queued"
+
+
+def _enqueue(rt: Runtime, queue: Queue, url: str, payload: object, name: str) -> None:
+    from google.api_core.exceptions import GoogleAPIError
+
+    try:
+        rt.tasks.enqueue(queue, url, payload, name=name)  # type: ignore[arg-type]
+    except TaskAlreadyExists:
+        log.info("task %s already queued", name)
+    except GoogleAPIError as error:
+        raise TransientFailure(f"could not queue {queue.value}: {error}") from error
+
+
+# -- join requests --------------------------------------------------------------------------------
+def _on_join_request(request: TgChatJoinRequest, rt: Runtime) -> str:
+    """Approve only a user with an active subscription to this channel: a forwarded link is useless."""
+    user_id = request.from_user.id
+    channel = channel_by_closed_chat(rt.db, request.chat.id)
+    subscription = load_subscription(rt.db, channel.token, user_id) if channel else None
+    now = rt.clock.now()
+    if (
+        channel is not None
+        and subscription is not None
+        and subscription.status is SubscriptionStatus.ACTIVE
+        and subscription.expires_at > now
+    ):
+        rt.telegram.approve_join_request(request.chat.id, user_id)
+        rt.db.collection(Collection.SUBSCRIPTIONS.value).document(
+            subscription_id(channel.token, user_id)
+        ).update({"in_channel": True, "updated_at": now})
+        return "join approved"
+    rt.telegram.decline_join_request(request.chat.id, user_id)
+    try:
+        rt.telegram.send_message(request.user_chat_id or user_id, texts.JOIN_DECLINED)
+    except (TelegramForbidden, TelegramBadRequest):
+        pass  # a stranger who never started the bot cannot be told
+    return "join declined"

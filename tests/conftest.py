@@ -1,0 +1,43 @@
+"""Shared test helpers. Integration fixtures start the real emulators once per session; the end to
+end fixtures start the whole local stack (see tests/integration/conftest.py, tests/e2e/conftest.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from shared_schemas.documents import ChannelDoc, Tier
+
+# Ports for the test session's own emulators and stack (away from `make up`'s defaults).
+INTEGRATION_PORT_BASE = int(os.environ.get("TELEPAY_TEST_PORT_BASE", "18700"))
+E2E_PORT_BASE = INTEGRATION_PORT_BASE + 100
+
+
+def demo_channel(token: str = "DemoChannel01", owner: int = 5001, **changes: object) -> ChannelDoc:
+    fields: dict[str, object] = {
+        "token": token,
+        "owner_user_id": owner,
+        "title": "Night Owls Club",
+        "description": "Late-night market notes, every day.",
+        "open_channel_id": -1001000000001,
+        "closed_channel_id": -1001000000002,
+        "tiers": [
+            Tier(tier_id="t1", price=Decimal("5.00"), days=30, label="Monthly"),
+            Tier(tier_id="t2", price=Decimal("12.50"), days=90, label="Quarterly"),
+        ],
+        "created_at": datetime(2026, 11, 1, tzinfo=UTC),
+    }
+    fields.update(changes)
+    return ChannelDoc.model_validate(fields)
+
+
+@pytest.fixture
+def env_guard() -> Iterator[None]:
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

@@ -1,0 +1,113 @@
+"""In-memory stand-ins for the non-Google edges (Telegram, NowPayments) used by unit and
+integration tests. Google clients are never faked: integration tests use the emulators."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from telepay.adapters.nowpayments_api import Invoice, NowPaymentsUnavailable, Payment
+from telepay.adapters.telegram_api import Keyboard
+
+
+@dataclass
+class Sent:
+    chat_id: int
+    text: str
+    keyboard: Keyboard | None
+    message_id: int
+
+    def button_urls(self) -> list[str]:
+        return [b.url for row in self.keyboard or [] for b in row if b.url]
+
+    def callbacks(self) -> list[str]:
+        return [b.callback_data for row in self.keyboard or [] for b in row if b.callback_data]
+
+
+@dataclass
+class FakeTelegram:
+    sent: list[Sent] = field(default_factory=list)
+    calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    fail_next: list[Exception] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
+
+    def _maybe_fail(self) -> None:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+
+    def send_message(self, chat_id: int, text: str, keyboard: Keyboard | None = None) -> Any:
+        self.calls.append(("send_message", (chat_id, text)))
+        self._maybe_fail()
+        message = Sent(chat_id, text, keyboard, next(self._ids))
+        self.sent.append(message)
+        return SimpleNamespace(message_id=message.message_id)
+
+    def answer_callback_query(self, query_id: str, text: str | None = None, alert: bool = False) -> None:
+        self.calls.append(("answer_callback_query", (query_id, text)))
+        self._maybe_fail()
+
+    def create_join_request_link(self, chat_id: int, name: str, expire_date: datetime) -> str:
+        self.calls.append(("create_join_request_link", (chat_id, name)))
+        self._maybe_fail()
+        return f"https://t.me/+fake{len(self.calls)}"
+
+    def approve_join_request(self, chat_id: int, user_id: int) -> None:
+        self.calls.append(("approve_join_request", (chat_id, user_id)))
+        self._maybe_fail()
+
+    def decline_join_request(self, chat_id: int, user_id: int) -> None:
+        self.calls.append(("decline_join_request", (chat_id, user_id)))
+        self._maybe_fail()
+
+    def to(self, chat_id: int) -> list[Sent]:
+        return [m for m in self.sent if m.chat_id == chat_id]
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+
+@dataclass
+class FakeNowPayments:
+    payments: dict[int, Payment] = field(default_factory=dict)
+    invoices: list[dict[str, Any]] = field(default_factory=list)
+    unavailable: int = 0
+
+    def create_invoice(self, **kwargs: Any) -> Invoice:
+        if self.unavailable:
+            self.unavailable -= 1
+            raise NowPaymentsUnavailable("down")
+        self.invoices.append(kwargs)
+        number = 4000 + len(self.invoices)
+        return Invoice(id=str(number), invoice_url=f"https://pay.example/{number}", order_id=kwargs["order_id"])
+
+    def get_payment(self, payment_id: int) -> Payment:
+        if self.unavailable:
+            self.unavailable -= 1
+            raise NowPaymentsUnavailable("down")
+        return self.payments[payment_id]
+
+    def set_payment(
+        self,
+        payment_id: int,
+        order_id: str,
+        status: str,
+        price: str,
+        paid: str = "0.001",
+        expected: str = "0.001",
+    ) -> Payment:
+        payment = Payment(
+            payment_id=payment_id,
+            payment_status=status,
+            order_id=order_id,
+            price_amount=Decimal(price),
+            price_currency="usd",
+            pay_amount=Decimal(expected),
+            actually_paid=Decimal(paid),
+            pay_currency="btc",
+        )
+        self.payments[payment_id] = payment
+        return payment

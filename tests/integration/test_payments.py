@@ -1,0 +1,220 @@
+"""ipn_handler's logic against the real Firestore and Pub/Sub emulators."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from shared_schemas.documents import OrderDoc, OrderStatus, SubscriptionDoc, SubscriptionStatus
+from shared_schemas.ids import subscription_id, subscription_order_id
+from shared_schemas.names import Collection, Topic
+from telepay import ipn_signature
+from telepay.adapters.pubsub_publisher import Publisher
+from telepay.channels import save_channel
+from telepay.payments import RetryLater, handle_ipn
+from tests.conftest import demo_channel
+from tests.integration.conftest import PROJECT, PUBSUB_PORT
+from tests.integration.helpers import IPN_SECRET, NOW, runtime
+
+pytestmark = pytest.mark.integration
+USER = 777
+
+
+def _order(db: Any, token: str = "DemoChannel01", tier: str = "t1", price: str = "5.00", days: int = 30) -> OrderDoc:
+    order = OrderDoc(
+        order_id=subscription_order_id(token, USER, tier),
+        kind="sub",
+        user_id=USER,
+        chat_id=USER,
+        channel_token=token,
+        tier_id=tier,
+        days=days,
+        price_amount=Decimal(price),
+        price_currency="USD",
+        status=OrderStatus.INVOICED,
+        invoice_id="4001",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    db.collection(Collection.ORDERS.value).document(order.order_id).set(order.to_firestore())
+    return order
+
+
+def _ipn(order_id: str, payment_id: int, status: str, secret: str = IPN_SECRET) -> tuple[bytes, str]:
+    body = json.dumps(
+        {
+            "payment_id": payment_id,
+            "payment_status": status,
+            "order_id": order_id,
+            "pay_amount": 0.00005,
+            "actually_paid": 0.00005,
+            "fee": {"currency": "btc", "depositFee": 0, "serviceFee": 0.0000081},
+        }
+    ).encode()
+    return body, ipn_signature.sign(body, secret)
+
+
+def _subscription(db: Any, token: str = "DemoChannel01") -> SubscriptionDoc | None:
+    snapshot = db.collection(Collection.SUBSCRIPTIONS.value).document(subscription_id(token, USER)).get()
+    return SubscriptionDoc.model_validate(snapshot.to_dict()) if snapshot.exists else None
+
+
+def _outbox(db: Any) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in db.collection(Collection.OUTBOX.value).stream()]
+
+
+def _pubsub_subscription(name: str) -> str:
+    base = f"http://127.0.0.1:{PUBSUB_PORT}/v1/projects/{PROJECT}"
+    httpx.put(f"{base}/topics/{Topic.PAYMENT_EVENTS.value}", json={}, timeout=10)
+    httpx.delete(f"{base}/subscriptions/{name}", timeout=10)
+    response = httpx.put(
+        f"{base}/subscriptions/{name}",
+        json={"topic": f"projects/{PROJECT}/topics/{Topic.PAYMENT_EVENTS.value}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return f"{base}/subscriptions/{name}"
+
+
+def _pull(subscription_url: str) -> list[dict[str, Any]]:
+    import base64
+
+    answer = httpx.post(f"{subscription_url}:pull", json={"maxMessages": 50}, timeout=10).json()
+    return [json.loads(base64.b64decode(m["message"]["data"])) for m in answer.get("receivedMessages", [])]
+
+
+def test_finished_payment_settles_once_and_publishes(firestore_db: Any) -> None:
+    save_channel(firestore_db, demo_channel())
+    rt = runtime(firestore_db)
+    order = _order(firestore_db)
+    rt.nowpayments.set_payment(11, order.order_id, "finished", "5.00")
+    pulled_from = _pubsub_subscription("test-settled")
+
+    result = handle_ipn(*_ipn(order.order_id, 11, "finished"), rt)
+    again = handle_ipn(*_ipn(order.order_id, 11, "finished"), rt)
+
+    assert result.http_status == 200 and "payment.settled" in result.outcome
+    assert again.outcome.startswith("duplicate")
+    subscription = _subscription(firestore_db)
+    assert subscription is not None and subscription.status is SubscriptionStatus.ACTIVE
+    assert subscription.expires_at == NOW + timedelta(days=30)
+    messages = _pull(pulled_from)
+    assert [m["type"] for m in messages] == ["payment.settled"]
+    assert messages[0]["data"]["subscription_expires_at"].startswith("2026-12-26T12:00")
+    assert all(doc["published"] for doc in _outbox(firestore_db))
+
+
+def test_late_confirming_never_overwrites_finished(firestore_db: Any) -> None:
+    save_channel(firestore_db, demo_channel())
+    rt = runtime(firestore_db)
+    order = _order(firestore_db)
+    rt.nowpayments.set_payment(12, order.order_id, "finished", "5.00")
+    handle_ipn(*_ipn(order.order_id, 12, "finished"), rt)
+    # The API answers with the payment's current state; a stale status cannot be replayed.
+    rt.nowpayments.set_payment(12, order.order_id, "confirming", "5.00")
+    late = handle_ipn(*_ipn(order.order_id, 12, "confirming"), rt)
+
+    stored = OrderDoc.model_validate(firestore_db.collection("orders").document(order.order_id).get().to_dict())
+    assert stored.status is OrderStatus.SETTLED and stored.payment_status.value == "finished"
+    assert "already settled" in late.outcome
+    assert _subscription(firestore_db).expires_at == NOW + timedelta(days=30)  # type: ignore[union-attr]
+
+
+def test_renewal_extends_from_the_current_expiry(firestore_db: Any) -> None:
+    save_channel(firestore_db, demo_channel())
+    rt = runtime(firestore_db)
+    first = _order(firestore_db)
+    rt.nowpayments.set_payment(21, first.order_id, "finished", "5.00")
+    handle_ipn(*_ipn(first.order_id, 21, "finished"), rt)
+    second = _order(firestore_db, tier="t2", price="12.50", days=90)
+    rt.nowpayments.set_payment(22, second.order_id, "finished", "12.50")
+    handle_ipn(*_ipn(second.order_id, 22, "finished"), rt)
+
+    assert _subscription(firestore_db).expires_at == NOW + timedelta(days=120)  # type: ignore[union-attr]
+
+
+def test_underpaid_finished_grants_nothing(firestore_db: Any) -> None:
+    save_channel(firestore_db, demo_channel())
+    rt = runtime(firestore_db)
+    order = _order(firestore_db)
+    rt.nowpayments.set_payment(31, order.order_id, "finished", "5.00", paid="0.0009", expected="0.001")
+
+    result = handle_ipn(*_ipn(order.order_id, 31, "finished"), rt)
+
+    assert "partially_paid" in result.outcome
+    assert _subscription(firestore_db) is None
+
+
+def test_price_mismatch_with_the_api_grants_nothing(firestore_db: Any) -> None:
+    save_channel(firestore_db, demo_channel())
+    rt = runtime(firestore_db)
+    order = _order(firestore_db)
+    rt.nowpayments.set_payment(32, order.order_id, "finished", "0.50")  # paid for a cheaper invoice
+
+    handle_ipn(*_ipn(order.order_id, 32, "finished"), rt)
+
+    assert _subscription(firestore_db) is None
+
+
+def test_unknown_order_is_recorded_without_effect(firestore_db: Any) -> None:
+    rt = runtime(firestore_db)
+    result = handle_ipn(*_ipn("tp1-sub-Nobody0000-1-t1-aaaaaaaaaa", 41, "finished"), rt)
+
+    assert result.http_status == 200 and result.outcome == "unknown order"
+    recorded = [s.to_dict() for s in firestore_db.collection(Collection.UNKNOWN_IPNS.value).stream()]
+    assert [r["reason"] for r in recorded] == ["unknown order"]
+    assert list(firestore_db.collection(Collection.SUBSCRIPTIONS.value).stream()) == []
+
+
+@pytest.mark.parametrize("secret", ["wrong-secret", None])
+def test_bad_or_missing_signature_writes_nothing(firestore_db: Any, secret: str | None) -> None:
+    save_channel(firestore_db, demo_channel())
+    rt = runtime(firestore_db)
+    order = _order(firestore_db)
+    rt.nowpayments.set_payment(51, order.order_id, "finished", "5.00")
+    body, signature = _ipn(order.order_id, 51, "finished", secret or "x")
+
+    result = handle_ipn(body, signature if secret else None, rt)
+
+    assert result.http_status == 401
+    assert _subscription(firestore_db) is None
+    assert list(firestore_db.collection(Collection.CLAIMS.value).stream()) == []
+
+
+class _FailingOnce(Publisher):
+    def __init__(self, project: str) -> None:
+        super().__init__(project)
+        self.failures = 1
+
+    def publish(self, topic: Topic, data: bytes, **attributes: str) -> str:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("injected: publishing failed right after the commit")
+        return super().publish(topic, data, **attributes)
+
+
+def test_event_survives_a_publish_failure_after_commit(firestore_db: Any) -> None:
+    save_channel(firestore_db, demo_channel())
+    rt = runtime(firestore_db)
+    rt.publisher = _FailingOnce(PROJECT)
+    order = _order(firestore_db)
+    rt.nowpayments.set_payment(61, order.order_id, "finished", "5.00")
+    pulled_from = _pubsub_subscription("test-outbox")
+
+    with pytest.raises(RetryLater):
+        handle_ipn(*_ipn(order.order_id, 61, "finished"), rt)
+    assert _subscription(firestore_db) is not None  # settled and committed
+    assert [d["published"] for d in _outbox(firestore_db)] == [False]
+
+    # NowPayments re-sends the IPN (we answered 503): the duplicate flushes the outbox.
+    retry = handle_ipn(*_ipn(order.order_id, 61, "finished"), rt)
+
+    assert retry.http_status == 200
+    assert [m["type"] for m in _pull(pulled_from)] == ["payment.settled"]
+    assert [d["published"] for d in _outbox(firestore_db)] == [True]
+    assert _subscription(firestore_db).expires_at == NOW + timedelta(days=30)  # type: ignore[union-attr]
