@@ -32,7 +32,11 @@ def forward_forever(stop: threading.Event) -> None:
                     json={"offset": offset, "timeout": 50, "allowed_updates": list(ALLOWED_UPDATES)},
                 ).json()
             except (httpx.HTTPError, ValueError) as error:
-                print(json.dumps({"severity": "WARNING", "message": f"getUpdates failed: {type(error).__name__}"}))
+                print(
+                    json.dumps(
+                        {"severity": "WARNING", "message": f"getUpdates failed: {type(error).__name__}"}
+                    )
+                )
                 time.sleep(3)
                 continue
             for update in answer.get("result", []):

@@ -31,13 +31,17 @@ def fire(job: SchedulerJobSpec, scheduled: datetime) -> int:
     }
     for attempt in range(3):  # Cloud Scheduler retries a failed run; keep it short locally
         try:
-            response = httpx.post(_url(job), headers=headers, content=b"{}", timeout=job.attempt_deadline_seconds)
+            response = httpx.post(
+                _url(job), headers=headers, content=b"{}", timeout=job.attempt_deadline_seconds
+            )
             status = response.status_code
         except httpx.HTTPError as error:
             status = 599
             print(json.dumps({"severity": "WARNING", "message": f"{job.name}: {error}"}), flush=True)
         print(
-            json.dumps({"severity": "INFO", "message": f"fired {job.name}", "status": status, "attempt": attempt + 1}),
+            json.dumps(
+                {"severity": "INFO", "message": f"fired {job.name}", "status": status, "attempt": attempt + 1}
+            ),
             flush=True,
         )
         if status < 300:
@@ -61,7 +65,9 @@ def loop(stop: threading.Event) -> None:
 
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        self._answer(200, {"ok": True, "jobs": [{"name": j.name, "schedule": j.schedule} for j in SCHEDULER_JOBS]})
+        self._answer(
+            200, {"ok": True, "jobs": [{"name": j.name, "schedule": j.schedule} for j in SCHEDULER_JOBS]}
+        )
 
     def do_POST(self) -> None:
         name = self.path.removeprefix("/run/")

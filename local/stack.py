@@ -87,7 +87,9 @@ class Stack:
                 py, "-m", "local.nowpayments_standin", "--host", "127.0.0.1", "--port", str(c.nowpayments_port),
                 "--api-key", c.nowpayments_api_key, "--ipn-secret", c.nowpayments_ipn_secret,
             ]  # fmt: skip
-            services.append(Service("nowpayments-standin", argv, c.nowpayments_port, "/healthz", cwd=str(ROOT)))
+            services.append(
+                Service("nowpayments-standin", argv, c.nowpayments_port, "/healthz", cwd=str(ROOT))
+            )
         return services
 
     def functions(self) -> list[Service]:
@@ -187,8 +189,8 @@ class Stack:
                     },
                 }
                 _ok(http.put(f"{base}/subscriptions/{sub.name}", json=body), "create subscription")
-            for topic, hold in DEAD_LETTER_SUBSCRIPTIONS.items():
-                body = {"topic": f"projects/{LOCAL_PROJECT}/topics/{topic.value}"}
+            for dead_topic, hold in DEAD_LETTER_SUBSCRIPTIONS.items():
+                body = {"topic": f"projects/{LOCAL_PROJECT}/topics/{dead_topic.value}"}
                 _ok(http.put(f"{base}/subscriptions/{hold}", json=body), "create subscription")
 
     def _create_queues(self) -> None:

@@ -1,7 +1,7 @@
 """Generate the docs that describe code: docs/schema.md, docs/config.md, docs/messaging.md.
 
-    python -m scripts.gen_docs          # rewrite them
-    python -m scripts.gen_docs --check  # exit 1 if any is stale (the test suite does this)
+python -m scripts.gen_docs          # rewrite them
+python -m scripts.gen_docs --check  # exit 1 if any is stale (the test suite does this)
 """
 
 from __future__ import annotations
@@ -107,7 +107,13 @@ def config_md() -> str:
         "message naming it. Secrets come from Secret Manager in production and are never logged."
     )
     for function, settings in FUNCTION_SETTINGS.items():
-        out += ["", f"## {function.value}", "", "| variable | default | secret | meaning |", "| --- | --- | --- | --- |"]
+        out += [
+            "",
+            f"## {function.value}",
+            "",
+            "| variable | default | secret | meaning |",
+            "| --- | --- | --- | --- |",
+        ]
         for name, info in sorted(settings.model_fields.items()):
             secret = "yes" if is_secret(settings, name) else "no"
             out.append(f"| `{name.upper()}` | {_default(info)} | {secret} | {info.description or ''} |")
@@ -134,11 +140,15 @@ def messaging_md() -> str:
             f"{sub.min_backoff_seconds}–{sub.max_backoff_seconds} s | {sub.max_delivery_attempts} attempts | "
             f"`{sub.dead_letter_topic.value}` |"
         )
-    for topic, hold in DEAD_LETTER_SUBSCRIPTIONS.items():
-        out.append(f"\nDead letters of `{topic.value}` wait in the pull subscription `{hold}`; an alert fires on its backlog.")
+    for dead_topic, hold in DEAD_LETTER_SUBSCRIPTIONS.items():
+        out.append(
+            f"\nDead letters of `{dead_topic.value}` wait in the pull subscription `{hold}`; an alert fires on its backlog."
+        )
     out += ["", "## Events", "", "| event type | topic | payload |", "| --- | --- | --- |"]
-    for event_type, topic in EVENT_TOPICS.items():
-        out.append(f"| `{event_type.value}` | `{topic.value}` | {EVENT_PAYLOADS[event_type].__name__} |")
+    for event_type, event_topic in EVENT_TOPICS.items():
+        out.append(
+            f"| `{event_type.value}` | `{event_topic.value}` | {EVENT_PAYLOADS[event_type].__name__} |"
+        )
     out += ["", "Every message is an envelope:", "", *_fields_table(Envelope)]
     out += [
         "",
@@ -154,15 +164,23 @@ def messaging_md() -> str:
             f"{queue.max_attempts} | {queue.min_backoff_seconds:g}–{queue.max_backoff_seconds:g} s "
             f"(doublings {queue.max_doublings}) | {TASK_PAYLOADS[queue.name].__name__} |"
         )
-    out += ["", "## Scheduler jobs", "", "| job | schedule (UTC) | target | purpose |", "| --- | --- | --- | --- |"]
+    out += [
+        "",
+        "## Scheduler jobs",
+        "",
+        "| job | schedule (UTC) | target | purpose |",
+        "| --- | --- | --- | --- |",
+    ]
     for job in SCHEDULER_JOBS:
         out.append(f"| `{job.name}` | `{job.schedule}` | {job.target.value} (OIDC) | {job.description} |")
     out += ["", "## Functions", "", "| function | trigger | public | purpose |", "| --- | --- | --- | --- |"]
     for spec in FUNCTIONS:
-        out.append(f"| {spec.name.value} | {spec.trigger} | {'yes' if spec.public else 'no'} | {spec.description} |")
+        out.append(
+            f"| {spec.name.value} | {spec.trigger} | {'yes' if spec.public else 'no'} | {spec.description} |"
+        )
     out += ["", "## Payloads", ""]
-    for queue, model in TASK_PAYLOADS.items():
-        out += [f"### {model.__name__} (queue `{queue.value}`)", "", *_fields_table(model), ""]
+    for queue_name, model in TASK_PAYLOADS.items():
+        out += [f"### {model.__name__} (queue `{queue_name.value}`)", "", *_fields_table(model), ""]
     for model in {m.__name__: m for m in EVENT_PAYLOADS.values()}.values():
         out += [f"### {model.__name__} (event data)", "", *_fields_table(model), ""]
     return "\n".join(out).rstrip() + "\n"

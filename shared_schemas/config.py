@@ -136,7 +136,7 @@ S = TypeVar("S", bound=CommonSettings)
 def load_settings(cls: type[S]) -> S:
     """Read settings from the environment; a missing one fails with a message naming it."""
     try:
-        return cls()  # type: ignore[call-arg]
+        return cls()
     except ValidationError as error:
         problems = []
         for item in error.errors():

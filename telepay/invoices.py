@@ -107,7 +107,11 @@ def _create(task: CreateInvoiceTask, attempt: int, rt: Runtime) -> str:
             }
         )
         order = order.model_copy(
-            update={"invoice_id": invoice.id, "invoice_url": invoice.invoice_url, "status": OrderStatus.INVOICED}
+            update={
+                "invoice_id": invoice.id,
+                "invoice_url": invoice.invoice_url,
+                "status": OrderStatus.INVOICED,
+            }
         )
 
     if order.pay_message_id is None and order.invoice_url:
@@ -117,7 +121,13 @@ def _create(task: CreateInvoiceTask, attempt: int, rt: Runtime) -> str:
             message = rt.telegram.send_message(
                 order.chat_id,
                 texts.pay_prompt(title, order.price_amount, order.price_currency, order.days),
-                keyboard=[[Button(texts.pay_button(order.price_amount, order.price_currency), url=order.invoice_url)]],
+                keyboard=[
+                    [
+                        Button(
+                            texts.pay_button(order.price_amount, order.price_currency), url=order.invoice_url
+                        )
+                    ]
+                ],
             )
         except TelegramForbidden:
             mark_blocked(rt, order.user_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from shared_schemas.ids import OrderKind, parse_order_id
@@ -34,7 +35,9 @@ def handle_event(envelope: Envelope[PaymentEvent], rt: Runtime) -> list[str]:
     if envelope.type is EventType.PAYMENT_SETTLED:
         if event.kind == OrderKind.SUBSCRIPTION.value:
             done.append(_once(rt, envelope, "buyer", event.user_id, lambda: _subscription_buyer(rt, event)))
-            done.append(_once(rt, envelope, "owner", event.owner_user_id, lambda: _subscription_owner(rt, event)))
+            done.append(
+                _once(rt, envelope, "owner", event.owner_user_id, lambda: _subscription_owner(rt, event))
+            )
         else:
             done.append(_once(rt, envelope, "buyer", event.user_id, lambda: _donation_donor(rt, event)))
             done.append(_once(rt, envelope, "owner", event.owner_user_id, lambda: _donation_owner(rt, event)))
@@ -42,19 +45,35 @@ def handle_event(envelope: Envelope[PaymentEvent], rt: Runtime) -> list[str]:
         done.append(_once(rt, envelope, "buyer", event.user_id, lambda: _partial(rt, event)))
     elif envelope.type is EventType.PAYMENT_EXPIRED:
         done.append(
-            _once(rt, envelope, "buyer", event.user_id, lambda: _send(rt, event.chat_id, texts.payment_expired(event.channel_title)))
+            _once(
+                rt,
+                envelope,
+                "buyer",
+                event.user_id,
+                lambda: _send(rt, event.chat_id, texts.payment_expired(event.channel_title)),
+            )
         )
     elif envelope.type is EventType.PAYMENT_FAILED:
         done.append(
-            _once(rt, envelope, "buyer", event.user_id, lambda: _send(rt, event.chat_id, texts.payment_failed(event.channel_title)))
+            _once(
+                rt,
+                envelope,
+                "buyer",
+                event.user_id,
+                lambda: _send(rt, event.chat_id, texts.payment_failed(event.channel_title)),
+            )
         )
     return done
 
 
-def _once(rt: Runtime, envelope: Envelope[PaymentEvent], recipient: str, user_id: int, send: Callable[[], None]) -> str:
+def _once(
+    rt: Runtime, envelope: Envelope[PaymentEvent], recipient: str, user_id: int, send: Callable[[], None]
+) -> str:
     if not user_id:
         return f"{recipient}: nobody to tell"
-    claim = rt.claims.claim("msg", f"{envelope.event_id}:{recipient}", lease=timedelta(seconds=60), keep_for=timedelta(days=14))
+    claim = rt.claims.claim(
+        "msg", f"{envelope.event_id}:{recipient}", lease=timedelta(seconds=60), keep_for=timedelta(days=14)
+    )
     if not claim.acquired:
         return f"{recipient}: already {claim.outcome.value}"
     try:
@@ -101,7 +120,11 @@ def _subscription_buyer(rt: Runtime, event: PaymentEvent) -> None:
             rt,
             event.chat_id,
             texts.access_extended(
-                event.channel_title, event.subscription_expires_at, event.price_amount, event.price_currency, event.days
+                event.channel_title,
+                event.subscription_expires_at,
+                event.price_amount,
+                event.price_currency,
+                event.days,
             ),
         )
         return
@@ -115,7 +138,11 @@ def _subscription_buyer(rt: Runtime, event: PaymentEvent) -> None:
         rt,
         event.chat_id,
         texts.access_granted(
-            event.channel_title, event.subscription_expires_at, event.price_amount, event.price_currency, event.days
+            event.channel_title,
+            event.subscription_expires_at,
+            event.price_amount,
+            event.price_currency,
+            event.days,
         ),
         keyboard=[[Button(texts.join_button(event.channel_title), url=link)]],
     )
@@ -143,7 +170,11 @@ def _subscription_owner(rt: Runtime, event: PaymentEvent) -> None:
 
 
 def _donation_donor(rt: Runtime, event: PaymentEvent) -> None:
-    _send(rt, event.chat_id, texts.donation_thanks(event.channel_title, event.price_amount, event.price_currency))
+    _send(
+        rt,
+        event.chat_id,
+        texts.donation_thanks(event.channel_title, event.price_amount, event.price_currency),
+    )
 
 
 def _donation_owner(rt: Runtime, event: PaymentEvent) -> None:
@@ -158,9 +189,9 @@ def _donation_owner(rt: Runtime, event: PaymentEvent) -> None:
 
 def _partial(rt: Runtime, event: PaymentEvent) -> None:
     currency = (event.pay_currency or "").upper()
-    paid = event.actually_paid or 0
-    expected = event.pay_amount or 0
-    missing = max(expected - paid, 0)
+    paid = event.actually_paid or Decimal(0)
+    expected = event.pay_amount or Decimal(0)
+    missing = max(expected - paid, Decimal(0))
     _send(
         rt,
         event.chat_id,

@@ -91,7 +91,9 @@ def handle_ipn(body: bytes, signature: str | None, rt: Runtime) -> IpnResult:
         _record_unknown(rt, raw, ipn, "API payment belongs to another order")
         return IpnResult(200, "order mismatch")
 
-    claim = rt.claims.claim("ipn", f"{payment.payment_id}:{payment.payment_status}", lease=timedelta(seconds=30))
+    claim = rt.claims.claim(
+        "ipn", f"{payment.payment_id}:{payment.payment_status}", lease=timedelta(seconds=30)
+    )
     if claim.acquired:
         try:
             outcome = apply_payment(rt, order.order_id, payment)
@@ -155,16 +157,20 @@ def apply_payment(rt: Runtime, order_id: str, payment: Payment) -> str:
         new_status = PaymentStatus(payment.payment_status)
     except ValueError:
         return f"ignored unknown status {payment.payment_status!r}"
-    settle_on = {PaymentStatus.FINISHED} | ({PaymentStatus.CONFIRMED} if settings.settle_on_confirmed else set())
+    settle_on = {PaymentStatus.FINISHED} | (
+        {PaymentStatus.CONFIRMED} if settings.settle_on_confirmed else set()
+    )
 
-    @firestore.transactional  # type: ignore[untyped-decorator]
+    @firestore.transactional
     def run(transaction: Transaction) -> str:
         order = OrderDoc.model_validate(order_ref.get(transaction=transaction).to_dict())
         channel = load_channel(db, order.channel_token)
         sub_ref = db.collection(Collection.SUBSCRIPTIONS.value).document(
             subscription_id(order.channel_token, order.user_id)
         )
-        sub_snapshot = sub_ref.get(transaction=transaction) if order.kind == OrderKind.SUBSCRIPTION.value else None
+        sub_snapshot = (
+            sub_ref.get(transaction=transaction) if order.kind == OrderKind.SUBSCRIPTION.value else None
+        )
         now = rt.clock.now()
 
         if order.status is OrderStatus.SETTLED:
@@ -306,7 +312,9 @@ def flush_outbox(rt: Runtime, order_id: str | None = None, older_than: timedelta
                 event_type=str(doc.envelope.get("type")),
             )
         except Exception as error:  # publishing failed: the event stays in the outbox
-            log.warning("publish failed, event kept in the outbox: %s", error, extra={"event_id": doc.event_id})
+            log.warning(
+                "publish failed, event kept in the outbox: %s", error, extra={"event_id": doc.event_id}
+            )
             snapshot.reference.update({"publish_attempts": doc.publish_attempts + 1})
             ok = False
             continue

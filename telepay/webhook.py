@@ -7,6 +7,7 @@ so Telegram re-delivers it).
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -241,8 +242,7 @@ def _on_join_request(request: TgChatJoinRequest, rt: Runtime) -> str:
         ).update({"in_channel": True, "updated_at": now})
         return "join approved"
     rt.telegram.decline_join_request(request.chat.id, user_id)
-    try:
+    # A stranger who never started the bot cannot be told.
+    with contextlib.suppress(TelegramForbidden, TelegramBadRequest):
         rt.telegram.send_message(request.user_chat_id or user_id, texts.JOIN_DECLINED)
-    except (TelegramForbidden, TelegramBadRequest):
-        pass  # a stranger who never started the bot cannot be told
     return "join declined"

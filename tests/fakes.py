@@ -82,7 +82,9 @@ class FakeNowPayments:
             raise NowPaymentsUnavailable("down")
         self.invoices.append(kwargs)
         number = 4000 + len(self.invoices)
-        return Invoice(id=str(number), invoice_url=f"https://pay.example/{number}", order_id=kwargs["order_id"])
+        return Invoice(
+            id=str(number), invoice_url=f"https://pay.example/{number}", order_id=kwargs["order_id"]
+        )
 
     def get_payment(self, payment_id: int) -> Payment:
         if self.unavailable:
@@ -111,3 +113,21 @@ class FakeNowPayments:
         )
         self.payments[payment_id] = payment
         return payment
+
+
+@dataclass
+class RecordingTasks:
+    """Cloud Tasks has no official emulator; the end-to-end tests use the project's stand-in.
+    Integration tests record what would be queued, with the stand-in's name dedupe."""
+
+    created: list[tuple[str, str, Any, str | None]] = field(default_factory=list)
+
+    def enqueue(
+        self, queue: Any, url: str, payload: Any, name: str | None = None, schedule_time: Any = None
+    ) -> str:
+        from telepay.adapters.tasks_queue import TaskAlreadyExists
+
+        if name and any(existing[3] == name for existing in self.created):
+            raise TaskAlreadyExists(name)
+        self.created.append((queue.value, url, payload, name))
+        return name or f"task-{len(self.created)}"

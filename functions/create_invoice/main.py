@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from shared_schemas.config import CreateInvoiceSettings
 from shared_schemas.tasks import CreateInvoiceTask
-from telepay.invoices import RetryLater, create_invoice as make_invoice
+from telepay.invoices import RetryLater
+from telepay.invoices import create_invoice as make_invoice
 from telepay.logs import get_logger
 from telepay.runtime import start
 

@@ -41,7 +41,9 @@ def telegram_webhook(request: Request) -> tuple[Any, int]:
         log.warning("update %s could not be parsed: %s", update["update_id"], error.error_count())
         return {"ok": True, "outcome": "unparseable"}, 200
     except TransientFailure as error:
-        log.warning("transient failure, Telegram will re-deliver: %s", error, extra={"update_id": update["update_id"]})
+        log.warning(
+            "transient failure, Telegram will re-deliver: %s", error, extra={"update_id": update["update_id"]}
+        )
         return {"ok": False, "error": "try again"}, 503
     log.info("update handled: %s", outcome, extra={"update_id": update["update_id"]})
     return {"ok": True, "outcome": outcome}, 200

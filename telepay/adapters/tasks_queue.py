@@ -53,7 +53,8 @@ class TaskQueue:
         return self._client
 
     def queue_path(self, queue: Queue) -> str:
-        return f"projects/{self._settings.google_cloud_project}/locations/{self._settings.tasks_location}/queues/{queue.value}"
+        settings = self._settings
+        return f"projects/{settings.google_cloud_project}/locations/{settings.tasks_location}/queues/{queue.value}"
 
     def enqueue(
         self,
@@ -87,7 +88,7 @@ class TaskQueue:
             stamp.FromDatetime(schedule_time)
             task["schedule_time"] = stamp
         try:
-            created = self._get_client().create_task(parent=self.queue_path(queue), task=task)
+            created = self._get_client().create_task(parent=self.queue_path(queue), task=task)  # type: ignore[arg-type]
         except AlreadyExists as error:
             raise TaskAlreadyExists(name or "") from error
         return str(created.name)

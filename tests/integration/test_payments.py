@@ -25,7 +25,9 @@ pytestmark = pytest.mark.integration
 USER = 777
 
 
-def _order(db: Any, token: str = "DemoChannel01", tier: str = "t1", price: str = "5.00", days: int = 30) -> OrderDoc:
+def _order(
+    db: Any, token: str = "DemoChannel01", tier: str = "t1", price: str = "5.00", days: int = 30
+) -> OrderDoc:
     order = OrderDoc(
         order_id=subscription_order_id(token, USER, tier),
         kind="sub",
@@ -119,7 +121,9 @@ def test_late_confirming_never_overwrites_finished(firestore_db: Any) -> None:
     rt.nowpayments.set_payment(12, order.order_id, "confirming", "5.00")
     late = handle_ipn(*_ipn(order.order_id, 12, "confirming"), rt)
 
-    stored = OrderDoc.model_validate(firestore_db.collection("orders").document(order.order_id).get().to_dict())
+    stored = OrderDoc.model_validate(
+        firestore_db.collection("orders").document(order.order_id).get().to_dict()
+    )
     assert stored.status is OrderStatus.SETTLED and stored.payment_status.value == "finished"
     assert "already settled" in late.outcome
     assert _subscription(firestore_db).expires_at == NOW + timedelta(days=30)  # type: ignore[union-attr]
