@@ -16,7 +16,7 @@ from shared_schemas.names import Collection
 from shared_schemas.tasks import CreateInvoiceTask
 from telepay import texts
 from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable
-from telepay.adapters.telegram_api import Button, TelegramForbidden
+from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden, is_not_modified
 from telepay.channels import load_channel
 from telepay.logs import get_logger
 from telepay.users import mark_blocked
@@ -117,23 +117,35 @@ def _create(task: CreateInvoiceTask, attempt: int, rt: Runtime) -> str:
     if order.pay_message_id is None and order.invoice_url:
         channel = load_channel(rt.db, order.channel_token)
         title = channel.title if channel else order.channel_token
+        text = texts.pay_prompt(title, order.price_amount, order.price_currency, order.days)
+        keyboard = [
+            [Button(texts.pay_button(order.price_amount, order.price_currency), url=order.invoice_url)]
+        ]
         try:
-            message = rt.telegram.send_message(
-                order.chat_id,
-                texts.pay_prompt(title, order.price_amount, order.price_currency, order.days),
-                keyboard=[
-                    [
-                        Button(
-                            texts.pay_button(order.price_amount, order.price_currency), url=order.invoice_url
-                        )
-                    ]
-                ],
-            )
+            message_id = _replace_keypad(rt, order, text, keyboard)
+            if message_id is None:
+                message_id = rt.telegram.send_message(order.chat_id, text, keyboard=keyboard).message_id
         except TelegramForbidden:
             mark_blocked(rt, order.user_id)
             return "invoiced; user blocked the bot"
-        ref.update({"pay_message_id": message.message_id, "updated_at": rt.clock.now()})
+        ref.update({"pay_message_id": message_id, "updated_at": rt.clock.now()})
     return "invoiced"
+
+
+def _replace_keypad(rt: Runtime, order: OrderDoc, text: str, keyboard: list[list[Button]]) -> int | None:
+    """A donation's Pay button replaces its keypad message; None when there is none to replace."""
+    if not order.keypad_session_id:
+        return None
+    snapshot = rt.db.collection(Collection.KEYPAD_SESSIONS.value).document(order.keypad_session_id).get()
+    message_id = (snapshot.to_dict() or {}).get("message_id") if snapshot.exists else None
+    if not isinstance(message_id, int):
+        return None
+    try:
+        rt.telegram.edit_message_text(order.chat_id, message_id, text, keyboard)
+    except TelegramBadRequest as error:
+        if not is_not_modified(error):
+            return None  # the keypad message is gone: send a new one instead
+    return message_id
 
 
 def _build_order(task: CreateInvoiceTask, rt: Runtime) -> OrderDoc | str:

@@ -1,15 +1,276 @@
-"""Donation keypad state (Firestore). Only the part create_invoice reads lives here so far."""
+"""The donation keypad. State lives in Firestore (`keypad_sessions`), never in process memory, so
+any instance can serve any press; each press is applied in a transaction and at most once.
+
+Input rules: digits, at most one decimal point, at most two decimals, no leading zeros (a digit
+typed after a lone 0 replaces it), at most four digits before the point; confirm only between the
+channel's minimum and maximum.
+"""
 
 from __future__ import annotations
 
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from shared_schemas.documents import KeypadSessionDoc
-from shared_schemas.names import Collection
+from shared_schemas.documents import ChannelDoc, KeypadSessionDoc
+from shared_schemas.ids import donation_order_id, keypad_callback
+from shared_schemas.money import cents, format_amount
+from shared_schemas.names import Collection, Queue
+from shared_schemas.tasks import CreateInvoiceTask, KeypadTask
+from telepay.adapters.telegram_api import Button, TelegramBadRequest, is_not_modified
+from telepay.channels import load_channel
+from telepay.logs import get_logger
 
 if TYPE_CHECKING:
     from telepay.runtime import Runtime
+
+log = get_logger("telepay.keypad")
+MAX_INTEGER_DIGITS = 4
+SESSION_LIFETIME = timedelta(days=2)
+KEEP_PRESS_IDS = 100
+DIGITS = tuple("0123456789")
+KEY_POINT, KEY_BACK, KEY_CLEAR, KEY_CONFIRM, KEY_CANCEL = ".", "bs", "clr", "ok", "x"
+KEYS = (*DIGITS, KEY_POINT, KEY_BACK, KEY_CLEAR, KEY_CONFIRM, KEY_CANCEL)
+VALID_TEXT = re.compile(r"^(0|[1-9]\d{0,3})?(\.\d{0,2})?$")
+
+
+class SessionStatus:
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(9)
+
+
+# -- pure input rules ------------------------------------------------------------------------------
+def apply_key(text: str, key: str) -> tuple[str, str | None]:
+    """The amount text after an editing key, and the reason when the key is refused."""
+    if key == KEY_CLEAR:
+        return "", None if text else "Nothing to clear"
+    if key == KEY_BACK:
+        return (text[:-1], None) if text else (text, "Nothing to delete")
+    if key == KEY_POINT:
+        if "." in text:
+            return text, "Only one decimal point"
+        return (text or "0") + ".", None
+    if key in DIGITS:
+        whole, point, decimals = text.partition(".")
+        if point:
+            if len(decimals) >= 2:
+                return text, "Two decimals at most"
+            return text + key, None
+        if whole == "0":
+            return key, None  # no leading zeros: the digit replaces the lone 0
+        if len(whole) >= MAX_INTEGER_DIGITS:
+            return text, "That's the longest amount I take"
+        return text + key, None
+    return text, "Unknown key"
+
+
+def amount_of(text: str) -> Decimal | None:
+    if not text or not VALID_TEXT.match(text) or text == ".":
+        return None
+    try:
+        return Decimal(text.rstrip(".") or "0")
+    except InvalidOperation:
+        return None
+
+
+def confirm_refusal(text: str, channel: ChannelDoc) -> str | None:
+    amount = amount_of(text)
+    if amount is None or amount == 0:
+        return "Type an amount first"
+    if amount < channel.donation_min:
+        return f"The minimum is {format_amount(channel.donation_min, channel.currency)}"
+    if amount > channel.donation_max:
+        return f"The maximum is {format_amount(channel.donation_max, channel.currency)}"
+    return None
+
+
+def shown(text: str, currency: str) -> str:
+    amount = amount_of(text)
+    if amount is None:
+        return format_amount(Decimal(0), currency)
+    symbol = format_amount(Decimal(0), currency).split("0", 1)[0]
+    return f"{symbol}{text} {currency.upper()}" if symbol else f"{text} {currency.upper()}"
+
+
+def keypad_text(channel: ChannelDoc, text: str) -> str:
+    return (
+        f"💝 Donate to {channel.title}\n\n"
+        f"Amount: {shown(text, channel.currency)}\n\n"
+        f"From {format_amount(channel.donation_min, channel.currency)} "
+        f"to {format_amount(channel.donation_max, channel.currency)}."
+    )
+
+
+def keypad_keyboard(session_id: str) -> list[list[Button]]:
+    def b(label: str, key: str) -> Button:
+        return Button(label, callback_data=keypad_callback(session_id, key))
+
+    return [
+        [b("1", "1"), b("2", "2"), b("3", "3")],
+        [b("4", "4"), b("5", "5"), b("6", "6")],
+        [b("7", "7"), b("8", "8"), b("9", "9")],
+        [b(".", KEY_POINT), b("0", "0"), b("⌫", KEY_BACK)],
+        [b("Clear", KEY_CLEAR), b("✖ Cancel", KEY_CANCEL)],
+        [b("✅ Confirm", KEY_CONFIRM)],
+    ]
+
+
+# -- the function's work ---------------------------------------------------------------------------
+@dataclass
+class PressResult:
+    outcome: str
+    answer: str | None = None
+    alert: bool = False
+
+
+def open_keypad(task: KeypadTask, rt: Runtime) -> str:
+    from google.api_core.exceptions import AlreadyExists
+
+    assert task.session_id
+    channel = load_channel(rt.db, task.channel_token)
+    if channel is None:
+        return "unknown channel"
+    ref = rt.db.collection(Collection.KEYPAD_SESSIONS.value).document(task.session_id)
+    now = rt.clock.now()
+    session = KeypadSessionDoc(
+        session_id=task.session_id,
+        user_id=task.user_id,
+        chat_id=task.chat_id,
+        channel_token=channel.token,
+        updated_at=now,
+        expire_at=now + SESSION_LIFETIME,
+    )
+    try:
+        ref.create(session.to_firestore())
+    except AlreadyExists:
+        existing = KeypadSessionDoc.model_validate(ref.get().to_dict())
+        if existing.message_id is not None:
+            return "already open"
+    message = rt.telegram.send_message(
+        task.chat_id, keypad_text(channel, ""), keypad_keyboard(task.session_id)
+    )
+    ref.update({"message_id": message.message_id})
+    if task.callback_query_id:
+        _answer(rt, task.callback_query_id, None)
+    return "opened"
+
+
+def press(task: KeypadTask, rt: Runtime) -> PressResult:
+    """Apply one press in a transaction (at most once per callback query), then edit and answer."""
+    from google.cloud import firestore
+
+    assert task.session_id and task.key and task.callback_query_id
+    ref = rt.db.collection(Collection.KEYPAD_SESSIONS.value).document(task.session_id)
+    query_id = task.callback_query_id
+    key = task.key
+
+    @firestore.transactional
+    def apply(transaction: Any) -> tuple[PressResult, KeypadSessionDoc | None, ChannelDoc | None]:
+        snapshot = ref.get(transaction=transaction)
+        if not snapshot.exists:
+            return PressResult("no session", "This keypad has expired. Tap Donate again."), None, None
+        session = KeypadSessionDoc.model_validate(snapshot.to_dict())
+        if session.user_id != task.user_id:
+            return PressResult("not the owner", "This keypad belongs to someone else."), None, None
+        if query_id in session.applied_presses:
+            return PressResult("duplicate press"), None, None
+        if session.status != SessionStatus.OPEN:
+            return (
+                PressResult("closed keypad", "This keypad is closed. Tap Donate to start again."),
+                None,
+                None,
+            )
+        channel = load_channel(rt.db, session.channel_token)
+        if channel is None:
+            return PressResult("channel gone", "This channel no longer takes donations."), None, None
+        presses = [*session.applied_presses, query_id][-KEEP_PRESS_IDS:]
+        updates: dict[str, Any] = {"applied_presses": presses, "updated_at": rt.clock.now()}
+        result = PressResult("applied")
+        if key == KEY_CANCEL:
+            updates["status"] = SessionStatus.CANCELLED
+            result = PressResult("cancelled", "Donation cancelled")
+        elif key == KEY_CONFIRM:
+            refusal = confirm_refusal(session.amount_text, channel)
+            if refusal:
+                transaction.update(ref, {"applied_presses": presses})
+                return PressResult("refused", refusal, alert=True), None, None
+            amount = amount_of(session.amount_text)
+            assert amount is not None
+            order_id = donation_order_id(channel.token, session.user_id, cents(amount))
+            updates |= {"status": SessionStatus.CONFIRMED, "order_id": order_id}
+            result = PressResult("confirmed", "Preparing your invoice…")
+        else:
+            text, refusal = apply_key(session.amount_text, key)
+            if refusal:
+                transaction.update(ref, {"applied_presses": presses})
+                return PressResult("refused", refusal), None, None
+            updates["amount_text"] = text
+        transaction.update(ref, updates)
+        merged = session.model_copy(
+            update={k: v for k, v in updates.items() if k in KeypadSessionDoc.model_fields}
+        )
+        return result, merged, channel
+
+    result, session, channel = apply(rt.db.transaction())
+    assert isinstance(result, PressResult)
+    if session is not None and channel is not None and session.message_id is not None:
+        _show(rt, session, channel)
+        if session.status == SessionStatus.CONFIRMED and session.order_id:
+            _queue_invoice(rt, session)
+    _answer(rt, query_id, result.answer, result.alert)
+    return result
+
+
+def _show(rt: Runtime, session: KeypadSessionDoc, channel: ChannelDoc) -> None:
+    assert session.message_id is not None
+    if session.status == SessionStatus.CANCELLED:
+        text, keyboard = f"Donation to {channel.title} cancelled. No worries!", None
+    elif session.status == SessionStatus.CONFIRMED:
+        amount = amount_of(session.amount_text) or Decimal(0)
+        text = f"💝 Donation of {format_amount(amount, channel.currency)} to {channel.title}: preparing your invoice…"
+        keyboard = None
+    else:
+        text, keyboard = keypad_text(channel, session.amount_text), keypad_keyboard(session.session_id)
+    try:
+        rt.telegram.edit_message_text(session.chat_id, session.message_id, text, keyboard)
+    except TelegramBadRequest as error:
+        if not is_not_modified(error):
+            raise
+
+
+def _queue_invoice(rt: Runtime, session: KeypadSessionDoc) -> None:
+    from telepay.adapters.tasks_queue import TaskAlreadyExists
+
+    assert session.order_id
+    payload = CreateInvoiceTask(
+        order_id=session.order_id,
+        user_id=session.user_id,
+        chat_id=session.chat_id,
+        channel_token=session.channel_token,
+        kind="don",
+        keypad_session_id=session.session_id,
+    )
+    try:
+        rt.tasks.enqueue(
+            Queue.CREATE_INVOICE, rt.settings.create_invoice_url, payload, name=f"donate-{session.session_id}"
+        )
+    except TaskAlreadyExists:
+        pass
+
+
+def _answer(rt: Runtime, query_id: str, text: str | None, alert: bool = False) -> None:
+    try:
+        rt.telegram.answer_callback_query(query_id, text, alert)
+    except TelegramBadRequest as error:
+        log.info("callback answer refused: %s", error)  # too old: the press still counted
 
 
 def confirmed_amount(rt: Runtime, session_id: str | None, user_id: int, channel_token: str) -> Decimal | None:
@@ -20,9 +281,10 @@ def confirmed_amount(rt: Runtime, session_id: str | None, user_id: int, channel_
     if not snapshot.exists:
         return None
     session = KeypadSessionDoc.model_validate(snapshot.to_dict())
-    if session.status != "confirmed" or session.user_id != user_id or session.channel_token != channel_token:
+    if (
+        session.status != SessionStatus.CONFIRMED
+        or session.user_id != user_id
+        or session.channel_token != channel_token
+    ):
         return None
-    try:
-        return Decimal(session.amount_text)
-    except InvalidOperation:
-        return None
+    return amount_of(session.amount_text)

@@ -34,6 +34,7 @@ from telepay.adapters.telegram_api import (
     TelegramUnavailable,
 )
 from telepay.channels import channel_by_closed_chat, load_channel, load_subscription
+from telepay.keypad_logic import new_session_id
 from telepay.logs import get_logger
 
 if TYPE_CHECKING:
@@ -206,6 +207,8 @@ def _open_keypad(
         user_id=user_id,
         chat_id=chat_id,
         channel_token=token,
+        # Chosen here, so a re-run of the task opens the same session instead of a second one.
+        session_id=new_session_id(),
         callback_query_id=query_id,
     )
     _enqueue(rt, Queue.KEYPAD, rt.settings.keypad_url, payload, f"open-{task_key}")

@@ -33,6 +33,7 @@ class FakeTelegram:
     sent: list[Sent] = field(default_factory=list)
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     fail_next: list[Exception] = field(default_factory=list)
+    answers: list[tuple[str, str | None, bool]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     def _maybe_fail(self) -> None:
@@ -46,8 +47,18 @@ class FakeTelegram:
         self.sent.append(message)
         return SimpleNamespace(message_id=message.message_id)
 
+    def edit_message_text(
+        self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
+    ) -> None:
+        self.calls.append(("edit_message_text", (chat_id, message_id, text)))
+        self._maybe_fail()
+        for message in self.sent:
+            if message.chat_id == chat_id and message.message_id == message_id:
+                message.text, message.keyboard = text, keyboard
+
     def answer_callback_query(self, query_id: str, text: str | None = None, alert: bool = False) -> None:
         self.calls.append(("answer_callback_query", (query_id, text)))
+        self.answers.append((query_id, text, alert))
         self._maybe_fail()
 
     def create_join_request_link(self, chat_id: int, name: str, expire_date: datetime) -> str:
