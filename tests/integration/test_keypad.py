@@ -72,7 +72,7 @@ def test_presses_edit_the_keypad_and_confirm_queues_a_donation(firestore_db: Any
     assert _press(rt, "ok", "q9").outcome == "confirmed"
 
     assert keypad.keyboard is None and "$12.50 USD" in keypad.text
-    [(queue, _, payload, name)] = rt.tasks.created
+    [(queue, _, payload, _name)] = rt.tasks.created
     assert queue == "create-invoice" and payload.kind == "don" and payload.keypad_session_id == "sess1"
     assert _session(firestore_db).status == "confirmed"
     assert all(query for query, _, _ in rt.telegram.answers)  # every press was answered
