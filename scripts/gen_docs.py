@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from shared_schemas.config import FUNCTION_SETTINGS, is_secret
-from shared_schemas.documents import DOCUMENTS
+from shared_schemas.documents import DOCUMENTS, indexes_of
 from shared_schemas.messages import EVENT_PAYLOADS, EVENT_TOPICS, Envelope
 from shared_schemas.names import (
     DEAD_LETTER_SUBSCRIPTIONS,
@@ -76,8 +76,8 @@ def schema_md() -> str:
         out.append(f"- Document id: {doc.doc_id_is}")
         out.append(f"- Written by: {', '.join(f.value for f in doc.written_by) or '—'}")
         out.append(f"- Read by: {', '.join(f.value for f in doc.read_by) or 'operators'}")
-        if doc.indexes:
-            for index in doc.indexes:
+        if indexes_of(doc):
+            for index in indexes_of(doc):
                 fields = ", ".join(f"{f.field_path} {f.order.lower()}" for f in index.fields)
                 out.append(f"- Composite index: ({fields}) — {index.used_by}")
         else:

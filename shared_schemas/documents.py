@@ -38,7 +38,6 @@ class Document(BaseModel):
     written_by: ClassVar[tuple[Function, ...]]
     read_by: ClassVar[tuple[Function, ...]]
     doc_id_is: ClassVar[str]
-    indexes: ClassVar[tuple[CompositeIndex, ...]] = ()
     ttl_field: ClassVar[str | None] = None
 
     def to_firestore(self) -> dict[str, object]:
@@ -107,8 +106,6 @@ class ChannelDoc(Document):
         Function.DAILY_BROADCAST,
     )
     doc_id_is: ClassVar[str] = "channel token (the deep-link parameter)"
-    indexes: ClassVar[tuple[CompositeIndex, ...]] = ()
-
     token: str = Field(description="Deep-link token; also the document id.")
     owner_user_id: int = Field(description="Telegram user id of the owner (gets payment notices).")
     title: str = Field(min_length=1, max_length=128)
@@ -224,13 +221,6 @@ class SubscriptionDoc(Document):
         Function.EXPIRE_SUBSCRIPTIONS,
     )
     doc_id_is: ClassVar[str] = "`<channel token>-<user id>` (one per channel and user; renewals extend it)"
-    indexes: ClassVar[tuple[CompositeIndex, ...]] = (
-        CompositeIndex(
-            collection=Collection.SUBSCRIPTIONS,
-            fields=(IndexField(field_path="status"), IndexField(field_path="expires_at")),
-            used_by="expire_subscriptions sweep: active subscriptions by expiry",
-        ),
-    )
 
     channel_token: str
     user_id: int
@@ -238,13 +228,23 @@ class SubscriptionDoc(Document):
     status: SubscriptionStatus = SubscriptionStatus.ACTIVE
     expires_at: datetime = Field(description="Access ends here (UTC); extended from max(now, expiry).")
     started_at: datetime
+    renewed_at: datetime | None = Field(
+        default=None, description="Last settlement; reminders already past at that moment are skipped."
+    )
     tier_id: str | None = Field(default=None, description="Last tier bought (Renew shows it first).")
     last_order_id: str
     in_channel: bool = Field(default=False, description="Approved into the closed channel.")
     reminders_sent: list[str] = Field(
         default_factory=list, description="`<offset seconds>@<expiry iso>` for each reminder sent."
     )
+    next_action_at: datetime | None = Field(
+        default=None,
+        description="When the sweep should next look at it (reminder or removal); null when expired.",
+    )
     removed_at: datetime | None = None
+    removal_problem: str | None = Field(
+        default=None, description="Why Telegram refused the removal, if it did."
+    )
     updated_at: datetime
 
 
@@ -254,18 +254,6 @@ class OutboxDoc(Document):
     written_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS)
     read_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS)
     doc_id_is: ClassVar[str] = "event id"
-    indexes: ClassVar[tuple[CompositeIndex, ...]] = (
-        CompositeIndex(
-            collection=Collection.OUTBOX,
-            fields=(IndexField(field_path="published"), IndexField(field_path="created_at")),
-            used_by="sweep re-publishing events stuck in the outbox",
-        ),
-        CompositeIndex(
-            collection=Collection.OUTBOX,
-            fields=(IndexField(field_path="order_id"), IndexField(field_path="published")),
-            used_by="ipn_handler flushing one order's unpublished events",
-        ),
-    )
 
     event_id: str
     topic: str
@@ -379,4 +367,19 @@ DOCUMENTS: tuple[type[Document], ...] = (
 
 
 def all_composite_indexes() -> list[CompositeIndex]:
-    return [index for doc in DOCUMENTS for index in doc.indexes]
+    """The composite indexes the code's queries need (see `shared_schemas.queries`)."""
+    from shared_schemas.queries import QUERIES
+
+    return [
+        CompositeIndex(
+            collection=query.collection,
+            fields=tuple(IndexField(field_path=name) for name in query.index_fields),
+            used_by=f"{query.name}: {query.purpose}",
+        )
+        for query in QUERIES
+        if query.needs_composite_index
+    ]
+
+
+def indexes_of(document: type[Document]) -> list[CompositeIndex]:
+    return [index for index in all_composite_indexes() if index.collection == document.collection]

@@ -102,6 +102,7 @@ def subscription_id(channel_token: str, user_id: int) -> str:
 CALLBACK_BUY = "buy"  # buy:<token>:<tier id>
 CALLBACK_DONATE = "don"  # don:<token>
 CALLBACK_KEYPAD = "kp"  # kp:<session id>:<key>
+CALLBACK_RENEW = "ren"  # ren:<token>:<tier id>: the offer with that tier first
 
 
 def buy_callback(channel_token: str, tier_id: str) -> str:
@@ -110,6 +111,10 @@ def buy_callback(channel_token: str, tier_id: str) -> str:
 
 def donate_callback(channel_token: str) -> str:
     return f"{CALLBACK_DONATE}:{channel_token}"
+
+
+def renew_callback(channel_token: str, tier_id: str | None) -> str:
+    return f"{CALLBACK_RENEW}:{channel_token}:{tier_id or ''}"
 
 
 def keypad_callback(session_id: str, key: str) -> str:

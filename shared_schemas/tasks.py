@@ -53,6 +53,7 @@ class ExpiryTask(BaseModel):
     subscription_id: str
     expires_at: datetime = Field(description="The expiry this action was planned for.")
     offset_seconds: int = Field(default=0, description="Reminders: how long before expiry.")
+    reschedules: int = Field(default=0, description="Times Telegram's retry_after moved this task.")
 
 
 class BroadcastTask(BaseModel):

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc
 from shared_schemas.ids import is_valid_channel_token, subscription_id
 from shared_schemas.names import Collection
+from shared_schemas.queries import CHANNEL_BY_CLOSED_CHAT
+from telepay.queries import build
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
@@ -22,14 +24,7 @@ def load_channel(db: Client, token: str) -> ChannelDoc | None:
 
 
 def channel_by_closed_chat(db: Client, closed_channel_id: int) -> ChannelDoc | None:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = (
-        db.collection(Collection.CHANNELS.value)
-        .where(filter=FieldFilter("closed_channel_id", "==", closed_channel_id))
-        .limit(1)
-    )
-    for snapshot in query.stream():
+    for snapshot in build(db, CHANNEL_BY_CLOSED_CHAT, closed_channel_id=closed_channel_id).limit(1).stream():
         return ChannelDoc.model_validate(snapshot.to_dict())
     return None
 

@@ -29,10 +29,12 @@ from shared_schemas.documents import (
 from shared_schemas.ids import OrderKind, subscription_id
 from shared_schemas.messages import EVENT_TOPICS, Envelope, EventType, PaymentEvent
 from shared_schemas.names import Collection, Topic
+from shared_schemas.queries import ORDER_OUTBOX, STUCK_OUTBOX
 from telepay import ipn_signature
 from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable, Payment
 from telepay.channels import load_channel
 from telepay.logs import get_logger
+from telepay.queries import build
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, Transaction
@@ -207,10 +209,12 @@ def apply_payment(rt: Runtime, order_id: str, payment: Payment) -> str:
                     status=SubscriptionStatus.ACTIVE,
                     expires_at=new_expiry,
                     started_at=previous.started_at if previous else now,
+                    renewed_at=now,
                     tier_id=order.tier_id,
                     last_order_id=order.order_id,
                     in_channel=bool(previous and previous.in_channel and was_active),
                     reminders_sent=previous.reminders_sent if previous else [],
+                    next_action_at=now,  # the sweep works out the reminders and removal from here
                     updated_at=now,
                 )
                 transaction.set(sub_ref, sub.to_firestore())
@@ -294,13 +298,11 @@ def _outbox_doc(
 
 def flush_outbox(rt: Runtime, order_id: str | None = None, older_than: timedelta | None = None) -> bool:
     """Publish unpublished outbox events (of one order, or all older than a delay). True if all went."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = rt.db.collection(Collection.OUTBOX.value).where(filter=FieldFilter("published", "==", False))
     if order_id is not None:
-        query = query.where(filter=FieldFilter("order_id", "==", order_id))
-    elif older_than is not None:
-        query = query.where(filter=FieldFilter("created_at", "<=", rt.clock.now() - older_than))
+        query = build(rt.db, ORDER_OUTBOX, order_id=order_id, published=False)
+    else:
+        cutoff = rt.clock.now() - (older_than or timedelta(0))
+        query = build(rt.db, STUCK_OUTBOX, published=False, below=cutoff)
     ok = True
     for snapshot in query.limit(200).stream():
         doc = OutboxDoc.model_validate(snapshot.to_dict())

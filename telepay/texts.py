@@ -130,3 +130,36 @@ JOIN_DECLINED = (
     "Sorry, I couldn't let you into this channel: access is for subscribers with an active "
     "subscription, and links can't be shared. Open the channel's offer to subscribe."
 )
+
+
+RENEW_BUTTON = "🔄 Renew"
+
+
+def reminder(title: str, until: datetime, now: datetime) -> str:
+    left = until - now
+    days = left.days
+    hours = left.seconds // 3600
+    remaining = (
+        f"{days} day{'s' if days != 1 else ''}"
+        if days >= 1
+        else f"{max(hours, 1)} hour{'s' if hours > 1 else ''}"
+    )
+    return (
+        f"⏰ Your access to {title} ends on {when(until)} (in about {remaining}).\n\n"
+        "Renew now to keep it: the new time is added after your current expiry."
+    )
+
+
+def access_ended(title: str, ended: datetime) -> str:
+    return (
+        f"Your access to {title} ended on {when(ended)}, so you've been removed from the channel. "
+        "Thanks for being with us! Tap Renew to come back."
+    )
+
+
+def rights_lost(title: str, problem: str) -> str:
+    return (
+        f"⚠️ I couldn't remove an expired subscriber from {title}: Telegram said “{problem}”.\n\n"
+        "Please make me an admin of the private channel with the right to ban users and to invite "
+        "users via link; members whose access ended may stay in the channel until then."
+    )

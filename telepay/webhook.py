@@ -16,6 +16,7 @@ from shared_schemas.ids import (
     CALLBACK_BUY,
     CALLBACK_DONATE,
     CALLBACK_KEYPAD,
+    CALLBACK_RENEW,
     buy_callback,
     donate_callback,
     subscription_id,
@@ -152,6 +153,10 @@ def _on_callback(query: TgCallbackQuery, rt: Runtime) -> str:
     if prefix == CALLBACK_BUY:
         token, _, tier_id = rest.partition(":")
         return _buy(query, token, tier_id, chat_id, rt)
+    if prefix == CALLBACK_RENEW:
+        token, _, tier_id = rest.partition(":")
+        rt.telegram.answer_callback_query(query.id)
+        return show_offer(token, chat_id, rt, first_tier=tier_id or None)
     if prefix == CALLBACK_DONATE:
         return _open_keypad(rest, query.from_user.id, chat_id, f"cq-{query.id}", rt, query.id)
     if prefix == CALLBACK_KEYPAD:

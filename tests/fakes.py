@@ -34,9 +34,13 @@ class FakeTelegram:
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     fail_next: list[Exception] = field(default_factory=list)
     answers: list[tuple[str, str | None, bool]] = field(default_factory=list)
+    fail_method: dict[str, list[Exception]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     def _maybe_fail(self) -> None:
+        method = self.calls[-1][0] if self.calls else ""
+        if self.fail_method.get(method):
+            raise self.fail_method[method].pop(0)
         if self.fail_next:
             raise self.fail_next.pop(0)
 
@@ -72,6 +76,10 @@ class FakeTelegram:
 
     def decline_join_request(self, chat_id: int, user_id: int) -> None:
         self.calls.append(("decline_join_request", (chat_id, user_id)))
+        self._maybe_fail()
+
+    def remove_member(self, chat_id: int, user_id: int) -> None:
+        self.calls.append(("remove_member", (chat_id, user_id)))
         self._maybe_fail()
 
     def to(self, chat_id: int) -> list[Sent]:
@@ -132,6 +140,7 @@ class RecordingTasks:
     Integration tests record what would be queued, with the stand-in's name dedupe."""
 
     created: list[tuple[str, str, Any, str | None]] = field(default_factory=list)
+    scheduled: dict[str, Any] = field(default_factory=dict)
 
     def enqueue(
         self, queue: Any, url: str, payload: Any, name: str | None = None, schedule_time: Any = None
@@ -141,4 +150,6 @@ class RecordingTasks:
         if name and any(existing[3] == name for existing in self.created):
             raise TaskAlreadyExists(name)
         self.created.append((queue.value, url, payload, name))
+        if name:
+            self.scheduled[name] = schedule_time
         return name or f"task-{len(self.created)}"

@@ -1,8 +1,5 @@
-"""expire_subscriptions: Cloud Scheduler target (every minute, OIDC-authenticated).
-
-Today it re-publishes payment events stuck in the outbox (publishing failed right after a
-settlement). Reminders and removals are tracked in their own issue.
-"""
+"""expire_subscriptions: Cloud Scheduler target (every minute) and target of its own paced
+`telegram-actions` tasks (POST /task). Both callers are OIDC-authenticated by IAM."""
 
 from __future__ import annotations
 
@@ -11,8 +8,12 @@ from typing import Any
 
 import functions_framework
 from flask import Request
+from pydantic import ValidationError
 
 from shared_schemas.config import ExpireSubscriptionsSettings
+from shared_schemas.tasks import ExpiryTask
+from telepay.adapters.telegram_api import TelegramUnavailable
+from telepay.expiry import run_task, sweep
 from telepay.logs import get_logger
 from telepay.payments import flush_outbox
 from telepay.runtime import start
@@ -24,7 +25,27 @@ OUTBOX_GRACE = timedelta(seconds=30)  # ipn_handler publishes at once; older unp
 
 @functions_framework.http
 def expire_subscriptions(request: Request) -> tuple[Any, int]:
+    if request.path.rstrip("/").endswith("/task"):
+        return _task(request)
     scheduled = request.headers.get("X-CloudScheduler-ScheduleTime", "")
-    all_published = flush_outbox(RT, older_than=OUTBOX_GRACE)
-    log.info("sweep %s: outbox %s", scheduled, "clear" if all_published else "still has events")
-    return {"outbox_clear": all_published}, 200 if all_published else 503
+    outbox_clear = flush_outbox(RT, older_than=OUTBOX_GRACE)
+    counts = sweep(RT, scheduled)
+    log.info("sweep %s: %s; outbox %s", scheduled, counts, "clear" if outbox_clear else "still has events")
+    return {"counts": counts, "outbox_clear": outbox_clear}, 200 if outbox_clear else 503
+
+
+def _task(request: Request) -> tuple[Any, int]:
+    try:
+        task = ExpiryTask.model_validate_json(request.get_data())
+    except ValidationError as error:
+        log.error("malformed expiry task dropped: %s", error.errors()[:3])
+        return {"error": "malformed task"}, 200
+    try:
+        outcome = run_task(task, RT)
+    except TelegramUnavailable as error:
+        log.warning(
+            "Telegram unavailable, task retried: %s", error, extra={"subscription_id": task.subscription_id}
+        )
+        return {"error": "retry"}, 503
+    log.info("%s: %s", task.action.value, outcome, extra={"subscription_id": task.subscription_id})
+    return {"outcome": outcome}, 200

@@ -1,0 +1,76 @@
+"""Every Firestore query the code runs, declared once. The composite indexes Terraform creates are
+derived from these (`all_composite_indexes`), and a test checks that the code builds its queries
+only from here, so no query can ship without its index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared_schemas.names import Collection, Function
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    name: str
+    collection: Collection
+    used_by: tuple[Function, ...]
+    equals: tuple[str, ...] = ()
+    range_field: str | None = None  # also the order of the results
+    purpose: str = ""
+
+    @property
+    def needs_composite_index(self) -> bool:
+        """Firestore serves equality-only queries from single-field indexes; an equality filter
+        combined with a range (or an ordering) on another field needs a composite index."""
+        return bool(self.equals) and self.range_field is not None
+
+    @property
+    def index_fields(self) -> tuple[str, ...]:
+        return (*self.equals, *((self.range_field,) if self.range_field else ()))
+
+
+CHANNEL_BY_CLOSED_CHAT = QuerySpec(
+    "channel_by_closed_chat",
+    Collection.CHANNELS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("closed_channel_id",),
+    purpose="join requests: which channel a closed chat belongs to",
+)
+ACTIVE_CHANNELS = QuerySpec(
+    "active_channels",
+    Collection.CHANNELS,
+    (Function.DAILY_BROADCAST,),
+    equals=("status",),
+    purpose="daily broadcast: every active channel",
+)
+ORDER_OUTBOX = QuerySpec(
+    "order_outbox",
+    Collection.OUTBOX,
+    (Function.IPN_HANDLER,),
+    equals=("order_id", "published"),
+    purpose="ipn_handler publishing one order's unpublished events",
+)
+STUCK_OUTBOX = QuerySpec(
+    "stuck_outbox",
+    Collection.OUTBOX,
+    (Function.EXPIRE_SUBSCRIPTIONS,),
+    equals=("published",),
+    range_field="created_at",
+    purpose="sweep re-publishing events whose publish failed",
+)
+SUBSCRIPTIONS_DUE = QuerySpec(
+    "subscriptions_due",
+    Collection.SUBSCRIPTIONS,
+    (Function.EXPIRE_SUBSCRIPTIONS,),
+    equals=("status",),
+    range_field="next_action_at",
+    purpose="expiry sweep: active subscriptions whose next reminder or removal is due",
+)
+
+QUERIES: tuple[QuerySpec, ...] = (
+    CHANNEL_BY_CLOSED_CHAT,
+    ACTIVE_CHANNELS,
+    ORDER_OUTBOX,
+    STUCK_OUTBOX,
+    SUBSCRIPTIONS_DUE,
+)
