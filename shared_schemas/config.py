@@ -72,6 +72,10 @@ class TelegramWebhookSettings(TelegramSettings, TasksSettings):
     )
     create_invoice_url: str = Field(description="URL of the create_invoice function (task target).")
     keypad_url: str = Field(description="URL of the keypad function (task target).")
+    daily_broadcast_url: str = Field(description="URL of the daily_broadcast function (owners' /broadcast).")
+    broadcast_manual_cooldown_minutes: int = Field(
+        default=60, description="Cooldown of the owner's /broadcast."
+    )
     update_dedupe_hours: int = Field(default=48, description="How long a handled update_id is remembered.")
 
 

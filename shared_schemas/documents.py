@@ -96,7 +96,11 @@ class BroadcastState(BaseModel):
 
 class ChannelDoc(Document):
     collection: ClassVar[Collection] = Collection.CHANNELS
-    written_by: ClassVar[tuple[Function, ...]] = (Function.DAILY_BROADCAST, Function.EXPIRE_SUBSCRIPTIONS)
+    written_by: ClassVar[tuple[Function, ...]] = (
+        Function.DAILY_BROADCAST,
+        Function.EXPIRE_SUBSCRIPTIONS,
+        Function.TELEGRAM_WEBHOOK,
+    )
     read_by: ClassVar[tuple[Function, ...]] = (
         Function.TELEGRAM_WEBHOOK,
         Function.CREATE_INVOICE,

@@ -43,6 +43,13 @@ ACTIVE_CHANNELS = QuerySpec(
     equals=("status",),
     purpose="daily broadcast: every active channel",
 )
+CHANNELS_OF_OWNER = QuerySpec(
+    "channels_of_owner",
+    Collection.CHANNELS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("owner_user_id",),
+    purpose="an owner's /broadcast: their channels",
+)
 ORDER_OUTBOX = QuerySpec(
     "order_outbox",
     Collection.OUTBOX,
@@ -70,6 +77,7 @@ SUBSCRIPTIONS_DUE = QuerySpec(
 QUERIES: tuple[QuerySpec, ...] = (
     CHANNEL_BY_CLOSED_CHAT,
     ACTIVE_CHANNELS,
+    CHANNELS_OF_OWNER,
     ORDER_OUTBOX,
     STUCK_OUTBOX,
     SUBSCRIPTIONS_DUE,

@@ -61,6 +61,7 @@ class BroadcastTask(BaseModel):
     channel_token: str
     day: str = Field(description="UTC day, YYYY-MM-DD.")
     manual: bool = False
+    reschedules: int = Field(default=0, description="Times Telegram's retry_after moved this task.")
 
 
 TASK_PAYLOADS: dict[Queue, type[BaseModel]] = {

@@ -163,3 +163,23 @@ def rights_lost(title: str, problem: str) -> str:
         "Please make me an admin of the private channel with the right to ban users and to invite "
         "users via link; members whose access ended may stay in the channel until then."
     )
+
+
+NOT_AN_OWNER = "Only a channel's owner can re-post its offer."
+
+
+def broadcast_queued(title: str) -> str:
+    return f"📣 Re-posting the offer of {title} now."
+
+
+def broadcast_cooldown(title: str, minutes: int) -> str:
+    return f"The offer of {title} was re-posted recently. You can re-post it again in {minutes} minute{'s' if minutes != 1 else ''}."
+
+
+def broadcast_paused(title: str, problem: str, failures: int) -> str:
+    return (
+        f"⚠️ I've paused the daily offer post of {title}: the last {failures} attempts failed "
+        f"(Telegram said “{problem}”).\n\n"
+        "To fix it, add me to the public channel as an admin who can post messages, then send "
+        "/broadcast here: a successful post turns the daily post back on."
+    )

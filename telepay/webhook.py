@@ -106,6 +106,11 @@ def _on_message(message: TgMessage, rt: Runtime) -> str:
     text = (message.text or "").strip()
     command, _, argument = text.partition(" ")
     command = command.split("@", 1)[0]
+    if command == "/broadcast":
+        from telepay.broadcast import owner_repost
+
+        rt.telegram.send_message(message.chat.id, owner_repost(rt, message.from_user.id, message.message_id))
+        return "broadcast requested"
     if command != "/start":
         if command in {"/help"} or not command.startswith("/"):
             rt.telegram.send_message(message.chat.id, texts.WELCOME)
@@ -120,6 +125,10 @@ def _on_message(message: TgMessage, rt: Runtime) -> str:
         return _open_keypad(
             token, message.from_user.id, message.chat.id, f"start-{message.chat.id}-{message.message_id}", rt
         )
+    token, _, tier_id = argument.partition("-")
+    if tier_id:  # a tier's button under the offer post in the open channel
+        task_key = f"start-{message.chat.id}-{message.message_id}"
+        return _buy(rt, message.from_user.id, message.chat.id, token, tier_id, task_key, None)
     return show_offer(argument, message.chat.id, rt)
 
 
@@ -152,7 +161,7 @@ def _on_callback(query: TgCallbackQuery, rt: Runtime) -> str:
     chat_id = query.message.chat.id if query.message else query.from_user.id
     if prefix == CALLBACK_BUY:
         token, _, tier_id = rest.partition(":")
-        return _buy(query, token, tier_id, chat_id, rt)
+        return _buy(rt, query.from_user.id, chat_id, token, tier_id, f"buy-{query.id}", query.id)
     if prefix == CALLBACK_RENEW:
         token, _, tier_id = rest.partition(":")
         rt.telegram.answer_callback_query(query.id)
@@ -177,23 +186,24 @@ def _on_callback(query: TgCallbackQuery, rt: Runtime) -> str:
     return "unknown button"
 
 
-def _buy(query: TgCallbackQuery, token: str, tier_id: str, chat_id: int, rt: Runtime) -> str:
+def _buy(
+    rt: Runtime, user_id: int, chat_id: int, token: str, tier_id: str, task_key: str, query_id: str | None
+) -> str:
     channel = load_channel(rt.db, token)
     if channel is None or channel.status is not ChannelStatus.ACTIVE or channel.tier(tier_id) is None:
-        rt.telegram.answer_callback_query(query.id, texts.OFFER_CHANGED, alert=True)
+        if query_id:
+            rt.telegram.answer_callback_query(query_id, texts.OFFER_CHANGED, alert=True)
+        else:
+            rt.telegram.send_message(chat_id, texts.UNKNOWN_OFFER if channel is None else texts.OFFER_CHANGED)
         return "stale offer"
     # The order id is chosen here, so a retried task or a re-delivered update reuses it.
-    order_id = subscription_order_id(token, query.from_user.id, tier_id)
+    order_id = subscription_order_id(token, user_id, tier_id)
     payload = CreateInvoiceTask(
-        order_id=order_id,
-        user_id=query.from_user.id,
-        chat_id=chat_id,
-        channel_token=token,
-        kind="sub",
-        tier_id=tier_id,
+        order_id=order_id, user_id=user_id, chat_id=chat_id, channel_token=token, kind="sub", tier_id=tier_id
     )
-    _enqueue(rt, Queue.CREATE_INVOICE, rt.settings.create_invoice_url, payload, f"buy-{query.id}")
-    rt.telegram.answer_callback_query(query.id, texts.PREPARING_INVOICE)
+    _enqueue(rt, Queue.CREATE_INVOICE, rt.settings.create_invoice_url, payload, task_key)
+    if query_id:
+        rt.telegram.answer_callback_query(query_id, texts.PREPARING_INVOICE)
     return "invoice queued"
 
 

@@ -78,6 +78,11 @@ class FakeTelegram:
         self.calls.append(("decline_join_request", (chat_id, user_id)))
         self._maybe_fail()
 
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        self.calls.append(("delete_message", (chat_id, message_id)))
+        self._maybe_fail()
+        self.sent = [m for m in self.sent if not (m.chat_id == chat_id and m.message_id == message_id)]
+
     def remove_member(self, chat_id: int, user_id: int) -> None:
         self.calls.append(("remove_member", (chat_id, user_id)))
         self._maybe_fail()

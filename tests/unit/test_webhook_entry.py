@@ -21,6 +21,7 @@ def client(env_guard: None):  # type: ignore[no-untyped-def]
             "TELEGRAM_WEBHOOK_SECRET": "the-right-secret",
             "CREATE_INVOICE_URL": "http://127.0.0.1:1/ci",
             "KEYPAD_URL": "http://127.0.0.1:1/kp",
+            "DAILY_BROADCAST_URL": "http://127.0.0.1:1/db",
             # Nothing listens here: a request that got past the secret check would fail loudly.
             "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1",
         }
