@@ -9,6 +9,7 @@ broadcast pauses and its owner is told once. A successful post resets the count.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -217,7 +218,7 @@ def owner_repost(rt: Runtime, owner_id: int, update_id: int) -> str:
     for channel in channels:
         last = channel.broadcast.last_manual_at
         if last is not None and last + cooldown > now:
-            wait = int((last + cooldown - now).total_seconds() // 60) + 1
+            wait = math.ceil((last + cooldown - now).total_seconds() / 60)
             lines.append(texts.broadcast_cooldown(channel.title, wait))
             continue
         rt.db.collection(Collection.CHANNELS.value).document(channel.token).update(
