@@ -1,0 +1,952 @@
+"""The world the stand-in simulates: users, bots, chats, messages, invite links and updates.
+
+Every Bot API call and every control call runs on the app's single event loop, and the methods
+here never await, so each call sees and leaves the world consistent without explicit locks; only
+waiting (long polling, webhook delivery) awaits, on the ``changed`` signal of a bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .ratelimit import Limits, RateLimiter
+
+JSON = dict[str, Any]
+
+CHANNEL_RIGHTS = (
+    "can_manage_chat",
+    "can_change_info",
+    "can_post_messages",
+    "can_edit_messages",
+    "can_delete_messages",
+    "can_invite_users",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_manage_video_chats",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "can_manage_direct_messages",
+    "is_anonymous",
+)
+SUPERGROUP_RIGHTS = (
+    "can_manage_chat",
+    "can_change_info",
+    "can_delete_messages",
+    "can_invite_users",
+    "can_restrict_members",
+    "can_pin_messages",
+    "can_manage_topics",
+    "can_promote_members",
+    "can_manage_video_chats",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "is_anonymous",
+)
+DEFAULT_ADMIN_RIGHTS = (
+    "can_manage_chat",
+    "can_post_messages",
+    "can_edit_messages",
+    "can_delete_messages",
+    "can_invite_users",
+    "can_restrict_members",
+    "can_pin_messages",
+)
+
+UPDATE_TYPES = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "callback_query",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "message_reaction",
+    "message_reaction_count",
+    "inline_query",
+    "chosen_inline_result",
+    "shipping_query",
+    "pre_checkout_query",
+    "poll",
+    "poll_answer",
+    "chat_boost",
+    "removed_chat_boost",
+)
+# Delivered unless allowed_updates names the types explicitly (Bot API: "chat_member",
+# "message_reaction" and "message_reaction_count" must be asked for).
+NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+
+MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
+
+
+@dataclass
+class Config:
+    limits: Limits = field(default_factory=Limits)
+    webhook_retry_base: float = 1.0
+    webhook_retry_max: float = 60.0
+    webhook_timeout: float = 30.0
+    callback_answer_timeout: float = 15.0
+    strict_webhook_urls: bool = False
+    set_webhook_interval: float = 1.0
+
+    def as_dict(self) -> JSON:
+        return {
+            "rate_limits": self.limits.as_dict(),
+            "webhook_retry_base": self.webhook_retry_base,
+            "webhook_retry_max": self.webhook_retry_max,
+            "webhook_timeout": self.webhook_timeout,
+            "callback_answer_timeout": self.callback_answer_timeout,
+            "strict_webhook_urls": self.strict_webhook_urls,
+        }
+
+
+@dataclass
+class User:
+    id: int
+    first_name: str
+    last_name: str = ""
+    username: str = ""
+    language_code: str = ""
+    is_bot: bool = False
+    is_premium: bool = False
+    deactivated: bool = False
+
+    def to_api(self) -> JSON:
+        out: JSON = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
+        if self.last_name:
+            out["last_name"] = self.last_name
+        if self.username:
+            out["username"] = self.username
+        if self.language_code:
+            out["language_code"] = self.language_code
+        if self.is_premium:
+            out["is_premium"] = True
+        return out
+
+
+@dataclass
+class Member:
+    user_id: int
+    status: str
+    rights: dict[str, bool] = field(default_factory=dict)
+    until_date: int = 0
+    custom_title: str = ""
+    can_be_edited: bool = False
+    joined_via: str = ""  # the invite link a member joined through, while a member
+
+
+@dataclass
+class InviteLink:
+    invite_link: str
+    chat_id: int
+    creator_id: int
+    name: str = ""
+    expire_date: int = 0
+    member_limit: int = 0
+    creates_join_request: bool = False
+    is_primary: bool = False
+    is_revoked: bool = False
+    created_at: int = 0
+    joined: set[int] = field(default_factory=set)  # current members that joined through it
+
+
+@dataclass
+class JoinRequest:
+    user_id: int
+    chat_id: int
+    date: int
+    invite_link: str
+
+
+@dataclass
+class Message:
+    message_id: int
+    chat_id: int
+    date: int
+    text: str
+    entities: list[JSON] = field(default_factory=list)
+    reply_markup: JSON | None = None
+    from_id: int | None = None
+    sender_chat_id: int | None = None
+    outgoing: bool = False  # sent by a bot through the Bot API
+    bot_id: int | None = None  # the bot that sent it, or whose private chat it is in
+    edit_date: int = 0
+    deleted: bool = False
+    deleted_at: int = 0
+    reply_to: int | None = None
+    protect_content: bool = False
+    history: list[JSON] = field(default_factory=list)
+    service: JSON = field(default_factory=dict)
+
+
+@dataclass
+class PrivateChat:
+    user_id: int
+    started: bool = False
+    blocked: bool = False
+    messages: dict[int, Message] = field(default_factory=dict)
+    next_message_id: int = 1
+
+
+@dataclass
+class Chat:
+    id: int
+    type: str  # "channel" or "supergroup"
+    title: str
+    username: str = ""
+    description: str = ""
+    members: dict[int, Member] = field(default_factory=dict)
+    links: dict[str, InviteLink] = field(default_factory=dict)
+    requests: dict[int, JoinRequest] = field(default_factory=dict)
+    messages: dict[int, Message] = field(default_factory=dict)
+    next_message_id: int = 1
+
+
+@dataclass
+class CallbackQuery:
+    id: str
+    bot_id: int
+    user_id: int
+    chat_id: int
+    message_id: int
+    data: str
+    chat_instance: str
+    created: float  # monotonic
+    answered: bool = False
+    answer: JSON | None = None
+
+
+@dataclass
+class PendingUpdate:
+    update_id: int
+    kind: str
+    body: JSON
+    queue: str
+    expires_at: float  # monotonic
+    attempts: int = 0
+    next_try: float = 0.0
+    in_flight: bool = False
+
+
+@dataclass
+class Webhook:
+    url: str
+    secret_token: str = ""
+    max_connections: int = 40
+    ip_address: str = ""
+
+
+@dataclass
+class Failure:
+    status: int
+    count: int
+    retry_after: int = 0
+    description: str = ""
+    delay: float = 0.0
+
+
+class BotState:
+    """One bot account, as the Bot API server keeps it for one token."""
+
+    def __init__(self, token: str, user: User) -> None:
+        self.token = token
+        self.user = user
+        self.privates: dict[int, PrivateChat] = {}
+        self.known_users: set[int] = set()
+        self.pending: list[PendingUpdate] = []
+        self.next_update_id = 100_000_000 + secrets.randbelow(800_000_000)
+        self.allowed_updates: list[str] | None = None
+        self.webhook: Webhook | None = None
+        self.last_error_date = 0
+        self.last_error_message = ""
+        self.callback_queries: dict[str, CallbackQuery] = {}
+        self.commands: list[JSON] = []
+        self.limiter = RateLimiter()
+        self.last_set_webhook = -1e9
+        self.deliveries: list[JSON] = []
+        self.poll_generation = 0
+        self._changed = asyncio.Event()
+
+    def notify(self) -> None:
+        """Wakes every waiter (long polls, the webhook worker)."""
+        old = self._changed
+        self._changed = asyncio.Event()
+        old.set()
+
+    async def wait_changed(self, seconds: float) -> None:
+        event = self._changed
+        try:
+            await asyncio.wait_for(event.wait(), timeout=max(0.0, seconds))
+        except TimeoutError:
+            pass
+
+    def allows(self, kind: str) -> bool:
+        if self.allowed_updates is None:
+            return kind not in NOT_BY_DEFAULT
+        return kind in self.allowed_updates
+
+    def private(self, user_id: int) -> PrivateChat:
+        chat = self.privates.get(user_id)
+        if chat is None:
+            chat = PrivateChat(user_id=user_id)
+            self.privates[user_id] = chat
+        return chat
+
+
+def _chat_instance(bot_id: int, chat_id: int) -> str:
+    digest = hashlib.sha256(f"{bot_id}:{chat_id}".encode()).digest()
+    return str(int.from_bytes(digest[:8], "big", signed=True))
+
+
+class World:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.bot_specs: list[tuple[str, User]] = []
+        self.clock_offset = 0.0
+        self.users: dict[int, User] = {}
+        self.chats: dict[int, Chat] = {}
+        self.bots: dict[str, BotState] = {}
+        self.calls: list[JSON] = []
+        self.stats: JSON = {}
+        self.failures: dict[str, list[Failure]] = {}
+        self.next_user_id = 6_000_000_001
+        self.next_channel_seq = 1
+        self.reset()
+
+    # ----------------------------------------------------------------- setup
+    def add_bot(self, token: str, username: str, bot_id: int, first_name: str = "") -> BotState:
+        user = User(id=bot_id, first_name=first_name or username, username=username, is_bot=True)
+        self.bot_specs.append((token, user))
+        return self._install_bot(token, user)
+
+    def _install_bot(self, token: str, user: User) -> BotState:
+        bot_user = User(**vars(user))
+        self.users[bot_user.id] = bot_user
+        state = BotState(token, bot_user)
+        state.limiter.limits = self.config.limits
+        self.bots[token] = state
+        return state
+
+    def reset(self) -> None:
+        for bot in self.bots.values():
+            bot.notify()
+        self.clock_offset = 0.0
+        self.users = {}
+        self.chats = {}
+        self.bots = {}
+        self.calls = []
+        self.stats = {
+            "calls": 0,
+            "sends": 0,
+            "too_many_requests": 0,
+            "rate_limited": 0,
+            "injected_failures": 0,
+            "methods": {},
+            "statuses": {},
+            "webhook_deliveries": 0,
+            "webhook_failures": 0,
+        }
+        self.failures = {}
+        self.next_user_id = 6_000_000_001
+        self.next_channel_seq = 1
+        for token, user in self.bot_specs:
+            self._install_bot(token, user)
+
+    def now(self) -> int:
+        return int(time.time() + self.clock_offset)
+
+    def default_bot(self) -> BotState:
+        return next(iter(self.bots.values()))
+
+    def bot_by_id(self, bot_id: int) -> BotState | None:
+        for bot in self.bots.values():
+            if bot.user.id == bot_id:
+                return bot
+        return None
+
+    # ----------------------------------------------------------------- users and chats
+    def create_user(
+        self,
+        first_name: str,
+        user_id: int | None = None,
+        last_name: str = "",
+        username: str = "",
+        language_code: str = "",
+        is_premium: bool = False,
+    ) -> User:
+        if user_id is None:
+            while self.next_user_id in self.users:
+                self.next_user_id += 1
+            user_id = self.next_user_id
+            self.next_user_id += 1
+        if user_id <= 0:
+            raise ValueError("user id must be positive")
+        if user_id in self.users:
+            raise ValueError(f"user {user_id} exists")
+        user = User(
+            id=user_id,
+            first_name=first_name,
+            last_name=last_name,
+            username=username,
+            language_code=language_code,
+            is_premium=is_premium,
+        )
+        self.users[user_id] = user
+        return user
+
+    def create_chat(
+        self, chat_type: str, title: str, owner_id: int, username: str = "", chat_id: int | None = None
+    ) -> Chat:
+        if chat_type not in ("channel", "supergroup"):
+            raise ValueError("type must be channel or supergroup")
+        if owner_id not in self.users:
+            raise ValueError(f"unknown owner {owner_id}")
+        if chat_id is None:
+            while True:
+                chat_id = -(1_000_000_000_000 + 2_000_000_000 + self.next_channel_seq)
+                self.next_channel_seq += 1
+                if chat_id not in self.chats:
+                    break
+        if chat_id >= 0 or chat_id in self.chats:
+            raise ValueError(f"bad or used chat id {chat_id}")
+        if username and self.chat_by_username(username) is not None:
+            raise ValueError(f"username {username} is taken")
+        chat = Chat(id=chat_id, type=chat_type, title=title, username=username.lstrip("@"))
+        chat.members[owner_id] = Member(user_id=owner_id, status="creator")
+        self.chats[chat_id] = chat
+        return chat
+
+    def chat_by_username(self, username: str) -> Chat | None:
+        name = username.lstrip("@").lower()
+        for chat in self.chats.values():
+            if chat.username and chat.username.lower() == name:
+                return chat
+        return None
+
+    def member(self, chat: Chat, user_id: int) -> Member | None:
+        """The member record, with an expired ban read as ``left``."""
+        member = chat.members.get(user_id)
+        if member is not None and member.status == "kicked" and member.until_date:
+            if member.until_date <= self.now():
+                member.status = "left"
+                member.until_date = 0
+        return member
+
+    def status(self, chat: Chat, user_id: int) -> str:
+        member = self.member(chat, user_id)
+        return member.status if member is not None else "left"
+
+    def is_member(self, chat: Chat, user_id: int) -> bool:
+        return self.status(chat, user_id) in ("creator", "administrator", "member", "restricted")
+
+    def has_right(self, chat: Chat, user_id: int, right: str) -> bool:
+        member = self.member(chat, user_id)
+        if member is None:
+            return False
+        if member.status == "creator":
+            return True
+        return member.status == "administrator" and bool(member.rights.get(right))
+
+    def is_admin(self, chat: Chat, user_id: int) -> bool:
+        return self.status(chat, user_id) in ("creator", "administrator")
+
+    def bot_knows_user(self, bot: BotState, user_id: int) -> bool:
+        if user_id in bot.known_users or user_id in bot.privates:
+            return True
+        for chat in self.chats.values():
+            if bot.user.id in chat.members and (user_id in chat.members or user_id in chat.requests):
+                return True
+        return False
+
+    # ----------------------------------------------------------------- JSON shapes
+    def user_json(self, user_id: int) -> JSON:
+        user = self.users.get(user_id)
+        if user is None:
+            return {"id": user_id, "is_bot": False, "first_name": ""}
+        return user.to_api()
+
+    def chat_json(self, chat_id: int, full: bool = False, bot: BotState | None = None) -> JSON:
+        if chat_id > 0:
+            user = self.users[chat_id]
+            out: JSON = {"id": chat_id, "first_name": user.first_name}
+            if user.last_name:
+                out["last_name"] = user.last_name
+            if user.username:
+                out["username"] = user.username
+            out["type"] = "private"
+            if full:
+                if user.username:
+                    out["active_usernames"] = [user.username]
+                out["accepted_gift_types"] = {
+                    "unlimited_gifts": True,
+                    "limited_gifts": True,
+                    "unique_gifts": True,
+                    "premium_subscription": True,
+                    "gifts_from_channels": True,
+                }
+                out["max_reaction_count"] = 11
+                out["accent_color_id"] = chat_id % 7
+            return out
+        chat = self.chats[chat_id]
+        out = {"id": chat_id, "title": chat.title}
+        if chat.username:
+            out["username"] = chat.username
+        out["type"] = chat.type
+        if full:
+            if chat.username:
+                out["active_usernames"] = [chat.username]
+            if chat.description:
+                out["description"] = chat.description
+            if bot is not None:
+                primary = next(
+                    (
+                        link
+                        for link in chat.links.values()
+                        if link.is_primary and not link.is_revoked and link.creator_id == bot.user.id
+                    ),
+                    None,
+                )
+                if primary is not None:
+                    out["invite_link"] = primary.invite_link
+            if chat.type == "supergroup":
+                out["permissions"] = {
+                    "can_send_messages": True,
+                    "can_send_media_messages": True,
+                    "can_send_audios": True,
+                    "can_send_documents": True,
+                    "can_send_photos": True,
+                    "can_send_videos": True,
+                    "can_send_video_notes": True,
+                    "can_send_voice_notes": True,
+                    "can_send_polls": True,
+                    "can_send_other_messages": True,
+                    "can_add_web_page_previews": True,
+                    "can_change_info": False,
+                    "can_invite_users": True,
+                    "can_pin_messages": False,
+                    "can_manage_topics": False,
+                }
+            out["accepted_gift_types"] = {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            }
+            out["max_reaction_count"] = 11
+            out["accent_color_id"] = abs(chat_id) % 7
+        return out
+
+    def member_json(self, chat: Chat, user_id: int) -> JSON:
+        member = self.member(chat, user_id)
+        status = member.status if member is not None else "left"
+        out: JSON = {"user": self.user_json(user_id), "status": status}
+        if member is None:
+            return out
+        if status == "creator":
+            if member.custom_title:
+                out["custom_title"] = member.custom_title
+            out["is_anonymous"] = False
+        elif status == "administrator":
+            out["can_be_edited"] = member.can_be_edited
+            names = CHANNEL_RIGHTS if chat.type == "channel" else SUPERGROUP_RIGHTS
+            for name in names:
+                out[name] = bool(member.rights.get(name))
+            out["can_manage_chat"] = True
+            out["can_manage_voice_chats"] = bool(member.rights.get("can_manage_video_chats"))
+            if member.custom_title:
+                out["custom_title"] = member.custom_title
+        elif status == "member":
+            if member.until_date:
+                out["until_date"] = member.until_date
+        elif status == "kicked":
+            out["until_date"] = member.until_date
+        return out
+
+    def link_json(self, link: InviteLink, bot: BotState | None) -> JSON:
+        url = link.invite_link
+        if bot is not None and link.creator_id != bot.user.id:
+            # "If the link was created by another chat administrator, then the second part of
+            # the link will be replaced with '…'."
+            head, _, tail = url.partition("+")
+            url = f"{head}+{tail[: len(tail) // 2]}..." if tail else url
+        out: JSON = {"invite_link": url}
+        if link.name:
+            out["name"] = link.name
+        out["creator"] = self.user_json(link.creator_id)
+        if link.expire_date:
+            out["expire_date"] = link.expire_date
+        if link.member_limit:
+            out["member_limit"] = link.member_limit
+        chat = self.chats.get(link.chat_id)
+        pending = 0
+        if chat is not None:
+            pending = sum(1 for r in chat.requests.values() if r.invite_link == link.invite_link)
+        if pending:
+            out["pending_join_request_count"] = pending
+        out["creates_join_request"] = link.creates_join_request
+        out["is_primary"] = link.is_primary
+        out["is_revoked"] = link.is_revoked
+        return out
+
+    def find_message(self, bot: BotState, chat_id: int, message_id: int) -> Message | None:
+        if chat_id > 0:
+            private = bot.privates.get(chat_id)
+            return private.messages.get(message_id) if private else None
+        chat = self.chats.get(chat_id)
+        return chat.messages.get(message_id) if chat else None
+
+    def message_json(self, msg: Message, bot: BotState | None = None, with_reply: bool = True) -> JSON:
+        out: JSON = {"message_id": msg.message_id}
+        if msg.from_id is not None:
+            out["from"] = self.user_json(msg.from_id)
+        if msg.sender_chat_id is not None:
+            out["sender_chat"] = self.chat_json(msg.sender_chat_id)
+        out["chat"] = self.chat_json(msg.chat_id)
+        out["date"] = msg.date
+        if msg.edit_date:
+            out["edit_date"] = msg.edit_date
+        if with_reply and msg.reply_to is not None and bot is not None:
+            replied = self.find_message(bot, msg.chat_id, msg.reply_to)
+            if replied is not None and not replied.deleted:
+                out["reply_to_message"] = self.message_json(replied, bot, with_reply=False)
+        if msg.service:
+            out.update(msg.service)
+        else:
+            out["text"] = msg.text
+            if msg.entities:
+                out["entities"] = [dict(e) for e in msg.entities]
+        if msg.reply_markup is not None:
+            out["reply_markup"] = msg.reply_markup
+        if msg.protect_content:
+            out["has_protected_content"] = True
+        return out
+
+    def new_message(
+        self,
+        bot: BotState,
+        chat_id: int,
+        text: str,
+        entities: list[JSON] | None = None,
+        from_id: int | None = None,
+        sender_chat_id: int | None = None,
+        outgoing: bool = False,
+        reply_markup: JSON | None = None,
+        reply_to: int | None = None,
+        protect_content: bool = False,
+        service: JSON | None = None,
+    ) -> Message:
+        if chat_id > 0:
+            store: PrivateChat | Chat = bot.private(chat_id)
+        else:
+            store = self.chats[chat_id]
+        msg = Message(
+            message_id=store.next_message_id,
+            chat_id=chat_id,
+            date=self.now(),
+            text=text,
+            entities=list(entities or []),
+            reply_markup=reply_markup,
+            from_id=from_id,
+            sender_chat_id=sender_chat_id,
+            outgoing=outgoing,
+            bot_id=bot.user.id,
+            reply_to=reply_to,
+            protect_content=protect_content,
+            service=dict(service or {}),
+        )
+        store.next_message_id += 1
+        store.messages[msg.message_id] = msg
+        return msg
+
+    # ----------------------------------------------------------------- updates
+    def emit(self, bot: BotState, kind: str, obj: JSON, queue: str, ttl: float = 86400.0) -> int | None:
+        """Queues an update for a bot, unless its allowed_updates leave the type out."""
+        for key in ("from",):
+            sender = obj.get(key)
+            if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+                bot.known_users.add(sender["id"])
+        if not bot.allows(kind):
+            return None
+        update_id = bot.next_update_id
+        bot.next_update_id += 1
+        body = {"update_id": update_id, kind: obj}
+        bot.pending.append(
+            PendingUpdate(
+                update_id=update_id,
+                kind=kind,
+                body=body,
+                queue=queue,
+                expires_at=time.monotonic() + ttl,
+            )
+        )
+        bot.notify()
+        return update_id
+
+    def admin_bots(self, chat: Chat, right: str | None = None) -> list[BotState]:
+        out = []
+        for bot in self.bots.values():
+            if not self.is_admin(chat, bot.user.id):
+                continue
+            if right is not None and not self.has_right(chat, bot.user.id, right):
+                continue
+            out.append(bot)
+        return out
+
+    def change_member(
+        self,
+        chat: Chat,
+        user_id: int,
+        new: Member,
+        actor_id: int,
+        invite_link: InviteLink | None = None,
+        via_join_request: bool = False,
+    ) -> None:
+        """Sets a member's status and sends chat_member / my_chat_member updates for the change."""
+        old_json = self.member_json(chat, user_id)
+        old = chat.members.get(user_id)
+        if old is not None and old.joined_via and new.status in ("left", "kicked"):
+            link = chat.links.get(old.joined_via)
+            if link is not None:
+                link.joined.discard(user_id)
+        if new.status != "left":
+            # A pending join request ends when its user joins otherwise or is banned.
+            chat.requests.pop(user_id, None)
+        if new.status in ("creator", "administrator", "member", "restricted") and old is not None:
+            if not new.joined_via and old.status in ("creator", "administrator", "member", "restricted"):
+                new.joined_via = old.joined_via
+        chat.members[user_id] = new
+        new_json = self.member_json(chat, user_id)
+        if old_json == new_json:
+            return
+        date = self.now()
+        for bot in self.bots.values():
+            is_self = bot.user.id == user_id
+            if is_self:
+                kind = "my_chat_member"
+                queue = f"my_chat_member:{chat.id}"
+            else:
+                if not self.is_admin(chat, bot.user.id):
+                    continue
+                kind = "chat_member"
+                queue = f"member:{user_id}"
+            obj: JSON = {
+                "chat": self.chat_json(chat.id),
+                "from": self.user_json(actor_id),
+                "date": date,
+                "old_chat_member": old_json,
+                "new_chat_member": new_json,
+            }
+            if invite_link is not None and not is_self:
+                obj["invite_link"] = self.link_json(invite_link, bot)
+            if via_join_request:
+                obj["via_join_request"] = True
+            self.emit(bot, kind, obj, queue)
+
+    def private_member_change(self, bot: BotState, user_id: int, old_status: str, new_status: str) -> None:
+        """my_chat_member in a private chat: the user blocked (kicked) or restarted (member) the bot."""
+        date = self.now()
+        bot_json = bot.user.to_api()
+        old: JSON = {"user": bot_json, "status": old_status}
+        new: JSON = {"user": bot_json, "status": new_status}
+        if old_status == "kicked":
+            old["until_date"] = 0
+        if new_status == "kicked":
+            new["until_date"] = 0
+        obj = {
+            "chat": self.chat_json(user_id),
+            "from": self.user_json(user_id),
+            "date": date,
+            "old_chat_member": old,
+            "new_chat_member": new,
+        }
+        self.emit(bot, "my_chat_member", obj, f"my_chat_member:{user_id}")
+
+    # ----------------------------------------------------------------- user actions
+    def user_sends(self, user_id: int, chat_id: int, text: str, bot: BotState) -> tuple[Message, list[int]]:
+        """A user sends a text message: to the bot's private chat, or into a chat where they may."""
+        from .formatting import incoming_entities
+
+        entities = incoming_entities(text)
+        update_ids: list[int] = []
+        if chat_id > 0:
+            if chat_id != user_id:
+                raise ValueError("a user can only write to the bot in their own private chat")
+            private = bot.private(user_id)
+            if private.blocked:
+                private.blocked = False
+                self.private_member_change(bot, user_id, "kicked", "member")
+            private.started = True
+            msg = self.new_message(bot, user_id, text, entities, from_id=user_id)
+            uid = self.emit(bot, "message", self.message_json(msg, bot), f"chat:{user_id}")
+            if uid is not None:
+                update_ids.append(uid)
+            return msg, update_ids
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            raise ValueError(f"unknown chat {chat_id}")
+        if chat.type == "channel":
+            if not self.has_right(chat, user_id, "can_post_messages"):
+                raise ValueError("only the owner and admins with can_post_messages post in a channel")
+            msg = self.new_message(bot, chat_id, text, entities, sender_chat_id=chat_id)
+            for other in self.bots.values():
+                if self.is_admin(chat, other.user.id):
+                    uid = self.emit(other, "channel_post", self.message_json(msg, other), f"chat:{chat_id}")
+                    if uid is not None:
+                        update_ids.append(uid)
+            return msg, update_ids
+        if not self.is_member(chat, user_id):
+            raise ValueError("the user is not a member of the supergroup")
+        msg = self.new_message(bot, chat_id, text, entities, from_id=user_id)
+        for other in self.bots.values():
+            if self.is_member(chat, other.user.id):
+                uid = self.emit(other, "message", self.message_json(msg, other), f"chat:{chat_id}")
+                if uid is not None:
+                    update_ids.append(uid)
+        return msg, update_ids
+
+    def press_button(
+        self, user_id: int, chat_id: int, message_id: int, callback_data: str, bot: BotState
+    ) -> tuple[CallbackQuery, int | None]:
+        msg: Message | None = None
+        owner = bot
+        if chat_id > 0:
+            if chat_id != user_id:
+                raise ValueError("a user only sees their own private chat with the bot")
+            msg = self.find_message(bot, chat_id, message_id)
+        else:
+            chat = self.chats.get(chat_id)
+            if chat is None:
+                raise ValueError(f"unknown chat {chat_id}")
+            if not chat.username and not self.is_member(chat, user_id):
+                raise ValueError("the user cannot see this chat")
+            msg = chat.messages.get(message_id)
+            if msg is not None and msg.bot_id is not None:
+                found = self.bot_by_id(msg.bot_id)
+                if found is not None:
+                    owner = found
+        if msg is None or msg.deleted:
+            raise ValueError("no such message")
+        markup = msg.reply_markup or {}
+        datas = [
+            button.get("callback_data")
+            for row in markup.get("inline_keyboard", [])
+            for button in row
+            if "callback_data" in button
+        ]
+        if callback_data not in datas:
+            raise ValueError(
+                f"the message has no button with callback_data {callback_data!r}; it has {datas}"
+            )
+        query_id = str(secrets.randbelow(2**62) + 2**62)
+        query = CallbackQuery(
+            id=query_id,
+            bot_id=owner.user.id,
+            user_id=user_id,
+            chat_id=chat_id,
+            message_id=message_id,
+            data=callback_data,
+            chat_instance=_chat_instance(owner.user.id, chat_id),
+            created=time.monotonic(),
+        )
+        owner.callback_queries[query_id] = query
+        obj = {
+            "id": query_id,
+            "from": self.user_json(user_id),
+            "message": self.message_json(msg, owner),
+            "chat_instance": query.chat_instance,
+            "data": callback_data,
+        }
+        update_id = self.emit(owner, "callback_query", obj, f"callback:{user_id}", ttl=150.0)
+        return query, update_id
+
+    def find_link(self, url: str) -> InviteLink | None:
+        for chat in self.chats.values():
+            link = chat.links.get(url)
+            if link is not None:
+                return link
+        return None
+
+    def join_by_link(self, user_id: int, url: str) -> JSON:
+        """A user opens an invite link and asks to join; answers what the user's app would show."""
+        link = self.find_link(url)
+        if link is None:
+            return {"result": "refused", "reason": "unknown_link", "telegram_error": "INVITE_HASH_INVALID"}
+        chat = self.chats[link.chat_id]
+        base: JSON = {"chat_id": chat.id}
+        if self.is_member(chat, user_id):
+            return {
+                **base,
+                "result": "refused",
+                "reason": "already_member",
+                "telegram_error": "USER_ALREADY_PARTICIPANT",
+            }
+        if link.is_revoked:
+            return {**base, "result": "refused", "reason": "revoked", "telegram_error": "INVITE_HASH_EXPIRED"}
+        if link.expire_date and link.expire_date <= self.now():
+            return {**base, "result": "refused", "reason": "expired", "telegram_error": "INVITE_HASH_EXPIRED"}
+        if link.member_limit and len(link.joined) >= link.member_limit:
+            return {
+                **base,
+                "result": "refused",
+                "reason": "limit_reached",
+                "telegram_error": "INVITE_HASH_EXPIRED",
+            }
+        if self.status(chat, user_id) == "kicked":
+            return {**base, "result": "refused", "reason": "banned", "telegram_error": "CHANNEL_PRIVATE"}
+        if link.creates_join_request:
+            if user_id in chat.requests:
+                return {
+                    **base,
+                    "result": "refused",
+                    "reason": "already_requested",
+                    "telegram_error": "INVITE_REQUEST_SENT",
+                }
+            request = JoinRequest(user_id=user_id, chat_id=chat.id, date=self.now(), invite_link=url)
+            chat.requests[user_id] = request
+            update_ids = []
+            for bot in self.admin_bots(chat, "can_invite_users"):
+                obj = {
+                    "chat": self.chat_json(chat.id),
+                    "from": self.user_json(user_id),
+                    "user_chat_id": user_id,
+                    "date": request.date,
+                    "invite_link": self.link_json(link, bot),
+                }
+                uid = self.emit(bot, "chat_join_request", obj, f"member:{user_id}")
+                if uid is not None:
+                    update_ids.append(uid)
+            return {**base, "result": "requested", "update_ids": update_ids}
+        link.joined.add(user_id)
+        self.change_member(
+            chat, user_id, Member(user_id=user_id, status="member", joined_via=url), user_id, link
+        )
+        return {**base, "result": "joined"}
+
+    def leave_chat(self, chat: Chat, user_id: int) -> None:
+        self.change_member(chat, user_id, Member(user_id=user_id, status="left"), user_id)
+
+    # ----------------------------------------------------------------- transcript
+    def message_record(self, msg: Message, bot: BotState) -> JSON:
+        return {
+            "message_id": msg.message_id,
+            "outgoing": msg.outgoing,
+            "from": self.user_json(msg.from_id) if msg.from_id is not None else None,
+            "date": msg.date,
+            "text": msg.text,
+            "entities": msg.entities,
+            "reply_markup": msg.reply_markup,
+            "edit_date": msg.edit_date or None,
+            "deleted": msg.deleted,
+            "deleted_at": msg.deleted_at or None,
+            "history": msg.history,
+            "service": msg.service or None,
+            "message": self.message_json(msg, bot),
+        }
