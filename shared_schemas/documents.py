@@ -184,6 +184,7 @@ class OrderDoc(Document):
     kind: str = Field(description="`sub` (subscription) or `don` (donation).")
     user_id: int
     chat_id: int = Field(description="Private chat with the buyer.")
+    buyer_name: str = Field(default="", description="Buyer's Telegram name, for the owner's notice.")
     channel_token: str
     tier_id: str | None = None
     days: int | None = Field(default=None, description="Days bought (subscriptions).")
@@ -346,6 +347,7 @@ class KeypadSessionDoc(Document):
 
     session_id: str
     user_id: int
+    user_name: str = ""
     chat_id: int
     channel_token: str
     message_id: int | None = None

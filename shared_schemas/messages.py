@@ -29,6 +29,7 @@ class PaymentEvent(BaseModel):
     kind: str = Field(description="`sub` or `don`.")
     user_id: int
     chat_id: int
+    buyer_name: str = ""
     channel_token: str
     channel_title: str
     owner_user_id: int

@@ -23,6 +23,7 @@ class CreateInvoiceTask(BaseModel):
     kind: Literal["sub", "don"]
     tier_id: str | None = None
     keypad_session_id: str | None = Field(default=None, description="Donations: amount is read from it.")
+    buyer_name: str = Field(default="", max_length=80, description="For the owner's notice (display only).")
 
 
 class KeypadAction(StrEnum):
@@ -34,6 +35,7 @@ class KeypadTask(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: KeypadAction
     user_id: int
+    user_name: str = Field(default="", max_length=80, description="For the owner's notice (display only).")
     chat_id: int
     channel_token: str
     session_id: str | None = None

@@ -180,6 +180,7 @@ def _build_order(task: CreateInvoiceTask, rt: Runtime) -> OrderDoc | str:
         kind=ref.kind.value,
         user_id=task.user_id,
         chat_id=task.chat_id,
+        buyer_name=task.buyer_name,
         channel_token=task.channel_token,
         tier_id=task.tier_id,
         days=days,

@@ -143,6 +143,7 @@ def open_keypad(task: KeypadTask, rt: Runtime) -> str:
     session = KeypadSessionDoc(
         session_id=task.session_id,
         user_id=task.user_id,
+        user_name=task.user_name,
         chat_id=task.chat_id,
         channel_token=channel.token,
         updated_at=now,
@@ -257,6 +258,7 @@ def _queue_invoice(rt: Runtime, session: KeypadSessionDoc) -> None:
         channel_token=session.channel_token,
         kind="don",
         keypad_session_id=session.session_id,
+        buyer_name=session.user_name,
     )
     try:
         rt.tasks.enqueue(

@@ -149,7 +149,7 @@ def _subscription_buyer(rt: Runtime, event: PaymentEvent) -> None:
 
 
 def _buyer_name(event: PaymentEvent) -> str:
-    return f"User {event.user_id}"
+    return f"{event.buyer_name} (id {event.user_id})" if event.buyer_name else f"User {event.user_id}"
 
 
 def _subscription_owner(rt: Runtime, event: PaymentEvent) -> None:

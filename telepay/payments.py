@@ -269,6 +269,7 @@ def _outbox_doc(
         kind=order.kind,
         user_id=order.user_id,
         chat_id=order.chat_id,
+        buyer_name=order.buyer_name,
         channel_token=order.channel_token,
         channel_title=channel.title if channel else order.channel_token,
         owner_user_id=channel.owner_user_id if channel else 0,

@@ -24,7 +24,7 @@ from shared_schemas.ids import (
 )
 from shared_schemas.names import Collection, Queue
 from shared_schemas.tasks import CreateInvoiceTask, KeypadAction, KeypadTask
-from shared_schemas.telegram import TelegramUpdate, TgCallbackQuery, TgChatJoinRequest, TgMessage
+from shared_schemas.telegram import TelegramUpdate, TgCallbackQuery, TgChatJoinRequest, TgMessage, TgUser
 from telepay import texts
 from telepay.adapters.tasks_queue import TaskAlreadyExists
 from telepay.adapters.telegram_api import (
@@ -123,12 +123,12 @@ def _on_message(message: TgMessage, rt: Runtime) -> str:
     if argument.endswith(DONATE_SUFFIX):
         token = argument[: -len(DONATE_SUFFIX)]
         return _open_keypad(
-            token, message.from_user.id, message.chat.id, f"start-{message.chat.id}-{message.message_id}", rt
+            token, message.from_user, message.chat.id, f"start-{message.chat.id}-{message.message_id}", rt
         )
     token, _, tier_id = argument.partition("-")
     if tier_id:  # a tier's button under the offer post in the open channel
         task_key = f"start-{message.chat.id}-{message.message_id}"
-        return _buy(rt, message.from_user.id, message.chat.id, token, tier_id, task_key, None)
+        return _buy(rt, message.from_user, message.chat.id, token, tier_id, task_key, None)
     return show_offer(argument, message.chat.id, rt)
 
 
@@ -161,13 +161,13 @@ def _on_callback(query: TgCallbackQuery, rt: Runtime) -> str:
     chat_id = query.message.chat.id if query.message else query.from_user.id
     if prefix == CALLBACK_BUY:
         token, _, tier_id = rest.partition(":")
-        return _buy(rt, query.from_user.id, chat_id, token, tier_id, f"buy-{query.id}", query.id)
+        return _buy(rt, query.from_user, chat_id, token, tier_id, f"buy-{query.id}", query.id)
     if prefix == CALLBACK_RENEW:
         token, _, tier_id = rest.partition(":")
         rt.telegram.answer_callback_query(query.id)
         return show_offer(token, chat_id, rt, first_tier=tier_id or None)
     if prefix == CALLBACK_DONATE:
-        return _open_keypad(rest, query.from_user.id, chat_id, f"cq-{query.id}", rt, query.id)
+        return _open_keypad(rest, query.from_user, chat_id, f"cq-{query.id}", rt, query.id)
     if prefix == CALLBACK_KEYPAD:
         session_id, _, key = rest.partition(":")
         payload = KeypadTask(
@@ -186,9 +186,14 @@ def _on_callback(query: TgCallbackQuery, rt: Runtime) -> str:
     return "unknown button"
 
 
+def display_name(user: TgUser) -> str:
+    return f"{user.first_name} (@{user.username})" if user.username else user.first_name
+
+
 def _buy(
-    rt: Runtime, user_id: int, chat_id: int, token: str, tier_id: str, task_key: str, query_id: str | None
+    rt: Runtime, user: TgUser, chat_id: int, token: str, tier_id: str, task_key: str, query_id: str | None
 ) -> str:
+    user_id = user.id
     channel = load_channel(rt.db, token)
     if channel is None or channel.status is not ChannelStatus.ACTIVE or channel.tier(tier_id) is None:
         if query_id:
@@ -199,7 +204,13 @@ def _buy(
     # The order id is chosen here, so a retried task or a re-delivered update reuses it.
     order_id = subscription_order_id(token, user_id, tier_id)
     payload = CreateInvoiceTask(
-        order_id=order_id, user_id=user_id, chat_id=chat_id, channel_token=token, kind="sub", tier_id=tier_id
+        order_id=order_id,
+        user_id=user_id,
+        chat_id=chat_id,
+        channel_token=token,
+        kind="sub",
+        tier_id=tier_id,
+        buyer_name=display_name(user)[:80],
     )
     _enqueue(rt, Queue.CREATE_INVOICE, rt.settings.create_invoice_url, payload, task_key)
     if query_id:
@@ -208,7 +219,7 @@ def _buy(
 
 
 def _open_keypad(
-    token: str, user_id: int, chat_id: int, task_key: str, rt: Runtime, query_id: str | None = None
+    token: str, user: TgUser, chat_id: int, task_key: str, rt: Runtime, query_id: str | None = None
 ) -> str:
     channel = load_channel(rt.db, token)
     if channel is None or channel.status is not ChannelStatus.ACTIVE:
@@ -219,7 +230,8 @@ def _open_keypad(
         return "unknown offer"
     payload = KeypadTask(
         action=KeypadAction.OPEN,
-        user_id=user_id,
+        user_id=user.id,
+        user_name=display_name(user)[:80],
         chat_id=chat_id,
         channel_token=token,
         # Chosen here, so a re-run of the task opens the same session instead of a second one.
@@ -259,8 +271,9 @@ def _on_join_request(request: TgChatJoinRequest, rt: Runtime) -> str:
             subscription_id(channel.token, user_id)
         ).update({"in_channel": True, "updated_at": now})
         return "join approved"
-    rt.telegram.decline_join_request(request.chat.id, user_id)
-    # A stranger who never started the bot cannot be told.
+    # Told first: while the request is pending the bot may write to them even if they never
+    # started it (a stranger with a forwarded link).
     with contextlib.suppress(TelegramForbidden, TelegramBadRequest):
         rt.telegram.send_message(request.user_chat_id or user_id, texts.JOIN_DECLINED)
+    rt.telegram.decline_join_request(request.chat.id, user_id)
     return "join declined"

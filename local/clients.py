@@ -1,0 +1,188 @@
+"""Small clients for the running local stack (`.local/endpoints.json`): the stand-ins' control
+APIs and the emulators. Used by the demo, the end-to-end tests and the benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from local.config import ROOT
+
+T = TypeVar("T")
+
+
+def load_endpoints(path: Path | None = None) -> dict[str, Any]:
+    endpoints: dict[str, Any] = json.loads((path or ROOT / ".local" / "endpoints.json").read_text())
+    return endpoints
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 20.0, every: float = 0.1) -> T:
+    """Poll until `probe` returns something truthy; fail with `what` if it never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+class TelegramControl:
+    def __init__(self, endpoints: dict[str, Any]) -> None:
+        self.base = endpoints["telegram_api"].rstrip("/")
+        self.token = endpoints["telegram_bot_token"]
+        self.http = httpx.Client(base_url=f"{self.base}/_control", timeout=30)
+
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.http.post(path, json=body or {})
+        data: dict[str, Any] = response.json()
+        if response.status_code >= 300 or not data.get("ok", True):
+            raise RuntimeError(f"Telegram stand-in {path}: {response.status_code} {data}")
+        return data
+
+    def _get(self, path: str, **params: Any) -> dict[str, Any]:
+        response = self.http.get(path, params=params)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def reset(self) -> None:
+        self._post("/reset")
+
+    def configure(self, **config: Any) -> None:
+        self._post("/config", config)
+
+    def user(self, first_name: str, **fields: Any) -> int:
+        return int(self._post("/users", {"first_name": first_name, **fields})["user"]["id"])
+
+    def channel(self, title: str, owner_id: int, **fields: Any) -> int:
+        return int(
+            self._post("/chats", {"type": "channel", "title": title, "owner_id": owner_id, **fields})["chat"][
+                "id"
+            ]
+        )
+
+    def make_bot_admin(self, chat_id: int, rights: list[str]) -> None:
+        self._post(f"/chats/{chat_id}/admins", {"bot": True, "rights": rights})
+
+    def say(self, user_id: int, text: str) -> dict[str, Any]:
+        return self._post(f"/users/{user_id}/messages", {"text": text})
+
+    def press(self, user_id: int, message_id: int, callback_data: str, chat_id: int | None = None) -> str:
+        body: dict[str, Any] = {"message_id": message_id, "callback_data": callback_data}
+        if chat_id is not None:
+            body["chat_id"] = chat_id
+        return str(self._post(f"/users/{user_id}/press", body)["callback_query_id"])
+
+    def join(self, user_id: int, invite_link: str) -> dict[str, Any]:
+        return self._post(f"/users/{user_id}/join", {"invite_link": invite_link})
+
+    def block(self, user_id: int) -> None:
+        self._post(f"/users/{user_id}/block")
+
+    def transcript(self, chat_id: int) -> list[dict[str, Any]]:
+        data = self._get(f"/chats/{chat_id}/transcript", outgoing_only=1)
+        return [m for m in data.get("messages", []) if not m.get("deleted")]
+
+    def members(self, chat_id: int) -> dict[str, Any]:
+        return self._get(f"/chats/{chat_id}/members")
+
+    def member_status(self, chat_id: int, user_id: int) -> str | None:
+        for member in self.members(chat_id)["members"]:
+            if member["user"]["id"] == user_id:
+                return str(member["status"])
+        return None
+
+    def callback_answer(self, query_id: str) -> dict[str, Any] | None:
+        answer: dict[str, Any] | None = self._get(f"/callback_queries/{query_id}").get("answer")
+        return answer
+
+    def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = self._get("/stats")["stats"]
+        return stats
+
+    def calls(self, method: str | None = None) -> list[dict[str, Any]]:
+        params = {"method": method} if method else {}
+        calls: list[dict[str, Any]] = self._get("/calls", **params)["calls"]
+        return calls
+
+    def wait_message(
+        self, chat_id: int, containing: str, timeout: float = 20.0, after: int = 0
+    ) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            for message in self.transcript(chat_id):
+                if message["message_id"] > after and containing in (message.get("text") or ""):
+                    return message
+            return None
+
+        return wait_for(f"a message containing {containing!r} in chat {chat_id}", probe, timeout)
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    markup = message.get("reply_markup") or {}
+    return [button for row in markup.get("inline_keyboard", []) for button in row]
+
+
+class NowPaymentsControl:
+    def __init__(self, endpoints: dict[str, Any]) -> None:
+        self.base = endpoints["nowpayments_api"].rstrip("/")
+        self.http = httpx.Client(base_url=f"{self.base}/_control", timeout=60)
+
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.http.post(path, json=body or {})
+        if response.status_code >= 300:
+            raise RuntimeError(f"NowPayments stand-in {path}: {response.status_code} {response.text[:300]}")
+        data: dict[str, Any] = response.json()
+        return data
+
+    def reset(self) -> None:
+        self._post("/reset")
+
+    def invoice_for(self, order_prefix: str) -> dict[str, Any]:
+        invoices = self.http.get("/invoices").json()["invoices"]
+        matches = [i for i in invoices if str(i.get("order_id", "")).startswith(order_prefix)]
+        if not matches:
+            raise LookupError(f"no invoice for {order_prefix}")
+        return matches[-1]  # type: ignore[no-any-return]
+
+    def invoice_by_url(self, invoice_url: str) -> dict[str, Any]:
+        invoice_id = invoice_url.rsplit("iid=", 1)[1]
+        invoice: dict[str, Any] = self.http.get(f"/invoices/{invoice_id}").json()["invoice"]
+        return invoice
+
+    def pay(self, invoice_id: str, **fields: Any) -> int:
+        body = {"pay_currency": "btc", **fields}
+        return int(self._post(f"/invoices/{invoice_id}/payments", body)["payment_id"])
+
+    def steps(self, payment_id: int, steps: list[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
+        ipns: list[dict[str, Any]] = self._post(f"/payments/{payment_id}/steps", {"steps": steps, **options})[
+            "ipns"
+        ]
+        return ipns
+
+    def fail(self, mode: str, count: int = 1, **rule: Any) -> None:
+        self._post("/failures", {"mode": mode, "count": count, **rule})
+
+    def replay(self, ipn_id: int, copies: int = 1) -> list[dict[str, Any]]:
+        ipns: list[dict[str, Any]] = self._post(f"/ipns/{ipn_id}/replay", {"copies": copies})["ipns"]
+        return ipns
+
+
+def firestore(endpoints: dict[str, Any]) -> Any:
+    from google.cloud import firestore as fs
+
+    os.environ["FIRESTORE_EMULATOR_HOST"] = endpoints["firestore_emulator_host"]
+    return fs.Client(project=endpoints["project"])
+
+
+def reset_firestore(endpoints: dict[str, Any]) -> None:
+    host = endpoints["firestore_emulator_host"]
+    url = f"http://{host}/emulator/v1/projects/{endpoints['project']}/databases/(default)/documents"
+    httpx.delete(url, timeout=10).raise_for_status()
