@@ -1,0 +1,67 @@
+"""The whole local stack (emulators, stand-ins, every function, the scheduler), started once for
+the end-to-end tests on its own ports and state folder, and stopped after them."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.clients import NowPaymentsControl, TelegramControl, firestore
+from local.config import StackConfig
+from local.stack import Stack
+from tests.conftest import E2E_PORT_BASE
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    state = Path(tempfile.mkdtemp(prefix="telepay-e2e-"))
+    config = StackConfig(port_base=E2E_PORT_BASE, state_dir=state, telegram_rate_limits=False)
+    running = Stack(config)
+    try:
+        running.up()
+        yield running
+    finally:
+        running.down()
+
+
+@pytest.fixture(scope="session")
+def endpoints(stack: Stack) -> dict[str, Any]:
+    return stack.config.endpoints()
+
+
+@pytest.fixture
+def tg(endpoints: dict[str, Any]) -> TelegramControl:
+    return TelegramControl(endpoints)
+
+
+@pytest.fixture
+def np(endpoints: dict[str, Any]) -> NowPaymentsControl:
+    return NowPaymentsControl(endpoints)
+
+
+@pytest.fixture
+def db(endpoints: dict[str, Any]) -> Any:
+    return firestore(endpoints)
+
+
+@pytest.fixture
+def token() -> str:
+    """A fresh channel token per test, so tests share the stack without sharing state."""
+    return "E2e" + uuid.uuid4().hex[:9]
+
+
+@pytest.fixture
+def clock(stack: Stack) -> Iterator[Any]:
+    """Moves the whole stack's clock forward (the functions read the offset file)."""
+
+    class Clock:
+        def set(self, seconds: float) -> None:
+            stack.config.clock_offset_file.write_text(str(seconds))
+
+    yield Clock()
+    stack.config.clock_offset_file.write_text("0")
