@@ -65,7 +65,8 @@ class TaskQueue:
         schedule_time: datetime | None = None,
     ) -> str:
         """Create an HTTP POST task; raises TaskAlreadyExists when the name was used recently."""
-        from google.api_core.exceptions import AlreadyExists
+        # gRPC raises AlreadyExists; the REST transport maps the same 409 to its parent, Conflict.
+        from google.api_core.exceptions import Conflict
         from google.cloud import tasks_v2
         from google.protobuf import timestamp_pb2
 
@@ -89,6 +90,6 @@ class TaskQueue:
             task["schedule_time"] = stamp
         try:
             created = self._get_client().create_task(parent=self.queue_path(queue), task=task)  # type: ignore[arg-type]
-        except AlreadyExists as error:
+        except Conflict as error:
             raise TaskAlreadyExists(name or "") from error
         return str(created.name)

@@ -3,6 +3,8 @@ the end-to-end tests on its own ports and state folder, and stopped after them."
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -27,6 +29,8 @@ def stack() -> Iterator[Stack]:
         yield running
     finally:
         running.down()
+        if not os.environ.get("TELEPAY_KEEP_E2E_LOGS"):
+            shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

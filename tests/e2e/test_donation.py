@@ -1,0 +1,107 @@
+"""Donations end to end: the keypad, its state in Firestore, the payment, the thanks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from local.clients import buttons, wait_for
+from tests.e2e.flows import new_channel, pay, texts_in
+
+pytestmark = pytest.mark.e2e
+
+
+def _keypad(tg: Any, chat: int) -> dict[str, Any]:
+    return next(
+        m
+        for m in reversed(tg.transcript(chat))
+        if "Donate to" in (m.get("text") or "") or "Donation of" in (m.get("text") or "")
+    )
+
+
+def _send_update(endpoints: dict[str, Any], update: dict[str, Any]) -> int:
+    return httpx.post(
+        endpoints["functions"]["telegram_webhook"],
+        json=update,
+        headers={"X-Telegram-Bot-Api-Secret-Token": endpoints["telegram_webhook_secret"]},
+        timeout=10,
+    ).status_code
+
+
+def test_donate_with_the_keypad(endpoints, tg, np, token) -> None:  # type: ignore[no-untyped-def]
+    channel = new_channel(endpoints, tg, token)
+    dee = tg.user("Dee", username="dee_gives")
+    tg.say(dee, f"/start {token}")
+    offer = tg.wait_message(dee, "Choose how long")
+    donate = next(b for b in buttons(offer) if b["text"] == "💝 Donate")
+    tg.press(dee, offer["message_id"], donate["callback_data"])
+    keypad = tg.wait_message(dee, "Amount: $0.00 USD")
+    keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
+
+    for label in ("1", "0"):
+        tg.press(dee, keypad["message_id"], keys[label])
+        wait_for(
+            "the press to show",
+            lambda: _keypad(tg, dee)["text"].count("$") and "$1" in _keypad(tg, dee)["text"],
+        )
+    wait_for("10 on the keypad", lambda: "Amount: $10 USD" in _keypad(tg, dee)["text"])
+
+    # The same press update delivered twice, and the same press in a second update: applied once.
+    press = {
+        "update_id": 880000000 + dee % 100000,
+        "callback_query": {
+            "id": f"dup-{dee}",
+            "from": {"id": dee, "is_bot": False, "first_name": "Dee"},
+            "chat_instance": "x",
+            "data": keys["5"],
+            "message": {
+                "message_id": keypad["message_id"],
+                "date": 0,
+                "chat": {"id": dee, "type": "private"},
+            },
+        },
+    }
+    assert _send_update(endpoints, press) == 200
+    assert _send_update(endpoints, press) == 200
+    press["update_id"] += 1
+    assert _send_update(endpoints, press) == 200
+    wait_for("105 on the keypad", lambda: "Amount: $105 USD" in _keypad(tg, dee)["text"])
+
+    query = tg.press(dee, keypad["message_id"], keys["✅ Confirm"])
+    pay_message = wait_for(
+        "the Pay button in place of the keypad",
+        lambda: next(
+            (
+                m
+                for m in tg.transcript(dee)
+                if m["message_id"] == keypad["message_id"] and "invoice is ready" in m["text"]
+            ),
+            None,
+        ),
+    )
+    assert "$105.00 USD for your donation to Night Owls Club" in pay_message["text"]
+    assert (tg.callback_answer(query) or {}).get("text") == "Preparing your invoice…"
+    assert any("Amount: $105 USD" in h["text"] for h in pay_message["history"])  # it was the keypad
+
+    pay(np, pay_message)
+    thanks = tg.wait_message(dee, "Thank you for your donation")
+    assert "$105.00 USD to Night Owls Club" in thanks["text"]
+    notice = tg.wait_message(channel.owner, "New donation")
+    assert "Dee (@dee_gives)" in notice["text"] and "donated $105.00 USD" in notice["text"]
+    assert texts_in(tg, dee, "Payment received") == []  # a donation is not a subscription
+
+
+def test_confirm_below_the_minimum_says_why(endpoints, tg, token) -> None:  # type: ignore[no-untyped-def]
+    new_channel(endpoints, tg, token)
+    lu = tg.user("Lu")
+    tg.say(lu, f"/start {token}_DONATE")
+    keypad = tg.wait_message(lu, "Amount: $0.00 USD")
+    keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
+    tg.press(lu, keypad["message_id"], keys["3"])
+    wait_for("3 on the keypad", lambda: "Amount: $3 USD" in _keypad(tg, lu)["text"])
+    query = tg.press(lu, keypad["message_id"], keys["✅ Confirm"])
+    answer = wait_for("the refusal", lambda: tg.callback_answer(query))
+    assert answer["text"] == "The minimum is $4.99 USD" and answer["show_alert"] is True
+    assert "Amount: $3 USD" in _keypad(tg, lu)["text"]
