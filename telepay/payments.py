@@ -212,7 +212,10 @@ def apply_payment(rt: Runtime, order_id: str, payment: Payment) -> str:
                     renewed_at=now,
                     tier_id=order.tier_id,
                     last_order_id=order.order_id,
-                    in_channel=bool(previous and previous.in_channel and was_active),
+                    # Still in the channel unless the removal already ran (it sets status expired).
+                    in_channel=bool(
+                        previous and previous.in_channel and previous.status is SubscriptionStatus.ACTIVE
+                    ),
                     reminders_sent=previous.reminders_sent if previous else [],
                     next_action_at=now,  # the sweep works out the reminders and removal from here
                     updated_at=now,

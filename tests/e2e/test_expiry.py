@@ -1,0 +1,88 @@
+"""Expiry end to end: the stack's clock is moved forward; the sweep runs from the local scheduler
+or by hand (with its own scheduled time, as Cloud Scheduler sends it)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from local.clients import buttons, wait_for
+from tests.e2e.flows import join, new_channel, subscribe, texts_in
+
+pytestmark = pytest.mark.e2e
+DAY = 86400
+
+
+def sweep(endpoints: dict[str, Any], scheduled: str) -> dict[str, Any]:
+    response = httpx.post(
+        endpoints["functions"]["expire_subscriptions"],
+        headers={"X-CloudScheduler-ScheduleTime": scheduled},
+        content=b"{}",
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def queue(endpoints: dict[str, Any], name: str, verb: str) -> None:
+    path = f"projects/{endpoints['project']}/locations/{endpoints['tasks_location']}/queues/{name}:{verb}"
+    httpx.post(f"{endpoints['tasks_emulator']}/v2/{path}", json={}, timeout=10).raise_for_status()
+
+
+def test_reminders_removal_and_coming_back(endpoints, tg, np, db, token, clock) -> None:  # type: ignore[no-untyped-def]
+    channel = new_channel(endpoints, tg, token)
+    ivy = tg.user("Ivy")
+    join(tg, ivy, channel, subscribe(tg, np, ivy, channel))
+
+    clock.set(27 * DAY + 60)
+    sweep(endpoints, f"{token}-1")
+    first = tg.wait_message(ivy, "⏰ Your access to Night Owls Club ends on")
+    assert "in about 2 days" in first["text"] or "in about 3 days" in first["text"]
+    assert buttons(first)[0]["callback_data"] == f"ren:{token}:t1"
+    sweep(endpoints, f"{token}-1")  # the same scheduled run again
+    sweep(endpoints, f"{token}-2")  # the next minute
+    time.sleep(2)
+    assert len(texts_in(tg, ivy, "⏰")) == 1
+
+    clock.set(29 * DAY + 60)
+    sweep(endpoints, f"{token}-3")
+    wait_for("the 1-day reminder", lambda: len(texts_in(tg, ivy, "⏰")) == 2)
+    assert "in about 23 hours" in texts_in(tg, ivy, "⏰")[-1]
+
+    # Past the end: the local scheduler's own every-minute run removes her within two minutes.
+    clock.set(30 * DAY + 60)
+    wait_for("the removal", lambda: tg.member_status(channel.closed, ivy) != "member", timeout=130, every=1)
+    ended = tg.wait_message(ivy, "ended on")
+    assert "you've been removed from the channel" in ended["text"]
+    assert db.collection("subscriptions").document(f"{token}-{ivy}").get().to_dict()["status"] == "expired"
+
+    # Renew: the button opens the offer with her tier first; paying lets her back in by approval.
+    tg.press(ivy, ended["message_id"], buttons(ended)[0]["callback_data"])
+    offer = tg.wait_message(ivy, "Choose how long", after=ended["message_id"])
+    assert buttons(offer)[0]["callback_data"] == f"buy:{token}:t1"
+    receipt = subscribe(tg, np, ivy, channel)
+    assert buttons(receipt), "a removed member gets a new Join link"
+    assert join(tg, ivy, channel, receipt) == "member"
+
+
+def test_renewed_a_second_before_removal_stays(endpoints, tg, np, db, token, clock) -> None:  # type: ignore[no-untyped-def]
+    channel = new_channel(endpoints, tg, token)
+    ray = tg.user("Ray")
+    join(tg, ray, channel, subscribe(tg, np, ray, channel))
+    clock.set(30 * DAY + 5)
+    queue(endpoints, "telegram-actions", "pause")
+    try:
+        counts = sweep(endpoints, f"{token}-removal")["counts"]
+        assert counts["queued"] >= 1
+        second = subscribe(tg, np, ray, channel)  # pays while the removal waits in the queue
+    finally:
+        queue(endpoints, "telegram-actions", "resume")
+    assert "now runs until" in second["text"]
+    time.sleep(3)  # the queued removal runs now and finds the renewal
+    assert tg.member_status(channel.closed, ray) == "member"
+    assert texts_in(tg, ray, "ended on") == []
+    assert db.collection("subscriptions").document(f"{token}-{ray}").get().to_dict()["status"] == "active"
