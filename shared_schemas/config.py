@@ -118,9 +118,6 @@ class DailyBroadcastSettings(TelegramSettings, TasksSettings):
     broadcast_pause_after_failures: int = Field(
         default=3, description="Consecutive permanent failures before a channel's broadcast pauses."
     )
-    broadcast_manual_cooldown_minutes: int = Field(
-        default=60, description="Cooldown of the owner's /broadcast."
-    )
 
 
 FUNCTION_SETTINGS: dict[Function, type[CommonSettings]] = {

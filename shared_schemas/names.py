@@ -174,8 +174,9 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec(
         Queue.CREATE_INVOICE,
         Function.CREATE_INVOICE,
-        max_dispatches_per_second=50,
-        max_concurrent_dispatches=50,
+        # Each task sends one message (the Pay button): at most Telegram's ~30 sends/s per bot.
+        max_dispatches_per_second=30,
+        max_concurrent_dispatches=30,
         max_attempts=5,
         min_backoff_seconds=1,
         max_backoff_seconds=30,
@@ -187,8 +188,9 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec(
         Queue.KEYPAD,
         Function.KEYPAD,
-        max_dispatches_per_second=100,
-        max_concurrent_dispatches=100,
+        # Each press edits one message: at most Telegram's ~30 sends/s per bot.
+        max_dispatches_per_second=30,
+        max_concurrent_dispatches=30,
         max_attempts=5,
         min_backoff_seconds=1,
         max_backoff_seconds=5,
@@ -199,9 +201,11 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec(
         Queue.TELEGRAM_ACTIONS,
         Function.EXPIRE_SUBSCRIPTIONS,
-        # Telegram allows about 30 sends/s per bot; stay below, leaving room for interactive sends.
-        max_dispatches_per_second=25,
-        max_concurrent_dispatches=25,
+        # Telegram allows about 30 sends/s per bot and each action sends one message: stay just
+        # below. Sends beyond the bot's budget (interactive traffic, an overlapping broadcast) get
+        # 429 and are rescheduled after retry_after, never dropped.
+        max_dispatches_per_second=28,
+        max_concurrent_dispatches=28,
         max_attempts=20,
         min_backoff_seconds=1,
         max_backoff_seconds=300,
@@ -212,9 +216,10 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec(
         Queue.BROADCAST,
         Function.DAILY_BROADCAST,
-        # A channel takes 20 posts/min; one post per channel, so the bot-wide cap is what binds.
-        max_dispatches_per_second=25,
-        max_concurrent_dispatches=25,
+        # A channel takes 20 posts/min; one post per channel, so the bot-wide ~30/s is what binds.
+        # It runs once a day (09:00 UTC); overlapping sends are rescheduled on 429 like expiry's.
+        max_dispatches_per_second=28,
+        max_concurrent_dispatches=28,
         max_attempts=20,
         min_backoff_seconds=1,
         max_backoff_seconds=300,

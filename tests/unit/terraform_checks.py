@@ -91,17 +91,20 @@ def expr(value: Any) -> str:
 
 
 def is_block(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(item, dict) and item.get("__is_block__") for item in value
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, dict) and item.get("__is_block__") for item in value)
     )
 
 
 def single_block(body: dict[str, Any], name: str) -> dict[str, Any]:
     """The only `name { ... }` block of a body (cleaned)."""
     blocks = body.get(name)
-    assert is_block(blocks), f"`{name}` is not a block here"
+    assert isinstance(blocks, list) and is_block(blocks), f"`{name}` is not a block here"
     assert len(blocks) == 1, f"`{name}` appears {len(blocks)} times"
-    return clean(blocks[0])
+    block: dict[str, Any] = clean(blocks[0])
+    return block
 
 
 def strings(value: Any) -> Iterator[str]:
@@ -158,7 +161,8 @@ def load() -> Terraform:
 
 @cache
 def provider_schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_FIXTURE.read_text())
+    schema: dict[str, Any] = json.loads(SCHEMA_FIXTURE.read_text())
+    return schema
 
 
 def normalise_attribute(name: str) -> str:
@@ -227,7 +231,9 @@ def attribute_path_problem(schema: dict[str, Any], path: str) -> str | None:
     return None
 
 
-def references_outside(terraform: Terraform, pattern: re.Pattern[str], skip: tuple[str, str] | None) -> set[str]:
+def references_outside(
+    terraform: Terraform, pattern: re.Pattern[str], skip: tuple[str, str] | None
+) -> set[str]:
     """Names a reference pattern finds in every value, except inside the skipped declaration
     (("variable", name) or ("local", name))."""
     found: set[str] = set()

@@ -1,0 +1,45 @@
+"""Shared pieces of the benchmarks: a private local stack and percentiles."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import statistics
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from local.config import StackConfig
+from local.stack import Stack
+
+BENCH_PORT_BASE = 19100
+
+
+@contextlib.contextmanager
+def private_stack(rate_limits: bool, port_base: int = BENCH_PORT_BASE, **config: Any) -> Iterator[Stack]:
+    state = Path(tempfile.mkdtemp(prefix="telepay-bench-"))
+    stack = Stack(
+        StackConfig(port_base=port_base, state_dir=state, telegram_rate_limits=rate_limits, **config)
+    )
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(name: str, ms: list[float]) -> str:
+    return (
+        f"{name:<44} n={len(ms):<5} p50={percentile(ms, 50):7.1f} ms  p99={percentile(ms, 99):7.1f} ms  "
+        f"max={max(ms):7.1f} ms  mean={statistics.fmean(ms):7.1f} ms"
+    )

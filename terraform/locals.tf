@@ -1,0 +1,335 @@
+# What the system is made of, mirroring shared_schemas (names.py, config.py, documents.py) table by
+# table. tests/unit/test_terraform.py compares every table here with shared_schemas, so a change
+# there fails the tests until it is made here too. Resources iterate over these tables.
+
+locals {
+  # --- shared_schemas/names.py FUNCTIONS --------------------------------------------------------
+  # Every function is deployed as an HTTP function (notify too: Pub/Sub pushes to it through an
+  # explicit subscription, see pubsub.tf). One request per instance (the code keeps one runtime per
+  # process), so max_instances of a task target covers its queue's max_concurrent_dispatches, and
+  # telegram_webhook's covers the max_connections given to setWebhook. timeout_seconds matches the
+  # caller's own deadline: the scheduler job's attempt deadline, the subscription's ack deadline,
+  # Telegram's 60 s read timeout.
+  functions = {
+    telegram_webhook = {
+      entry_point     = "telegram_webhook"
+      trigger         = "http-public"
+      public          = true
+      description     = "Every Telegram update enters here (secret-token checked)."
+      timeout_seconds = 60
+      memory          = "512M"
+      cpu             = "1" # a whole CPU: imports and the first update run fast on a fresh instance
+      min_instances   = var.public_min_instances
+      max_instances   = 40
+    }
+    ipn_handler = {
+      entry_point     = "ipn_handler"
+      trigger         = "http-public"
+      public          = true
+      description     = "NowPayments IPN callbacks (HMAC checked, state re-read from the API)."
+      timeout_seconds = 30
+      memory          = "512M"
+      cpu             = "1" # NowPayments gives up after 3000 ms
+      min_instances   = var.public_min_instances
+      max_instances   = 10
+    }
+    create_invoice = {
+      entry_point     = "create_invoice"
+      trigger         = "task"
+      public          = false
+      description     = "Writes an order, creates the NowPayments invoice, sends the Pay button."
+      timeout_seconds = 60
+      memory          = "512M"
+      cpu             = null
+      min_instances   = 0
+      max_instances   = 50
+    }
+    keypad = {
+      entry_point     = "keypad"
+      trigger         = "task"
+      public          = false
+      description     = "Donation amount keypad; state in Firestore."
+      timeout_seconds = 30
+      memory          = "512M"
+      cpu             = null
+      min_instances   = 0
+      max_instances   = 100
+    }
+    notify = {
+      entry_point     = "notify"
+      trigger         = "pubsub-push"
+      public          = false
+      description     = "Payment events: access link and receipt to the buyer, notice to the owner."
+      timeout_seconds = 60
+      memory          = "512M"
+      cpu             = null
+      min_instances   = 0
+      max_instances   = 20
+    }
+    expire_subscriptions = {
+      entry_point     = "expire_subscriptions"
+      trigger         = "scheduler"
+      public          = false
+      description     = "Every minute: reminders and removals, enqueued as paced tasks; also runs those tasks."
+      timeout_seconds = 180
+      memory          = "512M"
+      cpu             = null
+      min_instances   = 0
+      max_instances   = 30
+    }
+    daily_broadcast = {
+      entry_point     = "daily_broadcast"
+      trigger         = "scheduler"
+      public          = false
+      description     = "Daily: posts each channel's offer to its open channel, as paced tasks."
+      timeout_seconds = 180
+      memory          = "512M"
+      cpu             = null
+      min_instances   = 0
+      max_instances   = 30
+    }
+  }
+
+  # The URL of each function, known before the function exists. Functions read each other's URLs
+  # (and expire_subscriptions and daily_broadcast their own, as their tasks' target) from the
+  # environment; taking them from google_cloudfunctions2_function.function[...].url would make the
+  # function resource refer to itself. 2nd gen functions answer at this deterministic
+  # cloudfunctions.net URL (the resource's `url` attribute; a postcondition in functions.tf checks
+  # they agree), and it is also the OIDC audience Cloud Tasks, Scheduler and Pub/Sub put in tokens.
+  function_urls = {
+    for name in keys(local.functions) : name => "https://${var.region}-${var.project_id}.cloudfunctions.net/${name}"
+  }
+
+  # --- shared_schemas/config.py FUNCTION_SETTINGS ------------------------------------------------
+  # The plain environment of each function: every required setting of its settings model, plus the
+  # optional ones production must not leave at their local defaults. Emulator hosts and
+  # TELEPAY_CLOCK_OFFSET_FILE are local only and never set here.
+  function_env = {
+    telegram_webhook = {
+      GOOGLE_CLOUD_PROJECT          = var.project_id
+      LOG_LEVEL                     = var.log_level
+      TELEGRAM_BOT_USERNAME         = var.telegram_bot_username
+      TASKS_LOCATION                = var.region
+      TASKS_INVOKER_SERVICE_ACCOUNT = google_service_account.caller["tasks_invoker"].email
+      CREATE_INVOICE_URL            = local.function_urls["create_invoice"]
+      KEYPAD_URL                    = local.function_urls["keypad"]
+      DAILY_BROADCAST_URL           = local.function_urls["daily_broadcast"] # owners' /broadcast
+    }
+    ipn_handler = {
+      GOOGLE_CLOUD_PROJECT     = var.project_id
+      LOG_LEVEL                = var.log_level
+      NOWPAYMENTS_API_BASE_URL = var.nowpayments_api_base_url
+    }
+    create_invoice = {
+      GOOGLE_CLOUD_PROJECT     = var.project_id
+      LOG_LEVEL                = var.log_level
+      TELEGRAM_BOT_USERNAME    = var.telegram_bot_username
+      NOWPAYMENTS_API_BASE_URL = var.nowpayments_api_base_url
+      IPN_CALLBACK_URL         = local.function_urls["ipn_handler"]
+      # The attempt that tells the user the invoice failed must be the queue's last one.
+      INVOICE_MAX_ATTEMPTS = tostring(local.queues["create-invoice"].max_attempts)
+    }
+    keypad = {
+      GOOGLE_CLOUD_PROJECT          = var.project_id
+      LOG_LEVEL                     = var.log_level
+      TELEGRAM_BOT_USERNAME         = var.telegram_bot_username
+      TASKS_LOCATION                = var.region
+      TASKS_INVOKER_SERVICE_ACCOUNT = google_service_account.caller["tasks_invoker"].email
+      CREATE_INVOICE_URL            = local.function_urls["create_invoice"]
+    }
+    notify = {
+      GOOGLE_CLOUD_PROJECT  = var.project_id
+      LOG_LEVEL             = var.log_level
+      TELEGRAM_BOT_USERNAME = var.telegram_bot_username
+    }
+    expire_subscriptions = {
+      GOOGLE_CLOUD_PROJECT          = var.project_id
+      LOG_LEVEL                     = var.log_level
+      TELEGRAM_BOT_USERNAME         = var.telegram_bot_username
+      TASKS_LOCATION                = var.region
+      TASKS_INVOKER_SERVICE_ACCOUNT = google_service_account.caller["tasks_invoker"].email
+      EXPIRE_SUBSCRIPTIONS_URL      = local.function_urls["expire_subscriptions"]
+    }
+    daily_broadcast = {
+      GOOGLE_CLOUD_PROJECT          = var.project_id
+      LOG_LEVEL                     = var.log_level
+      TELEGRAM_BOT_USERNAME         = var.telegram_bot_username
+      TASKS_LOCATION                = var.region
+      TASKS_INVOKER_SERVICE_ACCOUNT = google_service_account.caller["tasks_invoker"].email
+      DAILY_BROADCAST_URL           = local.function_urls["daily_broadcast"]
+    }
+  }
+
+  # The SecretStr settings of each function, read from Secret Manager (secrets.tf). Each secret's
+  # accessor role goes to exactly the functions listed here.
+  function_secrets = {
+    telegram_webhook     = ["TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET"]
+    ipn_handler          = ["NOWPAYMENTS_API_KEY", "NOWPAYMENTS_IPN_SECRET"]
+    create_invoice       = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY"]
+    keypad               = ["TELEGRAM_BOT_TOKEN"]
+    notify               = ["TELEGRAM_BOT_TOKEN"]
+    expire_subscriptions = ["TELEGRAM_BOT_TOKEN"]
+    daily_broadcast      = ["TELEGRAM_BOT_TOKEN"]
+  }
+
+  secrets = {
+    TELEGRAM_BOT_TOKEN      = { secret_id = "telegram-bot-token", description = "Bot token from @BotFather." }
+    TELEGRAM_WEBHOOK_SECRET = { secret_id = "telegram-webhook-secret", description = "secret_token given to setWebhook; Telegram echoes it in X-Telegram-Bot-Api-Secret-Token." }
+    NOWPAYMENTS_API_KEY     = { secret_id = "nowpayments-api-key", description = "NowPayments API key (x-api-key)." }
+    NOWPAYMENTS_IPN_SECRET  = { secret_id = "nowpayments-ipn-secret", description = "NowPayments IPN secret (HMAC-SHA512 key of x-nowpayments-sig)." }
+  }
+
+  # --- Identities and who may call whom ------------------------------------------------------------
+  # Project-level roles of each function's own service account, with the reason for each. Every
+  # other grant is on a single resource: publisher on its topic, enqueuer on its queue, accessor on
+  # its secret (see pubsub.tf, tasks.tf, secrets.tf).
+  function_project_roles = {
+    telegram_webhook     = { "roles/datastore.user" = "Firestore: reads channels and subscriptions; writes subscriptions (join requests), update claims and failed updates." }
+    ipn_handler          = { "roles/datastore.user" = "Firestore: settles orders and subscriptions with the outbox in one transaction; writes IPN claims and unknown IPNs." }
+    create_invoice       = { "roles/datastore.user" = "Firestore: writes orders and users; reads channels and keypad sessions." }
+    keypad               = { "roles/datastore.user" = "Firestore: writes keypad sessions (the keypad's state) and claims; reads channels." }
+    notify               = { "roles/datastore.user" = "Firestore: reads orders and channels; writes subscriptions, users and message claims." }
+    expire_subscriptions = { "roles/datastore.user" = "Firestore: queries subscriptions due for a reminder or removal and updates them; re-publishes stuck outbox events." }
+    daily_broadcast      = { "roles/datastore.user" = "Firestore: reads channels and writes their broadcast state; writes claims." }
+  }
+
+  # The service accounts whose OIDC tokens call the private functions.
+  callers = {
+    tasks_invoker     = "Identity in the OIDC token of every Cloud Task (TASKS_INVOKER_SERVICE_ACCOUNT)."
+    scheduler_invoker = "Identity in the OIDC token of every Cloud Scheduler job."
+    pubsub_pusher     = "Identity in the OIDC token of every Pub/Sub push subscription."
+  }
+
+  # roles/run.invoker on each private function goes to exactly these callers (the public functions
+  # are invocable by allUsers instead, see functions.tf). From the tables below: queue targets are
+  # called by tasks_invoker, scheduler job targets by scheduler_invoker, push targets by
+  # pubsub_pusher.
+  function_invokers = {
+    create_invoice       = ["tasks_invoker"]                     # queue create-invoice
+    keypad               = ["tasks_invoker"]                     # queue keypad
+    notify               = ["pubsub_pusher"]                     # subscription notify-payment-events
+    expire_subscriptions = ["tasks_invoker", "scheduler_invoker"] # queue telegram-actions, job every minute
+    daily_broadcast      = ["tasks_invoker", "scheduler_invoker"] # queue broadcast, daily job
+  }
+
+  # --- shared_schemas/names.py TOPICS, SUBSCRIPTIONS, DEAD_LETTER_SUBSCRIPTIONS -------------------
+  topics = {
+    "payment-events"             = { published_by = ["ipn_handler", "expire_subscriptions"] }
+    "payment-events-dead-letter" = { published_by = [] } # only Pub/Sub dead-lettering writes here
+  }
+
+  push_subscriptions = {
+    "notify-payment-events" = {
+      topic                 = "payment-events"
+      push_to               = "notify"
+      dead_letter_topic     = "payment-events-dead-letter"
+      max_delivery_attempts = 10
+      min_backoff_seconds   = 5
+      max_backoff_seconds   = 300
+      ack_deadline_seconds  = 60
+      description           = "Settled, partial, expired and failed payments, to message buyers and owners."
+    }
+  }
+
+  # Dead-letter topic => pull subscription that holds its messages for inspection and replay.
+  dead_letter_subscriptions = {
+    "payment-events-dead-letter" = "payment-events-dead-letter-hold"
+  }
+
+  # --- shared_schemas/names.py QUEUES ------------------------------------------------------------
+  # Telegram allows about 30 messages/s per bot: the two queues that send in bulk (telegram-actions,
+  # broadcast) stay below it. create-invoice and keypad answer one user action each.
+  queues = {
+    "create-invoice" = {
+      target                    = "create_invoice"
+      max_dispatches_per_second = 30
+      max_concurrent_dispatches = 30
+      max_attempts              = 5
+      min_backoff_seconds       = 1
+      max_backoff_seconds       = 30
+      max_doublings             = 4
+      enqueued_by               = ["telegram_webhook", "keypad"]
+    }
+    "keypad" = {
+      target                    = "keypad"
+      max_dispatches_per_second = 30
+      max_concurrent_dispatches = 30
+      max_attempts              = 5
+      min_backoff_seconds       = 1
+      max_backoff_seconds       = 5
+      max_doublings             = 3
+      enqueued_by               = ["telegram_webhook"]
+    }
+    "telegram-actions" = {
+      target                    = "expire_subscriptions"
+      max_dispatches_per_second = 28
+      max_concurrent_dispatches = 28
+      max_attempts              = 20
+      min_backoff_seconds       = 1
+      max_backoff_seconds       = 300
+      max_doublings             = 5
+      enqueued_by               = ["expire_subscriptions"]
+    }
+    "broadcast" = {
+      target                    = "daily_broadcast"
+      max_dispatches_per_second = 28
+      max_concurrent_dispatches = 28
+      max_attempts              = 20
+      min_backoff_seconds       = 1
+      max_backoff_seconds       = 300
+      max_doublings             = 5
+      enqueued_by               = ["daily_broadcast", "telegram_webhook"]
+    }
+  }
+
+  # --- shared_schemas/names.py SCHEDULER_JOBS ----------------------------------------------------
+  # retry_count is not in names.py: the every-minute sweep needs no retry (the next run is a minute
+  # away); a failed daily broadcast is retried (its tasks are named per channel and day, so a retry
+  # never posts twice).
+  scheduler_jobs = {
+    "expire-subscriptions-every-minute" = {
+      schedule                 = "* * * * *"
+      time_zone                = "Etc/UTC"
+      target                   = "expire_subscriptions"
+      attempt_deadline_seconds = 180
+      retry_count              = 0
+      description              = "Find subscriptions due for a reminder or removal; re-publish stuck outbox events."
+    }
+    "daily-broadcast" = {
+      schedule                 = var.daily_broadcast_schedule
+      time_zone                = "Etc/UTC"
+      target                   = "daily_broadcast"
+      attempt_deadline_seconds = 180
+      retry_count              = 3
+      description              = "Post every active channel's offer to its open channel."
+    }
+  }
+
+  # --- shared_schemas/documents.py all_composite_indexes() and ttl_field --------------------------
+  # One index per query of shared_schemas/queries.py that needs one, keyed
+  # "<collection>-<field>-<field>".
+  composite_indexes = {
+    # stuck_outbox: the sweep re-publishing events whose publish failed
+    "outbox-published-created_at" = {
+      collection = "outbox"
+      fields = [
+        { field_path = "published", order = "ASCENDING" },
+        { field_path = "created_at", order = "ASCENDING" },
+      ]
+    }
+    # subscriptions_due: the expiry sweep, active subscriptions whose next reminder or removal is due
+    "subscriptions-status-next_action_at" = {
+      collection = "subscriptions"
+      fields = [
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "next_action_at", order = "ASCENDING" },
+      ]
+    }
+  }
+
+  # Collection => timestamp field after which Firestore deletes the document (dedupe records).
+  ttl_fields = {
+    claims          = "expire_at"
+    keypad_sessions = "expire_at"
+  }
+}

@@ -1,0 +1,71 @@
+variable "project_id" {
+  description = "Google Cloud project id that holds the whole system."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, queues, scheduler jobs, bucket and Firestore database."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "telegram_bot_username" {
+  description = "Bot username without @ (TELEGRAM_BOT_USERNAME), used in deep links."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_]{4,31}$", var.telegram_bot_username))
+    error_message = "A Telegram bot username without the leading @ (5-32 letters, digits, underscores)."
+  }
+}
+
+variable "daily_broadcast_schedule" {
+  description = "Cron (in Etc/UTC) of the daily offer posts; shared_schemas/names.py holds the default."
+  type        = string
+  default     = "0 9 * * *"
+}
+
+variable "public_min_instances" {
+  description = "Warm instances of telegram_webhook and ipn_handler, so a cold start never eats NowPayments' 3 s or Telegram's budget."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.public_min_instances >= 1
+    error_message = "The public functions need at least one warm instance."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of every function."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "One of DEBUG, INFO, WARNING, ERROR."
+  }
+}
+
+variable "nowpayments_api_base_url" {
+  description = "NOWPAYMENTS_API_BASE_URL: the production API, or the NowPayments sandbox for a test deployment."
+  type        = string
+  default     = "https://api.nowpayments.io"
+}
+
+variable "secret_versions" {
+  description = "Secret Manager version each function reads, by setting name (e.g. { TELEGRAM_BOT_TOKEN = \"3\" }); unlisted ones read \"latest\". Changing one redeploys the functions that read that secret (README.md, \"Rotating secrets\")."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for version in values(var.secret_versions) : can(regex("^(latest|[1-9][0-9]*)$", version))])
+    error_message = "Each version is \"latest\" or a version number."
+  }
+}
+
+variable "alert_notification_channels" {
+  description = "Cloud Monitoring notification channel ids (projects/<p>/notificationChannels/<id>) told about dead letters."
+  type        = list(string)
+  default     = []
+}
