@@ -9,6 +9,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shared_schemas.names import FUNCTIONS, Function
 
@@ -132,7 +133,7 @@ class StackConfig:
         }
         return env | self.extra_env
 
-    def endpoints(self) -> dict[str, object]:
+    def endpoints(self) -> dict[str, Any]:
         """`.local/endpoints.json`: a stable, machine-readable description of the running stack."""
         return {
             "functions": {spec.name.value: self.function_url(spec.name) for spec in FUNCTIONS},

@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -115,7 +116,7 @@ class Stack:
         pids = json.loads(self.pids_file.read_text())
         return any(_alive(pid) for pid in pids.values())
 
-    def up(self) -> dict[str, object]:
+    def up(self) -> dict[str, Any]:
         c = self.config
         if self.is_running():
             raise StackError(f"TelePay is already running (see {self.endpoints_file}); `make down` stops it.")

@@ -43,3 +43,23 @@ def summary(name: str, ms: list[float]) -> str:
         f"{name:<44} n={len(ms):<5} p50={percentile(ms, 50):7.1f} ms  p99={percentile(ms, 99):7.1f} ms  "
         f"max={max(ms):7.1f} ms  mean={statistics.fmean(ms):7.1f} ms"
     )
+
+
+def in_parallel(work: list[Any], call: Any, threads: int = 16) -> list[Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(call, work))
+
+
+def count_where(db: Any, collection: str, field: str, value: Any) -> int:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    result = db.collection(collection).where(filter=FieldFilter(field, "==", value)).count().get()
+    return int(result[0][0].value)
+
+
+def telegram_cap(tg: Any) -> float:
+    config = tg._get("/config")["config"]
+    limits = config.get("rate_limits") or {}
+    return float(limits.get("global_per_second", 30))

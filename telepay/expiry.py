@@ -307,6 +307,12 @@ def _tell_expired(rt: Runtime, sub: SubscriptionDoc, channel: ChannelDoc | None)
         )
     except TelegramForbidden:
         mark_blocked(rt, sub.user_id)
+    except TelegramBadRequest as error:  # e.g. a user who never started the bot: nothing to retry
+        log.info(
+            "could not tell the user: %s",
+            error,
+            extra={"subscription_id": f"{sub.channel_token}-{sub.user_id}"},
+        )
     except Exception:
         claim.release()
         raise

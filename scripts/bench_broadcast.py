@@ -1,0 +1,101 @@
+"""Scale: the daily broadcast to N channels (default 10,000); the Telegram stand-in enforces its
+rate limits. Prints posted, lost, 429s received, time taken and the posting rate as a fraction of
+Telegram's configured per-bot cap.
+
+    python -m scripts.bench_broadcast [--channels 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+
+from local.clients import TelegramControl, firestore
+from scripts.benchlib import in_parallel, private_stack, telegram_cap
+from shared_schemas.documents import ChannelDoc, Tier
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--channels", type=int, default=10_000)
+    args = parser.parse_args()
+    n = args.channels
+    with private_stack(rate_limits=True) as stack:
+        endpoints = stack.config.endpoints()
+        tg = TelegramControl(endpoints)
+        db = firestore(endpoints)
+        owner = tg.user("Owner")
+        tg._post(f"/users/{owner}/start")
+        print(f"seeding {n} channels (bot is admin of each open channel)…", flush=True)
+        opens = in_parallel(
+            list(range(n)), lambda i: tg.channel(f"Open {i}", owner, username=f"bench_open_{i}")
+        )
+        in_parallel(opens, lambda chat: tg.make_bot_admin(chat, ["can_post_messages", "can_delete_messages"]))
+        tiers = [Tier(tier_id="t1", price=Decimal("5.00"), days=30)]
+        now = datetime.now(UTC)
+        for start in range(0, n, 500):
+            batch = db.batch()
+            for i in range(start, min(n, start + 500)):
+                channel = ChannelDoc(
+                    token=f"BenchCh{i:06d}",
+                    owner_user_id=owner,
+                    title=f"Channel {i}",
+                    open_channel_id=opens[i],
+                    closed_channel_id=-(10**13) - i,
+                    tiers=tiers,
+                    created_at=now,
+                )
+                batch.set(db.collection("channels").document(channel.token), channel.to_firestore())
+            batch.commit()
+        tg._post("/config", {"reset_rate_counters": True})
+        before = tg.stats()
+        cap = telegram_cap(tg)
+        print(f"{n} active channels; Telegram cap {cap:g} sends/s per bot; daily run…", flush=True)
+
+        started = time.perf_counter()
+        response: httpx.Response = httpx.post(
+            endpoints["functions"]["daily_broadcast"],
+            headers={"X-CloudScheduler-ScheduleTime": now.strftime("%Y-%m-%dT09:00:00Z")},
+            content=b"{}",
+            timeout=600,
+        )
+        run_s = time.perf_counter() - started
+        print(
+            f"daily run answered {response.status_code} in {run_s:.1f} s: {response.json().get('counts')}",
+            flush=True,
+        )
+        posted = 0
+        last_report = 0.0
+        deadline = started + max(600, n / cap * 3)
+        while time.perf_counter() < deadline:
+            posted = tg.stats()["sends"] - before["sends"]
+            if posted >= n:
+                break
+            if time.perf_counter() - last_report > 30:
+                print(f"  {posted} posted after {time.perf_counter() - started:.0f} s", flush=True)
+                last_report = time.perf_counter()
+            time.sleep(2)
+        elapsed = time.perf_counter() - started
+        after = tg.stats()
+        recorded = sum(
+            1
+            for snapshot in db.collection("channels").select(["broadcast"]).stream()
+            if (snapshot.to_dict().get("broadcast") or {}).get("last_message_id")
+        )
+        rate = posted / elapsed
+        print()
+        print(f"channels                       : {n}")
+        print(f"posted                         : {posted} (post recorded on {recorded} channels)")
+        print(f"lost                           : {n - recorded}")
+        print(f"429s received                  : {after['too_many_requests'] - before['too_many_requests']}")
+        print(f"time taken                     : {elapsed:.1f} s (daily run {run_s:.1f} s)")
+        print(f"posting rate                   : {rate:.1f}/s = {rate / cap:.0%} of the {cap:g}/s cap")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
