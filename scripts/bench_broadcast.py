@@ -78,7 +78,7 @@ def main() -> int:
             if time.perf_counter() - last_report > 30:
                 print(f"  {posted} posted after {time.perf_counter() - started:.0f} s", flush=True)
                 last_report = time.perf_counter()
-            time.sleep(2)
+            time.sleep(5)
         elapsed = time.perf_counter() - started
         after = tg.stats()
         recorded = sum(

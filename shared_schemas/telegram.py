@@ -54,32 +54,18 @@ class TgChatJoinRequest(_Model):
     invite_link: TgInviteLink | None = None
 
 
-class TgChatMember(_Model):
-    user: TgUser
-    status: str
-
-
-class TgChatMemberUpdated(_Model):
-    chat: TgChat
-    from_user: TgUser = Field(alias="from")
-    old_chat_member: TgChatMember
-    new_chat_member: TgChatMember
-
-
 class TelegramUpdate(_Model):
     update_id: int
     message: TgMessage | None = None
     callback_query: TgCallbackQuery | None = None
     chat_join_request: TgChatJoinRequest | None = None
-    chat_member: TgChatMemberUpdated | None = None
-    my_chat_member: TgChatMemberUpdated | None = None
 
 
-# What setWebhook asks Telegram to send (operators pass this; the local stack does too).
+# What setWebhook asks Telegram to send (operators pass this; the local stack does too). Only
+# what telegram_webhook acts on: membership changes (`chat_member`) would add two webhook calls to
+# every removal and are not needed, since access is granted by approving join requests.
 ALLOWED_UPDATES: tuple[str, ...] = (
     "message",
     "callback_query",
     "chat_join_request",
-    "chat_member",
-    "my_chat_member",
 )

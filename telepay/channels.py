@@ -23,6 +23,23 @@ def load_channel(db: Client, token: str) -> ChannelDoc | None:
     return ChannelDoc.model_validate(snapshot.to_dict())
 
 
+_CACHE: dict[str, tuple[float, ChannelDoc | None]] = {}
+CACHE_SECONDS = 30.0
+
+
+def load_channel_cached(db: Client, token: str) -> ChannelDoc | None:
+    """For background work (expiry, broadcast) that reads the same channel thousands of times:
+    at most CACHE_SECONDS old. Offers and invoices read the channel fresh (prices)."""
+    import time
+
+    hit = _CACHE.get(token)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    channel = load_channel(db, token)
+    _CACHE[token] = (time.monotonic(), channel)
+    return channel
+
+
 def channel_by_closed_chat(db: Client, closed_channel_id: int) -> ChannelDoc | None:
     for snapshot in build(db, CHANNEL_BY_CLOSED_CHAT, closed_channel_id=closed_channel_id).limit(1).stream():
         return ChannelDoc.model_validate(snapshot.to_dict())

@@ -27,7 +27,7 @@ from telepay.adapters.telegram_api import (
     TelegramForbidden,
     TelegramRetryAfter,
 )
-from telepay.channels import load_channel
+from telepay.channels import load_channel_cached
 from telepay.logs import get_logger
 from telepay.queries import build
 from telepay.users import mark_blocked
@@ -156,7 +156,7 @@ def _sweep(rt: Runtime) -> dict[str, int]:
 
 def _grace(rt: Runtime, token: str, cache: dict[str, timedelta]) -> timedelta:
     if token not in cache:
-        channel = load_channel(rt.db, token)
+        channel = load_channel_cached(rt.db, token)
         cache[token] = timedelta(minutes=channel.grace_period_minutes if channel else 0)
     return cache[token]
 
@@ -220,7 +220,7 @@ def _remind(task: ExpiryTask, rt: Runtime) -> str:
         if key in sub.reminders_sent:
             claim.done("sent before")
             return "sent before"
-        channel = load_channel(rt.db, sub.channel_token)
+        channel = load_channel_cached(rt.db, sub.channel_token)
         title = channel.title if channel else sub.channel_token
         try:
             rt.telegram.send_message(
@@ -251,7 +251,7 @@ def _remove(task: ExpiryTask, rt: Runtime) -> str:
     now = rt.clock.now()
 
     @firestore.transactional
-    def mark_expired(transaction: Any) -> SubscriptionDoc | str:
+    def mark_expired(transaction: Any) -> SubscriptionDoc | str | tuple[str, SubscriptionDoc]:
         snapshot = ref.get(transaction=transaction)
         if not snapshot.exists:
             return "no subscription"
@@ -259,7 +259,7 @@ def _remove(task: ExpiryTask, rt: Runtime) -> str:
         if sub.expires_at != task.expires_at:
             return "renewed: not removed"
         if sub.status is SubscriptionStatus.ACTIVE:
-            channel = load_channel(rt.db, sub.channel_token)
+            channel = load_channel_cached(rt.db, sub.channel_token)
             grace = timedelta(minutes=channel.grace_period_minutes if channel else 0)
             if sub.expires_at + grace > now:
                 return "not due yet"
@@ -269,13 +269,19 @@ def _remove(task: ExpiryTask, rt: Runtime) -> str:
             return sub
         if sub.removed_at is None:
             return sub  # expired earlier, removal not finished (a rescheduled or retried task)
-        return "already removed"
+        return ("already removed", sub)
 
     result = mark_expired(rt.db.transaction())
+    if isinstance(result, tuple):
+        # Removed before; the message may still be owed (a 429 rescheduled the task after the
+        # removal): the claim makes this send it at most once.
+        message, removed = result
+        _tell_expired(rt, removed, load_channel_cached(rt.db, removed.channel_token))
+        return str(message)
     if isinstance(result, str):
         return result
     sub = result
-    channel = load_channel(rt.db, sub.channel_token)
+    channel = load_channel_cached(rt.db, sub.channel_token)
     try:
         rt.telegram.remove_member(sub.closed_channel_id, sub.user_id)
     except (TelegramBadRequest, TelegramForbidden) as error:

@@ -169,3 +169,18 @@ def test_lost_rights_are_recorded_and_the_owner_told_once(firestore_db: Any) -> 
     assert "couldn't remove an expired subscriber from Night Owls Club" in notice.text
     channel = firestore_db.collection("channels").document("DemoChannel01").get().to_dict()
     assert "not enough rights" in channel["bot_rights_problem"]
+
+
+def test_a_rate_limited_goodbye_is_still_sent_once(firestore_db: Any) -> None:
+    save_channel(firestore_db, demo_channel())
+    rt = _rt(firestore_db)
+    sub = _subscribe(firestore_db, days=1)
+    rt.clock.advance(days=1, seconds=1)
+    rt.telegram.fail_method["send_message"] = [TelegramRetryAfter(3)]
+    removal = ExpiryTask(action="remove", subscription_id=SUB_ID, expires_at=sub.expires_at)
+
+    assert run_task(removal, rt) == "rescheduled after 3 s"  # removed, but the message hit a 429
+    assert _run_queued(rt) == ["already removed"]
+    assert run_task(removal, rt) == "already removed"
+    assert len(rt.telegram.to(USER)) == 1 and "ended on" in rt.telegram.to(USER)[0].text
+    assert rt.telegram.names().count("remove_member") == 1
