@@ -1,0 +1,56 @@
+"""Rules the code keeps: queries come from their declarations (so each has its index), business
+logic reads time only from the injected clock, and clients are not built at import time."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from shared_schemas.documents import all_composite_indexes
+from shared_schemas.queries import QUERIES
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNTIME = [p for folder in ("telepay", "functions") for p in (ROOT / folder).rglob("*.py")]
+
+
+def test_queries_are_built_only_from_their_declarations() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in RUNTIME
+        if path.name != "queries.py" and re.search(r"\.where\(|\.order_by\(|FieldFilter", path.read_text())
+    ]
+    assert offenders == [], "filter collections through telepay.queries.build and shared_schemas.queries"
+
+
+def test_every_query_that_needs_a_composite_index_has_one() -> None:
+    declared = {(i.collection, tuple(f.field_path for f in i.fields)) for i in all_composite_indexes()}
+    for query in QUERIES:
+        if query.needs_composite_index:
+            assert (query.collection, query.index_fields) in declared, query.name
+    assert len(declared) == sum(q.needs_composite_index for q in QUERIES)
+
+
+def test_every_declared_query_is_used() -> None:
+    code = "\n".join(path.read_text() for path in RUNTIME)
+    for query in QUERIES:
+        assert re.search(rf"\b{query.name.upper()}\b", code), f"{query.name} is declared but never run"
+
+
+def test_business_logic_reads_time_only_from_the_clock() -> None:
+    wall_clock = re.compile(r"datetime\.now\(|datetime\.utcnow\(|time\.time\(|date\.today\(")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in RUNTIME
+        if path.name != "clock.py" and wall_clock.search(path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_function_modules_build_no_clients_at_import() -> None:
+    for path in (ROOT / "functions").rglob("main.py"):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                text = ast.unparse(node)
+                assert "Client(" not in text and "TelegramApi(" not in text, f"{path}: {text}"

@@ -1,0 +1,61 @@
+"""The local stack's promises that don't need it running: stand-ins replaced by configured
+services, a clear error for a missing emulator, and a second `up` refused."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from local.config import StackConfig
+from local.processes import StackError, emulator_binary
+from local.stack import Stack
+from shared_schemas.names import FUNCTIONS
+
+
+def test_configured_services_replace_the_stand_ins(env_guard: None) -> None:
+    os.environ["TELEGRAM_API_BASE_URL"] = "https://api.telegram.org"
+    os.environ["TELEGRAM_BOT_TOKEN"] = "123:real-looking"
+    os.environ["NOWPAYMENTS_API_BASE_URL"] = "https://api-sandbox.nowpayments.io"
+    config = StackConfig.from_environment()
+    names = [s.name for s in Stack(config).infrastructure()]
+    assert "telegram-standin" not in names and "nowpayments-standin" not in names
+    env = config.function_env()
+    assert env["TELEGRAM_API_BASE_URL"] == "https://api.telegram.org"
+    assert env["NOWPAYMENTS_API_BASE_URL"] == "https://api-sandbox.nowpayments.io"
+    endpoints = config.endpoints()
+    assert endpoints["telegram_bot_token"] is None  # never a real value in endpoints.json
+    assert endpoints["nowpayments_api"] == "https://api-sandbox.nowpayments.io"
+
+
+def test_default_stack_describes_every_function() -> None:
+    endpoints = StackConfig().endpoints()
+    assert set(endpoints["functions"]) == {spec.name.value for spec in FUNCTIONS}
+    for key in (
+        "telegram_api",
+        "nowpayments_api",
+        "firestore_emulator_host",
+        "pubsub_emulator_host",
+        "tasks_emulator",
+        "project",
+        "telegram_bot_token",
+        "telegram_webhook_secret",
+        "nowpayments_api_key",
+        "nowpayments_ipn_secret",
+    ):
+        assert endpoints[key], key
+
+
+def test_a_missing_emulator_is_named(env_guard: None, tmp_path: Path) -> None:
+    os.environ["CLOUDSDK_ROOT_DIR"] = str(tmp_path)
+    with pytest.raises(StackError, match="firestore emulator binary is missing"):
+        emulator_binary("firestore")
+
+
+def test_a_second_up_says_so(tmp_path: Path) -> None:
+    stack = Stack(StackConfig(state_dir=tmp_path))
+    (tmp_path / "pids.json").write_text(json.dumps({"me": os.getpid()}))
+    with pytest.raises(StackError, match="already running"):
+        stack.up()
