@@ -79,7 +79,30 @@ def play(endpoints: dict[str, Any], say: Callable[[str], None]) -> None:
     say(
         f"demo: Max tries Sam's forwarded link → declined ({tg.member_status(ids['closed'], max_) or 'not a member'})"
     )
+    _donation(tg, np, ids, say)
     say("demo: done. The stack keeps running: try the stand-ins' control APIs (see README).")
+
+
+def _donation(
+    tg: TelegramControl, np: NowPaymentsControl, ids: dict[str, int], say: Callable[[str], None]
+) -> None:
+    dee = tg.user("Dee")
+    say(f"demo: Dee opens t.me/…?start={DEMO_TOKEN}_DONATE")
+    tg.say(dee, f"/start {DEMO_TOKEN}_DONATE")
+    keypad = tg.wait_message(dee, "Amount: $0.00 USD")
+    keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
+    for key in ("2", "5"):
+        tg.press(dee, keypad["message_id"], keys[key])
+        tg.wait_message(dee, f"Amount: ${'2' if key == '2' else '25'} USD")
+    say("demo: Dee types 25 on the keypad (its state lives in Firestore) and confirms")
+    tg.press(dee, keypad["message_id"], keys["✅ Confirm"])
+    pay = tg.wait_message(dee, "Your invoice is ready")
+    payment = np.pay(np.invoice_by_url(buttons(pay)[0]["url"])["id"])
+    np.steps(payment, [{"status": "waiting"}, {"status": "finished"}])
+    thanks = tg.wait_message(dee, "Thank you for your donation")
+    say("demo: Dee pays and is thanked: " + thanks["text"])
+    notice = tg.wait_message(ids["owner"], "New donation")
+    say("demo: Olivia is told: " + notice["text"].splitlines()[1])
 
 
 def _wait_member(tg: TelegramControl, chat_id: int, user_id: int) -> str:

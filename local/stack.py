@@ -106,7 +106,14 @@ class Stack:
                 "--source", str(ROOT / "functions" / spec.name.value / "main.py"),
                 "--host", "127.0.0.1", "--port", str(port),
             ]  # fmt: skip
-            services.append(Service(spec.name.value, argv, port, "/", env, any_answer_is_healthy=True))
+            # Cloud Run scales a busy function out to more instances; locally the scheduled
+            # functions get two worker processes, so a long sweep and its paced tasks run side
+            # by side instead of sharing one interpreter.
+            workers = "2" if spec.trigger == "scheduler" else "1"
+            service_env = {**env, "WORKERS": workers}
+            services.append(
+                Service(spec.name.value, argv, port, "/", service_env, any_answer_is_healthy=True)
+            )
         return services
 
     # -- lifecycle -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared_schemas.names import Function
@@ -50,6 +50,13 @@ class TasksSettings(CommonSettings):
     cloud_tasks_emulator_host: str | None = Field(
         default=None, description="host:port of the local Cloud Tasks stand-in (local only)."
     )
+
+    @model_validator(mode="after")
+    def _tasks_need_an_identity(self) -> TasksSettings:
+        # Every task target is IAM-protected: without a token the tasks would fail forever.
+        if self.cloud_tasks_emulator_host is None and not self.tasks_invoker_service_account:
+            raise ValueError("TASKS_INVOKER_SERVICE_ACCOUNT is required outside the local stack")
+        return self
 
 
 class PubSubSettings(CommonSettings):
@@ -141,7 +148,10 @@ def load_settings(cls: type[S]) -> S:
     except ValidationError as error:
         problems = []
         for item in error.errors():
-            name = str(item["loc"][0]).upper() if item["loc"] else "?"
+            if not item["loc"]:  # a rule across settings: its message names them
+                problems.append(str(item["msg"]).removeprefix("Value error, "))
+                continue
+            name = str(item["loc"][0]).upper()
             problems.append(f"{name} ({'missing' if item['type'] == 'missing' else item['msg']})")
         raise MissingSettingError(
             f"{cls.__name__}: required setting(s) not usable: {', '.join(problems)}"

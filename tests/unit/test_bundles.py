@@ -24,6 +24,7 @@ ENV = {
     "KEYPAD_URL": "https://example.invalid/kp",
     "EXPIRE_SUBSCRIPTIONS_URL": "https://example.invalid/ex",
     "DAILY_BROADCAST_URL": "https://example.invalid/db",
+    "TASKS_INVOKER_SERVICE_ACCOUNT": "tasks-invoker@example.iam.gserviceaccount.com",
 }
 
 

@@ -87,3 +87,24 @@ def test_amounts_and_dates_read_well() -> None:
     assert (
         texts.duration(30) == "1 month" and texts.duration(90) == "3 months" and texts.duration(7) == "7 days"
     )
+
+
+def test_tasks_need_an_identity_outside_the_local_stack(env_guard: None) -> None:
+    from shared_schemas.config import KeypadSettings
+
+    os.environ.update(
+        {
+            "GOOGLE_CLOUD_PROJECT": "p",
+            "TELEGRAM_BOT_TOKEN": "1:x",
+            "TELEGRAM_BOT_USERNAME": "b",
+            "CREATE_INVOICE_URL": "u",
+        }
+    )
+    for name in ("CLOUD_TASKS_EMULATOR_HOST", "TASKS_INVOKER_SERVICE_ACCOUNT"):
+        os.environ.pop(name, None)
+    with pytest.raises(
+        MissingSettingError, match="TASKS_INVOKER_SERVICE_ACCOUNT is required outside the local stack"
+    ):
+        load_settings(KeypadSettings)
+    os.environ["TASKS_INVOKER_SERVICE_ACCOUNT"] = "tasks@p.iam.gserviceaccount.com"
+    assert load_settings(KeypadSettings).tasks_invoker_service_account

@@ -1,0 +1,18 @@
+"""The scripted demo `make run` plays for a newcomer works from start to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from local.demo import play
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_demo_plays_through(endpoints) -> None:  # type: ignore[no-untyped-def]
+    said: list[str] = []
+    play(endpoints, said.append)
+    assert said[-1].startswith("demo: done")
+    assert any("approves Sam's join request" in line for line in said)
+    assert any("Max tries Sam's forwarded link → declined" in line for line in said)
+    assert any("Dee pays and is thanked" in line for line in said)
