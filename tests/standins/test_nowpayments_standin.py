@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from local.background_server import BackgroundServer
 from local.nowpayments_standin import create_app
 from local.nowpayments_standin.jsjson import js_json_stringify, js_number_to_string, js_sort_object
-from local.nowpayments_standin.server import BackgroundServer
 
 API_KEY = "test-api-key"
 IPN_SECRET = "test-ipn-secret"

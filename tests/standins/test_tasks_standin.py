@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from local.background_server import BackgroundServer
 from local.tasks_standin import DispatchResult, TasksEngine, backoff_seconds, create_app
-from local.tasks_standin.server import BackgroundServer
 
 PARENT = "projects/demo-project/locations/us-central1"
 SERVICE_ACCOUNT = "tasks-invoker@demo-project.iam.gserviceaccount.com"

@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 
+from local.background_server import BackgroundServer
 from local.telegram_standin import create_app
 
 TOKEN = "123456789:AAHstandin-test-token-abcdefghijklmnop"
@@ -39,36 +39,11 @@ QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or q
 
 
 # ------------------------------------------------------------------------------------ harness
-class ServerThread:
-    """Runs an ASGI app with uvicorn on a free loopback port in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = ""
-
-    def start(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the stand-in did not start")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self.url
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
     app = create_app(TOKEN, BOT_USERNAME, rate_limits=False, webhook_retry_base=0.2, webhook_retry_max=0.8)
-    server = ServerThread(app)
-    url = server.start()
+    server = BackgroundServer(app).start()
+    url = server.url
     yield url
     server.stop()
 
