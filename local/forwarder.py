@@ -16,20 +16,23 @@ import httpx
 from shared_schemas.telegram import ALLOWED_UPDATES
 
 
-def forward_forever(stop: threading.Event) -> None:
-    token = os.environ["TELEGRAM_BOT_TOKEN"]
-    api = f"{os.environ['TELEGRAM_API_BASE_URL'].rstrip('/')}/bot{token}"
-    webhook = os.environ["WEBHOOK_URL"]
-    secret = os.environ["TELEGRAM_WEBHOOK_SECRET"]
+def forward_forever(
+    stop: threading.Event, api_base: str, token: str, webhook: str, secret: str, poll_seconds: int = 50
+) -> None:
+    api = f"{api_base.rstrip('/')}/bot{token}"
     offset = 0
-    with httpx.Client(timeout=70) as http:
+    with httpx.Client(timeout=poll_seconds + 20) as http:
         # getUpdates refuses to work while a webhook is set.
         http.post(f"{api}/deleteWebhook", json={"drop_pending_updates": False})
         while not stop.is_set():
             try:
                 answer = http.post(
                     f"{api}/getUpdates",
-                    json={"offset": offset, "timeout": 50, "allowed_updates": list(ALLOWED_UPDATES)},
+                    json={
+                        "offset": offset,
+                        "timeout": poll_seconds,
+                        "allowed_updates": list(ALLOWED_UPDATES),
+                    },
                 ).json()
             except (httpx.HTTPError, ValueError) as error:
                 print(
@@ -70,7 +73,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     stop = threading.Event()
-    threading.Thread(target=forward_forever, args=(stop,), daemon=True).start()
+    env = os.environ
+    threading.Thread(
+        target=forward_forever,
+        args=(stop, env["TELEGRAM_API_BASE_URL"], env["TELEGRAM_BOT_TOKEN"], env["WEBHOOK_URL"]),
+        kwargs={"secret": env["TELEGRAM_WEBHOOK_SECRET"]},
+        daemon=True,
+    ).start()
     ThreadingHTTPServer(("127.0.0.1", args.port), _Health).serve_forever()
 
 
