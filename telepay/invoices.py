@@ -8,7 +8,7 @@ exists so a retry never creates another.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared_schemas.documents import ChannelStatus, OrderDoc, OrderStatus
 from shared_schemas.ids import OrderKind, parse_order_id
@@ -18,6 +18,7 @@ from telepay import texts
 from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable
 from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden, is_not_modified
 from telepay.channels import load_channel
+from telepay.claims import ClaimOutcome
 from telepay.logs import get_logger
 from telepay.users import mark_blocked
 
@@ -36,15 +37,12 @@ def create_invoice(task: CreateInvoiceTask, attempt: int, rt: Runtime) -> str:
     ids = {"order_id": task.order_id, "user_id": task.user_id}
     claim = rt.claims.claim("invoice", task.order_id, lease=timedelta(seconds=60))
     if not claim.acquired:
-        if claim.outcome.value == "busy":
+        if claim.outcome is ClaimOutcome.BUSY:
             raise RetryLater("another attempt is creating this invoice")
         return "already done"
     try:
         outcome = _create(task, attempt, rt)
-    except RetryLater:
-        claim.release()
-        raise
-    except Exception:
+    except Exception:  # RetryLater included: the next attempt must be able to claim it
         claim.release()
         raise
     claim.done(outcome)
@@ -52,7 +50,7 @@ def create_invoice(task: CreateInvoiceTask, attempt: int, rt: Runtime) -> str:
     return outcome
 
 
-def _order_ref(rt: Runtime, order_id: str):  # type: ignore[no-untyped-def]
+def _order_ref(rt: Runtime, order_id: str) -> Any:
     return rt.db.collection(Collection.ORDERS.value).document(order_id)
 
 

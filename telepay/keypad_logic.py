@@ -182,7 +182,17 @@ def press(task: KeypadTask, rt: Runtime) -> PressResult:
         if session.user_id != task.user_id:
             return PressResult("not the owner", "This keypad belongs to someone else."), None, None
         if query_id in session.applied_presses:
-            return PressResult("duplicate press"), None, None
+            # Applied before, but the work after the commit may not have finished (a 429 on the
+            # edit makes Cloud Tasks retry): finish it from the stored state.
+            again = {
+                SessionStatus.CONFIRMED: "Preparing your invoice…",
+                SessionStatus.CANCELLED: "Donation cancelled",
+            }
+            return (
+                PressResult("duplicate press", again.get(session.status)),
+                session,
+                load_channel(rt.db, session.channel_token),
+            )
         if session.status != SessionStatus.OPEN:
             return (
                 PressResult("closed keypad", "This keypad is closed. Tap Donate to start again."),
@@ -222,10 +232,14 @@ def press(task: KeypadTask, rt: Runtime) -> PressResult:
 
     result, session, channel = apply(rt.db.transaction())
     assert isinstance(result, PressResult)
-    if session is not None and channel is not None and session.message_id is not None:
-        _show(rt, session, channel)
-        if session.status == SessionStatus.CONFIRMED and session.order_id:
-            _queue_invoice(rt, session)
+    if session is not None and channel is not None:
+        confirmed = session.status == SessionStatus.CONFIRMED and session.order_id
+        if confirmed:
+            _queue_invoice(rt, session)  # first: a failed edit below must not hold the invoice back
+        # A retried confirm does not redraw: the Pay button may already have replaced the keypad.
+        redraw = result.outcome != "duplicate press" or session.status == SessionStatus.OPEN
+        if session.message_id is not None and redraw:
+            _show(rt, session, channel)  # a 429 here raises: the task is retried and redraws
     _answer(rt, query_id, result.answer, result.alert)
     return result
 

@@ -21,6 +21,8 @@ log = get_logger("create_invoice")
 
 @functions_framework.http
 def create_invoice(request: Request) -> tuple[Any, int]:
+    if request.method != "POST":
+        return {"error": "POST only (Cloud Tasks)"}, 405
     try:
         task = CreateInvoiceTask.model_validate_json(request.get_data())
     except ValidationError as error:

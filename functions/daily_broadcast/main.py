@@ -24,6 +24,8 @@ log = get_logger("daily_broadcast")
 
 @functions_framework.http
 def daily_broadcast(request: Request) -> tuple[Any, int]:
+    if request.method != "POST":
+        return {"error": "POST only (Cloud Scheduler, Cloud Tasks)"}, 405
     if request.path.rstrip("/").endswith("/task"):
         return _task(request)
     scheduled = request.headers.get("X-CloudScheduler-ScheduleTime")

@@ -25,6 +25,8 @@ OUTBOX_GRACE = timedelta(seconds=30)  # ipn_handler publishes at once; older unp
 
 @functions_framework.http
 def expire_subscriptions(request: Request) -> tuple[Any, int]:
+    if request.method != "POST":
+        return {"error": "POST only (Cloud Scheduler, Cloud Tasks)"}, 405
     if request.path.rstrip("/").endswith("/task"):
         return _task(request)
     scheduled = request.headers.get("X-CloudScheduler-ScheduleTime", "")

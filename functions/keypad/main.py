@@ -21,6 +21,8 @@ log = get_logger("keypad")
 
 @functions_framework.http
 def keypad(request: Request) -> tuple[Any, int]:
+    if request.method != "POST":
+        return {"error": "POST only (Cloud Tasks)"}, 405
     try:
         task = KeypadTask.model_validate_json(request.get_data())
     except ValidationError as error:

@@ -22,7 +22,8 @@ from tests.conftest import E2E_PORT_BASE
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     state = Path(tempfile.mkdtemp(prefix="telepay-e2e-"))
-    config = StackConfig(port_base=E2E_PORT_BASE, state_dir=state, telegram_rate_limits=False)
+    # Telegram's rate limits stay on, as in production: the flows must cope with 429s.
+    config = StackConfig(port_base=E2E_PORT_BASE, state_dir=state, telegram_rate_limits=True)
     running = Stack(config)
     try:
         running.up()

@@ -137,3 +137,22 @@ def test_concurrent_workers_lose_no_press(firestore_db: Any) -> None:
     for press_id in session.applied_presses:
         text, _ = apply_key(text, by_id[press_id])
     assert session.amount_text == text
+
+
+def test_a_rate_limited_edit_does_not_lose_the_confirm(firestore_db: Any) -> None:
+    from telepay.adapters.telegram_api import TelegramRetryAfter
+
+    save_channel(firestore_db, demo_channel())
+    rt = _rt(firestore_db)
+    _open(rt)
+    for i, key in enumerate("25"):
+        _press(rt, key, f"p{i}")
+    rt.telegram.fail_method["edit_message_text"] = [TelegramRetryAfter(1)]
+    with pytest.raises(TelegramRetryAfter):  # the task answers 503 and Cloud Tasks retries it
+        _press(rt, "ok", "confirm")
+    assert [name for *_, name in rt.tasks.created] == ["donate-sess1"]  # queued before the edit
+
+    assert _press(rt, "ok", "confirm").outcome == "duplicate press"  # the retry
+    assert [name for *_, name in rt.tasks.created] == ["donate-sess1"]
+    assert ("confirm", "Preparing your invoice…", False) in rt.telegram.answers
+    assert _session(firestore_db).status == "confirmed"
