@@ -39,6 +39,7 @@ from shared_schemas.names import (
     QUEUES,
     SUBSCRIPTIONS,
     TOPICS,
+    SubscriptionSpec,
 )
 from shared_schemas.telegram import ALLOWED_UPDATES
 
@@ -183,19 +184,7 @@ class Stack:
             for topic in TOPICS:
                 _ok(http.put(f"{base}/topics/{topic.name.value}", json={}), "create topic")
             for sub in SUBSCRIPTIONS:
-                body = {
-                    "topic": f"projects/{LOCAL_PROJECT}/topics/{sub.topic.value}",
-                    "ackDeadlineSeconds": sub.ack_deadline_seconds,
-                    "pushConfig": {"pushEndpoint": self.config.function_url(sub.push_to)},
-                    "deadLetterPolicy": {
-                        "deadLetterTopic": f"projects/{LOCAL_PROJECT}/topics/{sub.dead_letter_topic.value}",
-                        "maxDeliveryAttempts": sub.max_delivery_attempts,
-                    },
-                    "retryPolicy": {
-                        "minimumBackoff": f"{sub.min_backoff_seconds}s",
-                        "maximumBackoff": f"{sub.max_backoff_seconds}s",
-                    },
-                }
+                body = push_subscription_body(sub, LOCAL_PROJECT, self.config.function_url(sub.push_to))
                 _ok(http.put(f"{base}/subscriptions/{sub.name}", json=body), "create subscription")
             for dead_topic, hold in DEAD_LETTER_SUBSCRIPTIONS.items():
                 body = {"topic": f"projects/{LOCAL_PROJECT}/topics/{dead_topic.value}"}
@@ -253,6 +242,23 @@ class Stack:
             "WEBHOOK_URL": self.config.function_url(Function.TELEGRAM_WEBHOOK),
         }
         return Service("forwarder", argv, port, "/healthz", env, cwd=str(ROOT))
+
+
+def push_subscription_body(sub: SubscriptionSpec, project: str, push_endpoint: str) -> dict[str, Any]:
+    """A push subscription as the Pub/Sub REST API takes it, from its declaration."""
+    return {
+        "topic": f"projects/{project}/topics/{sub.topic.value}",
+        "ackDeadlineSeconds": sub.ack_deadline_seconds,
+        "pushConfig": {"pushEndpoint": push_endpoint},
+        "deadLetterPolicy": {
+            "deadLetterTopic": f"projects/{project}/topics/{sub.dead_letter_topic.value}",
+            "maxDeliveryAttempts": sub.max_delivery_attempts,
+        },
+        "retryPolicy": {
+            "minimumBackoff": f"{sub.min_backoff_seconds}s",
+            "maximumBackoff": f"{sub.max_backoff_seconds}s",
+        },
+    }
 
 
 def _where(service: Service) -> str:

@@ -50,10 +50,6 @@ class TransientFailure(Exception):
     """Worth a re-delivery from Telegram (network trouble, 429, Firestore unavailable)."""
 
 
-class PermanentFailure(Exception):
-    """Re-delivery would fail the same way; record it and move on."""
-
-
 def handle_update(raw: dict[str, object], rt: Runtime) -> str:
     """Handle one update at most once. Returns a short outcome for logs and tests."""
     update = TelegramUpdate.model_validate(raw)
@@ -65,11 +61,7 @@ def handle_update(raw: dict[str, object], rt: Runtime) -> str:
         return f"duplicate ({claim.outcome.value})"
     try:
         outcome = _route(update, rt)
-    except PermanentFailure as error:
-        _record_failure(update.update_id, raw, str(error), rt)
-        claim.done("failed")
-        return "failed permanently"
-    except (TelegramBadRequest, TelegramForbidden) as error:
+    except (TelegramBadRequest, TelegramForbidden) as error:  # re-delivery would fail the same way
         _record_failure(update.update_id, raw, f"{type(error).__name__}: {error}", rt)
         claim.done("failed")
         return "failed permanently"
