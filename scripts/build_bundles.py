@@ -26,6 +26,24 @@ RUNTIME_ROOTS = [
 ]
 
 
+# Settings that let every entry module load outside Google Cloud (to import-check and time them).
+BUNDLE_CHECK_ENV = {
+    "GOOGLE_CLOUD_PROJECT": "bundle-check",
+    "TELEGRAM_BOT_TOKEN": "1:bundle",
+    "TELEGRAM_BOT_USERNAME": "bundlebot",
+    "TELEGRAM_WEBHOOK_SECRET": "bundle-secret",
+    "NOWPAYMENTS_API_KEY": "bundle-key",
+    "NOWPAYMENTS_IPN_SECRET": "bundle-ipn",
+    "IPN_CALLBACK_URL": "https://example.invalid/ipn",
+    "CREATE_INVOICE_URL": "https://example.invalid/ci",
+    "KEYPAD_URL": "https://example.invalid/kp",
+    "EXPIRE_SUBSCRIPTIONS_URL": "https://example.invalid/ex",
+    "DAILY_BROADCAST_URL": "https://example.invalid/db",
+    "TASKS_INVOKER_SERVICE_ACCOUNT": "tasks-invoker@example.iam.gserviceaccount.com",
+    "LOG_LEVEL": "WARNING",
+}
+
+
 def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 

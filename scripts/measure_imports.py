@@ -12,24 +12,10 @@ import statistics
 import subprocess
 import sys
 
-from scripts.build_bundles import OUT, build
+from scripts.build_bundles import BUNDLE_CHECK_ENV, OUT, build
 from shared_schemas.names import FUNCTIONS
 
-ENV = {
-    "GOOGLE_CLOUD_PROJECT": "measure",
-    "TELEGRAM_BOT_TOKEN": "1:measure",
-    "TELEGRAM_BOT_USERNAME": "measurebot",
-    "TELEGRAM_WEBHOOK_SECRET": "measure-secret",
-    "NOWPAYMENTS_API_KEY": "measure-key",
-    "NOWPAYMENTS_IPN_SECRET": "measure-ipn",
-    "IPN_CALLBACK_URL": "https://example.invalid/ipn",
-    "CREATE_INVOICE_URL": "https://example.invalid/ci",
-    "KEYPAD_URL": "https://example.invalid/kp",
-    "EXPIRE_SUBSCRIPTIONS_URL": "https://example.invalid/ex",
-    "DAILY_BROADCAST_URL": "https://example.invalid/db",
-    "TASKS_INVOKER_SERVICE_ACCOUNT": "tasks-invoker@example.iam.gserviceaccount.com",
-    "LOG_LEVEL": "WARNING",
-}
+ENV = BUNDLE_CHECK_ENV
 CODE = "import time; t = time.perf_counter(); import main; print(time.perf_counter() - t)"
 
 

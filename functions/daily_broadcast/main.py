@@ -9,14 +9,13 @@ from typing import Any
 
 import functions_framework
 from flask import Request
-from pydantic import ValidationError
 
 from shared_schemas.config import DailyBroadcastSettings
 from shared_schemas.tasks import BroadcastTask
-from telepay.adapters.telegram_api import TelegramUnavailable
 from telepay.broadcast import daily_run, day_of, post_offer
 from telepay.logs import get_logger
 from telepay.runtime import start
+from telepay.tasks_entry import handle_task
 
 RT = start(DailyBroadcastSettings, "daily_broadcast")
 log = get_logger("daily_broadcast")
@@ -24,10 +23,10 @@ log = get_logger("daily_broadcast")
 
 @functions_framework.http
 def daily_broadcast(request: Request) -> tuple[Any, int]:
-    if request.method != "POST":
-        return {"error": "POST only (Cloud Scheduler, Cloud Tasks)"}, 405
     if request.path.rstrip("/").endswith("/task"):
-        return _task(request)
+        return handle_task(request, BroadcastTask, lambda task, _: post_offer(task, RT), log)
+    if request.method != "POST":
+        return {"error": "POST only (Cloud Scheduler)"}, 405
     scheduled = request.headers.get("X-CloudScheduler-ScheduleTime")
     day = (
         day_of(datetime.fromisoformat(scheduled.replace("Z", "+00:00")))
@@ -39,20 +38,3 @@ def daily_broadcast(request: Request) -> tuple[Any, int]:
     counts = daily_run(RT, day, only=only if isinstance(only, str) else None)
     log.info("broadcast run for %s: %s", day, counts)
     return {"day": day, "counts": counts}, 200
-
-
-def _task(request: Request) -> tuple[Any, int]:
-    try:
-        task = BroadcastTask.model_validate_json(request.get_data())
-    except ValidationError as error:
-        log.error("malformed broadcast task dropped: %s", error.errors()[:3])
-        return {"error": "malformed task"}, 200
-    try:
-        outcome = post_offer(task, RT)
-    except TelegramUnavailable as error:
-        log.warning(
-            "Telegram unavailable, task retried: %s", error, extra={"channel_token": task.channel_token}
-        )
-        return {"error": "retry"}, 503
-    log.info("offer post: %s", outcome, extra={"channel_token": task.channel_token})
-    return {"outcome": outcome}, 200

@@ -8,15 +8,14 @@ from typing import Any
 
 import functions_framework
 from flask import Request
-from pydantic import ValidationError
 
 from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.tasks import ExpiryTask
-from telepay.adapters.telegram_api import TelegramUnavailable
 from telepay.expiry import run_task, sweep
 from telepay.logs import get_logger
 from telepay.payments import flush_outbox
 from telepay.runtime import start
+from telepay.tasks_entry import handle_task
 
 RT = start(ExpireSubscriptionsSettings, "expire_subscriptions")
 log = get_logger("expire_subscriptions")
@@ -25,29 +24,12 @@ OUTBOX_GRACE = timedelta(seconds=30)  # ipn_handler publishes at once; older unp
 
 @functions_framework.http
 def expire_subscriptions(request: Request) -> tuple[Any, int]:
-    if request.method != "POST":
-        return {"error": "POST only (Cloud Scheduler, Cloud Tasks)"}, 405
     if request.path.rstrip("/").endswith("/task"):
-        return _task(request)
+        return handle_task(request, ExpiryTask, lambda task, _: run_task(task, RT), log)
+    if request.method != "POST":
+        return {"error": "POST only (Cloud Scheduler)"}, 405
     scheduled = request.headers.get("X-CloudScheduler-ScheduleTime", "")
     outbox_clear = flush_outbox(RT, older_than=OUTBOX_GRACE)
     counts = sweep(RT, scheduled)
     log.info("sweep %s: %s; outbox %s", scheduled, counts, "clear" if outbox_clear else "still has events")
     return {"counts": counts, "outbox_clear": outbox_clear}, 200 if outbox_clear else 503
-
-
-def _task(request: Request) -> tuple[Any, int]:
-    try:
-        task = ExpiryTask.model_validate_json(request.get_data())
-    except ValidationError as error:
-        log.error("malformed expiry task dropped: %s", error.errors()[:3])
-        return {"error": "malformed task"}, 200
-    try:
-        outcome = run_task(task, RT)
-    except TelegramUnavailable as error:
-        log.warning(
-            "Telegram unavailable, task retried: %s", error, extra={"subscription_id": task.subscription_id}
-        )
-        return {"error": "retry"}, 503
-    log.info("%s: %s", task.action.value, outcome, extra={"subscription_id": task.subscription_id})
-    return {"outcome": outcome}, 200

@@ -9,23 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from scripts.build_bundles import OUT, build
+from scripts.build_bundles import BUNDLE_CHECK_ENV, OUT, build
 from shared_schemas.names import FUNCTIONS
 
-ENV = {
-    "GOOGLE_CLOUD_PROJECT": "bundle-check",
-    "TELEGRAM_BOT_TOKEN": "1:bundle",
-    "TELEGRAM_BOT_USERNAME": "bundlebot",
-    "TELEGRAM_WEBHOOK_SECRET": "bundle-secret",
-    "NOWPAYMENTS_API_KEY": "bundle-key",
-    "NOWPAYMENTS_IPN_SECRET": "bundle-ipn",
-    "IPN_CALLBACK_URL": "https://example.invalid/ipn",
-    "CREATE_INVOICE_URL": "https://example.invalid/ci",
-    "KEYPAD_URL": "https://example.invalid/kp",
-    "EXPIRE_SUBSCRIPTIONS_URL": "https://example.invalid/ex",
-    "DAILY_BROADCAST_URL": "https://example.invalid/db",
-    "TASKS_INVOKER_SERVICE_ACCOUNT": "tasks-invoker@example.iam.gserviceaccount.com",
-}
+ENV = BUNDLE_CHECK_ENV
 
 
 @pytest.fixture(scope="module")
