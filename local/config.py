@@ -116,6 +116,8 @@ class StackConfig:
             "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.pubsub_port}",
             "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{self.tasks_port}",
             "TASKS_LOCATION": LOCAL_TASKS_LOCATION,
+            # Tasks carry an OIDC token as in production (the stand-in's is unsigned).
+            "TASKS_INVOKER_SERVICE_ACCOUNT": f"tasks-invoker@{LOCAL_PROJECT}.iam.gserviceaccount.com",
             "TELEGRAM_BOT_TOKEN": self.telegram_bot_token,
             "TELEGRAM_BOT_USERNAME": self.telegram_bot_username,
             "TELEGRAM_API_BASE_URL": self.telegram_url,

@@ -101,7 +101,14 @@ def daily_run(rt: Runtime, day: str, only: str | None = None) -> dict[str, int]:
 
 def _enqueue(rt: Runtime, task: BroadcastTask, name: str, at: datetime | None = None) -> bool:
     try:
-        rt.tasks.enqueue(Queue.BROADCAST, task_url(rt), task, name=name, schedule_time=at)
+        rt.tasks.enqueue(
+            Queue.BROADCAST,
+            task_url(rt),
+            task,
+            name=name,
+            schedule_time=at,
+            audience=rt.settings.daily_broadcast_url,
+        )
     except TaskAlreadyExists:
         return False
     return True

@@ -163,7 +163,14 @@ def _grace(rt: Runtime, token: str, cache: dict[str, timedelta]) -> timedelta:
 
 def _enqueue(rt: Runtime, payload: ExpiryTask, name: str, at: datetime | None = None) -> bool:
     try:
-        rt.tasks.enqueue(Queue.TELEGRAM_ACTIONS, task_url(rt), payload, name=name, schedule_time=at)
+        rt.tasks.enqueue(
+            Queue.TELEGRAM_ACTIONS,
+            task_url(rt),
+            payload,
+            name=name,
+            schedule_time=at,
+            audience=rt.settings.expire_subscriptions_url,
+        )
     except TaskAlreadyExists:
         return False
     return True

@@ -148,7 +148,13 @@ class RecordingTasks:
     scheduled: dict[str, Any] = field(default_factory=dict)
 
     def enqueue(
-        self, queue: Any, url: str, payload: Any, name: str | None = None, schedule_time: Any = None
+        self,
+        queue: Any,
+        url: str,
+        payload: Any,
+        name: str | None = None,
+        schedule_time: Any = None,
+        audience: Any = None,
     ) -> str:
         from telepay.adapters.tasks_queue import TaskAlreadyExists
 

@@ -63,8 +63,11 @@ class TaskQueue:
         payload: BaseModel,
         name: str | None = None,
         schedule_time: datetime | None = None,
+        audience: str | None = None,
     ) -> str:
-        """Create an HTTP POST task; raises TaskAlreadyExists when the name was used recently."""
+        """Create an HTTP POST task; raises TaskAlreadyExists when the name was used recently.
+        `audience` is the target function's own URL when `url` adds a path to it (the OIDC token
+        must name the function, not the path)."""
         # gRPC raises AlreadyExists; the REST transport maps the same 409 to its parent, Conflict.
         from google.api_core.exceptions import Conflict
         from google.cloud import tasks_v2
@@ -79,7 +82,7 @@ class TaskQueue:
         if self._settings.tasks_invoker_service_account:
             http_request["oidc_token"] = {
                 "service_account_email": self._settings.tasks_invoker_service_account,
-                "audience": url,
+                "audience": audience or url,
             }
         task: dict[str, object] = {"http_request": http_request}
         if name:

@@ -86,3 +86,24 @@ def test_renewed_a_second_before_removal_stays(endpoints, tg, np, db, token, clo
     assert tg.member_status(channel.closed, ray) == "member"
     assert texts_in(tg, ray, "ended on") == []
     assert db.collection("subscriptions").document(f"{token}-{ray}").get().to_dict()["status"] == "active"
+
+
+def test_tasks_carry_a_token_for_the_function_not_the_path(endpoints, tg, np, token, clock) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import json
+
+    channel = new_channel(endpoints, tg, token)
+    zed = tg.user("Zed")
+    join(tg, zed, channel, subscribe(tg, np, zed, channel))
+    clock.set(30 * DAY + 5)
+    sweep(endpoints, f"{token}-oidc")
+    wait_for("the removal", lambda: tg.member_status(channel.closed, zed) != "member")
+    records = httpx.get(
+        f"{endpoints['tasks_emulator']}/_control/tasks", params={"state": "all"}, timeout=10
+    ).json()["tasks"]
+    [record] = [r for r in records if r["task_id"].startswith(f"remove-{token}-{zed}")]
+    bearer = record["attempts"][0]["headers"]["Authorization"].removeprefix("Bearer ")
+    claims = json.loads(base64.urlsafe_b64decode(bearer.split(".")[1] + "=="))
+    assert claims["aud"] == endpoints["functions"]["expire_subscriptions"]  # not .../task
+    assert claims["email"].startswith("tasks-invoker@")
+    assert record["url"].endswith("/task")
