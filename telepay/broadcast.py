@@ -19,7 +19,7 @@ from shared_schemas.names import Collection, Queue
 from shared_schemas.queries import ACTIVE_CHANNELS, CHANNELS_OF_OWNER
 from shared_schemas.tasks import BroadcastTask
 from telepay import texts
-from telepay.adapters.tasks_queue import TaskAlreadyExists
+from telepay.adapters.tasks_queue import enqueue_to_self
 from telepay.adapters.telegram_api import (
     Button,
     TelegramBadRequest,
@@ -60,10 +60,6 @@ def offer_post_keyboard(channel: ChannelDoc, bot_username: str) -> list[list[But
     return rows
 
 
-def task_url(rt: Runtime) -> str:
-    return f"{rt.settings.daily_broadcast_url.rstrip('/')}/task"
-
-
 # -- the daily run ---------------------------------------------------------------------------------
 def daily_run(rt: Runtime, day: str, only: str | None = None) -> dict[str, int]:
     """Queue one post per active channel (or just `only`) for `day`; a repeated run queues nothing new."""
@@ -100,18 +96,7 @@ def daily_run(rt: Runtime, day: str, only: str | None = None) -> dict[str, int]:
 
 
 def _enqueue(rt: Runtime, task: BroadcastTask, name: str, at: datetime | None = None) -> bool:
-    try:
-        rt.tasks.enqueue(
-            Queue.BROADCAST,
-            task_url(rt),
-            task,
-            name=name,
-            schedule_time=at,
-            audience=rt.settings.daily_broadcast_url,
-        )
-    except TaskAlreadyExists:
-        return False
-    return True
+    return enqueue_to_self(rt.tasks, Queue.BROADCAST, rt.settings.daily_broadcast_url, task, name, at)
 
 
 # -- one post ----------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from shared_schemas.names import Collection, Queue
 from shared_schemas.queries import SUBSCRIPTIONS_DUE
 from shared_schemas.tasks import ExpiryAction, ExpiryTask
 from telepay import texts
-from telepay.adapters.tasks_queue import TaskAlreadyExists
+from telepay.adapters.tasks_queue import enqueue_to_self
 from telepay.adapters.telegram_api import (
     Button,
     TelegramBadRequest,
@@ -112,7 +112,6 @@ def _sweep(rt: Runtime) -> dict[str, int]:
     offsets = parse_offsets(settings.reminder_offsets_hours)
     now = rt.clock.now()
     counts = {"queued": 0, "rescheduled": 0, "already_queued": 0, "pages": 0}
-    grace_cache: dict[str, timedelta] = {}
     last = None
     with ThreadPoolExecutor(ENQUEUE_THREADS) as pool:
         while True:
@@ -127,7 +126,7 @@ def _sweep(rt: Runtime) -> dict[str, int]:
             jobs = []
             for snapshot in page:
                 sub = SubscriptionDoc.model_validate(snapshot.to_dict())
-                grace = _grace(rt, sub.channel_token, grace_cache)
+                grace = _grace(rt, sub.channel_token)
                 due = next_action(sub, offsets, grace, now)
                 if due is None:
                     batch.update(snapshot.reference, {"next_action_at": None})
@@ -154,30 +153,15 @@ def _sweep(rt: Runtime) -> dict[str, int]:
     return counts
 
 
-def _grace(rt: Runtime, token: str, cache: dict[str, timedelta]) -> timedelta:
-    if token not in cache:
-        channel = load_channel_cached(rt.db, token)
-        cache[token] = timedelta(minutes=channel.grace_period_minutes if channel else 0)
-    return cache[token]
+def _grace(rt: Runtime, token: str) -> timedelta:
+    channel = load_channel_cached(rt.db, token)
+    return timedelta(minutes=channel.grace_period_minutes if channel else 0)
 
 
 def _enqueue(rt: Runtime, payload: ExpiryTask, name: str, at: datetime | None = None) -> bool:
-    try:
-        rt.tasks.enqueue(
-            Queue.TELEGRAM_ACTIONS,
-            task_url(rt),
-            payload,
-            name=name,
-            schedule_time=at,
-            audience=rt.settings.expire_subscriptions_url,
-        )
-    except TaskAlreadyExists:
-        return False
-    return True
-
-
-def task_url(rt: Runtime) -> str:
-    return f"{rt.settings.expire_subscriptions_url.rstrip('/')}/task"
+    return enqueue_to_self(
+        rt.tasks, Queue.TELEGRAM_ACTIONS, rt.settings.expire_subscriptions_url, payload, name, at
+    )
 
 
 # -- the tasks -----------------------------------------------------------------------------------

@@ -262,7 +262,7 @@ def _show(rt: Runtime, session: KeypadSessionDoc, channel: ChannelDoc) -> None:
 
 
 def _queue_invoice(rt: Runtime, session: KeypadSessionDoc) -> None:
-    from telepay.adapters.tasks_queue import TaskAlreadyExists
+    from telepay.adapters.tasks_queue import enqueue_once
 
     assert session.order_id
     payload = CreateInvoiceTask(
@@ -274,12 +274,13 @@ def _queue_invoice(rt: Runtime, session: KeypadSessionDoc) -> None:
         keypad_session_id=session.session_id,
         buyer_name=session.user_name,
     )
-    try:
-        rt.tasks.enqueue(
-            Queue.CREATE_INVOICE, rt.settings.create_invoice_url, payload, name=f"donate-{session.session_id}"
-        )
-    except TaskAlreadyExists:
-        pass
+    enqueue_once(
+        rt.tasks,
+        Queue.CREATE_INVOICE,
+        rt.settings.create_invoice_url,
+        payload,
+        f"donate-{session.session_id}",
+    )
 
 
 def _answer(rt: Runtime, query_id: str, text: str | None, alert: bool = False) -> None:

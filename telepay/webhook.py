@@ -11,6 +11,8 @@ import contextlib
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from shared_schemas.documents import ChannelStatus, FailedUpdateDoc, SubscriptionStatus
 from shared_schemas.ids import (
     CALLBACK_BUY,
@@ -26,7 +28,7 @@ from shared_schemas.names import Collection, Queue
 from shared_schemas.tasks import CreateInvoiceTask, KeypadAction, KeypadTask
 from shared_schemas.telegram import TelegramUpdate, TgCallbackQuery, TgChatJoinRequest, TgMessage, TgUser
 from telepay import texts
-from telepay.adapters.tasks_queue import TaskAlreadyExists
+from telepay.adapters.tasks_queue import enqueue_once
 from telepay.adapters.telegram_api import (
     Button,
     TelegramBadRequest,
@@ -234,13 +236,12 @@ def _open_keypad(
     return "keypad queued"
 
 
-def _enqueue(rt: Runtime, queue: Queue, url: str, payload: object, name: str) -> None:
+def _enqueue(rt: Runtime, queue: Queue, url: str, payload: BaseModel, name: str) -> None:
     from google.api_core.exceptions import GoogleAPIError
 
     try:
-        rt.tasks.enqueue(queue, url, payload, name=name)  # type: ignore[arg-type]
-    except TaskAlreadyExists:
-        log.info("task %s already queued", name)
+        if not enqueue_once(rt.tasks, queue, url, payload, name):
+            log.info("task %s already queued", name)
     except GoogleAPIError as error:
         raise TransientFailure(f"could not queue {queue.value}: {error}") from error
 

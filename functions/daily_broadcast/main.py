@@ -12,6 +12,7 @@ from flask import Request
 
 from shared_schemas.config import DailyBroadcastSettings
 from shared_schemas.tasks import BroadcastTask
+from telepay.adapters.tasks_queue import TASK_PATH
 from telepay.broadcast import daily_run, day_of, post_offer
 from telepay.logs import get_logger
 from telepay.runtime import start
@@ -23,7 +24,7 @@ log = get_logger("daily_broadcast")
 
 @functions_framework.http
 def daily_broadcast(request: Request) -> tuple[Any, int]:
-    if request.path.rstrip("/").endswith("/task"):
+    if request.path.rstrip("/").endswith(TASK_PATH):
         return handle_task(request, BroadcastTask, lambda task, _: post_offer(task, RT), log)
     if request.method != "POST":
         return {"error": "POST only (Cloud Scheduler)"}, 405

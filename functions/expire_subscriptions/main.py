@@ -11,6 +11,7 @@ from flask import Request
 
 from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.tasks import ExpiryTask
+from telepay.adapters.tasks_queue import TASK_PATH
 from telepay.expiry import run_task, sweep
 from telepay.logs import get_logger
 from telepay.payments import flush_outbox
@@ -24,7 +25,7 @@ OUTBOX_GRACE = timedelta(seconds=30)  # ipn_handler publishes at once; older unp
 
 @functions_framework.http
 def expire_subscriptions(request: Request) -> tuple[Any, int]:
-    if request.path.rstrip("/").endswith("/task"):
+    if request.path.rstrip("/").endswith(TASK_PATH):
         return handle_task(request, ExpiryTask, lambda task, _: run_task(task, RT), log)
     if request.method != "POST":
         return {"error": "POST only (Cloud Scheduler)"}, 405

@@ -96,3 +96,38 @@ class TaskQueue:
         except Conflict as error:
             raise TaskAlreadyExists(name or "") from error
         return str(created.name)
+
+
+# A function that is its own queue's target (expire_subscriptions, daily_broadcast) takes its
+# tasks on this path, and its scheduler calls on the root.
+TASK_PATH = "/task"
+
+
+def enqueue_once(
+    tasks: TaskQueue,
+    queue: Queue,
+    url: str,
+    payload: BaseModel,
+    name: str,
+    schedule_time: datetime | None = None,
+    audience: str | None = None,
+) -> bool:
+    """Queue a named task; False when that name was used recently (the work is already queued)."""
+    try:
+        tasks.enqueue(queue, url, payload, name=name, schedule_time=schedule_time, audience=audience)
+    except TaskAlreadyExists:
+        return False
+    return True
+
+
+def enqueue_to_self(
+    tasks: TaskQueue,
+    queue: Queue,
+    function_url: str,
+    payload: BaseModel,
+    name: str,
+    schedule_time: datetime | None = None,
+) -> bool:
+    """`enqueue_once` to `<function_url>/task`, with a token whose audience is the function."""
+    url = f"{function_url.rstrip('/')}{TASK_PATH}"
+    return enqueue_once(tasks, queue, url, payload, name, schedule_time, audience=function_url)
