@@ -12,10 +12,8 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
-
 from local.clients import TelegramControl, firestore
-from scripts.benchlib import in_parallel, private_stack, telegram_cap
+from scripts.benchlib import in_parallel, private_stack, telegram_cap, trigger, wait_for_count
 from shared_schemas.documents import ChannelDoc, Tier
 
 
@@ -56,29 +54,10 @@ def main() -> int:
         cap = telegram_cap(tg)
         print(f"{n} active channels; Telegram cap {cap:g} sends/s per bot; daily run…", flush=True)
 
-        started = time.perf_counter()
-        response: httpx.Response = httpx.post(
-            endpoints["functions"]["daily_broadcast"],
-            headers={"X-CloudScheduler-ScheduleTime": now.strftime("%Y-%m-%dT09:00:00Z")},
-            content=b"{}",
-            timeout=600,
+        started, run_s = trigger(
+            endpoints["functions"]["daily_broadcast"], now.strftime("%Y-%m-%dT09:00:00Z"), "daily run"
         )
-        run_s = time.perf_counter() - started
-        print(
-            f"daily run answered {response.status_code} in {run_s:.1f} s: {response.json().get('counts')}",
-            flush=True,
-        )
-        posted = 0
-        last_report = 0.0
-        deadline = started + max(600, n / cap * 3)
-        while time.perf_counter() < deadline:
-            posted = tg.stats()["sends"] - before["sends"]
-            if posted >= n:
-                break
-            if time.perf_counter() - last_report > 30:
-                print(f"  {posted} posted after {time.perf_counter() - started:.0f} s", flush=True)
-                last_report = time.perf_counter()
-            time.sleep(5)
+        posted = wait_for_count(lambda: tg.stats()["sends"] - before["sends"], n, started, cap, "posted")
         elapsed = time.perf_counter() - started
         after = tg.stats()
         recorded = sum(

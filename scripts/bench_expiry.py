@@ -11,11 +11,9 @@ import argparse
 import time
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
 from local.clients import TelegramControl, firestore
 from local.demo import setup_channel
-from scripts.benchlib import count_where, in_parallel, private_stack, telegram_cap
+from scripts.benchlib import count_where, in_parallel, private_stack, telegram_cap, trigger, wait_for_count
 from shared_schemas.documents import SubscriptionDoc
 from shared_schemas.ids import subscription_id
 
@@ -66,36 +64,20 @@ def main() -> int:
         cap = telegram_cap(tg)
         print(f"all {n} due; Telegram cap {cap:g} sends/s per bot; sweeping…", flush=True)
 
-        started = time.perf_counter()
-        response: httpx.Response = httpx.post(
-            endpoints["functions"]["expire_subscriptions"],
-            # Its own scheduled time, so the local scheduler's run of this minute does not dedupe it.
-            headers={"X-CloudScheduler-ScheduleTime": f"bench-{now.isoformat()}"},
-            content=b"{}",
-            timeout=600,
+        # Its own scheduled time, so the local scheduler's run of this minute does not dedupe it.
+        started, sweep_s = trigger(
+            endpoints["functions"]["expire_subscriptions"], f"bench-{now.isoformat()}", "sweep"
         )
-        sweep_s = time.perf_counter() - started
-        print(
-            f"sweep answered {response.status_code} in {sweep_s:.1f} s: {response.json().get('counts')}",
-            flush=True,
+        removed = wait_for_count(
+            lambda: count_where(db, "subscriptions", "in_channel", False), n, started, cap, "removed"
         )
-        removed = 0
-        last_report = 0.0
-        deadline = started + max(600, n / cap * 3)
-        while time.perf_counter() < deadline:
-            removed = count_where(db, "subscriptions", "in_channel", False)
-            if removed >= n:
-                break
-            if time.perf_counter() - last_report > 30:
-                print(f"  {removed} removed after {time.perf_counter() - started:.0f} s", flush=True)
-                last_report = time.perf_counter()
-            time.sleep(5)
         elapsed = time.perf_counter() - started
         after = tg.stats()
+        subscribers = set(users)
         still_members = sum(
             1
             for m in tg.members(closed)["members"]
-            if m["status"] == "member" and m["user"]["id"] in set(users)
+            if m["status"] == "member" and m["user"]["id"] in subscribers
         )
         expired = count_where(db, "subscriptions", "status", "expired")
         told = after["sends"] - before["sends"]

@@ -63,3 +63,38 @@ def telegram_cap(tg: Any) -> float:
     config = tg._get("/config")["config"]
     limits = config.get("rate_limits") or {}
     return float(limits.get("global_per_second", 30))
+
+
+def trigger(url: str, schedule_time: str, what: str) -> tuple[float, float]:
+    """Call a scheduled function as Cloud Scheduler would; returns (start time, seconds it took)."""
+    import time
+
+    import httpx
+
+    started = time.perf_counter()
+    response = httpx.post(
+        url, headers={"X-CloudScheduler-ScheduleTime": schedule_time}, content=b"{}", timeout=600
+    )
+    took = time.perf_counter() - started
+    print(
+        f"{what} answered {response.status_code} in {took:.1f} s: {response.json().get('counts')}", flush=True
+    )
+    return started, took
+
+
+def wait_for_count(count: Any, n: int, started: float, cap: float, verb: str) -> int:
+    """Poll `count()` until it reaches n (or a generous deadline), reporting every 30 s."""
+    import time
+
+    done = 0
+    last_report = 0.0
+    deadline = started + max(600, n / cap * 3)
+    while time.perf_counter() < deadline:
+        done = int(count())
+        if done >= n:
+            break
+        if time.perf_counter() - last_report > 30:
+            print(f"  {done} {verb} after {time.perf_counter() - started:.0f} s", flush=True)
+            last_report = time.perf_counter()
+        time.sleep(5)
+    return done
