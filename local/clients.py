@@ -8,13 +8,17 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from local.config import ROOT
 
 T = TypeVar("T")
+
+
+if TYPE_CHECKING:
+    from telepay.adapters.firestore_store import FirestoreStore
 
 
 def load_endpoints(path: Path | None = None) -> dict[str, Any]:
@@ -180,6 +184,13 @@ def firestore(endpoints: dict[str, Any]) -> Any:
 
     os.environ["FIRESTORE_EMULATOR_HOST"] = endpoints["firestore_emulator_host"]
     return fs.Client(project=endpoints["project"])
+
+
+def store(endpoints: dict[str, Any]) -> FirestoreStore:
+    """TelePay's store on the stack's Firestore emulator."""
+    from telepay.adapters.firestore_store import FirestoreStore
+
+    return FirestoreStore(firestore(endpoints))
 
 
 def reset_firestore(endpoints: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from local.clients import NowPaymentsControl, TelegramControl, buttons, firestore
+from local.clients import NowPaymentsControl, TelegramControl, buttons, store
 from shared_schemas.documents import ChannelDoc, Tier
 from telepay.channels import save_channel
 
@@ -38,7 +38,7 @@ def setup_channel(endpoints: dict[str, Any], tg: TelegramControl, token: str = D
         ],
         created_at=datetime.now(UTC),
     )
-    save_channel(firestore(endpoints), channel)
+    save_channel(store(endpoints), channel)
     return {"owner": owner, "open": open_id, "closed": closed_id}
 
 

@@ -73,13 +73,18 @@ class NowPaymentsSettings(CommonSettings):
     nowpayments_timeout_seconds: float = Field(default=2.0, description="Timeout of each NowPayments call.")
 
 
-class TelegramWebhookSettings(TelegramSettings, TasksSettings):
+class BroadcastEnqueuerSettings(TasksSettings):
+    """Whoever queues offer posts (daily_broadcast itself, the owner's /broadcast in the webhook)."""
+
+    daily_broadcast_url: str = Field(description="URL of the daily_broadcast function (its tasks' target).")
+
+
+class TelegramWebhookSettings(TelegramSettings, BroadcastEnqueuerSettings):
     telegram_webhook_secret: SecretStr = Field(
         description="Secret token set with setWebhook; Telegram sends it in X-Telegram-Bot-Api-Secret-Token."
     )
     create_invoice_url: str = Field(description="URL of the create_invoice function (task target).")
     keypad_url: str = Field(description="URL of the keypad function (task target).")
-    daily_broadcast_url: str = Field(description="URL of the daily_broadcast function (owners' /broadcast).")
     broadcast_manual_cooldown_minutes: int = Field(
         default=60, description="Cooldown of the owner's /broadcast."
     )
@@ -120,8 +125,7 @@ class ExpireSubscriptionsSettings(TelegramSettings, TasksSettings, PubSubSetting
     sweep_page_size: int = Field(default=500, description="Subscriptions read per query page.")
 
 
-class DailyBroadcastSettings(TelegramSettings, TasksSettings):
-    daily_broadcast_url: str = Field(description="This function's own URL (its tasks' target).")
+class DailyBroadcastSettings(TelegramSettings, BroadcastEnqueuerSettings):
     broadcast_pause_after_failures: int = Field(
         default=3, description="Consecutive permanent failures before a channel's broadcast pauses."
     )

@@ -6,15 +6,16 @@ code's queries need (Terraform declares exactly those).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared_schemas.ids import OrderKind
 from shared_schemas.money import Money
-from shared_schemas.names import Collection, Function
+from shared_schemas.names import ClaimPurpose, Collection, Function
 
 
 class IndexField(BaseModel):
@@ -181,7 +182,7 @@ class OrderDoc(Document):
     doc_id_is: ClassVar[str] = "order id (`tp1-<kind>-<token>-<user>-<tier|cents>-<nonce>`)"
 
     order_id: str
-    kind: str = Field(description="`sub` (subscription) or `don` (donation).")
+    kind: OrderKind = Field(description="`sub` (subscription) or `don` (donation).")
     user_id: int
     chat_id: int = Field(description="Private chat with the buyer.")
     buyer_name: str = Field(default="", description="Buyer's Telegram name, for the owner's notice.")
@@ -289,7 +290,7 @@ class ClaimDoc(Document):
     doc_id_is: ClassVar[str] = "`<purpose>:<key>`, e.g. `update:123`, `ipn:55:finished`, `msg:<event>:buyer`"
     ttl_field: ClassVar[str | None] = "expire_at"
 
-    purpose: str
+    purpose: ClaimPurpose
     status: ClaimStatus
     lease_until: datetime = Field(description="A processing claim older than this may be taken over.")
     created_at: datetime
@@ -323,6 +324,33 @@ class FailedUpdateDoc(Document):
     recorded_at: datetime
 
 
+FAILED_TASK_LIFETIME = timedelta(days=30)
+
+
+class FailedTaskDoc(Document):
+    """A Cloud Task that cannot succeed (malformed, or refused for good): kept for the operator
+    instead of being retried until Cloud Tasks drops it."""
+
+    collection: ClassVar[Collection] = Collection.FAILED_TASKS
+    written_by: ClassVar[tuple[Function, ...]] = (
+        Function.CREATE_INVOICE,
+        Function.KEYPAD,
+        Function.EXPIRE_SUBSCRIPTIONS,
+        Function.DAILY_BROADCAST,
+    )
+    read_by: ClassVar[tuple[Function, ...]] = ()
+    doc_id_is: ClassVar[str] = "`<function>-<task name>` (Cloud Tasks' task name header)"
+    ttl_field: ClassVar[str | None] = "expire_at"
+
+    function: Function
+    task_name: str
+    reason: str = Field(description="Why it cannot succeed (the error's type and message).")
+    body: str = Field(description="The task's body as received (at most 10,000 characters).")
+    attempt: int = Field(description="Cloud Tasks' attempt number, from 1.")
+    recorded_at: datetime
+    expire_at: datetime = Field(description=f"TTL: kept {FAILED_TASK_LIFETIME.days} days.")
+
+
 class UserDoc(Document):
     collection: ClassVar[Collection] = Collection.USERS
     written_by: ClassVar[tuple[Function, ...]] = (
@@ -336,6 +364,12 @@ class UserDoc(Document):
     user_id: int
     blocked_bot: bool = Field(default=False, description="Telegram answered 403: the user blocked the bot.")
     blocked_at: datetime | None = None
+
+
+class KeypadStatus(StrEnum):
+    OPEN = "open"
+    CONFIRMED = "confirmed"  # the amount is fixed; the donation order is queued
+    CANCELLED = "cancelled"
 
 
 class KeypadSessionDoc(Document):
@@ -352,7 +386,7 @@ class KeypadSessionDoc(Document):
     channel_token: str
     message_id: int | None = None
     amount_text: str = ""
-    status: str = "open"
+    status: KeypadStatus = KeypadStatus.OPEN
     order_id: str | None = None
     applied_presses: list[str] = Field(default_factory=list, description="Callback query ids applied.")
     updated_at: datetime
@@ -369,6 +403,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     FailedUpdateDoc,
     UserDoc,
     KeypadSessionDoc,
+    FailedTaskDoc,
 )
 
 

@@ -121,5 +121,54 @@ def keypad_callback(session_id: str, key: str) -> str:
     return f"{CALLBACK_KEYPAD}:{session_id}:{key}"
 
 
+def parse_callback(data: str) -> tuple[str, list[str]]:
+    """The prefix of callback data and its parts (`buy:<token>:<tier>` → `("buy", [token, tier])`)."""
+    prefix, _, rest = data.partition(":")
+    return prefix, rest.split(":") if rest else []
+
+
+# Deep links: `t.me/<bot>?start=<parameter>` (at most 64 characters of A-Z a-z 0-9 _ -).
+DONATE_SUFFIX = "_DONATE"
+
+
+class StartKind(StrEnum):
+    OFFER = "offer"  # `<token>`: the channel's offer
+    TIER = "tier"  # `<token>-<tier id>`: a tier's button under the offer post
+    DONATE = "donate"  # `<token>_DONATE`: the donation keypad
+
+
+@dataclass(frozen=True)
+class StartLink:
+    kind: StartKind
+    channel_token: str
+    tier_id: str | None = None
+
+
+def offer_start(channel_token: str) -> str:
+    return channel_token
+
+
+def tier_start(channel_token: str, tier_id: str) -> str:
+    return f"{channel_token}-{tier_id}"
+
+
+def donate_start(channel_token: str) -> str:
+    return f"{channel_token}{DONATE_SUFFIX}"
+
+
+def parse_start(parameter: str) -> StartLink:
+    """What a `/start <parameter>` asks for; the token is checked where the channel is read."""
+    if parameter.endswith(DONATE_SUFFIX):
+        return StartLink(StartKind.DONATE, parameter[: -len(DONATE_SUFFIX)])
+    token, _, tier_id = parameter.partition("-")
+    if tier_id:
+        return StartLink(StartKind.TIER, token, tier_id)
+    return StartLink(StartKind.OFFER, parameter)
+
+
+def deep_link(bot_username: str, parameter: str) -> str:
+    return f"https://t.me/{bot_username}?start={parameter}"
+
+
 def is_valid_channel_token(token: str) -> bool:
     return bool(CHANNEL_TOKEN_RE.fullmatch(token))

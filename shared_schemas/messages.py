@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared_schemas.ids import OrderKind
 from shared_schemas.money import Money
 from shared_schemas.names import Topic
 
@@ -26,7 +27,7 @@ class PaymentEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     order_id: str
-    kind: str = Field(description="`sub` or `don`.")
+    kind: OrderKind
     user_id: int
     chat_id: int
     buyer_name: str = ""

@@ -86,6 +86,22 @@ class Collection(StrEnum):
     FAILED_UPDATES = "failed_updates"
     USERS = "users"
     KEYPAD_SESSIONS = "keypad_sessions"
+    FAILED_TASKS = "failed_tasks"
+
+
+class ClaimPurpose(StrEnum):
+    """What a claim (`claims/<purpose>:<key>`) makes happen at most once."""
+
+    UPDATE = "update"  # a Telegram update, by update_id
+    IPN = "ipn"  # a payment status from NowPayments, by payment id and status
+    INVOICE = "invoice"  # an order's invoice, by order id
+    MESSAGE = "msg"  # one payment event's message to one recipient
+    SWEEP = "sweep"  # one scheduled expiry sweep, by schedule time
+    REMIND = "remind"  # one reminder of one subscription expiry
+    EXPIRED_MESSAGE = "expired-msg"  # the goodbye of one subscription expiry
+    RIGHTS_NOTICE = "rights-notice"  # the owner's notice that the bot lost its rights
+    BROADCAST = "broadcast"  # one channel's offer post of one day
+    BROADCAST_PAUSED = "broadcast-paused"  # the owner's notice that broadcasting paused
 
 
 class Topic(StrEnum):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared_schemas.ids import OrderKind
 from shared_schemas.names import Queue
 
 
@@ -20,7 +20,7 @@ class CreateInvoiceTask(BaseModel):
     user_id: int
     chat_id: int
     channel_token: str
-    kind: Literal["sub", "don"]
+    kind: OrderKind
     tier_id: str | None = None
     keypad_session_id: str | None = Field(default=None, description="Donations: amount is read from it.")
     buyer_name: str = Field(default="", max_length=80, description="For the owner's notice (display only).")

@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from shared_schemas.config import BroadcastEnqueuerSettings, DailyBroadcastSettings, TelegramWebhookSettings
 from shared_schemas.documents import ChannelDoc, ChannelStatus
-from shared_schemas.names import Collection, Queue
+from shared_schemas.ids import deep_link, donate_start, tier_start
+from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.queries import ACTIVE_CHANNELS, CHANNELS_OF_OWNER
 from shared_schemas.tasks import BroadcastTask
 from telepay import texts
@@ -28,12 +30,12 @@ from telepay.adapters.telegram_api import (
 )
 from telepay.channels import load_channel
 from telepay.logs import get_logger
-from telepay.queries import build
-
-if TYPE_CHECKING:
-    from telepay.runtime import Runtime
+from telepay.owners import notify_owner_once
+from telepay.runtime import Runtime
+from telepay.store import Tx
 
 log = get_logger("telepay.broadcast")
+Rt = Runtime[DailyBroadcastSettings]
 PAGE = 500
 ENQUEUE_THREADS = 16
 
@@ -42,47 +44,34 @@ def day_of(moment: datetime) -> str:
     return moment.date().isoformat()
 
 
-def deep_link(bot_username: str, start: str) -> str:
-    return f"https://t.me/{bot_username}?start={start}"
-
-
 def offer_post_keyboard(channel: ChannelDoc, bot_username: str) -> list[list[Button]]:
     rows = [
         [
             Button(
                 texts.tier_button(t, channel.currency),
-                url=deep_link(bot_username, f"{channel.token}-{t.tier_id}"),
+                url=deep_link(bot_username, tier_start(channel.token, t.tier_id)),
             )
         ]
         for t in channel.tiers
     ]
-    rows.append([Button(texts.DONATE_BUTTON, url=deep_link(bot_username, f"{channel.token}_DONATE"))])
+    rows.append([Button(texts.DONATE_BUTTON, url=deep_link(bot_username, donate_start(channel.token)))])
     return rows
 
 
 # -- the daily run ---------------------------------------------------------------------------------
-def daily_run(rt: Runtime, day: str, only: str | None = None) -> dict[str, int]:
+def daily_run(rt: Rt, day: str, only: str | None = None) -> dict[str, int]:
     """Queue one post per active channel (or just `only`) for `day`; a repeated run queues nothing new."""
     counts = {"queued": 0, "already_queued": 0, "paused": 0}
     tokens: list[str] = []
     if only:
         tokens = [only]
     else:
-        last = None
-        while True:
-            query = build(rt.db, ACTIVE_CHANNELS, status=ChannelStatus.ACTIVE.value)
-            if last is not None:
-                query = query.start_after(last)
-            page = list(query.limit(PAGE).stream())
-            for snapshot in page:
-                channel = ChannelDoc.model_validate(snapshot.to_dict())
-                if channel.broadcast.paused_reason:
+        for page in rt.store.channels.pages(ACTIVE_CHANNELS, page_size=PAGE, status=ChannelStatus.ACTIVE):
+            for stored in page:
+                if stored.doc.broadcast.paused_reason:
                     counts["paused"] += 1
                 else:
-                    tokens.append(channel.token)
-            if len(page) < PAGE:
-                break
-            last = page[-1]
+                    tokens.append(stored.doc.token)
     with ThreadPoolExecutor(ENQUEUE_THREADS) as pool:
         results = pool.map(
             lambda token: _enqueue(
@@ -95,39 +84,38 @@ def daily_run(rt: Runtime, day: str, only: str | None = None) -> dict[str, int]:
     return counts
 
 
-def _enqueue(rt: Runtime, task: BroadcastTask, name: str, at: datetime | None = None) -> bool:
+def _enqueue(
+    rt: Runtime[BroadcastEnqueuerSettings], task: BroadcastTask, name: str, at: datetime | None = None
+) -> bool:
     return enqueue_to_self(rt.tasks, Queue.BROADCAST, rt.settings.daily_broadcast_url, task, name, at)
 
 
 # -- one post ----------------------------------------------------------------------------------------
-def post_offer(task: BroadcastTask, rt: Runtime) -> str:
-    key = f"{task.channel_token}:{task.day}" + (":manual" if task.manual else "")
-    claim = rt.claims.claim("broadcast", key, lease=timedelta(minutes=2), keep_for=timedelta(days=3))
-    if not claim.acquired and not task.manual:
-        return f"duplicate ({claim.outcome.value})"
-    try:
-        outcome = _post(task, rt)
-    except Exception:
-        if claim.acquired:
-            claim.release()
-        raise
-    if claim.acquired:
+def post_offer(task: BroadcastTask, rt: Rt) -> str:
+    """A manual re-post (the owner's /broadcast) is its own work: each one is named by its update
+    and queued once, so it posts again even when the day's post was made."""
+    if task.manual:
+        return _post(task, rt)
+    key = f"{task.channel_token}:{task.day}"
+    with rt.claims.hold(
+        ClaimPurpose.BROADCAST, key, lease=timedelta(minutes=2), keep_for=timedelta(days=3)
+    ) as claim:
+        if claim.done_before:
+            return "duplicate (done)"
+        claim.result = outcome = _post(task, rt)
         if outcome.startswith("rescheduled"):
             claim.release()
-        else:
-            claim.done(outcome)
     return outcome
 
 
-def _post(task: BroadcastTask, rt: Runtime) -> str:
-    channel = load_channel(rt.db, task.channel_token)
+def _post(task: BroadcastTask, rt: Rt) -> str:
+    channel = load_channel(rt.store, task.channel_token)
     if channel is None or channel.status is not ChannelStatus.ACTIVE:
         return "channel inactive"
     if channel.broadcast.paused_reason and not task.manual:
         return "paused"
     if channel.broadcast.last_posted_day == task.day and not task.manual:
         return "already posted today"
-    ref = rt.db.collection(Collection.CHANNELS.value).document(channel.token)
     try:
         message = rt.telegram.send_message(
             channel.open_channel_id,
@@ -143,13 +131,14 @@ def _post(task: BroadcastTask, rt: Runtime) -> str:
     except (TelegramForbidden, TelegramBadRequest) as error:
         return _permanent_failure(rt, channel, str(error))
     previous = channel.broadcast.last_message_id
-    ref.update(
+    rt.store.channels.update(
+        channel.token,
         {
             "broadcast.last_message_id": message.message_id,
             "broadcast.last_posted_day": task.day,
             "broadcast.consecutive_failures": 0,
             "broadcast.paused_reason": None,
-        }
+        },
     )
     if previous and previous != message.message_id:
         try:
@@ -161,49 +150,37 @@ def _post(task: BroadcastTask, rt: Runtime) -> str:
     return "posted"
 
 
-def _permanent_failure(rt: Runtime, channel: ChannelDoc, problem: str) -> str:
-    from google.cloud import firestore
-
+def _permanent_failure(rt: Rt, channel: ChannelDoc, problem: str) -> str:
     threshold = rt.settings.broadcast_pause_after_failures
-    ref = rt.db.collection(Collection.CHANNELS.value).document(channel.token)
+    channels = rt.store.channels
 
-    @firestore.transactional
-    def count(transaction: Any) -> int:
-        data = ref.get(transaction=transaction).to_dict() or {}
-        failures = int((data.get("broadcast") or {}).get("consecutive_failures", 0)) + 1
+    def count(tx: Tx) -> int:
+        current = tx.get(channels, channel.token)
+        failures = (current.broadcast.consecutive_failures if current else 0) + 1
         updates: dict[str, Any] = {"broadcast.consecutive_failures": failures}
         if failures >= threshold:
             updates["broadcast.paused_reason"] = problem
-        transaction.update(ref, updates)
+        tx.update(channels, channel.token, updates)
         return failures
 
-    failures = count(rt.db.transaction())
+    failures = rt.store.transaction(count)
     log.warning(
         "offer post failed (%s in a row): %s", failures, problem, extra={"channel_token": channel.token}
     )
     if failures < threshold:
         return f"failed ({failures} in a row)"
-    notice = rt.claims.claim("broadcast-paused", channel.token, keep_for=timedelta(days=30))
-    if notice.acquired:
-        try:
-            rt.telegram.send_message(
-                channel.owner_user_id, texts.broadcast_paused(channel.title, problem, failures)
-            )
-        except (TelegramForbidden, TelegramBadRequest):
-            pass
-        notice.done("sent")
+    notify_owner_once(
+        rt, ClaimPurpose.BROADCAST_PAUSED, channel, texts.broadcast_paused(channel.title, problem, failures)
+    )
     return "paused"
 
 
 # -- the owner's /broadcast ----------------------------------------------------------------------
-def owner_repost(rt: Runtime, owner_id: int, update_id: int) -> str:
+def owner_repost(rt: Runtime[TelegramWebhookSettings], owner_id: int, update_id: int) -> str:
     """Queue a re-post of the owner's channels now, once per cooldown; the answer says what happened."""
     now = rt.clock.now()
     cooldown = timedelta(minutes=rt.settings.broadcast_manual_cooldown_minutes)
-    channels = [
-        ChannelDoc.model_validate(s.to_dict())
-        for s in build(rt.db, CHANNELS_OF_OWNER, owner_user_id=owner_id).stream()
-    ]
+    channels = rt.store.channels.find(CHANNELS_OF_OWNER, owner_user_id=owner_id)
     if not channels:
         return texts.NOT_AN_OWNER
     lines = []
@@ -213,9 +190,7 @@ def owner_repost(rt: Runtime, owner_id: int, update_id: int) -> str:
             wait = math.ceil((last + cooldown - now).total_seconds() / 60)
             lines.append(texts.broadcast_cooldown(channel.title, wait))
             continue
-        rt.db.collection(Collection.CHANNELS.value).document(channel.token).update(
-            {"broadcast.last_manual_at": now}
-        )
+        rt.store.channels.update(channel.token, {"broadcast.last_manual_at": now})
         task = BroadcastTask(channel_token=channel.token, day=day_of(now), manual=True)
         _enqueue(rt, task, f"manual-{channel.token}-{update_id}")
         lines.append(texts.broadcast_queued(channel.title))

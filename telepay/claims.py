@@ -1,101 +1,114 @@
 """Claims: "this piece of work is mine", so duplicates of it do nothing.
 
 Everything here is delivered more than once (updates, IPNs, Pub/Sub messages, tasks, scheduler
-runs). A claim is a Firestore document created with `create()`: among concurrent duplicates exactly
-one create succeeds and the others fail at once, without contending on a transaction. The winner
-marks the claim done when the work is complete, or releases it when the work failed so that a
-retry can claim it again. A claim left "processing" by a crashed worker can be taken over after its
-lease. Claims expire (TTL on `expire_at`), which bounds the dedupe window.
+runs). A claim is a document created if absent: among concurrent duplicates exactly one create
+succeeds and the others learn it at once, without contending on a transaction.
+
+    with rt.claims.hold(ClaimPurpose.INVOICE, order_id) as claim:
+        if claim.done_before:
+            return "already done"
+        claim.result = do_the_work()
+
+Leaving the block normally marks the claim done (with `claim.result`); leaving it with an exception
+releases it, so a retry can claim the work again; `claim.release()` inside the block releases it
+on a normal exit too (the work was handed on, e.g. rescheduled). When another instance holds the
+claim, `hold` raises `ClaimBusy` (a `Transient`): the caller's trigger retries later, and if the
+holder died its lease runs out and the retry takes the work over. Claims expire (TTL on
+`expire_at`), which bounds the dedupe window.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import Enum
-from typing import TYPE_CHECKING, Any
 
-from shared_schemas.documents import ClaimStatus
-from shared_schemas.names import Collection
+from shared_schemas.documents import ClaimDoc, ClaimStatus
+from shared_schemas.names import ClaimPurpose
 from telepay.clock import Clock
-
-if TYPE_CHECKING:
-    from google.cloud.firestore import Client, DocumentReference
-
-
-class ClaimOutcome(Enum):
-    ACQUIRED = "acquired"
-    DONE = "done"  # the work was done before
-    BUSY = "busy"  # someone else holds it right now
+from telepay.errors import ClaimBusy
+from telepay.store import Store, VersionConflict
 
 
 @dataclass
 class Claim:
-    outcome: ClaimOutcome
-    ref: DocumentReference | None = None
+    purpose: ClaimPurpose
+    key: str
+    done_before: bool = False
+    previous_result: str | None = None
     result: str | None = None
+    _release: bool = False
 
     @property
-    def acquired(self) -> bool:
-        return self.outcome is ClaimOutcome.ACQUIRED
-
-    def done(self, result: str | None = None) -> None:
-        if self.ref is not None:
-            self.ref.update({"status": ClaimStatus.DONE.value, "result": result})
+    def doc_id(self) -> str:
+        return f"{self.purpose.value}:{self.key}"
 
     def release(self) -> None:
-        if self.ref is not None:
-            self.ref.delete()
+        """Give the work back on leaving the block, instead of marking it done."""
+        self._release = True
 
 
 class Claims:
-    def __init__(self, db: Client, clock: Clock) -> None:
-        self._db = db
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
         self._clock = clock
 
-    def claim(
+    @contextmanager
+    def hold(
         self,
-        purpose: str,
+        purpose: ClaimPurpose,
         key: str,
         lease: timedelta = timedelta(seconds=60),
         keep_for: timedelta = timedelta(days=2),
-    ) -> Claim:
-        from google.api_core.exceptions import AlreadyExists, FailedPrecondition
-
-        now = self._clock.now()
-        ref = self._db.collection(Collection.CLAIMS.value).document(f"{purpose}:{key}")
-        record: dict[str, Any] = {
-            "purpose": purpose,
-            "status": ClaimStatus.PROCESSING.value,
-            "lease_until": now + lease,
-            "created_at": now,
-            "expire_at": now + keep_for,
-            "result": None,
-        }
+    ) -> Iterator[Claim]:
+        claim = Claim(purpose, key)
+        previous = self._acquire(claim, lease, keep_for)
+        if previous is not None:
+            claim.done_before, claim.previous_result = True, previous.result
+            yield claim
+            return
         try:
-            ref.create(record)
-            return Claim(ClaimOutcome.ACQUIRED, ref)
-        except AlreadyExists:
-            pass
-        snapshot = ref.get()
-        if not snapshot.exists:  # released between our create and read: try once more
-            try:
-                ref.create(record)
-                return Claim(ClaimOutcome.ACQUIRED, ref)
-            except AlreadyExists:
-                return Claim(ClaimOutcome.BUSY)
-        data = snapshot.to_dict() or {}
-        if data.get("status") == ClaimStatus.DONE.value:
-            return Claim(ClaimOutcome.DONE, result=data.get("result"))
-        lease_until = data.get("lease_until")
-        if lease_until is not None and lease_until > now:
-            return Claim(ClaimOutcome.BUSY)
-        # The holder crashed: take over, but only if nobody else did since we read it.
-        try:
-            ref.update(
-                {"lease_until": now + lease, "created_at": now},
-                option=self._db.write_option(last_update_time=snapshot.update_time),
+            yield claim
+        except BaseException:
+            self._store.claims.delete(claim.doc_id)
+            raise
+        if claim._release:
+            self._store.claims.delete(claim.doc_id)
+        else:
+            self._store.claims.update(
+                claim.doc_id, {"status": ClaimStatus.DONE.value, "result": claim.result}
             )
-        except FailedPrecondition:
-            return Claim(ClaimOutcome.BUSY)
-        return Claim(ClaimOutcome.ACQUIRED, ref)
+
+    def _acquire(self, claim: Claim, lease: timedelta, keep_for: timedelta) -> ClaimDoc | None:
+        """None when this call now holds the claim; the earlier claim when the work was done."""
+        repo = self._store.claims
+        now = self._clock.now()
+        record = ClaimDoc(
+            purpose=claim.purpose.value,
+            status=ClaimStatus.PROCESSING,
+            lease_until=now + lease,
+            created_at=now,
+            expire_at=now + keep_for,
+        )
+        for _ in range(2):  # once more if it was released between our create and our read
+            if repo.create(claim.doc_id, record):
+                return None
+            stored = repo.get_stored(claim.doc_id)
+            if stored is None:
+                continue
+            if stored.doc.status is ClaimStatus.DONE:
+                return stored.doc
+            if stored.doc.lease_until > now:
+                raise ClaimBusy(claim.purpose.value, claim.key)
+            # The holder outlived its lease (it crashed): take over, unless someone else did first.
+            try:
+                repo.update(
+                    claim.doc_id,
+                    {"lease_until": now + lease, "created_at": now},
+                    if_version=stored.version,
+                )
+            except VersionConflict:
+                raise ClaimBusy(claim.purpose.value, claim.key) from None
+            return None
+        raise ClaimBusy(claim.purpose.value, claim.key)

@@ -12,11 +12,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from enum import Enum
 
-from shared_schemas.documents import SubscriptionDoc, SubscriptionStatus
+from shared_schemas.config import ExpireSubscriptionsSettings
+from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import renew_callback
-from shared_schemas.names import Collection, Queue
+from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.queries import SUBSCRIPTIONS_DUE
 from shared_schemas.tasks import ExpiryAction, ExpiryTask
 from telepay import texts
@@ -28,15 +29,15 @@ from telepay.adapters.telegram_api import (
     TelegramRetryAfter,
 )
 from telepay.channels import load_channel_cached
+from telepay.errors import ClaimBusy
 from telepay.logs import get_logger
-from telepay.queries import build
+from telepay.owners import notify_owner_once
+from telepay.runtime import Runtime
+from telepay.store import Tx, array_union
 from telepay.users import mark_blocked
 
-if TYPE_CHECKING:
-    from shared_schemas.documents import ChannelDoc
-    from telepay.runtime import Runtime
-
 log = get_logger("telepay.expiry")
+Rt = Runtime[ExpireSubscriptionsSettings]
 QUEUED_LEASE = timedelta(minutes=10)  # a queued action is not queued again before this
 ENQUEUE_THREADS = 16
 GONE_MEMBER = ("user not found", "user_not_participant", "participant_id_invalid", "member not found")
@@ -85,6 +86,29 @@ def next_action(
     return DueAction(ExpiryAction.REMOVE, sub.expires_at + grace)
 
 
+class Removal(Enum):
+    """What a removal task does with the subscription it finds."""
+
+    GONE = "no subscription"
+    RENEWED = "renewed: not removed"
+    NOT_DUE = "not due yet"
+    REMOVE = "remove"  # mark it expired now, then remove the member
+    FINISH = "finish"  # expired earlier, the removal did not finish (a rescheduled or retried task)
+    TELL_ONLY = "already removed"  # removed before; the goodbye may still be owed
+
+
+def removal_step(
+    sub: SubscriptionDoc | None, planned_expiry: datetime, grace: timedelta, now: datetime
+) -> Removal:
+    if sub is None:
+        return Removal.GONE
+    if sub.expires_at != planned_expiry:
+        return Removal.RENEWED
+    if sub.status is SubscriptionStatus.ACTIVE:
+        return Removal.NOT_DUE if sub.expires_at + grace > now else Removal.REMOVE
+    return Removal.FINISH if sub.removed_at is None else Removal.TELL_ONLY
+
+
 def task_name(sub_id: str, due: DueAction, expires_at: datetime) -> str:
     stamp = int(expires_at.timestamp())
     if due.action is ExpiryAction.REMIND:
@@ -93,83 +117,70 @@ def task_name(sub_id: str, due: DueAction, expires_at: datetime) -> str:
 
 
 # -- the sweep -----------------------------------------------------------------------------------
-def sweep(rt: Runtime, scheduled: str) -> dict[str, int]:
-    """One scheduled run. Returns counts for the log."""
-    claim = rt.claims.claim("sweep", scheduled or rt.clock.now().isoformat(), lease=timedelta(minutes=3))
-    if not claim.acquired:
-        return {"duplicate": 1}
+def sweep(rt: Rt, scheduled: str) -> dict[str, int]:
+    """One scheduled run. Returns counts for the log. A run of the same schedule in progress
+    elsewhere makes this one a duplicate (the next minute's run picks up whatever it leaves)."""
+    key = scheduled or rt.clock.now().isoformat()
     try:
-        counts = _sweep(rt)
-    except Exception:
-        claim.release()
-        raise
-    claim.done(str(counts))
+        with rt.claims.hold(ClaimPurpose.SWEEP, key, lease=timedelta(minutes=3)) as claim:
+            if claim.done_before:
+                return {"duplicate": 1}
+            counts = _sweep(rt)
+            claim.result = str(counts)
+    except ClaimBusy:
+        return {"duplicate": 1}
     return counts
 
 
-def _sweep(rt: Runtime) -> dict[str, int]:
-    settings = rt.settings
+def _sweep(rt: Rt) -> dict[str, int]:
+    settings, subscriptions = rt.settings, rt.store.subscriptions
     offsets = parse_offsets(settings.reminder_offsets_hours)
     now = rt.clock.now()
     counts = {"queued": 0, "rescheduled": 0, "already_queued": 0, "pages": 0}
-    last = None
+    pages = subscriptions.pages(
+        SUBSCRIPTIONS_DUE, page_size=settings.sweep_page_size, status=SubscriptionStatus.ACTIVE, below=now
+    )
     with ThreadPoolExecutor(ENQUEUE_THREADS) as pool:
-        while True:
-            query = build(rt.db, SUBSCRIPTIONS_DUE, status=SubscriptionStatus.ACTIVE.value, below=now)
-            if last is not None:
-                query = query.start_after(last)
-            page = list(query.limit(settings.sweep_page_size).stream())
-            if not page:
-                break
+        for page in pages:
             counts["pages"] += 1
-            batch = rt.db.batch()
             jobs = []
-            for snapshot in page:
-                sub = SubscriptionDoc.model_validate(snapshot.to_dict())
-                grace = _grace(rt, sub.channel_token)
-                due = next_action(sub, offsets, grace, now)
-                if due is None:
-                    batch.update(snapshot.reference, {"next_action_at": None})
-                elif due.at <= now:
-                    payload = ExpiryTask(
-                        action=due.action,
-                        subscription_id=snapshot.id,
-                        expires_at=sub.expires_at,
-                        offset_seconds=due.offset_seconds,
-                    )
-                    jobs.append(
-                        pool.submit(_enqueue, rt, payload, task_name(snapshot.id, due, sub.expires_at))
-                    )
-                    batch.update(snapshot.reference, {"next_action_at": now + QUEUED_LEASE})
-                else:
-                    batch.update(snapshot.reference, {"next_action_at": due.at})
-                    counts["rescheduled"] += 1
-            for job in jobs:
-                counts["queued" if job.result() else "already_queued"] += 1
-            batch.commit()
-            last = page[-1]
-            if len(page) < settings.sweep_page_size:
-                break
+            with rt.store.batch() as batch:
+                for stored in page:
+                    sub = stored.doc
+                    due = next_action(sub, offsets, _grace(rt, sub.channel_token), now)
+                    if due is None:
+                        batch.update(subscriptions, stored.id, {"next_action_at": None})
+                    elif due.at <= now:
+                        payload = ExpiryTask(
+                            action=due.action,
+                            subscription_id=stored.id,
+                            expires_at=sub.expires_at,
+                            offset_seconds=due.offset_seconds,
+                        )
+                        name = task_name(stored.id, due, sub.expires_at)
+                        jobs.append(pool.submit(_enqueue, rt, payload, name))
+                        batch.update(subscriptions, stored.id, {"next_action_at": now + QUEUED_LEASE})
+                    else:
+                        batch.update(subscriptions, stored.id, {"next_action_at": due.at})
+                        counts["rescheduled"] += 1
+                for job in jobs:
+                    counts["queued" if job.result() else "already_queued"] += 1
     return counts
 
 
-def _grace(rt: Runtime, token: str) -> timedelta:
-    channel = load_channel_cached(rt.db, token)
+def _grace(rt: Rt, token: str) -> timedelta:
+    channel = load_channel_cached(rt.store, token)
     return timedelta(minutes=channel.grace_period_minutes if channel else 0)
 
 
-def _enqueue(rt: Runtime, payload: ExpiryTask, name: str, at: datetime | None = None) -> bool:
+def _enqueue(rt: Rt, payload: ExpiryTask, name: str, at: datetime | None = None) -> bool:
     return enqueue_to_self(
         rt.tasks, Queue.TELEGRAM_ACTIONS, rt.settings.expire_subscriptions_url, payload, name, at
     )
 
 
 # -- the tasks -----------------------------------------------------------------------------------
-class RetryLater(Exception):
-    """Transient: answer 503 so Cloud Tasks retries with backoff."""
-
-
-def run_task(task: ExpiryTask, rt: Runtime) -> str:
+def run_task(task: ExpiryTask, rt: Rt) -> str:
     try:
         if task.action is ExpiryAction.REMIND:
             return _remind(task, rt)
@@ -178,7 +189,7 @@ def run_task(task: ExpiryTask, rt: Runtime) -> str:
         return _reschedule(task, rt, error.seconds)
 
 
-def _reschedule(task: ExpiryTask, rt: Runtime, seconds: float) -> str:
+def _reschedule(task: ExpiryTask, rt: Rt, seconds: float) -> str:
     """Telegram said "too many requests": run again after retry_after, not counted as a failure."""
     later = task.model_copy(update={"reschedules": task.reschedules + 1})
     due = DueAction(task.action, task.expires_at, task.offset_seconds)
@@ -187,31 +198,21 @@ def _reschedule(task: ExpiryTask, rt: Runtime, seconds: float) -> str:
     return f"rescheduled after {seconds:g} s"
 
 
-def _sub_ref(rt: Runtime, sub_id: str) -> Any:
-    return rt.db.collection(Collection.SUBSCRIPTIONS.value).document(sub_id)
-
-
-def _load(rt: Runtime, sub_id: str) -> SubscriptionDoc | None:
-    snapshot = _sub_ref(rt, sub_id).get()
-    return SubscriptionDoc.model_validate(snapshot.to_dict()) if snapshot.exists else None
-
-
-def _remind(task: ExpiryTask, rt: Runtime) -> str:
-    from google.cloud import firestore
-
+def _remind(task: ExpiryTask, rt: Rt) -> str:
+    subscriptions = rt.store.subscriptions
     key = reminder_key(task.offset_seconds, task.expires_at)
-    claim = rt.claims.claim("remind", f"{task.subscription_id}:{key}", keep_for=timedelta(days=40))
-    if not claim.acquired:
-        return f"duplicate ({claim.outcome.value})"
-    try:
-        sub = _load(rt, task.subscription_id)
+    purpose_key = f"{task.subscription_id}:{key}"
+    with rt.claims.hold(ClaimPurpose.REMIND, purpose_key, keep_for=timedelta(days=40)) as claim:
+        if claim.done_before:
+            return "duplicate (done)"
+        sub = subscriptions.get(task.subscription_id)
         if sub is None or sub.status is not SubscriptionStatus.ACTIVE or sub.expires_at != task.expires_at:
-            claim.done("stale")
+            claim.result = "stale"
             return "stale: renewed or ended"
         if key in sub.reminders_sent:
-            claim.done("sent before")
+            claim.result = "sent before"
             return "sent before"
-        channel = load_channel_cached(rt.db, sub.channel_token)
+        channel = load_channel_cached(rt.store, sub.channel_token)
         title = channel.title if channel else sub.channel_token
         try:
             rt.telegram.send_message(
@@ -221,58 +222,41 @@ def _remind(task: ExpiryTask, rt: Runtime) -> str:
                     [Button(texts.RENEW_BUTTON, callback_data=renew_callback(sub.channel_token, sub.tier_id))]
                 ],
             )
-            outcome = "reminded"
+            claim.result = "reminded"
         except TelegramForbidden:
-            mark_blocked(rt, sub.user_id)
-            outcome = "user blocked the bot"
-        _sub_ref(rt, task.subscription_id).update(
-            {"reminders_sent": firestore.ArrayUnion([key]), "next_action_at": rt.clock.now()}
+            mark_blocked(rt.store, rt.clock, sub.user_id)
+            claim.result = "user blocked the bot"
+        subscriptions.update(
+            task.subscription_id, {"reminders_sent": array_union(key), "next_action_at": rt.clock.now()}
         )
-    except Exception:
-        claim.release()
-        raise
-    claim.done(outcome)
-    return outcome
+    return claim.result
 
 
-def _remove(task: ExpiryTask, rt: Runtime) -> str:
-    from google.cloud import firestore
-
-    ref = _sub_ref(rt, task.subscription_id)
+def _remove(task: ExpiryTask, rt: Rt) -> str:
+    store = rt.store
     now = rt.clock.now()
 
-    @firestore.transactional
-    def mark_expired(transaction: Any) -> SubscriptionDoc | str | tuple[str, SubscriptionDoc]:
-        snapshot = ref.get(transaction=transaction)
-        if not snapshot.exists:
-            return "no subscription"
-        sub = SubscriptionDoc.model_validate(snapshot.to_dict())
-        if sub.expires_at != task.expires_at:
-            return "renewed: not removed"
-        if sub.status is SubscriptionStatus.ACTIVE:
-            channel = load_channel_cached(rt.db, sub.channel_token)
-            grace = timedelta(minutes=channel.grace_period_minutes if channel else 0)
-            if sub.expires_at + grace > now:
-                return "not due yet"
-            transaction.update(
-                ref, {"status": SubscriptionStatus.EXPIRED.value, "next_action_at": None, "updated_at": now}
+    def mark_expired(tx: Tx) -> tuple[Removal, SubscriptionDoc | None]:
+        sub = tx.get(store.subscriptions, task.subscription_id)
+        grace = _grace(rt, sub.channel_token) if sub else timedelta(0)
+        step = removal_step(sub, task.expires_at, grace, now)
+        if step is Removal.REMOVE:
+            tx.update(
+                store.subscriptions,
+                task.subscription_id,
+                {"status": SubscriptionStatus.EXPIRED, "next_action_at": None, "updated_at": now},
             )
-            return sub
-        if sub.removed_at is None:
-            return sub  # expired earlier, removal not finished (a rescheduled or retried task)
-        return ("already removed", sub)
+        return step, sub
 
-    result = mark_expired(rt.db.transaction())
-    if isinstance(result, tuple):
+    step, sub = store.transaction(mark_expired)
+    if sub is None or step in (Removal.GONE, Removal.RENEWED, Removal.NOT_DUE):
+        return str(step.value)
+    channel = load_channel_cached(store, sub.channel_token)
+    if step is Removal.TELL_ONLY:
         # Removed before; the message may still be owed (a 429 rescheduled the task after the
         # removal): the claim makes this send it at most once.
-        message, removed = result
-        _tell_expired(rt, removed, load_channel_cached(rt.db, removed.channel_token))
-        return str(message)
-    if isinstance(result, str):
-        return result
-    sub = result
-    channel = load_channel_cached(rt.db, sub.channel_token)
+        _tell_expired(rt, sub, channel)
+        return str(step.value)
     try:
         rt.telegram.remove_member(sub.closed_channel_id, sub.user_id)
     except (TelegramBadRequest, TelegramForbidden) as error:
@@ -282,53 +266,42 @@ def _remove(task: ExpiryTask, rt: Runtime) -> str:
                 _rights_lost(rt, sub, channel, str(error))
                 return "bot lacks rights: recorded, owner told"
             raise
-    ref.update({"removed_at": rt.clock.now(), "in_channel": False, "removal_problem": None})
+    store.subscriptions.update(
+        task.subscription_id, {"removed_at": rt.clock.now(), "in_channel": False, "removal_problem": None}
+    )
     _tell_expired(rt, sub, channel)
     return "removed"
 
 
-def _tell_expired(rt: Runtime, sub: SubscriptionDoc, channel: ChannelDoc | None) -> None:
-    claim = rt.claims.claim(
-        "expired-msg", f"{sub.channel_token}-{sub.user_id}:{int(sub.expires_at.timestamp())}"
-    )
-    if not claim.acquired:
-        return
-    title = channel.title if channel else sub.channel_token
-    try:
-        rt.telegram.send_message(
-            sub.user_id,
-            texts.access_ended(title, sub.expires_at),
-            keyboard=[
-                [Button(texts.RENEW_BUTTON, callback_data=renew_callback(sub.channel_token, sub.tier_id))]
-            ],
-        )
-    except TelegramForbidden:
-        mark_blocked(rt, sub.user_id)
-    except TelegramBadRequest as error:  # e.g. a user who never started the bot: nothing to retry
-        log.info(
-            "could not tell the user: %s",
-            error,
-            extra={"subscription_id": f"{sub.channel_token}-{sub.user_id}"},
-        )
-    except Exception:
-        claim.release()
-        raise
-    claim.done("sent")
+def _tell_expired(rt: Rt, sub: SubscriptionDoc, channel: ChannelDoc | None) -> None:
+    key = f"{sub.channel_token}-{sub.user_id}:{int(sub.expires_at.timestamp())}"
+    with rt.claims.hold(ClaimPurpose.EXPIRED_MESSAGE, key) as claim:
+        if claim.done_before:
+            return
+        title = channel.title if channel else sub.channel_token
+        claim.result = "sent"
+        try:
+            rt.telegram.send_message(
+                sub.user_id,
+                texts.access_ended(title, sub.expires_at),
+                keyboard=[
+                    [Button(texts.RENEW_BUTTON, callback_data=renew_callback(sub.channel_token, sub.tier_id))]
+                ],
+            )
+        except TelegramForbidden:
+            mark_blocked(rt.store, rt.clock, sub.user_id)
+        except TelegramBadRequest as error:  # e.g. a user who never started the bot: nothing to retry
+            log.info(
+                "could not tell the user: %s",
+                error,
+                extra={"subscription_id": f"{sub.channel_token}-{sub.user_id}"},
+            )
 
 
-def _rights_lost(rt: Runtime, sub: SubscriptionDoc, channel: ChannelDoc | None, problem: str) -> None:
+def _rights_lost(rt: Rt, sub: SubscriptionDoc, channel: ChannelDoc | None, problem: str) -> None:
     log.warning("removal refused: %s", problem, extra={"channel_token": sub.channel_token})
-    _sub_ref(rt, f"{sub.channel_token}-{sub.user_id}").update({"removal_problem": problem})
+    rt.store.subscriptions.update(f"{sub.channel_token}-{sub.user_id}", {"removal_problem": problem})
     if channel is None:
         return
-    rt.db.collection(Collection.CHANNELS.value).document(channel.token).update(
-        {"bot_rights_problem": problem}
-    )
-    claim = rt.claims.claim("rights-notice", channel.token, keep_for=timedelta(days=30))
-    if not claim.acquired:
-        return
-    try:
-        rt.telegram.send_message(channel.owner_user_id, texts.rights_lost(channel.title, problem))
-    except (TelegramForbidden, TelegramBadRequest):
-        pass
-    claim.done("sent")
+    rt.store.channels.update(channel.token, {"bot_rights_problem": problem})
+    notify_owner_once(rt, ClaimPurpose.RIGHTS_NOTICE, channel, texts.rights_lost(channel.title, problem))

@@ -8,73 +8,53 @@ exists so a retry never creates another.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
 
+from shared_schemas.config import CreateInvoiceSettings
 from shared_schemas.documents import ChannelStatus, OrderDoc, OrderStatus
 from shared_schemas.ids import OrderKind, parse_order_id
-from shared_schemas.names import Collection
+from shared_schemas.names import ClaimPurpose
 from shared_schemas.tasks import CreateInvoiceTask
 from telepay import texts
 from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable
 from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden, is_not_modified
 from telepay.channels import load_channel
-from telepay.claims import ClaimOutcome
+from telepay.errors import RetryLater
+from telepay.keypad_logic import confirmed_amount
 from telepay.logs import get_logger
+from telepay.runtime import Runtime
 from telepay.users import mark_blocked
 
-if TYPE_CHECKING:
-    from telepay.runtime import Runtime
-
 log = get_logger("telepay.invoices")
+Rt = Runtime[CreateInvoiceSettings]
 
 
-class RetryLater(Exception):
-    """Answer non-2xx so Cloud Tasks retries with backoff."""
-
-
-def create_invoice(task: CreateInvoiceTask, attempt: int, rt: Runtime) -> str:
-    """`attempt` counts from 1; on the queue's last attempt a failure is told to the user."""
+def create_invoice(task: CreateInvoiceTask, attempt: int, rt: Rt) -> str:
+    """`attempt` counts from 1; on the queue's last attempt a failure is told to the user. Another
+    attempt running right now (`ClaimBusy`) or NowPayments down (`RetryLater`) retries the task."""
     ids = {"order_id": task.order_id, "user_id": task.user_id}
-    claim = rt.claims.claim("invoice", task.order_id, lease=timedelta(seconds=60))
-    if not claim.acquired:
-        if claim.outcome is ClaimOutcome.BUSY:
-            raise RetryLater("another attempt is creating this invoice")
-        return "already done"
-    try:
-        outcome = _create(task, attempt, rt)
-    except Exception:  # RetryLater included: the next attempt must be able to claim it
-        claim.release()
-        raise
-    claim.done(outcome)
+    with rt.claims.hold(ClaimPurpose.INVOICE, task.order_id, lease=timedelta(seconds=60)) as claim:
+        if claim.done_before:
+            return "already done"
+        claim.result = outcome = _create(task, attempt, rt)
     log.info("create_invoice: %s", outcome, extra=ids)
     return outcome
 
 
-def _order_ref(rt: Runtime, order_id: str) -> Any:
-    return rt.db.collection(Collection.ORDERS.value).document(order_id)
-
-
-def _create(task: CreateInvoiceTask, attempt: int, rt: Runtime) -> str:
-    from google.api_core.exceptions import AlreadyExists
-
-    ref = _order_ref(rt, task.order_id)
-    snapshot = ref.get()
-    if snapshot.exists:
-        order = OrderDoc.model_validate(snapshot.to_dict())
-    else:
+def _create(task: CreateInvoiceTask, attempt: int, rt: Rt) -> str:
+    orders = rt.store.orders
+    order = orders.get(task.order_id)
+    if order is None:
         built = _build_order(task, rt)
         if isinstance(built, str):
             return built
         order = built
-        try:
-            ref.create(order.to_firestore())
-        except AlreadyExists:
-            order = OrderDoc.model_validate(ref.get().to_dict())
+        if not orders.create(order.order_id, order):
+            order = orders.get(task.order_id) or order
     if order.status not in (OrderStatus.CREATING, OrderStatus.INVOICED):
         return f"order already {order.status.value}"
 
     if order.invoice_id is None:
-        channel = load_channel(rt.db, order.channel_token)
+        channel = load_channel(rt.store, order.channel_token)
         title = channel.title if channel else order.channel_token
         bot = f"https://t.me/{rt.settings.telegram_bot_username}"
         try:
@@ -96,13 +76,14 @@ def _create(task: CreateInvoiceTask, attempt: int, rt: Runtime) -> str:
             log.error("NowPayments rejected the invoice: %s", error, extra={"order_id": order.order_id})
             return _give_up(order, f"NowPayments rejected: {error}", rt)
         now = rt.clock.now()
-        ref.update(
+        orders.update(
+            order.order_id,
             {
                 "invoice_id": invoice.id,
                 "invoice_url": invoice.invoice_url,
-                "status": OrderStatus.INVOICED.value,
+                "status": OrderStatus.INVOICED,
                 "updated_at": now,
-            }
+            },
         )
         order = order.model_copy(
             update={
@@ -113,7 +94,7 @@ def _create(task: CreateInvoiceTask, attempt: int, rt: Runtime) -> str:
         )
 
     if order.pay_message_id is None and order.invoice_url:
-        channel = load_channel(rt.db, order.channel_token)
+        channel = load_channel(rt.store, order.channel_token)
         title = channel.title if channel else order.channel_token
         text = texts.pay_prompt(title, order.price_amount, order.price_currency, order.days)
         keyboard = [
@@ -124,19 +105,19 @@ def _create(task: CreateInvoiceTask, attempt: int, rt: Runtime) -> str:
             if message_id is None:
                 message_id = rt.telegram.send_message(order.chat_id, text, keyboard=keyboard).message_id
         except TelegramForbidden:
-            mark_blocked(rt, order.user_id)
+            mark_blocked(rt.store, rt.clock, order.user_id)
             return "invoiced; user blocked the bot"
-        ref.update({"pay_message_id": message_id, "updated_at": rt.clock.now()})
+        orders.update(order.order_id, {"pay_message_id": message_id, "updated_at": rt.clock.now()})
     return "invoiced"
 
 
-def _replace_keypad(rt: Runtime, order: OrderDoc, text: str, keyboard: list[list[Button]]) -> int | None:
+def _replace_keypad(rt: Rt, order: OrderDoc, text: str, keyboard: list[list[Button]]) -> int | None:
     """A donation's Pay button replaces its keypad message; None when there is none to replace."""
     if not order.keypad_session_id:
         return None
-    snapshot = rt.db.collection(Collection.KEYPAD_SESSIONS.value).document(order.keypad_session_id).get()
-    message_id = (snapshot.to_dict() or {}).get("message_id") if snapshot.exists else None
-    if not isinstance(message_id, int):
+    session = rt.store.keypad_sessions.get(order.keypad_session_id)
+    message_id = session.message_id if session else None
+    if message_id is None:
         return None
     try:
         rt.telegram.edit_message_text(order.chat_id, message_id, text, keyboard)
@@ -146,15 +127,15 @@ def _replace_keypad(rt: Runtime, order: OrderDoc, text: str, keyboard: list[list
     return message_id
 
 
-def _build_order(task: CreateInvoiceTask, rt: Runtime) -> OrderDoc | str:
+def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
     """Price and duration come from Firestore (channel tiers, keypad session), never the client."""
     try:
         ref = parse_order_id(task.order_id)
     except ValueError:
         return "rejected: malformed order id"
-    if ref.user_id != task.user_id or ref.channel_token != task.channel_token or ref.kind.value != task.kind:
+    if ref.user_id != task.user_id or ref.channel_token != task.channel_token or ref.kind is not task.kind:
         return "rejected: order id does not match the task"
-    channel = load_channel(rt.db, task.channel_token)
+    channel = load_channel(rt.store, task.channel_token)
     now = rt.clock.now()
     if channel is None or channel.status is not ChannelStatus.ACTIVE:
         rt.telegram.send_message(task.chat_id, texts.OFFER_CHANGED)
@@ -166,16 +147,14 @@ def _build_order(task: CreateInvoiceTask, rt: Runtime) -> OrderDoc | str:
             return "rejected: tier unavailable"
         price, days = tier.price, tier.days
     else:
-        from telepay.keypad_logic import confirmed_amount
-
-        amount = confirmed_amount(rt, task.keypad_session_id, task.user_id, task.channel_token)
+        amount = confirmed_amount(rt.store, task.keypad_session_id, task.user_id, task.channel_token)
         if amount is None:
             rt.telegram.send_message(task.chat_id, texts.OFFER_CHANGED)
             return "rejected: no confirmed donation amount"
         price, days = amount, None
     return OrderDoc(
         order_id=task.order_id,
-        kind=ref.kind.value,
+        kind=ref.kind,
         user_id=task.user_id,
         chat_id=task.chat_id,
         buyer_name=task.buyer_name,
@@ -192,17 +171,17 @@ def _build_order(task: CreateInvoiceTask, rt: Runtime) -> OrderDoc | str:
 
 
 def _description(order: OrderDoc, title: str) -> str:
-    if order.kind == OrderKind.SUBSCRIPTION.value and order.days:
+    if order.kind is OrderKind.SUBSCRIPTION and order.days:
         return f"{texts.duration(order.days)} of {title}"
     return f"Donation to {title}"
 
 
-def _give_up(order: OrderDoc, reason: str, rt: Runtime) -> str:
-    _order_ref(rt, order.order_id).update(
-        {"status": OrderStatus.INVOICE_FAILED.value, "updated_at": rt.clock.now()}
+def _give_up(order: OrderDoc, reason: str, rt: Rt) -> str:
+    rt.store.orders.update(
+        order.order_id, {"status": OrderStatus.INVOICE_FAILED, "updated_at": rt.clock.now()}
     )
     try:
         rt.telegram.send_message(order.chat_id, texts.INVOICE_FAILED)
     except TelegramForbidden:
-        mark_blocked(rt, order.user_id)
+        mark_blocked(rt.store, rt.clock, order.user_id)
     return f"invoice failed: {reason}"

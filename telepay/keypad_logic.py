@@ -11,23 +11,26 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from shared_schemas.documents import ChannelDoc, KeypadSessionDoc
-from shared_schemas.ids import donation_order_id, keypad_callback
+from shared_schemas.config import KeypadSettings
+from shared_schemas.documents import ChannelDoc, KeypadSessionDoc, KeypadStatus
+from shared_schemas.ids import OrderKind, donation_order_id, keypad_callback
 from shared_schemas.money import cents, format_amount
-from shared_schemas.names import Collection, Queue
+from shared_schemas.names import Queue
 from shared_schemas.tasks import CreateInvoiceTask, KeypadTask
+from telepay.adapters.tasks_queue import enqueue_once
 from telepay.adapters.telegram_api import Button, TelegramBadRequest, is_not_modified
 from telepay.channels import load_channel
+from telepay.errors import Malformed
 from telepay.logs import get_logger
-
-if TYPE_CHECKING:
-    from telepay.runtime import Runtime
+from telepay.runtime import Runtime
+from telepay.store import Store, Tx
 
 log = get_logger("telepay.keypad")
+Rt = Runtime[KeypadSettings]
 MAX_INTEGER_DIGITS = 4
 SESSION_LIFETIME = timedelta(days=2)
 KEEP_PRESS_IDS = 100
@@ -35,12 +38,6 @@ DIGITS = tuple("0123456789")
 KEY_POINT, KEY_BACK, KEY_CLEAR, KEY_CONFIRM, KEY_CANCEL = ".", "bs", "clr", "ok", "x"
 KEYS = (*DIGITS, KEY_POINT, KEY_BACK, KEY_CLEAR, KEY_CONFIRM, KEY_CANCEL)
 VALID_TEXT = re.compile(r"^(0|[1-9]\d{0,3})?(\.\d{0,2})?$")
-
-
-class SessionStatus:
-    OPEN = "open"
-    CONFIRMED = "confirmed"
-    CANCELLED = "cancelled"
 
 
 def new_session_id() -> str:
@@ -123,7 +120,7 @@ def keypad_keyboard(session_id: str) -> list[list[Button]]:
     ]
 
 
-# -- the function's work ---------------------------------------------------------------------------
+# -- one press, decided (pure) --------------------------------------------------------------------
 @dataclass
 class PressResult:
     outcome: str
@@ -131,14 +128,76 @@ class PressResult:
     alert: bool = False
 
 
-def open_keypad(task: KeypadTask, rt: Runtime) -> str:
-    from google.api_core.exceptions import AlreadyExists
+@dataclass(frozen=True)
+class PressDecision:
+    result: PressResult
+    updates: dict[str, Any]  # the session's field updates; empty when nothing is written
+    session: KeypadSessionDoc | None = None  # the session after the press, when there is work after it
 
-    assert task.session_id
-    channel = load_channel(rt.db, task.channel_token)
+
+def decide_press(
+    session: KeypadSessionDoc | None,
+    channel: ChannelDoc | None,
+    user_id: int,
+    key: str,
+    query_id: str,
+    now: datetime,
+) -> PressDecision:
+    """What one press does to a keypad session: applied at most once per callback query."""
+    if session is None:
+        return PressDecision(PressResult("no session", "This keypad has expired. Tap Donate again."), {})
+    if session.user_id != user_id:
+        return PressDecision(PressResult("not the owner", "This keypad belongs to someone else."), {})
+    if query_id in session.applied_presses:
+        # Applied before, but the work after the commit may not have finished (a 429 on the edit
+        # makes Cloud Tasks retry): finish it from the stored state.
+        again = {
+            KeypadStatus.CONFIRMED: "Preparing your invoice…",
+            KeypadStatus.CANCELLED: "Donation cancelled",
+        }
+        return PressDecision(PressResult("duplicate press", again.get(session.status)), {}, session)
+    if session.status is not KeypadStatus.OPEN:
+        return PressDecision(
+            PressResult("closed keypad", "This keypad is closed. Tap Donate to start again."), {}
+        )
+    if channel is None:
+        return PressDecision(PressResult("channel gone", "This channel no longer takes donations."), {})
+    presses = [*session.applied_presses, query_id][-KEEP_PRESS_IDS:]
+    recorded: dict[str, Any] = {"applied_presses": presses}
+    updates: dict[str, Any] = {**recorded, "updated_at": now}
+    if key == KEY_CANCEL:
+        updates["status"] = KeypadStatus.CANCELLED
+        result = PressResult("cancelled", "Donation cancelled")
+    elif key == KEY_CONFIRM:
+        refusal = confirm_refusal(session.amount_text, channel)
+        amount = amount_of(session.amount_text)
+        if refusal or amount is None:
+            return PressDecision(
+                PressResult("refused", refusal or "Type an amount first", alert=True), recorded
+            )
+        order_id = donation_order_id(channel.token, session.user_id, cents(amount))
+        updates |= {"status": KeypadStatus.CONFIRMED, "order_id": order_id}
+        result = PressResult("confirmed", "Preparing your invoice…")
+    else:
+        text, refusal = apply_key(session.amount_text, key)
+        if refusal:
+            return PressDecision(PressResult("refused", refusal), recorded)
+        updates["amount_text"] = text
+        result = PressResult("applied")
+    merged = session.model_copy(
+        update={k: v for k, v in updates.items() if k in KeypadSessionDoc.model_fields}
+    )
+    return PressDecision(result, updates, merged)
+
+
+# -- the function's work ---------------------------------------------------------------------------
+def open_keypad(task: KeypadTask, rt: Rt) -> str:
+    if not task.session_id:
+        raise Malformed("an open-keypad task without a session id")
+    store = rt.store
+    channel = load_channel(store, task.channel_token)
     if channel is None:
         return "unknown channel"
-    ref = rt.db.collection(Collection.KEYPAD_SESSIONS.value).document(task.session_id)
     now = rt.clock.now()
     session = KeypadSessionDoc(
         session_id=task.session_id,
@@ -149,106 +208,55 @@ def open_keypad(task: KeypadTask, rt: Runtime) -> str:
         updated_at=now,
         expire_at=now + SESSION_LIFETIME,
     )
-    try:
-        ref.create(session.to_firestore())
-    except AlreadyExists:
-        existing = KeypadSessionDoc.model_validate(ref.get().to_dict())
-        if existing.message_id is not None:
+    if not store.keypad_sessions.create(task.session_id, session):
+        existing = store.keypad_sessions.get(task.session_id)
+        if existing is not None and existing.message_id is not None:
             return "already open"
     message = rt.telegram.send_message(
         task.chat_id, keypad_text(channel, ""), keypad_keyboard(task.session_id)
     )
-    ref.update({"message_id": message.message_id})
+    store.keypad_sessions.update(task.session_id, {"message_id": message.message_id})
     if task.callback_query_id:
         _answer(rt, task.callback_query_id, None)
     return "opened"
 
 
-def press(task: KeypadTask, rt: Runtime) -> PressResult:
+def press(task: KeypadTask, rt: Rt) -> PressResult:
     """Apply one press in a transaction (at most once per callback query), then edit and answer."""
-    from google.cloud import firestore
+    if not (task.session_id and task.key and task.callback_query_id):
+        raise Malformed("a keypad press without its session, key or callback query")
+    store = rt.store
+    session_id, query_id = task.session_id, task.callback_query_id
+    channel_holder: list[ChannelDoc | None] = [None]
 
-    assert task.session_id and task.key and task.callback_query_id
-    ref = rt.db.collection(Collection.KEYPAD_SESSIONS.value).document(task.session_id)
-    query_id = task.callback_query_id
-    key = task.key
+    def apply(tx: Tx) -> PressDecision:
+        session = tx.get(store.keypad_sessions, session_id)
+        channel = load_channel(store, session.channel_token) if session else None
+        channel_holder[0] = channel
+        decision = decide_press(session, channel, task.user_id, task.key or "", query_id, rt.clock.now())
+        if decision.updates:
+            tx.update(store.keypad_sessions, session_id, decision.updates)
+        return decision
 
-    @firestore.transactional
-    def apply(transaction: Any) -> tuple[PressResult, KeypadSessionDoc | None, ChannelDoc | None]:
-        snapshot = ref.get(transaction=transaction)
-        if not snapshot.exists:
-            return PressResult("no session", "This keypad has expired. Tap Donate again."), None, None
-        session = KeypadSessionDoc.model_validate(snapshot.to_dict())
-        if session.user_id != task.user_id:
-            return PressResult("not the owner", "This keypad belongs to someone else."), None, None
-        if query_id in session.applied_presses:
-            # Applied before, but the work after the commit may not have finished (a 429 on the
-            # edit makes Cloud Tasks retry): finish it from the stored state.
-            again = {
-                SessionStatus.CONFIRMED: "Preparing your invoice…",
-                SessionStatus.CANCELLED: "Donation cancelled",
-            }
-            return (
-                PressResult("duplicate press", again.get(session.status)),
-                session,
-                load_channel(rt.db, session.channel_token),
-            )
-        if session.status != SessionStatus.OPEN:
-            return (
-                PressResult("closed keypad", "This keypad is closed. Tap Donate to start again."),
-                None,
-                None,
-            )
-        channel = load_channel(rt.db, session.channel_token)
-        if channel is None:
-            return PressResult("channel gone", "This channel no longer takes donations."), None, None
-        presses = [*session.applied_presses, query_id][-KEEP_PRESS_IDS:]
-        updates: dict[str, Any] = {"applied_presses": presses, "updated_at": rt.clock.now()}
-        result = PressResult("applied")
-        if key == KEY_CANCEL:
-            updates["status"] = SessionStatus.CANCELLED
-            result = PressResult("cancelled", "Donation cancelled")
-        elif key == KEY_CONFIRM:
-            refusal = confirm_refusal(session.amount_text, channel)
-            if refusal:
-                transaction.update(ref, {"applied_presses": presses})
-                return PressResult("refused", refusal, alert=True), None, None
-            amount = amount_of(session.amount_text)
-            assert amount is not None
-            order_id = donation_order_id(channel.token, session.user_id, cents(amount))
-            updates |= {"status": SessionStatus.CONFIRMED, "order_id": order_id}
-            result = PressResult("confirmed", "Preparing your invoice…")
-        else:
-            text, refusal = apply_key(session.amount_text, key)
-            if refusal:
-                transaction.update(ref, {"applied_presses": presses})
-                return PressResult("refused", refusal), None, None
-            updates["amount_text"] = text
-        transaction.update(ref, updates)
-        merged = session.model_copy(
-            update={k: v for k, v in updates.items() if k in KeypadSessionDoc.model_fields}
-        )
-        return result, merged, channel
-
-    result, session, channel = apply(rt.db.transaction())
-    assert isinstance(result, PressResult)
+    decision = store.transaction(apply)
+    session, channel, result = decision.session, channel_holder[0], decision.result
     if session is not None and channel is not None:
-        confirmed = session.status == SessionStatus.CONFIRMED and session.order_id
-        if confirmed:
+        if session.status is KeypadStatus.CONFIRMED and session.order_id:
             _queue_invoice(rt, session)  # first: a failed edit below must not hold the invoice back
         # A retried confirm does not redraw: the Pay button may already have replaced the keypad.
-        redraw = result.outcome != "duplicate press" or session.status == SessionStatus.OPEN
+        redraw = result.outcome != "duplicate press" or session.status is KeypadStatus.OPEN
         if session.message_id is not None and redraw:
             _show(rt, session, channel)  # a 429 here raises: the task is retried and redraws
     _answer(rt, query_id, result.answer, result.alert)
     return result
 
 
-def _show(rt: Runtime, session: KeypadSessionDoc, channel: ChannelDoc) -> None:
-    assert session.message_id is not None
-    if session.status == SessionStatus.CANCELLED:
+def _show(rt: Rt, session: KeypadSessionDoc, channel: ChannelDoc) -> None:
+    if session.message_id is None:
+        return
+    if session.status is KeypadStatus.CANCELLED:
         text, keyboard = f"Donation to {channel.title} cancelled. No worries!", None
-    elif session.status == SessionStatus.CONFIRMED:
+    elif session.status is KeypadStatus.CONFIRMED:
         amount = amount_of(session.amount_text) or Decimal(0)
         text = f"💝 Donation of {format_amount(amount, channel.currency)} to {channel.title}: preparing your invoice…"
         keyboard = None
@@ -261,16 +269,15 @@ def _show(rt: Runtime, session: KeypadSessionDoc, channel: ChannelDoc) -> None:
             raise
 
 
-def _queue_invoice(rt: Runtime, session: KeypadSessionDoc) -> None:
-    from telepay.adapters.tasks_queue import enqueue_once
-
-    assert session.order_id
+def _queue_invoice(rt: Rt, session: KeypadSessionDoc) -> None:
+    if not session.order_id:
+        return
     payload = CreateInvoiceTask(
         order_id=session.order_id,
         user_id=session.user_id,
         chat_id=session.chat_id,
         channel_token=session.channel_token,
-        kind="don",
+        kind=OrderKind.DONATION,
         keypad_session_id=session.session_id,
         buyer_name=session.user_name,
     )
@@ -283,23 +290,21 @@ def _queue_invoice(rt: Runtime, session: KeypadSessionDoc) -> None:
     )
 
 
-def _answer(rt: Runtime, query_id: str, text: str | None, alert: bool = False) -> None:
+def _answer(rt: Rt, query_id: str, text: str | None, alert: bool = False) -> None:
     try:
         rt.telegram.answer_callback_query(query_id, text, alert)
     except TelegramBadRequest as error:
         log.info("callback answer refused: %s", error)  # too old: the press still counted
 
 
-def confirmed_amount(rt: Runtime, session_id: str | None, user_id: int, channel_token: str) -> Decimal | None:
+def confirmed_amount(
+    store: Store, session_id: str | None, user_id: int, channel_token: str
+) -> Decimal | None:
     """The amount a donor confirmed on their keypad, or None: amounts never come from the client."""
-    if not session_id:
-        return None
-    snapshot = rt.db.collection(Collection.KEYPAD_SESSIONS.value).document(session_id).get()
-    if not snapshot.exists:
-        return None
-    session = KeypadSessionDoc.model_validate(snapshot.to_dict())
+    session = store.keypad_sessions.get(session_id) if session_id else None
     if (
-        session.status != SessionStatus.CONFIRMED
+        session is None
+        or session.status is not KeypadStatus.CONFIRMED
         or session.user_id != user_id
         or session.channel_token != channel_token
     ):

@@ -12,28 +12,29 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
+from shared_schemas.config import NotifySettings
 from shared_schemas.ids import OrderKind, parse_order_id
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
+from shared_schemas.names import ClaimPurpose
 from telepay import texts
 from telepay.adapters.telegram_api import Button, TelegramForbidden, TelegramRetryAfter
 from telepay.channels import load_subscription
+from telepay.errors import Malformed
 from telepay.logs import get_logger
+from telepay.runtime import Runtime
 from telepay.users import mark_blocked
 
-if TYPE_CHECKING:
-    from telepay.runtime import Runtime
-
 log = get_logger("telepay.notify")
+Rt = Runtime[NotifySettings]
 INLINE_RETRY_AFTER_LIMIT = 10.0
 
 
-def handle_event(envelope: Envelope[PaymentEvent], rt: Runtime) -> list[str]:
+def handle_event(envelope: Envelope[PaymentEvent], rt: Rt) -> list[str]:
     event = envelope.data
     done: list[str] = []
     if envelope.type is EventType.PAYMENT_SETTLED:
-        if event.kind == OrderKind.SUBSCRIPTION.value:
+        if event.kind is OrderKind.SUBSCRIPTION:
             done.append(_once(rt, envelope, "buyer", event.user_id, lambda: _subscription_buyer(rt, event)))
             done.append(
                 _once(rt, envelope, "owner", event.owner_user_id, lambda: _subscription_owner(rt, event))
@@ -67,27 +68,24 @@ def handle_event(envelope: Envelope[PaymentEvent], rt: Runtime) -> list[str]:
 
 
 def _once(
-    rt: Runtime, envelope: Envelope[PaymentEvent], recipient: str, user_id: int, send: Callable[[], None]
+    rt: Rt, envelope: Envelope[PaymentEvent], recipient: str, user_id: int, send: Callable[[], None]
 ) -> str:
     if not user_id:
         return f"{recipient}: nobody to tell"
-    claim = rt.claims.claim(
-        "msg", f"{envelope.event_id}:{recipient}", lease=timedelta(seconds=60), keep_for=timedelta(days=14)
-    )
-    if not claim.acquired:
-        return f"{recipient}: already {claim.outcome.value}"
-    try:
-        _with_retry_after(send)
-    except TelegramForbidden:
-        mark_blocked(rt, user_id)
-        claim.done("blocked")
-        log.info("%s blocked the bot; not retried", recipient, extra={"event_id": envelope.event_id})
-        return f"{recipient}: blocked"
-    except Exception:
-        claim.release()
-        raise
-    claim.done("sent")
-    return f"{recipient}: sent"
+    key = f"{envelope.event_id}:{recipient}"
+    with rt.claims.hold(
+        ClaimPurpose.MESSAGE, key, lease=timedelta(seconds=60), keep_for=timedelta(days=14)
+    ) as claim:
+        if claim.done_before:
+            return f"{recipient}: already done"
+        try:
+            _with_retry_after(send)
+            claim.result = "sent"
+        except TelegramForbidden:
+            mark_blocked(rt.store, rt.clock, user_id)
+            claim.result = "blocked"
+            log.info("%s blocked the bot; not retried", recipient, extra={"event_id": envelope.event_id})
+    return f"{recipient}: {claim.result}"
 
 
 def _with_retry_after(send: Callable[[], None]) -> None:
@@ -101,7 +99,7 @@ def _with_retry_after(send: Callable[[], None]) -> None:
         send()
 
 
-def _send(rt: Runtime, chat_id: int, text: str, keyboard: list[list[Button]] | None = None) -> None:
+def _send(rt: Rt, chat_id: int, text: str, keyboard: list[list[Button]] | None = None) -> None:
     rt.telegram.send_message(chat_id, text, keyboard=keyboard)
 
 
@@ -111,9 +109,10 @@ def _paid(event: PaymentEvent) -> str:
     return "in crypto"
 
 
-def _subscription_buyer(rt: Runtime, event: PaymentEvent) -> None:
-    assert event.subscription_expires_at is not None and event.days is not None
-    subscription = load_subscription(rt.db, event.channel_token, event.user_id)
+def _subscription_buyer(rt: Rt, event: PaymentEvent) -> None:
+    if event.subscription_expires_at is None or event.days is None:
+        raise Malformed(f"settled subscription event {event.order_id} without its expiry or days")
+    subscription = load_subscription(rt.store, event.channel_token, event.user_id)
     already_in = subscription is not None and subscription.in_channel
     if already_in:
         _send(
@@ -152,8 +151,9 @@ def _buyer_name(event: PaymentEvent) -> str:
     return f"{event.buyer_name} (id {event.user_id})" if event.buyer_name else f"User {event.user_id}"
 
 
-def _subscription_owner(rt: Runtime, event: PaymentEvent) -> None:
-    assert event.subscription_expires_at is not None and event.days is not None
+def _subscription_owner(rt: Rt, event: PaymentEvent) -> None:
+    if event.subscription_expires_at is None or event.days is None:
+        raise Malformed(f"settled subscription event {event.order_id} without its expiry or days")
     _send(
         rt,
         event.owner_user_id,
@@ -169,7 +169,7 @@ def _subscription_owner(rt: Runtime, event: PaymentEvent) -> None:
     )
 
 
-def _donation_donor(rt: Runtime, event: PaymentEvent) -> None:
+def _donation_donor(rt: Rt, event: PaymentEvent) -> None:
     _send(
         rt,
         event.chat_id,
@@ -177,7 +177,7 @@ def _donation_donor(rt: Runtime, event: PaymentEvent) -> None:
     )
 
 
-def _donation_owner(rt: Runtime, event: PaymentEvent) -> None:
+def _donation_owner(rt: Rt, event: PaymentEvent) -> None:
     _send(
         rt,
         event.owner_user_id,
@@ -187,7 +187,7 @@ def _donation_owner(rt: Runtime, event: PaymentEvent) -> None:
     )
 
 
-def _partial(rt: Runtime, event: PaymentEvent) -> None:
+def _partial(rt: Rt, event: PaymentEvent) -> None:
     currency = (event.pay_currency or "").upper()
     paid = event.actually_paid or Decimal(0)
     expected = event.pay_amount or Decimal(0)

@@ -1,76 +1,117 @@
-"""Wiring: a `Runtime` builds each function's clients lazily from its settings.
+"""Wiring: a `Runtime[S]` builds each function's adapters lazily from its settings `S`.
 
-Tests build a Runtime with settings pointing at the emulators and stand-ins, and may replace any
-attribute (a clock, a publisher) before first use.
+The settings type parameter lets mypy catch a module reading a setting its function does not have:
+a flow declares the settings it needs (`rt: Runtime[IpnHandlerSettings]`), and an adapter is only
+reachable from a runtime whose settings configure it (`rt.telegram` needs `TelegramSettings`).
+Tests build a Runtime on the in-memory store and fakes (`tests/unit/harness.py`) or on the
+emulators, and may replace any adapter before first use.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from shared_schemas.config import CommonSettings, load_settings
+from shared_schemas.config import (
+    CommonSettings,
+    NowPaymentsSettings,
+    PubSubSettings,
+    TasksSettings,
+    TelegramSettings,
+    load_settings,
+)
 from telepay import logs
-from telepay.adapters.firestore_db import firestore_client
 from telepay.claims import Claims
 from telepay.clock import Clock, system_clock
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import Client
-
     from telepay.adapters.nowpayments_api import NowPaymentsApi
     from telepay.adapters.pubsub_publisher import Publisher
     from telepay.adapters.tasks_queue import TaskQueue
     from telepay.adapters.telegram_api import TelegramApi
+    from telepay.store import Store
 
-S = TypeVar("S", bound=CommonSettings)
+S = TypeVar("S", bound=CommonSettings, covariant=True)
+S2 = TypeVar("S2", bound=CommonSettings)
 
 
-class Runtime:
-    def __init__(self, settings: Any, clock: Clock | None = None) -> None:
-        self.settings = settings
+class Runtime(Generic[S]):
+    def __init__(self, settings: S, clock: Clock | None = None, store: Store | None = None) -> None:
+        self._settings = settings
         self.clock = clock or system_clock(settings.telepay_clock_offset_file)
+        self._adapters: dict[str, Any] = {}
+        if store is not None:
+            self._adapters["store"] = store
 
-    @cached_property
-    def db(self) -> Client:
-        return firestore_client(self.settings.google_cloud_project)
+    @property
+    def settings(self) -> S:
+        return self._settings
 
-    @cached_property
+    def _adapter(self, name: str, build: Any) -> Any:
+        if name not in self._adapters:
+            self._adapters[name] = build()
+        return self._adapters[name]
+
+    def replace(self, **adapters: Any) -> None:
+        """Use these adapters (fakes in tests) instead of building the real ones."""
+        self._adapters.update(adapters)
+
+    @property
+    def store(self) -> Store:
+        def build() -> Store:
+            from telepay.adapters.firestore_store import FirestoreStore
+
+            return FirestoreStore.for_project(self.settings.google_cloud_project)
+
+        return self._adapter("store", build)  # type: ignore[no-any-return]
+
+    @property
     def claims(self) -> Claims:
-        return Claims(self.db, self.clock)
+        return self._adapter("claims", lambda: Claims(self.store, self.clock))  # type: ignore[no-any-return]
 
-    @cached_property
-    def telegram(self) -> TelegramApi:
-        from telepay.adapters.telegram_api import TelegramApi
+    @property
+    def telegram(self: Runtime[TelegramSettings]) -> TelegramApi:
+        def build() -> TelegramApi:
+            from telepay.adapters.telegram_api import TelegramApi
 
-        return TelegramApi(
-            self.settings.telegram_bot_token.get_secret_value(), self.settings.telegram_api_base_url
-        )
+            settings = self.settings
+            return TelegramApi(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base_url)
 
-    @cached_property
-    def tasks(self) -> TaskQueue:
-        from telepay.adapters.tasks_queue import TaskQueue
+        return self._adapter("telegram", build)  # type: ignore[no-any-return]
 
-        return TaskQueue(self.settings)
+    @property
+    def tasks(self: Runtime[TasksSettings]) -> TaskQueue:
+        def build() -> TaskQueue:
+            from telepay.adapters.tasks_queue import TaskQueue
 
-    @cached_property
-    def publisher(self) -> Publisher:
-        from telepay.adapters.pubsub_publisher import Publisher
+            return TaskQueue(self.settings)
 
-        return Publisher(self.settings.google_cloud_project)
+        return self._adapter("tasks", build)  # type: ignore[no-any-return]
 
-    @cached_property
-    def nowpayments(self) -> NowPaymentsApi:
-        from telepay.adapters.nowpayments_api import NowPaymentsApi
+    @property
+    def publisher(self: Runtime[PubSubSettings]) -> Publisher:
+        def build() -> Publisher:
+            from telepay.adapters.pubsub_publisher import Publisher
 
-        return NowPaymentsApi(
-            self.settings.nowpayments_api_base_url,
-            self.settings.nowpayments_api_key.get_secret_value(),
-            self.settings.nowpayments_timeout_seconds,
-        )
+            return Publisher(self.settings.google_cloud_project)
+
+        return self._adapter("publisher", build)  # type: ignore[no-any-return]
+
+    @property
+    def nowpayments(self: Runtime[NowPaymentsSettings]) -> NowPaymentsApi:
+        def build() -> NowPaymentsApi:
+            from telepay.adapters.nowpayments_api import NowPaymentsApi
+
+            settings = self.settings
+            return NowPaymentsApi(
+                settings.nowpayments_api_base_url,
+                settings.nowpayments_api_key.get_secret_value(),
+                settings.nowpayments_timeout_seconds,
+            )
+
+        return self._adapter("nowpayments", build)  # type: ignore[no-any-return]
 
 
-def start(settings_class: type[S], function: str) -> Runtime:
+def start(settings_class: type[S2], function: str) -> Runtime[S2]:
     """Load and check settings (failing with the missing names), set up logs, hide secrets."""
     settings = load_settings(settings_class)
     logs.configure(settings.log_level)

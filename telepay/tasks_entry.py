@@ -1,6 +1,12 @@
-"""How every Cloud Task target answers: parse the payload into its model, do the work, and tell
-Cloud Tasks whether to retry. A malformed payload is logged and acknowledged (a retry cannot fix
-it); a transient failure answers 503 so Cloud Tasks retries with the queue's backoff."""
+"""How every Cloud Task target answers, one policy for all of them:
+
+- a malformed payload, or a `Permanent` error while doing the work, cannot succeed on a retry: it is
+  recorded in `failed_tasks` for the operator (with an error log) and answered 200, so Cloud Tasks
+  stops retrying it;
+- a `Transient` error (a service down, rate limited, a claim busy elsewhere) answers 503, so
+  Cloud Tasks retries with the queue's backoff;
+- anything else is a bug: it propagates (500) and Cloud Tasks retries it until its attempts run out.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,15 @@ from typing import Any, TypeVar
 from flask import Request
 from pydantic import BaseModel, ValidationError
 
-from telepay.adapters.telegram_api import TelegramRetryAfter, TelegramUnavailable
+from shared_schemas.config import CommonSettings
+from shared_schemas.documents import FAILED_TASK_LIFETIME, FailedTaskDoc
+from shared_schemas.names import Function
+from telepay.errors import Permanent, Transient
+from telepay.runtime import Runtime
 
 T = TypeVar("T", bound=BaseModel)
-TRANSIENT: tuple[type[Exception], ...] = (TelegramRetryAfter, TelegramUnavailable)
+MAX_BODY_KEPT = 10_000
+TASK_NAME_HEADER = "X-CloudTasks-TaskName"
 
 
 def handle_task(
@@ -22,25 +33,57 @@ def handle_task(
     model: type[T],
     work: Callable[[T, int], str],
     log: logging.Logger,
-    retry_on: tuple[type[Exception], ...] = TRANSIENT,
+    rt: Runtime[CommonSettings],
+    function: Function,
 ) -> tuple[Any, int]:
     """`work(task, attempt)` returns an outcome for the log; attempt counts from 1."""
     if request.method != "POST":
         return {"error": "POST only"}, 405
-    try:
-        task = model.model_validate_json(request.get_data())
-    except ValidationError as error:
-        log.error("malformed %s dropped: %s", model.__name__, error.errors(include_input=False)[:3])
-        return {"error": "malformed task"}, 200
-    ids = {key: value for key, value in task.model_dump().items() if key in _LOGGED_IDS}
+    body = request.get_data(as_text=True)
     attempt = int(request.headers.get("X-CloudTasks-TaskRetryCount", "0")) + 1
     try:
+        task = model.model_validate_json(body)
+    except ValidationError as error:
+        reason = f"malformed {model.__name__}: {error.errors(include_input=False)[:3]}"
+        _record(rt, function, request, body, attempt, reason, log)
+        return {"error": "malformed task", "recorded": True}, 200
+    ids = {key: value for key, value in task.model_dump().items() if key in _LOGGED_IDS}
+    try:
         outcome = work(task, attempt)
-    except retry_on as error:
+    except Transient as error:
         log.warning("retried later: %s", error, extra=ids)
         return {"error": "retry"}, 503
+    except Permanent as error:
+        _record(rt, function, request, body, attempt, f"{type(error).__name__}: {error}", log)
+        return {"error": "cannot succeed", "recorded": True}, 200
     log.info("%s: %s", model.__name__, outcome, extra=ids)
     return {"outcome": outcome}, 200
+
+
+def _record(
+    rt: Runtime[CommonSettings],
+    function: Function,
+    request: Request,
+    body: str,
+    attempt: int,
+    reason: str,
+    log: logging.Logger,
+) -> None:
+    import hashlib
+
+    name = request.headers.get(TASK_NAME_HEADER) or hashlib.sha256(body.encode()).hexdigest()[:32]
+    now = rt.clock.now()
+    log.error("task cannot succeed, recorded in failed_tasks: %s", reason, extra={"task_name": name})
+    doc = FailedTaskDoc(
+        function=function,
+        task_name=name,
+        reason=reason[:2000],
+        body=body[:MAX_BODY_KEPT],
+        attempt=attempt,
+        recorded_at=now,
+        expire_at=now + FAILED_TASK_LIFETIME,
+    )
+    rt.store.failed_tasks.set(f"{function.value}-{name}"[:1500].replace("/", "_"), doc)
 
 
 _LOGGED_IDS = {"order_id", "user_id", "subscription_id", "channel_token"}

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from shared_schemas.names import Collection
-
-if TYPE_CHECKING:
-    from telepay.runtime import Runtime
+from telepay.clock import Clock
+from telepay.store import Store
 
 
-def mark_blocked(rt: Runtime, user_id: int) -> None:
-    rt.db.collection(Collection.USERS.value).document(str(user_id)).set(
-        {"user_id": user_id, "blocked_bot": True, "blocked_at": rt.clock.now()}, merge=True
-    )
+def mark_blocked(store: Store, clock: Clock, user_id: int) -> None:
+    store.users.merge(str(user_id), {"user_id": user_id, "blocked_bot": True, "blocked_at": clock.now()})

@@ -1,89 +1,79 @@
 """telegram_webhook's logic: route one parsed update. Fast work inline, slow work to Cloud Tasks.
 
-Outcomes: the update is handled (or was before), or it failed permanently (recorded, answered
-200 so it never blocks the chat), or it failed transiently (`TransientFailure`: answered non-2xx
-so Telegram re-delivers it).
+Outcomes: the update is handled (or was before), or it failed permanently (a `Permanent` error:
+recorded in `failed_updates`, answered 200 so it never blocks the chat), or it failed transiently
+(a `Transient` error, a busy claim included: answered 503 so Telegram re-delivers it).
 """
 
 from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from shared_schemas.documents import ChannelStatus, FailedUpdateDoc, SubscriptionStatus
+from shared_schemas.config import TelegramWebhookSettings
+from shared_schemas.documents import ChannelDoc, ChannelStatus, FailedUpdateDoc, SubscriptionStatus
 from shared_schemas.ids import (
     CALLBACK_BUY,
     CALLBACK_DONATE,
     CALLBACK_KEYPAD,
     CALLBACK_RENEW,
+    OrderKind,
+    StartKind,
     buy_callback,
     donate_callback,
+    parse_callback,
+    parse_start,
     subscription_id,
     subscription_order_id,
 )
-from shared_schemas.names import Collection, Queue
+from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.tasks import CreateInvoiceTask, KeypadAction, KeypadTask
 from shared_schemas.telegram import TelegramUpdate, TgCallbackQuery, TgChatJoinRequest, TgMessage, TgUser
 from telepay import texts
 from telepay.adapters.tasks_queue import enqueue_once
-from telepay.adapters.telegram_api import (
-    Button,
-    TelegramBadRequest,
-    TelegramForbidden,
-    TelegramRetryAfter,
-    TelegramUnavailable,
-)
+from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden
 from telepay.channels import channel_by_closed_chat, load_channel, load_subscription
+from telepay.errors import Permanent
 from telepay.keypad_logic import new_session_id
 from telepay.logs import get_logger
-
-if TYPE_CHECKING:
-    from shared_schemas.documents import ChannelDoc
-    from telepay.runtime import Runtime
+from telepay.runtime import Runtime
 
 log = get_logger("telepay.webhook")
-DONATE_SUFFIX = "_DONATE"
+Rt = Runtime[TelegramWebhookSettings]
 
 
-class TransientFailure(Exception):
-    """Worth a re-delivery from Telegram (network trouble, 429, Firestore unavailable)."""
-
-
-def handle_update(raw: dict[str, object], rt: Runtime) -> str:
-    """Handle one update at most once. Returns a short outcome for logs and tests."""
-    update = TelegramUpdate.model_validate(raw)
-    settings = rt.settings
-    claim = rt.claims.claim(
-        "update", str(update.update_id), keep_for=timedelta(hours=settings.update_dedupe_hours)
-    )
-    if not claim.acquired:
-        return f"duplicate ({claim.outcome.value})"
+def handle_update(raw: dict[str, object], rt: Rt) -> str:
+    """Handle one update at most once. Returns a short outcome for logs and tests; a `Transient`
+    error (a busy claim included) propagates so the entry point answers 503."""
     try:
-        outcome = _route(update, rt)
-    except (TelegramBadRequest, TelegramForbidden) as error:  # re-delivery would fail the same way
-        _record_failure(update.update_id, raw, f"{type(error).__name__}: {error}", rt)
-        claim.done("failed")
-        return "failed permanently"
-    except (TelegramRetryAfter, TelegramUnavailable) as error:
-        claim.release()
-        raise TransientFailure(str(error)) from error
-    except Exception:
-        claim.release()
-        raise
-    claim.done(outcome)
-    return outcome
+        update = TelegramUpdate.model_validate(raw)
+    except ValidationError as error:
+        # Unparseable: re-delivery would fail the same way, so never block the chat with it.
+        update_id = raw.get("update_id")
+        if isinstance(update_id, int):
+            _record_failure(update_id, raw, f"unparseable: {error.error_count()} error(s)", rt)
+        return "unparseable"
+    keep = timedelta(hours=rt.settings.update_dedupe_hours)
+    with rt.claims.hold(ClaimPurpose.UPDATE, str(update.update_id), keep_for=keep) as claim:
+        if claim.done_before:
+            return "duplicate (done)"
+        try:
+            claim.result = _route(update, rt)
+        except Permanent as error:  # re-delivery would fail the same way
+            _record_failure(update.update_id, raw, f"{type(error).__name__}: {error}", rt)
+            claim.result = "failed permanently"
+    return claim.result
 
 
-def _record_failure(update_id: int, raw: dict[str, object], reason: str, rt: Runtime) -> None:
+def _record_failure(update_id: int, raw: dict[str, object], reason: str, rt: Rt) -> None:
     log.warning("update failed permanently: %s", reason, extra={"update_id": update_id})
     doc = FailedUpdateDoc(update_id=update_id, reason=reason, update=raw, recorded_at=rt.clock.now())
-    rt.db.collection(Collection.FAILED_UPDATES.value).document(str(update_id)).set(doc.to_firestore())
+    rt.store.failed_updates.set(str(update_id), doc)
 
 
-def _route(update: TelegramUpdate, rt: Runtime) -> str:
+def _route(update: TelegramUpdate, rt: Rt) -> str:
     if update.message is not None and update.message.text:
         return _on_message(update.message, rt)
     if update.callback_query is not None:
@@ -94,7 +84,7 @@ def _route(update: TelegramUpdate, rt: Runtime) -> str:
 
 
 # -- messages -----------------------------------------------------------------------------------
-def _on_message(message: TgMessage, rt: Runtime) -> str:
+def _on_message(message: TgMessage, rt: Rt) -> str:
     if message.chat.type != "private" or message.from_user is None:
         return "ignored (not a private chat)"
     text = (message.text or "").strip()
@@ -114,20 +104,17 @@ def _on_message(message: TgMessage, rt: Runtime) -> str:
     if not argument:
         rt.telegram.send_message(message.chat.id, texts.WELCOME)
         return "welcome"
-    if argument.endswith(DONATE_SUFFIX):
-        token = argument[: -len(DONATE_SUFFIX)]
-        return _open_keypad(
-            token, message.from_user, message.chat.id, f"start-{message.chat.id}-{message.message_id}", rt
-        )
-    token, _, tier_id = argument.partition("-")
-    if tier_id:  # a tier's button under the offer post in the open channel
-        task_key = f"start-{message.chat.id}-{message.message_id}"
-        return _buy(rt, message.from_user, message.chat.id, token, tier_id, task_key, None)
-    return show_offer(argument, message.chat.id, rt)
+    link = parse_start(argument)
+    task_key = f"start-{message.chat.id}-{message.message_id}"
+    if link.kind is StartKind.DONATE:
+        return _open_keypad(link.channel_token, message.from_user, message.chat.id, task_key, rt)
+    if link.kind is StartKind.TIER and link.tier_id:  # a tier's button under the offer post
+        return _buy(rt, message.from_user, message.chat.id, link.channel_token, link.tier_id, task_key, None)
+    return show_offer(link.channel_token, message.chat.id, rt)
 
 
-def show_offer(token: str, chat_id: int, rt: Runtime, first_tier: str | None = None) -> str:
-    channel = load_channel(rt.db, token)
+def show_offer(token: str, chat_id: int, rt: Rt, first_tier: str | None = None) -> str:
+    channel = load_channel(rt.store, token)
     if channel is None:
         rt.telegram.send_message(chat_id, texts.UNKNOWN_OFFER)
         return "unknown offer"
@@ -149,21 +136,20 @@ def offer_keyboard(channel: ChannelDoc, first_tier: str | None = None) -> list[l
 
 
 # -- buttons ------------------------------------------------------------------------------------
-def _on_callback(query: TgCallbackQuery, rt: Runtime) -> str:
-    data = query.data or ""
-    prefix, _, rest = data.partition(":")
+def _on_callback(query: TgCallbackQuery, rt: Rt) -> str:
+    prefix, parts = parse_callback(query.data or "")
     chat_id = query.message.chat.id if query.message else query.from_user.id
-    if prefix == CALLBACK_BUY:
-        token, _, tier_id = rest.partition(":")
+    if prefix == CALLBACK_BUY and len(parts) == 2:
+        token, tier_id = parts
         return _buy(rt, query.from_user, chat_id, token, tier_id, f"buy-{query.id}", query.id)
-    if prefix == CALLBACK_RENEW:
-        token, _, tier_id = rest.partition(":")
+    if prefix == CALLBACK_RENEW and len(parts) == 2:
+        token, tier_id = parts
         rt.telegram.answer_callback_query(query.id)
         return show_offer(token, chat_id, rt, first_tier=tier_id or None)
-    if prefix == CALLBACK_DONATE:
-        return _open_keypad(rest, query.from_user, chat_id, f"cq-{query.id}", rt, query.id)
-    if prefix == CALLBACK_KEYPAD:
-        session_id, _, key = rest.partition(":")
+    if prefix == CALLBACK_DONATE and len(parts) == 1:
+        return _open_keypad(parts[0], query.from_user, chat_id, f"cq-{query.id}", rt, query.id)
+    if prefix == CALLBACK_KEYPAD and len(parts) == 2:
+        session_id, key = parts
         payload = KeypadTask(
             action=KeypadAction.PRESS,
             user_id=query.from_user.id,
@@ -185,10 +171,10 @@ def display_name(user: TgUser) -> str:
 
 
 def _buy(
-    rt: Runtime, user: TgUser, chat_id: int, token: str, tier_id: str, task_key: str, query_id: str | None
+    rt: Rt, user: TgUser, chat_id: int, token: str, tier_id: str, task_key: str, query_id: str | None
 ) -> str:
     user_id = user.id
-    channel = load_channel(rt.db, token)
+    channel = load_channel(rt.store, token)
     if channel is None or channel.status is not ChannelStatus.ACTIVE or channel.tier(tier_id) is None:
         if query_id:
             rt.telegram.answer_callback_query(query_id, texts.OFFER_CHANGED, alert=True)
@@ -202,7 +188,7 @@ def _buy(
         user_id=user_id,
         chat_id=chat_id,
         channel_token=token,
-        kind="sub",
+        kind=OrderKind.SUBSCRIPTION,
         tier_id=tier_id,
         buyer_name=display_name(user)[:80],
     )
@@ -213,9 +199,9 @@ def _buy(
 
 
 def _open_keypad(
-    token: str, user: TgUser, chat_id: int, task_key: str, rt: Runtime, query_id: str | None = None
+    token: str, user: TgUser, chat_id: int, task_key: str, rt: Rt, query_id: str | None = None
 ) -> str:
-    channel = load_channel(rt.db, token)
+    channel = load_channel(rt.store, token)
     if channel is None or channel.status is not ChannelStatus.ACTIVE:
         if query_id:
             rt.telegram.answer_callback_query(query_id, texts.UNKNOWN_OFFER, alert=True)
@@ -236,22 +222,17 @@ def _open_keypad(
     return "keypad queued"
 
 
-def _enqueue(rt: Runtime, queue: Queue, url: str, payload: BaseModel, name: str) -> None:
-    from google.api_core.exceptions import GoogleAPIError
-
-    try:
-        if not enqueue_once(rt.tasks, queue, url, payload, name):
-            log.info("task %s already queued", name)
-    except GoogleAPIError as error:
-        raise TransientFailure(f"could not queue {queue.value}: {error}") from error
+def _enqueue(rt: Rt, queue: Queue, url: str, payload: BaseModel, name: str) -> None:
+    if not enqueue_once(rt.tasks, queue, url, payload, name):  # TasksUnavailable is Transient
+        log.info("task %s already queued", name)
 
 
 # -- join requests --------------------------------------------------------------------------------
-def _on_join_request(request: TgChatJoinRequest, rt: Runtime) -> str:
+def _on_join_request(request: TgChatJoinRequest, rt: Rt) -> str:
     """Approve only a user with an active subscription to this channel: a forwarded link is useless."""
     user_id = request.from_user.id
-    channel = channel_by_closed_chat(rt.db, request.chat.id)
-    subscription = load_subscription(rt.db, channel.token, user_id) if channel else None
+    channel = channel_by_closed_chat(rt.store, request.chat.id)
+    subscription = load_subscription(rt.store, channel.token, user_id) if channel else None
     now = rt.clock.now()
     if (
         channel is not None
@@ -260,9 +241,9 @@ def _on_join_request(request: TgChatJoinRequest, rt: Runtime) -> str:
         and subscription.expires_at > now
     ):
         rt.telegram.approve_join_request(request.chat.id, user_id)
-        rt.db.collection(Collection.SUBSCRIPTIONS.value).document(
-            subscription_id(channel.token, user_id)
-        ).update({"in_channel": True, "updated_at": now})
+        rt.store.subscriptions.update(
+            subscription_id(channel.token, user_id), {"in_channel": True, "updated_at": now}
+        )
         return "join approved"
     # Told first: while the request is pending the bot may write to them even if they never
     # started it (a stranger with a forwarded link).

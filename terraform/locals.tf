@@ -331,5 +331,6 @@ locals {
   ttl_fields = {
     claims          = "expire_at"
     keypad_sessions = "expire_at"
+    failed_tasks    = "expire_at"
   }
 }

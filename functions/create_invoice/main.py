@@ -8,12 +8,12 @@ import functions_framework
 from flask import Request
 
 from shared_schemas.config import CreateInvoiceSettings
+from shared_schemas.names import Function
 from shared_schemas.tasks import CreateInvoiceTask
-from telepay.invoices import RetryLater
 from telepay.invoices import create_invoice as make_invoice
 from telepay.logs import get_logger
 from telepay.runtime import start
-from telepay.tasks_entry import TRANSIENT, handle_task
+from telepay.tasks_entry import handle_task
 
 RT = start(CreateInvoiceSettings, "create_invoice")
 log = get_logger("create_invoice")
@@ -26,5 +26,6 @@ def create_invoice(request: Request) -> tuple[Any, int]:
         CreateInvoiceTask,
         lambda task, attempt: make_invoice(task, attempt, RT),
         log,
-        retry_on=(RetryLater, *TRANSIENT),
+        RT,
+        Function.CREATE_INVOICE,
     )

@@ -11,9 +11,11 @@ import functions_framework
 from flask import Request
 
 from shared_schemas.config import DailyBroadcastSettings
+from shared_schemas.names import Function
 from shared_schemas.tasks import BroadcastTask
 from telepay.adapters.tasks_queue import TASK_PATH
 from telepay.broadcast import daily_run, day_of, post_offer
+from telepay.errors import Transient
 from telepay.logs import get_logger
 from telepay.runtime import start
 from telepay.tasks_entry import handle_task
@@ -25,7 +27,9 @@ log = get_logger("daily_broadcast")
 @functions_framework.http
 def daily_broadcast(request: Request) -> tuple[Any, int]:
     if request.path.rstrip("/").endswith(TASK_PATH):
-        return handle_task(request, BroadcastTask, lambda task, _: post_offer(task, RT), log)
+        return handle_task(
+            request, BroadcastTask, lambda task, _: post_offer(task, RT), log, RT, Function.DAILY_BROADCAST
+        )
     if request.method != "POST":
         return {"error": "POST only (Cloud Scheduler)"}, 405
     scheduled = request.headers.get("X-CloudScheduler-ScheduleTime")
@@ -36,6 +40,10 @@ def daily_broadcast(request: Request) -> tuple[Any, int]:
     )
     body = request.get_json(silent=True) or {}
     only = body.get("channel_token") if isinstance(body, dict) else None
-    counts = daily_run(RT, day, only=only if isinstance(only, str) else None)
+    try:
+        counts = daily_run(RT, day, only=only if isinstance(only, str) else None)
+    except Transient as error:  # Cloud Scheduler retries the run; named tasks make that harmless
+        log.warning("broadcast run for %s not finished: %s", day, error)
+        return {"error": "try again"}, 503
     log.info("broadcast run for %s: %s", day, counts)
     return {"day": day, "counts": counts}, 200

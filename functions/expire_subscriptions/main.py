@@ -10,8 +10,10 @@ import functions_framework
 from flask import Request
 
 from shared_schemas.config import ExpireSubscriptionsSettings
+from shared_schemas.names import Function
 from shared_schemas.tasks import ExpiryTask
 from telepay.adapters.tasks_queue import TASK_PATH
+from telepay.errors import Transient
 from telepay.expiry import run_task, sweep
 from telepay.logs import get_logger
 from telepay.payments import flush_outbox
@@ -26,11 +28,17 @@ OUTBOX_GRACE = timedelta(seconds=30)  # ipn_handler publishes at once; older unp
 @functions_framework.http
 def expire_subscriptions(request: Request) -> tuple[Any, int]:
     if request.path.rstrip("/").endswith(TASK_PATH):
-        return handle_task(request, ExpiryTask, lambda task, _: run_task(task, RT), log)
+        return handle_task(
+            request, ExpiryTask, lambda task, _: run_task(task, RT), log, RT, Function.EXPIRE_SUBSCRIPTIONS
+        )
     if request.method != "POST":
         return {"error": "POST only (Cloud Scheduler)"}, 405
     scheduled = request.headers.get("X-CloudScheduler-ScheduleTime", "")
-    outbox_clear = flush_outbox(RT, older_than=OUTBOX_GRACE)
-    counts = sweep(RT, scheduled)
+    try:
+        outbox_clear = flush_outbox(RT, older_than=OUTBOX_GRACE)
+        counts = sweep(RT, scheduled)
+    except Transient as error:  # Cloud Scheduler counts the run as failed (alerted); the next one catches up
+        log.warning("sweep %s not finished: %s", scheduled, error)
+        return {"error": "try again"}, 503
     log.info("sweep %s: %s; outbox %s", scheduled, counts, "clear" if outbox_clear else "still has events")
     return {"counts": counts, "outbox_clear": outbox_clear}, 200 if outbox_clear else 503

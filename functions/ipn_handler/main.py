@@ -8,8 +8,9 @@ import functions_framework
 from flask import Request
 
 from shared_schemas.config import IpnHandlerSettings
+from telepay.errors import Transient
 from telepay.logs import get_logger
-from telepay.payments import RetryLater, handle_ipn
+from telepay.payments import handle_ipn
 from telepay.runtime import start
 
 RT = start(IpnHandlerSettings, "ipn_handler")
@@ -26,7 +27,7 @@ def ipn_handler(request: Request) -> tuple[Any, int]:
     body = request.get_data(cache=False)
     try:
         result = handle_ipn(body, request.headers.get("x-nowpayments-sig"), RT)
-    except RetryLater as error:
+    except Transient as error:
         log.warning("IPN not settled yet, asking for a retry: %s", error)
         return {"ok": False, "error": "try again"}, 503
     return {"ok": result.http_status < 300, "outcome": result.outcome}, result.http_status

@@ -8,6 +8,7 @@ import functions_framework
 from flask import Request
 
 from shared_schemas.config import KeypadSettings
+from shared_schemas.names import Function
 from shared_schemas.tasks import KeypadAction, KeypadTask
 from telepay.keypad_logic import open_keypad, press
 from telepay.logs import get_logger
@@ -20,7 +21,7 @@ log = get_logger("keypad")
 
 @functions_framework.http
 def keypad(request: Request) -> tuple[Any, int]:
-    return handle_task(request, KeypadTask, lambda task, _: _keypad(task), log)
+    return handle_task(request, KeypadTask, lambda task, _: _keypad(task), log, RT, Function.KEYPAD)
 
 
 def _keypad(task: KeypadTask) -> str:

@@ -7,12 +7,12 @@ from typing import Any
 
 import functions_framework
 from flask import Request
-from pydantic import ValidationError
 
 from shared_schemas.config import TelegramWebhookSettings
+from telepay.errors import Transient
 from telepay.logs import get_logger
 from telepay.runtime import start
-from telepay.webhook import TransientFailure, handle_update
+from telepay.webhook import handle_update
 
 RT = start(TelegramWebhookSettings, "telegram_webhook")
 log = get_logger("telegram_webhook")
@@ -36,11 +36,7 @@ def telegram_webhook(request: Request) -> tuple[Any, int]:
         return {"ok": True, "outcome": "not an update"}, 200
     try:
         outcome = handle_update(update, RT)
-    except ValidationError as error:
-        # Unparseable: re-delivery would fail the same way, so never block the chat with it.
-        log.warning("update %s could not be parsed: %s", update["update_id"], error.error_count())
-        return {"ok": True, "outcome": "unparseable"}, 200
-    except TransientFailure as error:
+    except Transient as error:
         log.warning(
             "transient failure, Telegram will re-deliver: %s", error, extra={"update_id": update["update_id"]}
         )

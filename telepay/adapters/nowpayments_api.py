@@ -9,17 +9,14 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from shared_schemas.money import Money
+from telepay.errors import Permanent, Transient
 
 
-class NowPaymentsError(Exception):
-    pass
-
-
-class NowPaymentsUnavailable(NowPaymentsError):
+class NowPaymentsUnavailable(Transient):
     """Timeout, connection failure or 5xx: retry later."""
 
 
-class NowPaymentsRejected(NowPaymentsError):
+class NowPaymentsRejected(Permanent):
     """4xx: the request itself is wrong (bad key, bad params, unknown payment)."""
 
     def __init__(self, status: int, body: str) -> None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from shared_schemas.config import TasksSettings
 from shared_schemas.names import Queue
+from telepay.errors import Transient
 
 if TYPE_CHECKING:
     from google.cloud.tasks_v2 import CloudTasksClient
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 
 class TaskAlreadyExists(Exception):
     """A task with this name exists or ran within the last hour: the work is already queued."""
+
+
+class TasksUnavailable(Transient):
+    """Cloud Tasks did not take the task (unavailable, timed out, refused): try again later."""
 
 
 def task_name_part(text: str) -> str:
@@ -69,7 +74,7 @@ class TaskQueue:
         `audience` is the target function's own URL when `url` adds a path to it (the OIDC token
         must name the function, not the path)."""
         # gRPC raises AlreadyExists; the REST transport maps the same 409 to its parent, Conflict.
-        from google.api_core.exceptions import Conflict
+        from google.api_core.exceptions import Conflict, GoogleAPIError
         from google.cloud import tasks_v2
         from google.protobuf import timestamp_pb2
 
@@ -95,6 +100,8 @@ class TaskQueue:
             created = self._get_client().create_task(parent=self.queue_path(queue), task=task)  # type: ignore[arg-type]
         except Conflict as error:
             raise TaskAlreadyExists(name or "") from error
+        except GoogleAPIError as error:
+            raise TasksUnavailable(f"could not queue on {queue.value}: {error}") from error
         return str(created.name)
 
 

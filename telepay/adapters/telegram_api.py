@@ -18,28 +18,26 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
+from telepay.errors import Permanent, Transient
+
 T = TypeVar("T")
 
 
-class TelegramError_(Exception):
-    """Base of the errors callers act on."""
-
-
-class TelegramRetryAfter(TelegramError_):
+class TelegramRetryAfter(Transient):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"Telegram asked to retry after {seconds} s")
         self.seconds = seconds
 
 
-class TelegramForbidden(TelegramError_):
+class TelegramForbidden(Permanent):
     """403: the user blocked the bot, or the bot is no longer in / admin of the chat."""
 
 
-class TelegramBadRequest(TelegramError_):
+class TelegramBadRequest(Permanent):
     """400: permanent for this request (message not found, not enough rights, ...)."""
 
 
-class TelegramUnavailable(TelegramError_):
+class TelegramUnavailable(Transient):
     """Network trouble or a 5xx: worth retrying."""
 
 

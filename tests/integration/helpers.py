@@ -1,50 +1,27 @@
+"""Runtimes on the Firestore emulator: the real store adapter, fakes for Telegram and NowPayments."""
+
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import SecretStr
+from google.cloud import firestore
 
-from shared_schemas.config import (
-    CreateInvoiceSettings,
-    IpnHandlerSettings,
-    NotifySettings,
-    TelegramWebhookSettings,
-)
-from telepay.clock import FrozenClock
+from telepay.adapters.firestore_store import FirestoreStore
+from telepay.adapters.pubsub_publisher import Publisher
 from telepay.runtime import Runtime
-from tests.fakes import FakeNowPayments, FakeTelegram
+from tests.harness import IPN_SECRET, KINDS, NOW, WEBHOOK_SECRET
+from tests.harness import runtime as harness_runtime
 
-IPN_SECRET = "integration-ipn-secret"
-WEBHOOK_SECRET = "integration-webhook-secret"
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+__all__ = ["IPN_SECRET", "NOW", "WEBHOOK_SECRET", "runtime", "store_of"]
 
 
-def runtime(db: Any, kind: str = "ipn", **settings: Any) -> Runtime:
-    common = {
-        "google_cloud_project": db.project,
-        "telegram_bot_token": SecretStr("1:test"),
-        "telegram_bot_username": "TelePayTestBot",
-        "nowpayments_api_key": SecretStr("test-key"),
-        "nowpayments_ipn_secret": SecretStr(IPN_SECRET),
-        "telegram_webhook_secret": SecretStr(WEBHOOK_SECRET),
-        "create_invoice_url": "http://127.0.0.1:1/create_invoice",
-        "keypad_url": "http://127.0.0.1:1/keypad",
-        "ipn_callback_url": "http://127.0.0.1:1/ipn",
-    }
-    cls = {
-        "ipn": IpnHandlerSettings,
-        "webhook": TelegramWebhookSettings,
-        "invoice": CreateInvoiceSettings,
-        "notify": NotifySettings,
-    }[kind]
-    fields = {k: v for k, v in (common | settings).items() if k in cls.model_fields}
-    rt = Runtime(cls.model_construct(**{**_defaults(cls), **fields}), clock=FrozenClock(NOW))
-    rt.db = db
-    rt.telegram = FakeTelegram()  # type: ignore[assignment]
-    rt.nowpayments = FakeNowPayments()  # type: ignore[assignment]
+def store_of(db: firestore.Client) -> FirestoreStore:
+    return FirestoreStore(db)
+
+
+def runtime(db: firestore.Client, kind: str = "ipn", **settings: Any) -> Runtime[Any]:
+    """The real store and Pub/Sub publisher (on the emulators); fakes for Telegram, NowPayments and
+    Cloud Tasks (which has no official emulator)."""
+    rt = harness_runtime(KINDS[kind], store_of(db), google_cloud_project=db.project, **settings)
+    rt.replace(publisher=Publisher(db.project))
     return rt
-
-
-def _defaults(cls: Any) -> dict[str, Any]:
-    return {name: info.default for name, info in cls.model_fields.items() if not info.is_required()}

@@ -13,34 +13,21 @@ from telepay.adapters.telegram_api import TelegramForbidden, TelegramRetryAfter
 from telepay.broadcast import daily_run, owner_repost, post_offer
 from telepay.channels import save_channel
 from tests.conftest import demo_channel
-from tests.fakes import RecordingTasks
-from tests.integration.helpers import runtime
+from tests.integration.helpers import runtime, store_of
 
 pytestmark = pytest.mark.integration
 OPEN_A, OPEN_B = -1001000000001, -1001000000011
 
 
 def _rt(db: Any, cls: Any = DailyBroadcastSettings) -> Any:
-    rt = runtime(db, "notify")
-    base = rt.settings.model_dump()
-    defaults = {n: i.default for n, i in cls.model_fields.items() if not i.is_required()}
-    rt.settings = cls.model_construct(
-        **{
-            **defaults,
-            **{k: v for k, v in base.items() if k in cls.model_fields},
-            "daily_broadcast_url": "http://127.0.0.1:1/db",
-            "create_invoice_url": "x",
-            "keypad_url": "x",
-        }
-    )
-    rt.tasks = RecordingTasks()
-    return rt
+    kind = "webhook" if cls is TelegramWebhookSettings else "broadcast"
+    return runtime(db, kind, daily_broadcast_url="http://127.0.0.1:1/db")
 
 
 def _two_channels(db: Any) -> None:
-    save_channel(db, demo_channel())
+    save_channel(store_of(db), demo_channel())
     save_channel(
-        db,
+        store_of(db),
         demo_channel(
             "SecondChan01",
             owner=5002,

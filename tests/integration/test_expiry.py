@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.documents import SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import subscription_id
 from shared_schemas.tasks import ExpiryTask
@@ -15,8 +14,7 @@ from telepay.adapters.telegram_api import TelegramBadRequest, TelegramRetryAfter
 from telepay.channels import save_channel
 from telepay.expiry import run_task, sweep
 from tests.conftest import demo_channel
-from tests.fakes import RecordingTasks
-from tests.integration.helpers import NOW, runtime
+from tests.integration.helpers import NOW, runtime, store_of
 
 pytestmark = pytest.mark.integration
 USER = 8080
@@ -24,22 +22,7 @@ SUB_ID = subscription_id("DemoChannel01", USER)
 
 
 def _rt(db: Any) -> Any:
-    rt = runtime(db, "notify")
-    base = rt.settings.model_dump()
-    rt.settings = ExpireSubscriptionsSettings.model_construct(
-        **{
-            **{
-                n: i.default
-                for n, i in ExpireSubscriptionsSettings.model_fields.items()
-                if not i.is_required()
-            },
-            **{k: v for k, v in base.items() if k in ExpireSubscriptionsSettings.model_fields},
-            "expire_subscriptions_url": "http://127.0.0.1:1/expire",
-            "telegram_bot_token": base["telegram_bot_token"],
-        }
-    )
-    rt.tasks = RecordingTasks()
-    return rt
+    return runtime(db, "expiry")
 
 
 def _subscribe(db: Any, days: int = 30, user: int = USER) -> SubscriptionDoc:
@@ -73,7 +56,7 @@ def _run_queued(rt: Any) -> list[str]:
 
 
 def test_reminders_once_each_then_removal(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _rt(firestore_db)
     _subscribe(firestore_db)
 
@@ -105,7 +88,7 @@ def test_reminders_once_each_then_removal(firestore_db: Any) -> None:
 
 
 def test_duplicated_tasks_act_once(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _rt(firestore_db)
     sub = _subscribe(firestore_db, days=1)
     rt.clock.advance(days=1, seconds=1)
@@ -121,7 +104,7 @@ def test_duplicated_tasks_act_once(firestore_db: Any) -> None:
 
 
 def test_renewed_a_second_before_removal_is_not_removed(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _rt(firestore_db)
     sub = _subscribe(firestore_db, days=1)
     rt.clock.advance(days=1, seconds=5)
@@ -136,7 +119,7 @@ def test_renewed_a_second_before_removal_is_not_removed(firestore_db: Any) -> No
 
 
 def test_too_many_requests_reschedules_without_failing(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _rt(firestore_db)
     sub = _subscribe(firestore_db, days=1)
     rt.clock.advance(days=1, seconds=1)
@@ -151,7 +134,7 @@ def test_too_many_requests_reschedules_without_failing(firestore_db: Any) -> Non
 
 
 def test_lost_rights_are_recorded_and_the_owner_told_once(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _rt(firestore_db)
     subs = [_subscribe(firestore_db, days=1, user=u) for u in (1, 2)]
     rt.clock.advance(days=1, seconds=1)
@@ -172,7 +155,7 @@ def test_lost_rights_are_recorded_and_the_owner_told_once(firestore_db: Any) -> 
 
 
 def test_a_rate_limited_goodbye_is_still_sent_once(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _rt(firestore_db)
     sub = _subscribe(firestore_db, days=1)
     rt.clock.advance(days=1, seconds=1)

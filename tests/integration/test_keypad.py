@@ -12,22 +12,14 @@ from shared_schemas.tasks import KeypadAction, KeypadTask
 from telepay.channels import save_channel
 from telepay.keypad_logic import apply_key, open_keypad, press
 from tests.conftest import demo_channel
-from tests.fakes import RecordingTasks
-from tests.integration.helpers import runtime
+from tests.integration.helpers import runtime, store_of
 
 pytestmark = pytest.mark.integration
 DONOR = 3131
 
 
 def _rt(db: Any) -> Any:
-    from shared_schemas.config import KeypadSettings
-
-    rt = runtime(db, "notify")
-    rt.settings = KeypadSettings.model_construct(
-        **{**rt.settings.model_dump(), "create_invoice_url": "http://127.0.0.1:1/ci", "keypad_url": "x"}
-    )
-    rt.tasks = RecordingTasks()
-    return rt
+    return runtime(db, "keypad", create_invoice_url="http://127.0.0.1:1/ci")
 
 
 def _open(rt: Any, session: str = "sess1") -> None:
@@ -59,7 +51,7 @@ def _session(db: Any, session: str = "sess1") -> KeypadSessionDoc:
 
 
 def test_presses_edit_the_keypad_and_confirm_queues_a_donation(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _rt(firestore_db)
     _open(rt)
     [keypad] = rt.telegram.sent
@@ -79,7 +71,7 @@ def test_presses_edit_the_keypad_and_confirm_queues_a_donation(firestore_db: Any
 
 
 def test_confirm_outside_the_limits_is_refused_with_the_reason(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _rt(firestore_db)
     _open(rt)
     _press(rt, "3", "a")
@@ -89,7 +81,7 @@ def test_confirm_outside_the_limits_is_refused_with_the_reason(firestore_db: Any
 
 
 def test_old_cancelled_or_foreign_keypads_change_nothing(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _rt(firestore_db)
     _open(rt)
     _press(rt, "7", "a")
@@ -101,7 +93,7 @@ def test_old_cancelled_or_foreign_keypads_change_nothing(firestore_db: Any) -> N
 
 
 def test_two_sessions_of_one_user_do_not_mix(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _rt(firestore_db)
     _open(rt, "one")
     _open(rt, "two")
@@ -114,7 +106,7 @@ def test_two_sessions_of_one_user_do_not_mix(firestore_db: Any) -> None:
 
 
 def test_concurrent_workers_lose_no_press(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _rt(firestore_db)
     _open(rt)
     presses = {"w1": ["1", "2", "3"], "w2": [".", "4", "5"]}
@@ -142,7 +134,7 @@ def test_concurrent_workers_lose_no_press(firestore_db: Any) -> None:
 def test_a_rate_limited_edit_does_not_lose_the_confirm(firestore_db: Any) -> None:
     from telepay.adapters.telegram_api import TelegramRetryAfter
 
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _rt(firestore_db)
     _open(rt)
     for i, key in enumerate("25"):

@@ -16,10 +16,11 @@ from shared_schemas.names import Collection, Topic
 from telepay import ipn_signature
 from telepay.adapters.pubsub_publisher import Publisher
 from telepay.channels import save_channel
-from telepay.payments import RetryLater, handle_ipn
+from telepay.errors import RetryLater
+from telepay.payments import handle_ipn
 from tests.conftest import demo_channel
 from tests.integration.conftest import PROJECT, PUBSUB_PORT
-from tests.integration.helpers import IPN_SECRET, NOW, runtime
+from tests.integration.helpers import IPN_SECRET, NOW, runtime, store_of
 
 pytestmark = pytest.mark.integration
 USER = 777
@@ -91,7 +92,7 @@ def _pull(subscription_url: str) -> list[dict[str, Any]]:
 
 
 def test_finished_payment_settles_once_and_publishes(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
     rt.nowpayments.set_payment(11, order.order_id, "finished", "5.00")
@@ -112,7 +113,7 @@ def test_finished_payment_settles_once_and_publishes(firestore_db: Any) -> None:
 
 
 def test_late_confirming_never_overwrites_finished(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
     rt.nowpayments.set_payment(12, order.order_id, "finished", "5.00")
@@ -130,7 +131,7 @@ def test_late_confirming_never_overwrites_finished(firestore_db: Any) -> None:
 
 
 def test_renewal_extends_from_the_current_expiry(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     first = _order(firestore_db)
     rt.nowpayments.set_payment(21, first.order_id, "finished", "5.00")
@@ -143,7 +144,7 @@ def test_renewal_extends_from_the_current_expiry(firestore_db: Any) -> None:
 
 
 def test_underpaid_finished_grants_nothing(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
     rt.nowpayments.set_payment(31, order.order_id, "finished", "5.00", paid="0.0009", expected="0.001")
@@ -155,7 +156,7 @@ def test_underpaid_finished_grants_nothing(firestore_db: Any) -> None:
 
 
 def test_price_mismatch_with_the_api_grants_nothing(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
     rt.nowpayments.set_payment(32, order.order_id, "finished", "0.50")  # paid for a cheaper invoice
@@ -177,7 +178,7 @@ def test_unknown_order_is_recorded_without_effect(firestore_db: Any) -> None:
 
 @pytest.mark.parametrize("secret", ["wrong-secret", None])
 def test_bad_or_missing_signature_writes_nothing(firestore_db: Any, secret: str | None) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
     rt.nowpayments.set_payment(51, order.order_id, "finished", "5.00")
@@ -203,9 +204,9 @@ class _FailingOnce(Publisher):
 
 
 def test_event_survives_a_publish_failure_after_commit(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
-    rt.publisher = _FailingOnce(PROJECT)
+    rt.replace(publisher=_FailingOnce(PROJECT))
     order = _order(firestore_db)
     rt.nowpayments.set_payment(61, order.order_id, "finished", "5.00")
     pulled_from = _pubsub_subscription("test-outbox")

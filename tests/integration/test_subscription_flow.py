@@ -15,12 +15,12 @@ from shared_schemas.names import Collection
 from shared_schemas.tasks import CreateInvoiceTask
 from telepay.adapters.telegram_api import TelegramForbidden, TelegramUnavailable
 from telepay.channels import save_channel
-from telepay.invoices import RetryLater, create_invoice
+from telepay.errors import RetryLater, Transient
+from telepay.invoices import create_invoice
 from telepay.notifications import handle_event
-from telepay.webhook import TransientFailure, handle_update
+from telepay.webhook import handle_update
 from tests.conftest import demo_channel
-from tests.fakes import RecordingTasks
-from tests.integration.helpers import NOW, runtime
+from tests.integration.helpers import NOW, runtime, store_of
 
 pytestmark = pytest.mark.integration
 BUYER = 424242
@@ -54,12 +54,11 @@ def _press(update_id: int, data: str, user: int = BUYER) -> dict[str, Any]:
 
 def _webhook_rt(db: Any) -> Any:
     rt = runtime(db, "webhook")
-    rt.tasks = RecordingTasks()
     return rt
 
 
 def test_start_shows_the_offer_from_firestore(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _webhook_rt(firestore_db)
 
     assert handle_update(_start(1, "/start DemoChannel01"), rt) == "offer shown"
@@ -73,7 +72,7 @@ def test_start_shows_the_offer_from_firestore(firestore_db: Any) -> None:
 
 @pytest.mark.parametrize("token", ["NoSuchChannel", "../../etc", "x" * 200, "DemoChannel01 extra"])
 def test_unknown_or_malformed_tokens_get_a_friendly_answer(firestore_db: Any, token: str) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _webhook_rt(firestore_db)
     handle_update(_start(2, f"/start {token}"), rt)
     assert [m.text for m in rt.telegram.sent] == [
@@ -82,14 +81,14 @@ def test_unknown_or_malformed_tokens_get_a_friendly_answer(firestore_db: Any, to
 
 
 def test_paused_channel_takes_no_new_subscribers(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel(status=ChannelStatus.PAUSED))
+    save_channel(store_of(firestore_db), demo_channel(status=ChannelStatus.PAUSED))
     rt = _webhook_rt(firestore_db)
     handle_update(_start(3, "/start DemoChannel01"), rt)
     assert "isn't taking new subscribers" in rt.telegram.sent[0].text
 
 
 def test_a_redelivered_update_is_handled_once(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _webhook_rt(firestore_db)
     handle_update(_start(4, "/start DemoChannel01"), rt)
     assert handle_update(_start(4, "/start DemoChannel01"), rt).startswith("duplicate")
@@ -97,16 +96,16 @@ def test_a_redelivered_update_is_handled_once(firestore_db: Any) -> None:
 
 
 def test_a_transient_failure_lets_telegram_redeliver(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _webhook_rt(firestore_db)
     rt.telegram.fail_next = [TelegramUnavailable("network")]
-    with pytest.raises(TransientFailure):
+    with pytest.raises(Transient):
         handle_update(_start(5, "/start DemoChannel01"), rt)
     assert handle_update(_start(5, "/start DemoChannel01"), rt) == "offer shown"
 
 
 def test_a_permanent_failure_is_recorded_and_acknowledged(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _webhook_rt(firestore_db)
     rt.telegram.fail_next = [TelegramForbidden("Forbidden: bot was blocked by the user")]
     assert handle_update(_start(6, "/start DemoChannel01"), rt) == "failed permanently"
@@ -115,7 +114,7 @@ def test_a_permanent_failure_is_recorded_and_acknowledged(firestore_db: Any) -> 
 
 
 def test_a_tier_button_queues_an_invoice_without_any_price(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _webhook_rt(firestore_db)
     assert handle_update(_press(7, "buy:DemoChannel01:t2"), rt) == "invoice queued"
     handle_update(_press(7, "buy:DemoChannel01:t2"), rt)  # re-delivered
@@ -127,7 +126,7 @@ def test_a_tier_button_queues_an_invoice_without_any_price(firestore_db: Any) ->
 
 
 def test_a_crafted_tier_is_refused(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = _webhook_rt(firestore_db)
     assert handle_update(_press(8, "buy:DemoChannel01:t9"), rt) == "stale offer"
     assert rt.tasks.created == []
@@ -147,7 +146,7 @@ def _task(db: Any, tier: str = "t1") -> CreateInvoiceTask:
 
 
 def test_create_invoice_charges_the_firestore_price_once(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db, "invoice")
     task = _task(firestore_db, "t2")
 
@@ -163,7 +162,7 @@ def test_create_invoice_charges_the_firestore_price_once(firestore_db: Any) -> N
 
 
 def test_create_invoice_retries_then_tells_the_user(firestore_db: Any) -> None:
-    save_channel(firestore_db, demo_channel())
+    save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db, "invoice")
     rt.nowpayments.unavailable = 5
     task = _task(firestore_db)
@@ -180,7 +179,7 @@ def test_create_invoice_retries_then_tells_the_user(firestore_db: Any) -> None:
 
 def _settled(db: Any, in_channel: bool = False) -> Envelope[PaymentEvent]:
     channel = demo_channel()
-    save_channel(db, channel)
+    save_channel(store_of(db), channel)
     until = NOW + timedelta(days=30)
     sub = SubscriptionDoc(
         channel_token=channel.token,

@@ -1,5 +1,7 @@
-"""Rules the code keeps: queries come from their declarations (so each has its index), business
-logic reads time only from the injected clock, and clients are not built at import time."""
+"""Rules the code keeps: storage goes through the store port (only its Firestore implementation
+touches Firestore, and queries come from their declarations so each has its index), Google's
+clients live only in the adapters, business logic reads time only from the injected clock, and
+clients are not built at import time."""
 
 from __future__ import annotations
 
@@ -14,13 +16,27 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = [p for folder in ("telepay", "functions") for p in (ROOT / folder).rglob("*.py")]
 
 
-def test_queries_are_built_only_from_their_declarations() -> None:
+FIRESTORE_STORE = ROOT / "telepay" / "adapters" / "firestore_store.py"
+
+
+def test_only_the_firestore_store_touches_firestore() -> None:
+    pattern = re.compile(
+        r"\.where\(|\.order_by\(|FieldFilter|\.collection\(|google\.cloud\.firestore|import firestore"
+    )
+    offenders = [
+        str(p.relative_to(ROOT)) for p in RUNTIME if p != FIRESTORE_STORE and pattern.search(p.read_text())
+    ]
+    assert offenders == [], "read and write through telepay.store; query with shared_schemas.queries"
+
+
+def test_google_clients_are_imported_only_by_the_adapters() -> None:
+    adapters = ROOT / "telepay" / "adapters"
     offenders = [
         str(path.relative_to(ROOT))
         for path in RUNTIME
-        if path.name != "queries.py" and re.search(r"\.where\(|\.order_by\(|FieldFilter", path.read_text())
+        if adapters not in path.parents and re.search(r"^\s*(from|import) google\b", path.read_text(), re.M)
     ]
-    assert offenders == [], "filter collections through telepay.queries.build and shared_schemas.queries"
+    assert offenders == []
 
 
 def test_every_query_that_needs_a_composite_index_has_one() -> None:

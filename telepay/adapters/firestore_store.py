@@ -1,0 +1,210 @@
+"""The storage port on Firestore: the only module of `telepay/` that imports the Firestore client.
+
+Errors are translated at this edge: Firestore being unavailable (or a transaction that kept
+losing to contention) becomes `StoreUnavailable`, a `Transient`; a missing document on update
+becomes `NotFound`; a lost conditional update becomes `VersionConflict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared_schemas.documents import firestore_value
+from shared_schemas.queries import QuerySpec
+from telepay.store import (
+    ArrayUnion,
+    Batch,
+    D,
+    Fields,
+    NotFound,
+    Repository,
+    Store,
+    Stored,
+    StoreUnavailable,
+    Tx,
+    VersionConflict,
+)
+
+T = TypeVar("T")
+# Firestore's client retries a transaction that lost to contention at once (5 attempts by default);
+# a few more let a burst on one document (a keypad hammered, a channel's counters) get through.
+TRANSACTION_ATTEMPTS = 10
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    gexc.ServiceUnavailable,
+    gexc.DeadlineExceeded,
+    gexc.InternalServerError,
+    gexc.ResourceExhausted,
+    gexc.Aborted,
+    gexc.Unknown,
+    gexc.RetryError,
+)
+
+
+@lru_cache(maxsize=4)
+def firestore_client(project: str) -> firestore.Client:
+    """With FIRESTORE_EMULATOR_HOST set, the library talks to the emulator."""
+    return firestore.Client(project=project)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except gexc.NotFound as error:
+        raise NotFound(str(error)) from error
+    except UNAVAILABLE as error:
+        raise StoreUnavailable(f"Firestore: {type(error).__name__}: {error}") from error
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, ArrayUnion):
+        return firestore.ArrayUnion([firestore_value(item) for item in value.items])
+    return firestore_value(value)
+
+
+def _fields(fields: Fields) -> dict[str, Any]:
+    return {name: _value(value) for name, value in fields.items()}
+
+
+class FirestoreRepository(Repository[D]):
+    def __init__(self, client: firestore.Client, model: type[D]) -> None:
+        self.model = model
+        self._client = client
+        self._collection = client.collection(model.collection.value)
+
+    def ref(self, doc_id: str) -> firestore.DocumentReference:
+        return self._collection.document(doc_id)
+
+    def parse(self, snapshot: Any) -> D | None:
+        return self.model.model_validate(snapshot.to_dict()) if snapshot.exists else None
+
+    def get_stored(self, doc_id: str) -> Stored[D] | None:
+        with _translated():
+            snapshot = self.ref(doc_id).get()
+        doc = self.parse(snapshot)
+        return None if doc is None else Stored(doc_id, doc, snapshot.update_time)
+
+    def create(self, doc_id: str, doc: D) -> bool:
+        try:
+            with _translated():
+                self.ref(doc_id).create(doc.to_firestore())
+        except gexc.AlreadyExists:  # gRPC's answer
+            return False
+        except gexc.Conflict:  # the REST transport's name for the same 409
+            return False
+        return True
+
+    def set(self, doc_id: str, doc: D) -> None:
+        with _translated():
+            self.ref(doc_id).set(doc.to_firestore())
+
+    def merge(self, doc_id: str, fields: Fields) -> None:
+        with _translated():
+            self.ref(doc_id).set(_fields(fields), merge=True)
+
+    def update(self, doc_id: str, fields: Fields, *, if_version: object | None = None) -> None:
+        option = None if if_version is None else self._client.write_option(last_update_time=if_version)
+        try:
+            with _translated():
+                self.ref(doc_id).update(_fields(fields), option=option)
+        except gexc.FailedPrecondition as error:
+            raise VersionConflict(doc_id) from error
+
+    def delete(self, doc_id: str) -> None:
+        with _translated():
+            self.ref(doc_id).delete()
+
+    def pages(
+        self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, **equals: Any
+    ) -> Iterator[list[Stored[D]]]:
+        if spec.collection != self.model.collection:
+            raise ValueError(f"{spec.name} reads {spec.collection}, not {self.model.collection}")
+        if set(equals) != set(spec.equals):
+            raise ValueError(f"{spec.name} filters on {spec.equals}, got {tuple(equals)}")
+        query: Any = self._collection
+        for name in spec.equals:
+            query = query.where(filter=FieldFilter(name, "==", firestore_value(equals[name])))
+        if spec.range_field is not None:
+            if below is not None:
+                query = query.where(filter=FieldFilter(spec.range_field, "<=", below))
+            query = query.order_by(spec.range_field)
+        last = None
+        while True:
+            page_query = query if last is None else query.start_after(last)
+            with _translated():
+                snapshots = list(page_query.limit(page_size).stream())
+            if not snapshots:
+                return
+            yield [Stored(s.id, self.model.model_validate(s.to_dict()), s.update_time) for s in snapshots]
+            if len(snapshots) < page_size:
+                return
+            last = snapshots[-1]
+
+
+def _ref(repo: Repository[Any], doc_id: str) -> firestore.DocumentReference:
+    assert isinstance(repo, FirestoreRepository)
+    return repo.ref(doc_id)
+
+
+class FirestoreTx(Tx):
+    def __init__(self, transaction: firestore.Transaction) -> None:
+        self._transaction = transaction
+
+    def get(self, repo: Repository[D], doc_id: str) -> D | None:
+        assert isinstance(repo, FirestoreRepository)
+        return repo.parse(_ref(repo, doc_id).get(transaction=self._transaction))
+
+    def set(self, repo: Repository[D], doc_id: str, doc: D) -> None:
+        self._transaction.set(_ref(repo, doc_id), doc.to_firestore())
+
+    def update(self, repo: Repository[D], doc_id: str, fields: Fields) -> None:
+        self._transaction.update(_ref(repo, doc_id), _fields(fields))
+
+
+class FirestoreBatch(Batch):
+    def __init__(self, batch: Any) -> None:
+        self._batch = batch
+
+    def update(self, repo: Repository[D], doc_id: str, fields: Fields) -> None:
+        self._batch.update(_ref(repo, doc_id), _fields(fields))
+
+    def set(self, repo: Repository[D], doc_id: str, doc: D) -> None:
+        self._batch.set(_ref(repo, doc_id), doc.to_firestore())
+
+
+class FirestoreStore(Store):
+    def __init__(self, client: firestore.Client) -> None:
+        self.client = client
+
+        self._attach(lambda model: FirestoreRepository(client, model))
+
+    @classmethod
+    def for_project(cls, project: str) -> FirestoreStore:
+        return cls(firestore_client(project))
+
+    def transaction(self, work: Callable[[Tx], T]) -> T:
+        @firestore.transactional
+        def run(transaction: firestore.Transaction) -> T:
+            return work(FirestoreTx(transaction))
+
+        try:
+            with _translated():
+                return run(self.client.transaction(max_attempts=TRANSACTION_ATTEMPTS))  # type: ignore[no-any-return]
+        except ValueError as error:
+            if isinstance(error.__cause__, gexc.Aborted):  # contention outlasted the attempts
+                raise StoreUnavailable(f"Firestore transaction kept conflicting: {error}") from error
+            raise
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        batch = self.client.batch()
+        yield FirestoreBatch(batch)
+        with _translated():
+            batch.commit()

@@ -1,0 +1,195 @@
+"""The payment decision, as a pure function: what one NowPayments payment state does to an order.
+
+Plain values in (the order, the API's payment, the buyer's current subscription, the channel, now,
+the policy), plain values out (the order's field updates, the subscription to write, the event to
+publish). `telepay.payments` only reads, calls `decide` and writes, in one transaction.
+
+Rules:
+- A payment's status only moves forward (`PAYMENT_STATUS_RANK`); a settled order never settles
+  again.
+- A payment settles when its status is a settling one (`finished`, and `confirmed` if configured),
+  the API's `price_amount`/`price_currency` match the order's exactly, and
+  `actually_paid >= pay_amount * (1 - tolerance/100)` (the tolerance absorbs network-fee rounding
+  on the payer's side).
+- A subscription is extended from max(now, current expiry): a renewal never loses paid days.
+- Money stays `Decimal` and is copied, never recomputed: what NowPayments reported is what is
+  stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from shared_schemas.documents import (
+    PAYMENT_STATUS_RANK,
+    ChannelDoc,
+    OrderDoc,
+    OrderStatus,
+    OutboxDoc,
+    PaymentStatus,
+    SubscriptionDoc,
+    SubscriptionStatus,
+)
+from shared_schemas.ids import OrderKind
+from shared_schemas.messages import EVENT_TOPICS, Envelope, EventType, PaymentEvent
+from telepay.adapters.nowpayments_api import Payment
+
+
+@dataclass(frozen=True)
+class SettlementPolicy:
+    settle_on_confirmed: bool = False
+    tolerance_percent: Decimal = Decimal("0.5")
+
+    def settles(self, status: PaymentStatus) -> bool:
+        return status is PaymentStatus.FINISHED or (
+            self.settle_on_confirmed and status is PaymentStatus.CONFIRMED
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str
+    order_updates: dict[str, Any] = field(default_factory=dict)
+    subscription: SubscriptionDoc | None = None
+    event: OutboxDoc | None = None
+
+
+def rank(status: PaymentStatus | None) -> int:
+    return -1 if status is None else PAYMENT_STATUS_RANK[status]
+
+
+def covers_price(order: OrderDoc, payment: Payment, tolerance_percent: Decimal) -> bool:
+    if payment.price_amount is not None and payment.price_amount != order.price_amount:
+        return False
+    if payment.price_currency and payment.price_currency.lower() != order.price_currency.lower():
+        return False
+    if payment.pay_amount is None or payment.actually_paid is None:
+        return False
+    return payment.actually_paid >= payment.pay_amount * (1 - tolerance_percent / 100)
+
+
+def extend(
+    previous: SubscriptionDoc | None, days: int, now: datetime
+) -> tuple[datetime, datetime | None, bool]:
+    """New expiry, previous expiry, and whether access was active: from max(now, current expiry)."""
+    if previous is None:
+        return now + timedelta(days=days), None, False
+    active = previous.status is SubscriptionStatus.ACTIVE and previous.expires_at > now
+    return max(now, previous.expires_at) + timedelta(days=days), previous.expires_at, active
+
+
+def decide(
+    order: OrderDoc,
+    payment: Payment,
+    current: SubscriptionDoc | None,
+    channel: ChannelDoc | None,
+    now: datetime,
+    policy: SettlementPolicy,
+) -> Decision:
+    try:
+        new_status = PaymentStatus(payment.payment_status)
+    except ValueError:
+        return Decision(f"ignored unknown status {payment.payment_status!r}")
+    if order.status is OrderStatus.SETTLED:
+        return Decision("already settled")
+    old = order.payment_status
+    # Forward only; the same settling status may come again (an underpayment topped up).
+    if rank(new_status) < rank(old) or (rank(new_status) == rank(old) and not policy.settles(new_status)):
+        return Decision(f"stale {new_status.value} (order at {old})")
+
+    updates: dict[str, Any] = {
+        "payment_id": payment.payment_id,
+        "payment_status": new_status,
+        "actually_paid": payment.actually_paid,
+        "pay_amount": payment.pay_amount,
+        "pay_currency": payment.pay_currency,
+        "updated_at": now,
+    }
+    subscription = None
+    new_expiry = previous_expiry = None
+    was_active = False
+    if policy.settles(new_status) and covers_price(order, payment, policy.tolerance_percent):
+        event_type = EventType.PAYMENT_SETTLED
+        updates |= {"status": OrderStatus.SETTLED, "settled_at": now}
+        if order.kind is OrderKind.SUBSCRIPTION:
+            new_expiry, previous_expiry, was_active = extend(current, order.days or 0, now)
+            subscription = SubscriptionDoc(
+                channel_token=order.channel_token,
+                user_id=order.user_id,
+                closed_channel_id=channel.closed_channel_id if channel else 0,
+                status=SubscriptionStatus.ACTIVE,
+                expires_at=new_expiry,
+                started_at=current.started_at if current else now,
+                renewed_at=now,
+                tier_id=order.tier_id,
+                last_order_id=order.order_id,
+                # Still in the channel unless the removal already ran (it sets status expired).
+                in_channel=bool(
+                    current and current.in_channel and current.status is SubscriptionStatus.ACTIVE
+                ),
+                reminders_sent=current.reminders_sent if current else [],
+                next_action_at=now,  # the sweep works out the reminders and removal from here
+                updated_at=now,
+            )
+            updates["subscription_expires_at"] = new_expiry
+    elif policy.settles(new_status) or new_status is PaymentStatus.PARTIALLY_PAID:
+        event_type = EventType.PAYMENT_PARTIALLY_PAID
+        updates["status"] = OrderStatus.PARTIALLY_PAID
+    elif new_status is PaymentStatus.EXPIRED:
+        event_type = EventType.PAYMENT_EXPIRED
+        updates["status"] = OrderStatus.EXPIRED
+    elif new_status in (PaymentStatus.FAILED, PaymentStatus.REFUNDED):
+        event_type = EventType.PAYMENT_FAILED
+        updates["status"] = OrderStatus.FAILED
+    else:
+        return Decision(f"advanced to {new_status.value}", updates)
+    event = payment_event(order, channel, payment, event_type, new_expiry, previous_expiry, was_active, now)
+    return Decision(f"{new_status.value}: {event_type.value}", updates, subscription, event)
+
+
+def payment_event(
+    order: OrderDoc,
+    channel: ChannelDoc | None,
+    payment: Payment,
+    event_type: EventType,
+    new_expiry: datetime | None,
+    previous_expiry: datetime | None,
+    was_active: bool,
+    now: datetime,
+) -> OutboxDoc:
+    """The outbox record of one payment event (its id makes a replay publish the same event)."""
+    event_id = f"{order.order_id}.{event_type.value}"
+    data = PaymentEvent(
+        order_id=order.order_id,
+        kind=order.kind,
+        user_id=order.user_id,
+        chat_id=order.chat_id,
+        buyer_name=order.buyer_name,
+        channel_token=order.channel_token,
+        channel_title=channel.title if channel else order.channel_token,
+        owner_user_id=channel.owner_user_id if channel else 0,
+        closed_channel_id=channel.closed_channel_id if channel else 0,
+        tier_id=order.tier_id,
+        days=order.days,
+        price_amount=order.price_amount,
+        price_currency=order.price_currency,
+        payment_id=payment.payment_id,
+        payment_status=payment.payment_status,
+        actually_paid=payment.actually_paid,
+        pay_amount=payment.pay_amount,
+        pay_currency=payment.pay_currency,
+        subscription_expires_at=new_expiry,
+        previous_expires_at=previous_expiry,
+        was_active=was_active,
+    )
+    envelope = Envelope[PaymentEvent](event_id=event_id, type=event_type, occurred_at=now, data=data)
+    return OutboxDoc(
+        event_id=event_id,
+        topic=EVENT_TOPICS[event_type].value,
+        order_id=order.order_id,
+        envelope=envelope.model_dump(mode="json"),
+        created_at=now,
+    )

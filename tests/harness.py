@@ -1,0 +1,100 @@
+"""Runtimes for tests: one function's settings, a store (in memory for unit tests, the Firestore
+emulator for integration tests), a frozen clock, and fakes of the non-Google edges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import SecretStr
+
+from shared_schemas.config import (
+    CommonSettings,
+    CreateInvoiceSettings,
+    DailyBroadcastSettings,
+    ExpireSubscriptionsSettings,
+    IpnHandlerSettings,
+    KeypadSettings,
+    NotifySettings,
+    TelegramWebhookSettings,
+)
+from shared_schemas.names import Topic
+from telepay.clock import FrozenClock
+from telepay.runtime import Runtime
+from telepay.store import Store
+from tests.fakes import FakeNowPayments, FakeTelegram, RecordingTasks
+
+S = TypeVar("S", bound=CommonSettings)
+IPN_SECRET = "test-ipn-secret-0123456789"
+WEBHOOK_SECRET = "test-webhook-secret-0123456789"
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+PROJECT = "telepay-test"
+
+COMMON: dict[str, Any] = {
+    "google_cloud_project": PROJECT,
+    "telegram_bot_token": SecretStr("1:test"),
+    "telegram_bot_username": "TelePayTestBot",
+    "nowpayments_api_key": SecretStr("test-key"),
+    "nowpayments_ipn_secret": SecretStr(IPN_SECRET),
+    "telegram_webhook_secret": SecretStr(WEBHOOK_SECRET),
+    "create_invoice_url": "http://127.0.0.1:1/create_invoice",
+    "keypad_url": "http://127.0.0.1:1/keypad",
+    "ipn_callback_url": "http://127.0.0.1:1/ipn",
+    "daily_broadcast_url": "http://127.0.0.1:1/daily_broadcast",
+    "expire_subscriptions_url": "http://127.0.0.1:1/expire_subscriptions",
+    "cloud_tasks_emulator_host": "127.0.0.1:1",
+}
+
+
+@dataclass
+class RecordingPublisher:
+    """Pub/Sub in unit tests: what was published, and optional failures of the next publishes."""
+
+    published: list[tuple[Topic, bytes, dict[str, str]]] = field(default_factory=list)
+    fail_next: int = 0
+
+    def publish(self, topic: Topic, data: bytes, **attributes: str) -> str:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RuntimeError("Pub/Sub unavailable")
+        self.published.append((topic, data, attributes))
+        return str(len(self.published))
+
+
+def settings(cls: type[S], **changes: Any) -> S:
+    """A function's settings with test values (no environment read)."""
+    defaults = {name: info.default for name, info in cls.model_fields.items() if not info.is_required()}
+    given = {k: v for k, v in (COMMON | changes).items() if k in cls.model_fields}
+    return cls.model_construct(**(defaults | given))
+
+
+def runtime(cls: type[S], store: Store, now: datetime = NOW, **changes: Any) -> Runtime[S]:
+    rt = Runtime(settings(cls, **changes), clock=FrozenClock(now), store=store)
+    rt.replace(
+        telegram=FakeTelegram(),
+        nowpayments=FakeNowPayments(),
+        tasks=RecordingTasks(),
+        publisher=RecordingPublisher(),
+    )
+    return rt
+
+
+def fakes(rt: Runtime[Any]) -> tuple[FakeTelegram, FakeNowPayments, RecordingTasks]:
+    """The fakes a harness runtime was built with, typed."""
+    telegram, nowpayments, tasks = rt.telegram, rt.nowpayments, rt.tasks
+    assert isinstance(telegram, FakeTelegram)
+    assert isinstance(nowpayments, FakeNowPayments)
+    assert isinstance(tasks, RecordingTasks)
+    return telegram, nowpayments, tasks
+
+
+KINDS: dict[str, type[CommonSettings]] = {
+    "ipn": IpnHandlerSettings,
+    "webhook": TelegramWebhookSettings,
+    "invoice": CreateInvoiceSettings,
+    "notify": NotifySettings,
+    "keypad": KeypadSettings,
+    "expiry": ExpireSubscriptionsSettings,
+    "broadcast": DailyBroadcastSettings,
+}

@@ -1,0 +1,283 @@
+"""The storage port's contract, run against both implementations: the Firestore store on the
+emulator and the in-memory store the unit tests use. Whatever a handler relies on is pinned here,
+so a unit test on the memory store means what it says."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared_schemas.documents import (
+    ChannelStatus,
+    KeypadSessionDoc,
+    KeypadStatus,
+    OrderDoc,
+    OrderStatus,
+    SubscriptionDoc,
+    SubscriptionStatus,
+)
+from shared_schemas.ids import OrderKind
+from shared_schemas.queries import ACTIVE_CHANNELS, CHANNEL_BY_CLOSED_CHAT, SUBSCRIPTIONS_DUE
+from telepay.store import NotFound, Store, Tx, VersionConflict, array_union
+from tests.conftest import demo_channel
+from tests.harness import NOW
+from tests.integration.helpers import store_of
+from tests.memory_store import MemoryStore
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["memory", "firestore"])
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+    else:
+        yield store_of(request.getfixturevalue("firestore_db"))
+
+
+def _order(order_id: str = "tp1-sub-DemoChannel01-7-t1-aaaaaaaaaa", **changes: Any) -> OrderDoc:
+    fields: dict[str, Any] = {
+        "order_id": order_id,
+        "kind": OrderKind.SUBSCRIPTION,
+        "user_id": 7,
+        "chat_id": 7,
+        "channel_token": "DemoChannel01",
+        "tier_id": "t1",
+        "days": 30,
+        "price_amount": Decimal("5.00"),
+        "price_currency": "USD",
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    return OrderDoc.model_validate(fields | changes)
+
+
+def _sub(user: int, next_action_in: timedelta | None, **changes: Any) -> SubscriptionDoc:
+    fields: dict[str, Any] = {
+        "channel_token": "DemoChannel01",
+        "user_id": user,
+        "closed_channel_id": -1001000000002,
+        "expires_at": NOW + timedelta(days=30),
+        "started_at": NOW,
+        "last_order_id": "o",
+        "next_action_at": None if next_action_in is None else NOW + next_action_in,
+        "updated_at": NOW,
+    }
+    return SubscriptionDoc.model_validate(fields | changes)
+
+
+def test_documents_read_back_as_written_with_exact_money_and_enums(store: Store) -> None:
+    order = _order(actually_paid=Decimal("0.00012345"), status=OrderStatus.INVOICED)
+    store.orders.set(order.order_id, order)
+    assert store.orders.get(order.order_id) == order
+    assert store.orders.get("tp1-sub-DemoChannel01-7-t1-bbbbbbbbbb") is None
+
+
+def test_create_only_if_absent(store: Store) -> None:
+    order = _order()
+    assert store.orders.create(order.order_id, order) is True
+    assert store.orders.create(order.order_id, _order(user_id=8)) is False
+    got = store.orders.get(order.order_id)
+    assert got is not None and got.user_id == 7
+
+
+def test_concurrent_creates_have_one_winner(store: Store) -> None:
+    order = _order()
+    wins: list[bool] = []
+    threads = [
+        threading.Thread(target=lambda: wins.append(store.orders.create(order.order_id, order)))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False] * 7 + [True]
+
+
+def test_update_changes_named_and_nested_fields_and_refuses_a_missing_document(store: Store) -> None:
+    channel = demo_channel()
+    store.channels.set(channel.token, channel)
+    store.channels.update(
+        channel.token,
+        {"status": ChannelStatus.PAUSED, "broadcast.last_message_id": 77, "donation_min": Decimal("1.50")},
+    )
+    got = store.channels.get(channel.token)
+    assert got is not None
+    assert (got.status, got.broadcast.last_message_id, got.donation_min) == (
+        ChannelStatus.PAUSED,
+        77,
+        Decimal("1.50"),
+    )
+    assert got.broadcast.last_posted_day is None and got.title == channel.title  # the rest untouched
+    with pytest.raises(NotFound):
+        store.channels.update("NoSuchChannel1", {"title": "x"})
+
+
+def test_array_union_adds_each_item_once(store: Store) -> None:
+    store.subscriptions.set("s-1", _sub(1, None, reminders_sent=["a"]))
+    store.subscriptions.update("s-1", {"reminders_sent": array_union("b", "a")})
+    store.subscriptions.update("s-1", {"reminders_sent": array_union("b")})
+    got = store.subscriptions.get("s-1")
+    assert got is not None and got.reminders_sent == ["a", "b"]
+
+
+def test_merge_creates_or_adds_fields(store: Store) -> None:
+    store.users.merge("42", {"user_id": 42, "blocked_bot": True})
+    store.users.merge("42", {"blocked_at": NOW})
+    got = store.users.get("42")
+    assert got is not None and (got.blocked_bot, got.blocked_at) == (True, NOW)
+
+
+def test_conditional_update_loses_to_a_write_in_between(store: Store) -> None:
+    session = KeypadSessionDoc(
+        session_id="s1", user_id=1, chat_id=1, channel_token="DemoChannel01", updated_at=NOW, expire_at=NOW
+    )
+    store.keypad_sessions.set("s1", session)
+    first = store.keypad_sessions.get_stored("s1")
+    assert first is not None
+    store.keypad_sessions.update("s1", {"amount_text": "5"})
+    with pytest.raises(VersionConflict):
+        store.keypad_sessions.update("s1", {"amount_text": "9"}, if_version=first.version)
+    second = store.keypad_sessions.get_stored("s1")
+    assert second is not None
+    store.keypad_sessions.update("s1", {"status": KeypadStatus.CONFIRMED}, if_version=second.version)
+    got = store.keypad_sessions.get("s1")
+    assert got is not None and (got.amount_text, got.status) == ("5", KeypadStatus.CONFIRMED)
+
+
+def test_delete(store: Store) -> None:
+    store.orders.set("tp1-sub-DemoChannel01-7-t1-aaaaaaaaaa", _order())
+    store.orders.delete("tp1-sub-DemoChannel01-7-t1-aaaaaaaaaa")
+    store.orders.delete("tp1-sub-DemoChannel01-7-t1-aaaaaaaaaa")  # deleting nothing is fine
+    assert store.orders.get("tp1-sub-DemoChannel01-7-t1-aaaaaaaaaa") is None
+
+
+def test_transaction_writes_together_what_it_decided_from_its_reads(store: Store) -> None:
+    order = _order()
+    store.orders.set(order.order_id, order)
+
+    def settle(tx: Tx) -> str:
+        current = tx.get(store.orders, order.order_id)
+        assert current is not None
+        if current.status is OrderStatus.SETTLED:
+            return "already"
+        tx.update(store.orders, order.order_id, {"status": OrderStatus.SETTLED})
+        tx.set(store.subscriptions, "DemoChannel01-7", _sub(7, None))
+        return "settled"
+
+    assert store.transaction(settle) == "settled"
+    assert store.transaction(settle) == "already"
+    got = store.orders.get(order.order_id)
+    assert got is not None and got.status is OrderStatus.SETTLED
+    assert store.subscriptions.get("DemoChannel01-7") is not None
+
+
+def test_a_failing_transaction_writes_nothing(store: Store) -> None:
+    order = _order()
+    store.orders.set(order.order_id, order)
+
+    def fail(tx: Tx) -> None:
+        tx.get(store.orders, order.order_id)
+        tx.update(store.orders, order.order_id, {"status": OrderStatus.SETTLED})
+        raise RuntimeError("decided to stop")
+
+    with pytest.raises(RuntimeError):
+        store.transaction(fail)
+    got = store.orders.get(order.order_id)
+    assert got is not None and got.status is OrderStatus.CREATING
+
+
+def test_concurrent_transactions_on_one_document_lose_no_update(store: Store) -> None:
+    channel = demo_channel()
+    store.channels.set(channel.token, channel)
+    errors: list[BaseException] = []
+
+    def bump(tx: Tx) -> None:
+        current = tx.get(store.channels, channel.token)
+        assert current is not None
+        tx.update(
+            store.channels,
+            channel.token,
+            {"broadcast.consecutive_failures": current.broadcast.consecutive_failures + 1},
+        )
+
+    def worker() -> None:
+        try:
+            for _ in range(5):
+                store.transaction(bump)
+        except BaseException as error:  # collected for the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    got = store.channels.get(channel.token)
+    assert got is not None and got.broadcast.consecutive_failures == 15
+
+
+def test_batch_applies_every_write(store: Store) -> None:
+    for user in (1, 2):
+        store.subscriptions.set(f"s-{user}", _sub(user, timedelta(minutes=-1)))
+    with store.batch() as batch:
+        batch.update(store.subscriptions, "s-1", {"next_action_at": None})
+        batch.update(store.subscriptions, "s-2", {"status": SubscriptionStatus.EXPIRED})
+    one, two = store.subscriptions.get("s-1"), store.subscriptions.get("s-2")
+    assert one is not None and one.next_action_at is None
+    assert two is not None and two.status is SubscriptionStatus.EXPIRED
+
+
+def test_range_queries_filter_order_and_page_without_overlap(store: Store) -> None:
+    # Due: 5 active with next_action_at in the past, at different times; not due: future, none,
+    # expired.
+    for user, minutes in ((1, -5), (2, -1), (3, -30), (4, -10), (5, 0)):
+        store.subscriptions.set(f"due-{user}", _sub(user, timedelta(minutes=minutes)))
+    store.subscriptions.set("later", _sub(6, timedelta(minutes=5)))
+    store.subscriptions.set("none", _sub(7, None))
+    store.subscriptions.set("ended", _sub(8, timedelta(minutes=-3), status=SubscriptionStatus.EXPIRED))
+    pages = [
+        [stored.id for stored in page]
+        for page in store.subscriptions.pages(
+            SUBSCRIPTIONS_DUE, page_size=2, status=SubscriptionStatus.ACTIVE, below=NOW
+        )
+    ]
+    assert pages == [["due-3", "due-4"], ["due-1", "due-2"], ["due-5"]]
+
+
+def test_pages_may_change_what_they_have_seen(store: Store) -> None:
+    for user in range(5):
+        store.subscriptions.set(f"due-{user}", _sub(user, timedelta(minutes=-10 + user)))
+    seen: list[str] = []
+    for page in store.subscriptions.pages(
+        SUBSCRIPTIONS_DUE, page_size=2, status=SubscriptionStatus.ACTIVE, below=NOW
+    ):
+        for stored in page:
+            seen.append(stored.id)
+            store.subscriptions.update(stored.id, {"next_action_at": NOW + timedelta(minutes=10)})
+    assert seen == [f"due-{user}" for user in range(5)]
+
+
+def test_equality_queries_and_first(store: Store) -> None:
+    for index in range(3):
+        channel = demo_channel(token=f"Channel0000{index}", closed_channel_id=-100 - index)
+        store.channels.set(channel.token, channel)
+    store.channels.set("Channel00009", demo_channel(token="Channel00009", status=ChannelStatus.PAUSED))
+    active = [
+        s.id
+        for page in store.channels.pages(ACTIVE_CHANNELS, page_size=2, status=ChannelStatus.ACTIVE)
+        for s in page
+    ]
+    assert active == ["Channel00000", "Channel00001", "Channel00002"]
+    found = store.channels.first(CHANNEL_BY_CLOSED_CHAT, closed_channel_id=-101)
+    assert found is not None and found.token == "Channel00001"
+    assert store.channels.first(CHANNEL_BY_CLOSED_CHAT, closed_channel_id=-999) is None
+    with pytest.raises(ValueError, match="filters on"):
+        store.channels.find(CHANNEL_BY_CLOSED_CHAT, owner_user_id=1)
