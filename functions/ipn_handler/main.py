@@ -10,6 +10,7 @@ from flask import Request
 from shared_schemas.config import IpnHandlerSettings
 from telepay.logs import get_logger
 from telepay.payments import RetryLater, handle_ipn
+from telepay.request_body import BodyTooLarge, read_bounded
 from telepay.runtime import start
 
 RT = start(IpnHandlerSettings, "ipn_handler")
@@ -21,9 +22,10 @@ MAX_BODY = 64_000
 def ipn_handler(request: Request) -> tuple[Any, int]:
     if request.method != "POST":
         return {"error": "POST only"}, 405
-    if (request.content_length or 0) > MAX_BODY:
+    try:
+        body = read_bounded(request, MAX_BODY)
+    except BodyTooLarge:
         return {"error": "too large"}, 413
-    body = request.get_data(cache=False)
     try:
         result = handle_ipn(body, request.headers.get("x-nowpayments-sig"), RT)
     except RetryLater as error:
