@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv run up down status test lint typecheck docs docs-check bundles bench clean
+.PHONY: venv system-deps run up down status test lint typecheck docs docs-check bundles bench clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,6 +12,15 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	touch $@
 
 venv: $(VENV)/.installed
+
+## System packages the tests use beyond Python: Node runs NowPayments' reference IPN signer.
+## Installs only what is missing (apt-get; CI calls this before `make test`).
+system-deps:
+	@command -v node >/dev/null 2>&1 || { \
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends nodejs; }
+	@node --version
 
 ## The whole system in the foreground: emulators, stand-ins, every function, the scheduler, a demo.
 run: venv

@@ -31,7 +31,7 @@ BUNDLE_CHECK_ENV = {
     "GOOGLE_CLOUD_PROJECT": "bundle-check",
     "TELEGRAM_BOT_TOKEN": "1:bundle",
     "TELEGRAM_BOT_USERNAME": "bundlebot",
-    "TELEGRAM_WEBHOOK_SECRET": "bundle-secret",
+    "TELEGRAM_WEBHOOK_SECRET": "bundle-check-webhook-secret",
     "NOWPAYMENTS_API_KEY": "bundle-key",
     "NOWPAYMENTS_IPN_SECRET": "bundle-ipn",
     "IPN_CALLBACK_URL": "https://example.invalid/ipn",

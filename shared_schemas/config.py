@@ -7,10 +7,11 @@ logs never print it.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared_schemas.names import Function
@@ -65,12 +66,25 @@ class PubSubSettings(CommonSettings):
     )
 
 
+def _not_blank(value: SecretStr) -> SecretStr:
+    # The message never quotes the value: it is a secret.
+    if not value.get_secret_value().strip():
+        raise ValueError("must not be empty")
+    return value
+
+
 class NowPaymentsSettings(CommonSettings):
-    nowpayments_api_key: SecretStr = Field(description="NowPayments API key (`x-api-key`).")
+    nowpayments_api_key: SecretStr = Field(description="NowPayments API key (`x-api-key`); not empty.")
     nowpayments_api_base_url: str = Field(
         default="https://api.nowpayments.io", description="NowPayments API base URL (sandbox or stand-in)."
     )
     nowpayments_timeout_seconds: float = Field(default=2.0, description="Timeout of each NowPayments call.")
+
+    _api_key_not_blank = field_validator("nowpayments_api_key")(_not_blank)
+
+
+# Telegram's secret_token alphabet (1-256 characters); TelePay asks for at least 16.
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,256}")
 
 
 class BroadcastEnqueuerSettings(TasksSettings):
@@ -81,7 +95,10 @@ class BroadcastEnqueuerSettings(TasksSettings):
 
 class TelegramWebhookSettings(TelegramSettings, BroadcastEnqueuerSettings):
     telegram_webhook_secret: SecretStr = Field(
-        description="Secret token set with setWebhook; Telegram sends it in X-Telegram-Bot-Api-Secret-Token."
+        description=(
+            "Secret token set with setWebhook; Telegram sends it in X-Telegram-Bot-Api-Secret-Token. "
+            "16-256 characters of A-Z, a-z, 0-9, `_` and `-`."
+        )
     )
     create_invoice_url: str = Field(description="URL of the create_invoice function (task target).")
     keypad_url: str = Field(description="URL of the keypad function (task target).")
@@ -89,6 +106,13 @@ class TelegramWebhookSettings(TelegramSettings, BroadcastEnqueuerSettings):
         default=60, description="Cooldown of the owner's /broadcast."
     )
     update_dedupe_hours: int = Field(default=48, description="How long a handled update_id is remembered.")
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret_is_telegrams(cls, value: SecretStr) -> SecretStr:
+        if not WEBHOOK_SECRET_PATTERN.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 16-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
 
 
 class CreateInvoiceSettings(TelegramSettings, NowPaymentsSettings):
@@ -99,7 +123,9 @@ class CreateInvoiceSettings(TelegramSettings, NowPaymentsSettings):
 
 
 class IpnHandlerSettings(NowPaymentsSettings, PubSubSettings):
-    nowpayments_ipn_secret: SecretStr = Field(description="IPN secret: HMAC-SHA512 key of x-nowpayments-sig.")
+    nowpayments_ipn_secret: SecretStr = Field(
+        description="IPN secret: HMAC-SHA512 key of x-nowpayments-sig; not empty."
+    )
     settle_on_confirmed: bool = Field(
         default=False, description="Also settle on `confirmed` (not only `finished`)."
     )
@@ -107,6 +133,8 @@ class IpnHandlerSettings(NowPaymentsSettings, PubSubSettings):
         default=Decimal("0.5"),
         description="Underpayment accepted as paid, in percent of the expected crypto amount.",
     )
+
+    _ipn_secret_not_blank = field_validator("nowpayments_ipn_secret")(_not_blank)
 
 
 class NotifySettings(TelegramSettings):
@@ -156,7 +184,8 @@ def load_settings(cls: type[S]) -> S:
                 problems.append(str(item["msg"]).removeprefix("Value error, "))
                 continue
             name = str(item["loc"][0]).upper()
-            problems.append(f"{name} ({'missing' if item['type'] == 'missing' else item['msg']})")
+            message = str(item["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name} ({'missing' if item['type'] == 'missing' else message})")
         raise MissingSettingError(
             f"{cls.__name__}: required setting(s) not usable: {', '.join(problems)}"
         ) from None

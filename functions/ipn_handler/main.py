@@ -11,6 +11,7 @@ from shared_schemas.config import IpnHandlerSettings
 from telepay.errors import Transient
 from telepay.logs import get_logger
 from telepay.payments import handle_ipn
+from telepay.request_body import BodyTooLarge, read_bounded
 from telepay.runtime import start
 
 RT = start(IpnHandlerSettings, "ipn_handler")
@@ -22,9 +23,10 @@ MAX_BODY = 64_000
 def ipn_handler(request: Request) -> tuple[Any, int]:
     if request.method != "POST":
         return {"error": "POST only"}, 405
-    if (request.content_length or 0) > MAX_BODY:
+    try:
+        body = read_bounded(request, MAX_BODY)
+    except BodyTooLarge:
         return {"error": "too large"}, 413
-    body = request.get_data(cache=False)
     try:
         result = handle_ipn(body, request.headers.get("x-nowpayments-sig"), RT)
     except Transient as error:

@@ -11,6 +11,7 @@ from flask import Request
 from shared_schemas.config import TelegramWebhookSettings
 from telepay.errors import Transient
 from telepay.logs import get_logger
+from telepay.request_body import BodyTooLarge, json_object, read_bounded
 from telepay.runtime import start
 from telepay.webhook import handle_update
 
@@ -28,9 +29,10 @@ def telegram_webhook(request: Request) -> tuple[Any, int]:
     expected = RT.settings.telegram_webhook_secret.get_secret_value().encode()
     if not hmac.compare_digest(sent, expected):
         return {"error": "forbidden"}, 403
-    if (request.content_length or 0) > MAX_BODY:
+    try:
+        update = json_object(read_bounded(request, MAX_BODY))
+    except BodyTooLarge:
         return {"error": "too large"}, 413
-    update = request.get_json(silent=True)
     if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
         log.warning("not a Telegram update; ignored")
         return {"ok": True, "outcome": "not an update"}, 200

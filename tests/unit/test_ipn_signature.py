@@ -6,9 +6,11 @@ import hashlib
 import hmac
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from local.nowpayments_standin.jsjson import js_json_stringify, nowpayments_signature
 from telepay.ipn_signature import canonical_text, sign, verify
 
 SECRET = "unit-ipn-secret"
@@ -66,3 +68,60 @@ def test_signing_is_independent_of_key_order_and_whitespace(value: object) -> No
     compact = json.dumps(dict(reversed(list(body.items()))), separators=(",", ":")).encode()
     assert canonical_text(spaced) == canonical_text(compact)
     assert verify(compact, sign(spaced, SECRET), SECRET)
+
+
+# NowPayments signs JSON.stringify(sortObject(body)): arrays become objects keyed "0", "1"...,
+# integer-like keys come first in numeric order, numbers are written as JavaScript writes them.
+@pytest.mark.parametrize(
+    ("wire", "signed_text"),
+    [
+        (b'{"items":[1,2]}', '{"items":{"0":1,"1":2}}'),
+        (b'{"fee":{"10":1,"2":2,"b":3,"a":4}}', '{"fee":{"2":2,"10":1,"a":4,"b":3}}'),
+        (b'{"l":[[],{}],"e":[]}', '{"e":{},"l":{"0":{},"1":{}}}'),
+        (
+            b'{"a":1.0,"b":1E-7,"c":1e21,"d":-0,"e":0.00005,"f":100e-2,"g":1.50,"h":1e400}',
+            '{"a":1,"b":1e-7,"c":1e+21,"d":0,"e":0.00005,"f":1,"g":1.5,"h":null}',
+        ),
+        (b'{"big":12345678901234567890,"small":5e-324}', '{"big":12345678901234567000,"small":5e-324}'),
+        (b'{"s":"\\ud800 \\u00e9 \\u2028 \\u001f"}', '{"s":"\\ud800 \u00e9 \u2028 \\u001f"}'),
+        (b'{"__proto__":{"x":1},"k":0}', '{"k":0}'),
+    ],
+)
+def test_canonical_text_is_what_javascript_signs(wire: bytes, signed_text: str) -> None:
+    assert canonical_text(wire) == signed_text
+    signature = hmac.new(SECRET.encode(), signed_text.encode(), hashlib.sha512).hexdigest()
+    assert verify(wire, signature, SECRET)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"items": [1, 2]},
+        {"fee": {"10": 1, "2": 2}},
+        {"x": [{"b": 1, "a": [0.1, 1e-7]}], "10": "ten", "9": None, "ü": "ü"},
+    ],
+)
+def test_the_standin_signer_and_the_verifier_agree(body: dict[str, object]) -> None:
+    wire = js_json_stringify(body).encode()
+    assert verify(wire, nowpayments_signature(body, SECRET), SECRET)
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b'{"a":"\\ud800"}',
+        b'{"\\udfff":1}',
+        b"[" * 100_000,
+        b'{"a":' * 50_000,
+        b'{"a":' * 40 + b"1" + b"}" * 40,
+        b'{"a":NaN}',
+        b'{"a":-Infinity}',
+        b"\xff\xfe{",
+        b"[1,2]",
+        b'"text"',
+        b"null",
+        b"",
+    ],
+)
+def test_malformed_or_hostile_bodies_are_refused_without_raising(wire: bytes) -> None:
+    assert verify(wire, "0" * 128, SECRET) is False
