@@ -7,7 +7,6 @@ them in HTTP. Errors answer ``{"error": "..."}``: 400 for a bad request, 404 for
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from local.control_call import ControlCall, ControlError
+from local.control_call import ControlCall, ControlError, control_endpoint
 from local.nowpayments_standin.api import JSResponse
 from local.nowpayments_standin.ipn import IpnSender, prepare_ipn
 from local.nowpayments_standin.model import NowPaymentsStandin, Payment, payment_api_view
@@ -206,26 +205,13 @@ async def payout_status(ctx: Control, call: ControlCall) -> JSON:
 # ------------------------------------------------------------------------------------ HTTP
 
 
-def _error(status: int, message: str) -> JSResponse:
-    return JSResponse({"error": message}, status)
-
-
 def _endpoint(ctx: Control, handler: ControlHandler) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        try:
-            raw = await request.body()
-            body = json.loads(raw) if raw.strip() else {}
-            if not isinstance(body, dict):
-                raise ValidationFailed("the request body must be a JSON object")
-            return JSResponse(await handler(ctx, ControlCall.of(request, body)))
-        except ControlError as error:
-            return _error(error.status, str(error))
-        except ValidationFailed as failure:
-            return _error(400, failure.message)
-        except (ValueError, TypeError, KeyError) as error:
-            return _error(400, f"{type(error).__name__}: {error}")
-
-    return endpoint
+    return control_endpoint(
+        lambda call: handler(ctx, call),
+        JSResponse,
+        lambda message: {"error": message},
+        bad_requests=(ValidationFailed,),
+    )
 
 
 def control_routes(ctx: Control) -> list[Route]:
