@@ -21,12 +21,6 @@ from .formatting import format_text
 from .model import JSON, BotState, Chat, InviteLink, Member, Message, Webhook, World
 from .protocol import ApiError, Args, bad_request, forbidden, too_many_requests
 
-# Methods that produce a message: each takes a slot of the bot's overall limit (30/s) and of the
-# target chat's limit (1/s with a burst in private chats, 20/min in groups and channels).
-SEND_METHODS = frozenset({"sendmessage", "copymessage", "forwardmessage", "sendphoto", "senddocument"})
-# Edits change what users see in a chat: they take a slot of the chat's limit only.
-EDIT_METHODS = frozenset({"editmessagetext", "editmessagereplymarkup", "editmessagecaption"})
-
 # Every method of the real Bot API server (tdlib/telegram-bot-api's method table). Those the
 # stand-in does not implement answer 501 rather than 404, so that a missing piece shows as such.
 _REAL_METHOD_NAMES = """
@@ -658,7 +652,6 @@ async def create_chat_invite_link(ctx: Ctx, args: Args) -> JSON:
         expire_date=expire_date,
         member_limit=member_limit,
         creates_join_request=creates_join_request,
-        created_at=ctx.world.now(),
     )
     chat.links[link.invite_link] = link
     return views.link_json(ctx.world, link, ctx.bot)
@@ -707,7 +700,6 @@ def _new_primary(ctx: Ctx, chat: Chat) -> InviteLink:
         chat_id=chat.id,
         creator_id=ctx.bot.user.id,
         is_primary=True,
-        created_at=ctx.world.now(),
     )
     chat.links[link.invite_link] = link
     return link

@@ -60,26 +60,6 @@ DEFAULT_ADMIN_RIGHTS = (
     "can_pin_messages",
 )
 
-UPDATE_TYPES = (
-    "message",
-    "edited_message",
-    "channel_post",
-    "edited_channel_post",
-    "callback_query",
-    "my_chat_member",
-    "chat_member",
-    "chat_join_request",
-    "message_reaction",
-    "message_reaction_count",
-    "inline_query",
-    "chosen_inline_result",
-    "shipping_query",
-    "pre_checkout_query",
-    "poll",
-    "poll_answer",
-    "chat_boost",
-    "removed_chat_boost",
-)
 # Delivered unless allowed_updates names the types explicitly (Bot API: "chat_member",
 # "message_reaction" and "message_reaction_count" must be asked for).
 NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -142,7 +122,6 @@ class InviteLink:
     creates_join_request: bool = False
     is_primary: bool = False
     is_revoked: bool = False
-    created_at: int = 0
     joined: set[int] = field(default_factory=set)  # current members that joined through it
 
 
@@ -206,7 +185,6 @@ class Chat:
 @dataclass
 class CallbackQuery:
     id: str
-    bot_id: int
     user_id: int
     chat_id: int
     message_id: int
@@ -692,7 +670,6 @@ class World:
         query_id = str(secrets.randbelow(2**62) + 2**62)
         query = CallbackQuery(
             id=query_id,
-            bot_id=owner.user.id,
             user_id=user_id,
             chat_id=chat_id,
             message_id=message_id,
