@@ -88,13 +88,18 @@ def prepare_ipn(
 class IpnSender:
     """Delivers IPNs over HTTP while the app runs (its client lives in the app's lifespan)."""
 
-    def __init__(self, standin: NowPaymentsStandin) -> None:
+    def __init__(
+        self, standin: NowPaymentsStandin, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.standin = standin
+        self._transport = transport  # tests hand in an httpx.MockTransport instead of the network
         self._client: httpx.AsyncClient | None = None
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as client:
+        async with httpx.AsyncClient(
+            trust_env=False, follow_redirects=False, transport=self._transport
+        ) as client:
             self._client = client
             try:
                 yield

@@ -119,24 +119,24 @@ def _b64url_decode(text: str) -> bytes:
 # Records
 
 
-@dataclass
+@dataclass(kw_only=True)
 class InvoiceRequest:
     """A validated ``POST /v1/invoice``."""
 
     price_amount: float | int
     price_currency: str
-    pay_currency: str | None
-    order_id: str | None
-    order_description: str | None
-    ipn_callback_url: str | None
-    success_url: str | None
-    cancel_url: str | None
-    partially_paid_url: str | None
-    is_fixed_rate: bool
-    is_fee_paid_by_user: bool
+    pay_currency: str | None = None
+    order_id: str | None = None
+    order_description: str | None = None
+    ipn_callback_url: str | None = None
+    success_url: str | None = None
+    cancel_url: str | None = None
+    partially_paid_url: str | None = None
+    is_fixed_rate: bool = False
+    is_fee_paid_by_user: bool = False
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Invoice(InvoiceRequest):
     """What was asked, and what the stand-in gave it."""
 
