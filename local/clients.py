@@ -3,27 +3,18 @@ APIs and the emulators. Used by the demo, the end-to-end tests and the benchmark
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-
-from local.config import ROOT
 
 T = TypeVar("T")
 
 
 if TYPE_CHECKING:
     from telepay.adapters.firestore_store import FirestoreStore
-
-
-def load_endpoints(path: Path | None = None) -> dict[str, Any]:
-    endpoints: dict[str, Any] = json.loads((path or ROOT / ".local" / "endpoints.json").read_text())
-    return endpoints
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 20.0, every: float = 0.1) -> T:
@@ -59,9 +50,6 @@ class TelegramControl:
 
     def reset(self) -> None:
         self._post("/reset")
-
-    def configure(self, **config: Any) -> None:
-        self._post("/config", config)
 
     def user(self, first_name: str, **fields: Any) -> int:
         return int(self._post("/users", {"first_name": first_name, **fields})["user"]["id"])
@@ -149,13 +137,6 @@ class NowPaymentsControl:
     def reset(self) -> None:
         self._post("/reset")
 
-    def invoice_for(self, order_prefix: str) -> dict[str, Any]:
-        invoices = self.http.get("/invoices").json()["invoices"]
-        matches = [i for i in invoices if str(i.get("order_id", "")).startswith(order_prefix)]
-        if not matches:
-            raise LookupError(f"no invoice for {order_prefix}")
-        return matches[-1]  # type: ignore[no-any-return]
-
     def invoice_by_url(self, invoice_url: str) -> dict[str, Any]:
         invoice_id = invoice_url.rsplit("iid=", 1)[1]
         invoice: dict[str, Any] = self.http.get(f"/invoices/{invoice_id}").json()["invoice"]
@@ -170,9 +151,6 @@ class NowPaymentsControl:
             "ipns"
         ]
         return ipns
-
-    def fail(self, mode: str, count: int = 1, **rule: Any) -> None:
-        self._post("/failures", {"mode": mode, "count": count, **rule})
 
     def replay(self, ipn_id: int, copies: int = 1) -> list[dict[str, Any]]:
         ipns: list[dict[str, Any]] = self._post(f"/ipns/{ipn_id}/replay", {"copies": copies})["ipns"]
@@ -191,9 +169,3 @@ def store(endpoints: dict[str, Any]) -> FirestoreStore:
     from telepay.adapters.firestore_store import FirestoreStore
 
     return FirestoreStore(firestore(endpoints))
-
-
-def reset_firestore(endpoints: dict[str, Any]) -> None:
-    host = endpoints["firestore_emulator_host"]
-    url = f"http://{host}/emulator/v1/projects/{endpoints['project']}/databases/(default)/documents"
-    httpx.delete(url, timeout=10).raise_for_status()

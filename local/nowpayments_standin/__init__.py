@@ -8,7 +8,7 @@ or build the app in-process with :func:`create_app`. Everything (API, IPN format
 ``/_control`` API) is documented in ``README.md`` next to this file.
 """
 
-from local.nowpayments_standin.app import PAYMENT_STATUSES, NowPaymentsStandin, create_app
+from local.nowpayments_standin.app import create_app
 from local.nowpayments_standin.jsjson import (
     js_json_stringify,
     js_number_to_string,
@@ -17,6 +17,7 @@ from local.nowpayments_standin.jsjson import (
     nowpayments_signed_text,
     python_signature,
 )
+from local.nowpayments_standin.model import PAYMENT_STATUSES, NowPaymentsStandin
 
 __all__ = [
     "PAYMENT_STATUSES",

@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 QueuePb: Any = queue_types.Queue.pb()
 TaskPb: Any = task_types.Task.pb()
 AttemptPb: Any = task_types.Attempt.pb()
-RetryConfigPb: Any = queue_types.RetryConfig.pb()
 
 RUNNING = int(queue_types.Queue.State.RUNNING)
 PAUSED = int(queue_types.Queue.State.PAUSED)
@@ -215,7 +214,6 @@ class TasksEngine:
         self._wakeup: asyncio.Event | None = None
         self._stopping = False
         self._seq = itertools.count()
-        self._max_finished = max_finished_records
         self.startup_queues = list(startup_queues or [])
         self.scheduler_wakeups = 0
         self.queues: dict[str, QueueRecord] = {}

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import botapi
-from .control import control_routes
+from .control import Control, control_routes
 from .delivery import Delivery
 from .model import Config, World
 from .protocol import ApiError, Args, json_arg, json_response, read_args
@@ -170,7 +170,7 @@ def create_app(
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/bot{token}/{method}", bot_api, methods=["GET", "POST"]),
-        *control_routes(world, delivery, initial),
+        *control_routes(Control(world, delivery, initial)),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.world = world

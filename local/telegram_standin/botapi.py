@@ -15,16 +15,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import views
 from .delivery import Delivery
 from .formatting import format_text
 from .model import JSON, BotState, Chat, InviteLink, Member, Message, Webhook, World
 from .protocol import ApiError, Args, bad_request, forbidden, too_many_requests
-
-# Methods that produce a message: each takes a slot of the bot's overall limit (30/s) and of the
-# target chat's limit (1/s with a burst in private chats, 20/min in groups and channels).
-SEND_METHODS = frozenset({"sendmessage", "copymessage", "forwardmessage", "sendphoto", "senddocument"})
-# Edits change what users see in a chat: they take a slot of the chat's limit only.
-EDIT_METHODS = frozenset({"editmessagetext", "editmessagereplymarkup", "editmessagecaption"})
 
 # Every method of the real Bot API server (tdlib/telegram-bot-api's method table). Those the
 # stand-in does not implement answer 501 rather than 404, so that a missing piece shows as such.
@@ -312,13 +307,13 @@ def apply_edit(ctx: Ctx, msg: Message, text: str, entities: list[JSON], markup: 
     msg.entities = entities
     msg.reply_markup = markup
     msg.edit_date = ctx.world.now()
-    return ctx.world.message_json(msg, ctx.bot)
+    return views.message_json(ctx.world, msg, ctx.bot)
 
 
 # --------------------------------------------------------------------------- bot and messages
 @api_method("getMe")
 async def get_me(ctx: Ctx, args: Args) -> JSON:
-    out = ctx.bot.user.to_api()
+    out = views.user_api(ctx.bot.user)
     out.update(
         {
             "can_join_groups": True,
@@ -385,7 +380,7 @@ async def send_message(ctx: Ctx, args: Args) -> JSON:
     )
     if chat_id > 0 and not ctx.bot.private(chat_id).started:
         ctx.bot.known_users.add(chat_id)
-    return world.message_json(msg, ctx.bot)
+    return views.message_json(world, msg, ctx.bot)
 
 
 @api_method("editMessageText")
@@ -497,7 +492,7 @@ async def delete_my_commands(ctx: Ctx, args: Args) -> bool:
 async def get_chat(ctx: Ctx, args: Args) -> JSON:
     chat_id = resolve_chat(ctx, args)
     check_chat(ctx, chat_id, "read")
-    return ctx.world.chat_json(chat_id, full=True, bot=ctx.bot)
+    return views.chat_json(ctx.world, chat_id, full=True, bot=ctx.bot)
 
 
 def _check_members_readable(ctx: Ctx, chat: Chat) -> None:
@@ -516,11 +511,11 @@ async def get_chat_member(ctx: Ctx, args: Args) -> JSON:
     if chat_id > 0:
         if user_id not in (chat_id, ctx.bot.user.id):
             raise bad_request("user not found")
-        return {"user": world.user_json(user_id), "status": "member"}
+        return {"user": views.user_json(world, user_id), "status": "member"}
     chat = chat_of(ctx, chat_id)
     if user_id != ctx.bot.user.id:
         _check_members_readable(ctx, chat)
-    return world.member_json(chat, user_id)
+    return views.member_json(world, chat, user_id)
 
 
 @api_method("getChatAdministrators")
@@ -532,7 +527,7 @@ async def get_chat_administrators(ctx: Ctx, args: Args) -> list[JSON]:
     chat = chat_of(ctx, chat_id)
     _check_members_readable(ctx, chat)
     return [
-        ctx.world.member_json(chat, uid)
+        views.member_json(ctx.world, chat, uid)
         for uid in list(chat.members)
         if ctx.world.status(chat, uid) in ("creator", "administrator")
     ]
@@ -657,10 +652,9 @@ async def create_chat_invite_link(ctx: Ctx, args: Args) -> JSON:
         expire_date=expire_date,
         member_limit=member_limit,
         creates_join_request=creates_join_request,
-        created_at=ctx.world.now(),
     )
     chat.links[link.invite_link] = link
-    return ctx.world.link_json(link, ctx.bot)
+    return views.link_json(ctx.world, link, ctx.bot)
 
 
 def _find_chat_link(ctx: Ctx, args: Args, chat: Chat) -> InviteLink:
@@ -684,7 +678,7 @@ async def edit_chat_invite_link(ctx: Ctx, args: Args) -> JSON:
     name, expire_date, member_limit, creates_join_request = _link_settings(ctx, args, chat)
     link.name, link.expire_date = name, expire_date
     link.member_limit, link.creates_join_request = member_limit, creates_join_request
-    return ctx.world.link_json(link, ctx.bot)
+    return views.link_json(ctx.world, link, ctx.bot)
 
 
 @api_method("revokeChatInviteLink")
@@ -697,7 +691,7 @@ async def revoke_chat_invite_link(ctx: Ctx, args: Args) -> JSON:
     if link.is_primary:
         link.is_primary = False
         _new_primary(ctx, chat)
-    return ctx.world.link_json(link, ctx.bot)
+    return views.link_json(ctx.world, link, ctx.bot)
 
 
 def _new_primary(ctx: Ctx, chat: Chat) -> InviteLink:
@@ -706,7 +700,6 @@ def _new_primary(ctx: Ctx, chat: Chat) -> InviteLink:
         chat_id=chat.id,
         creator_id=ctx.bot.user.id,
         is_primary=True,
-        created_at=ctx.world.now(),
     )
     chat.links[link.invite_link] = link
     return link

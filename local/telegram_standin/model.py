@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import views
 from .ratelimit import Limits, RateLimiter
 
 JSON = dict[str, Any]
@@ -59,26 +60,6 @@ DEFAULT_ADMIN_RIGHTS = (
     "can_pin_messages",
 )
 
-UPDATE_TYPES = (
-    "message",
-    "edited_message",
-    "channel_post",
-    "edited_channel_post",
-    "callback_query",
-    "my_chat_member",
-    "chat_member",
-    "chat_join_request",
-    "message_reaction",
-    "message_reaction_count",
-    "inline_query",
-    "chosen_inline_result",
-    "shipping_query",
-    "pre_checkout_query",
-    "poll",
-    "poll_answer",
-    "chat_boost",
-    "removed_chat_boost",
-)
 # Delivered unless allowed_updates names the types explicitly (Bot API: "chat_member",
 # "message_reaction" and "message_reaction_count" must be asked for).
 NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -118,18 +99,6 @@ class User:
     is_premium: bool = False
     deactivated: bool = False
 
-    def to_api(self) -> JSON:
-        out: JSON = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
-        if self.last_name:
-            out["last_name"] = self.last_name
-        if self.username:
-            out["username"] = self.username
-        if self.language_code:
-            out["language_code"] = self.language_code
-        if self.is_premium:
-            out["is_premium"] = True
-        return out
-
 
 @dataclass
 class Member:
@@ -153,7 +122,6 @@ class InviteLink:
     creates_join_request: bool = False
     is_primary: bool = False
     is_revoked: bool = False
-    created_at: int = 0
     joined: set[int] = field(default_factory=set)  # current members that joined through it
 
 
@@ -208,11 +176,15 @@ class Chat:
     messages: dict[int, Message] = field(default_factory=dict)
     next_message_id: int = 1
 
+    @property
+    def right_names(self) -> tuple[str, ...]:
+        """The administrator rights this type of chat has."""
+        return CHANNEL_RIGHTS if self.type == "channel" else SUPERGROUP_RIGHTS
+
 
 @dataclass
 class CallbackQuery:
     id: str
-    bot_id: int
     user_id: int
     chat_id: int
     message_id: int
@@ -465,169 +437,12 @@ class World:
                 return True
         return False
 
-    # ----------------------------------------------------------------- JSON shapes
-    def user_json(self, user_id: int) -> JSON:
-        user = self.users.get(user_id)
-        if user is None:
-            return {"id": user_id, "is_bot": False, "first_name": ""}
-        return user.to_api()
-
-    def chat_json(self, chat_id: int, full: bool = False, bot: BotState | None = None) -> JSON:
-        if chat_id > 0:
-            user = self.users[chat_id]
-            out: JSON = {"id": chat_id, "first_name": user.first_name}
-            if user.last_name:
-                out["last_name"] = user.last_name
-            if user.username:
-                out["username"] = user.username
-            out["type"] = "private"
-            if full:
-                if user.username:
-                    out["active_usernames"] = [user.username]
-                out["accepted_gift_types"] = {
-                    "unlimited_gifts": True,
-                    "limited_gifts": True,
-                    "unique_gifts": True,
-                    "premium_subscription": True,
-                    "gifts_from_channels": True,
-                }
-                out["max_reaction_count"] = 11
-                out["accent_color_id"] = chat_id % 7
-            return out
-        chat = self.chats[chat_id]
-        out = {"id": chat_id, "title": chat.title}
-        if chat.username:
-            out["username"] = chat.username
-        out["type"] = chat.type
-        if full:
-            if chat.username:
-                out["active_usernames"] = [chat.username]
-            if chat.description:
-                out["description"] = chat.description
-            if bot is not None:
-                primary = next(
-                    (
-                        link
-                        for link in chat.links.values()
-                        if link.is_primary and not link.is_revoked and link.creator_id == bot.user.id
-                    ),
-                    None,
-                )
-                if primary is not None:
-                    out["invite_link"] = primary.invite_link
-            if chat.type == "supergroup":
-                out["permissions"] = {
-                    "can_send_messages": True,
-                    "can_send_media_messages": True,
-                    "can_send_audios": True,
-                    "can_send_documents": True,
-                    "can_send_photos": True,
-                    "can_send_videos": True,
-                    "can_send_video_notes": True,
-                    "can_send_voice_notes": True,
-                    "can_send_polls": True,
-                    "can_send_other_messages": True,
-                    "can_add_web_page_previews": True,
-                    "can_change_info": False,
-                    "can_invite_users": True,
-                    "can_pin_messages": False,
-                    "can_manage_topics": False,
-                }
-            out["accepted_gift_types"] = {
-                "unlimited_gifts": False,
-                "limited_gifts": False,
-                "unique_gifts": False,
-                "premium_subscription": False,
-                "gifts_from_channels": False,
-            }
-            out["max_reaction_count"] = 11
-            out["accent_color_id"] = abs(chat_id) % 7
-        return out
-
-    def member_json(self, chat: Chat, user_id: int) -> JSON:
-        member = self.member(chat, user_id)
-        status = member.status if member is not None else "left"
-        out: JSON = {"user": self.user_json(user_id), "status": status}
-        if member is None:
-            return out
-        if status == "creator":
-            if member.custom_title:
-                out["custom_title"] = member.custom_title
-            out["is_anonymous"] = False
-        elif status == "administrator":
-            out["can_be_edited"] = member.can_be_edited
-            names = CHANNEL_RIGHTS if chat.type == "channel" else SUPERGROUP_RIGHTS
-            for name in names:
-                out[name] = bool(member.rights.get(name))
-            out["can_manage_chat"] = True
-            out["can_manage_voice_chats"] = bool(member.rights.get("can_manage_video_chats"))
-            if member.custom_title:
-                out["custom_title"] = member.custom_title
-        elif status == "member":
-            if member.until_date:
-                out["until_date"] = member.until_date
-        elif status == "kicked":
-            out["until_date"] = member.until_date
-        return out
-
-    def link_json(self, link: InviteLink, bot: BotState | None) -> JSON:
-        url = link.invite_link
-        if bot is not None and link.creator_id != bot.user.id:
-            # "If the link was created by another chat administrator, then the second part of
-            # the link will be replaced with '…'."
-            head, _, tail = url.partition("+")
-            url = f"{head}+{tail[: len(tail) // 2]}..." if tail else url
-        out: JSON = {"invite_link": url}
-        if link.name:
-            out["name"] = link.name
-        out["creator"] = self.user_json(link.creator_id)
-        if link.expire_date:
-            out["expire_date"] = link.expire_date
-        if link.member_limit:
-            out["member_limit"] = link.member_limit
-        chat = self.chats.get(link.chat_id)
-        pending = 0
-        if chat is not None:
-            pending = sum(1 for r in chat.requests.values() if r.invite_link == link.invite_link)
-        if pending:
-            out["pending_join_request_count"] = pending
-        out["creates_join_request"] = link.creates_join_request
-        out["is_primary"] = link.is_primary
-        out["is_revoked"] = link.is_revoked
-        return out
-
     def find_message(self, bot: BotState, chat_id: int, message_id: int) -> Message | None:
         if chat_id > 0:
             private = bot.privates.get(chat_id)
             return private.messages.get(message_id) if private else None
         chat = self.chats.get(chat_id)
         return chat.messages.get(message_id) if chat else None
-
-    def message_json(self, msg: Message, bot: BotState | None = None, with_reply: bool = True) -> JSON:
-        out: JSON = {"message_id": msg.message_id}
-        if msg.from_id is not None:
-            out["from"] = self.user_json(msg.from_id)
-        if msg.sender_chat_id is not None:
-            out["sender_chat"] = self.chat_json(msg.sender_chat_id)
-        out["chat"] = self.chat_json(msg.chat_id)
-        out["date"] = msg.date
-        if msg.edit_date:
-            out["edit_date"] = msg.edit_date
-        if with_reply and msg.reply_to is not None and bot is not None:
-            replied = self.find_message(bot, msg.chat_id, msg.reply_to)
-            if replied is not None and not replied.deleted:
-                out["reply_to_message"] = self.message_json(replied, bot, with_reply=False)
-        if msg.service:
-            out.update(msg.service)
-        else:
-            out["text"] = msg.text
-            if msg.entities:
-                out["entities"] = [dict(e) for e in msg.entities]
-        if msg.reply_markup is not None:
-            out["reply_markup"] = msg.reply_markup
-        if msg.protect_content:
-            out["has_protected_content"] = True
-        return out
 
     def new_message(
         self,
@@ -710,7 +525,7 @@ class World:
         via_join_request: bool = False,
     ) -> None:
         """Sets a member's status and sends chat_member / my_chat_member updates for the change."""
-        old_json = self.member_json(chat, user_id)
+        old_json = views.member_json(self, chat, user_id)
         old = chat.members.get(user_id)
         if old is not None and old.joined_via and new.status in ("left", "kicked"):
             link = chat.links.get(old.joined_via)
@@ -723,7 +538,7 @@ class World:
             if not new.joined_via and old.status in ("creator", "administrator", "member", "restricted"):
                 new.joined_via = old.joined_via
         chat.members[user_id] = new
-        new_json = self.member_json(chat, user_id)
+        new_json = views.member_json(self, chat, user_id)
         if old_json == new_json:
             return
         date = self.now()
@@ -738,22 +553,30 @@ class World:
                 kind = "chat_member"
                 queue = f"member:{user_id}"
             obj: JSON = {
-                "chat": self.chat_json(chat.id),
-                "from": self.user_json(actor_id),
+                "chat": views.chat_json(self, chat.id),
+                "from": views.user_json(self, actor_id),
                 "date": date,
                 "old_chat_member": old_json,
                 "new_chat_member": new_json,
             }
             if invite_link is not None and not is_self:
-                obj["invite_link"] = self.link_json(invite_link, bot)
+                obj["invite_link"] = views.link_json(self, invite_link, bot)
             if via_join_request:
                 obj["via_join_request"] = True
             self.emit(bot, kind, obj, queue)
 
+    def set_blocked(self, bot: BotState, user_id: int, blocked: bool) -> None:
+        """The user blocks or unblocks the bot; a change sends ``my_chat_member`` (kicked / member)."""
+        private = bot.private(user_id)
+        if private.blocked != blocked:
+            private.blocked = blocked
+            old, new = ("member", "kicked") if blocked else ("kicked", "member")
+            self.private_member_change(bot, user_id, old, new)
+
     def private_member_change(self, bot: BotState, user_id: int, old_status: str, new_status: str) -> None:
         """my_chat_member in a private chat: the user blocked (kicked) or restarted (member) the bot."""
         date = self.now()
-        bot_json = bot.user.to_api()
+        bot_json = views.user_api(bot.user)
         old: JSON = {"user": bot_json, "status": old_status}
         new: JSON = {"user": bot_json, "status": new_status}
         if old_status == "kicked":
@@ -761,8 +584,8 @@ class World:
         if new_status == "kicked":
             new["until_date"] = 0
         obj = {
-            "chat": self.chat_json(user_id),
-            "from": self.user_json(user_id),
+            "chat": views.chat_json(self, user_id),
+            "from": views.user_json(self, user_id),
             "date": date,
             "old_chat_member": old,
             "new_chat_member": new,
@@ -779,13 +602,10 @@ class World:
         if chat_id > 0:
             if chat_id != user_id:
                 raise ValueError("a user can only write to the bot in their own private chat")
-            private = bot.private(user_id)
-            if private.blocked:
-                private.blocked = False
-                self.private_member_change(bot, user_id, "kicked", "member")
-            private.started = True
+            self.set_blocked(bot, user_id, False)
+            bot.private(user_id).started = True
             msg = self.new_message(bot, user_id, text, entities, from_id=user_id)
-            uid = self.emit(bot, "message", self.message_json(msg, bot), f"chat:{user_id}")
+            uid = self.emit(bot, "message", views.message_json(self, msg, bot), f"chat:{user_id}")
             if uid is not None:
                 update_ids.append(uid)
             return msg, update_ids
@@ -798,7 +618,9 @@ class World:
             msg = self.new_message(bot, chat_id, text, entities, sender_chat_id=chat_id)
             for other in self.bots.values():
                 if self.is_admin(chat, other.user.id):
-                    uid = self.emit(other, "channel_post", self.message_json(msg, other), f"chat:{chat_id}")
+                    uid = self.emit(
+                        other, "channel_post", views.message_json(self, msg, other), f"chat:{chat_id}"
+                    )
                     if uid is not None:
                         update_ids.append(uid)
             return msg, update_ids
@@ -807,7 +629,7 @@ class World:
         msg = self.new_message(bot, chat_id, text, entities, from_id=user_id)
         for other in self.bots.values():
             if self.is_member(chat, other.user.id):
-                uid = self.emit(other, "message", self.message_json(msg, other), f"chat:{chat_id}")
+                uid = self.emit(other, "message", views.message_json(self, msg, other), f"chat:{chat_id}")
                 if uid is not None:
                     update_ids.append(uid)
         return msg, update_ids
@@ -848,7 +670,6 @@ class World:
         query_id = str(secrets.randbelow(2**62) + 2**62)
         query = CallbackQuery(
             id=query_id,
-            bot_id=owner.user.id,
             user_id=user_id,
             chat_id=chat_id,
             message_id=message_id,
@@ -859,8 +680,8 @@ class World:
         owner.callback_queries[query_id] = query
         obj = {
             "id": query_id,
-            "from": self.user_json(user_id),
-            "message": self.message_json(msg, owner),
+            "from": views.user_json(self, user_id),
+            "message": views.message_json(self, msg, owner),
             "chat_instance": query.chat_instance,
             "data": callback_data,
         }
@@ -914,11 +735,11 @@ class World:
             update_ids = []
             for bot in self.admin_bots(chat, "can_invite_users"):
                 obj = {
-                    "chat": self.chat_json(chat.id),
-                    "from": self.user_json(user_id),
+                    "chat": views.chat_json(self, chat.id),
+                    "from": views.user_json(self, user_id),
                     "user_chat_id": user_id,
                     "date": request.date,
-                    "invite_link": self.link_json(link, bot),
+                    "invite_link": views.link_json(self, link, bot),
                 }
                 uid = self.emit(bot, "chat_join_request", obj, f"member:{user_id}")
                 if uid is not None:
@@ -932,21 +753,3 @@ class World:
 
     def leave_chat(self, chat: Chat, user_id: int) -> None:
         self.change_member(chat, user_id, Member(user_id=user_id, status="left"), user_id)
-
-    # ----------------------------------------------------------------- transcript
-    def message_record(self, msg: Message, bot: BotState) -> JSON:
-        return {
-            "message_id": msg.message_id,
-            "outgoing": msg.outgoing,
-            "from": self.user_json(msg.from_id) if msg.from_id is not None else None,
-            "date": msg.date,
-            "text": msg.text,
-            "entities": msg.entities,
-            "reply_markup": msg.reply_markup,
-            "edit_date": msg.edit_date or None,
-            "deleted": msg.deleted,
-            "deleted_at": msg.deleted_at or None,
-            "history": msg.history,
-            "service": msg.service or None,
-            "message": self.message_json(msg, bot),
-        }

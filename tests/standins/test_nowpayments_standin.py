@@ -161,7 +161,8 @@ def _invoice(np: httpx.Client, ipn_url: str, **extra: Any) -> dict[str, Any]:
     }
     response = np.post("/v1/invoice", json=body, headers=KEY)
     assert response.status_code == 200, response.text
-    return response.json()
+    invoice: dict[str, Any] = response.json()
+    return invoice
 
 
 def _payment(np: httpx.Client, invoice_id: str, **spec: Any) -> int:
@@ -175,7 +176,8 @@ def _payment(np: httpx.Client, invoice_id: str, **spec: Any) -> int:
 def _steps(np: httpx.Client, payment_id: int, steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     response = np.post(f"/_control/payments/{payment_id}/steps", json={"steps": steps, **extra})
     assert response.status_code == 200, response.text
-    return response.json()
+    result: dict[str, Any] = response.json()
+    return result
 
 
 # --------------------------------------------------------------------------------------------------
@@ -383,7 +385,11 @@ def test_status_sequence_with_duplicates_and_reordering(
 ) -> None:
     recv, url = receiver
     payment_id = _payment(np, _invoice(np, url)["id"])
-    steps = [{"status": "waiting"}, {"status": "confirming"}, {"status": "finished", "duplicates": 2}]
+    steps: list[dict[str, Any]] = [
+        {"status": "waiting"},
+        {"status": "confirming"},
+        {"status": "finished", "duplicates": 2},
+    ]
     result = _steps(np, payment_id, steps, send_order=[2, 0, 1])
     statuses = [r["payload"]["payment_status"] for r in recv.received]
     assert statuses == ["finished", "finished", "waiting", "confirming"]

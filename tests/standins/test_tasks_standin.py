@@ -111,7 +111,7 @@ def control(standin: BackgroundServer) -> Iterator[httpx.Client]:
 
 def new_queue(client: tasks_v2.CloudTasksClient, **settings: Any) -> str:
     name = f"{PARENT}/queues/q-{uuid.uuid4().hex[:12]}"
-    client.create_queue(parent=PARENT, queue={"name": name, **settings})
+    client.create_queue(parent=PARENT, queue=tasks_v2.Queue({"name": name, **settings}))
     return name
 
 
@@ -120,6 +120,11 @@ def http_task(url: str, name: str | None = None, **extra: Any) -> dict[str, Any]
     if name:
         task["name"] = name
     return task
+
+
+def create_task(client: tasks_v2.CloudTasksClient, *, parent: str, task: dict[str, Any]) -> tasks_v2.Task:
+    """The client converts a plain dict at run time; its types ask for the message (the same conversion)."""
+    return client.create_task(parent=parent, task=tasks_v2.Task(task))
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -131,7 +136,10 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 def finished(control: httpx.Client, queue: str, state: str = "finished") -> list[dict[str, Any]]:
-    return control.get("/_control/tasks", params={"queue": queue, "state": state}).json()["tasks"]
+    tasks: list[dict[str, Any]] = control.get(
+        "/_control/tasks", params={"queue": queue, "state": state}
+    ).json()["tasks"]
+    return tasks
 
 
 def stamp(when: datetime) -> timestamp_pb2.Timestamp:
@@ -156,11 +164,13 @@ def test_queue_crud_through_the_real_client(client: tasks_v2.CloudTasksClient) -
     assert name in [q.name for q in client.list_queues(parent=PARENT)]
 
     updated = client.update_queue(
-        queue={
-            "name": name,
-            "rate_limits": {"max_dispatches_per_second": 7, "max_concurrent_dispatches": 3},
-            "retry_config": {"max_attempts": 4, "min_backoff": duration_pb2.Duration(seconds=2)},
-        },
+        queue=tasks_v2.Queue(
+            {
+                "name": name,
+                "rate_limits": {"max_dispatches_per_second": 7, "max_concurrent_dispatches": 3},
+                "retry_config": {"max_attempts": 4, "min_backoff": duration_pb2.Duration(seconds=2)},
+            }
+        ),
         update_mask={"paths": ["rate_limits", "retry_config"]},
     )
     assert updated.rate_limits.max_dispatches_per_second == 7
@@ -174,12 +184,12 @@ def test_queue_crud_through_the_real_client(client: tasks_v2.CloudTasksClient) -
     assert client.resume_queue(name=name).state == tasks_v2.Queue.State.RUNNING
 
     with pytest.raises(gexc.Conflict):
-        client.create_queue(parent=PARENT, queue={"name": name})
+        client.create_queue(parent=PARENT, queue=tasks_v2.Queue(name=name))
     client.delete_queue(name=name)
     with pytest.raises(gexc.NotFound):
         client.get_queue(name=name)
     with pytest.raises(gexc.BadRequest):
-        client.create_queue(parent=PARENT, queue={"name": f"{PARENT}/queues/bad_name"})
+        client.create_queue(parent=PARENT, queue=tasks_v2.Queue(name=f"{PARENT}/queues/bad_name"))
 
 
 def test_rest_errors_are_google_json_errors(
@@ -207,7 +217,8 @@ def test_named_task_is_dispatched_with_cloud_tasks_headers(
     recv, base = receiver
     queue = new_queue(client)
     key = uuid.uuid4().hex
-    created = client.create_task(
+    created = create_task(
+        client,
         parent=queue,
         task=http_task(
             f"{base}/r/{key}",
@@ -261,25 +272,25 @@ def test_duplicate_names_are_rejected_while_pending_after_completion_and_after_d
     queue = new_queue(client)
     later = stamp(datetime.now(UTC) + timedelta(minutes=5))
     pending = f"{queue}/tasks/pending-one"
-    client.create_task(
-        parent=queue, task={**http_task(f"{base}/r/x"), "name": pending, "schedule_time": later}
+    create_task(
+        client, parent=queue, task={**http_task(f"{base}/r/x"), "name": pending, "schedule_time": later}
     )
     with pytest.raises(gexc.Conflict) as raised:
-        client.create_task(parent=queue, task=http_task(f"{base}/r/x", name=pending))
+        create_task(client, parent=queue, task=http_task(f"{base}/r/x", name=pending))
     # The REST transport maps HTTP 409 to Conflict; AlreadyExists (a Conflict subclass) is the gRPC one.
     assert not isinstance(raised.value, gexc.AlreadyExists)
     assert "already exists" in str(raised.value)
 
     client.delete_task(name=pending)
     with pytest.raises(gexc.Conflict):
-        client.create_task(parent=queue, task=http_task(f"{base}/r/x", name=pending))
+        create_task(client, parent=queue, task=http_task(f"{base}/r/x", name=pending))
 
     key = uuid.uuid4().hex
     done = f"{queue}/tasks/done-one"
-    client.create_task(parent=queue, task=http_task(f"{base}/r/{key}", name=done))
+    create_task(client, parent=queue, task=http_task(f"{base}/r/{key}", name=done))
     wait_for(lambda: any(r["name"] == done for r in finished(control, queue)))
     with pytest.raises(gexc.Conflict) as raised:
-        client.create_task(parent=queue, task=http_task(f"{base}/r/{key}", name=done))
+        create_task(client, parent=queue, task=http_task(f"{base}/r/{key}", name=done))
     assert "existed too recently" in str(raised.value)
     assert len(recv.got(key)) == 1
     stats = control.get("/_control/stats", params={"queue": queue}).json()
@@ -294,12 +305,14 @@ def test_tombstone_window_is_configurable(receiver: tuple[Receiver, str]) -> Non
         queue = new_queue(client)
         name = f"{queue}/tasks/reused"
         later = stamp(datetime.now(UTC) + timedelta(minutes=5))
-        client.create_task(parent=queue, task={**http_task(f"{base}/r/x", name=name), "schedule_time": later})
+        create_task(
+            client, parent=queue, task={**http_task(f"{base}/r/x", name=name), "schedule_time": later}
+        )
         client.delete_task(name=name)
         with pytest.raises(gexc.Conflict):
-            client.create_task(parent=queue, task=http_task(f"{base}/r/x", name=name))
+            create_task(client, parent=queue, task=http_task(f"{base}/r/x", name=name))
         time.sleep(0.4)
-        assert client.create_task(parent=queue, task=http_task(f"{base}/r/x", name=name)).name == name
+        assert create_task(client, parent=queue, task=http_task(f"{base}/r/x", name=name)).name == name
 
 
 def test_unnamed_tasks_get_generated_names(
@@ -308,8 +321,8 @@ def test_unnamed_tasks_get_generated_names(
     recv, base = receiver
     queue = new_queue(client)
     key = uuid.uuid4().hex
-    first = client.create_task(parent=queue, task=http_task(f"{base}/r/{key}"))
-    second = client.create_task(parent=queue, task=http_task(f"{base}/r/{key}"))
+    first = create_task(client, parent=queue, task=http_task(f"{base}/r/{key}"))
+    second = create_task(client, parent=queue, task=http_task(f"{base}/r/{key}"))
     assert first.name != second.name
     assert first.name.startswith(f"{queue}/tasks/") and second.name.startswith(f"{queue}/tasks/")
     wait_for(lambda: len(recv.got(key)) == 2)
@@ -320,8 +333,8 @@ def test_schedule_time_is_honoured(client: tasks_v2.CloudTasksClient, receiver: 
     queue = new_queue(client)
     key = uuid.uuid4().hex
     when = datetime.now(UTC) + timedelta(seconds=1.2)
-    created = client.create_task(
-        parent=queue, task={**http_task(f"{base}/r/{key}"), "schedule_time": stamp(when)}
+    created = create_task(
+        client, parent=queue, task={**http_task(f"{base}/r/{key}"), "schedule_time": stamp(when)}
     )
     assert abs(created.schedule_time.timestamp() - when.timestamp()) < 0.001
     time.sleep(0.6)
@@ -342,7 +355,7 @@ def test_failing_twice_then_success_retries_with_growing_backoff(
     key = uuid.uuid4().hex
     recv.plans[key] = [503, 400]
     name = f"{queue}/tasks/flaky"
-    client.create_task(parent=queue, task=http_task(f"{base}/r/{key}", name=name))
+    create_task(client, parent=queue, task=http_task(f"{base}/r/{key}", name=name))
     wait_for(lambda: len(recv.got(key)) == 3, timeout=15)
     got = recv.got(key)
     gaps = [got[1]["time"] - got[0]["time"], got[2]["time"] - got[1]["time"]]
@@ -371,7 +384,7 @@ def test_max_attempts_reached_is_recorded_failed(
     key = uuid.uuid4().hex
     recv.plans[key] = [500] * 10
     name = f"{queue}/tasks/doomed"
-    client.create_task(parent=queue, task=http_task(f"{base}/r/{key}", name=name))
+    create_task(client, parent=queue, task=http_task(f"{base}/r/{key}", name=name))
     wait_for(lambda: any(r["state"] == "failed" for r in finished(control, queue)), timeout=10)
     [record] = finished(control, queue, "failed")
     assert record["dispatch_count"] == 2
@@ -382,7 +395,7 @@ def test_max_attempts_reached_is_recorded_failed(
     with pytest.raises(gexc.NotFound):
         client.get_task(name=name)
     with pytest.raises(gexc.Conflict):
-        client.create_task(parent=queue, task=http_task(f"{base}/r/{key}", name=name))
+        create_task(client, parent=queue, task=http_task(f"{base}/r/{key}", name=name))
     assert control.get("/_control/stats", params={"queue": queue}).json()["failed"] == 1
 
 
@@ -393,7 +406,8 @@ def test_dispatch_deadline_counts_as_a_failed_attempt(
     queue = new_queue(client, retry_config={"max_attempts": 1})
     key = uuid.uuid4().hex
     recv.delays[key] = 1.0
-    client.create_task(
+    create_task(
+        client,
         parent=queue,
         task={**http_task(f"{base}/r/{key}"), "dispatch_deadline": duration_pb2.Duration(nanos=300_000_000)},
     )
@@ -421,7 +435,7 @@ def test_rate_limit_is_honoured(
     key = uuid.uuid4().hex
     client.pause_queue(name=queue)  # create all 30 first, then release them together
     for _ in range(30):
-        client.create_task(parent=queue, task=http_task(f"{base}/r/{key}"))
+        create_task(client, parent=queue, task=http_task(f"{base}/r/{key}"))
     client.resume_queue(name=queue)
     wait_for(lambda: len(recv.got(key)) == 30, timeout=15)
     times = sorted(r["time"] for r in recv.got(key))
@@ -438,7 +452,7 @@ def test_max_concurrent_dispatches_is_honoured(
     key = uuid.uuid4().hex
     recv.delays[key] = 0.25
     for _ in range(6):
-        client.create_task(parent=queue, task=http_task(f"{base}/r/{key}"))
+        create_task(client, parent=queue, task=http_task(f"{base}/r/{key}"))
     wait_for(lambda: len(recv.got(key)) == 6, timeout=10)
     assert recv.max_in_flight[key] == 2
 
@@ -457,7 +471,7 @@ def test_delete_list_get_and_views(
             "name": f"{queue}/tasks/t{i}",
             "schedule_time": later,
         }
-        names.append(client.create_task(parent=queue, task=task).name)
+        names.append(create_task(client, parent=queue, task=task).name)
     pager = client.list_tasks(request={"parent": queue, "page_size": 2})
     assert sorted(t.name for t in pager) == sorted(names)
     full = client.get_task(request={"name": names[0], "response_view": tasks_v2.Task.View.FULL})
@@ -480,13 +494,13 @@ def test_run_task_purge_and_pause(client: tasks_v2.CloudTasksClient, receiver: t
     queue = new_queue(client)
     later = stamp(datetime.now(UTC) + timedelta(minutes=10))
     key = uuid.uuid4().hex
-    task = client.create_task(parent=queue, task={**http_task(f"{base}/r/{key}"), "schedule_time": later})
+    task = create_task(client, parent=queue, task={**http_task(f"{base}/r/{key}"), "schedule_time": later})
     client.run_task(name=task.name)
     wait_for(lambda: len(recv.got(key)) == 1)
 
     client.pause_queue(name=queue)
     paused_key = uuid.uuid4().hex
-    client.create_task(parent=queue, task=http_task(f"{base}/r/{paused_key}"))
+    create_task(client, parent=queue, task=http_task(f"{base}/r/{paused_key}"))
     time.sleep(0.3)
     assert recv.got(paused_key) == []
     client.resume_queue(name=queue)
@@ -494,7 +508,7 @@ def test_run_task_purge_and_pause(client: tasks_v2.CloudTasksClient, receiver: t
 
     purge_key = uuid.uuid4().hex
     for _ in range(3):
-        client.create_task(parent=queue, task={**http_task(f"{base}/r/{purge_key}"), "schedule_time": later})
+        create_task(client, parent=queue, task={**http_task(f"{base}/r/{purge_key}"), "schedule_time": later})
     purged = client.purge_queue(name=queue)
     assert purged.purge_time.timestamp() > 0
     assert list(client.list_tasks(parent=queue)) == []
@@ -508,7 +522,7 @@ def test_control_run_due_now_and_reset(standin: BackgroundServer, receiver: tupl
         assert client.get_queue(name=queue).state == tasks_v2.Queue.State.RUNNING
         key = uuid.uuid4().hex
         later = stamp(datetime.now(UTC) + timedelta(hours=1))
-        client.create_task(parent=queue, task={**http_task(f"{base}/r/{key}"), "schedule_time": later})
+        create_task(client, parent=queue, task={**http_task(f"{base}/r/{key}"), "schedule_time": later})
         with httpx.Client(base_url=server.url, trust_env=False) as control:
             assert control.post("/_control/run_due_now", json={}).json() == {"rescheduled": 1}
             assert control.post("/_control/wait_idle", json={"timeout": 5}).json()["idle"] is True

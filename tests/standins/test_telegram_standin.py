@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 
@@ -59,7 +59,8 @@ class Harness:
     ) -> dict[str, Any]:
         response = self.http.request(method, f"/_control{path}", json=body)
         assert response.status_code == expect, response.text
-        return response.json()
+        answer: dict[str, Any] = response.json()
+        return answer
 
     def user(self, first_name: str = "Alice", **fields: Any) -> int:
         return int(self.ctl("POST", "/users", {"first_name": first_name, **fields})["user"]["id"])
@@ -93,7 +94,8 @@ class Harness:
         return self.ctl("POST", "/config", fields)
 
     def transcript(self, chat_id: int) -> list[dict[str, Any]]:
-        return self.ctl("GET", f"/chats/{chat_id}/transcript")["messages"]
+        messages: list[dict[str, Any]] = self.ctl("GET", f"/chats/{chat_id}/transcript")["messages"]
+        return messages
 
     # Bot API over raw HTTP
     def api(self, method: str, token: str = TOKEN, **params: Any) -> httpx.Response:
@@ -109,7 +111,8 @@ class Harness:
     def updates(self, **params: Any) -> list[dict[str, Any]]:
         response = self.api("getUpdates", **params)
         assert response.status_code == 200, response.text
-        return response.json()["result"]
+        updates: list[dict[str, Any]] = response.json()["result"]
+        return updates
 
 
 @pytest.fixture
@@ -279,7 +282,7 @@ def test_send_message_refusals(tg: Harness) -> None:
     tg.ctl("POST", f"/users/{blocked}/block")
     fine = tg.started_user("Fine")
 
-    cases = [
+    cases: list[tuple[int, dict[str, Any], int, str]] = [
         (known, {"text": "hi"}, 403, "Forbidden: bot can't initiate conversation with a user"),
         (stranger, {"text": "hi"}, 400, "Bad Request: chat not found"),
         (blocked, {"text": "hi"}, 403, "Forbidden: bot was blocked by the user"),
@@ -398,6 +401,7 @@ def test_edit_and_delete(tg: Harness) -> None:
                 [[InlineKeyboardButton("Open", url="https://example.com/pay")]]
             ),
         )
+        assert isinstance(message, Message) and message.reply_markup is not None
         assert message.reply_markup.inline_keyboard[0][0].url == "https://example.com/pay"
         assert await bot.delete_message(user, mid) is True
         with pytest.raises(BadRequest, match="Message to delete not found"):

@@ -1,0 +1,203 @@
+"""The world's JSON views: users, chats, members, invite links and messages in the Bot API's shapes.
+
+Pure functions of the world (``model.py``), used by the Bot API methods (``botapi.py``), by the
+updates the world emits and by the control API. Wire-level parsing and errors are in ``protocol.py``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import JSON, BotState, Chat, InviteLink, Message, User, World
+
+
+def user_api(user: User) -> JSON:
+    out: JSON = {"id": user.id, "is_bot": user.is_bot, "first_name": user.first_name}
+    if user.last_name:
+        out["last_name"] = user.last_name
+    if user.username:
+        out["username"] = user.username
+    if user.language_code:
+        out["language_code"] = user.language_code
+    if user.is_premium:
+        out["is_premium"] = True
+    return out
+
+
+def user_json(world: World, user_id: int) -> JSON:
+    user = world.users.get(user_id)
+    if user is None:
+        return {"id": user_id, "is_bot": False, "first_name": ""}
+    return user_api(user)
+
+
+def chat_json(world: World, chat_id: int, full: bool = False, bot: BotState | None = None) -> JSON:
+    if chat_id > 0:
+        user = world.users[chat_id]
+        out: JSON = {"id": chat_id, "first_name": user.first_name}
+        if user.last_name:
+            out["last_name"] = user.last_name
+        if user.username:
+            out["username"] = user.username
+        out["type"] = "private"
+        if full:
+            if user.username:
+                out["active_usernames"] = [user.username]
+            out["accepted_gift_types"] = {
+                "unlimited_gifts": True,
+                "limited_gifts": True,
+                "unique_gifts": True,
+                "premium_subscription": True,
+                "gifts_from_channels": True,
+            }
+            out["max_reaction_count"] = 11
+            out["accent_color_id"] = chat_id % 7
+        return out
+    chat = world.chats[chat_id]
+    out = {"id": chat_id, "title": chat.title}
+    if chat.username:
+        out["username"] = chat.username
+    out["type"] = chat.type
+    if full:
+        if chat.username:
+            out["active_usernames"] = [chat.username]
+        if chat.description:
+            out["description"] = chat.description
+        if bot is not None:
+            primary = next(
+                (
+                    link
+                    for link in chat.links.values()
+                    if link.is_primary and not link.is_revoked and link.creator_id == bot.user.id
+                ),
+                None,
+            )
+            if primary is not None:
+                out["invite_link"] = primary.invite_link
+        if chat.type == "supergroup":
+            out["permissions"] = {
+                "can_send_messages": True,
+                "can_send_media_messages": True,
+                "can_send_audios": True,
+                "can_send_documents": True,
+                "can_send_photos": True,
+                "can_send_videos": True,
+                "can_send_video_notes": True,
+                "can_send_voice_notes": True,
+                "can_send_polls": True,
+                "can_send_other_messages": True,
+                "can_add_web_page_previews": True,
+                "can_change_info": False,
+                "can_invite_users": True,
+                "can_pin_messages": False,
+                "can_manage_topics": False,
+            }
+        out["accepted_gift_types"] = {
+            "unlimited_gifts": False,
+            "limited_gifts": False,
+            "unique_gifts": False,
+            "premium_subscription": False,
+            "gifts_from_channels": False,
+        }
+        out["max_reaction_count"] = 11
+        out["accent_color_id"] = abs(chat_id) % 7
+    return out
+
+
+def member_json(world: World, chat: Chat, user_id: int) -> JSON:
+    member = world.member(chat, user_id)
+    status = member.status if member is not None else "left"
+    out: JSON = {"user": user_json(world, user_id), "status": status}
+    if member is None:
+        return out
+    if status == "creator":
+        if member.custom_title:
+            out["custom_title"] = member.custom_title
+        out["is_anonymous"] = False
+    elif status == "administrator":
+        out["can_be_edited"] = member.can_be_edited
+        for name in chat.right_names:
+            out[name] = bool(member.rights.get(name))
+        out["can_manage_chat"] = True
+        out["can_manage_voice_chats"] = bool(member.rights.get("can_manage_video_chats"))
+        if member.custom_title:
+            out["custom_title"] = member.custom_title
+    elif status == "member":
+        if member.until_date:
+            out["until_date"] = member.until_date
+    elif status == "kicked":
+        out["until_date"] = member.until_date
+    return out
+
+
+def link_json(world: World, link: InviteLink, bot: BotState | None) -> JSON:
+    url = link.invite_link
+    if bot is not None and link.creator_id != bot.user.id:
+        # "If the link was created by another chat administrator, then the second part of
+        # the link will be replaced with '…'."
+        head, _, tail = url.partition("+")
+        url = f"{head}+{tail[: len(tail) // 2]}..." if tail else url
+    out: JSON = {"invite_link": url}
+    if link.name:
+        out["name"] = link.name
+    out["creator"] = user_json(world, link.creator_id)
+    if link.expire_date:
+        out["expire_date"] = link.expire_date
+    if link.member_limit:
+        out["member_limit"] = link.member_limit
+    chat = world.chats.get(link.chat_id)
+    pending = 0
+    if chat is not None:
+        pending = sum(1 for r in chat.requests.values() if r.invite_link == link.invite_link)
+    if pending:
+        out["pending_join_request_count"] = pending
+    out["creates_join_request"] = link.creates_join_request
+    out["is_primary"] = link.is_primary
+    out["is_revoked"] = link.is_revoked
+    return out
+
+
+def message_json(world: World, msg: Message, bot: BotState | None = None, with_reply: bool = True) -> JSON:
+    out: JSON = {"message_id": msg.message_id}
+    if msg.from_id is not None:
+        out["from"] = user_json(world, msg.from_id)
+    if msg.sender_chat_id is not None:
+        out["sender_chat"] = chat_json(world, msg.sender_chat_id)
+    out["chat"] = chat_json(world, msg.chat_id)
+    out["date"] = msg.date
+    if msg.edit_date:
+        out["edit_date"] = msg.edit_date
+    if with_reply and msg.reply_to is not None and bot is not None:
+        replied = world.find_message(bot, msg.chat_id, msg.reply_to)
+        if replied is not None and not replied.deleted:
+            out["reply_to_message"] = message_json(world, replied, bot, with_reply=False)
+    if msg.service:
+        out.update(msg.service)
+    else:
+        out["text"] = msg.text
+        if msg.entities:
+            out["entities"] = [dict(e) for e in msg.entities]
+    if msg.reply_markup is not None:
+        out["reply_markup"] = msg.reply_markup
+    if msg.protect_content:
+        out["has_protected_content"] = True
+    return out
+
+
+def message_record(world: World, msg: Message, bot: BotState) -> JSON:
+    return {
+        "message_id": msg.message_id,
+        "outgoing": msg.outgoing,
+        "from": user_json(world, msg.from_id) if msg.from_id is not None else None,
+        "date": msg.date,
+        "text": msg.text,
+        "entities": msg.entities,
+        "reply_markup": msg.reply_markup,
+        "edit_date": msg.edit_date or None,
+        "deleted": msg.deleted,
+        "deleted_at": msg.deleted_at or None,
+        "history": msg.history,
+        "service": msg.service or None,
+        "message": message_json(world, msg, bot),
+    }
