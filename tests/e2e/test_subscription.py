@@ -66,7 +66,10 @@ def test_fifty_concurrent_finished_ipns_settle_once(endpoints, tg, np, db, token
         concurrent=True,
     )
 
-    assert len(ipns) == 56 and {i["response_status"] for i in ipns} == {200}
+    # A duplicate that arrives while another instance holds the work answers 503 ("retry later"),
+    # so the work is never lost if the holder dies; the holder finishes it once.
+    assert len(ipns) == 56 and {i["response_status"] for i in ipns} <= {200, 503}
+    assert any(i["response_status"] == 200 and i["payment_status"] == "finished" for i in ipns)
     tg.wait_message(ada, "Payment received")
     tg.wait_message(channel.owner, "New payment")
     time.sleep(2)  # give any duplicate a chance to show up

@@ -1,0 +1,50 @@
+"""Telegram updates as the Bot API sends them, for handler tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def user(user_id: int, first_name: str = "Ada", username: str | None = None) -> dict[str, Any]:
+    found: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
+    if username:
+        found["username"] = username
+    return found
+
+
+def start(update_id: int, text: str, user_id: int, first_name: str = "Ada") -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 0,
+            "chat": {"id": user_id, "type": "private"},
+            "from": user(user_id, first_name),
+            "text": text,
+        },
+    }
+
+
+def press(update_id: int, data: str, user_id: int, message_id: int = 9) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": f"cq{update_id}",
+            "from": user(user_id),
+            "chat_instance": "x",
+            "data": data,
+            "message": {"message_id": message_id, "date": 0, "chat": {"id": user_id, "type": "private"}},
+        },
+    }
+
+
+def join_request(update_id: int, chat_id: int, user_id: int) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "chat_join_request": {
+            "chat": {"id": chat_id, "type": "channel", "title": "Members"},
+            "from": user(user_id),
+            "user_chat_id": user_id,
+            "date": 0,
+        },
+    }
