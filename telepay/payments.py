@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared_schemas.documents import (
+    OUTBOX_PUBLISHED_RETENTION,
     PAYMENT_STATUS_RANK,
     OrderDoc,
     OrderStatus,
@@ -324,5 +325,11 @@ def flush_outbox(rt: Runtime, order_id: str | None = None, older_than: timedelta
             snapshot.reference.update({"publish_attempts": doc.publish_attempts + 1})
             ok = False
             continue
-        snapshot.reference.update({"published": True, "published_at": rt.clock.now()})
+        snapshot.reference.update(
+            {
+                "published": True,
+                "published_at": rt.clock.now(),
+                "expire_at": rt.clock.now() + OUTBOX_PUBLISHED_RETENTION,
+            }
+        )
     return ok
