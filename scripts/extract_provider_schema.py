@@ -2,19 +2,23 @@
 
 Terraform cannot be installed here, so `terraform validate` cannot run. The provider schemas are
 reachable offline all the same: the npm packages `@cdktf/provider-google` 16.12.1 (generated from
-`hashicorp/google` 6.50.0) and `@cdktf/provider-archive` 11.0.1 (`hashicorp/archive` 2.7.1) ship a
-`.jsii` manifest describing every resource and data source, each argument and nested block, and
-which are required. This script keeps only the resource and data source types that `terraform/`
-declares, and writes them to `tests/unit/fixtures/provider_schema.json`, which
-`tests/unit/test_terraform.py` checks `terraform/` against (unknown arguments, blocks written as
-arguments, missing required arguments, references to attributes that do not exist).
+`hashicorp/google` 6.50.0), `@cdktf/provider-google-beta` 16.12.1 (`hashicorp/google-beta` 6.50.0),
+`@cdktf/provider-archive` 11.0.1 (`hashicorp/archive` 2.7.1) and `@cdktf/provider-time` 11.0.1
+(`hashicorp/time` 0.13.1) ship a `.jsii` manifest describing every resource and data source, each
+argument and nested block, and which are required, and the provider blocks' own arguments. This
+script keeps only the resource and data source types that `terraform/` declares (a type missing
+from the google provider is taken from google-beta) and the provider configurations, and writes
+them to `tests/unit/fixtures/provider_schema.json`, which `tests/unit/test_terraform.py` checks
+`terraform/` against (unknown arguments, blocks written as arguments, missing required arguments,
+references to attributes that do not exist).
 
 Regenerate after using a new resource type, or after moving the provider pins in
 `terraform/versions.tf` (then change the package versions below too):
 
     .venv/bin/python scripts/extract_provider_schema.py            # runs `npm pack` in a temp dir
     .venv/bin/python scripts/extract_provider_schema.py --google-jsii /tmp/x/package/.jsii \\
-        --archive-jsii /tmp/y/package/.jsii                        # manifests unpacked already
+        --google-beta-jsii /tmp/b/package/.jsii --archive-jsii /tmp/y/package/.jsii \\
+        --time-jsii /tmp/t/package/.jsii                           # manifests unpacked already
 
 Needs `npm` (only for the download) and `python-hcl2` (to list the types `terraform/` uses).
 """
@@ -36,7 +40,16 @@ FIXTURE = ROOT / "tests" / "unit" / "fixtures" / "provider_schema.json"
 
 PACKAGES = {
     "google": ("@cdktf/provider-google", "16.12.1", "hashicorp/google", "6.50.0"),
+    "google-beta": ("@cdktf/provider-google-beta", "16.12.1", "hashicorp/google-beta", "6.50.0"),
     "archive": ("@cdktf/provider-archive", "11.0.1", "hashicorp/archive", "2.7.1"),
+    "time": ("@cdktf/provider-time", "11.0.1", "hashicorp/time", "0.13.1"),
+}
+# The provider block's configuration struct in each manifest.
+PROVIDER_CONFIGS = {
+    "google": "@cdktf/provider-google.provider.GoogleProviderConfig",
+    "google-beta": "@cdktf/provider-google-beta.provider.GoogleBetaProviderConfig",
+    "archive": "@cdktf/provider-archive.provider.ArchiveProviderConfig",
+    "time": "@cdktf/provider-time.provider.TimeProviderConfig",
 }
 
 # "Represents a {@link https://registry.terraform.io/.../docs/resources/pubsub_topic google_pubsub_topic}."
@@ -139,12 +152,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--google-jsii", type=Path, help="unpacked .jsii of @cdktf/provider-google")
-    parser.add_argument("--archive-jsii", type=Path, help="unpacked .jsii of @cdktf/provider-archive")
+    for provider in PACKAGES:
+        parser.add_argument(
+            f"--{provider}-jsii", type=Path, help=f"unpacked .jsii of {PACKAGES[provider][0]}"
+        )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as temp:
-        paths = {"google": args.google_jsii, "archive": args.archive_jsii}
+        paths = {provider: getattr(args, f"{provider.replace('-', '_')}_jsii") for provider in PACKAGES}
         for provider, (package, version, _, _) in PACKAGES.items():
             if paths[provider] is None:
                 into = Path(temp) / provider
@@ -162,24 +177,30 @@ def main() -> None:
             provider: {"npm_package": f"{package}@{version}", "terraform_provider": f"{source} {tf_version}"}
             for provider, (package, version, source, tf_version) in PACKAGES.items()
         },
+        "provider": {
+            provider: manifests[provider]._struct(fqn) for provider, fqn in PROVIDER_CONFIGS.items()
+        },
         "resource": {},
         "data": {},
     }
     missing = []
     for kind, names in used_types().items():
         for name in sorted(names):
-            provider = "archive" if name.startswith("archive_") else "google"
-            schema = manifests[provider].schema(kind, name)
-            if schema is None:
+            prefix = name.split("_", 1)[0]
+            candidates = [prefix] if prefix in ("archive", "time") else ["google", "google-beta"]
+            found = [(p, schema) for p in candidates if (schema := manifests[p].schema(kind, name))]
+            if not found:
                 missing.append(f"{kind} {name}")
             else:
-                fixture[kind][name] = schema
+                provider, schema = found[0]
+                fixture[kind][name] = {**schema, "provider": provider}  # the provider that has it
     if missing:
         raise SystemExit(f"not in the provider manifests: {', '.join(missing)}")
     FIXTURE.parent.mkdir(parents=True, exist_ok=True)
     FIXTURE.write_text(json.dumps(fixture, indent=1, sort_keys=True) + "\n")
     print(
-        f"wrote {FIXTURE.relative_to(ROOT)}: {len(fixture['resource'])} resources, {len(fixture['data'])} data sources"
+        f"wrote {FIXTURE.relative_to(ROOT)}: {len(fixture['resource'])} resources, "
+        f"{len(fixture['data'])} data sources, {len(fixture['provider'])} provider configurations"
     )
 
 

@@ -51,12 +51,24 @@ class TasksSettings(CommonSettings):
     cloud_tasks_emulator_host: str | None = Field(
         default=None, description="host:port of the local Cloud Tasks stand-in (local only)."
     )
+    tasks_token_from_queue: bool = Field(
+        default=False,
+        description="Each queue adds its own OIDC token and pins the target host (queue-level "
+        "http_target, as Terraform configures the queues): tasks are created without a token.",
+    )
 
     @model_validator(mode="after")
     def _tasks_need_an_identity(self) -> TasksSettings:
         # Every task target is IAM-protected: without a token the tasks would fail forever.
-        if self.cloud_tasks_emulator_host is None and not self.tasks_invoker_service_account:
-            raise ValueError("TASKS_INVOKER_SERVICE_ACCOUNT is required outside the local stack")
+        if (
+            self.cloud_tasks_emulator_host is None
+            and not self.tasks_invoker_service_account
+            and not self.tasks_token_from_queue
+        ):
+            raise ValueError(
+                "TASKS_INVOKER_SERVICE_ACCOUNT is required outside the local stack "
+                "(unless TASKS_TOKEN_FROM_QUEUE: the queues add the token)"
+            )
         return self
 
 

@@ -11,11 +11,18 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared_schemas.ids import OrderKind
 from shared_schemas.money import Money
 from shared_schemas.names import ClaimPurpose, Collection, Function
+
+# How long records that only serve an investigation or a replay are kept. Firestore's TTL policy
+# (terraform/firestore.tf) deletes a document some time after its `expire_at`, typically within a
+# day; nothing relies on the deletion for correctness, it only keeps the collections bounded.
+OUTBOX_PUBLISHED_RETENTION = timedelta(days=7)  # a published event, for replays and investigations
+UNKNOWN_IPN_RETENTION = timedelta(days=90)  # an IPN matching no order, for disputes with NowPayments
+FAILED_UPDATE_RETENTION = timedelta(days=30)  # a Telegram update that failed permanently
 
 
 class IndexField(BaseModel):
@@ -260,6 +267,7 @@ class OutboxDoc(Document):
     written_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS)
     read_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS)
     doc_id_is: ClassVar[str] = "event id"
+    ttl_field: ClassVar[str | None] = "expire_at"
 
     event_id: str
     topic: str
@@ -269,6 +277,11 @@ class OutboxDoc(Document):
     created_at: datetime
     published_at: datetime | None = None
     publish_attempts: int = 0
+    expire_at: datetime | None = Field(
+        default=None,
+        description="TTL: set when the event is published (published_at + OUTBOX_PUBLISHED_RETENTION); "
+        "an unpublished event never expires.",
+    )
 
 
 class ClaimStatus(StrEnum):
@@ -303,6 +316,7 @@ class UnknownIpnDoc(Document):
     written_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER,)
     read_by: ClassVar[tuple[Function, ...]] = ()
     doc_id_is: ClassVar[str] = "`<payment id>-<status>`"
+    ttl_field: ClassVar[str | None] = "expire_at"
 
     received_at: datetime
     order_id: str | None
@@ -310,6 +324,15 @@ class UnknownIpnDoc(Document):
     payment_status: str | None
     reason: str
     body: dict[str, object]
+    expire_at: datetime | None = Field(
+        default=None, description="TTL: received_at + UNKNOWN_IPN_RETENTION unless given."
+    )
+
+    @model_validator(mode="after")
+    def _expires(self) -> UnknownIpnDoc:
+        if self.expire_at is None:
+            self.expire_at = self.received_at + UNKNOWN_IPN_RETENTION
+        return self
 
 
 class FailedUpdateDoc(Document):
@@ -317,11 +340,21 @@ class FailedUpdateDoc(Document):
     written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
     read_by: ClassVar[tuple[Function, ...]] = ()
     doc_id_is: ClassVar[str] = "update id"
+    ttl_field: ClassVar[str | None] = "expire_at"
 
     update_id: int
     reason: str
     update: dict[str, object]
     recorded_at: datetime
+    expire_at: datetime | None = Field(
+        default=None, description="TTL: recorded_at + FAILED_UPDATE_RETENTION unless given."
+    )
+
+    @model_validator(mode="after")
+    def _expires(self) -> FailedUpdateDoc:
+        if self.expire_at is None:
+            self.expire_at = self.recorded_at + FAILED_UPDATE_RETENTION
+        return self
 
 
 FAILED_TASK_LIFETIME = timedelta(days=30)

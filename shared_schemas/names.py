@@ -278,3 +278,60 @@ def function_spec(name: Function) -> FunctionSpec:
 
 def queue_spec(name: Queue) -> QueueSpec:
     return next(spec for spec in QUEUES if spec.name == name)
+
+
+# --- Log contract: the lines Terraform's log-based metrics count (terraform/monitoring.tf) --------
+# Functions log one JSON object per line (telepay/logs.py); Cloud Logging keeps it as jsonPayload, so
+# `message` is jsonPayload.message and each extra field is jsonPayload.<field>. Terraform builds its
+# metrics from the names below (a test checks it), and a test checks the code still logs them.
+
+
+@dataclass(frozen=True)
+class LogMetricSpec:
+    name: str  # the log-based metric: logging.googleapis.com/user/<name>
+    function: Function  # whose log lines are counted
+    message_regex: str  # RE2 regular expression jsonPayload.message matches (no backslashes)
+    description: str
+
+
+LOG_METRICS: tuple[LogMetricSpec, ...] = (
+    LogMetricSpec(
+        "telepay_payments_settled",
+        Function.IPN_HANDLER,
+        "^IPN [a-z_]+: [a-z_]+: payment[.]settled$",
+        "Payments settled: an IPN moved an order to paid (ipn_handler's `IPN <status>: <outcome>`).",
+    ),
+    LogMetricSpec(
+        "telepay_access_granted",
+        Function.TELEGRAM_WEBHOOK,
+        "^update handled: join approved$",
+        "Access granted: a buyer's join request approved.",
+    ),
+    LogMetricSpec(
+        "telepay_removals",
+        Function.EXPIRE_SUBSCRIPTIONS,
+        "^ExpiryTask: removed$",
+        "Removals: an expired member removed from a closed channel.",
+    ),
+    LogMetricSpec(
+        "telepay_broadcasts_posted",
+        Function.DAILY_BROADCAST,
+        "^BroadcastTask: posted$",
+        "Broadcasts: an offer posted to an open channel.",
+    ),
+    LogMetricSpec(
+        "telepay_outbox_stuck",
+        Function.EXPIRE_SUBSCRIPTIONS,
+        "; outbox still has events$",
+        "A sweep found payment events it could not publish (older than the sweep's grace).",
+    ),
+)
+
+# Reconciliation (not built yet) compares orders, subscriptions and channel membership. Its contract:
+# each run logs exactly one line whose message is RECONCILIATION_SUMMARY_MESSAGE, with the integer
+# field RECONCILIATION_DISCREPANCIES_FIELD (how many records disagree; 0 when all agree), e.g.
+#   log.info(RECONCILIATION_SUMMARY_MESSAGE, extra={"fields": {RECONCILIATION_DISCREPANCIES_FIELD: n}})
+# Terraform alerts on any run with a non-zero count.
+RECONCILIATION_SUMMARY_MESSAGE = "reconciliation summary"
+RECONCILIATION_DISCREPANCIES_FIELD = "discrepancies"
+RECONCILIATION_METRIC = "telepay_reconciliation_discrepancies"

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared_schemas.config import IpnHandlerSettings, PubSubSettings
-from shared_schemas.documents import OrderDoc, SubscriptionDoc, UnknownIpnDoc
+from shared_schemas.documents import OUTBOX_PUBLISHED_RETENTION, OrderDoc, SubscriptionDoc, UnknownIpnDoc
 from shared_schemas.ids import OrderKind, subscription_id
 from shared_schemas.names import ClaimPurpose, Topic
 from shared_schemas.queries import ORDER_OUTBOX, STUCK_OUTBOX
@@ -156,5 +156,9 @@ def flush_outbox(
             outbox.update(doc.event_id, {"publish_attempts": doc.publish_attempts + 1})
             ok = False
             continue
-        outbox.update(doc.event_id, {"published": True, "published_at": rt.clock.now()})
+        now = rt.clock.now()
+        outbox.update(
+            doc.event_id,
+            {"published": True, "published_at": now, "expire_at": now + OUTBOX_PUBLISHED_RETENTION},
+        )
     return ok

@@ -9,8 +9,8 @@ locals {
     "cloudtasks.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
-    "logging.googleapis.com",
-    "monitoring.googleapis.com", # dead-letter alert
+    "logging.googleapis.com",    # log-based metrics (monitoring.tf)
+    "monitoring.googleapis.com", # alerts and the dashboard (monitoring.tf, pubsub.tf)
     "pubsub.googleapis.com",
     "run.googleapis.com", # 2nd gen functions run on Cloud Run
     "secretmanager.googleapis.com",
@@ -29,4 +29,24 @@ resource "google_project_service" "api" {
 
 data "google_project" "this" {
   project_id = var.project_id
+}
+
+# The Pub/Sub service agent (service-<number>@gcp-sa-pubsub) dead-letters undeliverable messages.
+# Google creates it lazily, so a fresh project may not have it yet when pubsub.tf grants it roles
+# ("Service account ... does not exist"); this makes it exist first.
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+
+  project = var.project_id
+  service = "pubsub.googleapis.com"
+
+  depends_on = [google_project_service.api]
+}
+
+# A new service agent takes a while before IAM accepts it in a policy.
+resource "time_sleep" "service_agent_exists" {
+  create_duration = "60s"
+  triggers = {
+    pubsub = google_project_service_identity.pubsub.email
+  }
 }

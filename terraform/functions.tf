@@ -91,7 +91,7 @@ resource "google_storage_bucket_iam_member" "function_builder_reads_bundles" {
 
 # --- Functions ------------------------------------------------------------------------------------------
 resource "google_cloudfunctions2_function" "function" {
-  # checkov:skip=CKV_GCP_124:Google admits Cloud Tasks, Scheduler and Pub/Sub push through internal-only ingress via the run.app URL only, and every caller here uses the cloudfunctions.net URL (known before deploy, see locals.tf); IAM is the gate instead (run.invoker for the calling service accounts only), and the two public functions check a secret token or an HMAC.
+  # checkov:skip=CKV_GCP_124:Only telegram_webhook and ipn_handler accept all ingress: Telegram and NowPayments call them from the internet without a Google identity. The five private functions take internal traffic only (ingress_settings below).
   for_each = local.functions
 
   name        = each.key
@@ -102,11 +102,16 @@ resource "google_cloudfunctions2_function" "function" {
   }
 
   build_config {
+    # python311 until the bundles, the local .venv and this line move together (README.md, "Runtime").
     runtime         = "python311"
     entry_point     = each.value.entry_point
     service_account = google_service_account.function_builder.id
     # Images go to our repository (with its cleanup policy), not the default gcf-artifacts one.
     docker_repository = google_artifact_registry_repository.functions.id
+
+    # Set explicitly: Google rebuilds the image on the runtime's security patches (OS and language
+    # patch releases) without a deploy; the runtime's minor version only changes here.
+    automatic_update_policy {}
 
     source {
       storage_source {
@@ -118,12 +123,15 @@ resource "google_cloudfunctions2_function" "function" {
 
   service_config {
     service_account_email = google_service_account.function[each.key].email
-    ingress_settings      = "ALLOW_ALL"
-    available_memory      = each.value.memory
-    available_cpu         = each.value.cpu
-    timeout_seconds       = each.value.timeout_seconds
-    min_instance_count    = each.value.min_instances
-    max_instance_count    = each.value.max_instances
+    # The private functions are called only by Cloud Tasks, Cloud Scheduler and Pub/Sub push, at
+    # their run.app URL (local.function_urls): Cloud Run counts those as internal traffic when they
+    # are in the same project (README.md, "Why it looks like this"). IAM still gates every call.
+    ingress_settings                 = each.value.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    available_memory                 = each.value.memory
+    available_cpu                    = each.value.cpu
+    timeout_seconds                  = each.value.timeout_seconds
+    min_instance_count               = each.value.min_instances
+    max_instance_count               = each.value.max_instances
     # One request at a time per instance: the code keeps one runtime (clients, event loop) per process.
     max_instance_request_concurrency = 1
     all_traffic_on_latest_revision   = true
@@ -146,24 +154,29 @@ resource "google_cloudfunctions2_function" "function" {
     # Cloud Functions adds LOG_EXECUTION_ID=true to every function's environment by itself.
     ignore_changes = [service_config[0].environment_variables["LOG_EXECUTION_ID"]]
 
+    # Cloud Run gives a service its deterministic URL only while "<service>-<project number>" fits
+    # in one 63-character DNS label.
+    precondition {
+      condition     = length("${local.run_services[each.key]}-${data.google_project.this.number}") <= 63
+      error_message = "${each.key}: \"${local.run_services[each.key]}-${data.google_project.this.number}\" is longer than a DNS label, so Cloud Run gives it no deterministic run.app URL."
+    }
+    # The URLs queues, jobs and the push subscription were given (local.function_urls) name the
+    # Cloud Run service by the function's name with "_" as "-"; fail loudly if Google names it otherwise.
     postcondition {
-      condition     = self.url == local.function_urls[each.key]
-      error_message = "Cloud Functions reports ${self.url} for ${each.key}, not ${local.function_urls[each.key]}: the URLs other functions, queues and jobs were given (local.function_urls) are wrong."
+      condition     = endswith(self.service_config[0].service, "/services/${local.run_services[each.key]}") || self.service_config[0].service == local.run_services[each.key]
+      error_message = "Cloud Functions put ${each.key} on the Cloud Run service ${self.service_config[0].service}, not ${local.run_services[each.key]}: local.function_urls are wrong."
     }
   }
 
-  # A function cannot deploy before its identity may read its secrets and the builder may build.
-  depends_on = [
-    google_secret_manager_secret_iam_member.accessor,
-    google_project_iam_member.function,
-    google_project_iam_member.function_builder_logs,
-    google_project_iam_member.function_builder_staged_sources,
-    google_artifact_registry_repository_iam_member.function_builder_pushes_images,
-    google_storage_bucket_iam_member.function_builder_reads_bundles,
-  ]
+  # A function cannot deploy before its identity may read its secrets and the builder may build,
+  # and those grants need time to take effect (time_sleep.grants_propagate, iam.tf).
+  depends_on = [time_sleep.grants_propagate]
 }
 
 # --- Who may invoke them ----------------------------------------------------------------------------
+# Invoker grants live on the function's Cloud Run service: if a function is ever replaced (deleted
+# and created again), the new service starts without them, so each grant is replaced with it.
+
 # telegram_webhook and ipn_handler are called by Telegram and NowPayments, which cannot present a
 # Google identity; they authenticate each request themselves (secret token, HMAC + state re-read).
 resource "google_cloud_run_service_iam_member" "public_invoker" {
@@ -174,6 +187,10 @@ resource "google_cloud_run_service_iam_member" "public_invoker" {
   service  = google_cloudfunctions2_function.function[each.key].service_config[0].service
   role     = "roles/run.invoker"
   member   = "allUsers"
+
+  lifecycle {
+    replace_triggered_by = [google_cloudfunctions2_function.function[each.key].id]
+  }
 }
 
 locals {
@@ -185,7 +202,8 @@ locals {
   ]...)
 }
 
-# Every other function: only the service accounts whose OIDC tokens its triggers carry.
+# Scheduled and pushed-to functions: only the service account whose OIDC token the job or the push
+# subscription carries.
 resource "google_cloud_run_service_iam_member" "invoker" {
   for_each = local.invoker_bindings
 
@@ -193,4 +211,22 @@ resource "google_cloud_run_service_iam_member" "invoker" {
   service  = google_cloudfunctions2_function.function[each.value.function].service_config[0].service
   role     = "roles/run.invoker"
   member   = google_service_account.caller[each.value.caller].member
+
+  lifecycle {
+    replace_triggered_by = [google_cloudfunctions2_function.function[each.value.function].id]
+  }
+}
+
+# Queue targets: only their own queue's identity (tasks.tf puts it in every task of the queue).
+resource "google_cloud_run_service_iam_member" "queue_invoker" {
+  for_each = local.queues
+
+  location = var.region
+  service  = google_cloudfunctions2_function.function[each.value.target].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = google_service_account.queue[each.key].member
+
+  lifecycle {
+    replace_triggered_by = [google_cloudfunctions2_function.function[each.value.target].id]
+  }
 }

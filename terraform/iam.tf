@@ -1,6 +1,8 @@
-# Identities. Each function runs as its own service account; three more service accounts carry
-# the OIDC tokens of Cloud Tasks, Cloud Scheduler and Pub/Sub push; one builds the images.
-# Grants on single resources (topics, queues, secrets, functions) sit next to those resources.
+# Identities. Each function runs as its own service account. Each Cloud Tasks queue has its own
+# service account, which the queue itself puts in every task's OIDC token (tasks.tf), so a task can
+# only ever reach its queue's target. Two more carry the OIDC tokens of Cloud Scheduler and Pub/Sub
+# push; one builds the images. Grants on single resources (topics, queues, secrets, functions) sit
+# next to those resources.
 
 resource "google_service_account" "function" {
   for_each = local.functions
@@ -30,9 +32,6 @@ locals {
       for role, reason in roles : "${function}/${role}" => { function = function, role = role }
     }
   ]...)
-
-  # Functions that enqueue Cloud Tasks (QUEUES[*].enqueued_by in names.py).
-  task_enqueuers = toset(flatten([for queue in local.queues : queue.enqueued_by]))
 }
 
 # Each role with its reason is in local.function_project_roles (locals.tf): today Firestore only.
@@ -44,14 +43,17 @@ resource "google_project_iam_member" "function" {
   member  = google_service_account.function[each.value.function].member
 }
 
-# An enqueuer names tasks_invoker in each task's OIDC token; Cloud Tasks checks that the enqueuer
-# may act as that service account (iam.serviceAccounts.actAs), on this one account only.
-resource "google_service_account_iam_member" "enqueuer_acts_as_tasks_invoker" {
-  for_each = local.task_enqueuers
+# The identity in the OIDC token of every task of one queue, set on the queue (tasks.tf). It may
+# invoke that queue's target only (functions.tf). Enqueuers never name it: they need no actAs on
+# any service account.
+resource "google_service_account" "queue" {
+  for_each = local.queues
 
-  service_account_id = google_service_account.caller["tasks_invoker"].name
-  role               = "roles/iam.serviceAccountUser"
-  member             = google_service_account.function[each.key].member
+  account_id   = "tasks-${each.key}"
+  display_name = "TelePay tasks of ${each.key}"
+  description  = "OIDC identity of the Cloud Tasks queue ${each.key}; may invoke ${each.value.target} only."
+
+  depends_on = [google_project_service.api]
 }
 
 # --- Build ----------------------------------------------------------------------------------------
@@ -85,5 +87,28 @@ resource "google_project_iam_member" "function_builder_staged_sources" {
     title       = "gcf-v2-sources bucket only"
     description = "The bucket where Cloud Functions stages function sources for Cloud Build."
     expression  = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-${data.google_project.this.number}-${var.region}\")"
+  }
+}
+
+# --- Waiting for grants --------------------------------------------------------------------------
+# IAM grants take effect some time after the API accepts them (up to a few minutes for a new
+# member). Nothing else waits for that, so on a first apply Cloud Build could start building before
+# the builder may read the sources or push the image, and a function could deploy before its
+# identity may read its secrets: the apply fails once and succeeds when run again. The functions
+# wait for this instead; it waits again whenever the set of grants changes.
+resource "time_sleep" "grants_propagate" {
+  create_duration = "90s"
+
+  triggers = {
+    builder = join(",", [
+      google_project_iam_member.function_builder_logs.id,
+      google_project_iam_member.function_builder_staged_sources.id,
+      google_artifact_registry_repository_iam_member.function_builder_pushes_images.id,
+      google_storage_bucket_iam_member.function_builder_reads_bundles.id,
+    ])
+    runtime = join(",", concat(
+      sort([for grant in google_project_iam_member.function : grant.id]),
+      sort([for grant in google_secret_manager_secret_iam_member.accessor : grant.id]),
+    ))
   }
 }

@@ -90,15 +90,21 @@ locals {
     }
   }
 
-  # The URL of each function, known before the function exists. Functions read each other's URLs
-  # (and expire_subscriptions and daily_broadcast their own, as their tasks' target) from the
-  # environment; taking them from google_cloudfunctions2_function.function[...].url would make the
-  # function resource refer to itself. 2nd gen functions answer at this deterministic
-  # cloudfunctions.net URL (the resource's `url` attribute; a postcondition in functions.tf checks
-  # they agree), and it is also the OIDC audience Cloud Tasks, Scheduler and Pub/Sub put in tokens.
-  function_urls = {
-    for name in keys(local.functions) : name => "https://${var.region}-${var.project_id}.cloudfunctions.net/${name}"
+  # The Cloud Run service of each function (2nd gen functions run on Cloud Run): the function's
+  # name with "_" as "-" (a postcondition in functions.tf checks it).
+  run_services = { for name in keys(local.functions) : name => replace(name, "_", "-") }
+
+  # The URL of each function, known before the function exists: Cloud Run's deterministic URL
+  # https://<service>-<project number>.<region>.run.app. Functions read each other's URLs (and
+  # expire_subscriptions and daily_broadcast their own, as their tasks' target) from the
+  # environment, which the function resource's own attributes could not give without a cycle.
+  # Queues, scheduler jobs and the push subscription call these URLs and name them as the OIDC
+  # audience: a run.app URL is both what internal-only ingress admits from Cloud Tasks, Cloud
+  # Scheduler and Pub/Sub, and an audience Cloud Run accepts (README.md, "Why it looks like this").
+  function_hosts = {
+    for name, service in local.run_services : name => "${service}-${data.google_project.this.number}.${var.region}.run.app"
   }
+  function_urls = { for name, host in local.function_hosts : name => "https://${host}" }
 
   # --- shared_schemas/config.py FUNCTION_SETTINGS ------------------------------------------------
   # The plain environment of each function: every required setting of its settings model, plus the
@@ -110,7 +116,7 @@ locals {
       LOG_LEVEL                     = var.log_level
       TELEGRAM_BOT_USERNAME         = var.telegram_bot_username
       TASKS_LOCATION                = var.region
-      TASKS_INVOKER_SERVICE_ACCOUNT = google_service_account.caller["tasks_invoker"].email
+      TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
       CREATE_INVOICE_URL            = local.function_urls["create_invoice"]
       KEYPAD_URL                    = local.function_urls["keypad"]
       DAILY_BROADCAST_URL           = local.function_urls["daily_broadcast"] # owners' /broadcast
@@ -134,7 +140,7 @@ locals {
       LOG_LEVEL                     = var.log_level
       TELEGRAM_BOT_USERNAME         = var.telegram_bot_username
       TASKS_LOCATION                = var.region
-      TASKS_INVOKER_SERVICE_ACCOUNT = google_service_account.caller["tasks_invoker"].email
+      TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
       CREATE_INVOICE_URL            = local.function_urls["create_invoice"]
     }
     notify = {
@@ -147,7 +153,7 @@ locals {
       LOG_LEVEL                     = var.log_level
       TELEGRAM_BOT_USERNAME         = var.telegram_bot_username
       TASKS_LOCATION                = var.region
-      TASKS_INVOKER_SERVICE_ACCOUNT = google_service_account.caller["tasks_invoker"].email
+      TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
       EXPIRE_SUBSCRIPTIONS_URL      = local.function_urls["expire_subscriptions"]
     }
     daily_broadcast = {
@@ -155,7 +161,7 @@ locals {
       LOG_LEVEL                     = var.log_level
       TELEGRAM_BOT_USERNAME         = var.telegram_bot_username
       TASKS_LOCATION                = var.region
-      TASKS_INVOKER_SERVICE_ACCOUNT = google_service_account.caller["tasks_invoker"].email
+      TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
       DAILY_BROADCAST_URL           = local.function_urls["daily_broadcast"]
     }
   }
@@ -193,23 +199,20 @@ locals {
     daily_broadcast      = { "roles/datastore.user" = "Firestore: reads channels and writes their broadcast state; writes claims." }
   }
 
-  # The service accounts whose OIDC tokens call the private functions.
+  # The service accounts whose OIDC tokens call the scheduled and pushed-to functions. Queue
+  # targets are called with their queue's own identity instead (google_service_account.queue).
   callers = {
-    tasks_invoker     = "Identity in the OIDC token of every Cloud Task (TASKS_INVOKER_SERVICE_ACCOUNT)."
     scheduler_invoker = "Identity in the OIDC token of every Cloud Scheduler job."
     pubsub_pusher     = "Identity in the OIDC token of every Pub/Sub push subscription."
   }
 
-  # roles/run.invoker on each private function goes to exactly these callers (the public functions
-  # are invocable by allUsers instead, see functions.tf). From the tables below: queue targets are
-  # called by tasks_invoker, scheduler job targets by scheduler_invoker, push targets by
-  # pubsub_pusher.
+  # roles/run.invoker from these callers: scheduler job targets get scheduler_invoker, push targets
+  # pubsub_pusher (from the tables below). Each queue's target gets that queue's identity
+  # (functions.tf, queue_invoker), the public functions allUsers.
   function_invokers = {
-    create_invoice       = ["tasks_invoker"]                     # queue create-invoice
-    keypad               = ["tasks_invoker"]                     # queue keypad
-    notify               = ["pubsub_pusher"]                     # subscription notify-payment-events
-    expire_subscriptions = ["tasks_invoker", "scheduler_invoker"] # queue telegram-actions, job every minute
-    daily_broadcast      = ["tasks_invoker", "scheduler_invoker"] # queue broadcast, daily job
+    notify               = ["pubsub_pusher"]     # subscription notify-payment-events
+    expire_subscriptions = ["scheduler_invoker"] # job every minute
+    daily_broadcast      = ["scheduler_invoker"] # daily job
   }
 
   # --- shared_schemas/names.py TOPICS, SUBSCRIPTIONS, DEAD_LETTER_SUBSCRIPTIONS -------------------
@@ -327,9 +330,14 @@ locals {
     }
   }
 
-  # Collection => timestamp field after which Firestore deletes the document (dedupe records).
+  # Collection => timestamp field after which Firestore deletes the document: the dedupe records,
+  # and the records kept only for investigation (lifetimes in documents.py: published outbox events
+  # 7 days, unknown IPNs 90 days, failed updates 30 days).
   ttl_fields = {
+    outbox          = "expire_at"
     claims          = "expire_at"
+    unknown_ipns    = "expire_at"
+    failed_updates  = "expire_at"
     keypad_sessions = "expire_at"
     failed_tasks    = "expire_at"
   }

@@ -3,8 +3,9 @@
 # trigger, because an Eventarc-managed subscription cannot carry our dead-letter policy.
 
 locals {
-  # The Pub/Sub service agent moves undeliverable messages to the dead-letter topic.
-  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  # The Pub/Sub service agent moves undeliverable messages to the dead-letter topic (made to exist
+  # by google_project_service_identity.pubsub, apis.tf).
+  pubsub_service_agent = google_project_service_identity.pubsub.member
 
   # "<topic>/<function>" => grant, flattened from local.topics (locals.tf).
   topic_publishers = merge([
@@ -43,10 +44,10 @@ resource "google_pubsub_subscription" "push" {
   }
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.function[each.value.push_to].url
+    push_endpoint = local.function_urls[each.value.push_to]
     oidc_token {
       service_account_email = google_service_account.caller["pubsub_pusher"].email
-      audience              = google_cloudfunctions2_function.function[each.value.push_to].url
+      audience              = local.function_urls[each.value.push_to]
     }
   }
 
@@ -76,6 +77,8 @@ resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
   topic  = google_pubsub_topic.topic[each.value.dead_letter_topic].name
   role   = "roles/pubsub.publisher"
   member = local.pubsub_service_agent
+
+  depends_on = [time_sleep.service_agent_exists]
 }
 
 # ...and acknowledges it on the source subscription (dead-lettering needs both grants).
@@ -85,6 +88,8 @@ resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
   subscription = google_pubsub_subscription.push[each.key].name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
+
+  depends_on = [time_sleep.service_agent_exists]
 }
 
 # Holds dead letters for inspection and replay (README.md), and gives the alert a backlog to watch.

@@ -1,5 +1,5 @@
-# Cloud Scheduler jobs (SCHEDULER_JOBS in shared_schemas/names.py). Each calls its function with
-# an OIDC token of scheduler_invoker, which may invoke those functions only (functions.tf).
+# Cloud Scheduler jobs (SCHEDULER_JOBS in shared_schemas/names.py). Each calls its function's run.app
+# URL with an OIDC token of scheduler_invoker, which may invoke those functions only (functions.tf).
 # Schedules are cron in the job's time zone; "* * * * *" is every minute, the finest Scheduler has.
 
 resource "google_cloud_scheduler_job" "job" {
@@ -19,13 +19,14 @@ resource "google_cloud_scheduler_job" "job" {
   }
 
   http_target {
-    uri         = google_cloudfunctions2_function.function[each.value.target].url
+    uri         = local.function_urls[each.value.target]
     http_method = "POST"
     oidc_token {
       service_account_email = google_service_account.caller["scheduler_invoker"].email
-      audience              = google_cloudfunctions2_function.function[each.value.target].url
+      audience              = local.function_urls[each.value.target]
     }
   }
 
+  # The target must exist (and accept the job's identity) before the first run.
   depends_on = [google_cloud_run_service_iam_member.invoker]
 }

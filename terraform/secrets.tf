@@ -6,6 +6,8 @@ resource "google_secret_manager_secret" "secret" {
   for_each = local.secrets
 
   secret_id = each.value.secret_id
+  # `terraform destroy` (or a removed line) must not delete a secret and every version of it.
+  deletion_protection = true
   labels = {
     env_var = lower(each.key)
   }

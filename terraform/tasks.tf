@@ -1,6 +1,9 @@
-# Cloud Tasks queues (QUEUES in shared_schemas/names.py). Tasks are HTTP tasks the enqueuing
-# function creates with an OIDC token of tasks_invoker (TASKS_INVOKER_SERVICE_ACCOUNT), which may
-# invoke the queue's target function and nothing else (functions.tf).
+# Cloud Tasks queues (QUEUES in shared_schemas/names.py). The enqueuing function creates HTTP tasks
+# without a token (TASKS_TOKEN_FROM_QUEUE); the queue's own routing decides where and as whom every
+# task goes: its host is forced to the queue's target function (whatever URL the enqueuer wrote; the
+# path, "/" or "/task", is kept), and its OIDC token is the queue's own service account, which may
+# invoke that one function only (functions.tf). An enqueuer can therefore reach its queues'
+# targets and nothing else, and needs no actAs on any service account.
 
 locals {
   # "<queue>/<function>" => grant, flattened from local.queues (locals.tf).
@@ -27,6 +30,26 @@ resource "google_cloud_tasks_queue" "queue" {
     min_backoff   = "${each.value.min_backoff_seconds}s"
     max_backoff   = "${each.value.max_backoff_seconds}s"
     max_doublings = each.value.max_doublings
+  }
+
+  # Queue-level routing: overrides every task's own (ALWAYS), for tasks already queued too.
+  http_target {
+    http_method = "POST"
+    uri_override {
+      scheme                    = "HTTPS"
+      host                      = local.function_hosts[each.value.target]
+      uri_override_enforce_mode = "ALWAYS"
+    }
+    oidc_token {
+      service_account_email = google_service_account.queue[each.key].email
+      audience              = local.function_urls[each.value.target]
+    }
+  }
+
+  # Every attempt is logged: the alert on tasks that used up their attempts reads these logs
+  # (monitoring.tf).
+  stackdriver_logging_config {
+    sampling_ratio = 1.0
   }
 
   depends_on = [google_project_service.api]

@@ -26,13 +26,13 @@ variable "daily_broadcast_schedule" {
 }
 
 variable "public_min_instances" {
-  description = "Warm instances of telegram_webhook and ipn_handler, so a cold start never eats NowPayments' 3 s or Telegram's budget."
+  description = "Warm instances of telegram_webhook and ipn_handler, so a cold start never eats NowPayments' 3 s or Telegram's budget. Production keeps the default 1; 0 is for a development project (cheaper, first requests slower; README.md, \"Environments\")."
   type        = number
   default     = 1
 
   validation {
-    condition     = var.public_min_instances >= 1
-    error_message = "The public functions need at least one warm instance."
+    condition     = var.public_min_instances >= 0 && var.public_min_instances == floor(var.public_min_instances)
+    error_message = "A whole number of instances: 1 or more in production, 0 allowed for development."
   }
 }
 
@@ -65,7 +65,15 @@ variable "secret_versions" {
 }
 
 variable "alert_notification_channels" {
-  description = "Cloud Monitoring notification channel ids (projects/<p>/notificationChannels/<id>) told about dead letters."
+  description = "Cloud Monitoring notification channel ids (projects/<p>/notificationChannels/<id>) every alert goes to; at least one (README.md, \"Alerts\", makes an e-mail channel)."
   type        = list(string)
-  default     = []
+
+  validation {
+    condition     = length(var.alert_notification_channels) >= 1
+    error_message = "Name at least one notification channel: an alert nobody receives is no alert."
+  }
+  validation {
+    condition     = alltrue([for channel in var.alert_notification_channels : can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", channel))])
+    error_message = "Each channel is a full id: projects/<project>/notificationChannels/<number>."
+  }
 }

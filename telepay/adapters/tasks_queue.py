@@ -84,7 +84,8 @@ class TaskQueue:
             "headers": {"Content-Type": "application/json"},
             "body": json.dumps(payload.model_dump(mode="json")).encode(),
         }
-        if self._settings.tasks_invoker_service_account:
+        # With TASKS_TOKEN_FROM_QUEUE the queue adds its own identity's token (production).
+        if self._settings.tasks_invoker_service_account and not self._settings.tasks_token_from_queue:
             http_request["oidc_token"] = {
                 "service_account_email": self._settings.tasks_invoker_service_account,
                 "audience": audience or url,

@@ -29,7 +29,7 @@ MARKERS = {"__is_block__", "__comments__", "__inline_comments__", "__start_line_
 # google_x.name, google_x.name[key], then .attribute[0].attribute ... (not preceded by "data." or
 # another identifier character).
 RESOURCE_REFERENCE = re.compile(
-    r"(?<![\w.])((?:google|archive)_[a-z0-9_]+)\.([a-z0-9_]+)(\[[^\]]*\])?((?:\.[a-z0-9_]+(?:\[\d+\])?)*)"
+    r"(?<![\w.])((?:google|archive|time)_[a-z0-9_]+)\.([a-z0-9_]+)(\[[^\]]*\])?((?:\.[a-z0-9_]+(?:\[\d+\])?)*)"
 )
 DATA_REFERENCE = re.compile(r"(?<![\w.])data\.([a-z0-9_]+)\.([a-z0-9_]+)(\[[^\]]*\])?((?:\.[a-z0-9_]+)*)")
 VAR_REFERENCE = re.compile(r"(?<![\w.])var\.([a-z0-9_]+)")

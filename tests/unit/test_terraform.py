@@ -45,7 +45,8 @@ LOCAL_ONLY = {
     "TELEPAY_CLOCK_OFFSET_FILE",
 }
 # Optional settings whose defaults only fit the local stack: production must set them.
-PRODUCTION_REQUIRED = {"tasks_location", "tasks_invoker_service_account"}
+# (TASKS_TOKEN_FROM_QUEUE: the queues add the OIDC token, so no TASKS_INVOKER_SERVICE_ACCOUNT.)
+PRODUCTION_REQUIRED = {"tasks_location", "tasks_token_from_queue"}
 # URL settings that name a function's URL differently from `<function>_url`.
 URL_SETTING_TARGETS = {"IPN_CALLBACK_URL": "ipn_handler"}
 # URL settings of external services (not functions).
@@ -82,8 +83,53 @@ def test_provider_versions_are_pinned_to_a_range(tf: tc.Terraform) -> None:
     assert providers["google"]["source"] == "hashicorp/google"
     fixture_version = tc.provider_schema()["_providers"]["google"]["terraform_provider"].split()[-1]
     assert providers["google"]["version"] == f">= {fixture_version}, < 7.0.0"
-    assert providers["archive"]["source"] == "hashicorp/archive"
-    assert re.fullmatch(r">= [\d.]+, < [\d.]+", providers["archive"]["version"])
+    assert providers["google-beta"]["source"] == "hashicorp/google-beta"
+    assert providers["google-beta"]["version"] == providers["google"]["version"]
+    for name in ("archive", "time"):
+        assert providers[name]["source"] == f"hashicorp/{name}"
+        fixture_version = tc.provider_schema()["_providers"][name]["terraform_provider"].split()[-1]
+        bounds = re.fullmatch(r">= ([\d.]+), < ([\d.]+)", providers[name]["version"])
+        assert bounds, providers[name]["version"]
+        low, high = (tuple(int(part) for part in bound.split(".")) for bound in bounds.groups())
+        assert low <= tuple(int(part) for part in fixture_version.split(".")) < high, name
+
+
+def test_providers_are_ready_for_user_credentials(tf: tc.Terraform) -> None:
+    """With `gcloud auth application-default login`, APIs needing a quota project bill this one."""
+    assert set(tf.providers) == {"google", "google-beta"}
+    for name, body in tf.providers.items():
+        assert body["user_project_override"] is True, name
+        assert body["billing_project"] == ref("var.project_id"), name
+        assert body["project"] == ref("var.project_id"), name
+        assert body["region"] == ref("var.region"), name
+
+
+def test_provider_blocks_match_the_provider_schema(tf: tc.Terraform) -> None:
+    schema = tc.provider_schema()["provider"]
+    problems = []
+    for name, body in tf.providers.items():
+        problems += tc.schema_problems(body, schema[name], f"provider {name}")
+    assert not problems, "\n".join(problems)
+
+
+def test_beta_only_types_use_the_beta_provider(tf: tc.Terraform) -> None:
+    schema = tc.provider_schema()
+    for block in tf.all_blocks():
+        origin = schema[block.kind][block.type]["provider"]
+        if origin == "google-beta":
+            assert tc.expr(block.body.get("provider", "")) == "google-beta", block.address
+        else:
+            assert "provider" not in block.body, f"{block.address}: {origin} needs no provider argument"
+
+
+def test_the_provider_lock_step_is_documented() -> None:
+    """No .terraform.lock.hcl can be written offline: the first operator writes and commits it."""
+    readme = (tc.TERRAFORM_DIR / "README.md").read_text()
+    assert "terraform providers lock" in readme
+    for platform in ("linux_amd64", "darwin_arm64"):
+        assert f"-platform={platform}" in readme
+    assert ".terraform.lock.hcl" in readme
+    assert ".terraform.lock.hcl" not in (tc.TERRAFORM_DIR / ".gitignore").read_text().split()
 
 
 def test_every_block_matches_the_provider_schema(tf: tc.Terraform) -> None:
@@ -242,6 +288,9 @@ def test_function_capacity_and_timeouts_fit_their_callers(tf: tc.Terraform, loca
         else:
             assert row["min_instances"] == 0, name
     assert tf.variables["public_min_instances"]["default"] >= 1
+    # 0 is allowed (a development project); fractions are not.
+    (validation,) = tf.variables["public_min_instances"]["validation"]
+    assert "var.public_min_instances >= 0" in tc.expr(validation["condition"])
     for queue in QUEUES:
         assert table[queue.target.value]["max_instances"] >= queue.max_concurrent_dispatches, queue.name
     for job in SCHEDULER_JOBS:
@@ -250,13 +299,65 @@ def test_function_capacity_and_timeouts_fit_their_callers(tf: tc.Terraform, loca
         assert table[subscription.push_to.value]["timeout_seconds"] <= subscription.ack_deadline_seconds
 
 
-def test_function_urls_are_predictable_and_checked(tf: tc.Terraform) -> None:
-    urls = tc.expr(tf.locals["function_urls"])
-    assert "for name in keys(local.functions)" in urls
-    assert "https://${var.region}-${var.project_id}.cloudfunctions.net/${name}" in urls
+def test_function_urls_are_the_deterministic_run_app_urls(tf: tc.Terraform) -> None:
+    """https://<service>-<project number>.<region>.run.app, the service being the function's name
+    with "_" as "-": known before deploy, admitted by internal ingress, accepted as OIDC audience."""
+    services = tc.expr(tf.locals["run_services"])
+    assert services == '{for name in keys(local.functions) : name => replace(name, "_", "-")}'
+    hosts = tc.expr(tf.locals["function_hosts"])
+    assert "for name, service in local.run_services" in hosts
+    assert "${service}-${data.google_project.this.number}.${var.region}.run.app" in hosts
+    assert tc.expr(tf.locals["function_urls"]) == (
+        '{for name, host in local.function_hosts : name => "https://${host}"}'
+    )
+    assert "cloudfunctions.net" not in json.dumps(tf.locals)
     lifecycle = tc.single_block(tf.resource("google_cloudfunctions2_function", "function"), "lifecycle")
+    (precondition,) = lifecycle["precondition"]
+    assert "<= 63" in tc.expr(precondition["condition"])
     (postcondition,) = lifecycle["postcondition"]
-    assert tc.expr(postcondition["condition"]) == "self.url == local.function_urls[each.key]"
+    condition = tc.expr(postcondition["condition"])
+    assert "self.service_config[0].service" in condition
+    assert "/services/${local.run_services[each.key]}" in condition
+    for name in FUNCTION_NAMES:
+        assert len(f"{name.replace('_', '-')}-{10**12}") <= 63
+
+
+def test_every_caller_uses_the_run_app_url_as_target_and_audience(tf: tc.Terraform) -> None:
+    job = tc.single_block(tf.resource("google_cloud_scheduler_job", "job"), "http_target")
+    assert job["uri"] == ref("local.function_urls[each.value.target]")
+    assert job["oidc_token"][0]["audience"] == job["uri"]
+    push = tc.single_block(tf.resource("google_pubsub_subscription", "push"), "push_config")
+    assert push["push_endpoint"] == ref("local.function_urls[each.value.push_to]")
+    assert push["oidc_token"][0]["audience"] == push["push_endpoint"]
+    queue = tc.single_block(tf.resource("google_cloud_tasks_queue", "queue"), "http_target")
+    assert queue["uri_override"][0]["host"] == ref("local.function_hosts[each.value.target]")
+    assert queue["oidc_token"][0]["audience"] == ref("local.function_urls[each.value.target]")
+    for block in tf.all_blocks():
+        for text in tc.strings(block.body):
+            assert not re.search(r"google_cloudfunctions2_function\.function\[[^\]]+\]\.url", text), (
+                f"{block.address} calls a function at its cloudfunctions.net URL"
+            )
+
+
+def test_private_functions_take_internal_traffic_only(tf: tc.Terraform) -> None:
+    """Their callers are Cloud Tasks, Cloud Scheduler and Pub/Sub push in the same project, which
+    Cloud Run admits through internal-only ingress at the run.app URL (README.md explains)."""
+    service = tc.single_block(tf.resource("google_cloudfunctions2_function", "function"), "service_config")
+    assert tc.expr(service["ingress_settings"]) == ('each.value.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"')
+    private = FUNCTION_NAMES - PUBLIC_FUNCTIONS
+    assert len(private) == 5
+    triggers = {spec.name.value: spec.trigger for spec in FUNCTIONS}
+    assert {triggers[name] for name in private} <= {"task", "scheduler", "pubsub-push"}
+    readme = (tc.TERRAFORM_DIR / "README.md").read_text()
+    assert "cloud.google.com/run/docs/securing/ingress" in readme
+
+
+def test_runtime_and_its_update_policy_are_explicit(tf: tc.Terraform) -> None:
+    build = tc.single_block(tf.resource("google_cloudfunctions2_function", "function"), "build_config")
+    assert build["automatic_update_policy"] == [{}]  # an empty block: automatic updates, stated
+    assert "on_deploy_update_policy" not in build
+    readme = (tc.TERRAFORM_DIR / "README.md").read_text()
+    assert "python312" in readme and "automatic_update_policy" in readme
 
 
 def test_environment_is_exactly_what_each_settings_model_declares(tf: tc.Terraform, locals_: Locals) -> None:
@@ -327,7 +428,7 @@ def test_plain_settings_come_from_variables_or_resources(locals_: Locals) -> Non
         "LOG_LEVEL": ref("var.log_level"),
         "TELEGRAM_BOT_USERNAME": ref("var.telegram_bot_username"),
         "TASKS_LOCATION": ref("var.region"),
-        "TASKS_INVOKER_SERVICE_ACCOUNT": ref('google_service_account.caller["tasks_invoker"].email'),
+        "TASKS_TOKEN_FROM_QUEUE": "true",
         "NOWPAYMENTS_API_BASE_URL": ref("var.nowpayments_api_base_url"),
     }
     for function, env in locals_["function_env"].items():
@@ -356,6 +457,7 @@ def test_secrets_are_the_secret_settings_and_reach_only_their_functions(
 
     resource = tf.resource("google_secret_manager_secret", "secret")
     assert resource["for_each"] == ref("local.secrets")
+    assert resource["deletion_protection"] is True
     accessor = tf.resource("google_secret_manager_secret_iam_member", "accessor")
     assert accessor["for_each"] == ref("local.secret_accessors")
     assert "local.function_secrets" in tc.expr(locals_["secret_accessors"])
@@ -436,17 +538,16 @@ def test_only_the_two_public_functions_are_public(tf: tc.Terraform, locals_: Loc
 
 
 def test_private_functions_are_invocable_only_by_their_callers(tf: tc.Terraform, locals_: Locals) -> None:
-    expected: dict[str, set[str]] = {name: set() for name in FUNCTION_NAMES - PUBLIC_FUNCTIONS}
-    for queue in QUEUES:
-        expected[queue.target.value].add("tasks_invoker")
+    expected: dict[str, set[str]] = {}
     for job in SCHEDULER_JOBS:
-        expected[job.target.value].add("scheduler_invoker")
+        expected.setdefault(job.target.value, set()).add("scheduler_invoker")
     for subscription in SUBSCRIPTIONS:
-        expected[subscription.push_to.value].add("pubsub_pusher")
+        expected.setdefault(subscription.push_to.value, set()).add("pubsub_pusher")
     declared = {name: set(callers) for name, callers in locals_["function_invokers"].items()}
     assert declared == expected
-    assert all(expected.values()), "a private function nobody may call"
-    assert set(locals_["callers"]) == {"tasks_invoker", "scheduler_invoker", "pubsub_pusher"}
+    assert set(locals_["callers"]) == {"scheduler_invoker", "pubsub_pusher"}
+    # Every private function has at least one caller: a job, the push subscription or a queue.
+    assert set(expected) | {q.target.value for q in QUEUES} == FUNCTION_NAMES - PUBLIC_FUNCTIONS
 
     invoker = tf.resource("google_cloud_run_service_iam_member", "invoker")
     assert invoker["for_each"] == ref("local.invoker_bindings")
@@ -460,21 +561,95 @@ def test_private_functions_are_invocable_only_by_their_callers(tf: tc.Terraform,
 
 
 def test_scheduler_jobs_and_push_subscriptions_carry_oidc_tokens(tf: tc.Terraform) -> None:
-    job = tf.resource("google_cloud_scheduler_job", "job")
-    target = tc.single_block(job, "http_target")
-    url = ref("google_cloudfunctions2_function.function[each.value.target].url")
-    assert target["uri"] == url
+    target = tc.single_block(tf.resource("google_cloud_scheduler_job", "job"), "http_target")
     (oidc,) = target["oidc_token"]
     assert oidc["service_account_email"] == ref('google_service_account.caller["scheduler_invoker"].email')
-    assert oidc["audience"] == url
     assert "oauth_token" not in target
-
     push = tc.single_block(tf.resource("google_pubsub_subscription", "push"), "push_config")
-    url = ref("google_cloudfunctions2_function.function[each.value.push_to].url")
-    assert push["push_endpoint"] == url
     (oidc,) = push["oidc_token"]
     assert oidc["service_account_email"] == ref('google_service_account.caller["pubsub_pusher"].email')
-    assert oidc["audience"] == url
+
+
+def test_each_queue_has_its_own_identity_and_pins_its_target(tf: tc.Terraform) -> None:
+    """An enqueuer can only reach its queue's target: the queue overrides every task's host and
+    token (ALWAYS), its identity may invoke that target only, and nobody acts as it."""
+    accounts = tf.resource("google_service_account", "queue")
+    assert accounts["for_each"] == ref("local.queues")
+    assert accounts["account_id"] == "tasks-${each.key}"
+    for spec in QUEUES:
+        assert re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", f"tasks-{spec.name.value}"), spec.name
+
+    queue = tf.resource("google_cloud_tasks_queue", "queue")
+    target = tc.single_block(queue, "http_target")
+    assert target["http_method"] == "POST"
+    (override,) = target["uri_override"]
+    assert override["uri_override_enforce_mode"] == "ALWAYS"
+    assert override["scheme"] == "HTTPS"
+    assert override["host"] == ref("local.function_hosts[each.value.target]")
+    assert "path_override" not in override  # "/" or "/task": both the target function's
+    (oidc,) = target["oidc_token"]
+    assert oidc["service_account_email"] == ref("google_service_account.queue[each.key].email")
+    assert "oauth_token" not in target
+
+    invoker = tf.resource("google_cloud_run_service_iam_member", "queue_invoker")
+    assert invoker["for_each"] == ref("local.queues")
+    assert invoker["role"] == "roles/run.invoker"
+    assert invoker["member"] == ref("google_service_account.queue[each.key].member")
+    assert invoker["service"] == ref(
+        "google_cloudfunctions2_function.function[each.value.target].service_config[0].service"
+    )
+    # Nobody may act as a queue's (or any caller's) identity: no actAs or token grants at all.
+    assert not tf.of_type("google_service_account_iam_member")
+    assert not tf.of_type("google_service_account_iam_binding")
+    for env in tf.locals["function_env"].values():
+        assert "TASKS_INVOKER_SERVICE_ACCOUNT" not in env
+
+
+def test_invoker_grants_follow_a_replaced_function(tf: tc.Terraform) -> None:
+    """Grants live on the function's Cloud Run service; a replaced function starts without them."""
+    keys = {
+        "public_invoker": "each.key",
+        "invoker": "each.value.function",
+        "queue_invoker": "each.value.target",
+    }
+    assert set(tf.of_type("google_cloud_run_service_iam_member")) == set(keys)
+    for name, key in keys.items():
+        lifecycle = tc.single_block(tf.resource("google_cloud_run_service_iam_member", name), "lifecycle")
+        assert lifecycle["replace_triggered_by"] == [
+            ref(f"google_cloudfunctions2_function.function[{key}].id")
+        ]
+
+
+def test_first_apply_waits_for_grants_to_propagate(tf: tc.Terraform) -> None:
+    sleep = tf.resource("time_sleep", "grants_propagate")
+    assert int(sleep["create_duration"].rstrip("s")) >= 60
+    triggers = json.dumps(sleep["triggers"])
+    for grant in (
+        "google_project_iam_member.function_builder_logs",
+        "google_project_iam_member.function_builder_staged_sources",
+        "google_artifact_registry_repository_iam_member.function_builder_pushes_images",
+        "google_storage_bucket_iam_member.function_builder_reads_bundles",
+        "google_project_iam_member.function ",
+        "google_secret_manager_secret_iam_member.accessor ",
+    ):
+        assert grant in triggers, f"time_sleep.grants_propagate does not wait for {grant.strip()}"
+    function = tf.resource("google_cloudfunctions2_function", "function")
+    assert function["depends_on"] == [ref("time_sleep.grants_propagate")]
+
+
+def test_pubsub_service_agent_is_made_to_exist_before_its_grants(tf: tc.Terraform) -> None:
+    identity = tf.resource("google_project_service_identity", "pubsub")
+    assert identity["service"] == "pubsub.googleapis.com"
+    assert tc.expr(identity["provider"]) == "google-beta"
+    assert tf.locals["pubsub_service_agent"] == ref("google_project_service_identity.pubsub.member")
+    assert "google_project_service_identity.pubsub" in json.dumps(
+        tf.resource("time_sleep", "service_agent_exists")
+    )
+    for type_, name in (
+        ("google_pubsub_topic_iam_member", "dead_letter_publisher"),
+        ("google_pubsub_subscription_iam_member", "dead_letter_subscriber"),
+    ):
+        assert tf.resource(type_, name)["depends_on"] == [ref("time_sleep.service_agent_exists")]
 
 
 # --- Pub/Sub ----------------------------------------------------------------------------------------------------
@@ -539,11 +714,6 @@ def test_dead_letters_are_held_permitted_and_alerted(tf: tc.Terraform, locals_: 
     assert hold["topic"] == ref("google_pubsub_topic.topic[each.key].id")
     assert "push_config" not in hold
 
-    agent = tc.expr(locals_["pubsub_service_agent"])
-    assert (
-        agent
-        == "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
-    )
     publisher = tf.resource("google_pubsub_topic_iam_member", "dead_letter_publisher")
     assert publisher["for_each"] == ref("local.push_subscriptions")
     assert publisher["topic"] == ref("google_pubsub_topic.topic[each.value.dead_letter_topic].name")
@@ -612,26 +782,20 @@ def test_queues_that_send_to_telegram_in_bulk_stay_below_its_limit() -> None:
             assert spec.max_concurrent_dispatches < TELEGRAM_BULK_LIMIT_PER_SECOND, spec.name
 
 
-def test_enqueuers_may_enqueue_and_act_as_the_tasks_invoker(tf: tc.Terraform, locals_: Locals) -> None:
+def test_enqueuers_may_enqueue_on_their_queues_only(tf: tc.Terraform, locals_: Locals) -> None:
     enqueuer = tf.resource("google_cloud_tasks_queue_iam_member", "enqueuer")
     assert enqueuer["for_each"] == ref("local.queue_enqueuers")
     assert "local.queues" in tc.expr(locals_["queue_enqueuers"])
     assert enqueuer["role"] == "roles/cloudtasks.enqueuer"
     assert enqueuer["name"] == ref("google_cloud_tasks_queue.queue[each.value.queue].name")
     assert enqueuer["member"] == ref("google_service_account.function[each.value.function].member")
-    acts_as = tf.resource("google_service_account_iam_member", "enqueuer_acts_as_tasks_invoker")
-    assert acts_as["for_each"] == ref("local.task_enqueuers")
-    assert "local.queues" in tc.expr(locals_["task_enqueuers"])
-    assert acts_as["role"] == "roles/iam.serviceAccountUser"
-    assert acts_as["service_account_id"] == ref('google_service_account.caller["tasks_invoker"].name')
-    assert acts_as["member"] == ref("google_service_account.function[each.key].member")
 
 
 def test_enqueuers_know_their_targets_url() -> None:
     for spec in QUEUES:
         for function in spec.enqueued_by:
             fields = settings_fields(function.value)
-            assert "tasks_invoker_service_account" in fields, f"{function} enqueues without TasksSettings"
+            assert "tasks_token_from_queue" in fields, f"{function} enqueues without TasksSettings"
             assert f"{spec.target.value}_url" in fields, f"{function} enqueues on {spec.name} without its URL"
 
 
@@ -697,24 +861,256 @@ def test_firestore_is_the_default_native_database(tf: tc.Terraform) -> None:
     assert database["deletion_policy"] == "ABANDON"
 
 
+# --- Retention -------------------------------------------------------------------------------------------------
+
+
+def test_investigation_records_expire_with_documented_lifetimes() -> None:
+    from datetime import UTC, datetime
+
+    from shared_schemas.documents import (
+        FAILED_UPDATE_RETENTION,
+        OUTBOX_PUBLISHED_RETENTION,
+        UNKNOWN_IPN_RETENTION,
+        FailedUpdateDoc,
+        OutboxDoc,
+        UnknownIpnDoc,
+    )
+
+    ttl = {doc.collection.value: doc.ttl_field for doc in DOCUMENTS if doc.ttl_field}
+    assert {"outbox", "unknown_ipns", "failed_updates"} <= set(ttl)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    ipn = UnknownIpnDoc(
+        received_at=now, order_id=None, payment_id=None, payment_status=None, reason="r", body={}
+    )
+    assert ipn.to_firestore()["expire_at"] == now + UNKNOWN_IPN_RETENTION
+    update = FailedUpdateDoc(update_id=1, reason="r", update={}, recorded_at=now)
+    assert update.to_firestore()["expire_at"] == now + FAILED_UPDATE_RETENTION
+    outbox = OutboxDoc(event_id="e", topic="t", order_id="o", envelope={}, created_at=now)
+    assert outbox.expire_at is None, "an unpublished event must never expire"
+    # flush_outbox sets it when it publishes.
+    source = (ROOT / "telepay" / "payments.py").read_text()
+    assert '"expire_at": now + OUTBOX_PUBLISHED_RETENTION' in source
+    lifetimes = ((7, OUTBOX_PUBLISHED_RETENTION), (90, UNKNOWN_IPN_RETENTION), (30, FAILED_UPDATE_RETENTION))
+    readme = (tc.TERRAFORM_DIR / "README.md").read_text()
+    for days, constant in lifetimes:
+        assert constant.days == days
+        assert f"{days} days" in readme, f"README.md does not document the {days}-day retention"
+
+
+# --- Seeing trouble ---------------------------------------------------------------------------------------------
+
+
+def alert(tf: tc.Terraform, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An alert policy and its only threshold condition, checked for the parts every alert needs."""
+    body = tf.resource("google_monitoring_alert_policy", name)
+    assert body["notification_channels"] == ref("var.alert_notification_channels"), name
+    assert body["combiner"] == "OR"
+    (documentation,) = body["documentation"]
+    assert "README.md" in documentation["content"], f"{name}: the alert must say where to look"
+    (condition,) = body["conditions"]
+    (threshold,) = condition["condition_threshold"]
+    return body, threshold
+
+
+def test_every_alert_reaches_a_channel(tf: tc.Terraform) -> None:
+    for name in tf.of_type("google_monitoring_alert_policy"):
+        alert(tf, name)
+    variable = tf.variables["alert_notification_channels"]
+    assert "default" not in variable, "alerts need a channel the operator names"
+    conditions = [tc.expr(v["condition"]) for v in variable["validation"]]
+    assert "length(var.alert_notification_channels) >= 1" in conditions
+    example = (tc.TERRAFORM_DIR / "terraform.tfvars.example").read_text()
+    assert re.search(r'^alert_notification_channels = \["projects/', example, re.M), "uncommented example"
+    assert "--type=email" in example and "email_address=" in example
+
+
+def test_function_5xx_rate_alert_per_function(tf: tc.Terraform) -> None:
+    body, threshold = alert(tf, "function_errors")
+    assert body["for_each"] == ref("local.functions")
+    numerator = threshold["filter"].replace('\\"', '"')
+    denominator = threshold["denominator_filter"].replace('\\"', '"')
+    assert 'resource.labels.service_name = "${local.run_services[each.key]}"' in numerator
+    assert "run.googleapis.com/request_count" in numerator
+    assert 'metric.labels.response_code_class = "5xx"' in numerator
+    assert denominator == numerator.replace(' AND metric.labels.response_code_class = "5xx"', "")
+    assert threshold["threshold_value"] == ref("local.alerts.error_ratio")
+    assert 0 < tf.locals["alerts"]["error_ratio"] < 1
+
+
+def log_metric_alert(tf: tc.Terraform, name: str, metric: str) -> dict[str, Any]:
+    """The row of local.log_metric_alerts named `name`, which must alert on `metric` above 0."""
+    body, threshold = alert(tf, "log_metric")
+    assert body["for_each"] == ref("local.log_metric_alerts")
+    assert "logging.googleapis.com/user/${each.value.metric}" in threshold["filter"]
+    assert "${each.value.resource_type}" in threshold["filter"]
+    assert threshold["comparison"] == "COMPARISON_GT"
+    assert threshold["threshold_value"] == 0
+    assert threshold["duration"] == ref("each.value.duration")
+    assert threshold["aggregations"][0]["group_by_fields"] == ref("each.value.group_by")
+    row: dict[str, Any] = tf.locals["log_metric_alerts"][name]
+    assert row["metric"] == ref(f"{metric}.name"), name
+    assert row["documentation"] and row["display_name"].startswith("TelePay: ")
+    return row
+
+
+def test_scheduler_job_failures_alert(tf: tc.Terraform) -> None:
+    metric = tf.resource("google_logging_metric", "scheduler_job_failures")
+    assert 'resource.type="cloud_scheduler_job"' in metric["filter"]
+    assert "severity>=ERROR" in metric["filter"]
+    row = log_metric_alert(tf, "scheduler_job_failures", "google_logging_metric.scheduler_job_failures")
+    assert (row["resource_type"], row["group_by"]) == ("cloud_scheduler_job", ["resource.label.job_id"])
+
+
+def test_tasks_that_used_up_their_attempts_alert(tf: tc.Terraform) -> None:
+    metric = tf.resource("google_logging_metric", "tasks_exhausted")
+    assert 'resource.type="cloud_tasks_queue"' in metric["filter"]
+    assert "NOT jsonPayload.attemptResponseLog.retryTime:*" in metric["filter"]
+    row = log_metric_alert(tf, "tasks_exhausted", "google_logging_metric.tasks_exhausted")
+    assert (row["resource_type"], row["group_by"]) == ("cloud_tasks_queue", ["resource.label.queue_id"])
+    # The queues must log every attempt for the metric to see the last one.
+    queue = tf.resource("google_cloud_tasks_queue", "queue")
+    assert tc.single_block(queue, "stackdriver_logging_config") == {"sampling_ratio": 1.0}
+
+
+def test_outbox_age_alert(tf: tc.Terraform) -> None:
+    row = log_metric_alert(tf, "outbox_stuck", 'google_logging_metric.counter["telepay_outbox_stuck"]')
+    assert row["duration"] == "${local.alerts.outbox_stuck_minutes * 60}s"
+    assert tf.locals["alerts"]["outbox_stuck_minutes"] >= 5
+
+
+def test_reconciliation_alert_uses_the_shared_log_contract(tf: tc.Terraform) -> None:
+    from shared_schemas.names import (
+        RECONCILIATION_DISCREPANCIES_FIELD,
+        RECONCILIATION_METRIC,
+        RECONCILIATION_SUMMARY_MESSAGE,
+    )
+
+    assert tf.locals["reconciliation"] == {
+        "metric": RECONCILIATION_METRIC,
+        "message": RECONCILIATION_SUMMARY_MESSAGE,
+        "field": RECONCILIATION_DISCREPANCIES_FIELD,
+    }
+    metric = tf.resource("google_logging_metric", "reconciliation_discrepancies")
+    assert metric["name"] == ref("local.reconciliation.metric")
+    assert 'jsonPayload.message="${local.reconciliation.message}"' in metric["filter"]
+    assert "jsonPayload.${local.reconciliation.field}>0" in metric["filter"]
+    log_metric_alert(tf, "reconciliation_discrepancies", "google_logging_metric.reconciliation_discrepancies")
+
+
+def test_dead_letter_backlog_alert_exists(tf: tc.Terraform) -> None:
+    _, threshold = alert(tf, "dead_letter_backlog")
+    assert "num_undelivered_messages" in threshold["filter"]
+
+
+def test_no_payout_alert_before_payouts_exist(tf: tc.Terraform) -> None:
+    """Payouts are not built: no alert pretends to watch them, and the README says so."""
+    assert not any("payout" in name for name in FUNCTION_NAMES)
+    assert not any("payout" in name for name in tf.locals["log_metric_alerts"])
+    readme = (tc.TERRAFORM_DIR / "README.md").read_text()
+    assert "Payout failures" in readme
+
+
+# (file, text): what the code logs today (format string and outcome), so a reworded log line breaks
+# this test instead of silently zeroing a chart or an alert.
+LOGGED_BY_THE_CODE = {
+    "telepay_payments_settled": [
+        ("telepay/payments.py", 'log.info("IPN %s: %s"'),
+        ("telepay/settlement.py", 'Decision(f"{new_status.value}: {event_type.value}"'),
+        ("shared_schemas/messages.py", 'PAYMENT_SETTLED = "payment.settled"'),
+    ],
+    "telepay_access_granted": [
+        ("functions/telegram_webhook/main.py", 'log.info("update handled: %s"'),
+        ("telepay/webhook.py", 'return "join approved"'),
+    ],
+    "telepay_removals": [
+        ("telepay/tasks_entry.py", 'log.info("%s: %s", model.__name__'),
+        ("functions/expire_subscriptions/main.py", "ExpiryTask"),
+        ("telepay/expiry.py", 'return "removed"'),
+    ],
+    "telepay_broadcasts_posted": [
+        ("telepay/tasks_entry.py", 'log.info("%s: %s", model.__name__'),
+        ("functions/daily_broadcast/main.py", "BroadcastTask"),
+        ("telepay/broadcast.py", 'return "posted"'),
+    ],
+    "telepay_outbox_stuck": [
+        ("functions/expire_subscriptions/main.py", '"sweep %s: %s; outbox %s"'),
+        ("functions/expire_subscriptions/main.py", '"still has events"'),
+    ],
+}
+
+
+def test_log_metrics_mirror_names_and_the_code_still_logs_them(tf: tc.Terraform) -> None:
+    from shared_schemas.names import LOG_METRICS
+
+    table = tf.locals["log_metrics"]
+    assert table == {
+        spec.name: {
+            "function": spec.function.value,
+            "message_regex": spec.message_regex,
+            "description": spec.description,
+        }
+        for spec in LOG_METRICS
+    }
+    metric = tf.resource("google_logging_metric", "counter")
+    assert metric["for_each"] == ref("local.log_metrics")
+    assert metric["filter"] == ref("local.counter_metric_filters[each.key]")
+    filters = tc.expr(tf.locals["counter_metric_filters"])
+    assert "local.run_services[spec.function]" in filters and "jsonPayload.message=~" in filters
+    assert set(LOGGED_BY_THE_CODE) == set(table)
+    for name, places in LOGGED_BY_THE_CODE.items():
+        for path, text in places:
+            assert text in (ROOT / path).read_text(), f"{name}: {path} no longer has {text!r}"
+    for spec in LOG_METRICS:
+        assert "\\" not in spec.message_regex, "a backslash changes meaning inside a logging filter string"
+
+
+def test_dashboard_shows_what_an_operator_looks_at_first(tf: tc.Terraform) -> None:
+    dashboard = tf.resource("google_monitoring_dashboard", "operations")
+    assert "local.dashboard_charts" in dashboard["dashboard_json"]
+    charts = json.dumps(tf.locals["dashboard_charts"]).replace('\\"', '"').replace('\\"', '"')
+    for metric in (
+        "telepay_payments_settled",
+        "telepay_access_granted",
+        "telepay_removals",
+        "telepay_broadcasts_posted",
+        "run.googleapis.com/request_latencies",
+        "run.googleapis.com/request_count",
+    ):
+        assert metric in charts, f"the dashboard has no chart of {metric}"
+    for service in ("telegram_webhook", "ipn_handler"):
+        assert f'local.run_services["{service}"]' in charts, f"no latency chart for {service}"
+    assert "resource.label.service_name" in charts and "5xx" in charts  # errors by function
+
+
 # --- Outputs and docs ----------------------------------------------------------------------------------------------
 
 
 def test_outputs_give_the_public_urls_and_the_webhook_command(tf: tc.Terraform, locals_: Locals) -> None:
     assert set(tf.outputs) == {"telegram_webhook_url", "ipn_handler_url", "set_webhook_command"}
-    assert tf.outputs["telegram_webhook_url"]["value"] == ref(
-        'google_cloudfunctions2_function.function["telegram_webhook"].url'
-    )
-    assert tf.outputs["ipn_handler_url"]["value"] == ref(
-        'google_cloudfunctions2_function.function["ipn_handler"].url'
+    assert tf.outputs["telegram_webhook_url"]["value"] == ref('local.function_urls["telegram_webhook"]')
+    assert tf.outputs["ipn_handler_url"]["value"] == ref('local.function_urls["ipn_handler"]')
+    # NowPayments calls exactly the URL the output shows.
+    assert locals_["function_env"]["create_invoice"]["IPN_CALLBACK_URL"] == ref(
+        'local.function_urls["ipn_handler"]'
     )
     command = tf.outputs["set_webhook_command"]["value"].replace('\\"', '"')
     assert "/setWebhook" in command
     for secret in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET"):
         assert f'google_secret_manager_secret.secret["{secret}"].secret_id' in command
-    assert command.count("gcloud secrets versions access latest") == 2
-    assert "secret_token=" in command and "allowed_updates=" in command
-    assert 'google_cloudfunctions2_function.function["telegram_webhook"].url' in command
+        # The version the functions read, not always "latest".
+        assert f'gcloud secrets versions access ${{local.webhook_secret_versions["{secret}"]}}' in command
+    assert "versions access latest" not in command
+    assert 'lookup(var.secret_versions, name, "latest")' in tc.expr(locals_["webhook_secret_versions"])
+    # Both values reach curl through a config on standard input (printf is a shell builtin), never
+    # as an argument of a program: nothing secret in the process list or the shell history.
+    assert "| curl --fail --silent --show-error --config -" in command
+    before_curl = command.split("| curl", 1)[0]
+    assert before_curl.count("printf '") == 2 and "bot%s/setWebhook" in before_curl
+    assert 'data-urlencode = "secret_token=%s"' in before_curl
+    after_curl = command.split("| curl", 1)[1]
+    assert "gcloud" not in after_curl and "secret_token" not in after_curl
+    assert "allowed_updates=" in after_curl
+    assert 'local.function_urls["telegram_webhook"]' in after_curl
     assert "jsonencode(local.telegram_allowed_updates)" in command
     assert locals_["telegram_allowed_updates"] == list(ALLOWED_UPDATES)
     assert 'local.functions["telegram_webhook"].max_instances' in command
@@ -735,6 +1131,12 @@ def test_readme_covers_the_operator_tasks() -> None:
         "Rollback",
         "Dead letters",
         "python -m scripts.build_bundles",
+        "Environments",
+        "Smoke test",
+        "Alerts",
+        "terraform providers lock",
+        "gcloud scheduler jobs run",
+        "X-Telegram-Bot-Api-Secret-Token",
     ):
         assert needed in readme, f"terraform/README.md does not mention {needed!r}"
     for update in ALLOWED_UPDATES:
@@ -744,7 +1146,6 @@ def test_readme_covers_the_operator_tasks() -> None:
 # How many instances a for_each over each derived local makes, from the literal tables.
 DERIVED_COUNTS = {
     "function_project_role_grants": lambda t: sum(len(r) for r in t["function_project_roles"].values()),
-    "task_enqueuers": lambda t: len({f for q in t["queues"].values() for f in q["enqueued_by"]}),
     "invoker_bindings": lambda t: sum(len(c) for c in t["function_invokers"].values()),
     "secret_accessors": lambda t: sum(len(s) for s in t["function_secrets"].values()),
     "topic_publishers": lambda t: sum(len(p["published_by"]) for p in t["topics"].values()),
