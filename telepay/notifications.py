@@ -32,39 +32,34 @@ INLINE_RETRY_AFTER_LIMIT = 10.0
 
 def handle_event(envelope: Envelope[PaymentEvent], rt: Rt) -> list[str]:
     event = envelope.data
-    done: list[str] = []
-    if envelope.type is EventType.PAYMENT_SETTLED:
-        if event.kind is OrderKind.SUBSCRIPTION:
-            done.append(_once(rt, envelope, "buyer", event.user_id, lambda: _subscription_buyer(rt, event)))
-            done.append(
-                _once(rt, envelope, "owner", event.owner_user_id, lambda: _subscription_owner(rt, event))
-            )
-        else:
-            done.append(_once(rt, envelope, "buyer", event.user_id, lambda: _donation_donor(rt, event)))
-            done.append(_once(rt, envelope, "owner", event.owner_user_id, lambda: _donation_owner(rt, event)))
-    elif envelope.type is EventType.PAYMENT_PARTIALLY_PAID:
-        done.append(_once(rt, envelope, "buyer", event.user_id, lambda: _partial(rt, event)))
-    elif envelope.type is EventType.PAYMENT_EXPIRED:
-        done.append(
-            _once(
-                rt,
-                envelope,
-                "buyer",
-                event.user_id,
-                lambda: _send(rt, event.chat_id, texts.payment_expired(event.channel_title)),
-            )
-        )
-    elif envelope.type is EventType.PAYMENT_FAILED:
-        done.append(
-            _once(
-                rt,
-                envelope,
-                "buyer",
-                event.user_id,
-                lambda: _send(rt, event.chat_id, texts.payment_failed(event.channel_title)),
-            )
-        )
+    done = []
+    for recipient, user_id, send in _messages(envelope.type, event, rt):
+        done.append(_once(rt, envelope, recipient, user_id, send))
     return done
+
+
+def _messages(kind: EventType, event: PaymentEvent, rt: Rt) -> list[tuple[str, int, Callable[[], None]]]:
+    """Who is told what about one payment event: (recipient, their user id, the send)."""
+    buyer, owner = event.user_id, event.owner_user_id
+    if kind is EventType.PAYMENT_SETTLED and event.kind is OrderKind.SUBSCRIPTION:
+        return [
+            ("buyer", buyer, lambda: _subscription_buyer(rt, event)),
+            ("owner", owner, lambda: _subscription_owner(rt, event)),
+        ]
+    if kind is EventType.PAYMENT_SETTLED:
+        return [
+            ("buyer", buyer, lambda: _donation_donor(rt, event)),
+            ("owner", owner, lambda: _donation_owner(rt, event)),
+        ]
+    if kind is EventType.PAYMENT_PARTIALLY_PAID:
+        return [("buyer", buyer, lambda: _partial(rt, event))]
+    if kind is EventType.PAYMENT_EXPIRED:
+        return [
+            ("buyer", buyer, lambda: _send(rt, event.chat_id, texts.payment_expired(event.channel_title)))
+        ]
+    if kind is EventType.PAYMENT_FAILED:
+        return [("buyer", buyer, lambda: _send(rt, event.chat_id, texts.payment_failed(event.channel_title)))]
+    return []
 
 
 def _once(

@@ -262,8 +262,3 @@ class MemoryStore(Store):
         with self._memory.lock:
             for write in batch.writes:
                 write()
-
-    def raw(self, collection: str, doc_id: str) -> dict[str, Any] | None:
-        """A stored document as Firestore would hold it (tests inspect what was written)."""
-        row = self._memory.rows.get((collection, doc_id))
-        return None if row is None else copy.deepcopy(row.data)

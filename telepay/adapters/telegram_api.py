@@ -12,7 +12,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -145,6 +145,3 @@ class TelegramApi:
     def get_member_status(self, chat_id: int, user_id: int) -> str:
         member = self._run(lambda bot: bot.get_chat_member(chat_id, user_id))
         return str(member.status)
-
-    def raw(self, make: Callable[[Bot], Awaitable[Any]]) -> Any:
-        return self._run(make)

@@ -29,3 +29,14 @@ def test_config_doc_lists_every_required_variable() -> None:
         "PUBSUB_EMULATOR_HOST",
     ):
         assert f"`{name}`" in text
+
+
+def test_the_error_policy_covers_every_trigger() -> None:
+    from shared_schemas.names import FUNCTIONS
+
+    text = (Path(gen_docs.ROOT) / "docs" / "flows.md").read_text()
+    policy = text.split("## Errors: one policy for every trigger", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in policy.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
+    named = " ".join(row.split(" | ")[0] for row in rows[1:])
+    for spec in FUNCTIONS:
+        assert spec.name.value in named, f"docs/flows.md's error policy has no row for {spec.name.value}"

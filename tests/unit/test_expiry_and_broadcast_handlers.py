@@ -1,0 +1,165 @@
+"""Expiry and the daily broadcast handler by handler, on the in-memory store and fakes: the sweep
+queues what is due, reminders and the removal each happen once, Telegram's 429 reschedules, lost
+rights are recorded and the owner told once; the daily run queues one post per channel, a post
+replaces the previous one, repeated permanent failures pause the channel's broadcast."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shared_schemas.config import DailyBroadcastSettings, ExpireSubscriptionsSettings
+from shared_schemas.documents import SubscriptionDoc, SubscriptionStatus
+from shared_schemas.ids import subscription_id
+from shared_schemas.tasks import BroadcastTask, ExpiryTask
+from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
+from telepay.broadcast import daily_run, post_offer
+from telepay.channels import forget_cached_channels, save_channel
+from telepay.expiry import run_task, sweep
+from telepay.runtime import Runtime
+from tests.conftest import demo_channel
+from tests.harness import NOW, fakes, runtime
+from tests.memory_store import MemoryStore
+
+USER = 8080
+OWNER = 5001
+SUB_ID = subscription_id("DemoChannel01", USER)
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    forget_cached_channels()
+    store = MemoryStore()
+    save_channel(store, demo_channel())
+    return store
+
+
+def _subscribe(store: MemoryStore, days: float) -> None:
+    store.subscriptions.set(
+        SUB_ID,
+        SubscriptionDoc(
+            channel_token="DemoChannel01",
+            user_id=USER,
+            closed_channel_id=-1001000000002,
+            expires_at=NOW + timedelta(days=days),
+            started_at=NOW,
+            renewed_at=NOW,
+            tier_id="t1",
+            last_order_id="x",
+            in_channel=True,
+            next_action_at=NOW,
+            updated_at=NOW,
+        ),
+    )
+
+
+def _run_queued(rt: Runtime[Any]) -> list[str]:
+    _, _, tasks = fakes(rt)
+    outcomes = []
+    while tasks.created:
+        _, _, payload, _ = tasks.created.pop(0)
+        outcomes.append(run_task(payload, rt))
+    return outcomes
+
+
+def _expiry_rt(store: MemoryStore, at: timedelta) -> Runtime[ExpireSubscriptionsSettings]:
+    return runtime(ExpireSubscriptionsSettings, store, now=NOW + at)
+
+
+def test_two_reminders_then_one_removal_and_a_goodbye(store: MemoryStore) -> None:
+    _subscribe(store, days=30)
+    told: list[str] = []
+    for at in (timedelta(days=27), timedelta(days=29), timedelta(days=30, minutes=1)):
+        rt = _expiry_rt(store, at)
+        assert sweep(rt, f"run-{at}")["queued"] == 1
+        assert sweep(rt, f"run-{at}") == {"duplicate": 1}  # the scheduler fired twice
+        told += _run_queued(rt)
+        telegram, _, _ = fakes(rt)
+        told += [m.text.split("\n")[0] for m in telegram.to(USER)]
+    assert told[0] == "reminded" and told[2] == "reminded" and told[4] == "removed"
+    sub = store.subscriptions.get(SUB_ID)
+    assert sub is not None and sub.status is SubscriptionStatus.EXPIRED and not sub.in_channel
+    assert sub.removed_at == NOW + timedelta(days=30, minutes=1) and sub.next_action_at is None
+
+
+def test_a_renewal_that_lands_first_keeps_the_member(store: MemoryStore) -> None:
+    _subscribe(store, days=1)
+    rt = _expiry_rt(store, timedelta(days=1, minutes=1))
+    sweep(rt, "a")
+    store.subscriptions.update(SUB_ID, {"expires_at": NOW + timedelta(days=31)})  # renewed meanwhile
+    assert _run_queued(rt) == ["renewed: not removed"]
+    telegram, _, _ = fakes(rt)
+    assert "remove_member" not in telegram.names()
+
+
+def test_a_rate_limited_removal_is_rescheduled_and_finished_once(store: MemoryStore) -> None:
+    _subscribe(store, days=1)
+    rt = _expiry_rt(store, timedelta(days=1, minutes=1))
+    telegram, _, tasks = fakes(rt)
+    telegram.fail_method["send_message"] = [TelegramRetryAfter(7)]  # the goodbye after the removal
+    sweep(rt, "a")
+    _, _, payload, _ = tasks.created.pop(0)
+    assert run_task(payload, rt) == "rescheduled after 7 s"
+    [(_, _, again, name)] = tasks.created
+    assert isinstance(again, ExpiryTask) and again.reschedules == 1 and name.endswith("-r1")
+    assert tasks.scheduled[name] == rt.clock.now() + timedelta(seconds=7)
+    assert _run_queued(rt) == ["already removed"]
+    assert len(telegram.to(USER)) == 1 and telegram.names().count("remove_member") == 1
+
+
+def test_lost_rights_are_recorded_and_the_owner_told_once(store: MemoryStore) -> None:
+    for user in (USER, USER + 1):
+        _subscribe(store, days=1)
+        if user != USER:
+            sub = store.subscriptions.get(SUB_ID)
+            assert sub is not None
+            store.subscriptions.set(
+                subscription_id("DemoChannel01", user), sub.model_copy(update={"user_id": user})
+            )
+    rt = _expiry_rt(store, timedelta(days=1, minutes=1))
+    telegram, _, _ = fakes(rt)
+    telegram.fail_method["remove_member"] = [
+        TelegramBadRequest("Not enough rights to restrict/unrestrict chat member")
+    ] * 2
+    sweep(rt, "a")
+    assert _run_queued(rt) == ["bot lacks rights: recorded, owner told"] * 2
+    assert len(telegram.to(OWNER)) == 1
+    channel = store.channels.get("DemoChannel01")
+    assert channel is not None and channel.bot_rights_problem is not None
+
+
+def _broadcast_rt(store: MemoryStore) -> Runtime[DailyBroadcastSettings]:
+    return runtime(DailyBroadcastSettings, store)
+
+
+def test_the_daily_run_posts_each_channel_once_and_replaces_yesterdays_post(store: MemoryStore) -> None:
+    save_channel(store, demo_channel(token="SecondChan01", owner=5002, open_channel_id=-1002))
+    rt = _broadcast_rt(store)
+    telegram, _, tasks = fakes(rt)
+    assert daily_run(rt, "2026-11-26") == {"queued": 2, "already_queued": 0, "paused": 0}
+    assert daily_run(rt, "2026-11-26") == {"queued": 0, "already_queued": 2, "paused": 0}
+    posts = [post_offer(payload, rt) for _, _, payload, _ in tasks.created]
+    assert posts == ["posted", "posted"]
+    assert (
+        post_offer(BroadcastTask(channel_token="DemoChannel01", day="2026-11-26"), rt) == "duplicate (done)"
+    )
+    first = store.channels.get("DemoChannel01")
+    assert first is not None and first.broadcast.last_posted_day == "2026-11-26"
+
+    assert post_offer(BroadcastTask(channel_token="DemoChannel01", day="2026-11-27"), rt) == "posted"
+    assert ("delete_message", (first.open_channel_id, first.broadcast.last_message_id)) in telegram.calls
+    assert [m.text.startswith("Night Owls Club") for m in telegram.to(first.open_channel_id)] == [True]
+
+
+def test_repeated_permanent_failures_pause_the_broadcast_and_tell_the_owner_once(store: MemoryStore) -> None:
+    rt = _broadcast_rt(store)
+    telegram, _, _ = fakes(rt)
+    telegram.fail_method["send_message"] = [TelegramForbidden("bot was kicked from the channel chat")] * 3
+    outcomes = [
+        post_offer(BroadcastTask(channel_token="DemoChannel01", day=f"2026-11-2{d}"), rt) for d in (6, 7, 8)
+    ]
+    assert outcomes == ["failed (1 in a row)", "failed (2 in a row)", "paused"]
+    assert len(telegram.to(OWNER)) == 1
+    assert daily_run(rt, "2026-11-29") == {"queued": 0, "already_queued": 0, "paused": 1}
