@@ -4,7 +4,7 @@ emulator for integration tests), a frozen clock, and fakes of the non-Google edg
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import SecretStr
@@ -19,6 +19,7 @@ from shared_schemas.config import (
     NotifySettings,
     TelegramWebhookSettings,
 )
+from shared_schemas.documents import SubscriptionDoc
 from shared_schemas.names import Topic
 from telepay.clock import FrozenClock
 from telepay.runtime import Runtime
@@ -87,6 +88,23 @@ def fakes(rt: Runtime[Any]) -> tuple[FakeTelegram, FakeNowPayments, RecordingTas
     assert isinstance(nowpayments, FakeNowPayments)
     assert isinstance(tasks, RecordingTasks)
     return telegram, nowpayments, tasks
+
+
+def active_subscription(user_id: int, days: float, token: str = "DemoChannel01") -> SubscriptionDoc:
+    """A member of the demo channel whose access, bought at NOW, ends `days` later."""
+    return SubscriptionDoc(
+        channel_token=token,
+        user_id=user_id,
+        closed_channel_id=-1001000000002,
+        expires_at=NOW + timedelta(days=days),
+        started_at=NOW,
+        renewed_at=NOW,
+        tier_id="t1",
+        last_order_id="x",
+        in_channel=True,
+        next_action_at=NOW,
+        updated_at=NOW,
+    )
 
 
 KINDS: dict[str, type[CommonSettings]] = {

@@ -14,6 +14,7 @@ from telepay.adapters.telegram_api import TelegramBadRequest, TelegramRetryAfter
 from telepay.channels import save_channel
 from telepay.expiry import run_task, sweep
 from tests.conftest import demo_channel
+from tests.harness import active_subscription
 from tests.integration.helpers import NOW, runtime, store_of
 
 pytestmark = pytest.mark.integration
@@ -26,20 +27,8 @@ def _rt(db: Any) -> Any:
 
 
 def _subscribe(db: Any, days: int = 30, user: int = USER) -> SubscriptionDoc:
-    sub = SubscriptionDoc(
-        channel_token="DemoChannel01",
-        user_id=user,
-        closed_channel_id=-1001000000002,
-        expires_at=NOW + timedelta(days=days),
-        started_at=NOW,
-        renewed_at=NOW,
-        tier_id="t1",
-        last_order_id="x",
-        in_channel=True,
-        next_action_at=NOW,
-        updated_at=NOW,
-    )
-    db.collection("subscriptions").document(subscription_id("DemoChannel01", user)).set(sub.to_firestore())
+    sub = active_subscription(user, days)
+    store_of(db).subscriptions.set(subscription_id("DemoChannel01", user), sub)
     return sub
 
 

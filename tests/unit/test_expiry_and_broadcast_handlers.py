@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shared_schemas.config import DailyBroadcastSettings, ExpireSubscriptionsSettings
-from shared_schemas.documents import SubscriptionDoc, SubscriptionStatus
+from shared_schemas.documents import SubscriptionStatus
 from shared_schemas.ids import subscription_id
 from shared_schemas.tasks import BroadcastTask, ExpiryTask
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
@@ -20,7 +20,7 @@ from telepay.channels import forget_cached_channels, save_channel
 from telepay.expiry import run_task, sweep
 from telepay.runtime import Runtime
 from tests.conftest import demo_channel
-from tests.harness import NOW, fakes, runtime
+from tests.harness import NOW, active_subscription, fakes, runtime
 from tests.memory_store import MemoryStore
 
 USER = 8080
@@ -37,22 +37,7 @@ def store() -> MemoryStore:
 
 
 def _subscribe(store: MemoryStore, days: float) -> None:
-    store.subscriptions.set(
-        SUB_ID,
-        SubscriptionDoc(
-            channel_token="DemoChannel01",
-            user_id=USER,
-            closed_channel_id=-1001000000002,
-            expires_at=NOW + timedelta(days=days),
-            started_at=NOW,
-            renewed_at=NOW,
-            tier_id="t1",
-            last_order_id="x",
-            in_channel=True,
-            next_action_at=NOW,
-            updated_at=NOW,
-        ),
-    )
+    store.subscriptions.set(SUB_ID, active_subscription(USER, days))
 
 
 def _run_queued(rt: Runtime[Any]) -> list[str]:
