@@ -16,7 +16,7 @@ from enum import Enum
 
 from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
-from shared_schemas.ids import renew_callback
+from shared_schemas.ids import renew_callback, subscription_id
 from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.queries import SUBSCRIPTIONS_DUE
 from shared_schemas.tasks import ExpiryAction, ExpiryTask
@@ -274,7 +274,7 @@ def _remove(task: ExpiryTask, rt: Rt) -> str:
 
 
 def _tell_expired(rt: Rt, sub: SubscriptionDoc, channel: ChannelDoc | None) -> None:
-    key = f"{sub.channel_token}-{sub.user_id}:{int(sub.expires_at.timestamp())}"
+    key = f"{subscription_id(sub.channel_token, sub.user_id)}:{int(sub.expires_at.timestamp())}"
     with rt.claims.hold(ClaimPurpose.EXPIRED_MESSAGE, key) as claim:
         if claim.done_before:
             return
@@ -294,13 +294,15 @@ def _tell_expired(rt: Rt, sub: SubscriptionDoc, channel: ChannelDoc | None) -> N
             log.info(
                 "could not tell the user: %s",
                 error,
-                extra={"subscription_id": f"{sub.channel_token}-{sub.user_id}"},
+                extra={"subscription_id": subscription_id(sub.channel_token, sub.user_id)},
             )
 
 
 def _rights_lost(rt: Rt, sub: SubscriptionDoc, channel: ChannelDoc | None, problem: str) -> None:
     log.warning("removal refused: %s", problem, extra={"channel_token": sub.channel_token})
-    rt.store.subscriptions.update(f"{sub.channel_token}-{sub.user_id}", {"removal_problem": problem})
+    rt.store.subscriptions.update(
+        subscription_id(sub.channel_token, sub.user_id), {"removal_problem": problem}
+    )
     if channel is None:
         return
     rt.store.channels.update(channel.token, {"bot_rights_problem": problem})

@@ -148,9 +148,14 @@ class FirestoreRepository(Repository[D]):
             last = snapshots[-1]
 
 
+def _firestore(repo: Repository[D]) -> FirestoreRepository[D]:
+    if not isinstance(repo, FirestoreRepository):
+        raise TypeError(f"a Firestore transaction or batch cannot write through {type(repo).__name__}")
+    return repo
+
+
 def _ref(repo: Repository[Any], doc_id: str) -> firestore.DocumentReference:
-    assert isinstance(repo, FirestoreRepository)
-    return repo.ref(doc_id)
+    return _firestore(repo).ref(doc_id)
 
 
 class FirestoreTx(Tx):
@@ -158,8 +163,8 @@ class FirestoreTx(Tx):
         self._transaction = transaction
 
     def get(self, repo: Repository[D], doc_id: str) -> D | None:
-        assert isinstance(repo, FirestoreRepository)
-        return repo.parse(_ref(repo, doc_id).get(transaction=self._transaction))
+        firestore_repo = _firestore(repo)
+        return firestore_repo.parse(firestore_repo.ref(doc_id).get(transaction=self._transaction))
 
     def set(self, repo: Repository[D], doc_id: str, doc: D) -> None:
         self._transaction.set(_ref(repo, doc_id), doc.to_firestore())
