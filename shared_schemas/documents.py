@@ -154,6 +154,7 @@ class OrderStatus(StrEnum):
     EXPIRED = "expired"
     FAILED = "failed"  # payment failed or refunded
     INVOICE_FAILED = "invoice_failed"  # NowPayments kept failing; the user was told
+    REFUNDED = "refunded"  # settled, then its payment was refunded: the access it paid for ended
 
 
 class PaymentStatus(StrEnum):
@@ -209,6 +210,13 @@ class OrderDoc(Document):
     pay_currency: str | None = None
     settled_at: datetime | None = None
     subscription_expires_at: datetime | None = Field(default=None, description="Expiry after settling.")
+    extra_payment_ids: list[int] = Field(
+        default_factory=list,
+        description="Further payments applied after settlement (a double send, a reused Pay button).",
+    )
+    refunded_payment_ids: list[int] = Field(
+        default_factory=list, description="Payments refunded after they were applied."
+    )
     keypad_session_id: str | None = None
     created_at: datetime
     updated_at: datetime

@@ -20,6 +20,7 @@ class EventType(StrEnum):
     PAYMENT_PARTIALLY_PAID = "payment.partially_paid"
     PAYMENT_EXPIRED = "payment.expired"
     PAYMENT_FAILED = "payment.failed"
+    PAYMENT_REFUNDED = "payment.refunded"  # a settled payment was refunded: the access it paid for ends
 
 
 class PaymentEvent(BaseModel):
@@ -67,6 +68,7 @@ EVENT_TOPICS: dict[EventType, Topic] = {
     EventType.PAYMENT_PARTIALLY_PAID: Topic.PAYMENT_EVENTS,
     EventType.PAYMENT_EXPIRED: Topic.PAYMENT_EVENTS,
     EventType.PAYMENT_FAILED: Topic.PAYMENT_EVENTS,
+    EventType.PAYMENT_REFUNDED: Topic.PAYMENT_EVENTS,
 }
 
 EVENT_PAYLOADS: dict[EventType, type[BaseModel]] = dict.fromkeys(EventType, PaymentEvent)

@@ -184,14 +184,29 @@ def owner_repost(rt: Runtime[TelegramWebhookSettings], owner_id: int, update_id:
     if not channels:
         return texts.NOT_AN_OWNER
     lines = []
+    channels_repo = rt.store.channels
     for channel in channels:
-        last = channel.broadcast.last_manual_at
-        if last is not None and last + cooldown > now:
-            wait = math.ceil((last + cooldown - now).total_seconds() / 60)
-            lines.append(texts.broadcast_cooldown(channel.title, wait))
+        token = channel.token
+
+        def reserve(tx: Tx, token: str = token) -> tuple[datetime | None, float]:
+            """Check and set the cooldown in one go: two /broadcast at once queue one re-post."""
+            current = tx.get(channels_repo, token)
+            last = current.broadcast.last_manual_at if current else None
+            if last is not None and last + cooldown > now:
+                return last, (last + cooldown - now).total_seconds()
+            tx.update(channels_repo, token, {"broadcast.last_manual_at": now})
+            return last, 0.0
+
+        previous, wait = rt.store.transaction(reserve)
+        if wait:
+            lines.append(texts.broadcast_cooldown(channel.title, math.ceil(wait / 60)))
             continue
-        rt.store.channels.update(channel.token, {"broadcast.last_manual_at": now})
-        task = BroadcastTask(channel_token=channel.token, day=day_of(now), manual=True)
-        _enqueue(rt, task, f"manual-{channel.token}-{update_id}")
+        task = BroadcastTask(channel_token=token, day=day_of(now), manual=True)
+        try:
+            _enqueue(rt, task, f"manual-{token}-{update_id}")
+        except Exception:
+            # Not queued: the cooldown is set only for a re-post that was.
+            channels_repo.update(token, {"broadcast.last_manual_at": previous})
+            raise
         lines.append(texts.broadcast_queued(channel.title))
     return "\n".join(lines)

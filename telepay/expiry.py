@@ -78,7 +78,7 @@ def next_action(
     since = sub.renewed_at or sub.started_at
     for offset in offsets:  # largest offset first: the earliest reminder
         at = sub.expires_at - timedelta(seconds=offset)
-        if at < since or now >= sub.expires_at:
+        if at <= since or now >= sub.expires_at:  # an offset as long as the access itself: none
             continue
         if reminder_key(offset, sub.expires_at) in sub.reminders_sent:
             continue

@@ -57,6 +57,23 @@ def _messages(kind: EventType, event: PaymentEvent, rt: Rt) -> list[tuple[str, i
         return [
             ("buyer", buyer, lambda: _send(rt, event.chat_id, texts.payment_expired(event.channel_title)))
         ]
+    if kind is EventType.PAYMENT_REFUNDED:
+        until = event.subscription_expires_at if event.kind is OrderKind.SUBSCRIPTION else None
+        amount, currency, title = event.price_amount, event.price_currency, event.channel_title
+        return [
+            (
+                "buyer",
+                buyer,
+                lambda: _send(rt, event.chat_id, texts.refund_buyer(title, amount, currency, until)),
+            ),
+            (
+                "owner",
+                owner,
+                lambda: _send(
+                    rt, owner, texts.owner_refund_notice(_buyer_name(event), title, amount, currency, until)
+                ),
+            ),
+        ]
     if kind is EventType.PAYMENT_FAILED:
         return [("buyer", buyer, lambda: _send(rt, event.chat_id, texts.payment_failed(event.channel_title)))]
     return []

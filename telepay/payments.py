@@ -12,7 +12,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared_schemas.config import IpnHandlerSettings, PubSubSettings
-from shared_schemas.documents import OUTBOX_PUBLISHED_RETENTION, OrderDoc, SubscriptionDoc, UnknownIpnDoc
+from shared_schemas.documents import (
+    OUTBOX_PUBLISHED_RETENTION,
+    OrderDoc,
+    PaymentStatus,
+    SubscriptionDoc,
+    UnknownIpnDoc,
+)
 from shared_schemas.ids import OrderKind, subscription_id
 from shared_schemas.names import ClaimPurpose, Topic
 from shared_schemas.queries import ORDER_OUTBOX, STUCK_OUTBOX
@@ -22,7 +28,7 @@ from telepay.channels import load_channel
 from telepay.errors import RetryLater
 from telepay.logs import get_logger
 from telepay.runtime import Runtime
-from telepay.settlement import SettlementPolicy, decide
+from telepay.settlement import SettlementPolicy, decide, rank
 from telepay.store import Store, Tx
 
 log = get_logger("telepay.payments")
@@ -66,13 +72,16 @@ def handle_ipn(body: bytes, signature: str | None, rt: Runtime[IpnHandlerSetting
     except NowPaymentsUnavailable as error:
         raise RetryLater(f"payment re-read failed: {error}") from error
     except NowPaymentsRejected as error:
+        if error.status != 404:  # our key refused, or the like: the payment may well be real
+            raise RetryLater(f"payment re-read refused: {error}") from error
         _record_unknown(rt, raw, ipn, f"payment not confirmed by the API ({error.status})")
         return IpnResult(200, "payment unknown to the API")
     if payment.order_id != order.order_id:
         _record_unknown(rt, raw, ipn, "API payment belongs to another order")
         return IpnResult(200, "order mismatch")
 
-    key = f"{payment.payment_id}:{payment.payment_status}"
+    # What changed makes the work new: a top-up of an underpaid payment keeps its status.
+    key = f"{payment.payment_id}:{payment.payment_status}:{payment.actually_paid}"
     with rt.claims.hold(ClaimPurpose.IPN, key, lease=timedelta(seconds=30)) as claim:
         if claim.done_before:
             outcome = "duplicate (done)"
@@ -81,8 +90,19 @@ def handle_ipn(body: bytes, signature: str | None, rt: Runtime[IpnHandlerSetting
     # Every IPN (duplicates too) flushes what this order still has in the outbox.
     if not flush_outbox(rt, order.order_id):
         raise RetryLater("publishing the payment event failed; it stays in the outbox")
+    if api_is_behind(ipn.payment_status, payment.payment_status):
+        # Applied what the API confirms; answering 503 makes NowPayments send the later status
+        # again, by when the API will confirm it too.
+        raise RetryLater(f"the API shows {payment.payment_status}, the IPN {ipn.payment_status}")
     log.info("IPN %s: %s", payment.payment_status, outcome, extra=ids)
     return IpnResult(200, outcome)
+
+
+def api_is_behind(claimed: str, confirmed: str) -> bool:
+    try:
+        return rank(PaymentStatus(confirmed)) < rank(PaymentStatus(claimed))
+    except ValueError:
+        return False
 
 
 def _load_order(store: Store, order_id: str | None) -> OrderDoc | None:

@@ -93,8 +93,8 @@ def decide(
         new_status = PaymentStatus(payment.payment_status)
     except ValueError:
         return Decision(f"ignored unknown status {payment.payment_status!r}")
-    if order.status is OrderStatus.SETTLED:
-        return Decision("already settled")
+    if order.status in (OrderStatus.SETTLED, OrderStatus.REFUNDED):
+        return _after_settlement(order, payment, new_status, current, channel, now, policy)
     old = order.payment_status
     # Forward only; the same settling status may come again (an underpayment topped up).
     if rank(new_status) < rank(old) or (rank(new_status) == rank(old) and not policy.settles(new_status)):
@@ -108,33 +108,13 @@ def decide(
         "pay_currency": payment.pay_currency,
         "updated_at": now,
     }
-    subscription = None
-    new_expiry = previous_expiry = None
-    was_active = False
+    grant = Grant()
     if policy.settles(new_status) and covers_price(order, payment, policy.tolerance_percent):
         event_type = EventType.PAYMENT_SETTLED
         updates |= {"status": OrderStatus.SETTLED, "settled_at": now}
         if order.kind is OrderKind.SUBSCRIPTION:
-            new_expiry, previous_expiry, was_active = extend(current, order.days or 0, now)
-            subscription = SubscriptionDoc(
-                channel_token=order.channel_token,
-                user_id=order.user_id,
-                closed_channel_id=channel.closed_channel_id if channel else 0,
-                status=SubscriptionStatus.ACTIVE,
-                expires_at=new_expiry,
-                started_at=current.started_at if current else now,
-                renewed_at=now,
-                tier_id=order.tier_id,
-                last_order_id=order.order_id,
-                # Still in the channel unless the removal already ran (it sets status expired).
-                in_channel=bool(
-                    current and current.in_channel and current.status is SubscriptionStatus.ACTIVE
-                ),
-                reminders_sent=current.reminders_sent if current else [],
-                next_action_at=now,  # the sweep works out the reminders and removal from here
-                updated_at=now,
-            )
-            updates["subscription_expires_at"] = new_expiry
+            grant = granted(order, current, channel, now)
+            updates["subscription_expires_at"] = grant.expires_at
     elif policy.settles(new_status) or new_status is PaymentStatus.PARTIALLY_PAID:
         event_type = EventType.PAYMENT_PARTIALLY_PAID
         updates["status"] = OrderStatus.PARTIALLY_PAID
@@ -146,8 +126,92 @@ def decide(
         updates["status"] = OrderStatus.FAILED
     else:
         return Decision(f"advanced to {new_status.value}", updates)
-    event = payment_event(order, channel, payment, event_type, new_expiry, previous_expiry, was_active, now)
-    return Decision(f"{new_status.value}: {event_type.value}", updates, subscription, event)
+    event = payment_event(order, channel, payment, event_type, grant, now)
+    return Decision(f"{new_status.value}: {event_type.value}", updates, grant.subscription, event)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a settled subscription payment does to the buyer's subscription."""
+
+    subscription: SubscriptionDoc | None = None
+    expires_at: datetime | None = None
+    previous_expires_at: datetime | None = None
+    was_active: bool = False
+
+
+def granted(
+    order: OrderDoc, current: SubscriptionDoc | None, channel: ChannelDoc | None, now: datetime
+) -> Grant:
+    new_expiry, previous_expiry, was_active = extend(current, order.days or 0, now)
+    subscription = SubscriptionDoc(
+        channel_token=order.channel_token,
+        user_id=order.user_id,
+        closed_channel_id=channel.closed_channel_id if channel else 0,
+        status=SubscriptionStatus.ACTIVE,
+        expires_at=new_expiry,
+        started_at=current.started_at if current else now,
+        renewed_at=now,
+        tier_id=order.tier_id,
+        last_order_id=order.order_id,
+        # Still in the channel unless the removal already ran (it sets status expired).
+        in_channel=bool(current and current.in_channel and current.status is SubscriptionStatus.ACTIVE),
+        reminders_sent=current.reminders_sent if current else [],
+        next_action_at=now,  # the sweep works out the reminders and removal from here
+        updated_at=now,
+    )
+    return Grant(subscription, new_expiry, previous_expiry, was_active)
+
+
+def _after_settlement(
+    order: OrderDoc,
+    payment: Payment,
+    new_status: PaymentStatus,
+    current: SubscriptionDoc | None,
+    channel: ChannelDoc | None,
+    now: datetime,
+    policy: SettlementPolicy,
+) -> Decision:
+    """A settled order hears of a payment again: the same one (a replay, or its refund) or another
+    one (a wallet's double send, a reused Pay button), which the buyer paid and so gets."""
+    pid = payment.payment_id
+    applied = pid == order.payment_id or pid in order.extra_payment_ids
+    if new_status is PaymentStatus.REFUNDED and applied and pid not in order.refunded_payment_ids:
+        return _refund(order, payment, current, channel, now)
+    if applied:
+        return Decision("already settled")
+    if not (policy.settles(new_status) and covers_price(order, payment, policy.tolerance_percent)):
+        return Decision(f"another payment {pid} at {new_status.value}: nothing to apply yet")
+    updates: dict[str, Any] = {"extra_payment_ids": [*order.extra_payment_ids, pid], "updated_at": now}
+    grant = granted(order, current, channel, now) if order.kind is OrderKind.SUBSCRIPTION else Grant()
+    event = payment_event(order, channel, payment, EventType.PAYMENT_SETTLED, grant, now, per_payment=True)
+    return Decision(
+        f"{new_status.value}: another {EventType.PAYMENT_SETTLED.value}", updates, grant.subscription, event
+    )
+
+
+def _refund(
+    order: OrderDoc,
+    payment: Payment,
+    current: SubscriptionDoc | None,
+    channel: ChannelDoc | None,
+    now: datetime,
+) -> Decision:
+    """The access a refunded payment bought ends: its days come off the expiry (not before now);
+    the sweep removes the member when nothing is left."""
+    updates: dict[str, Any] = {
+        "refunded_payment_ids": [*order.refunded_payment_ids, payment.payment_id],
+        "updated_at": now,
+    }
+    if payment.payment_id == order.payment_id:
+        updates |= {"status": OrderStatus.REFUNDED, "payment_status": PaymentStatus.REFUNDED}
+    grant = Grant()
+    if order.kind is OrderKind.SUBSCRIPTION and current is not None:
+        ends = max(now, current.expires_at - timedelta(days=order.days or 0))
+        shortened = current.model_copy(update={"expires_at": ends, "next_action_at": now, "updated_at": now})
+        grant = Grant(shortened, ends, current.expires_at, current.status is SubscriptionStatus.ACTIVE)
+    event = payment_event(order, channel, payment, EventType.PAYMENT_REFUNDED, grant, now, per_payment=True)
+    return Decision(f"refunded: {EventType.PAYMENT_REFUNDED.value}", updates, grant.subscription, event)
 
 
 def payment_event(
@@ -155,13 +219,17 @@ def payment_event(
     channel: ChannelDoc | None,
     payment: Payment,
     event_type: EventType,
-    new_expiry: datetime | None,
-    previous_expiry: datetime | None,
-    was_active: bool,
+    grant: Grant,
     now: datetime,
+    per_payment: bool = False,
 ) -> OutboxDoc:
-    """The outbox record of one payment event (its id makes a replay publish the same event)."""
-    event_id = f"{order.order_id}.{event_type.value}"
+    """The outbox record of one payment event (its id makes a replay publish the same event; events
+    after settlement are per payment, since one order may hear of several)."""
+    event_id = (
+        f"{order.order_id}.{payment.payment_id}.{event_type.value}"
+        if per_payment
+        else f"{order.order_id}.{event_type.value}"
+    )
     data = PaymentEvent(
         order_id=order.order_id,
         kind=order.kind,
@@ -181,9 +249,9 @@ def payment_event(
         actually_paid=payment.actually_paid,
         pay_amount=payment.pay_amount,
         pay_currency=payment.pay_currency,
-        subscription_expires_at=new_expiry,
-        previous_expires_at=previous_expiry,
-        was_active=was_active,
+        subscription_expires_at=grant.expires_at,
+        previous_expires_at=grant.previous_expires_at,
+        was_active=grant.was_active,
     )
     envelope = Envelope[PaymentEvent](event_id=event_id, type=event_type, occurred_at=now, data=data)
     return OutboxDoc(

@@ -126,6 +126,18 @@ def payment_failed(title: str) -> str:
     )
 
 
+def refund_buyer(title: str, amount: Decimal, currency: str, until: datetime | None) -> str:
+    ends = f" Your access now ends {when(until)}." if until else ""
+    return f"Your payment of {format_amount(amount, currency)} for {title} was refunded.{ends}"
+
+
+def owner_refund_notice(
+    buyer: str, title: str, amount: Decimal, currency: str, until: datetime | None
+) -> str:
+    ends = f" Their access now ends {when(until)}." if until else ""
+    return f"↩️ Payment refunded: {buyer} got back {format_amount(amount, currency)} for {title}.{ends}"
+
+
 JOIN_DECLINED = (
     "Sorry, I couldn't let you into this channel: access is for subscribers with an active "
     "subscription, and links can't be shared. Open the channel's offer to subscribe."

@@ -99,6 +99,7 @@ class FakeNowPayments:
     payments: dict[int, Payment] = field(default_factory=dict)
     invoices: list[dict[str, Any]] = field(default_factory=list)
     unavailable: int = 0
+    fail_next: list[Exception] = field(default_factory=list)
 
     def create_invoice(self, **kwargs: Any) -> Invoice:
         if self.unavailable:
@@ -111,6 +112,8 @@ class FakeNowPayments:
         )
 
     def get_payment(self, payment_id: int) -> Payment:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
         if self.unavailable:
             self.unavailable -= 1
             raise NowPaymentsUnavailable("down")

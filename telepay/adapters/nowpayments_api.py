@@ -13,7 +13,7 @@ from telepay.errors import Permanent, Transient
 
 
 class NowPaymentsUnavailable(Transient):
-    """Timeout, connection failure or 5xx: retry later."""
+    """Timeout, connection failure, 5xx or 429 (rate limited): retry later."""
 
 
 class NowPaymentsRejected(Permanent):
@@ -63,7 +63,7 @@ class NowPaymentsApi:
             response = self._client.request(method, path, **kwargs)
         except httpx.HTTPError as error:
             raise NowPaymentsUnavailable(f"{method} {path}: {type(error).__name__}") from error
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code == 429:
             raise NowPaymentsUnavailable(f"{method} {path}: HTTP {response.status_code}")
         if response.status_code >= 400:
             raise NowPaymentsRejected(response.status_code, response.text)

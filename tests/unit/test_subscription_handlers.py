@@ -181,7 +181,7 @@ def test_work_held_by_another_instance_is_retried_not_dropped(store: MemoryStore
     _, nowpayments, _ = fakes(ipn_rt)
     nowpayments.set_payment(71, order_id, "finished", "5.00")
     body = json.dumps({"payment_id": 71, "payment_status": "finished", "order_id": order_id}).encode()
-    with ipn_rt.claims.hold(ClaimPurpose.IPN, "71:finished"), pytest.raises(ClaimBusy):
+    with ipn_rt.claims.hold(ClaimPurpose.IPN, "71:finished:0.001"), pytest.raises(ClaimBusy):
         handle_ipn(body, ipn_signature.sign(body, IPN_SECRET), ipn_rt)
     order = store.orders.get(order_id)
     assert order is not None and order.status is OrderStatus.INVOICED
