@@ -152,6 +152,10 @@ class NowPaymentsControl:
         ]
         return ipns
 
+    def fail(self, mode: str = "error", count: int = 1, **rule: Any) -> dict[str, Any]:
+        """Make the next matching /v1 calls fail (`status`, `path` prefix, `method`: see the README)."""
+        return self._post("/failures", {"mode": mode, "count": count, **rule})
+
     def replay(self, ipn_id: int, copies: int = 1) -> list[dict[str, Any]]:
         ipns: list[dict[str, Any]] = self._post(f"/ipns/{ipn_id}/replay", {"copies": copies})["ipns"]
         return ipns

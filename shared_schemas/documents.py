@@ -264,8 +264,9 @@ class SubscriptionDoc(Document):
     )
     removed_at: datetime | None = None
     removal_problem: str | None = Field(
-        default=None, description="Why Telegram refused the removal, if it did."
+        default=None, description="Why Telegram refused the removal, if it did (it is tried again)."
     )
+    removal_attempts: int = Field(default=0, description="Removals Telegram refused so far.")
     updated_at: datetime
 
 

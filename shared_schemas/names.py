@@ -100,6 +100,7 @@ class ClaimPurpose(StrEnum):
     REMIND = "remind"  # one reminder of one subscription expiry
     EXPIRED_MESSAGE = "expired-msg"  # the goodbye of one subscription expiry
     RIGHTS_NOTICE = "rights-notice"  # the owner's notice that the bot lost its rights
+    REMOVAL_PROBLEM = "removal-problem"  # the owner's notice that Telegram refused one removal
     BROADCAST = "broadcast"  # one channel's offer post of one day
     BROADCAST_PAUSED = "broadcast-paused"  # the owner's notice that broadcasting paused
 

@@ -9,6 +9,7 @@ without counting as a failure; lost rights are recorded and the owner told once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,17 +29,22 @@ from telepay.adapters.telegram_api import (
     TelegramForbidden,
     TelegramRetryAfter,
 )
-from telepay.channels import load_channel_cached
+from telepay.channels import load_channel, load_channel_cached
 from telepay.errors import ClaimBusy
 from telepay.logs import get_logger
 from telepay.owners import notify_owner_once
 from telepay.runtime import Runtime
-from telepay.store import Tx, array_union
+from telepay.store import Stored, Tx, array_union
 from telepay.users import mark_blocked
 
 log = get_logger("telepay.expiry")
 Rt = Runtime[ExpireSubscriptionsSettings]
 QUEUED_LEASE = timedelta(minutes=10)  # a queued action is not queued again before this
+# A removal Telegram refused is tried again: each minute while the bot lacks rights (one probe per
+# channel and sweep, so a channel's backlog goes out within two minutes of the rights coming back),
+# with a growing wait for a refusal about the member (e.g. an administrator), up to an hour.
+RIGHTS_RETRY = timedelta(minutes=1)
+MEMBER_RETRY_MAX = timedelta(hours=1)
 ENQUEUE_THREADS = 16
 GONE_MEMBER = ("user not found", "user_not_participant", "participant_id_invalid", "member not found")
 LOST_RIGHTS = (
@@ -58,6 +64,7 @@ class DueAction:
     action: ExpiryAction
     at: datetime
     offset_seconds: int = 0
+    retry: bool = False  # a removal Telegram refused before, tried again
 
 
 def reminder_key(offset_seconds: int, expires_at: datetime) -> str:
@@ -72,8 +79,11 @@ def next_action(
     sub: SubscriptionDoc, offsets: list[int], grace: timedelta, now: datetime
 ) -> DueAction | None:
     """The subscription's next reminder or its removal; reminders already past when it was bought
-    or renewed, or past its expiry, are skipped."""
+    or renewed, or past its expiry, are skipped. An expired subscription whose member Telegram has
+    not confirmed removed stays due until it has."""
     if sub.status is not SubscriptionStatus.ACTIVE:
+        if sub.removed_at is None and sub.next_action_at is not None:
+            return DueAction(ExpiryAction.REMOVE, sub.next_action_at, retry=True)
         return None
     since = sub.renewed_at or sub.started_at
     for offset in offsets:  # largest offset first: the earliest reminder
@@ -113,6 +123,8 @@ def task_name(sub_id: str, due: DueAction, expires_at: datetime) -> str:
     stamp = int(expires_at.timestamp())
     if due.action is ExpiryAction.REMIND:
         return f"remind-{sub_id}-{due.offset_seconds}-{stamp}"
+    if due.retry:  # task names are remembered for an hour: each retry needs its own
+        return f"remove-{sub_id}-{stamp}-at{int(due.at.timestamp())}"
     return f"remove-{sub_id}-{stamp}"
 
 
@@ -136,12 +148,10 @@ def _sweep(rt: Rt) -> dict[str, int]:
     settings, subscriptions = rt.settings, rt.store.subscriptions
     offsets = parse_offsets(settings.reminder_offsets_hours)
     now = rt.clock.now()
-    counts = {"queued": 0, "rescheduled": 0, "already_queued": 0, "pages": 0}
-    pages = subscriptions.pages(
-        SUBSCRIPTIONS_DUE, page_size=settings.sweep_page_size, status=SubscriptionStatus.ACTIVE, below=now
-    )
+    counts = {"queued": 0, "rescheduled": 0, "already_queued": 0, "pages": 0, "held": 0}
+    probed: set[str] = set()  # channels whose bot lacks rights: one removal per sweep probes them
     with ThreadPoolExecutor(ENQUEUE_THREADS) as pool:
-        for page in pages:
+        for page in _due_pages(rt, now):
             counts["pages"] += 1
             jobs = []
             with rt.store.batch() as batch:
@@ -150,6 +160,9 @@ def _sweep(rt: Rt) -> dict[str, int]:
                     due = next_action(sub, offsets, _grace(rt, sub.channel_token), now)
                     if due is None:
                         batch.update(subscriptions, stored.id, {"next_action_at": None})
+                    elif due.retry and not _may_probe(rt, sub.channel_token, probed):
+                        batch.update(subscriptions, stored.id, {"next_action_at": now + RIGHTS_RETRY})
+                        counts["held"] += 1
                     elif due.at <= now:
                         payload = ExpiryTask(
                             action=due.action,
@@ -166,6 +179,25 @@ def _sweep(rt: Rt) -> dict[str, int]:
                 for job in jobs:
                     counts["queued" if job.result() else "already_queued"] += 1
     return counts
+
+
+def _due_pages(rt: Rt, now: datetime) -> Iterator[list[Stored[SubscriptionDoc]]]:
+    """Active subscriptions due for a reminder or removal, then expired ones whose removal Telegram
+    has not confirmed yet."""
+    for status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.EXPIRED):
+        yield from rt.store.subscriptions.pages(
+            SUBSCRIPTIONS_DUE, page_size=rt.settings.sweep_page_size, status=status, below=now
+        )
+
+
+def _may_probe(rt: Rt, token: str, probed: set[str]) -> bool:
+    channel = load_channel(rt.store, token)
+    if channel is None or not channel.bot_rights_problem:
+        return True
+    if token in probed:
+        return False
+    probed.add(token)
+    return True
 
 
 def _grace(rt: Rt, token: str) -> timedelta:
@@ -241,10 +273,16 @@ def _remove(task: ExpiryTask, rt: Rt) -> str:
         grace = _grace(rt, sub.channel_token) if sub else timedelta(0)
         step = removal_step(sub, task.expires_at, grace, now)
         if step is Removal.REMOVE:
+            # Expired first, so a renewal that commits meanwhile knows the member is on the way
+            # out; still due until Telegram confirms the removal.
             tx.update(
                 store.subscriptions,
                 task.subscription_id,
-                {"status": SubscriptionStatus.EXPIRED, "next_action_at": None, "updated_at": now},
+                {
+                    "status": SubscriptionStatus.EXPIRED,
+                    "next_action_at": now + QUEUED_LEASE,
+                    "updated_at": now,
+                },
             )
         return step, sub
 
@@ -262,15 +300,46 @@ def _remove(task: ExpiryTask, rt: Rt) -> str:
     except (TelegramBadRequest, TelegramForbidden) as error:
         reason = str(error).lower()
         if not any(marker in reason for marker in GONE_MEMBER):
-            if any(marker in reason for marker in LOST_RIGHTS):
-                _rights_lost(rt, sub, channel, str(error))
-                return "bot lacks rights: recorded, owner told"
-            raise
+            return _removal_refused(rt, task.subscription_id, sub, channel, str(error))
     store.subscriptions.update(
-        task.subscription_id, {"removed_at": rt.clock.now(), "in_channel": False, "removal_problem": None}
+        task.subscription_id,
+        {"removed_at": rt.clock.now(), "in_channel": False, "removal_problem": None, "next_action_at": None},
     )
+    if channel is not None and channel.bot_rights_problem:
+        store.channels.update(
+            channel.token, {"bot_rights_problem": None}
+        )  # a removal worked: rights are back
     _tell_expired(rt, sub, channel)
     return "removed"
+
+
+def _removal_refused(
+    rt: Rt, sub_id: str, sub: SubscriptionDoc, channel: ChannelDoc | None, problem: str
+) -> str:
+    """Telegram refused: the member keeps no access they did not pay for, so the removal stays due
+    and is tried again; the owner is told once what to fix."""
+    now = rt.clock.now()
+    attempts = sub.removal_attempts + 1
+    lost_rights = any(marker in problem.lower() for marker in LOST_RIGHTS)
+    wait = RIGHTS_RETRY if lost_rights else min(RIGHTS_RETRY * 2**attempts, MEMBER_RETRY_MAX)
+    log.warning("removal refused, tried again in %s: %s", wait, problem, extra={"subscription_id": sub_id})
+    rt.store.subscriptions.update(
+        sub_id, {"removal_problem": problem, "removal_attempts": attempts, "next_action_at": now + wait}
+    )
+    if channel is None:
+        return "removal refused: no channel to tell"
+    if lost_rights:
+        rt.store.channels.update(channel.token, {"bot_rights_problem": problem})
+        notify_owner_once(rt, ClaimPurpose.RIGHTS_NOTICE, channel, texts.rights_lost(channel.title, problem))
+        return "bot lacks rights: retried, owner told"
+    notify_owner_once(
+        rt,
+        ClaimPurpose.REMOVAL_PROBLEM,
+        channel,
+        texts.removal_refused(channel.title, sub.user_id, problem),
+        key=f"{sub_id}:{int(sub.expires_at.timestamp())}",
+    )
+    return "removal refused: retried, owner told"
 
 
 def _tell_expired(rt: Rt, sub: SubscriptionDoc, channel: ChannelDoc | None) -> None:
@@ -296,14 +365,3 @@ def _tell_expired(rt: Rt, sub: SubscriptionDoc, channel: ChannelDoc | None) -> N
                 error,
                 extra={"subscription_id": subscription_id(sub.channel_token, sub.user_id)},
             )
-
-
-def _rights_lost(rt: Rt, sub: SubscriptionDoc, channel: ChannelDoc | None, problem: str) -> None:
-    log.warning("removal refused: %s", problem, extra={"channel_token": sub.channel_token})
-    rt.store.subscriptions.update(
-        subscription_id(sub.channel_token, sub.user_id), {"removal_problem": problem}
-    )
-    if channel is None:
-        return
-    rt.store.channels.update(channel.token, {"bot_rights_problem": problem})
-    notify_owner_once(rt, ClaimPurpose.RIGHTS_NOTICE, channel, texts.rights_lost(channel.title, problem))

@@ -13,12 +13,16 @@ from telepay.runtime import Runtime
 
 
 def notify_owner_once(
-    rt: Runtime[TelegramSettings], purpose: ClaimPurpose, channel: ChannelDoc, text: str
+    rt: Runtime[TelegramSettings],
+    purpose: ClaimPurpose,
+    channel: ChannelDoc,
+    text: str,
+    key: str | None = None,
 ) -> None:
     """Tell a channel's owner something once (per claim lifetime); an owner who cannot be reached
     is not retried, and a notice being sent elsewhere right now is left to that instance."""
     try:
-        with rt.claims.hold(purpose, channel.token, keep_for=timedelta(days=30)) as claim:
+        with rt.claims.hold(purpose, key or channel.token, keep_for=timedelta(days=30)) as claim:
             if claim.done_before:
                 return
             claim.result = "sent"

@@ -138,6 +138,14 @@ def owner_refund_notice(
     return f"↩️ Payment refunded: {buyer} got back {format_amount(amount, currency)} for {title}.{ends}"
 
 
+def removal_refused(title: str, user_id: int, problem: str) -> str:
+    return (
+        f"⚠️ A subscription to {title} ended, but Telegram would not remove the member (user id "
+        f"{user_id}): {problem}. I'll keep trying; if they are an administrator of the channel, "
+        "please remove their admin rights."
+    )
+
+
 JOIN_DECLINED = (
     "Sorry, I couldn't let you into this channel: access is for subscribers with an active "
     "subscription, and links can't be shared. Open the channel's offer to subscribe."

@@ -136,7 +136,7 @@ def test_lost_rights_are_recorded_and_the_owner_told_once(firestore_db: Any) -> 
             subscription_id=subscription_id("DemoChannel01", sub.user_id),
             expires_at=sub.expires_at,
         )
-        assert run_task(task, rt) == "bot lacks rights: recorded, owner told"
+        assert run_task(task, rt) == "bot lacks rights: retried, owner told"
     [notice] = rt.telegram.to(5001)
     assert "couldn't remove an expired subscriber from Night Owls Club" in notice.text
     channel = firestore_db.collection("channels").document("DemoChannel01").get().to_dict()

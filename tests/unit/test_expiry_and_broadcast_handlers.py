@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shared_schemas.config import DailyBroadcastSettings, ExpireSubscriptionsSettings
-from shared_schemas.documents import SubscriptionStatus
+from shared_schemas.documents import SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import subscription_id
 from shared_schemas.tasks import BroadcastTask, ExpiryTask
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
@@ -94,25 +94,64 @@ def test_a_rate_limited_removal_is_rescheduled_and_finished_once(store: MemorySt
     assert len(telegram.to(USER)) == 1 and telegram.names().count("remove_member") == 1
 
 
-def test_lost_rights_are_recorded_and_the_owner_told_once(store: MemoryStore) -> None:
-    for user in (USER, USER + 1):
-        _subscribe(store, days=1)
-        if user != USER:
-            sub = store.subscriptions.get(SUB_ID)
-            assert sub is not None
-            store.subscriptions.set(
-                subscription_id("DemoChannel01", user), sub.model_copy(update={"user_id": user})
-            )
-    rt = _expiry_rt(store, timedelta(days=1, minutes=1))
+def test_a_removal_refused_for_lost_rights_stays_due_until_the_rights_come_back(store: MemoryStore) -> None:
+    members = [USER + n for n in range(3)]
+    for user in members:
+        store.subscriptions.set(subscription_id("DemoChannel01", user), active_subscription(user, days=1))
+    refused = TelegramBadRequest("Not enough rights to restrict/unrestrict chat member")
+    start = timedelta(days=1, minutes=1)
+    rt = _expiry_rt(store, start)
     telegram, _, _ = fakes(rt)
-    telegram.fail_method["remove_member"] = [
-        TelegramBadRequest("Not enough rights to restrict/unrestrict chat member")
-    ] * 2
-    sweep(rt, "a")
-    assert _run_queued(rt) == ["bot lacks rights: recorded, owner told"] * 2
+    telegram.fail_method["remove_member"] = [refused] * 3
+    sweep(rt, "first")
+    assert _run_queued(rt) == ["bot lacks rights: retried, owner told"] * 3
     assert len(telegram.to(OWNER)) == 1
     channel = store.channels.get("DemoChannel01")
     assert channel is not None and channel.bot_rights_problem is not None
+
+    # Still no rights a minute later: one probe for the channel, the others wait.
+    forget_cached_channels()
+    later = _expiry_rt(store, start + timedelta(minutes=1))
+    fakes(later)[0].fail_method["remove_member"] = [refused]
+    assert sweep(later, "second")["held"] == 2
+    assert _run_queued(later) == ["bot lacks rights: retried, owner told"]
+    assert all(s.status is SubscriptionStatus.EXPIRED and s.removed_at is None for s in _subs(store, members))
+
+    # The owner restores the rights: within two sweeps every member is removed and told.
+    outcomes: list[str] = []
+    for minute in (2, 3):
+        forget_cached_channels()
+        again = _expiry_rt(store, start + timedelta(minutes=minute))
+        sweep(again, f"sweep-{minute}")
+        outcomes += _run_queued(again)
+    assert outcomes.count("removed") == 3
+    assert all(s.removed_at is not None and not s.in_channel for s in _subs(store, members))
+    restored = store.channels.get("DemoChannel01")
+    assert restored is not None and restored.bot_rights_problem is None
+
+
+def test_a_member_telegram_will_not_remove_is_retried_and_the_owner_told_once(store: MemoryStore) -> None:
+    _subscribe(store, days=1)
+    refused = TelegramBadRequest(
+        "Bad Request: can't remove chat owner or administrator: user is an administrator"
+    )
+    told = 0
+    for minute in (1, 5, 30):
+        rt = _expiry_rt(store, timedelta(days=1, minutes=minute))
+        telegram, _, _ = fakes(rt)
+        telegram.fail_method["remove_member"] = [refused]
+        sweep(rt, f"s{minute}")
+        assert _run_queued(rt) in (["removal refused: retried, owner told"], [])
+        told += len(telegram.to(OWNER))
+    sub = store.subscriptions.get(SUB_ID)
+    assert sub is not None and sub.removed_at is None and sub.next_action_at is not None
+    assert sub.removal_attempts >= 2 and "administrator" in (sub.removal_problem or "")
+    assert told == 1
+
+
+def _subs(store: MemoryStore, users: list[int]) -> list[SubscriptionDoc]:
+    found = [store.subscriptions.get(subscription_id("DemoChannel01", user)) for user in users]
+    return [sub for sub in found if sub is not None]
 
 
 def _broadcast_rt(store: MemoryStore) -> Runtime[DailyBroadcastSettings]:

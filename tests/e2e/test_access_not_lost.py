@@ -1,0 +1,55 @@
+"""Money and access are never silently lost, end to end through the stand-ins: a re-check that
+NowPayments rate-limits is retried until the buyer gets access; a removal refused while the bot
+lacks rights happens within two minutes of the rights coming back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local.clients import NowPaymentsControl, TelegramControl, buttons, wait_for
+from local.demo import CLOSED_RIGHTS
+from tests.e2e.flows import join, new_channel, open_invoice, subscribe, texts_in
+from tests.e2e.test_expiry import sweep
+
+pytestmark = pytest.mark.e2e
+DAY = 86400
+
+
+def test_a_rate_limited_recheck_is_retried_until_access_is_granted(
+    endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsControl, token: str
+) -> None:
+    new_channel(endpoints, tg, token)
+    ada = tg.user("Ada")
+    pay_message = open_invoice(tg, ada, token)
+    payment = np.invoice_by_url(buttons(pay_message)[0]["url"])
+    payment_id = np.pay(payment["id"])
+    np.fail(status=429, path=f"/v1/payment/{payment_id}", method="GET")
+    [ipn] = np.steps(payment_id, [{"status": "finished"}])
+    assert ipn["response_status"] == 503  # not "unknown payment": NowPayments sends it again
+    assert texts_in(tg, ada, "Payment received") == []
+    [again] = np.replay(ipn["ipn_id"])
+    assert again["response_status"] == 200
+    tg.wait_message(ada, "Payment received")
+
+
+def test_a_removal_refused_for_lost_rights_happens_once_the_rights_are_back(
+    endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsControl, token: str, clock: Any
+) -> None:
+    channel = new_channel(endpoints, tg, token)
+    ivy = tg.user("Ivy")
+    join(tg, ivy, channel, subscribe(tg, np, ivy, channel))
+    tg.make_bot_admin(channel.closed, [r for r in CLOSED_RIGHTS if r != "can_restrict_members"])
+
+    clock.set(30 * DAY + 60)
+    sweep(endpoints, f"{token}-a")
+    tg.wait_message(channel.owner, "couldn't remove an expired subscriber", timeout=30)
+    assert tg.member_status(channel.closed, ivy) == "member"
+
+    tg.make_bot_admin(channel.closed, CLOSED_RIGHTS)  # the owner restores the rights
+    for minute in (2, 3):
+        clock.set(30 * DAY + 60 * minute + 5)
+        sweep(endpoints, f"{token}-{minute}")
+    wait_for("the removal", lambda: tg.member_status(channel.closed, ivy) != "member", timeout=30, every=0.5)
+    tg.wait_message(ivy, "ended on")
