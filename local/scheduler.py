@@ -19,7 +19,7 @@ from shared_schemas.names import SCHEDULER_JOBS, SchedulerJobSpec
 
 
 def _url(job: SchedulerJobSpec) -> str:
-    return os.environ[f"FUNCTION_URL_{job.target.value.upper()}"]
+    return os.environ[f"FUNCTION_URL_{job.target.value.upper()}"] + job.path
 
 
 def fire(job: SchedulerJobSpec, scheduled: datetime) -> int:

@@ -134,10 +134,9 @@ class CreateInvoiceSettings(TelegramSettings, NowPaymentsSettings):
     )
 
 
-class IpnHandlerSettings(NowPaymentsSettings, PubSubSettings):
-    nowpayments_ipn_secret: SecretStr = Field(
-        description="IPN secret: HMAC-SHA512 key of x-nowpayments-sig; not empty."
-    )
+class SettlementSettings(NowPaymentsSettings, PubSubSettings):
+    """Whoever settles payments (ipn_handler, and reconciliation for IPNs that never came)."""
+
     settle_on_confirmed: bool = Field(
         default=False, description="Also settle on `confirmed` (not only `finished`)."
     )
@@ -146,19 +145,34 @@ class IpnHandlerSettings(NowPaymentsSettings, PubSubSettings):
         description="Underpayment accepted as paid, in percent of the expected crypto amount.",
     )
 
+
+class IpnHandlerSettings(SettlementSettings):
+    nowpayments_ipn_secret: SecretStr = Field(
+        description="IPN secret: HMAC-SHA512 key of x-nowpayments-sig; not empty."
+    )
+
     _ipn_secret_not_blank = field_validator("nowpayments_ipn_secret")(_not_blank)
 
 
-class NotifySettings(TelegramSettings):
+class AccessSettings(TelegramSettings):
+    """Whoever sends a buyer their access (notify, and reconciliation when that failed)."""
+
     invite_link_hours: int = Field(default=24, description="Lifetime of a buyer's join-request link.")
+
+
+class NotifySettings(AccessSettings):
+    pass
 
 
 class KeypadSettings(TelegramSettings, TasksSettings):
     create_invoice_url: str = Field(description="URL of the create_invoice function (task target).")
 
 
-class ExpireSubscriptionsSettings(TelegramSettings, TasksSettings, PubSubSettings):
+class ExpireSubscriptionsSettings(AccessSettings, TasksSettings, SettlementSettings):
     expire_subscriptions_url: str = Field(description="This function's own URL (its tasks' target).")
+    invoice_lifetime_hours: int = Field(
+        default=48, description="Reconciliation re-reads unsettled orders updated within this time."
+    )
     reminder_offsets_hours: str = Field(
         default="72,24", description="Reminders before expiry, in hours, comma separated."
     )

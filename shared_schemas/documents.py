@@ -267,6 +267,12 @@ class SubscriptionDoc(Document):
         default=None, description="Why Telegram refused the removal, if it did (it is tried again)."
     )
     removal_attempts: int = Field(default=0, description="Removals Telegram refused so far.")
+    access_sent: bool = Field(
+        default=True,
+        description="The buyer got their access (receipt and join link) for the current expiry; "
+        "false from settlement until notify (or reconciliation) sends it.",
+    )
+    access_problem: str | None = Field(default=None, description="Why the access could not be sent yet.")
     updated_at: datetime
 
 

@@ -103,6 +103,7 @@ class ClaimPurpose(StrEnum):
     REMOVAL_PROBLEM = "removal-problem"  # the owner's notice that Telegram refused one removal
     BROADCAST = "broadcast"  # one channel's offer post of one day
     BROADCAST_PAUSED = "broadcast-paused"  # the owner's notice that broadcasting paused
+    RECONCILE = "reconcile"  # one scheduled reconciliation run
 
 
 class Topic(StrEnum):
@@ -255,6 +256,7 @@ class SchedulerJobSpec:
     description: str
     time_zone: str = "Etc/UTC"
     attempt_deadline_seconds: int = 180
+    path: str = ""  # appended to the target function's URL
 
 
 SCHEDULER_JOBS: tuple[SchedulerJobSpec, ...] = (
@@ -263,6 +265,14 @@ SCHEDULER_JOBS: tuple[SchedulerJobSpec, ...] = (
         "* * * * *",
         Function.EXPIRE_SUBSCRIPTIONS,
         "Find subscriptions due for a reminder or removal; re-publish stuck outbox events.",
+    ),
+    SchedulerJobSpec(
+        "reconcile-every-5-minutes",
+        "*/5 * * * *",
+        Function.EXPIRE_SUBSCRIPTIONS,
+        "Reconcile: settle paid orders whose IPN never came, re-send access never sent, remove members "
+        "past their end, count events that keep failing to publish.",
+        path="/reconcile",
     ),
     SchedulerJobSpec(
         "daily-broadcast",

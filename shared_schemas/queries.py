@@ -74,6 +74,31 @@ SUBSCRIPTIONS_DUE = QuerySpec(
     purpose="expiry sweep: active subscriptions whose next reminder or removal is due",
 )
 
+ORDERS_TO_RECHECK = QuerySpec(
+    "orders_to_recheck",
+    Collection.ORDERS,
+    (Function.EXPIRE_SUBSCRIPTIONS,),
+    equals=("status",),
+    range_field="updated_at",
+    purpose="reconciliation: unsettled orders of the invoice lifetime, re-read from NowPayments",
+)
+SUBSCRIPTIONS_ACCESS_PENDING = QuerySpec(
+    "subscriptions_access_pending",
+    Collection.SUBSCRIPTIONS,
+    (Function.EXPIRE_SUBSCRIPTIONS,),
+    equals=("status", "access_sent"),
+    range_field="renewed_at",
+    purpose="reconciliation: paid subscriptions whose buyer never got their access",
+)
+MEMBERS_PAST_END = QuerySpec(
+    "members_past_end",
+    Collection.SUBSCRIPTIONS,
+    (Function.EXPIRE_SUBSCRIPTIONS,),
+    equals=("status", "in_channel"),
+    range_field="expires_at",
+    purpose="reconciliation: members still in a channel long after their access ended",
+)
+
 QUERIES: tuple[QuerySpec, ...] = (
     CHANNEL_BY_CLOSED_CHAT,
     ACTIVE_CHANNELS,
@@ -81,4 +106,7 @@ QUERIES: tuple[QuerySpec, ...] = (
     ORDER_OUTBOX,
     STUCK_OUTBOX,
     SUBSCRIPTIONS_DUE,
+    ORDERS_TO_RECHECK,
+    SUBSCRIPTIONS_ACCESS_PENDING,
+    MEMBERS_PAST_END,
 )

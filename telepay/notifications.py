@@ -14,10 +14,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from shared_schemas.config import NotifySettings
-from shared_schemas.ids import OrderKind, parse_order_id
+from shared_schemas.ids import OrderKind
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
 from shared_schemas.names import ClaimPurpose
 from telepay import texts
+from telepay.access import Paid, deliver_access
 from telepay.adapters.telegram_api import Button, TelegramForbidden, TelegramRetryAfter
 from telepay.channels import load_subscription
 from telepay.errors import Malformed
@@ -125,38 +126,19 @@ def _subscription_buyer(rt: Rt, event: PaymentEvent) -> None:
     if event.subscription_expires_at is None or event.days is None:
         raise Malformed(f"settled subscription event {event.order_id} without its expiry or days")
     subscription = load_subscription(rt.store, event.channel_token, event.user_id)
-    already_in = subscription is not None and subscription.in_channel
-    if already_in:
-        _send(
-            rt,
-            event.chat_id,
-            texts.access_extended(
-                event.channel_title,
-                event.subscription_expires_at,
-                event.price_amount,
-                event.price_currency,
-                event.days,
-            ),
-        )
-        return
-    # A join-request link: whoever uses it, the bot approves only this subscriber.
-    link = rt.telegram.create_join_request_link(
-        event.closed_channel_id,
-        name=f"order {parse_order_id(event.order_id).nonce}",
-        expire_date=rt.clock.now() + timedelta(hours=rt.settings.invite_link_hours),
+    paid = Paid(
+        user_id=event.user_id,
+        chat_id=event.chat_id,
+        channel_token=event.channel_token,
+        title=event.channel_title,
+        closed_channel_id=event.closed_channel_id,
+        expires_at=event.subscription_expires_at,
+        amount=event.price_amount,
+        currency=event.price_currency,
+        days=event.days,
+        order_id=event.order_id,
     )
-    _send(
-        rt,
-        event.chat_id,
-        texts.access_granted(
-            event.channel_title,
-            event.subscription_expires_at,
-            event.price_amount,
-            event.price_currency,
-            event.days,
-        ),
-        keyboard=[[Button(texts.join_button(event.channel_title), url=link)]],
-    )
+    deliver_access(rt, paid, in_channel=subscription is not None and subscription.in_channel)
 
 
 def _buyer_name(event: PaymentEvent) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared_schemas.config import IpnHandlerSettings, PubSubSettings
+from shared_schemas.config import IpnHandlerSettings, PubSubSettings, SettlementSettings
 from shared_schemas.documents import (
     OUTBOX_PUBLISHED_RETENTION,
     OrderDoc,
@@ -123,7 +123,7 @@ def _record_unknown(rt: Runtime[IpnHandlerSettings], raw: Any, ipn: IpnBody, rea
     rt.store.unknown_ipns.set(f"{ipn.payment_id}-{ipn.payment_status}", doc)
 
 
-def apply_payment(rt: Runtime[IpnHandlerSettings], order_id: str, payment: Payment) -> str:
+def apply_payment(rt: Runtime[SettlementSettings], order_id: str, payment: Payment) -> str:
     """One transaction: read the order and the buyer's subscription, decide, write the decision."""
     store, settings = rt.store, rt.settings
     policy = SettlementPolicy(settings.settle_on_confirmed, settings.payment_tolerance_percent)

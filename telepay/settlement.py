@@ -158,6 +158,7 @@ def granted(
         in_channel=bool(current and current.in_channel and current.status is SubscriptionStatus.ACTIVE),
         reminders_sent=current.reminders_sent if current else [],
         next_action_at=now,  # the sweep works out the reminders and removal from here
+        access_sent=False,  # until notify (or reconciliation) sends the receipt and link
         updated_at=now,
     )
     return Grant(subscription, new_expiry, previous_expiry, was_active)

@@ -113,13 +113,16 @@ class Repository(ABC, Generic[D]):
 
     @abstractmethod
     def pages(
-        self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, **equals: Any
+        self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any
     ) -> Iterator[list[Stored[D]]]:
-        """The query's results a page at a time; each page is fetched when the previous one has
-        been handled, so the caller may change the documents it has seen."""
+        """The query's results a page at a time (`below` <= range field, `above` <= it); each page
+        is fetched when the previous one has been handled, so the caller may change the documents
+        it has seen."""
 
-    def find(self, spec: QuerySpec, *, limit: int = 500, below: Any = None, **equals: Any) -> list[D]:
-        for page in self.pages(spec, page_size=limit, below=below, **equals):
+    def find(
+        self, spec: QuerySpec, *, limit: int = 500, below: Any = None, above: Any = None, **equals: Any
+    ) -> list[D]:
+        for page in self.pages(spec, page_size=limit, below=below, above=above, **equals):
             return [stored.doc for stored in page]
         return []
 

@@ -83,6 +83,22 @@ def access_extended(title: str, until: datetime, amount: Decimal, currency: str,
     )
 
 
+def access_delayed(title: str, until: datetime) -> str:
+    return (
+        f"Payment received, thank you! ✅ Your access to {title} runs until {when(until)}.\n\n"
+        "I can't create your join link right now (the channel's settings need a fix from its owner, "
+        "who has been told). I'll send it here as soon as I can."
+    )
+
+
+def access_blocked(title: str, problem: str) -> str:
+    return (
+        f"⚠️ A subscriber paid for {title}, but I couldn't create their join link: Telegram said "
+        f"“{problem}”.\n\nPlease make me an admin of the private channel with the right to invite "
+        "users via link (and to ban users). I'll send the pending links as soon as I can."
+    )
+
+
 def join_button(title: str) -> str:
     return f"Join {title}"
 

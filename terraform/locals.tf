@@ -155,6 +155,7 @@ locals {
       TASKS_LOCATION                = var.region
       TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
       EXPIRE_SUBSCRIPTIONS_URL      = local.function_urls["expire_subscriptions"]
+      NOWPAYMENTS_API_BASE_URL      = var.nowpayments_api_base_url # reconciliation re-reads payments
     }
     daily_broadcast = {
       GOOGLE_CLOUD_PROJECT          = var.project_id
@@ -174,7 +175,7 @@ locals {
     create_invoice       = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY"]
     keypad               = ["TELEGRAM_BOT_TOKEN"]
     notify               = ["TELEGRAM_BOT_TOKEN"]
-    expire_subscriptions = ["TELEGRAM_BOT_TOKEN"]
+    expire_subscriptions = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY"] # reconciliation re-reads payments
     daily_broadcast      = ["TELEGRAM_BOT_TOKEN"]
   }
 
@@ -297,6 +298,16 @@ locals {
       attempt_deadline_seconds = 180
       retry_count              = 0
       description              = "Find subscriptions due for a reminder or removal; re-publish stuck outbox events."
+      path                     = ""
+    }
+    "reconcile-every-5-minutes" = {
+      schedule                 = "*/5 * * * *"
+      time_zone                = "Etc/UTC"
+      target                   = "expire_subscriptions"
+      attempt_deadline_seconds = 180
+      retry_count              = 0 # the next run is five minutes away
+      description              = "Reconcile: settle paid orders whose IPN never came, re-send access never sent, remove members past their end, count events that keep failing to publish."
+      path                     = "/reconcile"
     }
     "daily-broadcast" = {
       schedule                 = var.daily_broadcast_schedule
@@ -305,6 +316,7 @@ locals {
       attempt_deadline_seconds = 180
       retry_count              = 3
       description              = "Post every active channel's offer to its open channel."
+      path                     = ""
     }
   }
 
@@ -318,6 +330,32 @@ locals {
       fields = [
         { field_path = "published", order = "ASCENDING" },
         { field_path = "created_at", order = "ASCENDING" },
+      ]
+    }
+    # orders_to_recheck: reconciliation, unsettled orders of the invoice lifetime, re-read from NowPayments
+    "orders-status-updated_at" = {
+      collection = "orders"
+      fields = [
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "updated_at", order = "ASCENDING" },
+      ]
+    }
+    # subscriptions_access_pending: reconciliation, paid subscriptions whose buyer never got their access
+    "subscriptions-status-access_sent-renewed_at" = {
+      collection = "subscriptions"
+      fields = [
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "access_sent", order = "ASCENDING" },
+        { field_path = "renewed_at", order = "ASCENDING" },
+      ]
+    }
+    # members_past_end: reconciliation, members still in a channel long after their access ended
+    "subscriptions-status-in_channel-expires_at" = {
+      collection = "subscriptions"
+      fields = [
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "in_channel", order = "ASCENDING" },
+        { field_path = "expires_at", order = "ASCENDING" },
       ]
     }
     # subscriptions_due: the expiry sweep, active subscriptions whose next reminder or removal is due

@@ -19,7 +19,7 @@ resource "google_cloud_scheduler_job" "job" {
   }
 
   http_target {
-    uri         = local.function_urls[each.value.target]
+    uri         = "${local.function_urls[each.value.target]}${each.value.path}"
     http_method = "POST"
     oidc_token {
       service_account_email = google_service_account.caller["scheduler_invoker"].email

@@ -1,5 +1,6 @@
-"""expire_subscriptions: Cloud Scheduler target (every minute) and target of its own paced
-`telegram-actions` tasks (POST /task). Both callers are OIDC-authenticated by IAM."""
+"""expire_subscriptions: Cloud Scheduler target (every minute; every five minutes on /reconcile)
+and target of its own paced `telegram-actions` tasks (POST /task). Every caller is
+OIDC-authenticated by IAM."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from telepay.errors import Transient
 from telepay.expiry import run_task, sweep
 from telepay.logs import get_logger
 from telepay.payments import flush_outbox
+from telepay.reconcile import reconcile
 from telepay.runtime import start
 from telepay.tasks_entry import handle_task
 
 RT = start(ExpireSubscriptionsSettings, "expire_subscriptions")
 log = get_logger("expire_subscriptions")
+RECONCILE_PATH = "/reconcile"
 OUTBOX_GRACE = timedelta(seconds=30)  # ipn_handler publishes at once; older unpublished ones are stuck
 
 
@@ -34,6 +37,12 @@ def expire_subscriptions(request: Request) -> tuple[Any, int]:
     if request.method != "POST":
         return {"error": "POST only (Cloud Scheduler)"}, 405
     scheduled = request.headers.get("X-CloudScheduler-ScheduleTime", "")
+    if request.path.rstrip("/").endswith(RECONCILE_PATH):
+        try:
+            return {"counts": reconcile(RT, scheduled)}, 200
+        except Transient as error:  # the next run, five minutes on, picks up what this one left
+            log.warning("reconciliation %s not finished: %s", scheduled, error)
+            return {"error": "try again"}, 503
     try:
         outbox_clear = flush_outbox(RT, older_than=OUTBOX_GRACE)
         counts = sweep(RT, scheduled)

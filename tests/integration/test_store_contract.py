@@ -250,6 +250,10 @@ def test_range_queries_filter_order_and_page_without_overlap(store: Store) -> No
         )
     ]
     assert pages == [["due-3", "due-4"], ["due-1", "due-2"], ["due-5"]]
+    window = store.subscriptions.find(
+        SUBSCRIPTIONS_DUE, status=SubscriptionStatus.ACTIVE, below=NOW, above=NOW - timedelta(minutes=5)
+    )
+    assert [sub.user_id for sub in window] == [1, 2, 5]  # both bounds included
 
 
 def test_pages_may_change_what_they_have_seen(store: Store) -> None:

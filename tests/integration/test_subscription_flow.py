@@ -245,7 +245,7 @@ def test_a_member_just_gets_the_new_expiry(firestore_db: Any) -> None:
 def test_a_buyer_who_blocked_the_bot_is_recorded_not_retried(firestore_db: Any) -> None:
     envelope = _settled(firestore_db)
     rt = runtime(firestore_db, "notify")
-    rt.telegram.fail_next = [TelegramForbidden("Forbidden: bot was blocked by the user")]
+    rt.telegram.fail_method["send_message"] = [TelegramForbidden("Forbidden: bot was blocked by the user")]
     outcomes = handle_event(envelope, rt)
     assert outcomes[0] == "buyer: blocked"
     assert firestore_db.collection("users").document(str(BUYER)).get().to_dict()["blocked_bot"] is True

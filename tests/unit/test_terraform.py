@@ -324,8 +324,9 @@ def test_function_urls_are_the_deterministic_run_app_urls(tf: tc.Terraform) -> N
 
 def test_every_caller_uses_the_run_app_url_as_target_and_audience(tf: tc.Terraform) -> None:
     job = tc.single_block(tf.resource("google_cloud_scheduler_job", "job"), "http_target")
-    assert job["uri"] == ref("local.function_urls[each.value.target]")
-    assert job["oidc_token"][0]["audience"] == job["uri"]
+    # A job may call a path of its function (reconciliation's /reconcile); the token names the function.
+    assert job["uri"] == "${local.function_urls[each.value.target]}${each.value.path}"
+    assert job["oidc_token"][0]["audience"] == ref("local.function_urls[each.value.target]")
     push = tc.single_block(tf.resource("google_pubsub_subscription", "push"), "push_config")
     assert push["push_endpoint"] == ref("local.function_urls[each.value.push_to]")
     assert push["oidc_token"][0]["audience"] == push["push_endpoint"]
@@ -815,6 +816,7 @@ def test_scheduler_jobs_mirror_names(tf: tc.Terraform, locals_: Locals) -> None:
         assert row["target"] == spec.target.value
         assert row["attempt_deadline_seconds"] == spec.attempt_deadline_seconds
         assert row["description"] == spec.description
+        assert row["path"] == spec.path, spec.name
         assert isinstance(row["retry_count"], int)
     assert table["expire-subscriptions-every-minute"]["schedule"] == "* * * * *"
     job = tf.resource("google_cloud_scheduler_job", "job")

@@ -1,0 +1,177 @@
+"""Access that must not be lost, and reconciliation: a join link the bot cannot create delays the
+access instead of dropping it (the buyer and owner are told), and the five-minute reconciliation
+settles payments whose IPN never came, publishes stuck events, sends delayed access, and makes
+members past their end due for removal."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from shared_schemas.config import ExpireSubscriptionsSettings, IpnHandlerSettings, NotifySettings
+from shared_schemas.documents import OrderDoc, OrderStatus, PaymentStatus
+from shared_schemas.ids import OrderKind, subscription_id, subscription_order_id
+from shared_schemas.messages import Envelope, PaymentEvent
+from shared_schemas.names import RECONCILIATION_DISCREPANCIES_FIELD, RECONCILIATION_SUMMARY_MESSAGE
+from shared_schemas.queries import ORDER_OUTBOX
+from telepay import ipn_signature
+from telepay.adapters.telegram_api import TelegramBadRequest
+from telepay.channels import save_channel
+from telepay.notifications import handle_event
+from telepay.payments import handle_ipn
+from telepay.reconcile import OUTBOX_MAX_ATTEMPTS, reconcile
+from tests.conftest import demo_channel
+from tests.harness import IPN_SECRET, NOW, RecordingPublisher, active_subscription, fakes, runtime
+from tests.memory_store import MemoryStore
+
+BUYER = 4242
+OWNER = 5001
+SUB_ID = subscription_id("DemoChannel01", BUYER)
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    store = MemoryStore()
+    save_channel(store, demo_channel())
+    return store
+
+
+def _order(store: MemoryStore, payment_id: int | None = None, **changes: object) -> OrderDoc:
+    order = OrderDoc.model_validate(
+        {
+            "order_id": subscription_order_id("DemoChannel01", BUYER, "t1"),
+            "kind": OrderKind.SUBSCRIPTION,
+            "user_id": BUYER,
+            "chat_id": BUYER,
+            "channel_token": "DemoChannel01",
+            "tier_id": "t1",
+            "days": 30,
+            "price_amount": Decimal("5.00"),
+            "price_currency": "USD",
+            "status": OrderStatus.INVOICED,
+            "payment_id": payment_id,
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+        | changes
+    )
+    store.orders.set(order.order_id, order)
+    return order
+
+
+def _settle(store: MemoryStore) -> bytes:
+    order = _order(store)
+    rt = runtime(IpnHandlerSettings, store)
+    _, nowpayments, _ = fakes(rt)
+    nowpayments.set_payment(71, order.order_id, "finished", "5.00")
+    body = json.dumps({"payment_id": 71, "payment_status": "finished", "order_id": order.order_id}).encode()
+    assert handle_ipn(body, ipn_signature.sign(body, IPN_SECRET), rt).http_status == 200
+    publisher = rt.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    return publisher.published[0][1]
+
+
+def test_a_join_link_the_bot_cannot_create_delays_the_access_and_reconciliation_sends_it(
+    store: MemoryStore,
+) -> None:
+    event = Envelope[PaymentEvent].model_validate_json(_settle(store))
+    rt = runtime(NotifySettings, store)
+    telegram, _, _ = fakes(rt)
+    telegram.fail_method["create_join_request_link"] = [
+        TelegramBadRequest("not enough rights to manage chat invite link")
+    ]
+    handle_event(event, rt)
+    handle_event(event, rt)  # Pub/Sub redelivers: nothing is told twice
+
+    [buyer] = telegram.to(BUYER)
+    assert "I'll send it here as soon as I can" in buyer.text and "Payment received" in buyer.text
+    owner = [m.text for m in telegram.to(OWNER)]
+    assert len(owner) == 2 and any("invite users via link" in text for text in owner)  # + the sale notice
+    assert store.users.get(str(BUYER)) is None  # not taken for a user who blocked the bot
+    sub = store.subscriptions.get(SUB_ID)
+    assert sub is not None and not sub.access_sent and "invite link" in (sub.access_problem or "")
+
+    later = runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(minutes=5))
+    counts = reconcile(later, "r1")
+    assert counts["access_resent"] == 1 and counts[RECONCILIATION_DISCREPANCIES_FIELD] >= 1
+    reconciled_telegram, _, _ = fakes(later)
+    [granted] = reconciled_telegram.to(BUYER)
+    assert "Tap Join" in granted.text and granted.button_urls()
+    sub = store.subscriptions.get(SUB_ID)
+    assert sub is not None and sub.access_sent and sub.access_problem is None
+    assert (
+        reconcile(runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(minutes=10)), "r2")[
+            "access_resent"
+        ]
+        == 0
+    )
+
+
+def test_a_payment_whose_ipn_never_came_is_settled_by_reconciliation(store: MemoryStore) -> None:
+    order = _order(store, payment_id=71, payment_status=PaymentStatus.CONFIRMING)
+    rt = runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(minutes=30))
+    _, nowpayments, _ = fakes(rt)
+    nowpayments.set_payment(71, order.order_id, "finished", "5.00")
+    counts = reconcile(rt, "r1")
+    assert (counts["rechecked"], counts["settled_late"]) == (1, 1)
+    settled = store.orders.get(order.order_id)
+    assert settled is not None and settled.status is OrderStatus.SETTLED
+    publisher = rt.publisher
+    assert isinstance(publisher, RecordingPublisher) and len(publisher.published) == 1
+    assert reconcile(rt, "r1") == {"duplicate": 1}  # the same scheduled run again
+
+
+def test_old_or_paymentless_orders_are_not_rechecked(store: MemoryStore) -> None:
+    _order(store, payment_id=None)
+    rt = runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(days=3))
+    assert reconcile(rt, "r1")["rechecked"] == 0
+
+
+def test_stuck_events_are_published_and_hopeless_ones_counted(store: MemoryStore) -> None:
+    rt = runtime(IpnHandlerSettings, store)
+    publisher = rt.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    publisher.fail_next = 1
+    order = _order(store)
+    _, nowpayments, _ = fakes(rt)
+    nowpayments.set_payment(71, order.order_id, "finished", "5.00")
+    body = json.dumps({"payment_id": 71, "payment_status": "finished", "order_id": order.order_id}).encode()
+    with pytest.raises(Exception, match="outbox"):
+        handle_ipn(body, ipn_signature.sign(body, IPN_SECRET), rt)
+    later = runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(minutes=5))
+    counts = reconcile(later, "r1")
+    assert counts["outbox_stuck"] == 1
+    published = later.publisher
+    assert isinstance(published, RecordingPublisher) and len(published.published) == 1
+
+    [event] = store.outbox.find(ORDER_OUTBOX, order_id=order.order_id, published=True)
+    store.outbox.update(event.event_id, {"published": False, "publish_attempts": OUTBOX_MAX_ATTEMPTS})
+    assert (
+        reconcile(runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(minutes=10)), "r2")[
+            "outbox_given_up"
+        ]
+        == 1
+    )
+
+
+def test_a_member_past_their_end_with_nothing_scheduled_is_made_due(store: MemoryStore) -> None:
+    stale = active_subscription(BUYER, days=1).model_copy(update={"next_action_at": None})
+    store.subscriptions.set(SUB_ID, stale)
+    rt = runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(days=1, minutes=30))
+    assert reconcile(rt, "r1")["removals_scheduled"] == 1
+    sub = store.subscriptions.get(SUB_ID)
+    assert sub is not None and sub.next_action_at == NOW + timedelta(days=1, minutes=30)
+
+
+def test_each_run_logs_one_summary_with_its_discrepancies(
+    store: MemoryStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="telepay.reconcile")
+    reconcile(runtime(ExpireSubscriptionsSettings, store), "r1")
+    [record] = [r for r in caplog.records if r.getMessage() == RECONCILIATION_SUMMARY_MESSAGE]
+    fields = record.__dict__["fields"]
+    assert fields[RECONCILIATION_DISCREPANCIES_FIELD] == 0 and fields["rechecked"] == 0
