@@ -19,7 +19,7 @@ holder died its lease runs out and the retry takes the work over. Claims expire 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -79,6 +79,21 @@ class Claims:
             self._store.claims.update(
                 claim.doc_id, {"status": ClaimStatus.DONE.value, "result": claim.result}
             )
+
+    def scheduled_run(
+        self, purpose: ClaimPurpose, key: str, lease: timedelta, work: Callable[[], dict[str, int]]
+    ) -> dict[str, int]:
+        """A scheduled job's run, once per scheduled time: a repeat of the same run (done, or in
+        progress elsewhere) counts as a duplicate; the next scheduled run picks up what is left."""
+        try:
+            with self.hold(purpose, key, lease=lease) as claim:
+                if claim.done_before:
+                    return {"duplicate": 1}
+                counts = work()
+                claim.result = str(counts)
+                return counts
+        except ClaimBusy:
+            return {"duplicate": 1}
 
     def _acquire(self, claim: Claim, lease: timedelta, keep_for: timedelta) -> ClaimDoc | None:
         """None when this call now holds the claim; the earlier claim when the work was done."""

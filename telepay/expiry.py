@@ -30,7 +30,6 @@ from telepay.adapters.telegram_api import (
     TelegramRetryAfter,
 )
 from telepay.channels import load_channel, load_channel_cached
-from telepay.errors import ClaimBusy
 from telepay.logs import get_logger
 from telepay.owners import notify_owner_once
 from telepay.runtime import Runtime
@@ -133,15 +132,7 @@ def sweep(rt: Rt, scheduled: str) -> dict[str, int]:
     """One scheduled run. Returns counts for the log. A run of the same schedule in progress
     elsewhere makes this one a duplicate (the next minute's run picks up whatever it leaves)."""
     key = scheduled or rt.clock.now().isoformat()
-    try:
-        with rt.claims.hold(ClaimPurpose.SWEEP, key, lease=timedelta(minutes=3)) as claim:
-            if claim.done_before:
-                return {"duplicate": 1}
-            counts = _sweep(rt)
-            claim.result = str(counts)
-    except ClaimBusy:
-        return {"duplicate": 1}
-    return counts
+    return rt.claims.scheduled_run(ClaimPurpose.SWEEP, key, timedelta(minutes=3), lambda: _sweep(rt))
 
 
 def _sweep(rt: Rt) -> dict[str, int]:

@@ -36,7 +36,7 @@ from telepay.access import Paid, deliver_access
 from telepay.adapters.nowpayments_api import NowPaymentsRejected
 from telepay.adapters.telegram_api import TelegramForbidden
 from telepay.channels import load_channel
-from telepay.errors import ClaimBusy, Transient
+from telepay.errors import Transient
 from telepay.logs import get_logger
 from telepay.payments import apply_payment, flush_outbox
 from telepay.runtime import Runtime
@@ -53,14 +53,11 @@ PAGE = 200
 
 def reconcile(rt: Rt, scheduled: str) -> dict[str, int]:
     key = scheduled or rt.clock.now().isoformat()
-    try:
-        with rt.claims.hold(ClaimPurpose.RECONCILE, key, lease=timedelta(minutes=4)) as claim:
-            if claim.done_before:
-                return {"duplicate": 1}
-            counts = _reconcile(rt)
-            claim.result = str(counts)
-    except ClaimBusy:
-        return {"duplicate": 1}
+    counts = rt.claims.scheduled_run(
+        ClaimPurpose.RECONCILE, key, timedelta(minutes=4), lambda: _reconcile(rt)
+    )
+    if "duplicate" in counts:
+        return counts
     discrepancies = sum(counts[name] for name in DISCREPANCIES)
     log.info(
         RECONCILIATION_SUMMARY_MESSAGE,
