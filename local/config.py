@@ -20,6 +20,7 @@ LOCAL_PROJECT = "telepay-local"
 LOCAL_BOT_TOKEN = "7000000001:LOCAL-development-token-not-real"
 LOCAL_BOT_USERNAME = "TelePayLocalBot"
 LOCAL_WEBHOOK_SECRET = "local-webhook-secret-not-real"
+LOCAL_TASKS_INVOKER = f"tasks-invoker@{LOCAL_PROJECT}.iam.gserviceaccount.com"
 LOCAL_NOWPAYMENTS_API_KEY = "local-nowpayments-api-key-not-real"
 LOCAL_NOWPAYMENTS_IPN_SECRET = "local-ipn-secret-not-real"
 LOCAL_TASKS_LOCATION = "us-central1"
@@ -117,7 +118,9 @@ class StackConfig:
             "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{self.tasks_port}",
             "TASKS_LOCATION": LOCAL_TASKS_LOCATION,
             # Tasks carry an OIDC token as in production (the stand-in's is unsigned).
-            "TASKS_INVOKER_SERVICE_ACCOUNT": f"tasks-invoker@{LOCAL_PROJECT}.iam.gserviceaccount.com",
+            "TASKS_INVOKER_SERVICE_ACCOUNT": LOCAL_TASKS_INVOKER,
+            # ... and the task targets accept only that identity on their task calls.
+            "TASK_CALLER_SERVICE_ACCOUNT": LOCAL_TASKS_INVOKER,
             "TELEGRAM_BOT_TOKEN": self.telegram_bot_token,
             "TELEGRAM_BOT_USERNAME": self.telegram_bot_username,
             "TELEGRAM_API_BASE_URL": self.telegram_url,

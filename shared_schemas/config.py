@@ -72,6 +72,17 @@ class TasksSettings(CommonSettings):
         return self
 
 
+class TaskTargetSettings(CommonSettings):
+    """A function that runs Cloud Tasks (create_invoice, keypad, and the /task path of
+    expire_subscriptions and daily_broadcast)."""
+
+    task_caller_service_account: str | None = Field(
+        default=None,
+        description="The identity whose OIDC token every task call must carry (this function's queue); "
+        "a task call with another identity is refused with 403.",
+    )
+
+
 class PubSubSettings(CommonSettings):
     pubsub_emulator_host: str | None = Field(
         default=None, description="host:port of the Pub/Sub emulator (local only)."
@@ -127,7 +138,7 @@ class TelegramWebhookSettings(TelegramSettings, BroadcastEnqueuerSettings):
         return value
 
 
-class CreateInvoiceSettings(TelegramSettings, NowPaymentsSettings):
+class CreateInvoiceSettings(TelegramSettings, NowPaymentsSettings, TaskTargetSettings):
     ipn_callback_url: str = Field(description="Public URL of ipn_handler, given to NowPayments per invoice.")
     invoice_max_attempts: int = Field(
         default=5, description="Attempts before the user is told the invoice failed (the queue's max)."
@@ -164,11 +175,11 @@ class NotifySettings(AccessSettings):
     pass
 
 
-class KeypadSettings(TelegramSettings, TasksSettings):
+class KeypadSettings(TelegramSettings, TasksSettings, TaskTargetSettings):
     create_invoice_url: str = Field(description="URL of the create_invoice function (task target).")
 
 
-class ExpireSubscriptionsSettings(AccessSettings, TasksSettings, SettlementSettings):
+class ExpireSubscriptionsSettings(AccessSettings, TasksSettings, SettlementSettings, TaskTargetSettings):
     expire_subscriptions_url: str = Field(description="This function's own URL (its tasks' target).")
     invoice_lifetime_hours: int = Field(
         default=48, description="Reconciliation re-reads unsettled orders updated within this time."
@@ -179,7 +190,7 @@ class ExpireSubscriptionsSettings(AccessSettings, TasksSettings, SettlementSetti
     sweep_page_size: int = Field(default=500, description="Subscriptions read per query page.")
 
 
-class DailyBroadcastSettings(TelegramSettings, BroadcastEnqueuerSettings):
+class DailyBroadcastSettings(TelegramSettings, BroadcastEnqueuerSettings, TaskTargetSettings):
     broadcast_pause_after_failures: int = Field(
         default=3, description="Consecutive permanent failures before a channel's broadcast pauses."
     )

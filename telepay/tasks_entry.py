@@ -3,6 +3,7 @@
 - a malformed payload, or a `Permanent` error while doing the work, cannot succeed on a retry: it is
   recorded in `failed_tasks` for the operator (with an error log) and answered 200, so Cloud Tasks
   stops retrying it;
+- a call whose token names another identity than this function's queue answers 403;
 - a `Transient` error (a service down, rate limited, a claim busy elsewhere) answers 503, so
   Cloud Tasks retries with the queue's backoff;
 - anything else is a bug: it propagates (500) and Cloud Tasks retries it until its attempts run out.
@@ -10,6 +11,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,7 +20,7 @@ from typing import Any, TypeVar
 from flask import Request
 from pydantic import BaseModel, ValidationError
 
-from shared_schemas.config import CommonSettings
+from shared_schemas.config import TaskTargetSettings
 from shared_schemas.documents import FAILED_TASK_LIFETIME, FailedTaskDoc
 from shared_schemas.names import Function
 from telepay.errors import Permanent, Transient
@@ -33,12 +36,16 @@ def handle_task(
     model: type[T],
     work: Callable[[T, int], str],
     log: logging.Logger,
-    rt: Runtime[CommonSettings],
+    rt: Runtime[TaskTargetSettings],
     function: Function,
 ) -> tuple[Any, int]:
     """`work(task, attempt)` returns an outcome for the log; attempt counts from 1."""
     if request.method != "POST":
         return {"error": "POST only"}, 405
+    expected = rt.settings.task_caller_service_account
+    if expected and caller_identity(request.headers.get("Authorization", "")) != expected:
+        log.warning("a task call from another identity refused")
+        return {"error": "forbidden"}, 403
     body = request.get_data(as_text=True)
     attempt = int(request.headers.get("X-CloudTasks-TaskRetryCount", "0")) + 1
     try:
@@ -60,8 +67,25 @@ def handle_task(
     return {"outcome": outcome}, 200
 
 
+def caller_identity(authorization: str) -> str | None:
+    """The `email` of the OIDC token a call carries. Cloud Run has verified the token's signature
+    and audience before the request arrives (IAM invoker check); this tells which of the accounts
+    allowed to invoke the function made the call."""
+    scheme, _, token = authorization.partition(" ")
+    parts = token.split(".")
+    if scheme.lower() != "bearer" or len(parts) != 3:
+        return None
+    try:
+        padded = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+    except ValueError:
+        return None
+    email = claims.get("email") if isinstance(claims, dict) else None
+    return email if isinstance(email, str) else None
+
+
 def _record(
-    rt: Runtime[CommonSettings],
+    rt: Runtime[TaskTargetSettings],
     function: Function,
     request: Request,
     body: str,

@@ -134,6 +134,7 @@ locals {
       IPN_CALLBACK_URL         = local.function_urls["ipn_handler"]
       # The attempt that tells the user the invoice failed must be the queue's last one.
       INVOICE_MAX_ATTEMPTS = tostring(local.queues["create-invoice"].max_attempts)
+      TASK_CALLER_SERVICE_ACCOUNT   = google_service_account.queue["create-invoice"].email # only its queue may call /task
     }
     keypad = {
       GOOGLE_CLOUD_PROJECT          = var.project_id
@@ -142,6 +143,7 @@ locals {
       TASKS_LOCATION                = var.region
       TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
       CREATE_INVOICE_URL            = local.function_urls["create_invoice"]
+      TASK_CALLER_SERVICE_ACCOUNT   = google_service_account.queue["keypad"].email # only its queue may call /task
     }
     notify = {
       GOOGLE_CLOUD_PROJECT  = var.project_id
@@ -155,6 +157,7 @@ locals {
       TASKS_LOCATION                = var.region
       TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
       EXPIRE_SUBSCRIPTIONS_URL      = local.function_urls["expire_subscriptions"]
+      TASK_CALLER_SERVICE_ACCOUNT   = google_service_account.queue["telegram-actions"].email # only its queue may call /task
       NOWPAYMENTS_API_BASE_URL      = var.nowpayments_api_base_url # reconciliation re-reads payments
     }
     daily_broadcast = {
@@ -164,6 +167,7 @@ locals {
       TASKS_LOCATION                = var.region
       TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
       DAILY_BROADCAST_URL           = local.function_urls["daily_broadcast"]
+      TASK_CALLER_SERVICE_ACCOUNT   = google_service_account.queue["broadcast"].email # only its queue may call /task
     }
   }
 

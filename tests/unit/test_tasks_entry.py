@@ -3,6 +3,8 @@ operator and acknowledged, transient → 503, done → 200."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -23,15 +25,30 @@ log = logging.getLogger("test.tasks")
 GOOD = '{"channel_token": "DemoChannel01", "day": "2026-11-26"}'
 
 
+QUEUE_IDENTITY = "tasks-broadcast@telepay-test.iam.gserviceaccount.com"
+
+
+def token_of(email: str) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"Bearer {part({'alg': 'RS256'})}.{part({'email': email, 'aud': 'x'})}.signature"
+
+
 def _call(
     store: MemoryStore,
     body: str,
     work: Callable[[BroadcastTask, int], str],
     method: str = "POST",
     retry: str = "0",
+    caller: str = QUEUE_IDENTITY,
 ) -> tuple[Any, int]:
-    rt = runtime(DailyBroadcastSettings, store)
-    headers = {"X-CloudTasks-TaskRetryCount": retry, "X-CloudTasks-TaskName": f"task-{retry}"}
+    rt = runtime(DailyBroadcastSettings, store, task_caller_service_account=QUEUE_IDENTITY)
+    headers = {
+        "X-CloudTasks-TaskRetryCount": retry,
+        "X-CloudTasks-TaskName": f"task-{retry}",
+        "Authorization": token_of(caller),
+    }
     with app.test_request_context("/task", method=method, data=body, headers=headers) as ctx:
         return handle_task(ctx.request, BroadcastTask, work, log, rt, Function.DAILY_BROADCAST)
 
@@ -77,3 +94,23 @@ def test_malformed_and_refused_tasks_are_recorded_for_the_operator_not_retried()
     recorded = store.failed_tasks.get("daily_broadcast-task-4")
     assert recorded is not None and recorded.attempt == 5
     assert recorded.reason == "TelegramForbidden: bot was kicked from the channel chat"
+
+
+def test_a_task_call_from_another_identity_is_refused() -> None:
+    """Cloud Run lets in every account allowed to invoke the function (its queue and its scheduler
+    job); only the queue's identity may run tasks."""
+    seen: list[str] = []
+
+    def work(task: BroadcastTask, attempt: int) -> str:
+        seen.append(task.channel_token)
+        return "posted"
+
+    store = MemoryStore()
+    scheduler = "scheduler-invoker@telepay-test.iam.gserviceaccount.com"
+    assert _call(store, GOOD, work, caller=scheduler)[1] == 403
+    app_ctx = app.test_request_context("/task", method="POST", data=GOOD)
+    with app_ctx as ctx:
+        rt = runtime(DailyBroadcastSettings, store, task_caller_service_account=QUEUE_IDENTITY)
+        assert handle_task(ctx.request, BroadcastTask, work, log, rt, Function.DAILY_BROADCAST)[1] == 403
+    assert seen == []
+    assert _call(store, GOOD, work)[1] == 200 and seen == ["DemoChannel01"]

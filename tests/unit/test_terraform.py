@@ -46,7 +46,7 @@ LOCAL_ONLY = {
 }
 # Optional settings whose defaults only fit the local stack: production must set them.
 # (TASKS_TOKEN_FROM_QUEUE: the queues add the OIDC token, so no TASKS_INVOKER_SERVICE_ACCOUNT.)
-PRODUCTION_REQUIRED = {"tasks_location", "tasks_token_from_queue"}
+PRODUCTION_REQUIRED = {"tasks_location", "tasks_token_from_queue", "task_caller_service_account"}
 # URL settings that name a function's URL differently from `<function>_url`.
 URL_SETTING_TARGETS = {"IPN_CALLBACK_URL": "ipn_handler"}
 # URL settings of external services (not functions).
@@ -415,12 +415,25 @@ def test_url_settings_point_at_the_right_function(locals_: Locals) -> None:
     )
 
 
+PER_FUNCTION_SETTINGS = {"TASK_CALLER_SERVICE_ACCOUNT"}  # each task target names its own queue
+
+
 def test_a_setting_shared_by_functions_has_one_value(locals_: Locals) -> None:
     values: dict[str, set[str]] = {}
     for env in locals_["function_env"].values():
         for name, value in env.items():
-            values.setdefault(name, set()).add(str(value))
+            if name not in PER_FUNCTION_SETTINGS:
+                values.setdefault(name, set()).add(str(value))
     assert {name: v for name, v in values.items() if len(v) > 1} == {}
+
+
+def test_each_task_target_accepts_only_its_own_queue(locals_: Locals) -> None:
+    targets = {spec.target.value: spec.name.value for spec in QUEUES}
+    for function, env in locals_["function_env"].items():
+        expected = (
+            ref(f'google_service_account.queue["{targets[function]}"].email') if function in targets else None
+        )
+        assert env.get("TASK_CALLER_SERVICE_ACCOUNT") == expected, function
 
 
 def test_plain_settings_come_from_variables_or_resources(locals_: Locals) -> None:
