@@ -200,7 +200,7 @@ locals {
     create_invoice       = { "roles/datastore.user" = "Firestore: writes orders and users; reads channels and keypad sessions." }
     keypad               = { "roles/datastore.user" = "Firestore: writes keypad sessions (the keypad's state) and claims; reads channels." }
     notify               = { "roles/datastore.user" = "Firestore: reads orders and channels; writes subscriptions, users and message claims." }
-    expire_subscriptions = { "roles/datastore.user" = "Firestore: queries subscriptions due for a reminder or removal and updates them; re-publishes stuck outbox events." }
+    expire_subscriptions = { "roles/datastore.user" = "Firestore: queries subscriptions due for a reminder or removal and updates them; re-publishes stuck outbox events; reconciliation settles orders and re-sends access; records failed tasks." }
     daily_broadcast      = { "roles/datastore.user" = "Firestore: reads channels and writes their broadcast state; writes claims." }
   }
 
