@@ -12,11 +12,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared_schemas.config import IpnHandlerSettings, PubSubSettings
-from shared_schemas.documents import OUTBOX_PUBLISHED_RETENTION, OrderDoc, SubscriptionDoc, UnknownIpnDoc
+from shared_schemas.documents import (
+    OUTBOX_PUBLISHED_RETENTION,
+    OrderDoc,
+    OrderStatus,
+    SubscriptionDoc,
+    UnknownIpnDoc,
+)
 from shared_schemas.ids import OrderKind, subscription_id
 from shared_schemas.names import ClaimPurpose, Topic
 from shared_schemas.queries import ORDER_OUTBOX, STUCK_OUTBOX
-from telepay import ipn_signature
+from telepay import ipn_signature, ledger
 from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable, Payment
 from telepay.channels import load_channel
 from telepay.errors import RetryLater
@@ -118,7 +124,11 @@ def apply_payment(rt: Runtime[IpnHandlerSettings], order_id: str, payment: Payme
         current: SubscriptionDoc | None = (
             tx.get(store.subscriptions, sub_id) if order.kind is OrderKind.SUBSCRIPTION else None
         )
-        decision = decide(order, payment, current, channel, rt.clock.now(), policy)
+        now = rt.clock.now()
+        decision = decide(order, payment, current, channel, now, policy)
+        if decision.order_updates.get("status") is OrderStatus.SETTLED and channel is not None:
+            entry = ledger.book(order, payment, channel, settings.platform_fee_percent, now)
+            tx.set(store.ledger, entry.entry_id, entry)
         if decision.order_updates:
             tx.update(store.orders, order_id, decision.order_updates)
         if decision.subscription is not None:

@@ -44,6 +44,8 @@ class Payment(BaseModel):
     actually_paid: Money | None = None
     pay_currency: str | None = None
     invoice_id: int | None = None
+    outcome_amount: Money | None = None
+    outcome_currency: str | None = None
 
 
 def _json_decimal(response: httpx.Response) -> Any:

@@ -1,0 +1,86 @@
+"""100 payments for one owner settle at once on the Firestore emulator: 100 ledger entries, and
+the owner's balance is exact to the smallest unit (each entry is its own document: no hot balance
+document, so nothing contends)."""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared_schemas.documents import EntryState, OrderDoc, OrderStatus
+from shared_schemas.ids import OrderKind
+from shared_schemas.queries import LEDGER_OF_OWNER
+from telepay import ledger
+from telepay.adapters.nowpayments_api import Payment
+from telepay.channels import save_channel
+from telepay.payments import apply_payment
+from tests.conftest import demo_channel
+from tests.integration.helpers import NOW, runtime, store_of
+
+pytestmark = pytest.mark.integration
+OWNER = 5001
+PAYMENTS = 100
+
+
+def test_a_hundred_concurrent_settlements_book_a_hundred_entries_exactly(firestore_db: Any) -> None:
+    store = store_of(firestore_db)
+    save_channel(store, demo_channel(owner=OWNER))
+    rng = random.Random(13)
+    work: list[tuple[str, Payment]] = []
+    for number in range(PAYMENTS):
+        price = Decimal(rng.randint(499, 99999)) / 100
+        order = OrderDoc(
+            order_id=f"tp1-don-DemoChannel01-{number}-{int(price * 100)}-n{number:04d}",
+            kind=OrderKind.DONATION,
+            user_id=1000 + number,
+            chat_id=1000 + number,
+            channel_token="DemoChannel01",
+            price_amount=price,
+            price_currency="USD",
+            status=OrderStatus.INVOICED,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        store.orders.set(order.order_id, order)
+        outcome = Decimal(rng.randint(1, 10**10)).scaleb(-8)
+        work.append(
+            (
+                order.order_id,
+                Payment(
+                    payment_id=900_000 + number,
+                    payment_status="finished",
+                    order_id=order.order_id,
+                    price_amount=price,
+                    price_currency="usd",
+                    pay_amount=Decimal("0.001"),
+                    actually_paid=Decimal("0.001"),
+                    pay_currency="btc",
+                    outcome_amount=outcome,
+                    outcome_currency="usdttrc20",
+                ),
+            )
+        )
+    rt = runtime(firestore_db, platform_fee_percent=Decimal("3"))
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(lambda item: apply_payment(rt, item[0], item[1]), work))
+    assert all(outcome.endswith("payment.settled") for outcome in outcomes)
+
+    entries = [
+        stored.doc
+        for page in store.ledger.pages(LEDGER_OF_OWNER, owner_user_id=OWNER, state=EntryState.AVAILABLE.value)
+        for stored in page
+    ]
+    assert len(entries) == PAYMENTS
+    expected = Decimal(0)
+    for _, payment in work:
+        assert payment.outcome_amount is not None
+        expected += ledger.split(payment.outcome_amount, Decimal("3"), "usdttrc20")[1]
+    result = ledger.balance(entries)
+    assert result.available == {"usdttrc20": expected}
+    assert sum((e.settled_fee + e.settled_net for e in entries), Decimal(0)) == sum(
+        (p.outcome_amount or Decimal(0) for _, p in work), Decimal(0)
+    )
