@@ -464,6 +464,10 @@ class LedgerEntryDoc(Document):
     )
     state: EntryState = EntryState.AVAILABLE
     payout_id: str | None = Field(default=None, description="The payout covering it (reserved, paid).")
+    releases: int = Field(default=0, description="Times a failed payout gave it back (part of payout ids).")
+    retry_after: datetime | None = Field(
+        default=None, description="After a failed payout: not planned again before this (no failure loop)."
+    )
     booked_at: datetime
     updated_at: datetime
 

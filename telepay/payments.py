@@ -22,7 +22,7 @@ from shared_schemas.documents import (
 from shared_schemas.ids import OrderKind, subscription_id
 from shared_schemas.names import ClaimPurpose, Topic
 from shared_schemas.queries import ORDER_OUTBOX, STUCK_OUTBOX
-from telepay import ipn_signature, ledger
+from telepay import ipn_signature, ledger, payout_ipn
 from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable, Payment
 from telepay.channels import load_channel
 from telepay.errors import RetryLater
@@ -55,6 +55,8 @@ def handle_ipn(body: bytes, signature: str | None, rt: Runtime[IpnHandlerSetting
         return IpnResult(401, "bad signature")
     try:
         raw = json.loads(body)
+        if payout_ipn.is_payout_ipn(raw):
+            return IpnResult(*payout_ipn.handle_payout_ipn(raw, rt))
         ipn = IpnBody.model_validate(raw)
     except (ValueError, ValidationError):
         return IpnResult(400, "malformed body")
