@@ -175,6 +175,7 @@ SUBSCRIPTIONS: tuple[SubscriptionSpec, ...] = (
         max_delivery_attempts=10,
         min_backoff_seconds=10,
         max_backoff_seconds=600,
+        ack_deadline_seconds=180,
         description="Settled payments: check the channel's payout strategy at once (the ledger entry "
         "was booked in the settling transaction; other event types are acknowledged and ignored).",
     ),

@@ -20,6 +20,7 @@ from telepay.channels import save_channel
 from telepay.payments import apply_payment
 from tests.conftest import demo_channel
 from tests.integration.helpers import NOW, runtime, store_of
+from tests.unit.test_ledger import payment
 
 pytestmark = pytest.mark.integration
 OWNER = 5001
@@ -47,23 +48,7 @@ def test_a_hundred_concurrent_settlements_book_a_hundred_entries_exactly(firesto
         )
         store.orders.set(order.order_id, order)
         outcome = Decimal(rng.randint(1, 10**10)).scaleb(-8)
-        work.append(
-            (
-                order.order_id,
-                Payment(
-                    payment_id=900_000 + number,
-                    payment_status="finished",
-                    order_id=order.order_id,
-                    price_amount=price,
-                    price_currency="usd",
-                    pay_amount=Decimal("0.001"),
-                    actually_paid=Decimal("0.001"),
-                    pay_currency="btc",
-                    outcome_amount=outcome,
-                    outcome_currency="usdttrc20",
-                ),
-            )
-        )
+        work.append((order.order_id, payment(order.order_id, price, outcome, payment_id=900_000 + number)))
     rt = runtime(firestore_db, platform_fee_percent=Decimal("3"))
     with ThreadPoolExecutor(max_workers=20) as pool:
         outcomes = list(pool.map(lambda item: apply_payment(rt, item[0], item[1]), work))
@@ -76,9 +61,9 @@ def test_a_hundred_concurrent_settlements_book_a_hundred_entries_exactly(firesto
     ]
     assert len(entries) == PAYMENTS
     expected = Decimal(0)
-    for _, payment in work:
-        assert payment.outcome_amount is not None
-        expected += ledger.split(payment.outcome_amount, Decimal("3"), "usdttrc20")[1]
+    for _, paid in work:
+        assert paid.outcome_amount is not None
+        expected += ledger.split(paid.outcome_amount, Decimal("3"), "usdttrc20")[1]
     result = ledger.balance(entries)
     assert result.available == {"usdttrc20": expected}
     assert sum((e.settled_fee + e.settled_net for e in entries), Decimal(0)) == sum(
