@@ -130,11 +130,16 @@ class ChannelDoc(Document):
     donation_min: Money = Field(default=Decimal("4.99"))
     donation_max: Money = Field(default=Decimal("9999.99"))
     grace_period_minutes: int = Field(default=0, ge=0, description="Extra time after expiry before removal.")
-    payout_wallet: str | None = None
-    payout_currency: str | None = None
+    payout_wallet: str | None = Field(
+        default=None, description="Owner's wallet; copied onto each payout (a change applies to later ones)."
+    )
+    payout_currency: str | None = Field(default=None, description="Payout currency, e.g. `usdttrc20`.")
     payout_network: str | None = None
-    payout_strategy: PayoutStrategy = PayoutStrategy.INSTANT
-    payout_threshold: Money = Field(default=Decimal("0"))
+    payout_strategy: PayoutStrategy = Field(
+        default=PayoutStrategy.INSTANT,
+        description="`instant`: one payout per settled payment; `threshold`: once the balance reaches the threshold.",
+    )
+    payout_threshold: Money = Field(default=Decimal("0"), description="Threshold strategy: in USD.")
     bot_rights_problem: str | None = Field(
         default=None, description="Set when Telegram refused an action for lack of rights."
     )
