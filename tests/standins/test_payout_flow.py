@@ -284,7 +284,8 @@ def test_an_expired_auth_token_is_renewed_once(world: World) -> None:
     api = rt.payouts_api
     api._wall_clock = lambda: 0.0  # type: ignore[method-assign]  # the instance believes its token is fresh
     payout_flow.handle_event(settled("Token001"), rt)
-    time.sleep(2.1)
+    time.sleep(2.1)  # the cached token has expired at NowPayments
+    world.standin.token_ttl = 300
     [outcome] = payout_flow.handle_event(settled("Token002"), rt)
     assert outcome.endswith("verified") and api.auth_calls == 2
     assert [w["status"] for w in world.withdrawals()] == ["PROCESSING", "PROCESSING"]
