@@ -69,3 +69,70 @@ def test_a_hundred_concurrent_settlements_book_a_hundred_entries_exactly(firesto
     assert sum((e.settled_fee + e.settled_net for e in entries), Decimal(0)) == sum(
         (p.outcome_amount or Decimal(0) for _, p in work), Decimal(0)
     )
+
+
+def test_concurrent_planners_reserve_each_entry_once(firestore_db: Any) -> None:
+    """Two payment events and the every-minute run may plan the same channel at once: each entry
+    ends up in exactly one payout."""
+    from shared_schemas.documents import PayoutDoc, PayoutStrategy
+    from telepay import payout_rules
+    from telepay.payout_flow import reserve
+
+    store = store_of(firestore_db)
+    entries = []
+    for number in range(4):
+        order = OrderDoc(
+            order_id=f"tp1-don-DemoChannel01-{number}-500-r{number:04d}",
+            kind=OrderKind.DONATION,
+            user_id=1,
+            chat_id=1,
+            channel_token="DemoChannel01",
+            price_amount=Decimal("5.00"),
+            price_currency="USD",
+            status=OrderStatus.SETTLED,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        entry = ledger.book(
+            order,
+            payment(order.order_id, Decimal("5.00"), Decimal("4.975")),
+            demo_channel(),
+            Decimal("3"),
+            NOW,
+        )
+        store.ledger.set(entry.entry_id, entry)
+        entries.append(entry)
+    # Overlapping plans: all four together (a threshold run) and each alone (instant events).
+    plans = [entries, *[[e] for e in entries]] * 3
+
+    def attempt(group: list[Any]) -> bool:
+        doc = PayoutDoc(
+            payout_id=payout_rules.payout_id("DemoChannel01", group),
+            channel_token="DemoChannel01",
+            owner_user_id=OWNER,
+            entry_ids=[e.entry_id for e in group],
+            settled_currency="usdttrc20",
+            settled_amount=sum((e.settled_net for e in group), Decimal(0)),
+            net_price_amount=sum((e.net_amount for e in group), Decimal(0)),
+            price_currency="usd",
+            address="T1",
+            currency="usdttrc20",
+            amount=sum((e.settled_net for e in group), Decimal(0)),
+            strategy=PayoutStrategy.INSTANT,
+            next_attempt_at=NOW,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        return reserve(store, doc)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        won = list(pool.map(attempt, plans))
+    reserved = [store.ledger.get(e.entry_id) for e in entries]
+    assert all(e is not None and e.state is EntryState.RESERVED for e in reserved)
+    payouts = {e.payout_id for e in reserved if e is not None}
+    # Each entry is in exactly one payout, and every payout written is one that won.
+    assert sum(won) == len(payouts)
+    for payout_id in payouts:
+        doc = store.payouts.get(payout_id or "")
+        assert doc is not None
+        assert all(store.ledger.get(i).payout_id == payout_id for i in doc.entry_ids)  # type: ignore[union-attr]
