@@ -160,6 +160,23 @@ class NowPaymentsControl:
         ipns: list[dict[str, Any]] = self._post(f"/ipns/{ipn_id}/replay", {"copies": copies})["ipns"]
         return ipns
 
+    def payment(self, payment_id: int) -> dict[str, Any]:
+        """What `GET /v1/payment/{id}` answers now (amounts as JSON numbers)."""
+        api: dict[str, Any] = self.http.get(f"/payments/{payment_id}").json()["api"]
+        return api
+
+    def withdrawals(self) -> list[dict[str, Any]]:
+        """Every payout withdrawal the stand-in holds (address, currency, amount, status, ...)."""
+        batches = self.http.get("/payouts").json()["payouts"]
+        return [withdrawal for batch in batches for withdrawal in batch["withdrawals"]]
+
+    def set_payout_status(self, withdrawal_id: str, status: str, **options: Any) -> list[dict[str, Any]]:
+        """Move a withdrawal to `status`; by default its payout IPN is sent to its callback URL."""
+        ipns: list[dict[str, Any]] = self._post(
+            f"/payouts/{withdrawal_id}/status", {"status": status, **options}
+        )["ipns"]
+        return ipns
+
 
 def firestore(endpoints: dict[str, Any]) -> Any:
     from google.cloud import firestore as fs

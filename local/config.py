@@ -23,6 +23,10 @@ LOCAL_WEBHOOK_SECRET = "local-webhook-secret-not-real"
 LOCAL_TASKS_INVOKER = f"tasks-invoker@{LOCAL_PROJECT}.iam.gserviceaccount.com"
 LOCAL_NOWPAYMENTS_API_KEY = "local-nowpayments-api-key-not-real"
 LOCAL_NOWPAYMENTS_IPN_SECRET = "local-ipn-secret-not-real"
+# The stand-in's payout account (`/v1/auth`) and its 2FA secret (base32), local only.
+LOCAL_NOWPAYMENTS_EMAIL = "payouts@telepay.local"
+LOCAL_NOWPAYMENTS_PASSWORD = "local-payout-password-not-real"
+LOCAL_NOWPAYMENTS_2FA_SECRET = "LOCALTOTPSECRETNOTREAL234567ABCD"
 LOCAL_TASKS_LOCATION = "us-central1"
 
 
@@ -39,6 +43,9 @@ class StackConfig:
     telegram_bot_username: str = LOCAL_BOT_USERNAME
     nowpayments_api_key: str = LOCAL_NOWPAYMENTS_API_KEY
     nowpayments_ipn_secret: str = LOCAL_NOWPAYMENTS_IPN_SECRET
+    nowpayments_email: str = LOCAL_NOWPAYMENTS_EMAIL
+    nowpayments_password: str = LOCAL_NOWPAYMENTS_PASSWORD
+    nowpayments_2fa_secret: str = LOCAL_NOWPAYMENTS_2FA_SECRET
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -58,6 +65,10 @@ class StackConfig:
             config.nowpayments_api_key = env["NOWPAYMENTS_API_KEY"]
         if env.get("NOWPAYMENTS_IPN_SECRET"):
             config.nowpayments_ipn_secret = env["NOWPAYMENTS_IPN_SECRET"]
+        if env.get("NOWPAYMENTS_EMAIL"):
+            config.nowpayments_email = env["NOWPAYMENTS_EMAIL"]
+            config.nowpayments_password = env.get("NOWPAYMENTS_PASSWORD", config.nowpayments_password)
+            config.nowpayments_2fa_secret = env.get("NOWPAYMENTS_2FA_SECRET", config.nowpayments_2fa_secret)
         return config
 
     # -- ports ---------------------------------------------------------------------------------
@@ -128,6 +139,9 @@ class StackConfig:
             "NOWPAYMENTS_API_KEY": self.nowpayments_api_key,
             "NOWPAYMENTS_API_BASE_URL": self.nowpayments_url,
             "NOWPAYMENTS_IPN_SECRET": self.nowpayments_ipn_secret,
+            "NOWPAYMENTS_EMAIL": self.nowpayments_email,
+            "NOWPAYMENTS_PASSWORD": self.nowpayments_password,
+            "NOWPAYMENTS_2FA_SECRET": self.nowpayments_2fa_secret,
             "IPN_CALLBACK_URL": self.function_url(Function.IPN_HANDLER),
             "CREATE_INVOICE_URL": self.function_url(Function.CREATE_INVOICE),
             "KEYPAD_URL": self.function_url(Function.KEYPAD),

@@ -88,6 +88,8 @@ class Stack:
             argv = [
                 py, "-m", "local.nowpayments_standin", "--host", "127.0.0.1", "--port", str(c.nowpayments_port),
                 "--api-key", c.nowpayments_api_key, "--ipn-secret", c.nowpayments_ipn_secret,
+                "--email", c.nowpayments_email, "--password", c.nowpayments_password,
+                "--totp-secret", c.nowpayments_2fa_secret,
             ]  # fmt: skip
             services.append(
                 Service("nowpayments-standin", argv, c.nowpayments_port, "/healthz", cwd=str(ROOT))

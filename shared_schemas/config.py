@@ -155,6 +155,13 @@ class SettlementSettings(NowPaymentsSettings, PubSubSettings):
         default=Decimal("0.5"),
         description="Underpayment accepted as paid, in percent of the expected crypto amount.",
     )
+    platform_fee_percent: Decimal = Field(
+        default=Decimal("3"),
+        ge=0,
+        lt=100,
+        description="Platform fee booked on each settled payment, in percent (each ledger entry "
+        "keeps the rate it was booked with).",
+    )
 
 
 class IpnHandlerSettings(SettlementSettings):
@@ -163,6 +170,27 @@ class IpnHandlerSettings(SettlementSettings):
     )
 
     _ipn_secret_not_blank = field_validator("nowpayments_ipn_secret")(_not_blank)
+
+
+class PayoutSettings(TelegramSettings, NowPaymentsSettings):
+    nowpayments_email: SecretStr = Field(description="NowPayments account e-mail for `/v1/auth` (payouts).")
+    nowpayments_password: SecretStr = Field(description="NowPayments account password for `/v1/auth`.")
+    nowpayments_2fa_secret: SecretStr = Field(
+        description="Base32 TOTP secret of the NowPayments account's 2FA: payouts are verified with it."
+    )
+    ipn_callback_url: str = Field(
+        description="Public URL of ipn_handler, given to NowPayments per withdrawal (payout IPNs)."
+    )
+    payout_poll_seconds: int = Field(
+        default=60, description="How long a sent payout waits before its status is polled again."
+    )
+    payout_max_backoff_seconds: int = Field(
+        default=1800, description="Longest wait between attempts of a payout NowPayments keeps failing."
+    )
+
+    _payout_secrets_not_blank = field_validator(
+        "nowpayments_email", "nowpayments_password", "nowpayments_2fa_secret"
+    )(_not_blank)
 
 
 class AccessSettings(TelegramSettings):
@@ -204,6 +232,7 @@ FUNCTION_SETTINGS: dict[Function, type[CommonSettings]] = {
     Function.NOTIFY: NotifySettings,
     Function.EXPIRE_SUBSCRIPTIONS: ExpireSubscriptionsSettings,
     Function.DAILY_BROADCAST: DailyBroadcastSettings,
+    Function.PAYOUT: PayoutSettings,
 }
 
 

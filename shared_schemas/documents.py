@@ -130,11 +130,16 @@ class ChannelDoc(Document):
     donation_min: Money = Field(default=Decimal("4.99"))
     donation_max: Money = Field(default=Decimal("9999.99"))
     grace_period_minutes: int = Field(default=0, ge=0, description="Extra time after expiry before removal.")
-    payout_wallet: str | None = None
-    payout_currency: str | None = None
+    payout_wallet: str | None = Field(
+        default=None, description="Owner's wallet; copied onto each payout (a change applies to later ones)."
+    )
+    payout_currency: str | None = Field(default=None, description="Payout currency, e.g. `usdttrc20`.")
     payout_network: str | None = None
-    payout_strategy: PayoutStrategy = PayoutStrategy.INSTANT
-    payout_threshold: Money = Field(default=Decimal("0"))
+    payout_strategy: PayoutStrategy = Field(
+        default=PayoutStrategy.INSTANT,
+        description="`instant`: one payout per settled payment; `threshold`: once the balance reaches the threshold.",
+    )
+    payout_threshold: Money = Field(default=Decimal("0"), description="Threshold strategy: in USD.")
     bot_rights_problem: str | None = Field(
         default=None, description="Set when Telegram refused an action for lack of rights."
     )
@@ -441,6 +446,116 @@ class KeypadSessionDoc(Document):
     expire_at: datetime
 
 
+# ---------------------------------------------------------------------------------------------
+class EntryState(StrEnum):
+    AVAILABLE = "available"  # owed to the owner, not yet in a payout
+    RESERVED = "reserved"  # covered by a payout that has not ended
+    PAID = "paid"  # its payout finished
+
+
+class LedgerEntryDoc(Document):
+    """What one settled payment owes the channel's owner. Booked in the transaction that settles
+    the payment, so a replayed IPN or event books nothing; balances are sums of these by state
+    (no balance document is written per payment)."""
+
+    collection: ClassVar[Collection] = Collection.LEDGER
+    written_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.PAYOUT)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.PAYOUT,)
+    doc_id_is: ClassVar[str] = "order id (one settlement per order: the id makes booking idempotent)"
+
+    entry_id: str = Field(description="Same as the document id (the order id).")
+    order_id: str
+    payment_id: int
+    kind: OrderKind
+    channel_token: str
+    owner_user_id: int
+    gross_amount: Money = Field(description="What the buyer was charged, in the price currency.")
+    gross_currency: str = Field(description="The price currency (lower case), e.g. `usd`.")
+    fee_percent: Money = Field(description="Platform fee in percent at booking time (history keeps it).")
+    fee_amount: Money = Field(description="Fee in the price currency, rounded half up to its unit.")
+    net_amount: Money = Field(description="gross_amount - fee_amount, in the price currency.")
+    settled_amount: Money = Field(
+        description="What NowPayments settled into the operator's account (`outcome_amount`)."
+    )
+    settled_currency: str = Field(description="NowPayments' `outcome_currency` (lower case).")
+    settled_fee: Money = Field(description="Fee in the settlement currency (same rule, 1e-8 unit).")
+    settled_net: Money = Field(
+        description="settled_amount - settled_fee: what the owner is paid, in the settlement currency."
+    )
+    state: EntryState = EntryState.AVAILABLE
+    payout_id: str | None = Field(default=None, description="The payout covering it (reserved, paid).")
+    releases: int = Field(default=0, description="Times a failed payout gave it back (part of payout ids).")
+    retry_after: datetime | None = Field(
+        default=None, description="After a failed payout: not planned again before this (no failure loop)."
+    )
+    booked_at: datetime
+    updated_at: datetime
+
+
+class PayoutState(StrEnum):
+    RESERVED = "reserved"  # entries reserved; nothing asked of NowPayments yet (or not recorded)
+    CREATED = "created"  # NowPayments has the withdrawal (WAITING); not verified
+    VERIFIED = "verified"  # 2FA code accepted; NowPayments processes it
+    SENDING = "sending"  # NowPayments reported it on its way
+    FINISHED = "finished"  # sent; its entries are paid
+    FAILED = "failed"  # ended without sending; its entries went back to the balance
+
+
+# Payout states only move forward; a terminal state never changes.
+PAYOUT_STATE_RANK: dict[PayoutState, int] = {
+    PayoutState.RESERVED: 0,
+    PayoutState.CREATED: 1,
+    PayoutState.VERIFIED: 2,
+    PayoutState.SENDING: 3,
+    PayoutState.FINISHED: 4,
+    PayoutState.FAILED: 4,
+}
+PAYOUT_TERMINAL = frozenset({PayoutState.FINISHED, PayoutState.FAILED})
+
+
+class PayoutDoc(Document):
+    """One NowPayments withdrawal to one owner's wallet, covering a reserved set of entries."""
+
+    collection: ClassVar[Collection] = Collection.PAYOUTS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.PAYOUT, Function.IPN_HANDLER)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.PAYOUT, Function.IPN_HANDLER)
+    doc_id_is: ClassVar[str] = (
+        "`po-<channel token>-<hash of the entry ids>`; also NowPayments' `unique_external_id`"
+    )
+
+    payout_id: str
+    channel_token: str
+    owner_user_id: int
+    entry_ids: list[str] = Field(description="The ledger entries it covers (reserved by it).")
+    settled_currency: str = Field(description="Currency the entries' net amounts are in.")
+    settled_amount: Money = Field(description="Sum of the entries' settled_net.")
+    net_price_amount: Money = Field(description="Sum of the entries' net_amount (price currency).")
+    price_currency: str
+    address: str = Field(
+        description="Owner's wallet, copied at reservation (a later change applies next time)."
+    )
+    currency: str = Field(description="Payout currency (lower case).")
+    network: str | None = None
+    amount: Money = Field(description="Amount sent, in the payout currency (rounded down when converted).")
+    strategy: PayoutStrategy
+    state: PayoutState = PayoutState.RESERVED
+    open: bool = Field(default=True, description="False once finished or failed.")
+    batch_id: str | None = Field(default=None, description="NowPayments payout (batch) id.")
+    withdrawal_id: str | None = Field(default=None, description="NowPayments withdrawal id.")
+    nowpayments_status: str | None = Field(default=None, description="Last status NowPayments reported.")
+    hash: str | None = Field(default=None, description="Blockchain transaction hash, once sent.")
+    failure_reason: str | None = None
+    attention: str | None = Field(
+        default=None, description="Why it is stuck until the operator acts (e.g. 2FA code refused)."
+    )
+    attempts: int = Field(default=0, description="Failed attempts in a row (backoff).")
+    next_attempt_at: datetime = Field(description="When the every-minute run next resumes or polls it.")
+    notice_pending: bool = Field(default=False, description="The owner has not been told how it ended.")
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None = None
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     ChannelDoc,
     OrderDoc,
@@ -452,6 +567,8 @@ DOCUMENTS: tuple[type[Document], ...] = (
     UserDoc,
     KeypadSessionDoc,
     FailedTaskDoc,
+    LedgerEntryDoc,
+    PayoutDoc,
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -38,3 +38,25 @@ def format_amount(amount: Decimal, currency: str) -> str:
         symbol = {"USD": "$", "EUR": "€", "GBP": "£"}[code]
         return f"{symbol}{amount.quantize(CENT, rounding=ROUND_HALF_UP):,} {code}"
     return f"{amount.normalize():f} {code}"
+
+
+# --- Precision and the one rounding rule of the ledger ------------------------------------------
+# Fiat amounts have cents; crypto amounts have the 8 decimals NowPayments reports them with.
+FIAT_CURRENCIES = frozenset({"usd", "eur", "gbp"})
+CRYPTO_PLACES = 8
+
+
+def quantum(currency: str) -> Decimal:
+    """The smallest unit TelePay books in this currency: 0.01 for fiat, 1e-8 for crypto."""
+    return CENT if currency.lower() in FIAT_CURRENCIES else Decimal(1).scaleb(-CRYPTO_PLACES)
+
+
+def round_fee(amount: Decimal, currency: str) -> Decimal:
+    """The ledger's rounding rule: a fee is rounded once, half up, to the currency's smallest unit;
+    the net is then gross minus that fee, exactly (so gross == fee + net, always)."""
+    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def round_payout(amount: Decimal, currency: str) -> Decimal:
+    """A converted payout amount is rounded down to the smallest unit: never send more than owed."""
+    return amount.quantize(quantum(currency), rounding=ROUND_DOWN)

@@ -20,6 +20,7 @@ class Function(StrEnum):
     NOTIFY = "notify"
     EXPIRE_SUBSCRIPTIONS = "expire_subscriptions"
     DAILY_BROADCAST = "daily_broadcast"
+    PAYOUT = "payout"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "scheduler",
         "Daily: posts each channel's offer to its open channel, as paced tasks.",
     ),
+    FunctionSpec(
+        Function.PAYOUT,
+        "payout",
+        "scheduler",
+        "Owner payouts: plans them from the ledger (after each settled payment, pushed from "
+        "payment-events, and every minute), then creates, verifies (TOTP) and follows each one.",
+    ),
 )
 
 
@@ -87,6 +95,8 @@ class Collection(StrEnum):
     USERS = "users"
     KEYPAD_SESSIONS = "keypad_sessions"
     FAILED_TASKS = "failed_tasks"
+    LEDGER = "ledger"
+    PAYOUTS = "payouts"
 
 
 class ClaimPurpose(StrEnum):
@@ -104,6 +114,8 @@ class ClaimPurpose(StrEnum):
     BROADCAST = "broadcast"  # one channel's offer post of one day
     BROADCAST_PAUSED = "broadcast-paused"  # the owner's notice that broadcasting paused
     RECONCILE = "reconcile"  # one scheduled reconciliation run
+    PAYOUT = "payout"  # one step of one payout (create, verify, follow), by payout id
+    PAYOUT_NOTICE = "payout-notice"  # the owner's notice of a payout's end, by payout id
 
 
 class Topic(StrEnum):
@@ -156,6 +168,18 @@ SUBSCRIPTIONS: tuple[SubscriptionSpec, ...] = (
         min_backoff_seconds=5,
         max_backoff_seconds=300,
         description="Settled, partial, expired and failed payments, to message buyers and owners.",
+    ),
+    SubscriptionSpec(
+        name="payout-payment-events",
+        topic=Topic.PAYMENT_EVENTS,
+        push_to=Function.PAYOUT,
+        dead_letter_topic=Topic.PAYMENT_EVENTS_DEAD_LETTER,
+        max_delivery_attempts=10,
+        min_backoff_seconds=10,
+        max_backoff_seconds=600,
+        ack_deadline_seconds=180,
+        description="Settled payments: check the channel's payout strategy at once (the ledger entry "
+        "was booked in the settling transaction; other event types are acknowledged and ignored).",
     ),
 )
 
@@ -280,6 +304,13 @@ SCHEDULER_JOBS: tuple[SchedulerJobSpec, ...] = (
         Function.DAILY_BROADCAST,
         "Post every active channel's offer to its open channel.",
     ),
+    SchedulerJobSpec(
+        "payouts-every-minute",
+        "* * * * *",
+        Function.PAYOUT,
+        "Threshold check of every channel with an available balance; resume and poll open payouts; "
+        "tell owners how their payouts ended.",
+    ),
 )
 
 
@@ -335,6 +366,13 @@ LOG_METRICS: tuple[LogMetricSpec, ...] = (
         Function.EXPIRE_SUBSCRIPTIONS,
         "; outbox still has events$",
         "A sweep found payment events it could not publish (older than the sweep's grace).",
+    ),
+    LogMetricSpec(
+        "telepay_payouts_failed",
+        Function.PAYOUT,
+        "^payout failed: ",
+        "A payout ended FAILED (its entries went back to the owner's balance) or needs the operator "
+        "(NowPayments refused it, e.g. a wrong 2FA code).",
     ),
 )
 

@@ -98,6 +98,51 @@ MEMBERS_PAST_END = QuerySpec(
     range_field="expires_at",
     purpose="reconciliation: members still in a channel long after their access ended",
 )
+LEDGER_OF_CHANNEL = QuerySpec(
+    "ledger_of_channel",
+    Collection.LEDGER,
+    (Function.PAYOUT,),
+    equals=("channel_token", "state"),
+    purpose="payout planning: a channel's available entries",
+)
+LEDGER_OF_OWNER = QuerySpec(
+    "ledger_of_owner",
+    Collection.LEDGER,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("owner_user_id", "state"),
+    purpose="an owner's balance (/payouts): sums of entries by state",
+)
+AVAILABLE_LEDGER = QuerySpec(
+    "available_ledger",
+    Collection.LEDGER,
+    (Function.PAYOUT,),
+    equals=("state",),
+    range_field="booked_at",
+    purpose="every-minute threshold check: channels with an available balance",
+)
+PAYOUTS_DUE = QuerySpec(
+    "payouts_due",
+    Collection.PAYOUTS,
+    (Function.PAYOUT,),
+    equals=("open",),
+    range_field="next_attempt_at",
+    purpose="every-minute run: open payouts to resume or poll",
+)
+PAYOUT_NOTICES = QuerySpec(
+    "payout_notices",
+    Collection.PAYOUTS,
+    (Function.PAYOUT,),
+    equals=("notice_pending",),
+    purpose="every-minute run: ended payouts whose owner was not told yet",
+)
+PAYOUTS_OF_OWNER = QuerySpec(
+    "payouts_of_owner",
+    Collection.PAYOUTS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("owner_user_id",),
+    range_field="created_at",
+    purpose="an owner's payout history (/payouts) and the operator's list",
+)
 
 QUERIES: tuple[QuerySpec, ...] = (
     CHANNEL_BY_CLOSED_CHAT,
@@ -109,4 +154,10 @@ QUERIES: tuple[QuerySpec, ...] = (
     ORDERS_TO_RECHECK,
     SUBSCRIPTIONS_ACCESS_PENDING,
     MEMBERS_PAST_END,
+    LEDGER_OF_CHANNEL,
+    LEDGER_OF_OWNER,
+    AVAILABLE_LEDGER,
+    PAYOUTS_DUE,
+    PAYOUT_NOTICES,
+    PAYOUTS_OF_OWNER,
 )

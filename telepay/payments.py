@@ -22,7 +22,7 @@ from shared_schemas.documents import (
 from shared_schemas.ids import OrderKind, subscription_id
 from shared_schemas.names import ClaimPurpose, Topic
 from shared_schemas.queries import ORDER_OUTBOX, STUCK_OUTBOX
-from telepay import ipn_signature
+from telepay import ipn_signature, ledger, payout_ipn
 from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable, Payment
 from telepay.channels import load_channel
 from telepay.errors import RetryLater
@@ -55,6 +55,8 @@ def handle_ipn(body: bytes, signature: str | None, rt: Runtime[IpnHandlerSetting
         return IpnResult(401, "bad signature")
     try:
         raw = json.loads(body)
+        if payout_ipn.is_payout_ipn(raw):
+            return IpnResult(*payout_ipn.handle_payout_ipn(raw, rt))
         ipn = IpnBody.model_validate(raw)
     except (ValueError, ValidationError):
         return IpnResult(400, "malformed body")
@@ -138,7 +140,13 @@ def apply_payment(rt: Runtime[SettlementSettings], order_id: str, payment: Payme
         current: SubscriptionDoc | None = (
             tx.get(store.subscriptions, sub_id) if order.kind is OrderKind.SUBSCRIPTION else None
         )
-        decision = decide(order, payment, current, channel, rt.clock.now(), policy)
+        now = rt.clock.now()
+        decision = decide(order, payment, current, channel, now, policy)
+        if decision.ledger_entry_id is not None and channel is not None:
+            entry = ledger.book(
+                order, payment, channel, settings.platform_fee_percent, now, decision.ledger_entry_id
+            )
+            tx.set(store.ledger, entry.entry_id, entry)
         if decision.order_updates:
             tx.update(store.orders, order_id, decision.order_updates)
         if decision.subscription is not None:

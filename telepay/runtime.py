@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from shared_schemas.config import (
     CommonSettings,
     NowPaymentsSettings,
+    PayoutSettings,
     PubSubSettings,
     TasksSettings,
     TelegramSettings,
@@ -25,6 +26,7 @@ from telepay.clock import Clock, system_clock
 
 if TYPE_CHECKING:
     from telepay.adapters.nowpayments_api import NowPaymentsApi
+    from telepay.adapters.nowpayments_payouts import NowPaymentsPayouts
     from telepay.adapters.pubsub_publisher import Publisher
     from telepay.adapters.tasks_queue import TaskQueue
     from telepay.adapters.telegram_api import TelegramApi
@@ -109,6 +111,25 @@ class Runtime(Generic[S]):
             )
 
         return self._adapter("nowpayments", build)  # type: ignore[no-any-return]
+
+    @property
+    def payouts_api(self: Runtime[PayoutSettings]) -> NowPaymentsPayouts:
+        """NowPayments with the payout credentials; its auth token is cached for the instance."""
+
+        def build() -> NowPaymentsPayouts:
+            from telepay.adapters.nowpayments_payouts import NowPaymentsPayouts
+
+            settings = self.settings
+            return NowPaymentsPayouts(
+                settings.nowpayments_api_base_url,
+                settings.nowpayments_api_key.get_secret_value(),
+                settings.nowpayments_timeout_seconds,
+                email=settings.nowpayments_email.get_secret_value(),
+                password=settings.nowpayments_password.get_secret_value(),
+                totp_secret=settings.nowpayments_2fa_secret.get_secret_value(),
+            )
+
+        return self._adapter("payouts_api", build)  # type: ignore[no-any-return]
 
 
 def start(settings_class: type[S2], function: str) -> Runtime[S2]:

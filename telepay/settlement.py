@@ -55,6 +55,7 @@ class Decision:
     order_updates: dict[str, Any] = field(default_factory=dict)
     subscription: SubscriptionDoc | None = None
     event: OutboxDoc | None = None
+    ledger_entry_id: str | None = None  # a settled payment books the ledger under this id
 
 
 def rank(status: PaymentStatus | None) -> int:
@@ -127,7 +128,8 @@ def decide(
     else:
         return Decision(f"advanced to {new_status.value}", updates)
     event = payment_event(order, channel, payment, event_type, grant, now)
-    return Decision(f"{new_status.value}: {event_type.value}", updates, grant.subscription, event)
+    entry_id = order.order_id if event_type is EventType.PAYMENT_SETTLED else None
+    return Decision(f"{new_status.value}: {event_type.value}", updates, grant.subscription, event, entry_id)
 
 
 @dataclass(frozen=True)
@@ -186,9 +188,9 @@ def _after_settlement(
     updates: dict[str, Any] = {"extra_payment_ids": [*order.extra_payment_ids, pid], "updated_at": now}
     grant = granted(order, current, channel, now) if order.kind is OrderKind.SUBSCRIPTION else Grant()
     event = payment_event(order, channel, payment, EventType.PAYMENT_SETTLED, grant, now, per_payment=True)
-    return Decision(
-        f"{new_status.value}: another {EventType.PAYMENT_SETTLED.value}", updates, grant.subscription, event
-    )
+    entry_id = f"{order.order_id}.{pid}"
+    outcome = f"{new_status.value}: another {EventType.PAYMENT_SETTLED.value}"
+    return Decision(outcome, updates, grant.subscription, event, entry_id)
 
 
 def _refund(

@@ -34,8 +34,10 @@ from shared_schemas.documents import (
     FailedTaskDoc,
     FailedUpdateDoc,
     KeypadSessionDoc,
+    LedgerEntryDoc,
     OrderDoc,
     OutboxDoc,
+    PayoutDoc,
     SubscriptionDoc,
     UnknownIpnDoc,
     UserDoc,
@@ -164,6 +166,8 @@ REPOSITORIES: dict[str, type[Document]] = {
     "users": UserDoc,
     "keypad_sessions": KeypadSessionDoc,
     "failed_tasks": FailedTaskDoc,
+    "ledger": LedgerEntryDoc,
+    "payouts": PayoutDoc,
 }
 
 
@@ -180,6 +184,8 @@ class Store(ABC):
     users: Repository[UserDoc]
     keypad_sessions: Repository[KeypadSessionDoc]
     failed_tasks: Repository[FailedTaskDoc]
+    ledger: Repository[LedgerEntryDoc]
+    payouts: Repository[PayoutDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

@@ -88,6 +88,18 @@ locals {
       min_instances   = 0
       max_instances   = 30
     }
+    # Few instances: payouts are rare, and each one is driven under a claim (one step at a time).
+    payout = {
+      entry_point     = "payout"
+      trigger         = "scheduler"
+      public          = false
+      description     = "Owner payouts: plans them from the ledger (after each settled payment, pushed from payment-events, and every minute), then creates, verifies (TOTP) and follows each one."
+      timeout_seconds = 180
+      memory          = "512M"
+      cpu             = null
+      min_instances   = 0
+      max_instances   = 5
+    }
   }
 
   # The Cloud Run service of each function (2nd gen functions run on Cloud Run): the function's
@@ -125,6 +137,7 @@ locals {
       GOOGLE_CLOUD_PROJECT     = var.project_id
       LOG_LEVEL                = var.log_level
       NOWPAYMENTS_API_BASE_URL = var.nowpayments_api_base_url
+      PLATFORM_FEE_PERCENT     = var.platform_fee_percent
     }
     create_invoice = {
       GOOGLE_CLOUD_PROJECT     = var.project_id
@@ -169,6 +182,13 @@ locals {
       DAILY_BROADCAST_URL           = local.function_urls["daily_broadcast"]
       TASK_CALLER_SERVICE_ACCOUNT   = google_service_account.queue["broadcast"].email # only its queue may call /task
     }
+    payout = {
+      GOOGLE_CLOUD_PROJECT     = var.project_id
+      LOG_LEVEL                = var.log_level
+      TELEGRAM_BOT_USERNAME    = var.telegram_bot_username
+      NOWPAYMENTS_API_BASE_URL = var.nowpayments_api_base_url
+      IPN_CALLBACK_URL         = local.function_urls["ipn_handler"] # payout IPNs
+    }
   }
 
   # The SecretStr settings of each function, read from Secret Manager (secrets.tf). Each secret's
@@ -181,6 +201,7 @@ locals {
     notify               = ["TELEGRAM_BOT_TOKEN"]
     expire_subscriptions = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY"] # reconciliation re-reads payments
     daily_broadcast      = ["TELEGRAM_BOT_TOKEN"]
+    payout               = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY", "NOWPAYMENTS_EMAIL", "NOWPAYMENTS_PASSWORD", "NOWPAYMENTS_2FA_SECRET"]
   }
 
   secrets = {
@@ -188,6 +209,9 @@ locals {
     TELEGRAM_WEBHOOK_SECRET = { secret_id = "telegram-webhook-secret", description = "secret_token given to setWebhook; Telegram echoes it in X-Telegram-Bot-Api-Secret-Token." }
     NOWPAYMENTS_API_KEY     = { secret_id = "nowpayments-api-key", description = "NowPayments API key (x-api-key)." }
     NOWPAYMENTS_IPN_SECRET  = { secret_id = "nowpayments-ipn-secret", description = "NowPayments IPN secret (HMAC-SHA512 key of x-nowpayments-sig)." }
+    NOWPAYMENTS_EMAIL       = { secret_id = "nowpayments-email", description = "NowPayments account e-mail for /v1/auth (payouts)." }
+    NOWPAYMENTS_PASSWORD    = { secret_id = "nowpayments-password", description = "NowPayments account password for /v1/auth (payouts)." }
+    NOWPAYMENTS_2FA_SECRET  = { secret_id = "nowpayments-2fa-secret", description = "Base32 TOTP secret of the NowPayments account's 2FA (payout verification)." }
   }
 
   # --- Identities and who may call whom ------------------------------------------------------------
@@ -202,6 +226,7 @@ locals {
     notify               = { "roles/datastore.user" = "Firestore: reads orders and channels; writes subscriptions, users and message claims." }
     expire_subscriptions = { "roles/datastore.user" = "Firestore: queries subscriptions due for a reminder or removal and updates them; re-publishes stuck outbox events; reconciliation settles orders and re-sends access; records failed tasks." }
     daily_broadcast      = { "roles/datastore.user" = "Firestore: reads channels and writes their broadcast state; writes claims." }
+    payout               = { "roles/datastore.user" = "Firestore: reads the ledger and channels; reserves entries and writes payouts in transactions; writes claims." }
   }
 
   # The service accounts whose OIDC tokens call the scheduled and pushed-to functions. Queue
@@ -218,6 +243,7 @@ locals {
     notify               = ["pubsub_pusher"]     # subscription notify-payment-events
     expire_subscriptions = ["scheduler_invoker"] # job every minute
     daily_broadcast      = ["scheduler_invoker"] # daily job
+    payout               = ["pubsub_pusher", "scheduler_invoker"] # subscription payout-payment-events, job every minute
   }
 
   # --- shared_schemas/names.py TOPICS, SUBSCRIPTIONS, DEAD_LETTER_SUBSCRIPTIONS -------------------
@@ -236,6 +262,16 @@ locals {
       max_backoff_seconds   = 300
       ack_deadline_seconds  = 60
       description           = "Settled, partial, expired and failed payments, to message buyers and owners."
+    }
+    "payout-payment-events" = {
+      topic                 = "payment-events"
+      push_to               = "payout"
+      dead_letter_topic     = "payment-events-dead-letter"
+      max_delivery_attempts = 10
+      min_backoff_seconds   = 10
+      max_backoff_seconds   = 600
+      ack_deadline_seconds  = 180
+      description           = "Settled payments: check the channel's payout strategy at once (the ledger entry was booked in the settling transaction; other event types are acknowledged and ignored)."
     }
   }
 
@@ -322,6 +358,16 @@ locals {
       description              = "Post every active channel's offer to its open channel."
       path                     = ""
     }
+    # No retry: the next run is a minute away, and every payout step resumes where it stopped.
+    "payouts-every-minute" = {
+      schedule                 = "* * * * *"
+      time_zone                = "Etc/UTC"
+      target                   = "payout"
+      attempt_deadline_seconds = 180
+      retry_count              = 0
+      description              = "Threshold check of every channel with an available balance; resume and poll open payouts; tell owners how their payouts ended."
+      path                     = ""
+    }
   }
 
   # --- shared_schemas/documents.py all_composite_indexes() and ttl_field --------------------------
@@ -368,6 +414,30 @@ locals {
       fields = [
         { field_path = "status", order = "ASCENDING" },
         { field_path = "next_action_at", order = "ASCENDING" },
+      ]
+    }
+    # available_ledger: every-minute threshold check, channels with an available balance
+    "ledger-state-booked_at" = {
+      collection = "ledger"
+      fields = [
+        { field_path = "state", order = "ASCENDING" },
+        { field_path = "booked_at", order = "ASCENDING" },
+      ]
+    }
+    # payouts_due: every-minute run, open payouts to resume or poll
+    "payouts-open-next_attempt_at" = {
+      collection = "payouts"
+      fields = [
+        { field_path = "open", order = "ASCENDING" },
+        { field_path = "next_attempt_at", order = "ASCENDING" },
+      ]
+    }
+    # payouts_of_owner: an owner's payout history (/payouts) and the operator's list
+    "payouts-owner_user_id-created_at" = {
+      collection = "payouts"
+      fields = [
+        { field_path = "owner_user_id", order = "ASCENDING" },
+        { field_path = "created_at", order = "ASCENDING" },
       ]
     }
   }

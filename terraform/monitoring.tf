@@ -30,6 +30,11 @@ locals {
       message_regex = "; outbox still has events$"
       description   = "A sweep found payment events it could not publish (older than the sweep's grace)."
     }
+    telepay_payouts_failed = {
+      function      = "payout"
+      message_regex = "^payout failed: "
+      description   = "A payout ended FAILED (its entries went back to the owner's balance) or needs the operator (NowPayments refused it, e.g. a wrong 2FA code)."
+    }
   }
 
   # Reconciliation is not built yet; this is the line it must log (names.py RECONCILIATION_*).
@@ -196,6 +201,15 @@ locals {
       duration      = "0s"
       group_by      = []
       documentation = "Orders, subscriptions and channel membership disagree. The run's `${local.reconciliation.message}` log line has the counts."
+    }
+    payouts_failed = {
+      display_name  = "TelePay: a payout failed or needs the operator"
+      condition     = "payout logged `payout failed:`"
+      resource_type = "cloud_run_revision"
+      metric        = google_logging_metric.counter["telepay_payouts_failed"].name
+      duration      = "0s"
+      group_by      = []
+      documentation = "An owner's payout ended FAILED (entries back in the balance, owner told) or is held with `attention` (2FA code or a step refused). Inspect the `payouts` document named in the log line; after fixing the cause, retry it (`telepay payouts retry <id>`)."
     }
   }
 }

@@ -53,6 +53,12 @@ variable "nowpayments_api_base_url" {
   default     = "https://api.nowpayments.io"
 }
 
+variable "platform_fee_percent" {
+  description = "PLATFORM_FEE_PERCENT: the platform fee booked on each settled payment (each ledger entry keeps its rate)."
+  type        = string
+  default     = "3"
+}
+
 variable "secret_versions" {
   description = "Secret Manager version each function reads, by setting name (e.g. { TELEGRAM_BOT_TOKEN = \"3\" }); unlisted ones read \"latest\". Changing one redeploys the functions that read that secret (README.md, \"Rotating secrets\")."
   type        = map(string)

@@ -17,6 +17,7 @@ from shared_schemas.config import (
     IpnHandlerSettings,
     KeypadSettings,
     NotifySettings,
+    PayoutSettings,
     TelegramWebhookSettings,
 )
 from shared_schemas.documents import SubscriptionDoc
@@ -45,6 +46,9 @@ COMMON: dict[str, Any] = {
     "daily_broadcast_url": "http://127.0.0.1:1/daily_broadcast",
     "expire_subscriptions_url": "http://127.0.0.1:1/expire_subscriptions",
     "cloud_tasks_emulator_host": "127.0.0.1:1",
+    "nowpayments_email": SecretStr("merchant@example.test"),
+    "nowpayments_password": SecretStr("test-password"),
+    "nowpayments_2fa_secret": SecretStr("JBSWY3DPEHPK3PXP"),
 }
 
 
@@ -115,4 +119,5 @@ KINDS: dict[str, type[CommonSettings]] = {
     "keypad": KeypadSettings,
     "expiry": ExpireSubscriptionsSettings,
     "broadcast": DailyBroadcastSettings,
+    "payout": PayoutSettings,
 }

@@ -68,6 +68,10 @@ class PublicApi:
             Route("/v1/payment/{payment_id}", api(self.get_payment)),
             Route("/v1/auth", api(self.auth), methods=["POST"]),
             Route("/v1/payout", api(self.create_payout), methods=["POST"]),
+            Route("/v1/payout", api(self.list_payouts), methods=["GET"]),
+            Route("/v1/payout-withdrawal/min-amount/{coin}", api(self.min_amount)),
+            Route("/v1/estimate", api(self.estimate)),
+            Route("/v1/balance", api(self.balance)),
             Route("/v1/payout/{batch_id}/verify", api(self.verify_payout), methods=["POST"]),
             Route("/v1/payout/{payout_id}", api(self.get_payout)),
             Route("/v1/{rest:path}", api(self.not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
@@ -216,6 +220,59 @@ class PublicApi:
         batch, withdrawals = found
         self.standin.advance_payouts(batch)
         return JSResponse(withdrawals)
+
+    async def list_payouts(self, request: Request) -> Response:
+        if (denied := self._payout_refusal(request)) is not None:
+            return denied
+        query = request.query_params
+        try:
+            limit = int(query.get("limit", "10"))
+            page = int(query.get("page", "0"))
+        except ValueError:
+            return np_error(400, "INVALID_REQUEST_PARAMS", '"limit" and "page" must be numbers')
+        for batch in self.standin.payouts.values():
+            self.standin.advance_payouts(batch)
+        found = self.standin.list_withdrawals(
+            batch_id=query.get("batch_id"),
+            status=query.get("status"),
+            date_from=query.get("date_from"),
+            descending=query.get("order", "asc").lower() == "desc",
+        )
+        return JSResponse({"payouts": found[page * limit : (page + 1) * limit]})
+
+    async def min_amount(self, request: Request) -> Response:
+        if (denied := self._api_key_refusal(request)) is not None:
+            return denied
+        return JSResponse(
+            {"success": True, "result": self.standin.min_withdrawal(request.path_params["coin"])}
+        )
+
+    async def estimate(self, request: Request) -> Response:
+        if (denied := self._api_key_refusal(request)) is not None:
+            return denied
+        query = request.query_params
+        try:
+            amount = float(query.get("amount", ""))
+        except ValueError:
+            return np_error(400, "INVALID_REQUEST_PARAMS", '"amount" must be a number')
+        currency_from = query.get("currency_from", "").lower()
+        currency_to = query.get("currency_to", "").lower()
+        estimated = self.standin.estimate(amount, currency_from, currency_to)
+        if estimated is None:
+            return np_error(400, "INVALID_REQUEST_PARAMS", "Currency is not supported")
+        return JSResponse(
+            {
+                "currency_from": currency_from,
+                "amount_from": amount,
+                "currency_to": currency_to,
+                "estimated_amount": estimated,
+            }
+        )
+
+    async def balance(self, request: Request) -> Response:
+        if (denied := self._api_key_refusal(request)) is not None:
+            return denied
+        return JSResponse(self.standin.balance())
 
     async def not_found(self, request: Request) -> Response:
         return np_error(404, "NOT_FOUND", f"Cannot {request.method} {request.url.path}")

@@ -202,6 +202,21 @@ async def payout_status(ctx: Control, call: ControlCall) -> JSON:
     return {"withdrawals": withdrawals, "ipns": results}
 
 
+async def payout_minimums(ctx: Control, call: ControlCall) -> JSON:
+    """``POST /_control/payout-minimums`` ``{"btc": 0.0001, ...}``: set minimum withdrawals."""
+    for currency, value in call.body.items():
+        ctx.standin.payout_minimums[str(currency).lower()] = float(value)
+    return {"payout_minimums": ctx.standin.payout_minimums}
+
+
+async def credit(ctx: Control, call: ControlCall) -> JSON:
+    """``POST /_control/balance`` ``{"usdttrc20": 100}``: add to the account balance."""
+    for currency, value in call.body.items():
+        key = str(currency).lower()
+        ctx.standin.credits[key] = ctx.standin.credits.get(key, 0.0) + float(value)
+    return {"balance": ctx.standin.balance()}
+
+
 # ------------------------------------------------------------------------------------ HTTP
 
 
@@ -237,4 +252,6 @@ def control_routes(ctx: Control) -> list[Route]:
         route("/calls", calls),
         route("/payouts", payouts),
         route("/payouts/{payout_id}/status", payout_status, "POST"),
+        route("/payout-minimums", payout_minimums, "POST"),
+        route("/balance", credit, "POST"),
     ]

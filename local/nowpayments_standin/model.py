@@ -74,6 +74,16 @@ _USD_PER_UNIT = {
     "usdterc20": 1.0,
     "usdc": 1.0,
 }
+# Minimum withdrawal per currency (`GET /v1/payout-withdrawal/min-amount/{coin}`); others: 0.
+_DEFAULT_PAYOUT_MINIMUMS = {
+    "btc": 0.0001,
+    "eth": 0.001,
+    "usdttrc20": 1.0,
+    "trx": 10.0,
+    "ton": 0.1,
+    "ltc": 0.01,
+}
+PAYOUT_ENDED = ("FAILED", "REJECTED")
 _DEFAULT_VERIFY_ATTEMPTS = 10
 DEFAULT_EMAIL = "merchant@example.com"
 DEFAULT_PASSWORD = "password"
@@ -307,6 +317,8 @@ class NowPaymentsStandin:
         self.failures: list[FailureRule] = []
         self.calls: list[dict[str, Any]] = []
         self.payouts: dict[str, PayoutBatch] = {}
+        self.payout_minimums: dict[str, float] = dict(_DEFAULT_PAYOUT_MINIMUMS)
+        self.credits: dict[str, float] = {}
 
     def public_base(self, own_url: str) -> str:
         """Where invoice pages are served: the configured public base, else the stand-in's own URL."""
@@ -482,6 +494,56 @@ class NowPaymentsStandin:
         batch = PayoutBatch(id=batch_id, withdrawals=records)
         self.payouts[batch_id] = batch
         return batch
+
+    def all_withdrawals(self) -> list[dict[str, Any]]:
+        return [w for batch in self.payouts.values() for w in batch.withdrawals]
+
+    def list_withdrawals(
+        self, *, batch_id: str | None, status: str | None, date_from: str | None, descending: bool
+    ) -> list[dict[str, Any]]:
+        """``GET /v1/payout``: withdrawals filtered by batch, status and creation day, by creation."""
+        found = [
+            w
+            for w in self.all_withdrawals()
+            if (batch_id is None or w["batch_withdrawal_id"] == batch_id)
+            and (status is None or w["status"].upper() == status.upper())
+            and (date_from is None or w["created_at"][:10] >= date_from[:10])
+        ]
+        return sorted(found, key=lambda w: (w["created_at"], int(w["id"])), reverse=descending)
+
+    def min_withdrawal(self, currency: str) -> float:
+        return self.payout_minimums.get(currency.lower(), 0.0)
+
+    @staticmethod
+    def estimate(amount: float, currency_from: str, currency_to: str) -> float | None:
+        """``GET /v1/estimate``: by the stand-in's rough USD rates; None for an unknown currency."""
+        rate_from = _USD_PER_UNIT.get(currency_from.lower())
+        rate_to = _USD_PER_UNIT.get(currency_to.lower())
+        if rate_from is None or rate_to is None:
+            return None
+        return round8(amount * rate_from / rate_to)
+
+    def balance(self) -> dict[str, dict[str, float]]:
+        """``GET /v1/balance``: settled payments' outcome plus control credits, minus every
+        withdrawal that did not fail (pending while it is not finished)."""
+        amounts: dict[str, float] = dict(self.credits)
+        for payment in self.payments.values():
+            state = payment.api_state
+            if state["payment_status"] == "finished":
+                currency = str(state["outcome_currency"])
+                amounts[currency] = amounts.get(currency, 0.0) + float(state["outcome_amount"])
+        pending: dict[str, float] = {}
+        for w in self.all_withdrawals():
+            if w["status"] in PAYOUT_ENDED:
+                continue
+            amount = float(w["amount"])
+            amounts[w["currency"]] = amounts.get(w["currency"], 0.0) - amount
+            if w["status"] != "FINISHED":
+                pending[w["currency"]] = pending.get(w["currency"], 0.0) + amount
+        return {
+            currency: {"amount": round8(value), "pendingAmount": round8(pending.get(currency, 0.0))}
+            for currency, value in sorted(amounts.items())
+        }
 
     def find_batch(self, payout_id: str) -> tuple[PayoutBatch, list[dict[str, Any]]] | None:
         """A batch by its id (all its withdrawals) or by one withdrawal's id (that one only)."""

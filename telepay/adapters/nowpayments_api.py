@@ -44,6 +44,23 @@ class Payment(BaseModel):
     actually_paid: Money | None = None
     pay_currency: str | None = None
     invoice_id: int | None = None
+    outcome_amount: Money | None = None
+    outcome_currency: str | None = None
+
+
+class Withdrawal(BaseModel):
+    """One withdrawal of a NowPayments payout (mass payout) batch."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    batch_withdrawal_id: str | None = None
+    status: str
+    address: str | None = None
+    currency: str | None = None
+    amount: Money | None = None
+    unique_external_id: str | None = None
+    hash: str | None = None
+    error: str | None = None
 
 
 def _json_decimal(response: httpx.Response) -> Any:
@@ -100,3 +117,24 @@ class NowPaymentsApi:
 
     def get_payment(self, payment_id: int) -> Payment:
         return Payment.model_validate(self._call("GET", f"/v1/payment/{payment_id}"))
+
+    def get_withdrawal(self, withdrawal_id: str) -> Withdrawal:
+        """A withdrawal's status (`GET /v1/payout/{id}` answers the list of matching withdrawals)."""
+        data = self._call("GET", f"/v1/payout/{withdrawal_id}")
+        items = data if isinstance(data, list) else data.get("withdrawals", [])
+        for item in items:
+            if str(item.get("id")) == str(withdrawal_id):
+                return _withdrawal(item)
+        if len(items) == 1:
+            return _withdrawal(items[0])
+        raise NowPaymentsRejected(404, f"withdrawal {withdrawal_id} not in the answer")
+
+
+def _withdrawal(item: dict[str, Any]) -> Withdrawal:
+    return Withdrawal.model_validate(
+        {**item, "id": str(item.get("id")), "batch_withdrawal_id": _text(item.get("batch_withdrawal_id"))}
+    )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

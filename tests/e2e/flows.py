@@ -35,9 +35,10 @@ def pay(
     np: NowPaymentsControl,
     pay_message: dict[str, Any],
     statuses: tuple[str, ...] = ("waiting", "confirming", "finished"),
+    **payment_fields: Any,
 ) -> int:
     invoice = np.invoice_by_url(buttons(pay_message)[0]["url"])
-    payment = np.pay(invoice["id"])
+    payment = np.pay(invoice["id"], **payment_fields)
     for status in statuses:
         [ipn] = np.steps(payment, [{"status": status}])
         assert ipn["response_status"] == 200, ipn
@@ -58,6 +59,41 @@ def join(tg: TelegramControl, user: int, channel: Channel, receipt: dict[str, An
     assert result["result"] == "requested", result
     return wait_for(
         "the join approval", lambda: tg.member_status(channel.closed, user) == "member" and "member"
+    )
+
+
+def donate(
+    tg: TelegramControl, np: NowPaymentsControl, user: int, token: str, digits: str, **payment: Any
+) -> int:
+    """/start <token>_DONATE, type the amount on the keypad, confirm, pay; the payment id."""
+    tg.say(user, f"/start {token}_DONATE")
+    keypad = tg.wait_message(user, "Amount: $0.00 USD")
+    keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
+    for digit in digits:
+        tg.press(user, keypad["message_id"], keys[digit])
+    wait_for(
+        "the amount on the keypad",
+        lambda: any(
+            m["message_id"] == keypad["message_id"] and f"Amount: ${digits} USD" in m["text"]
+            for m in tg.transcript(user)
+        ),
+    )
+    tg.press(user, keypad["message_id"], keys["✅ Confirm"])
+    return pay(np, pay_button_in_place(tg, user, keypad["message_id"]), **payment)
+
+
+def pay_button_in_place(tg: TelegramControl, user: int, keypad_message_id: int) -> dict[str, Any]:
+    """The keypad message once create_invoice has turned it into the Pay button."""
+    return wait_for(
+        "the Pay button in place of the keypad",
+        lambda: next(
+            (
+                m
+                for m in tg.transcript(user)
+                if m["message_id"] == keypad_message_id and "invoice is ready" in m["text"]
+            ),
+            None,
+        ),
     )
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from local.clients import buttons, wait_for
-from tests.e2e.flows import new_channel, pay, texts_in
+from tests.e2e.flows import new_channel, pay, pay_button_in_place, texts_in
 
 pytestmark = pytest.mark.e2e
 
@@ -70,17 +70,7 @@ def test_donate_with_the_keypad(endpoints, tg, np, token) -> None:  # type: igno
     wait_for("105 on the keypad", lambda: "Amount: $105 USD" in _keypad(tg, dee)["text"])
 
     query = tg.press(dee, keypad["message_id"], keys["✅ Confirm"])
-    pay_message = wait_for(
-        "the Pay button in place of the keypad",
-        lambda: next(
-            (
-                m
-                for m in tg.transcript(dee)
-                if m["message_id"] == keypad["message_id"] and "invoice is ready" in m["text"]
-            ),
-            None,
-        ),
-    )
+    pay_message = pay_button_in_place(tg, dee, keypad["message_id"])
     assert "$105.00 USD for your donation to Night Owls Club" in pay_message["text"]
     assert (tg.callback_answer(query) or {}).get("text") == "Preparing your invoice…"
     assert any("Amount: $105 USD" in h["text"] for h in pay_message["history"])  # it was the keypad

@@ -609,6 +609,49 @@ def test_payouts_can_finish_automatically() -> None:
         assert client.get(f"/v1/payout/{batch['id']}", headers=KEY).json()[0]["status"] == "FINISHED"
 
 
+def test_payout_list_minimums_estimate_and_balance(np: httpx.Client) -> None:
+    token = np.post("/v1/auth", json={"email": EMAIL, "password": PASSWORD}).json()["token"]
+    auth = {**KEY, "Authorization": f"Bearer {token}"}
+    assert np.get("/v1/payout", headers=KEY).status_code == 401  # the list needs the JWT too
+    np.post("/_control/balance", json={"trx": 100}).raise_for_status()
+    ids = []
+    for number in range(3):
+        withdrawal = {"address": f"T{number}", "currency": "trx", "amount": 10 + number}
+        batch = np.post(
+            "/v1/payout",
+            json={"withdrawals": [{**withdrawal, "unique_external_id": f"x{number}"}]},
+            headers=auth,
+        ).json()
+        ids.append(batch["withdrawals"][0]["id"])
+    listed = np.get("/v1/payout", params={"limit": 2, "page": 0, "order": "desc"}, headers=auth).json()
+    assert [w["id"] for w in listed["payouts"]] == [ids[2], ids[1]]
+    rest = np.get("/v1/payout", params={"limit": 2, "page": 1, "order": "desc"}, headers=auth).json()
+    assert [(w["id"], w["unique_external_id"]) for w in rest["payouts"]] == [(ids[0], "x0")]
+    np.post(f"/_control/payouts/{ids[0]}/status", json={"status": "FAILED", "send_ipn": False})
+    np.post(f"/_control/payouts/{ids[1]}/status", json={"status": "FINISHED", "send_ipn": False})
+    # 100 credited; 11 sent, 12 still pending; the failed 10 is back.
+    assert np.get("/v1/balance", headers=KEY).json() == {"trx": {"amount": 77, "pendingAmount": 12}}
+    assert np.get("/v1/payout-withdrawal/min-amount/trx", headers=KEY).json() == {
+        "success": True,
+        "result": 10,
+    }
+    np.post("/_control/payout-minimums", json={"trx": 20}).raise_for_status()
+    assert np.get("/v1/payout-withdrawal/min-amount/TRX", headers=KEY).json()["result"] == 20
+    estimate = np.get(
+        "/v1/estimate", params={"amount": 12, "currency_from": "usd", "currency_to": "trx"}, headers=KEY
+    ).json()
+    assert estimate == {
+        "currency_from": "usd",
+        "amount_from": 12,
+        "currency_to": "trx",
+        "estimated_amount": 100,
+    }
+    unknown = np.get(
+        "/v1/estimate", params={"amount": 1, "currency_from": "usd", "currency_to": "zzz"}, headers=KEY
+    )
+    assert unknown.status_code == 400
+
+
 # --------------------------------------------------------------------------------------------------
 # JavaScript number formatting and JSON.stringify
 

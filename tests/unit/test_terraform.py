@@ -346,7 +346,7 @@ def test_private_functions_take_internal_traffic_only(tf: tc.Terraform) -> None:
     service = tc.single_block(tf.resource("google_cloudfunctions2_function", "function"), "service_config")
     assert tc.expr(service["ingress_settings"]) == ('each.value.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"')
     private = FUNCTION_NAMES - PUBLIC_FUNCTIONS
-    assert len(private) == 5
+    assert len(private) == 6
     triggers = {spec.name.value: spec.trigger for spec in FUNCTIONS}
     assert {triggers[name] for name in private} <= {"task", "scheduler", "pubsub-push"}
     readme = (tc.TERRAFORM_DIR / "README.md").read_text()
@@ -1017,12 +1017,13 @@ def test_dead_letter_backlog_alert_exists(tf: tc.Terraform) -> None:
     assert "num_undelivered_messages" in threshold["filter"]
 
 
-def test_no_payout_alert_before_payouts_exist(tf: tc.Terraform) -> None:
-    """Payouts are not built: no alert pretends to watch them, and the README says so."""
-    assert not any("payout" in name for name in FUNCTION_NAMES)
-    assert not any("payout" in name for name in tf.locals["log_metric_alerts"])
+def test_payout_failures_are_alerted(tf: tc.Terraform) -> None:
+    """A failed or held payout reaches the operator: an alert on the payout function's log line."""
+    assert "payout" in FUNCTION_NAMES
+    alert = tf.locals["log_metric_alerts"]["payouts_failed"]
+    assert "telepay_payouts_failed" in tc.expr(alert["metric"])
     readme = (tc.TERRAFORM_DIR / "README.md").read_text()
-    assert "Payout failures" in readme
+    assert "telepay_payouts_failed" in readme
 
 
 # (file, text): what the code logs today (format string and outcome), so a reworded log line breaks
@@ -1050,6 +1051,11 @@ LOGGED_BY_THE_CODE = {
     "telepay_outbox_stuck": [
         ("functions/expire_subscriptions/main.py", '"sweep %s: %s; outbox %s"'),
         ("functions/expire_subscriptions/main.py", '"still has events"'),
+    ],
+    "telepay_payouts_failed": [
+        ("telepay/payout_flow.py", 'log.error("payout failed: %s needs the operator'),
+        ("telepay/payout_flow.py", '"payout failed: %s ended FAILED: %s", payout.payout_id'),
+        ("telepay/payout_flow.py", 'log.error("payout failed: %s refused: %s"'),
     ],
 }
 

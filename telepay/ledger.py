@@ -1,0 +1,91 @@
+"""The ledger booking, as a pure function: what one settled payment owes the channel's owner.
+
+Rules (the one rounding rule is `shared_schemas.money.round_fee`):
+- gross is what the buyer was charged (the order's price) and, separately, what NowPayments settled
+  into the operator's account (`outcome_amount` in `outcome_currency`; when the API does not report
+  it, what was paid in the pay currency);
+- the fee is `gross * fee_percent / 100`, rounded once, half up, to the currency's smallest unit
+  (0.01 for fiat, 1e-8 for crypto); the net is gross minus that fee, exactly;
+- the fee rate is copied onto the entry, so a later change of the rate rewrites no history;
+- the entry id is the order id: an order settles once, so booking is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from shared_schemas.documents import ChannelDoc, EntryState, LedgerEntryDoc, OrderDoc
+from shared_schemas.money import round_fee
+from telepay.adapters.nowpayments_api import Payment
+
+
+def split(gross: Decimal, fee_percent: Decimal, currency: str) -> tuple[Decimal, Decimal]:
+    """(fee, net) of a gross amount: the fee rounded once, the net the exact remainder."""
+    fee = round_fee(gross * fee_percent / 100, currency)
+    return fee, gross - fee
+
+
+def book(
+    order: OrderDoc,
+    payment: Payment,
+    channel: ChannelDoc,
+    fee_percent: Decimal,
+    now: datetime,
+    entry_id: str | None = None,
+) -> LedgerEntryDoc:
+    """The ledger entry of a payment that settled `order` (the order id; a further payment on a
+    settled order, e.g. a wallet's double send, books its own entry under `<order>.<payment>`)."""
+    gross_currency = order.price_currency.lower()
+    if payment.outcome_amount is not None and payment.outcome_currency:
+        settled, settled_currency = payment.outcome_amount, payment.outcome_currency.lower()
+    else:
+        settled = payment.actually_paid or Decimal(0)
+        settled_currency = (payment.pay_currency or gross_currency).lower()
+    fee, net = split(order.price_amount, fee_percent, gross_currency)
+    settled_fee, settled_net = split(settled, fee_percent, settled_currency)
+    return LedgerEntryDoc(
+        entry_id=entry_id or order.order_id,
+        order_id=order.order_id,
+        payment_id=payment.payment_id,
+        kind=order.kind,
+        channel_token=order.channel_token,
+        owner_user_id=channel.owner_user_id,
+        gross_amount=order.price_amount,
+        gross_currency=gross_currency,
+        fee_percent=fee_percent,
+        fee_amount=fee,
+        net_amount=net,
+        settled_amount=settled,
+        settled_currency=settled_currency,
+        settled_fee=settled_fee,
+        settled_net=settled_net,
+        state=EntryState.AVAILABLE,
+        booked_at=now,
+        updated_at=now,
+    )
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Sums of an owner's (or a channel's) entries by state, per settlement currency."""
+
+    available: dict[str, Decimal]
+    reserved: dict[str, Decimal]
+    paid: dict[str, Decimal]
+    fees: dict[str, Decimal]
+    entries: int
+
+
+def balance(entries: Iterable[LedgerEntryDoc]) -> Balance:
+    sums: dict[EntryState, dict[str, Decimal]] = {state: {} for state in EntryState}
+    fees: dict[str, Decimal] = {}
+    count = 0
+    for entry in entries:
+        count += 1
+        bucket = sums[entry.state]
+        bucket[entry.settled_currency] = bucket.get(entry.settled_currency, Decimal(0)) + entry.settled_net
+        fees[entry.settled_currency] = fees.get(entry.settled_currency, Decimal(0)) + entry.settled_fee
+    return Balance(sums[EntryState.AVAILABLE], sums[EntryState.RESERVED], sums[EntryState.PAID], fees, count)

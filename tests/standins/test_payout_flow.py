@@ -1,0 +1,338 @@
+"""The payout flow on the in-memory store against the NowPayments stand-in (in process): instant and
+threshold payouts, minimums, and the faults: the process dying after creating and after verifying,
+a wrong 2FA code, an expired auth token, and a FAILED payout IPN."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+from pydantic import SecretStr
+
+from local.background_server import BackgroundServer
+from local.nowpayments_standin import create_app
+from local.nowpayments_standin.model import NowPaymentsStandin
+from shared_schemas.config import IpnHandlerSettings, PayoutSettings
+from shared_schemas.documents import EntryState, OrderStatus, PayoutDoc, PayoutState, PayoutStrategy
+from shared_schemas.ids import OrderKind
+from shared_schemas.messages import Envelope, EventType, PaymentEvent
+from shared_schemas.queries import PAYOUTS_DUE
+from telepay import ipn_signature, ledger, payout_flow
+from telepay.adapters.nowpayments_api import NowPaymentsApi, Payment, _withdrawal
+from telepay.channels import save_channel
+from telepay.payments import handle_ipn
+from telepay.payouts import retry_payout
+from telepay.runtime import Runtime
+from tests.conftest import demo_channel
+from tests.harness import NOW, fakes, runtime
+from tests.memory_store import MemoryStore
+
+API_KEY = "payout-test-key"
+IPN_SECRET = "payout-test-ipn-secret"
+EMAIL = "merchant@example.test"
+PASSWORD = "payout-test-password"
+TOTP = pyotp.random_base32()
+WALLET = "TXownerWallet000000000000000000001"
+
+
+@dataclass
+class World:
+    url: str
+    standin: NowPaymentsStandin
+    store: MemoryStore
+
+    def runtime(self, totp: str = TOTP, **changes: Any) -> Runtime[PayoutSettings]:
+        return runtime(
+            PayoutSettings,
+            self.store,
+            nowpayments_api_base_url=self.url,
+            nowpayments_api_key=SecretStr(API_KEY),
+            nowpayments_email=SecretStr(EMAIL),
+            nowpayments_password=SecretStr(PASSWORD),
+            nowpayments_2fa_secret=SecretStr(totp),
+            nowpayments_timeout_seconds=5.0,
+            **changes,
+        )
+
+    def withdrawals(self) -> list[dict[str, Any]]:
+        return self.standin.all_withdrawals()
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    app = create_app(API_KEY, IPN_SECRET, email=EMAIL, password=PASSWORD, totp_secret=TOTP, token_ttl=300)
+    with BackgroundServer(app) as server:
+        store = MemoryStore()
+        yield World(server.url, app.state.standin, store)
+
+
+def channel(
+    world: World, token: str, strategy: PayoutStrategy, threshold: str = "0", owner: int = 5001
+) -> None:
+    save_channel(
+        world.store,
+        demo_channel(
+            token=token,
+            owner=owner,
+            payout_wallet=WALLET,
+            payout_currency="usdttrc20",
+            payout_network="trx",
+            payout_strategy=strategy,
+            payout_threshold=Decimal(threshold),
+        ),
+    )
+
+
+def book(world: World, token: str, number: int, price: str, outcome: str, owner: int = 5001) -> Any:
+    from shared_schemas.documents import OrderDoc
+
+    order = OrderDoc(
+        order_id=f"tp1-don-{token}-{number}-x",
+        kind=OrderKind.DONATION,
+        user_id=number,
+        chat_id=number,
+        channel_token=token,
+        price_amount=Decimal(price),
+        price_currency="USD",
+        status=OrderStatus.SETTLED,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    payment = Payment(
+        payment_id=number,
+        payment_status="finished",
+        order_id=order.order_id,
+        outcome_amount=Decimal(outcome),
+        outcome_currency="usdttrc20",
+    )
+    ch = demo_channel(token=token, owner=owner)
+    entry = ledger.book(
+        order, payment, ch, Decimal("3"), NOW - timedelta(minutes=10) + timedelta(seconds=number)
+    )
+    world.store.ledger.set(entry.entry_id, entry)
+    return entry
+
+
+def settled(token: str) -> Envelope[PaymentEvent]:
+    data = PaymentEvent(
+        order_id="o",
+        kind=OrderKind.DONATION,
+        user_id=1,
+        chat_id=1,
+        channel_token=token,
+        channel_title="t",
+        owner_user_id=5001,
+        closed_channel_id=0,
+        price_amount=Decimal("5"),
+        price_currency="usd",
+        payment_id=1,
+        payment_status="finished",
+    )
+    return Envelope[PaymentEvent](event_id="e", type=EventType.PAYMENT_SETTLED, occurred_at=NOW, data=data)
+
+
+def only_payout(world: World) -> PayoutDoc:
+    [payout] = [s.doc for page in world.store.payouts.pages(PAYOUTS_DUE, open=True) for s in page]
+    return payout
+
+
+def finish_at_standin(
+    world: World, withdrawal_id: str, status: str = "FINISHED", url: str | None = None
+) -> None:
+    body: dict[str, Any] = {"status": status, "send_ipn": url is not None}
+    if url:
+        body["ipn_url"] = url
+    httpx.post(f"{world.url}/_control/payouts/{withdrawal_id}/status", json=body).raise_for_status()
+
+
+# ---------------------------------------------------------------------------------------------- paths
+def test_instant_pays_each_settled_payment_its_net_and_tells_the_owner(world: World) -> None:
+    channel(world, "Inst01", PayoutStrategy.INSTANT)
+    entry = book(world, "Inst01", 1, "5.00", "4.975")
+    rt = world.runtime()
+    [outcome] = payout_flow.handle_event(settled("Inst01"), rt)
+    assert outcome.endswith(": verified")
+    [w] = world.withdrawals()
+    assert (w["address"], w["currency"], Decimal(w["amount"]), w["status"]) == (
+        WALLET,
+        "usdttrc20",
+        entry.settled_net,
+        "PROCESSING",
+    )
+    payout = only_payout(world)
+    assert w["unique_external_id"] == payout.payout_id
+    assert world.store.ledger.get(entry.entry_id).state is EntryState.RESERVED  # type: ignore[union-attr]
+    # A replayed event pays nothing twice.
+    assert payout_flow.handle_event(settled("Inst01"), rt) == ["nothing to pay yet"]
+    finish_at_standin(world, w["id"])
+    assert payout_flow.advance(rt, payout.payout_id) == "finished"
+    assert world.store.ledger.get(entry.entry_id).state is EntryState.PAID  # type: ignore[union-attr]
+    assert payout_flow.send_notices(rt) == 1
+    telegram = fakes(rt)[0]
+    assert "Payout sent" in telegram.to(5001)[0].text and payout_flow.send_notices(rt) == 0
+    assert len(world.withdrawals()) == 1
+
+
+def test_threshold_accumulates_then_pays_the_whole_balance_once(world: World) -> None:
+    channel(world, "Thresh01", PayoutStrategy.THRESHOLD, threshold="20")
+    rt = world.runtime()
+    entries = [book(world, "Thresh01", n, "5.00", "4.975") for n in range(1, 5)]  # 4 x 4.85 USD net
+    assert payout_flow.run_scheduled(rt)["reserved"] == 0  # 19.40 USD < 20
+    entries.append(book(world, "Thresh01", 5, "12.50", "12.4375"))
+    counts = payout_flow.run_scheduled(rt)
+    assert counts["reserved"] == 1
+    [w] = world.withdrawals()
+    assert Decimal(w["amount"]) == sum((e.settled_net for e in entries), Decimal(0))
+    assert {e.entry_id for e in entries} == set(only_payout(world).entry_ids)
+
+
+def test_amounts_below_the_minimum_wait_and_are_paid_together(world: World) -> None:
+    channel(world, "Minimum1", PayoutStrategy.INSTANT)
+    world.standin.payout_minimums["usdttrc20"] = 2.0
+    rt = world.runtime()
+    book(world, "Minimum1", 1, "1.00", "0.995")
+    assert payout_flow.handle_event(settled("Minimum1"), rt) == ["nothing to pay yet"]
+    book(world, "Minimum1", 2, "1.50", "1.4925")
+    [outcome] = payout_flow.handle_event(settled("Minimum1"), rt)
+    [w] = world.withdrawals()
+    assert Decimal(w["amount"]) == Decimal("0.96515") + Decimal("1.447725")
+    assert "verified" in outcome
+
+
+# ---------------------------------------------------------------------------------------------- faults
+class Died(Exception):
+    """The process dies here (not a TelePay error: nothing catches it)."""
+
+
+def test_dying_after_create_before_recording_resumes_the_same_payout(world: World) -> None:
+    channel(world, "Crash1", PayoutStrategy.INSTANT)
+    book(world, "Crash1", 1, "5.00", "4.975")
+    rt = world.runtime()
+    api = rt.payouts_api
+    real_create = api.create_payout
+
+    def create_then_die(**kwargs: Any) -> Any:
+        real_create(**kwargs)
+        raise Died
+
+    api.create_payout = create_then_die  # type: ignore[method-assign]
+    with pytest.raises(Died):
+        payout_flow.handle_event(settled("Crash1"), rt)
+    payout = only_payout(world)
+    assert payout.state is PayoutState.RESERVED and len(world.withdrawals()) == 1
+    api.create_payout = real_create  # type: ignore[method-assign]
+    assert payout_flow.run_scheduled(rt)["advanced"] == 1  # the every-minute run resumes it
+    [w] = world.withdrawals()
+    assert w["status"] == "PROCESSING" and w["unique_external_id"] == payout.payout_id
+    assert world.store.payouts.get(payout.payout_id).state is PayoutState.VERIFIED  # type: ignore[union-attr]
+
+
+def test_dying_after_verify_before_recording_resumes_without_a_second_payout(world: World) -> None:
+    channel(world, "Crash2", PayoutStrategy.INSTANT)
+    book(world, "Crash2", 1, "5.00", "4.975")
+    rt = world.runtime()
+    api = rt.payouts_api
+    real_verify = api.verify
+
+    def verify_then_die(batch_id: str) -> None:
+        real_verify(batch_id)
+        raise Died
+
+    api.verify = verify_then_die  # type: ignore[method-assign]
+    with pytest.raises(Died):
+        payout_flow.handle_event(settled("Crash2"), rt)
+    payout = only_payout(world)
+    assert payout.state is PayoutState.CREATED
+    api.verify = real_verify  # type: ignore[method-assign]
+    assert payout_flow.advance(rt, payout.payout_id) == "verified"
+    [batch] = world.standin.payouts.values()
+    assert batch.verified_at is not None and batch.verify_failures == 0
+    assert len(world.withdrawals()) == 1
+
+
+def test_a_wrong_2fa_code_holds_the_payout_for_the_operator(world: World) -> None:
+    channel(world, "Totp01", PayoutStrategy.INSTANT)
+    entry = book(world, "Totp01", 1, "5.00", "4.975")
+    wrong = world.runtime(totp=pyotp.random_base32())
+    [outcome] = payout_flow.handle_event(settled("Totp01"), wrong)
+    assert outcome.endswith("verification refused")
+    payout = only_payout(world)
+    assert payout.state is PayoutState.CREATED and payout.attention and "2FA" in payout.attention
+    assert world.store.ledger.get(entry.entry_id).state is EntryState.RESERVED  # type: ignore[union-attr]
+    assert payout_flow.advance(wrong, payout.payout_id).startswith("waits for the operator")
+    # The operator fixes the secret and retries: the same withdrawal is verified.
+    assert retry_payout(world.store, payout.payout_id, NOW) == "will be resumed"
+    assert payout_flow.advance(world.runtime(), payout.payout_id) == "verified"
+    assert len(world.withdrawals()) == 1
+
+
+def test_an_expired_auth_token_is_renewed_once(world: World) -> None:
+    world.standin.token_ttl = 1
+    channel(world, "Token001", PayoutStrategy.INSTANT)
+    channel(world, "Token002", PayoutStrategy.INSTANT)
+    book(world, "Token001", 1, "5.00", "4.975")
+    book(world, "Token002", 2, "5.00", "4.975")
+    rt = world.runtime()
+    api = rt.payouts_api
+    api._wall_clock = lambda: 0.0  # type: ignore[method-assign]  # the instance believes its token is fresh
+    payout_flow.handle_event(settled("Token001"), rt)
+    time.sleep(2.1)  # the cached token has expired at NowPayments
+    world.standin.token_ttl = 300
+    [outcome] = payout_flow.handle_event(settled("Token002"), rt)
+    assert outcome.endswith("verified") and api.auth_calls == 2
+    assert [w["status"] for w in world.withdrawals()] == ["PROCESSING", "PROCESSING"]
+
+
+def test_a_failed_payout_ipn_releases_the_entries_and_tells_owner_and_operator(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel(world, "Failed01", PayoutStrategy.INSTANT)
+    entry = book(world, "Failed01", 1, "5.00", "4.975")
+    rt = world.runtime()
+    payout_flow.handle_event(settled("Failed01"), rt)
+    payout = only_payout(world)
+    [w] = world.withdrawals()
+    world.standin.set_withdrawal_status(w, "FAILED", "address is not valid")
+    raw = json.dumps(w).encode()
+    ipn = runtime(
+        IpnHandlerSettings,
+        world.store,
+        nowpayments_api_base_url=world.url,
+        nowpayments_api_key=SecretStr(API_KEY),
+        nowpayments_ipn_secret=SecretStr(IPN_SECRET),
+    )
+    ipn.replace(nowpayments=NowPaymentsApi(world.url, API_KEY, 5.0))
+    result = handle_ipn(raw, ipn_signature.sign(raw, IPN_SECRET), ipn)
+    assert (result.http_status, result.outcome) == (200, "payout failed")
+    ended = world.store.payouts.get(payout.payout_id)
+    assert ended is not None and ended.state is PayoutState.FAILED and not ended.open
+    assert ended.failure_reason == "address is not valid"
+    back = world.store.ledger.get(entry.entry_id)
+    assert back is not None and back.state is EntryState.AVAILABLE and back.payout_id is None
+    assert back.releases == 1 and back.retry_after is not None
+    # A late PROCESSING IPN never moves it back.
+    assert payout_flow.observe_withdrawal(
+        world.store, ipn.clock, payout.payout_id, _status(w, "PROCESSING")
+    ).state is (PayoutState.FAILED)
+    with caplog.at_level("ERROR"):
+        assert payout_flow.send_notices(rt) == 1
+    assert any(r.getMessage().startswith("payout failed: ") for r in caplog.records)
+    assert "failed" in fakes(rt)[0].to(5001)[0].text
+    # Not planned again before retry_after; then a new payout (a new id) covers it.
+    assert payout_flow.plan_channel(rt, "Failed01") == []
+    later = runtime(PayoutSettings, world.store, NOW + timedelta(hours=7))
+    later.replace(payouts_api=rt.payouts_api)
+    [again] = payout_flow.plan_channel(later, "Failed01")
+    assert again != payout.payout_id
+
+
+def _status(withdrawal: dict[str, Any], status: str) -> Any:
+    return _withdrawal({**withdrawal, "status": status})
