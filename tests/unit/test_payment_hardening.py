@@ -172,6 +172,8 @@ def test_a_second_donation_payment_is_booked_as_a_donation(store: MemoryStore) -
     assert code == 200
     envelope = Envelope[PaymentEvent].model_validate_json(events[-1])
     assert envelope.type is EventType.PAYMENT_SETTLED and envelope.data.payment_id == 72
+    booked = [store.ledger.get(order.order_id), store.ledger.get(f"{order.order_id}.72")]
+    assert [entry.payment_id if entry else None for entry in booked] == [71, 72]  # each payment booked once
     buyer, owner = _told(store, events)
     assert len(buyer) == 1 and len(owner) == 1
 
