@@ -15,6 +15,11 @@ class Clock:
     def now(self) -> datetime:
         return self._now()
 
+    def on_the_wall(self, moment: datetime) -> datetime:
+        """The wall-clock time of a moment of this clock, for services that keep their own time
+        (Cloud Tasks' schedule times)."""
+        return moment
+
 
 class ShiftableClock(Clock):
     """Reads an offset in seconds from a file on every call, so a test can move the whole local
@@ -24,13 +29,18 @@ class ShiftableClock(Clock):
         super().__init__()
         self._file = offset_file
 
-    def now(self) -> datetime:
+    def _offset(self) -> timedelta:
         try:
             with open(self._file) as handle:
-                offset = float(handle.read().strip() or 0)
+                return timedelta(seconds=float(handle.read().strip() or 0))
         except (OSError, ValueError):
-            offset = 0.0
-        return datetime.now(UTC) + timedelta(seconds=offset)
+            return timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset()
+
+    def on_the_wall(self, moment: datetime) -> datetime:
+        return moment - self._offset()
 
 
 class FrozenClock(Clock):

@@ -85,7 +85,7 @@ class Runtime(Generic[S]):
         def build() -> TaskQueue:
             from telepay.adapters.tasks_queue import TaskQueue
 
-            return TaskQueue(self.settings)
+            return TaskQueue(self.settings, self.clock)
 
         return self._adapter("tasks", build)  # type: ignore[no-any-return]
 

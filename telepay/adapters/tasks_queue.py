@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from shared_schemas.config import TasksSettings
 from shared_schemas.names import Queue
+from telepay.clock import Clock
 from telepay.errors import Transient
 
 if TYPE_CHECKING:
@@ -35,8 +36,9 @@ def task_name_part(text: str) -> str:
 
 
 class TaskQueue:
-    def __init__(self, settings: TasksSettings) -> None:
+    def __init__(self, settings: TasksSettings, clock: Clock | None = None) -> None:
         self._settings = settings
+        self._clock = clock or Clock()
         self._client: CloudTasksClient | None = None
 
     def _get_client(self) -> CloudTasksClient:
@@ -95,7 +97,8 @@ class TaskQueue:
             task["name"] = f"{self.queue_path(queue)}/tasks/{task_name_part(name)}"
         if schedule_time is not None:
             stamp = timestamp_pb2.Timestamp()
-            stamp.FromDatetime(schedule_time)
+            # Cloud Tasks keeps wall-clock time; the local stack's clock may be moved forward.
+            stamp.FromDatetime(self._clock.on_the_wall(schedule_time))
             task["schedule_time"] = stamp
         try:
             created = self._get_client().create_task(parent=self.queue_path(queue), task=task)  # type: ignore[arg-type]
