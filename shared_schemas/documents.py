@@ -126,9 +126,14 @@ class ChannelDoc(Document):
     closed_channel_id: int = Field(description="Private channel subscribers join.")
     tiers: list[Tier] = Field(min_length=1, max_length=3)
     currency: str = Field(default="USD", description="Currency of tier prices and donations.")
-    status: ChannelStatus = ChannelStatus.ACTIVE
+    status: ChannelStatus = Field(
+        default=ChannelStatus.ACTIVE, description="`paused`: no new sales and no daily post (owner's /pause)."
+    )
     donation_min: Money = Field(default=Decimal("4.99"))
     donation_max: Money = Field(default=Decimal("9999.99"))
+    donation_message: str | None = Field(
+        default=None, max_length=500, description="Owner's text for the donation post in the closed channel."
+    )
     grace_period_minutes: int = Field(default=0, ge=0, description="Extra time after expiry before removal.")
     payout_wallet: str | None = None
     payout_currency: str | None = None
@@ -140,6 +145,7 @@ class ChannelDoc(Document):
     )
     broadcast: BroadcastState = Field(default_factory=BroadcastState)
     created_at: datetime | None = None
+    updated_at: datetime | None = Field(default=None, description="Last change of the owner's settings.")
 
     def tier(self, tier_id: str) -> Tier | None:
         return next((t for t in self.tiers if t.tier_id == tier_id), None)
