@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -432,6 +432,50 @@ class KeypadSessionDoc(Document):
     expire_at: datetime
 
 
+class BotChatDoc(Document):
+    """A chat the bot was added to (from `my_chat_member`): the channels an owner may pick in
+    `/newchannel`. Rights are re-checked with getChatMember when they matter; this is the record."""
+
+    collection: ClassVar[Collection] = Collection.BOT_CHATS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    doc_id_is: ClassVar[str] = "Telegram chat id"
+
+    chat_id: int
+    title: str = ""
+    type: str = Field(description="`channel` or `supergroup`.")
+    username: str | None = Field(default=None, description="Public @username, if the chat has one.")
+    added_by: int = Field(description="User who last made the bot an admin (or changed its rights).")
+    status: str = Field(description="The bot's status: administrator, member, left or kicked.")
+    rights: list[str] = Field(default_factory=list, description="The bot's `can_*` rights granted.")
+    changed_at: int = Field(description="Telegram's date of the change (an older update never overwrites).")
+    updated_at: datetime
+
+
+CONVERSATION_LIFETIME = timedelta(hours=24)
+
+
+class ConversationDoc(Document):
+    """Where an owner is in a multi-step conversation (`/newchannel`, `/edit`). Each update moves
+    it in a transaction that checks `version` (two instances never both apply an answer to the
+    same question) and `last_update_id` (a re-delivered update is not applied twice)."""
+
+    collection: ClassVar[Collection] = Collection.CONVERSATIONS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    doc_id_is: ClassVar[str] = "`<user id>:<conversation name>`, e.g. `42:newchannel`"
+    ttl_field: ClassVar[str | None] = "expire_at"
+
+    user_id: int
+    name: str = Field(description="`newchannel` or `edit`.")
+    version: int = Field(description="Incremented by every applied update; buttons carry it.")
+    step: str = Field(description="The question waiting for an answer; `done` or `cancelled` at the end.")
+    data: dict[str, Any] = Field(default_factory=dict, description="Answers so far, already validated.")
+    last_update_id: int = Field(description="Telegram update applied last.")
+    updated_at: datetime
+    expire_at: datetime = Field(description="TTL: updated_at + 24 hours; an expired conversation is over.")
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     ChannelDoc,
     OrderDoc,
@@ -443,6 +487,8 @@ DOCUMENTS: tuple[type[Document], ...] = (
     UserDoc,
     KeypadSessionDoc,
     FailedTaskDoc,
+    BotChatDoc,
+    ConversationDoc,
 )
 
 

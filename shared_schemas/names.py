@@ -87,6 +87,8 @@ class Collection(StrEnum):
     USERS = "users"
     KEYPAD_SESSIONS = "keypad_sessions"
     FAILED_TASKS = "failed_tasks"
+    BOT_CHATS = "bot_chats"
+    CONVERSATIONS = "conversations"
 
 
 class ClaimPurpose(StrEnum):

@@ -73,7 +73,13 @@ SUBSCRIPTIONS_DUE = QuerySpec(
     range_field="next_action_at",
     purpose="expiry sweep: active subscriptions whose next reminder or removal is due",
 )
-
+CHANNEL_BY_OPEN_CHAT = QuerySpec(
+    "channel_by_open_chat",
+    Collection.CHANNELS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("open_channel_id",),
+    purpose="the bot's rights changed in a chat: which offer posts there",
+)
 QUERIES: tuple[QuerySpec, ...] = (
     CHANNEL_BY_CLOSED_CHAT,
     ACTIVE_CHANNELS,
@@ -81,4 +87,5 @@ QUERIES: tuple[QuerySpec, ...] = (
     ORDER_OUTBOX,
     STUCK_OUTBOX,
     SUBSCRIPTIONS_DUE,
+    CHANNEL_BY_OPEN_CHAT,
 )

@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from shared_schemas.documents import (
+    BotChatDoc,
     ChannelDoc,
     ClaimDoc,
+    ConversationDoc,
     Document,
     FailedTaskDoc,
     FailedUpdateDoc,
@@ -113,13 +115,16 @@ class Repository(ABC, Generic[D]):
 
     @abstractmethod
     def pages(
-        self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, **equals: Any
+        self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any
     ) -> Iterator[list[Stored[D]]]:
         """The query's results a page at a time; each page is fetched when the previous one has
-        been handled, so the caller may change the documents it has seen."""
+        been handled, so the caller may change the documents it has seen. `below` and `above`
+        bound the range field (both inclusive)."""
 
-    def find(self, spec: QuerySpec, *, limit: int = 500, below: Any = None, **equals: Any) -> list[D]:
-        for page in self.pages(spec, page_size=limit, below=below, **equals):
+    def find(
+        self, spec: QuerySpec, *, limit: int = 500, below: Any = None, above: Any = None, **equals: Any
+    ) -> list[D]:
+        for page in self.pages(spec, page_size=limit, below=below, above=above, **equals):
             return [stored.doc for stored in page]
         return []
 
@@ -161,6 +166,8 @@ REPOSITORIES: dict[str, type[Document]] = {
     "users": UserDoc,
     "keypad_sessions": KeypadSessionDoc,
     "failed_tasks": FailedTaskDoc,
+    "bot_chats": BotChatDoc,
+    "conversations": ConversationDoc,
 }
 
 
@@ -177,6 +184,8 @@ class Store(ABC):
     users: Repository[UserDoc]
     keypad_sessions: Repository[KeypadSessionDoc]
     failed_tasks: Repository[FailedTaskDoc]
+    bot_chats: Repository[BotChatDoc]
+    conversations: Repository[ConversationDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

@@ -80,6 +80,10 @@ def _route(update: TelegramUpdate, rt: Rt) -> str:
         return _on_callback(update.callback_query, rt)
     if update.chat_join_request is not None:
         return _on_join_request(update.chat_join_request, rt)
+    if update.my_chat_member is not None:
+        from telepay.bot_chats import on_my_chat_member
+
+        return on_my_chat_member(update.my_chat_member, rt)
     return "ignored"
 
 

@@ -340,5 +340,6 @@ locals {
     failed_updates  = "expire_at"
     keypad_sessions = "expire_at"
     failed_tasks    = "expire_at"
+    conversations   = "expire_at"
   }
 }

@@ -123,7 +123,7 @@ class MemoryRepository(Repository[D]):
             self._memory.rows.pop(self.key(doc_id), None)
 
     def pages(
-        self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, **equals: Any
+        self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any
     ) -> Iterator[list[Stored[D]]]:
         if spec.collection != self.model.collection:
             raise ValueError(f"{spec.name} reads {spec.collection}, not {self.model.collection}")
@@ -136,7 +136,7 @@ class MemoryRepository(Repository[D]):
                 matches = [
                     (doc_id, row)
                     for (name, doc_id), row in self._memory.rows.items()
-                    if name == self.name and self._matches(row.data, spec, wanted, below)
+                    if name == self.name and self._matches(row.data, spec, wanted, below, above)
                 ]
             matches.sort(key=lambda item: self._order(item[1].data, spec, item[0]))
             if after is not None:
@@ -153,7 +153,9 @@ class MemoryRepository(Repository[D]):
             after = self._order(page[-1][1].data, spec, page[-1][0])
 
     @staticmethod
-    def _matches(data: dict[str, Any], spec: QuerySpec, wanted: dict[str, Any], below: Any) -> bool:
+    def _matches(
+        data: dict[str, Any], spec: QuerySpec, wanted: dict[str, Any], below: Any, above: Any
+    ) -> bool:
         if any(name not in data or data[name] != value for name, value in wanted.items()):
             return False
         if spec.range_field is None:
@@ -161,9 +163,10 @@ class MemoryRepository(Repository[D]):
         if spec.range_field not in data:
             return False  # Firestore leaves out documents without the ordered field
         value = data[spec.range_field]
-        if below is None:
-            return True
-        return value is not None and type(value) is type(below) and value <= below
+        for bound, inside in ((below, lambda b: value <= b), (above, lambda b: value >= b)):
+            if bound is not None and (value is None or type(value) is not type(bound) or not inside(bound)):
+                return False
+        return True
 
     @staticmethod
     def _order(data: dict[str, Any], spec: QuerySpec, doc_id: str) -> tuple[Any, str]:

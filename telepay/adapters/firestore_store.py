@@ -122,7 +122,7 @@ class FirestoreRepository(Repository[D]):
             self.ref(doc_id).delete()
 
     def pages(
-        self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, **equals: Any
+        self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any
     ) -> Iterator[list[Stored[D]]]:
         if spec.collection != self.model.collection:
             raise ValueError(f"{spec.name} reads {spec.collection}, not {self.model.collection}")
@@ -134,6 +134,8 @@ class FirestoreRepository(Repository[D]):
         if spec.range_field is not None:
             if below is not None:
                 query = query.where(filter=FieldFilter(spec.range_field, "<=", below))
+            if above is not None:
+                query = query.where(filter=FieldFilter(spec.range_field, ">=", above))
             query = query.order_by(spec.range_field)
         last = None
         while True:
