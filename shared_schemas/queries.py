@@ -80,6 +80,29 @@ CHANNEL_BY_OPEN_CHAT = QuerySpec(
     equals=("open_channel_id",),
     purpose="the bot's rights changed in a chat: which offer posts there",
 )
+BOT_CHATS_ADDED_BY = QuerySpec(
+    "bot_chats_added_by",
+    Collection.BOT_CHATS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("added_by",),
+    purpose="/newchannel: the chats an owner made the bot an admin of",
+)
+SUBSCRIPTIONS_OF_CHANNEL = QuerySpec(
+    "subscriptions_of_channel",
+    Collection.SUBSCRIPTIONS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("channel_token", "status"),
+    purpose="/stats: a channel's active subscribers and their expiries",
+)
+SETTLED_ORDERS_OF_CHANNEL = QuerySpec(
+    "settled_orders_of_channel",
+    Collection.ORDERS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("channel_token", "status"),
+    range_field="settled_at",
+    purpose="/stats: a channel's sales and donations of the last 30 days",
+)
+
 QUERIES: tuple[QuerySpec, ...] = (
     CHANNEL_BY_CLOSED_CHAT,
     ACTIVE_CHANNELS,
@@ -88,4 +111,7 @@ QUERIES: tuple[QuerySpec, ...] = (
     STUCK_OUTBOX,
     SUBSCRIPTIONS_DUE,
     CHANNEL_BY_OPEN_CHAT,
+    BOT_CHATS_ADDED_BY,
+    SUBSCRIPTIONS_OF_CHANNEL,
+    SETTLED_ORDERS_OF_CHANNEL,
 )

@@ -84,6 +84,13 @@ def daily_run(rt: Rt, day: str, only: str | None = None) -> dict[str, int]:
     return counts
 
 
+def queue_todays_post(rt: Runtime[BroadcastEnqueuerSettings], token: str) -> bool:
+    """Post a channel's offer now, as today's daily post (a new or resumed channel): named like the
+    daily run's task, so the two never both post."""
+    day = day_of(rt.clock.now())
+    return _enqueue(rt, BroadcastTask(channel_token=token, day=day), f"broadcast-{token}-{day}")
+
+
 def _enqueue(
     rt: Runtime[BroadcastEnqueuerSettings], task: BroadcastTask, name: str, at: datetime | None = None
 ) -> bool:

@@ -136,3 +136,74 @@ def stats(
             f"{format_amount(donations, 'USD')} in donations"
         )
     return "\n".join(lines)
+
+
+# -- /newchannel and /edit --------------------------------------------------------------------------
+NEW_CHANNEL_INTRO = (
+    "Let's set up your channel. I'll ask a few questions; send /cancel at any time to stop "
+    "(nothing is saved until you confirm at the end)."
+)
+REFRESH = "🔄 Refresh the list"
+REFRESH_ANSWER = "refresh"
+LIST_AGAIN = "Here's the list again."
+USE_BUTTONS = "Please choose with the buttons below."
+ASK_TITLE = "What's the name buyers will see? (e.g. Night Owls Club)"
+ASK_DESCRIPTION = "Describe what subscribers get, in a few lines (or tap Skip)."
+ASK_TIER_COUNT = "How many prices do you want to offer? (1 to 3, e.g. monthly and yearly)"
+ASK_DONATION_MIN = "Donations: what's the smallest amount you accept, in USD?"
+ASK_DONATION_MAX = "And the largest donation, in USD? (at most $9,999.99)"
+ASK_DONATION_MESSAGE = "A message for the donation post in your closed channel? (or tap Skip)"
+ASK_GRACE = (
+    "Grace period: how many minutes may subscribers stay after their access ends? (0 to 10080, e.g. 60)"
+)
+ASK_CURRENCY = "Which coin should your earnings be paid out in?"
+ASK_NETWORK = "On which network?"
+ASK_STRATEGY = "How should payouts be made?"
+INSTANT = "Instant: after every payment"
+THRESHOLD = "Threshold: once they add up"
+ASK_THRESHOLD = "Pay out once your earnings reach how much, in USD? (e.g. 100)"
+GO_LIVE = "✅ Go live"
+CANCEL = "✖️ Cancel"
+ASK_CHANNEL_TO_EDIT = "Which channel do you want to change?"
+ASK_GROUP = "What do you want to change? (a price change applies to new invoices only)"
+WHICH_CHANNEL = "Which channel?"
+
+
+def pick_channel(role: str) -> str:
+    if role == "open":
+        return (
+            "Which channel is the open one, where I post your offer? I list the channels where "
+            "you and I are both admins."
+        )
+    return "Which channel is the closed one, that subscribers join?"
+
+
+def chat_in_use(title: str, offer: str) -> str:
+    return f"{title} is already used by your offer {offer}. Please choose another channel."
+
+
+def rights_missing_for(title: str, role: str, missing: Sequence[str]) -> str:
+    return (
+        f"I can't use {title} as the {ROLE_WORDS[role]} yet: I'm missing the right to {_list(missing)}. "
+        "Give me that right in the channel's admin settings, then choose it again."
+    )
+
+
+def ask_tier_price(index: int, count: int) -> str:
+    return f"Price {index + 1} of {count}: how much, in USD? (e.g. 4.99)"
+
+
+def ask_tier_days(index: int) -> str:
+    return f"Price {index + 1}: how many days of access does it buy? (1 to 3650)"
+
+
+def ask_tier_label(index: int) -> str:
+    return f"Price {index + 1}: a short name buyers see, e.g. Monthly (or tap Skip)."
+
+
+def ask_wallet(network: str, currency: str) -> str:
+    return f"Your {network} wallet address for {currency.upper()} payouts?"
+
+
+def summary(lines: Sequence[str]) -> str:
+    return "Here's your channel:\n\n" + "\n".join(lines) + "\n\nShall I put it live?"

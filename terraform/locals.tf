@@ -328,6 +328,15 @@ locals {
         { field_path = "next_action_at", order = "ASCENDING" },
       ]
     }
+    # settled_orders_of_channel: /stats, a channel's sales and donations of the last 30 days
+    "orders-channel_token-status-settled_at" = {
+      collection = "orders"
+      fields = [
+        { field_path = "channel_token", order = "ASCENDING" },
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "settled_at", order = "ASCENDING" },
+      ]
+    }
   }
 
   # Collection => timestamp field after which Firestore deletes the document: the dedupe records,
