@@ -283,7 +283,11 @@ def _take_channel_to_edit(rt: Rt, user_id: int, data: Data, answer: str) -> Resu
 
 
 def _take_group(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
-    return {"group": answer} if answer in GROUPS else Invalid(say.USE_BUTTONS)
+    if answer not in GROUPS:
+        return Invalid(say.USE_BUTTONS)
+    if answer == "channels":  # chosen again from scratch: the current ones are offered too
+        return {"group": answer, "open_channel_id": None, "closed_channel_id": None}
+    return {"group": answer}
 
 
 def _take_confirm(rt: Rt, user_id: int, data: Data, answer: str) -> Result:

@@ -4,6 +4,7 @@ conversation's version and update id under concurrency and re-delivery."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from datetime import timedelta
@@ -13,12 +14,21 @@ from typing import Any
 import pytest
 
 from shared_schemas.config import TelegramWebhookSettings
-from shared_schemas.documents import ChannelStatus, OrderDoc, OrderStatus, PayoutStrategy, SubscriptionDoc
+from shared_schemas.documents import (
+    ChannelStatus,
+    ConversationDoc,
+    OrderDoc,
+    OrderStatus,
+    PayoutStrategy,
+    SubscriptionDoc,
+)
 from shared_schemas.ids import OrderKind
 from shared_schemas.tasks import BroadcastTask
+from telepay.clock import Clock
 from telepay.conversations import Conversations, Move
 from telepay.owner_texts import BUYER_COMMANDS, OWNER_COMMANDS
 from telepay.runtime import Runtime
+from telepay.store import Store, Tx
 from telepay.webhook import handle_update
 from tests import updates
 from tests.fakes import FakeTelegram, Sent
@@ -214,32 +224,35 @@ def test_a_redelivered_update_is_not_applied_twice(owner: Owner) -> None:
     assert conversation is not None and conversation.step == "closed" and conversation.version == 2
 
 
-def test_two_answers_at_once_never_both_apply() -> None:
-    store = MemoryStore()
-    rt = runtime(TelegramWebhookSettings, store)
-    conversations = Conversations(store, rt.clock)
+def two_answers_at_once(store: Store, clock: Clock) -> tuple[list[Move], ConversationDoc | None]:
+    """Two instances judge two answers against the same version of one conversation and move it
+    at the same moment (both transactions open together when the store lets them)."""
+    conversations = Conversations(store, clock)
     _, judged = conversations.start(OWNER, "newchannel", "title", {}, update_id=1)
     barrier = threading.Barrier(2)
     results: list[Move] = []
 
-    def answer(update_id: int, title: str) -> None:
-        def also(tx: Any) -> None:
-            barrier.wait(timeout=5)  # both transactions are open at once
+    def also(tx: Tx) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):  # a store that serialises them
+            barrier.wait(timeout=2)
 
-        try:
-            move, _ = conversations.move(judged, update_id, "description", {"title": title}, also=also)
-        except threading.BrokenBarrierError:  # the re-run of the loser no longer meets the other
-            move = Move.CONFLICT
+    def answer(update_id: int) -> None:
+        move, _ = conversations.move(judged, update_id, "description", {"title": f"T{update_id}"}, also=also)
         results.append(move)
 
-    threads = [threading.Thread(target=answer, args=(i, f"Title {i}")) for i in (2, 3)]
+    threads = [threading.Thread(target=answer, args=(update_id,)) for update_id in (2, 3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return results, conversations.latest(OWNER)
+
+
+def test_two_answers_at_once_never_both_apply() -> None:
+    rt = runtime(TelegramWebhookSettings, MemoryStore())
+    results, final = two_answers_at_once(rt.store, rt.clock)
     assert sorted(results) == [Move.APPLIED, Move.CONFLICT]
-    final = conversations.latest(OWNER)
-    assert final is not None and final.version == 2 and final.data["title"] in ("Title 2", "Title 3")
+    assert final is not None and final.version == 2 and final.data["title"] in ("T2", "T3")
 
 
 def _live(owner: Owner) -> str:
@@ -275,6 +288,25 @@ def test_edit_a_price(owner: Owner) -> None:
     assert channel is not None
     assert [(t.price, t.days) for t in channel.tiers] == [(Decimal("6.50"), 30)]
     assert channel.title == "Night Owls Club" and channel.payout_wallet == TRON  # the rest unchanged
+
+
+def test_edit_the_channels(owner: Owner) -> None:
+    token = _live(owner)
+    handle_update(
+        updates.my_chat_member(9000, OTHER, OWNER, "administrator", OPEN_RIGHTS, "Owls Lobby"), owner.rt
+    )
+    owner.say("/edit")
+    owner.press(token)
+    assert owner.press("channels") == "asked open"
+    assert [b.text for row in owner.last().keyboard or [] for b in row][:3] == [
+        "Night Owls",
+        "Night Owls Members",
+        "Owls Lobby",
+    ]
+    owner.press("Owls Lobby")
+    assert owner.press("Night Owls Members") == "channel saved"
+    channel = owner.rt.store.channels.get(token)
+    assert channel is not None and (channel.open_channel_id, channel.closed_channel_id) == (OTHER, CLOSED)
 
 
 def test_stats(owner: Owner) -> None:
