@@ -49,7 +49,7 @@ from shared_schemas.queries import (
     SETTLED_ORDERS_OF_CHANNEL,
     SUBSCRIPTIONS_OF_CHANNEL,
 )
-from shared_schemas.telegram import TgCallbackQuery, TgMessage
+from shared_schemas.telegram import TgCallbackQuery, TgChatMember, TgMessage
 from telepay import channel_settings as cs
 from telepay import owner_texts as say
 from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden
@@ -85,11 +85,17 @@ def _bot_id(rt: Rt) -> int:
     return int(rt.settings.telegram_bot_token.get_secret_value().split(":", 1)[0])
 
 
-def _is_admin(rt: Rt, chat_id: int, user_id: int) -> bool:
+def _member(rt: Rt, chat_id: int, user_id: int) -> TgChatMember | None:
+    """What Telegram says now; None when it will not say (the bot removed, the chat gone)."""
     try:
-        return rt.telegram.get_chat_member(chat_id, user_id).is_admin
+        return rt.telegram.get_chat_member(chat_id, user_id)
     except (TelegramBadRequest, TelegramForbidden):
-        return False
+        return None
+
+
+def _is_admin(rt: Rt, chat_id: int, user_id: int) -> bool:
+    member = _member(rt, chat_id, user_id)
+    return member is not None and member.is_admin
 
 
 def _candidates(rt: Rt, user_id: int, data: Data) -> list[tuple[str, str]]:
@@ -132,7 +138,7 @@ def _take_pick(role: Role) -> Callable[[Rt, int, Data, str], Result]:
             return Invalid(say.chat_in_use(record.title, used[0].channel.title))
         if not _is_admin(rt, chat_id, user_id):
             return Invalid(say.still_admin_needed(record.title))
-        missing = missing_rights(rt.telegram.get_chat_member(chat_id, _bot_id(rt)), role)
+        missing = missing_rights(_member(rt, chat_id, _bot_id(rt)), role)
         if missing:
             return Invalid(say.rights_missing_for(record.title, role.value, missing))
         return {f"{role.value}_channel_id": chat_id, f"{role.value}_title": record.title}

@@ -37,8 +37,9 @@ class FakeTelegram:
     answers: list[tuple[str, str | None, bool]] = field(default_factory=list)
     fail_method: dict[str, list[Exception]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
-    # (chat, user) -> status and rights, for getChatMember (absent: not a member).
-    members: dict[tuple[int, int], tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    # (chat, user) -> status and rights, or the error Telegram answers, for getChatMember (absent:
+    # not a member).
+    members: dict[tuple[int, int], tuple[str, tuple[str, ...]] | Exception] = field(default_factory=dict)
     commands: dict[int | None, list[tuple[str, str]]] = field(default_factory=dict)
 
     def _maybe_fail(self) -> None:
@@ -94,7 +95,10 @@ class FakeTelegram:
     def get_chat_member(self, chat_id: int, user_id: int) -> TgChatMember:
         self.calls.append(("get_chat_member", (chat_id, user_id)))
         self._maybe_fail()
-        status, rights = self.members.get((chat_id, user_id), ("left", ()))
+        found = self.members.get((chat_id, user_id), ("left", ()))
+        if isinstance(found, Exception):
+            raise found
+        status, rights = found
         return TgChatMember(user=TgUser(id=user_id), status=status, **{right: True for right in rights})
 
     def set_my_commands(self, commands: Any, chat_id: int | None = None) -> None:

@@ -213,6 +213,17 @@ def test_someone_no_longer_admin_is_stopped_at_the_next_step(owner: Owner) -> No
     assert "You need to be an admin of Night Owls" in owner.last().text
 
 
+def test_a_channel_the_bot_was_removed_from_is_refused(owner: Owner) -> None:
+    from telepay.adapters.telegram_api import TelegramBadRequest
+
+    owner.say("/newchannel")
+    owner.press("Night Owls")
+    # Telegram no longer tells the bot about its own membership there (it was removed).
+    owner.telegram.members[(CLOSED, BOT)] = TelegramBadRequest("member list is inaccessible")
+    assert owner.press("Night Owls Members") == "invalid closed"
+    assert "missing the right to invite users via link and ban users" in owner.last().text
+
+
 def test_a_redelivered_update_is_not_applied_twice(owner: Owner) -> None:
     owner.say("/newchannel")
     update = updates.press(5000, owner.last().callbacks()[0], OWNER)
