@@ -100,6 +100,10 @@ class BroadcastState(BaseModel):
     consecutive_failures: int = Field(default=0, description="Permanent failures in a row.")
     paused_reason: str | None = Field(default=None, description="Why broadcasting is paused, if it is.")
     last_manual_at: datetime | None = Field(default=None, description="Last owner /broadcast (cooldown).")
+    last_manual_message: int | None = Field(
+        default=None,
+        description="The /broadcast message that set last_manual_at (a re-delivery is no new one).",
+    )
 
 
 class ChannelDoc(Document):

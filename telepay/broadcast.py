@@ -193,11 +193,15 @@ def owner_repost(rt: Runtime[TelegramWebhookSettings], owner_id: int, update_id:
     lines = []
     for channel in channels:
         last = channel.broadcast.last_manual_at
-        if last is not None and last + cooldown > now:
+        again = channel.broadcast.last_manual_message == update_id  # Telegram re-delivered it
+        if last is not None and last + cooldown > now and not again:
             wait = math.ceil((last + cooldown - now).total_seconds() / 60)
             lines.append(texts.broadcast_cooldown(channel.title, wait))
             continue
-        rt.store.channels.update(channel.token, {"broadcast.last_manual_at": now})
+        if not again:
+            rt.store.channels.update(
+                channel.token, {"broadcast.last_manual_at": now, "broadcast.last_manual_message": update_id}
+            )
         task = BroadcastTask(channel_token=channel.token, day=day_of(now), manual=True)
         _enqueue(rt, task, f"manual-{channel.token}-{update_id}")
         lines.append(texts.broadcast_queued(channel.title))

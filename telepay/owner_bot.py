@@ -613,10 +613,10 @@ def _set_status(rt: Rt, user_id: int, chat_id: int, token: str, status: ChannelS
     if problem is not None:
         rt.telegram.send_message(chat_id, problem)
         return "not the owner"
-    if channel.status is status:
-        rt.telegram.send_message(chat_id, say.already(channel.title, say.state_of(channel)))
-        return f"already {status.value}"
-    rt.store.channels.update(token, {"status": status, "updated_at": rt.clock.now()})
+    # Already so (a re-delivered /pause whose answer Telegram refused, or pressed twice): the same
+    # answer again, and the same post queued (its name dedupes it).
+    if channel.status is not status:
+        rt.store.channels.update(token, {"status": status, "updated_at": rt.clock.now()})
     if status is ChannelStatus.PAUSED:
         rt.telegram.send_message(chat_id, say.paused(channel.title))
         return "paused"

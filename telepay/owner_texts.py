@@ -113,10 +113,6 @@ def resumed(title: str) -> str:
     return f"▶️ {title} is selling again; I'm posting the offer in the open channel."
 
 
-def already(title: str, state: str) -> str:
-    return f"{title} is already {state}."
-
-
 def saved(title: str) -> str:
     return f"✅ Saved. {title} now uses the new settings (invoices already sent keep their price)."
 
