@@ -195,7 +195,12 @@ PAYMENT_STATUS_RANK: dict[PaymentStatus, int] = {
 class OrderDoc(Document):
     collection: ClassVar[Collection] = Collection.ORDERS
     written_by: ClassVar[tuple[Function, ...]] = (Function.CREATE_INVOICE, Function.IPN_HANDLER)
-    read_by: ClassVar[tuple[Function, ...]] = (Function.CREATE_INVOICE, Function.IPN_HANDLER, Function.NOTIFY)
+    read_by: ClassVar[tuple[Function, ...]] = (
+        Function.CREATE_INVOICE,
+        Function.IPN_HANDLER,
+        Function.NOTIFY,
+        Function.TELEGRAM_WEBHOOK,  # an owner's /stats
+    )
     doc_id_is: ClassVar[str] = "order id (`tp1-<kind>-<token>-<user>-<tier|cents>-<nonce>`)"
 
     order_id: str
