@@ -96,6 +96,11 @@ class TelegramControl:
         answer: dict[str, Any] | None = self._get(f"/callback_queries/{query_id}").get("answer")
         return answer
 
+    def bot(self) -> dict[str, Any]:
+        """The (first) bot as the stand-in sees it: webhook, commands per scope, ..."""
+        bot: dict[str, Any] = self._get("/bots")["bots"][0]
+        return bot
+
     def stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = self._get("/stats")["stats"]
         return stats

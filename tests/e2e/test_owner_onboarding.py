@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from local.clients import wait_for
 from local.demo import CLOSED_TITLE, DEMO_ANSWERS, OPEN_TITLE, answer_all, new_owner, token_of
 from local.fixtures import CLOSED_RIGHTS, OPEN_RIGHTS
 from tests.e2e.flows import Channel, subscribe
@@ -45,6 +46,9 @@ def test_an_owner_goes_live_and_sells(endpoints, tg, np) -> None:  # type: ignor
     live = chat.tap("Go live", "is live!")
     token = token_of(live)
     assert f"?start={token}_DONATE" in live["text"]
+    menus = wait_for("the owner's command menu", lambda: tg.bot()["scoped_commands"] and tg.bot())
+    assert [c["command"] for c in menus["commands"]] == ["start", "help"]
+    assert "newchannel" in [c["command"] for c in menus["scoped_commands"][f"chat:{owner}"]]
     offer_post = tg.wait_message(open_id, "Choose how long")
     assert [b["text"] for b in offer_post["reply_markup"]["inline_keyboard"][0]] == [
         "Monthly · $5.00 USD · 1 month"
