@@ -283,6 +283,14 @@ def test_pause_resume_and_a_stranger(owner: Owner) -> None:
     assert buyer.say("/pause") == "no channels"
     assert owner.say("/resume") == "resumed"
     assert buyer.say(f"/start {token}") == "offer shown"
+    # The bot loses the ban right in the closed channel: /channels shows the problem.
+    handle_update(
+        updates.my_chat_member(next(UPDATE_IDS), CLOSED, OWNER, "administrator", ("can_invite_users",)),
+        owner.rt,
+    )
+    owner.say("/channels")
+    assert "Night Owls Club — ⚠️ rights problem" in owner.last().text
+    assert "In the closed channel I'm missing the right to ban users." in owner.last().text
 
 
 def test_edit_a_price(owner: Owner) -> None:
