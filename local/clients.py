@@ -96,6 +96,11 @@ class TelegramControl:
         answer: dict[str, Any] | None = self._get(f"/callback_queries/{query_id}").get("answer")
         return answer
 
+    def bot(self) -> dict[str, Any]:
+        """The (first) bot as the stand-in sees it: webhook, commands per scope, ..."""
+        bot: dict[str, Any] = self._get("/bots")["bots"][0]
+        return bot
+
     def stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = self._get("/stats")["stats"]
         return stats
@@ -115,6 +120,44 @@ class TelegramControl:
             return None
 
         return wait_for(f"a message containing {containing!r} in chat {chat_id}", probe, timeout)
+
+
+class BotChat:
+    """One user's private chat with the bot, an exchange at a time: what the user sends or taps,
+    and the bot's next message (containing `expect`). For owners' conversations."""
+
+    def __init__(self, tg: TelegramControl, user_id: int) -> None:
+        self.tg = tg
+        self.user_id = user_id
+        self.seen = max((m["message_id"] for m in tg.transcript(user_id)), default=0)
+        self.question: dict[str, Any] | None = None  # the bot's last message with buttons
+
+    def next(self, expect: str = "", timeout: float = 30.0) -> dict[str, Any]:
+        message = self.tg.wait_message(self.user_id, expect, timeout=timeout, after=self.seen)
+        self.seen = message["message_id"]
+        if buttons(message):
+            self.question = message
+        return message
+
+    def wait_all(self, *expects: str) -> None:
+        """Wait for messages containing each of `expects`, in any order (updates of different
+        chats are delivered independently), and move past them."""
+        found = [self.tg.wait_message(self.user_id, expect, after=self.seen) for expect in expects]
+        self.seen = max(message["message_id"] for message in found)
+
+    def send(self, text: str, expect: str = "") -> dict[str, Any]:
+        self.tg.say(self.user_id, text)
+        return self.next(expect)
+
+    def tap(self, label: str, expect: str = "") -> dict[str, Any]:
+        """Tap the button of the bot's last question whose text contains `label`."""
+        assert self.question is not None, "no question with buttons yet"
+        offered = buttons(self.question)
+        choices = [b for b in offered if b["text"] == label] or [b for b in offered if label in b["text"]]
+        if not choices:
+            raise AssertionError(f"no button {label!r} in {[b['text'] for b in buttons(self.question)]}")
+        self.tg.press(self.user_id, self.question["message_id"], choices[0]["callback_data"])
+        return self.next(expect)
 
 
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,56 +1,101 @@
-"""The scripted demo `make run` plays on a fresh stack: an owner's channel is set up, a subscriber
+"""The scripted demo `make run` plays on a fresh stack: an owner goes live through the bot, a subscriber
 opens the offer, pays, and is let into the private channel; a stranger with the forwarded link
 is turned away; a donor gives through the keypad. Each step is printed as it happens."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from decimal import Decimal
+import re
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from local.clients import NowPaymentsControl, TelegramControl, buttons, store
-from shared_schemas.documents import ChannelDoc, Tier
-from telepay.channels import save_channel
+from local.clients import BotChat, NowPaymentsControl, TelegramControl, buttons
+from local.fixtures import CLOSED_RIGHTS, OPEN_RIGHTS
 
-DEMO_TOKEN = "NightOwls01"
-OPEN_RIGHTS = ["can_post_messages", "can_edit_messages", "can_delete_messages"]
-CLOSED_RIGHTS = ["can_invite_users", "can_restrict_members", "can_delete_messages"]
+OPEN_TITLE = "Night Owls Club"
+CLOSED_TITLE = "Night Owls Club · Members"
+TRON_WALLET = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+
+# An answer to the bot: send a text or tap a button, then the bot's next message contains `expect`.
+Answer = tuple[str, str, str]
+# Everything /newchannel asks after the two channels are chosen, answered as an owner would.
+DEMO_ANSWERS: tuple[Answer, ...] = (
+    ("send", "Night Owls Club", "Describe what subscribers get"),
+    ("send", "Late-night market notes, every day.", "How many prices"),
+    ("tap", "2", "Price 1 of 2"),
+    ("send", "5", "how many days"),
+    ("tap", "30", "a short name"),
+    ("send", "Monthly", "Price 2 of 2"),
+    ("send", "12.50", "how many days"),
+    ("tap", "90", "a short name"),
+    ("send", "Quarterly", "smallest amount"),
+    ("tap", "$4.99", "largest donation"),
+    ("tap", "$9,999.99", "donation post"),
+    ("tap", "Skip", "Grace period"),
+    ("tap", "None", "Which coin"),
+    ("tap", "USDT", "On which network"),
+    ("tap", "Tron (TRC-20)", "wallet address"),
+    ("send", TRON_WALLET, "How should payouts be made"),
+    ("tap", "Instant", "Shall I put it live?"),
+)
 
 
-def setup_channel(endpoints: dict[str, Any], tg: TelegramControl, token: str = DEMO_TOKEN) -> dict[str, int]:
-    owner = tg.user("Olivia", username=f"olivia_{token.lower()}")
+def answer_all(chat: BotChat, answers: Sequence[Answer]) -> dict[str, Any]:
+    """Give each answer and wait for the bot's next question; returns the last reply."""
+    reply: dict[str, Any] = {}
+    for action, value, expect in answers:
+        reply = chat.send(value, expect) if action == "send" else chat.tap(value, expect)
+    return reply
+
+
+def token_of(live_message: dict[str, Any]) -> str:
+    """The channel token in the deep link the bot sent the owner."""
+    match = re.search(r"\?start=([A-Za-z0-9]+)\n", live_message["text"])
+    assert match, live_message["text"]
+    return match[1]
+
+
+def new_owner(tg: TelegramControl) -> tuple[int, BotChat]:
+    owner = tg.user("Olivia", username=f"olivia_{uuid.uuid4().hex[:8]}")
     tg.say(owner, "/start")  # the owner talks to the bot once, so it may message her
-    open_id = tg.channel("Night Owls Club", owner, username=f"nightowls_{token.lower()}")
-    closed_id = tg.channel("Night Owls Club · Members", owner)
+    chat = BotChat(tg, owner)
+    chat.next("Hi!")
+    return owner, chat
+
+
+def setup_channel(tg: TelegramControl, say: Callable[[str], None]) -> dict[str, Any]:
+    """Olivia goes live the way every owner does: the bot made admin of her two channels, then
+    /newchannel in her private chat with the bot."""
+    owner, chat = new_owner(tg)
+    open_id = tg.channel(OPEN_TITLE, owner, username=f"nightowls_{uuid.uuid4().hex[:8]}")
+    closed_id = tg.channel(CLOSED_TITLE, owner)
     tg.make_bot_admin(open_id, OPEN_RIGHTS)
     tg.make_bot_admin(closed_id, CLOSED_RIGHTS)
-    channel = ChannelDoc(
-        token=token,
-        owner_user_id=owner,
-        title="Night Owls Club",
-        description="Late-night market notes, every day.",
-        open_channel_id=open_id,
-        closed_channel_id=closed_id,
-        tiers=[
-            Tier(tier_id="t1", price=Decimal("5.00"), days=30, label="Monthly"),
-            Tier(tier_id="t2", price=Decimal("12.50"), days=90, label="Quarterly"),
-        ],
-        created_at=datetime.now(UTC),
-    )
-    save_channel(store(endpoints), channel)
-    return {"owner": owner, "open": open_id, "closed": closed_id}
+    chat.wait_all(f"admin of {OPEN_TITLE}.", f"admin of {CLOSED_TITLE}.")
+    say("demo: Olivia makes the bot an admin of her open and closed channels; the bot tells her it is ready")
+    chat.send("/newchannel", "Which channel is the open one")
+    chat.tap(OPEN_TITLE, "closed one")
+    chat.tap(CLOSED_TITLE, "name buyers will see")
+    say("demo: Olivia sends /newchannel and picks the two channels with the buttons")
+    answer_all(chat, DEMO_ANSWERS)
+    say("demo: she answers the questions: title, two prices, donations, payout wallet; the bot sums up")
+    live = chat.tap("Go live", "is live!")
+    token = token_of(live)
+    say(f"demo: she taps Go live and gets her link t.me/…?start={token}")
+    return {"owner": owner, "open": open_id, "closed": closed_id, "token": token}
 
 
 def play(endpoints: dict[str, Any], say: Callable[[str], None]) -> None:
     tg = TelegramControl(endpoints)
     np = NowPaymentsControl(endpoints)
     bot = endpoints["telegram_bot_username"]
-    say("demo: setting up Olivia's channel pair (open and closed) with two tiers")
-    ids = setup_channel(endpoints, tg)
+    ids = setup_channel(tg, say)
+    token = ids["token"]
+    tg.wait_message(ids["open"], "Choose how long")
+    say("demo: the bot posts the offer in the open channel")
     sam = tg.user("Sam")
-    say(f"demo: Sam opens t.me/{bot}?start={DEMO_TOKEN}")
-    tg.say(sam, f"/start {DEMO_TOKEN}")
+    say(f"demo: Sam opens t.me/{bot}?start={token}")
+    tg.say(sam, f"/start {token}")
     offer = tg.wait_message(sam, "Choose how long")
     say("demo: the bot shows the offer: " + " | ".join(b["text"] for b in buttons(offer)))
     monthly = buttons(offer)[0]
@@ -84,11 +129,11 @@ def play(endpoints: dict[str, Any], say: Callable[[str], None]) -> None:
 
 
 def _donation(
-    tg: TelegramControl, np: NowPaymentsControl, ids: dict[str, int], say: Callable[[str], None]
+    tg: TelegramControl, np: NowPaymentsControl, ids: dict[str, Any], say: Callable[[str], None]
 ) -> None:
     dee = tg.user("Dee")
-    say(f"demo: Dee opens t.me/…?start={DEMO_TOKEN}_DONATE")
-    tg.say(dee, f"/start {DEMO_TOKEN}_DONATE")
+    say(f"demo: Dee opens t.me/…?start={ids['token']}_DONATE")
+    tg.say(dee, f"/start {ids['token']}_DONATE")
     keypad = tg.wait_message(dee, "Amount: $0.00 USD")
     keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
     for key in ("2", "5"):

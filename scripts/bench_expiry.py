@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from local.clients import TelegramControl, firestore
-from local.demo import setup_channel
+from local.fixtures import setup_channel
 from scripts.benchlib import count_where, in_parallel, private_stack, telegram_cap, trigger, wait_for_count
 from shared_schemas.documents import SubscriptionDoc
 from shared_schemas.ids import subscription_id

@@ -11,7 +11,7 @@ import functools
 import time
 
 from local.clients import TelegramControl, buttons, wait_for
-from local.demo import setup_channel
+from local.fixtures import setup_channel
 from scripts.benchlib import private_stack, summary
 
 TOKEN = "BenchKeypad1"

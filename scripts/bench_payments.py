@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from local.clients import NowPaymentsControl, TelegramControl, firestore, wait_for
-from local.demo import setup_channel
+from local.fixtures import setup_channel
 from scripts.benchlib import private_stack, summary
 from shared_schemas.documents import OrderDoc, OrderStatus
 from shared_schemas.ids import subscription_order_id

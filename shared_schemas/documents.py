@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -100,6 +100,10 @@ class BroadcastState(BaseModel):
     consecutive_failures: int = Field(default=0, description="Permanent failures in a row.")
     paused_reason: str | None = Field(default=None, description="Why broadcasting is paused, if it is.")
     last_manual_at: datetime | None = Field(default=None, description="Last owner /broadcast (cooldown).")
+    last_manual_message: int | None = Field(
+        default=None,
+        description="The /broadcast message that set last_manual_at (a re-delivery is no new one).",
+    )
 
 
 class ChannelDoc(Document):
@@ -126,9 +130,14 @@ class ChannelDoc(Document):
     closed_channel_id: int = Field(description="Private channel subscribers join.")
     tiers: list[Tier] = Field(min_length=1, max_length=3)
     currency: str = Field(default="USD", description="Currency of tier prices and donations.")
-    status: ChannelStatus = ChannelStatus.ACTIVE
+    status: ChannelStatus = Field(
+        default=ChannelStatus.ACTIVE, description="`paused`: no new sales and no daily post (owner's /pause)."
+    )
     donation_min: Money = Field(default=Decimal("4.99"))
     donation_max: Money = Field(default=Decimal("9999.99"))
+    donation_message: str | None = Field(
+        default=None, max_length=500, description="Owner's text for the donation post in the closed channel."
+    )
     grace_period_minutes: int = Field(default=0, ge=0, description="Extra time after expiry before removal.")
     payout_wallet: str | None = Field(
         default=None, description="Owner's wallet; copied onto each payout (a change applies to later ones)."
@@ -145,6 +154,7 @@ class ChannelDoc(Document):
     )
     broadcast: BroadcastState = Field(default_factory=BroadcastState)
     created_at: datetime | None = None
+    updated_at: datetime | None = Field(default=None, description="Last change of the owner's settings.")
 
     def tier(self, tier_id: str) -> Tier | None:
         return next((t for t in self.tiers if t.tier_id == tier_id), None)
@@ -191,7 +201,12 @@ PAYMENT_STATUS_RANK: dict[PaymentStatus, int] = {
 class OrderDoc(Document):
     collection: ClassVar[Collection] = Collection.ORDERS
     written_by: ClassVar[tuple[Function, ...]] = (Function.CREATE_INVOICE, Function.IPN_HANDLER)
-    read_by: ClassVar[tuple[Function, ...]] = (Function.CREATE_INVOICE, Function.IPN_HANDLER, Function.NOTIFY)
+    read_by: ClassVar[tuple[Function, ...]] = (
+        Function.CREATE_INVOICE,
+        Function.IPN_HANDLER,
+        Function.NOTIFY,
+        Function.TELEGRAM_WEBHOOK,  # an owner's /stats
+    )
     doc_id_is: ClassVar[str] = "order id (`tp1-<kind>-<token>-<user>-<tier|cents>-<nonce>`)"
 
     order_id: str
@@ -556,6 +571,50 @@ class PayoutDoc(Document):
     ended_at: datetime | None = None
 
 
+class BotChatDoc(Document):
+    """A chat the bot was added to (from `my_chat_member`): the channels an owner may pick in
+    `/newchannel`. Rights are re-checked with getChatMember when they matter; this is the record."""
+
+    collection: ClassVar[Collection] = Collection.BOT_CHATS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    doc_id_is: ClassVar[str] = "Telegram chat id"
+
+    chat_id: int
+    title: str = ""
+    type: str = Field(description="`channel` or `supergroup`.")
+    username: str | None = Field(default=None, description="Public @username, if the chat has one.")
+    added_by: int = Field(description="User who last made the bot an admin (or changed its rights).")
+    status: str = Field(description="The bot's status: administrator, member, left or kicked.")
+    rights: list[str] = Field(default_factory=list, description="The bot's `can_*` rights granted.")
+    changed_at: int = Field(description="Telegram's date of the change (an older update never overwrites).")
+    updated_at: datetime
+
+
+CONVERSATION_LIFETIME = timedelta(hours=24)
+
+
+class ConversationDoc(Document):
+    """Where an owner is in a multi-step conversation (`/newchannel`, `/edit`). Each update moves
+    it in a transaction that checks `version` (two instances never both apply an answer to the
+    same question) and `last_update_id` (a re-delivered update is not applied twice)."""
+
+    collection: ClassVar[Collection] = Collection.CONVERSATIONS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    doc_id_is: ClassVar[str] = "`<user id>:<conversation name>`, e.g. `42:newchannel`"
+    ttl_field: ClassVar[str | None] = "expire_at"
+
+    user_id: int
+    name: str = Field(description="`newchannel` or `edit`.")
+    version: int = Field(description="Incremented by every applied update; buttons carry it.")
+    step: str = Field(description="The question waiting for an answer; `done` or `cancelled` at the end.")
+    data: dict[str, Any] = Field(default_factory=dict, description="Answers so far, already validated.")
+    last_update_id: int = Field(description="Telegram update applied last.")
+    updated_at: datetime
+    expire_at: datetime = Field(description="TTL: updated_at + 24 hours; an expired conversation is over.")
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     ChannelDoc,
     OrderDoc,
@@ -569,6 +628,8 @@ DOCUMENTS: tuple[type[Document], ...] = (
     FailedTaskDoc,
     LedgerEntryDoc,
     PayoutDoc,
+    BotChatDoc,
+    ConversationDoc,
 )
 
 

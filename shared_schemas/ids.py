@@ -105,6 +105,23 @@ CALLBACK_KEYPAD = "kp"  # kp:<session id>:<key>
 CALLBACK_RENEW = "ren"  # ren:<token>:<tier id>: the offer with that tier first
 
 
+CALLBACK_OWNER = "ow"  # ow:<conversation version>:<answer>: a button of an owner's conversation
+CALLBACK_PAUSE = "pau"  # pau:<token>
+CALLBACK_RESUME = "res"  # res:<token>
+
+
+def owner_callback(version: int, answer: str) -> str:
+    return f"{CALLBACK_OWNER}:{version}:{answer}"
+
+
+def pause_callback(channel_token: str) -> str:
+    return f"{CALLBACK_PAUSE}:{channel_token}"
+
+
+def resume_callback(channel_token: str) -> str:
+    return f"{CALLBACK_RESUME}:{channel_token}"
+
+
 def buy_callback(channel_token: str, tier_id: str) -> str:
     return f"{CALLBACK_BUY}:{channel_token}:{tier_id}"
 

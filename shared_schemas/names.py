@@ -97,6 +97,8 @@ class Collection(StrEnum):
     FAILED_TASKS = "failed_tasks"
     LEDGER = "ledger"
     PAYOUTS = "payouts"
+    BOT_CHATS = "bot_chats"
+    CONVERSATIONS = "conversations"
 
 
 class ClaimPurpose(StrEnum):

@@ -73,6 +73,35 @@ SUBSCRIPTIONS_DUE = QuerySpec(
     range_field="next_action_at",
     purpose="expiry sweep: active subscriptions whose next reminder or removal is due",
 )
+CHANNEL_BY_OPEN_CHAT = QuerySpec(
+    "channel_by_open_chat",
+    Collection.CHANNELS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("open_channel_id",),
+    purpose="the bot's rights changed in a chat: which offer posts there",
+)
+BOT_CHATS_ADDED_BY = QuerySpec(
+    "bot_chats_added_by",
+    Collection.BOT_CHATS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("added_by",),
+    purpose="/newchannel: the chats an owner made the bot an admin of",
+)
+SUBSCRIPTIONS_OF_CHANNEL = QuerySpec(
+    "subscriptions_of_channel",
+    Collection.SUBSCRIPTIONS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("channel_token", "status"),
+    purpose="/stats: a channel's active subscribers and their expiries",
+)
+SETTLED_ORDERS_OF_CHANNEL = QuerySpec(
+    "settled_orders_of_channel",
+    Collection.ORDERS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("channel_token", "status"),
+    range_field="settled_at",
+    purpose="/stats: a channel's sales and donations of the last 30 days",
+)
 
 ORDERS_TO_RECHECK = QuerySpec(
     "orders_to_recheck",
@@ -160,4 +189,8 @@ QUERIES: tuple[QuerySpec, ...] = (
     PAYOUTS_DUE,
     PAYOUT_NOTICES,
     PAYOUTS_OF_OWNER,
+    CHANNEL_BY_OPEN_CHAT,
+    BOT_CHATS_ADDED_BY,
+    SUBSCRIPTIONS_OF_CHANNEL,
+    SETTLED_ORDERS_OF_CHANNEL,
 )

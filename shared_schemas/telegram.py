@@ -23,6 +23,7 @@ class TgChat(_Model):
     id: int
     type: str
     title: str | None = None
+    username: str | None = None
 
 
 class TgMessage(_Model):
@@ -54,18 +55,46 @@ class TgChatJoinRequest(_Model):
     invite_link: TgInviteLink | None = None
 
 
+class TgChatMember(_Model):
+    """A member's status in a chat; an administrator's rights are its `can_*` fields."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    user: TgUser
+    status: str  # creator, administrator, member, restricted, left, kicked
+
+    @property
+    def is_admin(self) -> bool:
+        return self.status in ("creator", "administrator")
+
+    def rights(self) -> dict[str, bool]:
+        """The `can_*` rights granted (all of them for the chat's creator)."""
+        extra = self.model_extra or {}
+        return {k: bool(v) for k, v in extra.items() if k.startswith("can_")}
+
+
+class TgChatMemberUpdated(_Model):
+    chat: TgChat
+    from_user: TgUser = Field(alias="from")
+    date: int = 0
+    old_chat_member: TgChatMember
+    new_chat_member: TgChatMember
+
+
 class TelegramUpdate(_Model):
     update_id: int
     message: TgMessage | None = None
     callback_query: TgCallbackQuery | None = None
     chat_join_request: TgChatJoinRequest | None = None
+    my_chat_member: TgChatMemberUpdated | None = None
 
 
 # What setWebhook asks Telegram to send (operators pass this; the local stack does too). Only
 # what telegram_webhook acts on: membership changes (`chat_member`) would add two webhook calls to
 # every removal and are not needed, since access is granted by approving join requests.
+# `my_chat_member` (the bot's own status and rights in a chat) is how owners register channels.
 ALLOWED_UPDATES: tuple[str, ...] = (
     "message",
     "callback_query",
     "chat_join_request",
+    "my_chat_member",
 )

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared_schemas.config import BroadcastEnqueuerSettings, DailyBroadcastSettings, TelegramWebhookSettings
-from shared_schemas.documents import ChannelDoc, ChannelStatus
+from shared_schemas.documents import BroadcastState, ChannelDoc, ChannelStatus
 from shared_schemas.ids import deep_link, donate_start, tier_start
 from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.queries import ACTIVE_CHANNELS, CHANNELS_OF_OWNER
@@ -82,6 +82,13 @@ def daily_run(rt: Rt, day: str, only: str | None = None) -> dict[str, int]:
         for queued in results:
             counts["queued" if queued else "already_queued"] += 1
     return counts
+
+
+def queue_todays_post(rt: Runtime[BroadcastEnqueuerSettings], token: str) -> bool:
+    """Post a channel's offer now, as today's daily post (a new or resumed channel): named like the
+    daily run's task, so the two never both post."""
+    day = day_of(rt.clock.now())
+    return _enqueue(rt, BroadcastTask(channel_token=token, day=day), f"broadcast-{token}-{day}")
 
 
 def _enqueue(
@@ -188,14 +195,20 @@ def owner_repost(rt: Runtime[TelegramWebhookSettings], owner_id: int, update_id:
     for channel in channels:
         token = channel.token
 
-        def reserve(tx: Tx, token: str = token) -> tuple[datetime | None, float]:
-            """Check and set the cooldown in one go: two /broadcast at once queue one re-post."""
+        def reserve(tx: Tx, token: str = token) -> tuple[BroadcastState | None, float]:
+            """Check and set the cooldown in one go: two /broadcast at once queue one re-post.
+            The same /broadcast re-delivered by Telegram (after a 429 on the answer) is let through:
+            its task name makes the re-post happen once."""
             current = tx.get(channels_repo, token)
-            last = current.broadcast.last_manual_at if current else None
-            if last is not None and last + cooldown > now:
-                return last, (last + cooldown - now).total_seconds()
-            tx.update(channels_repo, token, {"broadcast.last_manual_at": now})
-            return last, 0.0
+            state = current.broadcast if current else None
+            last = state.last_manual_at if state else None
+            again = state is not None and state.last_manual_message == update_id
+            if last is not None and last + cooldown > now and not again:
+                return state, (last + cooldown - now).total_seconds()
+            if not again:
+                updates = {"broadcast.last_manual_at": now, "broadcast.last_manual_message": update_id}
+                tx.update(channels_repo, token, updates)
+            return state, 0.0
 
         previous, wait = rt.store.transaction(reserve)
         if wait:
@@ -206,7 +219,11 @@ def owner_repost(rt: Runtime[TelegramWebhookSettings], owner_id: int, update_id:
             _enqueue(rt, task, f"manual-{token}-{update_id}")
         except Exception:
             # Not queued: the cooldown is set only for a re-post that was.
-            channels_repo.update(token, {"broadcast.last_manual_at": previous})
+            restore = {
+                "broadcast.last_manual_at": previous.last_manual_at if previous else None,
+                "broadcast.last_manual_message": previous.last_manual_message if previous else None,
+            }
+            channels_repo.update(token, restore)
             raise
         lines.append(texts.broadcast_queued(channel.title))
     return "\n".join(lines)

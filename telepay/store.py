@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from shared_schemas.documents import (
+    BotChatDoc,
     ChannelDoc,
     ClaimDoc,
+    ConversationDoc,
     Document,
     FailedTaskDoc,
     FailedUpdateDoc,
@@ -117,9 +119,9 @@ class Repository(ABC, Generic[D]):
     def pages(
         self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any
     ) -> Iterator[list[Stored[D]]]:
-        """The query's results a page at a time (`below` <= range field, `above` <= it); each page
-        is fetched when the previous one has been handled, so the caller may change the documents
-        it has seen."""
+        """The query's results a page at a time; each page is fetched when the previous one has
+        been handled, so the caller may change the documents it has seen. `below` and `above`
+        bound the range field (both inclusive)."""
 
     def find(
         self, spec: QuerySpec, *, limit: int = 500, below: Any = None, above: Any = None, **equals: Any
@@ -168,6 +170,8 @@ REPOSITORIES: dict[str, type[Document]] = {
     "failed_tasks": FailedTaskDoc,
     "ledger": LedgerEntryDoc,
     "payouts": PayoutDoc,
+    "bot_chats": BotChatDoc,
+    "conversations": ConversationDoc,
 }
 
 
@@ -186,6 +190,8 @@ class Store(ABC):
     failed_tasks: Repository[FailedTaskDoc]
     ledger: Repository[LedgerEntryDoc]
     payouts: Repository[PayoutDoc]
+    bot_chats: Repository[BotChatDoc]
+    conversations: Repository[ConversationDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

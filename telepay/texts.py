@@ -40,7 +40,8 @@ def offer(channel: ChannelDoc) -> str:
 DONATE_BUTTON = "💝 Donate"
 WELCOME = (
     "Hi! I sell access to private channels and take donations in crypto. "
-    "Open a channel's link to see its offer."
+    "Open a channel's link to see its offer.\n\n"
+    "Own a channel? Send /newchannel to sell access to it."
 )
 UNKNOWN_OFFER = "Sorry, I can't find that offer. Please check the link with the channel owner."
 PAUSED_OFFER = "Sorry, this channel isn't taking new subscribers right now. Please try again later."

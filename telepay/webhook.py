@@ -18,7 +18,10 @@ from shared_schemas.ids import (
     CALLBACK_BUY,
     CALLBACK_DONATE,
     CALLBACK_KEYPAD,
+    CALLBACK_OWNER,
+    CALLBACK_PAUSE,
     CALLBACK_RENEW,
+    CALLBACK_RESUME,
     OrderKind,
     StartKind,
     buy_callback,
@@ -31,7 +34,7 @@ from shared_schemas.ids import (
 from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.tasks import CreateInvoiceTask, KeypadAction, KeypadTask
 from shared_schemas.telegram import TelegramUpdate, TgCallbackQuery, TgChatJoinRequest, TgMessage, TgUser
-from telepay import texts
+from telepay import owner_bot, texts
 from telepay.adapters.tasks_queue import enqueue_once
 from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden
 from telepay.channels import channel_by_closed_chat, load_channel, load_subscription
@@ -42,6 +45,7 @@ from telepay.runtime import Runtime
 
 log = get_logger("telepay.webhook")
 Rt = Runtime[TelegramWebhookSettings]
+OWNER_CALLBACKS = (CALLBACK_OWNER, CALLBACK_PAUSE, CALLBACK_RESUME)
 
 
 def handle_update(raw: dict[str, object], rt: Rt) -> str:
@@ -75,18 +79,25 @@ def _record_failure(update_id: int, raw: dict[str, object], reason: str, rt: Rt)
 
 def _route(update: TelegramUpdate, rt: Rt) -> str:
     if update.message is not None and update.message.text:
-        return _on_message(update.message, rt)
+        return _on_message(update.message, update.update_id, rt)
     if update.callback_query is not None:
-        return _on_callback(update.callback_query, rt)
+        return _on_callback(update.callback_query, update.update_id, rt)
     if update.chat_join_request is not None:
         return _on_join_request(update.chat_join_request, rt)
+    if update.my_chat_member is not None:
+        from telepay.bot_chats import on_my_chat_member
+
+        return on_my_chat_member(update.my_chat_member, rt)
     return "ignored"
 
 
 # -- messages -----------------------------------------------------------------------------------
-def _on_message(message: TgMessage, rt: Rt) -> str:
+def _on_message(message: TgMessage, update_id: int, rt: Rt) -> str:
     if message.chat.type != "private" or message.from_user is None:
         return "ignored (not a private chat)"
+    owners = owner_bot.on_message(message, update_id, rt)  # owners' commands and answers
+    if owners is not None:
+        return owners
     text = (message.text or "").strip()
     command, _, argument = text.partition(" ")
     command = command.split("@", 1)[0]
@@ -136,8 +147,10 @@ def offer_keyboard(channel: ChannelDoc, first_tier: str | None = None) -> list[l
 
 
 # -- buttons ------------------------------------------------------------------------------------
-def _on_callback(query: TgCallbackQuery, rt: Rt) -> str:
+def _on_callback(query: TgCallbackQuery, update_id: int, rt: Rt) -> str:
     prefix, parts = parse_callback(query.data or "")
+    if prefix in OWNER_CALLBACKS:
+        return owner_bot.on_callback(query, prefix, parts, update_id, rt)
     chat_id = query.message.chat.id if query.message else query.from_user.id
     if prefix == CALLBACK_BUY and len(parts) == 2:
         token, tier_id = parts

@@ -219,7 +219,7 @@ locals {
   # other grant is on a single resource: publisher on its topic, enqueuer on its queue, accessor on
   # its secret (see pubsub.tf, tasks.tf, secrets.tf).
   function_project_roles = {
-    telegram_webhook     = { "roles/datastore.user" = "Firestore: reads channels and subscriptions; writes subscriptions (join requests), update claims and failed updates." }
+    telegram_webhook     = { "roles/datastore.user" = "Firestore: reads channels, subscriptions, orders (/stats) and the ledger (/payouts); writes channels (owners' /newchannel, /edit, /pause), bot_chats, conversations, subscriptions (join requests), update claims and failed updates." }
     ipn_handler          = { "roles/datastore.user" = "Firestore: settles orders and subscriptions with the outbox in one transaction; writes IPN claims and unknown IPNs." }
     create_invoice       = { "roles/datastore.user" = "Firestore: writes orders and users; reads channels and keypad sessions." }
     keypad               = { "roles/datastore.user" = "Firestore: writes keypad sessions (the keypad's state) and claims; reads channels." }
@@ -440,6 +440,15 @@ locals {
         { field_path = "created_at", order = "ASCENDING" },
       ]
     }
+    # settled_orders_of_channel: /stats, a channel's sales and donations of the last 30 days
+    "orders-channel_token-status-settled_at" = {
+      collection = "orders"
+      fields = [
+        { field_path = "channel_token", order = "ASCENDING" },
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "settled_at", order = "ASCENDING" },
+      ]
+    }
   }
 
   # Collection => timestamp field after which Firestore deletes the document: the dedupe records,
@@ -452,5 +461,6 @@ locals {
     failed_updates  = "expire_at"
     keypad_sessions = "expire_at"
     failed_tasks    = "expire_at"
+    conversations   = "expire_at"
   }
 }

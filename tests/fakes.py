@@ -10,6 +10,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+from shared_schemas.telegram import TgChatMember, TgUser
 from telepay.adapters.nowpayments_api import Invoice, NowPaymentsUnavailable, Payment
 from telepay.adapters.telegram_api import Keyboard
 
@@ -36,6 +37,10 @@ class FakeTelegram:
     answers: list[tuple[str, str | None, bool]] = field(default_factory=list)
     fail_method: dict[str, list[Exception]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
+    # (chat, user) -> status and rights, or the error Telegram answers, for getChatMember (absent:
+    # not a member).
+    members: dict[tuple[int, int], tuple[str, tuple[str, ...]] | Exception] = field(default_factory=dict)
+    commands: dict[int | None, list[tuple[str, str]]] = field(default_factory=dict)
 
     def _maybe_fail(self) -> None:
         method = self.calls[-1][0] if self.calls else ""
@@ -86,6 +91,20 @@ class FakeTelegram:
     def remove_member(self, chat_id: int, user_id: int) -> None:
         self.calls.append(("remove_member", (chat_id, user_id)))
         self._maybe_fail()
+
+    def get_chat_member(self, chat_id: int, user_id: int) -> TgChatMember:
+        self.calls.append(("get_chat_member", (chat_id, user_id)))
+        self._maybe_fail()
+        found = self.members.get((chat_id, user_id), ("left", ()))
+        if isinstance(found, Exception):
+            raise found
+        status, rights = found
+        return TgChatMember(user=TgUser(id=user_id), status=status, **{right: True for right in rights})
+
+    def set_my_commands(self, commands: Any, chat_id: int | None = None) -> None:
+        self.calls.append(("set_my_commands", (chat_id,)))
+        self._maybe_fail()
+        self.commands[chat_id] = list(commands)
 
     def to(self, chat_id: int) -> list[Sent]:
         return [m for m in self.sent if m.chat_id == chat_id]

@@ -48,3 +48,38 @@ def join_request(update_id: int, chat_id: int, user_id: int) -> dict[str, Any]:
             "date": 0,
         },
     }
+
+
+BOT_ID = 1  # the harness's token is "1:test"
+
+
+def bot_member(status: str, rights: tuple[str, ...] = ()) -> dict[str, Any]:
+    member: dict[str, Any] = {
+        "user": {"id": BOT_ID, "is_bot": True, "first_name": "TelePay"},
+        "status": status,
+    }
+    if status == "administrator":
+        member |= {"can_be_edited": False, "can_manage_chat": True} | {r: True for r in rights}
+    return member
+
+
+def my_chat_member(
+    update_id: int,
+    chat_id: int,
+    by: int,
+    status: str,
+    rights: tuple[str, ...] = (),
+    title: str = "Night Owls",
+    date: int | None = None,
+) -> dict[str, Any]:
+    """The bot's own status in a channel changed (made admin, rights changed, removed)."""
+    return {
+        "update_id": update_id,
+        "my_chat_member": {
+            "chat": {"id": chat_id, "type": "channel", "title": title},
+            "from": user(by),
+            "date": update_id if date is None else date,
+            "old_chat_member": bot_member("left"),
+            "new_chat_member": bot_member(status, rights),
+        },
+    }

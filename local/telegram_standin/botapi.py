@@ -457,6 +457,28 @@ async def answer_callback_query(ctx: Ctx, args: Args) -> bool:
     return True
 
 
+_SCOPES_WITHOUT_CHAT = ("default", "all_private_chats", "all_group_chats", "all_chat_administrators")
+
+
+def _command_scope(args: Args) -> str:
+    """The key of a BotCommandScope: its type, with the chat (and user) it names."""
+    try:
+        scope = args.json_value("scope") if args.has("scope") else {"type": "default"}
+    except ValueError as exc:
+        raise bad_request("can't parse BotCommandScope JSON object") from exc
+    kind = scope.get("type") if isinstance(scope, dict) else None
+    if kind in _SCOPES_WITHOUT_CHAT:
+        return str(kind)
+    if kind in ("chat", "chat_administrators", "chat_member") and "chat_id" in scope:
+        key = f"{kind}:{scope['chat_id']}"
+        return f"{key}:{scope.get('user_id')}" if kind == "chat_member" else key
+    raise bad_request("unsupported bot command scope type")
+
+
+def _commands_of(ctx: Ctx, scope: str) -> list[JSON]:
+    return ctx.bot.commands if scope == "default" else ctx.bot.scoped_commands.get(scope, [])
+
+
 @api_method("setMyCommands")
 async def set_my_commands(ctx: Ctx, args: Args) -> bool:
     try:
@@ -470,20 +492,27 @@ async def set_my_commands(ctx: Ctx, args: Args) -> bool:
             r"[a-z0-9_]{1,32}", str(command.get("command", ""))
         ):
             raise bad_request("BOT_COMMAND_INVALID")
-    ctx.bot.commands = [
-        {"command": c["command"], "description": str(c.get("description", ""))} for c in commands
-    ]
+    listed = [{"command": c["command"], "description": str(c.get("description", ""))} for c in commands]
+    scope = _command_scope(args)
+    if scope == "default":
+        ctx.bot.commands = listed
+    else:
+        ctx.bot.scoped_commands[scope] = listed
     return True
 
 
 @api_method("getMyCommands")
 async def get_my_commands(ctx: Ctx, args: Args) -> list[JSON]:
-    return list(ctx.bot.commands)
+    return list(_commands_of(ctx, _command_scope(args)))
 
 
 @api_method("deleteMyCommands")
 async def delete_my_commands(ctx: Ctx, args: Args) -> bool:
-    ctx.bot.commands = []
+    scope = _command_scope(args)
+    if scope == "default":
+        ctx.bot.commands = []
+    else:
+        ctx.bot.scoped_commands.pop(scope, None)
     return True
 
 

@@ -180,6 +180,7 @@ def bots(ctx: Control, call: ControlCall) -> JSON:
                 "pending_update_count": len(bot.pending),
                 "last_error_message": bot.last_error_message or None,
                 "commands": bot.commands,
+                "scoped_commands": bot.scoped_commands,
             }
             for bot in world.bots.values()
         ]

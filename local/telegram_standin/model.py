@@ -239,7 +239,10 @@ class BotState:
         self.last_error_date = 0
         self.last_error_message = ""
         self.callback_queries: dict[str, CallbackQuery] = {}
-        self.commands: list[JSON] = []
+        self.commands: list[JSON] = []  # the default scope's
+        self.scoped_commands: dict[
+            str, list[JSON]
+        ] = {}  # other scopes: `chat:<id>`, `all_private_chats`, ...
         self.limiter = RateLimiter()
         self.last_set_webhook = -1e9
         self.deliveries: list[JSON] = []

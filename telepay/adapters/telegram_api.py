@@ -14,10 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
+from shared_schemas.telegram import TgChatMember
 from telepay.errors import Permanent, Transient
 
 T = TypeVar("T")
@@ -145,3 +154,14 @@ class TelegramApi:
     def get_member_status(self, chat_id: int, user_id: int) -> str:
         member = self._run(lambda bot: bot.get_chat_member(chat_id, user_id))
         return str(member.status)
+
+    def get_chat_member(self, chat_id: int, user_id: int) -> TgChatMember:
+        member = self._run(lambda bot: bot.get_chat_member(chat_id, user_id))
+        return TgChatMember.model_validate(member.to_dict())
+
+    # -- the command menu ---------------------------------------------------------------------------
+    def set_my_commands(self, commands: Sequence[tuple[str, str]], chat_id: int | None = None) -> None:
+        """The menu of commands: everyone's (`chat_id` None), or one private chat's."""
+        scope = BotCommandScopeDefault() if chat_id is None else BotCommandScopeChat(chat_id)
+        listed = [BotCommand(name, description) for name, description in commands]
+        self._run(lambda bot: bot.set_my_commands(listed, scope=scope))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from local.clients import NowPaymentsControl, TelegramControl, buttons, wait_for
-from local.demo import setup_channel
+from local.fixtures import setup_channel
 
 
 @dataclass

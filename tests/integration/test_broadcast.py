@@ -111,6 +111,8 @@ def test_owner_repost_respects_its_cooldown(firestore_db: Any) -> None:
     _two_channels(firestore_db)
     rt = _rt(firestore_db, TelegramWebhookSettings)
     assert owner_repost(rt, 5001, 1) == "📣 Re-posting the offer of Night Owls Club now."
+    # The same /broadcast re-delivered (its answer was refused, say with a 429): the same answer.
+    assert owner_repost(rt, 5001, 1) == "📣 Re-posting the offer of Night Owls Club now."
     assert "again in 60 minutes" in owner_repost(rt, 5001, 2)
     rt.clock.advance(minutes=61)
     assert owner_repost(rt, 5001, 3).startswith("📣")

@@ -254,6 +254,14 @@ def test_range_queries_filter_order_and_page_without_overlap(store: Store) -> No
         SUBSCRIPTIONS_DUE, status=SubscriptionStatus.ACTIVE, below=NOW, above=NOW - timedelta(minutes=5)
     )
     assert [sub.user_id for sub in window] == [1, 2, 5]  # both bounds included
+    between = store.subscriptions.pages(
+        SUBSCRIPTIONS_DUE,
+        page_size=10,
+        status=SubscriptionStatus.ACTIVE,
+        above=NOW - timedelta(minutes=10),
+        below=NOW - timedelta(minutes=1),
+    )
+    assert [[stored.id for stored in page] for page in between] == [["due-4", "due-1", "due-2"]]
 
 
 def test_pages_may_change_what_they_have_seen(store: Store) -> None:

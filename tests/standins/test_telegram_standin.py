@@ -1055,3 +1055,28 @@ def test_command_line_entrypoint() -> None:
         process.wait(timeout=10)
         if process.stderr:
             process.stderr.close()
+
+
+def test_commands_are_kept_per_scope(tg: Harness) -> None:
+    from telegram import BotCommand, BotCommandScopeChat
+
+    everyone = [BotCommand("start", "Open an offer")]
+    owner = [BotCommand("start", "Open an offer"), BotCommand("stats", "Your numbers")]
+
+    async def scenario(bot: Bot) -> tuple[Any, ...]:
+        await bot.set_my_commands(everyone)
+        await bot.set_my_commands(owner, scope=BotCommandScopeChat(77))
+        default = await bot.get_my_commands()
+        chat = await bot.get_my_commands(scope=BotCommandScopeChat(77))
+        other = await bot.get_my_commands(scope=BotCommandScopeChat(78))
+        await bot.delete_my_commands(scope=BotCommandScopeChat(77))
+        return default, chat, other, await bot.get_my_commands(scope=BotCommandScopeChat(77))
+
+    default, chat, other, deleted = run(scenario, tg.url)
+    assert [c.command for c in default] == ["start"]
+    assert [c.command for c in chat] == ["start", "stats"]
+    assert list(other) == [] and list(deleted) == []
+    [bot] = tg.ctl("GET", "/bots")["bots"]
+    assert [c["command"] for c in bot["commands"]] == ["start"]
+    assert bot["scoped_commands"] == {}
+    assert tg.api("setMyCommands", commands=[], scope={"type": "nonsense"}).status_code == 400

@@ -1,0 +1,40 @@
+"""A channel written straight into Firestore, skipping the owner's conversation with the bot: for
+benchmarks and tests that need a channel with a known token quickly. Owners go live through the
+bot (`/newchannel`, as `local/demo.py` plays it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from local.clients import TelegramControl, store
+from shared_schemas.documents import ChannelDoc, Tier
+from telepay.channels import save_channel
+
+OPEN_RIGHTS = ["can_post_messages", "can_edit_messages", "can_delete_messages"]
+CLOSED_RIGHTS = ["can_invite_users", "can_restrict_members", "can_delete_messages"]
+
+
+def setup_channel(endpoints: dict[str, Any], tg: TelegramControl, token: str) -> dict[str, int]:
+    owner = tg.user("Olivia", username=f"olivia_{token.lower()}")
+    tg.say(owner, "/start")  # the owner talks to the bot once, so it may message her
+    open_id = tg.channel("Night Owls Club", owner, username=f"nightowls_{token.lower()}")
+    closed_id = tg.channel("Night Owls Club · Members", owner)
+    tg.make_bot_admin(open_id, OPEN_RIGHTS)
+    tg.make_bot_admin(closed_id, CLOSED_RIGHTS)
+    channel = ChannelDoc(
+        token=token,
+        owner_user_id=owner,
+        title="Night Owls Club",
+        description="Late-night market notes, every day.",
+        open_channel_id=open_id,
+        closed_channel_id=closed_id,
+        tiers=[
+            Tier(tier_id="t1", price=Decimal("5.00"), days=30, label="Monthly"),
+            Tier(tier_id="t2", price=Decimal("12.50"), days=90, label="Quarterly"),
+        ],
+        created_at=datetime.now(UTC),
+    )
+    save_channel(store(endpoints), channel)
+    return {"owner": owner, "open": open_id, "closed": closed_id}

@@ -1,0 +1,457 @@
+"""Channel settings: one set of rules for what an owner may set, shared by the bot's `/newchannel`
+and `/edit` steps and the operator CLI.
+
+Each field has a parser taking what a person typed (or a JSON value) and returning either the
+value to store or an `Invalid` with a short, friendly reason that says what to send instead:
+
+    price = parse_price("4,99")
+    if isinstance(price, Invalid):
+        reply(price.reason)          # "Use a dot for cents, e.g. 4.99."
+
+`validate_channel(data)` checks a whole channel (a dict of raw values, as the CLI reads it from a
+file or flags) and returns the `ChannelDoc` or every problem as a `FieldError` naming the field's
+path (`tiers[1].price`, `payout_address`).
+
+Payouts go to the networks of `NETWORKS` only, each with the coins paid out on it and the format of
+its addresses. Addresses are checked as far as can be done offline: characters, length and, where
+the format has one, the checksum (Base58Check, Bech32/Bech32m), so a typo is caught before money is
+sent to it. Ethereum's mixed-case (EIP-55) checksum needs Keccak, which the standard library lacks,
+so it is not verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from shared_schemas.documents import ChannelDoc, PayoutStrategy, Tier
+from shared_schemas.money import CENT, format_amount
+
+T = TypeVar("T")
+
+TITLE_MAX = 128
+DESCRIPTION_MAX = 1024
+LABEL_MAX = 40
+DONATION_MESSAGE_MAX = 500
+TIERS_MIN, TIERS_MAX = 1, 3
+DAYS_MIN, DAYS_MAX = 1, 3650
+PRICE_MAX = Decimal("99999.99")
+# The donation keypad takes at most four digits before the point (keypad_logic.MAX_INTEGER_DIGITS).
+DONATION_CEILING = Decimal("9999.99")
+GRACE_MAX_MINUTES = 7 * 24 * 60
+CURRENCY = "USD"
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Why a value was refused, in words for the person who typed it."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str  # a path: `title`, `tiers[1].price`, `payout_address`
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value).strip()
+
+
+# -- text -----------------------------------------------------------------------------------------
+def parse_title(value: object) -> str | Invalid:
+    text = " ".join(_text(value).split())
+    if not text:
+        return Invalid("The title can't be empty. Send the name buyers will see, e.g. Night Owls Club.")
+    if len(text) > TITLE_MAX:
+        return Invalid(f"That's {len(text)} characters; the title can have at most {TITLE_MAX}.")
+    return text
+
+
+def parse_description(value: object) -> str | Invalid:
+    text = _text(value)
+    if len(text) > DESCRIPTION_MAX:
+        return Invalid(f"That's {len(text)} characters; the description can have at most {DESCRIPTION_MAX}.")
+    return text
+
+
+def parse_label(value: object) -> str | Invalid | None:
+    """A tier's optional name; empty means none."""
+    text = " ".join(_text(value).split())
+    if len(text) > LABEL_MAX:
+        return Invalid(f"That's {len(text)} characters; a label can have at most {LABEL_MAX}, e.g. Monthly.")
+    return text or None
+
+
+def parse_donation_message(value: object) -> str | Invalid | None:
+    """The optional text of the donation post in the closed channel; empty means the default."""
+    text = _text(value)
+    if len(text) > DONATION_MESSAGE_MAX:
+        return Invalid(
+            f"That's {len(text)} characters; the donation message can have at most {DONATION_MESSAGE_MAX}."
+        )
+    return text or None
+
+
+# -- numbers --------------------------------------------------------------------------------------
+def parse_amount(value: object, what: str = "amount", maximum: Decimal = PRICE_MAX) -> Decimal | Invalid:
+    """An amount in USD: more than zero, at most two decimals (`5`, `4.99`, `$4.99`, `4.99 USD`)."""
+    if isinstance(value, bool):
+        return Invalid(f"Send the {what} as a number, e.g. 4.99.")
+    if isinstance(value, float):
+        value = repr(value)
+    text = _text(value).replace(" ", "")
+    text = text.removeprefix("$").removesuffix("$")
+    if text.upper().endswith(CURRENCY):
+        text = text[: -len(CURRENCY)]
+    if re.fullmatch(r"\d+,\d{1,2}", text):
+        return Invalid(f"Use a dot for cents, e.g. {text.replace(',', '.')}.")
+    if not re.fullmatch(r"\d+(\.\d+)?", text):
+        return Invalid(f"Send the {what} in USD as a number, e.g. 4.99.")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        return Invalid(f"Send the {what} in USD as a number, e.g. 4.99.")
+    if amount <= 0:
+        return Invalid(f"The {what} must be more than zero.")
+    if amount != amount.quantize(CENT):
+        return Invalid(f"The {what} can have at most two decimals (cents), e.g. 4.99.")
+    if amount > maximum:
+        return Invalid(f"The {what} can be at most {format_amount(maximum, CURRENCY)}.")
+    return amount.quantize(CENT)
+
+
+def parse_price(value: object) -> Decimal | Invalid:
+    return parse_amount(value, "price")
+
+
+def _whole_number(value: object, what: str, low: int, high: int, example: str) -> int | Invalid:
+    if isinstance(value, bool):
+        return Invalid(f"Send the {what} as a whole number, e.g. {example}.")
+    text = _text(value)
+    if not re.fullmatch(r"-?\d+", text):
+        return Invalid(f"Send the {what} as a whole number, e.g. {example}.")
+    number = int(text)
+    if not low <= number <= high:
+        return Invalid(f"The {what} must be from {low} to {high}.")
+    return number
+
+
+def parse_days(value: object) -> int | Invalid:
+    return _whole_number(value, "number of days", DAYS_MIN, DAYS_MAX, "30")
+
+
+def parse_grace_minutes(value: object) -> int | Invalid:
+    """Extra minutes a subscriber keeps access after expiry (0 to 7 days)."""
+    return _whole_number(value, "grace period in minutes", 0, GRACE_MAX_MINUTES, "60")
+
+
+def parse_tier_count(value: object) -> int | Invalid:
+    return _whole_number(value, "number of tiers", TIERS_MIN, TIERS_MAX, "2")
+
+
+def parse_donation_limits(minimum: object, maximum: object) -> tuple[Decimal, Decimal] | list[FieldError]:
+    low = parse_amount(minimum, "minimum donation", DONATION_CEILING)
+    high = parse_amount(maximum, "maximum donation", DONATION_CEILING)
+    errors = [
+        FieldError(name, result.reason)
+        for name, result in (("donation_min", low), ("donation_max", high))
+        if isinstance(result, Invalid)
+    ]
+    if errors:
+        return errors
+    assert isinstance(low, Decimal) and isinstance(high, Decimal)
+    if low > high:
+        return [FieldError("donation_max", "The maximum donation can't be less than the minimum.")]
+    return low, high
+
+
+def check_donation_max(minimum: Decimal, value: object) -> Decimal | Invalid:
+    """The maximum donation, once the minimum is known (the bot asks them one after the other)."""
+    limits = parse_donation_limits(minimum, value)
+    return Invalid(limits[0].reason) if isinstance(limits, list) else limits[1]
+
+
+# -- tiers ----------------------------------------------------------------------------------------
+def tier_id(index: int) -> str:
+    """Tier ids are positional (`t1`..`t3`): callback data and deep links carry them."""
+    return f"t{index + 1}"
+
+
+def parse_tier(price: object, days: object, label: object = None, index: int = 0) -> Tier | list[FieldError]:
+    path = f"tiers[{index}]"
+    results: dict[str, Any] = {
+        "price": parse_price(price),
+        "days": parse_days(days),
+        "label": parse_label(label),
+    }
+    errors = [FieldError(f"{path}.{k}", v.reason) for k, v in results.items() if isinstance(v, Invalid)]
+    if errors:
+        return errors
+    return Tier(tier_id=tier_id(index), **results)
+
+
+def parse_tiers(items: object) -> list[Tier] | list[FieldError]:
+    """A list of 1 to 3 tiers, each a mapping with `price`, `days` and an optional `label`."""
+    if not isinstance(items, list | tuple) or not TIERS_MIN <= len(items) <= TIERS_MAX:
+        return [FieldError("tiers", f"Give from {TIERS_MIN} to {TIERS_MAX} tiers.")]
+    tiers: list[Tier] = []
+    errors: list[FieldError] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            errors.append(FieldError(f"tiers[{index}]", "A tier needs a price and a number of days."))
+            continue
+        tier = parse_tier(item.get("price"), item.get("days"), item.get("label"), index)
+        if isinstance(tier, list):
+            errors += tier
+        else:
+            tiers.append(tier)
+    return errors or tiers
+
+
+# -- payouts --------------------------------------------------------------------------------------
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32_CONST, _BECH32M_CONST = 1, 0x2BC830A3
+
+
+def _b58decode(text: str) -> bytes | None:
+    number = 0
+    for char in text:
+        digit = _B58.find(char)
+        if digit < 0:
+            return None
+        number = number * 58 + digit
+    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
+    return b"\0" * (len(text) - len(text.lstrip("1"))) + body
+
+
+def _base58check(text: str, versions: set[int], length: int = 21) -> bool:
+    """Base58Check: a version byte, a payload and 4 bytes of double SHA-256."""
+    raw = _b58decode(text)
+    if raw is None or len(raw) != length + 4:
+        return False
+    payload, checksum = raw[:-4], raw[-4:]
+    if hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4] != checksum:
+        return False
+    return payload[0] in versions
+
+
+def _bech32_polymod(values: list[int]) -> int:
+    generators = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    check = 1
+    for value in values:
+        top = check >> 25
+        check = (check & 0x1FFFFFF) << 5 ^ value
+        for bit, generator in enumerate(generators):
+            if (top >> bit) & 1:
+                check ^= generator
+    return check
+
+
+def _segwit(text: str, hrp: str) -> bool:
+    """A SegWit address (BIP 173 Bech32 for version 0, BIP 350 Bech32m above)."""
+    if text.lower() != text and text.upper() != text:
+        return False
+    text = text.lower()
+    prefix, _, data = text.rpartition("1")
+    if prefix != hrp or not 6 + 33 <= len(data) <= 6 + 53 or any(c not in _BECH32 for c in data):
+        return False
+    values = [_BECH32.index(c) for c in data]
+    expanded = [ord(c) >> 5 for c in prefix] + [0] + [ord(c) & 31 for c in prefix]
+    constant = _bech32_polymod(expanded + values)
+    version = values[0]
+    if version > 16 or constant != (_BECH32_CONST if version == 0 else _BECH32M_CONST):
+        return False
+    bits = len(values[1:-6]) * 5
+    program_bytes = bits // 8
+    if bits % 8 > 4 or not 2 <= program_bytes <= 40:
+        return False
+    return version != 0 or program_bytes in (20, 32)
+
+
+def _bitcoin(text: str) -> bool:
+    # Legacy P2PKH (version 0, `1…`) and P2SH (5, `3…`), or SegWit `bc1…`.
+    return _segwit(text, "bc") or _base58check(text, {0x00, 0x05})
+
+
+def _litecoin(text: str) -> bool:
+    # P2PKH (48, `L…`), P2SH (50, `M…`; the old 5, `3…`), or SegWit `ltc1…`.
+    return _segwit(text, "ltc") or _base58check(text, {0x30, 0x32, 0x05})
+
+
+def _ethereum(text: str) -> bool:
+    return bool(re.fullmatch(r"0x[0-9a-fA-F]{40}", text))
+
+
+def _tron(text: str) -> bool:
+    return len(text) == 34 and text.startswith("T") and _base58check(text, {0x41})
+
+
+def _solana(text: str) -> bool:
+    raw = _b58decode(text) if 32 <= len(text) <= 44 else None
+    return raw is not None and len(raw) == 32
+
+
+@dataclass(frozen=True)
+class Network:
+    code: str  # NowPayments' name of the network
+    name: str
+    currencies: tuple[str, ...]  # coins paid out on it (lowercase, as NowPayments names them)
+    address_format: str  # shown when an address is refused
+    is_address: Callable[[str], bool]
+
+
+NETWORKS: tuple[Network, ...] = (
+    Network("btc", "Bitcoin", ("btc",), "starts with bc1, 1 or 3", _bitcoin),
+    Network(
+        "eth", "Ethereum (ERC-20)", ("eth", "usdt", "usdc"), "0x followed by 40 hex characters", _ethereum
+    ),
+    Network("trx", "Tron (TRC-20)", ("trx", "usdt"), "T followed by 33 letters and digits", _tron),
+    Network("sol", "Solana", ("sol", "usdc"), "32 to 44 letters and digits (base58)", _solana),
+    Network("ltc", "Litecoin", ("ltc",), "starts with ltc1, L or M", _litecoin),
+)
+PAYOUT_CURRENCIES: tuple[str, ...] = tuple(dict.fromkeys(c for n in NETWORKS for c in n.currencies))
+
+
+def network(code: str) -> Network | None:
+    return next((n for n in NETWORKS if n.code == code), None)
+
+
+def networks_for(currency: str) -> tuple[Network, ...]:
+    return tuple(n for n in NETWORKS if currency in n.currencies)
+
+
+def parse_payout_currency(value: object) -> str | Invalid:
+    code = _text(value).lower()
+    if code not in PAYOUT_CURRENCIES:
+        offered = ", ".join(c.upper() for c in PAYOUT_CURRENCIES)
+        return Invalid(f"I can pay out in {offered}. Choose one of those.")
+    return code
+
+
+def parse_payout_network(currency: str, value: object) -> str | Invalid:
+    code = _text(value).lower()
+    choices = networks_for(currency)
+    if code not in {n.code for n in choices}:
+        offered = ", ".join(n.name for n in choices) or "no network"
+        return Invalid(f"{currency.upper()} is paid out on {offered}. Choose one of those.")
+    return code
+
+
+def parse_wallet_address(network_code: str, value: object) -> str | Invalid:
+    text = _text(value)
+    net = network(network_code)
+    if net is None:
+        return Invalid("Choose the payout network first.")
+    if not text:
+        return Invalid(f"Send your {net.name} wallet address.")
+    if not net.is_address(text):
+        return Invalid(
+            f"That doesn't look like a {net.name} address ({net.address_format}). "
+            "Please copy it again from your wallet."
+        )
+    return text
+
+
+def parse_payout_strategy(value: object) -> PayoutStrategy | Invalid:
+    text = _text(value).lower()
+    try:
+        return PayoutStrategy(text)
+    except ValueError:
+        return Invalid("Choose instant (each payment is paid out) or threshold (paid out once it adds up).")
+
+
+def parse_payout_threshold(value: object) -> Decimal | Invalid:
+    return parse_amount(value, "payout threshold")
+
+
+# -- a whole channel ------------------------------------------------------------------------------
+FIELD_PARSERS: dict[str, Callable[[object], Any]] = {
+    "title": parse_title,
+    "description": parse_description,
+    "donation_message": parse_donation_message,
+    "grace_period_minutes": parse_grace_minutes,
+    "payout_strategy": parse_payout_strategy,
+}
+
+
+def validate_channel(data: Mapping[str, Any]) -> ChannelDoc | list[FieldError]:
+    """Every owner-set field of a channel checked by the rules above; the ids and state (`token`,
+    `owner_user_id`, `open_channel_id`, `closed_channel_id`, `status`, ...) are taken as given and
+    checked by `ChannelDoc`. Missing optional fields get the document's defaults."""
+    errors: list[FieldError] = []
+    values: dict[str, Any] = dict(data)
+
+    def take(name: str, result: T | Invalid) -> None:
+        if isinstance(result, Invalid):
+            errors.append(FieldError(name, result.reason))
+        else:
+            values[name] = result
+
+    for name, parse in FIELD_PARSERS.items():
+        if name in data or name == "title":
+            take(name, parse(data.get(name)))
+    tiers = parse_tiers(data.get("tiers"))
+    if tiers and isinstance(tiers[0], FieldError):
+        errors += [e for e in tiers if isinstance(e, FieldError)]
+    else:
+        values["tiers"] = tiers
+    if "donation_min" in data or "donation_max" in data:
+        defaults = ChannelDoc.model_fields
+        limits = parse_donation_limits(
+            data.get("donation_min", defaults["donation_min"].default),
+            data.get("donation_max", defaults["donation_max"].default),
+        )
+        if isinstance(limits, list):
+            errors += limits
+        else:
+            values["donation_min"], values["donation_max"] = limits
+    errors += _payout_errors(data, values)
+    if errors:
+        return errors
+    try:
+        return ChannelDoc.model_validate(values)
+    except ValidationError as error:
+        return [FieldError(".".join(str(p) for p in e["loc"]) or "channel", e["msg"]) for e in error.errors()]
+
+
+def _payout_errors(data: Mapping[str, Any], values: dict[str, Any]) -> list[FieldError]:
+    errors = _payout_destination_errors(data, values)
+    if values.get("payout_strategy") is PayoutStrategy.THRESHOLD:
+        threshold = parse_payout_threshold(data.get("payout_threshold"))
+        if isinstance(threshold, Invalid):
+            errors.append(FieldError("payout_threshold", threshold.reason))
+        else:
+            values["payout_threshold"] = threshold
+    return errors
+
+
+def _payout_destination_errors(data: Mapping[str, Any], values: dict[str, Any]) -> list[FieldError]:
+    """Currency, network and address are checked in turn: each depends on the one before."""
+    given = [data.get(k) for k in ("payout_currency", "payout_network", "payout_wallet")]
+    if all(v in (None, "") for v in given):
+        return []
+    currency = parse_payout_currency(given[0])
+    if isinstance(currency, Invalid):
+        return [FieldError("payout_currency", currency.reason)]
+    values["payout_currency"] = currency
+    net = parse_payout_network(currency, given[1])
+    if isinstance(net, Invalid):
+        return [FieldError("payout_network", net.reason)]
+    values["payout_network"] = net
+    address = parse_wallet_address(net, given[2])
+    if isinstance(address, Invalid):
+        return [FieldError("payout_wallet", address.reason)]
+    values["payout_wallet"] = address
+    return []

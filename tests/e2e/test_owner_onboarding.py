@@ -1,0 +1,71 @@
+"""An owner goes live entirely inside Telegram, through the stand-ins: the bot made admin of two
+channels (one right missing at first, then granted), /newchannel with some wrong answers, the
+deep link; a buyer buys through it, the owner sees the sale in /stats, pauses, and the next buyer
+is told sales are paused."""
+
+from __future__ import annotations
+
+import pytest
+
+from local.clients import wait_for
+from local.demo import CLOSED_TITLE, DEMO_ANSWERS, OPEN_TITLE, answer_all, new_owner, token_of
+from local.fixtures import CLOSED_RIGHTS, OPEN_RIGHTS
+from tests.e2e.flows import Channel, subscribe
+
+pytestmark = pytest.mark.e2e
+
+
+def test_an_owner_goes_live_and_sells(endpoints, tg, np) -> None:  # type: ignore[no-untyped-def]
+    owner, chat = new_owner(tg)
+    open_id = tg.channel(OPEN_TITLE, owner, username=f"owls_{owner}")
+    closed_id = tg.channel(CLOSED_TITLE, owner)
+    tg.make_bot_admin(open_id, OPEN_RIGHTS)
+    tg.make_bot_admin(closed_id, ["can_invite_users"])  # the ban right forgotten
+    chat.wait_all(f"admin of {OPEN_TITLE}.", "I still need the right to ban users")
+
+    chat.send("/newchannel", "Which channel is the open one")
+    chat.tap(OPEN_TITLE, "closed one")
+    refused = chat.tap(CLOSED_TITLE, "I'm missing the right to ban users")
+    assert "Give me that right" in refused["text"]
+    tg.make_bot_admin(closed_id, CLOSED_RIGHTS)
+    chat.next("It can be your closed channel")
+    chat.tap(CLOSED_TITLE, "name buyers will see")
+
+    # Wrong answers on the way: each refused with its reason, the question asked again.
+    title, description, count, price, days, *rest = DEMO_ANSWERS
+    answer_all(chat, [title, description, count])
+    assert "Use a dot for cents" in chat.send("4,99", "Use a dot")["text"]
+    answer_all(chat, [price])
+    assert "from 1 to 3650" in chat.send("4000", "from 1 to 3650")["text"]
+    answer_all(chat, [days, *rest[:-2]])  # up to the wallet address
+    assert "doesn't look like a Tron (TRC-20) address" in chat.send("T123", "doesn't look like")["text"]
+    summary = answer_all(chat, rest[-2:])
+    assert "Tier 1 (Monthly): $5.00 USD for 1 month" in summary["text"]
+    assert "Tier 2 (Quarterly): $12.50 USD for 3 months" in summary["text"]
+
+    live = chat.tap("Go live", "is live!")
+    token = token_of(live)
+    assert f"?start={token}_DONATE" in live["text"]
+    menus = wait_for("the owner's command menu", lambda: tg.bot()["scoped_commands"] and tg.bot())
+    assert [c["command"] for c in menus["commands"]] == ["start", "help"]
+    assert "newchannel" in [c["command"] for c in menus["scoped_commands"][f"chat:{owner}"]]
+    offer_post = tg.wait_message(open_id, "Choose how long")
+    assert [b["text"] for b in offer_post["reply_markup"]["inline_keyboard"][0]] == [
+        "Monthly · $5.00 USD · 1 month"
+    ]
+
+    # A buyer buys through the deep link; the owner sees the sale in /stats.
+    channel = Channel(token, owner, open_id, closed_id)
+    buyer = tg.user("Sam")
+    subscribe(tg, np, buyer, channel)
+    tg.wait_message(owner, "New payment")
+    stats = chat.send("/stats", "📊")["text"]
+    assert "Active subscribers: 1" in stats
+    assert "Last 7 days: 1 new, 0 renewed, $5.00 USD in sales" in stats
+
+    # Paused: the next buyer is told, and nothing else changes for the first.
+    assert "is paused" in chat.send("/pause", "paused")["text"]
+    late = tg.user("Max")
+    tg.say(late, f"/start {token}")
+    tg.wait_message(late, "isn't taking new subscribers right now")
+    assert "⏸ paused" in chat.send("/channels", "Link:")["text"]

@@ -1,0 +1,254 @@
+"""The channel settings rules shared by the bot's conversation and the operator CLI."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+import pytest
+
+from shared_schemas.documents import ChannelDoc, PayoutStrategy
+from telepay import channel_settings as cs
+from telepay.channel_settings import FieldError, Invalid
+from telepay.keypad_logic import MAX_INTEGER_DIGITS
+
+# Published examples: the genesis block's address, BIP 173/350 test vectors, the USDT contract on
+# Tron, wrapped SOL's mint.
+BTC_LEGACY = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
+BTC_P2SH = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"
+BTC_BECH32 = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+BTC_TAPROOT = "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0"
+ETH = "0xde0B295669a9FD93d5F28D9Ec85E40f4cb697BAe"
+TRON = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+SOLANA = "So11111111111111111111111111111111111111112"
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def base58check(version: int, payload: bytes) -> str:
+    """An independent encoder, to make Litecoin addresses for the tests."""
+    raw = bytes([version]) + payload
+    raw += hashlib.sha256(hashlib.sha256(raw).digest()).digest()[:4]
+    number, text = int.from_bytes(raw, "big"), ""
+    while number:
+        number, digit = divmod(number, 58)
+        text = _B58[digit] + text
+    return "1" * (len(raw) - len(raw.lstrip(b"\0"))) + text
+
+
+def invalid(result: object) -> str:
+    assert isinstance(result, Invalid), result
+    return result.reason
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("5", "5.00"), ("4.99", "4.99"), ("$4.99", "4.99"), ("12.5 USD", "12.50"), (" 1000 ", "1000.00")],
+)
+def test_prices_accepted(typed: str, expected: str) -> None:
+    assert cs.parse_price(typed) == Decimal(expected)
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        ("0", "more than zero"),
+        ("0.00", "more than zero"),
+        ("-5", "as a number"),
+        ("4.999", "at most two decimals"),
+        ("4,99", "Use a dot for cents, e.g. 4.99"),
+        ("five", "as a number"),
+        ("", "as a number"),
+        ("1e3", "as a number"),
+        ("100000", "at most $99,999.99 USD"),
+    ],
+)
+def test_prices_refused_with_a_reason(typed: str, reason: str) -> None:
+    assert reason in invalid(cs.parse_price(typed))
+
+
+def test_days_from_1_to_3650() -> None:
+    assert cs.parse_days("1") == 1
+    assert cs.parse_days(3650) == 3650
+    assert "from 1 to 3650" in invalid(cs.parse_days("0"))
+    assert "from 1 to 3650" in invalid(cs.parse_days("3651"))
+    assert "whole number" in invalid(cs.parse_days("30.5"))
+    assert "whole number" in invalid(cs.parse_days(True))
+
+
+def test_texts() -> None:
+    assert cs.parse_title("  Night   Owls ") == "Night Owls"
+    assert "can't be empty" in invalid(cs.parse_title("   "))
+    assert "at most 128" in invalid(cs.parse_title("x" * 129))
+    assert cs.parse_description("") == ""
+    assert "at most 1024" in invalid(cs.parse_description("x" * 1025))
+    assert cs.parse_label("") is None
+    assert cs.parse_label("Monthly") == "Monthly"
+    assert "at most 40" in invalid(cs.parse_label("x" * 41))
+    assert cs.parse_donation_message("  ") is None
+    assert "at most 500" in invalid(cs.parse_donation_message("x" * 501))
+
+
+def test_tiers() -> None:
+    tiers = cs.parse_tiers([{"price": "5", "days": 30, "label": "Monthly"}, {"price": "12.50", "days": "90"}])
+    assert isinstance(tiers, list)
+    assert [(t.tier_id, t.price, t.days, t.label) for t in tiers] == [  # type: ignore[union-attr]
+        ("t1", Decimal("5.00"), 30, "Monthly"),
+        ("t2", Decimal("12.50"), 90, None),
+    ]
+    assert cs.parse_tiers([]) == [FieldError("tiers", "Give from 1 to 3 tiers.")]
+    assert cs.parse_tiers([{"price": 1, "days": 1}] * 4) == [FieldError("tiers", "Give from 1 to 3 tiers.")]
+    errors = cs.parse_tiers([{"price": "5", "days": 30}, {"price": "4.999", "days": 0}])
+    assert [e.field for e in errors] == ["tiers[1].price", "tiers[1].days"]  # type: ignore[union-attr]
+
+
+def test_donation_limits() -> None:
+    assert cs.parse_donation_limits("1", "500") == (Decimal("1.00"), Decimal("500.00"))
+    assert cs.parse_donation_limits("10", "5") == [
+        FieldError("donation_max", "The maximum donation can't be less than the minimum.")
+    ]
+    [error] = cs.parse_donation_limits("1", "10000")  # type: ignore[misc]
+    assert error.field == "donation_max" and "$9,999.99 USD" in error.reason
+    assert cs.check_donation_max(Decimal("5"), "20") == Decimal("20.00")
+    assert "less than the minimum" in invalid(cs.check_donation_max(Decimal("5"), "2"))
+
+
+def test_the_donation_ceiling_is_what_the_keypad_can_type() -> None:
+    assert Decimal(10**MAX_INTEGER_DIGITS) - Decimal("0.01") == cs.DONATION_CEILING
+
+
+def test_grace_period() -> None:
+    assert cs.parse_grace_minutes("0") == 0
+    assert cs.parse_grace_minutes("10080") == 10080
+    assert "from 0 to 10080" in invalid(cs.parse_grace_minutes("10081"))
+
+
+@pytest.mark.parametrize(
+    ("network", "address"),
+    [
+        ("btc", BTC_LEGACY),
+        ("btc", BTC_P2SH),
+        ("btc", BTC_BECH32),
+        ("btc", BTC_BECH32.upper()),
+        ("btc", BTC_TAPROOT),
+        ("eth", ETH),
+        ("eth", ETH.lower()),
+        ("trx", TRON),
+        ("sol", SOLANA),
+        ("ltc", base58check(0x30, bytes(range(20)))),
+        ("ltc", base58check(0x32, bytes(range(20, 40)))),
+    ],
+)
+def test_addresses_accepted(network: str, address: str) -> None:
+    assert cs.parse_wallet_address(network, f" {address} ") == address.strip()
+
+
+@pytest.mark.parametrize(
+    ("network", "address"),
+    [
+        ("btc", BTC_LEGACY[:-1] + "b"),  # a typo: the checksum catches it
+        ("btc", BTC_BECH32[:-1] + "5"),
+        ("btc", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4".replace("q", "Q", 1)),  # mixed case
+        ("btc", TRON),
+        ("btc", ETH),
+        ("eth", ETH[:-1]),
+        ("eth", "de0B295669a9FD93d5F28D9Ec85E40f4cb697BAe"),
+        ("eth", ETH[:-1] + "g"),
+        ("trx", TRON[:-1] + "u"),
+        ("trx", BTC_LEGACY),
+        ("sol", SOLANA + "0"),  # 0 is not base58
+        ("sol", "1111"),
+        ("ltc", BTC_LEGACY),
+        ("ltc", BTC_BECH32),
+    ],
+)
+def test_addresses_refused(network: str, address: str) -> None:
+    reason = invalid(cs.parse_wallet_address(network, address))
+    assert "doesn't look like" in reason and "copy it again" in reason
+
+
+def test_currency_and_network() -> None:
+    assert cs.parse_payout_currency("USDT") == "usdt"
+    assert "I can pay out in BTC, ETH, USDT" in invalid(cs.parse_payout_currency("doge"))
+    assert [n.code for n in cs.networks_for("usdt")] == ["eth", "trx"]
+    assert cs.parse_payout_network("usdt", "TRX") == "trx"
+    assert "USDT is paid out on Ethereum (ERC-20), Tron (TRC-20)" in invalid(
+        cs.parse_payout_network("usdt", "btc")
+    )
+    assert "network first" in invalid(cs.parse_wallet_address("doge", "x"))
+
+
+def test_strategy() -> None:
+    assert cs.parse_payout_strategy("Threshold") is PayoutStrategy.THRESHOLD
+    assert "instant" in invalid(cs.parse_payout_strategy("weekly"))
+    assert cs.parse_payout_threshold("100") == Decimal("100.00")
+
+
+def _channel(**changes: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "token": "AbCdEf123456",
+        "owner_user_id": 7,
+        "open_channel_id": -1001,
+        "closed_channel_id": -1002,
+        "title": "Night Owls",
+        "description": "Notes",
+        "tiers": [{"price": "5", "days": 30, "label": "Monthly"}],
+        "donation_min": "2",
+        "donation_max": "200",
+        "grace_period_minutes": "60",
+        "payout_currency": "USDT",
+        "payout_network": "trx",
+        "payout_wallet": TRON,
+        "payout_strategy": "threshold",
+        "payout_threshold": "50",
+    }
+    return data | changes
+
+
+def test_a_whole_channel() -> None:
+    channel = cs.validate_channel(_channel())
+    assert isinstance(channel, ChannelDoc)
+    assert channel.tiers[0].price == Decimal("5.00")
+    assert (channel.donation_min, channel.donation_max) == (Decimal("2.00"), Decimal("200.00"))
+    assert (channel.payout_currency, channel.payout_network, channel.payout_wallet) == ("usdt", "trx", TRON)
+    assert channel.payout_threshold == Decimal("50.00")
+    assert channel.grace_period_minutes == 60
+
+
+def test_a_minimal_channel_gets_the_defaults() -> None:
+    data = _channel()
+    for name in ("description", "donation_min", "donation_max", "grace_period_minutes", "payout_currency"):
+        del data[name]
+    del data["payout_network"], data["payout_wallet"], data["payout_strategy"], data["payout_threshold"]
+    channel = cs.validate_channel(data)
+    assert isinstance(channel, ChannelDoc)
+    assert channel.payout_strategy is PayoutStrategy.INSTANT and channel.payout_wallet is None
+
+
+def test_every_problem_is_named_by_its_path() -> None:
+    errors = cs.validate_channel(
+        _channel(
+            title="",
+            tiers=[{"price": "5", "days": 30}, {"price": "0", "days": 4000, "label": "x" * 41}],
+            donation_min="50",
+            donation_max="10",
+            payout_wallet=ETH,
+            payout_threshold="",
+        )
+    )
+    assert isinstance(errors, list)
+    assert [e.field for e in errors] == [
+        "title",
+        "tiers[1].price",
+        "tiers[1].days",
+        "tiers[1].label",
+        "donation_max",
+        "payout_wallet",
+        "payout_threshold",
+    ]
+    assert "Tron (TRC-20)" in errors[5].reason
+
+
+def test_ids_are_checked_by_the_document() -> None:
+    errors = cs.validate_channel(_channel(owner_user_id="someone"))
+    assert isinstance(errors, list) and [e.field for e in errors] == ["owner_user_id"]

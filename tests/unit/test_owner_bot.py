@@ -1,0 +1,383 @@
+"""Owners in the bot: /newchannel from the first question to the live channel, with bad answers on
+the way; /cancel, expiry, stale buttons; /channels, /pause, /resume, /edit and /stats; the
+conversation's version and update id under concurrency and re-delivery."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared_schemas.config import TelegramWebhookSettings
+from shared_schemas.documents import (
+    ChannelStatus,
+    ConversationDoc,
+    OrderDoc,
+    OrderStatus,
+    PayoutStrategy,
+    SubscriptionDoc,
+)
+from shared_schemas.ids import OrderKind
+from shared_schemas.tasks import BroadcastTask
+from telepay.clock import Clock
+from telepay.conversations import Conversations, Move
+from telepay.owner_texts import BUYER_COMMANDS, OWNER_COMMANDS
+from telepay.runtime import Runtime
+from telepay.store import Store, Tx
+from telepay.webhook import handle_update
+from tests import updates
+from tests.fakes import FakeTelegram, Sent
+from tests.harness import NOW, fakes, runtime
+from tests.memory_store import MemoryStore
+
+OWNER, STRANGER, BOT = 7001, 7002, updates.BOT_ID
+OPEN, CLOSED, OTHER = -1002000000001, -1002000000002, -1002000000003
+OPEN_RIGHTS = ("can_post_messages", "can_edit_messages", "can_delete_messages")
+CLOSED_RIGHTS = ("can_invite_users", "can_restrict_members")
+TRON = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+
+
+UPDATE_IDS = itertools.count(1000)  # one bot: update ids grow across users
+
+
+class Owner:
+    """Drives the bot as an owner would, through handle_update."""
+
+    def __init__(self, rt: Runtime[TelegramWebhookSettings], user_id: int = OWNER) -> None:
+        self.rt = rt
+        self.user_id = user_id
+        self.telegram, _, self.tasks = fakes(rt)
+        self.ids = UPDATE_IDS
+
+    def say(self, text: str) -> str:
+        return handle_update(updates.start(next(self.ids), text, self.user_id), self.rt)
+
+    def last(self) -> Sent:
+        return self.telegram.to(self.user_id)[-1]
+
+    def press(self, label_or_answer: str, message: Sent | None = None) -> str:
+        message = message or self.last()
+        for row in message.keyboard or []:
+            for button in row:
+                data = button.callback_data or ""
+                if label_or_answer in (button.text, data.rsplit(":", 1)[-1]):
+                    return handle_update(updates.press(next(self.ids), data, self.user_id), self.rt)
+        raise AssertionError(f"no button {label_or_answer!r} in {message.text!r}")
+
+
+def _world(telegram: FakeTelegram, closed_rights: tuple[str, ...] = CLOSED_RIGHTS) -> None:
+    for chat in (OPEN, CLOSED, OTHER):
+        telegram.members[(chat, OWNER)] = ("creator", ())
+    telegram.members[(OPEN, BOT)] = ("administrator", OPEN_RIGHTS)
+    telegram.members[(CLOSED, BOT)] = ("administrator", closed_rights)
+    telegram.members[(OTHER, BOT)] = ("administrator", OPEN_RIGHTS)
+
+
+@pytest.fixture
+def owner() -> Owner:
+    store = MemoryStore()
+    rt = runtime(TelegramWebhookSettings, store)
+    telegram, _, _ = fakes(rt)
+    _world(telegram, closed_rights=("can_invite_users",))
+    for update_id, (chat, title, rights) in enumerate(
+        ((OPEN, "Night Owls", OPEN_RIGHTS), (CLOSED, "Night Owls Members", ("can_invite_users",))), 1
+    ):
+        handle_update(updates.my_chat_member(update_id, chat, OWNER, "administrator", rights, title), rt)
+    return Owner(rt)
+
+
+def _go_through(owner: Owner) -> None:
+    """Every question of /newchannel, with some wrong answers along the way."""
+    assert owner.say("/newchannel") == "asked open"
+    assert "Which channel is the open one" in owner.last().text
+    assert owner.press("Night Owls") == "asked closed"
+    # The closed channel lacks the ban right: refused with the reason, asked again.
+    assert owner.press("Night Owls Members") == "invalid closed"
+    assert "I'm missing the right to ban users" in owner.last().text
+    owner.telegram.members[(CLOSED, BOT)] = ("administrator", CLOSED_RIGHTS)
+    assert owner.press("Night Owls Members") == "asked title"
+    assert owner.say("   ") == "invalid title"
+    assert "can't be empty" in owner.last().text
+    assert owner.say("Night Owls Club") == "asked description"
+    assert owner.press("Skip") == "asked tier_count"
+    assert owner.press("2") == "asked tier_price"
+    assert owner.say("4,99") == "invalid tier_price"
+    assert "Use a dot for cents, e.g. 4.99." in owner.last().text
+    assert owner.say("4.99") == "asked tier_days"
+    assert owner.press("30") == "asked tier_label"
+    assert owner.say("Monthly") == "asked tier_price"
+    assert "Price 2 of 2" in owner.last().text
+    assert owner.say("40") == "asked tier_days"
+    assert owner.say("4000") == "invalid tier_days"
+    assert owner.say("365") == "asked tier_label"
+    assert owner.press("Skip") == "asked donation_min"
+    assert owner.say("2") == "asked donation_max"
+    assert owner.say("1") == "invalid donation_max"
+    assert "can't be less than the minimum" in owner.last().text
+    assert owner.say("500") == "asked donation_message"
+    assert owner.say("Thank you for keeping the lights on!") == "asked grace"
+    assert owner.press("60") == "asked payout_currency"
+    assert owner.press("USDT") == "asked payout_network"
+    assert [label for (label,) in [(b.text,) for row in owner.last().keyboard or [] for b in row]] == [
+        "Ethereum (ERC-20)",
+        "Tron (TRC-20)",
+    ]
+    assert owner.press("trx") == "asked payout_wallet"
+    assert owner.say("0xde0B295669a9FD93d5F28D9Ec85E40f4cb697BAe") == "invalid payout_wallet"
+    assert "doesn't look like a Tron (TRC-20) address" in owner.last().text
+    assert owner.say(TRON) == "asked payout_strategy"
+    assert owner.press("threshold") == "asked payout_threshold"
+    assert owner.say("0") == "invalid payout_threshold"
+    assert owner.say("100") == "asked confirm"
+
+
+def test_newchannel_end_to_end(owner: Owner) -> None:
+    _go_through(owner)
+    summary = owner.last().text
+    for line in (
+        "Title: Night Owls Club",
+        "Tier 1 (Monthly): $4.99 USD for 1 month",
+        "Tier 2: $40.00 USD for 1 year",
+        "Donations: $2.00 USD to $500.00 USD",
+        "Payouts: USDT on Tron (TRC-20) to " + TRON,
+        "Payout strategy: threshold (from $100.00 USD)",
+    ):
+        assert line in summary
+    assert owner.rt.store.channels.find(_owner_query(), owner_user_id=OWNER) == []  # nothing yet
+    assert owner.press("yes") == "channel live"
+    [channel] = owner.rt.store.channels.find(_owner_query(), owner_user_id=OWNER)
+    assert (channel.open_channel_id, channel.closed_channel_id) == (OPEN, CLOSED)
+    assert [(t.tier_id, t.price, t.days, t.label) for t in channel.tiers] == [
+        ("t1", Decimal("4.99"), 30, "Monthly"),
+        ("t2", Decimal("40.00"), 365, None),
+    ]
+    assert channel.payout_strategy is PayoutStrategy.THRESHOLD and channel.payout_wallet == TRON
+    assert channel.donation_message == "Thank you for keeping the lights on!"
+    live = owner.last().text
+    assert f"https://t.me/TelePayTestBot?start={channel.token}" in live
+    assert f"https://t.me/TelePayTestBot?start={channel.token}_DONATE" in live
+    [(queue, _, task, name)] = owner.tasks.created
+    assert queue == "broadcast" and isinstance(task, BroadcastTask) and task.channel_token == channel.token
+    assert name == f"broadcast-{channel.token}-{NOW.date().isoformat()}"
+    assert owner.telegram.commands[None] == list(BUYER_COMMANDS)
+    assert owner.telegram.commands[OWNER] == list(OWNER_COMMANDS)
+    # The bot's rights record of both channels is now up to date and the channel shows live.
+    assert owner.say("/channels") == "channels listed"
+    assert "Night Owls Club — 🟢 live" in owner.last().text
+
+
+def _owner_query() -> Any:
+    from shared_schemas.queries import CHANNELS_OF_OWNER
+
+    return CHANNELS_OF_OWNER
+
+
+def test_cancel_leaves_nothing_and_old_buttons_do_nothing(owner: Owner) -> None:
+    owner.say("/newchannel")
+    owner.press("Night Owls")
+    question = owner.last()
+    assert owner.say("/cancel") == "cancelled"
+    assert owner.last().text == "Cancelled. Nothing was saved."
+    assert owner.press("Night Owls Members", question) == "no conversation"
+    assert owner.telegram.answers[-1][1] == "That button belongs to an earlier question."
+    assert owner.rt.store.channels.find(_owner_query(), owner_user_id=OWNER) == []
+    assert owner.say("/cancel") == "nothing to cancel"
+    # Plain text outside a conversation is the buyers' help, as before.
+    assert owner.say("hello") == "help"
+
+
+def test_a_button_of_an_earlier_question_is_refused(owner: Owner) -> None:
+    owner.say("/newchannel")
+    first = owner.last()
+    owner.press("Night Owls")
+    assert owner.press("Night Owls", first) == "stale button"
+
+
+def test_a_conversation_expires_after_24_hours(owner: Owner) -> None:
+    owner.say("/newchannel")
+    owner.rt.clock = type(owner.rt.clock)(NOW + timedelta(hours=24, seconds=1))  # type: ignore[call-arg]
+    assert owner.press("Night Owls") == "conversation expired"
+    assert "expired after 24 hours" in owner.last().text
+
+
+def test_someone_no_longer_admin_is_stopped_at_the_next_step(owner: Owner) -> None:
+    owner.say("/newchannel")
+    owner.press("Night Owls")
+    owner.telegram.members[(OPEN, OWNER)] = ("member", ())
+    assert owner.press("Night Owls Members") == "not the owner"
+    assert "You need to be an admin of Night Owls" in owner.last().text
+
+
+def test_a_channel_the_bot_was_removed_from_is_refused(owner: Owner) -> None:
+    from telepay.adapters.telegram_api import TelegramBadRequest
+
+    owner.say("/newchannel")
+    owner.press("Night Owls")
+    # Telegram no longer tells the bot about its own membership there (it was removed).
+    owner.telegram.members[(CLOSED, BOT)] = TelegramBadRequest("member list is inaccessible")
+    assert owner.press("Night Owls Members") == "invalid closed"
+    assert "missing the right to invite users via link and ban users" in owner.last().text
+
+
+def test_a_redelivered_update_is_not_applied_twice(owner: Owner) -> None:
+    owner.say("/newchannel")
+    update = updates.press(5000, owner.last().callbacks()[0], OWNER)
+    assert handle_update(update, owner.rt) == "asked closed"
+    # The dedupe claim is gone (it expired or the first attempt failed after the move):
+    owner.rt.store.claims.delete("update:5000")
+    assert handle_update(update, owner.rt) == "asked closed"  # shown again, not moved again
+    conversation = Conversations(owner.rt.store, owner.rt.clock).latest(OWNER)
+    assert conversation is not None and conversation.step == "closed" and conversation.version == 2
+
+
+def two_answers_at_once(store: Store, clock: Clock) -> tuple[list[Move], ConversationDoc | None]:
+    """Two instances judge two answers against the same version of one conversation and move it
+    at the same moment (both transactions open together when the store lets them)."""
+    conversations = Conversations(store, clock)
+    _, judged = conversations.start(OWNER, "newchannel", "title", {}, update_id=1)
+    barrier = threading.Barrier(2)
+    results: list[Move] = []
+
+    def also(tx: Tx) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):  # a store that serialises them
+            barrier.wait(timeout=2)
+
+    def answer(update_id: int) -> None:
+        move, _ = conversations.move(judged, update_id, "description", {"title": f"T{update_id}"}, also=also)
+        results.append(move)
+
+    threads = [threading.Thread(target=answer, args=(update_id,)) for update_id in (2, 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, conversations.latest(OWNER)
+
+
+def test_two_answers_at_once_never_both_apply() -> None:
+    rt = runtime(TelegramWebhookSettings, MemoryStore())
+    results, final = two_answers_at_once(rt.store, rt.clock)
+    assert sorted(results) == [Move.APPLIED, Move.CONFLICT]
+    assert final is not None and final.version == 2 and final.data["title"] in ("T2", "T3")
+
+
+def _live(owner: Owner) -> str:
+    _go_through(owner)
+    owner.press("yes")
+    [channel] = owner.rt.store.channels.find(_owner_query(), owner_user_id=OWNER)
+    return channel.token
+
+
+def test_pause_resume_and_a_stranger(owner: Owner) -> None:
+    token = _live(owner)
+    assert owner.say("/pause") == "paused"
+    assert owner.rt.store.channels.get(token).status is ChannelStatus.PAUSED  # type: ignore[union-attr]
+    assert owner.say("/pause") == "paused"  # again: the same answer, nothing else changes
+    buyer = Owner(owner.rt, STRANGER)
+    assert buyer.say(f"/start {token}") == "paused offer"
+    assert buyer.say("/pause") == "no channels"
+    assert owner.say("/resume") == "resumed"
+    assert buyer.say(f"/start {token}") == "offer shown"
+    # The bot loses the ban right in the closed channel: /channels shows the problem.
+    handle_update(
+        updates.my_chat_member(next(UPDATE_IDS), CLOSED, OWNER, "administrator", ("can_invite_users",)),
+        owner.rt,
+    )
+    owner.say("/channels")
+    assert "Night Owls Club — ⚠️ rights problem" in owner.last().text
+    assert "In the closed channel I'm missing the right to ban users." in owner.last().text
+
+
+def test_edit_a_price(owner: Owner) -> None:
+    token = _live(owner)
+    assert owner.say("/edit") == "asked pick_channel"
+    assert owner.press(token) == "asked pick_group"
+    assert owner.press("tiers") == "asked tier_count"
+    owner.press("1")
+    assert owner.say("0") == "invalid tier_price"
+    owner.say("6.50")
+    owner.press("30")
+    assert owner.press("Skip") == "channel saved"
+    channel = owner.rt.store.channels.get(token)
+    assert channel is not None
+    assert [(t.price, t.days) for t in channel.tiers] == [(Decimal("6.50"), 30)]
+    assert channel.title == "Night Owls Club" and channel.payout_wallet == TRON  # the rest unchanged
+
+
+def test_edit_the_channels(owner: Owner) -> None:
+    token = _live(owner)
+    handle_update(
+        updates.my_chat_member(9000, OTHER, OWNER, "administrator", OPEN_RIGHTS, "Owls Lobby"), owner.rt
+    )
+    owner.say("/edit")
+    owner.press(token)
+    assert owner.press("channels") == "asked open"
+    assert [b.text for row in owner.last().keyboard or [] for b in row][:3] == [
+        "Night Owls",
+        "Night Owls Members",
+        "Owls Lobby",
+    ]
+    owner.press("Owls Lobby")
+    assert owner.press("Night Owls Members") == "channel saved"
+    channel = owner.rt.store.channels.get(token)
+    assert channel is not None and (channel.open_channel_id, channel.closed_channel_id) == (OTHER, CLOSED)
+
+
+def test_stats(owner: Owner) -> None:
+    token = _live(owner)
+    store = owner.rt.store
+    day = timedelta(days=1)
+
+    def order(n: int, kind: OrderKind, amount: str, ago: timedelta, renewal: bool = False) -> None:
+        settled = NOW - ago
+        days = 30 if kind is OrderKind.SUBSCRIPTION else None
+        expires = settled + timedelta(days=30) + (timedelta(days=10) if renewal else timedelta(0))
+        store.orders.set(
+            f"o{n}",
+            OrderDoc(
+                order_id=f"o{n}",
+                kind=kind,
+                user_id=n,
+                chat_id=n,
+                channel_token=token,
+                tier_id="t1" if days else None,
+                days=days,
+                price_amount=Decimal(amount),
+                price_currency="USD",
+                status=OrderStatus.SETTLED,
+                settled_at=settled,
+                subscription_expires_at=expires if days else None,
+                created_at=settled,
+                updated_at=settled,
+            ),
+        )
+
+    order(1, OrderKind.SUBSCRIPTION, "4.99", 2 * day)
+    order(2, OrderKind.SUBSCRIPTION, "4.99", 3 * day, renewal=True)
+    order(3, OrderKind.SUBSCRIPTION, "40.00", 20 * day)
+    order(4, OrderKind.DONATION, "25.00", 1 * day)
+    order(5, OrderKind.SUBSCRIPTION, "4.99", 40 * day)  # outside both windows
+    for user, ends in ((1, 5 * day), (2, 20 * day)):
+        store.subscriptions.set(
+            f"{token}-{user}",
+            SubscriptionDoc(
+                channel_token=token,
+                user_id=user,
+                closed_channel_id=CLOSED,
+                expires_at=NOW + ends,
+                started_at=NOW - 2 * day,
+                last_order_id=f"o{user}",
+                updated_at=NOW,
+            ),
+        )
+    assert owner.say("/stats") == "stats shown"
+    text = owner.last().text
+    assert "Active subscribers: 2" in text
+    assert "Ending in the next 7 days: 1" in text
+    assert "Last 7 days: 1 new, 1 renewed, $9.98 USD in sales, $25.00 USD in donations" in text
+    assert "Last 30 days: 2 new, 1 renewed, $49.98 USD in sales, $25.00 USD in donations" in text
