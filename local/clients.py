@@ -76,6 +76,9 @@ class TelegramControl:
     def join(self, user_id: int, invite_link: str) -> dict[str, Any]:
         return self._post(f"/users/{user_id}/join", {"invite_link": invite_link})
 
+    def leave(self, user_id: int, chat_id: int) -> None:
+        self._post(f"/users/{user_id}/leave", {"chat_id": chat_id})
+
     def block(self, user_id: int) -> None:
         self._post(f"/users/{user_id}/block")
 

@@ -116,7 +116,13 @@ class BroadcastEnqueuerSettings(TasksSettings):
     daily_broadcast_url: str = Field(description="URL of the daily_broadcast function (its tasks' target).")
 
 
-class TelegramWebhookSettings(TelegramSettings, BroadcastEnqueuerSettings):
+class AccessSettings(TelegramSettings):
+    """Whoever sends a buyer their access (notify, and reconciliation when that failed)."""
+
+    invite_link_hours: int = Field(default=24, description="Lifetime of a buyer's join-request link.")
+
+
+class TelegramWebhookSettings(AccessSettings, BroadcastEnqueuerSettings):
     telegram_webhook_secret: SecretStr = Field(
         description=(
             "Secret token set with setWebhook; Telegram sends it in X-Telegram-Bot-Api-Secret-Token. "
@@ -191,12 +197,6 @@ class PayoutSettings(TelegramSettings, NowPaymentsSettings):
     _payout_secrets_not_blank = field_validator(
         "nowpayments_email", "nowpayments_password", "nowpayments_2fa_secret"
     )(_not_blank)
-
-
-class AccessSettings(TelegramSettings):
-    """Whoever sends a buyer their access (notify, and reconciliation when that failed)."""
-
-    invite_link_hours: int = Field(default=24, description="Lifetime of a buyer's join-request link.")
 
 
 class NotifySettings(AccessSettings):

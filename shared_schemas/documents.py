@@ -293,6 +293,9 @@ class SubscriptionDoc(Document):
         "false from settlement until notify (or reconciliation) sends it.",
     )
     access_problem: str | None = Field(default=None, description="Why the access could not be sent yet.")
+    membership_date: int = Field(
+        default=0, description="Telegram's date of the last membership change seen (older ones are ignored)."
+    )
     updated_at: datetime
 
 

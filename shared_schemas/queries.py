@@ -173,6 +173,14 @@ PAYOUTS_OF_OWNER = QuerySpec(
     purpose="an owner's payout history (/payouts) and the operator's list",
 )
 
+SUBSCRIPTIONS_OF_USER = QuerySpec(
+    "subscriptions_of_user",
+    Collection.SUBSCRIPTIONS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("user_id",),
+    purpose="a buyer's /subscriptions",
+)
+
 QUERIES: tuple[QuerySpec, ...] = (
     CHANNEL_BY_CLOSED_CHAT,
     ACTIVE_CHANNELS,
@@ -180,6 +188,7 @@ QUERIES: tuple[QuerySpec, ...] = (
     ORDER_OUTBOX,
     STUCK_OUTBOX,
     SUBSCRIPTIONS_DUE,
+    SUBSCRIPTIONS_OF_USER,
     ORDERS_TO_RECHECK,
     SUBSCRIPTIONS_ACCESS_PENDING,
     MEMBERS_PAST_END,

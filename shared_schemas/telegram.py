@@ -86,15 +86,18 @@ class TelegramUpdate(_Model):
     callback_query: TgCallbackQuery | None = None
     chat_join_request: TgChatJoinRequest | None = None
     my_chat_member: TgChatMemberUpdated | None = None
+    chat_member: TgChatMemberUpdated | None = None
 
 
-# What setWebhook asks Telegram to send (operators pass this; the local stack does too). Only
-# what telegram_webhook acts on: membership changes (`chat_member`) would add two webhook calls to
-# every removal and are not needed, since access is granted by approving join requests.
-# `my_chat_member` (the bot's own status and rights in a chat) is how owners register channels.
+# What setWebhook asks Telegram to send (operators pass this; the local stack does too): what
+# telegram_webhook acts on. `my_chat_member` (the bot's own status and rights in a chat) is how
+# owners register channels; `chat_member` (members joining and leaving closed channels) tells who
+# is in a channel, so a subscriber who left gets a fresh Join button and reconciliation finds
+# members past their end.
 ALLOWED_UPDATES: tuple[str, ...] = (
     "message",
     "callback_query",
     "chat_join_request",
     "my_chat_member",
+    "chat_member",
 )

@@ -54,12 +54,7 @@ def deliver_access(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) ->
         _mark_sent(rt, sub_id)
         return "sent"
     try:
-        # A join-request link: whoever uses it, the bot approves only this subscriber.
-        link = rt.telegram.create_join_request_link(
-            paid.closed_channel_id,
-            name=f"order {parse_order_id(paid.order_id).nonce}",
-            expire_date=rt.clock.now() + timedelta(hours=rt.settings.invite_link_hours),
-        )
+        link = join_link(rt, paid.closed_channel_id, f"order {parse_order_id(paid.order_id).nonce}")
     except (TelegramBadRequest, TelegramForbidden) as error:
         _delayed(rt, paid, sub_id, str(error))
         return "delayed"
@@ -67,6 +62,16 @@ def deliver_access(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) ->
     rt.telegram.send_message(paid.chat_id, text, keyboard=[[Button(texts.join_button(paid.title), url=link)]])
     _mark_sent(rt, sub_id)
     return "sent"
+
+
+def join_link(rt: Runtime[AccessSettings], closed_channel_id: int, name: str) -> str:
+    """A join-request link: whoever uses it, the bot approves only subscribers. Raises Telegram's
+    400/403 when the bot cannot make links in that channel."""
+    return rt.telegram.create_join_request_link(
+        closed_channel_id,
+        name=name,
+        expire_date=rt.clock.now() + timedelta(hours=rt.settings.invite_link_hours),
+    )
 
 
 def _mark_sent(rt: Runtime[AccessSettings], sub_id: str) -> None:

@@ -47,6 +47,7 @@ def offer_affected(offer_title: str, chat_title: str, problem: str | None) -> st
 # -- commands ---------------------------------------------------------------------------------------
 BUYER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "Open a channel's offer"),
+    ("subscriptions", "Your subscriptions, and a way back in"),
     ("help", "What this bot does"),
 )
 OWNER_COMMANDS: tuple[tuple[str, str], ...] = (

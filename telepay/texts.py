@@ -194,6 +194,20 @@ def access_ended(title: str, ended: datetime) -> str:
     )
 
 
+def subscribed(title: str, until: datetime, in_channel: bool) -> str:
+    back = "" if in_channel else "\n\nTap Join to get (back) in; I'll approve you right away."
+    return f"You're subscribed to {title} until {when(until)}. ✅{back}"
+
+
+def subscription_line(title: str, until: datetime, active: bool) -> str:
+    return f"• {title}: until {when(until)}" if active else f"• {title}: ended on {when(until)}"
+
+
+SUBSCRIPTIONS_HEADER = "Your subscriptions:"
+NO_SUBSCRIPTIONS = "You have no subscriptions yet. Open a channel's link to see its offer."
+JOIN_UNAVAILABLE = "I can't create a join link for this channel right now; its owner has been told."
+
+
 def rights_lost(title: str, problem: str) -> str:
     return (
         f"⚠️ I couldn't remove an expired subscriber from {title}: Telegram said “{problem}”.\n\n"

@@ -34,7 +34,7 @@ from shared_schemas.ids import (
 from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.tasks import CreateInvoiceTask, KeypadAction, KeypadTask
 from shared_schemas.telegram import TelegramUpdate, TgCallbackQuery, TgChatJoinRequest, TgMessage, TgUser
-from telepay import owner_bot, texts
+from telepay import membership, owner_bot, texts
 from telepay.adapters.tasks_queue import enqueue_once
 from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden
 from telepay.channels import channel_by_closed_chat, load_channel, load_subscription
@@ -88,6 +88,8 @@ def _route(update: TelegramUpdate, rt: Rt) -> str:
         from telepay.bot_chats import on_my_chat_member
 
         return on_my_chat_member(update.my_chat_member, rt)
+    if update.chat_member is not None:
+        return membership.on_chat_member(update.chat_member, rt)
     return "ignored"
 
 
@@ -106,6 +108,8 @@ def _on_message(message: TgMessage, update_id: int, rt: Rt) -> str:
 
         rt.telegram.send_message(message.chat.id, owner_repost(rt, message.from_user.id, message.message_id))
         return "broadcast requested"
+    if command == "/subscriptions":
+        return membership.list_subscriptions(rt, message.chat.id, message.from_user.id)
     if command != "/start":
         if command in {"/help"} or not command.startswith("/"):
             rt.telegram.send_message(message.chat.id, texts.WELCOME)
@@ -121,6 +125,11 @@ def _on_message(message: TgMessage, update_id: int, rt: Rt) -> str:
         return _open_keypad(link.channel_token, message.from_user, message.chat.id, task_key, rt)
     if link.kind is StartKind.TIER and link.tier_id:  # a tier's button under the offer post
         return _buy(rt, message.from_user, message.chat.id, link.channel_token, link.tier_id, task_key, None)
+    channel = load_channel(rt.store, link.channel_token)
+    sub = load_subscription(rt.store, link.channel_token, message.from_user.id) if channel else None
+    if channel is not None and sub is not None and membership.active(sub, rt):
+        shown = membership.show_subscription(rt, message.chat.id, channel, sub)
+        return f"{shown}; {show_offer(link.channel_token, message.chat.id, rt, first_tier=sub.tier_id)}"
     return show_offer(link.channel_token, message.chat.id, rt)
 
 

@@ -53,3 +53,24 @@ def test_a_removal_refused_for_lost_rights_happens_once_the_rights_are_back(
         sweep(endpoints, f"{token}-{minute}")
     wait_for("the removal", lambda: tg.member_status(channel.closed, ivy) != "member", timeout=30, every=0.5)
     tg.wait_message(ivy, "ended on")
+
+
+def test_a_member_who_left_gets_back_in_with_a_fresh_join_button(
+    endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsControl, token: str
+) -> None:
+    channel = new_channel(endpoints, tg, token)
+    una = tg.user("Una")
+    join(tg, una, channel, subscribe(tg, np, una, channel))
+    tg.leave(una, channel.closed)
+    assert tg.member_status(channel.closed, una) != "member"
+
+    def join_offered() -> dict[str, Any] | None:
+        # Telegram tells the bot she left by an update of its own: ask until it has arrived.
+        before = max((m["message_id"] for m in tg.transcript(una)), default=0)
+        tg.say(una, f"/start {token}")
+        status = tg.wait_message(una, "You're subscribed to Night Owls Club", after=before)
+        return status if buttons(status) else None
+
+    status = wait_for("a Join button for Una", join_offered, timeout=30, every=1)
+    assert tg.join(una, buttons(status)[0]["url"])["result"] == "requested"
+    wait_for("Una back in", lambda: tg.member_status(channel.closed, una) == "member")

@@ -47,7 +47,7 @@ def test_an_owner_goes_live_and_sells(endpoints, tg, np) -> None:  # type: ignor
     token = token_of(live)
     assert f"?start={token}_DONATE" in live["text"]
     menus = wait_for("the owner's command menu", lambda: tg.bot()["scoped_commands"] and tg.bot())
-    assert [c["command"] for c in menus["commands"]] == ["start", "help"]
+    assert [c["command"] for c in menus["commands"]] == ["start", "subscriptions", "help"]
     assert "newchannel" in [c["command"] for c in menus["scoped_commands"][f"chat:{owner}"]]
     offer_post = tg.wait_message(open_id, "Choose how long")
     assert [b["text"] for b in offer_post["reply_markup"]["inline_keyboard"][0]] == [
