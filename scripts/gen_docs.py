@@ -74,7 +74,9 @@ def schema_md() -> str:
     for doc in DOCUMENTS:
         out += ["", f"## `{doc.collection.value}`", ""]
         out.append(f"- Document id: {doc.doc_id_is}")
-        out.append(f"- Written by: {', '.join(f.value for f in doc.written_by) or '—'}")
+        out.append(
+            f"- Written by: {', '.join(f.value for f in doc.written_by) or 'operators (the `telepay` command)'}"
+        )
         out.append(f"- Read by: {', '.join(f.value for f in doc.read_by) or 'operators'}")
         if indexes_of(doc):
             for index in indexes_of(doc):

@@ -618,6 +618,32 @@ class ConversationDoc(Document):
     expire_at: datetime = Field(description="TTL: updated_at + 24 hours; an expired conversation is over.")
 
 
+class SupportAction(StrEnum):
+    GRANT = "grant"
+    REVOKE = "revoke"
+
+
+class SupportActionDoc(Document):
+    """An operator's change of one user's access to one channel (`telepay access grant|revoke`), kept
+    for the record: who, when, why and what it did. The subscription itself is changed in the same
+    transaction, as a paid renewal (grant) or an ending now (revoke) would change it."""
+
+    collection: ClassVar[Collection] = Collection.SUPPORT_ACTIONS
+    written_by: ClassVar[tuple[Function, ...]] = ()
+    read_by: ClassVar[tuple[Function, ...]] = ()
+    doc_id_is: ClassVar[str] = "`<user id>-<channel token>-<unix ms>-<nonce>`"
+
+    action: SupportAction
+    channel_token: str
+    user_id: int
+    days: int | None = Field(default=None, description="Grant: days of access added.")
+    reason: str = Field(min_length=1, max_length=500, description="Why (the support case).")
+    operator: str = Field(description="Who ran it (`--operator`, the gcloud account or the OS user).")
+    at: datetime
+    expires_before: datetime | None = Field(default=None, description="The subscription's expiry before.")
+    expires_after: datetime = Field(description="The subscription's expiry after.")
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     ChannelDoc,
     OrderDoc,
@@ -633,6 +659,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     PayoutDoc,
     BotChatDoc,
     ConversationDoc,
+    SupportActionDoc,
 )
 
 

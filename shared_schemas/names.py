@@ -99,6 +99,7 @@ class Collection(StrEnum):
     PAYOUTS = "payouts"
     BOT_CHATS = "bot_chats"
     CONVERSATIONS = "conversations"
+    SUPPORT_ACTIONS = "support_actions"
 
 
 class ClaimPurpose(StrEnum):

@@ -181,6 +181,42 @@ SUBSCRIPTIONS_OF_USER = QuerySpec(
     purpose="a buyer's /subscriptions",
 )
 
+# The operator CLI's reads (`telepay ...`; no function runs them).
+ALL_CHANNELS = QuerySpec(
+    "all_channels",
+    Collection.CHANNELS,
+    (),
+    purpose="operators: `telepay channels list`",
+)
+ORDERS_OF_USER = QuerySpec(
+    "orders_of_user",
+    Collection.ORDERS,
+    (),
+    equals=("user_id",),
+    purpose="operators: `telepay users show`, a user's orders and payments",
+)
+SUPPORT_ACTIONS_OF_USER = QuerySpec(
+    "support_actions_of_user",
+    Collection.SUPPORT_ACTIONS,
+    (),
+    equals=("user_id",),
+    purpose="operators: `telepay users show`, the access granted or revoked by support",
+)
+FAILED_UPDATES_BY_TIME = QuerySpec(
+    "failed_updates_by_time",
+    Collection.FAILED_UPDATES,
+    (),
+    range_field="recorded_at",
+    purpose="operators: `telepay failed-updates list`",
+)
+FAILED_TASKS_BY_TIME = QuerySpec(
+    "failed_tasks_by_time",
+    Collection.FAILED_TASKS,
+    (),
+    range_field="recorded_at",
+    purpose="operators: `telepay dead-letters list`",
+)
+
 QUERIES: tuple[QuerySpec, ...] = (
     CHANNEL_BY_CLOSED_CHAT,
     ACTIVE_CHANNELS,
@@ -202,4 +238,9 @@ QUERIES: tuple[QuerySpec, ...] = (
     BOT_CHATS_ADDED_BY,
     SUBSCRIPTIONS_OF_CHANNEL,
     SETTLED_ORDERS_OF_CHANNEL,
+    ALL_CHANNELS,
+    ORDERS_OF_USER,
+    SUPPORT_ACTIONS_OF_USER,
+    FAILED_UPDATES_BY_TIME,
+    FAILED_TASKS_BY_TIME,
 )

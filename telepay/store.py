@@ -41,6 +41,7 @@ from shared_schemas.documents import (
     OutboxDoc,
     PayoutDoc,
     SubscriptionDoc,
+    SupportActionDoc,
     UnknownIpnDoc,
     UserDoc,
 )
@@ -172,6 +173,7 @@ REPOSITORIES: dict[str, type[Document]] = {
     "payouts": PayoutDoc,
     "bot_chats": BotChatDoc,
     "conversations": ConversationDoc,
+    "support_actions": SupportActionDoc,
 }
 
 
@@ -192,6 +194,7 @@ class Store(ABC):
     payouts: Repository[PayoutDoc]
     bot_chats: Repository[BotChatDoc]
     conversations: Repository[ConversationDoc]
+    support_actions: Repository[SupportActionDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

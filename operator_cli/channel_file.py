@@ -1,0 +1,114 @@
+"""Channel files: a JSON object of a channel's settings, checked by the bot's own rules
+(`telepay.channel_settings`), every problem named by its field's path.
+
+    {"owner_user_id": 5001, "open_channel_id": -1001000000001, "closed_channel_id": -1001000000002,
+     "title": "Night Owls Club", "tiers": [{"price": "5.00", "days": 30, "label": "Monthly"}], ...}
+
+`register` takes `owner_user_id`, an optional `token` and every setting the bot asks an owner for
+(`telepay.owner_bot.SETTING_FIELDS`); `update` takes any of those (the channel's current values fill
+in the rest, and the whole is checked again).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from shared_schemas.documents import ChannelDoc, ChannelStatus
+from shared_schemas.ids import is_valid_channel_token, new_channel_token
+from shared_schemas.queries import CHANNEL_BY_CLOSED_CHAT
+from telepay.channel_settings import FieldError, validate_channel
+from telepay.clock import Clock
+from telepay.owner_bot import SETTING_FIELDS
+from telepay.store import Store, Tx
+
+FILE_FIELDS = ("token", "owner_user_id", *SETTING_FIELDS)
+
+
+class ChannelFileError(Exception):
+    def __init__(self, message: str, problems: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+def read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ChannelFileError(f"{path}: cannot read it ({error.strerror})") from None
+    except json.JSONDecodeError as error:
+        raise ChannelFileError(
+            f"{path}: not JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from None
+    if not isinstance(data, dict):
+        raise ChannelFileError(f"{path}: a channel file holds one JSON object")
+    unknown = [FieldError(name, "not a channel setting") for name in data if name not in FILE_FIELDS]
+    if unknown:
+        raise ChannelFileError(f"{path}: not a valid channel", unknown)
+    return data
+
+
+def _checked(path: Path, values: dict[str, Any]) -> ChannelDoc:
+    channel = validate_channel(values)
+    if isinstance(channel, list):
+        raise ChannelFileError(f"{path}: not a valid channel", channel)
+    return channel
+
+
+def _closed_chat_taken(store: Store, channel: ChannelDoc) -> list[FieldError]:
+    other = store.channels.first(CHANNEL_BY_CLOSED_CHAT, closed_channel_id=channel.closed_channel_id)
+    if other is None or other.token == channel.token:
+        return []
+    return [FieldError("closed_channel_id", f"already the closed channel of {other.token}")]
+
+
+def register(store: Store, clock: Clock, path: Path) -> ChannelDoc:
+    data = read(path)
+    token = data.get("token")
+    if token is not None and not (isinstance(token, str) and is_valid_channel_token(token)):
+        raise ChannelFileError(
+            f"{path}: not a valid channel", [FieldError("token", "6 to 24 letters and digits")]
+        )
+    now = clock.now()
+    values = data | {
+        "token": token or new_channel_token(),
+        "status": ChannelStatus.ACTIVE,
+        "created_at": now,
+        "updated_at": now,
+    }
+    channel = _checked(path, values)
+    taken = _closed_chat_taken(store, channel)
+    if taken:
+        raise ChannelFileError(f"{path}: not a valid channel", taken)
+    if not store.channels.create(channel.token, channel):
+        raise ChannelFileError(f"channel {channel.token} exists already (use `telepay channels update`)")
+    return channel
+
+
+def update(store: Store, clock: Clock, token: str, path: Path) -> tuple[ChannelDoc, list[str]]:
+    """The channel after the change, and the names of the fields the file set."""
+    data = read(path)
+    if "token" in data and data["token"] != token:
+        raise ChannelFileError(f"{path}: not a valid channel", [FieldError("token", f"is not {token}")])
+    changed = [name for name in data if name != "token"]
+    if not changed:
+        raise ChannelFileError(f"{path}: no setting to change")
+    current = store.channels.get(token)
+    if current is None:
+        raise ChannelFileError(f"no channel {token}")
+    taken = _closed_chat_taken(store, _checked(path, current.model_dump() | data | {"token": token}))
+    if taken:
+        raise ChannelFileError(f"{path}: not a valid channel", taken)
+    now = clock.now()
+
+    def work(tx: Tx) -> ChannelDoc:
+        current = tx.get(store.channels, token)
+        if current is None:
+            raise ChannelFileError(f"no channel {token}")
+        channel = _checked(path, current.model_dump() | data | {"token": token, "updated_at": now})
+        stored = channel.to_firestore()
+        tx.update(store.channels, token, {name: stored[name] for name in changed} | {"updated_at": now})
+        return channel
+
+    return store.transaction(work), changed

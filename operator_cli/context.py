@@ -1,0 +1,116 @@
+"""What every command works with: the store, the clock, the operator's identity and the settings,
+from `--endpoints` (the local stack) or the environment, as Google's clients take them. Tests build
+an `Operator` on the in-memory store and hand it to the command as click's context object."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from operator_cli.output import Failed
+from telepay.clock import Clock, system_clock
+
+if TYPE_CHECKING:
+    from telepay.store import Store
+
+
+@dataclass
+class Operator:
+    store_: Store | None = None
+    clock: Clock = field(default_factory=Clock)
+    endpoints: dict[str, Any] | None = None
+    project_: str | None = None
+    operator: str | None = None
+    as_json: bool = False
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    http_transport: httpx.BaseTransport | None = None  # tests: a MockTransport
+
+    @classmethod
+    def from_endpoints(cls, path: Path) -> Operator:
+        """The local stack: its emulators and project, its clock (moved forward by tests)."""
+        try:
+            endpoints = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise Failed(f"{path}: cannot read the stack's endpoints ({error})") from None
+        os.environ["FIRESTORE_EMULATOR_HOST"] = endpoints["firestore_emulator_host"]
+        os.environ["PUBSUB_EMULATOR_HOST"] = endpoints["pubsub_emulator_host"]
+        return cls(
+            endpoints=endpoints,
+            project_=endpoints["project"],
+            clock=system_clock(endpoints.get("clock_offset_file")),
+        )
+
+    @property
+    def project(self) -> str:
+        """`--project`, the environment, or the application default credentials' project."""
+        if self.project_:
+            return self.project_
+        for name in ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"):
+            if self.env.get(name):
+                self.project_ = self.env[name]
+                return self.project_
+        try:
+            import google.auth
+
+            _, project = google.auth.default()
+        except Exception as error:
+            raise Failed(
+                f"no Google Cloud project: give --project or set GOOGLE_CLOUD_PROJECT ({error})"
+            ) from None
+        if not project:
+            raise Failed("no Google Cloud project: give --project or set GOOGLE_CLOUD_PROJECT")
+        self.project_ = str(project)
+        return self.project_
+
+    @property
+    def store(self) -> Store:
+        if self.store_ is None:
+            from telepay.adapters.firestore_store import FirestoreStore
+
+            self.store_ = FirestoreStore.for_project(self.project)
+        return self.store_
+
+    def who(self) -> str:
+        """Who runs a support action: `--operator`, TELEPAY_OPERATOR, the gcloud account, the OS user."""
+        if self.operator:
+            return self.operator
+        if self.env.get("TELEPAY_OPERATOR"):
+            return self.env["TELEPAY_OPERATOR"]
+        if shutil.which("gcloud"):
+            try:
+                account = subprocess.run(
+                    ["gcloud", "config", "get-value", "account"],
+                    capture_output=True,
+                    text=True,
+                    timeout=15,
+                    check=False,
+                ).stdout.strip()
+            except (OSError, subprocess.TimeoutExpired):
+                account = ""
+            if account and "(unset)" not in account:
+                return account
+        return getpass.getuser()
+
+    def setting(self, name: str, endpoint_key: str | None = None, default: str | None = None) -> str:
+        """A value from the stack's endpoints (when given and set there), else the environment."""
+        if self.endpoints is not None and endpoint_key is not None:
+            value: Any = self.endpoints
+            for part in endpoint_key.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value:
+                return str(value)
+        value = self.env.get(name) or default
+        if not value:
+            raise Failed(f"{name} is not set (set it in the environment, or give --endpoints)")
+        return str(value)
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(transport=self.http_transport, timeout=30)

@@ -1,0 +1,418 @@
+"""`telepay`: the operator's command line. `telepay --help`, and README's "Operating TelePay"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from operator_cli import channel_file, support
+from operator_cli import webhook as telegram_webhook
+from operator_cli.context import Operator
+from operator_cli.output import Failed, emit, fields, table
+from shared_schemas.config import MissingSettingError
+from shared_schemas.documents import ChannelDoc
+from shared_schemas.queries import (
+    ALL_CHANNELS,
+    FAILED_TASKS_BY_TIME,
+    FAILED_UPDATES_BY_TIME,
+    ORDERS_OF_USER,
+    SUBSCRIPTIONS_OF_USER,
+    SUPPORT_ACTIONS_OF_USER,
+)
+from telepay.channel_settings import DAYS_MAX, DAYS_MIN
+from telepay.errors import TelePayError
+
+
+class OperatorGroup(click.Group):
+    """Errors of TelePay's own (the store unavailable, ...) end the command with exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except channel_file.ChannelFileError as error:
+            raise Failed(str(error), [str(p) for p in error.problems]) from None
+        except support.SupportRefused as error:
+            raise Failed(str(error)) from None
+        except (TelePayError, MissingSettingError) as error:
+            raise Failed(f"{type(error).__name__}: {error}") from None
+
+
+pass_op = click.make_pass_decorator(Operator)
+
+
+@click.group(cls=OperatorGroup)
+@click.option(
+    "--endpoints",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The local stack's .local/endpoints.json (its emulators, project and stand-ins).",
+)
+@click.option("--project", help="Google Cloud project (default: GOOGLE_CLOUD_PROJECT or the gcloud/ADC one).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON instead of tables.")
+@click.option("--operator", help="Who you are, recorded with support actions (default: gcloud account).")
+@click.pass_context
+def cli(
+    ctx: click.Context, endpoints: Path | None, project: str | None, as_json: bool, operator: str | None
+) -> None:
+    """Operate TelePay: channels, users, support access, the Telegram webhook, dead letters."""
+    op = ctx.obj if isinstance(ctx.obj, Operator) else None
+    if op is None:
+        op = Operator.from_endpoints(endpoints) if endpoints else Operator()
+    if project:
+        op.project_ = project
+    op.as_json = op.as_json or as_json
+    op.operator = operator or op.operator
+    ctx.obj = op
+
+
+# -- channels --------------------------------------------------------------------------------------
+@cli.group()
+def channels() -> None:
+    """Register, change, list and show channels."""
+
+
+def _tiers(channel: ChannelDoc) -> str:
+    return ", ".join(f"{t.price} {channel.currency}/{t.days}d" for t in channel.tiers)
+
+
+def _channel_fields(channel: ChannelDoc) -> str:
+    return fields(
+        {
+            "token": channel.token,
+            "title": channel.title,
+            "status": channel.status,
+            "owner": channel.owner_user_id,
+            "open channel": channel.open_channel_id,
+            "closed channel": channel.closed_channel_id,
+            "tiers": _tiers(channel),
+            "donations": f"{channel.donation_min} to {channel.donation_max} {channel.currency}",
+            "grace period": f"{channel.grace_period_minutes} min",
+            "payout": " ".join(
+                str(v) for v in (channel.payout_currency, channel.payout_network, channel.payout_wallet) if v
+            ),
+            "payout strategy": channel.payout_strategy,
+            "rights problem": channel.bot_rights_problem,
+            "created": channel.created_at,
+            "updated": channel.updated_at,
+        }
+    )
+
+
+@channels.command("register")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_op
+def channels_register(op: Operator, file: Path) -> None:
+    """Register a channel from a JSON FILE (see docs/channel.example.json)."""
+    channel = channel_file.register(op.store, op.clock, file)
+    emit(op.as_json, channel, lambda: f"registered {channel.token}\n{_channel_fields(channel)}")
+
+
+@channels.command("update")
+@click.argument("token")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_op
+def channels_update(op: Operator, token: str, file: Path) -> None:
+    """Change the settings of channel TOKEN given in a JSON FILE (the others stay)."""
+    channel, changed = channel_file.update(op.store, op.clock, token, file)
+    emit(
+        op.as_json,
+        {"changed": changed, "channel": channel},
+        lambda: f"updated {token}: {', '.join(changed)}\n{_channel_fields(channel)}",
+    )
+
+
+@channels.command("list")
+@pass_op
+def channels_list(op: Operator) -> None:
+    """Every channel."""
+    found = [s.doc for page in op.store.channels.pages(ALL_CHANNELS) for s in page]
+    rows = [
+        {
+            "token": c.token,
+            "title": c.title,
+            "status": c.status,
+            "owner": c.owner_user_id,
+            "closed_channel": c.closed_channel_id,
+            "tiers": _tiers(c),
+            "problem": c.bot_rights_problem,
+        }
+        for c in found
+    ]
+    emit(op.as_json, found, lambda: table(rows, list(rows[0]) if rows else []))
+
+
+def _channel(op: Operator, token: str) -> ChannelDoc:
+    channel = op.store.channels.get(token)
+    if channel is None:
+        raise Failed(f"no channel {token}")
+    return channel
+
+
+@channels.command("show")
+@click.argument("token")
+@pass_op
+def channels_show(op: Operator, token: str) -> None:
+    """One channel's settings and state."""
+    channel = _channel(op, token)
+    emit(op.as_json, channel, lambda: _channel_fields(channel))
+
+
+# -- users -----------------------------------------------------------------------------------------
+@cli.group()
+def users() -> None:
+    """What TelePay knows of one user."""
+
+
+@users.command("show")
+@click.argument("user_id", type=int)
+@pass_op
+def users_show(op: Operator, user_id: int) -> None:
+    """Subscriptions, orders and payments, and support actions of USER_ID."""
+    store = op.store
+    subs = store.subscriptions.find(SUBSCRIPTIONS_OF_USER, user_id=user_id)
+    orders = sorted(store.orders.find(ORDERS_OF_USER, user_id=user_id), key=lambda o: o.created_at)
+    actions = sorted(store.support_actions.find(SUPPORT_ACTIONS_OF_USER, user_id=user_id), key=lambda a: a.at)
+    user = store.users.get(str(user_id))
+    payload = {
+        "user_id": user_id,
+        "user": user,
+        "subscriptions": subs,
+        "orders": orders,
+        "support_actions": actions,
+    }
+
+    def human() -> str:
+        sub_rows = [
+            {
+                "channel": s.channel_token,
+                "status": s.status,
+                "expires": s.expires_at,
+                "in_channel": s.in_channel,
+                "tier": s.tier_id,
+                "next_action": s.next_action_at,
+                "problem": s.removal_problem or s.access_problem,
+            }
+            for s in subs
+        ]
+        order_rows = [
+            {
+                "order": o.order_id,
+                "kind": o.kind,
+                "price": f"{o.price_amount} {o.price_currency}",
+                "status": o.status,
+                "payment": o.payment_id,
+                "payment_status": o.payment_status,
+                "paid": f"{o.actually_paid} {o.pay_currency}" if o.actually_paid is not None else None,
+                "created": o.created_at,
+                "settled": o.settled_at,
+            }
+            for o in orders
+        ]
+        action_rows = [
+            {
+                "at": a.at,
+                "action": a.action,
+                "channel": a.channel_token,
+                "days": a.days,
+                "operator": a.operator,
+                "expires_after": a.expires_after,
+                "reason": a.reason,
+            }
+            for a in actions
+        ]
+        blocked = " (blocked the bot)" if user and user.blocked_bot else ""
+        return "\n\n".join(
+            [
+                f"user {user_id}{blocked}",
+                "Subscriptions\n" + table(sub_rows, list(sub_rows[0]) if sub_rows else []),
+                "Orders and payments\n" + table(order_rows, list(order_rows[0]) if order_rows else []),
+                "Support actions\n" + table(action_rows, list(action_rows[0]) if action_rows else []),
+            ]
+        )
+
+    emit(op.as_json, payload, human)
+
+
+# -- access (support cases) -------------------------------------------------------------------------
+@cli.group()
+def access() -> None:
+    """Grant or revoke access for a support case (recorded with who, when and why)."""
+
+
+def _done(op: Operator, done: support.Done) -> None:
+    record = done.record
+    emit(
+        op.as_json,
+        {"id": done.action_id, "action": record, "subscription": done.subscription},
+        lambda: (
+            f"{record.action.value}: user {record.user_id} on {record.channel_token}, access now ends "
+            f"{record.expires_after:%Y-%m-%d %H:%M UTC} (recorded as {done.action_id} by {record.operator})"
+        ),
+    )
+
+
+REASON = click.option("--reason", required=True, help="Why: the support case, shown in `users show`.")
+
+
+@access.command("grant")
+@click.argument("token")
+@click.argument("user_id", type=int)
+@click.option("--days", required=True, type=click.IntRange(DAYS_MIN, DAYS_MAX), help="Days of access added.")
+@REASON
+@pass_op
+def access_grant(op: Operator, token: str, user_id: int, days: int, reason: str) -> None:
+    """Give USER_ID --days more access to channel TOKEN, from max(now, current expiry)."""
+    if not reason.strip():
+        raise Failed("--reason must not be empty")
+    _done(op, support.grant(op.store, op.clock, support.Case(token, user_id, reason.strip(), op.who()), days))
+
+
+@access.command("revoke")
+@click.argument("token")
+@click.argument("user_id", type=int)
+@REASON
+@pass_op
+def access_revoke(op: Operator, token: str, user_id: int, reason: str) -> None:
+    """End USER_ID's access to channel TOKEN now; the expiry sweep removes them from the channel."""
+    if not reason.strip():
+        raise Failed("--reason must not be empty")
+    _done(op, support.revoke(op.store, op.clock, support.Case(token, user_id, reason.strip(), op.who())))
+
+
+# -- webhook ---------------------------------------------------------------------------------------
+@cli.group()
+def webhook() -> None:
+    """The bot's Telegram webhook."""
+
+
+@webhook.command("set")
+@click.option("--url", help="telegram_webhook's public URL (default: TELEGRAM_WEBHOOK_URL, or the stack's).")
+@click.option("--max-connections", type=click.IntRange(1, 100), help="Telegram's max_connections.")
+@pass_op
+def webhook_set(op: Operator, url: str | None, max_connections: int | None) -> None:
+    """setWebhook: URL, secret token and allowed updates from the configuration."""
+    result = telegram_webhook.set_webhook(op, url, max_connections)
+    emit(op.as_json, result, lambda: "webhook set\n" + fields(result))
+
+
+@webhook.command("info")
+@pass_op
+def webhook_info(op: Operator) -> None:
+    """getWebhookInfo: URL, pending updates, last error, allowed updates."""
+    info = telegram_webhook.webhook_info(op)
+    emit(op.as_json, info, lambda: fields(info))
+
+
+# -- dead letters and failures ------------------------------------------------------------------------
+@cli.group("dead-letters")
+def dead_letters() -> None:
+    """Payment events Pub/Sub gave up on, and Cloud Tasks recorded in failed_tasks."""
+
+
+def _hold(op: Operator) -> Any:
+    from operator_cli.dead_letters import DeadLetters
+
+    return DeadLetters(op.project)
+
+
+@dead_letters.command("list")
+@click.option("--max", "max_messages", default=100, show_default=True, help="Messages pulled at most.")
+@pass_op
+def dead_letters_list(op: Operator, max_messages: int) -> None:
+    """Dead-lettered events (left in place) and failed tasks."""
+    hold = _hold(op)
+    letters = hold.pull(max_messages)
+    hold.release(letters)
+    tasks = [s for page in op.store.failed_tasks.pages(FAILED_TASKS_BY_TIME) for s in page]
+    events = [letter.summary() for letter in letters]
+    payload = {"events": events, "failed_tasks": [{"id": s.id, **s.doc.model_dump()} for s in tasks]}
+
+    def human() -> str:
+        event_rows = [
+            {k: e[k] for k in ("message_id", "hold", "type", "event_id", "order_id", "published_at")}
+            for e in events
+        ]
+        task_rows = [
+            {
+                "id": s.id,
+                "function": s.doc.function,
+                "attempt": s.doc.attempt,
+                "recorded": s.doc.recorded_at,
+                "reason": s.doc.reason,
+            }
+            for s in tasks
+        ]
+        return (
+            "Dead-lettered events\n"
+            + table(event_rows, list(event_rows[0]) if event_rows else [])
+            + "\n\nFailed tasks (replay: not from here; see README)\n"
+            + table(task_rows, list(task_rows[0]) if task_rows else [])
+        )
+
+    emit(op.as_json, payload, human)
+
+
+@dead_letters.command("replay")
+@click.argument("message_ids", nargs=-1)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead-lettered event.")
+@click.option("--max", "max_messages", default=100, show_default=True, help="Messages pulled at most.")
+@pass_op
+def dead_letters_replay(
+    op: Operator, message_ids: tuple[str, ...], replay_all: bool, max_messages: int
+) -> None:
+    """Publish dead-lettered events (MESSAGE_IDS, or --all) again to their topic, then drop them."""
+    if not message_ids and not replay_all:
+        raise Failed("name the message ids to replay (from `dead-letters list`), or give --all")
+    hold = _hold(op)
+    letters = hold.pull(max_messages)
+    chosen = [letter for letter in letters if replay_all or letter.message_id in message_ids]
+    hold.release([letter for letter in letters if letter not in chosen])
+    replayed = [
+        {
+            "message_id": letter.message_id,
+            "topic": letter.source_topic.value,
+            "new_message_id": hold.replay(letter),
+        }
+        for letter in chosen
+    ]
+    missing = sorted(set(message_ids) - {letter.message_id for letter in chosen})
+    emit(
+        op.as_json,
+        {"replayed": replayed, "not_found": missing},
+        lambda: table(replayed, ["message_id", "topic", "new_message_id"]),
+    )
+    if missing:
+        raise Failed(f"not in the dead letters: {', '.join(missing)}")
+
+
+@cli.group("failed-updates")
+def failed_updates() -> None:
+    """Telegram updates that failed for good."""
+
+
+def _update_kind(update: dict[str, Any]) -> str:
+    return next((k for k in update if k != "update_id"), "?")
+
+
+@failed_updates.command("list")
+@click.option("--limit", default=50, show_default=True, help="The newest this many.")
+@pass_op
+def failed_updates_list(op: Operator, limit: int) -> None:
+    """The newest failed updates: id, time, kind and reason."""
+    found = [s.doc for page in op.store.failed_updates.pages(FAILED_UPDATES_BY_TIME) for s in page]
+    newest = sorted(found, key=lambda d: d.recorded_at, reverse=True)[:limit]
+    rows = [
+        {
+            "update_id": d.update_id,
+            "recorded": d.recorded_at,
+            "kind": _update_kind(d.update),
+            "reason": d.reason,
+        }
+        for d in newest
+    ]
+    emit(op.as_json, newest, lambda: table(rows, ["update_id", "recorded", "kind", "reason"]))
+
+
+def main() -> None:
+    cli(prog_name="telepay")

@@ -1,0 +1,118 @@
+"""Support cases: an operator grants or revokes one user's access to one channel.
+
+A grant extends the subscription from max(now, current expiry), exactly as a paid renewal does
+(`telepay.settlement.extend`), and leaves `next_action_at` to the expiry sweep (reminders, then the
+removal). A revoke ends the access now: the sweep queues the removal at once (after the channel's
+grace period, as for any ending). Each is recorded in `support_actions`, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared_schemas.documents import (
+    ChannelDoc,
+    SubscriptionDoc,
+    SubscriptionStatus,
+    SupportAction,
+    SupportActionDoc,
+)
+from shared_schemas.ids import new_nonce, subscription_id
+from telepay.clock import Clock
+from telepay.settlement import extend
+from telepay.store import Store, Tx
+
+
+class SupportRefused(Exception):
+    """The action cannot be done (unknown channel, nothing to revoke); the message says why."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """Whose access, and the operator's record of why and who."""
+
+    token: str
+    user_id: int
+    reason: str
+    operator: str
+
+
+@dataclass(frozen=True)
+class Done:
+    action_id: str
+    record: SupportActionDoc
+    subscription: SubscriptionDoc
+
+
+# What an action makes of the subscription: (channel, current subscription, now, action id) -> new one.
+Change = Callable[[ChannelDoc, SubscriptionDoc | None, datetime, str], SubscriptionDoc]
+
+
+def _apply(
+    store: Store, clock: Clock, case: Case, action: SupportAction, change: Change, days: int | None
+) -> Done:
+    """The subscription changed and the action recorded, in one transaction."""
+    now = clock.now()
+    action_id = f"{case.user_id}-{case.token}-{int(now.timestamp() * 1000)}-{new_nonce()}"
+    sub_id = subscription_id(case.token, case.user_id)
+
+    def work(tx: Tx) -> Done:
+        channel = tx.get(store.channels, case.token)
+        if channel is None:
+            raise SupportRefused(f"no channel {case.token}")
+        current = tx.get(store.subscriptions, sub_id)
+        subscription = change(channel, current, now, action_id)
+        record = SupportActionDoc(
+            action=action,
+            channel_token=case.token,
+            user_id=case.user_id,
+            days=days,
+            reason=case.reason,
+            operator=case.operator,
+            at=now,
+            expires_before=current.expires_at if current else None,
+            expires_after=subscription.expires_at,
+        )
+        tx.set(store.subscriptions, sub_id, subscription)
+        tx.set(store.support_actions, action_id, record)
+        return Done(action_id, record, subscription)
+
+    return store.transaction(work)
+
+
+def grant(store: Store, clock: Clock, case: Case, days: int) -> Done:
+    def extended(
+        channel: ChannelDoc, current: SubscriptionDoc | None, now: datetime, action_id: str
+    ) -> SubscriptionDoc:
+        expires_at, _, _ = extend(current, days, now)
+        return SubscriptionDoc(
+            channel_token=case.token,
+            user_id=case.user_id,
+            closed_channel_id=channel.closed_channel_id,
+            status=SubscriptionStatus.ACTIVE,
+            expires_at=expires_at,
+            started_at=current.started_at if current else now,
+            renewed_at=now,  # reminders already past are skipped
+            tier_id=current.tier_id if current else None,
+            last_order_id=current.last_order_id if current else f"support-{action_id}",
+            in_channel=bool(current and current.in_channel and current.status is SubscriptionStatus.ACTIVE),
+            reminders_sent=current.reminders_sent if current else [],
+            next_action_at=now,  # the sweep works out the reminders and removal from here
+            # Nothing to deliver: the user joins with the Join button of /start <token> or /subscriptions.
+            access_sent=True,
+            membership_date=current.membership_date if current else 0,
+            updated_at=now,
+        )
+
+    return _apply(store, clock, case, SupportAction.GRANT, extended, days)
+
+
+def revoke(store: Store, clock: Clock, case: Case) -> Done:
+    def ended(channel: ChannelDoc, current: SubscriptionDoc | None, now: datetime, _: str) -> SubscriptionDoc:
+        if current is None or current.status is not SubscriptionStatus.ACTIVE or current.expires_at <= now:
+            raise SupportRefused(f"user {case.user_id} has no active access to {case.token}")
+        return current.model_copy(update={"expires_at": now, "next_action_at": now, "updated_at": now})
+
+    return _apply(store, clock, case, SupportAction.REVOKE, ended, None)
