@@ -19,6 +19,7 @@ from operator_cli.output import Failed
 from telepay.clock import Clock, system_clock
 
 if TYPE_CHECKING:
+    from telepay.adapters.tasks_queue import TaskQueue
     from telepay.store import Store
 
 
@@ -32,6 +33,7 @@ class Operator:
     as_json: bool = False
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     http_transport: httpx.BaseTransport | None = None  # tests: a MockTransport
+    tasks_: TaskQueue | None = None
 
     @classmethod
     def from_endpoints(cls, path: Path) -> Operator:
@@ -77,6 +79,31 @@ class Operator:
 
             self.store_ = FirestoreStore.for_project(self.project)
         return self.store_
+
+    @property
+    def tasks(self) -> TaskQueue:
+        """Cloud Tasks as the functions reach it (the local stack's stand-in with `--endpoints`)."""
+        if self.tasks_ is None:
+            from pydantic import ValidationError
+
+            from shared_schemas.config import TasksSettings
+            from telepay.adapters.tasks_queue import TaskQueue
+
+            given: dict[str, Any] = {"google_cloud_project": self.project}
+            if self.endpoints is not None:
+                from local.config import LOCAL_TASKS_INVOKER
+
+                given |= {
+                    "cloud_tasks_emulator_host": self.endpoints["tasks_emulator"].split("://", 1)[-1],
+                    "tasks_location": self.endpoints["tasks_location"],
+                    "tasks_invoker_service_account": LOCAL_TASKS_INVOKER,
+                }
+            try:
+                settings = TasksSettings(**given)
+            except ValidationError as error:
+                raise Failed(f"Cloud Tasks settings: {error.errors()[0]['msg']}") from None
+            self.tasks_ = TaskQueue(settings, self.clock)
+        return self.tasks_
 
     def who(self) -> str:
         """Who runs a support action: `--operator`, TELEPAY_OPERATOR, the gcloud account, the OS user."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from operator_cli import channel_file, support
+from operator_cli import channel_file, failed_tasks, support
 from operator_cli import webhook as telegram_webhook
 from operator_cli.context import Operator
 from operator_cli.output import Failed, emit, fields, table
@@ -346,7 +346,7 @@ def dead_letters_list(op: Operator, max_messages: int) -> None:
         return (
             "Dead-lettered events\n"
             + table(event_rows, list(event_rows[0]) if event_rows else [])
-            + "\n\nFailed tasks (replay: not from here; see README)\n"
+            + "\n\nFailed tasks\n"
             + table(task_rows, list(task_rows[0]) if task_rows else [])
         )
 
@@ -354,36 +354,39 @@ def dead_letters_list(op: Operator, max_messages: int) -> None:
 
 
 @dead_letters.command("replay")
-@click.argument("message_ids", nargs=-1)
-@click.option("--all", "replay_all", is_flag=True, help="Replay every dead-lettered event.")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead-lettered event and failed task.")
 @click.option("--max", "max_messages", default=100, show_default=True, help="Messages pulled at most.")
 @pass_op
-def dead_letters_replay(
-    op: Operator, message_ids: tuple[str, ...], replay_all: bool, max_messages: int
-) -> None:
-    """Publish dead-lettered events (MESSAGE_IDS, or --all) again to their topic, then drop them."""
-    if not message_ids and not replay_all:
-        raise Failed("name the message ids to replay (from `dead-letters list`), or give --all")
-    hold = _hold(op)
-    letters = hold.pull(max_messages)
-    chosen = [letter for letter in letters if replay_all or letter.message_id in message_ids]
-    hold.release([letter for letter in letters if letter not in chosen])
-    replayed = [
-        {
-            "message_id": letter.message_id,
-            "topic": letter.source_topic.value,
-            "new_message_id": hold.replay(letter),
-        }
-        for letter in chosen
-    ]
-    missing = sorted(set(message_ids) - {letter.message_id for letter in chosen})
+def dead_letters_replay(op: Operator, ids: tuple[str, ...], replay_all: bool, max_messages: int) -> None:
+    """Replay IDS (failed task ids and event message ids from `dead-letters list`), or --all: a task
+    is queued again, an event published again to its topic; then each is dropped."""
+    if not ids and not replay_all:
+        raise Failed("name the ids to replay (from `dead-letters list`), or give --all")
+    if replay_all:
+        tasks = [s for page in op.store.failed_tasks.pages(FAILED_TASKS_BY_TIME) for s in page]
+    else:
+        tasks = [s for s in map(op.store.failed_tasks.get_stored, ids) if s is not None]
+    replayed = [failed_tasks.replay(op, stored) for stored in tasks]
+    wanted = set(ids) - {stored.id for stored in tasks}
+    if replay_all or wanted:
+        hold = _hold(op)
+        letters = hold.pull(max_messages)
+        chosen = [letter for letter in letters if replay_all or letter.message_id in wanted]
+        hold.release([letter for letter in letters if letter not in chosen])
+        for letter in chosen:
+            replayed.append(
+                {"id": letter.message_id, "topic": letter.source_topic.value, "new_id": hold.replay(letter)}
+            )
+            wanted.discard(letter.message_id)
+    missing = sorted(wanted)
     emit(
         op.as_json,
         {"replayed": replayed, "not_found": missing},
-        lambda: table(replayed, ["message_id", "topic", "new_message_id"]),
+        lambda: table(replayed, ["id", "queue", "topic", "task_name", "new_id"]),
     )
     if missing:
-        raise Failed(f"not in the dead letters: {', '.join(missing)}")
+        raise Failed(f"not among the dead letters: {', '.join(missing)}")
 
 
 @cli.group("failed-updates")

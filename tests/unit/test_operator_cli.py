@@ -27,13 +27,14 @@ from shared_schemas.documents import (
 from shared_schemas.ids import OrderKind, subscription_id
 from shared_schemas.names import Function
 from shared_schemas.queries import SUPPORT_ACTIONS_OF_USER
-from shared_schemas.tasks import ExpiryAction
+from shared_schemas.tasks import ExpiryAction, ExpiryTask
 from shared_schemas.telegram import ALLOWED_UPDATES
 from telepay.channels import forget_cached_channels, save_channel
 from telepay.clock import FrozenClock
 from telepay.expiry import sweep
 from telepay.webhook import handle_update
 from tests.conftest import demo_channel
+from tests.fakes import RecordingTasks
 from tests.harness import NOW, active_subscription, fakes, runtime
 from tests.memory_store import MemoryStore
 
@@ -413,3 +414,40 @@ def test_the_subscription_stays_active_until_the_sweep_removes_it() -> None:
     ok(run(store, "access", "revoke", TOKEN, str(BUYER), "--reason", "trial over"))
     sub = store.subscriptions.get(subscription_id(TOKEN, BUYER))
     assert sub is not None and sub.status is SubscriptionStatus.ACTIVE and sub.expires_at == NOW
+
+
+def _failed_task(store: MemoryStore, function: Function, body: str, name: str = "t1") -> str:
+    doc_id = f"{function.value}-{name}"
+    store.failed_tasks.set(
+        doc_id,
+        FailedTaskDoc(
+            function=function,
+            task_name=name,
+            reason="Permanent: refused",
+            body=body,
+            attempt=3,
+            recorded_at=NOW,
+            expire_at=NOW + timedelta(days=30),
+        ),
+    )
+    return doc_id
+
+
+def test_failed_tasks_are_queued_again_to_their_function() -> None:
+    store = MemoryStore()
+    tasks = RecordingTasks()
+    expiry = ExpiryTask(action=ExpiryAction.REMOVE, subscription_id="DemoChannel01-1", expires_at=NOW)
+    removal = _failed_task(store, Function.EXPIRE_SUBSCRIPTIONS, expiry.model_dump_json())
+    broken = _failed_task(store, Function.CREATE_INVOICE, '{"order_id": 1}')
+    env = {"EXPIRE_SUBSCRIPTIONS_URL": "https://expire.test", "CREATE_INVOICE_URL": "https://invoice.test"}
+
+    result = ok(run(store, "--json", "dead-letters", "replay", removal, env=env, tasks_=tasks))
+    [(queue, url, payload, name)] = tasks.created
+    assert (queue, url, payload) == ("telegram-actions", "https://expire.test/task", expiry)
+    assert name is not None and name.startswith("replay-t1-")
+    assert json.loads(result.output)["replayed"][0]["queue"] == "telegram-actions"
+    assert store.failed_tasks.get(removal) is None
+
+    refused = run(store, "dead-letters", "replay", broken, env=env, tasks_=tasks)
+    assert refused.exit_code == 1 and "its body is no CreateInvoiceTask" in refused.stderr
+    assert store.failed_tasks.get(broken) is not None and len(tasks.created) == 1
