@@ -451,3 +451,12 @@ def test_failed_tasks_are_queued_again_to_their_function() -> None:
     refused = run(store, "dead-letters", "replay", broken, env=env, tasks_=tasks)
     assert refused.exit_code == 1 and "its body is no CreateInvoiceTask" in refused.stderr
     assert store.failed_tasks.get(broken) is not None and len(tasks.created) == 1
+
+
+def test_the_readme_documents_every_field_of_a_channel_file() -> None:
+    from operator_cli.channel_file import FILE_FIELDS
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Operating TelePay") : readme.index("## Layout")]
+    assert [name for name in FILE_FIELDS if f"`{name}`" not in section] == []
+    assert set(json.loads(EXAMPLE.read_text())) <= set(FILE_FIELDS)
