@@ -138,6 +138,10 @@ class ChannelDoc(Document):
     donation_message: str | None = Field(
         default=None, max_length=500, description="Owner's text for the donation post in the closed channel."
     )
+    donation_post_message_id: int | None = Field(
+        default=None,
+        description="The donation post in the closed channel (edited in place when the text changes).",
+    )
     grace_period_minutes: int = Field(default=0, ge=0, description="Extra time after expiry before removal.")
     payout_wallet: str | None = Field(
         default=None, description="Owner's wallet; copied onto each payout (a change applies to later ones)."

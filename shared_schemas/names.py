@@ -115,6 +115,7 @@ class ClaimPurpose(StrEnum):
     REMOVAL_PROBLEM = "removal-problem"  # the owner's notice that Telegram refused one removal
     BROADCAST = "broadcast"  # one channel's offer post of one day
     BROADCAST_PAUSED = "broadcast-paused"  # the owner's notice that broadcasting paused
+    DONATION_POST_REFUSED = "donation-post-refused"  # the owner's notice that the donation post failed
     RECONCILE = "reconcile"  # one scheduled reconciliation run
     PAYOUT = "payout"  # one step of one payout (create, verify, follow), by payout id
     PAYOUT_NOTICE = "payout-notice"  # the owner's notice of a payout's end, by payout id

@@ -54,7 +54,7 @@ from telepay import channel_settings as cs
 from telepay import owner_texts as say
 from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden
 from telepay.bot_chats import Role, missing_rights, offers_in_chat
-from telepay.broadcast import queue_todays_post
+from telepay.broadcast import queue_donation_post, queue_todays_post
 from telepay.channel_settings import Invalid
 from telepay.channels import load_channel
 from telepay.conversations import ENDED, Conversations, Move
@@ -429,15 +429,25 @@ def _show(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | Non
     if step == "done" and conversation.name == "newchannel":
         rt.telegram.send_message(chat_id, say.live(data["title"], *_links(rt, data["token"])))
         queue_todays_post(rt, data["token"])
+        _refresh_donation_post(rt, data["token"])
         publish_command_menus(rt, conversation.user_id)
         return "channel live"
     if step == "done":
         rt.telegram.send_message(chat_id, say.saved(data["title"]))
+        _refresh_donation_post(rt, data["token"])
         return "channel saved"
     if step in ENDED:
         return "conversation over"
     _ask(rt, chat_id, conversation, before)
     return f"asked {step}"
+
+
+def _refresh_donation_post(rt: Rt, token: str) -> None:
+    """The closed channel's donation post, posted at go-live and refreshed after an edit (queued
+    by its text: an edit that did not change it queues nothing)."""
+    channel = load_channel(rt.store, token)
+    if channel is not None:
+        queue_donation_post(rt, channel)
 
 
 def publish_command_menus(rt: Rt, owner_id: int) -> None:

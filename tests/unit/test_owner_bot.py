@@ -23,7 +23,7 @@ from shared_schemas.documents import (
     SubscriptionDoc,
 )
 from shared_schemas.ids import OrderKind
-from shared_schemas.tasks import BroadcastTask
+from shared_schemas.tasks import BroadcastTask, PostKind
 from telepay.clock import Clock
 from telepay.conversations import Conversations, Move
 from telepay.owner_texts import BUYER_COMMANDS, OWNER_COMMANDS
@@ -161,9 +161,12 @@ def test_newchannel_end_to_end(owner: Owner) -> None:
     live = owner.last().text
     assert f"https://t.me/TelePayTestBot?start={channel.token}" in live
     assert f"https://t.me/TelePayTestBot?start={channel.token}_DONATE" in live
-    [(queue, _, task, name)] = owner.tasks.created
+    [(queue, _, task, name), (_, _, donation, donation_name)] = owner.tasks.created
     assert queue == "broadcast" and isinstance(task, BroadcastTask) and task.channel_token == channel.token
     assert name == f"broadcast-{channel.token}-{NOW.date().isoformat()}"
+    # ... and the closed channel's donation post.
+    assert isinstance(donation, BroadcastTask) and donation.post is PostKind.DONATION
+    assert donation_name.startswith(f"donation-post-{channel.token}-")
     assert owner.telegram.commands[None] == list(BUYER_COMMANDS)
     assert owner.telegram.commands[OWNER] == list(OWNER_COMMANDS)
     # The bot's rights record of both channels is now up to date and the channel shows live.
