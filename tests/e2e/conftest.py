@@ -1,5 +1,11 @@
 """The whole local stack (emulators, stand-ins, every function, the scheduler), started once for
-the end-to-end tests on its own ports and state folder, and stopped after them."""
+the end-to-end tests on its own ports and state folder, and stopped after them.
+
+By design the end-to-end modules share this one stack (starting it takes seconds, and several
+minutes for all of them): each test works in its own channel (`token`) with its own users, so they
+pass in any order, but not in isolation from the stack's state. That is why the per-module check
+(`make test-modules`) runs the unit and integration modules only. Each test's changes to the
+process environment (the local clients point it at the stack's emulators) are undone after it."""
 
 from __future__ import annotations
 
@@ -32,6 +38,11 @@ def stack() -> Iterator[Stack]:
         running.down()
         if not os.environ.get("TELEPAY_KEEP_E2E_LOGS"):
             shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored(env_guard: None) -> None:
+    """`local.clients.firestore` points FIRESTORE_EMULATOR_HOST at the stack: not past the test."""
 
 
 @pytest.fixture(scope="session")
