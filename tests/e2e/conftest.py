@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from google.cloud import firestore as firestore_api
 
 from local.clients import NowPaymentsControl, TelegramControl, firestore
 from local.config import StackConfig
@@ -61,8 +62,9 @@ def np(endpoints: dict[str, Any]) -> NowPaymentsControl:
 
 
 @pytest.fixture
-def db(endpoints: dict[str, Any]) -> Any:
-    return firestore(endpoints)
+def db(endpoints: dict[str, Any]) -> firestore_api.Client:
+    client: firestore_api.Client = firestore(endpoints)
+    return client
 
 
 @pytest.fixture
@@ -71,13 +73,19 @@ def token() -> str:
     return "E2e" + uuid.uuid4().hex[:9]
 
 
-@pytest.fixture
-def clock(stack: Stack) -> Iterator[Any]:
+class StackClock:
     """Moves the whole stack's clock forward (the functions read the offset file)."""
 
-    class Clock:
-        def set(self, seconds: float) -> None:
-            stack.config.clock_offset_file.write_text(str(seconds))
+    def __init__(self, stack: Stack) -> None:
+        self.offset_file = stack.config.clock_offset_file
 
-    yield Clock()
-    stack.config.clock_offset_file.write_text("0")
+    def set(self, seconds: float) -> None:
+        self.offset_file.write_text(str(seconds))
+
+
+@pytest.fixture
+def clock(stack: Stack) -> Iterator[StackClock]:
+    """The stack's clock, set back to the real time after the test."""
+    stack_clock = StackClock(stack)
+    yield stack_clock
+    stack_clock.set(0)

@@ -56,9 +56,8 @@ def subscribe(
 def join(tg: TelegramControl, user: int, channel: Channel, receipt: dict[str, Any]) -> str:
     result = tg.join(user, buttons(receipt)[0]["url"])
     assert result["result"] == "requested", result
-    return wait_for(
-        "the join approval", lambda: tg.member_status(channel.closed, user) == "member" and "member"
-    )
+    wait_for("the join approval", lambda: tg.member_status(channel.closed, user) == "member")
+    return "member"
 
 
 def _last_id(tg: TelegramControl, chat: int) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from local.clients import buttons, wait_for
+from local.clients import TelegramControl, buttons, wait_for
 from tests.e2e.flows import new_channel, texts_in
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +30,9 @@ def offers(tg: Any, chat: int) -> list[dict[str, Any]]:
     return [m for m in tg.transcript(chat) if "Choose how long" in (m.get("text") or "")]
 
 
-def test_offers_are_posted_replaced_and_paused(endpoints, tg, token) -> None:  # type: ignore[no-untyped-def]
+def test_offers_are_posted_replaced_and_paused(
+    endpoints: dict[str, Any], tg: TelegramControl, token: str
+) -> None:
     a = new_channel(endpoints, tg, token + "a")
     b = new_channel(endpoints, tg, token + "b")
     bot = endpoints["telegram_bot_username"]
@@ -76,7 +78,7 @@ def _broadcast_state(endpoints: dict[str, Any], token: str) -> dict[str, Any]:
     return data.get("broadcast") or {}
 
 
-def test_owner_repost_has_a_cooldown(endpoints, tg, token) -> None:  # type: ignore[no-untyped-def]
+def test_owner_repost_has_a_cooldown(endpoints: dict[str, Any], tg: TelegramControl, token: str) -> None:
     channel = new_channel(endpoints, tg, token)
     tg.say(channel.owner, "/broadcast")
     tg.wait_message(channel.owner, "Re-posting the offer of Night Owls Club now")

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from local.clients import buttons, wait_for
+from local.clients import NowPaymentsControl, TelegramControl, buttons, wait_for
 from tests.e2e.flows import new_channel, pay, texts_in
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +30,9 @@ def _send_update(endpoints: dict[str, Any], update: dict[str, Any]) -> int:
     ).status_code
 
 
-def test_donate_with_the_keypad(endpoints, tg, np, token) -> None:  # type: ignore[no-untyped-def]
+def test_donate_with_the_keypad(
+    endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsControl, token: str
+) -> None:
     channel = new_channel(endpoints, tg, token)
     dee = tg.user("Dee", username="dee_gives")
     tg.say(dee, f"/start {token}")
@@ -49,7 +51,7 @@ def test_donate_with_the_keypad(endpoints, tg, np, token) -> None:  # type: igno
     wait_for("10 on the keypad", lambda: "Amount: $10 USD" in _keypad(tg, dee)["text"])
 
     # The same press update delivered twice, and the same press in a second update: applied once.
-    press = {
+    press: dict[str, Any] = {
         "update_id": 880000000 + dee % 100000,
         "callback_query": {
             "id": f"dup-{dee}",
@@ -93,7 +95,9 @@ def test_donate_with_the_keypad(endpoints, tg, np, token) -> None:  # type: igno
     assert texts_in(tg, dee, "Payment received") == []  # a donation is not a subscription
 
 
-def test_confirm_below_the_minimum_says_why(endpoints, tg, token) -> None:  # type: ignore[no-untyped-def]
+def test_confirm_below_the_minimum_says_why(
+    endpoints: dict[str, Any], tg: TelegramControl, token: str
+) -> None:
     new_channel(endpoints, tg, token)
     lu = tg.user("Lu")
     tg.say(lu, f"/start {token}_DONATE")

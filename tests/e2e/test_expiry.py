@@ -8,8 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from google.cloud import firestore
 
-from local.clients import buttons, wait_for
+from local.clients import NowPaymentsControl, TelegramControl, buttons, wait_for
+from tests.conftest import stored
+from tests.e2e.conftest import StackClock
 from tests.e2e.flows import join, new_channel, subscribe, texts_in
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +36,14 @@ def queue(endpoints: dict[str, Any], name: str, verb: str) -> None:
     httpx.post(f"{endpoints['tasks_emulator']}/v2/{path}", json={}, timeout=10).raise_for_status()
 
 
-def test_reminders_removal_and_coming_back(endpoints, tg, np, db, token, clock) -> None:  # type: ignore[no-untyped-def]
+def test_reminders_removal_and_coming_back(
+    endpoints: dict[str, Any],
+    tg: TelegramControl,
+    np: NowPaymentsControl,
+    db: firestore.Client,
+    token: str,
+    clock: StackClock,
+) -> None:
     channel = new_channel(endpoints, tg, token)
     ivy = tg.user("Ivy")
     join(tg, ivy, channel, subscribe(tg, np, ivy, channel))
@@ -58,7 +68,7 @@ def test_reminders_removal_and_coming_back(endpoints, tg, np, db, token, clock) 
     wait_for("the removal", lambda: tg.member_status(channel.closed, ivy) != "member", timeout=130, every=1)
     ended = tg.wait_message(ivy, "ended on")
     assert "you've been removed from the channel" in ended["text"]
-    assert db.collection("subscriptions").document(f"{token}-{ivy}").get().to_dict()["status"] == "expired"
+    assert stored(db, "subscriptions", f"{token}-{ivy}")["status"] == "expired"
 
     # Renew: the button opens the offer with her tier first; paying lets her back in by approval.
     tg.press(ivy, ended["message_id"], buttons(ended)[0]["callback_data"])
@@ -69,7 +79,14 @@ def test_reminders_removal_and_coming_back(endpoints, tg, np, db, token, clock) 
     assert join(tg, ivy, channel, receipt) == "member"
 
 
-def test_renewed_a_second_before_removal_stays(endpoints, tg, np, db, token, clock) -> None:  # type: ignore[no-untyped-def]
+def test_renewed_a_second_before_removal_stays(
+    endpoints: dict[str, Any],
+    tg: TelegramControl,
+    np: NowPaymentsControl,
+    db: firestore.Client,
+    token: str,
+    clock: StackClock,
+) -> None:
     channel = new_channel(endpoints, tg, token)
     ray = tg.user("Ray")
     join(tg, ray, channel, subscribe(tg, np, ray, channel))
@@ -85,10 +102,12 @@ def test_renewed_a_second_before_removal_stays(endpoints, tg, np, db, token, clo
     time.sleep(3)  # the queued removal runs now and finds the renewal
     assert tg.member_status(channel.closed, ray) == "member"
     assert texts_in(tg, ray, "ended on") == []
-    assert db.collection("subscriptions").document(f"{token}-{ray}").get().to_dict()["status"] == "active"
+    assert stored(db, "subscriptions", f"{token}-{ray}")["status"] == "active"
 
 
-def test_tasks_carry_a_token_for_the_function_not_the_path(endpoints, tg, np, token, clock) -> None:  # type: ignore[no-untyped-def]
+def test_tasks_carry_a_token_for_the_function_not_the_path(
+    endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsControl, token: str, clock: StackClock
+) -> None:
     import base64
     import json
 

@@ -3,41 +3,33 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
+from google.cloud import firestore
 
-from shared_schemas.config import DailyBroadcastSettings, TelegramWebhookSettings
+from shared_schemas.config import CommonSettings, DailyBroadcastSettings, TelegramWebhookSettings
 from shared_schemas.tasks import BroadcastTask
 from telepay.adapters.telegram_api import TelegramForbidden, TelegramRetryAfter
 from telepay.broadcast import daily_run, owner_repost, post_offer
 from telepay.channels import save_channel
-from tests.conftest import demo_channel
-from tests.fakes import RecordingTasks
-from tests.integration.helpers import runtime
+from tests.conftest import demo_channel, stored
+from tests.integration.helpers import FakeRuntime, as_function, runtime
 
 pytestmark = pytest.mark.integration
 OPEN_A, OPEN_B = -1001000000001, -1001000000011
 
 
-def _rt(db: Any, cls: Any = DailyBroadcastSettings) -> Any:
-    rt = runtime(db, "notify")
-    base = rt.settings.model_dump()
-    defaults = {n: i.default for n, i in cls.model_fields.items() if not i.is_required()}
-    rt.settings = cls.model_construct(
-        **{
-            **defaults,
-            **{k: v for k, v in base.items() if k in cls.model_fields},
-            "daily_broadcast_url": "http://127.0.0.1:1/db",
-            "create_invoice_url": "x",
-            "keypad_url": "x",
-        }
+def _rt(db: firestore.Client, cls: type[CommonSettings] = DailyBroadcastSettings) -> FakeRuntime:
+    return as_function(
+        runtime(db, "notify"),
+        cls,
+        daily_broadcast_url="http://127.0.0.1:1/db",
+        create_invoice_url="x",
+        keypad_url="x",
     )
-    rt.tasks = RecordingTasks()
-    return rt
 
 
-def _two_channels(db: Any) -> None:
+def _two_channels(db: firestore.Client) -> None:
     save_channel(db, demo_channel())
     save_channel(
         db,
@@ -51,7 +43,7 @@ def _two_channels(db: Any) -> None:
     )
 
 
-def _run_queued(rt: Any) -> list[str]:
+def _run_queued(rt: FakeRuntime) -> list[str]:
     outcomes = []
     while rt.tasks.created:
         _, _, payload, _ = rt.tasks.created.pop(0)
@@ -59,7 +51,7 @@ def _run_queued(rt: Any) -> list[str]:
     return outcomes
 
 
-def test_each_channel_gets_one_current_offer(firestore_db: Any) -> None:
+def test_each_channel_gets_one_current_offer(firestore_db: firestore.Client) -> None:
     _two_channels(firestore_db)
     rt = _rt(firestore_db)
     assert daily_run(rt, "2026-11-26")["queued"] == 2
@@ -76,17 +68,21 @@ def test_each_channel_gets_one_current_offer(firestore_db: Any) -> None:
         "https://t.me/TelePayTestBot?start=DemoChannel01-t2",
         "https://t.me/TelePayTestBot?start=DemoChannel01_DONATE",
     ]
-    assert next(b.text for row in post.keyboard for b in row) == "Monthly · $5.00 USD · 1 month"
+    assert post.buttons()[0].text == "Monthly · $5.00 USD · 1 month"
 
     daily_run(rt, "2026-11-27")
     assert _run_queued(rt) == ["posted", "posted"]
     [next_day] = rt.telegram.to(OPEN_A)  # yesterday's post was deleted
     assert next_day.message_id != post.message_id
-    stored = firestore_db.collection("channels").document("DemoChannel01").get().to_dict()["broadcast"]
-    assert stored["last_message_id"] == next_day.message_id and stored["last_posted_day"] == "2026-11-27"
+    broadcast = stored(firestore_db, "channels", "DemoChannel01")["broadcast"]
+    assert (
+        broadcast["last_message_id"] == next_day.message_id and broadcast["last_posted_day"] == "2026-11-27"
+    )
 
 
-def test_lost_rights_pause_after_the_threshold_and_the_owner_is_told_once(firestore_db: Any) -> None:
+def test_lost_rights_pause_after_the_threshold_and_the_owner_is_told_once(
+    firestore_db: firestore.Client,
+) -> None:
     _two_channels(firestore_db)
     rt = _rt(firestore_db)
     lost = "Forbidden: bot is not a member of the channel chat"
@@ -105,11 +101,11 @@ def test_lost_rights_pause_after_the_threshold_and_the_owner_is_told_once(firest
         post_offer(BroadcastTask(channel_token="DemoChannel01", day="2026-11-30", manual=True), rt)
         == "posted"
     )
-    stored = firestore_db.collection("channels").document("DemoChannel01").get().to_dict()["broadcast"]
-    assert stored["consecutive_failures"] == 0 and stored["paused_reason"] is None
+    broadcast = stored(firestore_db, "channels", "DemoChannel01")["broadcast"]
+    assert broadcast["consecutive_failures"] == 0 and broadcast["paused_reason"] is None
 
 
-def test_rate_limited_posts_are_rescheduled(firestore_db: Any) -> None:
+def test_rate_limited_posts_are_rescheduled(firestore_db: firestore.Client) -> None:
     _two_channels(firestore_db)
     rt = _rt(firestore_db)
     rt.telegram.fail_method["send_message"] = [TelegramRetryAfter(12)]
@@ -120,7 +116,7 @@ def test_rate_limited_posts_are_rescheduled(firestore_db: Any) -> None:
     assert _run_queued(rt) == ["posted"]
 
 
-def test_owner_repost_respects_its_cooldown(firestore_db: Any) -> None:
+def test_owner_repost_respects_its_cooldown(firestore_db: firestore.Client) -> None:
     _two_channels(firestore_db)
     rt = _rt(firestore_db, TelegramWebhookSettings)
     assert owner_repost(rt, 5001, 1) == "📣 Re-posting the offer of Night Owls Club now."

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
+from google.cloud import firestore
 
 from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.documents import SubscriptionDoc, SubscriptionStatus
@@ -14,35 +14,23 @@ from shared_schemas.tasks import ExpiryTask
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramRetryAfter
 from telepay.channels import save_channel
 from telepay.expiry import run_task, sweep
-from tests.conftest import demo_channel
-from tests.fakes import RecordingTasks
-from tests.integration.helpers import NOW, runtime
+from tests.conftest import demo_channel, stored
+from tests.integration.helpers import NOW, FakeRuntime, as_function, runtime
 
 pytestmark = pytest.mark.integration
 USER = 8080
 SUB_ID = subscription_id("DemoChannel01", USER)
 
 
-def _rt(db: Any) -> Any:
-    rt = runtime(db, "notify")
-    base = rt.settings.model_dump()
-    rt.settings = ExpireSubscriptionsSettings.model_construct(
-        **{
-            **{
-                n: i.default
-                for n, i in ExpireSubscriptionsSettings.model_fields.items()
-                if not i.is_required()
-            },
-            **{k: v for k, v in base.items() if k in ExpireSubscriptionsSettings.model_fields},
-            "expire_subscriptions_url": "http://127.0.0.1:1/expire",
-            "telegram_bot_token": base["telegram_bot_token"],
-        }
+def _rt(db: firestore.Client) -> FakeRuntime:
+    return as_function(
+        runtime(db, "notify"),
+        ExpireSubscriptionsSettings,
+        expire_subscriptions_url="http://127.0.0.1:1/expire",
     )
-    rt.tasks = RecordingTasks()
-    return rt
 
 
-def _subscribe(db: Any, days: int = 30, user: int = USER) -> SubscriptionDoc:
+def _subscribe(db: firestore.Client, days: int = 30, user: int = USER) -> SubscriptionDoc:
     sub = SubscriptionDoc(
         channel_token="DemoChannel01",
         user_id=user,
@@ -60,11 +48,11 @@ def _subscribe(db: Any, days: int = 30, user: int = USER) -> SubscriptionDoc:
     return sub
 
 
-def _stored(db: Any, sub_id: str = SUB_ID) -> SubscriptionDoc:
+def _stored(db: firestore.Client, sub_id: str = SUB_ID) -> SubscriptionDoc:
     return SubscriptionDoc.model_validate(db.collection("subscriptions").document(sub_id).get().to_dict())
 
 
-def _run_queued(rt: Any) -> list[str]:
+def _run_queued(rt: FakeRuntime) -> list[str]:
     outcomes = []
     while rt.tasks.created:
         _, _, payload, _ = rt.tasks.created.pop(0)
@@ -72,7 +60,7 @@ def _run_queued(rt: Any) -> list[str]:
     return outcomes
 
 
-def test_reminders_once_each_then_removal(firestore_db: Any) -> None:
+def test_reminders_once_each_then_removal(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _rt(firestore_db)
     _subscribe(firestore_db)
@@ -104,7 +92,7 @@ def test_reminders_once_each_then_removal(firestore_db: Any) -> None:
     assert "ended on Saturday, 26 December 2026" in rt.telegram.to(USER)[-1].text
 
 
-def test_duplicated_tasks_act_once(firestore_db: Any) -> None:
+def test_duplicated_tasks_act_once(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _rt(firestore_db)
     sub = _subscribe(firestore_db, days=1)
@@ -120,7 +108,7 @@ def test_duplicated_tasks_act_once(firestore_db: Any) -> None:
     assert len(rt.telegram.to(USER)) == 1
 
 
-def test_renewed_a_second_before_removal_is_not_removed(firestore_db: Any) -> None:
+def test_renewed_a_second_before_removal_is_not_removed(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _rt(firestore_db)
     sub = _subscribe(firestore_db, days=1)
@@ -135,7 +123,7 @@ def test_renewed_a_second_before_removal_is_not_removed(firestore_db: Any) -> No
     assert _stored(firestore_db).status is SubscriptionStatus.ACTIVE
 
 
-def test_too_many_requests_reschedules_without_failing(firestore_db: Any) -> None:
+def test_too_many_requests_reschedules_without_failing(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _rt(firestore_db)
     sub = _subscribe(firestore_db, days=1)
@@ -150,7 +138,7 @@ def test_too_many_requests_reschedules_without_failing(firestore_db: Any) -> Non
     assert _run_queued(rt) == ["removed"]
 
 
-def test_lost_rights_are_recorded_and_the_owner_told_once(firestore_db: Any) -> None:
+def test_lost_rights_are_recorded_and_the_owner_told_once(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _rt(firestore_db)
     subs = [_subscribe(firestore_db, days=1, user=u) for u in (1, 2)]
@@ -167,11 +155,11 @@ def test_lost_rights_are_recorded_and_the_owner_told_once(firestore_db: Any) -> 
         assert run_task(task, rt) == "bot lacks rights: recorded, owner told"
     [notice] = rt.telegram.to(5001)
     assert "couldn't remove an expired subscriber from Night Owls Club" in notice.text
-    channel = firestore_db.collection("channels").document("DemoChannel01").get().to_dict()
+    channel = stored(firestore_db, "channels", "DemoChannel01")
     assert "not enough rights" in channel["bot_rights_problem"]
 
 
-def test_a_rate_limited_goodbye_is_still_sent_once(firestore_db: Any) -> None:
+def test_a_rate_limited_goodbye_is_still_sent_once(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _rt(firestore_db)
     sub = _subscribe(firestore_db, days=1)

@@ -3,34 +3,29 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import pytest
+from google.cloud import firestore
 
+from shared_schemas.config import KeypadSettings
 from shared_schemas.documents import KeypadSessionDoc
 from shared_schemas.tasks import KeypadAction, KeypadTask
 from telepay.channels import save_channel
-from telepay.keypad_logic import apply_key, open_keypad, press
+from telepay.keypad_logic import PressResult, apply_key, open_keypad, press
 from tests.conftest import demo_channel
-from tests.fakes import RecordingTasks
-from tests.integration.helpers import runtime
+from tests.integration.helpers import FakeRuntime, as_function, runtime
 
 pytestmark = pytest.mark.integration
 DONOR = 3131
 
 
-def _rt(db: Any) -> Any:
-    from shared_schemas.config import KeypadSettings
-
-    rt = runtime(db, "notify")
-    rt.settings = KeypadSettings.model_construct(
-        **{**rt.settings.model_dump(), "create_invoice_url": "http://127.0.0.1:1/ci", "keypad_url": "x"}
+def _rt(db: firestore.Client) -> FakeRuntime:
+    return as_function(
+        runtime(db, "notify"), KeypadSettings, create_invoice_url="http://127.0.0.1:1/ci", keypad_url="x"
     )
-    rt.tasks = RecordingTasks()
-    return rt
 
 
-def _open(rt: Any, session: str = "sess1") -> None:
+def _open(rt: FakeRuntime, session: str = "sess1") -> None:
     task = KeypadTask(
         action=KeypadAction.OPEN,
         user_id=DONOR,
@@ -41,7 +36,7 @@ def _open(rt: Any, session: str = "sess1") -> None:
     assert open_keypad(task, rt) == "opened"
 
 
-def _press(rt: Any, key: str, query: str, session: str = "sess1", user: int = DONOR) -> Any:
+def _press(rt: FakeRuntime, key: str, query: str, session: str = "sess1", user: int = DONOR) -> PressResult:
     task = KeypadTask(
         action=KeypadAction.PRESS,
         user_id=user,
@@ -54,11 +49,11 @@ def _press(rt: Any, key: str, query: str, session: str = "sess1", user: int = DO
     return press(task, rt)
 
 
-def _session(db: Any, session: str = "sess1") -> KeypadSessionDoc:
+def _session(db: firestore.Client, session: str = "sess1") -> KeypadSessionDoc:
     return KeypadSessionDoc.model_validate(db.collection("keypad_sessions").document(session).get().to_dict())
 
 
-def test_presses_edit_the_keypad_and_confirm_queues_a_donation(firestore_db: Any) -> None:
+def test_presses_edit_the_keypad_and_confirm_queues_a_donation(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _rt(firestore_db)
     _open(rt)
@@ -78,7 +73,7 @@ def test_presses_edit_the_keypad_and_confirm_queues_a_donation(firestore_db: Any
     assert all(query for query, _, _ in rt.telegram.answers)  # every press was answered
 
 
-def test_confirm_outside_the_limits_is_refused_with_the_reason(firestore_db: Any) -> None:
+def test_confirm_outside_the_limits_is_refused_with_the_reason(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _rt(firestore_db)
     _open(rt)
@@ -88,7 +83,7 @@ def test_confirm_outside_the_limits_is_refused_with_the_reason(firestore_db: Any
     assert rt.tasks.created == [] and _session(firestore_db).status == "open"
 
 
-def test_old_cancelled_or_foreign_keypads_change_nothing(firestore_db: Any) -> None:
+def test_old_cancelled_or_foreign_keypads_change_nothing(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _rt(firestore_db)
     _open(rt)
@@ -100,7 +95,7 @@ def test_old_cancelled_or_foreign_keypads_change_nothing(firestore_db: Any) -> N
     assert _session(firestore_db).amount_text == "7"
 
 
-def test_two_sessions_of_one_user_do_not_mix(firestore_db: Any) -> None:
+def test_two_sessions_of_one_user_do_not_mix(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _rt(firestore_db)
     _open(rt, "one")
@@ -113,7 +108,7 @@ def test_two_sessions_of_one_user_do_not_mix(firestore_db: Any) -> None:
     )
 
 
-def test_concurrent_workers_lose_no_press(firestore_db: Any) -> None:
+def test_concurrent_workers_lose_no_press(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _rt(firestore_db)
     _open(rt)
@@ -139,7 +134,7 @@ def test_concurrent_workers_lose_no_press(firestore_db: Any) -> None:
     assert session.amount_text == text
 
 
-def test_a_rate_limited_edit_does_not_lose_the_confirm(firestore_db: Any) -> None:
+def test_a_rate_limited_edit_does_not_lose_the_confirm(firestore_db: firestore.Client) -> None:
     from telepay.adapters.telegram_api import TelegramRetryAfter
 
     save_channel(firestore_db, demo_channel())

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from google.cloud import firestore
 
 from shared_schemas.documents import OrderDoc, OrderStatus, SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import subscription_id, subscription_order_id
@@ -18,14 +19,14 @@ from telepay.channels import save_channel
 from telepay.payments import RetryLater, handle_ipn
 from tests.conftest import demo_channel
 from tests.integration.conftest import PROJECT, PubSub
-from tests.integration.helpers import IPN_SECRET, NOW, runtime
+from tests.integration.helpers import IPN_SECRET, NOW, documents, runtime
 
 pytestmark = pytest.mark.integration
 USER = 777
 
 
 def _order(
-    db: Any, token: str = "DemoChannel01", tier: str = "t1", price: str = "5.00", days: int = 30
+    db: firestore.Client, token: str = "DemoChannel01", tier: str = "t1", price: str = "5.00", days: int = 30
 ) -> OrderDoc:
     order = OrderDoc(
         order_id=subscription_order_id(token, USER, tier),
@@ -60,16 +61,22 @@ def _ipn(order_id: str, payment_id: int, status: str, secret: str = IPN_SECRET) 
     return body, ipn_signature.sign(body, secret)
 
 
-def _subscription(db: Any, token: str = "DemoChannel01") -> SubscriptionDoc | None:
+def _subscription(db: firestore.Client, token: str = "DemoChannel01") -> SubscriptionDoc | None:
     snapshot = db.collection(Collection.SUBSCRIPTIONS.value).document(subscription_id(token, USER)).get()
     return SubscriptionDoc.model_validate(snapshot.to_dict()) if snapshot.exists else None
 
 
-def _outbox(db: Any) -> list[dict[str, Any]]:
-    return [s.to_dict() for s in db.collection(Collection.OUTBOX.value).stream()]
+def _expiry(db: firestore.Client) -> datetime:
+    subscription = _subscription(db)
+    assert subscription is not None, "no subscription"
+    return subscription.expires_at
 
 
-def test_finished_payment_settles_once_and_publishes(firestore_db: Any, pubsub: PubSub) -> None:
+def _outbox(db: firestore.Client) -> list[dict[str, Any]]:
+    return documents(db, Collection.OUTBOX.value)
+
+
+def test_finished_payment_settles_once_and_publishes(firestore_db: firestore.Client, pubsub: PubSub) -> None:
     save_channel(firestore_db, demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
@@ -90,7 +97,7 @@ def test_finished_payment_settles_once_and_publishes(firestore_db: Any, pubsub: 
     assert all(doc["published"] for doc in _outbox(firestore_db))
 
 
-def test_late_confirming_never_overwrites_finished(firestore_db: Any) -> None:
+def test_late_confirming_never_overwrites_finished(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
@@ -103,12 +110,12 @@ def test_late_confirming_never_overwrites_finished(firestore_db: Any) -> None:
     stored = OrderDoc.model_validate(
         firestore_db.collection("orders").document(order.order_id).get().to_dict()
     )
-    assert stored.status is OrderStatus.SETTLED and stored.payment_status.value == "finished"
+    assert stored.status is OrderStatus.SETTLED and stored.payment_status == "finished"
     assert "already settled" in late.outcome
-    assert _subscription(firestore_db).expires_at == NOW + timedelta(days=30)  # type: ignore[union-attr]
+    assert _expiry(firestore_db) == NOW + timedelta(days=30)
 
 
-def test_renewal_extends_from_the_current_expiry(firestore_db: Any) -> None:
+def test_renewal_extends_from_the_current_expiry(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = runtime(firestore_db)
     first = _order(firestore_db)
@@ -118,10 +125,10 @@ def test_renewal_extends_from_the_current_expiry(firestore_db: Any) -> None:
     rt.nowpayments.set_payment(22, second.order_id, "finished", "12.50")
     handle_ipn(*_ipn(second.order_id, 22, "finished"), rt)
 
-    assert _subscription(firestore_db).expires_at == NOW + timedelta(days=120)  # type: ignore[union-attr]
+    assert _expiry(firestore_db) == NOW + timedelta(days=120)
 
 
-def test_underpaid_finished_grants_nothing(firestore_db: Any) -> None:
+def test_underpaid_finished_grants_nothing(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
@@ -133,7 +140,7 @@ def test_underpaid_finished_grants_nothing(firestore_db: Any) -> None:
     assert _subscription(firestore_db) is None
 
 
-def test_price_mismatch_with_the_api_grants_nothing(firestore_db: Any) -> None:
+def test_price_mismatch_with_the_api_grants_nothing(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
@@ -144,18 +151,18 @@ def test_price_mismatch_with_the_api_grants_nothing(firestore_db: Any) -> None:
     assert _subscription(firestore_db) is None
 
 
-def test_unknown_order_is_recorded_without_effect(firestore_db: Any) -> None:
+def test_unknown_order_is_recorded_without_effect(firestore_db: firestore.Client) -> None:
     rt = runtime(firestore_db)
     result = handle_ipn(*_ipn("tp1-sub-Nobody0000-1-t1-aaaaaaaaaa", 41, "finished"), rt)
 
     assert result.http_status == 200 and result.outcome == "unknown order"
-    recorded = [s.to_dict() for s in firestore_db.collection(Collection.UNKNOWN_IPNS.value).stream()]
+    recorded = documents(firestore_db, Collection.UNKNOWN_IPNS.value)
     assert [r["reason"] for r in recorded] == ["unknown order"]
     assert list(firestore_db.collection(Collection.SUBSCRIPTIONS.value).stream()) == []
 
 
 @pytest.mark.parametrize("secret", ["wrong-secret", None])
-def test_bad_or_missing_signature_writes_nothing(firestore_db: Any, secret: str | None) -> None:
+def test_bad_or_missing_signature_writes_nothing(firestore_db: firestore.Client, secret: str | None) -> None:
     save_channel(firestore_db, demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
@@ -181,7 +188,9 @@ class _FailingOnce(Publisher):
         return super().publish(topic, data, **attributes)
 
 
-def test_event_survives_a_publish_failure_after_commit(firestore_db: Any, pubsub: PubSub) -> None:
+def test_event_survives_a_publish_failure_after_commit(
+    firestore_db: firestore.Client, pubsub: PubSub
+) -> None:
     save_channel(firestore_db, demo_channel())
     rt = runtime(firestore_db)
     rt.publisher = _FailingOnce(PROJECT)
@@ -200,4 +209,4 @@ def test_event_survives_a_publish_failure_after_commit(firestore_db: Any, pubsub
     assert retry.http_status == 200
     assert [m["type"] for m in pubsub.pull(pulled_from)] == ["payment.settled"]
     assert [d["published"] for d in _outbox(firestore_db)] == [True]
-    assert _subscription(firestore_db).expires_at == NOW + timedelta(days=30)  # type: ignore[union-attr]
+    assert _expiry(firestore_db) == NOW + timedelta(days=30)

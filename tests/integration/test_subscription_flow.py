@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from google.cloud import firestore
 
 from shared_schemas.documents import ChannelStatus, OrderDoc, OrderStatus, SubscriptionDoc
 from shared_schemas.ids import subscription_id
@@ -18,9 +19,8 @@ from telepay.channels import save_channel
 from telepay.invoices import RetryLater, create_invoice
 from telepay.notifications import handle_event
 from telepay.webhook import TransientFailure, handle_update
-from tests.conftest import demo_channel
-from tests.fakes import RecordingTasks
-from tests.integration.helpers import NOW, runtime
+from tests.conftest import demo_channel, stored
+from tests.integration.helpers import NOW, FakeRuntime, runtime
 
 pytestmark = pytest.mark.integration
 BUYER = 424242
@@ -52,13 +52,11 @@ def _press(update_id: int, data: str, user: int = BUYER) -> dict[str, Any]:
     }
 
 
-def _webhook_rt(db: Any) -> Any:
-    rt = runtime(db, "webhook")
-    rt.tasks = RecordingTasks()
-    return rt
+def _webhook_rt(db: firestore.Client) -> FakeRuntime:
+    return runtime(db, "webhook")
 
 
-def test_start_shows_the_offer_from_firestore(firestore_db: Any) -> None:
+def test_start_shows_the_offer_from_firestore(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _webhook_rt(firestore_db)
 
@@ -66,13 +64,15 @@ def test_start_shows_the_offer_from_firestore(firestore_db: Any) -> None:
 
     [offer] = rt.telegram.sent
     assert "Night Owls Club" in offer.text and "Late-night market notes" in offer.text
-    labels = [b.text for row in offer.keyboard for b in row]
+    labels = [b.text for b in offer.buttons()]
     assert labels == ["Monthly · $5.00 USD · 1 month", "Quarterly · $12.50 USD · 3 months", "💝 Donate"]
     assert offer.callbacks() == ["buy:DemoChannel01:t1", "buy:DemoChannel01:t2", "don:DemoChannel01"]
 
 
 @pytest.mark.parametrize("token", ["NoSuchChannel", "../../etc", "x" * 200, "DemoChannel01 extra"])
-def test_unknown_or_malformed_tokens_get_a_friendly_answer(firestore_db: Any, token: str) -> None:
+def test_unknown_or_malformed_tokens_get_a_friendly_answer(
+    firestore_db: firestore.Client, token: str
+) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _webhook_rt(firestore_db)
     handle_update(_start(2, f"/start {token}"), rt)
@@ -81,14 +81,14 @@ def test_unknown_or_malformed_tokens_get_a_friendly_answer(firestore_db: Any, to
     ]
 
 
-def test_paused_channel_takes_no_new_subscribers(firestore_db: Any) -> None:
+def test_paused_channel_takes_no_new_subscribers(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel(status=ChannelStatus.PAUSED))
     rt = _webhook_rt(firestore_db)
     handle_update(_start(3, "/start DemoChannel01"), rt)
     assert "isn't taking new subscribers" in rt.telegram.sent[0].text
 
 
-def test_a_redelivered_update_is_handled_once(firestore_db: Any) -> None:
+def test_a_redelivered_update_is_handled_once(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _webhook_rt(firestore_db)
     handle_update(_start(4, "/start DemoChannel01"), rt)
@@ -96,7 +96,7 @@ def test_a_redelivered_update_is_handled_once(firestore_db: Any) -> None:
     assert len(rt.telegram.sent) == 1
 
 
-def test_a_transient_failure_lets_telegram_redeliver(firestore_db: Any) -> None:
+def test_a_transient_failure_lets_telegram_redeliver(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _webhook_rt(firestore_db)
     rt.telegram.fail_next = [TelegramUnavailable("network")]
@@ -105,16 +105,16 @@ def test_a_transient_failure_lets_telegram_redeliver(firestore_db: Any) -> None:
     assert handle_update(_start(5, "/start DemoChannel01"), rt) == "offer shown"
 
 
-def test_a_permanent_failure_is_recorded_and_acknowledged(firestore_db: Any) -> None:
+def test_a_permanent_failure_is_recorded_and_acknowledged(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _webhook_rt(firestore_db)
     rt.telegram.fail_next = [TelegramForbidden("Forbidden: bot was blocked by the user")]
     assert handle_update(_start(6, "/start DemoChannel01"), rt) == "failed permanently"
-    recorded = firestore_db.collection(Collection.FAILED_UPDATES.value).document("6").get().to_dict()
+    recorded = stored(firestore_db, Collection.FAILED_UPDATES.value, "6")
     assert "blocked" in recorded["reason"]
 
 
-def test_a_tier_button_queues_an_invoice_without_any_price(firestore_db: Any) -> None:
+def test_a_tier_button_queues_an_invoice_without_any_price(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _webhook_rt(firestore_db)
     assert handle_update(_press(7, "buy:DemoChannel01:t2"), rt) == "invoice queued"
@@ -126,14 +126,14 @@ def test_a_tier_button_queues_an_invoice_without_any_price(firestore_db: Any) ->
     assert ("answer_callback_query", ("cq7", "Preparing your invoice…")) in rt.telegram.calls
 
 
-def test_a_crafted_tier_is_refused(firestore_db: Any) -> None:
+def test_a_crafted_tier_is_refused(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = _webhook_rt(firestore_db)
     assert handle_update(_press(8, "buy:DemoChannel01:t9"), rt) == "stale offer"
     assert rt.tasks.created == []
 
 
-def _task(db: Any, tier: str = "t1") -> CreateInvoiceTask:
+def _task(db: firestore.Client, tier: str = "t1") -> CreateInvoiceTask:
     from shared_schemas.ids import subscription_order_id
 
     return CreateInvoiceTask(
@@ -146,7 +146,7 @@ def _task(db: Any, tier: str = "t1") -> CreateInvoiceTask:
     )
 
 
-def test_create_invoice_charges_the_firestore_price_once(firestore_db: Any) -> None:
+def test_create_invoice_charges_the_firestore_price_once(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = runtime(firestore_db, "invoice")
     task = _task(firestore_db, "t2")
@@ -162,7 +162,7 @@ def test_create_invoice_charges_the_firestore_price_once(firestore_db: Any) -> N
     assert "$12.50 USD" in pay.text and pay.button_urls() == [order.invoice_url]
 
 
-def test_create_invoice_retries_then_tells_the_user(firestore_db: Any) -> None:
+def test_create_invoice_retries_then_tells_the_user(firestore_db: firestore.Client) -> None:
     save_channel(firestore_db, demo_channel())
     rt = runtime(firestore_db, "invoice")
     rt.nowpayments.unavailable = 5
@@ -174,11 +174,11 @@ def test_create_invoice_retries_then_tells_the_user(firestore_db: Any) -> None:
 
     assert outcome.startswith("invoice failed")
     assert "couldn't create your invoice" in rt.telegram.sent[-1].text
-    order = firestore_db.collection("orders").document(task.order_id).get().to_dict()
+    order = stored(firestore_db, "orders", task.order_id)
     assert order["status"] == OrderStatus.INVOICE_FAILED.value and order["invoice_id"] is None
 
 
-def _settled(db: Any, in_channel: bool = False) -> Envelope[PaymentEvent]:
+def _settled(db: firestore.Client, in_channel: bool = False) -> Envelope[PaymentEvent]:
     channel = demo_channel()
     save_channel(db, channel)
     until = NOW + timedelta(days=30)
@@ -220,7 +220,7 @@ def _settled(db: Any, in_channel: bool = False) -> Envelope[PaymentEvent]:
     )
 
 
-def test_notify_sends_access_and_owner_notice_once(firestore_db: Any) -> None:
+def test_notify_sends_access_and_owner_notice_once(firestore_db: firestore.Client) -> None:
     envelope = _settled(firestore_db)
     rt = runtime(firestore_db, "notify")
 
@@ -235,7 +235,7 @@ def test_notify_sends_access_and_owner_notice_once(firestore_db: Any) -> None:
     assert rt.telegram.names().count("create_join_request_link") == 1
 
 
-def test_a_member_just_gets_the_new_expiry(firestore_db: Any) -> None:
+def test_a_member_just_gets_the_new_expiry(firestore_db: firestore.Client) -> None:
     envelope = _settled(firestore_db, in_channel=True)
     rt = runtime(firestore_db, "notify")
     handle_event(envelope, rt)
@@ -243,13 +243,13 @@ def test_a_member_just_gets_the_new_expiry(firestore_db: Any) -> None:
     assert "now runs until Saturday, 26 December 2026" in receipt.text and receipt.keyboard is None
 
 
-def test_a_buyer_who_blocked_the_bot_is_recorded_not_retried(firestore_db: Any) -> None:
+def test_a_buyer_who_blocked_the_bot_is_recorded_not_retried(firestore_db: firestore.Client) -> None:
     envelope = _settled(firestore_db)
     rt = runtime(firestore_db, "notify")
     rt.telegram.fail_next = [TelegramForbidden("Forbidden: bot was blocked by the user")]
     outcomes = handle_event(envelope, rt)
     assert outcomes[0] == "buyer: blocked"
-    assert firestore_db.collection("users").document(str(BUYER)).get().to_dict()["blocked_bot"] is True
+    assert stored(firestore_db, "users", str(BUYER))["blocked_bot"] is True
     handle_event(envelope, rt)
     assert rt.telegram.to(BUYER) == []
 
@@ -266,16 +266,11 @@ def _join(update_id: int, user: int) -> dict[str, Any]:
     }
 
 
-def test_join_requests_approved_for_subscribers_only(firestore_db: Any) -> None:
+def test_join_requests_approved_for_subscribers_only(firestore_db: firestore.Client) -> None:
     _settled(firestore_db)
     rt = _webhook_rt(firestore_db)
     assert handle_update(_join(20, BUYER), rt) == "join approved"
     assert handle_update(_join(21, 999), rt) == "join declined"
-    sub = (
-        firestore_db.collection("subscriptions")
-        .document(subscription_id("DemoChannel01", BUYER))
-        .get()
-        .to_dict()
-    )
+    sub = stored(firestore_db, "subscriptions", subscription_id("DemoChannel01", BUYER))
     assert sub["in_channel"] is True
     assert ("decline_join_request", (-1001000000002, 999)) in rt.telegram.calls

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 
@@ -14,7 +16,9 @@ app = Flask(__name__)
 log = logging.getLogger("test.tasks")
 
 
-def _call(body: str, work, method: str = "POST", retry: str = "0"):  # type: ignore[no-untyped-def]
+def _call(
+    body: str, work: Callable[[BroadcastTask, int], str], method: str = "POST", retry: str = "0"
+) -> tuple[dict[str, Any], int]:
     headers = {"X-CloudTasks-TaskRetryCount": retry}
     with app.test_request_context("/task", method=method, data=body, headers=headers) as ctx:
         return handle_task(ctx.request, BroadcastTask, work, log)
