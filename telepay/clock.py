@@ -15,6 +15,10 @@ class Clock:
     def now(self) -> datetime:
         return self._now()
 
+    def offset(self) -> timedelta:
+        """How far this clock runs ahead of the wall clock."""
+        return timedelta(0)
+
 
 class ShiftableClock(Clock):
     """Reads an offset in seconds from a file on every call, so a test can move the whole local
@@ -25,12 +29,14 @@ class ShiftableClock(Clock):
         self._file = offset_file
 
     def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset()
+
+    def offset(self) -> timedelta:
         try:
             with open(self._file) as handle:
-                offset = float(handle.read().strip() or 0)
+                return timedelta(seconds=float(handle.read().strip() or 0))
         except (OSError, ValueError):
-            offset = 0.0
-        return datetime.now(UTC) + timedelta(seconds=offset)
+            return timedelta(0)
 
 
 class FrozenClock(Clock):

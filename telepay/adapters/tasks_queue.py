@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from shared_schemas.config import TasksSettings
 from shared_schemas.names import Queue
+from telepay.clock import system_clock
 
 if TYPE_CHECKING:
     from google.cloud.tasks_v2 import CloudTasksClient
@@ -88,6 +89,8 @@ class TaskQueue:
         if name:
             task["name"] = f"{self.queue_path(queue)}/tasks/{task_name_part(name)}"
         if schedule_time is not None:
+            # Cloud Tasks keeps wall-clock time; locally the functions' clock may run ahead (tests).
+            schedule_time -= system_clock(self._settings.telepay_clock_offset_file).offset()
             stamp = timestamp_pb2.Timestamp()
             stamp.FromDatetime(schedule_time)
             task["schedule_time"] = stamp
