@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import pytest
 
 from local.clients import TelegramControl, buttons, wait_for
-from tests.e2e.flows import new_channel, texts_in
+from shared_schemas.names import Queue
+from tests.e2e.flows import new_channel, tasks_idle, texts_in
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,7 @@ def test_offers_are_posted_replaced_and_paused(
         run(endpoints, "2030-01-01", only=channel.token)  # a repeated run
     first = wait_for("A's offer", lambda: offers(tg, a.open))
     wait_for("B's offer", lambda: offers(tg, b.open))
-    time.sleep(1)
+    tasks_idle(endpoints, Queue.BROADCAST)
     assert len(offers(tg, a.open)) == 1 and len(offers(tg, b.open)) == 1
     assert [x["url"] for x in buttons(first[0])] == [
         f"https://t.me/{bot}?start={a.token}-t1",
@@ -62,9 +62,8 @@ def test_offers_are_posted_replaced_and_paused(
     tg.http.request("DELETE", f"/chats/{b.open}/admins/{bot_id}", json={"status": "left"}).raise_for_status()
     for day in ("2030-01-02", "2030-01-03", "2030-01-04", "2030-01-05"):
         run(endpoints, day, only=b.token)
-        time.sleep(0.5)
+        tasks_idle(endpoints, Queue.BROADCAST)  # each day's attempt counts before the next
     notice = tg.wait_message(b.owner, "paused the daily offer post")
-    time.sleep(1)
     assert len(texts_in(tg, b.owner, "paused the daily offer post")) == 1
     assert "/broadcast" in notice["text"]
     state = wait_for("the pause", lambda: _broadcast_state(endpoints, b.token).get("paused_reason"))

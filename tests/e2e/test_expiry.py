@@ -3,7 +3,6 @@ or by hand (with its own scheduled time, as Cloud Scheduler sends it)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -11,9 +10,10 @@ import pytest
 from google.cloud import firestore
 
 from local.clients import NowPaymentsControl, TelegramControl, buttons, wait_for
+from shared_schemas.names import Queue
 from tests.conftest import stored
 from tests.e2e.conftest import StackClock
-from tests.e2e.flows import join, new_channel, subscribe, texts_in
+from tests.e2e.flows import join, new_channel, queue_path, subscribe, tasks_idle, texts_in
 
 pytestmark = pytest.mark.e2e
 DAY = 86400
@@ -31,8 +31,8 @@ def sweep(endpoints: dict[str, Any], scheduled: str) -> dict[str, Any]:
     return result
 
 
-def queue(endpoints: dict[str, Any], name: str, verb: str) -> None:
-    path = f"projects/{endpoints['project']}/locations/{endpoints['tasks_location']}/queues/{name}:{verb}"
+def queue(endpoints: dict[str, Any], name: Queue, verb: str) -> None:
+    path = f"{queue_path(endpoints, name)}:{verb}"
     httpx.post(f"{endpoints['tasks_emulator']}/v2/{path}", json={}, timeout=10).raise_for_status()
 
 
@@ -55,7 +55,7 @@ def test_reminders_removal_and_coming_back(
     assert buttons(first)[0]["callback_data"] == f"ren:{token}:t1"
     sweep(endpoints, f"{token}-1")  # the same scheduled run again
     sweep(endpoints, f"{token}-2")  # the next minute
-    time.sleep(2)
+    tasks_idle(endpoints, Queue.TELEGRAM_ACTIONS)
     assert len(texts_in(tg, ivy, "⏰")) == 1
 
     clock.set(29 * DAY + 60)
@@ -91,15 +91,15 @@ def test_renewed_a_second_before_removal_stays(
     ray = tg.user("Ray")
     join(tg, ray, channel, subscribe(tg, np, ray, channel))
     clock.set(30 * DAY + 5)
-    queue(endpoints, "telegram-actions", "pause")
+    queue(endpoints, Queue.TELEGRAM_ACTIONS, "pause")
     try:
         counts = sweep(endpoints, f"{token}-removal")["counts"]
         assert counts["queued"] >= 1
         second = subscribe(tg, np, ray, channel)  # pays while the removal waits in the queue
     finally:
-        queue(endpoints, "telegram-actions", "resume")
+        queue(endpoints, Queue.TELEGRAM_ACTIONS, "resume")
     assert "now runs until" in second["text"]
-    time.sleep(3)  # the queued removal runs now and finds the renewal
+    tasks_idle(endpoints, Queue.TELEGRAM_ACTIONS)  # the queued removal runs now and finds the renewal
     assert tg.member_status(channel.closed, ray) == "member"
     assert texts_in(tg, ray, "ended on") == []
     assert stored(db, "subscriptions", f"{token}-{ray}")["status"] == "active"
