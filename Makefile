@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv system-deps run up down status test lint typecheck docs docs-check bundles bench clean
+.PHONY: venv system-deps run up down status test test-modules lint typecheck docs docs-check bundles bench clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,12 +37,17 @@ status: venv
 	$(BIN)/python -m local.stack status
 
 ## Every test: lint, types, generated docs, unit, integration (emulators) and end to end (whole stack).
+## pytest-randomly shuffles the tests and prints the seed ("Using --randomly-seed=N") to replay an order.
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m scripts.gen_docs --check
 	$(BIN)/pytest
+
+## Each unit and integration test module alone (CI runs it after `make test`).
+test-modules: venv
+	$(BIN)/python -m scripts.test_modules
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

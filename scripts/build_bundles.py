@@ -93,11 +93,11 @@ def _ignore(_: str, names: list[str]) -> list[str]:
     return [n for n in names if n == "__pycache__" or n.endswith(".pyc")]
 
 
-def build() -> dict[str, str]:
+def build(out: Path = OUT) -> dict[str, str]:
     requirements = "\n".join(runtime_requirements()) + "\n"
     hashes = {}
     for spec in FUNCTIONS:
-        target = OUT / spec.name.value
+        target = out / spec.name.value
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         shutil.copy2(ROOT / "functions" / spec.name.value / "main.py", target / "main.py")

@@ -9,20 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from scripts.build_bundles import BUNDLE_CHECK_ENV, OUT, build
-from shared_schemas.names import FUNCTIONS
+from scripts.build_bundles import BUNDLE_CHECK_ENV, build
+from shared_schemas.names import FUNCTIONS, FunctionSpec
 
 ENV = BUNDLE_CHECK_ENV
 
 
 @pytest.fixture(scope="module")
-def bundles() -> Path:
-    build()
-    return OUT
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built in a folder of this test run's own: two runs at once must not rebuild each other's."""
+    out = tmp_path_factory.mktemp("bundles")
+    build(out)
+    return out
 
 
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=[s.name.value for s in FUNCTIONS])
-def test_entry_point_imports_from_its_bundle_alone(bundles: Path, spec) -> None:  # type: ignore[no-untyped-def]
+def test_entry_point_imports_from_its_bundle_alone(bundles: Path, spec: FunctionSpec) -> None:
     folder = bundles / spec.name.value
     assert (folder / "requirements.txt").read_text().count("==") > 10
     code = (

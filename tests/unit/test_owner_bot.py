@@ -24,7 +24,7 @@ from shared_schemas.documents import (
 )
 from shared_schemas.ids import OrderKind
 from shared_schemas.tasks import BroadcastTask, PostKind
-from telepay.clock import Clock
+from telepay.clock import Clock, FrozenClock
 from telepay.conversations import Conversations, Move
 from telepay.owner_texts import BUYER_COMMANDS, OWNER_COMMANDS
 from telepay.runtime import Runtime
@@ -203,7 +203,7 @@ def test_a_button_of_an_earlier_question_is_refused(owner: Owner) -> None:
 
 def test_a_conversation_expires_after_24_hours(owner: Owner) -> None:
     owner.say("/newchannel")
-    owner.rt.clock = type(owner.rt.clock)(NOW + timedelta(hours=24, seconds=1))  # type: ignore[call-arg]
+    owner.rt.clock = FrozenClock(NOW + timedelta(hours=24, seconds=1))
     assert owner.press("Night Owls") == "conversation expired"
     assert "expired after 24 hours" in owner.last().text
 
