@@ -170,6 +170,8 @@ def _post(task: BroadcastTask, rt: Rt) -> str:
     if channel is None or channel.status is not ChannelStatus.ACTIVE:
         return "channel inactive"
     if channel.broadcast.paused_reason and not task.manual:
+        # The owner's notice may not have gone out (a 429 on it made this task retry): once, now.
+        _tell_paused(rt, channel, channel.broadcast.paused_reason, channel.broadcast.consecutive_failures)
         return "paused"
     if channel.broadcast.last_posted_day == task.day and not task.manual:
         return "already posted today"
@@ -226,10 +228,13 @@ def _permanent_failure(rt: Rt, channel: ChannelDoc, problem: str) -> str:
     )
     if failures < threshold:
         return f"failed ({failures} in a row)"
-    notify_owner_once(
-        rt, ClaimPurpose.BROADCAST_PAUSED, channel, texts.broadcast_paused(channel.title, problem, failures)
-    )
+    _tell_paused(rt, channel, problem, failures)
     return "paused"
+
+
+def _tell_paused(rt: Rt, channel: ChannelDoc, problem: str, failures: int) -> None:
+    notice = texts.broadcast_paused(channel.title, problem, failures)
+    notify_owner_once(rt, ClaimPurpose.BROADCAST_PAUSED, channel, notice)
 
 
 # -- the owner's /broadcast ----------------------------------------------------------------------
