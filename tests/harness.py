@@ -28,6 +28,7 @@ from telepay.store import Store
 from tests.fakes import FakeNowPayments, FakeTelegram, RecordingTasks
 
 S = TypeVar("S", bound=CommonSettings)
+D = TypeVar("D")
 IPN_SECRET = "test-ipn-secret-0123456789"
 WEBHOOK_SECRET = "test-webhook-secret-0123456789"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -84,6 +85,12 @@ def runtime(cls: type[S], store: Store, now: datetime = NOW, **changes: Any) -> 
         publisher=RecordingPublisher(),
     )
     return rt
+
+
+def present(doc: D | None) -> D:
+    """A document that must exist."""
+    assert doc is not None, "the document does not exist"
+    return doc
 
 
 def telegram_of(rt: Runtime[Any]) -> FakeTelegram:

@@ -32,7 +32,7 @@ from telepay.payments import handle_ipn
 from telepay.payouts import retry_payout
 from telepay.runtime import Runtime
 from tests.conftest import demo_channel
-from tests.harness import NOW, fakes, runtime
+from tests.harness import NOW, fakes, present, runtime
 from tests.memory_store import MemoryStore
 
 API_KEY = "payout-test-key"
@@ -169,12 +169,12 @@ def test_instant_pays_each_settled_payment_its_net_and_tells_the_owner(world: Wo
     )
     payout = only_payout(world)
     assert w["unique_external_id"] == payout.payout_id
-    assert world.store.ledger.get(entry.entry_id).state is EntryState.RESERVED
+    assert present(world.store.ledger.get(entry.entry_id)).state is EntryState.RESERVED
     # A replayed event pays nothing twice.
     assert payout_flow.handle_event(settled("Inst01"), rt) == ["nothing to pay yet"]
     finish_at_standin(world, w["id"])
     assert payout_flow.advance(rt, payout.payout_id) == "finished"
-    assert world.store.ledger.get(entry.entry_id).state is EntryState.PAID
+    assert present(world.store.ledger.get(entry.entry_id)).state is EntryState.PAID
     assert payout_flow.send_notices(rt) == 1
     telegram = fakes(rt)[0]
     assert "Payout sent" in telegram.to(5001)[0].text and payout_flow.send_notices(rt) == 0
@@ -232,7 +232,7 @@ def test_dying_after_create_before_recording_resumes_the_same_payout(world: Worl
     assert payout_flow.run_scheduled(rt)["advanced"] == 1  # the every-minute run resumes it
     [w] = world.withdrawals()
     assert w["status"] == "PROCESSING" and w["unique_external_id"] == payout.payout_id
-    assert world.store.payouts.get(payout.payout_id).state is PayoutState.VERIFIED
+    assert present(world.store.payouts.get(payout.payout_id)).state is PayoutState.VERIFIED
 
 
 def test_dying_after_verify_before_recording_resumes_without_a_second_payout(world: World) -> None:
@@ -266,7 +266,7 @@ def test_a_wrong_2fa_code_holds_the_payout_for_the_operator(world: World) -> Non
     assert outcome.endswith("verification refused")
     payout = only_payout(world)
     assert payout.state is PayoutState.CREATED and payout.attention and "2FA" in payout.attention
-    assert world.store.ledger.get(entry.entry_id).state is EntryState.RESERVED
+    assert present(world.store.ledger.get(entry.entry_id)).state is EntryState.RESERVED
     assert payout_flow.advance(wrong, payout.payout_id).startswith("waits for the operator")
     # The operator fixes the secret and retries: the same withdrawal is verified.
     assert retry_payout(world.store, payout.payout_id, NOW) == "will be resumed"
