@@ -70,7 +70,17 @@ class Stack:
             Service("pubsub-emulator", pubsub_argv(c.pubsub_port), c.pubsub_port),
             Service(
                 "tasks-standin",
-                [py, "-m", "local.tasks_standin", "--host", "127.0.0.1", "--port", str(c.tasks_port)],
+                [
+                    py,
+                    "-m",
+                    "local.tasks_standin",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(c.tasks_port),
+                    "--state-file",
+                    str(c.tasks_state_file),
+                ],
                 c.tasks_port,
                 health_path="/healthz",
                 cwd=str(ROOT),
