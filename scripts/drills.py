@@ -35,6 +35,7 @@ from local.dead_letters import dead_letters, summary
 from local.demo import CLOSED_RIGHTS, setup_channel
 from local.processes import signal_group
 from local.stack import Stack
+from telepay.texts import INVOICE_FAILED
 
 DRILL_PORT_BASE = 29000
 MONTH = (
@@ -43,6 +44,7 @@ MONTH = (
 STEP_TIMEOUT = 120.0  # one user-visible step under a fault (Telegram re-delivers, Cloud Tasks retries)
 CONVERGE_TIMEOUT = 240.0
 IPN_RESEND_EVERY = 3.0  # NowPayments sends an IPN again until it is answered 200
+USER_TRIES = 3
 
 
 def say(message: str) -> None:
@@ -52,8 +54,15 @@ def say(message: str) -> None:
 @dataclass
 class Buyer:
     user: int
-    orders: list[str] = field(default_factory=list)
-    joined: bool = False
+    orders: list[tuple[str, int]] = field(default_factory=list)  # (order id, drill)
+    joined_in: int | None = None  # the drill in which the Join link was opened
+
+
+@dataclass
+class Donation:
+    digits: str
+    order: str
+    drill: int
 
 
 @dataclass
@@ -65,6 +74,22 @@ class Row:
     lost: int
     recover_seconds: float | None
     note: str = ""
+
+
+@dataclass
+class Outcome:
+    """What the checks found for one drill (events sent during it) and overall (duplicates)."""
+
+    sent: int = 0
+    confirmed: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    def count(self, ok: bool, what: str, n: int = 1) -> None:
+        self.sent += n
+        self.confirmed += n if ok else 0
+        if not ok:
+            self.missing.append(what)
 
 
 class World:
@@ -81,7 +106,10 @@ class World:
         self.owner, self.open, self.closed = ids["owner"], ids["open"], ids["closed"]
         self.buyers_per_drill = buyers_per_drill
         self.buyers: dict[int, Buyer] = {}
-        self.donations: dict[int, tuple[str, str]] = {}  # donor → (digits typed, order id)
+        self.donations: dict[int, Donation] = {}
+        self.removals: dict[int, list[str]] = {}  # drill → subscriptions due for removal at its start
+        self.drill = 0
+        self.told_failed = 0  # users told "couldn't create your invoice" (who then tried again)
         self.offset = 0.0
         self.lock = threading.Lock()
         self.runs = itertools.count(1)
@@ -93,6 +121,17 @@ class World:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self.offset)
+
+    def next_drill(self) -> None:
+        """A month later: the members whose access has ended must be removed during this drill."""
+        self.drill += 1
+        self.advance(MONTH)
+        now = self.now()
+        self.removals[self.drill] = [
+            d.id
+            for d in self.db.collection("subscriptions").stream()
+            if (d.to_dict() or {}).get("in_channel") and d.to_dict()["expires_at"] < now
+        ]
 
     # -- scheduled entry points, fired by hand (each run its own scheduled time) ----------------
     def scheduled(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -110,12 +149,21 @@ class World:
         return response.json() if response.status_code == 200 else None
 
     # -- the stream ---------------------------------------------------------------------------------
-    def wait_text(self, chat: int, containing: str, after: int = 0) -> dict[str, Any]:
+    def messages(self, chat: int, after: int = 0) -> list[dict[str, Any]]:
+        return [m for m in self.tg.transcript(chat) if m["message_id"] > after]
+
+    def wait_text(self, chat: int, *containing: str, after: int = 0) -> dict[str, Any]:
+        """The first message after `after` containing one of the texts."""
+
         def probe() -> dict[str, Any] | None:
-            for message in self.tg.transcript(chat):
-                if message["message_id"] > after and containing in (message.get("text") or ""):
-                    return message
-            return None
+            return next(
+                (
+                    m
+                    for m in self.messages(chat, after)
+                    if any(t in (m.get("text") or "") for t in containing)
+                ),
+                None,
+            )
 
         return wait_for(f"{containing!r} in chat {chat}", probe, timeout=STEP_TIMEOUT, every=0.3)
 
@@ -128,71 +176,89 @@ class World:
             deadline = time.monotonic() + STEP_TIMEOUT
             while ipn["response_status"] != 200 and time.monotonic() < deadline:
                 time.sleep(IPN_RESEND_EVERY)
-                [ipn] = self.np.replay(ipn["id"])
+                [ipn] = self.np.replay(ipn["ipn_id"])
         return str(invoice["order_id"])
 
+    def _try(self, attempt: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+        """A user who is told the invoice could not be created tries again a little later."""
+        for _ in range(USER_TRIES):
+            pay_message = attempt()
+            if pay_message is not None:
+                return pay_message
+            with self.lock:
+                self.told_failed += 1
+            time.sleep(5)
+        raise TimeoutError(f"no invoice after {USER_TRIES} tries")
+
     def buy(self, user: int) -> None:
-        last = max((m["message_id"] for m in self.tg.transcript(user)), default=0)
-        self.tg.say(user, f"/start {self.token}")
-        offer = self.wait_text(user, "Choose how long", after=last)
-        self.tg.press(user, offer["message_id"], buttons(offer)[0]["callback_data"])
-        order = self.pay(self.wait_text(user, "Your invoice is ready", after=offer["message_id"]))
+        def attempt() -> dict[str, Any] | None:
+            last = max((m["message_id"] for m in self.tg.transcript(user)), default=0)
+            self.tg.say(user, f"/start {self.token}")
+            offer = self.wait_text(user, "Choose how long", after=last)
+            self.tg.press(user, offer["message_id"], buttons(offer)[0]["callback_data"])
+            answer = self.wait_text(user, "Your invoice is ready", INVOICE_FAILED, after=offer["message_id"])
+            return None if INVOICE_FAILED in answer["text"] else answer
+
+        order = self.pay(self._try(attempt))
         with self.lock:
-            self.buyers.setdefault(user, Buyer(user)).orders.append(order)
+            self.buyers.setdefault(user, Buyer(user)).orders.append((order, self.drill))
 
     def donate(self, user: int, digits: str) -> None:
-        self.tg.say(user, f"/start {self.token}_DONATE")
-        keypad = self.wait_text(user, "Amount: $0.00 USD")
-        keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
-        for typed in itertools.accumulate(digits):
-            self.tg.press(user, keypad["message_id"], keys[typed[-1]])
-            wait_for(
-                "the keypad edited",
-                lambda t=typed: any(  # type: ignore[misc]
-                    m["message_id"] == keypad["message_id"] and f"Amount: ${t} USD" in m["text"]
-                    for m in self.tg.transcript(user)
-                ),
-                timeout=STEP_TIMEOUT,
-                every=0.3,
+        def attempt() -> dict[str, Any] | None:
+            last = max((m["message_id"] for m in self.tg.transcript(user)), default=0)
+            self.tg.say(user, f"/start {self.token}_DONATE")
+            keypad = self.wait_text(user, "Amount: $0.00 USD", after=last)
+            keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
+            for typed in itertools.accumulate(digits):
+                self.tg.press(user, keypad["message_id"], keys[typed[-1]])
+                wait_for(
+                    "the keypad edited",
+                    lambda t=typed: any(  # type: ignore[misc]
+                        m["message_id"] == keypad["message_id"] and f"Amount: ${t} USD" in m["text"]
+                        for m in self.tg.transcript(user)
+                    ),
+                    timeout=STEP_TIMEOUT,
+                    every=0.3,
+                )
+            self.tg.press(user, keypad["message_id"], keys["✅ Confirm"])
+
+            def outcome() -> dict[str, Any] | None:
+                for m in self.messages(user, last):
+                    if m["message_id"] == keypad["message_id"] and "invoice is ready" in m["text"]:
+                        return m
+                    if INVOICE_FAILED in (m.get("text") or ""):
+                        return {"failed": True}
+                return None
+
+            answer = wait_for(
+                "the Pay button in place of the keypad", outcome, timeout=STEP_TIMEOUT, every=0.3
             )
-        self.tg.press(user, keypad["message_id"], keys["✅ Confirm"])
-        pay_button = wait_for(
-            "the Pay button in place of the keypad",
-            lambda: next(
-                (
-                    m
-                    for m in self.tg.transcript(user)
-                    if m["message_id"] == keypad["message_id"] and "invoice is ready" in m["text"]
-                ),
-                None,
-            ),
-            timeout=STEP_TIMEOUT,
-            every=0.3,
-        )
-        order = self.pay(pay_button)
+            return None if answer.get("failed") else answer
+
+        order = self.pay(self._try(attempt))
         with self.lock:
-            self.donations[user] = (digits, order)
+            self.donations[user] = Donation(digits, order, self.drill)
 
     def broadcast(self) -> None:
         wait_for(
-            "the broadcast run", lambda: self.scheduled("daily_broadcast", {"channel_token": self.token})
+            "the broadcast run",
+            lambda: self.scheduled("daily_broadcast", {"channel_token": self.token}),
+            timeout=STEP_TIMEOUT,
+            every=2,
         )
 
-    def stream(self) -> tuple[int, list[str]]:
-        """The drill's traffic; returns the number of events sent and the steps that failed."""
+    def stream(self) -> list[str]:
+        """The drill's traffic; returns the steps that never completed (the checks count them)."""
         fresh = [self.tg.user(f"Buyer{i}") for i in range(self.buyers_per_drill)]
         donor = self.tg.user("Donor")
-        renewals = fresh[:2]
         errors: list[str] = []
         with ThreadPoolExecutor(4) as pool:
             futures = [pool.submit(self.buy, user) for user in fresh]
             futures += [pool.submit(self.donate, donor, "12"), pool.submit(self.broadcast)]
-            futures += [pool.submit(self._renew_after_first, user) for user in renewals]
+            futures += [pool.submit(self._renew_after_first, user) for user in fresh[:2]]
             for future in futures:
                 _collect(future, errors)
-        # events: each purchase and renewal (its `finished` IPN), the donation's 3 presses and its IPN,
-        # the broadcast; the join requests and removals are counted by the checks.
-        return len(fresh) + len(renewals) + 4 + 1, errors
+        return errors
 
     def _renew_after_first(self, user: int) -> None:
         wait_for(
@@ -207,7 +273,7 @@ class World:
     def join_who_can(self) -> None:
         """Buyers with a receipt open its Join link (once): the join request must be approved."""
         for buyer in list(self.buyers.values()):
-            if buyer.joined:
+            if buyer.joined_in is not None:
                 continue
             receipts = [
                 m for m in self.tg.transcript(buyer.user) if "Payment received" in (m.get("text") or "")
@@ -215,60 +281,61 @@ class World:
             links = [b["url"] for m in receipts for b in buttons(m) if b.get("url")]
             if links:
                 self.tg.join(buyer.user, links[0])
-                buyer.joined = True
+                buyer.joined_in = self.drill
 
-    def check(self) -> tuple[int, int, list[str]]:
-        """(confirmed, duplicates, what is still missing) over everything the drills did so far."""
-        confirmed = duplicates = 0
-        missing: list[str] = []
-        orders = {d.id: d.to_dict() for d in self.db.collection("orders").stream()}
-        ledger = {d.id for d in self.db.collection("ledger").stream()}
-        subs = {d.id: d.to_dict() for d in self.db.collection("subscriptions").stream()}
+    def check(self) -> Outcome:
+        """This drill's events confirmed or missing, and every duplicate so far."""
+        out = Outcome()
+        d = self.drill
+        orders = {doc.id: doc.to_dict() for doc in self.db.collection("orders").stream()}
+        ledger = {doc.id for doc in self.db.collection("ledger").stream()}
+        subs = {doc.id: doc.to_dict() for doc in self.db.collection("subscriptions").stream()}
         now = self.now()
         for buyer in self.buyers.values():
-            settled = [o for o in buyer.orders if (orders.get(o) or {}).get("status") == "settled"]
-            booked = [o for o in settled if o in ledger]
             receipts = _count(self.tg.transcript(buyer.user), "Payment received")
-            confirmed += min(len(booked), receipts)
-            duplicates += max(0, receipts - len(buyer.orders))
-            if len(booked) < len(buyer.orders) or receipts < len(buyer.orders):
-                missing.append(f"buyer {buyer.user}: {len(booked)} booked, {receipts} receipts")
-            sub = subs.get(f"{self.token}-{buyer.user}") or {}
-            member = self.tg.member_status(self.closed, buyer.user) == "member"
-            active = sub.get("status") == "active" and sub["expires_at"] > now
-            if active and buyer.joined:
-                confirmed += member
-                if not member:
-                    missing.append(f"buyer {buyer.user}: not approved")
-            if sub and not active and sub["expires_at"] < now:
-                confirmed += not member
-                if member or sub.get("status") != "expired":
-                    missing.append(f"buyer {buyer.user}: due removal not done")
+            if receipts > len(buyer.orders):
+                out.duplicates.append(
+                    f"buyer {buyer.user}: {receipts} receipts for {len(buyer.orders)} orders"
+                )
+            for index, (order, drill) in enumerate(buyer.orders):
+                if drill == d:
+                    settled = (orders.get(order) or {}).get("status") == "settled" and order in ledger
+                    out.count(settled and receipts > index, f"order {order}: settled and booked, receipt")
+            if buyer.joined_in == d:
+                member = self.tg.member_status(self.closed, buyer.user) == "member"
+                out.count(member, f"buyer {buyer.user}: join request approved")
+        for sub_id in self.removals.get(d, []):
+            sub = subs.get(sub_id) or {}
+            user = int(sub_id.rsplit("-", 1)[1])
+            removed = sub.get("status") == "expired" and self.tg.member_status(self.closed, user) != "member"
+            out.count(removed or sub.get("expires_at", now) > now, f"{sub_id}: due removal")
         owner = self.tg.transcript(self.owner)
         sub_orders = sum(len(b.orders) for b in self.buyers.values())
         for text, expected in (("New payment", sub_orders), ("New donation", len(self.donations))):
             notices = _count(owner, text)
-            duplicates += max(0, notices - expected)
+            if notices > expected:
+                out.duplicates.append(f"owner: {notices} {text!r} notices for {expected}")
             if notices < expected:
-                missing.append(f"owner: {notices} of {expected} {text!r} notices")
-        for donor, (digits, order) in self.donations.items():
-            doc = orders.get(order) or {}
+                out.missing.append(f"owner: {notices} of {expected} {text!r} notices")
+        for donor, donation in self.donations.items():
+            doc = orders.get(donation.order) or {}
             thanks = _count(self.tg.transcript(donor), "Thank you for your donation")
-            duplicates += max(0, thanks - 1)
-            if doc.get("status") == "settled" and order in ledger and thanks:
-                confirmed += 1
-            else:
-                missing.append(f"donation {order}: {doc.get('status')}, thanks {thanks}")
-            if str(doc.get("price_amount")) in (digits, f"{digits}.00", f"{digits}.0"):
-                confirmed += len(digits) + 1  # every press counted, and the confirmation
-            else:
-                missing.append(f"donation {order}: amount {doc.get('price_amount')} for {digits}")
+            if thanks > 1:
+                out.duplicates.append(f"donor {donor}: {thanks} thanks")
+            if donation.drill == d:
+                out.count(
+                    doc.get("status") == "settled" and donation.order in ledger and thanks > 0, "donation"
+                )
+                amount_ok = str(doc.get("price_amount")) in (donation.digits, f"{donation.digits}.00")
+                out.count(
+                    amount_ok,
+                    f"keypad: {doc.get('price_amount')} for {donation.digits}",
+                    len(donation.digits) + 1,
+                )
         channel = self.db.collection("channels").document(self.token).get().to_dict() or {}
-        if (channel.get("broadcast") or {}).get("last_posted_day") == f"{now:%Y-%m-%d}":
-            confirmed += 1
-        else:
-            missing.append("today's broadcast not posted")
-        return confirmed, duplicates, missing
+        posted = (channel.get("broadcast") or {}).get("last_posted_day") == f"{now:%Y-%m-%d}"
+        out.count(posted, "today's broadcast")
+        return out
 
 
 def _count(messages: list[dict[str, Any]], containing: str) -> int:
@@ -291,11 +358,17 @@ def no_fault(world: World) -> str:
 
 
 def pubsub_down(world: World) -> str:
-    time.sleep(3)
+    # Stopped as the stream starts: the emulator keeps nothing across a restart (production Pub/Sub
+    # never loses a message it accepted), so it is stopped while it holds no undelivered message.
     world.stack.stop_service("pubsub-emulator")
     time.sleep(15)
     world.stack.start_service("pubsub-emulator")
-    return "Pub/Sub emulator stopped 15 s, started again (topics re-created)"
+    time.sleep(4)
+    emulator = world.stack.service("pubsub-emulator").pid
+    signal_group(emulator, signal.SIGSTOP)  # then unreachable mid-flow, keeping what it holds
+    time.sleep(10)
+    signal_group(emulator, signal.SIGCONT)
+    return "Pub/Sub emulator stopped 15 s and started again (topics re-created), then frozen 10 s mid-flow"
 
 
 def firestore_down(world: World) -> str:
@@ -390,58 +463,49 @@ DRILLS: dict[str, Callable[[World], str]] = {
 
 
 def run_drill(world: World, name: str, fault: Callable[[World], str]) -> Row:
-    world.advance(MONTH)
-    removals_due = _removals_due(world)
-    joined_before = sum(b.joined for b in world.buyers.values())
-    confirmed_before, duplicates_before, _ = world.check()
+    world.next_drill()
+    duplicates_before = set(world.check().duplicates)
+    told_before = world.told_failed
     with ThreadPoolExecutor(1) as pool:
         healing = pool.submit(fault, world)
-        sent, errors = world.stream()
+        healed_at: list[float] = []
+        healing.add_done_callback(lambda _: healed_at.append(time.monotonic()))
+        errors = world.stream()
         note = healing.result()
-    healed = time.monotonic()
+    healed = healed_at[0]
     # Converge: joins for the receipts that came, the sweep and reconciliation fired by hand
     # (the local scheduler fires them too, on its own minute).
     deadline = healed + CONVERGE_TIMEOUT
-    missing: list[str] = ["not checked"]
+    problems: list[str] = ["not checked"]
     places: dict[str, list[dict[str, Any]]] = {}
-    reconciled: dict[str, Any] | None = None
     while time.monotonic() < deadline:
         world.join_who_can()
         world.scheduled("expire_subscriptions")
         reconciled = world.scheduled("expire_subscriptions/reconcile")
-        confirmed, duplicates, missing = world.check()
+        outcome = world.check()
         places = dead_letters(world.endpoints)
+        problems = list(outcome.missing)
         late = (reconciled or {}).get("counts", {}).get("paid_but_not_granted_over_10_min")
         if late is None:
-            missing.append("reconciliation did not run")
+            problems.append("reconciliation did not run")
         elif late:
-            missing.append(f"reconciliation: {late} paid but not granted")
+            problems.append(f"reconciliation: {late} paid but not granted")
         if any(places.values()):
-            missing.append("dead letters: " + summary(places))
-        if not missing:
+            problems.append("dead letters: " + summary(places))
+        if not problems:
             break
         time.sleep(3)
-    recover = time.monotonic() - healed if not missing else None
-    confirmed, duplicates, _ = world.check()
-    events = sent + removals_due + sum(b.joined for b in world.buyers.values()) - joined_before
-    new_confirmed = confirmed - confirmed_before
-    row = Row(
-        name, events, new_confirmed, duplicates - duplicates_before, events - new_confirmed, recover, note
-    )
-    for line in errors + missing:
+    recover = time.monotonic() - healed if not problems else None
+    outcome = world.check()
+    duplicates = [line for line in outcome.duplicates if line not in duplicates_before]
+    told = world.told_failed - told_before
+    if told:
+        note += f"; {told} time(s) a user was told the invoice could not be created, and tried again"
+    sent = outcome.sent + len(errors)
+    row = Row(name, sent, outcome.confirmed, len(duplicates), sent - outcome.confirmed, recover, note)
+    for line in errors + problems + duplicates:
         say(f"  {name}: {line}")
-    if places and any(places.values()):
-        say(f"  {name}: dead letters: {summary(places)}")
     return row
-
-
-def _removals_due(world: World) -> int:
-    now = world.now()
-    return sum(
-        1
-        for d in world.db.collection("subscriptions").stream()
-        if (d.to_dict() or {}).get("in_channel") and d.to_dict()["expires_at"] < now
-    )
 
 
 def table(rows: list[Row]) -> str:
