@@ -296,7 +296,11 @@ class World:
         owner = self.tg.transcript(self.owner)
         sale_notices = _mentions(owner, "New payment")
         for buyer in self.buyers.values():
-            receipts = _count(self.tg.transcript(buyer.user), "Receipt: ")  # not "access delayed"
+            # Each payment is acknowledged ("Payment received": the receipt, or "access delayed" while
+            # the bot cannot create join links); the receipt itself ("Receipt:") never comes twice for
+            # one order (reconciliation sends one for the subscription's latest order).
+            transcript = self.tg.transcript(buyer.user)
+            acknowledged, receipts = _count(transcript, "Payment received"), _count(transcript, "Receipt: ")
             notices = sale_notices[buyer.user]
             for what, n in (("receipts", receipts), ("owner notices", notices)):
                 if n > len(buyer.orders):
@@ -305,8 +309,10 @@ class World:
                 if drill == d:
                     settled = (orders.get(order) or {}).get("status") == "settled" and order in ledger
                     out.count(settled, f"order {order}: settled and booked once")
-                    out.count(receipts > index, f"order {order}: the buyer's receipt")
+                    out.count(acknowledged > index, f"order {order}: the buyer told")
                     out.count(notices > index, f"order {order}: the owner's notice")
+            if buyer.orders and buyer.orders[-1][1] == d:
+                out.count(receipts > 0, f"buyer {buyer.user}: the receipt with the access")
             if buyer.joined_in == d:
                 member = self.tg.member_status(self.closed, buyer.user) == "member"
                 out.count(member, f"buyer {buyer.user}: join request approved")
