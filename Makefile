@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv system-deps run up down status test test-modules lint typecheck docs docs-check bundles bench clean
+.PHONY: venv system-deps run up down status test test-modules drills lint typecheck docs docs-check bundles bench clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ test: venv
 ## Each unit and integration test module alone (CI runs it after `make test`).
 test-modules: venv
 	$(BIN)/python -m scripts.test_modules
+
+## Failure drills on a private stack (ports 29000+): faults injected while a bounded stream runs,
+## then every payment, access, notice, keypad press, removal and broadcast checked from outside.
+drills: venv
+	$(BIN)/python -m scripts.drills
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

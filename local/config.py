@@ -117,6 +117,11 @@ class StackConfig:
         return self.state_dir / "logs"
 
     @property
+    def tasks_state_file(self) -> Path:
+        """The Cloud Tasks stand-in's queues and tasks, kept across its restarts."""
+        return self.state_dir / "tasks-standin-state.jsonl"
+
+    @property
     def clock_offset_file(self) -> Path:
         return self.state_dir / "clock_offset_seconds"
 

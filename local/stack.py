@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from local.processes import (
     Service,
     StackError,
     firestore_argv,
+    kill_group,
     port_in_use,
     pubsub_argv,
     spawn,
@@ -70,7 +72,17 @@ class Stack:
             Service("pubsub-emulator", pubsub_argv(c.pubsub_port), c.pubsub_port),
             Service(
                 "tasks-standin",
-                [py, "-m", "local.tasks_standin", "--host", "127.0.0.1", "--port", str(c.tasks_port)],
+                [
+                    py,
+                    "-m",
+                    "local.tasks_standin",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(c.tasks_port),
+                    "--state-file",
+                    str(c.tasks_state_file),
+                ],
                 c.tasks_port,
                 health_path="/healthz",
                 cwd=str(ROOT),
@@ -178,6 +190,26 @@ class Stack:
         self.pids_file.unlink(missing_ok=True)
         self.running.clear()
         return len(pids)
+
+    # -- one service (the failure drills) -----------------------------------------------------------
+    def service(self, name: str) -> Running:
+        return next(r for r in self.running if r.service.name == name)
+
+    def stop_service(self, name: str, crash: bool = False) -> None:
+        """Stop one service's process group: politely, or with SIGKILL as a crash would."""
+        running = self.service(name)
+        (kill_group if crash else stop_group)(running.pid)
+
+    def start_service(self, name: str, extra_argv: tuple[str, ...] = (), timeout: float = 90) -> None:
+        """Start a stopped service again (same ports, same state files), and wire it up again."""
+        old = self.service(name)
+        service = replace(old.service, argv=[*old.service.argv, *extra_argv])
+        fresh = spawn(service, self.config.log_dir)
+        self.running[self.running.index(old)] = replace(old, process=fresh.process)
+        self._write_pids()
+        wait_healthy([fresh], timeout, self.config.log_dir)
+        if name == "pubsub-emulator":  # the emulator keeps nothing: topics and subscriptions again
+            self._create_topics_and_subscriptions()
 
     # -- wiring ------------------------------------------------------------------------------------
     def _create_topics_and_subscriptions(self) -> None:

@@ -129,7 +129,13 @@ class TelegramApi:
         self._run(lambda bot: bot.delete_message(chat_id, message_id))
 
     def answer_callback_query(self, query_id: str, text: str | None = None, alert: bool = False) -> None:
-        self._run(lambda bot: bot.answer_callback_query(query_id, text=text, show_alert=alert))
+        """Answer a button press. Too late (Telegram's 15 s passed, e.g. on a re-delivered update) is
+        not a failure: the button's spinner stopped by itself and the work goes on."""
+        try:
+            self._run(lambda bot: bot.answer_callback_query(query_id, text=text, show_alert=alert))
+        except TelegramBadRequest as error:
+            if "query is too old" not in str(error).lower():
+                raise
 
     # -- channel access -----------------------------------------------------------------------
     def create_join_request_link(self, chat_id: int, name: str, expire_date: datetime) -> str:
