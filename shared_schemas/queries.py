@@ -46,7 +46,7 @@ ACTIVE_CHANNELS = QuerySpec(
 CHANNELS_OF_OWNER = QuerySpec(
     "channels_of_owner",
     Collection.CHANNELS,
-    (Function.TELEGRAM_WEBHOOK,),
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("owner_user_id",),
     purpose="an owner's /broadcast: their channels",
 )
@@ -90,14 +90,14 @@ BOT_CHATS_ADDED_BY = QuerySpec(
 SUBSCRIPTIONS_OF_CHANNEL = QuerySpec(
     "subscriptions_of_channel",
     Collection.SUBSCRIPTIONS,
-    (Function.TELEGRAM_WEBHOOK,),
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("channel_token", "status"),
     purpose="/stats: a channel's active subscribers and their expiries",
 )
 SETTLED_ORDERS_OF_CHANNEL = QuerySpec(
     "settled_orders_of_channel",
     Collection.ORDERS,
-    (Function.TELEGRAM_WEBHOOK,),
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("channel_token", "status"),
     range_field="settled_at",
     purpose="/stats: a channel's sales and donations of the last 30 days",
@@ -137,7 +137,7 @@ LEDGER_OF_CHANNEL = QuerySpec(
 LEDGER_OF_OWNER = QuerySpec(
     "ledger_of_owner",
     Collection.LEDGER,
-    (Function.TELEGRAM_WEBHOOK,),
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("owner_user_id", "state"),
     purpose="an owner's balance (/payouts): sums of entries by state",
 )
@@ -167,7 +167,7 @@ PAYOUT_NOTICES = QuerySpec(
 PAYOUTS_OF_OWNER = QuerySpec(
     "payouts_of_owner",
     Collection.PAYOUTS,
-    (Function.TELEGRAM_WEBHOOK,),
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("owner_user_id",),
     range_field="created_at",
     purpose="an owner's payout history (/payouts) and the operator's list",
