@@ -27,7 +27,7 @@
     return node;
   }
 
-  function show(...nodes) { view.replaceChildren(...nodes); }
+  function show(...nodes) { view.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined)); }
   function state(text, kind) { show(el("p", { class: "state " + (kind || ""), id: kind || "state" }, text)); }
 
   async function api(path, options) {
@@ -97,6 +97,7 @@
         card(money(o.donations_30d), `donations (${o.donation_count_30d}), 30 days`, "donations")),
       el("h2", {}, `Revenue and ${o.new_30d} new subscribers, last 30 days`),
       chart(o.days),
+      el("p", { class: "hint" }, "Bars: sales per day · line: new subscribers per day"),
       o.status === "paused" ? el("p", { class: "hint" }, "Sales are paused (Settings → Resume).") : null);
   }
 
