@@ -48,7 +48,7 @@ CHANNELS_OF_OWNER = QuerySpec(
     Collection.CHANNELS,
     (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("owner_user_id",),
-    purpose="an owner's /broadcast: their channels",
+    purpose="an owner's /broadcast, /channels, /stats and the owner app: their channels",
 )
 ORDER_OUTBOX = QuerySpec(
     "order_outbox",
@@ -92,7 +92,7 @@ SUBSCRIPTIONS_OF_CHANNEL = QuerySpec(
     Collection.SUBSCRIPTIONS,
     (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("channel_token", "status"),
-    purpose="/stats: a channel's active subscribers and their expiries",
+    purpose="/stats and the owner app: a channel's subscribers and their expiries",
 )
 SETTLED_ORDERS_OF_CHANNEL = QuerySpec(
     "settled_orders_of_channel",
@@ -100,7 +100,7 @@ SETTLED_ORDERS_OF_CHANNEL = QuerySpec(
     (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("channel_token", "status"),
     range_field="settled_at",
-    purpose="/stats: a channel's sales and donations of the last 30 days",
+    purpose="/stats and the owner app: a channel's sales and donations of the last 30 days",
 )
 
 ORDERS_TO_RECHECK = QuerySpec(
@@ -139,7 +139,7 @@ LEDGER_OF_OWNER = QuerySpec(
     Collection.LEDGER,
     (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("owner_user_id", "state"),
-    purpose="an owner's balance (/payouts): sums of entries by state",
+    purpose="an owner's balance (/payouts, the owner app): sums of entries by state",
 )
 AVAILABLE_LEDGER = QuerySpec(
     "available_ledger",

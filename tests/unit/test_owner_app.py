@@ -63,7 +63,7 @@ def rt() -> Runtime[OwnerAppSettings]:
     return made
 
 
-def changes_of(rt: Runtime[OwnerAppSettings]) -> list[ChannelChangeDoc]:
+def changes_of(rt: Runtime[Any]) -> list[ChannelChangeDoc]:
     store = rt.store
     assert isinstance(store, MemoryStore)
     rows = store._memory.rows  # the in-memory store's own rows: no query lists a whole collection
@@ -184,3 +184,32 @@ def test_the_bot_offers_the_app_to_owners() -> None:
     for number, command in enumerate(("/channels", "/stats")):
         handle_update(updates.start(500 + number, command, OWNER), rt)
         assert [b.web_app for b in telegram.to(OWNER)[-1].buttons()] == [APP_URL]
+
+
+def test_payouts_show_the_owners_balance_pending_and_history() -> None:
+    from tests.unit.test_payouts_read_side import OWNER as PAYEE
+    from tests.unit.test_payouts_read_side import _entry, _payout
+
+    store = MemoryStore()
+    rt = runtime(OwnerAppSettings, store)
+    assert call(rt, "/api/payouts", authorization=auth(PAYEE)).body["history"] == []
+    _entry(store, 1, "10")
+    _payout(store, "po-a", [_entry(store, 2, "2")], minutes=1)
+    body = call(rt, "/api/payouts", authorization=auth(PAYEE)).body
+    assert body["available"] == {"usdttrc20": "9.70"}
+    assert body["pending"] == {"usdttrc20": "1.94"}
+    assert [p["payout_id"] for p in body["history"]] == ["po-a"]
+    assert call(rt, "/api/payouts", authorization=auth(STRANGER)).body["history"] == []
+
+
+def test_the_bots_pause_is_recorded_as_the_apps_changes_are() -> None:
+    store = MemoryStore()
+    channel = demo_channel()
+    store.channels.set(channel.token, channel)
+    rt = runtime(TelegramWebhookSettings, store)
+    telegram = fakes(rt)[0]
+    for chat in (channel.open_channel_id, channel.closed_channel_id):
+        telegram.members[(chat, OWNER)] = ("creator", ())
+    handle_update(updates.start(700, "/pause", OWNER), rt)
+    [change] = changes_of(rt)
+    assert (change.source, change.changes) == ("bot", {"status": {"before": "active", "after": "paused"}})
