@@ -13,7 +13,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 venv: $(VENV)/.installed
 
-## System packages the tests use beyond Python: Node runs NowPayments' reference IPN signer.
+## System packages the tests use beyond Python: Node runs NowPayments' reference IPN signer;
+## Chromium runs the owner app's browser tests (driven by Playwright, whose own browser download is not used).
 ## Installs only what is missing (apt-get; CI calls this before `make test`).
 system-deps:
 	@command -v node >/dev/null 2>&1 || { \
@@ -21,6 +22,11 @@ system-deps:
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends nodejs; }
 	@node --version
+	@command -v chromium >/dev/null 2>&1 || { \
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium; }
+	@chromium --version 2>/dev/null
 
 ## The whole system in the foreground: emulators, stand-ins, every function, the scheduler, a demo.
 run: venv

@@ -152,6 +152,7 @@ class StackConfig:
             "KEYPAD_URL": self.function_url(Function.KEYPAD),
             "EXPIRE_SUBSCRIPTIONS_URL": self.function_url(Function.EXPIRE_SUBSCRIPTIONS),
             "DAILY_BROADCAST_URL": self.function_url(Function.DAILY_BROADCAST),
+            "OWNER_APP_URL": self.function_url(Function.OWNER_APP),
             "TELEPAY_CLOCK_OFFSET_FILE": str(self.clock_offset_file),
             "PYTHONUNBUFFERED": "1",
         }

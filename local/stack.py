@@ -295,6 +295,17 @@ def push_subscription_body(sub: SubscriptionSpec, project: str, push_endpoint: s
     }
 
 
+def owner_app_link(endpoints: dict[str, Any], owner: dict[str, Any]) -> str:
+    """The owner app's URL as Telegram opens it, with a freshly signed initData in the fragment."""
+    from urllib.parse import quote
+
+    from shared_schemas.names import Function
+    from telepay.init_data import for_user
+
+    init_data = for_user(owner, endpoints["telegram_bot_token"], int(time.time()))
+    return f"{endpoints['functions'][Function.OWNER_APP.value]}/#tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=7.0"
+
+
 def _where(service: Service) -> str:
     return f"{service.name:<22} http://127.0.0.1:{service.port}"
 
@@ -353,7 +364,9 @@ def _run_foreground(stack: Stack, demo: bool) -> int:
         if demo and not stack.config.real_telegram:
             from local.demo import play
 
-            play(endpoints, _say)
+            owner = play(endpoints, _say)
+            _say("owner app of the demo owner (open in a browser; the initData is valid for an hour):")
+            _say(owner_app_link(endpoints, owner))
         _say("TelePay is running. Press Ctrl-C to stop everything.")
         while not stopping:
             time.sleep(0.5)

@@ -101,6 +101,9 @@ def build(out: Path = OUT) -> dict[str, str]:
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         shutil.copy2(ROOT / "functions" / spec.name.value / "main.py", target / "main.py")
+        static = ROOT / "functions" / spec.name.value / "static"  # a function's own files (owner_app's page)
+        if static.is_dir():
+            shutil.copytree(static, target / "static", ignore=_ignore)
         for package in SHARED_PACKAGES:
             shutil.copytree(ROOT / package, target / package, ignore=_ignore)
         (target / "requirements.txt").write_text(requirements)

@@ -27,7 +27,6 @@ from shared_schemas.documents import (
     ChannelStatus,
     ConversationDoc,
     OrderStatus,
-    SubscriptionStatus,
 )
 from shared_schemas.ids import (
     CALLBACK_OWNER,
@@ -47,7 +46,6 @@ from shared_schemas.queries import (
     BOT_CHATS_ADDED_BY,
     CHANNELS_OF_OWNER,
     SETTLED_ORDERS_OF_CHANNEL,
-    SUBSCRIPTIONS_OF_CHANNEL,
 )
 from shared_schemas.telegram import TgCallbackQuery, TgChatMember, TgMessage
 from telepay import channel_settings as cs
@@ -55,8 +53,9 @@ from telepay import owner_texts as say
 from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden
 from telepay.bot_chats import Role, missing_rights, offers_in_chat
 from telepay.broadcast import queue_donation_post, queue_todays_post
+from telepay.channel_changes import changed, record
 from telepay.channel_settings import Invalid
-from telepay.channels import load_channel
+from telepay.channels import active_and_expiring, load_channel
 from telepay.conversations import ENDED, Conversations, Move
 from telepay.runtime import Runtime
 from telepay.store import Tx
@@ -339,22 +338,7 @@ def _next_step(name: str, step: str, data: Data) -> str:
 
 
 # -- channel <-> conversation data -----------------------------------------------------------------
-SETTING_FIELDS = (
-    "open_channel_id",
-    "closed_channel_id",
-    "title",
-    "description",
-    "tiers",
-    "donation_min",
-    "donation_max",
-    "donation_message",
-    "grace_period_minutes",
-    "payout_currency",
-    "payout_network",
-    "payout_wallet",
-    "payout_strategy",
-    "payout_threshold",
-)
+SETTING_FIELDS = cs.SETTING_FIELDS
 
 
 def _data_of(channel: ChannelDoc) -> Data:
@@ -451,10 +435,19 @@ def _refresh_donation_post(rt: Rt, token: str) -> None:
 
 
 def publish_command_menus(rt: Rt, owner_id: int) -> None:
-    """Buyers' commands for everyone, owners' commands in this owner's private chat."""
+    """Buyers' commands for everyone, owners' commands in this owner's private chat, whose menu
+    button opens the owner app."""
     with contextlib.suppress(TelegramBadRequest, TelegramForbidden):
         rt.telegram.set_my_commands(say.BUYER_COMMANDS)
         rt.telegram.set_my_commands(say.OWNER_COMMANDS, chat_id=owner_id)
+        if rt.settings.owner_app_url:
+            rt.telegram.set_menu_web_app(owner_id, say.OPEN_APP, rt.settings.owner_app_url)
+
+
+def _app_keyboard(rt: Rt) -> list[list[Button]] | None:
+    """The owner app's button under `/channels` and `/stats` (none when no app is deployed)."""
+    url = rt.settings.owner_app_url
+    return [[Button(say.OPEN_APP, web_app=url)]] if url else None
 
 
 # -- answers ---------------------------------------------------------------------------------------
@@ -487,6 +480,8 @@ def _writes(rt: Rt, conversation: ConversationDoc, data: Data) -> Callable[[Tx],
             raise ValueError(f"channel {token} vanished")
         stored = _channel_from(data, current.model_dump()).to_firestore()
         tx.update(channels, token, {name: stored[name] for name in SETTING_FIELDS} | {"updated_at": now})
+        changes = changed(current.to_firestore(), stored, SETTING_FIELDS)
+        record(tx, rt.store, token, conversation.user_id, "bot", changes, now)
 
     return save
 
@@ -594,7 +589,8 @@ def _channels(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
     if not owned:
         rt.telegram.send_message(chat_id, say.NO_CHANNELS)
         return "no channels"
-    rt.telegram.send_message(chat_id, "\n\n".join(say.channel_line(c, *_links(rt, c.token)) for c in owned))
+    text = "\n\n".join(say.channel_line(c, *_links(rt, c.token)) for c in owned)
+    rt.telegram.send_message(chat_id, text, keyboard=_app_keyboard(rt))
     return "channels listed"
 
 
@@ -626,7 +622,11 @@ def _set_status(rt: Rt, user_id: int, chat_id: int, token: str, status: ChannelS
     # Already so (a re-delivered /pause whose answer Telegram refused, or pressed twice): the same
     # answer again, and the same post queued (its name dedupes it).
     if channel.status is not status:
-        rt.store.channels.update(token, {"status": status, "updated_at": rt.clock.now()})
+        now = rt.clock.now()
+        with rt.store.batch() as batch:
+            batch.update(rt.store.channels, token, {"status": status, "updated_at": now})
+            change = {"status": {"before": channel.status.value, "after": status.value}}
+            record(batch, rt.store, token, user_id, "bot", change, now)
     if status is ChannelStatus.PAUSED:
         rt.telegram.send_message(chat_id, say.paused(channel.title))
         return "paused"
@@ -640,7 +640,8 @@ def _stats(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
     if not owned:
         rt.telegram.send_message(chat_id, say.NO_CHANNELS)
         return "no channels"
-    rt.telegram.send_message(chat_id, "\n\n".join(channel_stats(rt, c) for c in owned))
+    text = "\n\n".join(channel_stats(rt, c) for c in owned)
+    rt.telegram.send_message(chat_id, text, keyboard=_app_keyboard(rt))
     return "stats shown"
 
 
@@ -648,12 +649,7 @@ def channel_stats(rt: Rt, channel: ChannelDoc) -> str:
     """Active subscribers and their expiries in the next 7 days; per window of the last 7 and 30
     days, new and renewed subscriptions, sales and donations (settled orders)."""
     now = rt.clock.now()
-    active = expiring = 0
-    for page in rt.store.subscriptions.pages(
-        SUBSCRIPTIONS_OF_CHANNEL, channel_token=channel.token, status=SubscriptionStatus.ACTIVE
-    ):
-        active += len(page)
-        expiring += sum(now <= s.doc.expires_at <= now + EXPIRING_WITHIN for s in page)
+    active, expiring = active_and_expiring(rt.store, channel.token, now, EXPIRING_WITHIN)
     orders = [
         stored.doc
         for page in rt.store.orders.pages(

@@ -204,3 +204,6 @@ def ask_wallet(network: str, currency: str) -> str:
 
 def summary(lines: Sequence[str]) -> str:
     return "Here's your channel:\n\n" + "\n".join(lines) + "\n\nShall I put it live?"
+
+
+OPEN_APP = "📊 Open dashboard"

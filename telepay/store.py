@@ -29,6 +29,7 @@ from typing import Any, Generic, TypeVar
 
 from shared_schemas.documents import (
     BotChatDoc,
+    ChannelChangeDoc,
     ChannelDoc,
     ClaimDoc,
     ConversationDoc,
@@ -172,6 +173,7 @@ REPOSITORIES: dict[str, type[Document]] = {
     "payouts": PayoutDoc,
     "bot_chats": BotChatDoc,
     "conversations": ConversationDoc,
+    "channel_changes": ChannelChangeDoc,
 }
 
 
@@ -192,6 +194,7 @@ class Store(ABC):
     payouts: Repository[PayoutDoc]
     bot_chats: Repository[BotChatDoc]
     conversations: Repository[ConversationDoc]
+    channel_changes: Repository[ChannelChangeDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

@@ -47,6 +47,7 @@ class FakeTelegram:
     # not a member).
     members: dict[tuple[int, int], tuple[str, tuple[str, ...]] | Exception] = field(default_factory=dict)
     commands: dict[int | None, list[tuple[str, str]]] = field(default_factory=dict)
+    menu_buttons: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def _maybe_fail(self) -> None:
         method = self.calls[-1][0] if self.calls else ""
@@ -111,6 +112,11 @@ class FakeTelegram:
         self.calls.append(("set_my_commands", (chat_id,)))
         self._maybe_fail()
         self.commands[chat_id] = list(commands)
+
+    def set_menu_web_app(self, chat_id: int, text: str, url: str) -> None:
+        self.calls.append(("set_menu_web_app", (chat_id,)))
+        self._maybe_fail()
+        self.menu_buttons[chat_id] = (text, url)
 
     def to(self, chat_id: int) -> list[Sent]:
         return [m for m in self.sent if m.chat_id == chat_id]

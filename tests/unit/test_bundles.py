@@ -43,3 +43,23 @@ def test_entry_point_imports_from_its_bundle_alone(bundles: Path, spec: Function
         timeout=60,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_owner_app_bundle_serves_its_page_alone(bundles: Path) -> None:
+    """The page and its script are in the bundle, served by the entry point from there."""
+    folder = bundles / "owner_app"
+    assert {p.name for p in (folder / "static").iterdir()} >= {"index.html", "app.js", "app.css"}
+    code = (
+        "import sys, main;"
+        "client = main.functions_framework.create_app('owner_app', 'main.py').test_client();"
+        "page = client.get('/'); script = client.get('/app.js'); api = client.get('/api/me');"
+        "assert page.status_code == 200 and b'app.js' in page.data, page.status_code;"
+        "assert script.status_code == 200 and b'tma ' in script.data;"
+        "assert api.status_code == 401, api.status_code;"
+        "assert client.get('/../main.py').status_code == 404"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | ENV
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=folder, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
