@@ -57,6 +57,7 @@ from telepay.channel_changes import changed, record
 from telepay.channel_settings import Invalid
 from telepay.channels import active_and_expiring, load_channel
 from telepay.conversations import ENDED, Conversations, Move
+from telepay.payouts import owner_balance, payout_history
 from telepay.runtime import Runtime
 from telepay.store import Tx
 
@@ -677,6 +678,17 @@ def channel_stats(rt: Rt, channel: ChannelDoc) -> str:
     return say.stats(channel.title, active, expiring, windows)
 
 
+def _payouts(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
+    """The owner's balance (available, in a payout, paid) and their last payouts."""
+    if not _owned(rt, user_id):
+        rt.telegram.send_message(chat_id, say.NO_CHANNELS)
+        return "no channels"
+    owed = owner_balance(rt.store, user_id)
+    history = payout_history(rt.store, user_id, limit=5)
+    rt.telegram.send_message(chat_id, say.payouts(owed, history), keyboard=_app_keyboard(rt))
+    return "payouts shown"
+
+
 COMMANDS: dict[str, Callable[[Rt, int, int, int], str]] = {
     "/newchannel": _new_channel,
     "/edit": _edit,
@@ -685,4 +697,5 @@ COMMANDS: dict[str, Callable[[Rt, int, int, int], str]] = {
     "/pause": _status_command(ChannelStatus.PAUSED),
     "/resume": _status_command(ChannelStatus.ACTIVE),
     "/stats": _stats,
+    "/payouts": _payouts,
 }
