@@ -271,10 +271,14 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "tiers": ("Prices and durations", ("tier_count", "tier_price", "tier_days", "tier_label")),
     "donations": ("Donations", ("donation_min", "donation_max", "donation_message")),
     "grace": ("Grace period", ("grace",)),
-    "payout": ("Payout wallet", ("payout_currency", "payout_network", "payout_wallet")),
+    "payout": ("Payout wallet", ("payout_currency", "payout_network", "payout_wallet", "confirm_wallet")),
     "strategy": ("Payout strategy", ("payout_strategy", "payout_threshold")),
 }
-NEW_CHANNEL_STEPS = (*(step for _, steps in GROUPS.values() for step in steps), "confirm")
+# A new channel confirms everything at once, its wallet included.
+NEW_CHANNEL_STEPS = (
+    *(step for _, steps in GROUPS.values() for step in steps if step != "confirm_wallet"),
+    "confirm",
+)
 
 
 def _owned(rt: Rt, user_id: int) -> list[ChannelDoc]:
@@ -307,6 +311,14 @@ STEPS |= {
         lambda rt, u, d: Ask(say.summary(_summary_lines(d)), ((say.GO_LIVE, "yes"), (say.CANCEL, "no"))),
         _take_confirm,
     ),
+    # Changing where the money goes takes one more tap: the new wallet, shown in full.
+    "confirm_wallet": Step(
+        lambda rt, u, d: Ask(
+            say.confirm_wallet(str(d.get("payout_wallet")), _network_name(d)),
+            ((say.USE_WALLET, "yes"), (say.CANCEL, "no")),
+        ),
+        _take_confirm,
+    ),
     "pick_channel": Step(
         lambda rt, u, d: Ask(say.ASK_CHANNEL_TO_EDIT, tuple((c.title, c.token) for c in _owned(rt, u))),
         _take_channel_to_edit,
@@ -327,7 +339,7 @@ def _steps_of(name: str, data: Data) -> tuple[str, ...]:
 
 def _next_step(name: str, step: str, data: Data) -> str:
     """The question after `step` once its answer is in `data`; `done` or `cancelled` at the end."""
-    if step == "confirm":
+    if step in ("confirm", "confirm_wallet"):
         return "done" if data.get("confirmed") else "cancelled"
     if step == "tier_label" and _tier_index(data) < int(data["tier_count"]):
         return "tier_price"
@@ -418,7 +430,8 @@ def _show(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | Non
         publish_command_menus(rt, conversation.user_id)
         return "channel live"
     if step == "done":
-        rt.telegram.send_message(chat_id, say.saved(data["title"]))
+        wallet = say.wallet_changed(str(data.get("payout_wallet"))) if data.get("group") == "payout" else ""
+        rt.telegram.send_message(chat_id, say.saved(data["title"]) + wallet)
         _refresh_donation_post(rt, data["token"])
         return "channel saved"
     if step in ENDED:

@@ -116,6 +116,23 @@ def resumed(title: str) -> str:
     return f"▶️ {title} is selling again; I'm posting the offer in the open channel."
 
 
+USE_WALLET = "✅ Use this wallet"
+
+
+def confirm_wallet(address: str, network: str) -> str:
+    return (
+        f"Send future payouts to this {network} wallet?\n\n{address}\n\n"
+        "Check it character by character: payouts sent to a wrong address cannot be recovered."
+    )
+
+
+def wallet_changed(address: str) -> str:
+    return (
+        f"\n\n💸 Your payout wallet is now {address}. It applies to future payouts; a payout "
+        "already under way still goes to the wallet it started with."
+    )
+
+
 def saved(title: str) -> str:
     return f"✅ Saved. {title} now uses the new settings (invoices already sent keep their price)."
 

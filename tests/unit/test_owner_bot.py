@@ -312,6 +312,23 @@ def test_edit_a_price(owner: Owner) -> None:
     assert channel.title == "Night Owls Club" and channel.payout_wallet == TRON  # the rest unchanged
 
 
+def test_a_new_wallet_takes_a_confirmation_and_is_announced(owner: Owner) -> None:
+    token = _live(owner)
+    other = "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7"
+    for confirm, outcome in (("no", "cancelled"), ("yes", "channel saved")):
+        owner.say("/edit")
+        owner.press(token)
+        assert owner.press("payout") == "asked payout_currency"
+        owner.press("USDT")
+        owner.press("trx")
+        assert owner.say(other) == "asked confirm_wallet"
+        assert other in owner.last().text and "future payouts" in owner.last().text
+        assert owner.press(confirm) == outcome
+        channel = owner.rt.store.channels.get(token)
+        assert channel is not None and channel.payout_wallet == (TRON if confirm == "no" else other)
+    assert "Your payout wallet is now " + other in owner.last().text
+
+
 def test_edit_the_channels(owner: Owner) -> None:
     token = _live(owner)
     handle_update(
