@@ -105,12 +105,13 @@ def demo(endpoints: dict[str, Any]) -> dict[str, Any]:
     subscribe(tg, np, ann, channel, tier_index=1)
     donate(tg, np, dee, channel.token, "25")
     tg.wait_message(dee, "Thank you for your donation")
+    tg.wait_message(ids["owner"], "New donation")  # the owner's notices are in before her commands
     return ids | {"sam": sam, "ann": ann, "tg": tg}
 
 
 def _button_url(tg: TelegramControl, owner: int, command: str) -> str:
     chat = BotChat(tg, owner)
-    reply = chat.send(command, "Night Owls Club")
+    reply = chat.send(command, {"/channels": "Night Owls Club — ", "/stats": "Active subscribers:"}[command])
     [app] = [b for b in buttons(reply) if "web_app" in b]
     return str(app["web_app"]["url"])
 
