@@ -72,10 +72,10 @@ docs: venv
 bundles: venv
 	$(BIN)/python -m scripts.build_bundles
 
-## Benchmarks (print their figures; see README).
+## Every benchmark, each beside its floor measured in the same run, as one table (see README).
+## `make bench BENCH_ARGS=--quick` runs the CI-sized version (a couple of minutes).
 bench: venv
-	$(BIN)/python -m scripts.bench_stack_start
-	$(BIN)/python -m scripts.measure_imports
+	$(BIN)/python -m scripts.bench $(BENCH_ARGS)
 
 clean: down
 	rm -rf build .local .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,7 @@ in the same run, so each path's figure can be read as a multiple of what the inf
 from __future__ import annotations
 
 import itertools
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -76,7 +77,10 @@ class Floors:
         self.queue = f"{parent}/queues/{FLOOR_QUEUE}"
         self.tasks.create_queue(parent=parent, queue=tasks_v2.Queue(name=self.queue))
         self.tasks.pause_queue(name=self.queue)  # enqueued, never dispatched
-        self.publisher = pubsub_v1.PublisherClient()
+        os.environ["PUBSUB_EMULATOR_HOST"] = endpoints["pubsub_emulator_host"]
+        self.publisher = pubsub_v1.PublisherClient(
+            batch_settings=pubsub_v1.types.BatchSettings(max_messages=1)
+        )
         self.topic = self.publisher.topic_path(endpoints["project"], FLOOR_TOPIC)
         self.publisher.create_topic(name=self.topic)
         self.bot = httpx.Client(

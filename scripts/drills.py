@@ -12,6 +12,7 @@ healed to the last check passing. The exit status is 1 when a drill does not con
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import re
 import shutil
@@ -26,17 +27,19 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from local.clients import NowPaymentsControl, TelegramControl, buttons, firestore, wait_for
+from local.clients import NowPaymentsControl, TelegramControl, buttons, firestore, store, wait_for
 from local.config import StackConfig
 from local.dead_letters import dead_letters, summary
 from local.fixtures import CLOSED_RIGHTS, setup_channel
 from local.processes import signal_group
 from local.stack import Stack
+from shared_schemas.documents import PayoutStrategy
 from telepay.texts import INVOICE_FAILED
 
 DRILL_PORT_BASE = 29000
@@ -47,6 +50,7 @@ STEP_TIMEOUT = 120.0  # one user-visible step under a fault (Telegram re-deliver
 CONVERGE_TIMEOUT = 240.0
 IPN_RESEND_EVERY = 3.0  # NowPayments sends an IPN again until it is answered 200
 USER_TRIES = 3
+PAY_CURRENCY = "usdttrc20"  # settles in the payout currency
 
 
 def say(message: str) -> None:
@@ -106,6 +110,18 @@ class World:
         self.token = "Drill" + uuid.uuid4().hex[:8]
         ids = setup_channel(self.endpoints, self.tg, self.token)
         self.owner, self.open, self.closed = ids["owner"], ids["open"], ids["closed"]
+        # Instant payouts to the owner's wallet, in the currency buyers pay in (no conversion).
+        self.wallet = f"TDrillWallet{self.token}"
+        store(self.endpoints).channels.update(
+            self.token,
+            {
+                "payout_wallet": self.wallet,
+                "payout_currency": PAY_CURRENCY,
+                "payout_network": "trx",
+                "payout_strategy": PayoutStrategy.INSTANT,
+                "payout_threshold": Decimal("0"),
+            },
+        )
         self.buyers_per_drill = buyers_per_drill
         self.buyers: dict[int, Buyer] = {}
         self.donations: dict[int, Donation] = {}
@@ -150,6 +166,12 @@ class World:
             return None
         return response.json() if response.status_code == 200 else None
 
+    def run_job(self, job: str) -> None:
+        """A job of the local scheduler, now (as its minute would)."""
+        scheduler = f"http://127.0.0.1:{self.stack.config.port_base + 30}"
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(f"{scheduler}/run/{job}", timeout=120)
+
     # -- the stream ---------------------------------------------------------------------------------
     def messages(self, chat: int, after: int = 0) -> list[dict[str, Any]]:
         return [m for m in self.tg.transcript(chat) if m["message_id"] > after]
@@ -172,7 +194,7 @@ class World:
     def pay(self, pay_message: dict[str, Any]) -> str:
         """Pay the invoice behind the Pay button; IPNs re-sent until answered 200. The order id."""
         invoice = self.np.invoice_by_url(buttons(pay_message)[0]["url"])
-        payment = self.np.pay(invoice["id"])
+        payment = self.np.pay(invoice["id"], pay_currency=PAY_CURRENCY)
         for status in ("waiting", "finished"):
             [ipn] = self.np.steps(payment, [{"status": status}])
             deadline = time.monotonic() + STEP_TIMEOUT
@@ -285,6 +307,23 @@ class World:
                 self.tg.join(buyer.user, links[0])
                 buyer.joined_in = self.drill
 
+    def _check_payouts(self, out: Outcome, ledger: set[str]) -> None:
+        """Every entry booked in this drill is paid out in exactly one payout, withdrawn once."""
+        payouts = [doc.to_dict() for doc in self.db.collection("payouts").stream()]
+        live = [p for p in payouts if p.get("state") != "failed"]
+        covering = Counter(entry for p in live for entry in p.get("entry_ids", []))
+        withdrawals = [w for w in self.np.withdrawals() if w["address"] == self.wallet]
+        external = Counter(w.get("unique_external_id") for w in withdrawals)
+        out.duplicates += [f"entry {e}: in {n} payouts" for e, n in covering.items() if n > 1]
+        out.duplicates += [f"payout {x}: withdrawn {n} times" for x, n in external.items() if n > 1]
+        withdrawn = {p["payout_id"] for p in live if p["payout_id"] in external}
+        mine = [o for b in self.buyers.values() for o, drill in b.orders if drill == self.drill]
+        mine += [d.order for d in self.donations.values() if d.drill == self.drill]
+        for order in mine:
+            if order in ledger:
+                paid = any(order in p.get("entry_ids", []) and p["payout_id"] in withdrawn for p in live)
+                out.count(paid, f"entry {order}: paid out")
+
     def check(self) -> Outcome:
         """This drill's events confirmed or missing, and every duplicate so far."""
         out = Outcome()
@@ -313,6 +352,8 @@ class World:
                     out.count(notices > index, f"order {order}: the owner's notice")
             if buyer.orders and buyer.orders[-1][1] == d:
                 out.count(receipts > 0, f"buyer {buyer.user}: the receipt with the access")
+                if receipts and buyer.joined_in is None:  # the link came after this round's joins
+                    out.missing.append(f"buyer {buyer.user}: join request not sent yet")
             if buyer.joined_in == d:
                 member = self.tg.member_status(self.closed, buyer.user) == "member"
                 out.count(member, f"buyer {buyer.user}: join request approved")
@@ -341,6 +382,7 @@ class World:
                     f"keypad: {doc.get('price_amount')} for {donation.digits}",
                     len(donation.digits) + 1,
                 )
+        self._check_payouts(out, ledger)
         channel = self.db.collection("channels").document(self.token).get().to_dict() or {}
         posted = (channel.get("broadcast") or {}).get("last_posted_day") == f"{now:%Y-%m-%d}"
         out.count(posted, "today's broadcast")
@@ -500,6 +542,7 @@ def run_drill(world: World, name: str, fault: Callable[[World], str]) -> Row:
     while time.monotonic() < deadline:
         world.join_who_can()
         world.scheduled("expire_subscriptions")
+        world.run_job("payouts-every-minute")
         reconciled = world.scheduled("expire_subscriptions/reconcile")
         outcome = world.check()
         places = dead_letters(world.endpoints)

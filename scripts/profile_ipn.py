@@ -81,7 +81,10 @@ def main() -> int:
         print(
             f"{len(times)} IPNs in process: p50 {percentile(times, 50):.1f} ms, p99 {percentile(times, 99):.1f} ms"
         )
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+        stats = pstats.Stats(profiler).sort_stats("cumulative")
+        stats.print_stats(args.top)
+        print("TelePay's own steps (cumulative):")
+        stats.print_stats(r"/telepay/", args.top)
     return 0
 
 

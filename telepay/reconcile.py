@@ -105,7 +105,7 @@ def _recheck_orders(rt: Rt, counts: dict[str, int]) -> None:
                     continue
                 if payment.order_id != order.order_id:
                     continue
-                outcome = apply_payment(rt, order.order_id, payment)
+                outcome = apply_payment(rt, order.order_id, payment, loaded=order)
                 if "payment.settled" in outcome:
                     counts["settled_late"] += 1
                     flush_outbox(rt, order.order_id)
