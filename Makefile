@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv system-deps run up down status test lint typecheck docs docs-check bundles bench clean
+.PHONY: venv system-deps run up down status test test-modules drills lint typecheck docs docs-check bundles bench clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 venv: $(VENV)/.installed
 
-## System packages the tests use beyond Python: Node runs NowPayments' reference IPN signer.
+## System packages the tests use beyond Python: Node runs NowPayments' reference IPN signer;
+## Chromium runs the owner app's browser tests (driven by Playwright, whose own browser download is not used).
 ## Installs only what is missing (apt-get; CI calls this before `make test`).
 system-deps:
 	@command -v node >/dev/null 2>&1 || { \
@@ -21,6 +22,11 @@ system-deps:
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends nodejs; }
 	@node --version
+	@command -v chromium >/dev/null 2>&1 || { \
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium; }
+	@chromium --version 2>/dev/null
 
 ## The whole system in the foreground: emulators, stand-ins, every function, the scheduler, a demo.
 run: venv
@@ -37,12 +43,22 @@ status: venv
 	$(BIN)/python -m local.stack status
 
 ## Every test: lint, types, generated docs, unit, integration (emulators) and end to end (whole stack).
+## pytest-randomly shuffles the tests and prints the seed ("Using --randomly-seed=N") to replay an order.
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m scripts.gen_docs --check
 	$(BIN)/pytest
+
+## Each unit and integration test module alone (CI runs it after `make test`).
+test-modules: venv
+	$(BIN)/python -m scripts.test_modules
+
+## Failure drills on a private stack (ports 29000+): faults injected while a bounded stream runs,
+## then every payment, access, notice, keypad press, removal and broadcast checked from outside.
+drills: venv
+	$(BIN)/python -m scripts.drills
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -56,10 +72,10 @@ docs: venv
 bundles: venv
 	$(BIN)/python -m scripts.build_bundles
 
-## Benchmarks (print their figures; see README).
+## Every benchmark, each beside its floor measured in the same run, as one table (see README).
+## `make bench BENCH_ARGS=--quick` runs the CI-sized version (a couple of minutes).
 bench: venv
-	$(BIN)/python -m scripts.bench_stack_start
-	$(BIN)/python -m scripts.measure_imports
+	$(BIN)/python -m scripts.bench $(BENCH_ARGS)
 
 clean: down
 	rm -rf build .local .pytest_cache .mypy_cache .ruff_cache

@@ -117,6 +117,11 @@ class StackConfig:
         return self.state_dir / "logs"
 
     @property
+    def tasks_state_file(self) -> Path:
+        """The Cloud Tasks stand-in's queues and tasks, kept across its restarts."""
+        return self.state_dir / "tasks-standin-state.jsonl"
+
+    @property
     def clock_offset_file(self) -> Path:
         return self.state_dir / "clock_offset_seconds"
 
@@ -147,6 +152,7 @@ class StackConfig:
             "KEYPAD_URL": self.function_url(Function.KEYPAD),
             "EXPIRE_SUBSCRIPTIONS_URL": self.function_url(Function.EXPIRE_SUBSCRIPTIONS),
             "DAILY_BROADCAST_URL": self.function_url(Function.DAILY_BROADCAST),
+            "OWNER_APP_URL": self.function_url(Function.OWNER_APP),
             "TELEPAY_CLOCK_OFFSET_FILE": str(self.clock_offset_file),
             "PYTHONUNBUFFERED": "1",
         }

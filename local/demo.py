@@ -85,7 +85,8 @@ def setup_channel(tg: TelegramControl, say: Callable[[str], None]) -> dict[str, 
     return {"owner": owner, "open": open_id, "closed": closed_id, "token": token}
 
 
-def play(endpoints: dict[str, Any], say: Callable[[str], None]) -> None:
+def play(endpoints: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any]:
+    """Plays the demo; returns the demo owner as a Mini App user (for the owner app's link)."""
     tg = TelegramControl(endpoints)
     np = NowPaymentsControl(endpoints)
     bot = endpoints["telegram_bot_username"]
@@ -126,6 +127,7 @@ def play(endpoints: dict[str, Any], say: Callable[[str], None]) -> None:
     )
     _donation(tg, np, ids, say)
     say("demo: done. The stack keeps running: try the stand-ins' control APIs (see README).")
+    return {"id": ids["owner"], "first_name": "Olivia"}
 
 
 def _donation(

@@ -13,7 +13,14 @@ from shared_schemas.documents import ChannelDoc, Tier
 from telepay.channels import save_channel
 
 OPEN_RIGHTS = ["can_post_messages", "can_edit_messages", "can_delete_messages"]
-CLOSED_RIGHTS = ["can_invite_users", "can_restrict_members", "can_delete_messages"]
+# Posting and editing in the closed channel are for its donation post.
+CLOSED_RIGHTS = [
+    "can_invite_users",
+    "can_restrict_members",
+    "can_delete_messages",
+    "can_post_messages",
+    "can_edit_messages",
+]
 
 
 def setup_channel(endpoints: dict[str, Any], tg: TelegramControl, token: str) -> dict[str, int]:

@@ -157,6 +157,25 @@ def stop_group(pid: int, grace: float = 5.0) -> None:
             time.sleep(0.05)
 
 
+def kill_group(pid: int, timeout: float = 5.0) -> None:
+    """SIGKILL a process group at once (a crash: no shutdown hook runs) and wait until it is gone."""
+    try:
+        pgid = os.getpgid(pid)
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _reap(pid)
+
+
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Send one signal to a process group (SIGSTOP / SIGCONT freeze and thaw it)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(os.getpgid(pid), sig)
+
+
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)

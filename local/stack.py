@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from local.processes import (
     Service,
     StackError,
     firestore_argv,
+    kill_group,
     port_in_use,
     pubsub_argv,
     spawn,
@@ -70,7 +72,17 @@ class Stack:
             Service("pubsub-emulator", pubsub_argv(c.pubsub_port), c.pubsub_port),
             Service(
                 "tasks-standin",
-                [py, "-m", "local.tasks_standin", "--host", "127.0.0.1", "--port", str(c.tasks_port)],
+                [
+                    py,
+                    "-m",
+                    "local.tasks_standin",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(c.tasks_port),
+                    "--state-file",
+                    str(c.tasks_state_file),
+                ],
                 c.tasks_port,
                 health_path="/healthz",
                 cwd=str(ROOT),
@@ -179,6 +191,26 @@ class Stack:
         self.running.clear()
         return len(pids)
 
+    # -- one service (the failure drills) -----------------------------------------------------------
+    def service(self, name: str) -> Running:
+        return next(r for r in self.running if r.service.name == name)
+
+    def stop_service(self, name: str, crash: bool = False) -> None:
+        """Stop one service's process group: politely, or with SIGKILL as a crash would."""
+        running = self.service(name)
+        (kill_group if crash else stop_group)(running.pid)
+
+    def start_service(self, name: str, extra_argv: tuple[str, ...] = (), timeout: float = 90) -> None:
+        """Start a stopped service again (same ports, same state files), and wire it up again."""
+        old = self.service(name)
+        service = replace(old.service, argv=[*old.service.argv, *extra_argv])
+        fresh = spawn(service, self.config.log_dir)
+        self.running[self.running.index(old)] = replace(old, process=fresh.process)
+        self._write_pids()
+        wait_healthy([fresh], timeout, self.config.log_dir)
+        if name == "pubsub-emulator":  # the emulator keeps nothing: topics and subscriptions again
+            self._create_topics_and_subscriptions()
+
     # -- wiring ------------------------------------------------------------------------------------
     def _create_topics_and_subscriptions(self) -> None:
         base = f"http://127.0.0.1:{self.config.pubsub_port}/v1/projects/{LOCAL_PROJECT}"
@@ -263,6 +295,17 @@ def push_subscription_body(sub: SubscriptionSpec, project: str, push_endpoint: s
     }
 
 
+def owner_app_link(endpoints: dict[str, Any], owner: dict[str, Any]) -> str:
+    """The owner app's URL as Telegram opens it, with a freshly signed initData in the fragment."""
+    from urllib.parse import quote
+
+    from shared_schemas.names import Function
+    from telepay.init_data import for_user
+
+    init_data = for_user(owner, endpoints["telegram_bot_token"], int(time.time()))
+    return f"{endpoints['functions'][Function.OWNER_APP.value]}/#tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=7.0"
+
+
 def _where(service: Service) -> str:
     return f"{service.name:<22} http://127.0.0.1:{service.port}"
 
@@ -321,7 +364,9 @@ def _run_foreground(stack: Stack, demo: bool) -> int:
         if demo and not stack.config.real_telegram:
             from local.demo import play
 
-            play(endpoints, _say)
+            owner = play(endpoints, _say)
+            _say("owner app of the demo owner (open in a browser; the initData is valid for an hour):")
+            _say(owner_app_link(endpoints, owner))
         _say("TelePay is running. Press Ctrl-C to stop everything.")
         while not stopping:
             time.sleep(0.5)

@@ -13,7 +13,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from local.clients import TelegramControl, firestore
-from scripts.benchlib import in_parallel, private_stack, telegram_cap, trigger, wait_for_count
+from scripts.benchlib import (
+    BENCH_PORT_BASE,
+    in_parallel,
+    private_stack,
+    telegram_cap,
+    trigger,
+    wait_for_count,
+)
 from shared_schemas.documents import ChannelDoc, Tier
 
 
@@ -21,8 +28,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--channels", type=int, default=10_000)
     args = parser.parse_args()
-    n = args.channels
-    with private_stack(rate_limits=True) as stack:
+    bench_broadcast(args.channels)
+    return 0
+
+
+def bench_broadcast(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float]:
+    """The daily broadcast to N channels: posted, lost, rate and Telegram's cap."""
+    with private_stack(rate_limits=True, port_base=port_base) as stack:
         endpoints = stack.config.endpoints()
         tg = TelegramControl(endpoints)
         db = firestore(endpoints)
@@ -73,7 +85,7 @@ def main() -> int:
         print(f"429s received                  : {after['too_many_requests'] - before['too_many_requests']}")
         print(f"time taken                     : {elapsed:.1f} s (daily run {run_s:.1f} s)")
         print(f"posting rate                   : {rate:.1f}/s = {rate / cap:.0%} of the {cap:g}/s cap")
-    return 0
+    return {"n": n, "done": posted, "lost": n - recorded, "rate": rate, "cap": cap, "seconds": elapsed}
 
 
 if __name__ == "__main__":

@@ -13,7 +13,15 @@ from datetime import UTC, datetime, timedelta
 
 from local.clients import TelegramControl, firestore
 from local.fixtures import setup_channel
-from scripts.benchlib import count_where, in_parallel, private_stack, telegram_cap, trigger, wait_for_count
+from scripts.benchlib import (
+    BENCH_PORT_BASE,
+    count_where,
+    in_parallel,
+    private_stack,
+    telegram_cap,
+    trigger,
+    wait_for_count,
+)
 from shared_schemas.documents import SubscriptionDoc
 from shared_schemas.ids import subscription_id
 
@@ -24,8 +32,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscriptions", type=int, default=10_000)
     args = parser.parse_args()
-    n = args.subscriptions
-    with private_stack(rate_limits=True) as stack:
+    bench_expiry(args.subscriptions)
+    return 0
+
+
+def bench_expiry(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float]:
+    """N subscriptions ending in the same minute: removed, lost, rate and Telegram's cap."""
+    with private_stack(rate_limits=True, port_base=port_base) as stack:
         endpoints = stack.config.endpoints()
         tg = TelegramControl(endpoints)
         db = firestore(endpoints)
@@ -93,7 +106,8 @@ def main() -> int:
         )
         print(f"time taken                            : {elapsed:.1f} s (sweep {sweep_s:.1f} s)")
         print(f"removal rate                          : {rate:.1f}/s = {rate / cap:.0%} of the {cap:g}/s cap")
-    return 0
+    lost = n - min(removed, n - still_members)
+    return {"n": n, "done": removed, "lost": lost, "rate": rate, "cap": cap, "seconds": elapsed}
 
 
 if __name__ == "__main__":

@@ -26,25 +26,31 @@ def main() -> int:
         endpoints = stack.config.endpoints()
         tg = TelegramControl(endpoints)
         setup_channel(endpoints, tg, TOKEN)
-        latencies: list[float] = []
-        donors = [tg.user(f"Donor{i}") for i in range(max(1, args.presses // 50))]
-        per_donor = args.presses // len(donors)
-        for donor in donors:
-            tg.say(donor, f"/start {TOKEN}_DONATE")
-            keypad = tg.wait_message(donor, "Amount: $0.00 USD")
-            keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
-            for i in range(per_donor):
-                before = _edits(tg, donor, keypad["message_id"])
-                started = time.perf_counter()
-                tg.press(donor, keypad["message_id"], keys[KEYS[i % len(KEYS)]])
-                wait_for(
-                    "the edit",
-                    functools.partial(_edited, tg, donor, keypad["message_id"], before),
-                    every=0.005,
-                )
-                latencies.append((time.perf_counter() - started) * 1000)
-        print(summary("keypad press -> message edited", latencies))
+        bench_keypad(tg, args.presses)
     return 0
+
+
+def bench_keypad(tg: TelegramControl, presses: int, token: str = TOKEN) -> list[float]:
+    """Keypad press → message edited, in ms (the channel `token` must exist)."""
+    latencies: list[float] = []
+    donors = [tg.user(f"Donor{i}") for i in range(max(1, presses // 50))]
+    per_donor = presses // len(donors)
+    for donor in donors:
+        tg.say(donor, f"/start {token}_DONATE")
+        keypad = tg.wait_message(donor, "Amount: $0.00 USD")
+        keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
+        for i in range(per_donor):
+            before = _edits(tg, donor, keypad["message_id"])
+            started = time.perf_counter()
+            tg.press(donor, keypad["message_id"], keys[KEYS[i % len(KEYS)]])
+            wait_for(
+                "the edit",
+                functools.partial(_edited, tg, donor, keypad["message_id"], before),
+                every=0.005,
+            )
+            latencies.append((time.perf_counter() - started) * 1000)
+    print(summary("keypad press -> message edited", latencies))
+    return latencies
 
 
 def _edited(tg: TelegramControl, chat: int, message_id: int, before: int) -> bool:

@@ -69,7 +69,10 @@ def _prepare_orders(
     return prepared
 
 
-def bench_ipns(endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsControl, count: int) -> None:
+def bench_ipns(
+    endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsControl, count: int
+) -> tuple[list[float], list[float], float]:
+    """IPN acknowledgement: sequential latencies, latencies with 16 concurrent senders, IPNs/s."""
     users = [tg.user(f"Payer{i}") for i in range(count)]
     prepared = _prepare_orders(endpoints, users, np)
     half = count // 2
@@ -91,9 +94,10 @@ def bench_ipns(endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsCo
     elapsed = time.perf_counter() - started
     print(summary("IPN acknowledgement (16 concurrent)", concurrent_ms))
     print(f"{'IPN throughput (16 concurrent senders)':<44} {len(concurrent_ms) / elapsed:7.1f} IPNs/s")
+    return latencies, concurrent_ms, len(concurrent_ms) / elapsed
 
 
-def bench_webhook(endpoints: dict[str, Any], tg: TelegramControl, count: int) -> None:
+def bench_webhook(endpoints: dict[str, Any], tg: TelegramControl, count: int) -> list[float]:
     users = [tg.user(f"Visitor{i}") for i in range(20)]
     for user in users:
         tg.say(user, "/help")
@@ -130,9 +134,12 @@ def bench_webhook(endpoints: dict[str, Any], tg: TelegramControl, count: int) ->
         latencies.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.text
     print(summary("telegram_webhook acknowledgement", latencies))
+    return latencies
 
 
-def bench_access(endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsControl, count: int) -> None:
+def bench_access(
+    endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsControl, count: int
+) -> list[float]:
     users = [tg.user(f"Buyer{i}") for i in range(count)]
     for user in users:
         tg.say(user, "/help")
@@ -145,6 +152,7 @@ def bench_access(endpoints: dict[str, Any], tg: TelegramControl, np: NowPayments
         wait_for("the access message", functools.partial(_received, tg, user), every=0.01)
         times.append((time.perf_counter() - started) * 1000)
     print(summary("finished IPN -> access message in the chat", times))
+    return times
 
 
 def _received(tg: TelegramControl, user: int) -> bool:

@@ -93,14 +93,17 @@ def _ignore(_: str, names: list[str]) -> list[str]:
     return [n for n in names if n == "__pycache__" or n.endswith(".pyc")]
 
 
-def build() -> dict[str, str]:
+def build(out: Path = OUT) -> dict[str, str]:
     requirements = "\n".join(runtime_requirements()) + "\n"
     hashes = {}
     for spec in FUNCTIONS:
-        target = OUT / spec.name.value
+        target = out / spec.name.value
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         shutil.copy2(ROOT / "functions" / spec.name.value / "main.py", target / "main.py")
+        static = ROOT / "functions" / spec.name.value / "static"  # a function's own files (owner_app's page)
+        if static.is_dir():
+            shutil.copytree(static, target / "static", ignore=_ignore)
         for package in SHARED_PACKAGES:
             shutil.copytree(ROOT / package, target / package, ignore=_ignore)
         (target / "requirements.txt").write_text(requirements)

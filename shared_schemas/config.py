@@ -135,6 +135,10 @@ class TelegramWebhookSettings(AccessSettings, BroadcastEnqueuerSettings):
         default=60, description="Cooldown of the owner's /broadcast."
     )
     update_dedupe_hours: int = Field(default=48, description="How long a handled update_id is remembered.")
+    owner_app_url: str | None = Field(
+        default=None,
+        description="URL of the owner_app function (the owners' Mini App); unset: the bot offers no app button.",
+    )
 
     @field_validator("telegram_webhook_secret")
     @classmethod
@@ -224,6 +228,17 @@ class DailyBroadcastSettings(TelegramSettings, BroadcastEnqueuerSettings, TaskTa
     )
 
 
+class OwnerAppSettings(TelegramSettings, BroadcastEnqueuerSettings):
+    """The owner app checks initData with the bot token, asks Telegram whether the owner is still
+    an admin, and queues the offer and donation posts after a change (as `/edit` and `/resume` do)."""
+
+    init_data_max_age_seconds: int = Field(
+        default=3600,
+        gt=0,
+        description="Oldest Mini App initData (its auth_date) the owner app accepts, in seconds.",
+    )
+
+
 FUNCTION_SETTINGS: dict[Function, type[CommonSettings]] = {
     Function.TELEGRAM_WEBHOOK: TelegramWebhookSettings,
     Function.IPN_HANDLER: IpnHandlerSettings,
@@ -233,6 +248,7 @@ FUNCTION_SETTINGS: dict[Function, type[CommonSettings]] = {
     Function.EXPIRE_SUBSCRIPTIONS: ExpireSubscriptionsSettings,
     Function.DAILY_BROADCAST: DailyBroadcastSettings,
     Function.PAYOUT: PayoutSettings,
+    Function.OWNER_APP: OwnerAppSettings,
 }
 
 

@@ -112,6 +112,7 @@ class ChannelDoc(Document):
         Function.DAILY_BROADCAST,
         Function.EXPIRE_SUBSCRIPTIONS,
         Function.TELEGRAM_WEBHOOK,
+        Function.OWNER_APP,
     )
     read_by: ClassVar[tuple[Function, ...]] = (
         Function.TELEGRAM_WEBHOOK,
@@ -120,6 +121,7 @@ class ChannelDoc(Document):
         Function.NOTIFY,
         Function.EXPIRE_SUBSCRIPTIONS,
         Function.DAILY_BROADCAST,
+        Function.OWNER_APP,
     )
     doc_id_is: ClassVar[str] = "channel token (the deep-link parameter)"
     token: str = Field(description="Deep-link token; also the document id.")
@@ -137,6 +139,10 @@ class ChannelDoc(Document):
     donation_max: Money = Field(default=Decimal("9999.99"))
     donation_message: str | None = Field(
         default=None, max_length=500, description="Owner's text for the donation post in the closed channel."
+    )
+    donation_post_message_id: int | None = Field(
+        default=None,
+        description="The donation post in the closed channel (edited in place when the text changes).",
     )
     grace_period_minutes: int = Field(default=0, ge=0, description="Extra time after expiry before removal.")
     payout_wallet: str | None = Field(
@@ -206,6 +212,7 @@ class OrderDoc(Document):
         Function.IPN_HANDLER,
         Function.NOTIFY,
         Function.TELEGRAM_WEBHOOK,  # an owner's /stats
+        Function.OWNER_APP,  # the owner app's overview and subscribers
     )
     doc_id_is: ClassVar[str] = "order id (`tp1-<kind>-<token>-<user>-<tier|cents>-<nonce>`)"
 
@@ -260,6 +267,7 @@ class SubscriptionDoc(Document):
         Function.TELEGRAM_WEBHOOK,
         Function.NOTIFY,
         Function.EXPIRE_SUBSCRIPTIONS,
+        Function.OWNER_APP,
     )
     doc_id_is: ClassVar[str] = "`<channel token>-<user id>` (one per channel and user; renewals extend it)"
 
@@ -478,7 +486,7 @@ class LedgerEntryDoc(Document):
 
     collection: ClassVar[Collection] = Collection.LEDGER
     written_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.PAYOUT)
-    read_by: ClassVar[tuple[Function, ...]] = (Function.PAYOUT,)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.PAYOUT, Function.OWNER_APP)
     doc_id_is: ClassVar[str] = "order id (one settlement per order: the id makes booking idempotent)"
 
     entry_id: str = Field(description="Same as the document id (the order id).")
@@ -536,7 +544,7 @@ class PayoutDoc(Document):
 
     collection: ClassVar[Collection] = Collection.PAYOUTS
     written_by: ClassVar[tuple[Function, ...]] = (Function.PAYOUT, Function.IPN_HANDLER)
-    read_by: ClassVar[tuple[Function, ...]] = (Function.PAYOUT, Function.IPN_HANDLER)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.PAYOUT, Function.IPN_HANDLER, Function.OWNER_APP)
     doc_id_is: ClassVar[str] = (
         "`po-<channel token>-<hash of the entry ids>`; also NowPayments' `unique_external_id`"
     )
@@ -618,6 +626,24 @@ class ConversationDoc(Document):
     expire_at: datetime = Field(description="TTL: updated_at + 24 hours; an expired conversation is over.")
 
 
+class ChannelChangeDoc(Document):
+    """One change of a channel's settings by its owner (the bot's `/edit`, `/pause`, `/resume`, or
+    the owner app): what changed, from what to what, by whom and where. Never updated."""
+
+    collection: ClassVar[Collection] = Collection.CHANNEL_CHANGES
+    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP)
+    read_by: ClassVar[tuple[Function, ...]] = ()
+    doc_id_is: ClassVar[str] = "`<channel token>-<UTC time, microseconds>-<random>`"
+
+    channel_token: str
+    user_id: int = Field(description="Who changed it (the channel's owner).")
+    source: str = Field(description="`bot` (a conversation or command) or `owner_app`.")
+    changes: dict[str, Any] = Field(
+        description='Each changed setting: `{"before": ..., "after": ...}` as stored in the channel.'
+    )
+    changed_at: datetime
+
+
 class SupportAction(StrEnum):
     GRANT = "grant"
     REVOKE = "revoke"
@@ -659,6 +685,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     PayoutDoc,
     BotChatDoc,
     ConversationDoc,
+    ChannelChangeDoc,
     SupportActionDoc,
 )
 

@@ -21,6 +21,7 @@ class Function(StrEnum):
     EXPIRE_SUBSCRIPTIONS = "expire_subscriptions"
     DAILY_BROADCAST = "daily_broadcast"
     PAYOUT = "payout"
+    OWNER_APP = "owner_app"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Owner payouts: plans them from the ledger (after each settled payment, pushed from "
         "payment-events, and every minute), then creates, verifies (TOTP) and follows each one.",
     ),
+    FunctionSpec(
+        Function.OWNER_APP,
+        "owner_app",
+        "http-public",
+        "Owners' Mini App: its page and a JSON API (Telegram initData checked on every call).",
+        public=True,
+    ),
 )
 
 
@@ -99,6 +107,7 @@ class Collection(StrEnum):
     PAYOUTS = "payouts"
     BOT_CHATS = "bot_chats"
     CONVERSATIONS = "conversations"
+    CHANNEL_CHANGES = "channel_changes"
     SUPPORT_ACTIONS = "support_actions"
 
 
@@ -116,6 +125,7 @@ class ClaimPurpose(StrEnum):
     REMOVAL_PROBLEM = "removal-problem"  # the owner's notice that Telegram refused one removal
     BROADCAST = "broadcast"  # one channel's offer post of one day
     BROADCAST_PAUSED = "broadcast-paused"  # the owner's notice that broadcasting paused
+    DONATION_POST_REFUSED = "donation-post-refused"  # the owner's notice that the donation post failed
     RECONCILE = "reconcile"  # one scheduled reconciliation run
     PAYOUT = "payout"  # one step of one payout (create, verify, follow), by payout id
     PAYOUT_NOTICE = "payout-notice"  # the owner's notice of a payout's end, by payout id
@@ -270,7 +280,7 @@ QUEUES: tuple[QueueSpec, ...] = (
         max_backoff_seconds=300,
         max_doublings=5,
         description="Daily offer posts, one task per channel and day.",
-        enqueued_by=(Function.DAILY_BROADCAST, Function.TELEGRAM_WEBHOOK),
+        enqueued_by=(Function.DAILY_BROADCAST, Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     ),
 )
 

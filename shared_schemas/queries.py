@@ -46,9 +46,9 @@ ACTIVE_CHANNELS = QuerySpec(
 CHANNELS_OF_OWNER = QuerySpec(
     "channels_of_owner",
     Collection.CHANNELS,
-    (Function.TELEGRAM_WEBHOOK,),
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("owner_user_id",),
-    purpose="an owner's /broadcast: their channels",
+    purpose="an owner's /broadcast, /channels, /stats and the owner app: their channels",
 )
 ORDER_OUTBOX = QuerySpec(
     "order_outbox",
@@ -90,17 +90,17 @@ BOT_CHATS_ADDED_BY = QuerySpec(
 SUBSCRIPTIONS_OF_CHANNEL = QuerySpec(
     "subscriptions_of_channel",
     Collection.SUBSCRIPTIONS,
-    (Function.TELEGRAM_WEBHOOK,),
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("channel_token", "status"),
-    purpose="/stats: a channel's active subscribers and their expiries",
+    purpose="/stats and the owner app: a channel's subscribers and their expiries",
 )
 SETTLED_ORDERS_OF_CHANNEL = QuerySpec(
     "settled_orders_of_channel",
     Collection.ORDERS,
-    (Function.TELEGRAM_WEBHOOK,),
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("channel_token", "status"),
     range_field="settled_at",
-    purpose="/stats: a channel's sales and donations of the last 30 days",
+    purpose="/stats and the owner app: a channel's sales and donations of the last 30 days",
 )
 
 ORDERS_TO_RECHECK = QuerySpec(
@@ -137,9 +137,9 @@ LEDGER_OF_CHANNEL = QuerySpec(
 LEDGER_OF_OWNER = QuerySpec(
     "ledger_of_owner",
     Collection.LEDGER,
-    (Function.TELEGRAM_WEBHOOK,),
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("owner_user_id", "state"),
-    purpose="an owner's balance (/payouts): sums of entries by state",
+    purpose="an owner's balance (/payouts, the owner app): sums of entries by state",
 )
 AVAILABLE_LEDGER = QuerySpec(
     "available_ledger",
@@ -167,7 +167,7 @@ PAYOUT_NOTICES = QuerySpec(
 PAYOUTS_OF_OWNER = QuerySpec(
     "payouts_of_owner",
     Collection.PAYOUTS,
-    (Function.TELEGRAM_WEBHOOK,),
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("owner_user_id",),
     range_field="created_at",
     purpose="an owner's payout history (/payouts) and the operator's list",

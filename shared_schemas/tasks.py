@@ -58,11 +58,17 @@ class ExpiryTask(BaseModel):
     reschedules: int = Field(default=0, description="Times Telegram's retry_after moved this task.")
 
 
+class PostKind(StrEnum):
+    OFFER = "offer"  # the offer with its tiers, in the open channel (daily, /broadcast)
+    DONATION = "donation"  # the donation post with its Donate button, in the closed channel
+
+
 class BroadcastTask(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel_token: str
     day: str = Field(description="UTC day, YYYY-MM-DD.")
     manual: bool = False
+    post: PostKind = Field(default=PostKind.OFFER, description="Which post this task makes.")
     reschedules: int = Field(default=0, description="Times Telegram's retry_after moved this task.")
 
 

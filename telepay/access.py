@@ -46,7 +46,22 @@ class Paid:
 
 def deliver_access(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) -> str:
     """Send the receipt and, to someone not in the channel, a join-request link. Returns "sent" or
-    "delayed"; a 403 on the message itself propagates (the caller records the blocked user)."""
+    "delayed"; a 403 on the message itself propagates (the caller records the blocked user).
+
+    Once per order: notify (from the payment event) and reconciliation (access still pending) may
+    both try, in either order; whichever comes second finds the claim done and sends nothing."""
+    with rt.claims.hold(
+        ClaimPurpose.MESSAGE, f"{paid.order_id}:access", keep_for=timedelta(days=14)
+    ) as claim:
+        if claim.done_before:
+            return "sent"
+        outcome = _deliver(rt, paid, in_channel)
+        if outcome != "sent":
+            claim.release()  # delayed: a later attempt (reconciliation) sends it
+        return outcome
+
+
+def _deliver(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) -> str:
     sub_id = subscription_id(paid.channel_token, paid.user_id)
     if in_channel:
         text = texts.access_extended(paid.title, paid.expires_at, paid.amount, paid.currency, paid.days)

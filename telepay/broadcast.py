@@ -9,6 +9,7 @@ broadcast pauses and its owner is told once. A successful post resets the count.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from shared_schemas.documents import BroadcastState, ChannelDoc, ChannelStatus
 from shared_schemas.ids import deep_link, donate_start, tier_start
 from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.queries import ACTIVE_CHANNELS, CHANNELS_OF_OWNER
-from shared_schemas.tasks import BroadcastTask
+from shared_schemas.tasks import BroadcastTask, PostKind
 from telepay import texts
 from telepay.adapters.tasks_queue import enqueue_to_self
 from telepay.adapters.telegram_api import (
@@ -27,6 +28,7 @@ from telepay.adapters.telegram_api import (
     TelegramBadRequest,
     TelegramForbidden,
     TelegramRetryAfter,
+    is_not_modified,
 )
 from telepay.channels import load_channel
 from telepay.logs import get_logger
@@ -91,6 +93,52 @@ def queue_todays_post(rt: Runtime[BroadcastEnqueuerSettings], token: str) -> boo
     return _enqueue(rt, BroadcastTask(channel_token=token, day=day), f"broadcast-{token}-{day}")
 
 
+def queue_donation_post(rt: Runtime[BroadcastEnqueuerSettings], channel: ChannelDoc) -> bool:
+    """Post (or refresh) the closed channel's donation post: when a channel goes live and whenever
+    its donation message changes. Named by the text, so the same text is never posted twice."""
+    digest = hashlib.sha256(texts.donation_post(channel.title, channel.donation_message).encode()).hexdigest()
+    task = BroadcastTask(channel_token=channel.token, day=day_of(rt.clock.now()), post=PostKind.DONATION)
+    return _enqueue(rt, task, f"donation-post-{channel.token}-{digest[:16]}")
+
+
+def post_donation(task: BroadcastTask, rt: Rt) -> str:
+    """One donation post per closed channel: the earlier post is edited in place (its id is kept on
+    the channel), a new one sent only when there is none. Without the right to post, nothing is
+    posted and the owner is told which right to grant. A 429 raises: Cloud Tasks retries."""
+    channel = load_channel(rt.store, task.channel_token)
+    if channel is None or channel.status is not ChannelStatus.ACTIVE:
+        return "channel inactive"
+    text = texts.donation_post(channel.title, channel.donation_message)
+    bot = rt.settings.telegram_bot_username
+    keyboard = [[Button(texts.DONATE_BUTTON, url=deep_link(bot, donate_start(channel.token)))]]
+    previous = channel.donation_post_message_id
+    try:
+        if previous is not None and _edited(rt, channel.closed_channel_id, previous, text, keyboard):
+            return "donation post updated"
+        message = rt.telegram.send_message(channel.closed_channel_id, text, keyboard=keyboard)
+    except (TelegramForbidden, TelegramBadRequest) as error:
+        log.info("donation post refused: %s", error, extra={"channel_token": channel.token})
+        key = f"{channel.token}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+        notice = texts.donation_post_refused(channel.title, str(error))
+        notify_owner_once(rt, ClaimPurpose.DONATION_POST_REFUSED, channel, notice, key=key)
+        return "donation post refused: owner told"
+    rt.store.channels.update(channel.token, {"donation_post_message_id": message.message_id})
+    return "donation post sent"
+
+
+def _edited(rt: Rt, chat_id: int, message_id: int, text: str, keyboard: list[list[Button]]) -> bool:
+    """True when the post was edited (or already says this); False when it is gone."""
+    try:
+        rt.telegram.edit_message_text(chat_id, message_id, text, keyboard)
+    except TelegramBadRequest as error:
+        if is_not_modified(error):
+            return True
+        if "message to edit not found" in str(error).lower():
+            return False
+        raise
+    return True
+
+
 def _enqueue(
     rt: Runtime[BroadcastEnqueuerSettings], task: BroadcastTask, name: str, at: datetime | None = None
 ) -> bool:
@@ -101,6 +149,8 @@ def _enqueue(
 def post_offer(task: BroadcastTask, rt: Rt) -> str:
     """A manual re-post (the owner's /broadcast) is its own work: each one is named by its update
     and queued once, so it posts again even when the day's post was made."""
+    if task.post is PostKind.DONATION:
+        return post_donation(task, rt)
     if task.manual:
         return _post(task, rt)
     key = f"{task.channel_token}:{task.day}"
@@ -120,6 +170,8 @@ def _post(task: BroadcastTask, rt: Rt) -> str:
     if channel is None or channel.status is not ChannelStatus.ACTIVE:
         return "channel inactive"
     if channel.broadcast.paused_reason and not task.manual:
+        # The owner's notice may not have gone out (a 429 on it made this task retry): once, now.
+        _tell_paused(rt, channel, channel.broadcast.paused_reason, channel.broadcast.consecutive_failures)
         return "paused"
     if channel.broadcast.last_posted_day == task.day and not task.manual:
         return "already posted today"
@@ -176,10 +228,13 @@ def _permanent_failure(rt: Rt, channel: ChannelDoc, problem: str) -> str:
     )
     if failures < threshold:
         return f"failed ({failures} in a row)"
-    notify_owner_once(
-        rt, ClaimPurpose.BROADCAST_PAUSED, channel, texts.broadcast_paused(channel.title, problem, failures)
-    )
+    _tell_paused(rt, channel, problem, failures)
     return "paused"
+
+
+def _tell_paused(rt: Rt, channel: ChannelDoc, problem: str, failures: int) -> None:
+    notice = texts.broadcast_paused(channel.title, problem, failures)
+    notify_owner_once(rt, ClaimPurpose.BROADCAST_PAUSED, channel, notice)
 
 
 # -- the owner's /broadcast ----------------------------------------------------------------------

@@ -377,6 +377,23 @@ def parse_payout_threshold(value: object) -> Decimal | Invalid:
 
 
 # -- a whole channel ------------------------------------------------------------------------------
+# What an owner sets (`/newchannel`, `/edit`); the rest of a channel is ids and state.
+SETTING_FIELDS = (
+    "open_channel_id",
+    "closed_channel_id",
+    "title",
+    "description",
+    "tiers",
+    "donation_min",
+    "donation_max",
+    "donation_message",
+    "grace_period_minutes",
+    "payout_currency",
+    "payout_network",
+    "payout_wallet",
+    "payout_strategy",
+    "payout_threshold",
+)
 FIELD_PARSERS: dict[str, Callable[[object], Any]] = {
     "title": parse_title,
     "description": parse_description,

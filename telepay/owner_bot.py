@@ -27,7 +27,6 @@ from shared_schemas.documents import (
     ChannelStatus,
     ConversationDoc,
     OrderStatus,
-    SubscriptionStatus,
 )
 from shared_schemas.ids import (
     CALLBACK_OWNER,
@@ -47,17 +46,18 @@ from shared_schemas.queries import (
     BOT_CHATS_ADDED_BY,
     CHANNELS_OF_OWNER,
     SETTLED_ORDERS_OF_CHANNEL,
-    SUBSCRIPTIONS_OF_CHANNEL,
 )
 from shared_schemas.telegram import TgCallbackQuery, TgChatMember, TgMessage
 from telepay import channel_settings as cs
 from telepay import owner_texts as say
 from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden
 from telepay.bot_chats import Role, missing_rights, offers_in_chat
-from telepay.broadcast import queue_todays_post
+from telepay.broadcast import queue_donation_post, queue_todays_post
+from telepay.channel_changes import changed, record
 from telepay.channel_settings import Invalid
-from telepay.channels import load_channel
+from telepay.channels import active_and_expiring, load_channel
 from telepay.conversations import ENDED, Conversations, Move
+from telepay.payouts import owner_balance, payout_history
 from telepay.runtime import Runtime
 from telepay.store import Tx
 
@@ -271,10 +271,14 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "tiers": ("Prices and durations", ("tier_count", "tier_price", "tier_days", "tier_label")),
     "donations": ("Donations", ("donation_min", "donation_max", "donation_message")),
     "grace": ("Grace period", ("grace",)),
-    "payout": ("Payout wallet", ("payout_currency", "payout_network", "payout_wallet")),
+    "payout": ("Payout wallet", ("payout_currency", "payout_network", "payout_wallet", "confirm_wallet")),
     "strategy": ("Payout strategy", ("payout_strategy", "payout_threshold")),
 }
-NEW_CHANNEL_STEPS = (*(step for _, steps in GROUPS.values() for step in steps), "confirm")
+# A new channel confirms everything at once, its wallet included.
+NEW_CHANNEL_STEPS = (
+    *(step for _, steps in GROUPS.values() for step in steps if step != "confirm_wallet"),
+    "confirm",
+)
 
 
 def _owned(rt: Rt, user_id: int) -> list[ChannelDoc]:
@@ -307,6 +311,14 @@ STEPS |= {
         lambda rt, u, d: Ask(say.summary(_summary_lines(d)), ((say.GO_LIVE, "yes"), (say.CANCEL, "no"))),
         _take_confirm,
     ),
+    # Changing where the money goes takes one more tap: the new wallet, shown in full.
+    "confirm_wallet": Step(
+        lambda rt, u, d: Ask(
+            say.confirm_wallet(str(d.get("payout_wallet")), _network_name(d)),
+            ((say.USE_WALLET, "yes"), (say.CANCEL, "no")),
+        ),
+        _take_confirm,
+    ),
     "pick_channel": Step(
         lambda rt, u, d: Ask(say.ASK_CHANNEL_TO_EDIT, tuple((c.title, c.token) for c in _owned(rt, u))),
         _take_channel_to_edit,
@@ -327,7 +339,7 @@ def _steps_of(name: str, data: Data) -> tuple[str, ...]:
 
 def _next_step(name: str, step: str, data: Data) -> str:
     """The question after `step` once its answer is in `data`; `done` or `cancelled` at the end."""
-    if step == "confirm":
+    if step in ("confirm", "confirm_wallet"):
         return "done" if data.get("confirmed") else "cancelled"
     if step == "tier_label" and _tier_index(data) < int(data["tier_count"]):
         return "tier_price"
@@ -339,22 +351,7 @@ def _next_step(name: str, step: str, data: Data) -> str:
 
 
 # -- channel <-> conversation data -----------------------------------------------------------------
-SETTING_FIELDS = (
-    "open_channel_id",
-    "closed_channel_id",
-    "title",
-    "description",
-    "tiers",
-    "donation_min",
-    "donation_max",
-    "donation_message",
-    "grace_period_minutes",
-    "payout_currency",
-    "payout_network",
-    "payout_wallet",
-    "payout_strategy",
-    "payout_threshold",
-)
+SETTING_FIELDS = cs.SETTING_FIELDS
 
 
 def _data_of(channel: ChannelDoc) -> Data:
@@ -429,10 +426,13 @@ def _show(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | Non
     if step == "done" and conversation.name == "newchannel":
         rt.telegram.send_message(chat_id, say.live(data["title"], *_links(rt, data["token"])))
         queue_todays_post(rt, data["token"])
+        _refresh_donation_post(rt, data["token"])
         publish_command_menus(rt, conversation.user_id)
         return "channel live"
     if step == "done":
-        rt.telegram.send_message(chat_id, say.saved(data["title"]))
+        wallet = say.wallet_changed(str(data.get("payout_wallet"))) if data.get("group") == "payout" else ""
+        rt.telegram.send_message(chat_id, say.saved(data["title"]) + wallet)
+        _refresh_donation_post(rt, data["token"])
         return "channel saved"
     if step in ENDED:
         return "conversation over"
@@ -440,11 +440,28 @@ def _show(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | Non
     return f"asked {step}"
 
 
+def _refresh_donation_post(rt: Rt, token: str) -> None:
+    """The closed channel's donation post, posted at go-live and refreshed after an edit (queued
+    by its text: an edit that did not change it queues nothing)."""
+    channel = load_channel(rt.store, token)
+    if channel is not None:
+        queue_donation_post(rt, channel)
+
+
 def publish_command_menus(rt: Rt, owner_id: int) -> None:
-    """Buyers' commands for everyone, owners' commands in this owner's private chat."""
+    """Buyers' commands for everyone, owners' commands in this owner's private chat, whose menu
+    button opens the owner app."""
     with contextlib.suppress(TelegramBadRequest, TelegramForbidden):
         rt.telegram.set_my_commands(say.BUYER_COMMANDS)
         rt.telegram.set_my_commands(say.OWNER_COMMANDS, chat_id=owner_id)
+        if rt.settings.owner_app_url:
+            rt.telegram.set_menu_web_app(owner_id, say.OPEN_APP, rt.settings.owner_app_url)
+
+
+def _app_keyboard(rt: Rt) -> list[list[Button]] | None:
+    """The owner app's button under `/channels` and `/stats` (none when no app is deployed)."""
+    url = rt.settings.owner_app_url
+    return [[Button(say.OPEN_APP, web_app=url)]] if url else None
 
 
 # -- answers ---------------------------------------------------------------------------------------
@@ -477,6 +494,8 @@ def _writes(rt: Rt, conversation: ConversationDoc, data: Data) -> Callable[[Tx],
             raise ValueError(f"channel {token} vanished")
         stored = _channel_from(data, current.model_dump()).to_firestore()
         tx.update(channels, token, {name: stored[name] for name in SETTING_FIELDS} | {"updated_at": now})
+        changes = changed(current.to_firestore(), stored, SETTING_FIELDS)
+        record(tx, rt.store, token, conversation.user_id, "bot", changes, now)
 
     return save
 
@@ -584,7 +603,8 @@ def _channels(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
     if not owned:
         rt.telegram.send_message(chat_id, say.NO_CHANNELS)
         return "no channels"
-    rt.telegram.send_message(chat_id, "\n\n".join(say.channel_line(c, *_links(rt, c.token)) for c in owned))
+    text = "\n\n".join(say.channel_line(c, *_links(rt, c.token)) for c in owned)
+    rt.telegram.send_message(chat_id, text, keyboard=_app_keyboard(rt))
     return "channels listed"
 
 
@@ -616,7 +636,11 @@ def _set_status(rt: Rt, user_id: int, chat_id: int, token: str, status: ChannelS
     # Already so (a re-delivered /pause whose answer Telegram refused, or pressed twice): the same
     # answer again, and the same post queued (its name dedupes it).
     if channel.status is not status:
-        rt.store.channels.update(token, {"status": status, "updated_at": rt.clock.now()})
+        now = rt.clock.now()
+        with rt.store.batch() as batch:
+            batch.update(rt.store.channels, token, {"status": status, "updated_at": now})
+            change = {"status": {"before": channel.status.value, "after": status.value}}
+            record(batch, rt.store, token, user_id, "bot", change, now)
     if status is ChannelStatus.PAUSED:
         rt.telegram.send_message(chat_id, say.paused(channel.title))
         return "paused"
@@ -630,7 +654,8 @@ def _stats(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
     if not owned:
         rt.telegram.send_message(chat_id, say.NO_CHANNELS)
         return "no channels"
-    rt.telegram.send_message(chat_id, "\n\n".join(channel_stats(rt, c) for c in owned))
+    text = "\n\n".join(channel_stats(rt, c) for c in owned)
+    rt.telegram.send_message(chat_id, text, keyboard=_app_keyboard(rt))
     return "stats shown"
 
 
@@ -638,12 +663,7 @@ def channel_stats(rt: Rt, channel: ChannelDoc) -> str:
     """Active subscribers and their expiries in the next 7 days; per window of the last 7 and 30
     days, new and renewed subscriptions, sales and donations (settled orders)."""
     now = rt.clock.now()
-    active = expiring = 0
-    for page in rt.store.subscriptions.pages(
-        SUBSCRIPTIONS_OF_CHANNEL, channel_token=channel.token, status=SubscriptionStatus.ACTIVE
-    ):
-        active += len(page)
-        expiring += sum(now <= s.doc.expires_at <= now + EXPIRING_WITHIN for s in page)
+    active, expiring = active_and_expiring(rt.store, channel.token, now, EXPIRING_WITHIN)
     orders = [
         stored.doc
         for page in rt.store.orders.pages(
@@ -671,6 +691,17 @@ def channel_stats(rt: Rt, channel: ChannelDoc) -> str:
     return say.stats(channel.title, active, expiring, windows)
 
 
+def _payouts(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
+    """The owner's balance (available, in a payout, paid) and their last payouts."""
+    if not _owned(rt, user_id):
+        rt.telegram.send_message(chat_id, say.NO_CHANNELS)
+        return "no channels"
+    owed = owner_balance(rt.store, user_id)
+    history = payout_history(rt.store, user_id, limit=5)
+    rt.telegram.send_message(chat_id, say.payouts(owed, history), keyboard=_app_keyboard(rt))
+    return "payouts shown"
+
+
 COMMANDS: dict[str, Callable[[Rt, int, int, int], str]] = {
     "/newchannel": _new_channel,
     "/edit": _edit,
@@ -679,4 +710,5 @@ COMMANDS: dict[str, Callable[[Rt, int, int, int], str]] = {
     "/pause": _status_command(ChannelStatus.PAUSED),
     "/resume": _status_command(ChannelStatus.ACTIVE),
     "/stats": _stats,
+    "/payouts": _payouts,
 }

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
-from shared_schemas.documents import ChannelDoc, ChannelStatus
+from shared_schemas.documents import ChannelDoc, ChannelStatus, PayoutDoc, PayoutState
 from shared_schemas.money import format_amount
+from telepay.ledger import Balance
 from telepay.texts import duration
 
 ROLE_WORDS = {"open": "open channel (where I post your offer)", "closed": "closed channel (members only)"}
@@ -58,6 +59,7 @@ OWNER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("pause", "Stop new sales"),
     ("resume", "Restart new sales"),
     ("stats", "Subscribers, sales and donations"),
+    ("payouts", "Your balance and payouts"),
     ("broadcast", "Re-post your offers now"),
     ("cancel", "Leave the current setup"),
 )
@@ -112,6 +114,23 @@ def paused(title: str) -> str:
 
 def resumed(title: str) -> str:
     return f"▶️ {title} is selling again; I'm posting the offer in the open channel."
+
+
+USE_WALLET = "✅ Use this wallet"
+
+
+def confirm_wallet(address: str, network: str) -> str:
+    return (
+        f"Send future payouts to this {network} wallet?\n\n{address}\n\n"
+        "Check it character by character: payouts sent to a wrong address cannot be recovered."
+    )
+
+
+def wallet_changed(address: str) -> str:
+    return (
+        f"\n\n💸 Your payout wallet is now {address}. It applies to future payouts; a payout "
+        "already under way still goes to the wallet it started with."
+    )
 
 
 def saved(title: str) -> str:
@@ -204,3 +223,37 @@ def ask_wallet(network: str, currency: str) -> str:
 
 def summary(lines: Sequence[str]) -> str:
     return "Here's your channel:\n\n" + "\n".join(lines) + "\n\nShall I put it live?"
+
+
+OPEN_APP = "📊 Open dashboard"
+
+
+def _amounts(sums: Mapping[str, Decimal]) -> str:
+    shown = [
+        f"{amount.normalize():f} {currency.upper()}" for currency, amount in sorted(sums.items()) if amount
+    ]
+    return ", ".join(shown) or "nothing"
+
+
+def payouts(owed: Balance, history: Sequence[PayoutDoc]) -> str:
+    """`/payouts`: what is owed (net of the platform fee, in the settlement currency), what a payout
+    is carrying right now, what was paid, and the last payouts with how they ended."""
+    lines = [
+        "💸 Your payouts",
+        f"Available: {_amounts(owed.available)}",
+        f"In a payout now: {_amounts(owed.reserved)}",
+        f"Paid so far: {_amounts(owed.paid)}",
+    ]
+    if history:
+        lines.append("")
+        lines.append("Last payouts:")
+        for payout in history:
+            state = (
+                payout.state.value
+                if payout.state is not PayoutState.FAILED
+                else f"failed ({payout.failure_reason})"
+            )
+            lines.append(
+                f"• {payout.created_at:%-d %B %Y}: {payout.amount.normalize():f} {payout.currency.upper()} — {state}"
+            )
+    return "\n".join(lines)

@@ -88,7 +88,7 @@ def handle_ipn(body: bytes, signature: str | None, rt: Runtime[IpnHandlerSetting
         if claim.done_before:
             outcome = "duplicate (done)"
         else:
-            claim.result = outcome = apply_payment(rt, order.order_id, payment)
+            claim.result = outcome = apply_payment(rt, order.order_id, payment, loaded=order)
     # Every IPN (duplicates too) flushes what this order still has in the outbox.
     if not flush_outbox(rt, order.order_id):
         raise RetryLater("publishing the payment event failed; it stays in the outbox")
@@ -125,11 +125,14 @@ def _record_unknown(rt: Runtime[IpnHandlerSettings], raw: Any, ipn: IpnBody, rea
     rt.store.unknown_ipns.set(f"{ipn.payment_id}-{ipn.payment_status}", doc)
 
 
-def apply_payment(rt: Runtime[SettlementSettings], order_id: str, payment: Payment) -> str:
-    """One transaction: read the order and the buyer's subscription, decide, write the decision."""
+def apply_payment(
+    rt: Runtime[SettlementSettings], order_id: str, payment: Payment, loaded: OrderDoc | None = None
+) -> str:
+    """One transaction: read the order and the buyer's subscription, decide, write the decision.
+    `loaded`: the order as the caller already read it (only its channel is taken from it)."""
     store, settings = rt.store, rt.settings
     policy = SettlementPolicy(settings.settle_on_confirmed, settings.payment_tolerance_percent)
-    first = store.orders.get(order_id)
+    first = loaded or store.orders.get(order_id)
     channel = load_channel(store, first.channel_token) if first else None
 
     def run(tx: Tx) -> str:

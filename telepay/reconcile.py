@@ -36,7 +36,7 @@ from telepay.access import Paid, deliver_access
 from telepay.adapters.nowpayments_api import NowPaymentsRejected
 from telepay.adapters.telegram_api import TelegramForbidden
 from telepay.channels import load_channel
-from telepay.errors import Transient
+from telepay.errors import ClaimBusy, Transient
 from telepay.logs import get_logger
 from telepay.payments import apply_payment, flush_outbox
 from telepay.runtime import Runtime
@@ -105,7 +105,7 @@ def _recheck_orders(rt: Rt, counts: dict[str, int]) -> None:
                     continue
                 if payment.order_id != order.order_id:
                     continue
-                outcome = apply_payment(rt, order.order_id, payment)
+                outcome = apply_payment(rt, order.order_id, payment, loaded=order)
                 if "payment.settled" in outcome:
                     counts["settled_late"] += 1
                     flush_outbox(rt, order.order_id)
@@ -155,6 +155,9 @@ def _pending_access(rt: Rt, counts: dict[str, int]) -> None:
             )
             try:
                 outcome = deliver_access(rt, paid, in_channel=sub.in_channel)
+            except ClaimBusy:  # notify is sending it right now
+                counts["access_still_pending"] += 1
+                continue
             except TelegramForbidden:
                 mark_blocked(rt.store, rt.clock, sub.user_id)
                 rt.store.subscriptions.update(

@@ -29,6 +29,7 @@ from typing import Any, Generic, TypeVar
 
 from shared_schemas.documents import (
     BotChatDoc,
+    ChannelChangeDoc,
     ChannelDoc,
     ClaimDoc,
     ConversationDoc,
@@ -173,6 +174,7 @@ REPOSITORIES: dict[str, type[Document]] = {
     "payouts": PayoutDoc,
     "bot_chats": BotChatDoc,
     "conversations": ConversationDoc,
+    "channel_changes": ChannelChangeDoc,
     "support_actions": SupportActionDoc,
 }
 
@@ -194,6 +196,7 @@ class Store(ABC):
     payouts: Repository[PayoutDoc]
     bot_chats: Repository[BotChatDoc]
     conversations: Repository[ConversationDoc]
+    channel_changes: Repository[ChannelChangeDoc]
     support_actions: Repository[SupportActionDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:

@@ -38,6 +38,22 @@ def offer(channel: ChannelDoc) -> str:
 
 
 DONATE_BUTTON = "💝 Donate"
+
+
+def donation_post(title: str, message: str | None) -> str:
+    """The closed channel's donation post (not the daily offer: that one sells access)."""
+    body = message or f"Enjoying {title}? You can support it with a donation of any amount."
+    return f"💝 Support {title}\n\n{body}"
+
+
+def donation_post_refused(title: str, problem: str) -> str:
+    return (
+        f"⚠️ I couldn't post the donation message in the private channel of {title}: Telegram said "
+        f"“{problem}”.\n\nTo have it there, give me the right to post messages (and to edit them) "
+        "in the private channel; then save the donation message again with /edit."
+    )
+
+
 WELCOME = (
     "Hi! I sell access to private channels and take donations in crypto. "
     "Open a channel's link to see its offer.\n\n"

@@ -8,7 +8,9 @@ recorded in `failed_updates`, answered 200 so it never blocks the chat), or it f
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -73,8 +75,19 @@ def handle_update(raw: dict[str, object], rt: Rt) -> str:
 
 def _record_failure(update_id: int, raw: dict[str, object], reason: str, rt: Rt) -> None:
     log.warning("update failed permanently: %s", reason, extra={"update_id": update_id})
-    doc = FailedUpdateDoc(update_id=update_id, reason=reason, update=raw, recorded_at=rt.clock.now())
+    stored = _storable(raw)
+    doc = FailedUpdateDoc(update_id=update_id, reason=reason, update=stored, recorded_at=rt.clock.now())
     rt.store.failed_updates.set(str(update_id), doc)
+
+
+def _storable(value: Any) -> Any:
+    """The update as Firestore can keep it: an array directly inside an array (an inline keyboard's
+    rows) is kept as its JSON text."""
+    if isinstance(value, dict):
+        return {key: _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json.dumps(item) if isinstance(item, list) else _storable(item) for item in value]
+    return value
 
 
 def _route(update: TelegramUpdate, rt: Rt) -> str:

@@ -1,4 +1,4 @@
-# The seven functions, built from the deploy bundles (`python -m scripts.build_bundles` writes
+# The functions, built from the deploy bundles (`python -m scripts.build_bundles` writes
 # build/bundles/<function>/: main.py, telepay/, shared_schemas/, a pinned requirements.txt).
 
 locals {
@@ -91,7 +91,7 @@ resource "google_storage_bucket_iam_member" "function_builder_reads_bundles" {
 
 # --- Functions ------------------------------------------------------------------------------------------
 resource "google_cloudfunctions2_function" "function" {
-  # checkov:skip=CKV_GCP_124:Only telegram_webhook and ipn_handler accept all ingress: Telegram and NowPayments call them from the internet without a Google identity. The five private functions take internal traffic only (ingress_settings below).
+  # checkov:skip=CKV_GCP_124:Only telegram_webhook, ipn_handler and owner_app accept all ingress: Telegram, NowPayments and owners' phones call them from the internet without a Google identity. The private functions take internal traffic only (ingress_settings below).
   for_each = local.functions
 
   name        = each.key
@@ -177,10 +177,11 @@ resource "google_cloudfunctions2_function" "function" {
 # Invoker grants live on the function's Cloud Run service: if a function is ever replaced (deleted
 # and created again), the new service starts without them, so each grant is replaced with it.
 
-# telegram_webhook and ipn_handler are called by Telegram and NowPayments, which cannot present a
-# Google identity; they authenticate each request themselves (secret token, HMAC + state re-read).
+# telegram_webhook, ipn_handler and owner_app are called by Telegram, NowPayments and owners' Mini App
+# (in Telegram on their phones), which cannot present a Google identity; they authenticate each
+# request themselves (secret token, HMAC + state re-read, Telegram's signed initData).
 resource "google_cloud_run_service_iam_member" "public_invoker" {
-  # checkov:skip=CKV_GCP_102:Only telegram_webhook and ipn_handler: Telegram and NowPayments cannot send Google identity tokens; the functions check the webhook secret token and the IPN HMAC themselves.
+  # checkov:skip=CKV_GCP_102:Only telegram_webhook, ipn_handler and owner_app: Telegram, NowPayments and the Mini App in an owner's Telegram cannot send Google identity tokens; the functions check the webhook secret token, the IPN HMAC and the signed initData themselves.
   for_each = toset([for name, function in local.functions : name if function.public])
 
   location = var.region

@@ -100,6 +100,18 @@ locals {
       min_instances   = 0
       max_instances   = 5
     }
+    # Owners open it from the bot; a few calls per screen, each a handful of Firestore reads.
+    owner_app = {
+      entry_point     = "owner_app"
+      trigger         = "http-public"
+      public          = true
+      description     = "Owners' Mini App: its page and a JSON API (Telegram initData checked on every call)."
+      timeout_seconds = 30
+      memory          = "512M"
+      cpu             = null
+      min_instances   = 0
+      max_instances   = 10
+    }
   }
 
   # The Cloud Run service of each function (2nd gen functions run on Cloud Run): the function's
@@ -132,6 +144,7 @@ locals {
       CREATE_INVOICE_URL            = local.function_urls["create_invoice"]
       KEYPAD_URL                    = local.function_urls["keypad"]
       DAILY_BROADCAST_URL           = local.function_urls["daily_broadcast"] # owners' /broadcast
+      OWNER_APP_URL                 = local.function_urls["owner_app"]       # the owners' app button
     }
     ipn_handler = {
       GOOGLE_CLOUD_PROJECT     = var.project_id
@@ -189,6 +202,14 @@ locals {
       NOWPAYMENTS_API_BASE_URL = var.nowpayments_api_base_url
       IPN_CALLBACK_URL         = local.function_urls["ipn_handler"] # payout IPNs
     }
+    owner_app = {
+      GOOGLE_CLOUD_PROJECT   = var.project_id
+      LOG_LEVEL              = var.log_level
+      TELEGRAM_BOT_USERNAME  = var.telegram_bot_username
+      TASKS_LOCATION         = var.region
+      TASKS_TOKEN_FROM_QUEUE = "true"                                 # the queue adds the token (tasks.tf)
+      DAILY_BROADCAST_URL    = local.function_urls["daily_broadcast"] # offer and donation posts after a change
+    }
   }
 
   # The SecretStr settings of each function, read from Secret Manager (secrets.tf). Each secret's
@@ -202,6 +223,7 @@ locals {
     expire_subscriptions = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY"] # reconciliation re-reads payments
     daily_broadcast      = ["TELEGRAM_BOT_TOKEN"]
     payout               = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY", "NOWPAYMENTS_EMAIL", "NOWPAYMENTS_PASSWORD", "NOWPAYMENTS_2FA_SECRET"]
+    owner_app            = ["TELEGRAM_BOT_TOKEN"] # checks initData, asks Telegram who is an admin
   }
 
   secrets = {
@@ -227,6 +249,7 @@ locals {
     expire_subscriptions = { "roles/datastore.user" = "Firestore: queries subscriptions due for a reminder or removal and updates them; re-publishes stuck outbox events; reconciliation settles orders and re-sends access; records failed tasks." }
     daily_broadcast      = { "roles/datastore.user" = "Firestore: reads channels and writes their broadcast state; writes claims." }
     payout               = { "roles/datastore.user" = "Firestore: reads the ledger and channels; reserves entries and writes payouts in transactions; writes claims." }
+    owner_app            = { "roles/datastore.user" = "Firestore: reads channels, subscriptions, orders, the ledger and payouts of the calling owner; writes only channel settings and their channel_changes records (Firestore IAM cannot narrow a role below the database, so the code writes nothing else)." }
   }
 
   # The service accounts whose OIDC tokens call the scheduled and pushed-to functions. Queue
@@ -322,7 +345,7 @@ locals {
       min_backoff_seconds       = 1
       max_backoff_seconds       = 300
       max_doublings             = 5
-      enqueued_by               = ["daily_broadcast", "telegram_webhook"]
+      enqueued_by               = ["daily_broadcast", "telegram_webhook", "owner_app"]
     }
   }
 

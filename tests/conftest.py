@@ -7,8 +7,10 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from google.cloud import firestore
 
 from shared_schemas.documents import ChannelDoc, Tier
 
@@ -33,6 +35,13 @@ def demo_channel(token: str = "DemoChannel01", owner: int = 5001, **changes: obj
     }
     fields.update(changes)
     return ChannelDoc.model_validate(fields)
+
+
+def stored(db: firestore.Client, collection: str, document_id: str) -> dict[str, Any]:
+    """A document that must exist."""
+    data = db.collection(collection).document(document_id).get().to_dict()
+    assert data is not None, f"{collection}/{document_id} does not exist"
+    return data
 
 
 @pytest.fixture

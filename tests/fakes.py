@@ -10,9 +10,12 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+from pydantic import BaseModel
+
+from shared_schemas.names import Queue
 from shared_schemas.telegram import TgChatMember, TgUser
 from telepay.adapters.nowpayments_api import Invoice, NowPaymentsUnavailable, Payment
-from telepay.adapters.telegram_api import Keyboard
+from telepay.adapters.telegram_api import Button, Keyboard
 
 
 @dataclass
@@ -22,11 +25,14 @@ class Sent:
     keyboard: Keyboard | None
     message_id: int
 
+    def buttons(self) -> list[Button]:
+        return [b for row in self.keyboard or [] for b in row]
+
     def button_urls(self) -> list[str]:
-        return [b.url for row in self.keyboard or [] for b in row if b.url]
+        return [b.url for b in self.buttons() if b.url]
 
     def callbacks(self) -> list[str]:
-        return [b.callback_data for row in self.keyboard or [] for b in row if b.callback_data]
+        return [b.callback_data for b in self.buttons() if b.callback_data]
 
 
 @dataclass
@@ -41,6 +47,7 @@ class FakeTelegram:
     # not a member).
     members: dict[tuple[int, int], tuple[str, tuple[str, ...]] | Exception] = field(default_factory=dict)
     commands: dict[int | None, list[tuple[str, str]]] = field(default_factory=dict)
+    menu_buttons: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def _maybe_fail(self) -> None:
         method = self.calls[-1][0] if self.calls else ""
@@ -106,6 +113,11 @@ class FakeTelegram:
         self._maybe_fail()
         self.commands[chat_id] = list(commands)
 
+    def set_menu_web_app(self, chat_id: int, text: str, url: str) -> None:
+        self.calls.append(("set_menu_web_app", (chat_id,)))
+        self._maybe_fail()
+        self.menu_buttons[chat_id] = (text, url)
+
     def to(self, chat_id: int) -> list[Sent]:
         return [m for m in self.sent if m.chat_id == chat_id]
 
@@ -166,23 +178,24 @@ class RecordingTasks:
     """Cloud Tasks has no official emulator; the end-to-end tests use the project's stand-in.
     Integration tests record what would be queued, with the stand-in's name dedupe."""
 
-    created: list[tuple[str, str, Any, str | None]] = field(default_factory=list)
-    scheduled: dict[str, Any] = field(default_factory=dict)
+    # (queue, url, payload, name); the payload is whichever task model was queued.
+    created: list[tuple[str, str, Any, str]] = field(default_factory=list)
+    scheduled: dict[str, datetime | None] = field(default_factory=dict)
 
     def enqueue(
         self,
-        queue: Any,
+        queue: Queue,
         url: str,
-        payload: Any,
+        payload: BaseModel,
         name: str | None = None,
-        schedule_time: Any = None,
-        audience: Any = None,
+        schedule_time: datetime | None = None,
+        audience: str | None = None,
     ) -> str:
         from telepay.adapters.tasks_queue import TaskAlreadyExists
 
         if name and any(existing[3] == name for existing in self.created):
             raise TaskAlreadyExists(name)
+        name = name or f"task-{len(self.created) + 1}"
         self.created.append((queue.value, url, payload, name))
-        if name:
-            self.scheduled[name] = schedule_time
-        return name or f"task-{len(self.created)}"
+        self.scheduled[name] = schedule_time
+        return name

@@ -28,6 +28,7 @@ from telepay.store import Store
 from tests.fakes import FakeNowPayments, FakeTelegram, RecordingTasks
 
 S = TypeVar("S", bound=CommonSettings)
+D = TypeVar("D")
 IPN_SECRET = "test-ipn-secret-0123456789"
 WEBHOOK_SECRET = "test-webhook-secret-0123456789"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -71,7 +72,8 @@ def settings(cls: type[S], **changes: Any) -> S:
     """A function's settings with test values (no environment read)."""
     defaults = {name: info.default for name, info in cls.model_fields.items() if not info.is_required()}
     given = {k: v for k, v in (COMMON | changes).items() if k in cls.model_fields}
-    return cls.model_construct(**(defaults | given))
+    made: S = cls.model_construct(**(defaults | given))  # type: ignore[assignment]
+    return made
 
 
 def runtime(cls: type[S], store: Store, now: datetime = NOW, **changes: Any) -> Runtime[S]:
@@ -83,6 +85,20 @@ def runtime(cls: type[S], store: Store, now: datetime = NOW, **changes: Any) -> 
         publisher=RecordingPublisher(),
     )
     return rt
+
+
+def present(doc: D | None) -> D:
+    """A document that must exist."""
+    assert doc is not None, "the document does not exist"
+    return doc
+
+
+def telegram_of(rt: Runtime[Any]) -> FakeTelegram:
+    return fakes(rt)[0]
+
+
+def nowpayments_of(rt: Runtime[Any]) -> FakeNowPayments:
+    return fakes(rt)[1]
 
 
 def fakes(rt: Runtime[Any]) -> tuple[FakeTelegram, FakeNowPayments, RecordingTasks]:

@@ -163,12 +163,11 @@ class MemoryRepository(Repository[D]):
         if spec.range_field not in data:
             return False  # Firestore leaves out documents without the ordered field
         value = data[spec.range_field]
-        for bound, within in ((below, lambda v, b: v <= b), (above, lambda v, b: v >= b)):
-            if bound is not None and not (
-                value is not None and type(value) is type(bound) and within(value, bound)
-            ):
-                return False
-        return True
+        if value is None:
+            return below is None and above is None
+        if below is not None and not (type(value) is type(below) and value <= below):
+            return False
+        return above is None or (type(value) is type(above) and value >= above)
 
     @staticmethod
     def _order(data: dict[str, Any], spec: QuerySpec, doc_id: str) -> tuple[Any, str]:

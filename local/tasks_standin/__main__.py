@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import uvicorn
 
@@ -26,9 +27,15 @@ def main(argv: list[str] | None = None) -> None:
         default=3600.0,
         help="how long a completed or deleted task's name stays taken (default 3600)",
     )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="keep queues, tasks and tombstones in this file and read them back on start",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    app = create_app(tombstone_seconds=args.tombstone_seconds, queues=args.queue)
+    app = create_app(tombstone_seconds=args.tombstone_seconds, queues=args.queue, state_file=args.state_file)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 

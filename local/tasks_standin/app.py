@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from google.cloud.tasks_v2.types import cloudtasks
@@ -227,15 +228,21 @@ def create_app(
     queues: list[str] | None = None,
     sender: Sender | None = None,
     clock: Callable[[], float] = time.time,
+    state_file: Path | None = None,
 ) -> Starlette:
     """The stand-in as a Starlette app; the engine is ``app.state.engine``.
 
     ``queues``: full queue names created at startup (and again on reset) with default settings.
+    ``state_file``: queues, tasks and tombstones are kept there and read back on start.
     ``sender``: replaces the HTTP dispatcher (``async (method, url, headers, body, timeout) ->
     DispatchResult``), for in-process tests.
     """
     engine = TasksEngine(
-        tombstone_seconds=tombstone_seconds, startup_queues=queues, sender=sender, clock=clock
+        tombstone_seconds=tombstone_seconds,
+        startup_queues=queues,
+        sender=sender,
+        clock=clock,
+        state_file=state_file,
     )
     api = TasksApi(engine)
 

@@ -28,6 +28,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +37,15 @@ from google.cloud.tasks_v2.types import queue as queue_types
 from google.cloud.tasks_v2.types import target as target_types
 from google.cloud.tasks_v2.types import task as task_types
 from google.protobuf import field_mask_pb2, timestamp_pb2
+
+from local.tasks_standin.state_file import (
+    SavedState,
+    SavedTask,
+    StateFile,
+    gone_entry,
+    queue_entry,
+    task_entry,
+)
 
 __all__ = ["ApiError", "DispatchResult", "TasksEngine", "backoff_seconds"]
 
@@ -204,6 +214,7 @@ class TasksEngine:
         sender: Sender | None = None,
         max_finished_records: int = 100_000,
         startup_queues: list[str] | None = None,
+        state_file: Path | None = None,
     ) -> None:
         self.tombstone_seconds = tombstone_seconds
         self.clock = clock
@@ -218,8 +229,73 @@ class TasksEngine:
         self.scheduler_wakeups = 0
         self.queues: dict[str, QueueRecord] = {}
         self.finished: deque[dict[str, Any]] = deque(maxlen=max_finished_records)
+        self._state = StateFile(state_file) if state_file is not None else None
+        if self._state is not None:
+            self._restore(self._state.load())
         for name in self.startup_queues:
-            self.create_queue(name.rsplit("/queues/", 1)[0], QueuePb(name=name))
+            if name not in self.queues:
+                self.create_queue(name.rsplit("/queues/", 1)[0], QueuePb(name=name))
+
+    # ------------------------------------------------------------------ state file
+
+    def _restore(self, saved: SavedState) -> None:
+        now = self.clock()
+        for name, raw in saved.queues.items():
+            pb = QueuePb()
+            pb.ParseFromString(raw)
+            q = QueueRecord(pb=pb, tokens=float(pb.rate_limits.max_burst_size), refilled_at=now)
+            q.tombstones = {i: t for i, t in saved.tombstones.get(name, {}).items() if t > now}
+            for task_id, task in saved.tasks.get(name, {}).items():
+                task_pb = TaskPb()
+                task_pb.ParseFromString(task.pb)
+                rec = TaskRecord(pb=task_pb, task_id=task_id, seq=next(self._seq), due=task.due)
+                rec.first_dispatch = task.first_dispatch
+                rec.execution_count = task.execution_count
+                rec.last_http_status = task.last_http_status
+                q.tasks[task_id] = rec
+                q.heap.append((rec.due, rec.seq, task_id, rec.generation))
+            heapq.heapify(q.heap)
+            self.queues[name] = q
+
+    def _save_queue(self, name: str) -> None:
+        if self._state is not None:
+            q = self.queues.get(name)
+            entry = queue_entry(name, q.pb.SerializeToString()) if q else {"k": "queue-deleted", "q": name}
+            self._state.append(entry)
+
+    def _save_task(self, q: QueueRecord, rec: TaskRecord) -> None:
+        if self._state is not None:
+            saved = SavedTask(
+                rec.pb.SerializeToString(),
+                rec.due,
+                rec.first_dispatch,
+                rec.execution_count,
+                rec.last_http_status,
+            )
+            self._state.append(task_entry(str(q.pb.name), rec.task_id, saved))
+            self._compact_if_needed()
+
+    def _save_gone(self, q: QueueRecord, task_id: str) -> None:
+        if self._state is not None:
+            self._state.append(gone_entry(str(q.pb.name), task_id, q.tombstones[task_id]))
+            self._compact_if_needed()
+
+    def _compact_if_needed(self) -> None:
+        assert self._state is not None
+        live = sum(len(q.tasks) + len(q.tombstones) + 1 for q in self.queues.values())
+        if not self._state.needs_compaction(live):
+            return
+        saved = SavedState()
+        for name, q in self.queues.items():
+            saved.queues[name] = q.pb.SerializeToString()
+            saved.tombstones[name] = dict(q.tombstones)
+            saved.tasks[name] = {
+                i: SavedTask(
+                    r.pb.SerializeToString(), r.due, r.first_dispatch, r.execution_count, r.last_http_status
+                )
+                for i, r in q.tasks.items()
+            }
+        self._state.rewrite(saved.entries())
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -242,6 +318,8 @@ class TasksEngine:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._state is not None:
+            self._state.close()
 
     def wake(self) -> None:
         if self._wakeup is not None:
@@ -254,6 +332,8 @@ class TasksEngine:
                 rec.deleted = True
         self.queues = {}
         self.finished.clear()
+        if self._state is not None:
+            self._state.append({"k": "reset"})
         for name in self.startup_queues:
             self.create_queue(name.rsplit("/queues/", 1)[0], QueuePb(name=name))
         self.wake()
@@ -351,6 +431,7 @@ class TasksEngine:
         self._normalise_queue(pb)
         now = self.clock()
         self.queues[name] = QueueRecord(pb=pb, tokens=float(pb.rate_limits.max_burst_size), refilled_at=now)
+        self._save_queue(name)
         self.wake()
         return self._queue_copy(self.queues[name])
 
@@ -401,6 +482,7 @@ class TasksEngine:
         existing.pb = updated
         burst = float(updated.rate_limits.max_burst_size)
         existing.tokens = min(existing.tokens, burst)
+        self._save_queue(name)
         self.wake()
         return self._queue_copy(existing)
 
@@ -409,10 +491,12 @@ class TasksEngine:
         for rec in q.tasks.values():
             rec.deleted = True
         del self.queues[name]
+        self._save_queue(name)
 
     def set_queue_state(self, name: str, state: int) -> Any:
         q = self._queue(name)
         q.pb.state = state
+        self._save_queue(name)
         self.wake()
         return self._queue_copy(q)
 
@@ -426,6 +510,7 @@ class TasksEngine:
             del q.tasks[task_id]
         q.heap.clear()
         q.pb.purge_time.CopyFrom(_timestamp(now))
+        self._save_queue(name)
         return self._queue_copy(q)
 
     # ------------------------------------------------------------------ tasks
@@ -519,6 +604,7 @@ class TasksEngine:
         q.tasks[task_id] = rec
         heapq.heappush(q.heap, (due, rec.seq, task_id, rec.generation))
         q.stats["created"] += 1
+        self._save_task(q, rec)
         self.wake()
         return self.task_view(rec, view)
 
@@ -574,6 +660,7 @@ class TasksEngine:
                 rec.due = now
                 rec.pb.schedule_time.CopyFrom(_timestamp(now))
                 q.heap.append((now, rec.seq, rec.task_id, rec.generation))
+                self._save_task(q, rec)
                 count += 1
             heapq.heapify(q.heap)
         self.wake()
@@ -770,6 +857,7 @@ class TasksEngine:
         pb.schedule_time.CopyFrom(_timestamp(rec.due))
         heapq.heappush(q.heap, (rec.due, rec.seq, rec.task_id, rec.generation))
         q.stats["retried"] += 1
+        self._save_task(q, rec)
         self.wake()
 
     @staticmethod
@@ -790,6 +878,7 @@ class TasksEngine:
 
     def _finish(self, q: QueueRecord, rec: TaskRecord, state: str, now: float) -> None:
         q.tombstones[rec.task_id] = now + self.tombstone_seconds
+        self._save_gone(q, rec.task_id)
         self.finished.append(self.task_record_view(q, rec, state, now))
 
     # ------------------------------------------------------------------ control views

@@ -516,6 +516,31 @@ async def delete_my_commands(ctx: Ctx, args: Args) -> bool:
     return True
 
 
+@api_method("setChatMenuButton")
+async def set_chat_menu_button(ctx: Ctx, args: Args) -> bool:
+    try:
+        button: Any = args.json_value("menu_button") if args.has("menu_button") else {"type": "default"}
+    except ValueError as exc:
+        raise bad_request("can't parse menu button JSON object") from exc
+    kind = button.get("type") if isinstance(button, dict) else None
+    if kind not in ("default", "commands", "web_app"):
+        raise bad_request("unsupported menu button type")
+    if kind == "web_app" and not (
+        isinstance(button.get("text"), str)
+        and isinstance(button.get("web_app"), dict)
+        and button["web_app"].get("url")
+    ):
+        raise bad_request("a web_app menu button needs text and web_app.url")
+    chat_id = int(args.get("chat_id") or 0)
+    ctx.bot.menu_buttons[chat_id] = button
+    return True
+
+
+@api_method("getChatMenuButton")
+async def get_chat_menu_button(ctx: Ctx, args: Args) -> JSON:
+    return ctx.bot.menu_buttons.get(int(args.get("chat_id") or 0), {"type": "commands"})
+
+
 # --------------------------------------------------------------------------- chats and members
 @api_method("getChat")
 async def get_chat(ctx: Ctx, args: Args) -> JSON:

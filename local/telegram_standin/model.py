@@ -243,6 +243,7 @@ class BotState:
         self.scoped_commands: dict[
             str, list[JSON]
         ] = {}  # other scopes: `chat:<id>`, `all_private_chats`, ...
+        self.menu_buttons: dict[int, JSON] = {}  # private chat id -> its menu button (setChatMenuButton)
         self.limiter = RateLimiter()
         self.last_set_webhook = -1e9
         self.deliveries: list[JSON] = []

@@ -20,6 +20,10 @@ class Publisher:
         if self._client is None:
             from google.cloud import pubsub_v1
 
-            self._client = pubsub_v1.PublisherClient()
+            # One message per batch: sent at once instead of waiting up to 10 ms for more (the
+            # default), which every IPN answer would wait for.
+            self._client = pubsub_v1.PublisherClient(
+                batch_settings=pubsub_v1.types.BatchSettings(max_messages=1)
+            )
         future = self._client.publish(self._client.topic_path(self._project, topic.value), data, **attributes)
         return str(future.result(timeout=self._timeout))

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from shared_schemas.config import TasksSettings
 from shared_schemas.names import Queue
-from telepay.clock import Clock
+from telepay.clock import Clock, system_clock
 from telepay.errors import Transient
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def task_name_part(text: str) -> str:
 class TaskQueue:
     def __init__(self, settings: TasksSettings, clock: Clock | None = None) -> None:
         self._settings = settings
-        self._clock = clock or Clock()
+        self._clock = clock or system_clock(settings.telepay_clock_offset_file)
         self._client: CloudTasksClient | None = None
 
     def _get_client(self) -> CloudTasksClient:

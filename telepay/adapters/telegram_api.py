@@ -21,7 +21,9 @@ from telegram import (
     BotCommandScopeDefault,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    MenuButtonWebApp,
     Message,
+    WebAppInfo,
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
@@ -55,6 +57,7 @@ class Button:
     text: str
     callback_data: str | None = None
     url: str | None = None
+    web_app: str | None = None  # a Mini App's URL, opened inside Telegram
 
 
 Keyboard = Sequence[Sequence[Button]]
@@ -65,7 +68,15 @@ def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
         return None
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(b.text, callback_data=b.callback_data, url=b.url) for b in row]
+            [
+                InlineKeyboardButton(
+                    b.text,
+                    callback_data=b.callback_data,
+                    url=b.url,
+                    web_app=WebAppInfo(b.web_app) if b.web_app else None,
+                )
+                for b in row
+            ]
             for row in keyboard
         ]
     )
@@ -129,7 +140,13 @@ class TelegramApi:
         self._run(lambda bot: bot.delete_message(chat_id, message_id))
 
     def answer_callback_query(self, query_id: str, text: str | None = None, alert: bool = False) -> None:
-        self._run(lambda bot: bot.answer_callback_query(query_id, text=text, show_alert=alert))
+        """Answer a button press. Too late (Telegram's 15 s passed, e.g. on a re-delivered update) is
+        not a failure: the button's spinner stopped by itself and the work goes on."""
+        try:
+            self._run(lambda bot: bot.answer_callback_query(query_id, text=text, show_alert=alert))
+        except TelegramBadRequest as error:
+            if "query is too old" not in str(error).lower():
+                raise
 
     # -- channel access -----------------------------------------------------------------------
     def create_join_request_link(self, chat_id: int, name: str, expire_date: datetime) -> str:
@@ -165,3 +182,8 @@ class TelegramApi:
         scope = BotCommandScopeDefault() if chat_id is None else BotCommandScopeChat(chat_id)
         listed = [BotCommand(name, description) for name, description in commands]
         self._run(lambda bot: bot.set_my_commands(listed, scope=scope))
+
+    def set_menu_web_app(self, chat_id: int, text: str, url: str) -> None:
+        """The menu button of one private chat opens this Mini App."""
+        button = MenuButtonWebApp(text, WebAppInfo(url))
+        self._run(lambda bot: bot.set_chat_menu_button(chat_id=chat_id, menu_button=button))

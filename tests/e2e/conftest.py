@@ -1,5 +1,11 @@
 """The whole local stack (emulators, stand-ins, every function, the scheduler), started once for
-the end-to-end tests on its own ports and state folder, and stopped after them."""
+the end-to-end tests on its own ports and state folder, and stopped after them.
+
+By design the end-to-end modules share this one stack (starting it takes seconds, and several
+minutes for all of them): each test works in its own channel (`token`) with its own users, so they
+pass in any order, but not in isolation from the stack's state. That is why the per-module check
+(`make test-modules`) runs the unit and integration modules only. Each test's changes to the
+process environment (the local clients point it at the stack's emulators) are undone after it."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from google.cloud import firestore as firestore_api
 
 from local.clients import NowPaymentsControl, TelegramControl, firestore
 from local.config import StackConfig
@@ -34,6 +41,11 @@ def stack() -> Iterator[Stack]:
             shutil.rmtree(state, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored(env_guard: None) -> None:
+    """`local.clients.firestore` points FIRESTORE_EMULATOR_HOST at the stack: not past the test."""
+
+
 @pytest.fixture(scope="session")
 def endpoints(stack: Stack) -> dict[str, Any]:
     return stack.config.endpoints()
@@ -50,8 +62,9 @@ def np(endpoints: dict[str, Any]) -> NowPaymentsControl:
 
 
 @pytest.fixture
-def db(endpoints: dict[str, Any]) -> Any:
-    return firestore(endpoints)
+def db(endpoints: dict[str, Any]) -> firestore_api.Client:
+    client: firestore_api.Client = firestore(endpoints)
+    return client
 
 
 @pytest.fixture
@@ -60,13 +73,19 @@ def token() -> str:
     return "E2e" + uuid.uuid4().hex[:9]
 
 
-@pytest.fixture
-def clock(stack: Stack) -> Iterator[Any]:
+class StackClock:
     """Moves the whole stack's clock forward (the functions read the offset file)."""
 
-    class Clock:
-        def set(self, seconds: float) -> None:
-            stack.config.clock_offset_file.write_text(str(seconds))
+    def __init__(self, stack: Stack) -> None:
+        self.offset_file = stack.config.clock_offset_file
 
-    yield Clock()
-    stack.config.clock_offset_file.write_text("0")
+    def set(self, seconds: float) -> None:
+        self.offset_file.write_text(str(seconds))
+
+
+@pytest.fixture
+def clock(stack: Stack) -> Iterator[StackClock]:
+    """The stack's clock, set back to the real time after the test."""
+    stack_clock = StackClock(stack)
+    yield stack_clock
+    stack_clock.set(0)

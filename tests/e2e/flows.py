@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from local.clients import NowPaymentsControl, TelegramControl, buttons, wait_for
 from local.fixtures import setup_channel
+from shared_schemas.names import Collection, Queue
 
 
 @dataclass
@@ -57,9 +60,40 @@ def subscribe(
 def join(tg: TelegramControl, user: int, channel: Channel, receipt: dict[str, Any]) -> str:
     result = tg.join(user, buttons(receipt)[0]["url"])
     assert result["result"] == "requested", result
-    return wait_for(
-        "the join approval", lambda: tg.member_status(channel.closed, user) == "member" and "member"
-    )
+    wait_for("the join approval", lambda: tg.member_status(channel.closed, user) == "member")
+    return "member"
+
+
+def queue_path(endpoints: dict[str, Any], queue: Queue) -> str:
+    return f"projects/{endpoints['project']}/locations/{endpoints['tasks_location']}/queues/{queue.value}"
+
+
+def tasks_idle(endpoints: dict[str, Any], queue: Queue, timeout: float = 60) -> None:
+    """Waits until the queue has no task pending or in flight (the Cloud Tasks stand-in knows)."""
+    answer = httpx.post(
+        f"{endpoints['tasks_emulator']}/_control/wait_idle",
+        json={"queue": queue_path(endpoints, queue), "timeout": timeout},
+        timeout=timeout + 10,
+    ).json()
+    assert answer["idle"], f"{queue.value} still busy after {timeout} s: {answer['stats']}"
+
+
+def notified(db: Any, order_id: str, timeout: float = 30) -> None:
+    """Waits until every payment event of a settled order is published and notify has finished both
+    of its messages (their claims are done): from then on a redelivered event is refused by its claim,
+    so a count of messages is final."""
+
+    def done() -> bool:
+        outbox = docs_where(db, Collection.OUTBOX.value, "order_id", order_id)
+        claims = [
+            db.collection(Collection.CLAIMS.value).document(f"msg:{d['event_id']}:{who}").get().to_dict()
+            for d in outbox
+            for who in ("buyer", "owner")
+        ]
+        published = bool(outbox) and all(d["published"] for d in outbox)
+        return published and all(c and c["status"] == "done" for c in claims)
+
+    wait_for(f"the notices of {order_id}", done, timeout=timeout)
 
 
 def donate(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from local.clients import NowPaymentsControl, TelegramControl, buttons, wait_for
-from local.demo import CLOSED_RIGHTS
+from local.fixtures import CLOSED_RIGHTS
 from tests.e2e.flows import join, new_channel, open_invoice, subscribe, texts_in
 from tests.e2e.test_expiry import sweep
 

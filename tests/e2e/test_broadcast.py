@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import pytest
 
-from local.clients import buttons, wait_for
-from tests.e2e.flows import new_channel, texts_in
+from local.clients import TelegramControl, buttons, wait_for
+from shared_schemas.names import Queue
+from tests.e2e.flows import new_channel, tasks_idle, texts_in
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +30,9 @@ def offers(tg: Any, chat: int) -> list[dict[str, Any]]:
     return [m for m in tg.transcript(chat) if "Choose how long" in (m.get("text") or "")]
 
 
-def test_offers_are_posted_replaced_and_paused(endpoints, tg, token) -> None:  # type: ignore[no-untyped-def]
+def test_offers_are_posted_replaced_and_paused(
+    endpoints: dict[str, Any], tg: TelegramControl, token: str
+) -> None:
     a = new_channel(endpoints, tg, token + "a")
     b = new_channel(endpoints, tg, token + "b")
     bot = endpoints["telegram_bot_username"]
@@ -40,7 +42,7 @@ def test_offers_are_posted_replaced_and_paused(endpoints, tg, token) -> None:  #
         run(endpoints, "2030-01-01", only=channel.token)  # a repeated run
     first = wait_for("A's offer", lambda: offers(tg, a.open))
     wait_for("B's offer", lambda: offers(tg, b.open))
-    time.sleep(1)
+    tasks_idle(endpoints, Queue.BROADCAST)
     assert len(offers(tg, a.open)) == 1 and len(offers(tg, b.open)) == 1
     assert [x["url"] for x in buttons(first[0])] == [
         f"https://t.me/{bot}?start={a.token}-t1",
@@ -60,9 +62,8 @@ def test_offers_are_posted_replaced_and_paused(endpoints, tg, token) -> None:  #
     tg.http.request("DELETE", f"/chats/{b.open}/admins/{bot_id}", json={"status": "left"}).raise_for_status()
     for day in ("2030-01-02", "2030-01-03", "2030-01-04", "2030-01-05"):
         run(endpoints, day, only=b.token)
-        time.sleep(0.5)
+        tasks_idle(endpoints, Queue.BROADCAST)  # each day's attempt counts before the next
     notice = tg.wait_message(b.owner, "paused the daily offer post")
-    time.sleep(1)
     assert len(texts_in(tg, b.owner, "paused the daily offer post")) == 1
     assert "/broadcast" in notice["text"]
     state = wait_for("the pause", lambda: _broadcast_state(endpoints, b.token).get("paused_reason"))
@@ -76,7 +77,7 @@ def _broadcast_state(endpoints: dict[str, Any], token: str) -> dict[str, Any]:
     return data.get("broadcast") or {}
 
 
-def test_owner_repost_has_a_cooldown(endpoints, tg, token) -> None:  # type: ignore[no-untyped-def]
+def test_owner_repost_has_a_cooldown(endpoints: dict[str, Any], tg: TelegramControl, token: str) -> None:
     channel = new_channel(endpoints, tg, token)
     tg.say(channel.owner, "/broadcast")
     tg.wait_message(channel.owner, "Re-posting the offer of Night Owls Club now")

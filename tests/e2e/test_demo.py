@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from local.demo import play
@@ -9,7 +11,7 @@ from local.demo import play
 pytestmark = pytest.mark.e2e
 
 
-def test_the_demo_plays_through(endpoints) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_plays_through(endpoints: dict[str, Any]) -> None:
     said: list[str] = []
     play(endpoints, said.append)
     assert said[-1].startswith("demo: done")

@@ -3,15 +3,17 @@ or by hand (with its own scheduled time, as Cloud Scheduler sends it)."""
 
 from __future__ import annotations
 
-import re
-import time
 from typing import Any
 
 import httpx
 import pytest
+from google.cloud import firestore
 
-from local.clients import buttons, wait_for
-from tests.e2e.flows import join, new_channel, subscribe, texts_in
+from local.clients import NowPaymentsControl, TelegramControl, buttons, wait_for
+from shared_schemas.names import Queue
+from tests.conftest import stored
+from tests.e2e.conftest import StackClock
+from tests.e2e.flows import join, new_channel, queue_path, subscribe, tasks_idle, texts_in
 
 pytestmark = pytest.mark.e2e
 DAY = 86400
@@ -29,12 +31,19 @@ def sweep(endpoints: dict[str, Any], scheduled: str) -> dict[str, Any]:
     return result
 
 
-def queue(endpoints: dict[str, Any], name: str, verb: str) -> None:
-    path = f"projects/{endpoints['project']}/locations/{endpoints['tasks_location']}/queues/{name}:{verb}"
+def queue(endpoints: dict[str, Any], name: Queue, verb: str) -> None:
+    path = f"{queue_path(endpoints, name)}:{verb}"
     httpx.post(f"{endpoints['tasks_emulator']}/v2/{path}", json={}, timeout=10).raise_for_status()
 
 
-def test_reminders_removal_and_coming_back(endpoints, tg, np, db, token, clock) -> None:  # type: ignore[no-untyped-def]
+def test_reminders_removal_and_coming_back(
+    endpoints: dict[str, Any],
+    tg: TelegramControl,
+    np: NowPaymentsControl,
+    db: firestore.Client,
+    token: str,
+    clock: StackClock,
+) -> None:
     channel = new_channel(endpoints, tg, token)
     ivy = tg.user("Ivy")
     join(tg, ivy, channel, subscribe(tg, np, ivy, channel))
@@ -46,7 +55,7 @@ def test_reminders_removal_and_coming_back(endpoints, tg, np, db, token, clock) 
     assert buttons(first)[0]["callback_data"] == f"ren:{token}:t1"
     sweep(endpoints, f"{token}-1")  # the same scheduled run again
     sweep(endpoints, f"{token}-2")  # the next minute
-    time.sleep(2)
+    tasks_idle(endpoints, Queue.TELEGRAM_ACTIONS)
     assert len(texts_in(tg, ivy, "⏰")) == 1
 
     clock.set(29 * DAY + 60)
@@ -59,7 +68,7 @@ def test_reminders_removal_and_coming_back(endpoints, tg, np, db, token, clock) 
     wait_for("the removal", lambda: tg.member_status(channel.closed, ivy) != "member", timeout=130, every=1)
     ended = tg.wait_message(ivy, "ended on")
     assert "you've been removed from the channel" in ended["text"]
-    assert db.collection("subscriptions").document(f"{token}-{ivy}").get().to_dict()["status"] == "expired"
+    assert stored(db, "subscriptions", f"{token}-{ivy}")["status"] == "expired"
 
     # Renew: the button opens the offer with her tier first; paying lets her back in by approval.
     tg.press(ivy, ended["message_id"], buttons(ended)[0]["callback_data"])
@@ -70,26 +79,35 @@ def test_reminders_removal_and_coming_back(endpoints, tg, np, db, token, clock) 
     assert join(tg, ivy, channel, receipt) == "member"
 
 
-def test_renewed_a_second_before_removal_stays(endpoints, tg, np, db, token, clock) -> None:  # type: ignore[no-untyped-def]
+def test_renewed_a_second_before_removal_stays(
+    endpoints: dict[str, Any],
+    tg: TelegramControl,
+    np: NowPaymentsControl,
+    db: firestore.Client,
+    token: str,
+    clock: StackClock,
+) -> None:
     channel = new_channel(endpoints, tg, token)
     ray = tg.user("Ray")
     join(tg, ray, channel, subscribe(tg, np, ray, channel))
     clock.set(30 * DAY + 5)
-    queue(endpoints, "telegram-actions", "pause")
+    queue(endpoints, Queue.TELEGRAM_ACTIONS, "pause")
     try:
         counts = sweep(endpoints, f"{token}-removal")["counts"]
         assert counts["queued"] >= 1
         second = subscribe(tg, np, ray, channel)  # pays while the removal waits in the queue
     finally:
-        queue(endpoints, "telegram-actions", "resume")
+        queue(endpoints, Queue.TELEGRAM_ACTIONS, "resume")
     assert "now runs until" in second["text"]
-    time.sleep(3)  # the queued removal runs now and finds the renewal
+    tasks_idle(endpoints, Queue.TELEGRAM_ACTIONS)  # the queued removal runs now and finds the renewal
     assert tg.member_status(channel.closed, ray) == "member"
     assert texts_in(tg, ray, "ended on") == []
-    assert db.collection("subscriptions").document(f"{token}-{ray}").get().to_dict()["status"] == "active"
+    assert stored(db, "subscriptions", f"{token}-{ray}")["status"] == "active"
 
 
-def test_tasks_carry_a_token_for_the_function_not_the_path(endpoints, tg, np, token, clock) -> None:  # type: ignore[no-untyped-def]
+def test_tasks_carry_a_token_for_the_function_not_the_path(
+    endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsControl, token: str, clock: StackClock
+) -> None:
     import base64
     import json
 
@@ -99,13 +117,18 @@ def test_tasks_carry_a_token_for_the_function_not_the_path(endpoints, tg, np, to
     clock.set(30 * DAY + 5)
     sweep(endpoints, f"{token}-oidc")
     wait_for("the removal", lambda: tg.member_status(channel.closed, zed) != "member")
-    records = httpx.get(
-        f"{endpoints['tasks_emulator']}/_control/tasks", params={"state": "all"}, timeout=10
-    ).json()["tasks"]
-    # The first removal task (a 429 may add a rescheduled one, `...-r1`).
-    [record] = [r for r in records if re.fullmatch(rf"remove-{token}-{zed}-\d+", r["task_id"])]
-    bearer = record["attempts"][0]["headers"]["Authorization"].removeprefix("Bearer ")
-    claims = json.loads(base64.urlsafe_b64decode(bearer.split(".")[1] + "=="))
-    assert claims["aud"] == endpoints["functions"]["expire_subscriptions"]  # not .../task
-    assert claims["email"].startswith("tasks-invoker@")
-    assert record["url"].endswith("/task")
+
+    def finished_removals() -> list[dict[str, Any]]:
+        # The removal, and its reschedules ("-r1", …) when Telegram answered 429.
+        records = httpx.get(
+            f"{endpoints['tasks_emulator']}/_control/tasks", params={"state": "finished"}, timeout=10
+        ).json()["tasks"]
+        return [r for r in records if r["task_id"].startswith(f"remove-{token}-{zed}")]
+
+    removals = wait_for("the removal task to finish", finished_removals)
+    for record in removals:
+        bearer = record["attempts"][0]["headers"]["Authorization"].removeprefix("Bearer ")
+        claims = json.loads(base64.urlsafe_b64decode(bearer.split(".")[1] + "=="))
+        assert claims["aud"] == endpoints["functions"]["expire_subscriptions"]  # not .../task
+        assert claims["email"].startswith("tasks-invoker@")
+        assert record["url"].endswith("/task")

@@ -17,7 +17,9 @@ from telepay.payouts import owner_balance, payout_history
 from tests.e2e.flows import Channel, docs_where, donate, new_channel, open_invoice, pay
 
 pytestmark = pytest.mark.e2e
-PAID_IN = {"pay_currency": "usdttrc20"}  # settles in the payout currency (outcome = paid - 0.5 %)
+PAID_IN: dict[str, Any] = {
+    "pay_currency": "usdttrc20"
+}  # settles in the payout currency (outcome = paid - 0.5 %)
 
 
 def _payout_channel(

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared_schemas.documents import OrderDoc, OrderStatus, SubscriptionDoc, SubscriptionStatus
+from shared_schemas.documents import OrderDoc, OrderStatus, PaymentStatus, SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import subscription_id, subscription_order_id
 from shared_schemas.names import Collection, Topic
 from telepay import ipn_signature
@@ -19,6 +19,7 @@ from telepay.channels import save_channel
 from telepay.errors import RetryLater
 from telepay.payments import handle_ipn
 from tests.conftest import demo_channel
+from tests.harness import nowpayments_of
 from tests.integration.conftest import PROJECT, PUBSUB_PORT
 from tests.integration.helpers import IPN_SECRET, NOW, runtime, store_of
 
@@ -95,7 +96,7 @@ def test_finished_payment_settles_once_and_publishes(firestore_db: Any) -> None:
     save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
-    rt.nowpayments.set_payment(11, order.order_id, "finished", "5.00")
+    nowpayments_of(rt).set_payment(11, order.order_id, "finished", "5.00")
     pulled_from = _pubsub_subscription("test-settled")
 
     result = handle_ipn(*_ipn(order.order_id, 11, "finished"), rt)
@@ -116,16 +117,16 @@ def test_late_confirming_never_overwrites_finished(firestore_db: Any) -> None:
     save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
-    rt.nowpayments.set_payment(12, order.order_id, "finished", "5.00")
+    nowpayments_of(rt).set_payment(12, order.order_id, "finished", "5.00")
     handle_ipn(*_ipn(order.order_id, 12, "finished"), rt)
     # The API answers with the payment's current state; a stale status cannot be replayed.
-    rt.nowpayments.set_payment(12, order.order_id, "confirming", "5.00")
+    nowpayments_of(rt).set_payment(12, order.order_id, "confirming", "5.00")
     late = handle_ipn(*_ipn(order.order_id, 12, "confirming"), rt)
 
     stored = OrderDoc.model_validate(
         firestore_db.collection("orders").document(order.order_id).get().to_dict()
     )
-    assert stored.status is OrderStatus.SETTLED and stored.payment_status.value == "finished"
+    assert stored.status is OrderStatus.SETTLED and stored.payment_status is PaymentStatus.FINISHED
     assert "already settled" in late.outcome
     assert _subscription(firestore_db).expires_at == NOW + timedelta(days=30)  # type: ignore[union-attr]
 
@@ -134,10 +135,10 @@ def test_renewal_extends_from_the_current_expiry(firestore_db: Any) -> None:
     save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     first = _order(firestore_db)
-    rt.nowpayments.set_payment(21, first.order_id, "finished", "5.00")
+    nowpayments_of(rt).set_payment(21, first.order_id, "finished", "5.00")
     handle_ipn(*_ipn(first.order_id, 21, "finished"), rt)
     second = _order(firestore_db, tier="t2", price="12.50", days=90)
-    rt.nowpayments.set_payment(22, second.order_id, "finished", "12.50")
+    nowpayments_of(rt).set_payment(22, second.order_id, "finished", "12.50")
     handle_ipn(*_ipn(second.order_id, 22, "finished"), rt)
 
     assert _subscription(firestore_db).expires_at == NOW + timedelta(days=120)  # type: ignore[union-attr]
@@ -147,7 +148,7 @@ def test_underpaid_finished_grants_nothing(firestore_db: Any) -> None:
     save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
-    rt.nowpayments.set_payment(31, order.order_id, "finished", "5.00", paid="0.0009", expected="0.001")
+    nowpayments_of(rt).set_payment(31, order.order_id, "finished", "5.00", paid="0.0009", expected="0.001")
 
     result = handle_ipn(*_ipn(order.order_id, 31, "finished"), rt)
 
@@ -159,7 +160,7 @@ def test_price_mismatch_with_the_api_grants_nothing(firestore_db: Any) -> None:
     save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
-    rt.nowpayments.set_payment(32, order.order_id, "finished", "0.50")  # paid for a cheaper invoice
+    nowpayments_of(rt).set_payment(32, order.order_id, "finished", "0.50")  # paid for a cheaper invoice
 
     handle_ipn(*_ipn(order.order_id, 32, "finished"), rt)
 
@@ -181,7 +182,7 @@ def test_bad_or_missing_signature_writes_nothing(firestore_db: Any, secret: str 
     save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
-    rt.nowpayments.set_payment(51, order.order_id, "finished", "5.00")
+    nowpayments_of(rt).set_payment(51, order.order_id, "finished", "5.00")
     body, signature = _ipn(order.order_id, 51, "finished", secret or "x")
 
     result = handle_ipn(body, signature if secret else None, rt)
@@ -208,7 +209,7 @@ def test_event_survives_a_publish_failure_after_commit(firestore_db: Any) -> Non
     rt = runtime(firestore_db)
     rt.replace(publisher=_FailingOnce(PROJECT))
     order = _order(firestore_db)
-    rt.nowpayments.set_payment(61, order.order_id, "finished", "5.00")
+    nowpayments_of(rt).set_payment(61, order.order_id, "finished", "5.00")
     pulled_from = _pubsub_subscription("test-outbox")
 
     with pytest.raises(RetryLater):

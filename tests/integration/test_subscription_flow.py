@@ -20,6 +20,7 @@ from telepay.invoices import create_invoice
 from telepay.notifications import handle_event
 from telepay.webhook import handle_update
 from tests.conftest import demo_channel
+from tests.harness import nowpayments_of, telegram_of
 from tests.integration.helpers import NOW, runtime, store_of
 
 pytestmark = pytest.mark.integration
@@ -63,9 +64,9 @@ def test_start_shows_the_offer_from_firestore(firestore_db: Any) -> None:
 
     assert handle_update(_start(1, "/start DemoChannel01"), rt) == "offer shown"
 
-    [offer] = rt.telegram.sent
+    [offer] = telegram_of(rt).sent
     assert "Night Owls Club" in offer.text and "Late-night market notes" in offer.text
-    labels = [b.text for row in offer.keyboard for b in row]
+    labels = [b.text for row in offer.keyboard or [] for b in row]
     assert labels == ["Monthly · $5.00 USD · 1 month", "Quarterly · $12.50 USD · 3 months", "💝 Donate"]
     assert offer.callbacks() == ["buy:DemoChannel01:t1", "buy:DemoChannel01:t2", "don:DemoChannel01"]
 
@@ -75,7 +76,7 @@ def test_unknown_or_malformed_tokens_get_a_friendly_answer(firestore_db: Any, to
     save_channel(store_of(firestore_db), demo_channel())
     rt = _webhook_rt(firestore_db)
     handle_update(_start(2, f"/start {token}"), rt)
-    assert [m.text for m in rt.telegram.sent] == [
+    assert [m.text for m in telegram_of(rt).sent] == [
         "Sorry, I can't find that offer. Please check the link with the channel owner."
     ]
 
@@ -84,7 +85,7 @@ def test_paused_channel_takes_no_new_subscribers(firestore_db: Any) -> None:
     save_channel(store_of(firestore_db), demo_channel(status=ChannelStatus.PAUSED))
     rt = _webhook_rt(firestore_db)
     handle_update(_start(3, "/start DemoChannel01"), rt)
-    assert "isn't taking new subscribers" in rt.telegram.sent[0].text
+    assert "isn't taking new subscribers" in telegram_of(rt).sent[0].text
 
 
 def test_a_redelivered_update_is_handled_once(firestore_db: Any) -> None:
@@ -92,13 +93,13 @@ def test_a_redelivered_update_is_handled_once(firestore_db: Any) -> None:
     rt = _webhook_rt(firestore_db)
     handle_update(_start(4, "/start DemoChannel01"), rt)
     assert handle_update(_start(4, "/start DemoChannel01"), rt).startswith("duplicate")
-    assert len(rt.telegram.sent) == 1
+    assert len(telegram_of(rt).sent) == 1
 
 
 def test_a_transient_failure_lets_telegram_redeliver(firestore_db: Any) -> None:
     save_channel(store_of(firestore_db), demo_channel())
     rt = _webhook_rt(firestore_db)
-    rt.telegram.fail_next = [TelegramUnavailable("network")]
+    telegram_of(rt).fail_next = [TelegramUnavailable("network")]
     with pytest.raises(Transient):
         handle_update(_start(5, "/start DemoChannel01"), rt)
     assert handle_update(_start(5, "/start DemoChannel01"), rt) == "offer shown"
@@ -107,7 +108,7 @@ def test_a_transient_failure_lets_telegram_redeliver(firestore_db: Any) -> None:
 def test_a_permanent_failure_is_recorded_and_acknowledged(firestore_db: Any) -> None:
     save_channel(store_of(firestore_db), demo_channel())
     rt = _webhook_rt(firestore_db)
-    rt.telegram.fail_next = [TelegramForbidden("Forbidden: bot was blocked by the user")]
+    telegram_of(rt).fail_next = [TelegramForbidden("Forbidden: bot was blocked by the user")]
     assert handle_update(_start(6, "/start DemoChannel01"), rt) == "failed permanently"
     recorded = firestore_db.collection(Collection.FAILED_UPDATES.value).document("6").get().to_dict()
     assert "blocked" in recorded["reason"]
@@ -122,7 +123,7 @@ def test_a_tier_button_queues_an_invoice_without_any_price(firestore_db: Any) ->
     [(queue, _, payload, name)] = rt.tasks.created
     assert queue == "create-invoice" and name == "buy-cq7"
     assert payload.tier_id == "t2" and "price" not in payload.model_dump()
-    assert ("answer_callback_query", ("cq7", "Preparing your invoice…")) in rt.telegram.calls
+    assert ("answer_callback_query", ("cq7", "Preparing your invoice…")) in telegram_of(rt).calls
 
 
 def test_a_crafted_tier_is_refused(firestore_db: Any) -> None:
@@ -153,18 +154,18 @@ def test_create_invoice_charges_the_firestore_price_once(firestore_db: Any) -> N
     assert create_invoice(task, 1, rt) == "invoiced"
     assert create_invoice(task, 2, rt) == "already done"  # a retried task
 
-    [invoice] = rt.nowpayments.invoices
+    [invoice] = nowpayments_of(rt).invoices
     assert invoice["price_amount"] == Decimal("12.50") and invoice["order_id"] == task.order_id
     order = OrderDoc.model_validate(firestore_db.collection("orders").document(task.order_id).get().to_dict())
     assert order.status is OrderStatus.INVOICED and order.days == 90 and order.pay_message_id
-    [pay] = rt.telegram.sent
+    [pay] = telegram_of(rt).sent
     assert "$12.50 USD" in pay.text and pay.button_urls() == [order.invoice_url]
 
 
 def test_create_invoice_retries_then_tells_the_user(firestore_db: Any) -> None:
     save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db, "invoice")
-    rt.nowpayments.unavailable = 5
+    nowpayments_of(rt).unavailable = 5
     task = _task(firestore_db)
     for attempt in range(1, 5):
         with pytest.raises(RetryLater):
@@ -172,7 +173,7 @@ def test_create_invoice_retries_then_tells_the_user(firestore_db: Any) -> None:
     outcome = create_invoice(task, 5, rt)
 
     assert outcome.startswith("invoice failed")
-    assert "couldn't create your invoice" in rt.telegram.sent[-1].text
+    assert "couldn't create your invoice" in telegram_of(rt).sent[-1].text
     order = firestore_db.collection("orders").document(task.order_id).get().to_dict()
     assert order["status"] == OrderStatus.INVOICE_FAILED.value and order["invoice_id"] is None
 
@@ -226,31 +227,33 @@ def test_notify_sends_access_and_owner_notice_once(firestore_db: Any) -> None:
     handle_event(envelope, rt)
     handle_event(envelope, rt)  # re-delivered
 
-    [access] = rt.telegram.to(BUYER)
+    [access] = telegram_of(rt).to(BUYER)
     assert "Access until Saturday, 26 December 2026, 12:00 UTC" in access.text
     assert access.button_urls()[0].startswith("https://t.me/+")
-    [notice] = rt.telegram.to(5001)
+    [notice] = telegram_of(rt).to(5001)
     assert "$5.00 USD" in notice.text and "0.00005 BTC" in notice.text
-    assert rt.telegram.names().count("create_join_request_link") == 1
+    assert telegram_of(rt).names().count("create_join_request_link") == 1
 
 
 def test_a_member_just_gets_the_new_expiry(firestore_db: Any) -> None:
     envelope = _settled(firestore_db, in_channel=True)
     rt = runtime(firestore_db, "notify")
     handle_event(envelope, rt)
-    [receipt] = rt.telegram.to(BUYER)
+    [receipt] = telegram_of(rt).to(BUYER)
     assert "now runs until Saturday, 26 December 2026" in receipt.text and receipt.keyboard is None
 
 
 def test_a_buyer_who_blocked_the_bot_is_recorded_not_retried(firestore_db: Any) -> None:
     envelope = _settled(firestore_db)
     rt = runtime(firestore_db, "notify")
-    rt.telegram.fail_method["send_message"] = [TelegramForbidden("Forbidden: bot was blocked by the user")]
+    telegram_of(rt).fail_method["send_message"] = [
+        TelegramForbidden("Forbidden: bot was blocked by the user")
+    ]
     outcomes = handle_event(envelope, rt)
     assert outcomes[0] == "buyer: blocked"
     assert firestore_db.collection("users").document(str(BUYER)).get().to_dict()["blocked_bot"] is True
     handle_event(envelope, rt)
-    assert rt.telegram.to(BUYER) == []
+    assert telegram_of(rt).to(BUYER) == []
 
 
 def _join(update_id: int, user: int) -> dict[str, Any]:
@@ -277,4 +280,4 @@ def test_join_requests_approved_for_subscribers_only(firestore_db: Any) -> None:
         .to_dict()
     )
     assert sub["in_channel"] is True
-    assert ("decline_join_request", (-1001000000002, 999)) in rt.telegram.calls
+    assert ("decline_join_request", (-1001000000002, 999)) in telegram_of(rt).calls

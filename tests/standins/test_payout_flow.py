@@ -5,7 +5,6 @@ a wrong 2FA code, an expired auth token, and a FAILED payout IPN."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,7 +31,7 @@ from telepay.payments import handle_ipn
 from telepay.payouts import retry_payout
 from telepay.runtime import Runtime
 from tests.conftest import demo_channel
-from tests.harness import NOW, fakes, runtime
+from tests.harness import NOW, fakes, present, runtime
 from tests.memory_store import MemoryStore
 
 API_KEY = "payout-test-key"
@@ -169,12 +168,12 @@ def test_instant_pays_each_settled_payment_its_net_and_tells_the_owner(world: Wo
     )
     payout = only_payout(world)
     assert w["unique_external_id"] == payout.payout_id
-    assert world.store.ledger.get(entry.entry_id).state is EntryState.RESERVED  # type: ignore[union-attr]
+    assert present(world.store.ledger.get(entry.entry_id)).state is EntryState.RESERVED
     # A replayed event pays nothing twice.
     assert payout_flow.handle_event(settled("Inst01"), rt) == ["nothing to pay yet"]
     finish_at_standin(world, w["id"])
     assert payout_flow.advance(rt, payout.payout_id) == "finished"
-    assert world.store.ledger.get(entry.entry_id).state is EntryState.PAID  # type: ignore[union-attr]
+    assert present(world.store.ledger.get(entry.entry_id)).state is EntryState.PAID
     assert payout_flow.send_notices(rt) == 1
     telegram = fakes(rt)[0]
     assert "Payout sent" in telegram.to(5001)[0].text and payout_flow.send_notices(rt) == 0
@@ -232,7 +231,7 @@ def test_dying_after_create_before_recording_resumes_the_same_payout(world: Worl
     assert payout_flow.run_scheduled(rt)["advanced"] == 1  # the every-minute run resumes it
     [w] = world.withdrawals()
     assert w["status"] == "PROCESSING" and w["unique_external_id"] == payout.payout_id
-    assert world.store.payouts.get(payout.payout_id).state is PayoutState.VERIFIED  # type: ignore[union-attr]
+    assert present(world.store.payouts.get(payout.payout_id)).state is PayoutState.VERIFIED
 
 
 def test_dying_after_verify_before_recording_resumes_without_a_second_payout(world: World) -> None:
@@ -266,7 +265,7 @@ def test_a_wrong_2fa_code_holds_the_payout_for_the_operator(world: World) -> Non
     assert outcome.endswith("verification refused")
     payout = only_payout(world)
     assert payout.state is PayoutState.CREATED and payout.attention and "2FA" in payout.attention
-    assert world.store.ledger.get(entry.entry_id).state is EntryState.RESERVED  # type: ignore[union-attr]
+    assert present(world.store.ledger.get(entry.entry_id)).state is EntryState.RESERVED
     assert payout_flow.advance(wrong, payout.payout_id).startswith("waits for the operator")
     # The operator fixes the secret and retries: the same withdrawal is verified.
     assert retry_payout(world.store, payout.payout_id, NOW) == "will be resumed"
@@ -275,16 +274,17 @@ def test_a_wrong_2fa_code_holds_the_payout_for_the_operator(world: World) -> Non
 
 
 def test_an_expired_auth_token_is_renewed_once(world: World) -> None:
-    world.standin.token_ttl = 1
     channel(world, "Token001", PayoutStrategy.INSTANT)
     channel(world, "Token002", PayoutStrategy.INSTANT)
     book(world, "Token001", 1, "5.00", "4.975")
     book(world, "Token002", 2, "5.00", "4.975")
     rt = world.runtime()
     api = rt.payouts_api
-    api._wall_clock = lambda: 0.0  # type: ignore[method-assign]  # the instance believes its token is fresh
+    api._wall_clock = lambda: 0.0  # the instance believes its token is fresh
     payout_flow.handle_event(settled("Token001"), rt)
-    time.sleep(2.1)  # the cached token has expired at NowPayments
+    # The cached token has expired at NowPayments (one already past its `exp`, without waiting).
+    world.standin.token_ttl = -60
+    api._token = world.standin.issue_token()
     world.standin.token_ttl = 300
     [outcome] = payout_flow.handle_event(settled("Token002"), rt)
     assert outcome.endswith("verified") and api.auth_calls == 2

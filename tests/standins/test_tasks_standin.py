@@ -601,3 +601,43 @@ def test_ten_thousand_tasks_are_handled_efficiently() -> None:
             await engine.stop()
 
     asyncio.run(scenario())
+
+
+# --------------------------------------------------------------------------------------------------
+# A state file: the queue survives a restart, as Cloud Tasks' does
+
+
+def test_a_restart_keeps_queues_pending_and_in_flight_tasks_and_tombstones(
+    receiver: tuple[Receiver, str], tmp_path: Any
+) -> None:
+    recv, base = receiver
+    state = tmp_path / "tasks.jsonl"
+    queue = f"{PARENT}/queues/kept"
+    slow, later, done = (uuid.uuid4().hex for _ in range(3))
+    recv.delays[slow] = 3.0  # still in flight when the stand-in stops (recorded only once answered)
+    with BackgroundServer(create_app(state_file=state)) as first:
+        client = make_client(first.url)
+        client.create_queue(
+            parent=PARENT,
+            queue=tasks_v2.Queue({"name": queue, "rate_limits": {"max_dispatches_per_second": 7}}),
+        )
+        create_task(client, parent=queue, task=http_task(f"{base}/r/{done}", name=f"{queue}/tasks/done"))
+        wait_for(lambda: len(recv.got(done)) == 1)
+        create_task(client, parent=queue, task=http_task(f"{base}/r/{slow}", name=f"{queue}/tasks/slow"))
+        wait_for(lambda: recv.in_flight[slow] == 1)
+        soon = stamp(datetime.now(UTC) + timedelta(seconds=2))
+        create_task(
+            client,
+            parent=queue,
+            task={**http_task(f"{base}/r/{later}"), "name": f"{queue}/tasks/later", "schedule_time": soon},
+        )
+    recv.delays[slow] = 0.0
+    with BackgroundServer(create_app(state_file=state)) as second:
+        client = make_client(second.url)
+        assert client.get_queue(name=queue).rate_limits.max_dispatches_per_second == 7
+        wait_for(lambda: len(recv.got(later)) == 1, timeout=15)
+        # the first dispatch is answered to nobody; the restarted stand-in dispatches the task again
+        wait_for(lambda: len(recv.got(slow)) == 2, timeout=15)
+        with pytest.raises(gexc.Conflict):  # a name used before the restart is still taken
+            create_task(client, parent=queue, task=http_task(f"{base}/r/{done}", name=f"{queue}/tasks/done"))
+        assert len(recv.got(done)) == 1

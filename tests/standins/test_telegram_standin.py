@@ -1080,3 +1080,18 @@ def test_commands_are_kept_per_scope(tg: Harness) -> None:
     assert [c["command"] for c in bot["commands"]] == ["start"]
     assert bot["scoped_commands"] == {}
     assert tg.api("setMyCommands", commands=[], scope={"type": "nonsense"}).status_code == 400
+
+
+def test_the_menu_button_of_a_private_chat_opens_a_web_app(tg: Harness) -> None:
+    from telegram import MenuButtonWebApp, WebAppInfo
+
+    async def scenario(bot: Bot) -> tuple[Any, ...]:
+        await bot.set_chat_menu_button(
+            chat_id=77, menu_button=MenuButtonWebApp("Open", WebAppInfo("https://app.test/"))
+        )
+        return await bot.get_chat_menu_button(chat_id=77), await bot.get_chat_menu_button(chat_id=78)
+
+    mine, other = run(scenario, tg.url)
+    assert isinstance(mine, MenuButtonWebApp) and mine.web_app.url == "https://app.test/"
+    assert other.type == "commands"
+    assert tg.api("setChatMenuButton", chat_id=77, menu_button={"type": "web_app"}).status_code == 400

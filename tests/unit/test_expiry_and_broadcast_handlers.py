@@ -187,3 +187,19 @@ def test_repeated_permanent_failures_pause_the_broadcast_and_tell_the_owner_once
     assert outcomes == ["failed (1 in a row)", "failed (2 in a row)", "paused"]
     assert len(telegram.to(OWNER)) == 1
     assert daily_run(rt, "2026-11-29") == {"queued": 0, "already_queued": 0, "paused": 1}
+
+
+def test_a_pause_notice_hit_by_a_429_is_sent_on_the_retry(store: MemoryStore) -> None:
+    rt = _broadcast_rt(store)
+    telegram, _, _ = fakes(rt)
+    kicked = TelegramForbidden("bot was kicked from the channel chat")
+    telegram.fail_method["send_message"] = [kicked, kicked, kicked, TelegramRetryAfter(3)]
+    for day in (6, 7):
+        post_offer(BroadcastTask(channel_token="DemoChannel01", day=f"2026-11-2{day}"), rt)
+    with pytest.raises(TelegramRetryAfter):  # the third failure pauses; the owner's notice is rate limited
+        post_offer(BroadcastTask(channel_token="DemoChannel01", day="2026-11-28"), rt)
+    assert telegram.to(OWNER) == []
+    # Cloud Tasks retries the task: the channel is paused now, and the notice goes out once.
+    assert post_offer(BroadcastTask(channel_token="DemoChannel01", day="2026-11-28"), rt) == "paused"
+    assert post_offer(BroadcastTask(channel_token="DemoChannel01", day="2026-11-29"), rt) == "paused"
+    assert len(telegram.to(OWNER)) == 1

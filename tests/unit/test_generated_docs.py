@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from scripts import gen_docs
 
 
@@ -9,7 +11,7 @@ def test_generated_docs_are_fresh() -> None:
     assert gen_docs.stale() == [], "run `make docs` and commit the result"
 
 
-def test_a_changed_model_makes_the_docs_stale(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_changed_model_makes_the_docs_stale(monkeypatch: pytest.MonkeyPatch) -> None:
     original = gen_docs.schema_md
     monkeypatch.setitem(gen_docs.GENERATED, "docs/schema.md", lambda: original() + "\nnew field\n")
     assert gen_docs.stale() == ["docs/schema.md"]

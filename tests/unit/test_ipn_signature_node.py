@@ -41,7 +41,7 @@ KEYS = ["0", "1", "2", "9", "10", "11", "100", "007", "-1", "1.5", "1e3", "42949
 
 
 def _number(rng: random.Random) -> float | int:
-    return rng.choice(
+    number: float | int = rng.choice(
         [
             rng.randint(-(10**6), 10**6),
             rng.randint(-(2**64), 2**64),
@@ -51,6 +51,7 @@ def _number(rng: random.Random) -> float | int:
             rng.choice([0.0, -0.0, 1e-7, 1e-6, 1e21, 1e20, 5e-324, 1.7976931348623157e308, 0.1 + 0.2]),
         ]
     )
+    return number
 
 
 def _text(rng: random.Random) -> str:

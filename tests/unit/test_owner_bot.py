@@ -23,8 +23,8 @@ from shared_schemas.documents import (
     SubscriptionDoc,
 )
 from shared_schemas.ids import OrderKind
-from shared_schemas.tasks import BroadcastTask
-from telepay.clock import Clock
+from shared_schemas.tasks import BroadcastTask, PostKind
+from telepay.clock import Clock, FrozenClock
 from telepay.conversations import Conversations, Move
 from telepay.owner_texts import BUYER_COMMANDS, OWNER_COMMANDS
 from telepay.runtime import Runtime
@@ -161,9 +161,12 @@ def test_newchannel_end_to_end(owner: Owner) -> None:
     live = owner.last().text
     assert f"https://t.me/TelePayTestBot?start={channel.token}" in live
     assert f"https://t.me/TelePayTestBot?start={channel.token}_DONATE" in live
-    [(queue, _, task, name)] = owner.tasks.created
+    [(queue, _, task, name), (_, _, donation, donation_name)] = owner.tasks.created
     assert queue == "broadcast" and isinstance(task, BroadcastTask) and task.channel_token == channel.token
     assert name == f"broadcast-{channel.token}-{NOW.date().isoformat()}"
+    # ... and the closed channel's donation post.
+    assert isinstance(donation, BroadcastTask) and donation.post is PostKind.DONATION
+    assert donation_name.startswith(f"donation-post-{channel.token}-")
     assert owner.telegram.commands[None] == list(BUYER_COMMANDS)
     assert owner.telegram.commands[OWNER] == list(OWNER_COMMANDS)
     # The bot's rights record of both channels is now up to date and the channel shows live.
@@ -200,7 +203,7 @@ def test_a_button_of_an_earlier_question_is_refused(owner: Owner) -> None:
 
 def test_a_conversation_expires_after_24_hours(owner: Owner) -> None:
     owner.say("/newchannel")
-    owner.rt.clock = type(owner.rt.clock)(NOW + timedelta(hours=24, seconds=1))  # type: ignore[call-arg]
+    owner.rt.clock = FrozenClock(NOW + timedelta(hours=24, seconds=1))
     assert owner.press("Night Owls") == "conversation expired"
     assert "expired after 24 hours" in owner.last().text
 
@@ -307,6 +310,23 @@ def test_edit_a_price(owner: Owner) -> None:
     assert channel is not None
     assert [(t.price, t.days) for t in channel.tiers] == [(Decimal("6.50"), 30)]
     assert channel.title == "Night Owls Club" and channel.payout_wallet == TRON  # the rest unchanged
+
+
+def test_a_new_wallet_takes_a_confirmation_and_is_announced(owner: Owner) -> None:
+    token = _live(owner)
+    other = "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7"
+    for confirm, outcome in (("no", "cancelled"), ("yes", "channel saved")):
+        owner.say("/edit")
+        owner.press(token)
+        assert owner.press("payout") == "asked payout_currency"
+        owner.press("USDT")
+        owner.press("trx")
+        assert owner.say(other) == "asked confirm_wallet"
+        assert other in owner.last().text and "future payouts" in owner.last().text
+        assert owner.press(confirm) == outcome
+        channel = owner.rt.store.channels.get(token)
+        assert channel is not None and channel.payout_wallet == (TRON if confirm == "no" else other)
+    assert "Your payout wallet is now " + other in owner.last().text
 
 
 def test_edit_the_channels(owner: Owner) -> None:

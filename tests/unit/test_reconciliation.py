@@ -175,3 +175,22 @@ def test_each_run_logs_one_summary_with_its_discrepancies(
     [record] = [r for r in caplog.records if r.getMessage() == RECONCILIATION_SUMMARY_MESSAGE]
     fields = record.__dict__["fields"]
     assert fields[RECONCILIATION_DISCREPANCIES_FIELD] == 0 and fields["rechecked"] == 0
+
+
+def test_an_event_that_arrives_after_reconciliation_sent_the_access_sends_no_second_receipt(
+    store: MemoryStore,
+) -> None:
+    """Found by the Pub/Sub drill: the event waited in Pub/Sub past the grace, reconciliation sent
+    the receipt, then the event came and notify sent a second receipt and join link."""
+    event = Envelope[PaymentEvent].model_validate_json(_settle(store))
+    later = runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(minutes=5))
+    assert reconcile(later, "r1")["access_resent"] == 1
+    reconciled_telegram, _, _ = fakes(later)
+    [receipt] = reconciled_telegram.to(BUYER)
+    assert "Payment received" in receipt.text
+
+    rt = runtime(NotifySettings, store, now=NOW + timedelta(minutes=6))
+    telegram, _, _ = fakes(rt)
+    handle_event(event, rt)
+    assert [m.text for m in telegram.to(BUYER)] == []  # the buyer already has it
+    assert any("New payment" in m.text for m in telegram.to(OWNER))  # the owner is still told

@@ -114,37 +114,3 @@ def test_a_task_call_from_another_identity_is_refused() -> None:
         assert handle_task(ctx.request, BroadcastTask, work, log, rt, Function.DAILY_BROADCAST)[1] == 403
     assert seen == []
     assert _call(store, GOOD, work)[1] == 200 and seen == ["DemoChannel01"]
-
-
-def test_schedule_times_reach_cloud_tasks_in_wall_clock_time(tmp_path: Any) -> None:
-    """The local stack's clock can be moved days ahead; a task rescheduled "in 7 seconds" must
-    still run in 7 seconds (it used to be scheduled days away, and a reminder hit by a 429 was
-    never sent)."""
-    from datetime import UTC, datetime, timedelta
-
-    from shared_schemas.config import ExpireSubscriptionsSettings
-    from shared_schemas.names import Queue
-    from telepay.adapters.tasks_queue import TaskQueue
-    from telepay.clock import ShiftableClock
-    from tests.harness import settings
-
-    offset = tmp_path / "offset"
-    offset.write_text(str(27 * 86400))
-    clock = ShiftableClock(str(offset))
-    created: list[dict[str, Any]] = []
-
-    class Client:
-        def create_task(self, parent: str, task: dict[str, Any]) -> Any:
-            created.append(task)
-            return type("Created", (), {"name": "t"})()
-
-    queue = TaskQueue(settings(ExpireSubscriptionsSettings), clock)
-    queue._client = Client()  # type: ignore[assignment]
-    queue.enqueue(
-        Queue.TELEGRAM_ACTIONS,
-        "http://x/task",
-        BroadcastTask(channel_token="c", day="d"),
-        schedule_time=clock.now() + timedelta(seconds=7),
-    )
-    scheduled = created[0]["schedule_time"].ToDatetime(tzinfo=UTC)
-    assert abs(scheduled - (datetime.now(UTC) + timedelta(seconds=7))) < timedelta(seconds=5)

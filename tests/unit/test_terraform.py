@@ -281,9 +281,10 @@ def test_function_capacity_and_timeouts_fit_their_callers(tf: tc.Terraform, loca
     assert service["max_instance_count"] == ref("each.value.max_instances")
     assert service["timeout_seconds"] == ref("each.value.timeout_seconds")
     assert service["max_instance_request_concurrency"] == 1
-    # The two public functions stay warm (Telegram's and NowPayments' time budgets); no other does.
+    # The two webhook targets stay warm (Telegram's and NowPayments' time budgets); no other does
+    # (the owner app is public too, but a person waits for it, not a sender's timeout).
     for name, row in table.items():
-        if name in PUBLIC_FUNCTIONS:
+        if name in {"telegram_webhook", "ipn_handler"}:
             assert row["min_instances"] == ref("var.public_min_instances")
         else:
             assert row["min_instances"] == 0, name
@@ -534,9 +535,9 @@ def test_project_roles_are_few_narrow_and_explained(tf: tc.Terraform, locals_: L
             assert before.startswith("#") or "#" in inside, f"{block.address}: add a comment saying why"
 
 
-def test_only_the_two_public_functions_are_public(tf: tc.Terraform, locals_: Locals) -> None:
+def test_only_the_three_public_functions_are_public(tf: tc.Terraform, locals_: Locals) -> None:
     assert {n for n, row in locals_["functions"].items() if row["public"]} == PUBLIC_FUNCTIONS
-    assert {"telegram_webhook", "ipn_handler"} == PUBLIC_FUNCTIONS
+    assert {"telegram_webhook", "ipn_handler", "owner_app"} == PUBLIC_FUNCTIONS
     public = tf.resource("google_cloud_run_service_iam_member", "public_invoker")
     assert (
         tc.expr(public["for_each"])

@@ -6,13 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from functions_framework import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def client(env_guard: None):  # type: ignore[no-untyped-def]
+def client(env_guard: None) -> FlaskClient:
     os.environ.update(
         {
             "GOOGLE_CLOUD_PROJECT": "unit",
@@ -27,17 +29,17 @@ def client(env_guard: None):  # type: ignore[no-untyped-def]
             "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1",
         }
     )
-    app = create_app("telegram_webhook", str(ROOT / "functions" / "telegram_webhook" / "main.py"))
+    app: Flask = create_app("telegram_webhook", str(ROOT / "functions" / "telegram_webhook" / "main.py"))
     return app.test_client()
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}])
-def test_missing_or_wrong_secret_is_refused(client, headers) -> None:  # type: ignore[no-untyped-def]
+def test_missing_or_wrong_secret_is_refused(client: FlaskClient, headers: dict[str, str]) -> None:
     response = client.post("/", data="{not even json", headers=headers, content_type="application/json")
     assert response.status_code == 403
 
 
-def test_non_updates_with_the_secret_are_acknowledged_without_effect(client) -> None:  # type: ignore[no-untyped-def]
+def test_non_updates_with_the_secret_are_acknowledged_without_effect(client: FlaskClient) -> None:
     response = client.post(
         "/", json={"hello": 1}, headers={"X-Telegram-Bot-Api-Secret-Token": "the-right-secret"}
     )

@@ -1,0 +1,219 @@
+// TelePay owner app: plain JavaScript, no library. Every API call carries Telegram's initData.
+"use strict";
+(function () {
+  const tg = window.Telegram && window.Telegram.WebApp;
+  const view = document.getElementById("view");
+  const picker = document.getElementById("channel");
+  const tabs = document.getElementById("tabs");
+  let initData = (tg && tg.initData) || fromHash();
+  let channels = [];
+  let token = null;
+  let tab = "overview";
+  let onMain = null;
+
+  function fromHash() {
+    // Outside Telegram (a browser opened from the local stack) the data is in the URL fragment.
+    const params = new URLSearchParams(location.hash.slice(1));
+    return params.get("tgWebAppData") || "";
+  }
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v; else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    }
+    for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c instanceof Node ? c : String(c));
+    return node;
+  }
+
+  function show(...nodes) { view.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined)); }
+  function state(text, kind) { show(el("p", { class: "state " + (kind || ""), id: kind || "state" }, text)); }
+
+  async function api(path, options) {
+    const response = await fetch(path, Object.assign({}, options, {
+      headers: Object.assign({ Authorization: "tma " + initData }, (options && options.headers) || {}),
+    }));
+    if (response.status === 401) throw new Error("This page only opens from the TelePay bot in Telegram.");
+    return response;
+  }
+  async function json(path, options) {
+    const response = await api(path, options);
+    const body = await response.json();
+    if (!response.ok && response.status !== 422) throw new Error(body.error || "Something went wrong.");
+    return { status: response.status, body };
+  }
+
+  function mainButton(text, handler) {
+    if (!tg || !tg.MainButton) return;
+    if (onMain) tg.MainButton.offClick(onMain);
+    onMain = handler;
+    if (handler) { tg.MainButton.setText(text); tg.MainButton.onClick(handler); tg.MainButton.show(); }
+    else tg.MainButton.hide();
+  }
+  function backButton(visible) {
+    if (!tg || !tg.BackButton) return;
+    if (visible) tg.BackButton.show(); else tg.BackButton.hide();
+  }
+
+  const money = (v) => "$" + Number(v).toFixed(2);
+  const day = (iso) => iso.slice(0, 10);
+
+  function chart(days) {
+    const w = 300, h = 120, n = days.length, step = w / n;
+    const maxRevenue = Math.max(1, ...days.map((d) => Number(d.revenue)));
+    const maxNew = Math.max(1, ...days.map((d) => d.new));
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", `0 0 ${w} ${h + 14}`);
+    svg.setAttribute("class", "chart");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", "Revenue (bars) and new subscribers (line) per day, last 30 days");
+    const add = (tag, attrs) => {
+      const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+      svg.append(node); return node;
+    };
+    days.forEach((d, i) => {
+      const bh = (Number(d.revenue) / maxRevenue) * h;
+      add("rect", { class: "bar", x: i * step + 1, y: h - bh, width: step - 2, height: bh }).append(
+        Object.assign(document.createElementNS("http://www.w3.org/2000/svg", "title"), { textContent: `${d.day}: ${money(d.revenue)}, ${d.new} new` }));
+    });
+    add("polyline", { class: "line", points: days.map((d, i) => `${i * step + step / 2},${h - (d.new / maxNew) * (h - 4)}`).join(" ") });
+    add("text", { x: 0, y: h + 12 }).textContent = day(days[0].day).slice(5);
+    add("text", { x: w, y: h + 12, "text-anchor": "end" }).textContent = day(days[n - 1].day).slice(5);
+    return svg;
+  }
+
+  const card = (value, label, id) => el("div", { class: "card", id }, el("b", {}, value), el("span", {}, label));
+
+  async function overview() {
+    const { body: o } = await json(`/api/channels/${token}/overview`);
+    mainButton(null);
+    show(
+      el("div", { class: "cards" },
+        card(o.active, "active subscribers", "active"),
+        card(o.expiring_7d, "expire in 7 days", "expiring"),
+        card(money(o.revenue_30d), "sales, 30 days", "revenue"),
+        card(money(o.donations_30d), `donations (${o.donation_count_30d}), 30 days`, "donations")),
+      el("h2", {}, `Revenue and ${o.new_30d} new subscribers, last 30 days`),
+      chart(o.days),
+      el("p", { class: "hint" }, "Bars: sales per day · line: new subscribers per day"),
+      o.status === "paused" ? el("p", { class: "hint" }, "Sales are paused (Settings → Resume).") : null);
+  }
+
+  async function subscribersTab() {
+    const { body } = await json(`/api/channels/${token}/subscribers`);
+    const rows = body.subscribers;
+    mainButton(null);
+    if (!rows.length) return state("No subscribers yet. Share your link to get the first one.", "empty");
+    const search = el("input", { type: "search", id: "search", placeholder: "Search by name, tier or status" });
+    const tbody = el("tbody");
+    const render = () => {
+      const q = search.value.trim().toLowerCase();
+      const shown = rows.filter((r) => !q || [r.name, r.tier, r.status, String(r.user_id)].some((v) => v.toLowerCase().includes(q)));
+      tbody.replaceChildren(...shown.map((r) => el("tr", { class: "sub" },
+        el("td", {}, r.name), el("td", {}, r.tier), el("td", {}, day(r.since)), el("td", {}, day(r.until)),
+        el("td", {}, el("span", { class: "tag " + r.status }, r.status)), el("td", {}, r.in_channel ? "✓" : "—"))));
+      if (!shown.length) tbody.append(el("tr", {}, el("td", { colspan: 6, class: "hint" }, "No subscriber matches.")));
+    };
+    search.addEventListener("input", render);
+    const exportButton = el("button", { class: "btn secondary", id: "export", onclick: exportCsv }, "CSV");
+    show(el("div", { class: "row" }, search, exportButton),
+      el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Tier", "Since", "Until", "Status", "In"].map((h) => el("th", {}, h)))), tbody));
+    render();
+  }
+
+  async function exportCsv() {
+    const response = await api(`/api/channels/${token}/subscribers.csv`);
+    const blob = await response.blob();
+    const link = el("a", { href: URL.createObjectURL(blob), download: `subscribers-${token}.csv` });
+    document.body.append(link); link.click(); link.remove();
+  }
+
+  async function payoutsTab() {
+    const { body: p } = await json("/api/payouts");
+    mainButton(null);
+    const sums = (m) => Object.entries(m).map(([c, v]) => `${v} ${c.toUpperCase()}`).join(", ") || "0";
+    if (!p.history.length && !Object.keys(p.available).length && !Object.keys(p.pending).length)
+      return state("No payouts yet: they start with your first sale.", "empty");
+    show(el("div", { class: "cards" }, card(sums(p.available), "balance", "balance"), card(sums(p.pending), "pending", "pending")),
+      el("h2", {}, "History"),
+      p.history.length ? el("table", {}, el("tbody", {}, p.history.map((h) => el("tr", {},
+        el("td", {}, day(h.created_at)), el("td", {}, `${h.amount} ${h.currency.toUpperCase()}`), el("td", {}, el("span", { class: "tag" }, h.state))))))
+        : el("p", { class: "hint" }, "No payout sent yet."));
+  }
+
+  async function settingsTab() {
+    const { body: s } = await json(`/api/channels/${token}/settings`);
+    const field = (name, label, value, tag) => [el("label", { for: name }, label),
+      el(tag || "input", Object.assign({ id: name, name }, tag ? {} : { value }), tag ? value : null)];
+    const tiers = el("div", { id: "tiers" }, s.tiers.map((t, i) => el("div", { class: "tier" },
+      el("input", { name: `price${i}`, "aria-label": `Price ${i + 1}`, value: t.price, inputmode: "decimal" }),
+      el("input", { name: `days${i}`, "aria-label": `Days ${i + 1}`, value: t.days, inputmode: "numeric" }),
+      el("input", { name: `label${i}`, "aria-label": `Label ${i + 1}`, value: t.label }))));
+    const message = el("p", { id: "message" });
+    const form = el("form", { id: "settings" },
+      field("title", "Title", s.title), field("description", "Description", s.description, "textarea"),
+      el("label", {}, "Prices (USD), days, label"), tiers,
+      field("donation_min", "Smallest donation (USD)", s.donation_min), field("donation_max", "Largest donation (USD)", s.donation_max),
+      field("donation_message", "Donation post message", s.donation_message, "textarea"),
+      field("grace_period_minutes", "Grace period (minutes)", s.grace_period_minutes),
+      el("p", { class: "hint" }, "A new price applies to new invoices; invoices already sent keep theirs."),
+      el("button", { type: "submit", class: "btn", id: "save" }, "Save"), message,
+      el("h2", {}, "Sales"),
+      el("button", { type: "button", class: "btn secondary", id: "toggle", onclick: toggle }, s.status === "paused" ? "Resume sales" : "Pause sales"));
+    const save = async (event) => {
+      if (event) event.preventDefault();
+      const v = (n) => form.elements[n].value;
+      const payload = { title: v("title"), description: v("description"), donation_min: v("donation_min"), donation_max: v("donation_max"),
+        donation_message: v("donation_message"), grace_period_minutes: v("grace_period_minutes"),
+        tiers: s.tiers.map((_, i) => ({ price: v(`price${i}`), days: v(`days${i}`), label: v(`label${i}`) })) };
+      message.className = ""; message.textContent = "Saving…";
+      try {
+        const { status, body } = await json(`/api/channels/${token}/settings`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) });
+        if (status === 422) { message.className = "errors"; message.textContent = body.errors.map((e) => `${e.field}: ${e.reason}`).join(" "); return; }
+        message.className = "ok"; message.textContent = body.changed.length ? "Saved." : "Nothing changed.";
+        if (tg && tg.HapticFeedback) tg.HapticFeedback.notificationOccurred("success");
+      } catch (error) { message.className = "errors"; message.textContent = error.message; }
+    };
+    async function toggle() {
+      const wanted = s.status === "paused" ? "active" : "paused";
+      try {
+        await json(`/api/channels/${token}/status`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ status: wanted }) });
+        s.status = wanted;
+        document.getElementById("toggle").textContent = wanted === "paused" ? "Resume sales" : "Pause sales";
+      } catch (error) { message.className = "errors"; message.textContent = error.message; }
+    }
+    form.addEventListener("submit", save);
+    show(form);
+    mainButton("Save settings", () => save());
+  }
+
+  const TABS = { overview, subscribers: subscribersTab, payouts: payoutsTab, settings: settingsTab };
+
+  async function open(name) {
+    tab = name;
+    for (const b of tabs.querySelectorAll("button")) b.classList.toggle("on", b.dataset.tab === name);
+    backButton(name !== "overview");
+    state("Loading…", "loading");
+    try { await TABS[name](); } catch (error) { state(error.message, "error"); }
+  }
+
+  async function start() {
+    if (tg) { tg.ready(); tg.expand(); if (tg.BackButton) tg.BackButton.onClick(() => open("overview")); }
+    document.documentElement.toggleAttribute("data-tg", Boolean(tg && tg.themeParams && tg.themeParams.bg_color));
+    if (!initData) return state("This page only opens from the TelePay bot in Telegram.", "error");
+    try {
+      const { body: me } = await json("/api/me");
+      channels = me.channels;
+      if (!channels.length) return state("You have no channels yet. Send /newchannel to the bot.", "empty");
+      picker.replaceChildren(...channels.map((c) => el("option", { value: c.token }, c.title + (c.status === "paused" ? " (paused)" : ""))));
+      picker.hidden = channels.length < 2; tabs.hidden = false;
+      token = channels[0].token;
+      picker.addEventListener("change", () => { token = picker.value; open(tab); });
+      tabs.addEventListener("click", (e) => { if (e.target.dataset.tab) open(e.target.dataset.tab); });
+      await open("overview");
+    } catch (error) { state(error.message, "error"); }
+  }
+  start();
+})();

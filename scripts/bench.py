@@ -1,0 +1,330 @@
+"""Every benchmark in one run (`make bench`), each path beside its floor measured in the same run on
+the same emulators and stand-ins, and their ratio, as one table.
+
+    python -m scripts.bench [--quick]
+
+`--quick` runs smaller sizes (1,000 items at scale instead of 10,000; fewer samples) so the whole
+run takes a couple of minutes. Private stacks on ports 29100+ (stopped after each stage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from local.clients import NowPaymentsControl, TelegramControl, firestore, wait_for
+from local.fixtures import setup_channel
+from local.processes import Service, firestore_argv, pubsub_argv, spawn, stop_group, wait_healthy
+from local.stack import Stack
+from scripts import bench_payments
+from scripts.bench_broadcast import bench_broadcast
+from scripts.bench_expiry import bench_expiry
+from scripts.bench_floors import Floors, Timing
+from scripts.bench_keypad import bench_keypad
+from scripts.benchlib import percentile, private_stack
+from scripts.measure_imports import measure_floors, measure_imports
+from shared_schemas.documents import SubscriptionDoc
+from shared_schemas.ids import subscription_id
+
+PORT_BASE = 29100
+TOKEN = bench_payments.TOKEN
+
+
+@dataclass
+class Row:
+    path: str
+    figure: str
+    floor: str
+    ratio: float | None
+    target: str = ""
+    met: bool | None = None
+
+
+def ms(values: list[float]) -> str:
+    return f"{percentile(values, 50):.0f} / {percentile(values, 99):.0f} ms"
+
+
+def latency_row(path: str, figure: list[float], floor: Timing, target: float | None = None) -> Row:
+    ratio = percentile(figure, 99) / floor.p99
+    return Row(
+        path,
+        ms(figure),
+        ms(floor.ms),
+        ratio,
+        f"p99 ≤ {target:g}×" if target else "",
+        ratio <= target if target else None,
+    )
+
+
+def end_to_end_row(path: str, figure: list[float], floor_ms: float, parts: str) -> Row:
+    """An end-to-end path: its p50 against the sum of its bare calls' p50 (`parts`)."""
+    return Row(path, ms(figure), f"{floor_ms:.0f} ms p50 ({parts})", percentile(figure, 50) / floor_ms)
+
+
+def stage_paths(sizes: dict[str, int]) -> list[Row]:
+    with private_stack(rate_limits=False, port_base=PORT_BASE) as stack:
+        endpoints = stack.config.endpoints()
+        tg, np = TelegramControl(endpoints), NowPaymentsControl(endpoints)
+        ids = setup_channel(endpoints, tg, TOKEN)
+        floors = Floors(endpoints)
+        n = sizes["ipns"]
+        rows: list[Row] = []
+
+        webhook = bench_payments.bench_webhook(endpoints, tg, sizes["updates"])
+        webhook_floor = floors.webhook(sizes["updates"])
+        rows.append(latency_row("telegram_webhook ack p50/p99", webhook, webhook_floor, 3))
+
+        sequential, concurrent, ipns_per_second = bench_payments.bench_ipns(endpoints, tg, np, n)
+        settle, settle16 = floors.settle(n // 2), floors.settle(n // 2, threads=16)
+        claim, claim16 = floors.claim(n // 2), floors.claim(n // 2, threads=16)
+        rows.append(latency_row("IPN ack p50/p99, sequential", sequential, settle, 4))
+        rows.append(latency_row("IPN ack p50/p99, 16 senders", concurrent, settle16))
+        ratio = ipns_per_second / settle16.per_second
+        rows.append(
+            Row(
+                "IPN throughput, 16 senders",
+                f"{ipns_per_second:.0f} IPNs/s",
+                f"{settle16.per_second:.0f} settles/s",
+                ratio,
+                "≥ 0.5×",
+                ratio >= 0.5,
+            )
+        )
+        rows.append(
+            Row("  floor: bare claim create", ms(claim.ms), f"{claim16.per_second:.0f}/s at 16", None)
+        )
+
+        read, read_write = floors.read(50), floors.read_write(50)
+        publish, bot = floors.publish(50), floors.bot_call(50, ids["owner"])
+        keypad = bench_keypad(tg, sizes["presses"], TOKEN)
+        rows.append(
+            end_to_end_row(
+                "keypad press → message edited",
+                keypad,
+                webhook_floor.p50 + read_write.p50 + bot.p50,
+                "create + enqueue, read-write txn, Bot API call",
+            )
+        )
+        access = bench_payments.bench_access(endpoints, tg, np, sizes["access"])
+        rows.append(
+            end_to_end_row(
+                "finished IPN → access message",
+                access,
+                settle.p50 + publish.p50 + 2 * bot.p50,
+                "settle, publish, 2 Bot API calls",
+            )
+        )
+        joins = bench_join(endpoints, tg, sizes["joins"], ids["closed"])
+        rows.append(
+            end_to_end_row(
+                "join request → approval",
+                joins,
+                read.p50 + read_write.p50 + bot.p50,
+                "read, txn, Bot API call",
+            )
+        )
+    return rows
+
+
+def bench_join(endpoints: dict[str, Any], tg: TelegramControl, n: int, closed: int) -> list[float]:
+    """Subscribers (active, not yet in the channel) open a join-request link: time to approval."""
+    db = firestore(endpoints)
+    bot = f"{endpoints['telegram_api']}/bot{endpoints['telegram_bot_token']}"
+    link = httpx.post(
+        f"{bot}/createChatInviteLink", json={"chat_id": closed, "creates_join_request": True}, timeout=10
+    ).json()["result"]["invite_link"]
+    now = datetime.now(UTC)
+    times: list[float] = []
+    for i in range(n):
+        user = tg.user(f"Joiner{i}")
+        sub = SubscriptionDoc(
+            channel_token=TOKEN,
+            user_id=user,
+            closed_channel_id=closed,
+            expires_at=now + timedelta(days=30),
+            started_at=now,
+            renewed_at=now,
+            tier_id="t1",
+            last_order_id="bench",
+            in_channel=False,
+            next_action_at=now + timedelta(days=27),
+            updated_at=now,
+        )
+        db.collection("subscriptions").document(subscription_id(TOKEN, user)).set(sub.to_firestore())
+        started = time.perf_counter()
+        tg.join(user, link)
+        wait_for("the approval", lambda u=user: tg.member_status(closed, u) == "member", every=0.01)  # type: ignore[misc]
+        times.append((time.perf_counter() - started) * 1000)
+    print(f"join request -> approval: p50 {percentile(times, 50):.0f} ms, p99 {percentile(times, 99):.0f} ms")
+    return times
+
+
+def stage_scale(n: int) -> list[Row]:
+    rows = []
+    for path, run in (("expiry", bench_expiry), ("broadcast", bench_broadcast)):
+        result = run(n, PORT_BASE)
+        share = result["rate"] / result["cap"]
+        rows.append(
+            Row(
+                f"{path} at {n:,}: rate, lost",
+                f"{result['rate']:.1f}/s, {result['lost']:.0f} lost, {result['seconds']:.0f} s",
+                f"Telegram cap {result['cap']:g}/s",
+                share,
+                "≥ 0.9×, 0 lost",
+                share >= 0.9 and result["lost"] == 0,
+            )
+        )
+    return rows
+
+
+def stage_start(runs: int) -> list[Row]:
+    import sys
+
+    from local.config import StackConfig
+
+    rows = []
+    for attempt in range(runs):
+        state = Path(tempfile.mkdtemp(prefix="telepay-bench-start-"))
+        config = StackConfig(port_base=PORT_BASE, state_dir=state)
+        started = time.perf_counter()
+        emulators = [
+            spawn(
+                Service("firestore-emulator", firestore_argv(config.firestore_port), config.firestore_port),
+                state,
+            ),
+            spawn(Service("pubsub-emulator", pubsub_argv(config.pubsub_port), config.pubsub_port), state),
+        ]
+        wait_healthy(emulators, 90, state)
+        floor = time.perf_counter() - started
+        for running in emulators:
+            stop_group(running.pid)
+        stack = Stack(StackConfig(port_base=PORT_BASE, state_dir=state, python=sys.executable))
+        started = time.perf_counter()
+        try:
+            stack.up()
+            took = time.perf_counter() - started
+        finally:
+            stack.down()
+            shutil.rmtree(state, ignore_errors=True)
+        rows.append(
+            Row(
+                f"stack start ({'first' if attempt == 0 else 'again'})",
+                f"{took:.1f} s",
+                f"{floor:.1f} s (the two emulators)",
+                took / floor,
+            )
+        )
+    return rows
+
+
+def stage_imports(runs: int) -> list[Row]:
+    rows = []
+    imports, floors = measure_imports(runs), measure_floors(runs)
+    for name, times in imports.items():
+        figure, floor = statistics.median(times) * 1000, statistics.median(floors[name][1]) * 1000
+        rows.append(
+            Row(
+                f"cold import: {name}",
+                f"{figure:.0f} ms",
+                f"{floor:.0f} ms ({', '.join(floors[name][0])})",
+                figure / floor,
+                "≤ 1.2×",
+                figure / floor <= 1.2,
+            )
+        )
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    header = ("path", "figure", "floor (same run)", "ratio", "target", "")
+    cells = [
+        (
+            r.path,
+            r.figure,
+            r.floor,
+            f"{r.ratio:.2f}×" if r.ratio is not None else "",
+            r.target,
+            {True: "met", False: "NOT met", None: ""}[r.met],
+        )
+        for r in rows
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(c) + " |" for c in cells]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import os
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kb / 1024 / 1024:.0f} GB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} CPUs ({cpu}){memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a couple of minutes")
+    args = parser.parse_args()
+    if args.quick:
+        sizes = {
+            "ipns": 60,
+            "updates": 60,
+            "access": 8,
+            "presses": 24,
+            "joins": 8,
+            "scale": 1000,
+            "runs": 3,
+            "starts": 1,
+        }
+    else:
+        sizes = {
+            "ipns": 200,
+            "updates": 300,
+            "access": 20,
+            "presses": 200,
+            "joins": 20,
+            "scale": 10_000,
+            "runs": 5,
+            "starts": 2,
+        }
+    started = time.perf_counter()
+    rows = (
+        stage_paths(sizes)
+        + stage_scale(sizes["scale"])
+        + stage_imports(sizes["runs"])
+        + stage_start(sizes["starts"])
+    )
+    print()
+    print(
+        f"TelePay benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s"
+    )
+    print(f"machine: {machine()}")
+    print()
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,623 @@
+"""Failure drills (`make drills`): a private local stack runs a bounded stream of purchases,
+renewals, donations (keypad presses), join requests, expiries (the stack's clock moved a month
+on per drill) and a broadcast while one fault is injected; then, checked from the outside
+(the stand-ins' records and Firestore), everything must have happened exactly once.
+
+    python -m scripts.drills [--only NAME ...] [--port-base 29000] [--buyers 6]
+
+Each drill prints a row: events sent, confirmed, duplicates, lost, and the time from the fault
+healed to the last check passing. The exit status is 1 when a drill does not converge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from local.clients import NowPaymentsControl, TelegramControl, buttons, firestore, store, wait_for
+from local.config import StackConfig
+from local.dead_letters import dead_letters, summary
+from local.fixtures import CLOSED_RIGHTS, setup_channel
+from local.processes import signal_group
+from local.stack import Stack
+from shared_schemas.documents import PayoutStrategy
+from telepay.texts import INVOICE_FAILED
+
+DRILL_PORT_BASE = 29000
+MONTH = (
+    32 * 86400
+)  # a drill starts a month (and a bit) after the last: last drill's buyers are due for removal
+STEP_TIMEOUT = 120.0  # one user-visible step under a fault (Telegram re-delivers, Cloud Tasks retries)
+CONVERGE_TIMEOUT = 240.0
+IPN_RESEND_EVERY = 3.0  # NowPayments sends an IPN again until it is answered 200
+USER_TRIES = 3
+PAY_CURRENCY = "usdttrc20"  # settles in the payout currency
+
+
+def say(message: str) -> None:
+    print(f"[drills] {message}", flush=True)
+
+
+@dataclass
+class Buyer:
+    user: int
+    orders: list[tuple[str, int]] = field(default_factory=list)  # (order id, drill)
+    joined_in: int | None = None  # the drill in which the Join link was opened
+
+
+@dataclass
+class Donation:
+    digits: str
+    order: str
+    drill: int
+
+
+@dataclass
+class Row:
+    drill: str
+    sent: int
+    confirmed: int
+    duplicates: int
+    lost: int
+    recover_seconds: float | None
+    note: str = ""
+
+
+@dataclass
+class Outcome:
+    """What the checks found for one drill (events sent during it) and overall (duplicates)."""
+
+    sent: int = 0
+    confirmed: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    def count(self, ok: bool, what: str, n: int = 1) -> None:
+        self.sent += n
+        self.confirmed += n if ok else 0
+        if not ok:
+            self.missing.append(what)
+
+
+class World:
+    """The running stack as seen from outside, and what the stream did to it."""
+
+    def __init__(self, stack: Stack, buyers_per_drill: int) -> None:
+        self.stack = stack
+        self.endpoints = stack.config.endpoints()
+        self.tg = TelegramControl(self.endpoints)
+        self.np = NowPaymentsControl(self.endpoints)
+        self.db = firestore(self.endpoints)
+        self.token = "Drill" + uuid.uuid4().hex[:8]
+        ids = setup_channel(self.endpoints, self.tg, self.token)
+        self.owner, self.open, self.closed = ids["owner"], ids["open"], ids["closed"]
+        # Instant payouts to the owner's wallet, in the currency buyers pay in (no conversion).
+        self.wallet = f"TDrillWallet{self.token}"
+        store(self.endpoints).channels.update(
+            self.token,
+            {
+                "payout_wallet": self.wallet,
+                "payout_currency": PAY_CURRENCY,
+                "payout_network": "trx",
+                "payout_strategy": PayoutStrategy.INSTANT,
+                "payout_threshold": Decimal("0"),
+            },
+        )
+        self.buyers_per_drill = buyers_per_drill
+        self.buyers: dict[int, Buyer] = {}
+        self.donations: dict[int, Donation] = {}
+        self.removals: dict[int, list[str]] = {}  # drill → subscriptions due for removal at its start
+        self.drill = 0
+        self.told_failed = 0  # users told "couldn't create your invoice" (who then tried again)
+        self.offset = 0.0
+        self.lock = threading.Lock()
+        self.runs = itertools.count(1)
+
+    # -- the stack's clock ------------------------------------------------------------------------
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+        self.stack.config.clock_offset_file.write_text(str(self.offset))
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset)
+
+    def next_drill(self) -> None:
+        """A month later: the members whose access has ended must be removed during this drill."""
+        self.drill += 1
+        self.advance(MONTH)
+        now = self.now()
+        self.removals[self.drill] = [
+            d.id
+            for d in self.db.collection("subscriptions").stream()
+            if (d.to_dict() or {}).get("in_channel") and d.to_dict()["expires_at"] < now
+        ]
+
+    # -- scheduled entry points, fired by hand (each run its own scheduled time) ----------------
+    def scheduled(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        function, _, suffix = path.partition("/")
+        stamp = f"{self.now():%Y-%m-%dT%H:%M:%S}.{next(self.runs):06d}Z"
+        try:
+            response = httpx.post(
+                self.endpoints["functions"][function] + ("/" + suffix if suffix else ""),
+                headers={"X-CloudScheduler-ScheduleTime": stamp},
+                json=body or {},
+                timeout=120,
+            )
+        except httpx.HTTPError:
+            return None
+        return response.json() if response.status_code == 200 else None
+
+    def run_job(self, job: str) -> None:
+        """A job of the local scheduler, now (as its minute would)."""
+        scheduler = f"http://127.0.0.1:{self.stack.config.port_base + 30}"
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(f"{scheduler}/run/{job}", timeout=120)
+
+    # -- the stream ---------------------------------------------------------------------------------
+    def messages(self, chat: int, after: int = 0) -> list[dict[str, Any]]:
+        return [m for m in self.tg.transcript(chat) if m["message_id"] > after]
+
+    def wait_text(self, chat: int, *containing: str, after: int = 0) -> dict[str, Any]:
+        """The first message after `after` containing one of the texts."""
+
+        def probe() -> dict[str, Any] | None:
+            return next(
+                (
+                    m
+                    for m in self.messages(chat, after)
+                    if any(t in (m.get("text") or "") for t in containing)
+                ),
+                None,
+            )
+
+        return wait_for(f"{containing!r} in chat {chat}", probe, timeout=STEP_TIMEOUT, every=0.3)
+
+    def pay(self, pay_message: dict[str, Any]) -> str:
+        """Pay the invoice behind the Pay button; IPNs re-sent until answered 200. The order id."""
+        invoice = self.np.invoice_by_url(buttons(pay_message)[0]["url"])
+        payment = self.np.pay(invoice["id"], pay_currency=PAY_CURRENCY)
+        for status in ("waiting", "finished"):
+            [ipn] = self.np.steps(payment, [{"status": status}])
+            deadline = time.monotonic() + STEP_TIMEOUT
+            while ipn["response_status"] != 200 and time.monotonic() < deadline:
+                time.sleep(IPN_RESEND_EVERY)
+                [ipn] = self.np.replay(ipn["ipn_id"])
+        return str(invoice["order_id"])
+
+    def _try(self, attempt: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+        """A user who is told the invoice could not be created tries again a little later."""
+        for _ in range(USER_TRIES):
+            pay_message = attempt()
+            if pay_message is not None:
+                return pay_message
+            with self.lock:
+                self.told_failed += 1
+            time.sleep(5)
+        raise TimeoutError(f"no invoice after {USER_TRIES} tries")
+
+    def buy(self, user: int) -> None:
+        def attempt() -> dict[str, Any] | None:
+            last = max((m["message_id"] for m in self.tg.transcript(user)), default=0)
+            self.tg.say(user, f"/start {self.token}")
+            offer = self.wait_text(user, "Choose how long", after=last)
+            self.tg.press(user, offer["message_id"], buttons(offer)[0]["callback_data"])
+            answer = self.wait_text(user, "Your invoice is ready", INVOICE_FAILED, after=offer["message_id"])
+            return None if INVOICE_FAILED in answer["text"] else answer
+
+        order = self.pay(self._try(attempt))
+        with self.lock:
+            self.buyers.setdefault(user, Buyer(user)).orders.append((order, self.drill))
+
+    def donate(self, user: int, digits: str) -> None:
+        def attempt() -> dict[str, Any] | None:
+            last = max((m["message_id"] for m in self.tg.transcript(user)), default=0)
+            self.tg.say(user, f"/start {self.token}_DONATE")
+            keypad = self.wait_text(user, "Amount: $0.00 USD", after=last)
+            keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
+            for typed in itertools.accumulate(digits):
+                self.tg.press(user, keypad["message_id"], keys[typed[-1]])
+                wait_for(
+                    "the keypad edited",
+                    lambda t=typed: any(  # type: ignore[misc]
+                        m["message_id"] == keypad["message_id"] and f"Amount: ${t} USD" in m["text"]
+                        for m in self.tg.transcript(user)
+                    ),
+                    timeout=STEP_TIMEOUT,
+                    every=0.3,
+                )
+            self.tg.press(user, keypad["message_id"], keys["✅ Confirm"])
+
+            def outcome() -> dict[str, Any] | None:
+                for m in self.messages(user, last):
+                    if m["message_id"] == keypad["message_id"] and "invoice is ready" in m["text"]:
+                        return m
+                    if INVOICE_FAILED in (m.get("text") or ""):
+                        return {"failed": True}
+                return None
+
+            answer = wait_for(
+                "the Pay button in place of the keypad", outcome, timeout=STEP_TIMEOUT, every=0.3
+            )
+            return None if answer.get("failed") else answer
+
+        order = self.pay(self._try(attempt))
+        with self.lock:
+            self.donations[user] = Donation(digits, order, self.drill)
+
+    def broadcast(self) -> None:
+        wait_for(
+            "the broadcast run",
+            lambda: self.scheduled("daily_broadcast", {"channel_token": self.token}),
+            timeout=STEP_TIMEOUT,
+            every=2,
+        )
+
+    def stream(self) -> list[str]:
+        """The drill's traffic; returns the steps that never completed (the checks count them)."""
+        fresh = [self.tg.user(f"Buyer{i}") for i in range(self.buyers_per_drill)]
+        donor = self.tg.user("Donor")
+        errors: list[str] = []
+        with ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(self.buy, user) for user in fresh]
+            futures += [pool.submit(self.donate, donor, "12"), pool.submit(self.broadcast)]
+            futures += [pool.submit(self._renew_after_first, user) for user in fresh[:2]]
+            for future in futures:
+                _collect(future, errors)
+        return errors
+
+    def _renew_after_first(self, user: int) -> None:
+        wait_for(
+            "the first purchase",
+            lambda: user in self.buyers and self.buyers[user].orders,
+            timeout=3 * STEP_TIMEOUT,
+            every=0.3,
+        )
+        self.buy(user)
+
+    # -- the checks (outside view) -------------------------------------------------------------
+    def join_who_can(self) -> None:
+        """Buyers with a receipt open its Join link (once): the join request must be approved."""
+        for buyer in list(self.buyers.values()):
+            if buyer.joined_in is not None:
+                continue
+            receipts = [
+                m for m in self.tg.transcript(buyer.user) if "Payment received" in (m.get("text") or "")
+            ]
+            links = [b["url"] for m in receipts for b in buttons(m) if b.get("url")]
+            if links:
+                self.tg.join(buyer.user, links[0])
+                buyer.joined_in = self.drill
+
+    def _check_payouts(self, out: Outcome, ledger: set[str]) -> None:
+        """Every entry booked in this drill is paid out in exactly one payout, withdrawn once."""
+        payouts = [doc.to_dict() for doc in self.db.collection("payouts").stream()]
+        live = [p for p in payouts if p.get("state") != "failed"]
+        covering = Counter(entry for p in live for entry in p.get("entry_ids", []))
+        withdrawals = [w for w in self.np.withdrawals() if w["address"] == self.wallet]
+        external = Counter(w.get("unique_external_id") for w in withdrawals)
+        out.duplicates += [f"entry {e}: in {n} payouts" for e, n in covering.items() if n > 1]
+        out.duplicates += [f"payout {x}: withdrawn {n} times" for x, n in external.items() if n > 1]
+        withdrawn = {p["payout_id"] for p in live if p["payout_id"] in external}
+        mine = [o for b in self.buyers.values() for o, drill in b.orders if drill == self.drill]
+        mine += [d.order for d in self.donations.values() if d.drill == self.drill]
+        for order in mine:
+            if order in ledger:
+                paid = any(order in p.get("entry_ids", []) and p["payout_id"] in withdrawn for p in live)
+                out.count(paid, f"entry {order}: paid out")
+
+    def check(self) -> Outcome:
+        """This drill's events confirmed or missing, and every duplicate so far."""
+        out = Outcome()
+        d = self.drill
+        orders = {doc.id: doc.to_dict() for doc in self.db.collection("orders").stream()}
+        ledger = {doc.id for doc in self.db.collection("ledger").stream()}
+        subs = {doc.id: doc.to_dict() for doc in self.db.collection("subscriptions").stream()}
+        now = self.now()
+        owner = self.tg.transcript(self.owner)
+        sale_notices = _mentions(owner, "New payment")
+        for buyer in self.buyers.values():
+            # Each payment is acknowledged ("Payment received": the receipt, or "access delayed" while
+            # the bot cannot create join links); the receipt itself ("Receipt:") never comes twice for
+            # one order (reconciliation sends one for the subscription's latest order).
+            transcript = self.tg.transcript(buyer.user)
+            acknowledged, receipts = _count(transcript, "Payment received"), _count(transcript, "Receipt: ")
+            notices = sale_notices[buyer.user]
+            for what, n in (("receipts", receipts), ("owner notices", notices)):
+                if n > len(buyer.orders):
+                    out.duplicates.append(f"buyer {buyer.user}: {n} {what} for {len(buyer.orders)} orders")
+            for index, (order, drill) in enumerate(buyer.orders):
+                if drill == d:
+                    settled = (orders.get(order) or {}).get("status") == "settled" and order in ledger
+                    out.count(settled, f"order {order}: settled and booked once")
+                    out.count(acknowledged > index, f"order {order}: the buyer told")
+                    out.count(notices > index, f"order {order}: the owner's notice")
+            if buyer.orders and buyer.orders[-1][1] == d:
+                out.count(receipts > 0, f"buyer {buyer.user}: the receipt with the access")
+                if receipts and buyer.joined_in is None:  # the link came after this round's joins
+                    out.missing.append(f"buyer {buyer.user}: join request not sent yet")
+            if buyer.joined_in == d:
+                member = self.tg.member_status(self.closed, buyer.user) == "member"
+                out.count(member, f"buyer {buyer.user}: join request approved")
+        for sub_id in self.removals.get(d, []):
+            sub = subs.get(sub_id) or {}
+            user = int(sub_id.rsplit("-", 1)[1])
+            removed = sub.get("status") == "expired" and self.tg.member_status(self.closed, user) != "member"
+            out.count(removed or sub.get("expires_at", now) > now, f"{sub_id}: due removal")
+        donation_notices = _mentions(owner, "New donation")
+        for donor, donation in self.donations.items():
+            doc = orders.get(donation.order) or {}
+            thanks = _count(self.tg.transcript(donor), "Thank you for your donation")
+            if thanks > 1 or donation_notices[donor] > 1:
+                out.duplicates.append(
+                    f"donor {donor}: {thanks} thanks, {donation_notices[donor]} owner notices"
+                )
+            if donation.drill == d:
+                out.count(
+                    doc.get("status") == "settled" and donation.order in ledger, "donation settled and booked"
+                )
+                out.count(thanks > 0, "donation: the donor's thanks")
+                out.count(donation_notices[donor] > 0, "donation: the owner's notice")
+                amount_ok = str(doc.get("price_amount")) in (donation.digits, f"{donation.digits}.00")
+                out.count(
+                    amount_ok,
+                    f"keypad: {doc.get('price_amount')} for {donation.digits}",
+                    len(donation.digits) + 1,
+                )
+        self._check_payouts(out, ledger)
+        channel = self.db.collection("channels").document(self.token).get().to_dict() or {}
+        posted = (channel.get("broadcast") or {}).get("last_posted_day") == f"{now:%Y-%m-%d}"
+        out.count(posted, "today's broadcast")
+        return out
+
+
+def _mentions(messages: list[dict[str, Any]], containing: str) -> Counter[int]:
+    """Owner notices containing the text, by the user id they name ("… (id 123) …")."""
+    found: Counter[int] = Counter()
+    for message in messages:
+        text = message.get("text") or ""
+        if containing in text and (match := re.search(r"\(id (\d+)\)", text)):
+            found[int(match.group(1))] += 1
+    return found
+
+
+def _count(messages: list[dict[str, Any]], containing: str) -> int:
+    return sum(containing in (m.get("text") or "") for m in messages)
+
+
+def _collect(future: Future[Any], errors: list[str]) -> None:
+    try:
+        future.result()
+    except Exception as error:  # a step that never completed: counted by the checks as lost
+        errors.append(f"{type(error).__name__}: {error}")
+
+
+# -- the faults -----------------------------------------------------------------------------------
+# Each runs beside the stream and returns once the fault is healed.
+
+
+def no_fault(world: World) -> str:
+    return "no fault (the stream alone)"
+
+
+def pubsub_down(world: World) -> str:
+    # Stopped as the stream starts: the emulator keeps nothing across a restart (production Pub/Sub
+    # never loses a message it accepted), so it is stopped while it holds no undelivered message.
+    world.stack.stop_service("pubsub-emulator")
+    time.sleep(15)
+    world.stack.start_service("pubsub-emulator")
+    time.sleep(4)
+    emulator = world.stack.service("pubsub-emulator").pid
+    signal_group(emulator, signal.SIGSTOP)  # then unreachable mid-flow, keeping what it holds
+    time.sleep(10)
+    signal_group(emulator, signal.SIGCONT)
+    return "Pub/Sub emulator stopped 15 s and started again (topics re-created), then frozen 10 s mid-flow"
+
+
+def firestore_down(world: World) -> str:
+    emulator = world.stack.service("firestore-emulator").pid
+    time.sleep(3)
+    signal_group(emulator, signal.SIGSTOP)  # unreachable mid-flow: every call hangs
+    time.sleep(12)
+    signal_group(emulator, signal.SIGCONT)
+    time.sleep(5)
+    export = world.stack.config.state_dir / "firestore-export"
+    shutil.rmtree(export, ignore_errors=True)
+    export.mkdir(parents=True)
+    project = world.endpoints["project"]
+    httpx.post(
+        f"http://{world.endpoints['firestore_emulator_host']}/emulator/v1/projects/{project}:export",
+        json={"database": f"projects/{project}/databases/(default)", "export_directory": str(export)},
+        timeout=60,
+    ).raise_for_status()
+    world.stack.stop_service("firestore-emulator", crash=True)
+    [metadata] = export.glob("*/*.overall_export_metadata")
+    world.stack.start_service("firestore-emulator", (f"--import-data={metadata}",))
+    return "Firestore emulator frozen 12 s (SIGSTOP), then exported, killed and restarted on its data"
+
+
+def nowpayments_faults(world: World) -> str:
+    phases: tuple[dict[str, Any], ...] = (
+        {"mode": "error", "status": 500, "count": 1000},
+        {"mode": "slow", "seconds": 4, "count": 1000},  # past the functions' 2 s timeout
+        {"mode": "error", "status": 429, "count": 1000},
+    )
+    time.sleep(2)
+    for rule in phases:
+        world.np.fail(**rule)
+        time.sleep(6)
+        world.np.http.delete("/failures")
+    return "NowPayments answered 500s, then timed out, then 429s (6 s each), then recovered"
+
+
+def telegram_faults(world: World) -> str:
+    time.sleep(2)
+    world.tg._post("/failures", {"method": "*", "status": 502, "count": 40})
+    time.sleep(6)
+    world.tg.http.delete("/failures")
+    world.tg._post("/failures", {"method": "*", "status": 429, "retry_after": 2, "count": 40})
+    time.sleep(6)
+    world.tg.http.delete("/failures")
+    bot = int(world.endpoints["telegram_bot_token"].split(":")[0])
+    world.tg.http.delete(f"/chats/{world.closed}/admins/{bot}").raise_for_status()
+    time.sleep(15)
+    world.tg.make_bot_admin(world.closed, CLOSED_RIGHTS)
+    return "Telegram 502 storm, 429 storm, the bot's rights in the closed channel lost 15 s"
+
+
+def kill_functions(world: World) -> str:
+    killed = []
+    # NowPayments slow (1.5 s, within the timeout): an IPN is inside ipn_handler when it is killed.
+    world.np.fail(mode="slow", seconds=1.5, count=1000, path="/v1/payment/")
+    for name in ("ipn_handler", "telegram_webhook", "notify", "create_invoice"):
+        time.sleep(3)
+        world.stack.stop_service(name, crash=True)
+        killed.append(name)
+        time.sleep(1)
+        world.stack.start_service(name)
+    world.np.http.delete("/failures")
+    return "SIGKILL mid-request, then restarted: " + ", ".join(killed)
+
+
+def tasks_restart(world: World) -> str:
+    stats_url = f"{world.endpoints['tasks_emulator']}/_control/stats"
+
+    def busy() -> int:
+        queues = httpx.get(stats_url, timeout=10).json()["queues"].values()
+        return sum(q["pending"] + q["in_flight"] for q in queues)
+
+    time.sleep(2)
+    waiting = wait_for("tasks pending or in flight", busy, timeout=60, every=0.05)
+    world.stack.stop_service("tasks-standin", crash=True)
+    time.sleep(3)
+    world.stack.start_service("tasks-standin")
+    return f"Cloud Tasks stand-in killed with {waiting} task(s) pending or in flight, restarted"
+
+
+DRILLS: dict[str, Callable[[World], str]] = {
+    "baseline": no_fault,
+    "pubsub-restart": pubsub_down,
+    "firestore-outage": firestore_down,
+    "nowpayments-faults": nowpayments_faults,
+    "telegram-faults": telegram_faults,
+    "function-kill": kill_functions,
+    "tasks-restart": tasks_restart,
+}
+
+
+def run_drill(world: World, name: str, fault: Callable[[World], str]) -> Row:
+    world.next_drill()
+    duplicates_before = set(world.check().duplicates)
+    told_before = world.told_failed
+    with ThreadPoolExecutor(1) as pool:
+        healing = pool.submit(fault, world)
+        healed_at: list[float] = []
+        healing.add_done_callback(lambda _: healed_at.append(time.monotonic()))
+        errors = world.stream()
+        note = healing.result()
+    healed = healed_at[0]
+    # Converge: joins for the receipts that came, the sweep and reconciliation fired by hand
+    # (the local scheduler fires them too, on its own minute).
+    deadline = healed + CONVERGE_TIMEOUT
+    problems: list[str] = ["not checked"]
+    places: dict[str, list[dict[str, Any]]] = {}
+    while time.monotonic() < deadline:
+        world.join_who_can()
+        world.scheduled("expire_subscriptions")
+        world.run_job("payouts-every-minute")
+        reconciled = world.scheduled("expire_subscriptions/reconcile")
+        outcome = world.check()
+        places = dead_letters(world.endpoints)
+        problems = list(outcome.missing)
+        late = (reconciled or {}).get("counts", {}).get("paid_but_not_granted_over_10_min")
+        if late is None:
+            problems.append("reconciliation did not run")
+        elif late:
+            problems.append(f"reconciliation: {late} paid but not granted")
+        if any(places.values()):
+            problems.append("dead letters: " + summary(places))
+        if not problems:
+            break
+        time.sleep(3)
+    recover = time.monotonic() - healed if not problems else None
+    outcome = world.check()
+    duplicates = [line for line in outcome.duplicates if line not in duplicates_before]
+    told = world.told_failed - told_before
+    if told:
+        note += f"; {told} time(s) a user was told the invoice could not be created, and tried again"
+    sent = outcome.sent + len(errors)
+    row = Row(name, sent, outcome.confirmed, len(duplicates), sent - outcome.confirmed, recover, note)
+    for line in errors + problems + duplicates:
+        say(f"  {name}: {line}")
+    return row
+
+
+def table(rows: list[Row]) -> str:
+    header = f"{'drill':<20} {'sent':>5} {'confirmed':>9} {'duplicates':>10} {'lost':>5} {'recovered in':>12}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        recovered = f"{r.recover_seconds:.1f} s" if r.recover_seconds is not None else "NOT"
+        lines.append(
+            f"{r.drill:<20} {r.sent:>5} {r.confirmed:>9} {r.duplicates:>10} {r.lost:>5} {recovered:>12}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.drills", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", choices=list(DRILLS), help="run only these drills")
+    parser.add_argument("--port-base", type=int, default=DRILL_PORT_BASE)
+    parser.add_argument("--buyers", type=int, default=6, help="new buyers per drill (two of them renew)")
+    parser.add_argument("--keep", action="store_true", help="keep the stack's state folder (logs)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    state = Path(tempfile.mkdtemp(prefix="telepay-drills-"))
+    stack = Stack(StackConfig(port_base=args.port_base, state_dir=state, telegram_rate_limits=True))
+    rows: list[Row] = []
+    try:
+        stack.up()
+        world = World(stack, args.buyers)
+        for name in args.only or list(DRILLS):
+            say(f"{name}: running")
+            row = run_drill(world, name, DRILLS[name])
+            say(
+                f"{name}: {row.note}; recovered in "
+                + (f"{row.recover_seconds:.1f} s" if row.recover_seconds is not None else "NOT")
+            )
+            rows.append(row)
+    finally:
+        stack.down()
+        if args.keep:
+            say(f"state and logs kept in {state}")
+        else:
+            shutil.rmtree(state, ignore_errors=True)
+    print(table(rows))
+    total = time.monotonic() - started
+    failed = [r.drill for r in rows if r.recover_seconds is None or r.duplicates or r.lost]
+    say(
+        f"{len(rows)} drills in {total:.0f} s; "
+        + (f"FAILED: {', '.join(failed)}" if failed else "all passed")
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Where the time of one IPN goes: ipn_handler's entry point run in this process (cProfile) against
+a private stack's emulators and NowPayments stand-in, for `finished` IPNs of fresh orders (the full
+path: signature, claim, payment re-read, settle transaction with ledger and outbox, publish).
+
+    python -m scripts.profile_ipn [--ipns 30] [--top 25]
+
+Prints the wall time of each request and the functions with the most cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib.util
+import json
+import os
+import pstats
+import time
+from typing import Any
+
+from local.clients import NowPaymentsControl, TelegramControl
+from local.fixtures import setup_channel
+from scripts import bench_payments
+from scripts.benchlib import percentile, private_stack
+
+PORT_BASE = 29200
+
+
+def load_entry(env: dict[str, str]) -> Any:
+    os.environ.update(env)
+    spec = importlib.util.spec_from_file_location("ipn_main", "functions/ipn_handler/main.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ipns", type=int, default=30)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    with private_stack(rate_limits=False, port_base=PORT_BASE) as stack:
+        endpoints = stack.config.endpoints()
+        tg, np = TelegramControl(endpoints), NowPaymentsControl(endpoints)
+        setup_channel(endpoints, tg, bench_payments.TOKEN)
+        users = [tg.user(f"Profiled{i}") for i in range(args.ipns + 5)]
+        prepared = bench_payments._prepare_orders(endpoints, users, np)
+        module = load_entry(stack.config.function_env())
+        from flask import Flask
+
+        from telepay import ipn_signature
+
+        app = Flask("profile")
+        secret = endpoints["nowpayments_ipn_secret"]
+
+        profiler = cProfile.Profile()
+
+        def one(payment: int, profile: bool) -> tuple[float, int]:
+            np.steps(payment, [{"status": "finished", "send_ipn": False}])
+            body = json.dumps({**np.payment(payment), "payment_status": "finished"}).encode()
+            headers = {"x-nowpayments-sig": ipn_signature.sign(body, secret)}
+            with app.test_request_context("/", method="POST", data=body, headers=headers):
+                from flask import request
+
+                started = time.perf_counter()
+                if profile:
+                    profiler.enable()
+                _, status = module.ipn_handler(request)
+                if profile:
+                    profiler.disable()
+                return (time.perf_counter() - started) * 1000, status
+
+        for _, payment in prepared[:5]:  # warm: clients created, connections open
+            one(payment, profile=False)
+        times = []
+        for _, payment in prepared[5:]:
+            took, status = one(payment, profile=True)
+            times.append(took)
+            assert status == 200, status
+        print(
+            f"{len(times)} IPNs in process: p50 {percentile(times, 50):.1f} ms, p99 {percentile(times, 99):.1f} ms"
+        )
+        stats = pstats.Stats(profiler).sort_stats("cumulative")
+        stats.print_stats(args.top)
+        print("TelePay's own steps (cumulative):")
+        stats.print_stats(r"/telepay/", args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,220 @@
+"""The owners' Mini App in a real headless Chromium (Debian's `chromium`, driven by Playwright), on
+the whole local stack: the demo owner goes live through the bot, two buyers subscribe and one
+donates; the owner opens the app from the bot's button URL with a signed initData and sees those
+numbers, filters subscribers, exports them as CSV, changes a price that the next buyer sees in the
+bot's offer; a tampered initData and a stranger see nothing. Screenshots (phone-sized, light and
+dark) go to docs/images/, where the README shows them.
+
+Nothing leaves the machine: every request that is not loopback is refused, and Telegram's
+`telegram-web-app.js` is served from a local shim (tests/e2e/browser/)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+import pytest
+
+from local.clients import BotChat, NowPaymentsControl, TelegramControl, buttons, wait_for
+from local.demo import setup_channel
+from telepay.init_data import for_user
+from tests.e2e.flows import Channel, donate, subscribe
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+SHIM = Path(__file__).parent / "browser" / "telegram-web-app-shim.js"
+SCREENSHOTS = ROOT / "docs" / "images"
+TELEGRAM_SCRIPT = "https://telegram.org/js/telegram-web-app.js"
+PHONE = {"width": 390, "height": 844}
+LIGHT = {
+    "bg_color": "#ffffff", "text_color": "#000000", "hint_color": "#999999", "link_color": "#2481cc",
+    "button_color": "#2481cc", "button_text_color": "#ffffff", "secondary_bg_color": "#efeff3",
+}  # fmt: skip
+DARK = {
+    "bg_color": "#17212b", "text_color": "#f5f5f5", "hint_color": "#708499", "link_color": "#6ab3f3",
+    "button_color": "#5288c1", "button_text_color": "#ffffff", "secondary_bg_color": "#232e3c",
+}  # fmt: skip
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("chromium is not installed (make system-deps installs it)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    profile = tempfile.mkdtemp(prefix="telepay-chromium-")
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=ARGS, headless=True, viewport=PHONE, accept_downloads=True
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+def _only_loopback(route: Any) -> None:
+    url = route.request.url
+    if url.split("?", 1)[0] == TELEGRAM_SCRIPT:
+        route.fulfill(status=200, content_type="text/javascript", body=SHIM.read_text())
+    elif urlsplit(url).hostname in ("127.0.0.1", "localhost") or url.startswith(("blob:", "data:")):
+        route.continue_()
+    else:
+        route.abort()
+
+
+def open_app(browser: Any, url: str, init_data: str, theme: dict[str, str], scheme: str = "light") -> Any:
+    page = browser.new_page()
+    page.route("**/*", _only_loopback)
+    page.add_init_script(
+        f"window.__tma = {{initData: {_js(init_data)}, themeParams: {_js(theme)}, colorScheme: {_js(scheme)}}};"
+    )
+    page.goto(url)
+    return page
+
+
+def _js(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+@pytest.fixture(scope="module")
+def demo(endpoints: dict[str, Any]) -> dict[str, Any]:
+    """The demo owner live through the bot, two subscribers (one monthly, one quarterly), a donation."""
+    tg, np = TelegramControl(endpoints), NowPaymentsControl(endpoints)
+    ids = setup_channel(tg, lambda _: None)
+    channel = Channel(ids["token"], ids["owner"], ids["open"], ids["closed"])
+    sam, ann, dee = tg.user("Sam"), tg.user("Annabel"), tg.user("Dee")
+    subscribe(tg, np, sam, channel, tier_index=0)
+    subscribe(tg, np, ann, channel, tier_index=1)
+    donate(tg, np, dee, channel.token, "25")
+    tg.wait_message(dee, "Thank you for your donation")
+    tg.wait_message(ids["owner"], "New donation")  # the owner's notices are in before her commands
+    return ids | {"sam": sam, "ann": ann, "tg": tg}
+
+
+def _button_url(tg: TelegramControl, owner: int, command: str) -> str:
+    chat = BotChat(tg, owner)
+    reply = chat.send(command, {"/channels": "Night Owls Club — ", "/stats": "Active subscribers:"}[command])
+    [app] = [b for b in buttons(reply) if "web_app" in b]
+    return str(app["web_app"]["url"])
+
+
+def _init_data(endpoints: dict[str, Any], user_id: int, first_name: str = "Olivia") -> str:
+    user = {"id": user_id, "first_name": first_name}
+    return for_user(user, endpoints["telegram_bot_token"], int(time.time()))
+
+
+def test_the_owner_sees_filters_exports_and_changes_her_channel(
+    browser: Any, endpoints: dict[str, Any], demo: dict[str, Any]
+) -> None:
+    tg: TelegramControl = demo["tg"]
+    url = _button_url(tg, demo["owner"], "/channels")
+    assert url == _button_url(tg, demo["owner"], "/stats") == endpoints["functions"]["owner_app"]
+    menu = tg.calls("setChatMenuButton")
+    assert any(str(demo["owner"]) in str(call) for call in menu), menu
+    page = open_app(browser, url, _init_data(endpoints, demo["owner"]), LIGHT)
+
+    # Overview: the numbers the stack made (2 subscriptions, $5.00 + $12.50, a $25 donation).
+    page.wait_for_selector("#active")
+    assert page.inner_text("#active b") == "2"
+    assert page.inner_text("#revenue b") == "$17.50"
+    assert page.inner_text("#donations b") == "$25.00"
+    assert page.locator("svg.chart rect.bar").count() == 30
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "owner-app-light.png"))
+
+    # Subscribers: both listed, search narrows, CSV has both.
+    page.click("nav button[data-tab=subscribers]")
+    page.wait_for_selector("tr.sub")
+    assert page.locator("tr.sub").count() == 2
+    page.fill("#search", "annab")
+    assert page.locator("tr.sub").count() == 1
+    assert "Annabel" in page.inner_text("tr.sub")
+    assert page.evaluate("window.__tmaCalls.some(c => c[0] === 'BackButton' && c[1] === 'show')")
+    with page.expect_download() as download:
+        page.click("#export")
+    exported = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert sorted(r["name"] for r in exported) == ["Annabel", "Sam"]
+
+    # Settings: the monthly price becomes $7; the MainButton saves.
+    page.click("nav button[data-tab=settings]")
+    page.wait_for_selector("#settings")
+    page.fill("input[name=price0]", "4,99")
+    page.evaluate("Telegram.WebApp.MainButton.click()")
+    page.wait_for_selector("#message.errors")
+    assert "Use a dot for cents" in page.inner_text("#message")
+    page.fill("input[name=price0]", "7")
+    page.click("#save")
+    page.wait_for_selector("#message.ok")
+    buyer = tg.user("Max")
+    tg.say(buyer, f"/start {demo['token']}")
+    offer = tg.wait_message(buyer, "Choose how long")
+    assert "$7" in buttons(offer)[0]["text"], buttons(offer)
+    page.close()
+
+    # Dark theme, phone-sized.
+    dark = open_app(browser, url, _init_data(endpoints, demo["owner"]), DARK, "dark")
+    dark.wait_for_selector("#active")
+    assert dark.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(23, 33, 43)"
+    dark.screenshot(path=str(SCREENSHOTS / "owner-app-dark.png"))
+    dark.close()
+
+
+def test_a_tampered_or_strangers_init_data_sees_nothing(
+    browser: Any, endpoints: dict[str, Any], demo: dict[str, Any]
+) -> None:
+    url = endpoints["functions"]["owner_app"]
+    signed = _init_data(endpoints, demo["owner"])
+    tampered = signed.replace(
+        quote(f'"id":{demo["owner"]}', safe=""), quote(f'"id":{demo["owner"] + 1}', safe="")
+    )
+    assert tampered != signed
+    page = open_app(browser, url, tampered, LIGHT)
+    page.wait_for_selector("#error")
+    assert "only opens from the TelePay bot" in page.inner_text("#error")
+    assert page.locator("#active").count() == 0
+    page.close()
+
+    stranger = _init_data(endpoints, TelegramControl(endpoints).user("Eve"), "Eve")
+    page = open_app(browser, url, stranger, LIGHT)
+    page.wait_for_selector("#empty")
+    assert "no channels" in page.inner_text("#empty")
+    page.close()
+    api = f"{url}/api/channels/{demo['token']}/overview"
+    assert httpx.get(api, headers={"Authorization": f"tma {stranger}"}).status_code == 404
+    assert httpx.get(api, headers={"Authorization": f"tma {tampered}"}).status_code == 401
+    assert httpx.get(api).status_code == 401
+
+
+def test_the_owner_app_link_printed_by_make_run_opens(
+    browser: Any, endpoints: dict[str, Any], demo: dict[str, Any]
+) -> None:
+    from local.stack import owner_app_link
+
+    link = owner_app_link(endpoints, {"id": demo["owner"], "first_name": "Olivia"})
+    page = browser.new_page()
+    page.route(
+        "**/*", lambda route: route.abort() if "telegram.org" in route.request.url else _only_loopback(route)
+    )
+    page.goto(link)  # outside Telegram: no script, the initData comes from the URL fragment
+    page.wait_for_selector("#active")
+    wait_for("the overview", lambda: page.inner_text("#active b") == "2" or None)
+    page.close()

@@ -1,0 +1,91 @@
+"""`/payouts` in the owner's chat: the balance summed from the ledger by state, and the last
+payouts with how they ended."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from shared_schemas.config import TelegramWebhookSettings
+from shared_schemas.documents import EntryState, OrderDoc, OrderStatus, PayoutDoc, PayoutState, PayoutStrategy
+from shared_schemas.ids import OrderKind, subscription_order_id
+from telepay import ledger
+from telepay.adapters.nowpayments_api import Payment
+from telepay.channels import save_channel
+from telepay.webhook import handle_update
+from tests import updates
+from tests.conftest import demo_channel
+from tests.harness import NOW, fakes, runtime
+from tests.memory_store import MemoryStore
+
+OWNER = 5001
+
+
+def _book(store: MemoryStore, user: int, state: EntryState) -> None:
+    channel = demo_channel()
+    order = OrderDoc(
+        order_id=subscription_order_id(channel.token, user, "t1"),
+        kind=OrderKind.SUBSCRIPTION,
+        user_id=user,
+        chat_id=user,
+        channel_token=channel.token,
+        tier_id="t1",
+        days=30,
+        price_amount=Decimal("5.00"),
+        price_currency="USD",
+        status=OrderStatus.SETTLED,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    payment = Payment(
+        payment_id=user,
+        payment_status="finished",
+        price_amount=Decimal("5.00"),
+        price_currency="usd",
+        actually_paid=Decimal("5"),
+        pay_currency="usdttrc20",
+    )
+    entry = ledger.book(order, payment, channel, Decimal("3"), NOW)
+    store.ledger.set(entry.entry_id, entry.model_copy(update={"state": state}))
+
+
+def test_payouts_shows_the_balance_by_state_and_the_last_payouts() -> None:
+    store = MemoryStore()
+    save_channel(store, demo_channel())
+    _book(store, 1, EntryState.AVAILABLE)
+    _book(store, 2, EntryState.AVAILABLE)
+    _book(store, 3, EntryState.PAID)
+    store.payouts.set(
+        "po-1",
+        PayoutDoc(
+            payout_id="po-1",
+            channel_token="DemoChannel01",
+            owner_user_id=OWNER,
+            entry_ids=[],
+            settled_currency="usdttrc20",
+            settled_amount=Decimal("4.85"),
+            net_price_amount=Decimal("4.85"),
+            price_currency="usd",
+            address="TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+            currency="usdttrc20",
+            amount=Decimal("4.85"),
+            strategy=PayoutStrategy.INSTANT,
+            state=PayoutState.FINISHED,
+            open=False,
+            next_attempt_at=NOW,
+            created_at=NOW - timedelta(days=1),
+            updated_at=NOW,
+        ),
+    )
+    rt = runtime(TelegramWebhookSettings, store)
+    telegram, _, _ = fakes(rt)
+    assert handle_update(updates.start(1, "/payouts", OWNER), rt) == "payouts shown"
+    text = telegram.to(OWNER)[-1].text
+    assert "Available: 9.7 USDTTRC20" in text  # two entries of 5 less the 3 % fee
+    assert "Paid so far: 4.85 USDTTRC20" in text and "In a payout now: nothing" in text
+    assert "• 25 November 2026: 4.85 USDTTRC20 — finished" in text
+
+
+def test_someone_without_channels_is_told_so() -> None:
+    rt = runtime(TelegramWebhookSettings, MemoryStore())
+    assert handle_update(updates.start(1, "/payouts", 777), rt) == "no channels"
