@@ -5,8 +5,8 @@
      "title": "Night Owls Club", "tiers": [{"price": "5.00", "days": 30, "label": "Monthly"}], ...}
 
 `register` takes `owner_user_id`, an optional `token` and every setting the bot asks an owner for
-(`telepay.owner_bot.SETTING_FIELDS`); `update` takes any of those (the channel's current values fill
-in the rest, and the whole is checked again).
+(`telepay.channel_settings.SETTING_FIELDS`); `update` takes any of those (the channel's current values fill
+in the rest, and the whole is checked again) and records what changed in `channel_changes`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 from shared_schemas.documents import ChannelDoc, ChannelStatus
 from shared_schemas.ids import is_valid_channel_token, new_channel_token
 from shared_schemas.queries import CHANNEL_BY_CLOSED_CHAT
-from telepay.channel_settings import FieldError, validate_channel
+from telepay.channel_changes import changed, record
+from telepay.channel_settings import SETTING_FIELDS, FieldError, validate_channel
 from telepay.clock import Clock
-from telepay.owner_bot import SETTING_FIELDS
 from telepay.store import Store, Tx
 
 FILE_FIELDS = ("token", "owner_user_id", *SETTING_FIELDS)
@@ -86,13 +86,13 @@ def register(store: Store, clock: Clock, path: Path) -> ChannelDoc:
     return channel
 
 
-def update(store: Store, clock: Clock, token: str, path: Path) -> tuple[ChannelDoc, list[str]]:
+def update(store: Store, clock: Clock, token: str, path: Path, operator: str) -> tuple[ChannelDoc, list[str]]:
     """The channel after the change, and the names of the fields the file set."""
     data = read(path)
     if "token" in data and data["token"] != token:
         raise ChannelFileError(f"{path}: not a valid channel", [FieldError("token", f"is not {token}")])
-    changed = [name for name in data if name != "token"]
-    if not changed:
+    given = [name for name in data if name != "token"]
+    if not given:
         raise ChannelFileError(f"{path}: no setting to change")
     current = store.channels.get(token)
     if current is None:
@@ -108,7 +108,9 @@ def update(store: Store, clock: Clock, token: str, path: Path) -> tuple[ChannelD
             raise ChannelFileError(f"no channel {token}")
         channel = _checked(path, current.model_dump() | data | {"token": token, "updated_at": now})
         stored = channel.to_firestore()
-        tx.update(store.channels, token, {name: stored[name] for name in changed} | {"updated_at": now})
+        tx.update(store.channels, token, {name: stored[name] for name in given} | {"updated_at": now})
+        changes = changed(current.to_firestore(), stored, given)
+        record(tx, store, token, 0, f"operator {operator}", changes, now)
         return channel
 
-    return store.transaction(work), changed
+    return store.transaction(work), given

@@ -114,7 +114,7 @@ def channels_register(op: Operator, file: Path) -> None:
 @pass_op
 def channels_update(op: Operator, token: str, file: Path) -> None:
     """Change the settings of channel TOKEN given in a JSON FILE (the others stay)."""
-    channel, changed = channel_file.update(op.store, op.clock, token, file)
+    channel, changed = channel_file.update(op.store, op.clock, token, file, op.who())
     emit(
         op.as_json,
         {"changed": changed, "channel": channel},

@@ -631,13 +631,18 @@ class ChannelChangeDoc(Document):
     the owner app): what changed, from what to what, by whom and where. Never updated."""
 
     collection: ClassVar[Collection] = Collection.CHANNEL_CHANGES
-    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP)
+    written_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.OWNER_APP,
+    )  # and operators
     read_by: ClassVar[tuple[Function, ...]] = ()
     doc_id_is: ClassVar[str] = "`<channel token>-<UTC time, microseconds>-<random>`"
 
     channel_token: str
-    user_id: int = Field(description="Who changed it (the channel's owner).")
-    source: str = Field(description="`bot` (a conversation or command) or `owner_app`.")
+    user_id: int = Field(description="Who changed it (the channel's owner; 0 for an operator).")
+    source: str = Field(
+        description="`bot` (a conversation or command), `owner_app`, or `operator <who>` (`telepay channels update`)."
+    )
     changes: dict[str, Any] = Field(
         description='Each changed setting: `{"before": ..., "after": ...}` as stored in the channel.'
     )

@@ -17,6 +17,7 @@ from operator_cli.context import Operator
 from operator_cli.main import cli
 from shared_schemas.config import ExpireSubscriptionsSettings, TelegramWebhookSettings
 from shared_schemas.documents import (
+    ChannelChangeDoc,
     FailedTaskDoc,
     FailedUpdateDoc,
     OrderDoc,
@@ -139,6 +140,15 @@ def test_update_changes_the_given_settings_only(tmp_path: Path) -> None:
     channel = store.channels.get(TOKEN)
     assert channel is not None and channel.title == "Night Owls" and channel.grace_period_minutes == 30
     assert channel.tiers == demo_channel().tiers and channel.updated_at == NOW
+    [change] = [
+        ChannelChangeDoc.model_validate(row.data)
+        for (name, _), row in store._memory.rows.items()  # no query lists a whole collection
+        if name == "channel_changes"
+    ]
+    assert change.source == "operator ops@example.test" and change.changes == {
+        "title": {"before": "Night Owls Club", "after": "Night Owls"},
+        "grace_period_minutes": {"before": 0, "after": 30},
+    }
 
     path.write_text(json.dumps({"tiers": [{"price": "0", "days": 30}]}))
     result = run(store, "channels", "update", TOKEN, str(path))
