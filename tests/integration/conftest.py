@@ -121,9 +121,11 @@ class PubSub:
 
 @pytest.fixture
 def pubsub(emulator_env: dict[str, str]) -> Iterator[PubSub]:
-    """The Pub/Sub emulator; every subscription that exists after the test is deleted."""
+    """The Pub/Sub emulator with no subscriptions when the test starts (whatever a test that did not
+    use this fixture left), and none left after it."""
     with httpx.Client(timeout=10) as http:
         client = PubSub(http)
+        client.delete_all_subscriptions()
         try:
             yield client
         finally:

@@ -7,7 +7,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 
 from shared_schemas.documents import OrderDoc, OrderStatus, PaymentStatus, SubscriptionDoc, SubscriptionStatus
@@ -20,7 +19,7 @@ from telepay.errors import RetryLater
 from telepay.payments import handle_ipn
 from tests.conftest import demo_channel
 from tests.harness import nowpayments_of
-from tests.integration.conftest import PROJECT, PUBSUB_PORT
+from tests.integration.conftest import PROJECT, PubSub
 from tests.integration.helpers import IPN_SECRET, NOW, runtime, store_of
 
 pytestmark = pytest.mark.integration
@@ -72,32 +71,12 @@ def _outbox(db: Any) -> list[dict[str, Any]]:
     return [s.to_dict() for s in db.collection(Collection.OUTBOX.value).stream()]
 
 
-def _pubsub_subscription(name: str) -> str:
-    base = f"http://127.0.0.1:{PUBSUB_PORT}/v1/projects/{PROJECT}"
-    httpx.put(f"{base}/topics/{Topic.PAYMENT_EVENTS.value}", json={}, timeout=10)
-    httpx.delete(f"{base}/subscriptions/{name}", timeout=10)
-    response = httpx.put(
-        f"{base}/subscriptions/{name}",
-        json={"topic": f"projects/{PROJECT}/topics/{Topic.PAYMENT_EVENTS.value}"},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return f"{base}/subscriptions/{name}"
-
-
-def _pull(subscription_url: str) -> list[dict[str, Any]]:
-    import base64
-
-    answer = httpx.post(f"{subscription_url}:pull", json={"maxMessages": 50}, timeout=10).json()
-    return [json.loads(base64.b64decode(m["message"]["data"])) for m in answer.get("receivedMessages", [])]
-
-
-def test_finished_payment_settles_once_and_publishes(firestore_db: Any) -> None:
+def test_finished_payment_settles_once_and_publishes(firestore_db: Any, pubsub: PubSub) -> None:
     save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     order = _order(firestore_db)
     nowpayments_of(rt).set_payment(11, order.order_id, "finished", "5.00")
-    pulled_from = _pubsub_subscription("test-settled")
+    pulled_from = pubsub.subscribe(Topic.PAYMENT_EVENTS, "test-settled")
 
     result = handle_ipn(*_ipn(order.order_id, 11, "finished"), rt)
     again = handle_ipn(*_ipn(order.order_id, 11, "finished"), rt)
@@ -107,7 +86,7 @@ def test_finished_payment_settles_once_and_publishes(firestore_db: Any) -> None:
     subscription = _subscription(firestore_db)
     assert subscription is not None and subscription.status is SubscriptionStatus.ACTIVE
     assert subscription.expires_at == NOW + timedelta(days=30)
-    messages = _pull(pulled_from)
+    messages = pubsub.pull(pulled_from)
     assert [m["type"] for m in messages] == ["payment.settled"]
     assert messages[0]["data"]["subscription_expires_at"].startswith("2026-12-26T12:00")
     assert all(doc["published"] for doc in _outbox(firestore_db))
@@ -204,13 +183,13 @@ class _FailingOnce(Publisher):
         return super().publish(topic, data, **attributes)
 
 
-def test_event_survives_a_publish_failure_after_commit(firestore_db: Any) -> None:
+def test_event_survives_a_publish_failure_after_commit(firestore_db: Any, pubsub: PubSub) -> None:
     save_channel(store_of(firestore_db), demo_channel())
     rt = runtime(firestore_db)
     rt.replace(publisher=_FailingOnce(PROJECT))
     order = _order(firestore_db)
     nowpayments_of(rt).set_payment(61, order.order_id, "finished", "5.00")
-    pulled_from = _pubsub_subscription("test-outbox")
+    pulled_from = pubsub.subscribe(Topic.PAYMENT_EVENTS, "test-outbox")
 
     with pytest.raises(RetryLater):
         handle_ipn(*_ipn(order.order_id, 61, "finished"), rt)
@@ -221,6 +200,6 @@ def test_event_survives_a_publish_failure_after_commit(firestore_db: Any) -> Non
     retry = handle_ipn(*_ipn(order.order_id, 61, "finished"), rt)
 
     assert retry.http_status == 200
-    assert [m["type"] for m in _pull(pulled_from)] == ["payment.settled"]
+    assert [m["type"] for m in pubsub.pull(pulled_from)] == ["payment.settled"]
     assert [d["published"] for d in _outbox(firestore_db)] == [True]
     assert _subscription(firestore_db).expires_at == NOW + timedelta(days=30)  # type: ignore[union-attr]
