@@ -12,7 +12,7 @@ from operator_cli import webhook as telegram_webhook
 from operator_cli.context import Operator
 from operator_cli.output import Failed, emit, fields, table
 from shared_schemas.config import MissingSettingError
-from shared_schemas.documents import ChannelDoc
+from shared_schemas.documents import ChannelDoc, PayoutDoc
 from shared_schemas.queries import (
     ALL_CHANNELS,
     FAILED_TASKS_BY_TIME,
@@ -23,6 +23,7 @@ from shared_schemas.queries import (
 )
 from telepay.channel_settings import DAYS_MAX, DAYS_MIN
 from telepay.errors import TelePayError
+from telepay.payouts import list_payouts, retry_payout, show_payout
 
 
 class OperatorGroup(click.Group):
@@ -156,6 +157,68 @@ def channels_show(op: Operator, token: str) -> None:
     """One channel's settings and state."""
     channel = _channel(op, token)
     emit(op.as_json, channel, lambda: _channel_fields(channel))
+
+
+# -- payouts ---------------------------------------------------------------------------------------
+@cli.group()
+def payouts() -> None:
+    """Owner payouts: the open ones, one in detail, and a retry once its problem is fixed."""
+
+
+def _payout_row(p: PayoutDoc) -> dict[str, Any]:
+    return {
+        "payout": p.payout_id,
+        "channel": p.channel_token,
+        "owner": p.owner_user_id,
+        "amount": f"{p.amount.normalize():f} {p.currency.upper()}",
+        "state": p.state,
+        "attention": p.attention or p.failure_reason,
+        "next_attempt": p.next_attempt_at,
+    }
+
+
+@payouts.command("list")
+@pass_op
+def payouts_list(op: Operator) -> None:
+    """Open payouts (not finished or failed), the next due first."""
+    found = list_payouts(op.store)
+    rows = [_payout_row(p) for p in found]
+    emit(op.as_json, found, lambda: table(rows, list(rows[0]) if rows else []) or "no open payouts")
+
+
+@payouts.command("show")
+@click.argument("payout_id")
+@pass_op
+def payouts_show(op: Operator, payout_id: str) -> None:
+    """One payout and the ledger entries it covers."""
+    detail = show_payout(op.store, payout_id)
+    if detail is None:
+        raise Failed(f"no payout {payout_id}")
+    entries = [
+        {"entry": e.entry_id, "order": e.order_id, "net": f"{e.settled_net.normalize():f}", "state": e.state}
+        for e in detail.entries
+    ]
+    emit(
+        op.as_json,
+        {"payout": detail.payout, "entries": detail.entries},
+        lambda: (
+            table([_payout_row(detail.payout)], list(_payout_row(detail.payout)))
+            + "\n\n"
+            + table(entries, list(entries[0]) if entries else [])
+        ),
+    )
+
+
+@payouts.command("retry")
+@click.argument("payout_id")
+@pass_op
+def payouts_retry(op: Operator, payout_id: str) -> None:
+    """Resume an open payout now (after fixing what held it), or let a failed one's entries be paid
+    in a new payout now."""
+    outcome = retry_payout(op.store, payout_id, op.clock.now())
+    if outcome == "unknown payout":
+        raise Failed(f"no payout {payout_id}")
+    emit(op.as_json, {"payout": payout_id, "outcome": outcome}, lambda: f"{payout_id}: {outcome}")
 
 
 # -- users -----------------------------------------------------------------------------------------
