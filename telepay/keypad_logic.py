@@ -227,19 +227,17 @@ def press(task: KeypadTask, rt: Rt) -> PressResult:
         raise Malformed("a keypad press without its session, key or callback query")
     store = rt.store
     session_id, query_id = task.session_id, task.callback_query_id
-    channel_holder: list[ChannelDoc | None] = [None]
 
-    def apply(tx: Tx) -> PressDecision:
+    def apply(tx: Tx) -> tuple[PressDecision, ChannelDoc | None]:
         session = tx.get(store.keypad_sessions, session_id)
         channel = load_channel(store, session.channel_token) if session else None
-        channel_holder[0] = channel
         decision = decide_press(session, channel, task.user_id, task.key or "", query_id, rt.clock.now())
         if decision.updates:
             tx.update(store.keypad_sessions, session_id, decision.updates)
-        return decision
+        return decision, channel
 
-    decision = store.transaction(apply)
-    session, channel, result = decision.session, channel_holder[0], decision.result
+    decision, channel = store.transaction(apply)
+    session, result = decision.session, decision.result
     if session is not None and channel is not None:
         if session.status is KeypadStatus.CONFIRMED and session.order_id:
             _queue_invoice(rt, session)  # first: a failed edit below must not hold the invoice back
