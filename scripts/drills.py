@@ -131,6 +131,7 @@ class World:
         self.offset = 0.0
         self.lock = threading.Lock()
         self.runs = itertools.count(1)
+        self.converge_timeout = CONVERGE_TIMEOUT
 
     # -- the stack's clock ------------------------------------------------------------------------
     def advance(self, seconds: float) -> None:
@@ -536,7 +537,7 @@ def run_drill(world: World, name: str, fault: Callable[[World], str]) -> Row:
     healed = healed_at[0]
     # Converge: joins for the receipts that came, the sweep and reconciliation fired by hand
     # (the local scheduler fires them too, on its own minute).
-    deadline = healed + CONVERGE_TIMEOUT
+    deadline = healed + world.converge_timeout
     problems: list[str] = ["not checked"]
     places: dict[str, list[dict[str, Any]]] = {}
     while time.monotonic() < deadline:
@@ -587,6 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port-base", type=int, default=DRILL_PORT_BASE)
     parser.add_argument("--buyers", type=int, default=6, help="new buyers per drill (two of them renew)")
     parser.add_argument("--keep", action="store_true", help="keep the stack's state folder (logs)")
+    parser.add_argument("--converge-timeout", type=float, default=CONVERGE_TIMEOUT, help="seconds per drill")
     args = parser.parse_args(argv)
     started = time.monotonic()
     state = Path(tempfile.mkdtemp(prefix="telepay-drills-"))
@@ -595,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.up()
         world = World(stack, args.buyers)
+        world.converge_timeout = args.converge_timeout
         for name in args.only or list(DRILLS):
             say(f"{name}: running")
             row = run_drill(world, name, DRILLS[name])
