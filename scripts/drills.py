@@ -50,6 +50,7 @@ STEP_TIMEOUT = 120.0  # one user-visible step under a fault (Telegram re-deliver
 CONVERGE_TIMEOUT = 240.0
 IPN_RESEND_EVERY = 3.0  # NowPayments sends an IPN again until it is answered 200
 USER_TRIES = 3
+EVENT_REDELIVERY_AFTER_SECONDS = 45
 PAY_CURRENCY = "usdttrc20"  # settles in the payout currency
 
 
@@ -592,7 +593,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     state = Path(tempfile.mkdtemp(prefix="telepay-drills-"))
-    stack = Stack(StackConfig(port_base=args.port_base, state_dir=state, telegram_rate_limits=True))
+    # Reconciliation publishes again an event notify has not handled after 45 s (15 minutes in
+    # production), so that a drill converges within its budget.
+    config = StackConfig(
+        port_base=args.port_base,
+        state_dir=state,
+        telegram_rate_limits=True,
+        extra_env={"EVENT_REDELIVERY_AFTER_SECONDS": str(EVENT_REDELIVERY_AFTER_SECONDS)},
+    )
+    stack = Stack(config)
     rows: list[Row] = []
     try:
         stack.up()

@@ -220,6 +220,12 @@ class ExpireSubscriptionsSettings(AccessSettings, TasksSettings, SettlementSetti
         default="72,24", description="Reminders before expiry, in hours, comma separated."
     )
     sweep_page_size: int = Field(default=500, description="Subscriptions read per query page.")
+    event_redelivery_after_seconds: int = Field(
+        default=900,
+        gt=0,
+        description="Reconciliation publishes a payment event again when notify has not handled it "
+        "this long after it was published (Pub/Sub's own retries come first).",
+    )
 
 
 class DailyBroadcastSettings(TelegramSettings, BroadcastEnqueuerSettings, TaskTargetSettings):

@@ -310,7 +310,11 @@ class SubscriptionDoc(Document):
 # ---------------------------------------------------------------------------------------------
 class OutboxDoc(Document):
     collection: ClassVar[Collection] = Collection.OUTBOX
-    written_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS)
+    written_by: ClassVar[tuple[Function, ...]] = (
+        Function.IPN_HANDLER,
+        Function.EXPIRE_SUBSCRIPTIONS,
+        Function.NOTIFY,
+    )
     read_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS)
     doc_id_is: ClassVar[str] = "event id"
     ttl_field: ClassVar[str | None] = "expire_at"
@@ -323,6 +327,15 @@ class OutboxDoc(Document):
     created_at: datetime
     published_at: datetime | None = None
     publish_attempts: int = 0
+    handled: bool = Field(
+        default=False,
+        description="notify told everyone this event is for (or found them told already); "
+        "reconciliation publishes again an event published but not handled.",
+    )
+    handled_at: datetime | None = None
+    redeliveries: int = Field(
+        default=0, description="Times reconciliation published the event again because it was not handled."
+    )
     expire_at: datetime | None = Field(
         default=None,
         description="TTL: set when the event is published (published_at + OUTBOX_PUBLISHED_RETENTION); "

@@ -65,6 +65,14 @@ STUCK_OUTBOX = QuerySpec(
     range_field="created_at",
     purpose="sweep re-publishing events whose publish failed",
 )
+UNHANDLED_EVENTS = QuerySpec(
+    "unhandled_events",
+    Collection.OUTBOX,
+    (Function.EXPIRE_SUBSCRIPTIONS,),
+    equals=("published", "handled"),
+    range_field="published_at",
+    purpose="reconciliation publishing again the events notify never handled",
+)
 SUBSCRIPTIONS_DUE = QuerySpec(
     "subscriptions_due",
     Collection.SUBSCRIPTIONS,
@@ -223,6 +231,7 @@ QUERIES: tuple[QuerySpec, ...] = (
     CHANNELS_OF_OWNER,
     ORDER_OUTBOX,
     STUCK_OUTBOX,
+    UNHANDLED_EVENTS,
     SUBSCRIPTIONS_DUE,
     SUBSCRIPTIONS_OF_USER,
     ORDERS_TO_RECHECK,

@@ -1,5 +1,8 @@
 """notify's logic: message the buyer and the owner about a payment event, each at most once.
 
+When every message is sent (or was before), the event's outbox record is marked handled;
+reconciliation publishes again an event that stays unhandled.
+
 Each message is claimed (`msg:<event id>:<recipient>`) before it is sent and marked done after, so a
 re-delivered event sends nothing twice. A user who blocked the bot is recorded and not retried;
 Telegram's `retry_after` is honoured; other failures raise, so Pub/Sub retries with backoff and
@@ -24,6 +27,7 @@ from telepay.channels import load_subscription
 from telepay.errors import Malformed
 from telepay.logs import get_logger
 from telepay.runtime import Runtime
+from telepay.store import NotFound
 from telepay.users import mark_blocked
 
 log = get_logger("telepay.notify")
@@ -36,7 +40,16 @@ def handle_event(envelope: Envelope[PaymentEvent], rt: Rt) -> list[str]:
     done = []
     for recipient, user_id, send in _messages(envelope.type, event, rt):
         done.append(_once(rt, envelope, recipient, user_id, send))
+    _mark_handled(rt, envelope.event_id)
     return done
+
+
+def _mark_handled(rt: Rt, event_id: str) -> None:
+    """Everyone told: reconciliation no longer publishes the event again."""
+    try:
+        rt.store.outbox.update(event_id, {"handled": True, "handled_at": rt.clock.now()})
+    except NotFound:  # its outbox record has expired (a replay of an old event)
+        log.info("handled an event no longer in the outbox", extra={"event_id": event_id})
 
 
 def _messages(kind: EventType, event: PaymentEvent, rt: Rt) -> list[tuple[str, int, Callable[[], None]]]:

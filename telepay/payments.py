@@ -15,6 +15,7 @@ from shared_schemas.config import IpnHandlerSettings, PubSubSettings, Settlement
 from shared_schemas.documents import (
     OUTBOX_PUBLISHED_RETENTION,
     OrderDoc,
+    OutboxDoc,
     PaymentStatus,
     SubscriptionDoc,
     UnknownIpnDoc,
@@ -161,6 +162,16 @@ def apply_payment(
     return store.transaction(run)
 
 
+def publish_event(rt: Runtime[PubSubSettings], doc: OutboxDoc) -> None:
+    """Publish one outbox event (the same id every time, so each subscriber sees a repeat as one)."""
+    rt.publisher.publish(
+        Topic(doc.topic),
+        json.dumps(doc.envelope).encode(),
+        event_id=doc.event_id,
+        event_type=str(doc.envelope.get("type")),
+    )
+
+
 def flush_outbox(
     rt: Runtime[PubSubSettings], order_id: str | None = None, older_than: timedelta | None = None
 ) -> bool:
@@ -174,12 +185,7 @@ def flush_outbox(
     ok = True
     for doc in events:
         try:
-            rt.publisher.publish(
-                Topic(doc.topic),
-                json.dumps(doc.envelope).encode(),
-                event_id=doc.event_id,
-                event_type=str(doc.envelope.get("type")),
-            )
+            publish_event(rt, doc)
         except Exception as error:  # publishing failed: the event stays in the outbox
             log.warning(
                 "publish failed, event kept in the outbox: %s", error, extra={"event_id": doc.event_id}

@@ -6,9 +6,13 @@ what the event-driven paths left undone and does it, so money and access are nev
    came, or came while the API was down).
 2. Outbox events still unpublished a few minutes on are published; one that failed
    `OUTBOX_MAX_ATTEMPTS` times is left for the operator (counted, and alerted through the log line).
-3. Active subscriptions whose buyer never got their access (the join link failed, e.g. the bot had
+3. Events published but never handled by notify (Pub/Sub gave up pushing them, or stopped trying)
+   `EVENT_REDELIVERY_AFTER_SECONDS` after publishing are published again, at most
+   `EVENT_MAX_REDELIVERIES` times; then left for the operator (counted, and logged as an error).
+   notify's claims make a repeat tell nobody twice.
+4. Active subscriptions whose buyer never got their access (the join link failed, e.g. the bot had
    lost its rights) get it now.
-4. Members still in a channel well past their end (a removal that was never scheduled) are made due,
+5. Members still in a channel well past their end (a removal that was never scheduled) are made due,
    so the expiry sweep removes them.
 
 Each run logs one line, `RECONCILIATION_SUMMARY_MESSAGE`, with every count and the number of
@@ -20,7 +24,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shared_schemas.config import ExpireSubscriptionsSettings
-from shared_schemas.documents import OrderStatus, SubscriptionStatus
+from shared_schemas.documents import OUTBOX_PUBLISHED_RETENTION, OrderStatus, SubscriptionStatus
 from shared_schemas.names import (
     RECONCILIATION_DISCREPANCIES_FIELD,
     RECONCILIATION_SUMMARY_MESSAGE,
@@ -31,6 +35,7 @@ from shared_schemas.queries import (
     ORDERS_TO_RECHECK,
     STUCK_OUTBOX,
     SUBSCRIPTIONS_ACCESS_PENDING,
+    UNHANDLED_EVENTS,
 )
 from telepay.access import Paid, deliver_access
 from telepay.adapters.nowpayments_api import NowPaymentsRejected
@@ -38,7 +43,7 @@ from telepay.adapters.telegram_api import TelegramForbidden
 from telepay.channels import load_channel
 from telepay.errors import ClaimBusy, Transient
 from telepay.logs import get_logger
-from telepay.payments import apply_payment, flush_outbox
+from telepay.payments import apply_payment, flush_outbox, publish_event
 from telepay.runtime import Runtime
 from telepay.users import mark_blocked
 
@@ -46,6 +51,7 @@ log = get_logger("telepay.reconcile")
 Rt = Runtime[ExpireSubscriptionsSettings]
 OUTBOX_GRACE = timedelta(minutes=3)  # ipn_handler and the sweep publish sooner than this
 OUTBOX_MAX_ATTEMPTS = 20  # then the event waits for the operator
+EVENT_MAX_REDELIVERIES = 5  # published again this often without notify handling it: the operator's
 ACCESS_GRACE = timedelta(minutes=2)  # notify sends access within seconds of settling
 REMOVAL_GRACE = timedelta(minutes=10)  # the sweep removes within a minute or two of the end
 PAGE = 200
@@ -71,6 +77,8 @@ DISCREPANCIES = (
     "settled_late",
     "outbox_stuck",
     "outbox_given_up",
+    "events_redelivered",
+    "events_given_up",
     "access_resent",
     "access_still_pending",
     "removals_scheduled",
@@ -81,6 +89,7 @@ def _reconcile(rt: Rt) -> dict[str, int]:
     counts = dict.fromkeys(("rechecked", "paid_but_not_granted_over_10_min", *DISCREPANCIES), 0)
     _recheck_orders(rt, counts)
     _outbox(rt, counts)
+    _unhandled_events(rt, counts)
     _pending_access(rt, counts)
     _members_past_end(rt, counts)
     return counts
@@ -122,6 +131,42 @@ def _outbox(rt: Rt, counts: dict[str, int]) -> None:
         log.error("payment event keeps failing to publish", extra={"event_id": event.event_id})
     counts["outbox_stuck"] = len(stuck) - len(given_up)
     flush_outbox(rt, older_than=OUTBOX_GRACE)
+
+
+def _unhandled_events(rt: Rt, counts: dict[str, int]) -> None:
+    """Publish again what notify never handled: Pub/Sub keeps retrying a failed push for about
+    twenty minutes and then dead-letters it, but a push that stops being retried (seen on the
+    emulator after a Telegram storm) would leave the owner's notice untold for good."""
+    now = rt.clock.now()
+    cutoff = now - timedelta(seconds=rt.settings.event_redelivery_after_seconds)
+    for page in rt.store.outbox.pages(
+        UNHANDLED_EVENTS, page_size=PAGE, published=True, handled=False, below=cutoff
+    ):
+        for event in page:
+            doc = event.doc
+            if doc.redeliveries >= EVENT_MAX_REDELIVERIES:
+                counts["events_given_up"] += 1
+                log.error(
+                    "payment event never handled after %d redeliveries; see the dead letters",
+                    doc.redeliveries,
+                    extra={"event_id": doc.event_id},
+                )
+                continue
+            try:
+                publish_event(rt, doc)
+            except Exception as error:  # tried again on the next run
+                log.warning("redelivery failed: %s", error, extra={"event_id": doc.event_id})
+                continue
+            rt.store.outbox.update(
+                event.id,
+                {
+                    "published_at": now,
+                    "redeliveries": doc.redeliveries + 1,
+                    "expire_at": now + OUTBOX_PUBLISHED_RETENTION,
+                },
+            )
+            counts["events_redelivered"] += 1
+            log.warning("payment event not handled; published again", extra={"event_id": doc.event_id})
 
 
 def _pending_access(rt: Rt, counts: dict[str, int]) -> None:

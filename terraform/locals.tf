@@ -405,6 +405,15 @@ locals {
         { field_path = "created_at", order = "ASCENDING" },
       ]
     }
+    # unhandled_events: reconciliation publishing again the events notify never handled
+    "outbox-published-handled-published_at" = {
+      collection = "outbox"
+      fields = [
+        { field_path = "published", order = "ASCENDING" },
+        { field_path = "handled", order = "ASCENDING" },
+        { field_path = "published_at", order = "ASCENDING" },
+      ]
+    }
     # orders_to_recheck: reconciliation, unsettled orders of the invoice lifetime, re-read from NowPayments
     "orders-status-updated_at" = {
       collection = "orders"

@@ -11,14 +11,17 @@ import pytest
 
 from shared_schemas.documents import OrderDoc, OrderStatus, PaymentStatus, SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import subscription_id, subscription_order_id
+from shared_schemas.messages import Envelope, PaymentEvent
 from shared_schemas.names import Collection, Topic
 from telepay import ipn_signature
 from telepay.adapters.pubsub_publisher import Publisher
 from telepay.channels import save_channel
 from telepay.errors import RetryLater
+from telepay.notifications import handle_event
 from telepay.payments import handle_ipn
+from telepay.reconcile import reconcile
 from tests.conftest import demo_channel
-from tests.harness import nowpayments_of
+from tests.harness import nowpayments_of, telegram_of
 from tests.integration.conftest import PROJECT, PubSub
 from tests.integration.helpers import IPN_SECRET, NOW, runtime, store_of
 
@@ -203,3 +206,32 @@ def test_event_survives_a_publish_failure_after_commit(firestore_db: Any, pubsub
     assert [m["type"] for m in pubsub.pull(pulled_from)] == ["payment.settled"]
     assert [d["published"] for d in _outbox(firestore_db)] == [True]
     assert _subscription(firestore_db).expires_at == NOW + timedelta(days=30)  # type: ignore[union-attr]
+
+
+def test_an_event_notify_never_handled_is_published_again(firestore_db: Any, pubsub: PubSub) -> None:
+    """Pub/Sub stopped pushing an event notify failed on: reconciliation publishes it again (same
+    event id), notify tells the owner, and the event is marked handled, so it is published no more."""
+    save_channel(store_of(firestore_db), demo_channel())
+    rt = runtime(firestore_db)
+    order = _order(firestore_db)
+    nowpayments_of(rt).set_payment(81, order.order_id, "finished", "5.00")
+    pulled_from = pubsub.subscribe(Topic.PAYMENT_EVENTS, "test-unhandled")
+    assert handle_ipn(*_ipn(order.order_id, 81, "finished"), rt).http_status == 200
+    [first] = pubsub.pull(pulled_from)
+    assert [d["handled"] for d in _outbox(firestore_db)] == [False]
+
+    later = runtime(firestore_db, "expiry", now=NOW + timedelta(minutes=20))
+    assert reconcile(later, "r1")["events_redelivered"] == 1
+    [again] = pubsub.pull(pulled_from)
+    assert again["event_id"] == first["event_id"]
+
+    notify = runtime(firestore_db, "notify", now=NOW + timedelta(minutes=21))
+    handle_event(Envelope[PaymentEvent].model_validate(again), notify)
+    assert any("New payment" in m.text for m in telegram_of(notify).to(demo_channel().owner_user_id))
+    [outbox] = _outbox(firestore_db)
+    assert outbox["handled"] and outbox["redeliveries"] == 1
+    assert (
+        reconcile(runtime(firestore_db, "expiry", now=NOW + timedelta(hours=2)), "r2")["events_redelivered"]
+        == 0
+    )
+    assert pubsub.pull(pulled_from, expect=0) == []

@@ -19,11 +19,11 @@ from shared_schemas.messages import Envelope, PaymentEvent
 from shared_schemas.names import RECONCILIATION_DISCREPANCIES_FIELD, RECONCILIATION_SUMMARY_MESSAGE
 from shared_schemas.queries import ORDER_OUTBOX
 from telepay import ipn_signature
-from telepay.adapters.telegram_api import TelegramBadRequest
+from telepay.adapters.telegram_api import TelegramBadRequest, TelegramUnavailable
 from telepay.channels import save_channel
 from telepay.notifications import handle_event
 from telepay.payments import handle_ipn
-from telepay.reconcile import OUTBOX_MAX_ATTEMPTS, reconcile
+from telepay.reconcile import EVENT_MAX_REDELIVERIES, OUTBOX_MAX_ATTEMPTS, reconcile
 from tests.conftest import demo_channel
 from tests.harness import IPN_SECRET, NOW, RecordingPublisher, active_subscription, fakes, runtime
 from tests.memory_store import MemoryStore
@@ -194,3 +194,56 @@ def test_an_event_that_arrives_after_reconciliation_sent_the_access_sends_no_sec
     handle_event(event, rt)
     assert [m.text for m in telegram.to(BUYER)] == []  # the buyer already has it
     assert any("New payment" in m.text for m in telegram.to(OWNER))  # the owner is still told
+
+
+def test_an_event_notify_never_handled_is_published_again_and_the_owner_told_once(
+    store: MemoryStore,
+) -> None:
+    """Found by the Telegram drill: notify failed on a 502 storm, answered 500 for Pub/Sub to retry,
+    and the event was never pushed again; the buyer got their access through reconciliation but the
+    owner was never told of the sale."""
+    event = Envelope[PaymentEvent].model_validate_json(_settle(store))
+    failing = runtime(NotifySettings, store)
+    telegram, _, _ = fakes(failing)
+    telegram.fail_next = [TelegramUnavailable("502 Bad Gateway")]
+    with pytest.raises(TelegramUnavailable):
+        handle_event(event, failing)  # Pub/Sub is asked to retry, and never pushes it again
+
+    too_soon = runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(minutes=5))
+    counts = reconcile(too_soon, "r1")
+    assert (counts["access_resent"], counts["events_redelivered"]) == (1, 0)  # Pub/Sub may yet retry
+    later = runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(minutes=20))
+    counts = reconcile(later, "r2")
+    assert counts["events_redelivered"] == 1 and counts[RECONCILIATION_DISCREPANCIES_FIELD] >= 1
+    republished = later.publisher
+    assert isinstance(republished, RecordingPublisher)
+    [(_, data, _)] = republished.published
+    assert Envelope[PaymentEvent].model_validate_json(data).event_id == event.event_id
+
+    rt = runtime(NotifySettings, store, now=NOW + timedelta(minutes=21))
+    delivered, _, _ = fakes(rt)
+    handle_event(Envelope[PaymentEvent].model_validate_json(data), rt)
+    assert [m.text for m in delivered.to(BUYER)] == []  # the receipt is not sent twice
+    assert ["New payment" in m.text for m in delivered.to(OWNER)] == [True]
+    # Handled now: never published again.
+    again = runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(hours=2))
+    assert reconcile(again, "r3")["events_redelivered"] == 0
+
+
+def test_an_event_never_handled_after_every_redelivery_is_left_for_the_operator(
+    store: MemoryStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    _settle(store)
+    caplog.set_level(logging.ERROR, logger="telepay.reconcile")
+    minutes = 20
+    for run in range(EVENT_MAX_REDELIVERIES):
+        rt = runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(minutes=minutes))
+        assert reconcile(rt, f"r{run}")["events_redelivered"] == 1
+        minutes += 20
+    rt = runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(minutes=minutes))
+    counts = reconcile(rt, "last")
+    assert (counts["events_redelivered"], counts["events_given_up"]) == (0, 1)
+    assert counts[RECONCILIATION_DISCREPANCIES_FIELD] >= 1
+    assert any("never handled" in r.getMessage() for r in caplog.records)
+    published = rt.publisher
+    assert isinstance(published, RecordingPublisher) and published.published == []
