@@ -481,6 +481,14 @@ class KeypadSessionDoc(Document):
     status: KeypadStatus = KeypadStatus.OPEN
     order_id: str | None = None
     applied_presses: list[str] = Field(default_factory=list, description="Callback query ids applied.")
+    presses: list[str] = Field(
+        default_factory=list,
+        description="The editing keys applied, as `<update id>:<key>`; `amount_text` is them applied "
+        "in update id order to `presses_base` (Cloud Tasks may run presses out of order).",
+    )
+    presses_base: str = Field(
+        default="", description="The amount the oldest presses, no longer listed, made."
+    )
     updated_at: datetime
     expire_at: datetime
 

@@ -42,6 +42,17 @@ class KeypadTask(BaseModel):
     key: str | None = None
     callback_query_id: str | None = None
     message_id: int | None = None
+    update_id: int | None = Field(
+        default=None,
+        description="Telegram's update id of a press: a chat's presses are applied in this order, "
+        "whatever order the queue runs them in.",
+    )
+    shown_amount: str | None = Field(
+        default=None,
+        max_length=80,
+        description="The keypad's amount line as the donor saw it when pressing Confirm; a confirm "
+        "of an amount the session no longer holds is refused (never used as the amount).",
+    )
 
 
 class ExpiryAction(StrEnum):

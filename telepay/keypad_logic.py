@@ -37,6 +37,8 @@ KEEP_PRESS_IDS = 100
 DIGITS = tuple("0123456789")
 KEY_POINT, KEY_BACK, KEY_CLEAR, KEY_CONFIRM, KEY_CANCEL = ".", "bs", "clr", "ok", "x"
 KEYS = (*DIGITS, KEY_POINT, KEY_BACK, KEY_CLEAR, KEY_CONFIRM, KEY_CANCEL)
+AMOUNT_LINE_PREFIX = "Amount: "
+AMOUNT_CHANGED = "The amount changed while you typed: check it and tap Confirm again."
 VALID_TEXT = re.compile(r"^(0|[1-9]\d{0,3})?(\.\d{0,2})?$")
 
 
@@ -97,10 +99,14 @@ def shown(text: str, currency: str) -> str:
     return f"{symbol}{text} {currency.upper()}" if symbol else f"{text} {currency.upper()}"
 
 
+def amount_line(channel: ChannelDoc, text: str) -> str:
+    return f"{AMOUNT_LINE_PREFIX}{shown(text, channel.currency)}"
+
+
 def keypad_text(channel: ChannelDoc, text: str) -> str:
     return (
         f"💝 Donate to {channel.title}\n\n"
-        f"Amount: {shown(text, channel.currency)}\n\n"
+        f"{amount_line(channel, text)}\n\n"
         f"From {format_amount(channel.donation_min, channel.currency)} "
         f"to {format_amount(channel.donation_max, channel.currency)}."
     )
@@ -135,6 +141,30 @@ class PressDecision:
     session: KeypadSessionDoc | None = None  # the session after the press, when there is work after it
 
 
+def typed(
+    base: str, presses: list[str], key: str, order: int | None
+) -> tuple[str, list[str], str, str | None]:
+    """The amount after one more editing key, applied in the order the donor typed (Telegram's update
+    ids), whatever order the presses arrive in: (amount, presses, base, the key's refusal)."""
+    entries = [(int(seq), pressed) for seq, _, pressed in (p.partition(":") for p in presses)]
+    seq = order if order is not None else max((s for s, _ in entries), default=0) + 1
+    position = sum(1 for s, _ in entries if s <= seq)  # after every press typed before it
+    entries.insert(position, (seq, key))
+    text, refusal = base, None
+    for index, (_, pressed) in enumerate(entries):
+        text, refused = apply_key(text, pressed)
+        if index == position:
+            refusal = refused
+    if refusal:
+        return text, presses, base, refusal  # nothing changes; the refused key is not kept
+    if len(entries) > KEEP_PRESS_IDS:  # the oldest half folded into the base
+        half = len(entries) // 2
+        for _, pressed in entries[:half]:
+            base, _ = apply_key(base, pressed)
+        entries = entries[half:]
+    return text, [f"{s}:{k}" for s, k in entries], base, None
+
+
 def decide_press(
     session: KeypadSessionDoc | None,
     channel: ChannelDoc | None,
@@ -142,8 +172,12 @@ def decide_press(
     key: str,
     query_id: str,
     now: datetime,
+    order: int | None = None,
+    shown_amount: str | None = None,
 ) -> PressDecision:
-    """What one press does to a keypad session: applied at most once per callback query."""
+    """What one press does to a keypad session: applied at most once per callback query. `order`:
+    the press's update id (presses count in that order); `shown_amount`: the amount line the donor
+    saw when confirming (a confirm of an amount the session no longer holds is refused)."""
     if session is None:
         return PressDecision(PressResult("no session", "This keypad has expired. Tap Donate again."), {})
     if session.user_id != user_id:
@@ -169,6 +203,8 @@ def decide_press(
         updates["status"] = KeypadStatus.CANCELLED
         result = PressResult("cancelled", "Donation cancelled")
     elif key == KEY_CONFIRM:
+        if shown_amount is not None and shown_amount != amount_line(channel, session.amount_text):
+            return PressDecision(PressResult("refused", AMOUNT_CHANGED, alert=True), recorded)
         refusal = confirm_refusal(session.amount_text, channel)
         amount = amount_of(session.amount_text)
         if refusal or amount is None:
@@ -179,10 +215,10 @@ def decide_press(
         updates |= {"status": KeypadStatus.CONFIRMED, "order_id": order_id}
         result = PressResult("confirmed", "Preparing your invoice…")
     else:
-        text, refusal = apply_key(session.amount_text, key)
+        text, typed_presses, base, refusal = typed(session.presses_base, session.presses, key, order)
         if refusal:
             return PressDecision(PressResult("refused", refusal), recorded)
-        updates["amount_text"] = text
+        updates |= {"amount_text": text, "presses": typed_presses, "presses_base": base}
         result = PressResult("applied")
     merged = session.model_copy(
         update={k: v for k, v in updates.items() if k in KeypadSessionDoc.model_fields}
@@ -231,7 +267,16 @@ def press(task: KeypadTask, rt: Rt) -> PressResult:
     def apply(tx: Tx) -> tuple[PressDecision, ChannelDoc | None]:
         session = tx.get(store.keypad_sessions, session_id)
         channel = load_channel(store, session.channel_token) if session else None
-        decision = decide_press(session, channel, task.user_id, task.key or "", query_id, rt.clock.now())
+        decision = decide_press(
+            session,
+            channel,
+            task.user_id,
+            task.key or "",
+            query_id,
+            rt.clock.now(),
+            order=task.update_id,
+            shown_amount=task.shown_amount,
+        )
         if decision.updates:
             tx.update(store.keypad_sessions, session_id, decision.updates)
         return decision, channel
@@ -245,8 +290,20 @@ def press(task: KeypadTask, rt: Rt) -> PressResult:
         redraw = result.outcome != "duplicate press" or session.status is KeypadStatus.OPEN
         if session.message_id is not None and redraw:
             _show(rt, session, channel)  # a 429 here raises: the task is retried and redraws
+            _show_latest(rt, session, channel)
     _answer(rt, query_id, result.answer, result.alert)
     return result
+
+
+def _show_latest(rt: Rt, shown: KeypadSessionDoc, channel: ChannelDoc) -> None:
+    """Edits of concurrent presses reach Telegram in any order: after its own edit, a press redraws
+    the amount a later press stored, so the keypad ends on the latest amount whichever edit landed
+    last. Only an open keypad: a confirm or cancel (and then the Pay button) owns the message."""
+    if shown.status is not KeypadStatus.OPEN:
+        return
+    latest = rt.store.keypad_sessions.get(shown.session_id)
+    if latest is not None and latest.status is KeypadStatus.OPEN and latest.amount_text != shown.amount_text:
+        _show(rt, latest, channel)
 
 
 def _show(rt: Rt, session: KeypadSessionDoc, channel: ChannelDoc) -> None:

@@ -41,7 +41,7 @@ from telepay.adapters.tasks_queue import enqueue_once
 from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden
 from telepay.channels import channel_by_closed_chat, load_channel, load_subscription
 from telepay.errors import Permanent
-from telepay.keypad_logic import new_session_id
+from telepay.keypad_logic import AMOUNT_LINE_PREFIX, new_session_id
 from telepay.logs import get_logger
 from telepay.runtime import Runtime
 
@@ -194,6 +194,8 @@ def _on_callback(query: TgCallbackQuery, update_id: int, rt: Rt) -> str:
             key=key,
             callback_query_id=query.id,
             message_id=query.message.message_id if query.message else None,
+            update_id=update_id,
+            shown_amount=_amount_line(query.message.text if query.message else None),
         )
         _enqueue(rt, Queue.KEYPAD, rt.settings.keypad_url, payload, f"press-{query.id}")
         return "keypad press queued"
@@ -231,6 +233,12 @@ def _buy(
     if query_id:
         rt.telegram.answer_callback_query(query_id, texts.PREPARING_INVOICE)
     return "invoice queued"
+
+
+def _amount_line(text: str | None) -> str | None:
+    """The keypad's amount line as the donor saw it (for Confirm to check, never to use)."""
+    line = next((line for line in (text or "").splitlines() if line.startswith(AMOUNT_LINE_PREFIX)), None)
+    return line[:80] if line else None
 
 
 def _open_keypad(

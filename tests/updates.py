@@ -25,7 +25,17 @@ def start(update_id: int, text: str, user_id: int, first_name: str = "Ada") -> d
     }
 
 
-def press(update_id: int, data: str, user_id: int, message_id: int = 9) -> dict[str, Any]:
+def press(
+    update_id: int, data: str, user_id: int, message_id: int = 9, text: str | None = None
+) -> dict[str, Any]:
+    """A button press; `text`: the message with the button as the user saw it when pressing."""
+    message: dict[str, Any] = {
+        "message_id": message_id,
+        "date": 0,
+        "chat": {"id": user_id, "type": "private"},
+    }
+    if text is not None:
+        message["text"] = text
     return {
         "update_id": update_id,
         "callback_query": {
@@ -33,7 +43,7 @@ def press(update_id: int, data: str, user_id: int, message_id: int = 9) -> dict[
             "from": user(user_id),
             "chat_instance": "x",
             "data": data,
-            "message": {"message_id": message_id, "date": 0, "chat": {"id": user_id, "type": "private"}},
+            "message": message,
         },
     }
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
+
+import pytest
 
 from shared_schemas.config import (
     CreateInvoiceSettings,
@@ -25,6 +28,7 @@ from telepay.invoices import create_invoice
 from telepay.keypad_logic import open_keypad, press
 from telepay.notifications import handle_event
 from telepay.payments import handle_ipn
+from telepay.runtime import Runtime
 from telepay.webhook import handle_update
 from tests import updates
 from tests.conftest import demo_channel
@@ -33,6 +37,7 @@ from tests.harness import IPN_SECRET, RecordingPublisher, fakes, runtime
 from tests.memory_store import MemoryStore
 
 DONOR = 3131
+KeypadSettingsRt = Runtime[KeypadSettings]
 OWNER = 5001
 
 
@@ -153,3 +158,91 @@ def test_a_rate_limited_edit_keeps_the_press_and_a_retry_finishes_it() -> None:
     session = store.keypad_sessions.get(session_id)
     assert session is not None and session.amount_text == "7"
     assert telegram.names().count("edit_message_text") == 2
+
+
+def _queued_presses(
+    store: MemoryStore, session_id: str, *presses: tuple[int, str, str | None]
+) -> list[KeypadTask]:
+    """The keypad tasks telegram_webhook queues for presses (update id, key, the text the donor saw)."""
+    rt = runtime(TelegramWebhookSettings, store)
+    _, _, tasks = fakes(rt)
+    for update_id, key, seen in presses:
+        update = updates.press(update_id, keypad_callback(session_id, key), DONOR, text=seen)
+        assert handle_update(update, rt) == "keypad press queued"
+    queued = [payload for _, _, payload, _ in tasks.created if isinstance(payload, KeypadTask)]
+    assert len(queued) == len(presses)
+    return queued
+
+
+def _opened(store: MemoryStore) -> tuple[str, KeypadSettingsRt]:
+    opening = _keypad_task(store)
+    rt = runtime(KeypadSettings, store)
+    open_keypad(opening, rt)
+    return opening.session_id or "", rt
+
+
+def _keypad_shows(rt: KeypadSettingsRt) -> str:
+    telegram, _, _ = fakes(rt)
+    [keypad] = telegram.to(DONOR)
+    return keypad.text
+
+
+def test_presses_cloud_tasks_runs_out_of_order_count_in_the_order_they_were_typed() -> None:
+    """Found by a random-order run on a loaded machine: the donor typed 2 then 5, the keypad
+    queue ran the two presses in the other order, and the amount became $52."""
+    store = MemoryStore()
+    save_channel(store, demo_channel())
+    session_id, rt = _opened(store)
+    two, five = _queued_presses(store, session_id, (10, "2", None), (11, "5", None))
+    assert press(five, rt).outcome == "applied"
+    assert press(two, rt).outcome == "applied"
+    session = store.keypad_sessions.get(session_id)
+    assert session is not None and session.amount_text == "25"
+    assert "Amount: $25 USD" in _keypad_shows(rt)
+
+
+def test_an_edit_that_lands_after_a_later_one_is_corrected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two presses' edits raced: the earlier press's edit reached Telegram last and left $2 on the
+    keypad while the session held 25."""
+    store = MemoryStore()
+    save_channel(store, demo_channel())
+    session_id, rt = _opened(store)
+    two, five = _queued_presses(store, session_id, (10, "2", None), (11, "5", None))
+    telegram, _, _ = fakes(rt)
+    edit = telegram.edit_message_text
+    overtaken: list[bool] = []
+
+    def slow_edit(chat_id: int, message_id: int, text: str, keyboard: Any = None) -> None:
+        if not overtaken:
+            overtaken.append(True)
+            press(five, rt)  # the next press commits and edits while this edit is on its way
+        edit(chat_id, message_id, text, keyboard)
+
+    monkeypatch.setattr(telegram, "edit_message_text", slow_edit)
+    press(two, rt)
+    assert "Amount: $25 USD" in _keypad_shows(rt)
+
+
+def test_a_confirm_of_an_amount_the_keypad_no_longer_holds_is_refused() -> None:
+    """The donor confirmed what the keypad showed; a press still on its way has changed the amount
+    since: nothing is confirmed, the donor is asked to check the amount and confirm again."""
+    store = MemoryStore()
+    save_channel(store, demo_channel())
+    session_id, rt = _opened(store)
+    two, five, confirm = _queued_presses(
+        store,
+        session_id,
+        (10, "2", None),
+        (11, "5", None),
+        (12, "ok", "💝 Donate to Demo\n\nAmount: $2 USD\n\nFrom $1.00 to $500.00."),
+    )
+    press(two, rt)
+    press(five, rt)
+    result = press(confirm, rt)
+    assert result.outcome == "refused" and result.alert and "Confirm again" in (result.answer or "")
+    session = store.keypad_sessions.get(session_id)
+    assert session is not None and session.status is KeypadStatus.OPEN and session.amount_text == "25"
+    _, seen_25 = _queued_presses(
+        store, session_id, (13, "ok", None), (14, "ok", "💝 Donate to Demo\n\nAmount: $25 USD\n\n…")
+    )
+    assert press(seen_25, rt).outcome == "confirmed"
