@@ -10,7 +10,8 @@ succeeds and the others learn it at once, without contending on a transaction.
         claim.result = do_the_work()
 
 Leaving the block normally marks the claim done (with `claim.result`); leaving it with an exception
-releases it, so a retry can claim the work again; `claim.release()` inside the block releases it
+releases it, so a retry can claim the work again (unless the work's own transaction marked it
+done, `claims.transaction_finishing(claim, work)`: then it committed with the work and stays done); `claim.release()` inside the block releases it
 on a normal exit too (the work was handed on, e.g. rescheduled). When another instance holds the
 claim, `hold` raises `ClaimBusy` (a `Transient`): the caller's trigger retries later, and if the
 holder died its lease runs out and the retry takes the work over. Claims expire (TTL on
@@ -23,12 +24,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from shared_schemas.documents import ClaimDoc, ClaimStatus
 from shared_schemas.names import ClaimPurpose
 from telepay.clock import Clock
 from telepay.errors import ClaimBusy
-from telepay.store import Store, VersionConflict
+from telepay.store import Store, Tx, VersionConflict
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,6 +43,7 @@ class Claim:
     previous_result: str | None = None
     result: str | None = None
     _release: bool = False
+    _done_in_tx: bool = False  # marked done by the work's own transaction (`transaction_finishing`)
 
     @property
     def doc_id(self) -> str:
@@ -71,14 +76,31 @@ class Claims:
         try:
             yield claim
         except BaseException:
-            self._store.claims.delete(claim.doc_id)
+            if not claim._done_in_tx:  # committed work keeps its claim: a retry must not redo it
+                self._store.claims.delete(claim.doc_id)
             raise
+        if claim._done_in_tx:
+            return
         if claim._release:
             self._store.claims.delete(claim.doc_id)
         else:
             self._store.claims.update(
                 claim.doc_id, {"status": ClaimStatus.DONE.value, "result": claim.result}
             )
+
+    def transaction_finishing(self, claim: Claim, work: Callable[[Tx], tuple[str, T]]) -> tuple[str, T]:
+        """Run `work` (returning the claim's result and a value) in one transaction that also marks
+        the claim done: the work and its claim commit together, and leaving the block writes
+        nothing more (one round trip less). A transaction that fails leaves the claim to the block."""
+
+        def run(tx: Tx) -> tuple[str, T]:
+            result, value = work(tx)
+            tx.update(self._store.claims, claim.doc_id, {"status": ClaimStatus.DONE.value, "result": result})
+            return result, value
+
+        result, value = self._store.transaction(run)
+        claim.result, claim._done_in_tx = result, True
+        return result, value
 
     def scheduled_run(
         self, purpose: ClaimPurpose, key: str, lease: timedelta, work: Callable[[], dict[str, int]]

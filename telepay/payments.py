@@ -26,6 +26,7 @@ from shared_schemas.queries import ORDER_OUTBOX, STUCK_OUTBOX
 from telepay import ipn_signature, ledger, payout_ipn
 from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable, Payment
 from telepay.channels import load_channel
+from telepay.claims import Claim
 from telepay.errors import RetryLater
 from telepay.logs import get_logger
 from telepay.runtime import Runtime
@@ -85,13 +86,17 @@ def handle_ipn(body: bytes, signature: str | None, rt: Runtime[IpnHandlerSetting
 
     # What changed makes the work new: a top-up of an underpaid payment keeps its status.
     key = f"{payment.payment_id}:{payment.payment_status}:{payment.actually_paid}"
+    fresh: OutboxDoc | None = None
     with rt.claims.hold(ClaimPurpose.IPN, key, lease=timedelta(seconds=30)) as claim:
         if claim.done_before:
             outcome = "duplicate (done)"
-        else:
-            claim.result = outcome = apply_payment(rt, order.order_id, payment, loaded=order)
-    # Every IPN (duplicates too) flushes what this order still has in the outbox.
-    if not flush_outbox(rt, order.order_id):
+        else:  # the claim is marked done in the settling transaction
+            outcome, fresh = settle_payment(rt, order.order_id, payment, loaded=order, claim=claim)
+    # The event this IPN wrote is published at once; any other IPN (a duplicate, a re-sent one)
+    # flushes what this order still has in the outbox: an earlier event whose publish failed was
+    # answered 503, so its IPN comes again (and the every-minute sweep publishes it too).
+    published = _publish(rt, fresh) if fresh is not None else flush_outbox(rt, order.order_id)
+    if not published:
         raise RetryLater("publishing the payment event failed; it stays in the outbox")
     if api_is_behind(ipn.payment_status, payment.payment_status):
         # Applied what the API confirms; answering 503 makes NowPayments send the later status
@@ -131,15 +136,27 @@ def apply_payment(
 ) -> str:
     """One transaction: read the order and the buyer's subscription, decide, write the decision.
     `loaded`: the order as the caller already read it (only its channel is taken from it)."""
+    return settle_payment(rt, order_id, payment, loaded)[0]
+
+
+def settle_payment(
+    rt: Runtime[SettlementSettings],
+    order_id: str,
+    payment: Payment,
+    loaded: OrderDoc | None = None,
+    claim: Claim | None = None,
+) -> tuple[str, OutboxDoc | None]:
+    """`apply_payment`, also returning the event it wrote; `claim` is marked done in the same
+    transaction."""
     store, settings = rt.store, rt.settings
     policy = SettlementPolicy(settings.settle_on_confirmed, settings.payment_tolerance_percent)
     first = loaded or store.orders.get(order_id)
     channel = load_channel(store, first.channel_token) if first else None
 
-    def run(tx: Tx) -> str:
+    def run(tx: Tx) -> tuple[str, OutboxDoc | None]:
         order = tx.get(store.orders, order_id)
         if order is None:
-            return "order gone"
+            return "order gone", None
         sub_id = subscription_id(order.channel_token, order.user_id)
         current: SubscriptionDoc | None = (
             tx.get(store.subscriptions, sub_id) if order.kind is OrderKind.SUBSCRIPTION else None
@@ -157,8 +174,10 @@ def apply_payment(
             tx.set(store.subscriptions, sub_id, decision.subscription)
         if decision.event is not None:
             tx.set(store.outbox, decision.event.event_id, decision.event)
-        return decision.outcome
+        return decision.outcome, decision.event
 
+    if claim is not None:
+        return rt.claims.transaction_finishing(claim, run)
     return store.transaction(run)
 
 
@@ -182,20 +201,21 @@ def flush_outbox(
     else:
         cutoff = rt.clock.now() - (older_than or timedelta(0))
         events = outbox.find(STUCK_OUTBOX, limit=200, published=False, below=cutoff)
-    ok = True
-    for doc in events:
-        try:
-            publish_event(rt, doc)
-        except Exception as error:  # publishing failed: the event stays in the outbox
-            log.warning(
-                "publish failed, event kept in the outbox: %s", error, extra={"event_id": doc.event_id}
-            )
-            outbox.update(doc.event_id, {"publish_attempts": doc.publish_attempts + 1})
-            ok = False
-            continue
-        now = rt.clock.now()
-        outbox.update(
-            doc.event_id,
-            {"published": True, "published_at": now, "expire_at": now + OUTBOX_PUBLISHED_RETENTION},
-        )
-    return ok
+    return all([_publish(rt, doc) for doc in events])
+
+
+def _publish(rt: Runtime[PubSubSettings], doc: OutboxDoc) -> bool:
+    """Publish one unpublished outbox event and mark it published. False if publishing failed."""
+    outbox = rt.store.outbox
+    try:
+        publish_event(rt, doc)
+    except Exception as error:  # publishing failed: the event stays in the outbox
+        log.warning("publish failed, event kept in the outbox: %s", error, extra={"event_id": doc.event_id})
+        outbox.update(doc.event_id, {"publish_attempts": doc.publish_attempts + 1})
+        return False
+    now = rt.clock.now()
+    outbox.update(
+        doc.event_id,
+        {"published": True, "published_at": now, "expire_at": now + OUTBOX_PUBLISHED_RETENTION},
+    )
+    return True

@@ -22,7 +22,10 @@ from shared_schemas.documents import (
     SubscriptionStatus,
 )
 from shared_schemas.ids import OrderKind
+from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import ACTIVE_CHANNELS, CHANNEL_BY_CLOSED_CHAT, SUBSCRIPTIONS_DUE
+from telepay.claims import Claims
+from telepay.clock import FrozenClock
 from telepay.store import NotFound, Store, Tx, VersionConflict, array_union
 from tests.conftest import demo_channel
 from tests.harness import NOW
@@ -293,3 +296,29 @@ def test_equality_queries_and_first(store: Store) -> None:
     assert store.channels.first(CHANNEL_BY_CLOSED_CHAT, closed_channel_id=-999) is None
     with pytest.raises(ValueError, match="filters on"):
         store.channels.find(CHANNEL_BY_CLOSED_CHAT, owner_user_id=1)
+
+
+def test_a_claim_marked_done_by_its_work_transaction_commits_with_it(store: Store) -> None:
+    """An IPN's claim is marked done in the settling transaction: once that commits the claim is
+    done even if the process dies right after; if it fails, the claim is released for the retry."""
+    claims = Claims(store, FrozenClock(NOW))
+
+    def settle(tx: Tx) -> tuple[str, int]:
+        tx.set(store.orders, "o1", _order("o1", status=OrderStatus.SETTLED))
+        return "payment.settled", 1
+
+    with pytest.raises(RuntimeError), claims.hold(ClaimPurpose.IPN, "p1") as claim:
+        assert claims.transaction_finishing(claim, settle) == ("payment.settled", 1)
+        raise RuntimeError("the instance dies after the commit")
+    with claims.hold(ClaimPurpose.IPN, "p1") as again:
+        assert again.done_before and again.previous_result == "payment.settled"
+
+    def fails(tx: Tx) -> tuple[str, int]:
+        tx.set(store.orders, "o2", _order("o2"))
+        raise RuntimeError("the transaction fails")
+
+    with pytest.raises(RuntimeError), claims.hold(ClaimPurpose.IPN, "p2") as claim:
+        claims.transaction_finishing(claim, fails)
+    assert store.orders.get("o2") is None
+    with claims.hold(ClaimPurpose.IPN, "p2") as retry:  # released: the retry does the work
+        assert not retry.done_before
