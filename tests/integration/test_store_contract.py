@@ -307,9 +307,13 @@ def test_a_claim_marked_done_by_its_work_transaction_commits_with_it(store: Stor
         tx.set(store.orders, "o1", _order("o1", status=OrderStatus.SETTLED))
         return "payment.settled", 1
 
-    with pytest.raises(RuntimeError), claims.hold(ClaimPurpose.IPN, "p1") as claim:
-        assert claims.transaction_finishing(claim, settle) == ("payment.settled", 1)
-        raise RuntimeError("the instance dies after the commit")
+    def dies_after_the_commit() -> None:
+        with claims.hold(ClaimPurpose.IPN, "p1") as claim:
+            assert claims.transaction_finishing(claim, settle) == ("payment.settled", 1)
+            raise RuntimeError("the instance dies after the commit")
+
+    with pytest.raises(RuntimeError):
+        dies_after_the_commit()
     with claims.hold(ClaimPurpose.IPN, "p1") as again:
         assert again.done_before and again.previous_result == "payment.settled"
 
