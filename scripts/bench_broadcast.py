@@ -12,9 +12,10 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from local.clients import TelegramControl, firestore
+from local.clients import TelegramControl, firestore, wait_for
 from scripts.benchlib import (
     BENCH_PORT_BASE,
+    count_where,
     in_parallel,
     private_stack,
     telegram_cap,
@@ -38,8 +39,10 @@ def bench_broadcast(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float
         endpoints = stack.config.endpoints()
         tg = TelegramControl(endpoints)
         db = firestore(endpoints)
+        # The owner starts the bot only once the channels are seeded: the bot's "I'm admin of …"
+        # notices for thousands of channels would otherwise still be sending (1 a second to one
+        # chat, retried on 429) during the measured run and take its share of the 30/s cap.
         owner = tg.user("Owner")
-        tg._post(f"/users/{owner}/start")
         print(f"seeding {n} channels (bot is admin of each open channel)…", flush=True)
         opens = in_parallel(
             list(range(n)), lambda i: tg.channel(f"Open {i}", owner, username=f"bench_open_{i}")
@@ -61,6 +64,13 @@ def bench_broadcast(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float
                 )
                 batch.set(db.collection("channels").document(channel.token), channel.to_firestore())
             batch.commit()
+        wait_for(
+            "the seeding's updates handled",
+            lambda: not tg._get("/updates")["pending"],
+            timeout=max(120.0, n / 20),
+            every=1,
+        )
+        tg._post(f"/users/{owner}/start")
         tg._post("/config", {"reset_rate_counters": True})
         before = tg.stats()
         cap = telegram_cap(tg)
@@ -69,23 +79,26 @@ def bench_broadcast(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float
         started, run_s = trigger(
             endpoints["functions"]["daily_broadcast"], now.strftime("%Y-%m-%dT09:00:00Z"), "daily run"
         )
-        posted = wait_for_count(lambda: tg.stats()["sends"] - before["sends"], n, started, cap, "posted")
+        # Posted means posted and recorded on the channel (a send Telegram took but answered too late
+        # is sent again by the retry, so counting sends would end the wait early).
+        day = now.strftime("%Y-%m-%d")
+        recorded = wait_for_count(
+            lambda: count_where(db, "channels", "broadcast.last_posted_day", day), n, started, cap, "posted"
+        )
         elapsed = time.perf_counter() - started
         after = tg.stats()
-        recorded = sum(
-            1
-            for snapshot in db.collection("channels").select(["broadcast"]).stream()
-            if (snapshot.to_dict().get("broadcast") or {}).get("last_message_id")
-        )
-        rate = posted / elapsed
+        sends = after["sends"] - before["sends"]
+        rate = recorded / elapsed
         print()
         print(f"channels                       : {n}")
-        print(f"posted                         : {posted} (post recorded on {recorded} channels)")
+        print(
+            f"posted                         : {recorded} ({sends} sends: {sends - recorded} more than posts)"
+        )
         print(f"lost                           : {n - recorded}")
         print(f"429s received                  : {after['too_many_requests'] - before['too_many_requests']}")
         print(f"time taken                     : {elapsed:.1f} s (daily run {run_s:.1f} s)")
         print(f"posting rate                   : {rate:.1f}/s = {rate / cap:.0%} of the {cap:g}/s cap")
-    return {"n": n, "done": posted, "lost": n - recorded, "rate": rate, "cap": cap, "seconds": elapsed}
+    return {"n": n, "done": recorded, "lost": n - recorded, "rate": rate, "cap": cap, "seconds": elapsed}
 
 
 if __name__ == "__main__":

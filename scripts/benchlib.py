@@ -83,7 +83,7 @@ def trigger(url: str, schedule_time: str, what: str) -> tuple[float, float]:
 
 
 def wait_for_count(count: Any, n: int, started: float, cap: float, verb: str) -> int:
-    """Poll `count()` until it reaches n (or a generous deadline), reporting every 30 s."""
+    """Poll `count()` (a cheap count) until it reaches n (or a generous deadline), reporting every 30 s."""
     import time
 
     done = 0
@@ -96,5 +96,5 @@ def wait_for_count(count: Any, n: int, started: float, cap: float, verb: str) ->
         if time.perf_counter() - last_report > 30:
             print(f"  {done} {verb} after {time.perf_counter() - started:.0f} s", flush=True)
             last_report = time.perf_counter()
-        time.sleep(5)
+        time.sleep(0.5)  # the run's end is measured to within half a second (5 s understated rates)
     return done
