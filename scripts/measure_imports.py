@@ -33,6 +33,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "expire_subscriptions": ("telegram", "httpx"),
     "daily_broadcast": ("telegram",),
     "payout": ("telegram", "httpx", "pyotp"),
+    "owner_app": ("telegram",),  # asks Telegram whether the owner is still an admin
 }
 
 

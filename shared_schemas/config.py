@@ -22,7 +22,8 @@ class MissingSettingError(RuntimeError):
 
 
 class CommonSettings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    # Built on first use: a function loads every settings class but uses one.
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, defer_build=True)
 
     google_cloud_project: str = Field(description="Google Cloud project id (Firestore, Pub/Sub, Tasks).")
     firestore_emulator_host: str | None = Field(

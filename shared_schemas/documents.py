@@ -41,7 +41,8 @@ class CompositeIndex(BaseModel):
 class Document(BaseModel):
     """Base for Firestore documents."""
 
-    model_config = ConfigDict(extra="ignore", use_enum_values=False)
+    # Built on first use: a function loads every document model but uses a few.
+    model_config = ConfigDict(extra="ignore", use_enum_values=False, defer_build=True)
     collection: ClassVar[Collection]
     written_by: ClassVar[tuple[Function, ...]]
     read_by: ClassVar[tuple[Function, ...]]
