@@ -7,6 +7,8 @@ becomes `NotFound`; a lost conditional update becomes `VersionConflict`.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -36,6 +38,11 @@ T = TypeVar("T")
 # Firestore's client retries a transaction that lost to contention at once (5 attempts by default);
 # a few more let a burst on one document (a keypad hammered, a channel's counters) get through.
 TRANSACTION_ATTEMPTS = 10
+# Those attempts follow each other at once; when all of them lose (the emulator does not keep a
+# retried transaction's place in line, and a loaded machine stretches every attempt), the whole
+# transaction runs again after a short random pause, a few times, before contention is an error.
+CONTENTION_ROUNDS = 4
+CONTENTION_PAUSE_SECONDS = 0.05
 UNAVAILABLE: tuple[type[Exception], ...] = (
     gexc.ServiceUnavailable,
     gexc.DeadlineExceeded,
@@ -201,13 +208,17 @@ class FirestoreStore(Store):
         def run(transaction: firestore.Transaction) -> T:
             return work(FirestoreTx(transaction))
 
-        try:
-            with _translated():
-                return run(self.client.transaction(max_attempts=TRANSACTION_ATTEMPTS))  # type: ignore[no-any-return]
-        except ValueError as error:
-            if isinstance(error.__cause__, gexc.Aborted):  # contention outlasted the attempts
-                raise StoreUnavailable(f"Firestore transaction kept conflicting: {error}") from error
-            raise
+        for round_ in range(CONTENTION_ROUNDS):
+            try:
+                with _translated():
+                    return run(self.client.transaction(max_attempts=TRANSACTION_ATTEMPTS))  # type: ignore[no-any-return]
+            except ValueError as error:
+                if not isinstance(error.__cause__, gexc.Aborted):
+                    raise
+                if round_ == CONTENTION_ROUNDS - 1:  # contention outlasted every attempt
+                    raise StoreUnavailable(f"Firestore transaction kept conflicting: {error}") from error
+                time.sleep(random.uniform(1, 3) * CONTENTION_PAUSE_SECONDS * 2**round_)
+        raise AssertionError("unreachable")
 
     @contextmanager
     def batch(self) -> Iterator[Batch]:

@@ -5,7 +5,6 @@ document, so nothing contends)."""
 from __future__ import annotations
 
 import random
-import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -19,7 +18,6 @@ from telepay import ledger
 from telepay.adapters.nowpayments_api import Payment
 from telepay.channels import save_channel
 from telepay.payments import apply_payment
-from telepay.store import StoreUnavailable
 from tests.conftest import demo_channel
 from tests.integration.helpers import NOW, runtime, store_of
 from tests.unit.test_ledger import payment
@@ -125,13 +123,6 @@ def test_concurrent_planners_reserve_each_entry_once(firestore_db: Any) -> None:
             created_at=NOW,
             updated_at=NOW,
         )
-        # A transaction that kept conflicting is a Transient error: the planner's trigger (the
-        # payment event, the every-minute run) runs it again, as here.
-        for _ in range(4):
-            try:
-                return reserve(store, doc)
-            except StoreUnavailable:
-                time.sleep(random.uniform(0.05, 0.3))
         return reserve(store, doc)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
