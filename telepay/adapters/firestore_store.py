@@ -212,7 +212,9 @@ class FirestoreStore(Store):
             try:
                 with _translated():
                     return run(self.client.transaction(max_attempts=TRANSACTION_ATTEMPTS))  # type: ignore[no-any-return]
-            except ValueError as error:
+            except (ValueError, StoreUnavailable) as error:
+                # Lost at commit every time (ValueError), or a read inside it timed out waiting for
+                # another transaction's lock (Aborted, translated): both are contention.
                 if not isinstance(error.__cause__, gexc.Aborted):
                     raise
                 if round_ == CONTENTION_ROUNDS - 1:  # contention outlasted every attempt
