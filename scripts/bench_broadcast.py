@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from local.clients import TelegramControl, firestore, wait_for
+from local.clients import TelegramControl, firestore
 from scripts.benchlib import (
     BENCH_PORT_BASE,
     count_where,
@@ -21,6 +21,7 @@ from scripts.benchlib import (
     telegram_cap,
     trigger,
     wait_for_count,
+    wait_for_seeding_handled,
 )
 from shared_schemas.documents import ChannelDoc, Tier
 
@@ -64,12 +65,7 @@ def bench_broadcast(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float
                 )
                 batch.set(db.collection("channels").document(channel.token), channel.to_firestore())
             batch.commit()
-        wait_for(
-            "the seeding's updates handled",
-            lambda: not tg._get("/updates")["pending"],
-            timeout=max(120.0, n / 20),
-            every=1,
-        )
+        wait_for_seeding_handled(tg, n)
         tg._post(f"/users/{owner}/start")
         tg._post("/config", {"reset_rate_counters": True})
         before = tg.stats()

@@ -11,7 +11,7 @@ import argparse
 import time
 from datetime import UTC, datetime, timedelta
 
-from local.clients import TelegramControl, firestore, wait_for
+from local.clients import TelegramControl, firestore
 from local.fixtures import setup_channel
 from scripts.benchlib import (
     BENCH_PORT_BASE,
@@ -21,6 +21,7 @@ from scripts.benchlib import (
     telegram_cap,
     trigger,
     wait_for_count,
+    wait_for_seeding_handled,
 )
 from shared_schemas.documents import SubscriptionDoc
 from shared_schemas.ids import subscription_id
@@ -52,12 +53,7 @@ def bench_expiry(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float]:
         in_parallel(users, lambda u: tg._post(f"/chats/{closed}/members", {"user_id": u, "status": "member"}))
         # The joins' chat_member updates are handled before the subscriptions are written and the
         # sweep is measured (otherwise the webhook is still working through them during the run).
-        wait_for(
-            "the seeding's updates handled",
-            lambda: not tg._get("/updates")["pending"],
-            timeout=max(120.0, n / 20),
-            every=1,
-        )
+        wait_for_seeding_handled(tg, n)
         now = datetime.now(UTC)
         expired_at = now - timedelta(seconds=30)
         for start in range(0, n, 500):

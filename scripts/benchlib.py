@@ -82,6 +82,19 @@ def trigger(url: str, schedule_time: str, what: str) -> tuple[float, float]:
     return started, took
 
 
+def wait_for_seeding_handled(tg: Any, n: int) -> None:
+    """Wait until the webhook has handled every update the seeding of n items caused (Telegram
+    holds them as pending), so they take no share of the measured run."""
+    from local.clients import wait_for
+
+    wait_for(
+        "the seeding's updates handled",
+        lambda: not tg._get("/updates")["pending"],
+        timeout=max(120.0, n / 20),
+        every=1,
+    )
+
+
 def wait_for_count(count: Any, n: int, started: float, cap: float, verb: str) -> int:
     """Poll `count()` (a cheap count) until it reaches n (or a generous deadline), reporting every 30 s."""
     import time
