@@ -108,6 +108,10 @@ class TelegramControl:
         stats: dict[str, Any] = self._get("/stats")["stats"]
         return stats
 
+    def updates(self) -> dict[str, Any]:
+        """The bot's pending updates and every webhook delivery attempt so far."""
+        return self._get("/updates")
+
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
         params = {"method": method} if method else {}
         calls: list[dict[str, Any]] = self._get("/calls", **params)["calls"]

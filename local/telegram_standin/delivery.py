@@ -111,6 +111,7 @@ class Delivery:
         status: int | None = None
         reply: Any = None
         update.attempts += 1
+        started = time.time()
         try:
             assert self.client is not None
             response = await self.client.post(
@@ -145,6 +146,7 @@ class Delivery:
                 "attempt": update.attempts,
                 "status": status,
                 "error": error or None,
+                "started": started,
                 "time": time.time(),
             }
         )

@@ -13,7 +13,8 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,43 @@ def stack() -> Iterator[Stack]:
         running.down()
         if not os.environ.get("TELEPAY_KEEP_E2E_LOGS"):
             shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """A failing end-to-end test's report shows what the Telegram stand-in did meanwhile: its
+    webhook deliveries (when each began and ended, the answer) and the updates still pending."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    endpoints = getattr(item, "funcargs", {}).get("endpoints")
+    if endpoints is None:
+        return
+    try:
+        seen = TelegramControl(endpoints).updates()
+    except Exception as error:  # the stand-in itself may be what failed
+        report.sections.append(("Telegram stand-in", f"not reachable: {error!r}"))
+        return
+    report.sections.append(("Telegram stand-in", telegram_activity(seen, since=call.start - 5)))
+
+
+def telegram_activity(seen: dict[str, Any], since: float) -> str:
+    def at(seconds: float | None) -> str:
+        return "-" if seconds is None else datetime.fromtimestamp(seconds, UTC).strftime("%H:%M:%S.%f")[:-3]
+
+    lines = ["webhook deliveries (began, ended, update, type, attempt, answer):"]
+    for d in seen.get("deliveries", []):
+        if d.get("time", 0) >= since:
+            answer = d.get("error") or d.get("status")
+            lines.append(
+                f"  {at(d.get('started'))} {at(d.get('time'))} {d['update_id']} {d['type']} "
+                f"#{d['attempt']} {answer}"
+            )
+    lines.append("pending updates (update, type, queue, attempts):")
+    for u in seen.get("pending", []):
+        lines.append(f"  {u['update_id']} {u['type']} {u['queue']} {u['attempts']}")
+    return "\n".join(lines)
 
 
 @pytest.fixture(autouse=True)
