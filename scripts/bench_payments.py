@@ -109,7 +109,7 @@ def bench_webhook(endpoints: dict[str, Any], tg: TelegramControl, count: int) ->
         user = users[i % len(users)]
         if i % 2 == 0:  # /start <token>: reads the channel, sends the offer
             update = {
-                "update_id": 500_000_000 + i,
+                "update_id": 1_000_000_000 + i,  # above every id the stand-in gives
                 "message": {
                     "message_id": 10_000 + i,
                     "date": 0,
@@ -120,7 +120,7 @@ def bench_webhook(endpoints: dict[str, Any], tg: TelegramControl, count: int) ->
             }
         else:  # a tier button: reads the channel, queues a task, answers the button
             update = {
-                "update_id": 500_000_000 + i,
+                "update_id": 1_000_000_000 + i,  # above every id the stand-in gives
                 "callback_query": {
                     "id": f"bench-{i}",
                     "from": {"id": user, "is_bot": False, "first_name": "V"},

@@ -51,8 +51,12 @@ def test_donate_with_the_keypad(
     wait_for("10 on the keypad", lambda: "Amount: $10 USD" in _keypad(tg, dee)["text"])
 
     # The same press update delivered twice, and the same press in a second update: applied once.
+    # Presses apply in update-id order, so these ids come after the real ones (Telegram's ids only
+    # grow); the stand-in's ids start below 900,000,000, so ids from 1,000,000,000 never meet its own.
+    update_id = 1_000_000_000 + (dee % 100_000) * 2
+    assert update_id > max(d["update_id"] for d in tg.updates()["deliveries"])
     press: dict[str, Any] = {
-        "update_id": 880000000 + dee % 100000,
+        "update_id": update_id,
         "callback_query": {
             "id": f"dup-{dee}",
             "from": {"id": dee, "is_bot": False, "first_name": "Dee"},
