@@ -89,7 +89,7 @@ def wait_for_seeding_handled(tg: Any, n: int) -> None:
 
     wait_for(
         "the seeding's updates handled",
-        lambda: not tg._get("/updates")["pending"],
+        lambda: not tg.updates()["pending"],
         timeout=max(120.0, n / 20),
         every=1,
     )
