@@ -10,7 +10,7 @@ from typing import Any
 
 from local.clients import TelegramControl, store
 from shared_schemas.documents import ChannelDoc, Tier
-from telepay.channels import save_channel
+from telepay.channels.lookup import save_channel
 
 OPEN_RIGHTS = ["can_post_messages", "can_edit_messages", "can_delete_messages"]
 # Posting and editing in the closed channel are for its donation post.

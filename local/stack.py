@@ -300,7 +300,7 @@ def owner_app_link(endpoints: dict[str, Any], owner: dict[str, Any]) -> str:
     from urllib.parse import quote
 
     from shared_schemas.names import Function
-    from telepay.init_data import for_user
+    from telepay.owners.init_data import for_user
 
     init_data = for_user(owner, endpoints["telegram_bot_token"], int(time.time()))
     return f"{endpoints['functions'][Function.OWNER_APP.value]}/#tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=7.0"

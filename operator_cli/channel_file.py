@@ -1,11 +1,11 @@
 """Channel files: a JSON object of a channel's settings, checked by the bot's own rules
-(`telepay.channel_settings`), every problem named by its field's path.
+(`telepay.channels.settings`), every problem named by its field's path.
 
     {"owner_user_id": 5001, "open_channel_id": -1001000000001, "closed_channel_id": -1001000000002,
      "title": "Night Owls Club", "tiers": [{"price": "5.00", "days": 30, "label": "Monthly"}], ...}
 
 `register` takes `owner_user_id`, an optional `token` and every setting the bot asks an owner for
-(`telepay.channel_settings.SETTING_FIELDS`); `update` takes any of those (the channel's current values fill
+(`telepay.channels.settings.SETTING_FIELDS`); `update` takes any of those (the channel's current values fill
 in the rest, and the whole is checked again) and records what changed in `channel_changes`.
 """
 
@@ -18,10 +18,10 @@ from typing import Any
 from shared_schemas.documents import ChannelDoc, ChannelStatus
 from shared_schemas.ids import is_valid_channel_token, new_channel_token
 from shared_schemas.queries import CHANNEL_BY_CLOSED_CHAT
-from telepay.channel_changes import changed, record
-from telepay.channel_settings import SETTING_FIELDS, FieldError, validate_channel
-from telepay.clock import Clock
-from telepay.store import Store, Tx
+from telepay.channels.changes import changed, record
+from telepay.channels.settings import SETTING_FIELDS, FieldError, validate_channel
+from telepay.core.clock import Clock
+from telepay.core.store import Store, Tx
 
 FILE_FIELDS = ("token", "owner_user_id", *SETTING_FIELDS)
 

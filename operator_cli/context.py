@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from operator_cli.output import Failed
-from telepay.clock import Clock, system_clock
+from telepay.core.clock import Clock, system_clock
 
 if TYPE_CHECKING:
     from telepay.adapters.tasks_queue import TaskQueue
-    from telepay.store import Store
+    from telepay.core.store import Store
 
 
 @dataclass

@@ -14,7 +14,7 @@ from shared_schemas.documents import FailedTaskDoc
 from shared_schemas.names import QUEUES, function_spec
 from shared_schemas.tasks import TASK_PAYLOADS
 from telepay.adapters.tasks_queue import enqueue_once, enqueue_to_self, task_name_part
-from telepay.store import Stored
+from telepay.core.store import Stored
 
 
 def replay(op: Operator, stored: Stored[FailedTaskDoc]) -> dict[str, Any]:

@@ -21,9 +21,9 @@ from shared_schemas.queries import (
     SUBSCRIPTIONS_OF_USER,
     SUPPORT_ACTIONS_OF_USER,
 )
-from telepay.channel_settings import DAYS_MAX, DAYS_MIN
-from telepay.errors import TelePayError
-from telepay.payouts import list_payouts, retry_payout, show_payout
+from telepay.channels.settings import DAYS_MAX, DAYS_MIN
+from telepay.core.errors import TelePayError
+from telepay.payouts.balance import list_payouts, retry_payout, show_payout
 
 
 class OperatorGroup(click.Group):

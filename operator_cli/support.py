@@ -1,7 +1,7 @@
 """Support cases: an operator grants or revokes one user's access to one channel.
 
 A grant extends the subscription from max(now, current expiry), exactly as a paid renewal does
-(`telepay.settlement.extend`), and leaves `next_action_at` to the expiry sweep (reminders, then the
+(`telepay.payments.settlement.extend`), and leaves `next_action_at` to the expiry sweep (reminders, then the
 removal). A revoke ends the access now: the sweep queues the removal at once (after the channel's
 grace period, as for any ending). Each is recorded in `support_actions`, in the same transaction.
 """
@@ -20,9 +20,9 @@ from shared_schemas.documents import (
     SupportActionDoc,
 )
 from shared_schemas.ids import new_nonce, subscription_id
-from telepay.clock import Clock
-from telepay.settlement import extend
-from telepay.store import Store, Tx
+from telepay.core.clock import Clock
+from telepay.core.store import Store, Tx
+from telepay.payments.settlement import extend
 
 
 class SupportRefused(Exception):

@@ -40,7 +40,7 @@ from local.fixtures import CLOSED_RIGHTS, setup_channel
 from local.processes import signal_group
 from local.stack import Stack
 from shared_schemas.documents import PayoutStrategy
-from telepay.texts import INVOICE_FAILED
+from telepay.subscriptions.texts import INVOICE_FAILED
 
 DRILL_PORT_BASE = 29000
 MONTH = (

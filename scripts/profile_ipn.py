@@ -49,7 +49,7 @@ def main() -> int:
         module = load_entry(stack.config.function_env())
         from flask import Flask
 
-        from telepay import ipn_signature
+        from telepay.payments import signature as ipn_signature
 
         app = Flask("profile")
         secret = endpoints["nowpayments_ipn_secret"]

@@ -336,7 +336,7 @@ def queue_spec(name: Queue) -> QueueSpec:
 
 
 # --- Log contract: the lines Terraform's log-based metrics count (terraform/monitoring.tf) --------
-# Functions log one JSON object per line (telepay/logs.py); Cloud Logging keeps it as jsonPayload, so
+# Functions log one JSON object per line (telepay/core/logs.py); Cloud Logging keeps it as jsonPayload, so
 # `message` is jsonPayload.message and each extra field is jsonPayload.<field>. Terraform builds its
 # metrics from the names below (a test checks it), and a test checks the code still logs them.
 

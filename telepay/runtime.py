@@ -20,9 +20,9 @@ from shared_schemas.config import (
     TelegramSettings,
     load_settings,
 )
-from telepay import logs
-from telepay.claims import Claims
-from telepay.clock import Clock, system_clock
+from telepay.core import logs
+from telepay.core.claims import Claims
+from telepay.core.clock import Clock, system_clock
 
 if TYPE_CHECKING:
     from telepay.adapters.nowpayments_api import NowPaymentsApi
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from telepay.adapters.pubsub_publisher import Publisher
     from telepay.adapters.tasks_queue import TaskQueue
     from telepay.adapters.telegram_api import TelegramApi
-    from telepay.store import Store
+    from telepay.core.store import Store
 
 S = TypeVar("S", bound=CommonSettings, covariant=True)
 S2 = TypeVar("S2", bound=CommonSettings)

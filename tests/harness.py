@@ -22,9 +22,9 @@ from shared_schemas.config import (
 )
 from shared_schemas.documents import SubscriptionDoc
 from shared_schemas.names import Topic
-from telepay.clock import FrozenClock
+from telepay.core.clock import FrozenClock
+from telepay.core.store import Store
 from telepay.runtime import Runtime
-from telepay.store import Store
 from tests.fakes import FakeNowPayments, FakeTelegram, RecordingTasks
 
 S = TypeVar("S", bound=CommonSettings)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from shared_schemas.documents import firestore_value
 from shared_schemas.queries import QuerySpec
-from telepay.store import (
+from telepay.core.store import (
     ArrayUnion,
     Batch,
     D,

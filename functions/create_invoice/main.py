@@ -10,10 +10,10 @@ from flask import Request
 from shared_schemas.config import CreateInvoiceSettings
 from shared_schemas.names import Function
 from shared_schemas.tasks import CreateInvoiceTask
-from telepay.invoices import create_invoice as make_invoice
-from telepay.logs import get_logger
+from telepay.core.logs import get_logger
+from telepay.entry.task_target import handle_task
+from telepay.payments.invoices import create_invoice as make_invoice
 from telepay.runtime import start
-from telepay.tasks_entry import handle_task
 
 RT = start(CreateInvoiceSettings, "create_invoice")
 log = get_logger("create_invoice")

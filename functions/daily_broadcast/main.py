@@ -14,11 +14,11 @@ from shared_schemas.config import DailyBroadcastSettings
 from shared_schemas.names import Function
 from shared_schemas.tasks import BroadcastTask
 from telepay.adapters.tasks_queue import TASK_PATH
-from telepay.broadcast import daily_run, day_of, post_offer
-from telepay.errors import Transient
-from telepay.logs import get_logger
+from telepay.core.errors import Transient
+from telepay.core.logs import get_logger
+from telepay.entry.task_target import handle_task
 from telepay.runtime import start
-from telepay.tasks_entry import handle_task
+from telepay.subscriptions.broadcast import daily_run, day_of, post_offer
 
 RT = start(DailyBroadcastSettings, "daily_broadcast")
 log = get_logger("daily_broadcast")

@@ -14,13 +14,13 @@ from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.names import Function
 from shared_schemas.tasks import ExpiryTask
 from telepay.adapters.tasks_queue import TASK_PATH
-from telepay.errors import Transient
-from telepay.expiry import run_task, sweep
-from telepay.logs import get_logger
-from telepay.payments import flush_outbox
-from telepay.reconcile import reconcile
+from telepay.core.errors import Transient
+from telepay.core.logs import get_logger
+from telepay.entry.task_target import handle_task
+from telepay.payments.ipn import flush_outbox
+from telepay.payments.reconcile import reconcile
 from telepay.runtime import start
-from telepay.tasks_entry import handle_task
+from telepay.subscriptions.expiry import run_task, sweep
 
 RT = start(ExpireSubscriptionsSettings, "expire_subscriptions")
 log = get_logger("expire_subscriptions")

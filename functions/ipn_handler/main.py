@@ -8,10 +8,10 @@ import functions_framework
 from flask import Request
 
 from shared_schemas.config import IpnHandlerSettings
-from telepay.errors import Transient
-from telepay.logs import get_logger
-from telepay.payments import handle_ipn
-from telepay.request_body import BodyTooLarge, read_bounded
+from telepay.core.errors import Transient
+from telepay.core.logs import get_logger
+from telepay.entry.request_body import BodyTooLarge, read_bounded
+from telepay.payments.ipn import handle_ipn
 from telepay.runtime import start
 
 RT = start(IpnHandlerSettings, "ipn_handler")

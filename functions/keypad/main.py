@@ -10,10 +10,10 @@ from flask import Request
 from shared_schemas.config import KeypadSettings
 from shared_schemas.names import Function
 from shared_schemas.tasks import KeypadAction, KeypadTask
-from telepay.keypad_logic import open_keypad, press
-from telepay.logs import get_logger
+from telepay.core.logs import get_logger
+from telepay.donations.keypad import open_keypad, press
+from telepay.entry.task_target import handle_task
 from telepay.runtime import start
-from telepay.tasks_entry import handle_task
 
 RT = start(KeypadSettings, "keypad")
 log = get_logger("keypad")

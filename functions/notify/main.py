@@ -9,8 +9,8 @@ from cloudevents.http import CloudEvent
 
 from shared_schemas.config import NotifySettings
 from shared_schemas.messages import Envelope, PaymentEvent
-from telepay.logs import get_logger
-from telepay.notifications import handle_event
+from telepay.core.logs import get_logger
+from telepay.payments.notify import handle_event
 from telepay.runtime import start
 
 RT = start(NotifySettings, "notify")

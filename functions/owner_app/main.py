@@ -1,5 +1,5 @@
 """owner_app: public HTTP entry point of the owners' Mini App: its static page at `/` and the JSON
-API under `/api/` (Telegram initData checked on every call, by `telepay.owner_app`)."""
+API under `/api/` (Telegram initData checked on every call, by `telepay.owners.app`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import functions_framework
 from flask import Request, Response
 
 from shared_schemas.config import OwnerAppSettings
-from telepay.errors import Transient
-from telepay.logs import get_logger
-from telepay.owner_app import dumps, handle
-from telepay.request_body import BodyTooLarge, json_object, read_bounded
+from telepay.core.errors import Transient
+from telepay.core.logs import get_logger
+from telepay.entry.request_body import BodyTooLarge, json_object, read_bounded
+from telepay.owners.app import dumps, handle
 from telepay.runtime import start
 
 RT = start(OwnerAppSettings, "owner_app")

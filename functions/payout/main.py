@@ -14,9 +14,9 @@ from pydantic import ValidationError
 
 from shared_schemas.config import PayoutSettings
 from shared_schemas.messages import Envelope, PaymentEvent
-from telepay.errors import Transient
-from telepay.logs import get_logger
-from telepay.payout_flow import handle_event, run_scheduled
+from telepay.core.errors import Transient
+from telepay.core.logs import get_logger
+from telepay.payouts.flow import handle_event, run_scheduled
 from telepay.runtime import start
 
 RT = start(PayoutSettings, "payout")

@@ -9,11 +9,11 @@ import functions_framework
 from flask import Request
 
 from shared_schemas.config import TelegramWebhookSettings
-from telepay.errors import Transient
-from telepay.logs import get_logger
-from telepay.request_body import BodyTooLarge, json_object, read_bounded
+from telepay.bot.webhook import handle_update
+from telepay.core.errors import Transient
+from telepay.core.logs import get_logger
+from telepay.entry.request_body import BodyTooLarge, json_object, read_bounded
 from telepay.runtime import start
-from telepay.webhook import handle_update
 
 RT = start(TelegramWebhookSettings, "telegram_webhook")
 log = get_logger("telegram_webhook")

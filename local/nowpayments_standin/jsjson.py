@@ -1,7 +1,7 @@
 """JavaScript-exact JSON text and the NowPayments IPN signature, for the stand-in.
 
 The JavaScript-faithful code (``Number::toString``, ``JSON.stringify``, NowPayments' ``sortObject``)
-lives in ``telepay.ipn_signature``, the verifier TelePay deploys, so the stand-in signs exactly what
+lives in ``telepay.payments.signature``, the verifier TelePay deploys, so the stand-in signs exactly what
 the verifier checks. Only the deliberately wrong Python-style signer (signature mode ``python``) is
 the stand-in's own.
 """
@@ -13,7 +13,7 @@ import hmac
 import json
 from typing import Any
 
-from telepay.ipn_signature import (
+from telepay.payments.signature import (
     js_json_stringify,
     js_number_to_string,
     js_sort_object,

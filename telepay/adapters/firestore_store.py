@@ -20,7 +20,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared_schemas.documents import firestore_value
 from shared_schemas.queries import QuerySpec
-from telepay.store import (
+from telepay.core.store import (
     ArrayUnion,
     Batch,
     D,

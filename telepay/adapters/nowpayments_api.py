@@ -9,7 +9,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from shared_schemas.money import Money
-from telepay.errors import Permanent, Transient
+from telepay.core.errors import Permanent, Transient
 
 
 class NowPaymentsUnavailable(Transient):

@@ -21,7 +21,7 @@ from telepay.adapters.nowpayments_api import (
     Withdrawal,
     _withdrawal,
 )
-from telepay.errors import Permanent
+from telepay.core.errors import Permanent
 
 TOKEN_MARGIN_SECONDS = 30  # a token this close to its expiry is renewed first
 

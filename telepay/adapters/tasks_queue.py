@@ -15,8 +15,8 @@ from pydantic import BaseModel
 
 from shared_schemas.config import TasksSettings
 from shared_schemas.names import Queue
-from telepay.clock import Clock, system_clock
-from telepay.errors import Transient
+from telepay.core.clock import Clock, system_clock
+from telepay.core.errors import Transient
 
 if TYPE_CHECKING:
     from google.cloud.tasks_v2 import CloudTasksClient

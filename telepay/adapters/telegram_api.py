@@ -29,7 +29,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.request import HTTPXRequest
 
 from shared_schemas.telegram import TgChatMember
-from telepay.errors import Permanent, Transient
+from telepay.core.errors import Permanent, Transient
 
 T = TypeVar("T")
 

@@ -25,7 +25,7 @@ import pytest
 
 from local.clients import BotChat, NowPaymentsControl, TelegramControl, buttons, wait_for
 from local.demo import setup_channel
-from telepay.init_data import for_user
+from telepay.owners.init_data import for_user
 from tests.e2e.flows import Channel, donate, subscribe
 
 pytestmark = pytest.mark.e2e

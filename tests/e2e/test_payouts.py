@@ -12,8 +12,8 @@ import pytest
 
 from local.clients import store, wait_for
 from shared_schemas.documents import EntryState, LedgerEntryDoc, PayoutState, PayoutStrategy
-from telepay import ledger
-from telepay.payouts import owner_balance, payout_history
+from telepay.payouts import ledger
+from telepay.payouts.balance import owner_balance, payout_history
 from tests.e2e.flows import Channel, docs_where, donate, new_channel, open_invoice, pay
 
 pytestmark = pytest.mark.e2e

@@ -10,8 +10,8 @@ import pytest
 from shared_schemas.config import DailyBroadcastSettings, TelegramWebhookSettings
 from shared_schemas.tasks import BroadcastTask
 from telepay.adapters.telegram_api import TelegramForbidden, TelegramRetryAfter
-from telepay.broadcast import daily_run, owner_repost, post_offer
-from telepay.channels import save_channel
+from telepay.channels.lookup import save_channel
+from telepay.subscriptions.broadcast import daily_run, owner_repost, post_offer
 from tests.conftest import demo_channel
 from tests.integration.helpers import runtime, store_of
 

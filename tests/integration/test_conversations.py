@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from shared_schemas.documents import ConversationDoc
-from telepay.clock import FrozenClock
-from telepay.conversations import Move
+from telepay.core.clock import FrozenClock
+from telepay.owners.conversations import Move
 from tests.harness import NOW
 from tests.integration.helpers import store_of
 from tests.unit.test_owner_bot import OWNER, two_answers_at_once

@@ -11,8 +11,8 @@ from shared_schemas.documents import SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import subscription_id
 from shared_schemas.tasks import ExpiryTask
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramRetryAfter
-from telepay.channels import save_channel
-from telepay.expiry import run_task, sweep
+from telepay.channels.lookup import save_channel
+from telepay.subscriptions.expiry import run_task, sweep
 from tests.conftest import demo_channel
 from tests.harness import active_subscription
 from tests.integration.helpers import NOW, runtime, store_of

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from telepay.adapters.telegram_api import TelegramBadRequest
-from telepay.channels import save_channel
-from telepay.webhook import handle_update
+from telepay.bot.webhook import handle_update
+from telepay.channels.lookup import save_channel
 from tests import updates
 from tests.conftest import demo_channel
 from tests.harness import fakes

@@ -9,8 +9,8 @@ import pytest
 
 from shared_schemas.documents import KeypadSessionDoc
 from shared_schemas.tasks import KeypadAction, KeypadTask
-from telepay.channels import save_channel
-from telepay.keypad_logic import apply_key, open_keypad, press
+from telepay.channels.lookup import save_channel
+from telepay.donations.keypad import apply_key, open_keypad, press
 from tests.conftest import demo_channel
 from tests.integration.helpers import runtime, store_of
 

@@ -14,10 +14,10 @@ import pytest
 from shared_schemas.documents import EntryState, OrderDoc, OrderStatus
 from shared_schemas.ids import OrderKind
 from shared_schemas.queries import LEDGER_OF_OWNER
-from telepay import ledger
 from telepay.adapters.nowpayments_api import Payment
-from telepay.channels import save_channel
-from telepay.payments import apply_payment
+from telepay.channels.lookup import save_channel
+from telepay.payments.ipn import apply_payment
+from telepay.payouts import ledger
 from tests.conftest import demo_channel
 from tests.integration.helpers import NOW, runtime, store_of
 from tests.unit.test_ledger import payment
@@ -75,8 +75,8 @@ def test_concurrent_planners_reserve_each_entry_once(firestore_db: Any) -> None:
     """Two payment events and the every-minute run may plan the same channel at once: each entry
     ends up in exactly one payout."""
     from shared_schemas.documents import PayoutDoc, PayoutStrategy
-    from telepay import payout_rules
-    from telepay.payout_flow import reserve
+    from telepay.payouts import rules as payout_rules
+    from telepay.payouts.flow import reserve
 
     store = store_of(firestore_db)
     entries = []

@@ -13,13 +13,13 @@ from shared_schemas.documents import OrderDoc, OrderStatus, PaymentStatus, Subsc
 from shared_schemas.ids import subscription_id, subscription_order_id
 from shared_schemas.messages import Envelope, PaymentEvent
 from shared_schemas.names import Collection, Topic
-from telepay import ipn_signature
 from telepay.adapters.pubsub_publisher import Publisher
-from telepay.channels import save_channel
-from telepay.errors import RetryLater
-from telepay.notifications import handle_event
-from telepay.payments import handle_ipn
-from telepay.reconcile import reconcile
+from telepay.channels.lookup import save_channel
+from telepay.core.errors import RetryLater
+from telepay.payments import signature as ipn_signature
+from telepay.payments.ipn import handle_ipn
+from telepay.payments.notify import handle_event
+from telepay.payments.reconcile import reconcile
 from tests.conftest import demo_channel
 from tests.harness import nowpayments_of, telegram_of
 from tests.integration.conftest import PROJECT, PubSub

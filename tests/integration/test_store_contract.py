@@ -24,9 +24,9 @@ from shared_schemas.documents import (
 from shared_schemas.ids import OrderKind
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import ACTIVE_CHANNELS, CHANNEL_BY_CLOSED_CHAT, SUBSCRIPTIONS_DUE
-from telepay.claims import Claims
-from telepay.clock import FrozenClock
-from telepay.store import NotFound, Store, Tx, VersionConflict, array_union
+from telepay.core.claims import Claims
+from telepay.core.clock import FrozenClock
+from telepay.core.store import NotFound, Store, Tx, VersionConflict, array_union
 from tests.conftest import demo_channel
 from tests.harness import NOW
 from tests.integration.helpers import store_of

@@ -14,11 +14,11 @@ from shared_schemas.messages import Envelope, EventType, PaymentEvent
 from shared_schemas.names import Collection
 from shared_schemas.tasks import CreateInvoiceTask
 from telepay.adapters.telegram_api import TelegramForbidden, TelegramUnavailable
-from telepay.channels import save_channel
-from telepay.errors import RetryLater, Transient
-from telepay.invoices import create_invoice
-from telepay.notifications import handle_event
-from telepay.webhook import handle_update
+from telepay.bot.webhook import handle_update
+from telepay.channels.lookup import save_channel
+from telepay.core.errors import RetryLater, Transient
+from telepay.payments.invoices import create_invoice
+from telepay.payments.notify import handle_event
 from tests.conftest import demo_channel
 from tests.harness import nowpayments_of, telegram_of
 from tests.integration.helpers import NOW, runtime, store_of

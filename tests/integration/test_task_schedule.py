@@ -17,7 +17,7 @@ from shared_schemas.config import TasksSettings
 from shared_schemas.names import Queue
 from shared_schemas.tasks import BroadcastTask
 from telepay.adapters.tasks_queue import TaskQueue
-from telepay.clock import system_clock
+from telepay.core.clock import system_clock
 
 pytestmark = pytest.mark.integration
 DAYS_AHEAD = 27

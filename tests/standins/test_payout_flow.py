@@ -24,11 +24,13 @@ from shared_schemas.documents import EntryState, OrderStatus, PayoutDoc, PayoutS
 from shared_schemas.ids import OrderKind
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
 from shared_schemas.queries import PAYOUTS_DUE
-from telepay import ipn_signature, ledger, payout_flow
 from telepay.adapters.nowpayments_api import NowPaymentsApi, Payment, _withdrawal
-from telepay.channels import save_channel
-from telepay.payments import handle_ipn
-from telepay.payouts import retry_payout
+from telepay.channels.lookup import save_channel
+from telepay.payments import signature as ipn_signature
+from telepay.payments.ipn import handle_ipn
+from telepay.payouts import flow as payout_flow
+from telepay.payouts import ledger
+from telepay.payouts.balance import retry_payout
 from telepay.runtime import Runtime
 from tests.conftest import demo_channel
 from tests.harness import NOW, fakes, present, runtime

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.telegram import ALLOWED_UPDATES
-from telepay.channels import save_channel
-from telepay.webhook import handle_update
+from telepay.bot.webhook import handle_update
+from telepay.channels.lookup import save_channel
 from tests import updates
 from tests.conftest import demo_channel
 from tests.harness import fakes, runtime

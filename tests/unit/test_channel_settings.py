@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from shared_schemas.documents import ChannelDoc, PayoutStrategy
-from telepay import channel_settings as cs
-from telepay.channel_settings import FieldError, Invalid
-from telepay.keypad_logic import MAX_INTEGER_DIGITS
+from telepay.channels import settings as cs
+from telepay.channels.settings import FieldError, Invalid
+from telepay.donations.keypad import MAX_INTEGER_DIGITS
 
 # Published examples: the genesis block's address, BIP 173/350 test vectors, the USDT contract on
 # Tron, wrapped SOL's mint.

@@ -30,7 +30,7 @@ def test_only_the_firestore_store_touches_firestore() -> None:
         for p in RUNTIME + OPERATOR_CLI
         if p != FIRESTORE_STORE and pattern.search(p.read_text())
     ]
-    assert offenders == [], "read and write through telepay.store; query with shared_schemas.queries"
+    assert offenders == [], "read and write through telepay.core.store; query with shared_schemas.queries"
 
 
 def test_google_clients_are_imported_only_by_the_adapters() -> None:

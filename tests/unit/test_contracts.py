@@ -20,7 +20,7 @@ from shared_schemas.ids import (
     subscription_order_id,
 )
 from shared_schemas.money import format_amount
-from telepay import texts
+from telepay.subscriptions import texts
 
 TOKENS = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijk23456789", min_size=6, max_size=24)
 

@@ -21,15 +21,15 @@ from shared_schemas.documents import KeypadStatus
 from shared_schemas.ids import OrderKind, keypad_callback
 from shared_schemas.messages import Envelope, PaymentEvent
 from shared_schemas.tasks import CreateInvoiceTask, KeypadAction, KeypadTask
-from telepay import ipn_signature
 from telepay.adapters.telegram_api import TelegramRetryAfter
-from telepay.channels import save_channel
-from telepay.invoices import create_invoice
-from telepay.keypad_logic import open_keypad, press
-from telepay.notifications import handle_event
-from telepay.payments import handle_ipn
+from telepay.bot.webhook import handle_update
+from telepay.channels.lookup import save_channel
+from telepay.donations.keypad import open_keypad, press
+from telepay.payments import signature as ipn_signature
+from telepay.payments.invoices import create_invoice
+from telepay.payments.ipn import handle_ipn
+from telepay.payments.notify import handle_event
 from telepay.runtime import Runtime
-from telepay.webhook import handle_update
 from tests import updates
 from tests.conftest import demo_channel
 from tests.fakes import RecordingTasks

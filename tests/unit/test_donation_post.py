@@ -8,8 +8,8 @@ import pytest
 from shared_schemas.config import DailyBroadcastSettings
 from shared_schemas.tasks import BroadcastTask, PostKind
 from telepay.adapters.telegram_api import TelegramBadRequest
-from telepay.broadcast import post_offer, queue_donation_post
-from telepay.channels import save_channel
+from telepay.channels.lookup import save_channel
+from telepay.subscriptions.broadcast import post_offer, queue_donation_post
 from tests.conftest import demo_channel
 from tests.harness import fakes, runtime
 from tests.memory_store import MemoryStore

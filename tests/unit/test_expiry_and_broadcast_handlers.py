@@ -15,10 +15,10 @@ from shared_schemas.documents import SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import subscription_id
 from shared_schemas.tasks import BroadcastTask, ExpiryTask
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
-from telepay.broadcast import daily_run, post_offer
-from telepay.channels import forget_cached_channels, save_channel
-from telepay.expiry import run_task, sweep
+from telepay.channels.lookup import forget_cached_channels, save_channel
 from telepay.runtime import Runtime
+from telepay.subscriptions.broadcast import daily_run, post_offer
+from telepay.subscriptions.expiry import run_task, sweep
 from tests.conftest import demo_channel
 from tests.harness import NOW, active_subscription, fakes, runtime
 from tests.memory_store import MemoryStore

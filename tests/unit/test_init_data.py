@@ -1,6 +1,6 @@
 """initData validation against vectors built in the test by Telegram's documented algorithm
 (https://core.telegram.org/bots/webapps#validating-data-received-via-the-mini-app), written out
-here independently of `telepay.init_data`."""
+here independently of `telepay.owners.init_data`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from telepay.init_data import InvalidInitData, for_user, validate
+from telepay.owners.init_data import InvalidInitData, for_user, validate
 
 TOKEN = "7000000001:TEST-token-for-initdata"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

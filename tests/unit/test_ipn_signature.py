@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from local.nowpayments_standin.jsjson import js_json_stringify, nowpayments_signature
-from telepay.ipn_signature import canonical_text, sign, verify
+from telepay.payments.signature import canonical_text, sign, verify
 
 SECRET = "unit-ipn-secret"
 # What a NowPayments IPN looks like on the wire: JavaScript number text, nested fee, unsorted keys.

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from local.nowpayments_standin.jsjson import js_json_stringify, nowpayments_signature
-from telepay.ipn_signature import canonical_text, verify
+from telepay.payments.signature import canonical_text, verify
 
 SIGNER = Path(__file__).resolve().parent / "js" / "sign.js"
 SECRET = "node-ipn-secret-ü"

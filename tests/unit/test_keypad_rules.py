@@ -8,7 +8,15 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telepay.keypad_logic import KEY_BACK, KEY_CLEAR, KEY_POINT, amount_of, apply_key, confirm_refusal, shown
+from telepay.donations.keypad import (
+    KEY_BACK,
+    KEY_CLEAR,
+    KEY_POINT,
+    amount_of,
+    apply_key,
+    confirm_refusal,
+    shown,
+)
 from tests.conftest import demo_channel
 
 EDIT_KEYS = st.sampled_from([*"0123456789", KEY_POINT, KEY_BACK, KEY_CLEAR])

@@ -13,10 +13,10 @@ from shared_schemas.config import IpnHandlerSettings
 from shared_schemas.documents import EntryState, LedgerEntryDoc, OrderDoc, OrderStatus
 from shared_schemas.ids import OrderKind
 from shared_schemas.money import quantum
-from telepay import ledger
 from telepay.adapters.nowpayments_api import Payment
-from telepay.channels import save_channel
-from telepay.payments import apply_payment
+from telepay.channels.lookup import save_channel
+from telepay.payments.ipn import apply_payment
+from telepay.payouts import ledger
 from tests.conftest import demo_channel
 from tests.harness import fakes, runtime
 from tests.memory_store import MemoryStore

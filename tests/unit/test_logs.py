@@ -4,7 +4,7 @@ import io
 import json
 import logging
 
-from telepay import logs
+from telepay.core import logs
 
 
 def test_one_json_object_per_line_with_ids_and_no_secrets() -> None:

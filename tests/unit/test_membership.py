@@ -11,8 +11,8 @@ import pytest
 from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.ids import subscription_id
 from telepay.adapters.telegram_api import TelegramBadRequest
-from telepay.channels import save_channel
-from telepay.webhook import handle_update
+from telepay.bot.webhook import handle_update
+from telepay.channels.lookup import save_channel
 from tests import updates
 from tests.conftest import demo_channel
 from tests.harness import active_subscription, fakes, runtime

@@ -30,10 +30,10 @@ from shared_schemas.names import Function
 from shared_schemas.queries import SUPPORT_ACTIONS_OF_USER
 from shared_schemas.tasks import ExpiryAction, ExpiryTask
 from shared_schemas.telegram import ALLOWED_UPDATES
-from telepay.channels import forget_cached_channels, save_channel
-from telepay.clock import FrozenClock
-from telepay.expiry import sweep
-from telepay.webhook import handle_update
+from telepay.bot.webhook import handle_update
+from telepay.channels.lookup import forget_cached_channels, save_channel
+from telepay.core.clock import FrozenClock
+from telepay.subscriptions.expiry import sweep
 from tests.conftest import demo_channel
 from tests.fakes import RecordingTasks
 from tests.harness import NOW, active_subscription, fakes, runtime

@@ -15,10 +15,10 @@ import pytest
 from shared_schemas.config import OwnerAppSettings, TelegramWebhookSettings
 from shared_schemas.documents import ChannelChangeDoc, ChannelStatus, OrderDoc, OrderStatus
 from shared_schemas.ids import OrderKind
-from telepay.init_data import for_user
-from telepay.owner_app import Reply, handle
+from telepay.bot.webhook import handle_update
+from telepay.owners.app import Reply, handle
+from telepay.owners.init_data import for_user
 from telepay.runtime import Runtime
-from telepay.webhook import handle_update
 from tests import updates
 from tests.conftest import demo_channel
 from tests.harness import NOW, active_subscription, fakes, runtime

@@ -24,12 +24,12 @@ from shared_schemas.documents import (
 )
 from shared_schemas.ids import OrderKind
 from shared_schemas.tasks import BroadcastTask, PostKind
-from telepay.clock import Clock, FrozenClock
-from telepay.conversations import Conversations, Move
-from telepay.owner_texts import BUYER_COMMANDS, OWNER_COMMANDS
+from telepay.bot.webhook import handle_update
+from telepay.core.clock import Clock, FrozenClock
+from telepay.core.store import Store, Tx
+from telepay.owners.conversations import Conversations, Move
+from telepay.owners.texts import BUYER_COMMANDS, OWNER_COMMANDS
 from telepay.runtime import Runtime
-from telepay.store import Store, Tx
-from telepay.webhook import handle_update
 from tests import updates
 from tests.fakes import FakeTelegram, Sent
 from tests.harness import NOW, fakes, runtime

@@ -9,10 +9,10 @@ from decimal import Decimal
 from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import EntryState, OrderDoc, OrderStatus, PayoutDoc, PayoutState, PayoutStrategy
 from shared_schemas.ids import OrderKind, subscription_order_id
-from telepay import ledger
 from telepay.adapters.nowpayments_api import Payment
-from telepay.channels import save_channel
-from telepay.webhook import handle_update
+from telepay.bot.webhook import handle_update
+from telepay.channels.lookup import save_channel
+from telepay.payouts import ledger
 from tests import updates
 from tests.conftest import demo_channel
 from tests.harness import NOW, fakes, runtime

@@ -16,14 +16,14 @@ from shared_schemas.config import IpnHandlerSettings, NotifySettings, TelegramWe
 from shared_schemas.documents import OrderDoc, OrderStatus, PaymentStatus, SubscriptionStatus
 from shared_schemas.ids import OrderKind, subscription_id, subscription_order_id
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
-from telepay import ipn_signature
 from telepay.adapters.nowpayments_api import NowPaymentsApi, NowPaymentsRejected, NowPaymentsUnavailable
-from telepay.broadcast import owner_repost
-from telepay.channels import save_channel
-from telepay.errors import RetryLater, Transient
-from telepay.expiry import next_action, parse_offsets
-from telepay.notifications import handle_event
-from telepay.payments import handle_ipn
+from telepay.channels.lookup import save_channel
+from telepay.core.errors import RetryLater, Transient
+from telepay.payments import signature as ipn_signature
+from telepay.payments.ipn import handle_ipn
+from telepay.payments.notify import handle_event
+from telepay.subscriptions.broadcast import owner_repost
+from telepay.subscriptions.expiry import next_action, parse_offsets
 from tests.conftest import demo_channel
 from tests.harness import IPN_SECRET, NOW, RecordingPublisher, active_subscription, fakes, runtime
 from tests.memory_store import MemoryStore

@@ -18,7 +18,7 @@ from shared_schemas.documents import (
     PayoutStrategy,
 )
 from shared_schemas.ids import OrderKind
-from telepay import payout_rules
+from telepay.payouts import rules as payout_rules
 from tests.unit.test_ledger import CHANNEL, order, payment
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -27,7 +27,7 @@ statuses = st.sampled_from([*payout_rules.WITHDRAWAL_STATES, "BOGUS"])
 
 
 def entries(values: list[Decimal]) -> list[LedgerEntryDoc]:
-    from telepay import ledger
+    from telepay.payouts import ledger
 
     found = []
     for number, value in enumerate(values):

@@ -9,10 +9,11 @@ from decimal import Decimal
 
 from shared_schemas.config import IpnHandlerSettings
 from shared_schemas.documents import EntryState, PayoutDoc, PayoutState, PayoutStrategy
-from telepay import ipn_signature, ledger
-from telepay.payments import handle_ipn
-from telepay.payout_flow import NEEDS_OPERATOR, reserve
-from telepay.payouts import list_payouts, owner_balance, payout_history, retry_payout, show_payout
+from telepay.payments import signature as ipn_signature
+from telepay.payments.ipn import handle_ipn
+from telepay.payouts import ledger
+from telepay.payouts.balance import list_payouts, owner_balance, payout_history, retry_payout, show_payout
+from telepay.payouts.flow import NEEDS_OPERATOR, reserve
 from tests.harness import IPN_SECRET, NOW, runtime
 from tests.memory_store import MemoryStore
 from tests.unit.test_ledger import CHANNEL, order, payment

@@ -18,12 +18,12 @@ from shared_schemas.ids import OrderKind, subscription_id, subscription_order_id
 from shared_schemas.messages import Envelope, PaymentEvent
 from shared_schemas.names import RECONCILIATION_DISCREPANCIES_FIELD, RECONCILIATION_SUMMARY_MESSAGE
 from shared_schemas.queries import ORDER_OUTBOX
-from telepay import ipn_signature
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramUnavailable
-from telepay.channels import save_channel
-from telepay.notifications import handle_event
-from telepay.payments import handle_ipn
-from telepay.reconcile import EVENT_MAX_REDELIVERIES, OUTBOX_MAX_ATTEMPTS, reconcile
+from telepay.channels.lookup import save_channel
+from telepay.payments import signature as ipn_signature
+from telepay.payments.ipn import handle_ipn
+from telepay.payments.notify import handle_event
+from telepay.payments.reconcile import EVENT_MAX_REDELIVERIES, OUTBOX_MAX_ATTEMPTS, reconcile
 from tests.conftest import demo_channel
 from tests.harness import IPN_SECRET, NOW, RecordingPublisher, active_subscription, fakes, runtime
 from tests.memory_store import MemoryStore

@@ -21,7 +21,7 @@ from shared_schemas.documents import (
 from shared_schemas.ids import OrderKind
 from shared_schemas.messages import Envelope, PaymentEvent
 from telepay.adapters.nowpayments_api import Payment
-from telepay.settlement import SettlementPolicy, decide, rank
+from telepay.payments.settlement import SettlementPolicy, decide, rank
 from tests.conftest import demo_channel
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

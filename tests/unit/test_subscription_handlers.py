@@ -21,13 +21,13 @@ from shared_schemas.ids import subscription_id
 from shared_schemas.messages import Envelope, PaymentEvent
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.tasks import CreateInvoiceTask
-from telepay import ipn_signature
-from telepay.channels import save_channel
-from telepay.errors import ClaimBusy, RetryLater
-from telepay.invoices import create_invoice
-from telepay.notifications import handle_event
-from telepay.payments import handle_ipn
-from telepay.webhook import handle_update
+from telepay.bot.webhook import handle_update
+from telepay.channels.lookup import save_channel
+from telepay.core.errors import ClaimBusy, RetryLater
+from telepay.payments import signature as ipn_signature
+from telepay.payments.invoices import create_invoice
+from telepay.payments.ipn import handle_ipn
+from telepay.payments.notify import handle_event
 from tests import updates
 from tests.conftest import demo_channel
 from tests.harness import IPN_SECRET, NOW, RecordingPublisher, fakes, runtime

@@ -15,8 +15,8 @@ from shared_schemas.config import DailyBroadcastSettings
 from shared_schemas.names import Function
 from shared_schemas.tasks import BroadcastTask
 from telepay.adapters.telegram_api import TelegramForbidden, TelegramRetryAfter
-from telepay.errors import ClaimBusy
-from telepay.tasks_entry import handle_task
+from telepay.core.errors import ClaimBusy
+from telepay.entry.task_target import handle_task
 from tests.harness import runtime
 from tests.memory_store import MemoryStore
 

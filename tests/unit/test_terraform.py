@@ -904,7 +904,7 @@ def test_investigation_records_expire_with_documented_lifetimes() -> None:
     outbox = OutboxDoc(event_id="e", topic="t", order_id="o", envelope={}, created_at=now)
     assert outbox.expire_at is None, "an unpublished event must never expire"
     # flush_outbox sets it when it publishes.
-    source = (ROOT / "telepay" / "payments.py").read_text()
+    source = (ROOT / "telepay" / "payments" / "ipn.py").read_text()
     assert '"expire_at": now + OUTBOX_PUBLISHED_RETENTION' in source
     lifetimes = ((7, OUTBOX_PUBLISHED_RETENTION), (90, UNKNOWN_IPN_RETENTION), (30, FAILED_UPDATE_RETENTION))
     readme = (tc.TERRAFORM_DIR / "README.md").read_text()
@@ -1031,32 +1031,32 @@ def test_payout_failures_are_alerted(tf: tc.Terraform) -> None:
 # this test instead of silently zeroing a chart or an alert.
 LOGGED_BY_THE_CODE = {
     "telepay_payments_settled": [
-        ("telepay/payments.py", 'log.info("IPN %s: %s"'),
-        ("telepay/settlement.py", 'Decision(f"{new_status.value}: {event_type.value}"'),
+        ("telepay/payments/ipn.py", 'log.info("IPN %s: %s"'),
+        ("telepay/payments/settlement.py", 'Decision(f"{new_status.value}: {event_type.value}"'),
         ("shared_schemas/messages.py", 'PAYMENT_SETTLED = "payment.settled"'),
     ],
     "telepay_access_granted": [
         ("functions/telegram_webhook/main.py", 'log.info("update handled: %s"'),
-        ("telepay/webhook.py", 'return "join approved"'),
+        ("telepay/bot/webhook.py", 'return "join approved"'),
     ],
     "telepay_removals": [
-        ("telepay/tasks_entry.py", 'log.info("%s: %s", model.__name__'),
+        ("telepay/entry/task_target.py", 'log.info("%s: %s", model.__name__'),
         ("functions/expire_subscriptions/main.py", "ExpiryTask"),
-        ("telepay/expiry.py", 'return "removed"'),
+        ("telepay/subscriptions/expiry.py", 'return "removed"'),
     ],
     "telepay_broadcasts_posted": [
-        ("telepay/tasks_entry.py", 'log.info("%s: %s", model.__name__'),
+        ("telepay/entry/task_target.py", 'log.info("%s: %s", model.__name__'),
         ("functions/daily_broadcast/main.py", "BroadcastTask"),
-        ("telepay/broadcast.py", 'return "posted"'),
+        ("telepay/subscriptions/broadcast.py", 'return "posted"'),
     ],
     "telepay_outbox_stuck": [
         ("functions/expire_subscriptions/main.py", '"sweep %s: %s; outbox %s"'),
         ("functions/expire_subscriptions/main.py", '"still has events"'),
     ],
     "telepay_payouts_failed": [
-        ("telepay/payout_flow.py", 'log.error("payout failed: %s needs the operator'),
-        ("telepay/payout_flow.py", '"payout failed: %s ended FAILED: %s", payout.payout_id'),
-        ("telepay/payout_flow.py", 'log.error("payout failed: %s refused: %s"'),
+        ("telepay/payouts/flow.py", 'log.error("payout failed: %s needs the operator'),
+        ("telepay/payouts/flow.py", '"payout failed: %s ended FAILED: %s", payout.payout_id'),
+        ("telepay/payouts/flow.py", 'log.error("payout failed: %s refused: %s"'),
     ],
 }
 

@@ -1,0 +1,34 @@
+"""Telling channel owners about their channels."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shared_schemas.config import TelegramSettings
+from shared_schemas.documents import ChannelDoc
+from shared_schemas.names import ClaimPurpose
+from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
+from telepay.core.errors import ClaimBusy
+from telepay.runtime import Runtime
+
+
+def notify_owner_once(
+    rt: Runtime[TelegramSettings],
+    purpose: ClaimPurpose,
+    channel: ChannelDoc,
+    text: str,
+    key: str | None = None,
+) -> None:
+    """Tell a channel's owner something once (per claim lifetime); an owner who cannot be reached
+    is not retried, and a notice being sent elsewhere right now is left to that instance."""
+    try:
+        with rt.claims.hold(purpose, key or channel.token, keep_for=timedelta(days=30)) as claim:
+            if claim.done_before:
+                return
+            claim.result = "sent"
+            try:
+                rt.telegram.send_message(channel.owner_user_id, text)
+            except (TelegramForbidden, TelegramBadRequest):
+                claim.result = "owner unreachable"
+    except ClaimBusy:
+        return

@@ -1,0 +1,333 @@
+"""The owners' Mini App: a JSON API over the store, scoped to the channels the caller owns.
+
+Every call carries Telegram's `initData` (`Authorization: tma <initData>`), validated by
+`telepay.owners.init_data`; without a valid one the answer is 401. A channel the caller does not own is
+404, as one that does not exist. Settings are checked by `telepay.channels.settings` with the rules
+of the bot's `/edit`: only the owner who is still an admin of both channels may change them, a new
+price applies to new invoices only (orders keep the price they were made with), the donation post
+is refreshed, `resume` queues today's offer post, and every change is recorded
+(`telepay.channels.changes`).
+
+`handle(rt, method, path, authorization, body)` is the whole API; the entry point only reads the
+request and serves the static page.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from shared_schemas.config import OwnerAppSettings
+from shared_schemas.documents import ChannelDoc, ChannelStatus, OrderStatus, SubscriptionStatus
+from shared_schemas.ids import OrderKind
+from shared_schemas.queries import CHANNELS_OF_OWNER, SETTLED_ORDERS_OF_CHANNEL, SUBSCRIPTIONS_OF_CHANNEL
+from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
+from telepay.channels import settings as cs
+from telepay.channels.changes import changed, record
+from telepay.channels.lookup import active_and_expiring, load_channel
+from telepay.core.logs import get_logger
+from telepay.core.store import Tx
+from telepay.owners.init_data import InvalidInitData, WebAppUser, validate
+from telepay.payouts.balance import owner_balance, payout_history
+from telepay.runtime import Runtime
+from telepay.subscriptions.broadcast import queue_donation_post, queue_todays_post
+
+Rt = Runtime[OwnerAppSettings]
+log = get_logger("owner_app")
+OVERVIEW_DAYS = 30
+EXPIRING_WITHIN = timedelta(days=7)
+# What the app may change: the settings of `/edit` an owner changes from a phone. Channels and the
+# payout destination stay in the bot, where they are checked against Telegram and the network.
+EDITABLE = tuple(f for f in cs.SETTING_FIELDS if not f.startswith(("open_", "closed_", "payout_")))
+SUBSCRIBER_COLUMNS = ("name", "user_id", "tier", "since", "until", "status", "in_channel")
+_CHANNEL_PATH = re.compile(
+    r"^/api/channels/([A-Za-z0-9_-]{1,64})/(overview|subscribers|subscribers\.csv|settings|status)$"
+)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _json(status: int, body: Any) -> Reply:
+    return Reply(status, body)
+
+
+def authenticate(rt: Rt, authorization: str | None) -> WebAppUser | None:
+    scheme, _, raw = (authorization or "").partition(" ")
+    if scheme.lower() != "tma" or not raw:
+        return None
+    try:
+        verified = validate(
+            raw.strip(),
+            rt.settings.telegram_bot_token.get_secret_value(),
+            rt.clock.now(),
+            rt.settings.init_data_max_age_seconds,
+        )
+    except InvalidInitData as error:
+        log.info("initData refused: %s", error)
+        return None
+    return verified.user
+
+
+def handle(rt: Rt, method: str, path: str, authorization: str | None, body: dict[str, Any] | None) -> Reply:
+    user = authenticate(rt, authorization)
+    if user is None:
+        return _json(401, {"error": "unauthorized"})
+    if path == "/api/me" and method == "GET":
+        return _json(200, me(rt, user))
+    if path == "/api/payouts" and method == "GET":
+        return _json(200, payouts(rt, user.id))
+    match = _CHANNEL_PATH.match(path)
+    if match is None:
+        return _json(404, {"error": "not found"})
+    token, what = match.groups()
+    channel = load_channel(rt.store, token)
+    if channel is None or channel.owner_user_id != user.id:
+        return _json(404, {"error": "not found"})
+    route: dict[tuple[str, str], Callable[[], Reply]] = {
+        ("GET", "overview"): lambda: _json(200, overview(rt, channel)),
+        ("GET", "subscribers"): lambda: _json(200, {"subscribers": subscribers(rt, channel)}),
+        ("GET", "subscribers.csv"): lambda: subscribers_csv(rt, channel),
+        ("GET", "settings"): lambda: _json(200, settings_of(channel)),
+        ("POST", "settings"): lambda: save_settings(rt, user.id, channel, body or {}),
+        ("POST", "status"): lambda: set_status(rt, user.id, channel, (body or {}).get("status")),
+    }
+    answer = route.get((method, what))
+    return answer() if answer else _json(405, {"error": "method not allowed"})
+
+
+def _owned(rt: Rt, user_id: int) -> list[ChannelDoc]:
+    return rt.store.channels.find(CHANNELS_OF_OWNER, owner_user_id=user_id)
+
+
+def me(rt: Rt, user: WebAppUser) -> dict[str, Any]:
+    return {
+        "user": {"id": user.id, "first_name": user.first_name, "username": user.username},
+        "channels": [
+            {
+                "token": c.token,
+                "title": c.title,
+                "status": c.status.value,
+                "rights_problem": c.bot_rights_problem,
+            }
+            for c in _owned(rt, user.id)
+        ],
+    }
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01")))
+
+
+def overview(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
+    """Active subscribers, expiries in the next 7 days, and per day of the last 30: revenue and new
+    subscribers (the same rules as `/stats`), donations."""
+    now = rt.clock.now()
+    active, expiring = active_and_expiring(rt.store, channel.token, now, EXPIRING_WITHIN)
+    today = now.date()
+    days: dict[date, dict[str, Any]] = {
+        today - timedelta(days=n): {"revenue": Decimal(0), "new": 0, "donations": Decimal(0)}
+        for n in range(OVERVIEW_DAYS)
+    }
+    donations = Decimal(0)
+    donation_count = 0
+    for orders in rt.store.orders.pages(
+        SETTLED_ORDERS_OF_CHANNEL,
+        channel_token=channel.token,
+        status=OrderStatus.SETTLED,
+        above=now - timedelta(days=OVERVIEW_DAYS),
+    ):
+        for stored in orders:
+            order = stored.doc
+            if order.settled_at is None or order.settled_at.date() not in days:
+                continue
+            day = days[order.settled_at.date()]
+            if order.kind is OrderKind.DONATION:
+                day["donations"] += order.price_amount
+                donations += order.price_amount
+                donation_count += 1
+                continue
+            day["revenue"] += order.price_amount
+            # A new subscription (or one that had lapsed) runs from the payment; a renewal extends it.
+            if order.subscription_expires_at == order.settled_at + timedelta(days=order.days or 0):
+                day["new"] += 1
+    series = [
+        {
+            "day": day.isoformat(),
+            "revenue": _money(v["revenue"]),
+            "new": v["new"],
+            "donations": _money(v["donations"]),
+        }
+        for day, v in sorted(days.items())
+    ]
+    return {
+        "token": channel.token,
+        "title": channel.title,
+        "status": channel.status.value,
+        "currency": channel.currency,
+        "active": active,
+        "expiring_7d": expiring,
+        "revenue_30d": _money(sum((Decimal(d["revenue"]) for d in series), Decimal(0))),
+        "new_30d": sum(int(d["new"]) for d in series),
+        "donations_30d": _money(donations),
+        "donation_count_30d": donation_count,
+        "days": series,
+    }
+
+
+def subscribers(rt: Rt, channel: ChannelDoc) -> list[dict[str, Any]]:
+    tiers = {t.tier_id: t.label or f"{t.days} days" for t in channel.tiers}
+    rows = []
+    for status in SubscriptionStatus:
+        for page in rt.store.subscriptions.pages(
+            SUBSCRIPTIONS_OF_CHANNEL, channel_token=channel.token, status=status
+        ):
+            for stored in page:
+                sub = stored.doc
+                order = rt.store.orders.get(sub.last_order_id)
+                rows.append(
+                    {
+                        "name": (order.buyer_name if order else "") or f"user {sub.user_id}",
+                        "user_id": sub.user_id,
+                        "tier": tiers.get(sub.tier_id or "", sub.tier_id or ""),
+                        "since": sub.started_at.isoformat(),
+                        "until": sub.expires_at.isoformat(),
+                        "status": sub.status.value,
+                        "in_channel": sub.in_channel,
+                    }
+                )
+    return sorted(rows, key=lambda r: (r["status"] != "active", r["until"]))
+
+
+def subscribers_csv(rt: Rt, channel: ChannelDoc) -> Reply:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, SUBSCRIBER_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for row in subscribers(rt, channel):
+        # A name starting with =, +, - or @ would be a formula in a spreadsheet.
+        name = str(row["name"])
+        writer.writerow(row | {"name": "'" + name if name[:1] in "=+-@" else name})
+    filename = f"subscribers-{channel.token}.csv"
+    return Reply(
+        200,
+        out.getvalue(),
+        "text/csv; charset=utf-8",
+        {"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def payouts(rt: Rt, owner_id: int) -> dict[str, Any]:
+    balance = owner_balance(rt.store, owner_id)
+    history = payout_history(rt.store, owner_id)
+    return {
+        "available": {k: _money(v) for k, v in balance.available.items()},
+        "pending": {k: _money(v) for k, v in balance.reserved.items()},
+        "paid": {k: _money(v) for k, v in balance.paid.items()},
+        "history": [
+            {
+                "payout_id": p.payout_id,
+                "channel_token": p.channel_token,
+                "amount": str(p.amount),
+                "currency": p.currency,
+                "state": p.state.value,
+                "created_at": p.created_at.isoformat(),
+                "ended_at": p.ended_at.isoformat() if p.ended_at else None,
+                "hash": p.hash,
+            }
+            for p in history
+        ],
+    }
+
+
+def settings_of(channel: ChannelDoc) -> dict[str, Any]:
+    return {
+        "token": channel.token,
+        "title": channel.title,
+        "description": channel.description,
+        "tiers": [{"price": str(t.price), "days": t.days, "label": t.label or ""} for t in channel.tiers],
+        "donation_min": str(channel.donation_min),
+        "donation_max": str(channel.donation_max),
+        "donation_message": channel.donation_message or "",
+        "grace_period_minutes": channel.grace_period_minutes,
+        "status": channel.status.value,
+    }
+
+
+def _admin_problem(rt: Rt, user_id: int, channel: ChannelDoc) -> str | None:
+    """The bot's rule: only an owner who is still an admin of both channels (asked of Telegram now)."""
+    for chat_id in (channel.open_channel_id, channel.closed_channel_id):
+        try:
+            member = rt.telegram.get_chat_member(chat_id, user_id)
+        except (TelegramBadRequest, TelegramForbidden):
+            member = None
+        if member is None or not member.is_admin:
+            return "You need to be an admin of both channels to change this channel."
+    return None
+
+
+def save_settings(rt: Rt, user_id: int, channel: ChannelDoc, body: dict[str, Any]) -> Reply:
+    given = {name: body[name] for name in EDITABLE if name in body}
+    if not given:
+        return _json(400, {"error": "nothing to change", "errors": []})
+    checked = cs.validate_channel(channel.model_dump() | given)
+    if isinstance(checked, list):
+        return _json(422, {"errors": [{"field": e.field, "reason": e.reason} for e in checked]})
+    problem = _admin_problem(rt, user_id, channel)
+    if problem:
+        return _json(403, {"error": problem})
+    token, now = channel.token, rt.clock.now()
+    names = EDITABLE
+
+    def save(tx: Tx) -> dict[str, Any]:
+        current = tx.get(rt.store.channels, token)
+        if current is None or current.owner_user_id != user_id:
+            return {}
+        again = cs.validate_channel(current.model_dump() | given)
+        if isinstance(again, list):  # checked above against an earlier read; a concurrent edit
+            return {}
+        before, after = current.to_firestore(), again.to_firestore()
+        changes = changed(before, after, names)
+        if changes:
+            tx.update(rt.store.channels, token, {name: after[name] for name in changes} | {"updated_at": now})
+            record(tx, rt.store, token, user_id, "owner_app", changes, now)
+        return changes
+
+    changes = rt.store.transaction(save)
+    saved = load_channel(rt.store, token) or checked
+    if changes:
+        log.info("settings changed: %s", ", ".join(sorted(changes)), extra={"channel_token": token})
+        queue_donation_post(rt, saved)
+    return _json(200, settings_of(saved) | {"changed": sorted(changes)})
+
+
+def set_status(rt: Rt, user_id: int, channel: ChannelDoc, wanted: object) -> Reply:
+    if wanted not in (ChannelStatus.ACTIVE.value, ChannelStatus.PAUSED.value):
+        return _json(422, {"errors": [{"field": "status", "reason": "Choose active or paused."}]})
+    problem = _admin_problem(rt, user_id, channel)
+    if problem:
+        return _json(403, {"error": problem})
+    status, now = ChannelStatus(wanted), rt.clock.now()
+    if channel.status is not status:
+        with rt.store.batch() as batch:
+            batch.update(rt.store.channels, channel.token, {"status": status, "updated_at": now})
+            changes = {"status": {"before": channel.status.value, "after": status.value}}
+            record(batch, rt.store, channel.token, user_id, "owner_app", changes, now)
+    if status is ChannelStatus.ACTIVE:
+        queue_todays_post(rt, channel.token)
+    return _json(200, {"status": status.value})
+
+
+def dumps(reply: Reply) -> str:
+    return reply.body if isinstance(reply.body, str) else json.dumps(reply.body)

@@ -1,0 +1,187 @@
+"""create_invoice's logic: write the order, create its NowPayments invoice, send the Pay button.
+
+The order id arrives in the task, so every retry works on the same order; a claim keeps two
+concurrent runs of one task from creating two invoices, and the invoice id is stored the moment it
+exists so a retry never creates another.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shared_schemas.config import CreateInvoiceSettings
+from shared_schemas.documents import ChannelStatus, OrderDoc, OrderStatus
+from shared_schemas.ids import OrderKind, parse_order_id
+from shared_schemas.names import ClaimPurpose
+from shared_schemas.tasks import CreateInvoiceTask
+from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable
+from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden, is_not_modified
+from telepay.channels.lookup import load_channel
+from telepay.core.errors import RetryLater
+from telepay.core.logs import get_logger
+from telepay.core.users import mark_blocked
+from telepay.donations.keypad import confirmed_amount
+from telepay.runtime import Runtime
+from telepay.subscriptions import texts
+
+log = get_logger("telepay.invoices")
+Rt = Runtime[CreateInvoiceSettings]
+
+
+def create_invoice(task: CreateInvoiceTask, attempt: int, rt: Rt) -> str:
+    """`attempt` counts from 1; on the queue's last attempt a failure is told to the user. Another
+    attempt running right now (`ClaimBusy`) or NowPayments down (`RetryLater`) retries the task."""
+    ids = {"order_id": task.order_id, "user_id": task.user_id}
+    with rt.claims.hold(ClaimPurpose.INVOICE, task.order_id, lease=timedelta(seconds=60)) as claim:
+        if claim.done_before:
+            return "already done"
+        claim.result = outcome = _create(task, attempt, rt)
+    log.info("create_invoice: %s", outcome, extra=ids)
+    return outcome
+
+
+def _create(task: CreateInvoiceTask, attempt: int, rt: Rt) -> str:
+    orders = rt.store.orders
+    order = orders.get(task.order_id)
+    if order is None:
+        built = _build_order(task, rt)
+        if isinstance(built, str):
+            return built
+        order = built
+        if not orders.create(order.order_id, order):
+            order = orders.get(task.order_id) or order
+    if order.status not in (OrderStatus.CREATING, OrderStatus.INVOICED):
+        return f"order already {order.status.value}"
+
+    if order.invoice_id is None:
+        channel = load_channel(rt.store, order.channel_token)
+        title = channel.title if channel else order.channel_token
+        bot = f"https://t.me/{rt.settings.telegram_bot_username}"
+        try:
+            invoice = rt.nowpayments.create_invoice(
+                price_amount=order.price_amount,
+                price_currency=order.price_currency,
+                order_id=order.order_id,
+                order_description=_description(order, title),
+                ipn_callback_url=rt.settings.ipn_callback_url,
+                success_url=bot,
+                cancel_url=bot,
+            )
+        except NowPaymentsUnavailable as error:
+            if attempt < rt.settings.invoice_max_attempts:
+                raise RetryLater(str(error)) from error
+            return _give_up(order, f"NowPayments unavailable: {error}", rt)
+        except NowPaymentsRejected as error:
+            # A 4xx will not fix itself by retrying (bad key, bad parameters): tell the user now.
+            log.error("NowPayments rejected the invoice: %s", error, extra={"order_id": order.order_id})
+            return _give_up(order, f"NowPayments rejected: {error}", rt)
+        now = rt.clock.now()
+        orders.update(
+            order.order_id,
+            {
+                "invoice_id": invoice.id,
+                "invoice_url": invoice.invoice_url,
+                "status": OrderStatus.INVOICED,
+                "updated_at": now,
+            },
+        )
+        order = order.model_copy(
+            update={
+                "invoice_id": invoice.id,
+                "invoice_url": invoice.invoice_url,
+                "status": OrderStatus.INVOICED,
+            }
+        )
+
+    if order.pay_message_id is None and order.invoice_url:
+        channel = load_channel(rt.store, order.channel_token)
+        title = channel.title if channel else order.channel_token
+        text = texts.pay_prompt(title, order.price_amount, order.price_currency, order.days)
+        keyboard = [
+            [Button(texts.pay_button(order.price_amount, order.price_currency), url=order.invoice_url)]
+        ]
+        try:
+            message_id = _replace_keypad(rt, order, text, keyboard)
+            if message_id is None:
+                message_id = rt.telegram.send_message(order.chat_id, text, keyboard=keyboard).message_id
+        except TelegramForbidden:
+            mark_blocked(rt.store, rt.clock, order.user_id)
+            return "invoiced; user blocked the bot"
+        orders.update(order.order_id, {"pay_message_id": message_id, "updated_at": rt.clock.now()})
+    return "invoiced"
+
+
+def _replace_keypad(rt: Rt, order: OrderDoc, text: str, keyboard: list[list[Button]]) -> int | None:
+    """A donation's Pay button replaces its keypad message; None when there is none to replace."""
+    if not order.keypad_session_id:
+        return None
+    session = rt.store.keypad_sessions.get(order.keypad_session_id)
+    message_id = session.message_id if session else None
+    if message_id is None:
+        return None
+    try:
+        rt.telegram.edit_message_text(order.chat_id, message_id, text, keyboard)
+    except TelegramBadRequest as error:
+        if not is_not_modified(error):
+            return None  # the keypad message is gone: send a new one instead
+    return message_id
+
+
+def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
+    """Price and duration come from Firestore (channel tiers, keypad session), never the client."""
+    try:
+        ref = parse_order_id(task.order_id)
+    except ValueError:
+        return "rejected: malformed order id"
+    if ref.user_id != task.user_id or ref.channel_token != task.channel_token or ref.kind is not task.kind:
+        return "rejected: order id does not match the task"
+    channel = load_channel(rt.store, task.channel_token)
+    now = rt.clock.now()
+    if channel is None or channel.status is not ChannelStatus.ACTIVE:
+        rt.telegram.send_message(task.chat_id, texts.OFFER_CHANGED)
+        return "rejected: channel unavailable"
+    if ref.kind is OrderKind.SUBSCRIPTION:
+        tier = channel.tier(task.tier_id or "")
+        if tier is None or tier.tier_id != ref.tier_id:
+            rt.telegram.send_message(task.chat_id, texts.OFFER_CHANGED)
+            return "rejected: tier unavailable"
+        price, days = tier.price, tier.days
+    else:
+        amount = confirmed_amount(rt.store, task.keypad_session_id, task.user_id, task.channel_token)
+        if amount is None:
+            rt.telegram.send_message(task.chat_id, texts.OFFER_CHANGED)
+            return "rejected: no confirmed donation amount"
+        price, days = amount, None
+    return OrderDoc(
+        order_id=task.order_id,
+        kind=ref.kind,
+        user_id=task.user_id,
+        chat_id=task.chat_id,
+        buyer_name=task.buyer_name,
+        channel_token=task.channel_token,
+        tier_id=task.tier_id,
+        days=days,
+        price_amount=price,
+        price_currency=channel.currency,
+        status=OrderStatus.CREATING,
+        keypad_session_id=task.keypad_session_id,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _description(order: OrderDoc, title: str) -> str:
+    if order.kind is OrderKind.SUBSCRIPTION and order.days:
+        return f"{texts.duration(order.days)} of {title}"
+    return f"Donation to {title}"
+
+
+def _give_up(order: OrderDoc, reason: str, rt: Rt) -> str:
+    rt.store.orders.update(
+        order.order_id, {"status": OrderStatus.INVOICE_FAILED, "updated_at": rt.clock.now()}
+    )
+    try:
+        rt.telegram.send_message(order.chat_id, texts.INVOICE_FAILED)
+    except TelegramForbidden:
+        mark_blocked(rt.store, rt.clock, order.user_id)
+    return f"invoice failed: {reason}"

@@ -1,0 +1,223 @@
+"""ipn_handler's logic: verify, re-read the payment from NowPayments, decide what it does to the
+order (`telepay.payments.settlement`) and write that in one transaction with an outbox event, then publish
+the outbox."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shared_schemas.config import IpnHandlerSettings, PubSubSettings, SettlementSettings
+from shared_schemas.documents import (
+    OUTBOX_PUBLISHED_RETENTION,
+    OrderDoc,
+    OutboxDoc,
+    PaymentStatus,
+    SubscriptionDoc,
+    UnknownIpnDoc,
+)
+from shared_schemas.ids import OrderKind, subscription_id
+from shared_schemas.names import ClaimPurpose, Topic
+from shared_schemas.queries import ORDER_OUTBOX, STUCK_OUTBOX
+from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable, Payment
+from telepay.channels.lookup import load_channel
+from telepay.core.claims import Claim
+from telepay.core.errors import RetryLater
+from telepay.core.logs import get_logger
+from telepay.core.store import Store, Tx
+from telepay.payments import signature as ipn_signature
+from telepay.payments.settlement import SettlementPolicy, decide, rank
+from telepay.payouts import ipn as payout_ipn
+from telepay.payouts import ledger
+from telepay.runtime import Runtime
+
+log = get_logger("telepay.payments")
+
+
+class IpnBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    payment_id: int
+    payment_status: str
+    order_id: str | None = None
+
+
+@dataclass
+class IpnResult:
+    http_status: int
+    outcome: str
+
+
+def handle_ipn(body: bytes, signature: str | None, rt: Runtime[IpnHandlerSettings]) -> IpnResult:
+    secret = rt.settings.nowpayments_ipn_secret.get_secret_value()
+    if not signature:
+        return IpnResult(401, "unsigned")
+    if not ipn_signature.verify(body, signature, secret):
+        return IpnResult(401, "bad signature")
+    try:
+        raw = json.loads(body)
+        if payout_ipn.is_payout_ipn(raw):
+            return IpnResult(*payout_ipn.handle_payout_ipn(raw, rt))
+        ipn = IpnBody.model_validate(raw)
+    except (ValueError, ValidationError):
+        return IpnResult(400, "malformed body")
+    ids = {"payment_id": ipn.payment_id, "order_id": ipn.order_id}
+
+    order = _load_order(rt.store, ipn.order_id)
+    if order is None:
+        _record_unknown(rt, raw, ipn, "unknown order")
+        log.warning("IPN for an unknown order", extra=ids)
+        return IpnResult(200, "unknown order")
+
+    # Never grant on the IPN alone: its signature has no timestamp, so it may be a replay.
+    try:
+        payment = rt.nowpayments.get_payment(ipn.payment_id)
+    except NowPaymentsUnavailable as error:
+        raise RetryLater(f"payment re-read failed: {error}") from error
+    except NowPaymentsRejected as error:
+        if error.status != 404:  # our key refused, or the like: the payment may well be real
+            raise RetryLater(f"payment re-read refused: {error}") from error
+        _record_unknown(rt, raw, ipn, f"payment not confirmed by the API ({error.status})")
+        return IpnResult(200, "payment unknown to the API")
+    if payment.order_id != order.order_id:
+        _record_unknown(rt, raw, ipn, "API payment belongs to another order")
+        return IpnResult(200, "order mismatch")
+
+    # What changed makes the work new: a top-up of an underpaid payment keeps its status.
+    key = f"{payment.payment_id}:{payment.payment_status}:{payment.actually_paid}"
+    fresh: OutboxDoc | None = None
+    with rt.claims.hold(ClaimPurpose.IPN, key, lease=timedelta(seconds=30)) as claim:
+        if claim.done_before:
+            outcome = "duplicate (done)"
+        else:  # the claim is marked done in the settling transaction
+            outcome, fresh = settle_payment(rt, order.order_id, payment, loaded=order, claim=claim)
+    # The event this IPN wrote is published at once; any other IPN (a duplicate, a re-sent one)
+    # flushes what this order still has in the outbox: an earlier event whose publish failed was
+    # answered 503, so its IPN comes again (and the every-minute sweep publishes it too).
+    published = _publish(rt, fresh) if fresh is not None else flush_outbox(rt, order.order_id)
+    if not published:
+        raise RetryLater("publishing the payment event failed; it stays in the outbox")
+    if api_is_behind(ipn.payment_status, payment.payment_status):
+        # Applied what the API confirms; answering 503 makes NowPayments send the later status
+        # again, by when the API will confirm it too.
+        raise RetryLater(f"the API shows {payment.payment_status}, the IPN {ipn.payment_status}")
+    log.info("IPN %s: %s", payment.payment_status, outcome, extra=ids)
+    return IpnResult(200, outcome)
+
+
+def api_is_behind(claimed: str, confirmed: str) -> bool:
+    try:
+        return rank(PaymentStatus(confirmed)) < rank(PaymentStatus(claimed))
+    except ValueError:
+        return False
+
+
+def _load_order(store: Store, order_id: str | None) -> OrderDoc | None:
+    if not order_id or "/" in order_id or len(order_id) > 200:
+        return None
+    return store.orders.get(order_id)
+
+
+def _record_unknown(rt: Runtime[IpnHandlerSettings], raw: Any, ipn: IpnBody, reason: str) -> None:
+    doc = UnknownIpnDoc(
+        received_at=rt.clock.now(),
+        order_id=ipn.order_id,
+        payment_id=ipn.payment_id,
+        payment_status=ipn.payment_status,
+        reason=reason,
+        body=raw if isinstance(raw, dict) else {"body": raw},
+    )
+    rt.store.unknown_ipns.set(f"{ipn.payment_id}-{ipn.payment_status}", doc)
+
+
+def apply_payment(
+    rt: Runtime[SettlementSettings], order_id: str, payment: Payment, loaded: OrderDoc | None = None
+) -> str:
+    """One transaction: read the order and the buyer's subscription, decide, write the decision.
+    `loaded`: the order as the caller already read it (only its channel is taken from it)."""
+    return settle_payment(rt, order_id, payment, loaded)[0]
+
+
+def settle_payment(
+    rt: Runtime[SettlementSettings],
+    order_id: str,
+    payment: Payment,
+    loaded: OrderDoc | None = None,
+    claim: Claim | None = None,
+) -> tuple[str, OutboxDoc | None]:
+    """`apply_payment`, also returning the event it wrote; `claim` is marked done in the same
+    transaction."""
+    store, settings = rt.store, rt.settings
+    policy = SettlementPolicy(settings.settle_on_confirmed, settings.payment_tolerance_percent)
+    first = loaded or store.orders.get(order_id)
+    channel = load_channel(store, first.channel_token) if first else None
+
+    def run(tx: Tx) -> tuple[str, OutboxDoc | None]:
+        order = tx.get(store.orders, order_id)
+        if order is None:
+            return "order gone", None
+        sub_id = subscription_id(order.channel_token, order.user_id)
+        current: SubscriptionDoc | None = (
+            tx.get(store.subscriptions, sub_id) if order.kind is OrderKind.SUBSCRIPTION else None
+        )
+        now = rt.clock.now()
+        decision = decide(order, payment, current, channel, now, policy)
+        if decision.ledger_entry_id is not None and channel is not None:
+            entry = ledger.book(
+                order, payment, channel, settings.platform_fee_percent, now, decision.ledger_entry_id
+            )
+            tx.set(store.ledger, entry.entry_id, entry)
+        if decision.order_updates:
+            tx.update(store.orders, order_id, decision.order_updates)
+        if decision.subscription is not None:
+            tx.set(store.subscriptions, sub_id, decision.subscription)
+        if decision.event is not None:
+            tx.set(store.outbox, decision.event.event_id, decision.event)
+        return decision.outcome, decision.event
+
+    if claim is not None:
+        return rt.claims.transaction_finishing(claim, run)
+    return store.transaction(run)
+
+
+def publish_event(rt: Runtime[PubSubSettings], doc: OutboxDoc) -> None:
+    """Publish one outbox event (the same id every time, so each subscriber sees a repeat as one)."""
+    rt.publisher.publish(
+        Topic(doc.topic),
+        json.dumps(doc.envelope).encode(),
+        event_id=doc.event_id,
+        event_type=str(doc.envelope.get("type")),
+    )
+
+
+def flush_outbox(
+    rt: Runtime[PubSubSettings], order_id: str | None = None, older_than: timedelta | None = None
+) -> bool:
+    """Publish unpublished outbox events (of one order, or all older than a delay). True if all went."""
+    outbox = rt.store.outbox
+    if order_id is not None:
+        events = outbox.find(ORDER_OUTBOX, limit=200, order_id=order_id, published=False)
+    else:
+        cutoff = rt.clock.now() - (older_than or timedelta(0))
+        events = outbox.find(STUCK_OUTBOX, limit=200, published=False, below=cutoff)
+    return all([_publish(rt, doc) for doc in events])
+
+
+def _publish(rt: Runtime[PubSubSettings], doc: OutboxDoc) -> bool:
+    """Publish one unpublished outbox event and mark it published. False if publishing failed."""
+    outbox = rt.store.outbox
+    try:
+        publish_event(rt, doc)
+    except Exception as error:  # publishing failed: the event stays in the outbox
+        log.warning("publish failed, event kept in the outbox: %s", error, extra={"event_id": doc.event_id})
+        outbox.update(doc.event_id, {"publish_attempts": doc.publish_attempts + 1})
+        return False
+    now = rt.clock.now()
+    outbox.update(
+        doc.event_id,
+        {"published": True, "published_at": now, "expire_at": now + OUTBOX_PUBLISHED_RETENTION},
+    )
+    return True

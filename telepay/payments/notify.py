@@ -1,0 +1,211 @@
+"""notify's logic: message the buyer and the owner about a payment event, each at most once.
+
+When every message is sent (or was before), the event's outbox record is marked handled;
+reconciliation publishes again an event that stays unhandled.
+
+Each message is claimed (`msg:<event id>:<recipient>`) before it is sent and marked done after, so a
+re-delivered event sends nothing twice. A user who blocked the bot is recorded and not retried;
+Telegram's `retry_after` is honoured; other failures raise, so Pub/Sub retries with backoff and
+finally dead-letters the message (alerted in Terraform).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+
+from shared_schemas.config import NotifySettings
+from shared_schemas.ids import OrderKind
+from shared_schemas.messages import Envelope, EventType, PaymentEvent
+from shared_schemas.names import ClaimPurpose
+from telepay.adapters.telegram_api import Button, TelegramForbidden, TelegramRetryAfter
+from telepay.channels.lookup import load_subscription
+from telepay.core.errors import Malformed
+from telepay.core.logs import get_logger
+from telepay.core.store import NotFound
+from telepay.core.users import mark_blocked
+from telepay.runtime import Runtime
+from telepay.subscriptions import texts
+from telepay.subscriptions.access import Paid, deliver_access
+
+log = get_logger("telepay.notify")
+Rt = Runtime[NotifySettings]
+INLINE_RETRY_AFTER_LIMIT = 10.0
+
+
+def handle_event(envelope: Envelope[PaymentEvent], rt: Rt) -> list[str]:
+    event = envelope.data
+    done = []
+    for recipient, user_id, send in _messages(envelope.type, event, rt):
+        done.append(_once(rt, envelope, recipient, user_id, send))
+    _mark_handled(rt, envelope.event_id)
+    return done
+
+
+def _mark_handled(rt: Rt, event_id: str) -> None:
+    """Everyone told: reconciliation no longer publishes the event again."""
+    try:
+        rt.store.outbox.update(event_id, {"handled": True, "handled_at": rt.clock.now()})
+    except NotFound:  # its outbox record has expired (a replay of an old event)
+        log.info("handled an event no longer in the outbox", extra={"event_id": event_id})
+
+
+def _messages(kind: EventType, event: PaymentEvent, rt: Rt) -> list[tuple[str, int, Callable[[], None]]]:
+    """Who is told what about one payment event: (recipient, their user id, the send)."""
+    buyer, owner = event.user_id, event.owner_user_id
+    if kind is EventType.PAYMENT_SETTLED and event.kind is OrderKind.SUBSCRIPTION:
+        return [
+            ("buyer", buyer, lambda: _subscription_buyer(rt, event)),
+            ("owner", owner, lambda: _subscription_owner(rt, event)),
+        ]
+    if kind is EventType.PAYMENT_SETTLED:
+        return [
+            ("buyer", buyer, lambda: _donation_donor(rt, event)),
+            ("owner", owner, lambda: _donation_owner(rt, event)),
+        ]
+    if kind is EventType.PAYMENT_PARTIALLY_PAID:
+        return [("buyer", buyer, lambda: _partial(rt, event))]
+    if kind is EventType.PAYMENT_EXPIRED:
+        return [
+            ("buyer", buyer, lambda: _send(rt, event.chat_id, texts.payment_expired(event.channel_title)))
+        ]
+    if kind is EventType.PAYMENT_REFUNDED:
+        until = event.subscription_expires_at if event.kind is OrderKind.SUBSCRIPTION else None
+        amount, currency, title = event.price_amount, event.price_currency, event.channel_title
+        return [
+            (
+                "buyer",
+                buyer,
+                lambda: _send(rt, event.chat_id, texts.refund_buyer(title, amount, currency, until)),
+            ),
+            (
+                "owner",
+                owner,
+                lambda: _send(
+                    rt, owner, texts.owner_refund_notice(_buyer_name(event), title, amount, currency, until)
+                ),
+            ),
+        ]
+    if kind is EventType.PAYMENT_FAILED:
+        return [("buyer", buyer, lambda: _send(rt, event.chat_id, texts.payment_failed(event.channel_title)))]
+    return []
+
+
+def _once(
+    rt: Rt, envelope: Envelope[PaymentEvent], recipient: str, user_id: int, send: Callable[[], None]
+) -> str:
+    if not user_id:
+        return f"{recipient}: nobody to tell"
+    key = f"{envelope.event_id}:{recipient}"
+    with rt.claims.hold(
+        ClaimPurpose.MESSAGE, key, lease=timedelta(seconds=60), keep_for=timedelta(days=14)
+    ) as claim:
+        if claim.done_before:
+            return f"{recipient}: already done"
+        try:
+            _with_retry_after(send)
+            claim.result = "sent"
+        except TelegramForbidden:
+            mark_blocked(rt.store, rt.clock, user_id)
+            claim.result = "blocked"
+            log.info("%s blocked the bot; not retried", recipient, extra={"event_id": envelope.event_id})
+    return f"{recipient}: {claim.result}"
+
+
+def _with_retry_after(send: Callable[[], None]) -> None:
+    """Honour a short retry_after in place; a long one goes back to Pub/Sub's backoff."""
+    try:
+        send()
+    except TelegramRetryAfter as error:
+        if error.seconds > INLINE_RETRY_AFTER_LIMIT:
+            raise
+        time.sleep(error.seconds)
+        send()
+
+
+def _send(rt: Rt, chat_id: int, text: str, keyboard: list[list[Button]] | None = None) -> None:
+    rt.telegram.send_message(chat_id, text, keyboard=keyboard)
+
+
+def _paid(event: PaymentEvent) -> str:
+    if event.actually_paid is not None and event.pay_currency:
+        return f"{event.actually_paid.normalize():f} {event.pay_currency.upper()}"
+    return "in crypto"
+
+
+def _subscription_buyer(rt: Rt, event: PaymentEvent) -> None:
+    if event.subscription_expires_at is None or event.days is None:
+        raise Malformed(f"settled subscription event {event.order_id} without its expiry or days")
+    subscription = load_subscription(rt.store, event.channel_token, event.user_id)
+    paid = Paid(
+        user_id=event.user_id,
+        chat_id=event.chat_id,
+        channel_token=event.channel_token,
+        title=event.channel_title,
+        closed_channel_id=event.closed_channel_id,
+        expires_at=event.subscription_expires_at,
+        amount=event.price_amount,
+        currency=event.price_currency,
+        days=event.days,
+        order_id=event.order_id,
+    )
+    deliver_access(rt, paid, in_channel=subscription is not None and subscription.in_channel)
+
+
+def _buyer_name(event: PaymentEvent) -> str:
+    return f"{event.buyer_name} (id {event.user_id})" if event.buyer_name else f"User {event.user_id}"
+
+
+def _subscription_owner(rt: Rt, event: PaymentEvent) -> None:
+    if event.subscription_expires_at is None or event.days is None:
+        raise Malformed(f"settled subscription event {event.order_id} without its expiry or days")
+    _send(
+        rt,
+        event.owner_user_id,
+        texts.owner_subscription_notice(
+            _buyer_name(event),
+            event.channel_title,
+            texts.duration(event.days),
+            event.price_amount,
+            event.price_currency,
+            _paid(event),
+            event.subscription_expires_at,
+        ),
+    )
+
+
+def _donation_donor(rt: Rt, event: PaymentEvent) -> None:
+    _send(
+        rt,
+        event.chat_id,
+        texts.donation_thanks(event.channel_title, event.price_amount, event.price_currency),
+    )
+
+
+def _donation_owner(rt: Rt, event: PaymentEvent) -> None:
+    _send(
+        rt,
+        event.owner_user_id,
+        texts.owner_donation_notice(
+            _buyer_name(event), event.channel_title, event.price_amount, event.price_currency, _paid(event)
+        ),
+    )
+
+
+def _partial(rt: Rt, event: PaymentEvent) -> None:
+    currency = (event.pay_currency or "").upper()
+    paid = event.actually_paid or Decimal(0)
+    expected = event.pay_amount or Decimal(0)
+    missing = max(expected - paid, Decimal(0))
+    _send(
+        rt,
+        event.chat_id,
+        texts.partially_paid(
+            event.channel_title,
+            f"{paid.normalize():f} {currency}" if paid else f"0 {currency}",
+            f"{expected.normalize():f} {currency}" if expected else "amount",
+            f"{missing.normalize():f} {currency}" if missing else "balance",
+        ),
+    )

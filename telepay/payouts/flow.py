@@ -1,0 +1,406 @@
+"""The payout function's logic: plan payouts from the ledger, then drive each one to its end.
+
+    settled payment ─▶ ledger entry (available)
+    plan_channel: instant / threshold (payout_rules.plan) ─▶ reserve entries + payouts/<id> (one transaction)
+    advance: RESERVED ─▶ create at NowPayments (unique_external_id = payout id) ─▶ CREATED
+             CREATED  ─▶ verify with a TOTP code ─▶ VERIFIED
+             VERIFIED/SENDING ─▶ poll (and payout IPNs, `observe_withdrawal`) ─▶ FINISHED | FAILED
+
+Crash safety: every step first looks at what NowPayments already has. A payout still RESERVED is
+searched by its external id before it is created (the process may have died after NowPayments
+created it and before that was recorded); a CREATED one is read back first and verified only while
+NowPayments still has it WAITING (and "already verified" counts as done). So a retry resumes the
+same payout and never creates a second one.
+
+Failures: NowPayments down → the payout waits (`payout_rules.backoff`) and the every-minute run
+resumes it. FAILED/REJECTED → its entries go back to the balance (not planned again for
+`RETRY_AFTER_FAILURE`), the owner is told, and the operator sees `payout failed:` (alerted). A 2FA
+code refused → the payout stays CREATED with `attention` set (NowPayments holds the withdrawal
+unverified, so releasing its entries could pay them twice); the operator fixes the secret and
+retries it (`telepay.payouts.balance.retry_payout`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from shared_schemas.config import PayoutSettings
+from shared_schemas.documents import (
+    PAYOUT_TERMINAL,
+    ChannelDoc,
+    EntryState,
+    LedgerEntryDoc,
+    PayoutDoc,
+    PayoutState,
+)
+from shared_schemas.messages import Envelope, EventType, PaymentEvent
+from shared_schemas.money import format_amount, round_payout
+from shared_schemas.names import ClaimPurpose
+from shared_schemas.queries import AVAILABLE_LEDGER, LEDGER_OF_CHANNEL, PAYOUT_NOTICES, PAYOUTS_DUE
+from telepay.adapters.nowpayments_api import NowPaymentsRejected, Withdrawal
+from telepay.adapters.nowpayments_payouts import VerificationRefused
+from telepay.channels.lookup import load_channel
+from telepay.core.clock import Clock
+from telepay.core.errors import ClaimBusy, Permanent, Transient
+from telepay.core.logs import get_logger
+from telepay.core.store import Store, Tx
+from telepay.payouts import rules as payout_rules
+from telepay.runtime import Runtime
+
+log = get_logger("telepay.payouts")
+Rt = Runtime[PayoutSettings]
+RETRY_AFTER_FAILURE = timedelta(hours=6)
+NEEDS_OPERATOR = datetime(9000, 1, 1, tzinfo=UTC)  # not resumed by the every-minute run
+
+
+# ------------------------------------------------------------------------------------- planning
+def available_entries(store: Store, channel_token: str, now: datetime) -> list[LedgerEntryDoc]:
+    entries = [
+        stored.doc
+        for page in store.ledger.pages(
+            LEDGER_OF_CHANNEL, channel_token=channel_token, state=EntryState.AVAILABLE.value
+        )
+        for stored in page
+    ]
+    return [e for e in entries if e.retry_after is None or e.retry_after <= now]
+
+
+def plan_channel(rt: Rt, channel_token: str) -> list[str]:
+    """Reserve the payouts this channel's available entries call for; their ids."""
+    channel = load_channel(rt.store, channel_token)
+    if channel is None or not (channel.payout_wallet and channel.payout_currency):
+        return []  # no wallet yet: the balance waits
+    now = rt.clock.now()
+    by_currency: dict[str, list[LedgerEntryDoc]] = defaultdict(list)
+    for entry in available_entries(rt.store, channel_token, now):
+        by_currency[entry.settled_currency].append(entry)
+    reserved = []
+    api = rt.payouts_api
+    payout_currency = channel.payout_currency.lower()
+    for currency, entries in by_currency.items():
+        minimum = api.min_amount(payout_currency)
+        if currency != payout_currency:
+            minimum = api.estimate(minimum, payout_currency, currency)
+        usd = _usd_value(rt, entries)
+        for group in payout_rules.plan(
+            channel.payout_strategy, entries, minimum, channel.payout_threshold, usd
+        ):
+            payout = _payout(rt, channel, group, currency, now)
+            if reserve(rt.store, payout):
+                reserved.append(payout.payout_id)
+                log.info(
+                    "payout reserved", extra={"payout_id": payout.payout_id, "channel_token": channel_token}
+                )
+    return reserved
+
+
+def _usd_value(rt: Rt, entries: list[LedgerEntryDoc]) -> Decimal:
+    usd = sum((e.net_amount for e in entries if e.gross_currency == "usd"), Decimal(0))
+    others: dict[str, Decimal] = defaultdict(Decimal)
+    for e in entries:
+        if e.gross_currency != "usd":
+            others[e.gross_currency] += e.net_amount
+    for currency, amount in others.items():
+        usd += rt.payouts_api.estimate(amount, currency, "usd")
+    return usd
+
+
+def _payout(
+    rt: Rt, channel: ChannelDoc, group: list[LedgerEntryDoc], currency: str, now: datetime
+) -> PayoutDoc:
+    assert channel.payout_wallet and channel.payout_currency
+    settled = sum((e.settled_net for e in group), Decimal(0))
+    payout_currency = channel.payout_currency.lower()
+    amount = settled
+    if currency != payout_currency:
+        converted = rt.payouts_api.estimate(settled, currency, payout_currency)
+        amount = round_payout(converted, payout_currency)
+    return PayoutDoc(
+        payout_id=payout_rules.payout_id(channel.token, group),
+        channel_token=channel.token,
+        owner_user_id=channel.owner_user_id,
+        entry_ids=sorted(e.entry_id for e in group),
+        settled_currency=currency,
+        settled_amount=settled,
+        net_price_amount=sum((e.net_amount for e in group), Decimal(0)),
+        price_currency=group[0].gross_currency,
+        address=channel.payout_wallet,
+        currency=payout_currency,
+        network=channel.payout_network,
+        amount=amount,
+        strategy=channel.payout_strategy,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def reserve(store: Store, payout: PayoutDoc) -> bool:
+    """One transaction: every entry still available → reserved by this payout, and the payout
+    written. False when the payout exists or an entry was taken (a concurrent planner won)."""
+
+    def work(tx: Tx) -> bool:
+        if tx.get(store.payouts, payout.payout_id) is not None:
+            return False
+        entries = [tx.get(store.ledger, entry_id) for entry_id in payout.entry_ids]
+        if any(e is None or e.state is not EntryState.AVAILABLE for e in entries):
+            return False
+        for entry_id in payout.entry_ids:
+            tx.update(
+                store.ledger,
+                entry_id,
+                {
+                    "state": EntryState.RESERVED,
+                    "payout_id": payout.payout_id,
+                    "updated_at": payout.created_at,
+                },
+            )
+        tx.set(store.payouts, payout.payout_id, payout)
+        return True
+
+    return store.transaction(work)
+
+
+# ------------------------------------------------------------------------------------- one payout
+def advance(rt: Rt, payout_id: str) -> str:
+    """Drive one payout as far as it goes now. Transient trouble is recorded as a backoff (the
+    every-minute run resumes it) and answered as an outcome, not raised."""
+    try:
+        with rt.claims.hold(ClaimPurpose.PAYOUT, payout_id, lease=timedelta(minutes=2)) as claim:
+            claim.release()  # a lock, not a dedupe: the next step may run at once
+            return _advance(rt, payout_id)
+    except ClaimBusy:
+        return "busy elsewhere"
+
+
+def _advance(rt: Rt, payout_id: str) -> str:
+    store, api, now = rt.store, rt.payouts_api, rt.clock.now()
+    payout = store.payouts.get(payout_id)
+    if payout is None:
+        return "unknown payout"
+    if payout.state in PAYOUT_TERMINAL:
+        return f"already {payout.state.value}"
+    if payout.attention and payout.next_attempt_at > now:
+        return f"waits for the operator: {payout.attention}"
+    ids = {"payout_id": payout_id, "channel_token": payout.channel_token}
+    try:
+        if payout.state is PayoutState.RESERVED:
+            found = api.find_by_external_id(payout_id, since=payout.created_at - timedelta(days=1))
+            if found is None:
+                found = api.create_payout(
+                    address=payout.address,
+                    currency=payout.currency,
+                    amount=payout.amount,
+                    unique_external_id=payout_id,
+                    ipn_callback_url=rt.settings.ipn_callback_url,
+                    extra_id=None,
+                    description=f"TelePay {payout.channel_token}",
+                )
+                log.info("payout created at NowPayments", extra=ids)
+            payout = observe_withdrawal(store, rt.clock, payout_id, found)
+        if payout.state is PayoutState.CREATED:
+            assert payout.withdrawal_id and payout.batch_id
+            current = api.get_withdrawal(payout.withdrawal_id)
+            if current.status.upper() in ("CREATING", "WAITING"):
+                api.verify(payout.batch_id)
+                log.info("payout verified", extra=ids)
+                current = current.model_copy(update={"status": "PROCESSING"})
+            payout = observe_withdrawal(store, rt.clock, payout_id, current)
+        if payout.state in (PayoutState.VERIFIED, PayoutState.SENDING):
+            assert payout.withdrawal_id
+            payout = observe_withdrawal(store, rt.clock, payout_id, api.get_withdrawal(payout.withdrawal_id))
+    except VerificationRefused as error:
+        _needs_operator(store, now, payout_id, f"2FA code refused: {error}")
+        log.error("payout failed: %s needs the operator: 2FA code refused", payout_id, extra=ids)
+        return "verification refused"
+    except Transient as error:
+        _wait(rt, payout_id, payout.attempts + 1, f"{type(error).__name__}: {error}")
+        log.warning("payout %s waits: %s", payout_id, error, extra=ids)
+        return "waits for NowPayments"
+    except (NowPaymentsRejected, Permanent) as error:
+        if payout.state is PayoutState.RESERVED:
+            # NowPayments refused to create it (a wrong address, currency or amount): nothing left.
+            ended = fail(store, now, payout_id, f"refused by NowPayments: {error}")
+            log.error("payout failed: %s refused: %s", payout_id, error, extra=ids)
+            return f"ended {ended.state.value}"
+        _needs_operator(store, now, payout_id, f"NowPayments refused a step: {error}")
+        log.error("payout failed: %s needs the operator: %s", payout_id, error, extra=ids)
+        return "needs the operator"
+    if payout.state not in PAYOUT_TERMINAL:
+        store.payouts.update(
+            payout_id,
+            {"next_attempt_at": now + timedelta(seconds=rt.settings.payout_poll_seconds), "attempts": 0},
+        )
+    return payout.state.value
+
+
+def _wait(rt: Rt, payout_id: str, attempts: int, reason: str) -> None:
+    wait = payout_rules.backoff(attempts, timedelta(seconds=rt.settings.payout_max_backoff_seconds))
+    rt.store.payouts.update(
+        payout_id,
+        {"attempts": attempts, "next_attempt_at": rt.clock.now() + wait, "failure_reason": reason[:500]},
+    )
+
+
+def _needs_operator(store: Store, now: datetime, payout_id: str, reason: str) -> None:
+    store.payouts.update(
+        payout_id, {"attention": reason[:500], "next_attempt_at": NEEDS_OPERATOR, "updated_at": now}
+    )
+
+
+def observe_withdrawal(store: Store, clock: Clock, payout_id: str, withdrawal: Withdrawal) -> PayoutDoc:
+    """Record what NowPayments reports about a payout's withdrawal, in one transaction: the state
+    only moves forward; FINISHED pays its entries, FAILED/REJECTED releases them. Used by the
+    payout function (creation, verification, polling) and by ipn_handler (payout IPNs)."""
+    now = clock.now()
+
+    def work(tx: Tx) -> PayoutDoc:
+        payout = tx.get(store.payouts, payout_id)
+        if payout is None:
+            raise Permanent(f"payout {payout_id} does not exist")
+        new = payout_rules.observe(payout.state, withdrawal.status)
+        if payout.state in PAYOUT_TERMINAL:
+            return payout
+        updates: dict[str, Any] = {
+            "nowpayments_status": withdrawal.status.upper(),
+            "withdrawal_id": payout.withdrawal_id or withdrawal.id,
+            "batch_id": payout.batch_id or withdrawal.batch_withdrawal_id,
+            "updated_at": now,
+        }
+        if withdrawal.hash:
+            updates["hash"] = withdrawal.hash
+        if new in PAYOUT_TERMINAL:
+            entries = _read_entries(tx, store, payout)
+            updates |= _ending(tx, store, entries, new, withdrawal.error or withdrawal.status, now)
+        if new is not None:
+            updates["state"] = new
+        tx.update(store.payouts, payout_id, updates)
+        return payout.model_copy(update=updates)
+
+    return store.transaction(work)
+
+
+def _read_entries(tx: Tx, store: Store, payout: PayoutDoc) -> dict[str, LedgerEntryDoc]:
+    """The payout's entries, read before any write of the transaction."""
+    entries = {}
+    for entry_id in payout.entry_ids:
+        entry = tx.get(store.ledger, entry_id)
+        if entry is not None and entry.payout_id == payout.payout_id:
+            entries[entry_id] = entry
+    return entries
+
+
+def _ending(
+    tx: Tx,
+    store: Store,
+    entries: dict[str, LedgerEntryDoc],
+    new: PayoutState | None,
+    reason: str,
+    now: datetime,
+) -> dict[str, Any]:
+    for entry_id, entry in entries.items():
+        if new is PayoutState.FINISHED:
+            tx.update(store.ledger, entry_id, {"state": EntryState.PAID, "updated_at": now})
+        else:
+            tx.update(
+                store.ledger,
+                entry_id,
+                {
+                    "state": EntryState.AVAILABLE,
+                    "payout_id": None,
+                    "releases": entry.releases + 1,
+                    "retry_after": now + RETRY_AFTER_FAILURE,
+                    "updated_at": now,
+                },
+            )
+    fields: dict[str, Any] = {"open": False, "ended_at": now, "notice_pending": True, "attention": None}
+    if new is PayoutState.FAILED:
+        fields["failure_reason"] = reason[:500]
+    return fields
+
+
+def fail(store: Store, now: datetime, payout_id: str, reason: str) -> PayoutDoc:
+    """End a payout that NowPayments never accepted: FAILED, its entries back to the balance."""
+
+    def work(tx: Tx) -> PayoutDoc:
+        payout = tx.get(store.payouts, payout_id)
+        if payout is None:
+            raise Permanent(f"payout {payout_id} does not exist")
+        if payout.state in PAYOUT_TERMINAL:
+            return payout
+        entries = _read_entries(tx, store, payout)
+        updates = _ending(tx, store, entries, PayoutState.FAILED, reason, now) | {
+            "state": PayoutState.FAILED,
+            "updated_at": now,
+        }
+        tx.update(store.payouts, payout_id, updates)
+        return payout.model_copy(update=updates)
+
+    return store.transaction(work)
+
+
+# ------------------------------------------------------------------------------------- triggers
+def handle_event(envelope: Envelope[PaymentEvent], rt: Rt) -> list[str]:
+    """A payment event: after a settlement, plan the channel's payouts and drive the new ones."""
+    if envelope.type is not EventType.PAYMENT_SETTLED:
+        return [f"ignored {envelope.type.value}"]
+    reserved = plan_channel(rt, envelope.data.channel_token)
+    return [f"{payout_id}: {advance(rt, payout_id)}" for payout_id in reserved] or ["nothing to pay yet"]
+
+
+def run_scheduled(rt: Rt) -> dict[str, int]:
+    """Every minute: the threshold check of every channel with an available balance, then every
+    open payout that is due (resume or poll), then the owners' notices."""
+    now = rt.clock.now()
+    counts = {"channels": 0, "reserved": 0, "advanced": 0, "notices": 0}
+    tokens = {
+        stored.doc.channel_token
+        for page in rt.store.ledger.pages(AVAILABLE_LEDGER, state=EntryState.AVAILABLE.value, below=now)
+        for stored in page
+    }
+    for token in sorted(tokens):
+        counts["channels"] += 1
+        counts["reserved"] += len(plan_channel(rt, token))
+    for page in rt.store.payouts.pages(PAYOUTS_DUE, open=True, below=now):
+        for stored in page:
+            advance(rt, stored.id)
+            counts["advanced"] += 1
+    counts["notices"] = send_notices(rt)
+    return counts
+
+
+def send_notices(rt: Rt) -> int:
+    """Tell each owner how their ended payouts went (once each); failures also reach the operator."""
+    sent = 0
+    for page in rt.store.payouts.pages(PAYOUT_NOTICES, notice_pending=True):
+        for stored in page:
+            _notice(rt, stored.doc)
+            sent += 1
+    return sent
+
+
+def _notice(rt: Rt, payout: PayoutDoc) -> None:
+    from telepay.adapters.telegram_api import TelegramForbidden
+
+    ids = {"payout_id": payout.payout_id, "channel_token": payout.channel_token}
+    with rt.claims.hold(ClaimPurpose.PAYOUT_NOTICE, payout.payout_id, lease=timedelta(minutes=2)) as claim:
+        if not claim.done_before:
+            amount = format_amount(payout.amount, payout.currency)
+            if payout.state is PayoutState.FINISHED:
+                text = f"💸 Payout sent: {amount} to {payout.address}."
+            else:
+                log.error(
+                    "payout failed: %s ended FAILED: %s", payout.payout_id, payout.failure_reason, extra=ids
+                )
+                text = (
+                    f"⚠️ Your payout of {amount} to {payout.address} failed ({payout.failure_reason}). "
+                    "The amount is back in your balance and will be paid again later."
+                )
+            try:
+                rt.telegram.send_message(payout.owner_user_id, text)
+            except TelegramForbidden:
+                log.warning("owner blocked the bot; payout notice not sent", extra=ids)
+    rt.store.payouts.update(payout.payout_id, {"notice_pending": False})

@@ -1,0 +1,358 @@
+"""expire_subscriptions' logic: the every-minute sweep, and the reminder and removal tasks it queues.
+
+The sweep reads active subscriptions whose `next_action_at` is due, page by page, and queues one
+named task per due action (names make a repeated sweep harmless; the sweep itself is claimed on
+its scheduled time). Tasks run on the paced `telegram-actions` queue and re-check the subscription
+before acting: a renewal may have raced them. A 429 reschedules the task after `retry_after`
+without counting as a failure; lost rights are recorded and the owner told once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from shared_schemas.config import ExpireSubscriptionsSettings
+from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
+from shared_schemas.ids import renew_callback, subscription_id
+from shared_schemas.names import ClaimPurpose, Queue
+from shared_schemas.queries import SUBSCRIPTIONS_DUE
+from shared_schemas.tasks import ExpiryAction, ExpiryTask
+from telepay.adapters.tasks_queue import enqueue_to_self
+from telepay.adapters.telegram_api import (
+    Button,
+    TelegramBadRequest,
+    TelegramForbidden,
+    TelegramRetryAfter,
+)
+from telepay.channels.lookup import load_channel, load_channel_cached
+from telepay.channels.notices import notify_owner_once
+from telepay.core.logs import get_logger
+from telepay.core.store import Stored, Tx, array_union
+from telepay.core.users import mark_blocked
+from telepay.runtime import Runtime
+from telepay.subscriptions import texts
+
+log = get_logger("telepay.expiry")
+Rt = Runtime[ExpireSubscriptionsSettings]
+QUEUED_LEASE = timedelta(minutes=10)  # a queued action is not queued again before this
+# A removal Telegram refused is tried again: each minute while the bot lacks rights (one probe per
+# channel and sweep, so a channel's backlog goes out within two minutes of the rights coming back),
+# with a growing wait for a refusal about the member (e.g. an administrator), up to an hour.
+RIGHTS_RETRY = timedelta(minutes=1)
+MEMBER_RETRY_MAX = timedelta(hours=1)
+ENQUEUE_THREADS = 16
+GONE_MEMBER = ("user not found", "user_not_participant", "participant_id_invalid", "member not found")
+LOST_RIGHTS = (
+    "not enough rights",
+    "chat_admin_required",
+    "need administrator rights",
+    "bot is not a member",
+    "chat not found",
+    "bot was kicked",
+    "have no rights",
+)
+
+
+# -- what is due (pure) ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DueAction:
+    action: ExpiryAction
+    at: datetime
+    offset_seconds: int = 0
+    retry: bool = False  # a removal Telegram refused before, tried again
+
+
+def reminder_key(offset_seconds: int, expires_at: datetime) -> str:
+    return f"{offset_seconds}@{expires_at.isoformat()}"
+
+
+def parse_offsets(hours: str) -> list[int]:
+    return sorted({int(float(h) * 3600) for h in hours.split(",") if h.strip()}, reverse=True)
+
+
+def next_action(
+    sub: SubscriptionDoc, offsets: list[int], grace: timedelta, now: datetime
+) -> DueAction | None:
+    """The subscription's next reminder or its removal; reminders already past when it was bought
+    or renewed, or past its expiry, are skipped. An expired subscription whose member Telegram has
+    not confirmed removed stays due until it has."""
+    if sub.status is not SubscriptionStatus.ACTIVE:
+        if sub.removed_at is None and sub.next_action_at is not None:
+            return DueAction(ExpiryAction.REMOVE, sub.next_action_at, retry=True)
+        return None
+    since = sub.renewed_at or sub.started_at
+    for offset in offsets:  # largest offset first: the earliest reminder
+        at = sub.expires_at - timedelta(seconds=offset)
+        if at <= since or now >= sub.expires_at:  # an offset as long as the access itself: none
+            continue
+        if reminder_key(offset, sub.expires_at) in sub.reminders_sent:
+            continue
+        return DueAction(ExpiryAction.REMIND, at, offset)
+    return DueAction(ExpiryAction.REMOVE, sub.expires_at + grace)
+
+
+class Removal(Enum):
+    """What a removal task does with the subscription it finds."""
+
+    GONE = "no subscription"
+    RENEWED = "renewed: not removed"
+    NOT_DUE = "not due yet"
+    REMOVE = "remove"  # mark it expired now, then remove the member
+    FINISH = "finish"  # expired earlier, the removal did not finish (a rescheduled or retried task)
+    TELL_ONLY = "already removed"  # removed before; the goodbye may still be owed
+
+
+def removal_step(
+    sub: SubscriptionDoc | None, planned_expiry: datetime, grace: timedelta, now: datetime
+) -> Removal:
+    if sub is None:
+        return Removal.GONE
+    if sub.expires_at != planned_expiry:
+        return Removal.RENEWED
+    if sub.status is SubscriptionStatus.ACTIVE:
+        return Removal.NOT_DUE if sub.expires_at + grace > now else Removal.REMOVE
+    return Removal.FINISH if sub.removed_at is None else Removal.TELL_ONLY
+
+
+def task_name(sub_id: str, due: DueAction, expires_at: datetime) -> str:
+    stamp = int(expires_at.timestamp())
+    if due.action is ExpiryAction.REMIND:
+        return f"remind-{sub_id}-{due.offset_seconds}-{stamp}"
+    if due.retry:  # task names are remembered for an hour: each retry needs its own
+        return f"remove-{sub_id}-{stamp}-at{int(due.at.timestamp())}"
+    return f"remove-{sub_id}-{stamp}"
+
+
+# -- the sweep -----------------------------------------------------------------------------------
+def sweep(rt: Rt, scheduled: str) -> dict[str, int]:
+    """One scheduled run. Returns counts for the log. A run of the same schedule in progress
+    elsewhere makes this one a duplicate (the next minute's run picks up whatever it leaves)."""
+    key = scheduled or rt.clock.now().isoformat()
+    return rt.claims.scheduled_run(ClaimPurpose.SWEEP, key, timedelta(minutes=3), lambda: _sweep(rt))
+
+
+def _sweep(rt: Rt) -> dict[str, int]:
+    settings, subscriptions = rt.settings, rt.store.subscriptions
+    offsets = parse_offsets(settings.reminder_offsets_hours)
+    now = rt.clock.now()
+    counts = {"queued": 0, "rescheduled": 0, "already_queued": 0, "pages": 0, "held": 0}
+    probed: set[str] = set()  # channels whose bot lacks rights: one removal per sweep probes them
+    with ThreadPoolExecutor(ENQUEUE_THREADS) as pool:
+        for page in _due_pages(rt, now):
+            counts["pages"] += 1
+            jobs = []
+            with rt.store.batch() as batch:
+                for stored in page:
+                    sub = stored.doc
+                    due = next_action(sub, offsets, _grace(rt, sub.channel_token), now)
+                    if due is None:
+                        batch.update(subscriptions, stored.id, {"next_action_at": None})
+                    elif due.retry and not _may_probe(rt, sub.channel_token, probed):
+                        batch.update(subscriptions, stored.id, {"next_action_at": now + RIGHTS_RETRY})
+                        counts["held"] += 1
+                    elif due.at <= now:
+                        payload = ExpiryTask(
+                            action=due.action,
+                            subscription_id=stored.id,
+                            expires_at=sub.expires_at,
+                            offset_seconds=due.offset_seconds,
+                        )
+                        name = task_name(stored.id, due, sub.expires_at)
+                        jobs.append(pool.submit(_enqueue, rt, payload, name))
+                        batch.update(subscriptions, stored.id, {"next_action_at": now + QUEUED_LEASE})
+                    else:
+                        batch.update(subscriptions, stored.id, {"next_action_at": due.at})
+                        counts["rescheduled"] += 1
+                for job in jobs:
+                    counts["queued" if job.result() else "already_queued"] += 1
+    return counts
+
+
+def _due_pages(rt: Rt, now: datetime) -> Iterator[list[Stored[SubscriptionDoc]]]:
+    """Active subscriptions due for a reminder or removal, then expired ones whose removal Telegram
+    has not confirmed yet."""
+    for status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.EXPIRED):
+        yield from rt.store.subscriptions.pages(
+            SUBSCRIPTIONS_DUE, page_size=rt.settings.sweep_page_size, status=status, below=now
+        )
+
+
+def _may_probe(rt: Rt, token: str, probed: set[str]) -> bool:
+    channel = load_channel(rt.store, token)
+    if channel is None or not channel.bot_rights_problem:
+        return True
+    if token in probed:
+        return False
+    probed.add(token)
+    return True
+
+
+def _grace(rt: Rt, token: str) -> timedelta:
+    channel = load_channel_cached(rt.store, token)
+    return timedelta(minutes=channel.grace_period_minutes if channel else 0)
+
+
+def _enqueue(rt: Rt, payload: ExpiryTask, name: str, at: datetime | None = None) -> bool:
+    return enqueue_to_self(
+        rt.tasks, Queue.TELEGRAM_ACTIONS, rt.settings.expire_subscriptions_url, payload, name, at
+    )
+
+
+# -- the tasks -----------------------------------------------------------------------------------
+def run_task(task: ExpiryTask, rt: Rt) -> str:
+    try:
+        if task.action is ExpiryAction.REMIND:
+            return _remind(task, rt)
+        return _remove(task, rt)
+    except TelegramRetryAfter as error:
+        return _reschedule(task, rt, error.seconds)
+
+
+def _reschedule(task: ExpiryTask, rt: Rt, seconds: float) -> str:
+    """Telegram said "too many requests": run again after retry_after, not counted as a failure."""
+    later = task.model_copy(update={"reschedules": task.reschedules + 1})
+    due = DueAction(task.action, task.expires_at, task.offset_seconds)
+    name = f"{task_name(task.subscription_id, due, task.expires_at)}-r{later.reschedules}"
+    _enqueue(rt, later, name, at=rt.clock.now() + timedelta(seconds=seconds))
+    return f"rescheduled after {seconds:g} s"
+
+
+def _remind(task: ExpiryTask, rt: Rt) -> str:
+    subscriptions = rt.store.subscriptions
+    key = reminder_key(task.offset_seconds, task.expires_at)
+    purpose_key = f"{task.subscription_id}:{key}"
+    with rt.claims.hold(ClaimPurpose.REMIND, purpose_key, keep_for=timedelta(days=40)) as claim:
+        if claim.done_before:
+            return "duplicate (done)"
+        sub = subscriptions.get(task.subscription_id)
+        if sub is None or sub.status is not SubscriptionStatus.ACTIVE or sub.expires_at != task.expires_at:
+            claim.result = "stale"
+            return "stale: renewed or ended"
+        if key in sub.reminders_sent:
+            claim.result = "sent before"
+            return "sent before"
+        channel = load_channel_cached(rt.store, sub.channel_token)
+        title = channel.title if channel else sub.channel_token
+        try:
+            rt.telegram.send_message(
+                sub.user_id,
+                texts.reminder(title, sub.expires_at, rt.clock.now()),
+                keyboard=[
+                    [Button(texts.RENEW_BUTTON, callback_data=renew_callback(sub.channel_token, sub.tier_id))]
+                ],
+            )
+            claim.result = "reminded"
+        except TelegramForbidden:
+            mark_blocked(rt.store, rt.clock, sub.user_id)
+            claim.result = "user blocked the bot"
+        subscriptions.update(
+            task.subscription_id, {"reminders_sent": array_union(key), "next_action_at": rt.clock.now()}
+        )
+    return claim.result
+
+
+def _remove(task: ExpiryTask, rt: Rt) -> str:
+    store = rt.store
+    now = rt.clock.now()
+
+    def mark_expired(tx: Tx) -> tuple[Removal, SubscriptionDoc | None]:
+        sub = tx.get(store.subscriptions, task.subscription_id)
+        grace = _grace(rt, sub.channel_token) if sub else timedelta(0)
+        step = removal_step(sub, task.expires_at, grace, now)
+        if step is Removal.REMOVE:
+            # Expired first, so a renewal that commits meanwhile knows the member is on the way
+            # out; still due until Telegram confirms the removal.
+            tx.update(
+                store.subscriptions,
+                task.subscription_id,
+                {
+                    "status": SubscriptionStatus.EXPIRED,
+                    "next_action_at": now + QUEUED_LEASE,
+                    "updated_at": now,
+                },
+            )
+        return step, sub
+
+    step, sub = store.transaction(mark_expired)
+    if sub is None or step in (Removal.GONE, Removal.RENEWED, Removal.NOT_DUE):
+        return str(step.value)
+    channel = load_channel_cached(store, sub.channel_token)
+    if step is Removal.TELL_ONLY:
+        # Removed before; the message may still be owed (a 429 rescheduled the task after the
+        # removal): the claim makes this send it at most once.
+        _tell_expired(rt, sub, channel)
+        return str(step.value)
+    try:
+        rt.telegram.remove_member(sub.closed_channel_id, sub.user_id)
+    except (TelegramBadRequest, TelegramForbidden) as error:
+        reason = str(error).lower()
+        if not any(marker in reason for marker in GONE_MEMBER):
+            return _removal_refused(rt, task.subscription_id, sub, channel, str(error))
+    store.subscriptions.update(
+        task.subscription_id,
+        {"removed_at": rt.clock.now(), "in_channel": False, "removal_problem": None, "next_action_at": None},
+    )
+    if channel is not None and channel.bot_rights_problem:
+        store.channels.update(
+            channel.token, {"bot_rights_problem": None}
+        )  # a removal worked: rights are back
+    _tell_expired(rt, sub, channel)
+    return "removed"
+
+
+def _removal_refused(
+    rt: Rt, sub_id: str, sub: SubscriptionDoc, channel: ChannelDoc | None, problem: str
+) -> str:
+    """Telegram refused: the member keeps no access they did not pay for, so the removal stays due
+    and is tried again; the owner is told once what to fix."""
+    now = rt.clock.now()
+    attempts = sub.removal_attempts + 1
+    lost_rights = any(marker in problem.lower() for marker in LOST_RIGHTS)
+    wait = RIGHTS_RETRY if lost_rights else min(RIGHTS_RETRY * 2**attempts, MEMBER_RETRY_MAX)
+    log.warning("removal refused, tried again in %s: %s", wait, problem, extra={"subscription_id": sub_id})
+    rt.store.subscriptions.update(
+        sub_id, {"removal_problem": problem, "removal_attempts": attempts, "next_action_at": now + wait}
+    )
+    if channel is None:
+        return "removal refused: no channel to tell"
+    if lost_rights:
+        rt.store.channels.update(channel.token, {"bot_rights_problem": problem})
+        notify_owner_once(rt, ClaimPurpose.RIGHTS_NOTICE, channel, texts.rights_lost(channel.title, problem))
+        return "bot lacks rights: retried, owner told"
+    notify_owner_once(
+        rt,
+        ClaimPurpose.REMOVAL_PROBLEM,
+        channel,
+        texts.removal_refused(channel.title, sub.user_id, problem),
+        key=f"{sub_id}:{int(sub.expires_at.timestamp())}",
+    )
+    return "removal refused: retried, owner told"
+
+
+def _tell_expired(rt: Rt, sub: SubscriptionDoc, channel: ChannelDoc | None) -> None:
+    key = f"{subscription_id(sub.channel_token, sub.user_id)}:{int(sub.expires_at.timestamp())}"
+    with rt.claims.hold(ClaimPurpose.EXPIRED_MESSAGE, key) as claim:
+        if claim.done_before:
+            return
+        title = channel.title if channel else sub.channel_token
+        claim.result = "sent"
+        try:
+            rt.telegram.send_message(
+                sub.user_id,
+                texts.access_ended(title, sub.expires_at),
+                keyboard=[
+                    [Button(texts.RENEW_BUTTON, callback_data=renew_callback(sub.channel_token, sub.tier_id))]
+                ],
+            )
+        except TelegramForbidden:
+            mark_blocked(rt.store, rt.clock, sub.user_id)
+        except TelegramBadRequest as error:  # e.g. a user who never started the bot: nothing to retry
+            log.info(
+                "could not tell the user: %s",
+                error,
+                extra={"subscription_id": subscription_id(sub.channel_token, sub.user_id)},
+            )
