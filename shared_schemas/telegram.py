@@ -1,9 +1,14 @@
 """The parts of Telegram updates TelePay reads (extra fields are ignored).
 
-telegram_webhook parses every update into `TelegramUpdate` before acting on it.
+telegram_webhook parses every update into `TelegramUpdate` before acting on it. `Button` is what
+TelePay sends: an inline keyboard's button, a plain value the features build and the Telegram
+adapter turns into the library's markup.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -101,3 +106,14 @@ ALLOWED_UPDATES: tuple[str, ...] = (
     "my_chat_member",
     "chat_member",
 )
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    callback_data: str | None = None
+    url: str | None = None
+    web_app: str | None = None  # a Mini App's URL, opened inside Telegram
+
+
+Keyboard = Sequence[Sequence[Button]]

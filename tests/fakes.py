@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared_schemas.names import Queue
-from shared_schemas.telegram import TgChatMember, TgUser
-from telepay.adapters.nowpayments_api import Invoice, NowPaymentsUnavailable, Payment
-from telepay.adapters.telegram_api import Button, Keyboard
+from shared_schemas.nowpayments import Invoice, Payment
+from shared_schemas.telegram import Button, Keyboard, TgChatMember, TgUser
+from telepay.adapters.nowpayments_api import NowPaymentsUnavailable
 
 
 @dataclass

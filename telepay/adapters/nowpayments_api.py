@@ -6,9 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
 
-from shared_schemas.money import Money
+from shared_schemas.nowpayments import Invoice, Payment, Withdrawal
 from telepay.core.errors import Permanent, Transient
 
 
@@ -22,45 +21,6 @@ class NowPaymentsRejected(Permanent):
     def __init__(self, status: int, body: str) -> None:
         super().__init__(f"NowPayments answered {status}: {body[:300]}")
         self.status = status
-
-
-class Invoice(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: str
-    invoice_url: str
-    order_id: str | None = None
-
-
-class Payment(BaseModel):
-    """The API's view of a payment: the only source of truth for settling."""
-
-    model_config = ConfigDict(extra="ignore")
-    payment_id: int
-    payment_status: str
-    order_id: str | None = None
-    price_amount: Money | None = None
-    price_currency: str | None = None
-    pay_amount: Money | None = None
-    actually_paid: Money | None = None
-    pay_currency: str | None = None
-    invoice_id: int | None = None
-    outcome_amount: Money | None = None
-    outcome_currency: str | None = None
-
-
-class Withdrawal(BaseModel):
-    """One withdrawal of a NowPayments payout (mass payout) batch."""
-
-    model_config = ConfigDict(extra="ignore")
-    id: str
-    batch_withdrawal_id: str | None = None
-    status: str
-    address: str | None = None
-    currency: str | None = None
-    amount: Money | None = None
-    unique_external_id: str | None = None
-    hash: str | None = None
-    error: str | None = None
 
 
 def _json_decimal(response: httpx.Response) -> Any:

@@ -14,11 +14,11 @@ from typing import Any
 
 import pyotp
 
+from shared_schemas.nowpayments import Withdrawal
 from telepay.adapters.nowpayments_api import (
     NowPaymentsApi,
     NowPaymentsRejected,
     NowPaymentsUnavailable,
-    Withdrawal,
     _withdrawal,
 )
 from telepay.core.errors import Permanent

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -28,7 +27,7 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
-from shared_schemas.telegram import TgChatMember
+from shared_schemas.telegram import Keyboard, TgChatMember
 from telepay.core.errors import Permanent, Transient
 
 T = TypeVar("T")
@@ -50,17 +49,6 @@ class TelegramBadRequest(Permanent):
 
 class TelegramUnavailable(Transient):
     """Network trouble or a 5xx: worth retrying."""
-
-
-@dataclass(frozen=True)
-class Button:
-    text: str
-    callback_data: str | None = None
-    url: str | None = None
-    web_app: str | None = None  # a Mini App's URL, opened inside Telegram
-
-
-Keyboard = Sequence[Sequence[Button]]
 
 
 def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:

@@ -35,13 +35,21 @@ from shared_schemas.ids import (
 )
 from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.tasks import CreateInvoiceTask, KeypadAction, KeypadTask
-from shared_schemas.telegram import TelegramUpdate, TgCallbackQuery, TgChatJoinRequest, TgMessage, TgUser
+from shared_schemas.telegram import (
+    Button,
+    TelegramUpdate,
+    TgCallbackQuery,
+    TgChatJoinRequest,
+    TgMessage,
+    TgUser,
+)
 from telepay.adapters.tasks_queue import enqueue_once
-from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden
+from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.channels.lookup import channel_by_closed_chat, load_channel, load_subscription
 from telepay.core.errors import Permanent
 from telepay.core.logs import get_logger
-from telepay.donations.keypad import AMOUNT_LINE_PREFIX, new_session_id
+from telepay.donations.keypad import new_session_id
+from telepay.donations.keypad_rules import AMOUNT_LINE_PREFIX
 from telepay.owners import commands as owner_bot
 from telepay.runtime import Runtime
 from telepay.subscriptions import membership, texts

@@ -1,232 +1,46 @@
-"""The donation keypad. State lives in Firestore (`keypad_sessions`), never in process memory, so
-any instance can serve any press; each press is applied in a transaction and at most once.
-
-Input rules: digits, at most one decimal point, at most two decimals, no leading zeros (a digit
-typed after a lone 0 replaces it), at most four digits before the point; confirm only between the
-channel's minimum and maximum.
+"""The donation keypad's flow: open a keypad, apply a press, edit the message, queue the invoice.
+State lives in Firestore (`keypad_sessions`), never in process memory, so any instance can serve
+any press; each press is applied in a transaction and at most once (the rules are
+`telepay.donations.keypad_rules`).
 """
 
 from __future__ import annotations
 
-import re
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from datetime import timedelta
+from decimal import Decimal
 
 from shared_schemas.config import KeypadSettings
 from shared_schemas.documents import ChannelDoc, KeypadSessionDoc, KeypadStatus
-from shared_schemas.ids import OrderKind, donation_order_id, keypad_callback
-from shared_schemas.money import cents, format_amount
+from shared_schemas.ids import OrderKind
 from shared_schemas.names import Queue
 from shared_schemas.tasks import CreateInvoiceTask, KeypadTask
 from telepay.adapters.tasks_queue import enqueue_once
-from telepay.adapters.telegram_api import Button, TelegramBadRequest, is_not_modified
+from telepay.adapters.telegram_api import TelegramBadRequest, is_not_modified
 from telepay.channels.lookup import load_channel
 from telepay.core.errors import Malformed
 from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
+from telepay.donations.keypad_rules import (
+    PressDecision,
+    PressResult,
+    amount_of,
+    decide_press,
+    keypad_keyboard,
+    keypad_message,
+    keypad_text,
+)
 from telepay.runtime import Runtime
 
 log = get_logger("telepay.keypad")
 Rt = Runtime[KeypadSettings]
-MAX_INTEGER_DIGITS = 4
 SESSION_LIFETIME = timedelta(days=2)
-KEEP_PRESS_IDS = 100
-DIGITS = tuple("0123456789")
-KEY_POINT, KEY_BACK, KEY_CLEAR, KEY_CONFIRM, KEY_CANCEL = ".", "bs", "clr", "ok", "x"
-KEYS = (*DIGITS, KEY_POINT, KEY_BACK, KEY_CLEAR, KEY_CONFIRM, KEY_CANCEL)
-AMOUNT_LINE_PREFIX = "Amount: "
-AMOUNT_CHANGED = "The amount changed while you typed: check it and tap Confirm again."
-VALID_TEXT = re.compile(r"^(0|[1-9]\d{0,3})?(\.\d{0,2})?$")
 
 
 def new_session_id() -> str:
     return secrets.token_urlsafe(9)
 
 
-# -- pure input rules ------------------------------------------------------------------------------
-def apply_key(text: str, key: str) -> tuple[str, str | None]:
-    """The amount text after an editing key, and the reason when the key is refused."""
-    if key == KEY_CLEAR:
-        return "", None if text else "Nothing to clear"
-    if key == KEY_BACK:
-        return (text[:-1], None) if text else (text, "Nothing to delete")
-    if key == KEY_POINT:
-        if "." in text:
-            return text, "Only one decimal point"
-        return (text or "0") + ".", None
-    if key in DIGITS:
-        whole, point, decimals = text.partition(".")
-        if point:
-            if len(decimals) >= 2:
-                return text, "Two decimals at most"
-            return text + key, None
-        if whole == "0":
-            return key, None  # no leading zeros: the digit replaces the lone 0
-        if len(whole) >= MAX_INTEGER_DIGITS:
-            return text, "That's the longest amount I take"
-        return text + key, None
-    return text, "Unknown key"
-
-
-def amount_of(text: str) -> Decimal | None:
-    if not text or not VALID_TEXT.match(text) or text == ".":
-        return None
-    try:
-        return Decimal(text.rstrip(".") or "0")
-    except InvalidOperation:
-        return None
-
-
-def confirm_refusal(text: str, channel: ChannelDoc) -> str | None:
-    amount = amount_of(text)
-    if amount is None or amount == 0:
-        return "Type an amount first"
-    if amount < channel.donation_min:
-        return f"The minimum is {format_amount(channel.donation_min, channel.currency)}"
-    if amount > channel.donation_max:
-        return f"The maximum is {format_amount(channel.donation_max, channel.currency)}"
-    return None
-
-
-def shown(text: str, currency: str) -> str:
-    amount = amount_of(text)
-    if amount is None:
-        return format_amount(Decimal(0), currency)
-    symbol = format_amount(Decimal(0), currency).split("0", 1)[0]
-    return f"{symbol}{text} {currency.upper()}" if symbol else f"{text} {currency.upper()}"
-
-
-def amount_line(channel: ChannelDoc, text: str) -> str:
-    return f"{AMOUNT_LINE_PREFIX}{shown(text, channel.currency)}"
-
-
-def keypad_text(channel: ChannelDoc, text: str) -> str:
-    return (
-        f"💝 Donate to {channel.title}\n\n"
-        f"{amount_line(channel, text)}\n\n"
-        f"From {format_amount(channel.donation_min, channel.currency)} "
-        f"to {format_amount(channel.donation_max, channel.currency)}."
-    )
-
-
-def keypad_keyboard(session_id: str) -> list[list[Button]]:
-    def b(label: str, key: str) -> Button:
-        return Button(label, callback_data=keypad_callback(session_id, key))
-
-    return [
-        [b("1", "1"), b("2", "2"), b("3", "3")],
-        [b("4", "4"), b("5", "5"), b("6", "6")],
-        [b("7", "7"), b("8", "8"), b("9", "9")],
-        [b(".", KEY_POINT), b("0", "0"), b("⌫", KEY_BACK)],
-        [b("Clear", KEY_CLEAR), b("✖ Cancel", KEY_CANCEL)],
-        [b("✅ Confirm", KEY_CONFIRM)],
-    ]
-
-
-# -- one press, decided (pure) --------------------------------------------------------------------
-@dataclass
-class PressResult:
-    outcome: str
-    answer: str | None = None
-    alert: bool = False
-
-
-@dataclass(frozen=True)
-class PressDecision:
-    result: PressResult
-    updates: dict[str, Any]  # the session's field updates; empty when nothing is written
-    session: KeypadSessionDoc | None = None  # the session after the press, when there is work after it
-
-
-def typed(
-    base: str, presses: list[str], key: str, order: int | None
-) -> tuple[str, list[str], str, str | None]:
-    """The amount after one more editing key, applied in the order the donor typed (Telegram's update
-    ids), whatever order the presses arrive in: (amount, presses, base, the key's refusal)."""
-    entries = [(int(seq), pressed) for seq, _, pressed in (p.partition(":") for p in presses)]
-    seq = order if order is not None else max((s for s, _ in entries), default=0) + 1
-    position = sum(1 for s, _ in entries if s <= seq)  # after every press typed before it
-    entries.insert(position, (seq, key))
-    text, refusal = base, None
-    for index, (_, pressed) in enumerate(entries):
-        text, refused = apply_key(text, pressed)
-        if index == position:
-            refusal = refused
-    if refusal:
-        return text, presses, base, refusal  # nothing changes; the refused key is not kept
-    if len(entries) > KEEP_PRESS_IDS:  # the oldest half folded into the base
-        half = len(entries) // 2
-        for _, pressed in entries[:half]:
-            base, _ = apply_key(base, pressed)
-        entries = entries[half:]
-    return text, [f"{s}:{k}" for s, k in entries], base, None
-
-
-def decide_press(
-    session: KeypadSessionDoc | None,
-    channel: ChannelDoc | None,
-    user_id: int,
-    key: str,
-    query_id: str,
-    now: datetime,
-    order: int | None = None,
-    shown_amount: str | None = None,
-) -> PressDecision:
-    """What one press does to a keypad session: applied at most once per callback query. `order`:
-    the press's update id (presses count in that order); `shown_amount`: the amount line the donor
-    saw when confirming (a confirm of an amount the session no longer holds is refused)."""
-    if session is None:
-        return PressDecision(PressResult("no session", "This keypad has expired. Tap Donate again."), {})
-    if session.user_id != user_id:
-        return PressDecision(PressResult("not the owner", "This keypad belongs to someone else."), {})
-    if query_id in session.applied_presses:
-        # Applied before, but the work after the commit may not have finished (a 429 on the edit
-        # makes Cloud Tasks retry): finish it from the stored state.
-        again = {
-            KeypadStatus.CONFIRMED: "Preparing your invoice…",
-            KeypadStatus.CANCELLED: "Donation cancelled",
-        }
-        return PressDecision(PressResult("duplicate press", again.get(session.status)), {}, session)
-    if session.status is not KeypadStatus.OPEN:
-        return PressDecision(
-            PressResult("closed keypad", "This keypad is closed. Tap Donate to start again."), {}
-        )
-    if channel is None:
-        return PressDecision(PressResult("channel gone", "This channel no longer takes donations."), {})
-    presses = [*session.applied_presses, query_id][-KEEP_PRESS_IDS:]
-    recorded: dict[str, Any] = {"applied_presses": presses}
-    updates: dict[str, Any] = {**recorded, "updated_at": now}
-    if key == KEY_CANCEL:
-        updates["status"] = KeypadStatus.CANCELLED
-        result = PressResult("cancelled", "Donation cancelled")
-    elif key == KEY_CONFIRM:
-        if shown_amount is not None and shown_amount != amount_line(channel, session.amount_text):
-            return PressDecision(PressResult("refused", AMOUNT_CHANGED, alert=True), recorded)
-        refusal = confirm_refusal(session.amount_text, channel)
-        amount = amount_of(session.amount_text)
-        if refusal or amount is None:
-            return PressDecision(
-                PressResult("refused", refusal or "Type an amount first", alert=True), recorded
-            )
-        order_id = donation_order_id(channel.token, session.user_id, cents(amount))
-        updates |= {"status": KeypadStatus.CONFIRMED, "order_id": order_id}
-        result = PressResult("confirmed", "Preparing your invoice…")
-    else:
-        text, typed_presses, base, refusal = typed(session.presses_base, session.presses, key, order)
-        if refusal:
-            return PressDecision(PressResult("refused", refusal), recorded)
-        updates |= {"amount_text": text, "presses": typed_presses, "presses_base": base}
-        result = PressResult("applied")
-    merged = session.model_copy(
-        update={k: v for k, v in updates.items() if k in KeypadSessionDoc.model_fields}
-    )
-    return PressDecision(result, updates, merged)
-
-
-# -- the function's work ---------------------------------------------------------------------------
 def open_keypad(task: KeypadTask, rt: Rt) -> str:
     if not task.session_id:
         raise Malformed("an open-keypad task without a session id")
@@ -309,14 +123,7 @@ def _show_latest(rt: Rt, shown: KeypadSessionDoc, channel: ChannelDoc) -> None:
 def _show(rt: Rt, session: KeypadSessionDoc, channel: ChannelDoc) -> None:
     if session.message_id is None:
         return
-    if session.status is KeypadStatus.CANCELLED:
-        text, keyboard = f"Donation to {channel.title} cancelled. No worries!", None
-    elif session.status is KeypadStatus.CONFIRMED:
-        amount = amount_of(session.amount_text) or Decimal(0)
-        text = f"💝 Donation of {format_amount(amount, channel.currency)} to {channel.title}: preparing your invoice…"
-        keyboard = None
-    else:
-        text, keyboard = keypad_text(channel, session.amount_text), keypad_keyboard(session.session_id)
+    text, keyboard = keypad_message(session, channel)
     try:
         rt.telegram.edit_message_text(session.chat_id, session.message_id, text, keyboard)
     except TelegramBadRequest as error:

@@ -27,13 +27,13 @@ from typing import Any
 from shared_schemas.config import OwnerAppSettings
 from shared_schemas.documents import ChannelDoc, ChannelStatus, OrderStatus, SubscriptionStatus
 from shared_schemas.ids import OrderKind
-from shared_schemas.queries import CHANNELS_OF_OWNER, SETTLED_ORDERS_OF_CHANNEL, SUBSCRIPTIONS_OF_CHANNEL
-from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
+from shared_schemas.queries import SETTLED_ORDERS_OF_CHANNEL, SUBSCRIPTIONS_OF_CHANNEL
 from telepay.channels import settings as cs
 from telepay.channels.changes import changed, record
 from telepay.channels.lookup import active_and_expiring, load_channel
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
+from telepay.owners import admins
 from telepay.owners.init_data import InvalidInitData, WebAppUser, validate
 from telepay.payouts.balance import owner_balance, payout_history
 from telepay.runtime import Runtime
@@ -108,10 +108,6 @@ def handle(rt: Rt, method: str, path: str, authorization: str | None, body: dict
     return answer() if answer else _json(405, {"error": "method not allowed"})
 
 
-def _owned(rt: Rt, user_id: int) -> list[ChannelDoc]:
-    return rt.store.channels.find(CHANNELS_OF_OWNER, owner_user_id=user_id)
-
-
 def me(rt: Rt, user: WebAppUser) -> dict[str, Any]:
     return {
         "user": {"id": user.id, "first_name": user.first_name, "username": user.username},
@@ -122,7 +118,7 @@ def me(rt: Rt, user: WebAppUser) -> dict[str, Any]:
                 "status": c.status.value,
                 "rights_problem": c.bot_rights_problem,
             }
-            for c in _owned(rt, user.id)
+            for c in admins.owned(rt.store, user.id)
         ],
     }
 
@@ -266,15 +262,11 @@ def settings_of(channel: ChannelDoc) -> dict[str, Any]:
 
 
 def _admin_problem(rt: Rt, user_id: int, channel: ChannelDoc) -> str | None:
-    """The bot's rule: only an owner who is still an admin of both channels (asked of Telegram now)."""
-    for chat_id in (channel.open_channel_id, channel.closed_channel_id):
-        try:
-            member = rt.telegram.get_chat_member(chat_id, user_id)
-        except (TelegramBadRequest, TelegramForbidden):
-            member = None
-        if member is None or not member.is_admin:
-            return "You need to be an admin of both channels to change this channel."
-    return None
+    """The bot's rule (`telepay.owners.admins`): only an owner still an admin of both channels."""
+    chats = (channel.open_channel_id, channel.closed_channel_id)
+    if admins.change_refusal(rt, user_id, chats, channel=channel) is None:
+        return None
+    return "You need to be an admin of both channels to change this channel."
 
 
 def save_settings(rt: Rt, user_id: int, channel: ChannelDoc, body: dict[str, Any]) -> Reply:

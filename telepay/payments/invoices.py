@@ -14,8 +14,9 @@ from shared_schemas.documents import ChannelStatus, OrderDoc, OrderStatus
 from shared_schemas.ids import OrderKind, parse_order_id
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.tasks import CreateInvoiceTask
+from shared_schemas.telegram import Button
 from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable
-from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden, is_not_modified
+from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, is_not_modified
 from telepay.channels.lookup import load_channel
 from telepay.core.errors import RetryLater
 from telepay.core.logs import get_logger

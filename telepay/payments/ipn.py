@@ -22,8 +22,9 @@ from shared_schemas.documents import (
 )
 from shared_schemas.ids import OrderKind, subscription_id
 from shared_schemas.names import ClaimPurpose, Topic
+from shared_schemas.nowpayments import Payment
 from shared_schemas.queries import ORDER_OUTBOX, STUCK_OUTBOX
-from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable, Payment
+from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable
 from telepay.channels.lookup import load_channel
 from telepay.core.claims import Claim
 from telepay.core.errors import RetryLater

@@ -20,7 +20,8 @@ from shared_schemas.config import NotifySettings
 from shared_schemas.ids import OrderKind
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
 from shared_schemas.names import ClaimPurpose
-from telepay.adapters.telegram_api import Button, TelegramForbidden, TelegramRetryAfter
+from shared_schemas.telegram import Button
+from telepay.adapters.telegram_api import TelegramForbidden, TelegramRetryAfter
 from telepay.channels.lookup import load_subscription
 from telepay.core.errors import Malformed
 from telepay.core.logs import get_logger

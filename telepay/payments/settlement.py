@@ -35,7 +35,7 @@ from shared_schemas.documents import (
 )
 from shared_schemas.ids import OrderKind
 from shared_schemas.messages import EVENT_TOPICS, Envelope, EventType, PaymentEvent
-from telepay.adapters.nowpayments_api import Payment
+from shared_schemas.nowpayments import Payment
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,9 @@ from shared_schemas.documents import (
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
 from shared_schemas.money import format_amount, round_payout
 from shared_schemas.names import ClaimPurpose
+from shared_schemas.nowpayments import Withdrawal
 from shared_schemas.queries import AVAILABLE_LEDGER, LEDGER_OF_CHANNEL, PAYOUT_NOTICES, PAYOUTS_DUE
-from telepay.adapters.nowpayments_api import NowPaymentsRejected, Withdrawal
+from telepay.adapters.nowpayments_api import NowPaymentsRejected
 from telepay.adapters.nowpayments_payouts import VerificationRefused
 from telepay.channels.lookup import load_channel
 from telepay.core.clock import Clock

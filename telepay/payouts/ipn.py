@@ -10,12 +10,8 @@ from pydantic import ValidationError
 
 from shared_schemas.config import IpnHandlerSettings
 from shared_schemas.documents import UnknownIpnDoc
-from telepay.adapters.nowpayments_api import (
-    NowPaymentsRejected,
-    NowPaymentsUnavailable,
-    Withdrawal,
-    _withdrawal,
-)
+from shared_schemas.nowpayments import Withdrawal
+from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable, _withdrawal
 from telepay.core.errors import RetryLater
 from telepay.core.logs import get_logger
 from telepay.payouts.flow import observe_withdrawal

@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from shared_schemas.documents import ChannelDoc, EntryState, LedgerEntryDoc, OrderDoc
 from shared_schemas.money import round_fee
-from telepay.adapters.nowpayments_api import Payment
+from shared_schemas.nowpayments import Payment
 
 
 def split(gross: Decimal, fee_percent: Decimal, currency: str) -> tuple[Decimal, Decimal]:

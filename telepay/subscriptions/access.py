@@ -18,7 +18,8 @@ from shared_schemas.config import AccessSettings
 from shared_schemas.documents import ChannelDoc
 from shared_schemas.ids import parse_order_id, subscription_id
 from shared_schemas.names import ClaimPurpose
-from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden
+from shared_schemas.telegram import Button
+from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.channels.notices import notify_owner_once
 from telepay.core.errors import ClaimBusy
 from telepay.core.logs import get_logger

@@ -21,9 +21,9 @@ from shared_schemas.ids import deep_link, donate_start, tier_start
 from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.queries import ACTIVE_CHANNELS, CHANNELS_OF_OWNER
 from shared_schemas.tasks import BroadcastTask, PostKind
+from shared_schemas.telegram import Button
 from telepay.adapters.tasks_queue import enqueue_to_self
 from telepay.adapters.telegram_api import (
-    Button,
     TelegramBadRequest,
     TelegramForbidden,
     TelegramRetryAfter,

@@ -1,4 +1,5 @@
-"""expire_subscriptions' logic: the every-minute sweep, and the reminder and removal tasks it queues.
+"""expire_subscriptions' flow: the every-minute sweep, and the reminder and removal tasks it queues
+(what is due when, and what a removal does, are the pure rules of `expiry_rules`).
 
 The sweep reads active subscriptions whose `next_action_at` is due, page by page, and queues one
 named task per due action (names make a repeated sweep harmless; the sweep itself is claimed on
@@ -11,9 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 
 from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
@@ -21,13 +20,9 @@ from shared_schemas.ids import renew_callback, subscription_id
 from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.queries import SUBSCRIPTIONS_DUE
 from shared_schemas.tasks import ExpiryAction, ExpiryTask
+from shared_schemas.telegram import Button
 from telepay.adapters.tasks_queue import enqueue_to_self
-from telepay.adapters.telegram_api import (
-    Button,
-    TelegramBadRequest,
-    TelegramForbidden,
-    TelegramRetryAfter,
-)
+from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
 from telepay.channels.lookup import load_channel, load_channel_cached
 from telepay.channels.notices import notify_owner_once
 from telepay.core.logs import get_logger
@@ -35,6 +30,15 @@ from telepay.core.store import Stored, Tx, array_union
 from telepay.core.users import mark_blocked
 from telepay.runtime import Runtime
 from telepay.subscriptions import texts
+from telepay.subscriptions.expiry_rules import (
+    DueAction,
+    Removal,
+    next_action,
+    parse_offsets,
+    reminder_key,
+    removal_step,
+    task_name,
+)
 
 log = get_logger("telepay.expiry")
 Rt = Runtime[ExpireSubscriptionsSettings]
@@ -55,76 +59,6 @@ LOST_RIGHTS = (
     "bot was kicked",
     "have no rights",
 )
-
-
-# -- what is due (pure) ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DueAction:
-    action: ExpiryAction
-    at: datetime
-    offset_seconds: int = 0
-    retry: bool = False  # a removal Telegram refused before, tried again
-
-
-def reminder_key(offset_seconds: int, expires_at: datetime) -> str:
-    return f"{offset_seconds}@{expires_at.isoformat()}"
-
-
-def parse_offsets(hours: str) -> list[int]:
-    return sorted({int(float(h) * 3600) for h in hours.split(",") if h.strip()}, reverse=True)
-
-
-def next_action(
-    sub: SubscriptionDoc, offsets: list[int], grace: timedelta, now: datetime
-) -> DueAction | None:
-    """The subscription's next reminder or its removal; reminders already past when it was bought
-    or renewed, or past its expiry, are skipped. An expired subscription whose member Telegram has
-    not confirmed removed stays due until it has."""
-    if sub.status is not SubscriptionStatus.ACTIVE:
-        if sub.removed_at is None and sub.next_action_at is not None:
-            return DueAction(ExpiryAction.REMOVE, sub.next_action_at, retry=True)
-        return None
-    since = sub.renewed_at or sub.started_at
-    for offset in offsets:  # largest offset first: the earliest reminder
-        at = sub.expires_at - timedelta(seconds=offset)
-        if at <= since or now >= sub.expires_at:  # an offset as long as the access itself: none
-            continue
-        if reminder_key(offset, sub.expires_at) in sub.reminders_sent:
-            continue
-        return DueAction(ExpiryAction.REMIND, at, offset)
-    return DueAction(ExpiryAction.REMOVE, sub.expires_at + grace)
-
-
-class Removal(Enum):
-    """What a removal task does with the subscription it finds."""
-
-    GONE = "no subscription"
-    RENEWED = "renewed: not removed"
-    NOT_DUE = "not due yet"
-    REMOVE = "remove"  # mark it expired now, then remove the member
-    FINISH = "finish"  # expired earlier, the removal did not finish (a rescheduled or retried task)
-    TELL_ONLY = "already removed"  # removed before; the goodbye may still be owed
-
-
-def removal_step(
-    sub: SubscriptionDoc | None, planned_expiry: datetime, grace: timedelta, now: datetime
-) -> Removal:
-    if sub is None:
-        return Removal.GONE
-    if sub.expires_at != planned_expiry:
-        return Removal.RENEWED
-    if sub.status is SubscriptionStatus.ACTIVE:
-        return Removal.NOT_DUE if sub.expires_at + grace > now else Removal.REMOVE
-    return Removal.FINISH if sub.removed_at is None else Removal.TELL_ONLY
-
-
-def task_name(sub_id: str, due: DueAction, expires_at: datetime) -> str:
-    stamp = int(expires_at.timestamp())
-    if due.action is ExpiryAction.REMIND:
-        return f"remind-{sub_id}-{due.offset_seconds}-{stamp}"
-    if due.retry:  # task names are remembered for an hour: each retry needs its own
-        return f"remove-{sub_id}-{stamp}-at{int(due.at.timestamp())}"
-    return f"remove-{sub_id}-{stamp}"
 
 
 # -- the sweep -----------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionSt
 from shared_schemas.ids import subscription_id
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import SUBSCRIPTIONS_OF_USER
-from shared_schemas.telegram import TgChatMemberUpdated
-from telepay.adapters.telegram_api import Button, TelegramBadRequest, TelegramForbidden
+from shared_schemas.telegram import Button, TgChatMemberUpdated
+from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.channels.lookup import channel_by_closed_chat, load_channel
 from telepay.channels.notices import notify_owner_once
 from telepay.core.store import Tx

@@ -10,7 +10,8 @@ import pytest
 from shared_schemas.documents import KeypadSessionDoc
 from shared_schemas.tasks import KeypadAction, KeypadTask
 from telepay.channels.lookup import save_channel
-from telepay.donations.keypad import apply_key, open_keypad, press
+from telepay.donations.keypad import open_keypad, press
+from telepay.donations.keypad_rules import apply_key
 from tests.conftest import demo_channel
 from tests.integration.helpers import runtime, store_of
 

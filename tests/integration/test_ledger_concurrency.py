@@ -13,8 +13,8 @@ import pytest
 
 from shared_schemas.documents import EntryState, OrderDoc, OrderStatus
 from shared_schemas.ids import OrderKind
+from shared_schemas.nowpayments import Payment
 from shared_schemas.queries import LEDGER_OF_OWNER
-from telepay.adapters.nowpayments_api import Payment
 from telepay.channels.lookup import save_channel
 from telepay.payments.ipn import apply_payment
 from telepay.payouts import ledger

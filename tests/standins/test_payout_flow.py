@@ -23,8 +23,9 @@ from shared_schemas.config import IpnHandlerSettings, PayoutSettings
 from shared_schemas.documents import EntryState, OrderStatus, PayoutDoc, PayoutState, PayoutStrategy
 from shared_schemas.ids import OrderKind
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
+from shared_schemas.nowpayments import Payment
 from shared_schemas.queries import PAYOUTS_DUE
-from telepay.adapters.nowpayments_api import NowPaymentsApi, Payment, _withdrawal
+from telepay.adapters.nowpayments_api import NowPaymentsApi, _withdrawal
 from telepay.channels.lookup import save_channel
 from telepay.payments import signature as ipn_signature
 from telepay.payments.ipn import handle_ipn

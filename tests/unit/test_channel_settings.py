@@ -9,8 +9,9 @@ import pytest
 
 from shared_schemas.documents import ChannelDoc, PayoutStrategy
 from telepay.channels import settings as cs
+from telepay.channels import wallets
 from telepay.channels.settings import FieldError, Invalid
-from telepay.donations.keypad import MAX_INTEGER_DIGITS
+from telepay.donations.keypad_rules import MAX_INTEGER_DIGITS
 
 # Published examples: the genesis block's address, BIP 173/350 test vectors, the USDT contract on
 # Tron, wrapped SOL's mint.
@@ -170,7 +171,7 @@ def test_addresses_refused(network: str, address: str) -> None:
 def test_currency_and_network() -> None:
     assert cs.parse_payout_currency("USDT") == "usdt"
     assert "I can pay out in BTC, ETH, USDT" in invalid(cs.parse_payout_currency("doge"))
-    assert [n.code for n in cs.networks_for("usdt")] == ["eth", "trx"]
+    assert [n.code for n in wallets.networks_for("usdt")] == ["eth", "trx"]
     assert cs.parse_payout_network("usdt", "TRX") == "trx"
     assert "USDT is paid out on Ethereum (ERC-20), Tron (TRC-20)" in invalid(
         cs.parse_payout_network("usdt", "btc")

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared_schemas.documents import SubscriptionDoc, SubscriptionStatus
 from shared_schemas.tasks import ExpiryAction
-from telepay.subscriptions.expiry import next_action, parse_offsets, reminder_key
+from telepay.subscriptions.expiry_rules import next_action, parse_offsets, reminder_key
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 EXPIRES = START + timedelta(days=30)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telepay.donations.keypad import (
+from telepay.donations.keypad_rules import (
     KEY_BACK,
     KEY_CLEAR,
     KEY_POINT,

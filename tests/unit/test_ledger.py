@@ -13,7 +13,7 @@ from shared_schemas.config import IpnHandlerSettings
 from shared_schemas.documents import EntryState, LedgerEntryDoc, OrderDoc, OrderStatus
 from shared_schemas.ids import OrderKind
 from shared_schemas.money import quantum
-from telepay.adapters.nowpayments_api import Payment
+from shared_schemas.nowpayments import Payment
 from telepay.channels.lookup import save_channel
 from telepay.payments.ipn import apply_payment
 from telepay.payouts import ledger

@@ -9,7 +9,7 @@ from decimal import Decimal
 from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import EntryState, OrderDoc, OrderStatus, PayoutDoc, PayoutState, PayoutStrategy
 from shared_schemas.ids import OrderKind, subscription_order_id
-from telepay.adapters.nowpayments_api import Payment
+from shared_schemas.nowpayments import Payment
 from telepay.bot.webhook import handle_update
 from telepay.channels.lookup import save_channel
 from telepay.payouts import ledger

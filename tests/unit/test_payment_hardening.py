@@ -23,7 +23,7 @@ from telepay.payments import signature as ipn_signature
 from telepay.payments.ipn import handle_ipn
 from telepay.payments.notify import handle_event
 from telepay.subscriptions.broadcast import owner_repost
-from telepay.subscriptions.expiry import next_action, parse_offsets
+from telepay.subscriptions.expiry_rules import next_action, parse_offsets
 from tests.conftest import demo_channel
 from tests.harness import IPN_SECRET, NOW, RecordingPublisher, active_subscription, fakes, runtime
 from tests.memory_store import MemoryStore

@@ -20,7 +20,7 @@ from shared_schemas.documents import (
 )
 from shared_schemas.ids import OrderKind
 from shared_schemas.messages import Envelope, PaymentEvent
-from telepay.adapters.nowpayments_api import Payment
+from shared_schemas.nowpayments import Payment
 from telepay.payments.settlement import SettlementPolicy, decide, rank
 from tests.conftest import demo_channel
 

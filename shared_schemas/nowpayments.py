@@ -1,0 +1,51 @@
+"""What TelePay reads from NowPayments' API: an invoice, a payment and a payout's withdrawal.
+
+Plain types at the provider's edge: the NowPayments adapter parses its answers into them, and the
+pure rules (settlement, the ledger, the payout rules) take them as values without importing the
+adapter. Extra fields of the API are ignored.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from shared_schemas.money import Money
+
+
+class Invoice(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    invoice_url: str
+    order_id: str | None = None
+
+
+class Payment(BaseModel):
+    """The API's view of a payment: the only source of truth for settling."""
+
+    model_config = ConfigDict(extra="ignore")
+    payment_id: int
+    payment_status: str
+    order_id: str | None = None
+    price_amount: Money | None = None
+    price_currency: str | None = None
+    pay_amount: Money | None = None
+    actually_paid: Money | None = None
+    pay_currency: str | None = None
+    invoice_id: int | None = None
+    outcome_amount: Money | None = None
+    outcome_currency: str | None = None
+
+
+class Withdrawal(BaseModel):
+    """One withdrawal of a NowPayments payout (mass payout) batch."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    batch_withdrawal_id: str | None = None
+    status: str
+    address: str | None = None
+    currency: str | None = None
+    amount: Money | None = None
+    unique_external_id: str | None = None
+    hash: str | None = None
+    error: str | None = None
