@@ -42,12 +42,13 @@ down:
 status: venv
 	$(BIN)/python -m local.stack status
 
-## Every test: lint, types, generated docs, unit, integration (emulators) and end to end (whole stack).
+## Every test: lint, types, import rules, generated docs, unit, integration (emulators) and end to end (whole stack).
 ## pytest-randomly shuffles the tests and prints the seed ("Using --randomly-seed=N") to replay an order.
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m scripts.gen_docs --check
 	$(BIN)/pytest
 
@@ -61,7 +62,7 @@ drills: venv
 	$(BIN)/python -m scripts.drills
 
 lint: venv
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy

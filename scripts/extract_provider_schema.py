@@ -8,7 +8,7 @@ reachable offline all the same: the npm packages `@cdktf/provider-google` 16.12.
 argument and nested block, and which are required, and the provider blocks' own arguments. This
 script keeps only the resource and data source types that `terraform/` declares (a type missing
 from the google provider is taken from google-beta) and the provider configurations, and writes
-them to `tests/unit/fixtures/provider_schema.json`, which `tests/unit/test_terraform.py` checks
+them to `tests/infra/fixtures/provider_schema.json`, which `tests/infra/test_terraform.py` checks
 `terraform/` against (unknown arguments, blocks written as arguments, missing required arguments,
 references to attributes that do not exist).
 
@@ -36,7 +36,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TERRAFORM_DIR = ROOT / "terraform"
-FIXTURE = ROOT / "tests" / "unit" / "fixtures" / "provider_schema.json"
+FIXTURE = ROOT / "tests" / "infra" / "fixtures" / "provider_schema.json"
 
 PACKAGES = {
     "google": ("@cdktf/provider-google", "16.12.1", "hashicorp/google", "6.50.0"),

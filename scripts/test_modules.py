@@ -1,6 +1,7 @@
-"""Run each unit and integration test module alone, so a module that depends on another fails loudly.
+"""Run each test module alone (all but the end-to-end and stand-in ones), so a module that depends on
+another fails loudly.
 
-python -m scripts.test_modules            # every module of tests/unit and tests/integration
+python -m scripts.test_modules            # every module of the folders in FOLDERS
 python -m scripts.test_modules PATH ...   # only these modules
 
 Each module runs in its own pytest process (in random order, like `make test`; the seed is printed
@@ -17,11 +18,21 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("tests/unit", "tests/integration")
+# tests/unit mirrors telepay/ (one folder per package); the rest are grouped by kind.
+FOLDERS = (
+    "tests/unit",
+    "tests/operator_cli",
+    "tests/local",
+    "tests/infra",
+    "tests/repo",
+    "tests/integration",
+)
 
 
 def modules() -> list[str]:
-    return [str(p.relative_to(ROOT)) for folder in FOLDERS for p in sorted((ROOT / folder).glob("test_*.py"))]
+    return [
+        str(p.relative_to(ROOT)) for folder in FOLDERS for p in sorted((ROOT / folder).rglob("test_*.py"))
+    ]
 
 
 def run(module: str) -> tuple[bool, float, str]:
@@ -38,9 +49,7 @@ def run(module: str) -> tuple[bool, float, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "modules", nargs="*", help="test modules (default: all of tests/unit and tests/integration)"
-    )
+    parser.add_argument("modules", nargs="*", help="test modules (default: every module of FOLDERS)")
     args = parser.parse_args(argv)
     failed: list[str] = []
     started = time.monotonic()

@@ -1,5 +1,5 @@
 # What the system is made of, mirroring shared_schemas (names.py, config.py, documents.py) table by
-# table. tests/unit/test_terraform.py compares every table here with shared_schemas, so a change
+# table. tests/infra/test_terraform.py compares every table here with shared_schemas, so a change
 # there fails the tests until it is made here too. Resources iterate over these tables.
 
 locals {

@@ -5,7 +5,7 @@ terraform {
   required_providers {
     google = {
       source = "hashicorp/google"
-      # The offline schema check (tests/unit/fixtures/provider_schema.json) was extracted from 6.50.0.
+      # The offline schema check (tests/infra/fixtures/provider_schema.json) was extracted from 6.50.0.
       version = ">= 6.50.0, < 7.0.0"
     }
     # Only for google_project_service_identity (apis.tf), which 6.x ships in the beta provider only.

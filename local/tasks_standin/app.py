@@ -23,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from local.tasks_standin.engine import PAUSED, RUNNING, VIEW_BASIC, ApiError, QueuePb, Sender, TasksEngine
+from local.tasks_standin.engine import TasksEngine
+from local.tasks_standin.records import PAUSED, RUNNING, VIEW_BASIC, ApiError, QueuePb, Sender
 
 __all__ = ["create_app"]
 

@@ -17,9 +17,11 @@ from starlette.routing import Route
 from . import botapi
 from .control import Control, control_routes
 from .delivery import Delivery
-from .model import Config, World
+from .methods import METHODS
+from .model import World
 from .protocol import ApiError, Args, json_arg, json_response, read_args
 from .ratelimit import Limits
+from .records import Config
 
 TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 
@@ -36,7 +38,7 @@ async def execute(world: World, delivery: Delivery, token: str, method: str, arg
             if TOKEN_RE.fullmatch(token):
                 raise ApiError(401, "Unauthorized")
             raise ApiError(404, "Not Found")
-        entry = botapi.METHODS.get(method.lower())
+        entry = METHODS.get(method.lower())
         if entry is None:
             if method.lower() in botapi.REAL_METHODS:
                 raise ApiError(501, f"Not Implemented: the Telegram stand-in does not implement {method}")

@@ -22,7 +22,9 @@ from local.control_call import ControlCall, ControlError, control_endpoint
 
 from . import views
 from .delivery import Delivery
-from .model import (
+from .model import World
+from .protocol import json_response
+from .records import (
     DEFAULT_ADMIN_RIGHTS,
     JSON,
     MEMBER_STATUSES,
@@ -31,9 +33,7 @@ from .model import (
     Config,
     Failure,
     Member,
-    World,
 )
-from .protocol import json_response
 
 __all__ = ["Control", "ControlCall", "ControlError", "control_routes"]
 

@@ -20,8 +20,9 @@ from typing import Any
 
 import httpx
 
-from .model import BotState, PendingUpdate, Webhook, World
+from .model import World
 from .protocol import ApiError
+from .records import BotState, PendingUpdate, Webhook
 
 WebhookReplyHandler = Callable[[BotState, dict[str, Any]], Coroutine[Any, Any, None]]
 

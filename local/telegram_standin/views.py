@@ -1,15 +1,27 @@
 """The world's JSON views: users, chats, members, invite links and messages in the Bot API's shapes.
 
-Pure functions of the world (``model.py``), used by the Bot API methods (``botapi.py``), by the
-updates the world emits and by the control API. Wire-level parsing and errors are in ``protocol.py``.
+Pure functions of the world's records (``records.py``), used by the Bot API methods (``methods/``),
+by the updates the world emits (``model.py``) and by the control API. They read the world through
+:class:`WorldView`, which ``model.World`` satisfies, so they do not depend on ``model.py``.
+Wire-level parsing and errors are in ``protocol.py``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .model import JSON, BotState, Chat, InviteLink, Message, User, World
+from .records import JSON, BotState, Chat, InviteLink, Member, Message, User
+
+
+class WorldView(Protocol):
+    """What the views read of the world (``model.World``)."""
+
+    users: dict[int, User]
+    chats: dict[int, Chat]
+
+    def member(self, chat: Chat, user_id: int) -> Member | None: ...
+
+    def find_message(self, bot: BotState, chat_id: int, message_id: int) -> Message | None: ...
 
 
 def user_api(user: User) -> JSON:
@@ -25,14 +37,14 @@ def user_api(user: User) -> JSON:
     return out
 
 
-def user_json(world: World, user_id: int) -> JSON:
+def user_json(world: WorldView, user_id: int) -> JSON:
     user = world.users.get(user_id)
     if user is None:
         return {"id": user_id, "is_bot": False, "first_name": ""}
     return user_api(user)
 
 
-def chat_json(world: World, chat_id: int, full: bool = False, bot: BotState | None = None) -> JSON:
+def chat_json(world: WorldView, chat_id: int, full: bool = False, bot: BotState | None = None) -> JSON:
     if chat_id > 0:
         user = world.users[chat_id]
         out: JSON = {"id": chat_id, "first_name": user.first_name}
@@ -105,7 +117,7 @@ def chat_json(world: World, chat_id: int, full: bool = False, bot: BotState | No
     return out
 
 
-def member_json(world: World, chat: Chat, user_id: int) -> JSON:
+def member_json(world: WorldView, chat: Chat, user_id: int) -> JSON:
     member = world.member(chat, user_id)
     status = member.status if member is not None else "left"
     out: JSON = {"user": user_json(world, user_id), "status": status}
@@ -131,7 +143,7 @@ def member_json(world: World, chat: Chat, user_id: int) -> JSON:
     return out
 
 
-def link_json(world: World, link: InviteLink, bot: BotState | None) -> JSON:
+def link_json(world: WorldView, link: InviteLink, bot: BotState | None) -> JSON:
     url = link.invite_link
     if bot is not None and link.creator_id != bot.user.id:
         # "If the link was created by another chat administrator, then the second part of
@@ -158,7 +170,9 @@ def link_json(world: World, link: InviteLink, bot: BotState | None) -> JSON:
     return out
 
 
-def message_json(world: World, msg: Message, bot: BotState | None = None, with_reply: bool = True) -> JSON:
+def message_json(
+    world: WorldView, msg: Message, bot: BotState | None = None, with_reply: bool = True
+) -> JSON:
     out: JSON = {"message_id": msg.message_id}
     if msg.from_id is not None:
         out["from"] = user_json(world, msg.from_id)
@@ -185,7 +199,7 @@ def message_json(world: World, msg: Message, bot: BotState | None = None, with_r
     return out
 
 
-def message_record(world: World, msg: Message, bot: BotState) -> JSON:
+def message_record(world: WorldView, msg: Message, bot: BotState) -> JSON:
     return {
         "message_id": msg.message_id,
         "outgoing": msg.outgoing,

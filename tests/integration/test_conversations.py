@@ -12,7 +12,7 @@ from telepay.core.clock import FrozenClock
 from telepay.owners.conversations import Move
 from tests.harness import NOW
 from tests.integration.helpers import store_of
-from tests.unit.test_owner_bot import OWNER, two_answers_at_once
+from tests.unit.owners.test_commands import OWNER, two_answers_at_once
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from telepay.payments.ipn import apply_payment
 from telepay.payouts import ledger
 from tests.conftest import demo_channel
 from tests.integration.helpers import NOW, runtime, store_of
-from tests.unit.test_ledger import payment
+from tests.unit.payouts.test_ledger import payment
 
 pytestmark = pytest.mark.integration
 OWNER = 5001

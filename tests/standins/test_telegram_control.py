@@ -10,8 +10,9 @@ from local.control_call import ControlCall, ControlError
 from local.telegram_standin import control
 from local.telegram_standin.control import Control
 from local.telegram_standin.delivery import Delivery
-from local.telegram_standin.model import BotState, Config, InviteLink, World
+from local.telegram_standin.model import World
 from local.telegram_standin.ratelimit import Limits
+from local.telegram_standin.records import BotState, Config, InviteLink
 
 TOKEN = "123456789:AAHcontrol-test-token"
 BOT_ID = 123456789

@@ -1,5 +1,5 @@
 """The IPN verifier (and the NowPayments stand-in's signer) against NowPayments' documented signer run
-by Node itself: `JSON.stringify(sortObject(JSON.parse(body)))`, HMAC-SHA512 (tests/unit/js/sign.js).
+by Node itself: `JSON.stringify(sortObject(JSON.parse(body)))`, HMAC-SHA512 (tests/unit/payments/js/sign.js).
 
 CI installs Node (`make system-deps`); the test skips only where Node is absent."""
 

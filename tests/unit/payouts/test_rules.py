@@ -19,7 +19,7 @@ from shared_schemas.documents import (
 )
 from shared_schemas.ids import OrderKind
 from telepay.payouts import rules as payout_rules
-from tests.unit.test_ledger import CHANNEL, order, payment
+from tests.unit.payouts.test_ledger import CHANNEL, order, payment
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 amounts = st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("50"), places=8)

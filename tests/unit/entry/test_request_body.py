@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from functions_framework import create_app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WEBHOOK_SECRET = "unit-webhook-secret-0123456789"
 COMMON = {
     "GOOGLE_CLOUD_PROJECT": "unit",

@@ -2,7 +2,7 @@
 
 The tables in terraform/locals.tf mirror shared_schemas; these tests compare them both ways (all
 declared, nothing extra), check how the resources use them, check every block against the
-provider schema extracted offline (tests/unit/fixtures/provider_schema.json), and run checkov.
+provider schema extracted offline (tests/infra/fixtures/provider_schema.json), and run checkov.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from shared_schemas.names import (
     FunctionSpec,
 )
 from shared_schemas.telegram import ALLOWED_UPDATES
-from tests.unit import terraform_checks as tc
+from tests.infra import terraform_checks as tc
 
 ROOT = tc.ROOT
 FUNCTION_NAMES = {spec.name.value for spec in FUNCTIONS}

@@ -11,8 +11,8 @@ from shared_schemas.documents import EntryState, PayoutDoc, PayoutState, PayoutS
 from shared_schemas.queries import LEDGER_OF_OWNER
 from tests.harness import NOW
 from tests.memory_store import MemoryStore
-from tests.unit.test_operator_cli import ok, run
-from tests.unit.test_owner_payouts import _book
+from tests.operator_cli.test_main import ok, run
+from tests.unit.owners.test_commands_payouts import _book
 
 OWNER = 5001
 

@@ -16,7 +16,7 @@ from telepay.payouts.balance import list_payouts, owner_balance, payout_history,
 from telepay.payouts.flow import NEEDS_OPERATOR, reserve
 from tests.harness import IPN_SECRET, NOW, runtime
 from tests.memory_store import MemoryStore
-from tests.unit.test_ledger import CHANNEL, order, payment
+from tests.unit.payouts.test_ledger import CHANNEL, order, payment
 
 OWNER = CHANNEL.owner_user_id
 

@@ -187,8 +187,8 @@ def test_the_bot_offers_the_app_to_owners() -> None:
 
 
 def test_payouts_show_the_owners_balance_pending_and_history() -> None:
-    from tests.unit.test_payouts_read_side import OWNER as PAYEE
-    from tests.unit.test_payouts_read_side import _entry, _payout
+    from tests.unit.payouts.test_balance import OWNER as PAYEE
+    from tests.unit.payouts.test_balance import _entry, _payout
 
     store = MemoryStore()
     rt = runtime(OwnerAppSettings, store)

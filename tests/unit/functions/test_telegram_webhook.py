@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from functions_framework import create_app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -1,39 +1,26 @@
-"""Expiry and the daily broadcast handler by handler, on the in-memory store and fakes: the sweep
-queues what is due, reminders and the removal each happen once, Telegram's 429 reschedules, lost
-rights are recorded and the owner told once; the daily run queues one post per channel, a post
-replaces the previous one, repeated permanent failures pause the channel's broadcast."""
+"""Expiry handler by handler, on the in-memory store and fakes: the sweep queues what is due,
+reminders and the removal each happen once, Telegram's 429 reschedules, lost rights are recorded
+and the owner told once."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
-from shared_schemas.config import DailyBroadcastSettings, ExpireSubscriptionsSettings
+from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.documents import SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import subscription_id
-from shared_schemas.tasks import BroadcastTask, ExpiryTask
-from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
-from telepay.channels.lookup import forget_cached_channels, save_channel
+from shared_schemas.tasks import ExpiryTask
+from telepay.adapters.telegram_api import TelegramBadRequest, TelegramRetryAfter
+from telepay.channels.lookup import forget_cached_channels
 from telepay.runtime import Runtime
-from telepay.subscriptions.broadcast import daily_run, post_offer
 from telepay.subscriptions.expiry import run_task, sweep
-from tests.conftest import demo_channel
 from tests.harness import NOW, active_subscription, fakes, runtime
 from tests.memory_store import MemoryStore
 
 USER = 8080
 OWNER = 5001
 SUB_ID = subscription_id("DemoChannel01", USER)
-
-
-@pytest.fixture
-def store() -> MemoryStore:
-    forget_cached_channels()
-    store = MemoryStore()
-    save_channel(store, demo_channel())
-    return store
 
 
 def _subscribe(store: MemoryStore, days: float) -> None:
@@ -51,6 +38,11 @@ def _run_queued(rt: Runtime[Any]) -> list[str]:
 
 def _expiry_rt(store: MemoryStore, at: timedelta) -> Runtime[ExpireSubscriptionsSettings]:
     return runtime(ExpireSubscriptionsSettings, store, now=NOW + at)
+
+
+def _subs(store: MemoryStore, users: list[int]) -> list[SubscriptionDoc]:
+    found = [store.subscriptions.get(subscription_id("DemoChannel01", user)) for user in users]
+    return [sub for sub in found if sub is not None]
 
 
 def test_two_reminders_then_one_removal_and_a_goodbye(store: MemoryStore) -> None:
@@ -147,59 +139,3 @@ def test_a_member_telegram_will_not_remove_is_retried_and_the_owner_told_once(st
     assert sub is not None and sub.removed_at is None and sub.next_action_at is not None
     assert sub.removal_attempts >= 2 and "administrator" in (sub.removal_problem or "")
     assert told == 1
-
-
-def _subs(store: MemoryStore, users: list[int]) -> list[SubscriptionDoc]:
-    found = [store.subscriptions.get(subscription_id("DemoChannel01", user)) for user in users]
-    return [sub for sub in found if sub is not None]
-
-
-def _broadcast_rt(store: MemoryStore) -> Runtime[DailyBroadcastSettings]:
-    return runtime(DailyBroadcastSettings, store)
-
-
-def test_the_daily_run_posts_each_channel_once_and_replaces_yesterdays_post(store: MemoryStore) -> None:
-    save_channel(store, demo_channel(token="SecondChan01", owner=5002, open_channel_id=-1002))
-    rt = _broadcast_rt(store)
-    telegram, _, tasks = fakes(rt)
-    assert daily_run(rt, "2026-11-26") == {"queued": 2, "already_queued": 0, "paused": 0}
-    assert daily_run(rt, "2026-11-26") == {"queued": 0, "already_queued": 2, "paused": 0}
-    posts = [post_offer(payload, rt) for _, _, payload, _ in tasks.created]
-    assert posts == ["posted", "posted"]
-    assert (
-        post_offer(BroadcastTask(channel_token="DemoChannel01", day="2026-11-26"), rt) == "duplicate (done)"
-    )
-    first = store.channels.get("DemoChannel01")
-    assert first is not None and first.broadcast.last_posted_day == "2026-11-26"
-
-    assert post_offer(BroadcastTask(channel_token="DemoChannel01", day="2026-11-27"), rt) == "posted"
-    assert ("delete_message", (first.open_channel_id, first.broadcast.last_message_id)) in telegram.calls
-    assert [m.text.startswith("Night Owls Club") for m in telegram.to(first.open_channel_id)] == [True]
-
-
-def test_repeated_permanent_failures_pause_the_broadcast_and_tell_the_owner_once(store: MemoryStore) -> None:
-    rt = _broadcast_rt(store)
-    telegram, _, _ = fakes(rt)
-    telegram.fail_method["send_message"] = [TelegramForbidden("bot was kicked from the channel chat")] * 3
-    outcomes = [
-        post_offer(BroadcastTask(channel_token="DemoChannel01", day=f"2026-11-2{d}"), rt) for d in (6, 7, 8)
-    ]
-    assert outcomes == ["failed (1 in a row)", "failed (2 in a row)", "paused"]
-    assert len(telegram.to(OWNER)) == 1
-    assert daily_run(rt, "2026-11-29") == {"queued": 0, "already_queued": 0, "paused": 1}
-
-
-def test_a_pause_notice_hit_by_a_429_is_sent_on_the_retry(store: MemoryStore) -> None:
-    rt = _broadcast_rt(store)
-    telegram, _, _ = fakes(rt)
-    kicked = TelegramForbidden("bot was kicked from the channel chat")
-    telegram.fail_method["send_message"] = [kicked, kicked, kicked, TelegramRetryAfter(3)]
-    for day in (6, 7):
-        post_offer(BroadcastTask(channel_token="DemoChannel01", day=f"2026-11-2{day}"), rt)
-    with pytest.raises(TelegramRetryAfter):  # the third failure pauses; the owner's notice is rate limited
-        post_offer(BroadcastTask(channel_token="DemoChannel01", day="2026-11-28"), rt)
-    assert telegram.to(OWNER) == []
-    # Cloud Tasks retries the task: the channel is paused now, and the notice goes out once.
-    assert post_offer(BroadcastTask(channel_token="DemoChannel01", day="2026-11-28"), rt) == "paused"
-    assert post_offer(BroadcastTask(channel_token="DemoChannel01", day="2026-11-29"), rt) == "paused"
-    assert len(telegram.to(OWNER)) == 1

@@ -1,0 +1,272 @@
+"""The world's records: users, bots, chats, members, invite links, messages and pending updates.
+
+Plain data (and a bot's wake-up signal); what the world does with them is in ``model.py``, their Bot
+API shapes in ``views.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from .ratelimit import Limits, RateLimiter
+
+JSON = dict[str, Any]
+
+CHANNEL_RIGHTS = (
+    "can_manage_chat",
+    "can_change_info",
+    "can_post_messages",
+    "can_edit_messages",
+    "can_delete_messages",
+    "can_invite_users",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_manage_video_chats",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "can_manage_direct_messages",
+    "is_anonymous",
+)
+SUPERGROUP_RIGHTS = (
+    "can_manage_chat",
+    "can_change_info",
+    "can_delete_messages",
+    "can_invite_users",
+    "can_restrict_members",
+    "can_pin_messages",
+    "can_manage_topics",
+    "can_promote_members",
+    "can_manage_video_chats",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "is_anonymous",
+)
+DEFAULT_ADMIN_RIGHTS = (
+    "can_manage_chat",
+    "can_post_messages",
+    "can_edit_messages",
+    "can_delete_messages",
+    "can_invite_users",
+    "can_restrict_members",
+    "can_pin_messages",
+)
+
+# Delivered unless allowed_updates names the types explicitly (Bot API: "chat_member",
+# "message_reaction" and "message_reaction_count" must be asked for).
+NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+
+MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
+
+
+@dataclass
+class Config:
+    limits: Limits = field(default_factory=Limits)
+    webhook_retry_base: float = 1.0
+    webhook_retry_max: float = 60.0
+    webhook_timeout: float = 30.0
+    callback_answer_timeout: float = 15.0
+    strict_webhook_urls: bool = False
+    set_webhook_interval: float = 1.0
+
+    def as_dict(self) -> JSON:
+        return {
+            "rate_limits": self.limits.as_dict(),
+            "webhook_retry_base": self.webhook_retry_base,
+            "webhook_retry_max": self.webhook_retry_max,
+            "webhook_timeout": self.webhook_timeout,
+            "callback_answer_timeout": self.callback_answer_timeout,
+            "strict_webhook_urls": self.strict_webhook_urls,
+        }
+
+
+@dataclass
+class User:
+    id: int
+    first_name: str
+    last_name: str = ""
+    username: str = ""
+    language_code: str = ""
+    is_bot: bool = False
+    is_premium: bool = False
+    deactivated: bool = False
+
+
+@dataclass
+class Member:
+    user_id: int
+    status: str
+    rights: dict[str, bool] = field(default_factory=dict)
+    until_date: int = 0
+    custom_title: str = ""
+    can_be_edited: bool = False
+    joined_via: str = ""  # the invite link a member joined through, while a member
+
+
+@dataclass
+class InviteLink:
+    invite_link: str
+    chat_id: int
+    creator_id: int
+    name: str = ""
+    expire_date: int = 0
+    member_limit: int = 0
+    creates_join_request: bool = False
+    is_primary: bool = False
+    is_revoked: bool = False
+    joined: set[int] = field(default_factory=set)  # current members that joined through it
+
+
+@dataclass
+class JoinRequest:
+    user_id: int
+    chat_id: int
+    date: int
+    invite_link: str
+
+
+@dataclass
+class Message:
+    message_id: int
+    chat_id: int
+    date: int
+    text: str
+    entities: list[JSON] = field(default_factory=list)
+    reply_markup: JSON | None = None
+    from_id: int | None = None
+    sender_chat_id: int | None = None
+    outgoing: bool = False  # sent by a bot through the Bot API
+    bot_id: int | None = None  # the bot that sent it, or whose private chat it is in
+    edit_date: int = 0
+    deleted: bool = False
+    deleted_at: int = 0
+    reply_to: int | None = None
+    protect_content: bool = False
+    history: list[JSON] = field(default_factory=list)
+    service: JSON = field(default_factory=dict)
+
+
+@dataclass
+class PrivateChat:
+    user_id: int
+    started: bool = False
+    blocked: bool = False
+    messages: dict[int, Message] = field(default_factory=dict)
+    next_message_id: int = 1
+
+
+@dataclass
+class Chat:
+    id: int
+    type: str  # "channel" or "supergroup"
+    title: str
+    username: str = ""
+    description: str = ""
+    members: dict[int, Member] = field(default_factory=dict)
+    links: dict[str, InviteLink] = field(default_factory=dict)
+    requests: dict[int, JoinRequest] = field(default_factory=dict)
+    messages: dict[int, Message] = field(default_factory=dict)
+    next_message_id: int = 1
+
+    @property
+    def right_names(self) -> tuple[str, ...]:
+        """The administrator rights this type of chat has."""
+        return CHANNEL_RIGHTS if self.type == "channel" else SUPERGROUP_RIGHTS
+
+
+@dataclass
+class CallbackQuery:
+    id: str
+    user_id: int
+    chat_id: int
+    message_id: int
+    data: str
+    chat_instance: str
+    created: float  # monotonic
+    answered: bool = False
+    answer: JSON | None = None
+
+
+@dataclass
+class PendingUpdate:
+    update_id: int
+    kind: str
+    body: JSON
+    queue: str
+    expires_at: float  # monotonic
+    attempts: int = 0
+    next_try: float = 0.0
+    in_flight: bool = False
+
+
+@dataclass
+class Webhook:
+    url: str
+    secret_token: str = ""
+    max_connections: int = 40
+    ip_address: str = ""
+
+
+@dataclass
+class Failure:
+    status: int
+    count: int
+    retry_after: int = 0
+    description: str = ""
+    delay: float = 0.0
+
+
+class BotState:
+    """One bot account, as the Bot API server keeps it for one token."""
+
+    def __init__(self, token: str, user: User) -> None:
+        self.token = token
+        self.user = user
+        self.privates: dict[int, PrivateChat] = {}
+        self.known_users: set[int] = set()
+        self.pending: list[PendingUpdate] = []
+        self.next_update_id = 100_000_000 + secrets.randbelow(800_000_000)
+        self.allowed_updates: list[str] | None = None
+        self.webhook: Webhook | None = None
+        self.last_error_date = 0
+        self.last_error_message = ""
+        self.callback_queries: dict[str, CallbackQuery] = {}
+        self.commands: list[JSON] = []  # the default scope's
+        self.scoped_commands: dict[
+            str, list[JSON]
+        ] = {}  # other scopes: `chat:<id>`, `all_private_chats`, ...
+        self.menu_buttons: dict[int, JSON] = {}  # private chat id -> its menu button (setChatMenuButton)
+        self.limiter = RateLimiter()
+        self.last_set_webhook = -1e9
+        self.deliveries: list[JSON] = []
+        self.poll_generation = 0
+        self._changed = asyncio.Event()
+
+    def notify(self) -> None:
+        """Wakes every waiter (long polls, the webhook worker)."""
+        old = self._changed
+        self._changed = asyncio.Event()
+        old.set()
+
+    async def wait_changed(self, seconds: float) -> None:
+        event = self._changed
+        try:
+            await asyncio.wait_for(event.wait(), timeout=max(0.0, seconds))
+        except TimeoutError:
+            pass
+
+    def allows(self, kind: str) -> bool:
+        if self.allowed_updates is None:
+            return kind not in NOT_BY_DEFAULT
+        return kind in self.allowed_updates
+
+    def private(self, user_id: int) -> PrivateChat:
+        chat = self.privates.get(user_id)
+        if chat is None:
+            chat = PrivateChat(user_id=user_id)
+            self.privates[user_id] = chat
+        return chat
