@@ -3,7 +3,7 @@
 The settings type parameter lets mypy catch a module reading a setting its function does not have:
 a flow declares the settings it needs (`rt: Runtime[IpnHandlerSettings]`), and an adapter is only
 reachable from a runtime whose settings configure it (`rt.telegram` needs `TelegramSettings`).
-Tests build a Runtime on the in-memory store and fakes (`tests/unit/harness.py`) or on the
+Tests build a Runtime on the in-memory store and fakes (`tests/harness.py`) or on the
 emulators, and may replace any adapter before first use.
 """
 

@@ -1,4 +1,4 @@
-"""The storage port in memory, with Firestore's semantics (proven by tests/contract): documents are
+"""The storage port in memory, with Firestore's semantics (proven by tests/integration/test_store_contract.py): documents are
 kept as the Firestore-ready dicts the real store writes, so what a handler reads back is what it
 would read from Firestore; transactions read one consistent view, apply their writes together and
 run again when a document they read changed before they committed."""

@@ -50,7 +50,7 @@ from telepay.core.errors import Permanent
 from telepay.core.logs import get_logger
 from telepay.donations.keypad import new_session_id
 from telepay.donations.keypad_rules import AMOUNT_LINE_PREFIX
-from telepay.owners import commands as owner_bot
+from telepay.owners import commands as owner_commands
 from telepay.runtime import Runtime
 from telepay.subscriptions import membership, texts
 
@@ -119,7 +119,7 @@ def _route(update: TelegramUpdate, rt: Rt) -> str:
 def _on_message(message: TgMessage, update_id: int, rt: Rt) -> str:
     if message.chat.type != "private" or message.from_user is None:
         return "ignored (not a private chat)"
-    owners = owner_bot.on_message(message, update_id, rt)  # owners' commands and answers
+    owners = owner_commands.on_message(message, update_id, rt)  # owners' commands and answers
     if owners is not None:
         return owners
     text = (message.text or "").strip()
@@ -181,7 +181,7 @@ def offer_keyboard(channel: ChannelDoc, first_tier: str | None = None) -> list[l
 def _on_callback(query: TgCallbackQuery, update_id: int, rt: Rt) -> str:
     prefix, parts = parse_callback(query.data or "")
     if prefix in OWNER_CALLBACKS:
-        return owner_bot.on_callback(query, prefix, parts, update_id, rt)
+        return owner_commands.on_callback(query, prefix, parts, update_id, rt)
     chat_id = query.message.chat.id if query.message else query.from_user.id
     if prefix == CALLBACK_BUY and len(parts) == 2:
         token, tier_id = parts

@@ -2,7 +2,7 @@
 
 Business code reads and writes `shared_schemas` documents through a `Store` and never sees the
 database's own calls. Two implementations keep the same semantics, proven by one contract suite
-(`tests/contract/test_store_contract.py`): `telepay.adapters.firestore_store.FirestoreStore` (the
+(`tests/integration/test_store_contract.py`): `telepay.adapters.firestore_store.FirestoreStore` (the
 only module of `telepay/` that imports the Firestore client) and the in-memory store of the tests.
 
 Semantics both keep:

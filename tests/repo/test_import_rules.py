@@ -18,7 +18,7 @@ PACKAGES = ("telepay", "shared_schemas", "functions", "local", "operator_cli", "
 def lint_imports(tree: Path, *contracts: str) -> subprocess.CompletedProcess[str]:
     only = [arg for contract in contracts for arg in ("--contract", contract)]
     return subprocess.run(
-        [str(LINT_IMPORTS), "--config", str(tree / "pyproject.toml"), "--no-cache", *only],
+        [str(LINT_IMPORTS), str(tree / "pyproject.toml"), "--no-cache", *only],
         cwd=tree,
         env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
         capture_output=True,
@@ -55,6 +55,10 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("telepay/payments/settlement.py", "from telepay.adapters import telegram_api", "pure-rules"),
         ("shared_schemas/money.py", "from telepay.core import clock", "shared-schemas"),
         ("telepay/channels/lookup.py", "from local import fixtures", "runtime-is-deployed-alone"),
+        # A circle inside a package: claims imports store, and now store claims.
+        ("telepay/core/store.py", "from telepay.core import claims", "no-cycles"),
+        # The stand-in's old circle (model -> views -> records), closed again.
+        ("local/telegram_standin/records.py", "from local.telegram_standin import model", "no-cycles"),
     ],
 )
 def test_one_wrong_import_breaks_its_contract(
@@ -69,6 +73,8 @@ def test_one_wrong_import_breaks_its_contract(
     finally:
         path.write_text(original)
     assert done.returncode == 1, done.stdout
-    assert "1 broken" in done.stdout and module[:-3].replace("/", ".") in done.stdout
+    assert "1 broken" in done.stdout
+    importer = module[:-3].replace("/", ".")
+    assert importer in done.stdout or f".{importer.rsplit('.', 1)[1]} ->" in done.stdout, done.stdout
     assert everything.returncode == 1, everything.stdout
     assert lint_imports(scratch, broken).returncode == 0  # the copy is whole again
