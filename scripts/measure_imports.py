@@ -3,12 +3,19 @@ fresh interpreter (median of several runs), beside the import of the libraries t
 needs when it loads (its floor: a function cannot start faster than its libraries import).
 
     python -m scripts.measure_imports [--runs 5]
+    python -m scripts.measure_imports --instructions   # instructions counted by valgrind (callgrind)
+
+Wall-clock figures on a shared machine move by 10 % from run to run; `--instructions` counts the
+instructions of one `import main` per function under callgrind (with a fixed hash seed), which
+repeat to within a few thousandths of a percent, so two checkouts can be compared for a change of
+a fraction of a percent. It also prints how many of TelePay's modules the import loads.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -74,10 +81,52 @@ def measure_floors(runs: int) -> dict[str, tuple[tuple[str, ...], list[float]]]:
     return floors
 
 
+INSTRUMENTED = (
+    "import sys, main; "
+    "print(sum(m.split('.')[0] in ('telepay', 'shared_schemas') for m in sys.modules), len(sys.modules))"
+)
+
+
+def count_instructions() -> dict[str, tuple[int, int, int]]:
+    """Each function's `import main` under callgrind: (instructions, TelePay's modules, all modules)."""
+    build()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | ENV | {"PYTHONHASHSEED": "0"}
+    counted = {}
+    for spec in FUNCTIONS:
+        done = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--callgrind-out-file=/dev/null",
+                sys.executable,
+                "-c",
+                INSTRUMENTED,
+            ],
+            cwd=OUT / spec.name.value,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        collected = re.search(r"Collected : (\d+)", done.stderr)
+        if collected is None:
+            raise RuntimeError(f"callgrind printed no count for {spec.name.value}: {done.stderr[-500:]}")
+        ours, everything = (int(n) for n in done.stdout.split())
+        counted[spec.name.value] = (int(collected.group(1)), ours, everything)
+    return counted
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind")
     args = parser.parse_args()
+    if args.instructions:
+        print("instructions of each entry module's import, callgrind, PYTHONHASHSEED=0")
+        print(f"{'function':<22} {'instructions':>14} {'TelePay modules':>16} {'all modules':>12}")
+        for name, (instructions, ours, everything) in count_instructions().items():
+            print(f"{name:<22} {instructions:>14,} {ours:>16} {everything:>12}")
+        return 0
     print(f"import time of each entry module, fresh interpreter, {args.runs} runs")
     print(f"{'function':<22} {'median ms':>10} {'min ms':>8} {'max ms':>8}")
     for name, times in measure(args.runs).items():

@@ -2,7 +2,8 @@
 
 Plain types at the provider's edge: the NowPayments adapter parses its answers into them, and the
 pure rules (settlement, the ledger, the payout rules) take them as values without importing the
-adapter. Extra fields of the API are ignored.
+adapter. Extra fields of the API are ignored; like the documents, the models are built on first use
+(a function that never reads a payment does not pay for building them).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from shared_schemas.money import Money
 
 
 class Invoice(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     id: str
     invoice_url: str
     order_id: str | None = None
@@ -22,7 +23,7 @@ class Invoice(BaseModel):
 class Payment(BaseModel):
     """The API's view of a payment: the only source of truth for settling."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     payment_id: int
     payment_status: str
     order_id: str | None = None
@@ -39,7 +40,7 @@ class Payment(BaseModel):
 class Withdrawal(BaseModel):
     """One withdrawal of a NowPayments payout (mass payout) batch."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     id: str
     batch_withdrawal_id: str | None = None
     status: str
