@@ -27,6 +27,8 @@ KEY_POINT, KEY_BACK, KEY_CLEAR, KEY_CONFIRM, KEY_CANCEL = ".", "bs", "clr", "ok"
 KEYS = (*DIGITS, KEY_POINT, KEY_BACK, KEY_CLEAR, KEY_CONFIRM, KEY_CANCEL)
 AMOUNT_LINE_PREFIX = "Amount: "
 AMOUNT_CHANGED = "The amount changed while you typed: check it and tap Confirm again."
+# A Donate button or link of a channel that is gone or paused (the same words as the offer's).
+NO_DONATIONS = "Sorry, I can't find that offer. Please check the link with the channel owner."
 VALID_TEXT = re.compile(r"^(0|[1-9]\d{0,3})?(\.\d{0,2})?$")
 
 

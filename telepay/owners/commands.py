@@ -215,6 +215,9 @@ def on_message(message: TgMessage, update_id: int, rt: Rt) -> str | None:
     return None if result == "no conversation" else result
 
 
+CALLBACK_PREFIXES = (CALLBACK_OWNER, CALLBACK_PAUSE, CALLBACK_RESUME)  # the owners' buttons
+
+
 def on_callback(query: TgCallbackQuery, prefix: str, parts: list[str], update_id: int, rt: Rt) -> str:
     user_id = query.from_user.id
     chat_id = query.message.chat.id if query.message else user_id

@@ -1,5 +1,8 @@
 """Who is in a closed channel, and a way back in for subscribers who are not.
 
+A join request is approved only for a user with an active subscription to that channel (a
+forwarded link is useless to anyone else), and declined with a word to the user otherwise.
+
 `chat_member` updates (members joining, leaving, removed) keep `in_channel` of the subscription
 true to Telegram, in Telegram's order (an older update never overwrites a newer one). A subscriber
 whose join link expired unused, or who left, asks again with `/start <token>` or `/subscriptions`
@@ -8,14 +11,16 @@ and gets a fresh Join button: access they paid for is never out of reach.
 
 from __future__ import annotations
 
+import contextlib
+
 from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import subscription_id
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import SUBSCRIPTIONS_OF_USER
-from shared_schemas.telegram import Button, TgChatMemberUpdated
+from shared_schemas.telegram import Button, TgChatJoinRequest, TgChatMemberUpdated
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
-from telepay.channels.lookup import channel_by_closed_chat, load_channel
+from telepay.channels.lookup import channel_by_closed_chat, load_channel, load_subscription
 from telepay.channels.notices import notify_owner_once
 from telepay.core.store import Tx
 from telepay.runtime import Runtime
@@ -93,3 +98,28 @@ def _join_button(rt: Rt, channel: ChannelDoc, sub: SubscriptionDoc) -> Button | 
         )
         return None
     return Button(texts.join_button(channel.title), url=link)
+
+
+def on_join_request(request: TgChatJoinRequest, rt: Rt) -> str:
+    """Approve only a user with an active subscription to this channel: a forwarded link is useless."""
+    user_id = request.from_user.id
+    channel = channel_by_closed_chat(rt.store, request.chat.id)
+    subscription = load_subscription(rt.store, channel.token, user_id) if channel else None
+    now = rt.clock.now()
+    if (
+        channel is not None
+        and subscription is not None
+        and subscription.status is SubscriptionStatus.ACTIVE
+        and subscription.expires_at > now
+    ):
+        rt.telegram.approve_join_request(request.chat.id, user_id)
+        rt.store.subscriptions.update(
+            subscription_id(channel.token, user_id), {"in_channel": True, "updated_at": now}
+        )
+        return "join approved"
+    # Told first: while the request is pending the bot may write to them even if they never
+    # started it (a stranger with a forwarded link).
+    with contextlib.suppress(TelegramForbidden, TelegramBadRequest):
+        rt.telegram.send_message(request.user_chat_id or user_id, texts.JOIN_DECLINED)
+    rt.telegram.decline_join_request(request.chat.id, user_id)
+    return "join declined"

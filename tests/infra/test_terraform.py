@@ -1037,7 +1037,7 @@ LOGGED_BY_THE_CODE = {
     ],
     "telepay_access_granted": [
         ("functions/telegram_webhook/main.py", 'log.info("update handled: %s"'),
-        ("telepay/bot/webhook.py", 'return "join approved"'),
+        ("telepay/subscriptions/membership.py", 'return "join approved"'),
     ],
     "telepay_removals": [
         ("telepay/entry/task_target.py", 'log.info("%s: %s", model.__name__'),

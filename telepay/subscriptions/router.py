@@ -1,0 +1,137 @@
+"""What a buyer does in the bot's private chat: `/start <token>` (the offer, or their subscription
+and the offer), the tier buttons that queue an invoice, the renew button, `/subscriptions`,
+`/help`; and the owner's `/broadcast`. The bot's webhook routes these here (one router per
+feature); the invoice itself is made by create_invoice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shared_schemas.config import TelegramWebhookSettings
+from shared_schemas.documents import ChannelDoc, ChannelStatus
+from shared_schemas.ids import (
+    CALLBACK_BUY,
+    CALLBACK_RENEW,
+    OrderKind,
+    StartKind,
+    StartLink,
+    buy_callback,
+    donate_callback,
+    subscription_order_id,
+)
+from shared_schemas.names import Queue
+from shared_schemas.tasks import CreateInvoiceTask
+from shared_schemas.telegram import Button, TgCallbackQuery, TgMessage, TgUser
+from telepay.adapters.tasks_queue import enqueue_once
+from telepay.channels.lookup import load_channel, load_subscription
+from telepay.core.logs import get_logger
+from telepay.core.users import display_name
+from telepay.runtime import Runtime
+from telepay.subscriptions import membership, texts
+from telepay.subscriptions.broadcast import owner_repost
+
+log = get_logger("telepay.webhook")  # the log lines of telegram_webhook keep its logger's name
+Rt = Runtime[TelegramWebhookSettings]
+
+
+def on_message(message: TgMessage, command: str, rt: Rt) -> str:
+    """A buyer's command or text other than `/start <token>` (which is `on_start`)."""
+    assert message.from_user is not None
+    if command == "/broadcast":
+        rt.telegram.send_message(message.chat.id, owner_repost(rt, message.from_user.id, message.message_id))
+        return "broadcast requested"
+    if command == "/subscriptions":
+        return membership.list_subscriptions(rt, message.chat.id, message.from_user.id)
+    if command == "/start":
+        rt.telegram.send_message(message.chat.id, texts.WELCOME)
+        return "welcome"
+    if command in {"/help"} or not command.startswith("/"):
+        rt.telegram.send_message(message.chat.id, texts.WELCOME)
+        return "help"
+    return "ignored (unknown command)"
+
+
+def on_start(link: StartLink, message: TgMessage, rt: Rt) -> str:
+    """`/start <token>` (the offer) or `/start <token>_<tier>` (a tier's button under the offer post)."""
+    assert message.from_user is not None
+    task_key = f"start-{message.chat.id}-{message.message_id}"
+    if link.kind is StartKind.TIER and link.tier_id:
+        return _buy(rt, message.from_user, message.chat.id, link.channel_token, link.tier_id, task_key, None)
+    channel = load_channel(rt.store, link.channel_token)
+    sub = load_subscription(rt.store, link.channel_token, message.from_user.id) if channel else None
+    if channel is not None and sub is not None and membership.active(sub, rt):
+        shown = membership.show_subscription(rt, message.chat.id, channel, sub)
+        return f"{shown}; {show_offer(link.channel_token, message.chat.id, rt, first_tier=sub.tier_id)}"
+    return show_offer(link.channel_token, message.chat.id, rt)
+
+
+def show_offer(token: str, chat_id: int, rt: Rt, first_tier: str | None = None) -> str:
+    channel = load_channel(rt.store, token)
+    if channel is None:
+        rt.telegram.send_message(chat_id, texts.UNKNOWN_OFFER)
+        return "unknown offer"
+    if channel.status is not ChannelStatus.ACTIVE:
+        rt.telegram.send_message(chat_id, texts.PAUSED_OFFER)
+        return "paused offer"
+    rt.telegram.send_message(chat_id, texts.offer(channel), keyboard=offer_keyboard(channel, first_tier))
+    return "offer shown"
+
+
+def offer_keyboard(channel: ChannelDoc, first_tier: str | None = None) -> list[list[Button]]:
+    tiers = sorted(channel.tiers, key=lambda t: (t.tier_id != first_tier, t.tier_id))
+    rows = [
+        [Button(texts.tier_button(t, channel.currency), callback_data=buy_callback(channel.token, t.tier_id))]
+        for t in tiers
+    ]
+    rows.append([Button(texts.DONATE_BUTTON, callback_data=donate_callback(channel.token))])
+    return rows
+
+
+def _on_buy(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
+    token, tier_id = parts
+    chat_id = query.message.chat.id if query.message else query.from_user.id
+    return _buy(rt, query.from_user, chat_id, token, tier_id, f"buy-{query.id}", query.id)
+
+
+def _on_renew(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
+    token, tier_id = parts
+    chat_id = query.message.chat.id if query.message else query.from_user.id
+    rt.telegram.answer_callback_query(query.id)
+    return show_offer(token, chat_id, rt, first_tier=tier_id or None)
+
+
+# Button prefix → (number of parts, handler).
+CALLBACKS: dict[str, tuple[int, Callable[[TgCallbackQuery, list[str], int, Rt], str]]] = {
+    CALLBACK_BUY: (2, _on_buy),
+    CALLBACK_RENEW: (2, _on_renew),
+}
+
+
+def _buy(
+    rt: Rt, user: TgUser, chat_id: int, token: str, tier_id: str, task_key: str, query_id: str | None
+) -> str:
+    user_id = user.id
+    channel = load_channel(rt.store, token)
+    if channel is None or channel.status is not ChannelStatus.ACTIVE or channel.tier(tier_id) is None:
+        if query_id:
+            rt.telegram.answer_callback_query(query_id, texts.OFFER_CHANGED, alert=True)
+        else:
+            rt.telegram.send_message(chat_id, texts.UNKNOWN_OFFER if channel is None else texts.OFFER_CHANGED)
+        return "stale offer"
+    # The order id is chosen here, so a retried task or a re-delivered update reuses it.
+    order_id = subscription_order_id(token, user_id, tier_id)
+    payload = CreateInvoiceTask(
+        order_id=order_id,
+        user_id=user_id,
+        chat_id=chat_id,
+        channel_token=token,
+        kind=OrderKind.SUBSCRIPTION,
+        tier_id=tier_id,
+        buyer_name=display_name(user)[:80],
+    )
+    if not enqueue_once(rt.tasks, Queue.CREATE_INVOICE, rt.settings.create_invoice_url, payload, task_key):
+        log.info("task %s already queued", task_key)
+    if query_id:
+        rt.telegram.answer_callback_query(query_id, texts.PREPARING_INVOICE)
+    return "invoice queued"
