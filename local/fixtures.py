@@ -4,6 +4,7 @@ bot (`/newchannel`, as `local/demo.py` plays it)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,21 @@ from typing import Any
 from local.clients import TelegramControl, store
 from shared_schemas.documents import ChannelDoc, Tier
 from telepay.channels.lookup import save_channel
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def tron_address(seed: str) -> str:
+    """A well-formed Tron address (Base58Check, version 0x41) made from `seed`: a distinct payout
+    wallet per test owner that the bot's address check and NowPayments' both accept."""
+    raw = b"\x41" + hashlib.sha256(seed.encode()).digest()[:20]
+    raw += hashlib.sha256(hashlib.sha256(raw).digest()).digest()[:4]
+    number, text = int.from_bytes(raw, "big"), ""
+    while number:
+        number, digit = divmod(number, 58)
+        text = _B58[digit] + text
+    return text
+
 
 OPEN_RIGHTS = ["can_post_messages", "can_edit_messages", "can_delete_messages"]
 # Posting and editing in the closed channel are for its donation post.

@@ -36,7 +36,7 @@ import httpx
 from local.clients import NowPaymentsControl, TelegramControl, buttons, firestore, store, wait_for
 from local.config import StackConfig
 from local.dead_letters import dead_letters, summary
-from local.fixtures import CLOSED_RIGHTS, setup_channel
+from local.fixtures import CLOSED_RIGHTS, setup_channel, tron_address
 from local.processes import signal_group
 from local.stack import Stack
 from shared_schemas.documents import PayoutStrategy
@@ -111,13 +111,14 @@ class World:
         self.token = "Drill" + uuid.uuid4().hex[:8]
         ids = setup_channel(self.endpoints, self.tg, self.token)
         self.owner, self.open, self.closed = ids["owner"], ids["open"], ids["closed"]
-        # Instant payouts to the owner's wallet, in the currency buyers pay in (no conversion).
-        self.wallet = f"TDrillWallet{self.token}"
+        # Instant payouts to the owner's wallet: USDT on Tron, as the bot stores the owner's choice
+        # (NowPayments' code of that pair is the currency buyers pay in, so no conversion).
+        self.wallet = tron_address(self.token)
         store(self.endpoints).channels.update(
             self.token,
             {
                 "payout_wallet": self.wallet,
-                "payout_currency": PAY_CURRENCY,
+                "payout_currency": "usdt",
                 "payout_network": "trx",
                 "payout_strategy": PayoutStrategy.INSTANT,
                 "payout_threshold": Decimal("0"),

@@ -582,7 +582,9 @@ class PayoutDoc(Document):
     address: str = Field(
         description="Owner's wallet, copied at reservation (a later change applies next time)."
     )
-    currency: str = Field(description="Payout currency (lower case).")
+    currency: str = Field(
+        description="NowPayments' code of the owner's coin on their network (e.g. `usdttrc20` for USDT on Tron)."
+    )
     network: str | None = None
     amount: Money = Field(description="Amount sent, in the payout currency (rounded down when converted).")
     strategy: PayoutStrategy

@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from local.nowpayments_standin import validation as v
+from local.nowpayments_standin.currencies import CURRENCIES, known
 from local.nowpayments_standin.jsjson import js_json_stringify, js_number_to_string
 from local.nowpayments_standin.model import (
     InvoiceRequest,
@@ -67,6 +68,8 @@ class PublicApi:
             Route("/v1/invoice", api(self.create_invoice), methods=["POST"]),
             Route("/v1/payment/{payment_id}", api(self.get_payment)),
             Route("/v1/auth", api(self.auth), methods=["POST"]),
+            Route("/v1/full-currencies", api(self.full_currencies)),
+            Route("/v1/payout/validate-address", api(self.validate_address), methods=["POST"]),
             Route("/v1/payout", api(self.create_payout), methods=["POST"]),
             Route("/v1/payout", api(self.list_payouts), methods=["GET"]),
             Route("/v1/payout-withdrawal/min-amount/{coin}", api(self.min_amount)),
@@ -185,8 +188,32 @@ class PublicApi:
             requests = _withdrawal_requests(v.json_object(await request.body()))
         except ValidationFailed as failure:
             return _invalid(failure)
+        for index, item in enumerate(requests):
+            if (
+                refused := _payout_address_refusal(item.currency, item.address, f"withdrawals[{index}]")
+            ) is not None:
+                return refused
         batch = self.standin.create_payout(requests)
         return JSResponse({"id": batch.id, "withdrawals": batch.withdrawals})
+
+    async def full_currencies(self, request: Request) -> Response:
+        if (denied := self._api_key_refusal(request)) is not None:
+            return denied
+        return JSResponse({"currencies": [c.full(i) for i, c in enumerate(CURRENCIES.values())]})
+
+    async def validate_address(self, request: Request) -> Response:
+        """``POST /v1/payout/validate-address``: "OK" for an address the code's network takes."""
+        if (denied := self._api_key_refusal(request)) is not None:
+            return denied
+        try:
+            body = v.json_object(await request.body())
+            address = v.string(body, "address", required=True)
+            currency = v.currency(body, "currency", required=True)
+        except ValidationFailed as failure:
+            return _invalid(failure)
+        assert address is not None and currency is not None
+        refused = _payout_address_refusal(currency, address, "")
+        return refused if refused is not None else JSResponse("OK")
 
     async def verify_payout(self, request: Request) -> Response:
         if (denied := self._payout_refusal(request)) is not None:
@@ -243,9 +270,10 @@ class PublicApi:
     async def min_amount(self, request: Request) -> Response:
         if (denied := self._api_key_refusal(request)) is not None:
             return denied
-        return JSResponse(
-            {"success": True, "result": self.standin.min_withdrawal(request.path_params["coin"])}
-        )
+        coin = request.path_params["coin"]
+        if known(coin) is None:
+            return np_error(400, "INVALID_REQUEST_PARAMS", f"Currency {coin} was not found")
+        return JSResponse({"success": True, "result": self.standin.min_withdrawal(coin)})
 
     async def estimate(self, request: Request) -> Response:
         if (denied := self._api_key_refusal(request)) is not None:
@@ -337,3 +365,18 @@ def _withdrawal_requests(body: dict[str, Any]) -> list[WithdrawalRequest]:
             )
         )
     return parsed
+
+
+def _payout_address_refusal(currency: str, address: str, label: str) -> JSResponse | None:
+    """NowPayments' refusal of a payout to an unknown code or an address its network cannot take."""
+    coin = known(currency)
+    where = f"{label}." if label else ""
+    if coin is None:
+        return np_error(
+            400, "BAD_CREATE_WITHDRAWAL_REQUEST", f'"{where}currency" {currency} is not supported'
+        )
+    if not coin.takes(address):
+        return np_error(
+            400, "BAD_CREATE_WITHDRAWAL_REQUEST", f"Invalid payout_address: {address} for {coin.code}"
+        )
+    return None

@@ -73,6 +73,10 @@ _USD_PER_UNIT = {
     "usdttrc20": 1.0,
     "usdterc20": 1.0,
     "usdc": 1.0,
+    "usdcsol": 1.0,
+    "usdtsol": 1.0,
+    "usdtbsc": 1.0,
+    "usdtmatic": 1.0,
 }
 # Minimum withdrawal per currency (`GET /v1/payout-withdrawal/min-amount/{coin}`); others: 0.
 _DEFAULT_PAYOUT_MINIMUMS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -98,23 +98,50 @@ def _solana(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Network:
-    code: str  # NowPayments' name of the network
+    code: str  # TelePay's name of the network (what the channel stores)
     name: str
-    currencies: tuple[str, ...]  # coins paid out on it (lowercase, as NowPayments names them)
+    tickers: Mapping[str, str]  # coin paid out on it → NowPayments' code of that coin on this network
     address_format: str  # shown when an address is refused
     is_address: Callable[[str], bool]
 
+    @property
+    def currencies(self) -> tuple[str, ...]:
+        """The coins paid out on it (lowercase)."""
+        return tuple(self.tickers)
 
+
+# NowPayments names a token per network (`GET /v1/full-currencies`): USDT on Tron is `usdttrc20`,
+# on Ethereum `usdterc20`; `usdt` alone is another chain. A channel stores the coin and the
+# network its owner chose; payouts, their minimums and estimates use the code of the pair.
 NETWORKS: tuple[Network, ...] = (
-    Network("btc", "Bitcoin", ("btc",), "starts with bc1, 1 or 3", _bitcoin),
+    Network("btc", "Bitcoin", {"btc": "btc"}, "starts with bc1, 1 or 3", _bitcoin),
     Network(
-        "eth", "Ethereum (ERC-20)", ("eth", "usdt", "usdc"), "0x followed by 40 hex characters", _ethereum
+        "eth",
+        "Ethereum (ERC-20)",
+        {"eth": "eth", "usdt": "usdterc20", "usdc": "usdc"},
+        "0x followed by 40 hex characters",
+        _ethereum,
     ),
-    Network("trx", "Tron (TRC-20)", ("trx", "usdt"), "T followed by 33 letters and digits", _tron),
-    Network("sol", "Solana", ("sol", "usdc"), "32 to 44 letters and digits (base58)", _solana),
-    Network("ltc", "Litecoin", ("ltc",), "starts with ltc1, L or M", _litecoin),
+    Network(
+        "trx",
+        "Tron (TRC-20)",
+        {"trx": "trx", "usdt": "usdttrc20"},
+        "T followed by 33 letters and digits",
+        _tron,
+    ),
+    Network(
+        "sol", "Solana", {"sol": "sol", "usdc": "usdcsol"}, "32 to 44 letters and digits (base58)", _solana
+    ),
+    Network("ltc", "Litecoin", {"ltc": "ltc"}, "starts with ltc1, L or M", _litecoin),
 )
 PAYOUT_CURRENCIES: tuple[str, ...] = tuple(dict.fromkeys(c for n in NETWORKS for c in n.currencies))
+
+
+def payout_ticker(currency: str, network_code: str | None) -> str | None:
+    """NowPayments' code for a coin on a network (`usdt` on `trx` → `usdttrc20`); None for a pair
+    TelePay does not pay out on."""
+    net = network(network_code or "")
+    return net.tickers.get(currency.lower()) if net else None
 
 
 def network(code: str) -> Network | None:

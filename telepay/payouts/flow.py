@@ -43,6 +43,7 @@ from shared_schemas.nowpayments import Withdrawal
 from shared_schemas.queries import AVAILABLE_LEDGER, LEDGER_OF_CHANNEL, PAYOUT_NOTICES, PAYOUTS_DUE
 from telepay.adapters.nowpayments_api import NowPaymentsRejected
 from telepay.adapters.nowpayments_payouts import VerificationRefused
+from telepay.channels import wallets
 from telepay.channels.lookup import load_channel
 from telepay.core.clock import Clock
 from telepay.core.errors import ClaimBusy, Permanent, Transient
@@ -74,13 +75,21 @@ def plan_channel(rt: Rt, channel_token: str) -> list[str]:
     channel = load_channel(rt.store, channel_token)
     if channel is None or not (channel.payout_wallet and channel.payout_currency):
         return []  # no wallet yet: the balance waits
+    payout_currency = wallets.payout_ticker(channel.payout_currency, channel.payout_network)
+    if payout_currency is None:  # the channel rules allow no such pair: nothing is sent anywhere
+        log.error(
+            "payout held: %s on %s is not a currency TelePay pays out in",
+            channel.payout_currency,
+            channel.payout_network,
+            extra={"channel_token": channel_token},
+        )
+        return []
     now = rt.clock.now()
     by_currency: dict[str, list[LedgerEntryDoc]] = defaultdict(list)
     for entry in available_entries(rt.store, channel_token, now):
         by_currency[entry.settled_currency].append(entry)
     reserved = []
     api = rt.payouts_api
-    payout_currency = channel.payout_currency.lower()
     for currency, entries in by_currency.items():
         minimum = api.min_amount(payout_currency)
         if currency != payout_currency:
@@ -89,7 +98,7 @@ def plan_channel(rt: Rt, channel_token: str) -> list[str]:
         for group in payout_rules.plan(
             channel.payout_strategy, entries, minimum, channel.payout_threshold, usd
         ):
-            payout = _payout(rt, channel, group, currency, now)
+            payout = _payout(rt, channel, group, currency, payout_currency, now)
             if reserve(rt.store, payout):
                 reserved.append(payout.payout_id)
                 log.info(
@@ -110,11 +119,17 @@ def _usd_value(rt: Rt, entries: list[LedgerEntryDoc]) -> Decimal:
 
 
 def _payout(
-    rt: Rt, channel: ChannelDoc, group: list[LedgerEntryDoc], currency: str, now: datetime
+    rt: Rt,
+    channel: ChannelDoc,
+    group: list[LedgerEntryDoc],
+    currency: str,
+    payout_currency: str,
+    now: datetime,
 ) -> PayoutDoc:
-    assert channel.payout_wallet and channel.payout_currency
+    """`currency`: what the entries settled in; `payout_currency`: NowPayments' code of the owner's
+    coin on their network (both as NowPayments names them)."""
+    assert channel.payout_wallet
     settled = sum((e.settled_net for e in group), Decimal(0))
-    payout_currency = channel.payout_currency.lower()
     amount = settled
     if currency != payout_currency:
         converted = rt.payouts_api.estimate(settled, currency, payout_currency)

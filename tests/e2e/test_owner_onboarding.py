@@ -1,23 +1,24 @@
 """An owner goes live entirely inside Telegram, through the stand-ins: the bot made admin of two
 channels (one right missing at first, then granted), /newchannel with some wrong answers, the
-deep link; a buyer buys through it, the owner sees the sale in /stats, pauses, and the next buyer
-is told sales are paused."""
+deep link; a buyer buys through it, the owner is paid out in USDT on Tron to the wallet given in
+/newchannel, sees the sale in /stats, pauses, and the next buyer is told sales are paused."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from local.clients import wait_for
-from local.demo import CLOSED_TITLE, DEMO_ANSWERS, OPEN_TITLE, answer_all, new_owner, token_of
+from local.demo import CLOSED_TITLE, DEMO_ANSWERS, OPEN_TITLE, TRON_WALLET, answer_all, new_owner, token_of
 from local.fixtures import CLOSED_RIGHTS, OPEN_RIGHTS
 from tests.e2e.flows import Channel, subscribe
 
 pytestmark = pytest.mark.e2e
 
 
-def test_an_owner_goes_live_and_sells(endpoints, tg, np) -> None:  # type: ignore[no-untyped-def]
+def test_an_owner_goes_live_and_sells(stack, endpoints, tg, np) -> None:  # type: ignore[no-untyped-def]
     owner, chat = new_owner(tg)
     open_id = tg.channel(OPEN_TITLE, owner, username=f"owls_{owner}")
     closed_id = tg.channel(CLOSED_TITLE, owner)
@@ -67,6 +68,18 @@ def test_an_owner_goes_live_and_sells(endpoints, tg, np) -> None:  # type: ignor
     buyer = tg.user("Sam")
     subscribe(tg, np, buyer, channel)
     tg.wait_message(owner, "New payment")
+
+    # The owner's payout goes out in NowPayments' code for USDT on Tron, to the wallet she typed.
+    scheduler = f"http://127.0.0.1:{stack.config.port_base + 30}"
+    httpx.post(f"{scheduler}/run/payouts-every-minute", timeout=200).raise_for_status()
+    payouts = wait_for(
+        "the owner's payout at NowPayments",
+        lambda: (
+            [w for w in np.withdrawals() if str(w["unique_external_id"]).startswith(f"po-{token}-")] or None
+        ),
+        timeout=60,
+    )
+    assert [(w["currency"], w["address"]) for w in payouts] == [("usdttrc20", TRON_WALLET)]
     stats = chat.send("/stats", "📊")["text"]
     assert "Active subscribers: 1" in stats
     assert "Last 7 days: 1 new, 0 renewed, $5.00 USD in sales" in stats

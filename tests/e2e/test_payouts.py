@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from local.clients import store, wait_for
+from local.fixtures import tron_address
 from shared_schemas.documents import EntryState, LedgerEntryDoc, PayoutState, PayoutStrategy
 from telepay.payouts import ledger
 from telepay.payouts.balance import owner_balance, payout_history
@@ -30,7 +31,7 @@ def _payout_channel(
         token,
         {
             "payout_wallet": wallet,
-            "payout_currency": "usdttrc20",
+            "payout_currency": "usdt",  # as the bot stores USDT on Tron
             "payout_network": "trx",
             "payout_strategy": strategy,
             "payout_threshold": Decimal(threshold),
@@ -64,7 +65,7 @@ def _verified(np: Any, wallet: str, count: int) -> list[dict[str, Any]] | None:
 
 
 def test_instant_and_threshold_owners_are_paid_their_exact_net(stack, endpoints, tg, np, db, token) -> None:  # type: ignore[no-untyped-def]
-    instant_wallet, threshold_wallet = f"TInstant{token}", f"TThreshold{token}"
+    instant_wallet, threshold_wallet = tron_address(f"instant {token}"), tron_address(f"threshold {token}")
     instant = _payout_channel(endpoints, tg, token, instant_wallet, PayoutStrategy.INSTANT, "0")
     threshold = _payout_channel(
         endpoints, tg, token[:-1] + "T", threshold_wallet, PayoutStrategy.THRESHOLD, "15"

@@ -25,6 +25,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from local.background_server import BackgroundServer
+from local.fixtures import tron_address
 from local.nowpayments_standin import create_app
 from local.nowpayments_standin.jsjson import js_json_stringify, js_number_to_string, js_sort_object
 
@@ -38,6 +39,7 @@ ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 # --------------------------------------------------------------------------------------------------
 # An independent verifier of the documented scheme: HMAC-SHA512 over JSON.stringify(sortObject(body)),
 # rebuilt from the received text with every number kept exactly as it was written.
+BTC_ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"  # BIP 173's example
 
 
 class _NumberText(str):
@@ -555,7 +557,7 @@ def test_payout_auth_create_verify(np: httpx.Client, receiver: tuple[Receiver, s
     assert token.count(".") == 2
     request = {
         "withdrawals": [
-            {"address": "bc1qexample", "currency": "btc", "amount": 0.0001, "ipn_callback_url": url}
+            {"address": BTC_ADDRESS, "currency": "btc", "amount": 0.0001, "ipn_callback_url": url}
         ]
     }
     no_bearer = np.post("/v1/payout", json=request, headers=KEY)
@@ -602,7 +604,7 @@ def test_payouts_can_finish_automatically() -> None:
         auth = {**KEY, "Authorization": f"Bearer {token}"}
         batch = client.post(
             "/v1/payout",
-            json={"withdrawals": [{"address": "T1", "currency": "trx", "amount": 5}]},
+            json={"withdrawals": [{"address": tron_address("one"), "currency": "trx", "amount": 5}]},
             headers=auth,
         ).json()
         code = pyotp.TOTP(TOTP_SECRET).now()
@@ -619,7 +621,7 @@ def test_payout_list_minimums_estimate_and_balance(np: httpx.Client) -> None:
     np.post("/_control/balance", json={"trx": 100}).raise_for_status()
     ids = []
     for number in range(3):
-        withdrawal = {"address": f"T{number}", "currency": "trx", "amount": 10 + number}
+        withdrawal = {"address": tron_address(str(number)), "currency": "trx", "amount": 10 + number}
         batch = np.post(
             "/v1/payout",
             json={"withdrawals": [{**withdrawal, "unique_external_id": f"x{number}"}]},
@@ -779,3 +781,35 @@ def test_sort_object_like_the_reference() -> None:
     )
     # typeof [] === "object": sortObject turns arrays into index-keyed objects.
     assert js_json_stringify(js_sort_object({"l": [3, 4]})) == '{"l":{"0":3,"1":4}}'
+
+
+def test_payouts_refuse_a_code_they_do_not_know_and_an_address_its_network_cannot_take(
+    np: httpx.Client,
+) -> None:
+    token = np.post("/v1/auth", json={"email": EMAIL, "password": PASSWORD}).json()["token"]
+    auth = {**KEY, "Authorization": f"Bearer {token}"}
+    tron = tron_address("owner")
+
+    def payout(currency: str, address: str) -> httpx.Response:
+        item = {"address": address, "currency": currency, "amount": 5}
+        return np.post("/v1/payout", json={"withdrawals": [item]}, headers=auth)
+
+    unknown = payout("usdtron", tron)
+    assert unknown.status_code == 400 and "usdtron is not supported" in unknown.json()["message"]
+    # `usdt` alone is USDT on Omni: a Tron address is not one of its addresses.
+    wrong_chain = payout("usdt", tron)
+    assert wrong_chain.status_code == 400
+    assert wrong_chain.json()["code"] == "BAD_CREATE_WITHDRAWAL_REQUEST"
+    assert f"Invalid payout_address: {tron}" in wrong_chain.json()["message"]
+    assert payout("usdttrc20", tron).is_success
+    assert np.get("/v1/payout-withdrawal/min-amount/usdtron", headers=KEY).status_code == 400
+
+    check = "/v1/payout/validate-address"
+    assert np.post(check, json={"address": tron, "currency": "usdttrc20"}, headers=KEY).json() == "OK"
+    refused = np.post(check, json={"address": BTC_ADDRESS, "currency": "usdttrc20"}, headers=KEY)
+    assert refused.status_code == 400 and "Invalid payout_address" in refused.json()["message"]
+    assert np.post(check, json={"address": tron, "currency": "usdttrc20"}).status_code in (401, 403)
+
+    listed = np.get("/v1/full-currencies", headers=KEY).json()["currencies"]
+    usdt_tron = next(c for c in listed if c["code"] == "USDTTRC20")
+    assert usdt_tron["network"] == "trx" and re.fullmatch(usdt_tron["wallet_regex"], tron)

@@ -7,6 +7,7 @@ import hashlib
 
 import pytest
 
+from local.nowpayments_standin import currencies
 from telepay.channels import wallets
 
 # Published examples: the genesis block's address, BIP 173/350 test vectors, the USDT contract on
@@ -82,3 +83,24 @@ def test_each_coin_is_paid_out_on_its_networks() -> None:
     assert [n.code for n in wallets.networks_for("usdt")] == ["eth", "trx"]
     assert [n.code for n in wallets.networks_for("usdc")] == ["eth", "sol"]
     assert wallets.network("doge") is None
+
+
+def test_each_coin_on_each_network_has_nowpayments_code() -> None:
+    assert wallets.payout_ticker("usdt", "trx") == "usdttrc20"
+    assert wallets.payout_ticker("USDT", "eth") == "usdterc20"
+    assert wallets.payout_ticker("usdc", "sol") == "usdcsol"
+    assert wallets.payout_ticker("btc", "btc") == "btc"
+    assert wallets.payout_ticker("usdt", "btc") is None  # not a pair TelePay pays out on
+    assert wallets.payout_ticker("usdttrc20", None) is None  # a code is not a coin
+
+
+@pytest.mark.parametrize("net", wallets.NETWORKS, ids=lambda n: n.code)
+def test_every_payout_code_is_one_nowpayments_knows_on_that_network(net: wallets.Network) -> None:
+    """The stand-in plays NowPayments' currency list: each code TelePay sends exists there, on the
+    same network, and takes the addresses TelePay accepts for that network."""
+    example = {"btc": BTC_BECH32, "eth": ETH, "trx": TRON, "sol": SOLANA, "ltc": base58check(0x30, bytes(20))}
+    for coin, code in net.tickers.items():
+        known = currencies.known(code)
+        assert known is not None, f"{coin} on {net.code}: NowPayments has no {code}"
+        assert known.network == net.code
+        assert known.takes(example[net.code]), (code, example[net.code])

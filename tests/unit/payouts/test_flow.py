@@ -17,16 +17,25 @@ import pytest
 from pydantic import SecretStr
 
 from local.background_server import BackgroundServer
+from local.fixtures import tron_address
 from local.nowpayments_standin import create_app
 from local.nowpayments_standin.model import NowPaymentsStandin
 from shared_schemas.config import IpnHandlerSettings, PayoutSettings
-from shared_schemas.documents import EntryState, OrderStatus, PayoutDoc, PayoutState, PayoutStrategy
+from shared_schemas.documents import (
+    ChannelDoc,
+    EntryState,
+    OrderStatus,
+    PayoutDoc,
+    PayoutState,
+    PayoutStrategy,
+)
 from shared_schemas.ids import OrderKind
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
 from shared_schemas.nowpayments import Payment
 from shared_schemas.queries import PAYOUTS_DUE
 from telepay.adapters.nowpayments_api import NowPaymentsApi, _withdrawal
 from telepay.channels.lookup import save_channel
+from telepay.channels.settings import validate_channel
 from telepay.payments import signature as ipn_signature
 from telepay.payments.ipn import handle_ipn
 from telepay.payouts import flow as payout_flow
@@ -42,7 +51,7 @@ IPN_SECRET = "payout-test-ipn-secret"
 EMAIL = "merchant@example.test"
 PASSWORD = "payout-test-password"
 TOTP = pyotp.random_base32()
-WALLET = "TXownerWallet000000000000000000001"
+WALLET = tron_address("the owner")  # a real Tron address: the bot and NowPayments check it
 
 
 @dataclass
@@ -79,18 +88,19 @@ def world() -> Iterator[World]:
 def channel(
     world: World, token: str, strategy: PayoutStrategy, threshold: str = "0", owner: int = 5001
 ) -> None:
-    save_channel(
-        world.store,
-        demo_channel(
-            token=token,
-            owner=owner,
-            payout_wallet=WALLET,
-            payout_currency="usdttrc20",
-            payout_network="trx",
-            payout_strategy=strategy,
-            payout_threshold=Decimal(threshold),
-        ),
+    # Through the rules the bot and the CLI apply: the owner chose USDT, on Tron, and a wallet.
+    checked = validate_channel(
+        demo_channel(token=token, owner=owner).model_dump()
+        | {
+            "payout_wallet": WALLET,
+            "payout_currency": "usdt",
+            "payout_network": "trx",
+            "payout_strategy": strategy.value,
+            "payout_threshold": threshold,
+        }
     )
+    assert isinstance(checked, ChannelDoc), checked
+    save_channel(world.store, checked)
 
 
 def book(world: World, token: str, number: int, price: str, outcome: str, owner: int = 5001) -> Any:
