@@ -1,6 +1,8 @@
-"""One rule for who may change a channel: its owner (the channel's record) who is still an admin
-of both its channels, asked of Telegram at that moment. The bot (`/edit`, `/pause`, `/resume`) and
-the owner app apply it; each words its own refusal.
+"""One rule for who may sell or change a channel: its owner (the channel's record) who is the
+creator of both its Telegram channels, asked of Telegram at that moment. Another administrator of
+the channels, whatever their rights, may not: the money of the channel's sales goes to the wallet
+of whoever registers it. The bot (`/newchannel`, `/edit`, `/pause`, `/resume`) and the owner app
+apply it; each words its own refusal.
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ Rt = Runtime[TelegramSettings]
 
 class Why(Enum):
     NOT_OWNER = "not the owner"  # no such channel, or someone else's
-    NOT_ADMIN = "not an admin"  # no longer an admin of one of its channels
+    NOT_CREATOR = "not the creator"  # not (or no longer) the creator of one of its channels
 
 
 @dataclass(frozen=True)
 class Refusal:
     why: Why
-    chat_id: int | None = None  # the channel they are no longer an admin of
+    chat_id: int | None = None  # the channel they are not the creator of
 
 
 def owned(store: Store, user_id: int) -> list[ChannelDoc]:
@@ -50,6 +52,12 @@ def is_admin(rt: Rt, chat_id: int, user_id: int) -> bool:
     return found is not None and found.is_admin
 
 
+def is_creator(rt: Rt, chat_id: int, user_id: int) -> bool:
+    """Telegram's `creator` status in the chat, now: the one person who owns it."""
+    found = member(rt, chat_id, user_id)
+    return found is not None and found.status == "creator"
+
+
 def change_refusal(
     rt: Rt,
     user_id: int,
@@ -59,7 +67,8 @@ def change_refusal(
 ) -> Refusal | None:
     """Why this person may not change the channel now, or None when they may. `channel` (or its
     `token`, read here) is the stored channel; neither while a new channel is being set up.
-    `chat_ids`: the open and closed channels it is in, or is being moved to."""
+    `chat_ids`: the open and closed channels it is in, or is being moved to; the person must be
+    the creator of each."""
     if channel is None and token is not None:
         channel = load_channel(rt.store, token)
         if channel is None:
@@ -67,6 +76,6 @@ def change_refusal(
     if channel is not None and channel.owner_user_id != user_id:
         return Refusal(Why.NOT_OWNER)
     for chat_id in chat_ids:
-        if not is_admin(rt, chat_id, user_id):
-            return Refusal(Why.NOT_ADMIN, chat_id)
+        if not is_creator(rt, chat_id, user_id):
+            return Refusal(Why.NOT_CREATOR, chat_id)
     return None

@@ -3,7 +3,7 @@
 Every call carries Telegram's `initData` (`Authorization: tma <initData>`), validated by
 `telepay.owners.init_data`; without a valid one the answer is 401. A channel the caller does not own is
 404, as one that does not exist. Settings are checked by `telepay.channels.settings` with the rules
-of the bot's `/edit`: only the owner who is still an admin of both channels may change them, a new
+of the bot's `/edit`: only the owner who is the creator of both channels may change them, a new
 price applies to new invoices only (orders keep the price they were made with), the donation post
 is refreshed, `resume` queues today's offer post, and every change is recorded
 (`telepay.channels.changes`).
@@ -262,11 +262,11 @@ def settings_of(channel: ChannelDoc) -> dict[str, Any]:
 
 
 def _admin_problem(rt: Rt, user_id: int, channel: ChannelDoc) -> str | None:
-    """The bot's rule (`telepay.owners.admins`): only an owner still an admin of both channels."""
+    """The bot's rule (`telepay.owners.admins`): only an owner who is the creator of both channels."""
     chats = (channel.open_channel_id, channel.closed_channel_id)
     if admins.change_refusal(rt, user_id, chats, channel=channel) is None:
         return None
-    return "You need to be an admin of both channels to change this channel."
+    return "Only the creator of both channels can change this channel."
 
 
 def save_settings(rt: Rt, user_id: int, channel: ChannelDoc, body: dict[str, Any]) -> Reply:

@@ -3,10 +3,10 @@
 `/newchannel` asks, one question at a time, everything a channel needs (the questions and their
 checks are `telepay.owners.questions`; a bad answer gets the reason and the question again), shows
 a summary, and on confirmation writes the channel, sends the owner its links and posts the first
-offer. `/edit`
-changes one group of settings through the same questions. `/channels`, `/pause`, `/resume` and
-`/stats` need no conversation. Only a channel's owner (its record) who is still an admin of both
-its channels (asked of Telegram at that moment) may change it.
+offer. `/edit` changes one group of settings through the same questions. `/channels`, `/pause`,
+`/resume` and `/stats` need no conversation. Only the creator of both channels may sell them, and
+only a channel's owner (its record) who is still their creator (asked of Telegram at that
+moment) may change it (`telepay.owners.admins`).
 
 Conversation state lives in `conversations` (`telepay.owners.conversations`): buttons carry the
 conversation's version, so a button from an earlier question does nothing.
@@ -136,7 +136,7 @@ def _owner_problem(rt: Rt, user_id: int, data: Data) -> str | None:
         return None
     if refusal.why is admins.Why.NOT_OWNER or refusal.chat_id is None:
         return say.NOT_OWNER
-    return say.still_admin_needed(chats[refusal.chat_id])
+    return say.creator_needed(chats[refusal.chat_id])
 
 
 def _writes(rt: Rt, conversation: ConversationDoc, data: Data) -> Callable[[Tx], None]:

@@ -48,14 +48,14 @@ def _bot_id(rt: Rt) -> int:
 
 
 def _candidates(rt: Rt, user_id: int, data: Data) -> list[tuple[str, str]]:
-    """Chats the user made the bot an admin of, where the user is still an admin too."""
+    """Chats the user made the bot an admin of, of which the user is the creator."""
     taken = {data.get("open_channel_id"), data.get("closed_channel_id")}
     found = []
     for chat in rt.store.bot_chats.find(BOT_CHATS_ADDED_BY, added_by=user_id):
         if (
             chat.status == "administrator"
             and chat.chat_id not in taken
-            and admins.is_admin(rt, chat.chat_id, user_id)
+            and admins.is_creator(rt, chat.chat_id, user_id)
         ):
             found.append((chat.title or str(chat.chat_id), str(chat.chat_id)))
     return found
@@ -85,8 +85,8 @@ def _take_pick(role: Role) -> Callable[[Rt, int, Data, str], Result]:
         used = [o for o in offers_in_chat(rt, chat_id) if o.channel.token != data.get("token")]
         if used:
             return Invalid(say.chat_in_use(record.title, used[0].channel.title))
-        if not admins.is_admin(rt, chat_id, user_id):
-            return Invalid(say.still_admin_needed(record.title))
+        if not admins.is_creator(rt, chat_id, user_id):
+            return Invalid(say.creator_needed(record.title))
         missing = missing_rights(admins.member(rt, chat_id, _bot_id(rt)), role)
         if missing:
             return Invalid(say.rights_missing_for(record.title, role.value, missing))

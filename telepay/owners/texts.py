@@ -73,13 +73,13 @@ STALE_BUTTON = "That button belongs to an earlier question."
 BUSY = "I was handling another answer of yours at the same moment, so I didn't use this one."
 NO_CANDIDATES = (
     "To start, add me as an admin to two channels: the open one, where I post your offer, and the "
-    "closed one your subscribers join. You must be an admin of both too. Then send /newchannel again."
+    "closed one your subscribers join. Both must be channels you created. Then send /newchannel again."
 )
 SKIP = "Skip"
 
 
-def still_admin_needed(title: str) -> str:
-    return f"You need to be an admin of {title} to use it. Nothing was changed."
+def creator_needed(title: str) -> str:
+    return f"Only the creator of {title} can sell it or change its offer. Nothing was changed."
 
 
 def state_of(channel: ChannelDoc) -> str:

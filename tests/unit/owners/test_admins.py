@@ -1,5 +1,5 @@
-"""One rule for who may change a channel, for the bot and the owner app alike: the owner on the
-channel's record who is still an admin of both its channels, asked of Telegram at that moment."""
+"""One rule for who may sell or change a channel, for the bot and the owner app alike: the owner on
+the channel's record who is the creator of both its channels, asked of Telegram at that moment."""
 
 from __future__ import annotations
 
@@ -48,16 +48,31 @@ def test_an_unknown_channel_is_nobodys(rt: Runtime[TelegramWebhookSettings]) -> 
     assert change_refusal(rt, OWNER, (OPEN, CLOSED), token="NoSuchChannel1") == Refusal(Why.NOT_OWNER)
 
 
-def test_an_owner_no_longer_admin_is_told_which_channel(rt: Runtime[TelegramWebhookSettings]) -> None:
+def test_an_owner_no_longer_creator_is_told_which_channel(rt: Runtime[TelegramWebhookSettings]) -> None:
     telegram = fakes(rt)[0]
     telegram.members[(CLOSED, OWNER)] = ("left", ())
-    assert change_refusal(rt, OWNER, (OPEN, CLOSED), token="DemoChannel01") == Refusal(Why.NOT_ADMIN, CLOSED)
-    # Telegram will not say (the bot was removed from the chat): not an admin either.
+    assert change_refusal(rt, OWNER, (OPEN, CLOSED), token="DemoChannel01") == Refusal(
+        Why.NOT_CREATOR, CLOSED
+    )
+    # Telegram will not say (the bot was removed from the chat): not the creator either.
     telegram.members[(CLOSED, OWNER)] = ("creator", ())
     telegram.members[(OPEN, OWNER)] = TelegramForbidden("bot was kicked from the channel chat")
-    assert change_refusal(rt, OWNER, (OPEN, CLOSED), token="DemoChannel01") == Refusal(Why.NOT_ADMIN, OPEN)
+    assert change_refusal(rt, OWNER, (OPEN, CLOSED), token="DemoChannel01") == Refusal(Why.NOT_CREATOR, OPEN)
 
 
-def test_a_channel_being_set_up_needs_only_the_admin_rights(rt: Runtime[TelegramWebhookSettings]) -> None:
-    assert change_refusal(rt, CO_ADMIN, (OPEN, CLOSED)) is None
-    assert change_refusal(rt, 7777, (OPEN,)) == Refusal(Why.NOT_ADMIN, OPEN)
+def test_a_channel_being_set_up_needs_the_creator_of_both(rt: Runtime[TelegramWebhookSettings]) -> None:
+    assert change_refusal(rt, OWNER, (OPEN, CLOSED)) is None
+    # A co-admin with every right is still not the one whose channels they are.
+    fakes(rt)[0].members[(OPEN, CO_ADMIN)] = ("administrator", ("can_post_messages", "can_invite_users"))
+    assert change_refusal(rt, CO_ADMIN, (OPEN, CLOSED)) == Refusal(Why.NOT_CREATOR, OPEN)
+    assert change_refusal(rt, 7777, (OPEN,)) == Refusal(Why.NOT_CREATOR, OPEN)
+
+
+def test_an_owner_who_handed_the_channel_over_may_no_longer_change_it(
+    rt: Runtime[TelegramWebhookSettings],
+) -> None:
+    """Telegram moved the channel's ownership: the old creator is an administrator now."""
+    fakes(rt)[0].members[(CLOSED, OWNER)] = ("administrator", ("can_invite_users",))
+    assert change_refusal(rt, OWNER, (OPEN, CLOSED), token="DemoChannel01") == Refusal(
+        Why.NOT_CREATOR, CLOSED
+    )

@@ -208,12 +208,12 @@ def test_a_conversation_expires_after_24_hours(owner: Owner) -> None:
     assert "expired after 24 hours" in owner.last().text
 
 
-def test_someone_no_longer_admin_is_stopped_at_the_next_step(owner: Owner) -> None:
+def test_someone_no_longer_creator_is_stopped_at_the_next_step(owner: Owner) -> None:
     owner.say("/newchannel")
     owner.press("Night Owls")
     owner.telegram.members[(OPEN, OWNER)] = ("member", ())
     assert owner.press("Night Owls Members") == "not the owner"
-    assert "You need to be an admin of Night Owls" in owner.last().text
+    assert "Only the creator of Night Owls can sell it" in owner.last().text
 
 
 def test_a_channel_the_bot_was_removed_from_is_refused(owner: Owner) -> None:
@@ -401,3 +401,18 @@ def test_stats(owner: Owner) -> None:
     assert "Ending in the next 7 days: 1" in text
     assert "Last 7 days: 1 new, 1 renewed, $9.98 USD in sales, $25.00 USD in donations" in text
     assert "Last 30 days: 2 new, 1 renewed, $49.98 USD in sales, $25.00 USD in donations" in text
+
+
+def test_a_co_admin_cannot_sell_the_owners_channels_by_typing_their_ids(owner: Owner) -> None:
+    """An administrator of both channels who is not their creator (even one without a single
+    right) is refused, whether they tap or type the chats; only the creator may sell them."""
+    mallory = Owner(owner.rt, user_id=6666)
+    for chat in (OPEN, CLOSED):
+        owner.telegram.members[(chat, mallory.user_id)] = ("administrator", ())
+    assert mallory.say("/newchannel") == "asked open"
+    assert mallory.say(str(OPEN)) == "invalid open"
+    assert "Only the creator of Night Owls can sell it" in mallory.last().text
+    assert mallory.say(str(CLOSED)) == "invalid open"
+    # The owner is not held up: her channels are free for her own offer.
+    assert owner.say("/newchannel") == "asked open"
+    assert owner.press("Night Owls") == "asked closed"
