@@ -499,6 +499,7 @@ class EntryState(StrEnum):
     AVAILABLE = "available"  # owed to the owner, not yet in a payout
     RESERVED = "reserved"  # covered by a payout that has not ended
     PAID = "paid"  # its payout finished
+    REVERSED = "reversed"  # its payment was refunded before any payout covered it: owed nothing
 
 
 class LedgerEntryDoc(Document):
@@ -535,6 +536,13 @@ class LedgerEntryDoc(Document):
     releases: int = Field(default=0, description="Times a failed payout gave it back (part of payout ids).")
     retry_after: datetime | None = Field(
         default=None, description="After a failed payout: not planned again before this (no failure loop)."
+    )
+    reverses: str | None = Field(
+        default=None,
+        description=(
+            "An offset entry (`<entry id>.refund`): the entry whose payment was refunded after a payout "
+            "covered it. Its amounts are that entry's, negative, netted against the owner's next payouts."
+        ),
     )
     booked_at: datetime
     updated_at: datetime

@@ -166,6 +166,13 @@ def settle_payment(
         )
         now = rt.clock.now()
         decision = decide(order, payment, current, channel, now, policy)
+        booked = tx.get(store.ledger, decision.refunded_entry_id) if decision.refunded_entry_id else None
+        if booked is not None:  # a refund: what the payment owed the owner is taken back, in this transaction
+            entry_updates, offset = ledger.refund(booked, now)
+            if entry_updates:
+                tx.update(store.ledger, booked.entry_id, entry_updates)
+            if offset is not None:
+                tx.set(store.ledger, offset.entry_id, offset)
         if decision.ledger_entry_id is not None and channel is not None:
             entry = ledger.book(
                 order, payment, channel, settings.platform_fee_percent, now, decision.ledger_entry_id

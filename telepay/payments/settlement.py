@@ -56,6 +56,7 @@ class Decision:
     subscription: SubscriptionDoc | None = None
     event: OutboxDoc | None = None
     ledger_entry_id: str | None = None  # a settled payment books the ledger under this id
+    refunded_entry_id: str | None = None  # a refunded payment takes back the entry it booked
 
 
 def rank(status: PaymentStatus | None) -> int:
@@ -214,7 +215,13 @@ def _refund(
         shortened = current.model_copy(update={"expires_at": ends, "next_action_at": now, "updated_at": now})
         grant = Grant(shortened, ends, current.expires_at, current.status is SubscriptionStatus.ACTIVE)
     event = payment_event(order, channel, payment, EventType.PAYMENT_REFUNDED, grant, now, per_payment=True)
-    return Decision(f"refunded: {EventType.PAYMENT_REFUNDED.value}", updates, grant.subscription, event)
+    # The entry this payment booked: the order's own, or `<order>.<payment>` for a further payment.
+    entry_id = (
+        order.order_id if payment.payment_id == order.payment_id else f"{order.order_id}.{payment.payment_id}"
+    )
+    return Decision(
+        f"refunded: {EventType.PAYMENT_REFUNDED.value}", updates, grant.subscription, event, None, entry_id
+    )
 
 
 def payment_event(

@@ -7,7 +7,11 @@ Rules (the one rounding rule is `shared_schemas.money.round_fee`):
 - the fee is `gross * fee_percent / 100`, rounded once, half up, to the currency's smallest unit
   (0.01 for fiat, 1e-8 for crypto); the net is gross minus that fee, exactly;
 - the fee rate is copied onto the entry, so a later change of the rate rewrites no history;
-- the entry id is the order id: an order settles once, so booking is idempotent.
+- the entry id is the order id: an order settles once, so booking is idempotent;
+- a refund takes back what the refunded payment owed: an entry no payout covers yet is reversed
+  (owed nothing); one a payout covers or paid is offset by a negative entry (`<entry id>.refund`),
+  netted against the owner's next payouts and never paid out alone. The owner returns what they
+  were owed (the net); the platform's fee is not charged to them twice.
 """
 
 from __future__ import annotations
@@ -66,6 +70,34 @@ def book(
         booked_at=now,
         updated_at=now,
     )
+
+
+def refund(entry: LedgerEntryDoc, now: datetime) -> tuple[dict[str, object] | None, LedgerEntryDoc | None]:
+    """What the refund of `entry`'s payment does to the ledger: (updates of the entry, an offset entry
+    to write); both None when it was taken back already (or is itself an offset)."""
+    if entry.state is EntryState.REVERSED or entry.reverses is not None:
+        return None, None
+    if entry.state is EntryState.AVAILABLE:
+        return {"state": EntryState.REVERSED, "updated_at": now}, None
+    offset = entry.model_copy(
+        update={
+            "entry_id": f"{entry.entry_id}.refund",
+            "gross_amount": -entry.gross_amount,
+            "fee_amount": -entry.fee_amount,
+            "net_amount": -entry.net_amount,
+            "settled_amount": -entry.settled_amount,
+            "settled_fee": -entry.settled_fee,
+            "settled_net": -entry.settled_net,
+            "state": EntryState.AVAILABLE,
+            "payout_id": None,
+            "releases": 0,
+            "retry_after": None,
+            "reverses": entry.entry_id,
+            "booked_at": now,
+            "updated_at": now,
+        }
+    )
+    return None, offset
 
 
 @dataclass(frozen=True)

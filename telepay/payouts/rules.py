@@ -3,7 +3,9 @@ NowPayments reports does to a payout, and how long to wait after a failed attemp
 
 Rules:
 - `instant`: each entry whose net reaches NowPayments' minimum is paid on its own; entries below
-  the minimum wait and are paid together once their sum reaches it.
+  the minimum wait and are paid together once their sum reaches it. While a refund's negative
+  offset entry is owed back, everything is paid in one payout, netted, once the net reaches the
+  minimum: a payout is never negative, and no sale is paid around a debt.
 - `threshold`: everything available is paid in one payout once its value in USD reaches the owner's
   threshold and its amount reaches the minimum; until then nothing is paid.
 - A payout's id is derived from the entries it covers (and how often each was released by a failed
@@ -60,6 +62,9 @@ def plan(
         if ordered and usd_value >= threshold_usd and total >= minimum and total > 0:
             return [ordered]
         return []
+    if any(e.settled_net < 0 for e in ordered):  # a refund owed back: net everything, in one payout
+        total = sum((e.settled_net for e in ordered), Decimal(0))
+        return [ordered] if total >= minimum and total > 0 else []
     groups = [[e] for e in ordered if e.settled_net >= minimum and e.settled_net > 0]
     small = [e for e in ordered if e.settled_net < minimum or e.settled_net <= 0]
     small_total = sum((e.settled_net for e in small), Decimal(0))

@@ -13,7 +13,14 @@ import httpx
 import pytest
 
 from shared_schemas.config import IpnHandlerSettings, NotifySettings, TelegramWebhookSettings
-from shared_schemas.documents import OrderDoc, OrderStatus, PaymentStatus, SubscriptionStatus
+from shared_schemas.documents import (
+    EntryState,
+    OrderDoc,
+    OrderStatus,
+    PaymentStatus,
+    PayoutStrategy,
+    SubscriptionStatus,
+)
 from shared_schemas.ids import OrderKind, subscription_id, subscription_order_id
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
 from telepay.adapters.nowpayments_api import NowPaymentsApi, NowPaymentsRejected, NowPaymentsUnavailable
@@ -22,6 +29,8 @@ from telepay.core.errors import RetryLater, Transient
 from telepay.payments import signature as ipn_signature
 from telepay.payments.ipn import handle_ipn
 from telepay.payments.notify import handle_event
+from telepay.payouts import rules as payout_rules
+from telepay.payouts.balance import owner_balance
 from telepay.subscriptions.broadcast import owner_repost
 from telepay.subscriptions.expiry_rules import next_action, parse_offsets
 from tests.conftest import demo_channel
@@ -231,3 +240,41 @@ def test_a_failed_queueing_leaves_the_cooldown_unset(store: MemoryStore) -> None
         owner_repost(rt, OWNER, 1)
     channel = store.channels.get("DemoChannel01")
     assert channel is not None and channel.broadcast.last_manual_at is None
+
+
+def _available(store: MemoryStore) -> dict[str, Decimal]:
+    return owner_balance(store, OWNER).available
+
+
+def test_a_sale_refunded_before_its_payout_is_owed_nothing(store: MemoryStore) -> None:
+    order = _order(store)
+    _ipn(store, order, 71, "finished")
+    entry = store.ledger.get(order.order_id)
+    assert entry is not None and entry.state is EntryState.AVAILABLE and sum(_available(store).values()) > 0
+    _ipn(store, order, 71, "refunded", now=timedelta(days=2))
+    reversed_entry = store.ledger.get(order.order_id)
+    assert reversed_entry is not None and reversed_entry.state is EntryState.REVERSED
+    assert sum(_available(store).values(), Decimal(0)) == 0  # nothing left to pay out for it
+    # A refund heard again changes nothing more.
+    _ipn(store, order, 71, "refunded", now=timedelta(days=3))
+    assert store.ledger.get(f"{order.order_id}.refund") is None  # no offset for a sale never paid out
+    assert sum(_available(store).values(), Decimal(0)) == 0
+
+
+def test_a_sale_refunded_after_its_payout_is_netted_against_the_next_one(store: MemoryStore) -> None:
+    order = _order(store)
+    _ipn(store, order, 71, "finished")
+    paid = store.ledger.get(order.order_id)
+    assert paid is not None
+    store.ledger.update(order.order_id, {"state": EntryState.PAID, "payout_id": "po-x"})  # paid out
+    _ipn(store, order, 71, "refunded", now=timedelta(days=2))
+    offset = store.ledger.get(f"{order.order_id}.refund")
+    assert offset is not None and offset.reverses == order.order_id
+    assert offset.state is EntryState.AVAILABLE and offset.settled_net == -paid.settled_net
+    assert _available(store) == {paid.settled_currency: -paid.settled_net}  # owed back, never paid out
+    # The offset alone is never a payout; with the next sale the two are paid net, together.
+    assert payout_rules.plan(PayoutStrategy.INSTANT, [offset], Decimal(0), Decimal(0), Decimal(0)) == []
+    later = paid.model_copy(update={"entry_id": "next", "settled_net": paid.settled_net * 3})
+    groups = payout_rules.plan(PayoutStrategy.INSTANT, [later, offset], Decimal(0), Decimal(0), Decimal(0))
+    assert [sorted(e.entry_id for e in g) for g in groups] == [sorted(["next", offset.entry_id])]
+    assert sum(e.settled_net for e in groups[0]) == paid.settled_net * 2
