@@ -23,7 +23,7 @@ from shared_schemas.documents import FailedUpdateDoc
 from shared_schemas.ids import StartKind, parse_callback, parse_start
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.telegram import TelegramUpdate, TgCallbackQuery, TgMessage
-from telepay.core.errors import Permanent
+from telepay.core.errors import Permanent, Transient
 from telepay.core.logs import get_logger
 from telepay.donations import router as donations_router
 from telepay.owners import commands as owner_commands
@@ -39,7 +39,9 @@ CALLBACKS = subscriptions_router.CALLBACKS | donations_router.CALLBACKS
 
 def handle_update(raw: dict[str, object], rt: Rt) -> str:
     """Handle one update at most once. Returns a short outcome for logs and tests; a `Transient`
-    error (a busy claim included) propagates so the entry point answers 503."""
+    error (a busy claim included) propagates so the entry point answers 503. Any other error, a
+    defect included, is recorded in `failed_updates` and answered 200: one bad update never holds
+    back the chat's later ones for Telegram's 24 hours of re-delivery."""
     try:
         update = TelegramUpdate.model_validate(raw)
     except ValidationError as error:
@@ -56,6 +58,14 @@ def handle_update(raw: dict[str, object], rt: Rt) -> str:
             claim.result = _route(update, rt)
         except Permanent as error:  # re-delivery would fail the same way
             _record_failure(update.update_id, raw, f"{type(error).__name__}: {error}", rt)
+            claim.result = "failed permanently"
+        except Transient:
+            raise  # the entry point answers 503: Telegram delivers it again
+        except Exception as error:  # a defect: answered 200 and kept, never re-delivered for 24 h
+            log.error(
+                "update failed with an unexpected error", exc_info=True, extra={"update_id": update.update_id}
+            )
+            _record_failure(update.update_id, raw, f"unexpected {type(error).__name__}: {error}", rt)
             claim.result = "failed permanently"
     return claim.result
 

@@ -136,7 +136,7 @@ def _whole_number(value: object, what: str, low: int, high: int, example: str) -
     if isinstance(value, bool):
         return Invalid(f"Send the {what} as a whole number, e.g. {example}.")
     text = _text(value)
-    if not re.fullmatch(r"-?\d+", text):
+    if not re.fullmatch(r"-?[0-9]{1,9}", text):  # ASCII digits, bounded: int() of any length is not cheap
         return Invalid(f"Send the {what} as a whole number, e.g. {example}.")
     number = int(text)
     if not low <= number <= high:

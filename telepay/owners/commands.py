@@ -15,6 +15,7 @@ conversation's version, so a button from an earlier question does nothing.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
@@ -221,7 +222,7 @@ CALLBACK_PREFIXES = (CALLBACK_OWNER, CALLBACK_PAUSE, CALLBACK_RESUME)  # the own
 def on_callback(query: TgCallbackQuery, prefix: str, parts: list[str], update_id: int, rt: Rt) -> str:
     user_id = query.from_user.id
     chat_id = query.message.chat.id if query.message else user_id
-    if prefix == CALLBACK_OWNER and len(parts) == 2 and parts[0].isdigit():
+    if prefix == CALLBACK_OWNER and len(parts) == 2 and re.fullmatch(r"[0-9]{1,9}", parts[0]):
         result = _answer(rt, user_id, chat_id, update_id, parts[1], int(parts[0]))
         stale = result in ("stale button", "no conversation")
         rt.telegram.answer_callback_query(query.id, say.STALE_BUTTON if stale else None)

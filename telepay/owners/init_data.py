@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,7 +70,7 @@ def validate(raw: str, bot_token: str, now: datetime, max_age_seconds: int) -> I
     if not hmac.compare_digest(_hash(fields, bot_token).encode(), sent.encode()):
         raise InvalidInitData("hash does not match")
     auth_date = fields.get("auth_date", "")
-    if not auth_date.isdigit():
+    if not re.fullmatch(r"[0-9]{1,12}", auth_date):
         raise InvalidInitData("no auth_date")
     age = now.timestamp() - int(auth_date)
     if age > max_age_seconds:

@@ -6,6 +6,7 @@ asked what, and what is written at the end) is `telepay.owners.commands`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -75,7 +76,7 @@ def _take_pick(role: Role) -> Callable[[Rt, int, Data, str], Result]:
     def take(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
         if answer == say.REFRESH_ANSWER:
             return Invalid(say.LIST_AGAIN)
-        if not answer.lstrip("-").isdigit():
+        if not re.fullmatch(r"-?[0-9]{1,20}", answer):  # a chat id: ASCII digits ("²" is a digit to isdigit)
             return Invalid(say.USE_BUTTONS)
         chat_id = int(answer)
         record = rt.store.bot_chats.get(str(chat_id))

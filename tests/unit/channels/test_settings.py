@@ -198,3 +198,9 @@ def test_every_problem_is_named_by_its_path() -> None:
 def test_ids_are_checked_by_the_document() -> None:
     errors = cs.validate_channel(_channel(owner_user_id="someone"))
     assert isinstance(errors, list) and [e.field for e in errors] == ["owner_user_id"]
+
+
+def test_whole_numbers_are_bounded_and_ascii() -> None:
+    assert "whole number" in invalid(cs.parse_days("9" * 5000))  # int() itself refuses over 4,300 digits
+    assert "whole number" in invalid(cs.parse_grace_minutes("٣٠"))
+    assert cs.parse_days("30") == 30

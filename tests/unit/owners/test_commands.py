@@ -416,3 +416,12 @@ def test_a_co_admin_cannot_sell_the_owners_channels_by_typing_their_ids(owner: O
     # The owner is not held up: her channels are free for her own offer.
     assert owner.say("/newchannel") == "asked open"
     assert owner.press("Night Owls") == "asked closed"
+
+
+def test_digits_that_are_not_ascii_are_refused_not_a_crash(owner: Owner) -> None:
+    """'²' and '٣' pass str.isdigit(); int() refuses the first. Each is a wrong answer, asked again."""
+    assert owner.say("/newchannel") == "asked open"
+    for typed in ("²", "-²", "٣٣", "9" * 5000):
+        assert owner.say(typed) == "invalid open", typed
+    forged = updates.press(next(UPDATE_IDS), "ow:²:x", OWNER)  # a client may send any callback data
+    assert handle_update(forged, owner.rt) == "unknown button"
