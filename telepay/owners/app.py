@@ -207,14 +207,22 @@ def subscribers(rt: Rt, channel: ChannelDoc) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["status"] != "active", r["until"]))
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text (OWASP's CSV injection rule): one starting with =, +,
+    -, @, a tab or a carriage return gets a leading quote."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def subscribers_csv(rt: Rt, channel: ChannelDoc) -> Reply:
     out = io.StringIO()
     writer = csv.DictWriter(out, SUBSCRIBER_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in subscribers(rt, channel):
-        # A name starting with =, +, - or @ would be a formula in a spreadsheet.
-        name = str(row["name"])
-        writer.writerow(row | {"name": "'" + name if name[:1] in "=+-@" else name})
+        writer.writerow({column: _cell(value) for column, value in row.items()})
     filename = f"subscribers-{channel.token}.csv"
     return Reply(
         200,

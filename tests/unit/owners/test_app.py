@@ -213,3 +213,25 @@ def test_the_bots_pause_is_recorded_as_the_apps_changes_are() -> None:
     handle_update(updates.start(700, "/pause", OWNER), rt)
     [change] = changes_of(rt)
     assert (change.source, change.changes) == ("bot", {"status": {"before": "active", "after": "paused"}})
+
+
+@pytest.mark.parametrize("name", ["\t=1+2", "\r=1+2", "@SUM(A1)", "+1", "-1", "=Sam"])
+def test_no_csv_cell_can_become_a_formula(rt: Runtime[OwnerAppSettings], name: str) -> None:
+    """OWASP's CSV-injection rule, on every cell: one starting with =, +, -, @, a tab or a carriage
+    return is prefixed with a quote (the buyer's name and the owner's tier label alike)."""
+    order = rt.store.orders.get("x")
+    assert order is not None
+    rt.store.orders.set("x", order.model_copy(update={"buyer_name": name}))
+    reply = call(
+        rt,
+        "/api/channels/DemoChannel01/settings",
+        "POST",
+        {"tiers": [{"price": "5", "days": 30, "label": "=HYPERLINK(1)"}]},
+    )
+    assert reply.status == 200, reply.body
+    [exported] = list(
+        csv.DictReader(io.StringIO(call(rt, "/api/channels/DemoChannel01/subscribers.csv").body))
+    )
+    assert exported["name"] == "'" + name
+    assert exported["tier"] == "'=HYPERLINK(1)"
+    assert exported["user_id"] == "9001" and exported["status"] == "active"
