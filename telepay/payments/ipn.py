@@ -60,6 +60,8 @@ def handle_ipn(body: bytes, signature: str | None, rt: Runtime[IpnHandlerSetting
         return IpnResult(401, "bad signature")
     try:
         raw = json.loads(body)
+        # A lone surrogate (\\ud800) parses but is no text Firestore can keep: malformed, not a 500.
+        json.dumps(raw, ensure_ascii=False).encode()
         if payout_ipn.is_payout_ipn(raw):
             return IpnResult(*payout_ipn.handle_payout_ipn(raw, rt))
         ipn = IpnBody.model_validate(raw)
