@@ -12,6 +12,7 @@ from typing import Any
 from local.clients import TelegramControl, store
 from shared_schemas.documents import ChannelDoc, Tier
 from telepay.channels.lookup import save_channel
+from telepay.channels.settings import validate_channel
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
@@ -59,5 +60,8 @@ def setup_channel(endpoints: dict[str, Any], tg: TelegramControl, token: str) ->
         ],
         created_at=datetime.now(UTC),
     )
+    checked = validate_channel(channel.model_dump())  # the rules the bot and the CLI apply
+    if isinstance(checked, list):
+        raise ValueError("; ".join(str(error) for error in checked))
     save_channel(store(endpoints), channel)
     return {"owner": owner, "open": open_id, "closed": closed_id}

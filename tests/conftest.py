@@ -13,6 +13,7 @@ import pytest
 from google.cloud import firestore
 
 from shared_schemas.documents import ChannelDoc, Tier
+from telepay.channels.settings import validate_channel
 
 # Ports for the test session's own emulators and stack (away from `make up`'s defaults).
 INTEGRATION_PORT_BASE = int(os.environ.get("TELEPAY_TEST_PORT_BASE", "18700"))
@@ -34,7 +35,13 @@ def demo_channel(token: str = "DemoChannel01", owner: int = 5001, **changes: obj
         "created_at": datetime(2026, 11, 1, tzinfo=UTC),
     }
     fields.update(changes)
-    return ChannelDoc.model_validate(fields)
+    # Through the rules the bot and `telepay channels register` apply: a test never starts from a
+    # channel the product itself would refuse.
+    channel = ChannelDoc.model_validate(fields)
+    checked = validate_channel(channel.model_dump())
+    if isinstance(checked, list):
+        raise ValueError("demo_channel breaks the channel rules: " + "; ".join(str(e) for e in checked))
+    return channel
 
 
 def stored(db: firestore.Client, collection: str, document_id: str) -> dict[str, Any]:
