@@ -40,7 +40,6 @@ from shared_schemas.queries import (
 )
 from shared_schemas.telegram import Button, TgCallbackQuery, TgMessage
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
-from telepay.channels import settings as cs
 from telepay.channels.changes import changed, record
 from telepay.channels.lookup import active_and_expiring, load_channel
 from telepay.channels.settings import Invalid
@@ -153,9 +152,10 @@ def _writes(rt: Rt, conversation: ConversationDoc, data: Data) -> Callable[[Tx],
         current = tx.get(channels, token)
         if current is None:
             raise ValueError(f"channel {token} vanished")
-        stored = questions.channel_from(data, current.model_dump()).to_firestore()
-        tx.update(channels, token, {name: stored[name] for name in cs.SETTING_FIELDS} | {"updated_at": now})
-        changes = changed(current.to_firestore(), stored, cs.SETTING_FIELDS)
+        fields = questions.GROUP_FIELDS[data["group"]]
+        stored = questions.channel_from(data, current.model_dump(), fields).to_firestore()
+        tx.update(channels, token, {name: stored[name] for name in fields} | {"updated_at": now})
+        changes = changed(current.to_firestore(), stored, fields)
         record(tx, rt.store, token, conversation.user_id, "bot", changes, now)
 
     return save

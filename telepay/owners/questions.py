@@ -309,9 +309,24 @@ def data_of(channel: ChannelDoc) -> Data:
     return data | {"token": channel.token, "tier_count": len(channel.tiers)}
 
 
-def channel_from(data: Data, base: dict[str, Any]) -> ChannelDoc:
-    """The channel the answers describe, checked once more as a whole."""
-    values = base | {name: data[name] for name in SETTING_FIELDS if name in data}
+# The settings each `/edit` group writes: only these, over the channel as it is at saving time (the
+# conversation's copy of the rest may be a day old, and the owner app or an operator may have
+# changed it since).
+GROUP_FIELDS: dict[str, tuple[str, ...]] = {
+    "channels": ("open_channel_id", "closed_channel_id"),
+    "title": ("title",),
+    "description": ("description",),
+    "tiers": ("tiers",),
+    "donations": ("donation_min", "donation_max", "donation_message"),
+    "grace": ("grace_period_minutes",),
+    "payout": ("payout_currency", "payout_network", "payout_wallet"),
+    "strategy": ("payout_strategy", "payout_threshold"),
+}
+
+
+def channel_from(data: Data, base: dict[str, Any], fields: tuple[str, ...] = SETTING_FIELDS) -> ChannelDoc:
+    """The channel the answers describe (their `fields` over `base`), checked once more as a whole."""
+    values = base | {name: data[name] for name in fields if name in data}
     channel = cs.validate_channel(values)
     if isinstance(channel, list):  # every answer was checked on its own: this is a bug, not input
         raise ValueError("; ".join(str(error) for error in channel))

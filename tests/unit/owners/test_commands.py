@@ -425,3 +425,18 @@ def test_digits_that_are_not_ascii_are_refused_not_a_crash(owner: Owner) -> None
         assert owner.say(typed) == "invalid open", typed
     forged = updates.press(next(UPDATE_IDS), "ow:²:x", OWNER)  # a client may send any callback data
     assert handle_update(forged, owner.rt) == "unknown button"
+
+
+def test_edit_writes_only_its_own_settings_not_a_stale_snapshot(owner: Owner) -> None:
+    """/edit keeps the answers of a conversation up to a day old: what changed meanwhile elsewhere
+    (the owner app, an operator) stays as it is, only the group being edited is written."""
+    token = _live(owner)
+    owner.say("/edit")
+    owner.press(token)
+    assert owner.press("title") == "asked title"
+    # Meanwhile, in the owner app: a new description and price.
+    owner.rt.store.channels.update(token, {"description": "Changed in the app.", "grace_period_minutes": 30})
+    assert owner.say("Night Owls Daily") == "channel saved"
+    channel = owner.rt.store.channels.get(token)
+    assert channel is not None and channel.title == "Night Owls Daily"
+    assert channel.description == "Changed in the app." and channel.grace_period_minutes == 30
