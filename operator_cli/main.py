@@ -180,10 +180,24 @@ def _payout_row(p: PayoutDoc) -> dict[str, Any]:
 @payouts.command("list")
 @pass_op
 def payouts_list(op: Operator) -> None:
-    """Open payouts (not finished or failed), the next due first."""
+    """Open payouts (not finished or failed), the next due first; then channels whose payouts are
+    held, and why (`--json`: the open payouts)."""
     found = list_payouts(op.store)
     rows = [_payout_row(p) for p in found]
-    emit(op.as_json, found, lambda: table(rows, list(rows[0]) if rows else []) or "no open payouts")
+    held = [
+        {"channel": c.token, "owner": c.owner_user_id, "held because": c.payout_problem}
+        for page in op.store.channels.pages(ALL_CHANNELS)
+        for c in (s.doc for s in page)
+        if c.payout_problem
+    ]
+
+    def human() -> str:
+        text = table(rows, list(rows[0]) if rows else []) or "no open payouts"
+        if held:
+            text += "\n\nchannels whose payouts are held:\n" + table(held, list(held[0]))
+        return text
+
+    emit(op.as_json, found, human)
 
 
 @payouts.command("show")

@@ -159,6 +159,10 @@ class ChannelDoc(Document):
     bot_rights_problem: str | None = Field(
         default=None, description="Set when Telegram refused an action for lack of rights."
     )
+    payout_problem: str | None = Field(
+        default=None,
+        description="Why this channel's payouts are held (NowPayments refused to plan them); cleared when they go again.",
+    )
     broadcast: BroadcastState = Field(default_factory=BroadcastState)
     created_at: datetime | None = None
     updated_at: datetime | None = Field(default=None, description="Last change of the owner's settings.")

@@ -129,6 +129,7 @@ class ClaimPurpose(StrEnum):
     RECONCILE = "reconcile"  # one scheduled reconciliation run
     PAYOUT = "payout"  # one step of one payout (create, verify, follow), by payout id
     PAYOUT_NOTICE = "payout-notice"  # the owner's notice of a payout's end, by payout id
+    PAYOUT_HELD = "payout-held"  # the owner's notice that a channel's payouts are held, by reason
 
 
 class Topic(StrEnum):

@@ -22,6 +22,7 @@ retries it (`telepay.payouts.balance.retry_payout`).
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -45,6 +46,7 @@ from telepay.adapters.nowpayments_api import NowPaymentsRejected
 from telepay.adapters.nowpayments_payouts import VerificationRefused
 from telepay.channels import wallets
 from telepay.channels.lookup import load_channel
+from telepay.channels.notices import notify_owner_once
 from telepay.core.clock import Clock
 from telepay.core.errors import ClaimBusy, Permanent, Transient
 from telepay.core.logs import get_logger
@@ -363,23 +365,55 @@ def handle_event(envelope: Envelope[PaymentEvent], rt: Rt) -> list[str]:
     """A payment event: after a settlement, plan the channel's payouts and drive the new ones."""
     if envelope.type is not EventType.PAYMENT_SETTLED:
         return [f"ignored {envelope.type.value}"]
-    reserved = plan_channel(rt, envelope.data.channel_token)
+    reserved = _plan_or_hold(rt, envelope.data.channel_token)
+    if reserved is None:
+        return ["held"]
     return [f"{payout_id}: {advance(rt, payout_id)}" for payout_id in reserved] or ["nothing to pay yet"]
+
+
+def _plan_or_hold(rt: Rt, token: str) -> list[str] | None:
+    """`plan_channel`, or None when NowPayments refuses what planning asks for this channel (a 4xx
+    for its currency or estimate): the channel's payouts are held and the reason recorded on it,
+    its owner told once, the operator alerted (`payout failed:`). A later run tries again."""
+    try:
+        reserved = plan_channel(rt, token)
+    except Permanent as error:
+        reason = f"{type(error).__name__}: {error}"[:300]
+        log.error("payout failed: channel %s held: %s", token, reason, extra={"channel_token": token})
+        channel = load_channel(rt.store, token)
+        if channel is not None:
+            if channel.payout_problem != reason:
+                rt.store.channels.update(token, {"payout_problem": reason})
+            digest = hashlib.sha256(reason.encode()).hexdigest()[:12]
+            text = (
+                f"⚠️ Payouts for {channel.title} are on hold: NowPayments refused them. Your balance is "
+                "safe and we're on it; payouts resume as soon as this is fixed."
+            )
+            notify_owner_once(rt, ClaimPurpose.PAYOUT_HELD, channel, text, key=f"{token}:{digest}")
+        return None
+    channel = load_channel(rt.store, token)
+    if channel is not None and channel.payout_problem:
+        rt.store.channels.update(token, {"payout_problem": None})
+    return reserved
 
 
 def run_scheduled(rt: Rt) -> dict[str, int]:
     """Every minute: the threshold check of every channel with an available balance, then every
     open payout that is due (resume or poll), then the owners' notices."""
     now = rt.clock.now()
-    counts = {"channels": 0, "reserved": 0, "advanced": 0, "notices": 0}
+    counts = {"channels": 0, "reserved": 0, "held": 0, "advanced": 0, "notices": 0}
     tokens = {
         stored.doc.channel_token
         for page in rt.store.ledger.pages(AVAILABLE_LEDGER, state=EntryState.AVAILABLE.value, below=now)
         for stored in page
     }
-    for token in sorted(tokens):
+    for token in sorted(tokens):  # one channel's problem holds that channel only
         counts["channels"] += 1
-        counts["reserved"] += len(plan_channel(rt, token))
+        reserved = _plan_or_hold(rt, token)
+        if reserved is None:
+            counts["held"] += 1
+        else:
+            counts["reserved"] += len(reserved)
     for page in rt.store.payouts.pages(PAYOUTS_DUE, open=True, below=now):
         for stored in page:
             advance(rt, stored.id)
@@ -399,7 +433,7 @@ def send_notices(rt: Rt) -> int:
 
 
 def _notice(rt: Rt, payout: PayoutDoc) -> None:
-    from telepay.adapters.telegram_api import TelegramForbidden
+    from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 
     ids = {"payout_id": payout.payout_id, "channel_token": payout.channel_token}
     with rt.claims.hold(ClaimPurpose.PAYOUT_NOTICE, payout.payout_id, lease=timedelta(minutes=2)) as claim:
@@ -419,4 +453,6 @@ def _notice(rt: Rt, payout: PayoutDoc) -> None:
                 rt.telegram.send_message(payout.owner_user_id, text)
             except TelegramForbidden:
                 log.warning("owner blocked the bot; payout notice not sent", extra=ids)
+            except TelegramBadRequest as error:  # the owner's chat is gone: nothing to retry
+                log.warning("payout notice not sent: %s", error, extra=ids)
     rt.store.payouts.update(payout.payout_id, {"notice_pending": False})

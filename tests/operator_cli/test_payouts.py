@@ -64,3 +64,17 @@ def test_list_show_and_retry() -> None:
     missing = run(store, "payouts", "show", "po-nope")
     assert missing.exit_code != 0 and "no payout po-nope" in missing.output
     assert run(store, "payouts", "retry", "po-nope").exit_code != 0
+
+
+def test_list_shows_the_channels_whose_payouts_are_held_and_why() -> None:
+    from telepay.channels.lookup import save_channel
+    from tests.conftest import demo_channel
+
+    store = MemoryStore()
+    save_channel(
+        store, demo_channel("HeldChan01", payout_problem="NowPaymentsRejected: NowPayments answered 400")
+    )
+    save_channel(store, demo_channel("FineChan01"))
+    listed = ok(run(store, "payouts", "list")).output
+    assert "channels whose payouts are held" in listed
+    assert "HeldChan01" in listed and "answered 400" in listed and "FineChan01" not in listed

@@ -103,7 +103,15 @@ def channel(
     save_channel(world.store, checked)
 
 
-def book(world: World, token: str, number: int, price: str, outcome: str, owner: int = 5001) -> Any:
+def book(
+    world: World,
+    token: str,
+    number: int,
+    price: str,
+    outcome: str,
+    owner: int = 5001,
+    currency: str = "usdttrc20",
+) -> Any:
     from shared_schemas.documents import OrderDoc
 
     order = OrderDoc(
@@ -123,7 +131,7 @@ def book(world: World, token: str, number: int, price: str, outcome: str, owner:
         payment_status="finished",
         order_id=order.order_id,
         outcome_amount=Decimal(outcome),
-        outcome_currency="usdttrc20",
+        outcome_currency=currency,
     )
     ch = demo_channel(token=token, owner=owner)
     entry = ledger.book(
@@ -349,3 +357,37 @@ def test_a_failed_payout_ipn_releases_the_entries_and_tells_owner_and_operator(
 
 def _status(withdrawal: dict[str, Any], status: str) -> Any:
     return _withdrawal({**withdrawal, "status": status})
+
+
+def test_one_channel_nowpayments_refuses_holds_only_that_channel(world: World) -> None:
+    """A 4xx NowPayments gives for one channel (an estimate it refuses) is recorded on that channel,
+    its owner told once, the operator alerted; every other channel is still paid in the same run."""
+    channel(world, "Odd001", PayoutStrategy.INSTANT, owner=5002)
+    channel(world, "Fine01", PayoutStrategy.INSTANT)
+    book(world, "Odd001", 1, "5.00", "4.975", owner=5002, currency="xyzcoin")  # NowPayments refuses it
+    book(world, "Fine01", 2, "5.00", "4.975")
+    rt = world.runtime()
+    counts = payout_flow.run_scheduled(rt)
+    assert counts["held"] == 1 and counts["reserved"] == 1
+    assert [w["address"] for w in world.withdrawals()] == [WALLET]  # Fine01 was paid
+    held = world.store.channels.get("Odd001")
+    assert held is not None and held.payout_problem and "NowPayments answered 400" in held.payout_problem
+    telegram = fakes(rt)[0]
+    assert any("are on hold" in m.text for m in telegram.to(5002))
+    payout_flow.run_scheduled(rt)  # the next run: still held, the owner not told again
+    assert sum("are on hold" in m.text for m in telegram.to(5002)) == 1
+
+
+def test_a_notice_to_an_owner_whose_chat_is_gone_does_not_stop_the_run(world: World) -> None:
+    from telepay.adapters.telegram_api import TelegramBadRequest
+
+    channel(world, "Gone01", PayoutStrategy.INSTANT)
+    book(world, "Gone01", 1, "5.00", "4.975")
+    rt = world.runtime()
+    payout_flow.handle_event(settled("Gone01"), rt)
+    [w] = world.withdrawals()
+    finish_at_standin(world, w["id"])
+    payout_flow.advance(rt, only_payout(world).payout_id)
+    fakes(rt)[0].fail_method["send_message"] = [TelegramBadRequest("Bad Request: chat not found")]
+    assert payout_flow.run_scheduled(rt)["notices"] == 1  # counted, not raised
+    assert payout_flow.send_notices(rt) == 0  # and not tried again every minute
