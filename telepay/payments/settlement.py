@@ -5,8 +5,8 @@ the policy), plain values out (the order's field updates, the subscription to wr
 publish). `telepay.payments.ipn` only reads, calls `decide` and writes, in one transaction.
 
 Rules:
-- A payment's status only moves forward (`PAYMENT_STATUS_RANK`); a settled order never settles
-  again.
+- A payment's status only moves forward (`PAYMENT_STATUS_RANK`), per payment id; a settled order
+  never settles again.
 - A payment settles when its status is a settling one (`finished`, and `confirmed` if configured),
   the API's `price_amount`/`price_currency` match the order's exactly, and
   `actually_paid >= pay_amount * (1 - tolerance/100)` (the tolerance absorbs network-fee rounding
@@ -97,8 +97,10 @@ def decide(
         return Decision(f"ignored unknown status {payment.payment_status!r}")
     if order.status in (OrderStatus.SETTLED, OrderStatus.REFUNDED):
         return _after_settlement(order, payment, new_status, current, channel, now, policy)
-    old = order.payment_status
-    # Forward only; the same settling status may come again (an underpayment topped up).
+    # Forward only, per payment: another payment of the order (the buyer paid again after an
+    # underpaid one was refunded) starts from nothing. The same settling status may come again (an
+    # underpayment topped up).
+    old = order.payment_status if payment.payment_id == order.payment_id else None
     if rank(new_status) < rank(old) or (rank(new_status) == rank(old) and not policy.settles(new_status)):
         return Decision(f"stale {new_status.value} (order at {old})")
 

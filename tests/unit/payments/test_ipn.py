@@ -278,3 +278,17 @@ def test_a_sale_refunded_after_its_payout_is_netted_against_the_next_one(store: 
     groups = payout_rules.plan(PayoutStrategy.INSTANT, [later, offset], Decimal(0), Decimal(0), Decimal(0))
     assert [sorted(e.entry_id for e in g) for g in groups] == [sorted(["next", offset.entry_id])]
     assert sum(e.settled_net for e in groups[0]) == paid.settled_net * 2
+
+
+def test_a_new_payment_after_a_refunded_partial_one_settles_the_order(store: MemoryStore) -> None:
+    """Statuses move forward per payment: the buyer's second payment is not 'stale' because the
+    first one, underpaid, was refunded."""
+    order = _order(store)
+    _ipn(store, order, 71, "partially_paid")
+    _ipn(store, order, 71, "refunded", now=timedelta(hours=1))
+    code, outcome, events = _ipn(store, order, 72, "finished", now=timedelta(hours=2))
+    assert code == 200 and "payment.settled" in outcome, outcome
+    settled = store.orders.get(order.order_id)
+    assert settled is not None and settled.status is OrderStatus.SETTLED and settled.payment_id == 72
+    buyer, owner = _told(store, events)
+    assert len(buyer) == 1 and len(owner) == 1

@@ -144,10 +144,20 @@ def test_a_price_that_differs_from_the_order_never_settles(price: Decimal) -> No
 
 def test_a_late_finished_after_a_refund_is_stale() -> None:
     """Found by the property above: the settling status used to bypass the forward-only rule."""
-    order = _order(payment_status=PaymentStatus.REFUNDED, status=OrderStatus.FAILED)
+    order = _order(payment_id=55, payment_status=PaymentStatus.REFUNDED, status=OrderStatus.FAILED)
     payment = _payment(PaymentStatus.FINISHED, Decimal("5.00"), Decimal("1"), Decimal("1"))
     decision = decide(order, payment, None, CHANNEL, NOW, POLICY)
     assert decision.outcome.startswith("stale") and decision.order_updates == {}
+
+
+def test_another_payment_after_a_refunded_one_is_not_stale() -> None:
+    """Forward-only is per payment: payment 56 starts from nothing, whatever 55 reached."""
+    order = _order(payment_id=55, payment_status=PaymentStatus.REFUNDED, status=OrderStatus.FAILED)
+    payment = _payment(PaymentStatus.FINISHED, Decimal("5.00"), Decimal("1"), Decimal("1"))
+    decision = decide(order, payment.model_copy(update={"payment_id": 56}), None, CHANNEL, NOW, POLICY)
+    assert (
+        decision.order_updates["status"] is OrderStatus.SETTLED and decision.order_updates["payment_id"] == 56
+    )
 
 
 def test_an_unknown_status_changes_nothing() -> None:
