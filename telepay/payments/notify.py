@@ -151,6 +151,7 @@ def _subscription_buyer(rt: Rt, event: PaymentEvent) -> None:
         currency=event.price_currency,
         days=event.days,
         order_id=event.order_id,
+        payment_id=event.payment_id,
     )
     deliver_access(rt, paid, in_channel=subscription is not None and subscription.in_channel)
 

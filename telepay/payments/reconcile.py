@@ -197,6 +197,7 @@ def _pending_access(rt: Rt, counts: dict[str, int]) -> None:
                 currency=order.price_currency,
                 days=order.days,
                 order_id=order.order_id,
+                payment_id=order.payment_id,
             )
             try:
                 outcome = deliver_access(rt, paid, in_channel=sub.in_channel)

@@ -43,16 +43,18 @@ class Paid:
     currency: str
     days: int
     order_id: str
+    payment_id: int | None = None  # the payment this receipt is for (an order may hear of several)
 
 
 def deliver_access(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) -> str:
     """Send the receipt and, to someone not in the channel, a join-request link. Returns "sent" or
     "delayed"; a 403 on the message itself propagates (the caller records the blocked user).
 
-    Once per order: notify (from the payment event) and reconciliation (access still pending) may
-    both try, in either order; whichever comes second finds the claim done and sends nothing."""
+    Once per payment: notify (from the payment event) and reconciliation (access still pending) may
+    both try, in either order; whichever comes second finds the claim done and sends nothing. A
+    further payment on a settled order (a wallet's double send) gets its own receipt."""
     with rt.claims.hold(
-        ClaimPurpose.MESSAGE, f"{paid.order_id}:access", keep_for=timedelta(days=14)
+        ClaimPurpose.MESSAGE, f"{paid.order_id}:{paid.payment_id}:access", keep_for=timedelta(days=14)
     ) as claim:
         if claim.done_before:
             return "sent"

@@ -292,3 +292,19 @@ def test_a_new_payment_after_a_refunded_partial_one_settles_the_order(store: Mem
     assert settled is not None and settled.status is OrderStatus.SETTLED and settled.payment_id == 72
     buyer, owner = _told(store, events)
     assert len(buyer) == 1 and len(owner) == 1
+
+
+def test_a_second_payment_on_a_settled_subscription_tells_the_buyer_their_access_was_extended(
+    store: MemoryStore,
+) -> None:
+    order = _order(store)
+    _, _, first = _ipn(store, order, 71, "finished")
+    buyer, _ = _told(store, first)
+    assert len(buyer) == 1
+    _, outcome, events = _ipn(store, order, 72, "finished", now=timedelta(hours=1))
+    assert "another payment.settled" in outcome
+    buyer, owner = _told(store, events)
+    assert len(buyer) == 1 and len(owner) == 1, buyer  # a receipt for the payment that extended it
+    sub = store.subscriptions.get(subscription_id("DemoChannel01", BUYER))
+    assert sub is not None and sub.expires_at == NOW + timedelta(days=60)
+    assert "25 January 2027" in buyer[0], buyer[0]  # the new end, with the date written out
