@@ -79,6 +79,7 @@ class TaskQueue:
         from google.api_core.exceptions import Conflict, GoogleAPIError
         from google.cloud import tasks_v2
         from google.protobuf import timestamp_pb2
+        from requests.exceptions import RequestException
 
         http_request: dict[str, object] = {
             "http_method": tasks_v2.HttpMethod.POST,
@@ -104,7 +105,7 @@ class TaskQueue:
             created = self._get_client().create_task(parent=self.queue_path(queue), task=task)  # type: ignore[arg-type]
         except Conflict as error:
             raise TaskAlreadyExists(name or "") from error
-        except GoogleAPIError as error:
+        except (GoogleAPIError, RequestException) as error:  # the REST transport's connection errors too
             raise TasksUnavailable(f"could not queue on {queue.value}: {error}") from error
         return str(created.name)
 
