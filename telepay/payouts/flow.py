@@ -73,7 +73,25 @@ def available_entries(store: Store, channel_token: str, now: datetime) -> list[L
 
 
 def plan_channel(rt: Rt, channel_token: str) -> list[str]:
-    """Reserve the payouts this channel's available entries call for; their ids."""
+    """Reserve the payouts this channel's available entries call for; their ids. One planner per
+    channel at a time (a released claim): the every-minute run and each settled payment's event
+    would otherwise all read and reserve the same entries at once, and on contention none gets
+    through. A planner that finds one at work returns at once: that one plans every available
+    entry, and the next run or event plans what came after."""
+    try:
+        with rt.claims.hold(
+            ClaimPurpose.PAYOUT, f"plan:{channel_token}", lease=timedelta(seconds=60)
+        ) as claim:
+            claim.release()  # a lock, not once-only work: the next planner may plan again
+            return _plan_channel(rt, channel_token)
+    except ClaimBusy:
+        log.info(
+            "payouts of this channel are being planned elsewhere", extra={"channel_token": channel_token}
+        )
+        return []
+
+
+def _plan_channel(rt: Rt, channel_token: str) -> list[str]:
     channel = load_channel(rt.store, channel_token)
     if channel is None or not (channel.payout_wallet and channel.payout_currency):
         return []  # no wallet yet: the balance waits

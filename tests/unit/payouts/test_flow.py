@@ -391,3 +391,16 @@ def test_a_notice_to_an_owner_whose_chat_is_gone_does_not_stop_the_run(world: Wo
     fakes(rt)[0].fail_method["send_message"] = [TelegramBadRequest("Bad Request: chat not found")]
     assert payout_flow.run_scheduled(rt)["notices"] == 1  # counted, not raised
     assert payout_flow.send_notices(rt) == 0  # and not tried again every minute
+
+
+def test_one_planner_per_channel_at_a_time(world: World) -> None:
+    """A planner that finds another planning the channel returns at once; the next one plans."""
+    from shared_schemas.names import ClaimPurpose
+
+    channel(world, "Lock01", PayoutStrategy.INSTANT)
+    book(world, "Lock01", 1, "5.00", "4.975")
+    rt = world.runtime()
+    with rt.claims.hold(ClaimPurpose.PAYOUT, "plan:Lock01") as busy:
+        busy.release()
+        assert payout_flow.plan_channel(rt, "Lock01") == []
+    assert len(payout_flow.plan_channel(rt, "Lock01")) == 1
