@@ -47,11 +47,6 @@ def member(rt: Rt, chat_id: int, user_id: int) -> TgChatMember | None:
         return None
 
 
-def is_admin(rt: Rt, chat_id: int, user_id: int) -> bool:
-    found = member(rt, chat_id, user_id)
-    return found is not None and found.is_admin
-
-
 def is_creator(rt: Rt, chat_id: int, user_id: int) -> bool:
     """Telegram's `creator` status in the chat, now: the one person who owns it."""
     found = member(rt, chat_id, user_id)

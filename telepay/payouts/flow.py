@@ -124,6 +124,8 @@ def _plan_channel(rt: Rt, channel_token: str) -> list[str]:
                 log.info(
                     "payout reserved", extra={"payout_id": payout.payout_id, "channel_token": channel_token}
                 )
+    if channel.payout_problem:  # NowPayments took this plan: the channel is no longer held
+        rt.store.channels.update(channel_token, {"payout_problem": None})
     return reserved
 
 
@@ -409,9 +411,6 @@ def _plan_or_hold(rt: Rt, token: str) -> list[str] | None:
             )
             notify_owner_once(rt, ClaimPurpose.PAYOUT_HELD, channel, text, key=f"{token}:{digest}")
         return None
-    channel = load_channel(rt.store, token)
-    if channel is not None and channel.payout_problem:
-        rt.store.channels.update(token, {"payout_problem": None})
     return reserved
 
 
