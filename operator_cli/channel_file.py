@@ -15,15 +15,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from shared_schemas.config import ChannelEditSettings
 from shared_schemas.documents import ChannelDoc, ChannelStatus
 from shared_schemas.ids import is_valid_channel_token, new_channel_token
 from shared_schemas.queries import CHANNEL_BY_CLOSED_CHAT
+from telepay.channels import wallet_hold
 from telepay.channels.changes import changed, record
 from telepay.channels.settings import SETTING_FIELDS, FieldError, validate_channel
 from telepay.core.clock import Clock
 from telepay.core.store import Store, Tx
 
 FILE_FIELDS = ("token", "owner_user_id", *SETTING_FIELDS)
+WALLET_HOLD_HOURS: int = ChannelEditSettings.model_fields["wallet_hold_hours"].default
 
 
 class ChannelFileError(Exception):
@@ -86,7 +89,9 @@ def register(store: Store, clock: Clock, path: Path) -> ChannelDoc:
     return channel
 
 
-def update(store: Store, clock: Clock, token: str, path: Path, operator: str) -> tuple[ChannelDoc, list[str]]:
+def update(
+    store: Store, clock: Clock, token: str, path: Path, operator: str, hold_hours: int = WALLET_HOLD_HOURS
+) -> tuple[ChannelDoc, list[str]]:
     """The channel after the change, and the names of the fields the file set."""
     data = read(path)
     if "token" in data and data["token"] != token:
@@ -108,9 +113,11 @@ def update(store: Store, clock: Clock, token: str, path: Path, operator: str) ->
             raise ChannelFileError(f"no channel {token}")
         channel = _checked(path, current.model_dump() | data | {"token": token, "updated_at": now})
         stored = channel.to_firestore()
-        tx.update(store.channels, token, {name: stored[name] for name in given} | {"updated_at": now})
+        hold = wallet_hold.after_change(current, stored, now, hold_hours, 0, f"operator {operator}")
+        tx.update(store.channels, token, {name: stored[name] for name in given} | hold | {"updated_at": now})
         changes = changed(current.to_firestore(), stored, given)
         record(tx, store, token, 0, f"operator {operator}", changes, now)
         return channel
 
-    return store.transaction(work), given
+    channel = store.transaction(work)
+    return store.channels.get(token) or channel, given

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,10 @@ from shared_schemas.queries import (
     SUBSCRIPTIONS_OF_USER,
     SUPPORT_ACTIONS_OF_USER,
 )
+from telepay.channels import wallet_hold
 from telepay.channels.settings import DAYS_MAX, DAYS_MIN
 from telepay.core.errors import TelePayError
+from telepay.owners import wallet_change
 from telepay.payouts.balance import list_payouts, retry_payout, show_payout
 
 
@@ -115,12 +119,42 @@ def channels_register(op: Operator, file: Path) -> None:
 @pass_op
 def channels_update(op: Operator, token: str, file: Path) -> None:
     """Change the settings of channel TOKEN given in a JSON FILE (the others stay)."""
-    channel, changed = channel_file.update(op.store, op.clock, token, file, op.who())
+    hold_hours = _hold_hours(op)
+    channel, changed = channel_file.update(op.store, op.clock, token, file, op.who(), hold_hours)
+    if "payout_wallet" in changed or "payout_currency" in changed or "payout_network" in changed:
+        _announce_wallet_hold(op, channel)
     emit(
         op.as_json,
         {"changed": changed, "channel": channel},
         lambda: f"updated {token}: {', '.join(changed)}\n{_channel_fields(channel)}",
     )
+
+
+def _hold_hours(op: Operator) -> int:
+    """`WALLET_HOLD_HOURS` as the functions take it (0 to 720), 48 when unset."""
+    raw = op.env.get("WALLET_HOLD_HOURS")
+    if raw is None:
+        return channel_file.WALLET_HOLD_HOURS
+    if not re.fullmatch(r"[0-9]{1,3}", raw) or int(raw) > 720:
+        raise Failed(f"WALLET_HOLD_HOURS must be a whole number of hours from 0 to 720, not {raw!r}")
+    return int(raw)
+
+
+def _announce_wallet_hold(op: Operator, channel: ChannelDoc) -> None:
+    """A wallet changed by an operator holds payouts as any change does; the owner is told in the
+    bot (with the cancel button) and the operator sees the hold here."""
+    hold = channel.wallet_hold
+    if hold is None or wallet_hold.held_until(channel, op.clock.now()) is None:
+        return
+    if not op.as_json:
+        click.echo(
+            f"payouts of {channel.token} held until {hold.until:%-d %B %Y, %H:%M} UTC (the wallet changed)"
+        )
+    text, keyboard = wallet_change.notice(channel, hold)
+    try:
+        telegram_webhook.send_message(op, channel.owner_user_id, text, keyboard)
+    except Failed as error:
+        click.echo(f"warning: the owner was not told in the bot: {error}", err=True)
 
 
 @channels.command("list")
@@ -177,6 +211,14 @@ def _payout_row(p: PayoutDoc) -> dict[str, Any]:
     }
 
 
+def _held_because(channel: ChannelDoc, now: datetime) -> list[str]:
+    reasons = [channel.payout_problem] if channel.payout_problem else []
+    until = wallet_hold.held_until(channel, now)
+    if until is not None:
+        reasons.append(f"the wallet changed: held until {until:%-d %B %Y, %H:%M} UTC")
+    return reasons
+
+
 @payouts.command("list")
 @pass_op
 def payouts_list(op: Operator) -> None:
@@ -184,11 +226,12 @@ def payouts_list(op: Operator) -> None:
     held, and why (`--json`: the open payouts)."""
     found = list_payouts(op.store)
     rows = [_payout_row(p) for p in found]
+    now = op.clock.now()
     held = [
-        {"channel": c.token, "owner": c.owner_user_id, "held because": c.payout_problem}
+        {"channel": c.token, "owner": c.owner_user_id, "held because": reason}
         for page in op.store.channels.pages(ALL_CHANNELS)
         for c in (s.doc for s in page)
-        if c.payout_problem
+        for reason in _held_because(c, now)
     ]
 
     def human() -> str:

@@ -11,7 +11,7 @@ import httpx
 from operator_cli.context import Operator
 from operator_cli.output import Failed
 from shared_schemas.config import WEBHOOK_SECRET_PATTERN
-from shared_schemas.telegram import ALLOWED_UPDATES
+from shared_schemas.telegram import ALLOWED_UPDATES, Keyboard
 
 
 def _config(op: Operator) -> tuple[str, str]:
@@ -55,3 +55,15 @@ def set_webhook(op: Operator, url: str | None, max_connections: int | None) -> d
 def webhook_info(op: Operator) -> dict[str, Any]:
     info = _call(op, "getWebhookInfo", {}, ())
     return info if isinstance(info, dict) else {}
+
+
+def send_message(op: Operator, chat_id: int, text: str, keyboard: Keyboard | None = None) -> None:
+    """A message from the bot (an operator's change the owner must hear of, with its buttons)."""
+    body: dict[str, Any] = {"chat_id": chat_id, "text": text}
+    if keyboard:
+        body["reply_markup"] = {
+            "inline_keyboard": [
+                [{"text": b.text, "callback_data": b.callback_data} for b in row] for row in keyboard
+            ]
+        }
+    _call(op, "sendMessage", body, ())

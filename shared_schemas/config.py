@@ -123,7 +123,18 @@ class AccessSettings(TelegramSettings):
     invite_link_hours: int = Field(default=24, description="Lifetime of a buyer's join-request link.")
 
 
-class TelegramWebhookSettings(AccessSettings, BroadcastEnqueuerSettings):
+class ChannelEditSettings(CommonSettings):
+    """Whoever changes a channel's settings (the bot's `/edit`, the owner app, the operator CLI)."""
+
+    wallet_hold_hours: int = Field(
+        default=48,
+        ge=0,
+        le=720,
+        description="After a payout wallet changes, that channel's payouts wait this long (0: no hold).",
+    )
+
+
+class TelegramWebhookSettings(AccessSettings, BroadcastEnqueuerSettings, ChannelEditSettings):
     telegram_webhook_secret: SecretStr = Field(
         description=(
             "Secret token set with setWebhook; Telegram sends it in X-Telegram-Bot-Api-Secret-Token. "
@@ -235,7 +246,7 @@ class DailyBroadcastSettings(TelegramSettings, BroadcastEnqueuerSettings, TaskTa
     )
 
 
-class OwnerAppSettings(TelegramSettings, BroadcastEnqueuerSettings):
+class OwnerAppSettings(TelegramSettings, BroadcastEnqueuerSettings, ChannelEditSettings):
     """The owner app checks initData with the bot token, asks Telegram whether the owner is still
     an admin, and queues the offer and donation posts after a change (as `/edit` and `/resume` do)."""
 

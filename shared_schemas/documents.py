@@ -107,6 +107,23 @@ class BroadcastState(BaseModel):
     )
 
 
+class WalletHold(BaseModel):
+    """A changed payout wallet holds the channel's payouts for a cooling-off period: whoever got
+    hold of an owner's Telegram for a minute cannot have the balance paid to their own wallet before
+    the owner sees the change and cancels it (which restores the wallet from before)."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+    previous_currency: str | None = Field(
+        description="The wallet's coin before the first change of this hold."
+    )
+    previous_network: str | None = None
+    previous_wallet: str | None = Field(description="The address a cancel restores.")
+    changed_at: datetime = Field(description="The latest change (it names the hold in the cancel button).")
+    until: datetime = Field(description="Payouts of this channel wait until then (UTC).")
+    changed_by: int = Field(description="Telegram user id of who changed it (0 for an operator).")
+    source: str = Field(description="`bot`, `owner_app` or `operator <who>`.")
+
+
 class ChannelDoc(Document):
     collection: ClassVar[Collection] = Collection.CHANNELS
     written_by: ClassVar[tuple[Function, ...]] = (
@@ -162,6 +179,10 @@ class ChannelDoc(Document):
     payout_problem: str | None = Field(
         default=None,
         description="Why this channel's payouts are held (NowPayments refused to plan them); cleared when they go again.",
+    )
+    wallet_hold: WalletHold | None = Field(
+        default=None,
+        description="Set when the payout wallet changed: payouts wait until `until` (or the owner cancels).",
     )
     broadcast: BroadcastState = Field(default_factory=BroadcastState)
     created_at: datetime | None = None

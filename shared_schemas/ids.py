@@ -108,6 +108,7 @@ CALLBACK_RENEW = "ren"  # ren:<token>:<tier id>: the offer with that tier first
 CALLBACK_OWNER = "ow"  # ow:<conversation version>:<answer>: a button of an owner's conversation
 CALLBACK_PAUSE = "pau"  # pau:<token>
 CALLBACK_RESUME = "res"  # res:<token>
+CALLBACK_WALLET_CANCEL = "wcx"  # wcx:<token>:<hold stamp>: undo a payout wallet change
 
 
 def owner_callback(version: int, answer: str) -> str:
@@ -120,6 +121,10 @@ def pause_callback(channel_token: str) -> str:
 
 def resume_callback(channel_token: str) -> str:
     return f"{CALLBACK_RESUME}:{channel_token}"
+
+
+def wallet_cancel_callback(channel_token: str, stamp: str) -> str:
+    return f"{CALLBACK_WALLET_CANCEL}:{channel_token}:{stamp}"
 
 
 def buy_callback(channel_token: str, tier_id: str) -> str:

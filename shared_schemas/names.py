@@ -388,6 +388,12 @@ LOG_METRICS: tuple[LogMetricSpec, ...] = (
         "A payout ended FAILED (its entries went back to the owner's balance) or needs the operator "
         "(NowPayments refused it, e.g. a wrong 2FA code).",
     ),
+    LogMetricSpec(
+        "telepay_wallet_changes",
+        Function.TELEGRAM_WEBHOOK,
+        "^wallet changed: ",
+        "An owner changed a channel's payout wallet: its payouts are held (cooling-off) until the logged time.",
+    ),
 )
 
 # Reconciliation (not built yet) compares orders, subscriptions and channel membership. Its contract:

@@ -35,6 +35,11 @@ locals {
       message_regex = "^payout failed: "
       description   = "A payout ended FAILED (its entries went back to the owner's balance) or needs the operator (NowPayments refused it, e.g. a wrong 2FA code)."
     }
+    telepay_wallet_changes = {
+      function      = "telegram_webhook"
+      message_regex = "^wallet changed: "
+      description   = "An owner changed a channel's payout wallet: its payouts are held (cooling-off) until the logged time."
+    }
   }
 
   # Reconciliation is not built yet; this is the line it must log (names.py RECONCILIATION_*).
@@ -210,6 +215,15 @@ locals {
       duration      = "0s"
       group_by      = []
       documentation = "An owner's payout ended FAILED (entries back in the balance, owner told) or is held with `attention` (2FA code or a step refused). Inspect the `payouts` document named in the log line; after fixing the cause, retry it (`telepay payouts retry <id>`)."
+    }
+    wallet_changed = {
+      display_name  = "TelePay: a payout wallet changed"
+      condition     = "telegram_webhook logged `wallet changed:`"
+      resource_type = "cloud_run_revision"
+      metric        = google_logging_metric.counter["telepay_wallet_changes"].name
+      duration      = "0s"
+      group_by      = []
+      documentation = "An owner changed a channel's payout wallet; that channel's payouts wait until the logged time (WALLET_HOLD_HOURS) and the owner was told with a button to cancel. If the owner reports they did not make it, check `telepay channels show <token>` and `channel_changes`; the owner's cancel restores the wallet from before."
     }
   }
 }

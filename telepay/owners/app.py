@@ -29,6 +29,7 @@ from shared_schemas.documents import ChannelDoc, ChannelStatus, OrderStatus, Sub
 from shared_schemas.ids import OrderKind
 from shared_schemas.queries import SETTLED_ORDERS_OF_CHANNEL, SUBSCRIPTIONS_OF_CHANNEL
 from telepay.channels import settings as cs
+from telepay.channels import wallet_hold
 from telepay.channels.changes import changed, record
 from telepay.channels.lookup import active_and_expiring, load_channel
 from telepay.core.logs import get_logger
@@ -235,7 +236,14 @@ def subscribers_csv(rt: Rt, channel: ChannelDoc) -> Reply:
 def payouts(rt: Rt, owner_id: int) -> dict[str, Any]:
     balance = owner_balance(rt.store, owner_id)
     history = payout_history(rt.store, owner_id)
+    now = rt.clock.now()
+    held = [
+        {"token": c.token, "title": c.title, "until": until.isoformat(), "why": "wallet changed"}
+        for c in admins.owned(rt.store, owner_id)
+        if (until := wallet_hold.held_until(c, now)) is not None
+    ]
     return {
+        "held": held,
         "available": {k: _money(v) for k, v in balance.available.items()},
         "pending": {k: _money(v) for k, v in balance.reserved.items()},
         "paid": {k: _money(v) for k, v in balance.paid.items()},

@@ -26,6 +26,7 @@ from shared_schemas.ids import (
     CALLBACK_OWNER,
     CALLBACK_PAUSE,
     CALLBACK_RESUME,
+    CALLBACK_WALLET_CANCEL,
     OrderKind,
     deep_link,
     donate_start,
@@ -40,11 +41,12 @@ from shared_schemas.queries import (
 )
 from shared_schemas.telegram import Button, TgCallbackQuery, TgMessage
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
+from telepay.channels import wallet_hold
 from telepay.channels.changes import changed, record
 from telepay.channels.lookup import active_and_expiring, load_channel
 from telepay.channels.settings import Invalid
 from telepay.core.store import Tx
-from telepay.owners import admins, questions
+from telepay.owners import admins, questions, wallet_change
 from telepay.owners import texts as say
 from telepay.owners.bot_chats import Role
 from telepay.owners.conversations import ENDED, Conversations, Move
@@ -92,6 +94,9 @@ def _show(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | Non
         wallet = say.wallet_changed(str(data.get("payout_wallet"))) if data.get("group") == "payout" else ""
         rt.telegram.send_message(chat_id, say.saved(data["title"]) + wallet)
         _refresh_donation_post(rt, data["token"])
+        channel = load_channel(rt.store, data["token"]) if data.get("group") == "payout" else None
+        if channel is not None and wallet_change.announce(rt, channel):
+            return "channel saved, payouts held"
         return "channel saved"
     if step in ENDED:
         return "conversation over"
@@ -154,7 +159,10 @@ def _writes(rt: Rt, conversation: ConversationDoc, data: Data) -> Callable[[Tx],
             raise ValueError(f"channel {token} vanished")
         fields = questions.GROUP_FIELDS[data["group"]]
         stored = questions.channel_from(data, current.model_dump(), fields).to_firestore()
-        tx.update(channels, token, {name: stored[name] for name in fields} | {"updated_at": now})
+        hold = wallet_hold.after_change(
+            current, stored, now, rt.settings.wallet_hold_hours, conversation.user_id, "bot"
+        )
+        tx.update(channels, token, {name: stored[name] for name in fields} | hold | {"updated_at": now})
         changes = changed(current.to_firestore(), stored, fields)
         record(tx, rt.store, token, conversation.user_id, "bot", changes, now)
 
@@ -216,7 +224,12 @@ def on_message(message: TgMessage, update_id: int, rt: Rt) -> str | None:
     return None if result == "no conversation" else result
 
 
-CALLBACK_PREFIXES = (CALLBACK_OWNER, CALLBACK_PAUSE, CALLBACK_RESUME)  # the owners' buttons
+CALLBACK_PREFIXES = (
+    CALLBACK_OWNER,
+    CALLBACK_PAUSE,
+    CALLBACK_RESUME,
+    CALLBACK_WALLET_CANCEL,
+)  # the owners' buttons
 
 
 def on_callback(query: TgCallbackQuery, prefix: str, parts: list[str], update_id: int, rt: Rt) -> str:
@@ -227,6 +240,9 @@ def on_callback(query: TgCallbackQuery, prefix: str, parts: list[str], update_id
         stale = result in ("stale button", "no conversation")
         rt.telegram.answer_callback_query(query.id, say.STALE_BUTTON if stale else None)
         return result
+    if prefix == CALLBACK_WALLET_CANCEL and len(parts) == 2 and re.fullmatch(r"[0-9]{20}", parts[1]):
+        rt.telegram.answer_callback_query(query.id)
+        return wallet_change.cancel(rt, user_id, parts[0], parts[1])
     if prefix in (CALLBACK_PAUSE, CALLBACK_RESUME) and len(parts) == 1:
         rt.telegram.answer_callback_query(query.id)
         status = ChannelStatus.PAUSED if prefix == CALLBACK_PAUSE else ChannelStatus.ACTIVE
@@ -357,12 +373,20 @@ def channel_stats(rt: Rt, channel: ChannelDoc) -> str:
 
 def _payouts(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
     """The owner's balance (available, in a payout, paid) and their last payouts."""
-    if not admins.owned(rt.store, user_id):
+    owned = admins.owned(rt.store, user_id)
+    if not owned:
         rt.telegram.send_message(chat_id, say.NO_CHANNELS)
         return "no channels"
     owed = owner_balance(rt.store, user_id)
     history = payout_history(rt.store, user_id, limit=5)
-    rt.telegram.send_message(chat_id, say.payouts(owed, history), keyboard=_app_keyboard(rt))
+    now = rt.clock.now()
+    held = [
+        say.payouts_held(c.title, until)
+        for c in owned
+        if (until := wallet_hold.held_until(c, now)) is not None
+    ]
+    text = say.payouts(owed, history) + "".join(f"\n\n{line}" for line in held)
+    rt.telegram.send_message(chat_id, text, keyboard=_app_keyboard(rt))
     return "payouts shown"
 
 

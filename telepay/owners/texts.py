@@ -4,12 +4,13 @@ UTC dates written out (`texts.when`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from shared_schemas.documents import ChannelDoc, ChannelStatus, PayoutDoc, PayoutState
 from shared_schemas.money import format_amount
 from telepay.payouts.ledger import Balance
-from telepay.subscriptions.texts import duration
+from telepay.subscriptions.texts import duration, when
 
 ROLE_WORDS = {"open": "open channel (where I post your offer)", "closed": "closed channel (members only)"}
 
@@ -131,6 +132,31 @@ def wallet_changed(address: str) -> str:
         f"\n\n💸 Your payout wallet is now {address}. It applies to future payouts; a payout "
         "already under way still goes to the wallet it started with."
     )
+
+
+CANCEL_WALLET_CHANGE = "↩️ Cancel this change"
+
+
+def wallet_held(title: str, address: str | None, previous: str | None, until: datetime) -> str:
+    """The owner's notice of a wallet change (sent wherever the change was made)."""
+    back = f"the wallet before ({previous})" if previous else "no wallet, as before"
+    return (
+        f"🔒 The payout wallet of {title} changed to {address or 'none'}.\n"
+        f"To keep your money safe, payouts of {title} wait until {when(until)}.\n"
+        f"Wasn't you? Tap below to cancel the change: payouts go back to {back}."
+    )
+
+
+def wallet_restored(title: str, previous: str | None) -> str:
+    where = f"go to {previous} again" if previous else "wait for a wallet, as before"
+    return f"↩️ Change cancelled. Payouts of {title} {where}. If someone else made it, change your Telegram password now."
+
+
+WALLET_CANCEL_STALE = "That change was already undone or replaced by a newer one."
+
+
+def payouts_held(title: str, until: datetime) -> str:
+    return f"🔒 {title}: payouts held until {when(until)} (the payout wallet changed)."
 
 
 def saved(title: str) -> str:

@@ -44,7 +44,7 @@ from shared_schemas.nowpayments import Withdrawal
 from shared_schemas.queries import AVAILABLE_LEDGER, LEDGER_OF_CHANNEL, PAYOUT_NOTICES, PAYOUTS_DUE
 from telepay.adapters.nowpayments_api import NowPaymentsRejected
 from telepay.adapters.nowpayments_payouts import VerificationRefused
-from telepay.channels import wallets
+from telepay.channels import wallet_hold, wallets
 from telepay.channels.lookup import load_channel
 from telepay.channels.notices import notify_owner_once
 from telepay.core.clock import Clock
@@ -105,6 +105,14 @@ def _plan_channel(rt: Rt, channel_token: str) -> list[str]:
         )
         return []
     now = rt.clock.now()
+    held = wallet_hold.held_until(channel, now)
+    if held is not None:  # the wallet changed: nothing leaves before the owner could cancel it
+        log.info(
+            "payouts held until %s: the wallet changed",
+            held.isoformat(),
+            extra={"channel_token": channel_token},
+        )
+        return []
     by_currency: dict[str, list[LedgerEntryDoc]] = defaultdict(list)
     for entry in available_entries(rt.store, channel_token, now):
         by_currency[entry.settled_currency].append(entry)

@@ -1058,6 +1058,10 @@ LOGGED_BY_THE_CODE = {
         ("telepay/payouts/flow.py", '"payout failed: %s ended FAILED: %s", payout.payout_id'),
         ("telepay/payouts/flow.py", 'log.error("payout failed: %s refused: %s"'),
     ],
+    "telepay_wallet_changes": [
+        ("telepay/owners/wallet_change.py", '"wallet changed: channel %s payouts held until %s (by %s, %s)"'),
+        ("telepay/owners/commands.py", "wallet_change.announce(rt, channel)"),
+    ],
 }
 
 
@@ -1242,3 +1246,11 @@ def test_provider_schema_fixture_documents_its_origin() -> None:
     assert fixture["_providers"]["google"]["npm_package"] == "@cdktf/provider-google@16.12.1"
     assert "scripts/extract_provider_schema.py" in fixture["_about"]
     assert Path(ROOT / "scripts" / "extract_provider_schema.py").is_file()
+
+
+def test_a_payout_wallet_change_is_alerted(tf: tc.Terraform) -> None:
+    """A changed payout wallet reaches the operator at once (its payouts are held meanwhile)."""
+    alert = tf.locals["log_metric_alerts"]["wallet_changed"]
+    assert "telepay_wallet_changes" in tc.expr(alert["metric"]) and alert["duration"] == "0s"
+    readme = (tc.TERRAFORM_DIR / "README.md").read_text()
+    assert "telepay_wallet_changes" in readme

@@ -6,7 +6,12 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
+import httpx
+
+from local.fixtures import tron_address
 from shared_schemas.documents import EntryState, PayoutDoc, PayoutState, PayoutStrategy
 from shared_schemas.queries import LEDGER_OF_OWNER
 from tests.harness import NOW
@@ -78,3 +83,39 @@ def test_list_shows_the_channels_whose_payouts_are_held_and_why() -> None:
     listed = ok(run(store, "payouts", "list")).output
     assert "channels whose payouts are held" in listed
     assert "HeldChan01" in listed and "answered 400" in listed and "FineChan01" not in listed
+
+
+def test_a_wallet_changed_by_an_operator_holds_payouts_and_the_owner_is_told(tmp_path: Path) -> None:
+    from telepay.channels.lookup import save_channel
+    from tests.conftest import demo_channel
+
+    store = MemoryStore()
+    save_channel(store, demo_channel("WalletCh01"))
+    sent: list[dict[str, Any]] = []
+
+    def telegram(request: httpx.Request) -> httpx.Response:
+        assert request.url.path.endswith("/sendMessage")
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json={"ok": True, "result": {"message_id": 1}})
+
+    new_wallet = tron_address("the owner's new wallet")
+    path = tmp_path / "wallet.json"
+    path.write_text(
+        json.dumps({"payout_currency": "usdt", "payout_network": "trx", "payout_wallet": new_wallet})
+    )
+    env = {"TELEGRAM_BOT_TOKEN": "123456:cli-test-token"}
+    transport = httpx.MockTransport(telegram)
+    result = ok(run(store, "channels", "update", "WalletCh01", str(path), env=env, http_transport=transport))
+    assert (
+        "payouts of WalletCh01 held until 28 November 2026, 12:00 UTC (the wallet changed)" in result.output
+    )
+    [message] = sent
+    assert message["chat_id"] == OWNER and new_wallet in message["text"]
+    [[button]] = message["reply_markup"]["inline_keyboard"]
+    assert button["text"] == "↩️ Cancel this change" and button["callback_data"].startswith("wcx:WalletCh01:")
+    listed = ok(run(store, "payouts", "list")).output
+    assert "WalletCh01" in listed and "the wallet changed: held until 28 November 2026, 12:00 UTC" in listed
+
+    # WALLET_HOLD_HOURS=0 turns the hold off; a value that is not hours is refused before any change.
+    bad = run(store, "channels", "update", "WalletCh01", str(path), env=env | {"WALLET_HOLD_HOURS": "48h"})
+    assert bad.exit_code == 1 and "WALLET_HOLD_HOURS must be a whole number" in bad.stderr

@@ -58,6 +58,8 @@
 
   const money = (v) => "$" + Number(v).toFixed(2);
   const day = (iso) => iso.slice(0, 10);
+  const when = (iso) => new Date(iso).toLocaleString("en-GB", { timeZone: "UTC", day: "numeric", month: "long",
+    year: "numeric", hour: "2-digit", minute: "2-digit" }) + " UTC";
 
   function chart(days) {
     const w = 300, h = 120, n = days.length, step = w / n;
@@ -136,7 +138,9 @@
     const sums = (m) => Object.entries(m).map(([c, v]) => `${v} ${c.toUpperCase()}`).join(", ") || "0";
     if (!p.history.length && !Object.keys(p.available).length && !Object.keys(p.pending).length)
       return state("No payouts yet: they start with your first sale.", "empty");
-    show(el("div", { class: "cards" }, card(sums(p.available), "balance", "balance"), card(sums(p.pending), "pending", "pending")),
+    const held = (p.held || []).map((h) => el("p", { class: "errors held" },
+      `🔒 ${h.title}: payouts held until ${when(h.until)} (the payout wallet changed).`));
+    show(...held, el("div", { class: "cards" }, card(sums(p.available), "balance", "balance"), card(sums(p.pending), "pending", "pending")),
       el("h2", {}, "History"),
       p.history.length ? el("table", {}, el("tbody", {}, p.history.map((h) => el("tr", {},
         el("td", {}, day(h.created_at)), el("td", {}, `${h.amount} ${h.currency.toUpperCase()}`), el("td", {}, el("span", { class: "tag" }, h.state))))))

@@ -80,7 +80,11 @@ def _world(telegram: FakeTelegram, closed_rights: tuple[str, ...] = CLOSED_RIGHT
 
 @pytest.fixture
 def owner() -> Owner:
-    store = MemoryStore()
+    return owner_on(MemoryStore())
+
+
+def owner_on(store: Store) -> Owner:
+    """An owner whose two channels have the bot as admin, before /newchannel."""
     rt = runtime(TelegramWebhookSettings, store)
     telegram, _, _ = fakes(rt)
     _world(telegram, closed_rights=("can_invite_users",))
@@ -312,21 +316,26 @@ def test_edit_a_price(owner: Owner) -> None:
     assert channel.title == "Night Owls Club" and channel.payout_wallet == TRON  # the rest unchanged
 
 
+def change_wallet(owner: Owner, token: str, address: str, confirm: str = "yes") -> str:
+    """/edit's payout group: USDT on Tron to `address`, then the confirmation."""
+    owner.say("/edit")
+    owner.press(token)
+    assert owner.press("payout") == "asked payout_currency"
+    owner.press("USDT")
+    owner.press("trx")
+    assert owner.say(address) == "asked confirm_wallet"
+    assert address in owner.last().text and "future payouts" in owner.last().text
+    return owner.press(confirm)
+
+
 def test_a_new_wallet_takes_a_confirmation_and_is_announced(owner: Owner) -> None:
     token = _live(owner)
     other = "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7"
-    for confirm, outcome in (("no", "cancelled"), ("yes", "channel saved")):
-        owner.say("/edit")
-        owner.press(token)
-        assert owner.press("payout") == "asked payout_currency"
-        owner.press("USDT")
-        owner.press("trx")
-        assert owner.say(other) == "asked confirm_wallet"
-        assert other in owner.last().text and "future payouts" in owner.last().text
-        assert owner.press(confirm) == outcome
+    for confirm, outcome in (("no", "cancelled"), ("yes", "channel saved, payouts held")):
+        assert change_wallet(owner, token, other, confirm) == outcome
         channel = owner.rt.store.channels.get(token)
         assert channel is not None and channel.payout_wallet == (TRON if confirm == "no" else other)
-    assert "Your payout wallet is now " + other in owner.last().text
+    assert "Your payout wallet is now " + other in owner.telegram.to(OWNER)[-2].text
 
 
 def test_edit_the_channels(owner: Owner) -> None:

@@ -1,0 +1,100 @@
+"""A changed payout wallet, told and undone: the owner's notice with its cancel button, the
+operator's alert (`wallet changed:`), and the cancel itself. The hold's rules are
+`telepay.channels.wallet_hold`."""
+
+from __future__ import annotations
+
+import logging
+
+from shared_schemas.config import TelegramSettings
+from shared_schemas.documents import ChannelDoc, WalletHold
+from shared_schemas.ids import wallet_cancel_callback
+from shared_schemas.telegram import Button, Keyboard
+from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
+from telepay.channels import wallet_hold
+from telepay.channels.changes import changed, record
+from telepay.core.store import Tx
+from telepay.owners import texts as say
+from telepay.runtime import Runtime
+
+log = logging.getLogger("telepay.owner_bot")
+
+
+def notice(channel: ChannelDoc, hold: WalletHold) -> tuple[str, Keyboard]:
+    """The owner's notice of the change and its cancel button (the bot, the app and the CLI send it)."""
+    text = say.wallet_held(channel.title, channel.payout_wallet, hold.previous_wallet, hold.until)
+    button = Button(
+        say.CANCEL_WALLET_CHANGE,
+        callback_data=wallet_cancel_callback(channel.token, wallet_hold.stamp(hold)),
+    )
+    return text, [[button]]
+
+
+def alert(channel: ChannelDoc, hold: WalletHold) -> None:
+    """The operator's alert (a log-based metric, terraform/monitoring.tf). The address is the
+    owner's business: the log names the channel and the hold, not the wallet."""
+    log.warning(
+        "wallet changed: channel %s payouts held until %s (by %s, %s)",
+        channel.token,
+        hold.until.isoformat(),
+        hold.changed_by,
+        hold.source,
+        extra={"channel_token": channel.token},
+    )
+
+
+def announce(rt: Runtime[TelegramSettings], channel: ChannelDoc) -> bool:
+    """After a change was saved: tell the owner and alert the operator, if the change put a hold
+    on the channel's payouts. False when there is no hold to announce."""
+    hold = channel.wallet_hold
+    if hold is None or wallet_hold.held_until(channel, rt.clock.now()) is None:
+        return False
+    alert(channel, hold)
+    text, keyboard = notice(channel, hold)
+    try:
+        rt.telegram.send_message(channel.owner_user_id, text, keyboard=keyboard)
+    except (TelegramForbidden, TelegramBadRequest) as error:
+        log.warning(
+            "the owner could not be told of the wallet change: %s",
+            error,
+            extra={"channel_token": channel.token},
+        )
+    return True
+
+
+def cancel(rt: Runtime[TelegramSettings], user_id: int, token: str, hold_stamp: str) -> str:
+    """The owner's cancel button: the wallet from before the change, and payouts as before. Only
+    the channel's owner, and only the hold the button was sent for (a newer change has its own)."""
+    store, now = rt.store, rt.clock.now()
+
+    def work(tx: Tx) -> tuple[str, ChannelDoc | None]:
+        current = tx.get(store.channels, token)
+        if current is None or current.owner_user_id != user_id:
+            return "not the owner", None
+        hold = current.wallet_hold
+        if (
+            hold is None
+            or wallet_hold.stamp(hold) != hold_stamp
+            or wallet_hold.held_until(current, now) is None
+        ):
+            return "stale", current
+        fields = wallet_hold.restore(hold)
+        before = current.to_firestore()
+        tx.update(store.channels, token, fields | {"updated_at": now})
+        changes = changed(before, fields, (*wallet_hold.WALLET_FIELDS, "wallet_hold"))
+        record(tx, store, token, user_id, "bot", changes, now)
+        return "cancelled", current
+
+    outcome, channel = store.transaction(work)
+    if outcome == "cancelled" and channel is not None and channel.wallet_hold is not None:
+        log.warning(
+            "wallet change cancelled: channel %s pays to its previous wallet again",
+            token,
+            extra={"channel_token": token},
+        )
+        rt.telegram.send_message(
+            user_id, say.wallet_restored(channel.title, channel.wallet_hold.previous_wallet)
+        )
+    elif outcome == "stale":
+        rt.telegram.send_message(user_id, say.WALLET_CANCEL_STALE)
+    return f"wallet change {outcome}"
