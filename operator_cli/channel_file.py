@@ -12,6 +12,7 @@ in the rest, and the whole is checked again) and records what changed in `channe
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from shared_schemas.config import ChannelEditSettings
 from shared_schemas.documents import ChannelDoc, ChannelStatus
 from shared_schemas.ids import is_valid_channel_token, new_channel_token
 from shared_schemas.queries import CHANNEL_BY_CLOSED_CHAT
-from telepay.channels import wallet_hold
+from telepay.channels import chat_offers, wallet_hold
 from telepay.channels.changes import changed, record
 from telepay.channels.settings import SETTING_FIELDS, FieldError, validate_channel
 from telepay.core.clock import Clock
@@ -84,9 +85,26 @@ def register(store: Store, clock: Clock, path: Path) -> ChannelDoc:
     taken = _closed_chat_taken(store, channel)
     if taken:
         raise ChannelFileError(f"{path}: not a valid channel", taken)
-    if not store.channels.create(channel.token, channel):
-        raise ChannelFileError(f"channel {channel.token} exists already (use `telepay channels update`)")
-    return channel
+
+    def work(tx: Tx) -> ChannelDoc:
+        if tx.get(store.channels, channel.token) is not None:
+            raise ChannelFileError(f"channel {channel.token} exists already (use `telepay channels update`)")
+        _claim(path, tx, store, channel, now)
+        tx.set(store.channels, channel.token, channel)
+        return channel
+
+    return store.transaction(work)
+
+
+def _claim(path: Path, tx: Tx, store: Store, channel: ChannelDoc, now: datetime) -> None:
+    """The closed chat, inside the transaction that writes the channel (`chat_offers`)."""
+    try:
+        chat_offers.claim(tx, store, channel, now, roles=("closed",))
+    except chat_offers.ChatInUse as error:
+        reason = f"already the closed channel of {error.other.token}"
+        raise ChannelFileError(
+            f"{path}: not a valid channel", [FieldError("closed_channel_id", reason)]
+        ) from None
 
 
 def update(
@@ -112,6 +130,8 @@ def update(
         if current is None:
             raise ChannelFileError(f"no channel {token}")
         channel = _checked(path, current.model_dump() | data | {"token": token, "updated_at": now})
+        if channel.closed_channel_id != current.closed_channel_id:
+            _claim(path, tx, store, channel, now)
         stored = channel.to_firestore()
         hold = wallet_hold.after_change(current, stored, now, hold_hours, 0, f"operator {operator}")
         tx.update(store.channels, token, {name: stored[name] for name in given} | hold | {"updated_at": now})

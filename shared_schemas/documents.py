@@ -659,6 +659,22 @@ class BotChatDoc(Document):
     updated_at: datetime
 
 
+class ChatOfferDoc(Document):
+    """Which offer sells through a Telegram chat: written in the same transaction that puts a
+    channel live or moves it to the chat, which reads it first, so two offers never take one chat
+    at once. A record whose channel has since moved elsewhere is taken over (it is read with it)."""
+
+    collection: ClassVar[Collection] = Collection.CHAT_OFFERS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)  # and operators
+    read_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    doc_id_is: ClassVar[str] = "Telegram chat id"
+
+    chat_id: int
+    channel_token: str = Field(description="The channel whose open or closed chat this is.")
+    role: str = Field(description="`open` or `closed`.")
+    since: datetime
+
+
 CONVERSATION_LIFETIME = timedelta(hours=24)
 
 

@@ -109,6 +109,7 @@ class Collection(StrEnum):
     CONVERSATIONS = "conversations"
     CHANNEL_CHANGES = "channel_changes"
     SUPPORT_ACTIONS = "support_actions"
+    CHAT_OFFERS = "chat_offers"
 
 
 class ClaimPurpose(StrEnum):

@@ -31,6 +31,7 @@ from shared_schemas.documents import (
     BotChatDoc,
     ChannelChangeDoc,
     ChannelDoc,
+    ChatOfferDoc,
     ClaimDoc,
     ConversationDoc,
     Document,
@@ -176,6 +177,7 @@ REPOSITORIES: dict[str, type[Document]] = {
     "conversations": ConversationDoc,
     "channel_changes": ChannelChangeDoc,
     "support_actions": SupportActionDoc,
+    "chat_offers": ChatOfferDoc,
 }
 
 
@@ -198,6 +200,7 @@ class Store(ABC):
     conversations: Repository[ConversationDoc]
     channel_changes: Repository[ChannelChangeDoc]
     support_actions: Repository[SupportActionDoc]
+    chat_offers: Repository[ChatOfferDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

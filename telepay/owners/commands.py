@@ -41,7 +41,7 @@ from shared_schemas.queries import (
 )
 from shared_schemas.telegram import Button, TgCallbackQuery, TgMessage
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
-from telepay.channels import wallet_hold
+from telepay.channels import chat_offers, wallet_hold
 from telepay.channels.changes import changed, record
 from telepay.channels.lookup import active_and_expiring, load_channel
 from telepay.channels.settings import Invalid
@@ -150,7 +150,12 @@ def _writes(rt: Rt, conversation: ConversationDoc, data: Data) -> Callable[[Tx],
     if conversation.name == "newchannel":
         base = {"token": data["token"], "owner_user_id": conversation.user_id, "created_at": now}
         channel = questions.channel_from(data, base | {"updated_at": now})
-        return lambda tx: tx.set(channels, channel.token, channel)
+
+        def go_live(tx: Tx) -> None:
+            chat_offers.claim(tx, rt.store, channel, now)  # raises ChatInUse: nothing is written
+            tx.set(channels, channel.token, channel)
+
+        return go_live
     token = data["token"]
 
     def save(tx: Tx) -> None:
@@ -158,7 +163,10 @@ def _writes(rt: Rt, conversation: ConversationDoc, data: Data) -> Callable[[Tx],
         if current is None:
             raise ValueError(f"channel {token} vanished")
         fields = questions.GROUP_FIELDS[data["group"]]
-        stored = questions.channel_from(data, current.model_dump(), fields).to_firestore()
+        edited = questions.channel_from(data, current.model_dump(), fields)
+        if data["group"] == "channels":
+            chat_offers.claim(tx, rt.store, edited, now)
+        stored = edited.to_firestore()
         hold = wallet_hold.after_change(
             current, stored, now, rt.settings.wallet_hold_hours, conversation.user_id, "bot"
         )
@@ -201,7 +209,13 @@ def _answer(rt: Rt, user_id: int, chat_id: int, update_id: int, answer: str, ver
         if conversation.name == "newchannel":
             data["token"] = new_channel_token()
         writes = _writes(rt, conversation, data)
-    move, current = conversations.move(conversation, update_id, step, data, also=writes)
+    try:
+        move, current = conversations.move(conversation, update_id, step, data, also=writes)
+    except chat_offers.ChatInUse as taken:  # another offer took the chat since it was picked
+        chat = "open" if taken.chat_id == data.get("open_channel_id") else "closed"
+        title = str(data.get(f"{chat}_title") or taken.chat_id)
+        _ask(rt, chat_id, conversation, before=say.chat_in_use(title, taken.other.title))
+        return "chat in use"
     if move is Move.CONFLICT:
         return _show(rt, chat_id, current, before=say.BUSY)
     if move is Move.DUPLICATE:

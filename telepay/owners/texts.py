@@ -221,7 +221,7 @@ def pick_channel(role: str) -> str:
 
 
 def chat_in_use(title: str, offer: str) -> str:
-    return f"{title} is already used by the offer {offer}. Please choose another channel."
+    return f"{title} is already used by the offer {offer}. Please choose another channel (or /cancel to start over)."
 
 
 def rights_missing_for(title: str, role: str, missing: Sequence[str]) -> str:

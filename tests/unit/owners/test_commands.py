@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import threading
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from operator_cli import channel_file
 from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import (
     ChannelStatus,
@@ -32,7 +35,7 @@ from telepay.owners.texts import BUYER_COMMANDS, OWNER_COMMANDS
 from telepay.runtime import Runtime
 from tests import updates
 from tests.fakes import FakeTelegram, Sent
-from tests.harness import NOW, fakes, runtime
+from tests.harness import NOW, fakes, present, runtime
 from tests.memory_store import MemoryStore
 
 OWNER, STRANGER, BOT = 7001, 7002, updates.BOT_ID
@@ -449,3 +452,19 @@ def test_edit_writes_only_its_own_settings_not_a_stale_snapshot(owner: Owner) ->
     channel = owner.rt.store.channels.get(token)
     assert channel is not None and channel.title == "Night Owls Daily"
     assert channel.description == "Changed in the app." and channel.grace_period_minutes == 30
+
+
+def test_a_chat_taken_after_it_was_picked_is_refused_at_go_live(owner: Owner, tmp_path: Path) -> None:
+    """The chat is checked when picked, but the go-live comes minutes later: an operator's
+    `telepay channels register` (or another conversation) may take it meanwhile. The go-live's own
+    transaction refuses, and one chat keeps one offer."""
+    _go_through(owner)  # the owner is at "go live?"
+    example = json.loads((Path(__file__).parents[3] / "docs" / "channel.example.json").read_text())
+    path = tmp_path / "taken.json"
+    path.write_text(json.dumps(example | {"token": "TakenFirst01", "closed_channel_id": CLOSED}))
+    channel_file.register(owner.rt.store, owner.rt.clock, path)
+    assert owner.press("yes") == "chat in use"
+    assert "Night Owls Members is already used by the offer Night Owls Club" in owner.last().text
+    assert [c.token for c in owner.rt.store.channels.find(_owner_query(), owner_user_id=OWNER)] == []
+    assert present(owner.rt.store.channels.get("TakenFirst01")).closed_channel_id == CLOSED
+    assert owner.say("/cancel") == "cancelled"
