@@ -21,7 +21,7 @@ from shared_schemas.documents import ChannelDoc, ChannelStatus
 from shared_schemas.ids import is_valid_channel_token, new_channel_token
 from shared_schemas.queries import CHANNEL_BY_CLOSED_CHAT
 from telepay.channels import chat_offers, wallet_hold
-from telepay.channels.changes import changed, record
+from telepay.channels.changes import change_id, change_record, changed, record
 from telepay.channels.settings import SETTING_FIELDS, FieldError, validate_channel
 from telepay.core.clock import Clock
 from telepay.core.store import Store, Tx
@@ -141,3 +141,44 @@ def update(
 
     channel = store.transaction(work)
     return store.channels.get(token) or channel, given
+
+
+def transfer(
+    store: Store,
+    clock: Clock,
+    token: str,
+    new_owner: int,
+    reason: str,
+    operator: str,
+    clear_wallet: bool = False,
+) -> tuple[ChannelDoc, ChannelDoc]:
+    """A support action: the channel moves to another Telegram account (the one Telegram now says
+    is the creator of both chats; the caller asks). Recorded in `channel_changes` with the reason.
+    The wallet stays (it is the owner's, not the account's) unless `clear_wallet`: then payouts
+    wait for the new owner's wallet, which comes with the usual hold. (before, after)."""
+    reason = reason.strip()
+    if not reason or len(reason) > 500:
+        raise ChannelFileError("give the support case as --reason (1 to 500 characters)")
+    now = clock.now()
+
+    def work(tx: Tx) -> tuple[ChannelDoc, ChannelDoc]:
+        current = tx.get(store.channels, token)
+        if current is None:
+            raise ChannelFileError(f"no channel {token}")
+        if current.owner_user_id == new_owner:
+            raise ChannelFileError(f"{token} already belongs to {new_owner}")
+        fields: dict[str, Any] = {"owner_user_id": new_owner}
+        if clear_wallet:
+            fields |= {
+                "payout_wallet": None,
+                "payout_currency": None,
+                "payout_network": None,
+                "wallet_hold": None,
+            }
+        before = current.to_firestore()
+        tx.update(store.channels, token, fields | {"updated_at": now})
+        doc = change_record(token, 0, f"operator {operator}", changed(before, fields, list(fields)), now)
+        tx.set(store.channel_changes, change_id(doc), doc.model_copy(update={"reason": reason}))
+        return current, current.model_copy(update=fields)
+
+    return store.transaction(work)

@@ -26,6 +26,7 @@ from shared_schemas.queries import (
 from telepay.channels import wallet_hold
 from telepay.channels.settings import DAYS_MAX, DAYS_MIN
 from telepay.core.errors import TelePayError
+from telepay.owners import texts as owner_texts
 from telepay.owners import wallet_change
 from telepay.payouts.balance import list_payouts, retry_payout, show_payout
 
@@ -155,6 +156,51 @@ def _announce_wallet_hold(op: Operator, channel: ChannelDoc) -> None:
         telegram_webhook.send_message(op, channel.owner_user_id, text, keyboard)
     except Failed as error:
         click.echo(f"warning: the owner was not told in the bot: {error}", err=True)
+
+
+@channels.command("transfer")
+@click.argument("token")
+@click.option("--to", "new_owner", type=int, required=True, help="Telegram user id of the new owner.")
+@click.option("--reason", required=True, help="The support case (recorded with the change).")
+@click.option(
+    "--clear-wallet",
+    is_flag=True,
+    help="Forget the payout wallet too: payouts wait for the new owner's wallet (held as any change).",
+)
+@pass_op
+def channels_transfer(op: Operator, token: str, new_owner: int, reason: str, clear_wallet: bool) -> None:
+    """Move channel TOKEN to another Telegram account, as a recorded support action. Telegram must
+    say the new owner is the creator of both chats (transfer them in Telegram first); both
+    accounts are told in the bot."""
+    channel = op.store.channels.get(token)
+    if channel is None:
+        raise Failed(f"no channel {token}")
+    for chat_id in (channel.open_channel_id, channel.closed_channel_id):
+        status = telegram_webhook.chat_member_status(op, chat_id, new_owner)
+        if status != "creator":
+            raise Failed(
+                f"Telegram says {new_owner} is {status} of chat {chat_id}, not its creator: "
+                "the channel's creator must transfer it in Telegram first"
+            )
+    before, after = channel_file.transfer(
+        op.store, op.clock, token, new_owner, reason, op.who(), clear_wallet
+    )
+    for user_id, text in (
+        (new_owner, owner_texts.transferred_to_you(after.title, clear_wallet)),
+        (before.owner_user_id, owner_texts.transferred_away(after.title)),
+    ):
+        try:
+            telegram_webhook.send_message(op, user_id, text)
+        except Failed as error:
+            click.echo(f"warning: {user_id} was not told in the bot: {error}", err=True)
+    emit(
+        op.as_json,
+        {"channel": after, "previous_owner": before.owner_user_id},
+        lambda: (
+            f"{token} now belongs to {new_owner} (was {before.owner_user_id})"
+            + ("; payouts wait for the new owner's wallet" if clear_wallet else "; the payout wallet stays")
+        ),
+    )
 
 
 @channels.command("list")

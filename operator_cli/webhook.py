@@ -67,3 +67,9 @@ def send_message(op: Operator, chat_id: int, text: str, keyboard: Keyboard | Non
             ]
         }
     _call(op, "sendMessage", body, ())
+
+
+def chat_member_status(op: Operator, chat_id: int, user_id: int) -> str:
+    """Telegram's status of a user in a chat (`creator`, `administrator`, `left`, ...)."""
+    member = _call(op, "getChatMember", {"chat_id": chat_id, "user_id": user_id}, ())
+    return str(member.get("status")) if isinstance(member, dict) else "unknown"

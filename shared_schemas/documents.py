@@ -720,6 +720,9 @@ class ChannelChangeDoc(Document):
         description='Each changed setting: `{"before": ..., "after": ...}` as stored in the channel.'
     )
     changed_at: datetime
+    reason: str | None = Field(
+        default=None, max_length=500, description="An operator's support case (`telepay channels transfer`)."
+    )
 
 
 class SupportAction(StrEnum):

@@ -283,3 +283,19 @@ def payouts(owed: Balance, history: Sequence[PayoutDoc]) -> str:
                 f"• {payout.created_at:%-d %B %Y}: {payout.amount.normalize():f} {payout.currency.upper()} — {state}"
             )
     return "\n".join(lines)
+
+
+def transferred_to_you(title: str, wallet_cleared: bool) -> str:
+    wallet = (
+        "Set your payout wallet with /edit: payouts wait for it."
+        if wallet_cleared
+        else "Its payout wallet stays as it was; /edit changes it."
+    )
+    return f"🔑 {title} is now yours: TelePay support moved it to this account. {wallet}"
+
+
+def transferred_away(title: str) -> str:
+    return (
+        f"🔑 {title} was moved to another Telegram account by TelePay support, at its creator's request. "
+        "If you didn't ask for this, write to support at once."
+    )

@@ -470,3 +470,45 @@ def test_the_readme_documents_every_field_of_a_channel_file() -> None:
     section = readme[readme.index("## Operating TelePay") : readme.index("## Layout")]
     assert [name for name in FILE_FIELDS if f"`{name}`" not in section] == []
     assert set(json.loads(EXAMPLE.read_text())) <= set(FILE_FIELDS)
+
+
+def test_transfer_moves_a_channel_to_its_new_creator_as_a_recorded_support_action() -> None:
+    store = MemoryStore()
+    save_channel(store, demo_channel())
+    creator_of: dict[int, int] = {}  # chat id -> the user Telegram says created it
+    sent: list[dict[str, Any]] = []
+
+    def telegram(request: httpx.Request) -> httpx.Response:
+        method = request.url.path.rsplit("/", 1)[1]
+        body = json.loads(request.content)
+        if method == "getChatMember":
+            status = "creator" if creator_of.get(body["chat_id"]) == body["user_id"] else "administrator"
+            return httpx.Response(200, json={"ok": True, "result": {"status": status, "user": {"id": 1}}})
+        sent.append(body)
+        return httpx.Response(200, json={"ok": True, "result": {"message_id": 1}})
+
+    env = {"TELEGRAM_BOT_TOKEN": "123456:cli-test-token"}
+    args = ("channels", "transfer", TOKEN, "--to", "6002", "--reason", "case 41: old account lost")
+    channel = demo_channel()
+    transport = httpx.MockTransport(telegram)
+    # Not yet the creator in Telegram (an administrator only): refused, nothing changes.
+    creator_of[channel.open_channel_id] = 6002
+    refused = run(store, *args, env=env, http_transport=transport)
+    assert refused.exit_code == 1 and "6002 is administrator of chat" in refused.stderr
+    assert store.channels.get(TOKEN).owner_user_id == channel.owner_user_id  # type: ignore[union-attr]
+    creator_of[channel.closed_channel_id] = 6002
+    result = ok(run(store, *args, env=env, http_transport=transport))
+    assert f"{TOKEN} now belongs to 6002 (was {channel.owner_user_id}); the payout wallet stays" in result.output
+    moved = store.channels.get(TOKEN)
+    assert moved is not None and moved.owner_user_id == 6002 and moved.payout_wallet == channel.payout_wallet
+    [change] = [
+        ChannelChangeDoc.model_validate(row.data)
+        for (name, _), row in store._memory.rows.items()
+        if name == "channel_changes"
+    ]
+    assert change.reason == "case 41: old account lost" and change.source == "operator ops@example.test"
+    assert change.changes == {"owner_user_id": {"before": channel.owner_user_id, "after": 6002}}
+    assert [m["chat_id"] for m in sent] == [6002, channel.owner_user_id]
+    assert "is now yours" in sent[0]["text"] and "moved to another Telegram account" in sent[1]["text"]
+    again = run(store, *args, env=env, http_transport=transport)
+    assert again.exit_code == 1 and "already belongs to 6002" in again.stderr
