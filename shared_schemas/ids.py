@@ -103,6 +103,11 @@ CALLBACK_BUY = "buy"  # buy:<token>:<tier id>
 CALLBACK_DONATE = "don"  # don:<token>
 CALLBACK_KEYPAD = "kp"  # kp:<session id>:<key>
 CALLBACK_RENEW = "ren"  # ren:<token>:<tier id>: the offer with that tier first
+CALLBACK_JOIN = "join"  # join:<token>: the presser's own join link to that channel, made when tapped
+# A page of a long list, for whoever presses it (`<prefix>:<page number from 0>`).
+CALLBACK_CHANNELS_PAGE = "lch"  # an owner's /channels
+CALLBACK_STATS_PAGE = "lst"  # an owner's /stats
+CALLBACK_SUBSCRIPTIONS_PAGE = "lsu"  # a buyer's /subscriptions
 
 
 CALLBACK_OWNER = "ow"  # ow:<conversation version>:<answer>: a button of an owner's conversation
@@ -137,6 +142,14 @@ def donate_callback(channel_token: str) -> str:
 
 def renew_callback(channel_token: str, tier_id: str | None) -> str:
     return f"{CALLBACK_RENEW}:{channel_token}:{tier_id or ''}"
+
+
+def join_callback(channel_token: str) -> str:
+    return f"{CALLBACK_JOIN}:{channel_token}"
+
+
+def page_callback(prefix: str, number: int) -> str:
+    return f"{prefix}:{number}"
 
 
 def keypad_callback(session_id: str, key: str) -> str:

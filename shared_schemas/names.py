@@ -131,6 +131,7 @@ class ClaimPurpose(StrEnum):
     PAYOUT = "payout"  # one step of one payout (create, verify, follow), by payout id
     PAYOUT_NOTICE = "payout-notice"  # the owner's notice of a payout's end, by payout id
     PAYOUT_HELD = "payout-held"  # the owner's notice that a channel's payouts are held, by reason
+    JOIN_LINK = "join-link"  # a subscriber's join link, reused for half its lifetime (the link is the result)
 
 
 class Topic(StrEnum):

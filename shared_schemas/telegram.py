@@ -108,6 +108,18 @@ ALLOWED_UPDATES: tuple[str, ...] = (
 )
 
 
+# What Telegram refuses in what a bot sends: a message's text is 1-4096 characters after entity
+# parsing, counted as Telegram counts them, in UTF-16 code units ("Bad Request: message is too
+# long"); a button's callback data is 1-64 bytes ("Bad Request: BUTTON_DATA_INVALID").
+MESSAGE_MAX = 4096
+CALLBACK_DATA_MAX = 64
+
+
+def utf16_len(text: str) -> int:
+    """The length Telegram counts: UTF-16 code units (an emoji outside the BMP counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 @dataclass(frozen=True)
 class Button:
     text: str

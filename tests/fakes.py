@@ -14,8 +14,30 @@ from pydantic import BaseModel
 
 from shared_schemas.names import Queue
 from shared_schemas.nowpayments import Invoice, Payment
-from shared_schemas.telegram import Button, Keyboard, TgChatMember, TgUser
+from shared_schemas.telegram import (
+    CALLBACK_DATA_MAX,
+    MESSAGE_MAX,
+    Button,
+    Keyboard,
+    TgChatMember,
+    TgUser,
+    utf16_len,
+)
 from telepay.adapters.nowpayments_api import NowPaymentsUnavailable
+from telepay.adapters.telegram_api import TelegramBadRequest
+
+
+def refuse_as_telegram(text: str, keyboard: Keyboard | None) -> None:
+    """What Telegram answers 400 to in a message the bot sends or edits (the error as the adapter
+    raises it: python-telegram-bot drops the "Bad Request: " and capitalises the rest)."""
+    if not text.strip():
+        raise TelegramBadRequest("Message text is empty")
+    if utf16_len(text.strip()) > MESSAGE_MAX:
+        raise TelegramBadRequest("Message is too long")
+    for button in (b for row in keyboard or [] for b in row):
+        data = button.callback_data
+        if data is not None and not 1 <= len(data.encode()) <= CALLBACK_DATA_MAX:
+            raise TelegramBadRequest("Button_data_invalid")
 
 
 @dataclass
@@ -59,6 +81,7 @@ class FakeTelegram:
     def send_message(self, chat_id: int, text: str, keyboard: Keyboard | None = None) -> Any:
         self.calls.append(("send_message", (chat_id, text)))
         self._maybe_fail()
+        refuse_as_telegram(text, keyboard)
         message = Sent(chat_id, text, keyboard, next(self._ids))
         self.sent.append(message)
         return SimpleNamespace(message_id=message.message_id)
@@ -68,8 +91,11 @@ class FakeTelegram:
     ) -> None:
         self.calls.append(("edit_message_text", (chat_id, message_id, text)))
         self._maybe_fail()
+        refuse_as_telegram(text, keyboard)
         for message in self.sent:
             if message.chat_id == chat_id and message.message_id == message_id:
+                if (message.text, message.keyboard) == (text, keyboard):
+                    raise TelegramBadRequest("Message is not modified")
                 message.text, message.keyboard = text, keyboard
 
     def answer_callback_query(self, query_id: str, text: str | None = None, alert: bool = False) -> None:

@@ -30,6 +30,7 @@ from telepay.owners import commands as owner_commands
 from telepay.runtime import Runtime
 from telepay.subscriptions import membership
 from telepay.subscriptions import router as subscriptions_router
+from telepay.subscriptions import texts as subscriptions_texts
 
 log = get_logger("telepay.webhook")
 Rt = Runtime[TelegramWebhookSettings]
@@ -129,5 +130,5 @@ def _on_callback(query: TgCallbackQuery, update_id: int, rt: Rt) -> str:
     route = CALLBACKS.get(prefix)
     if route is not None and len(parts) == route[0]:
         return route[1](query, parts, update_id, rt)
-    rt.telegram.answer_callback_query(query.id, "This button no longer works.")
+    rt.telegram.answer_callback_query(query.id, subscriptions_texts.BUTTON_GONE)
     return "unknown button"

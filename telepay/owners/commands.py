@@ -23,9 +23,11 @@ from decimal import Decimal
 from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import ChannelDoc, ChannelStatus, ConversationDoc, OrderStatus
 from shared_schemas.ids import (
+    CALLBACK_CHANNELS_PAGE,
     CALLBACK_OWNER,
     CALLBACK_PAUSE,
     CALLBACK_RESUME,
+    CALLBACK_STATS_PAGE,
     CALLBACK_WALLET_CANCEL,
     OrderKind,
     deep_link,
@@ -33,6 +35,7 @@ from shared_schemas.ids import (
     new_channel_token,
     offer_start,
     owner_callback,
+    page_callback,
     pause_callback,
     resume_callback,
 )
@@ -41,7 +44,7 @@ from shared_schemas.queries import (
 )
 from shared_schemas.telegram import Button, TgCallbackQuery, TgMessage
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
-from telepay.channels import chat_offers, wallet_hold
+from telepay.channels import chat_offers, paging, wallet_hold
 from telepay.channels.changes import changed, record
 from telepay.channels.lookup import active_and_expiring, load_channel
 from telepay.channels.settings import Invalid
@@ -238,12 +241,15 @@ def on_message(message: TgMessage, update_id: int, rt: Rt) -> str | None:
     return None if result == "no conversation" else result
 
 
+# The owners' buttons.
 CALLBACK_PREFIXES = (
     CALLBACK_OWNER,
     CALLBACK_PAUSE,
     CALLBACK_RESUME,
     CALLBACK_WALLET_CANCEL,
-)  # the owners' buttons
+    CALLBACK_CHANNELS_PAGE,
+    CALLBACK_STATS_PAGE,
+)
 
 
 def on_callback(query: TgCallbackQuery, prefix: str, parts: list[str], update_id: int, rt: Rt) -> str:
@@ -261,6 +267,10 @@ def on_callback(query: TgCallbackQuery, prefix: str, parts: list[str], update_id
         rt.telegram.answer_callback_query(query.id)
         status = ChannelStatus.PAUSED if prefix == CALLBACK_PAUSE else ChannelStatus.ACTIVE
         return _set_status(rt, user_id, chat_id, parts[0], status)
+    number = paging.page_number(parts[0]) if prefix in PAGES and len(parts) == 1 else None
+    if number is not None:  # a page of the presser's own list, whatever chat the button was in
+        rt.telegram.answer_callback_query(query.id)
+        return PAGES[prefix](rt, user_id, number, paging.pressed_message(query))
     rt.telegram.answer_callback_query(query.id, say.STALE_BUTTON)
     return "unknown button"
 
@@ -293,13 +303,27 @@ def _cancel(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
 
 
 def _channels(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
+    return _channels_page(rt, user_id, 0, None)
+
+
+def _channels_page(rt: Rt, user_id: int, number: int, message_id: int | None) -> str:
+    """A page of the presser's channels with their links (in place of `message_id`, the page the
+    button was pressed under; a new message otherwise)."""
     owned = admins.owned(rt.store, user_id)
     if not owned:
-        rt.telegram.send_message(chat_id, say.NO_CHANNELS)
+        rt.telegram.send_message(user_id, say.NO_CHANNELS)
         return "no channels"
-    text = "\n\n".join(say.channel_line(c, *_links(rt, c.token)) for c in owned)
-    rt.telegram.send_message(chat_id, text, keyboard=_app_keyboard(rt))
-    return "channels listed"
+    shown = paging.page_of(owned, number)
+    text = paging.page_text(shown, [say.channel_line(c, *_links(rt, c.token)) for c in shown.items])
+    paging.show_page(rt, user_id, message_id, text, _list_keyboard(rt, shown, CALLBACK_CHANNELS_PAGE))
+    return "channels listed" if message_id is None else f"channels page {shown.number + 1}"
+
+
+def _list_keyboard(rt: Rt, shown: paging.Page[ChannelDoc], prefix: str) -> list[list[Button]] | None:
+    """◂ Back and More ▸ where there are other pages, and the owner app's button."""
+    walk = paging.page_buttons(shown, lambda number: page_callback(prefix, number))
+    rows = ([walk] if walk else []) + (_app_keyboard(rt) or [])
+    return rows or None
 
 
 def _status_command(status: ChannelStatus) -> Callable[[Rt, int, int, int], str]:
@@ -344,13 +368,26 @@ def _set_status(rt: Rt, user_id: int, chat_id: int, token: str, status: ChannelS
 
 
 def _stats(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
+    return _stats_page(rt, user_id, 0, None)
+
+
+def _stats_page(rt: Rt, user_id: int, number: int, message_id: int | None) -> str:
+    """A page of the presser's channels' numbers (read for that page's channels only)."""
     owned = admins.owned(rt.store, user_id)
     if not owned:
-        rt.telegram.send_message(chat_id, say.NO_CHANNELS)
+        rt.telegram.send_message(user_id, say.NO_CHANNELS)
         return "no channels"
-    text = "\n\n".join(channel_stats(rt, c) for c in owned)
-    rt.telegram.send_message(chat_id, text, keyboard=_app_keyboard(rt))
-    return "stats shown"
+    shown = paging.page_of(owned, number)
+    text = paging.page_text(shown, [channel_stats(rt, c) for c in shown.items])
+    paging.show_page(rt, user_id, message_id, text, _list_keyboard(rt, shown, CALLBACK_STATS_PAGE))
+    return "stats shown" if message_id is None else f"stats page {shown.number + 1}"
+
+
+# The owners' page buttons: prefix → the list they page.
+PAGES: dict[str, Callable[[Rt, int, int, int | None], str]] = {
+    CALLBACK_CHANNELS_PAGE: _channels_page,
+    CALLBACK_STATS_PAGE: _stats_page,
+}
 
 
 def channel_stats(rt: Rt, channel: ChannelDoc) -> str:

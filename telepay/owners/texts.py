@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from shared_schemas.documents import ChannelDoc, ChannelStatus, PayoutDoc, PayoutState
 from shared_schemas.money import format_amount
+from telepay.channels.paging import listed_title
 from telepay.payouts.ledger import Balance
 from telepay.subscriptions.texts import duration, when
 
@@ -91,7 +92,7 @@ def state_of(channel: ChannelDoc) -> str:
 
 def channel_line(channel: ChannelDoc, link: str, donate_link: str) -> str:
     state = state_of(channel)
-    lines = [f"{channel.title} — {state}", f"Link: {link}", f"Donations: {donate_link}"]
+    lines = [f"{listed_title(channel.title)} — {state}", f"Link: {link}", f"Donations: {donate_link}"]
     if channel.bot_rights_problem:
         lines.append(channel.bot_rights_problem)
     return "\n".join(lines)
@@ -171,6 +172,7 @@ def tier_line(index: int, price: Decimal, days: int, label: str | None) -> str:
 def stats(
     title: str, active: int, expiring: int, windows: Sequence[tuple[int, int, int, Decimal, Decimal]]
 ) -> str:
+    title = listed_title(title)
     lines = [f"📊 {title}", f"Active subscribers: {active}", f"Ending in the next 7 days: {expiring}"]
     for days, new, renewed, revenue, donations in windows:
         lines.append(

@@ -6,20 +6,23 @@ forwarded link is useless to anyone else), and declined with a word to the user 
 `chat_member` updates (members joining, leaving, removed) keep `in_channel` of the subscription
 true to Telegram, in Telegram's order (an older update never overwrites a newer one). A subscriber
 whose join link expired unused, or who left, asks again with `/start <token>` or `/subscriptions`
-and gets a fresh Join button: access they paid for is never out of reach.
+and gets a Join button: access they paid for is never out of reach. Showing the button makes no
+link; tapping it does (`on_join`), for the presser's own subscription if it is active then.
 """
 
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 
 from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
-from shared_schemas.ids import subscription_id
+from shared_schemas.ids import CALLBACK_SUBSCRIPTIONS_PAGE, join_callback, page_callback, subscription_id
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import SUBSCRIPTIONS_OF_USER
 from shared_schemas.telegram import Button, TgChatJoinRequest, TgChatMemberUpdated
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
+from telepay.channels import paging
 from telepay.channels.lookup import channel_by_closed_chat, load_channel, load_subscription
 from telepay.channels.notices import notify_owner_once
 from telepay.core.store import Tx
@@ -61,19 +64,26 @@ def show_subscription(rt: Rt, chat_id: int, channel: ChannelDoc, sub: Subscripti
     offer follows, to renew)."""
     join = _join_button(rt, channel, sub)
     text = texts.subscribed(channel.title, sub.expires_at, sub.in_channel)
-    if not sub.in_channel and join is None:
-        text += "\n\n" + texts.JOIN_UNAVAILABLE
     rt.telegram.send_message(chat_id, text, keyboard=[[join]] if join else None)
     return "subscription shown"
 
 
-def list_subscriptions(rt: Rt, chat_id: int, user_id: int) -> str:
-    subs = rt.store.subscriptions.find(SUBSCRIPTIONS_OF_USER, limit=50, user_id=user_id)
+def list_subscriptions(rt: Rt, user_id: int, number: int = 0, message_id: int | None = None) -> str:
+    """`/subscriptions` (page `number` of it, in place of `message_id` when a page button was
+    pressed): the presser's subscriptions, latest end first, with a Join button for each active one
+    they are not in. Listing makes no join link: the button makes it when tapped (`on_join`)."""
+    subs = [
+        stored.doc
+        for page in rt.store.subscriptions.pages(SUBSCRIPTIONS_OF_USER, user_id=user_id)
+        for stored in page
+    ]
     if not subs:
-        rt.telegram.send_message(chat_id, texts.NO_SUBSCRIPTIONS)
+        rt.telegram.send_message(user_id, texts.NO_SUBSCRIPTIONS)
         return "no subscriptions"
-    lines, rows = [texts.SUBSCRIPTIONS_HEADER], []
-    for sub in sorted(subs, key=lambda s: s.expires_at, reverse=True):
+    subs.sort(key=lambda s: (s.expires_at, s.channel_token), reverse=True)
+    shown = paging.page_of(subs, number)
+    lines, rows = [], []
+    for sub in shown.items:
         channel = load_channel(rt.store, sub.channel_token)
         if channel is None:
             continue
@@ -81,23 +91,58 @@ def list_subscriptions(rt: Rt, chat_id: int, user_id: int) -> str:
         join = _join_button(rt, channel, sub)
         if join is not None:
             rows.append([join])
-    rt.telegram.send_message(chat_id, "\n".join(lines), keyboard=rows or None)
-    return f"{len(subs)} subscription(s) listed"
+    more = paging.page_buttons(shown, lambda n: page_callback(CALLBACK_SUBSCRIPTIONS_PAGE, n))
+    text = paging.page_text(shown, lines, header=texts.SUBSCRIPTIONS_HEADER, separator="\n")
+    paging.show_page(rt, user_id, message_id, text, [*rows, more] if more else rows or None)
+    if message_id is None:
+        return f"{len(subs)} subscription(s) listed"
+    return f"subscriptions page {shown.number + 1}"
 
 
 def _join_button(rt: Rt, channel: ChannelDoc, sub: SubscriptionDoc) -> Button | None:
-    """A fresh Join button for an active subscriber who is not in the channel."""
+    """A Join button for an active subscriber who is not in the channel; its link is made when
+    it is tapped."""
     if sub.in_channel or not active(sub, rt):
         return None
-    try:
-        link = join_link(rt, channel.closed_channel_id, f"again {sub.user_id}")
-    except (TelegramBadRequest, TelegramForbidden) as error:
-        rt.store.channels.update(channel.token, {"bot_rights_problem": str(error)})
-        notify_owner_once(
-            rt, ClaimPurpose.RIGHTS_NOTICE, channel, texts.access_blocked(channel.title, str(error))
-        )
-        return None
-    return Button(texts.join_button(channel.title), url=link)
+    return Button(texts.join_button(channel.title), callback_data=join_callback(channel.token))
+
+
+def on_join(rt: Rt, user_id: int, token: str, query_id: str) -> str:
+    """The Join button: a join link for the presser's own subscription, if it is active now. The
+    link is reused for half its lifetime (a second tap makes none), so it is always good for at
+    least that long when it is handed over."""
+    channel = load_channel(rt.store, token)
+    sub = load_subscription(rt.store, token, user_id) if channel else None
+    if channel is None or sub is None or not active(sub, rt):
+        rt.telegram.answer_callback_query(query_id, texts.JOIN_NOT_ACTIVE, alert=True)
+        return "join refused (no active subscription)"
+    link = _reused_join_link(rt, channel, sub)
+    if link is None:
+        rt.telegram.answer_callback_query(query_id, texts.JOIN_UNAVAILABLE, alert=True)
+        return "join link unavailable"
+    rt.telegram.answer_callback_query(query_id)
+    keyboard = [[Button(texts.join_button(channel.title), url=link)]]
+    rt.telegram.send_message(user_id, texts.join_link_ready(channel.title), keyboard=keyboard)
+    return "join link sent"
+
+
+def _reused_join_link(rt: Rt, channel: ChannelDoc, sub: SubscriptionDoc) -> str | None:
+    lifetime = timedelta(hours=rt.settings.invite_link_hours)
+    window = int(rt.clock.now().timestamp() // (lifetime.total_seconds() / 2))
+    key = f"{subscription_id(channel.token, sub.user_id)}:{window}"
+    with rt.claims.hold(ClaimPurpose.JOIN_LINK, key, keep_for=lifetime) as claim:
+        if claim.done_before and claim.previous_result:
+            return claim.previous_result
+        try:
+            claim.result = join_link(rt, channel.closed_channel_id, f"again {sub.user_id}")
+        except (TelegramBadRequest, TelegramForbidden) as error:
+            claim.release()
+            rt.store.channels.update(channel.token, {"bot_rights_problem": str(error)})
+            notify_owner_once(
+                rt, ClaimPurpose.RIGHTS_NOTICE, channel, texts.access_blocked(channel.title, str(error))
+            )
+            return None
+        return claim.result
 
 
 def on_join_request(request: TgChatJoinRequest, rt: Rt) -> str:

@@ -12,7 +12,9 @@ from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import ChannelDoc, ChannelStatus
 from shared_schemas.ids import (
     CALLBACK_BUY,
+    CALLBACK_JOIN,
     CALLBACK_RENEW,
+    CALLBACK_SUBSCRIPTIONS_PAGE,
     OrderKind,
     StartKind,
     StartLink,
@@ -24,6 +26,7 @@ from shared_schemas.names import Queue
 from shared_schemas.tasks import CreateInvoiceTask
 from shared_schemas.telegram import Button, TgCallbackQuery, TgMessage, TgUser
 from telepay.adapters.tasks_queue import enqueue_once
+from telepay.channels import paging
 from telepay.channels.lookup import load_channel, load_subscription
 from telepay.core.logs import get_logger
 from telepay.core.users import display_name
@@ -42,7 +45,7 @@ def on_message(message: TgMessage, command: str, rt: Rt) -> str:
         rt.telegram.send_message(message.chat.id, owner_repost(rt, message.from_user.id, message.message_id))
         return "broadcast requested"
     if command == "/subscriptions":
-        return membership.list_subscriptions(rt, message.chat.id, message.from_user.id)
+        return membership.list_subscriptions(rt, message.from_user.id)
     if command == "/start":
         rt.telegram.send_message(message.chat.id, texts.WELCOME)
         return "welcome"
@@ -101,10 +104,25 @@ def _on_renew(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) 
     return show_offer(token, chat_id, rt, first_tier=tier_id or None)
 
 
+def _on_join(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
+    return membership.on_join(rt, query.from_user.id, parts[0], query.id)
+
+
+def _on_subscriptions_page(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
+    number = paging.page_number(parts[0])
+    if number is None:
+        rt.telegram.answer_callback_query(query.id, texts.BUTTON_GONE)
+        return "unknown button"
+    rt.telegram.answer_callback_query(query.id)
+    return membership.list_subscriptions(rt, query.from_user.id, number, paging.pressed_message(query))
+
+
 # Button prefix → (number of parts, handler).
 CALLBACKS: dict[str, tuple[int, Callable[[TgCallbackQuery, list[str], int, Rt], str]]] = {
     CALLBACK_BUY: (2, _on_buy),
     CALLBACK_RENEW: (2, _on_renew),
+    CALLBACK_JOIN: (1, _on_join),
+    CALLBACK_SUBSCRIPTIONS_PAGE: (1, _on_subscriptions_page),
 }
 
 

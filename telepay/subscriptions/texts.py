@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from shared_schemas.documents import ChannelDoc, Tier
 from shared_schemas.money import format_amount
+from telepay.channels.paging import listed_title
 
 
 def when(moment: datetime) -> str:
@@ -63,6 +64,7 @@ UNKNOWN_OFFER = "Sorry, I can't find that offer. Please check the link with the 
 PAUSED_OFFER = "Sorry, this channel isn't taking new subscribers right now. Please try again later."
 OFFER_CHANGED = "This offer has changed. Please open the channel's link again to see the current prices."
 PREPARING_INVOICE = "Preparing your invoice…"
+BUTTON_GONE = "This button no longer works."
 
 
 def pay_prompt(title: str, amount: Decimal, currency: str, days: int | None) -> str:
@@ -117,7 +119,7 @@ def access_blocked(title: str, problem: str) -> str:
 
 
 def join_button(title: str) -> str:
-    return f"Join {title}"
+    return f"Join {listed_title(title)}"
 
 
 def owner_subscription_notice(
@@ -216,12 +218,21 @@ def subscribed(title: str, until: datetime, in_channel: bool) -> str:
 
 
 def subscription_line(title: str, until: datetime, active: bool) -> str:
+    title = listed_title(title)
     return f"• {title}: until {when(until)}" if active else f"• {title}: ended on {when(until)}"
 
 
 SUBSCRIPTIONS_HEADER = "Your subscriptions:"
 NO_SUBSCRIPTIONS = "You have no subscriptions yet. Open a channel's link to see its offer."
 JOIN_UNAVAILABLE = "I can't create a join link for this channel right now; its owner has been told."
+JOIN_NOT_ACTIVE = "You have no active subscription to this channel. Open its link to see the offer."
+
+
+def join_link_ready(title: str) -> str:
+    return (
+        f"Here's your way into {listed_title(title)}: tap Join and I'll approve you right away. "
+        "The link works only for you."
+    )
 
 
 def rights_lost(title: str, problem: str) -> str:

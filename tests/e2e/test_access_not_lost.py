@@ -64,6 +64,12 @@ def test_a_member_who_left_gets_back_in_with_a_fresh_join_button(
     tg.leave(una, channel.closed)
     assert tg.member_status(channel.closed, una) != "member"
 
+    def links_made() -> int:
+        calls = tg.calls("createChatInviteLink")
+        return sum(str(c["params"].get("chat_id")) == str(channel.closed) for c in calls)
+
+    made = links_made()
+
     def join_offered() -> dict[str, Any] | None:
         # Telegram tells the bot she left by an update of its own: ask until it has arrived.
         before = max((m["message_id"] for m in tg.transcript(una)), default=0)
@@ -72,5 +78,14 @@ def test_a_member_who_left_gets_back_in_with_a_fresh_join_button(
         return status if buttons(status) else None
 
     status = wait_for("a Join button for Una", join_offered, timeout=30, every=1)
-    assert tg.join(una, buttons(status)[0]["url"])["result"] == "requested"
+    tg.say(una, "/subscriptions")
+    listing = tg.wait_message(una, "Your subscriptions:", after=status["message_id"])
+    offered = [b["callback_data"] for b in buttons(status) + buttons(listing)]
+    assert offered == [f"join:{token}", f"join:{token}"]
+    assert links_made() == made  # showing her subscription made no link
+
+    tg.press(una, listing["message_id"], f"join:{token}")
+    link = tg.wait_message(una, "Here's your way into Night Owls Club", after=listing["message_id"])
+    assert links_made() == made + 1  # tapping Join made one
+    assert tg.join(una, buttons(link)[0]["url"])["result"] == "requested"
     wait_for("Una back in", lambda: tg.member_status(channel.closed, una) == "member")

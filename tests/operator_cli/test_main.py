@@ -498,7 +498,9 @@ def test_transfer_moves_a_channel_to_its_new_creator_as_a_recorded_support_actio
     assert store.channels.get(TOKEN).owner_user_id == channel.owner_user_id  # type: ignore[union-attr]
     creator_of[channel.closed_channel_id] = 6002
     result = ok(run(store, *args, env=env, http_transport=transport))
-    assert f"{TOKEN} now belongs to 6002 (was {channel.owner_user_id}); the payout wallet stays" in result.output
+    assert (
+        f"{TOKEN} now belongs to 6002 (was {channel.owner_user_id}); the payout wallet stays" in result.output
+    )
     moved = store.channels.get(TOKEN)
     assert moved is not None and moved.owner_user_id == 6002 and moved.payout_wallet == channel.payout_wallet
     [change] = [

@@ -344,6 +344,33 @@ def test_send_message_refusals(tg: Harness) -> None:
     assert tg.api("sendMessage", chat_id=blocked, text="welcome back").status_code == 200
 
 
+def test_a_message_over_4096_utf16_units_is_refused(tg: Harness) -> None:
+    """Telegram counts a text after entity parsing (markup does not count), without the
+    whitespace it trims, in UTF-16 code units (an emoji outside the BMP counts two), and refuses
+    past 4,096: "Bad Request: message is too long", on sending and on editing."""
+    user = tg.started_user()
+    too_long = {"ok": False, "error_code": 400, "description": "Bad Request: message is too long"}
+    fits = ["a" * 4096, "🦉" * 2048, "<b>" + "a" * 4096 + "</b>", "  \n" + "a" * 4096 + "\n  "]
+    for text in fits:
+        mode = "HTML" if text.startswith("<b>") else ""
+        response = tg.api("sendMessage", chat_id=user, text=text, parse_mode=mode)
+        assert response.status_code == 200, (text[:10], response.text)
+    for text in ("a" * 4097, "🦉" * 2049):  # 2,049 characters of Python, 4,098 units of Telegram
+        response = tg.api("sendMessage", chat_id=user, text=text)
+        assert (response.status_code, response.json()) == (400, too_long)
+    mid = tg.api("sendMessage", chat_id=user, text="short").json()["result"]["message_id"]
+    edit = tg.api("editMessageText", chat_id=user, message_id=mid, text="é" * 4097)
+    assert (edit.status_code, edit.json()) == (400, too_long)
+    assert tg.transcript(user)[-1]["text"] == "short"
+
+    async def scenario(bot: Bot) -> None:
+        with pytest.raises(BadRequest, match=r"^Message is too long$"):
+            await bot.send_message(user, "🦉" * 2049)
+
+    run(scenario, tg.url)
+    assert len(tg.transcript(user)) == len(fits) + 1
+
+
 def test_channel_posting_needs_admin_rights(tg: Harness) -> None:
     owner = tg.user("Owner")
     private_channel = tg.channel(owner, bot_admin=False)
