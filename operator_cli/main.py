@@ -29,6 +29,7 @@ from telepay.core.errors import TelePayError
 from telepay.owners import texts as owner_texts
 from telepay.owners import wallet_change
 from telepay.payouts.balance import list_payouts, retry_payout, show_payout
+from telepay.subscriptions.membership import move_members
 
 
 class OperatorGroup(click.Group):
@@ -124,6 +125,12 @@ def channels_update(op: Operator, token: str, file: Path) -> None:
     channel, changed = channel_file.update(op.store, op.clock, token, file, op.who(), hold_hours)
     if "payout_wallet" in changed or "payout_currency" in changed or "payout_network" in changed:
         _announce_wallet_hold(op, channel)
+    if "closed_channel_id" in changed:
+        moved = move_members(op.store, op.clock, channel.token, channel.closed_channel_id)
+        if not op.as_json:
+            click.echo(
+                f"{moved} active subscriptions moved to the new closed chat (each member gets a Join button)"
+            )
     emit(
         op.as_json,
         {"changed": changed, "channel": channel},

@@ -309,6 +309,16 @@ class SubscriptionDoc(Document):
     tier_id: str | None = Field(default=None, description="Last tier bought (Renew shows it first).")
     last_order_id: str
     in_channel: bool = Field(default=False, description="Approved into the closed channel.")
+    joined_chats: list[int] = Field(
+        default_factory=list,
+        description="Every closed chat of the channel the member was approved into (an earlier one too, "
+        "if the owner moved the channel): removal removes them from each.",
+    )
+    moved_from_chat: int | None = Field(
+        default=None,
+        description="The owner moved the closed chat away from this one: the sweep sends the member a "
+        "Join button for the new chat, then clears it.",
+    )
     reminders_sent: list[str] = Field(
         default_factory=list, description="`<offset seconds>@<expiry iso>` for each reminder sent."
     )

@@ -132,6 +132,7 @@ class ClaimPurpose(StrEnum):
     PAYOUT_NOTICE = "payout-notice"  # the owner's notice of a payout's end, by payout id
     PAYOUT_HELD = "payout-held"  # the owner's notice that a channel's payouts are held, by reason
     JOIN_LINK = "join-link"  # a subscriber's join link, reused for half its lifetime (the link is the result)
+    MOVED_INVITE = "moved-invite"  # a member's Join button for the channel's new closed chat, by chat
 
 
 class Topic(StrEnum):

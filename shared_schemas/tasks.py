@@ -58,6 +58,7 @@ class KeypadTask(BaseModel):
 class ExpiryAction(StrEnum):
     REMIND = "remind"
     REMOVE = "remove"
+    INVITE = "invite"  # the closed chat moved: a Join button for the new one
 
 
 class ExpiryTask(BaseModel):

@@ -57,6 +57,7 @@ from telepay.owners.questions import Data
 from telepay.payouts.balance import owner_balance, payout_history
 from telepay.runtime import Runtime
 from telepay.subscriptions.broadcast import queue_donation_post, queue_todays_post
+from telepay.subscriptions.membership import move_members
 
 Rt = Runtime[TelegramWebhookSettings]
 STATS_WINDOWS = (7, 30)
@@ -97,8 +98,14 @@ def _show(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | Non
         wallet = say.wallet_changed(str(data.get("payout_wallet"))) if data.get("group") == "payout" else ""
         rt.telegram.send_message(chat_id, say.saved(data["title"]) + wallet)
         _refresh_donation_post(rt, data["token"])
-        channel = load_channel(rt.store, data["token"]) if data.get("group") == "payout" else None
-        if channel is not None and wallet_change.announce(rt, channel):
+        group = data.get("group")
+        channel = load_channel(rt.store, data["token"]) if group in ("payout", "channels") else None
+        if channel is not None and group == "channels":
+            moved = move_members(rt.store, rt.clock, channel.token, channel.closed_channel_id)
+            if moved:
+                rt.telegram.send_message(chat_id, say.members_moved(moved, channel.title))
+                return f"channel saved, {moved} members moved"
+        if channel is not None and group == "payout" and wallet_change.announce(rt, channel):
             return "channel saved, payouts held"
         return "channel saved"
     if step in ENDED:

@@ -301,3 +301,11 @@ def transferred_away(title: str) -> str:
         f"🔑 {title} was moved to another Telegram account by TelePay support, at its creator's request. "
         "If you didn't ask for this, write to support at once."
     )
+
+
+def members_moved(count: int, title: str) -> str:
+    people = "1 subscriber" if count == 1 else f"{count} subscribers"
+    return (
+        f"📦 {people} of {title} moved with it: each gets a Join button for the new closed channel "
+        "within a few minutes, and is removed from both channels when their access ends."
+    )

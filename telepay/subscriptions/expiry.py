@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
-from shared_schemas.ids import renew_callback, subscription_id
+from shared_schemas.ids import join_callback, renew_callback, subscription_id
 from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.queries import SUBSCRIPTIONS_DUE
 from shared_schemas.tasks import ExpiryAction, ExpiryTask
@@ -141,6 +141,8 @@ def run_task(task: ExpiryTask, rt: Rt) -> str:
     try:
         if task.action is ExpiryAction.REMIND:
             return _remind(task, rt)
+        if task.action is ExpiryAction.INVITE:
+            return _invite(task, rt)
         return _remove(task, rt)
     except TelegramRetryAfter as error:
         return _reschedule(task, rt, error.seconds)
@@ -189,6 +191,54 @@ def _remind(task: ExpiryTask, rt: Rt) -> str:
     return claim.result
 
 
+def _invite(task: ExpiryTask, rt: Rt) -> str:
+    """The owner moved the channel's closed chat: the member gets a Join button for the new one
+    (its link is made when tapped, `subscriptions.membership.on_join`), once per new chat."""
+    subscriptions = rt.store.subscriptions
+    sub = subscriptions.get(task.subscription_id)
+    if sub is None or sub.moved_from_chat is None or sub.status is not SubscriptionStatus.ACTIVE:
+        return "stale: not moved or ended"
+    key = f"{task.subscription_id}:{sub.closed_channel_id}"
+    with rt.claims.hold(ClaimPurpose.MOVED_INVITE, key, keep_for=timedelta(days=40)) as claim:
+        if not claim.done_before:
+            channel = load_channel(rt.store, sub.channel_token)
+            title = channel.title if channel else sub.channel_token
+            claim.result = "invited"
+            try:
+                rt.telegram.send_message(
+                    sub.user_id,
+                    texts.channel_moved(title, sub.expires_at),
+                    keyboard=[
+                        [Button(texts.join_button(title), callback_data=join_callback(sub.channel_token))]
+                    ],
+                )
+            except TelegramForbidden:
+                mark_blocked(rt.store, rt.clock, sub.user_id)
+                claim.result = "user blocked the bot"
+            except TelegramBadRequest as error:  # e.g. a user who never started the bot
+                claim.result = f"not told: {error}"[:200]
+        subscriptions.update(
+            task.subscription_id, {"moved_from_chat": None, "next_action_at": rt.clock.now()}
+        )  # the next sweep plans its reminders and removal again
+    return claim.result or "invited before"
+
+
+def _remove_from_earlier_chats(rt: Rt, sub: SubscriptionDoc) -> None:
+    """A member approved into a closed chat the owner has since moved away from is removed there
+    too (the chat they are actually in); Telegram refusing there (the bot left that chat) is noted."""
+    for chat_id in dict.fromkeys(sub.joined_chats):
+        if chat_id == sub.closed_channel_id:
+            continue
+        try:
+            rt.telegram.remove_member(chat_id, sub.user_id)
+        except (TelegramBadRequest, TelegramForbidden) as error:
+            log.info(
+                "not removed from an earlier closed chat: %s",
+                error,
+                extra={"subscription_id": subscription_id(sub.channel_token, sub.user_id)},
+            )
+
+
 def _remove(task: ExpiryTask, rt: Rt) -> str:
     store = rt.store
     now = rt.clock.now()
@@ -221,6 +271,7 @@ def _remove(task: ExpiryTask, rt: Rt) -> str:
         _tell_expired(rt, sub, channel)
         return str(step.value)
     try:
+        _remove_from_earlier_chats(rt, sub)
         rt.telegram.remove_member(sub.closed_channel_id, sub.user_id)
     except (TelegramBadRequest, TelegramForbidden) as error:
         reason = str(error).lower()

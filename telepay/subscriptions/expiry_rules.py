@@ -39,6 +39,8 @@ def next_action(
         if sub.removed_at is None and sub.next_action_at is not None:
             return DueAction(ExpiryAction.REMOVE, sub.next_action_at, retry=True)
         return None
+    if sub.moved_from_chat is not None and now < sub.expires_at:  # the closed chat moved: tell first
+        return DueAction(ExpiryAction.INVITE, sub.next_action_at or now)
     since = sub.renewed_at or sub.started_at
     for offset in offsets:  # largest offset first: the earliest reminder
         at = sub.expires_at - timedelta(seconds=offset)
@@ -77,6 +79,8 @@ def task_name(sub_id: str, due: DueAction, expires_at: datetime) -> str:
     stamp = int(expires_at.timestamp())
     if due.action is ExpiryAction.REMIND:
         return f"remind-{sub_id}-{due.offset_seconds}-{stamp}"
+    if due.action is ExpiryAction.INVITE:
+        return f"invite-{sub_id}-at{int(due.at.timestamp())}"
     if due.retry:  # task names are remembered for an hour: each retry needs its own
         return f"remove-{sub_id}-{stamp}-at{int(due.at.timestamp())}"
     return f"remove-{sub_id}-{stamp}"

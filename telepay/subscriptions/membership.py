@@ -19,13 +19,14 @@ from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import CALLBACK_SUBSCRIPTIONS_PAGE, join_callback, page_callback, subscription_id
 from shared_schemas.names import ClaimPurpose
-from shared_schemas.queries import SUBSCRIPTIONS_OF_USER
+from shared_schemas.queries import SUBSCRIPTIONS_OF_CHANNEL, SUBSCRIPTIONS_OF_USER
 from shared_schemas.telegram import Button, TgChatJoinRequest, TgChatMemberUpdated
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.channels import paging
 from telepay.channels.lookup import channel_by_closed_chat, load_channel, load_subscription
 from telepay.channels.notices import notify_owner_once
-from telepay.core.store import Tx
+from telepay.core.clock import Clock
+from telepay.core.store import Store, Tx, array_union
 from telepay.runtime import Runtime
 from telepay.subscriptions import texts
 from telepay.subscriptions.access import join_link
@@ -129,7 +130,8 @@ def on_join(rt: Rt, user_id: int, token: str, query_id: str) -> str:
 def _reused_join_link(rt: Rt, channel: ChannelDoc, sub: SubscriptionDoc) -> str | None:
     lifetime = timedelta(hours=rt.settings.invite_link_hours)
     window = int(rt.clock.now().timestamp() // (lifetime.total_seconds() / 2))
-    key = f"{subscription_id(channel.token, sub.user_id)}:{window}"
+    # By chat too: after the owner moves the closed chat, a link to the old one is never handed out.
+    key = f"{subscription_id(channel.token, sub.user_id)}:{channel.closed_channel_id}:{window}"
     with rt.claims.hold(ClaimPurpose.JOIN_LINK, key, keep_for=lifetime) as claim:
         if claim.done_before and claim.previous_result:
             return claim.previous_result
@@ -159,7 +161,8 @@ def on_join_request(request: TgChatJoinRequest, rt: Rt) -> str:
     ):
         rt.telegram.approve_join_request(request.chat.id, user_id)
         rt.store.subscriptions.update(
-            subscription_id(channel.token, user_id), {"in_channel": True, "updated_at": now}
+            subscription_id(channel.token, user_id),
+            {"in_channel": True, "joined_chats": array_union(request.chat.id), "updated_at": now},
         )
         return "join approved"
     # Told first: while the request is pending the bot may write to them even if they never
@@ -168,3 +171,32 @@ def on_join_request(request: TgChatJoinRequest, rt: Rt) -> str:
         rt.telegram.send_message(request.user_chat_id or user_id, texts.JOIN_DECLINED)
     rt.telegram.decline_join_request(request.chat.id, user_id)
     return "join declined"
+
+
+def move_members(store: Store, clock: Clock, token: str, closed_chat_id: int) -> int:
+    """After the owner moved the channel's closed chat: every active subscription moves with it
+    (its access, its join links and its removal are the new chat's), and the next sweep sends each
+    member a Join button for it (`moved_from_chat`). A member in the old chat stays listed there
+    (`joined_chats`), so the removal at expiry removes them from it too. How many moved; running
+    it again moves none twice."""
+    now, moved = clock.now(), 0
+    for page in store.subscriptions.pages(
+        SUBSCRIPTIONS_OF_CHANNEL, channel_token=token, status=SubscriptionStatus.ACTIVE
+    ):
+        with store.batch() as batch:
+            for stored in page:
+                sub = stored.doc
+                if sub.closed_channel_id == closed_chat_id:
+                    continue
+                fields: dict[str, object] = {
+                    "closed_channel_id": closed_chat_id,
+                    "moved_from_chat": sub.closed_channel_id,
+                    "in_channel": False,
+                    "next_action_at": now,
+                    "updated_at": now,
+                }
+                if sub.in_channel:  # approved before `joined_chats` was kept: the old chat is theirs
+                    fields["joined_chats"] = array_union(sub.closed_channel_id)
+                batch.update(store.subscriptions, stored.id, fields)
+                moved += 1
+    return moved

@@ -205,6 +205,13 @@ def reminder(title: str, until: datetime, now: datetime) -> str:
     )
 
 
+def channel_moved(title: str, expires_at: datetime) -> str:
+    return (
+        f"📦 {title} has moved to a new private channel. Your access comes with it, until {when(expires_at)}: "
+        "tap below to join."
+    )
+
+
 def access_ended(title: str, ended: datetime) -> str:
     return (
         f"Your access to {title} ended on {when(ended)}, so you've been removed from the channel. "
