@@ -635,6 +635,17 @@ class PayoutDoc(Document):
     open: bool = Field(default=True, description="False once finished or failed.")
     batch_id: str | None = Field(default=None, description="NowPayments payout (batch) id.")
     withdrawal_id: str | None = Field(default=None, description="NowPayments withdrawal id.")
+    unique_external_id: str | None = Field(
+        default=None,
+        description="What creating it at NowPayments sends as `unique_external_id` (the payout id); "
+        "set at reservation. None on a payout reserved before create attempts were recorded.",
+    )
+    create_attempted_at: datetime | None = Field(
+        default=None,
+        description="When TelePay first asked NowPayments to create it, recorded before the call. Set "
+        "without a `withdrawal_id`: that answer was lost, so the next attempt searches NowPayments "
+        "by `unique_external_id` before creating (never on a first attempt).",
+    )
     nowpayments_status: str | None = Field(default=None, description="Last status NowPayments reported.")
     hash: str | None = Field(default=None, description="Blockchain transaction hash, once sent.")
     failure_reason: str | None = None

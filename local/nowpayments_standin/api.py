@@ -92,6 +92,9 @@ class PublicApi:
             if rule is not None:
                 injected = rule.mode
                 if rule.mode == "slow":
+                    # Received whole, then answered late: a client that gives up meanwhile does
+                    # not undo the call (its answer is lost, as with NowPayments).
+                    await request.body()
                     await asyncio.sleep(rule.seconds)
                 elif rule.mode == "invalid_api_key":
                     response = np_error(403, "INVALID_API_KEY", "Invalid api key")

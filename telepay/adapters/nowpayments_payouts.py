@@ -116,7 +116,8 @@ class NowPaymentsPayouts(NowPaymentsApi):
 
     def find_by_external_id(self, unique_external_id: str, since: datetime) -> Withdrawal | None:
         """The withdrawal created with this external id, if any (`GET /v1/payout`, newest pages from
-        `since`): how a payout whose creation was not recorded is found instead of created twice."""
+        `since`): how a payout whose create answer was lost is found instead of created twice. Only
+        then: a first attempt has nothing to find and never pages through past withdrawals."""
         for page in range(0, 50):
             data = self._authed(
                 "GET",

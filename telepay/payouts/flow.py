@@ -1,23 +1,28 @@
 """The payout function's logic: plan payouts from the ledger, then drive each one to its end.
 
     settled payment ─▶ ledger entry (available)
-    plan_channel: instant / threshold (payout_rules.plan) ─▶ reserve entries + payouts/<id> (one transaction)
+    plan_channel: instant / threshold (payout_rules.plan), at most MAX_PAYOUT_ENTRIES entries a payout
+                  ─▶ reserve entries + payouts/<id> (one transaction per payout)
     advance: RESERVED ─▶ create at NowPayments (unique_external_id = payout id) ─▶ CREATED
              CREATED  ─▶ verify with a TOTP code ─▶ VERIFIED
              VERIFIED/SENDING ─▶ poll (and payout IPNs, `observe_withdrawal`) ─▶ FINISHED | FAILED
 
-Crash safety: every step first looks at what NowPayments already has. A payout still RESERVED is
-searched by its external id before it is created (the process may have died after NowPayments
-created it and before that was recorded); a CREATED one is read back first and verified only while
+Crash safety: every step first looks at what NowPayments already has. Before a RESERVED payout is
+created, the attempt is recorded on it (`create_attempted_at`, with its `unique_external_id`): the
+first attempt creates at once, and only a later attempt (the answer of the earlier one was lost, or
+the process died after NowPayments created it and before that was recorded) searches NowPayments by
+the external id before creating. A CREATED one is read back first and verified only while
 NowPayments still has it WAITING (and "already verified" counts as done). So a retry resumes the
 same payout and never creates a second one.
 
 Failures: NowPayments down → the payout waits (`payout_rules.backoff`) and the every-minute run
-resumes it. FAILED/REJECTED → its entries go back to the balance (not planned again for
-`RETRY_AFTER_FAILURE`), the owner is told, and the operator sees `payout failed:` (alerted). A 2FA
-code refused → the payout stays CREATED with `attention` set (NowPayments holds the withdrawal
-unverified, so releasing its entries could pay them twice); the operator fixes the secret and
-retries it (`telepay.payouts.balance.retry_payout`).
+resumes it. NowPayments refuses the create → FAILED (nothing was sent); a refused search after a
+lost answer holds the payout with `attention` instead (the withdrawal may exist). FAILED/REJECTED
+→ its entries go back to the balance (not planned again for `RETRY_AFTER_FAILURE`), the owner is
+told, and the operator sees `payout failed:` (alerted). A 2FA code refused → the payout stays
+CREATED with `attention` set (NowPayments holds the withdrawal unverified, so releasing its entries
+could pay them twice); the operator fixes the secret and retries it
+(`telepay.payouts.balance.retry_payout`).
 """
 
 from __future__ import annotations
@@ -123,9 +128,19 @@ def _plan_channel(rt: Rt, channel_token: str) -> list[str]:
         if currency != payout_currency:
             minimum = api.estimate(minimum, payout_currency, currency)
         usd = _usd_value(rt, entries)
-        for group in payout_rules.plan(
+        planned = payout_rules.plan_payouts(
             channel.payout_strategy, entries, minimum, channel.payout_threshold, usd
-        ):
+        )
+        if planned.stuck_offset is not None:
+            log.error(
+                "payout failed: channel %s held: refund offset %s cannot be netted in a payout of at "
+                "most %d entries",
+                channel_token,
+                planned.stuck_offset.entry_id,
+                payout_rules.MAX_PAYOUT_ENTRIES,
+                extra={"channel_token": channel_token},
+            )
+        for group in planned.groups:
             payout = _payout(rt, channel, group, currency, payout_currency, now)
             if reserve(rt.store, payout):
                 reserved.append(payout.payout_id)
@@ -164,8 +179,9 @@ def _payout(
     if currency != payout_currency:
         converted = rt.payouts_api.estimate(settled, currency, payout_currency)
         amount = round_payout(converted, payout_currency)
+    payout_id = payout_rules.payout_id(channel.token, group)
     return PayoutDoc(
-        payout_id=payout_rules.payout_id(channel.token, group),
+        payout_id=payout_id,
         channel_token=channel.token,
         owner_user_id=channel.owner_user_id,
         entry_ids=sorted(e.entry_id for e in group),
@@ -178,6 +194,7 @@ def _payout(
         network=channel.payout_network,
         amount=amount,
         strategy=channel.payout_strategy,
+        unique_external_id=payout_id,
         next_attempt_at=now,
         created_at=now,
         updated_at=now,
@@ -232,19 +249,22 @@ def _advance(rt: Rt, payout_id: str) -> str:
     if payout.attention and payout.next_attempt_at > now:
         return f"waits for the operator: {payout.attention}"
     ids = {"payout_id": payout_id, "channel_token": payout.channel_token}
+    creating = False  # only a refused create ends the payout: a refused search may hide a withdrawal
     try:
         if payout.state is PayoutState.RESERVED:
-            found = api.find_by_external_id(payout_id, since=payout.created_at - timedelta(days=1))
+            found = _created_before(rt, payout)
             if found is None:
+                creating = True
                 found = api.create_payout(
                     address=payout.address,
                     currency=payout.currency,
                     amount=payout.amount,
-                    unique_external_id=payout_id,
+                    unique_external_id=payout.unique_external_id or payout_id,
                     ipn_callback_url=rt.settings.ipn_callback_url,
                     extra_id=None,
                     description=f"TelePay {payout.channel_token}",
                 )
+                creating = False
                 log.info("payout created at NowPayments", extra=ids)
             payout = observe_withdrawal(store, rt.clock, payout_id, found)
         if payout.state is PayoutState.CREATED:
@@ -267,7 +287,7 @@ def _advance(rt: Rt, payout_id: str) -> str:
         log.warning("payout %s waits: %s", payout_id, error, extra=ids)
         return "waits for NowPayments"
     except (NowPaymentsRejected, Permanent) as error:
-        if payout.state is PayoutState.RESERVED:
+        if creating:
             # NowPayments refused to create it (a wrong address, currency or amount): nothing left.
             ended = fail(store, now, payout_id, f"refused by NowPayments: {error}")
             log.error("payout failed: %s refused: %s", payout_id, error, extra=ids)
@@ -281,6 +301,44 @@ def _advance(rt: Rt, payout_id: str) -> str:
             {"next_attempt_at": now + timedelta(seconds=rt.settings.payout_poll_seconds), "attempts": 0},
         )
     return payout.state.value
+
+
+def _created_before(rt: Rt, payout: PayoutDoc) -> Withdrawal | None:
+    """The withdrawal an earlier attempt created for this reserved payout, if any. Each attempt is
+    recorded before NowPayments is asked to create (`create_attempted_at`), so the first one has
+    nothing to look for and creates at once; only after an attempt whose answer was lost (recorded,
+    no withdrawal id) is NowPayments' list of withdrawals searched by the external id."""
+    earlier = record_create_attempt(rt.store, rt.clock.now(), payout.payout_id)
+    if earlier is None:
+        return None
+    return rt.payouts_api.find_by_external_id(
+        payout.unique_external_id or payout.payout_id, since=earlier - timedelta(days=1)
+    )
+
+
+def record_create_attempt(store: Store, now: datetime, payout_id: str) -> datetime | None:
+    """Record that NowPayments is about to be asked to create this payout. None on the first attempt;
+    otherwise since when an earlier one may have created it (a payout reserved before attempts were
+    recorded: since its reservation)."""
+
+    def work(tx: Tx) -> datetime | None:
+        payout = tx.get(store.payouts, payout_id)
+        if payout is None:
+            raise Permanent(f"payout {payout_id} does not exist")
+        if payout.create_attempted_at is not None:
+            return payout.create_attempted_at
+        tx.update(
+            store.payouts,
+            payout_id,
+            {
+                "create_attempted_at": now,
+                "unique_external_id": payout.unique_external_id or payout_id,
+                "updated_at": now,
+            },
+        )
+        return None if payout.unique_external_id else payout.created_at
+
+    return store.transaction(work)
 
 
 def _wait(rt: Rt, payout_id: str, attempts: int, reason: str) -> None:

@@ -534,6 +534,20 @@ def test_injected_slowness_exceeds_client_timeout(np: httpx.Client) -> None:
     assert np.get("/v1/payment/1", headers=KEY, timeout=5).status_code == 404
 
 
+def test_a_slow_call_the_client_gave_up_on_still_takes_effect(np: httpx.Client) -> None:
+    """The answer is lost, not the call: what a timed-out create did is there when read back."""
+    np.post(
+        "/_control/failures", json={"mode": "slow", "seconds": 1.0, "method": "POST", "path": "/v1/invoice"}
+    ).raise_for_status()
+    before = len(np.get("/_control/invoices").json()["invoices"])
+    with pytest.raises(httpx.ReadTimeout):
+        np.post("/v1/invoice", json={"price_amount": 5, "price_currency": "usd"}, headers=KEY, timeout=0.3)
+    deadline = time.monotonic() + 10
+    while len(np.get("/_control/invoices").json()["invoices"]) == before:
+        assert time.monotonic() < deadline, "the slow create never took effect"
+        time.sleep(0.1)
+
+
 def test_injected_invalid_api_key(np: httpx.Client) -> None:
     np.post(
         "/_control/failures", json={"mode": "invalid_api_key", "count": 1, "method": "POST"}

@@ -17,6 +17,7 @@ import pytest
 from pydantic import SecretStr
 
 from local.background_server import BackgroundServer
+from local.clients import wait_for
 from local.fixtures import tron_address
 from local.nowpayments_standin import create_app
 from local.nowpayments_standin.model import NowPaymentsStandin
@@ -69,12 +70,15 @@ class World:
             nowpayments_email=SecretStr(EMAIL),
             nowpayments_password=SecretStr(PASSWORD),
             nowpayments_2fa_secret=SecretStr(totp),
-            nowpayments_timeout_seconds=5.0,
-            **changes,
+            **({"nowpayments_timeout_seconds": 5.0} | changes),
         )
 
     def withdrawals(self) -> list[dict[str, Any]]:
         return self.standin.all_withdrawals()
+
+    def calls(self, method: str, path: str) -> int:
+        """How often TelePay called this NowPayments endpoint (the stand-in's call log)."""
+        return sum(1 for call in self.standin.calls if (call["method"], call["path"]) == (method, path))
 
 
 @pytest.fixture
@@ -214,6 +218,24 @@ def test_threshold_accumulates_then_pays_the_whole_balance_once(world: World) ->
     assert {e.entry_id for e in entries} == set(only_payout(world).entry_ids)
 
 
+def test_a_balance_of_more_entries_than_one_payout_takes_is_paid_in_several(world: World) -> None:
+    """450 entries reach the threshold: paid in payouts of at most 200 entries each (one Firestore
+    transaction reserves each), to the last unit."""
+    channel(world, "Many01", PayoutStrategy.THRESHOLD, threshold="20")
+    entries = [book(world, "Many01", n, "1.00", "0.995") for n in range(1, 451)]
+    rt = world.runtime()
+    assert payout_flow.run_scheduled(rt)["reserved"] == 3
+    payouts = [present(world.store.payouts.get(w["unique_external_id"])) for w in world.withdrawals()]
+    assert sorted(len(p.entry_ids) for p in payouts) == [50, 200, 200]
+    covered = [entry_id for p in payouts for entry_id in p.entry_ids]
+    assert sorted(covered) == sorted(e.entry_id for e in entries)  # each entry in exactly one payout
+    assert sum((Decimal(w["amount"]) for w in world.withdrawals()), Decimal(0)) == sum(
+        (e.settled_net for e in entries), Decimal(0)
+    )
+    assert {w["status"] for w in world.withdrawals()} == {"PROCESSING"}
+    assert payout_flow.run_scheduled(rt)["reserved"] == 0  # nothing is left to pay twice
+
+
 def test_amounts_below_the_minimum_wait_and_are_paid_together(world: World) -> None:
     channel(world, "Minimum1", PayoutStrategy.INSTANT)
     world.standin.payout_minimums["usdttrc20"] = 2.0
@@ -253,6 +275,113 @@ def test_dying_after_create_before_recording_resumes_the_same_payout(world: Worl
     [w] = world.withdrawals()
     assert w["status"] == "PROCESSING" and w["unique_external_id"] == payout.payout_id
     assert present(world.store.payouts.get(payout.payout_id)).state is PayoutState.VERIFIED
+
+
+def test_a_first_attempt_creates_without_searching_past_withdrawals(world: World) -> None:
+    """A payout never created before is created at once: the attempt is recorded first, so there
+    is nothing to look for in NowPayments' list of withdrawals."""
+    channel(world, "First01", PayoutStrategy.INSTANT)
+    book(world, "First01", 1, "5.00", "4.975")
+    [outcome] = payout_flow.handle_event(settled("First01"), world.runtime())
+    assert outcome.endswith(": verified")
+    assert world.calls("GET", "/v1/payout") == 0 and world.calls("POST", "/v1/payout") == 1
+    payout = only_payout(world)
+    assert payout.create_attempted_at == NOW and payout.unique_external_id == payout.payout_id
+    [w] = world.withdrawals()
+    assert w["unique_external_id"] == payout.unique_external_id
+
+
+def test_a_create_whose_answer_was_lost_is_found_not_paid_twice(world: World) -> None:
+    """NowPayments creates the withdrawal but its answer never arrives (the call times out): the
+    next attempt finds it by its external id and goes on with it."""
+    channel(world, "Lost01", PayoutStrategy.INSTANT)
+    entry = book(world, "Lost01", 1, "5.00", "4.975")
+    world.standin.add_failure(
+        {"mode": "slow", "seconds": 2.5, "method": "POST", "path": "/v1/payout", "count": 1}
+    )
+    [outcome] = payout_flow.handle_event(settled("Lost01"), world.runtime(nowpayments_timeout_seconds=1.0))
+    assert outcome.endswith(": waits for NowPayments")
+    payout = only_payout(world)
+    assert payout.state is PayoutState.RESERVED and payout.withdrawal_id is None
+    assert payout.create_attempted_at is not None
+    [w] = wait_for("NowPayments to finish the slow create", world.withdrawals, timeout=10)
+    assert payout_flow.advance(world.runtime(), payout.payout_id) == "verified"
+    assert world.calls("GET", "/v1/payout") == 1  # searched once: after the answer was lost
+    assert world.calls("POST", "/v1/payout") == 1  # and not created again
+    resumed = present(world.store.payouts.get(payout.payout_id))
+    assert resumed.withdrawal_id == w["id"] and [x["id"] for x in world.withdrawals()] == [w["id"]]
+    assert present(world.store.ledger.get(entry.entry_id)).payout_id == payout.payout_id
+
+
+def test_a_refused_search_after_a_lost_answer_holds_the_payout_for_the_operator(world: World) -> None:
+    """The search after a lost answer is refused (a 4xx): the withdrawal may exist, so the payout is
+    held with its entries reserved, not failed (releasing them could pay them twice)."""
+    channel(world, "Lost02", PayoutStrategy.INSTANT)
+    entry = book(world, "Lost02", 1, "5.00", "4.975")
+    world.standin.add_failure(
+        {"mode": "slow", "seconds": 2.5, "method": "POST", "path": "/v1/payout", "count": 1}
+    )
+    payout_flow.handle_event(settled("Lost02"), world.runtime(nowpayments_timeout_seconds=1.0))
+    wait_for("NowPayments to finish the slow create", world.withdrawals, timeout=10)
+    world.standin.add_failure(
+        {"mode": "error", "status": 403, "method": "GET", "path": "/v1/payout", "count": 1}
+    )
+    payout = only_payout(world)
+    assert payout_flow.advance(world.runtime(), payout.payout_id) == "needs the operator"
+    held = present(world.store.payouts.get(payout.payout_id))
+    assert held.state is PayoutState.RESERVED and held.open and held.attention
+    assert present(world.store.ledger.get(entry.entry_id)).state is EntryState.RESERVED
+    assert retry_payout(world.store, payout.payout_id, NOW) == "will be resumed"
+    assert payout_flow.advance(world.runtime(), payout.payout_id) == "verified"
+    assert len(world.withdrawals()) == 1
+
+
+def test_dying_between_recording_the_attempt_and_creating_creates_once(world: World) -> None:
+    channel(world, "Crash3", PayoutStrategy.INSTANT)
+    book(world, "Crash3", 1, "5.00", "4.975")
+    rt = world.runtime()
+    api = rt.payouts_api
+    real_create = api.create_payout
+
+    def die(**kwargs: Any) -> Any:
+        raise Died
+
+    api.create_payout = die  # type: ignore[method-assign]
+    with pytest.raises(Died):
+        payout_flow.handle_event(settled("Crash3"), rt)
+    assert only_payout(world).create_attempted_at is not None and world.withdrawals() == []
+    api.create_payout = real_create  # type: ignore[method-assign]
+    assert payout_flow.advance(rt, only_payout(world).payout_id) == "verified"
+    assert world.calls("GET", "/v1/payout") == 1 and len(world.withdrawals()) == 1
+
+
+def test_a_payout_reserved_before_attempts_were_recorded_is_searched_before_it_is_created(
+    world: World,
+) -> None:
+    """A payout reserved by a release that recorded no attempts may have been created already: its
+    next attempt searches NowPayments first, so it is not paid twice."""
+    channel(world, "Legacy1", PayoutStrategy.INSTANT)
+    book(world, "Legacy1", 1, "5.00", "4.975")
+    rt = world.runtime()
+    api = rt.payouts_api
+    real_create = api.create_payout
+
+    def create_then_die(**kwargs: Any) -> Any:
+        real_create(**kwargs)
+        raise Died
+
+    api.create_payout = create_then_die  # type: ignore[method-assign]
+    with pytest.raises(Died):
+        payout_flow.handle_event(settled("Legacy1"), rt)
+    payout = only_payout(world)
+    # As that release left it: no external id and no attempt on the payout.
+    world.store.payouts.update(payout.payout_id, {"unique_external_id": None, "create_attempted_at": None})
+    api.create_payout = real_create  # type: ignore[method-assign]
+    assert payout_flow.advance(rt, payout.payout_id) == "verified"
+    assert world.calls("GET", "/v1/payout") == 1 and world.calls("POST", "/v1/payout") == 1
+    assert len(world.withdrawals()) == 1
+    resumed = present(world.store.payouts.get(payout.payout_id))
+    assert resumed.unique_external_id == payout.payout_id and resumed.create_attempted_at == NOW
 
 
 def test_dying_after_verify_before_recording_resumes_without_a_second_payout(world: World) -> None:
