@@ -10,6 +10,7 @@ from datetime import timedelta
 from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.ids import subscription_id
 from telepay.bot.webhook import handle_update
+from telepay.runtime import Runtime
 from telepay.subscriptions.expiry import run_task, sweep
 from tests import updates
 from tests.harness import NOW, active_subscription, fakes, present, runtime
@@ -29,7 +30,9 @@ from tests.unit.owners.test_commands import (
 BUYER = 6060
 
 
-def _sweep_and_run(store: MemoryStore, at: timedelta) -> tuple[list[str], object]:
+def _sweep_and_run(
+    store: MemoryStore, at: timedelta
+) -> tuple[list[str], Runtime[ExpireSubscriptionsSettings]]:
     rt = runtime(ExpireSubscriptionsSettings, store, now=NOW + at)
     sweep(rt, f"sweep-{at}")
     _, _, tasks = fakes(rt)
