@@ -247,3 +247,32 @@ def test_an_event_never_handled_after_every_redelivery_is_left_for_the_operator(
     assert any("never handled" in r.getMessage() for r in caplog.records)
     published = rt.publisher
     assert isinstance(published, RecordingPublisher) and published.published == []
+
+
+def test_a_second_payment_on_a_settled_order_leaves_reconciliation_nothing_to_count(
+    store: MemoryStore,
+) -> None:
+    """A wallet's double send on a settled order: the buyer is told the new end date once, and
+    reconciliation finds nothing undone (it counted a discrepancy every five minutes for the
+    invoice's two weeks while the access claim was one per order)."""
+    first = Envelope[PaymentEvent].model_validate_json(_settle(store))
+    handle_event(first, runtime(NotifySettings, store))
+    order_id = first.data.order_id
+    rt = runtime(IpnHandlerSettings, store, now=NOW + timedelta(minutes=1))
+    _, nowpayments, _ = fakes(rt)
+    nowpayments.set_payment(72, order_id, "finished", "5.00")
+    body = json.dumps({"payment_id": 72, "payment_status": "finished", "order_id": order_id}).encode()
+    assert handle_ipn(body, ipn_signature.sign(body, IPN_SECRET), rt).http_status == 200
+    publisher = rt.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    [(_, data, _)] = publisher.published
+    notify_rt = runtime(NotifySettings, store, now=NOW + timedelta(minutes=2))
+    handle_event(Envelope[PaymentEvent].model_validate_json(data), notify_rt)
+    [receipt] = fakes(notify_rt)[0].to(BUYER)
+    assert "Access until Monday, 25 January 2027, 12:00 UTC." in receipt.text  # 30 + 30 days from NOW
+    for minutes in (10, 30, 120):
+        counts = reconcile(
+            runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(minutes=minutes)), f"r{minutes}"
+        )
+        assert counts[RECONCILIATION_DISCREPANCIES_FIELD] == 0, counts
+        assert counts["access_resent"] == 0
