@@ -20,6 +20,8 @@ from shared_schemas.queries import BOT_CHATS_ADDED_BY
 from telepay.channels import settings as cs
 from telepay.channels import wallets
 from telepay.channels.lookup import load_channel
+from telepay.channels.minimums import coin_minimums
+from telepay.channels.price_rules import check_price
 from telepay.channels.settings import Invalid
 from telepay.owners import admins
 from telepay.owners import texts as say
@@ -29,6 +31,8 @@ from telepay.runtime import Runtime
 Rt = Runtime[TelegramWebhookSettings]
 Data = dict[str, Any]
 Result = Data | Invalid
+# A take's word about the answer it accepted: said above the next question, not kept in the data.
+NOTE = "note"
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,24 @@ def _take_tier_part(name: str, parse: Callable[[str], Any]) -> Callable[[Rt, int
     return take
 
 
+def _price_checked(step: Step, price_of: Callable[[Data], str]) -> Step:
+    """A question setting a price buyers pay, its answer checked against NowPayments' minimum
+    payment in each coin (`telepay.channels.price_rules`): refused when no coin takes it, else
+    accepted with a note naming the coins that can't (or saying the minimums could not be read)."""
+
+    def take_checked(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
+        result = step.take(rt, user_id, data, answer)
+        if isinstance(result, Invalid):
+            return result
+        minimums = coin_minimums(rt.nowpayments, cs.CURRENCY)
+        check = check_price(Decimal(price_of(result)), minimums, cs.CURRENCY)
+        if check.refusal:
+            return Invalid(check.refusal)
+        return result | ({NOTE: check.note} if check.note else {})
+
+    return Step(step.ask, take_checked)
+
+
 def _network_name(data: Data) -> str:
     net = wallets.network(str(data.get("payout_network")))
     return net.name if net else "wallet"
@@ -152,9 +174,12 @@ STEPS: dict[str, Step] = {
     "tier_count": Step(
         lambda rt, u, d: Ask(say.ASK_TIER_COUNT, (("1", "1"), ("2", "2"), ("3", "3"))), _take_tier_count
     ),
-    "tier_price": Step(
-        lambda rt, u, d: Ask(say.ask_tier_price(_tier_index(d), d["tier_count"])),
-        _take_tier_part("price", cs.parse_price),
+    "tier_price": _price_checked(
+        Step(
+            lambda rt, u, d: Ask(say.ask_tier_price(_tier_index(d), d["tier_count"])),
+            _take_tier_part("price", cs.parse_price),
+        ),
+        lambda r: r["tier_draft"]["price"],
     ),
     "tier_days": Step(
         lambda rt, u, d: Ask(
@@ -166,10 +191,13 @@ STEPS: dict[str, Step] = {
         lambda rt, u, d: Ask(say.ask_tier_label(_tier_index(d)), ((say.SKIP, ""),)),
         _take_tier_part("label", cs.parse_label),
     ),
-    "donation_min": _field(
-        lambda d: Ask(say.ASK_DONATION_MIN, (("$4.99", "4.99"), ("$1.00", "1"))),
-        lambda d, a: cs.parse_amount(a, "minimum donation", cs.DONATION_CEILING),
-        "donation_min",
+    "donation_min": _price_checked(
+        _field(
+            lambda d: Ask(say.ASK_DONATION_MIN, (("$4.99", "4.99"), ("$1.00", "1"))),
+            lambda d, a: cs.parse_amount(a, "minimum donation", cs.DONATION_CEILING),
+            "donation_min",
+        ),
+        lambda r: r["donation_min"],
     ),
     "donation_max": _field(
         lambda d: Ask(say.ASK_DONATION_MAX, (("$9,999.99", "9999.99"), ("$500.00", "500"))),
