@@ -186,7 +186,6 @@ def _answer(rt: Rt, user_id: int, chat_id: int, update_id: int, answer: str, ver
     if isinstance(result, Invalid):
         _ask(rt, chat_id, conversation, before=result.reason)
         return f"invalid {conversation.step}"
-    note = result.pop(questions.NOTE, None)  # said once, above the next question
     data = conversation.data | result
     step = questions.next_step(conversation.name, conversation.step, data)
     writes = None
@@ -199,7 +198,7 @@ def _answer(rt: Rt, user_id: int, chat_id: int, update_id: int, answer: str, ver
         return _show(rt, chat_id, current, before=say.BUSY)
     if move is Move.DUPLICATE:
         return "duplicate"
-    return _show(rt, chat_id, current, before=note)
+    return _show(rt, chat_id, current)
 
 
 # -- entry points from the webhook -----------------------------------------------------------------

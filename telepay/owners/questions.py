@@ -31,7 +31,8 @@ from telepay.runtime import Runtime
 Rt = Runtime[TelegramWebhookSettings]
 Data = dict[str, Any]
 Result = Data | Invalid
-# A take's word about the answer it accepted: said above the next question, not kept in the data.
+# A take's word about the answer it accepted (`_price_checked`): kept with the answers and said
+# above the next question, so a re-delivered update shows it again; the next answer clears it.
 NOTE = "note"
 
 
@@ -304,6 +305,22 @@ STEPS |= {
         _take_group,
     ),
 }
+
+
+def _with_note(step: Step) -> Step:
+    def ask(rt: Rt, user_id: int, data: Data) -> Ask:
+        question = step.ask(rt, user_id, data)
+        note = data.get(NOTE)
+        return Ask(f"{note}\n\n{question.text}", question.choices) if note else question
+
+    def take(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
+        result = step.take(rt, user_id, data, answer)
+        return result if isinstance(result, Invalid) else {NOTE: None} | result
+
+    return Step(ask, take)
+
+
+STEPS = {name: _with_note(step) for name, step in STEPS.items()}
 
 
 def _steps_of(name: str, data: Data) -> tuple[str, ...]:

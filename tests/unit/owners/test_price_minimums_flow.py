@@ -13,7 +13,10 @@ import pytest
 from local.nowpayments_standin.model import NowPaymentsStandin
 from shared_schemas.config import OwnerAppSettings
 from shared_schemas.queries import CHANNELS_OF_OWNER
+from telepay.adapters.telegram_api import TelegramRetryAfter
+from telepay.bot.webhook import handle_update
 from telepay.runtime import Runtime
+from tests import updates
 from tests.conftest import demo_channel
 from tests.harness import fakes, nowpayments_standin, runtime
 from tests.memory_store import MemoryStore
@@ -76,6 +79,20 @@ def test_the_owner_hears_which_coins_a_low_price_leaves_out(
     assert owner.press("yes") == "channel live"
     [channel] = owner.rt.store.channels.find(CHANNELS_OF_OWNER, owner_user_id=OWNER)
     assert (str(channel.tiers[0].price), str(channel.donation_min)) == ("1.00", "9.00")
+
+
+def test_the_note_is_said_again_when_telegram_redelivers_the_answer(
+    owner: Owner, standin: NowPaymentsStandin
+) -> None:
+    _to_prices(owner)
+    owner.telegram.fail_method["send_message"] = [TelegramRetryAfter(1)]  # the next question: 429
+    answer = updates.start(next(owner.ids), "1", OWNER)
+    with pytest.raises(TelegramRetryAfter):
+        handle_update(answer, owner.rt)
+    assert handle_update(answer, owner.rt) == "asked tier_days"  # Telegram's re-delivery
+    assert owner.last().text.startswith(OUT_AT_ONE_DOLLAR + "\n\n")
+    owner.press("30")
+    assert not owner.last().text.startswith("Heads-up")  # said once, above the question it is about
 
 
 def test_edit_checks_the_new_price_too(owner: Owner, standin: NowPaymentsStandin) -> None:
