@@ -1,5 +1,6 @@
 """The questions of `/newchannel` and `/edit`: what each step asks (text and buttons), how it takes
-an answer (checked by `telepay.channels.settings`; an `Invalid` is shown with the question again),
+an answer (checked by `telepay.channels.settings`; an `Invalid` is shown with the question again;
+a price also against NowPayments' minimum payments, whose note is said above the next question),
 which step comes next, and how the answers become a channel. The conversation itself (who is
 asked what, and what is written at the end) is `telepay.owners.commands`.
 """
