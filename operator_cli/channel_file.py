@@ -7,14 +7,21 @@
 `register` takes `owner_user_id`, an optional `token` and every setting the bot asks an owner for
 (`telepay.channels.settings.SETTING_FIELDS`); `update` takes any of those (the channel's current values fill
 in the rest, and the whole is checked again) and records what changed in `channel_changes`.
+
+Both check the prices they set (all of them for a new channel, the changed ones for an update)
+against NowPayments' minimum payments, as the bot does (`telepay.channels.price_rules`): a price
+no coin buyers can use takes is a problem of its field; the coins a low price leaves out come back
+as notes (`Note`), and so does a check that could not be made.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared_schemas.config import ChannelEditSettings
 from shared_schemas.documents import ChannelDoc, ChannelStatus
@@ -22,12 +29,23 @@ from shared_schemas.ids import is_valid_channel_token, new_channel_token
 from shared_schemas.queries import CHANNEL_BY_CLOSED_CHAT
 from telepay.channels import chat_offers, wallet_hold
 from telepay.channels.changes import change_id, change_record, changed, record
+from telepay.channels.price_rules import PriceCheck, new_prices
 from telepay.channels.settings import SETTING_FIELDS, FieldError, validate_channel
 from telepay.core.clock import Clock
 from telepay.core.store import Store, Tx
 
 FILE_FIELDS = ("token", "owner_user_id", *SETTING_FIELDS)
 WALLET_HOLD_HOURS: int = ChannelEditSettings.model_fields["wallet_hold_hours"].default
+# (field, price) pairs → each one's check against NowPayments' minimums (`channels.minimums.check_prices`).
+PriceChecker = Callable[[Sequence[tuple[str, Decimal]]], list[tuple[str, PriceCheck]]]
+
+
+class Note(NamedTuple):
+    field: str
+    note: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.note}"
 
 
 class ChannelFileError(Exception):
@@ -60,6 +78,15 @@ def _checked(path: Path, values: dict[str, Any]) -> ChannelDoc:
     return channel
 
 
+def _price_notes(path: Path, check: PriceChecker, before: ChannelDoc | None, after: ChannelDoc) -> list[Note]:
+    """The new prices checked: refused (every such price named) or the notes about them."""
+    checks = check(new_prices(before, after))
+    refused = [FieldError(name, c.refusal) for name, c in checks if c.refusal]
+    if refused:
+        raise ChannelFileError(f"{path}: not a valid channel", refused)
+    return [Note(name, c.note) for name, c in checks if c.note]
+
+
 def _closed_chat_taken(store: Store, channel: ChannelDoc) -> list[FieldError]:
     other = store.channels.first(CHANNEL_BY_CLOSED_CHAT, closed_channel_id=channel.closed_channel_id)
     if other is None or other.token == channel.token:
@@ -67,7 +94,7 @@ def _closed_chat_taken(store: Store, channel: ChannelDoc) -> list[FieldError]:
     return [FieldError("closed_channel_id", f"already the closed channel of {other.token}")]
 
 
-def register(store: Store, clock: Clock, path: Path) -> ChannelDoc:
+def register(store: Store, clock: Clock, path: Path, check: PriceChecker) -> tuple[ChannelDoc, list[Note]]:
     data = read(path)
     token = data.get("token")
     if token is not None and not (isinstance(token, str) and is_valid_channel_token(token)):
@@ -85,6 +112,7 @@ def register(store: Store, clock: Clock, path: Path) -> ChannelDoc:
     taken = _closed_chat_taken(store, channel)
     if taken:
         raise ChannelFileError(f"{path}: not a valid channel", taken)
+    notes = _price_notes(path, check, None, channel)
 
     def work(tx: Tx) -> ChannelDoc:
         if tx.get(store.channels, channel.token) is not None:
@@ -93,7 +121,7 @@ def register(store: Store, clock: Clock, path: Path) -> ChannelDoc:
         tx.set(store.channels, channel.token, channel)
         return channel
 
-    return store.transaction(work)
+    return store.transaction(work), notes
 
 
 def _claim(path: Path, tx: Tx, store: Store, channel: ChannelDoc, now: datetime) -> None:
@@ -108,9 +136,15 @@ def _claim(path: Path, tx: Tx, store: Store, channel: ChannelDoc, now: datetime)
 
 
 def update(
-    store: Store, clock: Clock, token: str, path: Path, operator: str, hold_hours: int = WALLET_HOLD_HOURS
-) -> tuple[ChannelDoc, list[str]]:
-    """The channel after the change, and the names of the fields the file set."""
+    store: Store,
+    clock: Clock,
+    token: str,
+    path: Path,
+    operator: str,
+    check: PriceChecker,
+    hold_hours: int = WALLET_HOLD_HOURS,
+) -> tuple[ChannelDoc, list[str], list[Note]]:
+    """The channel after the change, the names of the fields the file set, the notes on its prices."""
     data = read(path)
     if "token" in data and data["token"] != token:
         raise ChannelFileError(f"{path}: not a valid channel", [FieldError("token", f"is not {token}")])
@@ -120,9 +154,11 @@ def update(
     current = store.channels.get(token)
     if current is None:
         raise ChannelFileError(f"no channel {token}")
-    taken = _closed_chat_taken(store, _checked(path, current.model_dump() | data | {"token": token}))
+    candidate = _checked(path, current.model_dump() | data | {"token": token})
+    taken = _closed_chat_taken(store, candidate)
     if taken:
         raise ChannelFileError(f"{path}: not a valid channel", taken)
+    notes = _price_notes(path, check, current, candidate)
     now = clock.now()
 
     def work(tx: Tx) -> ChannelDoc:
@@ -140,7 +176,7 @@ def update(
         return channel
 
     channel = store.transaction(work)
-    return store.channels.get(token) or channel, given
+    return store.channels.get(token) or channel, given, notes
 
 
 def transfer(

@@ -19,6 +19,7 @@ from operator_cli.output import Failed
 from telepay.core.clock import Clock, system_clock
 
 if TYPE_CHECKING:
+    from telepay.adapters.nowpayments_api import NowPaymentsApi
     from telepay.adapters.tasks_queue import TaskQueue
     from telepay.core.store import Store
 
@@ -104,6 +105,18 @@ class Operator:
                 raise Failed(f"Cloud Tasks settings: {error.errors()[0]['msg']}") from None
             self.tasks_ = TaskQueue(settings, self.clock)
         return self.tasks_
+
+    def nowpayments(self) -> NowPaymentsApi | None:
+        """NowPayments as the functions reach it (the stack's stand-in with `--endpoints`, else
+        NOWPAYMENTS_API_BASE_URL and NOWPAYMENTS_API_KEY); None without an API key."""
+        try:
+            key = self.setting("NOWPAYMENTS_API_KEY", "nowpayments_api_key")
+        except Failed:
+            return None
+        from telepay.adapters.nowpayments_api import NowPaymentsApi
+
+        base = self.setting("NOWPAYMENTS_API_BASE_URL", "nowpayments_api", "https://api.nowpayments.io")
+        return NowPaymentsApi(base, key, timeout=10.0)
 
     def who(self) -> str:
         """Who runs a support action: `--operator`, TELEPAY_OPERATOR, the gcloud account, the OS user."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import click
 from operator_cli import channel_file, failed_tasks, support
 from operator_cli import webhook as telegram_webhook
 from operator_cli.context import Operator
-from operator_cli.output import Failed, emit, fields, table
+from operator_cli.output import Failed, emit, fields, plain, table
 from shared_schemas.config import MissingSettingError
 from shared_schemas.documents import ChannelDoc, PayoutDoc
 from shared_schemas.queries import (
@@ -24,7 +26,9 @@ from shared_schemas.queries import (
     SUPPORT_ACTIONS_OF_USER,
 )
 from telepay.channels import wallet_hold
-from telepay.channels.settings import DAYS_MAX, DAYS_MIN
+from telepay.channels.minimums import check_prices
+from telepay.channels.price_rules import PriceCheck, check_price
+from telepay.channels.settings import CURRENCY, DAYS_MAX, DAYS_MIN
 from telepay.core.errors import TelePayError
 from telepay.owners import texts as owner_texts
 from telepay.owners import wallet_change
@@ -106,13 +110,35 @@ def _channel_fields(channel: ChannelDoc) -> str:
     )
 
 
+def _price_checker(op: Operator) -> channel_file.PriceChecker:
+    """Prices checked against NowPayments' minimum payments as the bot checks them; without a
+    NowPayments API key (or NowPayments down) they are not checked, and the notes say so."""
+
+    def check(prices: Sequence[tuple[str, Decimal]]) -> list[tuple[str, PriceCheck]]:
+        api = op.nowpayments() if prices else None
+        if api is None:
+            return [(name, check_price(price, None, CURRENCY)) for name, price in prices]
+        return check_prices(api, prices, CURRENCY)
+
+    return check
+
+
+def _notes(notes: list[channel_file.Note]) -> str:
+    return "".join(f"\nnote: {note}" for note in notes)
+
+
 @channels.command("register")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @pass_op
 def channels_register(op: Operator, file: Path) -> None:
-    """Register a channel from a JSON FILE (see docs/channel.example.json)."""
-    channel = channel_file.register(op.store, op.clock, file)
-    emit(op.as_json, channel, lambda: f"registered {channel.token}\n{_channel_fields(channel)}")
+    """Register a channel from a JSON FILE (see docs/channel.example.json); its prices are checked
+    against NowPayments' minimum payments (NOWPAYMENTS_API_KEY, NOWPAYMENTS_API_BASE_URL)."""
+    channel, notes = channel_file.register(op.store, op.clock, file, _price_checker(op))
+    emit(
+        op.as_json,
+        plain(channel) | {"notes": [n._asdict() for n in notes]},
+        lambda: f"registered {channel.token}\n{_channel_fields(channel)}{_notes(notes)}",
+    )
 
 
 @channels.command("update")
@@ -120,9 +146,12 @@ def channels_register(op: Operator, file: Path) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @pass_op
 def channels_update(op: Operator, token: str, file: Path) -> None:
-    """Change the settings of channel TOKEN given in a JSON FILE (the others stay)."""
+    """Change the settings of channel TOKEN given in a JSON FILE (the others stay); changed prices
+    are checked as `register` checks them."""
     hold_hours = _hold_hours(op)
-    channel, changed = channel_file.update(op.store, op.clock, token, file, op.who(), hold_hours)
+    channel, changed, notes = channel_file.update(
+        op.store, op.clock, token, file, op.who(), _price_checker(op), hold_hours
+    )
     if "payout_wallet" in changed or "payout_currency" in changed or "payout_network" in changed:
         _announce_wallet_hold(op, channel)
     if "closed_channel_id" in changed:
@@ -133,8 +162,8 @@ def channels_update(op: Operator, token: str, file: Path) -> None:
             )
     emit(
         op.as_json,
-        {"changed": changed, "channel": channel},
-        lambda: f"updated {token}: {', '.join(changed)}\n{_channel_fields(channel)}",
+        {"changed": changed, "channel": channel, "notes": [n._asdict() for n in notes]},
+        lambda: f"updated {token}: {', '.join(changed)}\n{_channel_fields(channel)}{_notes(notes)}",
     )
 
 

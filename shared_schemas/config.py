@@ -134,7 +134,12 @@ class ChannelEditSettings(CommonSettings):
     )
 
 
-class TelegramWebhookSettings(AccessSettings, BroadcastEnqueuerSettings, ChannelEditSettings):
+class TelegramWebhookSettings(
+    AccessSettings, BroadcastEnqueuerSettings, NowPaymentsSettings, ChannelEditSettings
+):
+    """The bot: buyers' and owners' updates. NowPayments is asked only for the least a payment may
+    be in each coin, when an owner sets a price."""
+
     telegram_webhook_secret: SecretStr = Field(
         description=(
             "Secret token set with setWebhook; Telegram sends it in X-Telegram-Bot-Api-Secret-Token. "
@@ -246,9 +251,10 @@ class DailyBroadcastSettings(TelegramSettings, BroadcastEnqueuerSettings, TaskTa
     )
 
 
-class OwnerAppSettings(TelegramSettings, BroadcastEnqueuerSettings, ChannelEditSettings):
+class OwnerAppSettings(TelegramSettings, BroadcastEnqueuerSettings, NowPaymentsSettings, ChannelEditSettings):
     """The owner app checks initData with the bot token, asks Telegram whether the owner is still
-    an admin, and queues the offer and donation posts after a change (as `/edit` and `/resume` do)."""
+    an admin, queues the offer and donation posts after a change (as `/edit` and `/resume` do),
+    and asks NowPayments the least a payment may be in each coin when a price changes."""
 
     init_data_max_age_seconds: int = Field(
         default=3600,

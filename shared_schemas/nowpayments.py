@@ -1,4 +1,5 @@
-"""What TelePay reads from NowPayments' API: an invoice, a payment and a payout's withdrawal.
+"""What TelePay reads from NowPayments' API: an invoice, a payment, a payout's withdrawal and a
+coin's minimum payment.
 
 Plain types at the provider's edge: the NowPayments adapter parses its answers into them, and the
 pure rules (settlement, the ledger, the payout rules) take them as values without importing the
@@ -50,3 +51,14 @@ class Withdrawal(BaseModel):
     unique_external_id: str | None = None
     hash: str | None = None
     error: str | None = None
+
+
+class MinAmount(BaseModel):
+    """`GET /v1/min-amount`: the least NowPayments takes in a payment of `currency_from` (in its
+    units), and that amount's worth in the fiat currency asked for (`fiat_equivalent`)."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+    currency_from: str
+    currency_to: str | None = None
+    min_amount: Money
+    fiat_equivalent: Money | None = None

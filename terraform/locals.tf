@@ -145,6 +145,7 @@ locals {
       KEYPAD_URL                    = local.function_urls["keypad"]
       DAILY_BROADCAST_URL           = local.function_urls["daily_broadcast"] # owners' /broadcast
       OWNER_APP_URL                 = local.function_urls["owner_app"]       # the owners' app button
+      NOWPAYMENTS_API_BASE_URL      = var.nowpayments_api_base_url           # minimum payments, as owners set prices
     }
     ipn_handler = {
       GOOGLE_CLOUD_PROJECT     = var.project_id
@@ -203,19 +204,20 @@ locals {
       IPN_CALLBACK_URL         = local.function_urls["ipn_handler"] # payout IPNs
     }
     owner_app = {
-      GOOGLE_CLOUD_PROJECT   = var.project_id
-      LOG_LEVEL              = var.log_level
-      TELEGRAM_BOT_USERNAME  = var.telegram_bot_username
-      TASKS_LOCATION         = var.region
-      TASKS_TOKEN_FROM_QUEUE = "true"                                 # the queue adds the token (tasks.tf)
-      DAILY_BROADCAST_URL    = local.function_urls["daily_broadcast"] # offer and donation posts after a change
+      GOOGLE_CLOUD_PROJECT     = var.project_id
+      LOG_LEVEL                = var.log_level
+      TELEGRAM_BOT_USERNAME    = var.telegram_bot_username
+      TASKS_LOCATION           = var.region
+      TASKS_TOKEN_FROM_QUEUE   = "true"                                 # the queue adds the token (tasks.tf)
+      DAILY_BROADCAST_URL      = local.function_urls["daily_broadcast"] # offer and donation posts after a change
+      NOWPAYMENTS_API_BASE_URL = var.nowpayments_api_base_url           # minimum payments, as owners set prices
     }
   }
 
   # The SecretStr settings of each function, read from Secret Manager (secrets.tf). Each secret's
   # accessor role goes to exactly the functions listed here.
   function_secrets = {
-    telegram_webhook     = ["TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET"]
+    telegram_webhook     = ["TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "NOWPAYMENTS_API_KEY"] # the key: minimum payments as owners set prices
     ipn_handler          = ["NOWPAYMENTS_API_KEY", "NOWPAYMENTS_IPN_SECRET"]
     create_invoice       = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY"]
     keypad               = ["TELEGRAM_BOT_TOKEN"]
@@ -223,7 +225,7 @@ locals {
     expire_subscriptions = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY"] # reconciliation re-reads payments
     daily_broadcast      = ["TELEGRAM_BOT_TOKEN"]
     payout               = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY", "NOWPAYMENTS_EMAIL", "NOWPAYMENTS_PASSWORD", "NOWPAYMENTS_2FA_SECRET"]
-    owner_app            = ["TELEGRAM_BOT_TOKEN"] # checks initData, asks Telegram who is an admin
+    owner_app            = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY"] # checks initData, asks Telegram who is an admin; minimum payments as prices change
   }
 
   secrets = {

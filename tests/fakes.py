@@ -157,6 +157,8 @@ class FakeNowPayments:
     invoices: list[dict[str, Any]] = field(default_factory=list)
     unavailable: int = 0
     fail_next: list[Exception] = field(default_factory=list)
+    # `payment_minimums`' answer: no coin listed (so no price is checked) unless a test sets some.
+    minimums: dict[str, Decimal] = field(default_factory=dict)
 
     def create_invoice(self, **kwargs: Any) -> Invoice:
         if self.unavailable:
@@ -167,6 +169,9 @@ class FakeNowPayments:
         return Invoice(
             id=str(number), invoice_url=f"https://pay.example/{number}", order_id=kwargs["order_id"]
         )
+
+    def payment_minimums(self, fiat: str) -> dict[str, Decimal]:
+        return dict(self.minimums)
 
     def get_payment(self, payment_id: int) -> Payment:
         if self.fail_next:

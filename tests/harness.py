@@ -3,12 +3,17 @@ emulator for integration tests), a frozen clock, and fakes of the non-Google edg
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
+from local.background_server import BackgroundServer
+from local.nowpayments_standin import create_app
+from local.nowpayments_standin.model import NowPaymentsStandin
 from shared_schemas.config import (
     CommonSettings,
     CreateInvoiceSettings,
@@ -22,6 +27,7 @@ from shared_schemas.config import (
 )
 from shared_schemas.documents import SubscriptionDoc
 from shared_schemas.names import Topic
+from telepay.adapters.nowpayments_api import NowPaymentsApi
 from telepay.core.clock import FrozenClock
 from telepay.core.store import Store
 from telepay.runtime import Runtime
@@ -85,6 +91,18 @@ def runtime(cls: type[S], store: Store, now: datetime = NOW, **changes: Any) -> 
         publisher=RecordingPublisher(),
     )
     return rt
+
+
+@contextmanager
+def nowpayments_standin(rt: Runtime[Any] | None = None) -> Iterator[tuple[str, NowPaymentsStandin]]:
+    """The NowPayments stand-in on a free port (its URL and state), with the real adapter in `rt`
+    instead of the fake."""
+    key = COMMON["nowpayments_api_key"].get_secret_value()
+    app = create_app(key, IPN_SECRET)
+    with BackgroundServer(app) as server:
+        if rt is not None:
+            rt.replace(nowpayments=NowPaymentsApi(server.url, key, 2.0))
+        yield server.url, app.state.standin
 
 
 def present(doc: D | None) -> D:

@@ -73,6 +73,8 @@ class PublicApi:
             Route("/v1/payout", api(self.create_payout), methods=["POST"]),
             Route("/v1/payout", api(self.list_payouts), methods=["GET"]),
             Route("/v1/payout-withdrawal/min-amount/{coin}", api(self.min_amount)),
+            Route("/v1/min-amount", api(self.min_payment_amount)),
+            Route("/v1/merchant/coins", api(self.merchant_coins)),
             Route("/v1/estimate", api(self.estimate)),
             Route("/v1/balance", api(self.balance)),
             Route("/v1/payout/{batch_id}/verify", api(self.verify_payout), methods=["POST"]),
@@ -277,6 +279,37 @@ class PublicApi:
         if known(coin) is None:
             return np_error(400, "INVALID_REQUEST_PARAMS", f"Currency {coin} was not found")
         return JSResponse({"success": True, "result": self.standin.min_withdrawal(coin)})
+
+    async def min_payment_amount(self, request: Request) -> Response:
+        """``GET /v1/min-amount?currency_from=&currency_to=&fiat_equivalent=``: the least a payment
+        may be; `currency_to` (the outcome) defaults to `currency_from`, as kept in custody."""
+        if (denied := self._api_key_refusal(request)) is not None:
+            return denied
+        query = request.query_params
+        currency_from = query.get("currency_from", "").lower()
+        if not currency_from:
+            return np_error(400, "INVALID_REQUEST_PARAMS", '"currency_from" is required')
+        currency_to = query.get("currency_to", "").lower() or currency_from
+        fiat = query.get("fiat_equivalent", "").lower() or None
+        try:
+            in_coin, worth = self.standin.payment_minimum(currency_from, currency_to, fiat)
+        except NowPaymentsError as error:
+            return _refused(error)
+        answer: dict[str, Any] = {
+            "currency_from": currency_from,
+            "currency_to": currency_to,
+            "min_amount": in_coin,
+        }
+        if worth is not None:
+            answer["fiat_equivalent"] = worth
+        return JSResponse(answer)
+
+    async def merchant_coins(self, request: Request) -> Response:
+        """``GET /v1/merchant/coins``: the coins the account accepts ("coins settings"), the ones
+        a buyer may choose on an invoice."""
+        if (denied := self._api_key_refusal(request)) is not None:
+            return denied
+        return JSResponse({"selectedCurrencies": [c.upper() for c in self.standin.merchant_coins]})
 
     async def estimate(self, request: Request) -> Response:
         if (denied := self._api_key_refusal(request)) is not None:

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from local.control_call import ControlCall, ControlError, control_endpoint
 from local.nowpayments_standin.api import JSResponse
+from local.nowpayments_standin.currencies import known
 from local.nowpayments_standin.ipn import IpnSender, prepare_ipn
 from local.nowpayments_standin.model import NowPaymentsStandin, Payment, payment_api_view
 from local.nowpayments_standin.validation import ValidationFailed
@@ -209,6 +210,25 @@ async def payout_minimums(ctx: Control, call: ControlCall) -> JSON:
     return {"payout_minimums": ctx.standin.payout_minimums}
 
 
+async def payment_minimums(ctx: Control, call: ControlCall) -> JSON:
+    """``POST /_control/payment-minimums`` ``{"ltc": 3, ...}``: set coins' minimum payment in USD."""
+    for currency, value in call.body.items():
+        if known(str(currency)) is None:
+            raise ValidationFailed(f"unknown currency {currency}")
+        ctx.standin.payment_minimums_usd[str(currency).lower()] = float(value)
+    return {"payment_minimums_usd": ctx.standin.payment_minimums_usd}
+
+
+async def merchant_coins(ctx: Control, call: ControlCall) -> JSON:
+    """``POST /_control/merchant-coins`` ``{"coins": ["btc", "usdttrc20"]}``: the coins the
+    account accepts (`GET /v1/merchant/coins`)."""
+    coins = call.body.get("coins")
+    if not isinstance(coins, list) or not all(isinstance(c, str) and known(c) for c in coins):
+        raise ValidationFailed('"coins" must be a list of known currency codes')
+    ctx.standin.merchant_coins = [c.lower() for c in coins]
+    return {"merchant_coins": ctx.standin.merchant_coins}
+
+
 async def credit(ctx: Control, call: ControlCall) -> JSON:
     """``POST /_control/balance`` ``{"usdttrc20": 100}``: add to the account balance."""
     for currency, value in call.body.items():
@@ -253,5 +273,7 @@ def control_routes(ctx: Control) -> list[Route]:
         route("/payouts", payouts),
         route("/payouts/{payout_id}/status", payout_status, "POST"),
         route("/payout-minimums", payout_minimums, "POST"),
+        route("/payment-minimums", payment_minimums, "POST"),
+        route("/merchant-coins", merchant_coins, "POST"),
         route("/balance", credit, "POST"),
     ]

@@ -1,9 +1,11 @@
 """The coins the stand-in knows, as NowPayments names them: one code per coin *on a network*
 (USDT on Tron is `usdttrc20`, on Ethereum `usdterc20`; `usdt` alone is USDT on Omni, a Bitcoin
-layer), each with its network and the `wallet_regex` of `GET /v1/full-currencies`.
+layer), each with its network and the `wallet_regex` of `GET /v1/full-currencies`, and the least
+NowPayments takes in a payment of it (`GET /v1/min-amount`).
 
-Payouts (`POST /v1/payout`), their minimums and `POST /v1/payout/validate-address` refuse a code
-that is not here and an address the code's network cannot take, as NowPayments does.
+Payouts (`POST /v1/payout`), their minimums, `POST /v1/payout/validate-address` and
+`GET /v1/min-amount` refuse a code that is not here, and a payout an address the code's network
+cannot take, as NowPayments does.
 """
 
 from __future__ import annotations
@@ -73,6 +75,30 @@ CURRENCIES: dict[str, Currency] = {
         Currency("doge", "Dogecoin", "doge", "^D[5-9A-HJ-NP-U][1-9A-HJ-NP-Za-km-z]{32}$"),
     )
 }
+
+# The least NowPayments takes in a payment of each coin, in USD (`GET /v1/min-amount`): what the
+# network charges to move it decides, so a stablecoin on Ethereum or Tron needs several dollars
+# while Litecoin or USDT on BNB Smart Chain takes cents. Roughly the real service's order of
+# magnitude; `POST /_control/payment-minimums` sets others.
+PAYMENT_MINIMUMS_USD: dict[str, float] = {
+    "btc": 2.5,
+    "eth": 4.0,
+    "usdterc20": 15.0,
+    "usdc": 15.0,
+    "trx": 1.0,
+    "usdttrc20": 9.0,
+    "sol": 0.8,
+    "usdcsol": 1.0,
+    "usdtsol": 1.0,
+    "usdtbsc": 0.5,
+    "usdtmatic": 0.5,
+    "usdt": 50.0,
+    "ltc": 0.3,
+    "ton": 0.6,
+    "xmr": 1.2,
+    "doge": 1.5,
+}
+assert set(PAYMENT_MINIMUMS_USD) == set(CURRENCIES)
 
 
 def known(code: str) -> Currency | None:

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any, NamedTuple
 
 import pyotp
 
+from local.nowpayments_standin.currencies import CURRENCIES, PAYMENT_MINIMUMS_USD, known
 from local.nowpayments_standin.jsjson import js_number_to_string
 from local.nowpayments_standin.validation import ValidationFailed
 
@@ -87,6 +89,7 @@ _DEFAULT_PAYOUT_MINIMUMS = {
     "ton": 0.1,
     "ltc": 0.01,
 }
+FIAT_CURRENCIES = ("usd", "eur", "gbp")  # what `fiat_equivalent` may name
 PAYOUT_ENDED = ("FAILED", "REJECTED")
 _DEFAULT_VERIFY_ATTEMPTS = 10
 DEFAULT_EMAIL = "merchant@example.com"
@@ -323,6 +326,8 @@ class NowPaymentsStandin:
         self.payouts: dict[str, PayoutBatch] = {}
         self.payout_minimums: dict[str, float] = dict(_DEFAULT_PAYOUT_MINIMUMS)
         self.credits: dict[str, float] = {}
+        self.payment_minimums_usd: dict[str, float] = dict(PAYMENT_MINIMUMS_USD)
+        self.merchant_coins: list[str] = list(CURRENCIES)  # the account's "coins settings": all
 
     def public_base(self, own_url: str) -> str:
         """Where invoice pages are served: the configured public base, else the stand-in's own URL."""
@@ -517,6 +522,21 @@ class NowPaymentsStandin:
 
     def min_withdrawal(self, currency: str) -> float:
         return self.payout_minimums.get(currency.lower(), 0.0)
+
+    def payment_minimum(
+        self, currency_from: str, currency_to: str, fiat: str | None
+    ) -> tuple[float, float | None]:
+        """``GET /v1/min-amount``: the least NowPayments takes in a payment of `currency_from`
+        settled in `currency_to` (the larger of the two coins' minimums), in `currency_from`'s
+        units, rounded up to 8 decimals; and that minimum's worth in `fiat` when asked."""
+        for code in (currency_from, currency_to):
+            if known(code) is None:
+                raise NowPaymentsError(400, "INVALID_REQUEST_PARAMS", f"Currency {code} was not found")
+        if fiat is not None and fiat not in FIAT_CURRENCIES:
+            raise NowPaymentsError(400, "INVALID_REQUEST_PARAMS", f"Fiat currency {fiat} is not supported")
+        usd = max(self.payment_minimums_usd[currency_from], self.payment_minimums_usd[currency_to])
+        in_coin = math.ceil(round(usd / _USD_PER_UNIT[currency_from] * 1e8, 6)) / 1e8
+        return in_coin, (round8(usd / _USD_PER_UNIT[fiat]) if fiat is not None else None)
 
     @staticmethod
     def estimate(amount: float, currency_from: str, currency_to: str) -> float | None:

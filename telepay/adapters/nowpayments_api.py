@@ -1,14 +1,26 @@
-"""NowPayments REST API (invoices and the payment state re-read). Base URL is configuration."""
+"""NowPayments REST API (invoices, the payment state re-read, and the least a payment may be in
+each coin buyers can use). Base URL is configuration."""
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from shared_schemas.nowpayments import Invoice, Payment, Withdrawal
+from shared_schemas.nowpayments import Invoice, MinAmount, Payment, Withdrawal
 from telepay.core.errors import Permanent, Transient
+from telepay.core.logs import get_logger
+
+log = get_logger("telepay.nowpayments")
+# An owner setting prices answers a few questions in a row (and each tier has one): the coins'
+# minimums are asked once and kept this long by the instance. They follow network fees, which
+# move over hours, not minutes.
+MINIMUMS_TTL_SECONDS = 600.0
+MINIMUMS_PARALLEL = 8  # an account may accept dozens of coins: one `/v1/min-amount` per coin
 
 
 class NowPaymentsUnavailable(Transient):
@@ -30,10 +42,15 @@ def _json_decimal(response: httpx.Response) -> Any:
 
 
 class NowPaymentsApi:
-    def __init__(self, base_url: str, api_key: str, timeout: float) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, timeout: float, minimums_ttl: float = MINIMUMS_TTL_SECONDS
+    ) -> None:
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"), timeout=timeout, headers={"x-api-key": api_key}
         )
+        self._minimums_ttl = minimums_ttl
+        self._minimums: dict[str, tuple[float, dict[str, Decimal]]] = {}  # fiat → (when, minimums)
+        self._minimums_lock = threading.Lock()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -77,6 +94,50 @@ class NowPaymentsApi:
 
     def get_payment(self, payment_id: int) -> Payment:
         return Payment.model_validate(self._call("GET", f"/v1/payment/{payment_id}"))
+
+    def merchant_coins(self) -> list[str]:
+        """The coins the account accepts (its "coins settings", lower case): the ones a buyer may
+        choose on an invoice, which names no `pay_currency`."""
+        data = self._call("GET", "/v1/merchant/coins")
+        return [str(code).lower() for code in data.get("selectedCurrencies") or []]
+
+    def min_payment_amount(self, currency: str, *, fiat: str) -> MinAmount:
+        """The least NowPayments takes in a payment of `currency`, and its worth in `fiat`. The
+        payment stays in the account's custody in the coin paid (its `outcome_currency`), so the
+        outcome is the coin itself; fixed rate, fee not on the buyer: as TelePay's invoices are."""
+        params = {
+            "currency_from": currency.lower(),
+            "currency_to": currency.lower(),
+            "fiat_equivalent": fiat.lower(),
+            "is_fixed_rate": "true",
+            "is_fee_paid_by_user": "false",
+        }
+        return MinAmount.model_validate(self._call("GET", "/v1/min-amount", params=params))
+
+    def payment_minimums(self, fiat: str) -> dict[str, Decimal]:
+        """Each coin buyers may pay with → the least NowPayments takes in it, in `fiat`; kept for
+        `minimums_ttl` seconds. A coin NowPayments refuses to price is left out (logged); any
+        `NowPaymentsUnavailable` is raised and nothing is kept."""
+        fiat = fiat.lower()
+        with self._minimums_lock:
+            kept = self._minimums.get(fiat)
+        if kept is not None and time.monotonic() - kept[0] < self._minimums_ttl:
+            return dict(kept[1])
+        coins = self.merchant_coins()
+
+        def one(coin: str) -> Decimal | None:
+            try:
+                return self.min_payment_amount(coin, fiat=fiat).fiat_equivalent
+            except NowPaymentsRejected as error:
+                log.warning("no minimum payment for %s: %s", coin, error)
+                return None
+
+        with ThreadPoolExecutor(max_workers=max(1, min(MINIMUMS_PARALLEL, len(coins)))) as pool:
+            found = dict(zip(coins, pool.map(one, coins), strict=True))
+        minimums = {coin: value for coin, value in found.items() if value is not None}
+        with self._minimums_lock:
+            self._minimums[fiat] = (time.monotonic(), minimums)
+        return dict(minimums)
 
     def get_withdrawal(self, withdrawal_id: str) -> Withdrawal:
         """A withdrawal's status (`GET /v1/payout/{id}` answers the list of matching withdrawals)."""

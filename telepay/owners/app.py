@@ -4,9 +4,10 @@ Every call carries Telegram's `initData` (`Authorization: tma <initData>`), vali
 `telepay.owners.init_data`; without a valid one the answer is 401. A channel the caller does not own is
 404, as one that does not exist. Settings are checked by `telepay.channels.settings` with the rules
 of the bot's `/edit`: only the owner who is the creator of both channels may change them, a new
-price applies to new invoices only (orders keep the price they were made with), the donation post
-is refreshed, `resume` queues today's offer post, and every change is recorded
-(`telepay.channels.changes`).
+price applies to new invoices only (orders keep the price they were made with) and is checked
+against NowPayments' minimum payments as the bot checks it (`telepay.channels.price_rules`: no coin
+takes it → 422; the coins it leaves out → the answer's `notes`), the donation post is refreshed,
+`resume` queues today's offer post, and every change is recorded (`telepay.channels.changes`).
 
 `handle(rt, method, path, authorization, body)` is the whole API; the entry point only reads the
 request and serves the static page.
@@ -32,6 +33,8 @@ from telepay.channels import settings as cs
 from telepay.channels import wallet_hold
 from telepay.channels.changes import changed, record
 from telepay.channels.lookup import active_and_expiring, load_channel
+from telepay.channels.minimums import check_prices
+from telepay.channels.price_rules import new_prices
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
 from telepay.owners import admins
@@ -295,6 +298,12 @@ def save_settings(rt: Rt, user_id: int, channel: ChannelDoc, body: dict[str, Any
     problem = _admin_problem(rt, user_id, channel)
     if problem:
         return _json(403, {"error": problem})
+    # A new price no coin buyers can use takes is refused; the coins a low one leaves out are said.
+    prices = check_prices(rt.nowpayments, new_prices(channel, checked), checked.currency)
+    refused = [{"field": name, "reason": c.refusal} for name, c in prices if c.refusal]
+    if refused:
+        return _json(422, {"errors": refused})
+    notes = [{"field": name, "note": c.note} for name, c in prices if c.note]
     token, now = channel.token, rt.clock.now()
     names = EDITABLE
 
@@ -317,7 +326,7 @@ def save_settings(rt: Rt, user_id: int, channel: ChannelDoc, body: dict[str, Any
     if changes:
         log.info("settings changed: %s", ", ".join(sorted(changes)), extra={"channel_token": token})
         queue_donation_post(rt, saved)
-    return _json(200, settings_of(saved) | {"changed": sorted(changes)})
+    return _json(200, settings_of(saved) | {"changed": sorted(changes), "notes": notes})
 
 
 def set_status(rt: Rt, user_id: int, channel: ChannelDoc, wanted: object) -> Reply:

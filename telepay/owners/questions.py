@@ -1,5 +1,6 @@
 """The questions of `/newchannel` and `/edit`: what each step asks (text and buttons), how it takes
-an answer (checked by `telepay.channels.settings`; an `Invalid` is shown with the question again),
+an answer (checked by `telepay.channels.settings`; an `Invalid` is shown with the question again;
+a price also against NowPayments' minimum payments, whose note is said above the next question),
 which step comes next, and how the answers become a channel. The conversation itself (who is
 asked what, and what is written at the end) is `telepay.owners.commands`.
 """
@@ -20,6 +21,8 @@ from shared_schemas.queries import BOT_CHATS_ADDED_BY
 from telepay.channels import settings as cs
 from telepay.channels import wallets
 from telepay.channels.lookup import load_channel
+from telepay.channels.minimums import coin_minimums
+from telepay.channels.price_rules import check_price
 from telepay.channels.settings import Invalid
 from telepay.owners import admins
 from telepay.owners import texts as say
@@ -29,6 +32,9 @@ from telepay.runtime import Runtime
 Rt = Runtime[TelegramWebhookSettings]
 Data = dict[str, Any]
 Result = Data | Invalid
+# A take's word about the answer it accepted (`_price_checked`): kept with the answers and said
+# above the next question, so a re-delivered update shows it again; the next answer clears it.
+NOTE = "note"
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,24 @@ def _take_tier_part(name: str, parse: Callable[[str], Any]) -> Callable[[Rt, int
     return take
 
 
+def _price_checked(step: Step, price_of: Callable[[Data], str]) -> Step:
+    """A question setting a price buyers pay, its answer checked against NowPayments' minimum
+    payment in each coin (`telepay.channels.price_rules`): refused when no coin takes it, else
+    accepted with a note naming the coins that can't (or saying the minimums could not be read)."""
+
+    def take_checked(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
+        result = step.take(rt, user_id, data, answer)
+        if isinstance(result, Invalid):
+            return result
+        minimums = coin_minimums(rt.nowpayments, cs.CURRENCY)
+        check = check_price(Decimal(price_of(result)), minimums, cs.CURRENCY)
+        if check.refusal:
+            return Invalid(check.refusal)
+        return result | ({NOTE: check.note} if check.note else {})
+
+    return Step(step.ask, take_checked)
+
+
 def _network_name(data: Data) -> str:
     net = wallets.network(str(data.get("payout_network")))
     return net.name if net else "wallet"
@@ -152,9 +176,12 @@ STEPS: dict[str, Step] = {
     "tier_count": Step(
         lambda rt, u, d: Ask(say.ASK_TIER_COUNT, (("1", "1"), ("2", "2"), ("3", "3"))), _take_tier_count
     ),
-    "tier_price": Step(
-        lambda rt, u, d: Ask(say.ask_tier_price(_tier_index(d), d["tier_count"])),
-        _take_tier_part("price", cs.parse_price),
+    "tier_price": _price_checked(
+        Step(
+            lambda rt, u, d: Ask(say.ask_tier_price(_tier_index(d), d["tier_count"])),
+            _take_tier_part("price", cs.parse_price),
+        ),
+        lambda r: r["tier_draft"]["price"],
     ),
     "tier_days": Step(
         lambda rt, u, d: Ask(
@@ -166,10 +193,13 @@ STEPS: dict[str, Step] = {
         lambda rt, u, d: Ask(say.ask_tier_label(_tier_index(d)), ((say.SKIP, ""),)),
         _take_tier_part("label", cs.parse_label),
     ),
-    "donation_min": _field(
-        lambda d: Ask(say.ASK_DONATION_MIN, (("$4.99", "4.99"), ("$1.00", "1"))),
-        lambda d, a: cs.parse_amount(a, "minimum donation", cs.DONATION_CEILING),
-        "donation_min",
+    "donation_min": _price_checked(
+        _field(
+            lambda d: Ask(say.ASK_DONATION_MIN, (("$4.99", "4.99"), ("$1.00", "1"))),
+            lambda d, a: cs.parse_amount(a, "minimum donation", cs.DONATION_CEILING),
+            "donation_min",
+        ),
+        lambda r: r["donation_min"],
     ),
     "donation_max": _field(
         lambda d: Ask(say.ASK_DONATION_MAX, (("$9,999.99", "9999.99"), ("$500.00", "500"))),
@@ -276,6 +306,22 @@ STEPS |= {
         _take_group,
     ),
 }
+
+
+def _with_note(step: Step) -> Step:
+    def ask(rt: Rt, user_id: int, data: Data) -> Ask:
+        question = step.ask(rt, user_id, data)
+        note = data.get(NOTE)
+        return Ask(f"{note}\n\n{question.text}", question.choices) if note else question
+
+    def take(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
+        result = step.take(rt, user_id, data, answer)
+        return result if isinstance(result, Invalid) else {NOTE: None} | result
+
+    return Step(ask, take)
+
+
+STEPS = {name: _with_note(step) for name, step in STEPS.items()}
 
 
 def _steps_of(name: str, data: Data) -> tuple[str, ...]:

@@ -827,3 +827,75 @@ def test_payouts_refuse_a_code_they_do_not_know_and_an_address_its_network_canno
     listed = np.get("/v1/full-currencies", headers=KEY).json()["currencies"]
     usdt_tron = next(c for c in listed if c["code"] == "USDTTRC20")
     assert usdt_tron["network"] == "trx" and re.fullmatch(usdt_tron["wallet_regex"], tron)
+
+
+# --------------------------------------------------------------------------------------------------
+# Payment minimums: the coins an invoice offers and the least NowPayments takes in each
+
+
+def test_merchant_coins_are_the_coins_an_invoice_offers(np: httpx.Client) -> None:
+    coins = np.get("/v1/merchant/coins", headers=KEY).json()
+    assert set(coins) == {"selectedCurrencies"}
+    listed = {c["code"] for c in np.get("/v1/full-currencies", headers=KEY).json()["currencies"]}
+    assert coins["selectedCurrencies"] and set(coins["selectedCurrencies"]) <= listed  # upper case, known
+    np.post("/_control/merchant-coins", json={"coins": ["btc", "usdttrc20"]}).raise_for_status()
+    assert np.get("/v1/merchant/coins", headers=KEY).json() == {"selectedCurrencies": ["BTC", "USDTTRC20"]}
+    assert np.post("/_control/merchant-coins", json={"coins": ["usdtron"]}).status_code == 400
+    assert np.get("/v1/merchant/coins").status_code == 403
+
+
+def test_min_amount_answers_in_nowpayments_shape_with_the_fiat_equivalent(np: httpx.Client) -> None:
+    def minimum(**params: str) -> httpx.Response:
+        return np.get("/v1/min-amount", params=params, headers=KEY)
+
+    answer = minimum(currency_from="btc", currency_to="btc", fiat_equivalent="usd").json()
+    assert set(answer) == {"currency_from", "currency_to", "min_amount", "fiat_equivalent"}
+    assert (answer["currency_from"], answer["currency_to"]) == ("btc", "btc")
+    # In the coin's own units, and what that is worth in the fiat asked for.
+    assert answer["min_amount"] == pytest.approx(answer["fiat_equivalent"] / 60000, rel=1e-3)
+    assert "e-" not in minimum(currency_from="btc", currency_to="btc").text  # written as Node writes it
+    # Realistic minimums: a stablecoin on Tron or Ethereum needs several dollars, Litecoin cents.
+    usd = {
+        coin: minimum(currency_from=coin, currency_to=coin, fiat_equivalent="usd").json()["fiat_equivalent"]
+        for coin in ("usdttrc20", "usdterc20", "ltc", "usdtbsc")
+    }
+    assert usd["usdterc20"] > usd["usdttrc20"] > 5 > 1 > usd["usdtbsc"] and usd["ltc"] < 1
+    # Without fiat_equivalent the answer has no fiat_equivalent; upper-case codes are taken.
+    plain = minimum(currency_from="LTC", currency_to="ltc").json()
+    assert set(plain) == {"currency_from", "currency_to", "min_amount"} and plain["currency_from"] == "ltc"
+    # Into another outcome currency, the larger of the two minimums counts.
+    assert minimum(currency_from="ltc", currency_to="usdterc20", fiat_equivalent="usd").json()[
+        "fiat_equivalent"
+    ] == pytest.approx(usd["usdterc20"])
+    np.post("/_control/payment-minimums", json={"ltc": 3}).raise_for_status()
+    assert minimum(currency_from="ltc", currency_to="ltc", fiat_equivalent="usd").json()[
+        "fiat_equivalent"
+    ] == pytest.approx(3)
+
+
+def test_min_amount_refuses_what_nowpayments_refuses(np: httpx.Client) -> None:
+    def refused(params: dict[str, str], headers: dict[str, str] = KEY) -> tuple[int, str, str]:
+        answer = np.get("/v1/min-amount", params=params, headers=headers)
+        body = answer.json()
+        assert body["status"] is False and body["statusCode"] == answer.status_code
+        return answer.status_code, body["code"], body["message"]
+
+    assert refused({"currency_from": "btc"}, {})[:2] == (403, "INVALID_API_KEY")
+    assert refused({}) == (400, "INVALID_REQUEST_PARAMS", '"currency_from" is required')
+    status, code, message = refused({"currency_from": "usdtron", "currency_to": "btc"})
+    assert (status, code) == (400, "INVALID_REQUEST_PARAMS") and "usdtron" in message
+    assert "zzz" in refused({"currency_from": "btc", "currency_to": "zzz"})[2]
+    assert "xyz" in refused({"currency_from": "btc", "currency_to": "btc", "fiat_equivalent": "xyz"})[2]
+
+
+def test_the_readme_lists_each_coins_minimum_payment() -> None:
+    from pathlib import Path
+
+    from local.nowpayments_standin.currencies import PAYMENT_MINIMUMS_USD
+
+    readme = (Path(__file__).resolve().parents[2] / "local" / "nowpayments_standin" / "README.md").read_text()
+    listed: dict[str, float] = {}
+    for codes, minimums in re.findall(r"^\| (`[^|]+`) \|.*\| ([0-9., ]+) \|$", readme, re.M):
+        for code, value in zip(re.findall(r"`(\w+)`", codes), minimums.split(","), strict=True):
+            listed[code] = float(value)
+    assert listed == PAYMENT_MINIMUMS_USD

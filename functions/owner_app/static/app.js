@@ -176,7 +176,8 @@
       try {
         const { status, body } = await json(`/api/channels/${token}/settings`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) });
         if (status === 422) { message.className = "errors"; message.textContent = body.errors.map((e) => `${e.field}: ${e.reason}`).join(" "); return; }
-        message.className = "ok"; message.textContent = body.changed.length ? "Saved." : "Nothing changed.";
+        message.className = "ok";
+        message.textContent = [body.changed.length ? "Saved." : "Nothing changed.", ...(body.notes || []).map((n) => n.note)].join(" ");
         if (tg && tg.HapticFeedback) tg.HapticFeedback.notificationOccurred("success");
       } catch (error) { message.className = "errors"; message.textContent = error.message; }
     };

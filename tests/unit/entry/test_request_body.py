@@ -32,6 +32,7 @@ ENVIRONMENTS = {
         "TELEGRAM_BOT_TOKEN": "1:unit",
         "TELEGRAM_BOT_USERNAME": "unitbot",
         "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "NOWPAYMENTS_API_KEY": "unit-api-key",
         "CREATE_INVOICE_URL": "http://127.0.0.1:1/ci",
         "KEYPAD_URL": "http://127.0.0.1:1/kp",
         "DAILY_BROADCAST_URL": "http://127.0.0.1:1/db",

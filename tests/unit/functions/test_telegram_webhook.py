@@ -21,6 +21,7 @@ def client(env_guard: None) -> FlaskClient:
             "TELEGRAM_BOT_TOKEN": "1:unit",
             "TELEGRAM_BOT_USERNAME": "unitbot",
             "TELEGRAM_WEBHOOK_SECRET": "the-right-secret",
+            "NOWPAYMENTS_API_KEY": "unit-api-key",
             "CREATE_INVOICE_URL": "http://127.0.0.1:1/ci",
             "KEYPAD_URL": "http://127.0.0.1:1/kp",
             "DAILY_BROADCAST_URL": "http://127.0.0.1:1/db",

@@ -462,7 +462,7 @@ def test_a_chat_taken_after_it_was_picked_is_refused_at_go_live(owner: Owner, tm
     example = json.loads((Path(__file__).parents[3] / "docs" / "channel.example.json").read_text())
     path = tmp_path / "taken.json"
     path.write_text(json.dumps(example | {"token": "TakenFirst01", "closed_channel_id": CLOSED}))
-    channel_file.register(owner.rt.store, owner.rt.clock, path)
+    channel_file.register(owner.rt.store, owner.rt.clock, path, lambda prices: [])  # prices checked elsewhere
     assert owner.press("yes") == "chat in use"
     assert "Night Owls Members is already used by the offer Night Owls Club" in owner.last().text
     assert [c.token for c in owner.rt.store.channels.find(_owner_query(), owner_user_id=OWNER)] == []

@@ -16,6 +16,7 @@ WEBHOOK_ENV = {
     "KEYPAD_URL": "u",
     "DAILY_BROADCAST_URL": "u",
     "CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:1",
+    "NOWPAYMENTS_API_KEY": "k",
 }
 
 
