@@ -150,6 +150,10 @@ class ChannelDoc(Document):
     closed_channel_id: int = Field(description="Private channel subscribers join.")
     tiers: list[Tier] = Field(min_length=1, max_length=3)
     currency: str = Field(default="USD", description="Currency of tier prices and donations.")
+    language: str = Field(
+        default="en",
+        description="Language of the channel's posts (the daily offer, the donation post): a catalog name, e.g. `ru`.",
+    )
     status: ChannelStatus = Field(
         default=ChannelStatus.ACTIVE, description="`paused`: no new sales and no daily post (owner's /pause)."
     )
@@ -492,6 +496,12 @@ class UserDoc(Document):
     user_id: int
     blocked_bot: bool = Field(default=False, description="Telegram answered 403: the user blocked the bot.")
     blocked_at: datetime | None = None
+    language: str | None = Field(
+        default=None, description="The language the user chose with /language (a catalog name, e.g. `pt_BR`)."
+    )
+    language_code: str | None = Field(
+        default=None, description="The `language_code` of the user's latest Telegram update (e.g. `pt-br`)."
+    )
 
 
 class KeypadStatus(StrEnum):

@@ -22,6 +22,7 @@ class TgUser(_Model):
     is_bot: bool = False
     first_name: str = ""
     username: str | None = None
+    language_code: str | None = None  # the user's Telegram app language (an IETF tag), if Telegram sends it
 
 
 class TgChat(_Model):

@@ -22,9 +22,11 @@ from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import FailedUpdateDoc
 from shared_schemas.ids import StartKind, parse_callback, parse_start
 from shared_schemas.names import ClaimPurpose
-from shared_schemas.telegram import TelegramUpdate, TgCallbackQuery, TgMessage
+from shared_schemas.telegram import TelegramUpdate, TgCallbackQuery, TgMessage, TgUser
+from telepay.core import i18n
 from telepay.core.errors import Permanent, Transient
 from telepay.core.logs import get_logger
+from telepay.core.users import remember_language
 from telepay.donations import router as donations_router
 from telepay.owners import commands as owner_commands
 from telepay.runtime import Runtime
@@ -89,6 +91,26 @@ def _storable(value: Any) -> Any:
 
 
 def _route(update: TelegramUpdate, rt: Rt) -> str:
+    """The update, handled in the language of whoever sent it (remembered when it changed)."""
+    sender = _sender(update)
+    language = remember_language(rt.store, sender) if sender is not None else i18n.SOURCE
+    with i18n.speaking(language):
+        return _handle(update, rt)
+
+
+def _sender(update: TelegramUpdate) -> TgUser | None:
+    if update.message is not None and update.message.chat.type == "private":
+        return update.message.from_user
+    if update.callback_query is not None:
+        return update.callback_query.from_user
+    if update.chat_join_request is not None:
+        return update.chat_join_request.from_user
+    if update.my_chat_member is not None:
+        return update.my_chat_member.from_user
+    return None  # a member joining or leaving: the update is not the member speaking
+
+
+def _handle(update: TelegramUpdate, rt: Rt) -> str:
     if update.message is not None and update.message.text:
         return _on_message(update.message, update.update_id, rt)
     if update.callback_query is not None:

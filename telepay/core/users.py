@@ -1,11 +1,21 @@
-"""What we remember about users: whether they blocked the bot (so nothing retries forever); and how
-we name them to owners."""
+"""What we remember about users: whether they blocked the bot (so nothing retries forever); the
+language they read (the one they chose with /language, else their Telegram app's); and how we name
+them to owners."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from shared_schemas.telegram import TgUser
+from telepay.core import i18n
 from telepay.core.clock import Clock
 from telepay.core.store import Store
+
+LANGUAGE_CACHE_SECONDS = 60.0  # a /language choice reaches other instances within a minute
+# (store, user) -> (read at, chosen, seen); by store too, so tests' stores never share it
+_LANGUAGES: dict[tuple[int, int], tuple[float, str | None, str | None]] = {}
 
 
 def mark_blocked(store: Store, clock: Clock, user_id: int) -> None:
@@ -15,3 +25,50 @@ def mark_blocked(store: Store, clock: Clock, user_id: int) -> None:
 def display_name(user: TgUser) -> str:
     """How a buyer or donor is named in the owner's notices."""
     return f"{user.first_name} (@{user.username})" if user.username else user.first_name
+
+
+def _remembered(store: Store, user_id: int) -> tuple[str | None, str | None]:
+    hit = _LANGUAGES.get((id(store), user_id))
+    if hit is not None and time.monotonic() - hit[0] < LANGUAGE_CACHE_SECONDS:
+        return hit[1], hit[2]
+    doc = store.users.get(str(user_id))
+    chosen, seen = (doc.language, doc.language_code) if doc else (None, None)
+    _LANGUAGES[(id(store), user_id)] = (time.monotonic(), chosen, seen)
+    return chosen, seen
+
+
+def language_for(store: Store, user_id: int) -> str:
+    """The language a user reads: their /language choice, else their Telegram app's, else English."""
+    chosen, seen = _remembered(store, user_id)
+    return chosen if chosen in i18n.LANGUAGES else i18n.language_of(seen)
+
+
+def remember_language(store: Store, user: TgUser) -> str:
+    """An update from `user`: their Telegram `language_code` is remembered when it changed (one
+    write then, none otherwise); the language they read is returned."""
+    chosen, seen = _remembered(store, user.id)
+    if user.language_code and user.language_code != seen:
+        store.users.merge(str(user.id), {"user_id": user.id, "language_code": user.language_code})
+        _LANGUAGES[(id(store), user.id)] = (time.monotonic(), chosen, user.language_code)
+        seen = user.language_code
+    return chosen if chosen in i18n.LANGUAGES else i18n.language_of(seen)
+
+
+def choose_language(store: Store, user_id: int, language: str) -> None:
+    """/language: the user's choice, over their Telegram app's."""
+    if language not in i18n.LANGUAGES:
+        raise ValueError(f"no catalog {language!r}")
+    store.users.merge(str(user_id), {"user_id": user_id, "language": language})
+    _, seen = _remembered(store, user_id)
+    _LANGUAGES[(id(store), user_id)] = (time.monotonic(), language, seen)
+
+
+def forget_languages() -> None:
+    _LANGUAGES.clear()
+
+
+@contextmanager
+def speaking_to(store: Store, user_id: int) -> Iterator[str]:
+    """Texts made inside are in the language `user_id` reads (a notice to an owner, a reminder)."""
+    with i18n.speaking(language_for(store, user_id)) as language:
+        yield language
