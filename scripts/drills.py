@@ -27,19 +27,17 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from local.clients import NowPaymentsControl, TelegramControl, buttons, firestore, store, wait_for
+from local.clients import NowPaymentsControl, TelegramControl, buttons, firestore, wait_for
 from local.config import StackConfig
 from local.dead_letters import dead_letters, summary
-from local.fixtures import CLOSED_RIGHTS, setup_channel, tron_address
+from local.fixtures import CLOSED_RIGHTS, instant_payouts, setup_channel, tron_address
 from local.processes import signal_group
 from local.stack import Stack
-from shared_schemas.documents import PayoutStrategy
 from telepay.subscriptions.texts import INVOICE_FAILED
 
 DRILL_PORT_BASE = 29000
@@ -109,21 +107,11 @@ class World:
         self.np = NowPaymentsControl(self.endpoints)
         self.db = firestore(self.endpoints)
         self.token = "Drill" + uuid.uuid4().hex[:8]
-        ids = setup_channel(self.endpoints, self.tg, self.token)
-        self.owner, self.open, self.closed = ids["owner"], ids["open"], ids["closed"]
-        # Instant payouts to the owner's wallet: USDT on Tron, as the bot stores the owner's choice
-        # (NowPayments' code of that pair is the currency buyers pay in, so no conversion).
+        # Instant payouts to the owner's wallet, in USDT on Tron (NowPayments' code of that pair is
+        # the currency buyers pay in, so no conversion).
         self.wallet = tron_address(self.token)
-        store(self.endpoints).channels.update(
-            self.token,
-            {
-                "payout_wallet": self.wallet,
-                "payout_currency": "usdt",
-                "payout_network": "trx",
-                "payout_strategy": PayoutStrategy.INSTANT,
-                "payout_threshold": Decimal("0"),
-            },
-        )
+        ids = setup_channel(self.endpoints, self.tg, self.token, **instant_payouts(self.wallet))
+        self.owner, self.open, self.closed = ids["owner"], ids["open"], ids["closed"]
         self.buyers_per_drill = buyers_per_drill
         self.buyers: dict[int, Buyer] = {}
         self.donations: dict[int, Donation] = {}
