@@ -29,8 +29,8 @@ from shared_schemas.ids import is_valid_channel_token, new_channel_token
 from shared_schemas.queries import CHANNEL_BY_CLOSED_CHAT
 from telepay.channels import chat_offers, wallet_hold
 from telepay.channels.changes import change_id, change_record, changed, record
-from telepay.channels.price_rules import PriceCheck, new_prices
-from telepay.channels.settings import SETTING_FIELDS, FieldError, validate_channel
+from telepay.channels.price_rules import PriceCheck, check_price, new_prices
+from telepay.channels.settings import CURRENCY, SETTING_FIELDS, FieldError, validate_channel
 from telepay.core.clock import Clock
 from telepay.core.store import Store, Tx
 
@@ -38,6 +38,12 @@ FILE_FIELDS = ("token", "owner_user_id", *SETTING_FIELDS)
 WALLET_HOLD_HOURS: int = ChannelEditSettings.model_fields["wallet_hold_hours"].default
 # (field, price) pairs → each one's check against NowPayments' minimums (`channels.minimums.check_prices`).
 PriceChecker = Callable[[Sequence[tuple[str, Decimal]]], list[tuple[str, PriceCheck]]]
+
+
+def unchecked(prices: Sequence[tuple[str, Decimal]]) -> list[tuple[str, PriceCheck]]:
+    """The prices as the CLI takes them without NowPayments (no key, or down): saved, with a note
+    that they were not checked against its minimums."""
+    return [(name, check_price(price, None, CURRENCY)) for name, price in prices]
 
 
 class Note(NamedTuple):

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import UTC, datetime
-from decimal import Decimal
+from typing import Any
 
-from local.clients import TelegramControl, firestore
+from local.clients import TelegramControl, firestore, store
+from local.fixtures import register_channel
 from scripts.benchlib import (
     BENCH_PORT_BASE,
     count_where,
@@ -23,7 +24,7 @@ from scripts.benchlib import (
     wait_for_count,
     wait_for_seeding_handled,
 )
-from shared_schemas.documents import ChannelDoc, Tier
+from telepay.core.clock import system_clock
 
 
 def main() -> int:
@@ -32,6 +33,19 @@ def main() -> int:
     args = parser.parse_args()
     bench_broadcast(args.channels)
     return 0
+
+
+def channel_settings(i: int, owner: int, open_id: int) -> dict[str, Any]:
+    """The channel file of the benchmark's channel `i` (`telepay channels register`): one tier; its
+    closed channel is not in the Telegram stand-in, since the broadcast posts in open channels."""
+    return {
+        "token": f"BenchCh{i:06d}",
+        "owner_user_id": owner,
+        "title": f"Channel {i}",
+        "open_channel_id": open_id,
+        "closed_channel_id": -(10**13) - i,
+        "tiers": [{"price": "5.00", "days": 30}],
+    }
 
 
 def bench_broadcast(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float]:
@@ -49,22 +63,11 @@ def bench_broadcast(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float
             list(range(n)), lambda i: tg.channel(f"Open {i}", owner, username=f"bench_open_{i}")
         )
         in_parallel(opens, lambda chat: tg.make_bot_admin(chat, ["can_post_messages", "can_delete_messages"]))
-        tiers = [Tier(tier_id="t1", price=Decimal("5.00"), days=30)]
         now = datetime.now(UTC)
-        for start in range(0, n, 500):
-            batch = db.batch()
-            for i in range(start, min(n, start + 500)):
-                channel = ChannelDoc(
-                    token=f"BenchCh{i:06d}",
-                    owner_user_id=owner,
-                    title=f"Channel {i}",
-                    open_channel_id=opens[i],
-                    closed_channel_id=-(10**13) - i,
-                    tiers=tiers,
-                    created_at=now,
-                )
-                batch.set(db.collection("channels").document(channel.token), channel.to_firestore())
-            batch.commit()
+        channels, clock = store(endpoints), system_clock(endpoints.get("clock_offset_file"))
+        in_parallel(
+            list(range(n)), lambda i: register_channel(channels, channel_settings(i, owner, opens[i]), clock)
+        )
         wait_for_seeding_handled(tg, n)
         tg._post(f"/users/{owner}/start")
         tg._post("/config", {"reset_rate_counters": True})

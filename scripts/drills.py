@@ -33,13 +33,13 @@ from typing import Any
 
 import httpx
 
-from local.clients import NowPaymentsControl, TelegramControl, buttons, firestore, store, wait_for
+from local.clients import NowPaymentsControl, TelegramControl, buttons, firestore, wait_for
 from local.config import StackConfig
 from local.dead_letters import dead_letters, summary
-from local.fixtures import CLOSED_RIGHTS, setup_channel, tron_address
+from local.fixtures import CLOSED_RIGHTS, instant_payouts, setup_channel, tron_address
 from local.processes import signal_group
 from local.stack import Stack
-from shared_schemas.documents import PayoutStrategy
+from shared_schemas.ids import subscription_id
 from telepay.subscriptions.texts import INVOICE_FAILED
 
 DRILL_PORT_BASE = 29000
@@ -70,6 +70,18 @@ class Donation:
     digits: str
     order: str
     drill: int
+
+
+@dataclass
+class Refund:
+    """A settled payment NowPayments refunded: what the subscription was before, and the days it paid."""
+
+    user: int
+    order: str
+    payment: int
+    drill: int
+    expires_before: datetime
+    days: int
 
 
 @dataclass
@@ -109,24 +121,15 @@ class World:
         self.np = NowPaymentsControl(self.endpoints)
         self.db = firestore(self.endpoints)
         self.token = "Drill" + uuid.uuid4().hex[:8]
-        ids = setup_channel(self.endpoints, self.tg, self.token)
-        self.owner, self.open, self.closed = ids["owner"], ids["open"], ids["closed"]
-        # Instant payouts to the owner's wallet: USDT on Tron, as the bot stores the owner's choice
-        # (NowPayments' code of that pair is the currency buyers pay in, so no conversion).
+        # Instant payouts to the owner's wallet, in USDT on Tron (NowPayments' code of that pair is
+        # the currency buyers pay in, so no conversion).
         self.wallet = tron_address(self.token)
-        store(self.endpoints).channels.update(
-            self.token,
-            {
-                "payout_wallet": self.wallet,
-                "payout_currency": "usdt",
-                "payout_network": "trx",
-                "payout_strategy": PayoutStrategy.INSTANT,
-                "payout_threshold": Decimal("0"),
-            },
-        )
+        ids = setup_channel(self.endpoints, self.tg, self.token, **instant_payouts(self.wallet))
+        self.owner, self.open, self.closed = ids["owner"], ids["open"], ids["closed"]
         self.buyers_per_drill = buyers_per_drill
         self.buyers: dict[int, Buyer] = {}
         self.donations: dict[int, Donation] = {}
+        self.refunds: list[Refund] = []
         self.removals: dict[int, list[str]] = {}  # drill → subscriptions due for removal at its start
         self.drill = 0
         self.told_failed = 0  # users told "couldn't create your invoice" (who then tried again)
@@ -199,12 +202,16 @@ class World:
         invoice = self.np.invoice_by_url(buttons(pay_message)[0]["url"])
         payment = self.np.pay(invoice["id"], pay_currency=PAY_CURRENCY)
         for status in ("waiting", "finished"):
-            [ipn] = self.np.steps(payment, [{"status": status}])
-            deadline = time.monotonic() + STEP_TIMEOUT
-            while ipn["response_status"] != 200 and time.monotonic() < deadline:
-                time.sleep(IPN_RESEND_EVERY)
-                [ipn] = self.np.replay(ipn["ipn_id"])
+            self.ipn(payment, status)
         return str(invoice["order_id"])
+
+    def ipn(self, payment: int, status: str) -> None:
+        """The payment moves to `status` at NowPayments; its IPN is sent again until answered 200."""
+        [ipn] = self.np.steps(payment, [{"status": status}])
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while ipn["response_status"] != 200 and time.monotonic() < deadline:
+            time.sleep(IPN_RESEND_EVERY)
+            [ipn] = self.np.replay(ipn["ipn_id"])
 
     def _try(self, attempt: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
         """A user who is told the invoice could not be created tries again a little later."""
@@ -217,12 +224,12 @@ class World:
             time.sleep(5)
         raise TimeoutError(f"no invoice after {USER_TRIES} tries")
 
-    def buy(self, user: int) -> None:
+    def buy(self, user: int, tier: int = 0) -> None:
         def attempt() -> dict[str, Any] | None:
             last = max((m["message_id"] for m in self.tg.transcript(user)), default=0)
             self.tg.say(user, f"/start {self.token}")
             offer = self.wait_text(user, "Choose how long", after=last)
-            self.tg.press(user, offer["message_id"], buttons(offer)[0]["callback_data"])
+            self.tg.press(user, offer["message_id"], buttons(offer)[tier]["callback_data"])
             answer = self.wait_text(user, "Your invoice is ready", INVOICE_FAILED, after=offer["message_id"])
             return None if INVOICE_FAILED in answer["text"] else answer
 
@@ -296,6 +303,42 @@ class World:
         )
         self.buy(user)
 
+    def settled_renewal(self, paid_out: bool = False) -> tuple[int, str] | None:
+        """A buyer of this drill whose renewal has settled and extended the subscription, and not
+        been refunded; `paid_out`: one whose payout NowPayments has taken."""
+        refunded = {r.order for r in self.refunds}
+        withdrawn = {
+            w.get("unique_external_id") for w in self.np.withdrawals() if w["address"] == self.wallet
+        }
+        for buyer in list(self.buyers.values()):
+            if len(buyer.orders) < 2 or buyer.orders[1][1] != self.drill or buyer.orders[1][0] in refunded:
+                continue
+            order = buyer.orders[1][0]
+            doc = self.db.collection("orders").document(order).get().to_dict() or {}
+            sub = self.db.collection("subscriptions").document(self.subscription(buyer.user)).get()
+            entry = self.db.collection("ledger").document(order).get().to_dict()
+            if (
+                doc.get("status") == "settled"
+                and entry is not None
+                and (sub.to_dict() or {}).get("last_order_id") == order
+                and (not paid_out or entry.get("payout_id") in withdrawn)
+            ):
+                return buyer.user, order
+        return None
+
+    def subscription(self, user: int) -> str:
+        return subscription_id(self.token, user)
+
+    def refund(self, user: int, order: str) -> Refund:
+        """NowPayments refunds the order's payment: its `refunded` IPN, sent until answered."""
+        doc = self.db.collection("orders").document(order).get().to_dict() or {}
+        sub = self.db.collection("subscriptions").document(self.subscription(user)).get().to_dict() or {}
+        refund = Refund(user, order, int(doc["payment_id"]), self.drill, sub["expires_at"], int(doc["days"]))
+        self.ipn(refund.payment, "refunded")
+        with self.lock:
+            self.refunds.append(refund)
+        return refund
+
     # -- the checks (outside view) -------------------------------------------------------------
     def join_who_can(self) -> None:
         """Buyers with a receipt open its Join link (once): the join request must be approved."""
@@ -310,8 +353,9 @@ class World:
                 self.tg.join(buyer.user, links[0])
                 buyer.joined_in = self.drill
 
-    def _check_payouts(self, out: Outcome, ledger: set[str]) -> None:
-        """Every entry booked in this drill is paid out in exactly one payout, withdrawn once."""
+    def _check_payouts(self, out: Outcome, ledger: dict[str, dict[str, Any]]) -> None:
+        """Every entry booked in this drill is paid out in exactly one payout, withdrawn once (a
+        refunded payment's: see `_check_refunds`)."""
         payouts = [doc.to_dict() for doc in self.db.collection("payouts").stream()]
         live = [p for p in payouts if p.get("state") != "failed"]
         covering = Counter(entry for p in live for entry in p.get("entry_ids", []))
@@ -322,21 +366,71 @@ class World:
         withdrawn = {p["payout_id"] for p in live if p["payout_id"] in external}
         mine = [o for b in self.buyers.values() for o, drill in b.orders if drill == self.drill]
         mine += [d.order for d in self.donations.values() if d.drill == self.drill]
+        refunded = {r.order for r in self.refunds}
         for order in mine:
-            if order in ledger:
+            if order in ledger and order not in refunded:
                 paid = any(order in p.get("entry_ids", []) and p["payout_id"] in withdrawn for p in live)
                 out.count(paid, f"entry {order}: paid out")
+        paid_entries = {e for p in live if p["payout_id"] in withdrawn for e in p.get("entry_ids", [])}
+        self._check_refunds(out, ledger, paid_entries, withdrawals)
+
+    def _check_refunds(
+        self,
+        out: Outcome,
+        ledger: dict[str, dict[str, Any]],
+        paid_entries: set[str],
+        withdrawals: list[dict[str, Any]],
+    ) -> None:
+        """A refunded payment's money never reaches the owner: its entry is reversed before a payout
+        covers it, or offset by a negative entry (`<entry>.refund`) that a later payout nets; so what
+        NowPayments paid out to the owner's wallet is what the payments not refunded owe."""
+        if not any(r.drill == self.drill for r in self.refunds):
+            return
+        for r in self.refunds:
+            if r.drill != self.drill:
+                continue
+            entry, offset = ledger.get(r.order) or {}, ledger.get(f"{r.order}.refund")
+            if entry.get("state") == "reversed":
+                taken_back = r.order not in paid_entries
+            else:
+                taken_back = (
+                    offset is not None
+                    and Decimal(offset["settled_net"]) == -Decimal(entry.get("settled_net", "0"))
+                    and offset["entry_id"] in paid_entries
+                )
+            out.count(taken_back, f"refund {r.order}: its entry reversed, or offset and netted in a payout")
+        refunded = {r.order for r in self.refunds}
+        owed = sum(
+            (
+                Decimal(e["settled_net"])
+                for entry_id, e in ledger.items()
+                if e.get("channel_token") == self.token
+                and e.get("state") != "reversed"
+                and e.get("reverses") is None
+                and entry_id not in refunded
+            ),
+            Decimal(0),
+        )
+        paid_out = sum(
+            (Decimal(str(w["amount"])) for w in withdrawals if w["status"] not in ("FAILED", "REJECTED")),
+            Decimal(0),
+        )
+        out.count(
+            paid_out == owed,
+            f"refund: paid out {paid_out}, what the payments not refunded owe is {owed}",
+        )
 
     def check(self) -> Outcome:
         """This drill's events confirmed or missing, and every duplicate so far."""
         out = Outcome()
         d = self.drill
         orders = {doc.id: doc.to_dict() for doc in self.db.collection("orders").stream()}
-        ledger = {doc.id for doc in self.db.collection("ledger").stream()}
+        ledger = {doc.id: doc.to_dict() or {} for doc in self.db.collection("ledger").stream()}
         subs = {doc.id: doc.to_dict() for doc in self.db.collection("subscriptions").stream()}
         now = self.now()
         owner = self.tg.transcript(self.owner)
         sale_notices = _mentions(owner, "New payment")
+        refunded = {r.order for r in self.refunds}
         for buyer in self.buyers.values():
             # Each payment is acknowledged ("Payment received": the receipt, or "access delayed" while
             # the bot cannot create join links); the receipt itself ("Receipt:") never comes twice for
@@ -349,8 +443,9 @@ class World:
                     out.duplicates.append(f"buyer {buyer.user}: {n} {what} for {len(buyer.orders)} orders")
             for index, (order, drill) in enumerate(buyer.orders):
                 if drill == d:
-                    settled = (orders.get(order) or {}).get("status") == "settled" and order in ledger
-                    out.count(settled, f"order {order}: settled and booked once")
+                    status = "refunded" if order in refunded else "settled"
+                    settled = (orders.get(order) or {}).get("status") == status and order in ledger
+                    out.count(settled, f"order {order}: {status} and booked once")
                     out.count(acknowledged > index, f"order {order}: the buyer told")
                     out.count(notices > index, f"order {order}: the owner's notice")
             if buyer.orders and buyer.orders[-1][1] == d:
@@ -385,6 +480,21 @@ class World:
                     f"keypad: {doc.get('price_amount')} for {donation.digits}",
                     len(donation.digits) + 1,
                 )
+        refund_notices = _mentions(owner, "Payment refunded")
+        for r in self.refunds:
+            told = _count(self.tg.transcript(r.user), "was refunded")
+            if told > 1 or refund_notices[r.user] > 1:
+                out.duplicates.append(
+                    f"refund {r.order}: buyer told {told} times, owner {refund_notices[r.user]}"
+                )
+            if r.drill == d:
+                expires = (subs.get(self.subscription(r.user)) or {}).get("expires_at")
+                out.count(
+                    expires == r.expires_before - timedelta(days=r.days),
+                    f"refund {r.order}: the subscription lost its {r.days} days",
+                )
+                out.count(told > 0, f"refund {r.order}: the buyer told")
+                out.count(refund_notices[r.user] > 0, f"refund {r.order}: the owner told")
         self._check_payouts(out, ledger)
         channel = self.db.collection("channels").document(self.token).get().to_dict() or {}
         posted = (channel.get("broadcast") or {}).get("last_posted_day") == f"{now:%Y-%m-%d}"
@@ -515,6 +625,35 @@ def tasks_restart(world: World) -> str:
     return f"Cloud Tasks stand-in killed with {waiting} task(s) pending or in flight, restarted"
 
 
+def refund_after_settlement(world: World) -> str:
+    """NowPayments refunds settled renewals (each its `refunded` IPN): one as soon as it settled, one
+    once NowPayments has paid it out to the owner. After each, a buyer buys the quarterly tier: while
+    an owner owes a refund back nothing is paid out until the sales after it cover it, so its payout
+    nets the refund."""
+    taken_back = []
+    for paid_out in (False, True)[: min(world.buyers_per_drill, 2)]:  # two of the buyers renew
+        user, order = wait_for(
+            "a renewal paid out" if paid_out else "a settled renewal",
+            lambda p=paid_out: world.settled_renewal(p),  # type: ignore[misc]
+            timeout=3 * STEP_TIMEOUT,
+            every=0.5,
+        )
+        world.refund(user, order)
+        ledger = world.db.collection("ledger")
+        entry = ledger.document(order).get().to_dict() or {}
+        paid = "after its payout" if entry.get("payout_id") else "before any payout"
+        how = (
+            "reversed"
+            if entry.get("state") == "reversed"
+            else "offset by a negative entry"
+            if ledger.document(f"{order}.refund").get().exists
+            else "not taken back"
+        )
+        taken_back.append(f"one {paid} (its ledger entry {how})")
+        world.buy(world.tg.user("Quarterly"), tier=1)
+    return f"settled renewals refunded at NowPayments, {' and '.join(taken_back)}, each followed by a quarterly purchase"
+
+
 DRILLS: dict[str, Callable[[World], str]] = {
     "baseline": no_fault,
     "pubsub-restart": pubsub_down,
@@ -523,6 +662,7 @@ DRILLS: dict[str, Callable[[World], str]] = {
     "telegram-faults": telegram_faults,
     "function-kill": kill_functions,
     "tasks-restart": tasks_restart,
+    "refund-after-settlement": refund_after_settlement,
 }
 
 
@@ -574,12 +714,15 @@ def run_drill(world: World, name: str, fault: Callable[[World], str]) -> Row:
 
 
 def table(rows: list[Row]) -> str:
-    header = f"{'drill':<20} {'sent':>5} {'confirmed':>9} {'duplicates':>10} {'lost':>5} {'recovered in':>12}"
+    width = max(len(name) for name in DRILLS)
+    header = (
+        f"{'drill':<{width}} {'sent':>5} {'confirmed':>9} {'duplicates':>10} {'lost':>5} {'recovered in':>12}"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
         recovered = f"{r.recover_seconds:.1f} s" if r.recover_seconds is not None else "NOT"
         lines.append(
-            f"{r.drill:<20} {r.sent:>5} {r.confirmed:>9} {r.duplicates:>10} {r.lost:>5} {recovered:>12}"
+            f"{r.drill:<{width}} {r.sent:>5} {r.confirmed:>9} {r.duplicates:>10} {r.lost:>5} {recovered:>12}"
         )
     return "\n".join(lines)
 

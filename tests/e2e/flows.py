@@ -20,8 +20,10 @@ class Channel:
     closed: int
 
 
-def new_channel(endpoints: dict[str, Any], tg: TelegramControl, token: str) -> Channel:
-    ids = setup_channel(endpoints, tg, token)
+def new_channel(endpoints: dict[str, Any], tg: TelegramControl, token: str, **settings: Any) -> Channel:
+    """An owner's channel as an operator registers it (`telepay channels register`), with `settings`
+    added to the fixtures' Night Owls Club (`local.fixtures.night_owls`)."""
+    ids = setup_channel(endpoints, tg, token, **settings)
     return Channel(token, ids["owner"], ids["open"], ids["closed"])
 
 

@@ -11,33 +11,16 @@ import httpx
 import pytest
 
 from local.clients import store, wait_for
-from local.fixtures import tron_address
-from shared_schemas.documents import EntryState, LedgerEntryDoc, PayoutState, PayoutStrategy
+from local.fixtures import instant_payouts, threshold_payouts, tron_address
+from shared_schemas.documents import EntryState, LedgerEntryDoc, PayoutState
 from telepay.payouts import ledger
 from telepay.payouts.balance import owner_balance, payout_history
-from tests.e2e.flows import Channel, docs_where, donate, new_channel, open_invoice, pay
+from tests.e2e.flows import docs_where, donate, new_channel, open_invoice, pay
 
 pytestmark = pytest.mark.e2e
 PAID_IN: dict[str, Any] = {
     "pay_currency": "usdttrc20"
 }  # settles in the payout currency (outcome = paid - 0.5 %)
-
-
-def _payout_channel(
-    endpoints: dict[str, Any], tg: Any, token: str, wallet: str, strategy: PayoutStrategy, threshold: str
-) -> Channel:
-    channel = new_channel(endpoints, tg, token)
-    store(endpoints).channels.update(
-        token,
-        {
-            "payout_wallet": wallet,
-            "payout_currency": "usdt",  # as the bot stores USDT on Tron
-            "payout_network": "trx",
-            "payout_strategy": strategy,
-            "payout_threshold": Decimal(threshold),
-        },
-    )
-    return channel
 
 
 def _buy(tg: Any, np: Any, token: str, tier_index: int) -> int:
@@ -66,10 +49,8 @@ def _verified(np: Any, wallet: str, count: int) -> list[dict[str, Any]] | None:
 
 def test_instant_and_threshold_owners_are_paid_their_exact_net(stack, endpoints, tg, np, db, token) -> None:  # type: ignore[no-untyped-def]
     instant_wallet, threshold_wallet = tron_address(f"instant {token}"), tron_address(f"threshold {token}")
-    instant = _payout_channel(endpoints, tg, token, instant_wallet, PayoutStrategy.INSTANT, "0")
-    threshold = _payout_channel(
-        endpoints, tg, token[:-1] + "T", threshold_wallet, PayoutStrategy.THRESHOLD, "15"
-    )
+    instant = new_channel(endpoints, tg, token, **instant_payouts(instant_wallet))
+    threshold = new_channel(endpoints, tg, token[:-1] + "T", **threshold_payouts(threshold_wallet, "15"))
 
     # Instant: two purchases and a donation, each paid on its own once it settles.
     instant_payments = [_buy(tg, np, instant.token, 0), _buy(tg, np, instant.token, 1)]

@@ -447,6 +447,22 @@ def test_api_state_and_ipns_are_separately_controllable(
     assert np.get(f"/_control/payments/{payment_id}").json()["latest"]["payment_status"] == "expired"
 
 
+def test_a_refund_after_settlement(np: httpx.Client, receiver: tuple[Receiver, str]) -> None:
+    """A `refunded` step after `finished`: its IPN and the API say refunded, and the balance no
+    longer counts the payment."""
+    recv, url = receiver
+    payment_id = _payment(np, _invoice(np, url)["id"], pay_currency="usdttrc20", pay_amount=3)
+    _steps(np, payment_id, [{"status": "finished"}])
+    settled = np.get("/v1/balance", headers=KEY).json()
+    assert settled == {"usdttrc20": {"amount": 2.985, "pendingAmount": 0}}
+    [ipn] = _steps(np, payment_id, [{"status": "refunded"}])["ipns"]
+    assert ipn["response_status"] == 200 and ipn["payment_status"] == "refunded"
+    assert recv.received[-1]["payload"]["payment_status"] == "refunded"
+    assert recv.received[-1]["api_status"] == "refunded"
+    assert np.get(f"/v1/payment/{payment_id}", headers=KEY).json()["payment_status"] == "refunded"
+    assert np.get("/v1/balance", headers=KEY).json() == {}
+
+
 def test_concurrent_duplicates(np: httpx.Client, receiver: tuple[Receiver, str]) -> None:
     recv, url = receiver
     payment_id = _payment(np, _invoice(np, url)["id"])

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from local.fixtures import change_channel
 from operator_cli import channel_file
 from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import (
@@ -446,8 +447,8 @@ def test_edit_writes_only_its_own_settings_not_a_stale_snapshot(owner: Owner) ->
     owner.say("/edit")
     owner.press(token)
     assert owner.press("title") == "asked title"
-    # Meanwhile, in the owner app: a new description and price.
-    owner.rt.store.channels.update(token, {"description": "Changed in the app.", "grace_period_minutes": 30})
+    # Meanwhile, an operator changes the description and the grace period (`telepay channels update`).
+    change_channel(owner.rt.store, token, {"description": "Changed in the app.", "grace_period_minutes": 30})
     assert owner.say("Night Owls Daily") == "channel saved"
     channel = owner.rt.store.channels.get(token)
     assert channel is not None and channel.title == "Night Owls Daily"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from local.fixtures import change_channel
 from shared_schemas.config import DailyBroadcastSettings
 from shared_schemas.tasks import BroadcastTask, PostKind
 from telepay.adapters.telegram_api import TelegramBadRequest
@@ -35,7 +36,7 @@ def test_one_post_edited_in_place_when_the_message_changes(store: MemoryStore) -
     assert post.button_urls() == ["https://t.me/TelePayTestBot?start=DemoChannel01_DONATE"]
     assert post_offer(TASK, rt) == "donation post updated"  # a repeated task posts nothing new
 
-    store.channels.update("DemoChannel01", {"donation_message": "Thank you for keeping us going!"})
+    change_channel(store, "DemoChannel01", {"donation_message": "Thank you for keeping us going!"})
     channel = store.channels.get("DemoChannel01")
     assert channel is not None
     assert queue_donation_post(rt, channel) and not queue_donation_post(rt, channel)  # queued once per text
