@@ -107,6 +107,11 @@ def translations(language: str) -> NullTranslations:
     return Translations(compiled, domain=DOMAIN)
 
 
+def N_(message: str) -> str:
+    """Marks a module-level English text for the catalogs; `t(CONSTANT)` translates it where used."""
+    return message
+
+
 def t(message: str, /, **values: object) -> str:
     """`message` (English, with `{named}` placeholders) in the current language, filled in."""
     text = translations(current()).gettext(message)
