@@ -97,6 +97,10 @@ class StackConfig:
     def nowpayments_port(self) -> int:
         return self.port_base + 14
 
+    @property
+    def scheduler_port(self) -> int:
+        return self.port_base + 30
+
     def function_port(self, function: Function) -> int:
         return self.port_base + 20 + [spec.name for spec in FUNCTIONS].index(function)
 
@@ -219,4 +223,5 @@ class StackConfig:
             else None,
             "clock_offset_file": str(self.clock_offset_file),
             "logs": str(self.log_dir),
+            "scheduler": f"http://127.0.0.1:{self.scheduler_port}",
         }

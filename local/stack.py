@@ -247,7 +247,7 @@ class Stack:
         _ok(httpx.post(url, json=body, timeout=10), "setWebhook")
 
     def _scheduler_service(self) -> Service:
-        port = self.config.port_base + 30
+        port = self.config.scheduler_port
         argv = [self.config.python, "-m", "local.scheduler", "--port", str(port), "--endpoints-from-env"]
         env = {f"FUNCTION_URL_{s.name.value.upper()}": self.config.function_url(s.name) for s in FUNCTIONS}
         return Service("scheduler", argv, port, "/healthz", env, cwd=str(ROOT))
