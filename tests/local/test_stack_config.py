@@ -45,6 +45,7 @@ def test_default_stack_describes_every_function() -> None:
         "telegram_webhook_secret",
         "nowpayments_api_key",
         "nowpayments_ipn_secret",
+        "scheduler",
     ):
         assert endpoints[key], key
 
