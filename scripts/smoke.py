@@ -348,7 +348,7 @@ def check_channel(env: Environment, run: str, cleanup: Cleanup) -> Check:
         cleanup.undo(f"channel {token}", lambda: _remove_channel(env, token, (chat, chat - 1)))
     if registered.get("token") != token or shown.get("title") != channel["title"]:
         return Check("channel", False, f"registered {registered.get('token')}, read back {shown}", fix)
-    return Check("channel", True, f"{token}: registered, read back, removed (telepay)")
+    return Check("channel", True, f"{token}: registered, read back, removed")
 
 
 def _remove_channel(env: Environment, token: str, chats: tuple[int, ...]) -> None:
