@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv system-deps run up down status test test-modules drills lint typecheck docs docs-check bundles bench clean
+.PHONY: venv system-deps run up down status test test-modules drills smoke lint typecheck docs docs-check bundles bench clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,13 @@ test-modules: venv
 ## then every payment, access, notice, keypad press, removal and broadcast checked from outside.
 drills: venv
 	$(BIN)/python -m scripts.drills
+
+## The smoke test: every path of a running TelePay tried once, a table of what passed and the fix
+## for each failure; removes what it made. Default: the stack of `make up`. A deployed project:
+## `make smoke SMOKE_ARGS="--project PROJECT --region REGION"` (terraform/README.md).
+SMOKE_ARGS ?= --endpoints .local/endpoints.json
+smoke: venv
+	$(BIN)/python -m scripts.smoke $(SMOKE_ARGS)
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared_schemas.names import FUNCTIONS, Function
+from shared_schemas.names import FUNCTIONS, QUEUES, Function, Queue, QueueSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT_BASE = 18500
@@ -20,7 +20,6 @@ LOCAL_PROJECT = "telepay-local"
 LOCAL_BOT_TOKEN = "7000000001:LOCAL-development-token-not-real"
 LOCAL_BOT_USERNAME = "TelePayLocalBot"
 LOCAL_WEBHOOK_SECRET = "local-webhook-secret-not-real"
-LOCAL_TASKS_INVOKER = f"tasks-invoker@{LOCAL_PROJECT}.iam.gserviceaccount.com"
 LOCAL_NOWPAYMENTS_API_KEY = "local-nowpayments-api-key-not-real"
 LOCAL_NOWPAYMENTS_IPN_SECRET = "local-ipn-secret-not-real"
 # The stand-in's payout account (`/v1/auth`) and its 2FA secret (base32), local only.
@@ -28,6 +27,12 @@ LOCAL_NOWPAYMENTS_EMAIL = "payouts@telepay.local"
 LOCAL_NOWPAYMENTS_PASSWORD = "local-payout-password-not-real"
 LOCAL_NOWPAYMENTS_2FA_SECRET = "LOCALTOTPSECRETNOTREAL234567ABCD"
 LOCAL_TASKS_LOCATION = "us-central1"
+
+
+def queue_identity(queue: Queue) -> str:
+    """The identity in the token of every task of a queue: its own service account, named as
+    Terraform names it (`tasks-<queue>`, iam.tf)."""
+    return f"tasks-{queue.value}@{LOCAL_PROJECT}.iam.gserviceaccount.com"
 
 
 @dataclass
@@ -92,6 +97,10 @@ class StackConfig:
     def nowpayments_port(self) -> int:
         return self.port_base + 14
 
+    @property
+    def scheduler_port(self) -> int:
+        return self.port_base + 30
+
     def function_port(self, function: Function) -> int:
         return self.port_base + 20 + [spec.name for spec in FUNCTIONS].index(function)
 
@@ -125,18 +134,18 @@ class StackConfig:
     def clock_offset_file(self) -> Path:
         return self.state_dir / "clock_offset_seconds"
 
-    def function_env(self) -> dict[str, str]:
-        """One environment for all functions (each settings model reads what it needs)."""
+    def function_env(self, function: Function | None = None) -> dict[str, str]:
+        """The environment of a function (each settings model reads what it needs): the same for
+        all, except that a task target accepts task calls from its own queue's identity only."""
         env = {
             "GOOGLE_CLOUD_PROJECT": LOCAL_PROJECT,
             "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.firestore_port}",
             "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.pubsub_port}",
             "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{self.tasks_port}",
             "TASKS_LOCATION": LOCAL_TASKS_LOCATION,
-            # Tasks carry an OIDC token as in production (the stand-in's is unsigned).
-            "TASKS_INVOKER_SERVICE_ACCOUNT": LOCAL_TASKS_INVOKER,
-            # ... and the task targets accept only that identity on their task calls.
-            "TASK_CALLER_SERVICE_ACCOUNT": LOCAL_TASKS_INVOKER,
+            # As in production: tasks are created without a token; each queue adds its own
+            # identity's (the stand-in's token is unsigned), see `queue_body`.
+            "TASKS_TOKEN_FROM_QUEUE": "true",
             "TELEGRAM_BOT_TOKEN": self.telegram_bot_token,
             "TELEGRAM_BOT_USERNAME": self.telegram_bot_username,
             "TELEGRAM_API_BASE_URL": self.telegram_url,
@@ -156,7 +165,43 @@ class StackConfig:
             "TELEPAY_CLOCK_OFFSET_FILE": str(self.clock_offset_file),
             "PYTHONUNBUFFERED": "1",
         }
+        target_of = {spec.target: spec.name for spec in QUEUES}
+        if function in target_of:
+            env["TASK_CALLER_SERVICE_ACCOUNT"] = queue_identity(target_of[function])
         return env | self.extra_env
+
+    def queue_body(self, queue: QueueSpec) -> dict[str, Any]:
+        """A queue as the Cloud Tasks REST API takes it, configured as Terraform configures it
+        (tasks.tf): its rates and retries, and queue-level routing that forces every task's host to
+        the queue's target and puts the queue's own identity's token on it."""
+        parent = f"projects/{LOCAL_PROJECT}/locations/{LOCAL_TASKS_LOCATION}"
+        return {
+            "name": f"{parent}/queues/{queue.name.value}",
+            "rateLimits": {
+                "maxDispatchesPerSecond": queue.max_dispatches_per_second,
+                "maxConcurrentDispatches": queue.max_concurrent_dispatches,
+                **({"maxBurstSize": queue.max_burst_size} if queue.max_burst_size else {}),
+            },
+            "retryConfig": {
+                "maxAttempts": queue.max_attempts,
+                "minBackoff": f"{queue.min_backoff_seconds}s",
+                "maxBackoff": f"{queue.max_backoff_seconds}s",
+                "maxDoublings": queue.max_doublings,
+            },
+            "httpTarget": {
+                "httpMethod": "POST",
+                "uriOverride": {
+                    "scheme": "HTTP",  # Terraform: HTTPS and the run.app host
+                    "host": "127.0.0.1",
+                    "port": self.function_port(queue.target),
+                    "uriOverrideEnforceMode": "ALWAYS",
+                },
+                "oidcToken": {
+                    "serviceAccountEmail": queue_identity(queue.name),
+                    "audience": self.function_url(queue.target),
+                },
+            },
+        }
 
     def endpoints(self) -> dict[str, Any]:
         """`.local/endpoints.json`: a stable, machine-readable description of the running stack."""
@@ -178,4 +223,5 @@ class StackConfig:
             else None,
             "clock_offset_file": str(self.clock_offset_file),
             "logs": str(self.log_dir),
+            "scheduler": f"http://127.0.0.1:{self.scheduler_port}",
         }

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from local.config import LOCAL_PROJECT, LOCAL_TASKS_LOCATION, LOCAL_WEBHOOK_SECRET, ROOT, StackConfig
+from local.config import LOCAL_PROJECT, LOCAL_WEBHOOK_SECRET, ROOT, StackConfig
 from local.processes import (
     Running,
     Service,
@@ -110,10 +110,10 @@ class Stack:
 
     def functions(self) -> list[Service]:
         c = self.config
-        env = c.function_env()
         bin_dir = Path(c.python).parent
         services = []
         for spec in FUNCTIONS:
+            env = c.function_env(spec.name)
             port = c.function_port(spec.name)
             argv = [
                 str(bin_dir / "functions-framework"),
@@ -225,25 +225,13 @@ class Stack:
                 _ok(http.put(f"{base}/subscriptions/{hold}", json=body), "create subscription")
 
     def _create_queues(self) -> None:
-        parent = f"projects/{LOCAL_PROJECT}/locations/{LOCAL_TASKS_LOCATION}"
-        url = f"http://127.0.0.1:{self.config.tasks_port}/v2/{parent}/queues"
+        """UpdateQueue without a mask creates a queue or replaces its whole configuration, so a
+        queue kept in the stand-in's state file from an earlier run gets today's declaration."""
+        base = f"http://127.0.0.1:{self.config.tasks_port}/v2"
         with httpx.Client(timeout=10) as http:
             for queue in QUEUES:
-                body = {
-                    "name": f"{parent}/queues/{queue.name.value}",
-                    "rateLimits": {
-                        "maxDispatchesPerSecond": queue.max_dispatches_per_second,
-                        "maxConcurrentDispatches": queue.max_concurrent_dispatches,
-                        **({"maxBurstSize": queue.max_burst_size} if queue.max_burst_size else {}),
-                    },
-                    "retryConfig": {
-                        "maxAttempts": queue.max_attempts,
-                        "minBackoff": f"{queue.min_backoff_seconds}s",
-                        "maxBackoff": f"{queue.max_backoff_seconds}s",
-                        "maxDoublings": queue.max_doublings,
-                    },
-                }
-                _ok(http.post(url, json=body), f"create queue {queue.name.value}")
+                body = self.config.queue_body(queue)
+                _ok(http.patch(f"{base}/{body['name']}", json=body), f"create queue {queue.name.value}")
 
     def _set_webhook(self) -> None:
         if self.config.real_telegram:
@@ -259,7 +247,7 @@ class Stack:
         _ok(httpx.post(url, json=body, timeout=10), "setWebhook")
 
     def _scheduler_service(self) -> Service:
-        port = self.config.port_base + 30
+        port = self.config.scheduler_port
         argv = [self.config.python, "-m", "local.scheduler", "--port", str(port), "--endpoints-from-env"]
         env = {f"FUNCTION_URL_{s.name.value.upper()}": self.config.function_url(s.name) for s in FUNCTIONS}
         return Service("scheduler", argv, port, "/healthz", env, cwd=str(ROOT))

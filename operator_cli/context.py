@@ -91,13 +91,11 @@ class Operator:
             from telepay.adapters.tasks_queue import TaskQueue
 
             given: dict[str, Any] = {"google_cloud_project": self.project}
-            if self.endpoints is not None:
-                from local.config import LOCAL_TASKS_INVOKER
-
+            if self.endpoints is not None:  # the stack's queues add their tokens, as Terraform's do
                 given |= {
                     "cloud_tasks_emulator_host": self.endpoints["tasks_emulator"].split("://", 1)[-1],
                     "tasks_location": self.endpoints["tasks_location"],
-                    "tasks_invoker_service_account": LOCAL_TASKS_INVOKER,
+                    "tasks_token_from_queue": True,
                 }
             try:
                 settings = TasksSettings(**given)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from operator_cli.context import Operator
 from operator_cli.output import Failed
 from shared_schemas.documents import FailedTaskDoc
-from shared_schemas.names import QUEUES, function_spec
+from shared_schemas.names import QUEUES, QueueSpec, function_spec
 from shared_schemas.tasks import TASK_PAYLOADS
 from telepay.adapters.tasks_queue import enqueue_once, enqueue_to_self, task_name_part
 from telepay.core.store import Stored
@@ -27,11 +27,17 @@ def replay(op: Operator, stored: Stored[FailedTaskDoc]) -> dict[str, Any]:
         raise Failed(
             f"{stored.id}: its body is no {model.__name__} ({error.error_count()} problems); not replayed"
         ) from None
-    url = op.setting(f"{doc.function.value.upper()}_URL", f"functions.{doc.function.value}")
     name = task_name_part(f"replay-{doc.task_name}-{int(op.clock.now().timestamp() * 1000)}")
-    if function_spec(doc.function).trigger == "scheduler":  # it takes its tasks on /task
-        enqueue_to_self(op.tasks, spec.name, url, payload, name)
-    else:
-        enqueue_once(op.tasks, spec.name, url, payload, name)
+    queue_to_target(op, spec, payload, name)
     op.store.failed_tasks.delete(stored.id)
     return {"id": stored.id, "queue": spec.name.value, "task_name": name}
+
+
+def queue_to_target(op: Operator, spec: QueueSpec, payload: BaseModel, name: str) -> bool:
+    """A named task on `spec`'s queue to its target, as the functions queue them: the target's URL
+    (`<FUNCTION>_URL`, or the stack's endpoints), its `/task` path for a scheduled function.
+    False when that name was used recently."""
+    url = op.setting(f"{spec.target.value.upper()}_URL", f"functions.{spec.target.value}")
+    if function_spec(spec.target).trigger == "scheduler":  # it takes its tasks on /task
+        return enqueue_to_self(op.tasks, spec.name, url, payload, name)
+    return enqueue_once(op.tasks, spec.name, url, payload, name)

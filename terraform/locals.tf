@@ -147,6 +147,8 @@ locals {
       OWNER_APP_URL                 = local.function_urls["owner_app"]       # the owners' app button
       NOWPAYMENTS_API_BASE_URL      = var.nowpayments_api_base_url           # minimum payments, as owners set prices
     }
+    # The settlement settings (SettlementSettings) are the same here and in expire_subscriptions,
+    # whose reconciliation settles payments whose IPN never came (a test checks it).
     ipn_handler = {
       GOOGLE_CLOUD_PROJECT     = var.project_id
       LOG_LEVEL                = var.log_level
@@ -185,7 +187,9 @@ locals {
       TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
       EXPIRE_SUBSCRIPTIONS_URL      = local.function_urls["expire_subscriptions"]
       TASK_CALLER_SERVICE_ACCOUNT   = google_service_account.queue["telegram-actions"].email # only its queue may call /task
-      NOWPAYMENTS_API_BASE_URL      = var.nowpayments_api_base_url # reconciliation re-reads payments
+      # Reconciliation re-reads payments and settles them as ipn_handler does, on the same settings.
+      NOWPAYMENTS_API_BASE_URL = var.nowpayments_api_base_url
+      PLATFORM_FEE_PERCENT     = var.platform_fee_percent
     }
     daily_broadcast = {
       GOOGLE_CLOUD_PROJECT          = var.project_id

@@ -42,7 +42,7 @@ locals {
     }
   }
 
-  # Reconciliation is not built yet; this is the line it must log (names.py RECONCILIATION_*).
+  # The line each reconciliation run logs (names.py RECONCILIATION_*, telepay/payments/reconcile.py).
   reconciliation = {
     metric  = "telepay_reconciliation_discrepancies"
     message = "reconciliation summary"
@@ -228,6 +228,26 @@ locals {
   }
 }
 
+# A log-based metric is not at once a metric Cloud Monitoring knows: an alert policy on it created
+# seconds later is refused with 404 "Cannot find metric(s) that match type ... could take up to 10
+# minutes" (hashicorp/terraform-provider-google#11102). The policies wait for this, which waits
+# again whenever a log-based metric is added or replaced; the functions take longer to deploy, so
+# a first apply is not slower for it. README.md says what to do if an apply still meets the 404.
+resource "time_sleep" "log_metrics_exist" {
+  create_duration = "180s"
+
+  triggers = {
+    metrics = join(",", concat(
+      sort([for metric in google_logging_metric.counter : metric.id]),
+      [
+        google_logging_metric.reconciliation_discrepancies.id,
+        google_logging_metric.scheduler_job_failures.id,
+        google_logging_metric.tasks_exhausted.id,
+      ],
+    ))
+  }
+}
+
 resource "google_monitoring_alert_policy" "log_metric" {
   for_each = local.log_metric_alerts
 
@@ -259,6 +279,8 @@ resource "google_monitoring_alert_policy" "log_metric" {
     mime_type = "text/markdown"
     content   = "${each.value.documentation} See terraform/README.md, \"Alerts\"."
   }
+
+  depends_on = [time_sleep.log_metrics_exist]
 }
 
 # --- Dashboard ---------------------------------------------------------------------------------------------

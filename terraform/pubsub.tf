@@ -69,19 +69,32 @@ resource "google_pubsub_subscription" "push" {
   depends_on = [google_cloud_run_service_iam_member.invoker]
 }
 
-# Dead-lettering: the Pub/Sub service agent publishes what notify never acknowledged to the
-# dead-letter topic...
-resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
-  for_each = local.push_subscriptions
+# Authenticated push: the Pub/Sub service agent mints pubsub-pusher's OIDC token for every push.
+# Projects created before April 8, 2021 need this grant (newer ones have it through the agent's
+# own role); it sits on the push identity only, never project-wide.
+resource "google_service_account_iam_member" "pubsub_token_creator" {
+  service_account_id = google_service_account.caller["pubsub_pusher"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
 
-  topic  = google_pubsub_topic.topic[each.value.dead_letter_topic].name
+  depends_on = [time_sleep.service_agent_exists]
+}
+
+# Dead-lettering: the Pub/Sub service agent publishes what a subscriber never acknowledged to the
+# dead-letter topic. One grant per dead-letter topic (local.dead_letter_subscriptions is keyed by
+# them), not per subscription: several subscriptions share a topic, and destroying one of two
+# identical grants would remove the binding the other still needs.
+resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
+  for_each = local.dead_letter_subscriptions
+
+  topic  = google_pubsub_topic.topic[each.key].name
   role   = "roles/pubsub.publisher"
   member = local.pubsub_service_agent
 
   depends_on = [time_sleep.service_agent_exists]
 }
 
-# ...and acknowledges it on the source subscription (dead-lettering needs both grants).
+# ...and acknowledges it on each source subscription (dead-lettering needs both grants).
 resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
   for_each = local.push_subscriptions
 

@@ -1,5 +1,12 @@
-"""Dispatch: the scheduler, rate limits, HTTP attempts with Cloud Tasks' headers and OIDC/OAuth
-tokens, and retries with Cloud Tasks' backoff.
+"""Dispatch: the scheduler, rate limits, queue-level routing, HTTP attempts with Cloud Tasks' headers
+and OIDC/OAuth tokens, and retries with Cloud Tasks' backoff.
+
+Queue-level routing (the queue's ``httpTarget``) is applied at each attempt, so it reaches tasks
+already queued, as Cloud Tasks documents: its ``uriOverride`` replaces the parts of the task's URL it
+sets (scheme, host, port, path, query; ``ALWAYS``, the default, for every task; ``IF_NOT_EXISTS`` only
+where the task has no URL, which CreateTask never allows), its ``httpMethod`` the task's method (GET
+drops the body), its ``headerOverrides`` the task's headers of those names, and its ``oidcToken`` or
+``oauthToken`` the task's own token.
 
 Scheduling: every queue has a heap of ``(due, seq, task_id, generation)``. One asyncio scheduler task
 pops due entries while the queue is RUNNING, has a token in its bucket and is under
@@ -17,9 +24,12 @@ import hashlib
 import heapq
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from google.cloud.tasks_v2.types import target as target_types
 
 from local.tasks_standin.core import EngineCore
 from local.tasks_standin.records import (
@@ -55,6 +65,64 @@ def backoff_seconds(retry_index: int, min_backoff: float, max_backoff: float, ma
     else:
         delay = min_backoff * (2**max_doublings) * (retry_index - max_doublings + 1)
     return float(min(delay, max_backoff))
+
+
+_HTTP = int(target_types.UriOverride.Scheme.HTTP)
+_IF_NOT_EXISTS = int(target_types.UriOverride.UriOverrideEnforceMode.IF_NOT_EXISTS)
+
+
+@dataclass(frozen=True)
+class Routed:
+    """What one attempt sends: the task's request after the queue's routing."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    auth: Any  # the message whose oidc_token / oauth_token applies (the queue's or the task's)
+
+
+def override_url(url: str, override: Any) -> str:
+    """The task's URL with the parts a queue's ``UriOverride`` sets replaced."""
+    if int(override.uri_override_enforce_mode) == _IF_NOT_EXISTS and url:
+        return url
+    parts = urlsplit(url)
+    scheme, host, port = parts.scheme, parts.hostname or "", parts.port
+    path, query = parts.path, parts.query
+    if override.HasField("scheme"):
+        scheme = "http" if int(override.scheme) == _HTTP else "https"  # unspecified means HTTPS
+    if override.HasField("host"):
+        host = override.host
+    if override.HasField("port"):
+        port = int(override.port) or None  # 0 clears the port
+    if override.HasField("path_override"):
+        path = override.path_override.path
+    if override.HasField("query_override"):
+        query = override.query_override.query_params
+    netloc = host if port is None else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def route(queue_pb: Any, task_pb: Any) -> Routed:
+    """The task's HTTP request as the queue's ``httpTarget`` (if any) says to send it."""
+    req = task_pb.http_request
+    method = HTTP_METHODS[req.http_method]
+    url, headers, body, auth = str(req.url), dict(req.headers), bytes(req.body), req
+    if queue_pb.HasField("http_target"):
+        target = queue_pb.http_target
+        if target.HasField("uri_override"):
+            url = override_url(url, target.uri_override)
+        if target.http_method:
+            method = HTTP_METHODS[target.http_method]
+            if method == "GET":
+                body = b""
+        for override in target.header_overrides:
+            named = override.header.key.lower()
+            headers = {k: v for k, v in headers.items() if k.lower() != named}
+            headers[override.header.key] = override.header.value
+        if target.HasField("oidc_token") or target.HasField("oauth_token"):
+            auth = target
+    return Routed(method, url, headers, body, auth)
 
 
 def _unsigned_jwt(claims: dict[str, Any]) -> str:
@@ -124,9 +192,9 @@ class DispatchMixin(EngineCore):
         self._dispatches.add(job)
         job.add_done_callback(self._dispatches.discard)
 
-    def _headers(self, q: QueueRecord, rec: TaskRecord, now: float) -> dict[str, str]:
-        req = rec.pb.http_request
-        headers = {k: v for k, v in req.headers.items() if not k.lower().startswith(_DROPPED_HEADERS)}
+    def _headers(self, q: QueueRecord, rec: TaskRecord, routed: Routed, now: float) -> dict[str, str]:
+        req = routed.auth
+        headers = {k: v for k, v in routed.headers.items() if not k.lower().startswith(_DROPPED_HEADERS)}
         headers["User-Agent"] = "Google-Cloud-Tasks"
         headers["X-CloudTasks-QueueName"] = q.short_name
         headers["X-CloudTasks-TaskName"] = rec.task_id
@@ -139,7 +207,7 @@ class DispatchMixin(EngineCore):
             email = str(req.oidc_token.service_account_email)
             claims = {
                 "iss": "https://accounts.google.com",
-                "aud": str(req.oidc_token.audience) or str(req.url),
+                "aud": str(req.oidc_token.audience) or routed.url,
                 "azp": email,
                 "email": email,
                 "email_verified": True,
@@ -180,7 +248,8 @@ class DispatchMixin(EngineCore):
     async def _dispatch(self, q: QueueRecord, rec: TaskRecord) -> None:
         now = self.clock()
         pb = rec.pb
-        headers = self._headers(q, rec, now)
+        routed = route(q.pb, pb)
+        headers = self._headers(q, rec, routed, now)
         attempt = AttemptPb()
         attempt.schedule_time.CopyFrom(pb.schedule_time)
         attempt.dispatch_time.CopyFrom(timestamp_of(now))
@@ -189,13 +258,10 @@ class DispatchMixin(EngineCore):
             pb.first_attempt.CopyFrom(AttemptPb(dispatch_time=timestamp_of(now)))
         pb.dispatch_count += 1
         q.stats["dispatched"] += 1
-        method = HTTP_METHODS[pb.http_request.http_method]
         deadline = to_seconds(pb.dispatch_deadline)
         try:
             async with asyncio.timeout(deadline + 1.0):
-                result = await self._send(
-                    method, str(pb.http_request.url), headers, bytes(pb.http_request.body), deadline
-                )
+                result = await self._send(routed.method, routed.url, headers, routed.body, deadline)
         except TimeoutError:
             result = DispatchResult(None, error="deadline exceeded", grpc_code=GRPC_DEADLINE_EXCEEDED)
         except Exception as error:  # a custom sender failing counts as a failed attempt
@@ -226,6 +292,8 @@ class DispatchMixin(EngineCore):
         rec.attempts.append(
             {
                 "attempt": pb.dispatch_count,
+                "method": routed.method,
+                "url": routed.url,
                 "schedule_time": epoch_of(attempt.schedule_time),
                 "dispatch_time": now,
                 "response_time": done,

@@ -101,8 +101,40 @@ def normalise_queue(pb: Any) -> None:
     # Output only: Cloud Tasks picks it from the rate ("generally at least equal" to it).
     rl.max_burst_size = max(1, math.ceil(rl.max_dispatches_per_second))
     normalise_retry(pb.retry_config)
+    check_http_target(pb)
     if pb.state == 0:
         pb.state = RUNNING
+
+
+def check_http_target(pb: Any) -> None:
+    """What Cloud Tasks refuses in queue-level routing: an empty host override, a non-positive
+    port, and an authorization override without both its service account and its audience
+    (OIDC) or scope (OAuth)."""
+    if not pb.HasField("http_target"):
+        return
+    target = pb.http_target
+    if target.HasField("uri_override"):
+        override = target.uri_override
+        if override.HasField("host") and not override.host:
+            raise ApiError(400, "Host value cannot be an empty string")
+        if override.HasField("port") and override.port < 0:
+            raise ApiError(400, "Port value must be a positive integer")
+    if target.HasField("oidc_token"):
+        token = target.oidc_token
+        if not token.service_account_email or not token.audience:
+            raise ApiError(
+                400,
+                "Both the service account email and the audience must be specified when using "
+                "the queue-level authorization override (oidc_token)",
+            )
+    if target.HasField("oauth_token"):
+        token = target.oauth_token
+        if not token.service_account_email or not token.scope:
+            raise ApiError(
+                400,
+                "Both the service account email and the scope must be specified when using "
+                "the queue-level authorization override (oauth_token)",
+            )
 
 
 class QueuesMixin(EngineCore):

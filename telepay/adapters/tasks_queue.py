@@ -19,7 +19,7 @@ from telepay.core.clock import Clock, system_clock
 from telepay.core.errors import Transient
 
 if TYPE_CHECKING:
-    from google.cloud.tasks_v2 import CloudTasksClient
+    from google.cloud.tasks_v2 import CloudTasksClient, Task
 
 
 class TaskAlreadyExists(Exception):
@@ -108,6 +108,24 @@ class TaskQueue:
         except (GoogleAPIError, RequestException) as error:  # the REST transport's connection errors too
             raise TasksUnavailable(f"could not queue on {queue.value}: {error}") from error
         return str(created.name)
+
+    def get(self, queue: Queue, task_id: str) -> Task | None:
+        """A pending task (with its last attempt), or None once it is gone: done, or dropped after
+        its last attempt (operators and the smoke test look)."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            return self._get_client().get_task(name=f"{self.queue_path(queue)}/tasks/{task_id}")
+        except NotFound:
+            return None
+
+    def delete(self, queue: Queue, task_id: str) -> None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self._get_client().delete_task(name=f"{self.queue_path(queue)}/tasks/{task_id}")
+        except NotFound:
+            pass
 
 
 # A function that is its own queue's target (expire_subscriptions, daily_broadcast) takes its

@@ -43,8 +43,11 @@ def handle_task(
     if request.method != "POST":
         return {"error": "POST only"}, 405
     expected = rt.settings.task_caller_service_account
-    if expected and caller_identity(request.headers.get("Authorization", "")) != expected:
-        log.warning("a task call from another identity refused")
+    caller = caller_identity(request.headers.get("Authorization", "")) if expected else None
+    if expected and caller != expected:
+        # The identity only (a token is a credential): a wrong one, or none, tells which part of
+        # the queue's identity path is broken (terraform/README.md, "Smoke test").
+        log.warning("a task call refused: it carried %s, only %s may call", caller or "no identity", expected)
         return {"error": "forbidden"}, 403
     body = request.get_data(as_text=True)
     attempt = int(request.headers.get("X-CloudTasks-TaskRetryCount", "0")) + 1
@@ -107,7 +110,12 @@ def _record(
         recorded_at=now,
         expire_at=now + FAILED_TASK_LIFETIME,
     )
-    rt.store.failed_tasks.set(f"{function.value}-{name}"[:1500].replace("/", "_"), doc)
+    rt.store.failed_tasks.set(failed_task_id(function, name), doc)
+
+
+def failed_task_id(function: Function, task_name: str) -> str:
+    """The `failed_tasks` document of a task (its `X-CloudTasks-TaskName`) that `function` recorded."""
+    return f"{function.value}-{task_name}"[:1500].replace("/", "_")
 
 
 _LOGGED_IDS = {"order_id", "user_id", "subscription_id", "channel_token"}

@@ -130,5 +130,5 @@ def test_tasks_carry_a_token_for_the_function_not_the_path(
         bearer = record["attempts"][0]["headers"]["Authorization"].removeprefix("Bearer ")
         claims = json.loads(base64.urlsafe_b64decode(bearer.split(".")[1] + "=="))
         assert claims["aud"] == endpoints["functions"]["expire_subscriptions"]  # not .../task
-        assert claims["email"].startswith("tasks-invoker@")
+        assert claims["email"].startswith("tasks-telegram-actions@")  # the queue's own identity
         assert record["url"].endswith("/task")

@@ -264,3 +264,29 @@ def checkov_skips(terraform: Terraform) -> list[tuple[str, str, str, str | None]
                 reason = (match.group(2) or "").strip() or None
                 skips.append((file, header, match.group(1), reason))
     return skips
+
+
+EACH_VALUE = re.compile(r"\beach\.value\.([a-z0-9_]+)")
+
+
+def literal_instances(terraform: Terraform, body: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """The instances of a `for_each = local.<table>` over a literal table of `locals` (key => row),
+    or None when for_each is anything else (a derived local or an expression)."""
+    match = re.fullmatch(r"local\.([a-z0-9_]+)", expr(body.get("for_each", "")))
+    table = terraform.locals.get(match.group(1)) if match else None
+    if not isinstance(table, dict) or any(isinstance(v, str) and "${" in v for v in table.values()):
+        return None
+    return {str(key): row if isinstance(row, dict) else {"": row} for key, row in table.items()}
+
+
+def with_instance(value: Any, key: str, row: dict[str, Any]) -> Any:
+    """A value with `each.key` and `each.value.<field>` replaced by one instance's literals."""
+    if isinstance(value, dict):
+        return {k: with_instance(v, key, row) for k, v in value.items() if k not in MARKERS}
+    if isinstance(value, list):
+        return [with_instance(v, key, row) for v in value]
+    if not isinstance(value, str):
+        return value
+    text = EACH_VALUE.sub(lambda m: json.dumps(row.get(m.group(1))), value)
+    text = re.sub(r"\beach\.value\b", json.dumps(row.get("")), text)
+    return re.sub(r"\beach\.key\b", json.dumps(key), text)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pydantic.fields import FieldInfo
 
-from shared_schemas.config import FUNCTION_SETTINGS, is_secret
+from shared_schemas.config import FUNCTION_SETTINGS, SettlementSettings, is_secret
 from shared_schemas.documents import DOCUMENTS, all_composite_indexes
 from shared_schemas.names import (
     DEAD_LETTER_SUBSCRIPTIONS,
@@ -428,6 +428,34 @@ def test_a_setting_shared_by_functions_has_one_value(locals_: Locals) -> None:
     assert {name: v for name, v in values.items() if len(v) > 1} == {}
 
 
+def test_a_setting_terraform_gives_one_function_reaches_every_function_that_reads_it(
+    locals_: Locals,
+) -> None:
+    """A function that reads a setting Terraform gives another one gets it too, or it runs on the
+    default: reconciliation (expire_subscriptions) booked the default platform fee on the payments
+    it settled while ipn_handler booked the configured one."""
+    env = locals_["function_env"]
+    given = {name for values in env.values() for name in values} - PER_FUNCTION_SETTINGS
+    problems = []
+    for function in sorted(FUNCTION_NAMES):
+        reads = {field.upper() for field in settings_fields(function)}
+        missing = sorted((given & reads) - set(env[function]))
+        if missing:
+            problems.append(f"{function} reads {missing}, which Terraform gives only to other functions")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_function_that_settles_payments_gets_the_same_settlement_settings(locals_: Locals) -> None:
+    settlers = sorted(
+        n for n in FUNCTION_NAMES if issubclass(FUNCTION_SETTINGS[Function(n)], SettlementSettings)
+    )
+    assert settlers == ["expire_subscriptions", "ipn_handler"]  # reconciliation settles too
+    names = {field.upper() for field in SettlementSettings.model_fields}
+    given = [{k: v for k, v in locals_["function_env"][s].items() if k in names} for s in settlers]
+    assert given[0] == given[1], f"{settlers[0]} and {settlers[1]} settle on different settings"
+    assert given[0]["PLATFORM_FEE_PERCENT"] == ref("var.platform_fee_percent")
+
+
 def test_each_task_target_accepts_only_its_own_queue(locals_: Locals) -> None:
     targets = {spec.target.value: spec.name.value for spec in QUEUES}
     for function, env in locals_["function_env"].items():
@@ -613,8 +641,11 @@ def test_each_queue_has_its_own_identity_and_pins_its_target(tf: tc.Terraform) -
     assert invoker["service"] == ref(
         "google_cloudfunctions2_function.function[each.value.target].service_config[0].service"
     )
-    # Nobody may act as a queue's (or any caller's) identity: no actAs or token grants at all.
-    assert not tf.of_type("google_service_account_iam_member")
+    # Nobody may act as a queue's identity: the only grant on a service account is the Pub/Sub
+    # service agent's on pubsub-pusher (minting push tokens, see the test below).
+    for grant in tf.of_type("google_service_account_iam_member").values():
+        assert "google_service_account.queue" not in json.dumps(grant)
+        assert grant["member"] == ref("local.pubsub_service_agent")
     assert not tf.of_type("google_service_account_iam_binding")
     for env in tf.locals["function_env"].values():
         assert "TASKS_INVOKER_SERVICE_ACCOUNT" not in env
@@ -665,6 +696,51 @@ def test_pubsub_service_agent_is_made_to_exist_before_its_grants(tf: tc.Terrafor
         ("google_pubsub_subscription_iam_member", "dead_letter_subscriber"),
     ):
         assert tf.resource(type_, name)["depends_on"] == [ref("time_sleep.service_agent_exists")]
+
+
+def test_no_two_instances_of_a_grant_give_one_member_the_same_role_on_the_same_resource(
+    tf: tc.Terraform,
+) -> None:
+    """A `*_iam_member` removes its member's role when it is destroyed, so two instances granting
+    the same thing (the dead-letter publisher once per subscription, on the one dead-letter topic)
+    mean that removing one (a subscription) deletes the binding the other still needs."""
+    expanded = set()
+    problems = []
+    for (type_, name), block in sorted(tf.resources.items()):
+        if not type_.endswith("_iam_member"):
+            continue
+        instances = tc.literal_instances(tf, block.body)
+        if instances is None:
+            continue  # keyed by a derived "<a>/<b>" local or an expression: one key per grant
+        expanded.add(name)
+        grants: dict[str, str] = {}
+        for key, row in instances.items():
+            granted = {
+                argument: value
+                for argument, value in tc.with_instance(block.body, key, row).items()
+                if argument not in tc.META_ARGUMENTS
+            }
+            signature = json.dumps(granted, sort_keys=True)
+            if signature in grants:
+                problems.append(f"{type_}.{name}[{key!r}] grants what [{grants[signature]!r}] grants")
+            grants.setdefault(signature, key)
+    assert not problems, "\n".join(problems)
+    assert {"dead_letter_publisher", "dead_letter_subscriber", "queue_invoker"} <= expanded
+
+
+def test_the_pubsub_service_agent_may_mint_tokens_for_the_push_identity_only(tf: tc.Terraform) -> None:
+    """Projects created before April 2021 need it for authenticated push (newer ones already have
+    it): granted on pubsub-pusher's service account, never project-wide."""
+    grants = tf.of_type("google_service_account_iam_member")
+    assert set(grants) == {"pubsub_token_creator"}
+    grant = grants["pubsub_token_creator"]
+    assert grant["service_account_id"] == ref('google_service_account.caller["pubsub_pusher"].name')
+    assert grant["role"] == "roles/iam.serviceAccountTokenCreator"
+    assert grant["member"] == ref("local.pubsub_service_agent")
+    assert "for_each" not in grant
+    assert grant["depends_on"] == [ref("time_sleep.service_agent_exists")]
+    for body in tf.of_type("google_project_iam_member").values():
+        assert body["role"] != "roles/iam.serviceAccountTokenCreator"
 
 
 # --- Pub/Sub ----------------------------------------------------------------------------------------------------
@@ -730,8 +806,8 @@ def test_dead_letters_are_held_permitted_and_alerted(tf: tc.Terraform, locals_: 
     assert "push_config" not in hold
 
     publisher = tf.resource("google_pubsub_topic_iam_member", "dead_letter_publisher")
-    assert publisher["for_each"] == ref("local.push_subscriptions")
-    assert publisher["topic"] == ref("google_pubsub_topic.topic[each.value.dead_letter_topic].name")
+    assert publisher["for_each"] == ref("local.dead_letter_subscriptions")  # keyed by dead-letter topic
+    assert publisher["topic"] == ref("google_pubsub_topic.topic[each.key].name")
     assert (publisher["role"], publisher["member"]) == (
         "roles/pubsub.publisher",
         ref("local.pubsub_service_agent"),
@@ -1013,6 +1089,26 @@ def test_reconciliation_alert_uses_the_shared_log_contract(tf: tc.Terraform) -> 
     log_metric_alert(tf, "reconciliation_discrepancies", "google_logging_metric.reconciliation_discrepancies")
 
 
+def test_alerts_on_log_based_metrics_wait_for_the_metrics_to_exist(tf: tc.Terraform) -> None:
+    """Cloud Monitoring answers 404 "Cannot find metric(s)" to an alert policy on a log-based
+    metric created seconds before (hashicorp/terraform-provider-google#11102; the metric can take
+    minutes to appear): every such policy waits for a time_sleep after every log-based metric."""
+    sleep = tf.resource("time_sleep", "log_metrics_exist")
+    assert int(sleep["create_duration"].rstrip("s")) >= 120
+    triggers = json.dumps(sleep["triggers"])
+    for name in tf.of_type("google_logging_metric"):
+        assert f"google_logging_metric.{name}" in triggers, f"the wait does not follow {name}"
+    waiting = set()
+    for name, body in tf.of_type("google_monitoring_alert_policy").items():
+        if "logging.googleapis.com/user/" not in json.dumps(body["conditions"]):
+            continue
+        waiting.add(name)
+        assert ref("time_sleep.log_metrics_exist") in body.get("depends_on", []), name
+    assert waiting == {"log_metric"}
+    readme = (tc.TERRAFORM_DIR / "README.md").read_text()
+    assert "Cannot find metric" in readme and "11102" in readme
+
+
 def test_dead_letter_backlog_alert_exists(tf: tc.Terraform) -> None:
     _, threshold = alert(tf, "dead_letter_backlog")
     assert "num_undelivered_messages" in threshold["filter"]
@@ -1167,6 +1263,37 @@ def test_readme_covers_the_operator_tasks() -> None:
         assert needed in readme, f"terraform/README.md does not mention {needed!r}"
     for update in ALLOWED_UPDATES:
         assert update in readme
+
+
+NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+
+
+def test_the_runbook_counts_and_lists_what_terraform_declares(tf: tc.Terraform, locals_: Locals) -> None:
+    """The runbook's numbers and lists are those of the configuration (they went stale before:
+    four secrets of seven, two public functions of three, allowed_updates without chat_member)."""
+    readme = (tc.TERRAFORM_DIR / "README.md").read_text()
+    flat = re.sub(r"\s+", " ", readme)
+    counts = {
+        "secrets": len(locals_["secrets"]),
+        "public functions": len(PUBLIC_FUNCTIONS),
+        "private functions": len(FUNCTION_NAMES - PUBLIC_FUNCTIONS),
+        "queues": len(QUEUES),
+    }
+    for noun, count in counts.items():
+        for number, word in NUMBER_WORDS.items():
+            said = re.search(rf"\b{word} {noun}\b", flat, re.I)
+            if said and number != count:
+                raise AssertionError(f"README.md says {said.group(0)!r}: there are {count}")
+        assert re.search(rf"\b{NUMBER_WORDS[count]} {noun}\b", flat, re.I), f"say how many {noun} ({count})"
+    assert json.dumps(list(ALLOWED_UPDATES), separators=(",", ":")) in readme
+    assert "does not exist yet" not in readme  # reconciliation runs every five minutes
+    # Every secret read into a shell variable is unset again in the same block.
+    for block in re.findall(r"```\n(.*?)```", readme, re.S):
+        read = set(re.findall(r"read -rs (\w+)", block))
+        unset = {name for line in re.findall(r"^unset (.+)$", block, re.M) for name in line.split()}
+        assert read <= unset, f"not unset after use: {sorted(read - unset)}"
+    assert "up to 3 days" in readme  # a deleted queue's name (Cloud Tasks' tombstone window)
+    assert "gcloud tasks queues pause" in readme and "gcloud tasks queues resume" in readme
 
 
 # How many instances a for_each over each derived local makes, from the literal tables.

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from local.config import StackConfig
+from local.config import LOCAL_PROJECT, StackConfig
 from local.processes import StackError, emulator_binary
 from local.stack import Stack
-from shared_schemas.names import FUNCTIONS
+from shared_schemas.config import FUNCTION_SETTINGS, load_settings
+from shared_schemas.names import FUNCTIONS, QUEUES
 
 
 def test_configured_services_replace_the_stand_ins(env_guard: None) -> None:
@@ -44,6 +45,7 @@ def test_default_stack_describes_every_function() -> None:
         "telegram_webhook_secret",
         "nowpayments_api_key",
         "nowpayments_ipn_secret",
+        "scheduler",
     ):
         assert endpoints[key], key
 
@@ -59,3 +61,34 @@ def test_a_second_up_says_so(tmp_path: Path) -> None:
     (tmp_path / "pids.json").write_text(json.dumps({"me": os.getpid()}))
     with pytest.raises(StackError, match="already running"):
         stack.up()
+
+
+def test_the_local_queues_and_task_targets_are_configured_as_terraform_configures_them(
+    env_guard: None,
+) -> None:
+    """As tasks.tf: each queue pins its target's host and puts its own identity's token on every
+    task (the enqueuers create tasks without one), and each target accepts only its queue."""
+    config = StackConfig(port_base=31000)
+    for queue in QUEUES:
+        identity = f"tasks-{queue.name.value}@{LOCAL_PROJECT}.iam.gserviceaccount.com"
+        body = config.queue_body(queue)
+        assert body["httpTarget"] == {
+            "httpMethod": "POST",
+            "uriOverride": {
+                "scheme": "HTTP",
+                "host": "127.0.0.1",
+                "port": config.function_port(queue.target),
+                "uriOverrideEnforceMode": "ALWAYS",
+            },
+            "oidcToken": {"serviceAccountEmail": identity, "audience": config.function_url(queue.target)},
+        }, queue.name
+        assert config.function_env(queue.target)["TASK_CALLER_SERVICE_ACCOUNT"] == identity
+    for spec in FUNCTIONS:
+        env = config.function_env(spec.name)
+        assert env["TASKS_TOKEN_FROM_QUEUE"] == "true", spec.name
+        assert "TASKS_INVOKER_SERVICE_ACCOUNT" not in env, spec.name
+        os.environ.clear()
+        os.environ.update(env)
+        settings = load_settings(FUNCTION_SETTINGS[spec.name])
+        targets = {q.target for q in QUEUES}
+        assert bool(getattr(settings, "task_caller_service_account", None)) is (spec.name in targets)

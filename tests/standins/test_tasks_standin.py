@@ -548,6 +548,200 @@ def test_control_run_due_now_and_reset(standin: BackgroundServer, receiver: tupl
 
 
 # --------------------------------------------------------------------------------------------------
+# Queue-level routing: the queue's http_target overrides every task's URI parts and token, as
+# Terraform configures TelePay's queues (tasks.tf), and a target refuses a task call that carries
+# another identity than its queue's.
+
+QUEUE_IDENTITY = "tasks-smoke@demo-project.iam.gserviceaccount.com"
+OTHER_IDENTITY = "fn-telegram-webhook@demo-project.iam.gserviceaccount.com"
+
+
+class QueueTarget:
+    """A task target as TelePay's are: 403 unless the call's OIDC token names its queue's identity
+    (`telepay.entry.task_target.caller_identity`, the check the functions make), else 200."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    async def handle(self, request: Request) -> Response:
+        from telepay.entry.task_target import caller_identity
+
+        caller = caller_identity(request.headers.get("authorization", ""))
+        self.calls.append({"path": request.url.path, "query": request.url.query, "caller": caller,
+                           "method": request.method, "body": await request.body(),
+                           "authorization": request.headers.get("authorization", ""),
+                           "x-queue-header": request.headers.get("x-queue-header")})  # fmt: skip
+        return PlainTextResponse(
+            "ok" if caller == QUEUE_IDENTITY else "forbidden", 200 if caller == QUEUE_IDENTITY else 403
+        )
+
+
+@pytest.fixture
+def queue_target() -> Iterator[tuple[QueueTarget, BackgroundServer]]:
+    target = QueueTarget()
+    routes = [Route("/{path:path}", target.handle, methods=["GET", "POST"])]
+    with BackgroundServer(Starlette(routes=routes), graceful_seconds=1) as server:
+        yield target, server
+
+
+def routed_queue(client: tasks_v2.CloudTasksClient, port: int, **overrides: Any) -> str:
+    """A queue pinned to the target on `port` with its own identity, as tasks.tf pins each queue."""
+    http_target: dict[str, Any] = {
+        "http_method": tasks_v2.HttpMethod.POST,
+        "uri_override": {
+            "scheme": tasks_v2.UriOverride.Scheme.HTTP,
+            "host": "127.0.0.1",
+            "port": port,
+            "uri_override_enforce_mode": tasks_v2.UriOverride.UriOverrideEnforceMode.ALWAYS,
+        },
+        "oidc_token": {"service_account_email": QUEUE_IDENTITY, "audience": "https://target.example"},
+    }
+    return new_queue(client, http_target=http_target | overrides, retry_config={"max_attempts": 2})
+
+
+def claims_of(authorization: str) -> dict[str, Any]:
+    payload = authorization.removeprefix("Bearer ").split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return claims
+
+
+def test_the_queue_routes_every_task_to_its_target_with_its_own_identity(
+    client: tasks_v2.CloudTasksClient,
+    receiver: tuple[Receiver, str],
+    queue_target: tuple[QueueTarget, BackgroundServer],
+    control: httpx.Client,
+) -> None:
+    recv, base = receiver
+    target, server = queue_target
+    queue = routed_queue(client, server.port)
+    wrong = uuid.uuid4().hex
+    # One task written to another URL with another identity's token, one with no token at all.
+    create_task(
+        client,
+        parent=queue,
+        task=http_task(
+            f"{base}/r/{wrong}/task?x=1",
+            name=f"{queue}/tasks/elsewhere",
+            oidc_token={"service_account_email": OTHER_IDENTITY, "audience": f"{base}/r/{wrong}"},
+            headers={"Authorization": "Bearer forged"},
+        ),
+    )
+    create_task(client, parent=queue, task=http_task(f"{base}/r/{wrong}", name=f"{queue}/tasks/no-token"))
+    wait_for(lambda: len(finished(control, queue)) == 2)
+    assert {r["state"] for r in finished(control, queue)} == {"succeeded"}
+    assert recv.got(wrong) == []  # the task's own host was never called
+    by_path = {call["path"]: call for call in target.calls}
+    # Only the host part is replaced (scheme, host, port): the path and query stay the task's.
+    assert set(by_path) == {f"/r/{wrong}/task", f"/r/{wrong}"}
+    assert by_path[f"/r/{wrong}/task"]["query"] == "x=1"
+    for call in target.calls:
+        assert call["caller"] == QUEUE_IDENTITY
+        assert claims_of(call["authorization"])["aud"] == "https://target.example"
+    [record] = [r for r in finished(control, queue) if r["task_id"] == "elsewhere"]
+    assert record["url"] == f"{base}/r/{wrong}/task?x=1"  # the task keeps its own URL
+    assert record["attempts"][0]["url"] == f"http://127.0.0.1:{server.port}/r/{wrong}/task?x=1"
+
+
+def test_without_queue_routing_the_target_refuses_a_task_with_another_identity(
+    client: tasks_v2.CloudTasksClient,
+    queue_target: tuple[QueueTarget, BackgroundServer],
+    control: httpx.Client,
+) -> None:
+    target, server = queue_target
+    queue = new_queue(
+        client, retry_config={"max_attempts": 2, "min_backoff": duration_pb2.Duration(seconds=0)}
+    )
+    create_task(
+        client,
+        parent=queue,
+        task=http_task(
+            f"{server.url}/fn/task",
+            name=f"{queue}/tasks/wrong-identity",
+            oidc_token={"service_account_email": OTHER_IDENTITY, "audience": server.url},
+        ),
+    )
+    wait_for(lambda: bool(finished(control, queue)), timeout=15)
+    [record] = finished(control, queue)
+    assert record["state"] == "failed"
+    assert [a["http_status"] for a in record["attempts"]] == [403, 403]
+    assert [call["caller"] for call in target.calls] == [OTHER_IDENTITY, OTHER_IDENTITY]
+
+
+def test_queue_routing_applies_to_tasks_already_queued_and_can_be_removed(
+    client: tasks_v2.CloudTasksClient,
+    receiver: tuple[Receiver, str],
+    queue_target: tuple[QueueTarget, BackgroundServer],
+    control: httpx.Client,
+) -> None:
+    """Google's procedure for changing a queue's routing: pause, update, wait, resume."""
+    recv, base = receiver
+    target, server = queue_target
+    queue = new_queue(client)
+    client.pause_queue(name=queue)
+    key = uuid.uuid4().hex
+    create_task(client, parent=queue, task=http_task(f"{base}/r/{key}", name=f"{queue}/tasks/queued"))
+    routed = tasks_v2.Queue(
+        {
+            "name": queue,
+            "http_target": {
+                "uri_override": {"host": "127.0.0.1", "port": server.port, "scheme": tasks_v2.UriOverride.Scheme.HTTP,
+                                 "path_override": {"path": "/routed"}, "query_override": {"query_params": "q=2"}},
+                "oidc_token": {"service_account_email": QUEUE_IDENTITY, "audience": "https://target.example"},
+                "header_overrides": [{"header": {"key": "X-Queue-Header", "value": "from-queue"}}],
+            },
+        }
+    )  # fmt: skip
+    updated = client.update_queue(queue=routed, update_mask={"paths": ["http_target"]})
+    assert updated.http_target.uri_override.host == "127.0.0.1"
+    client.resume_queue(name=queue)
+    wait_for(lambda: bool(finished(control, queue)))
+    assert recv.got(key) == []
+    [call] = target.calls
+    assert (call["path"], call["query"], call["caller"], call["x-queue-header"]) == (
+        "/routed", "q=2", QUEUE_IDENTITY, "from-queue",
+    )  # fmt: skip
+    # An empty http_target with its mask removes the routing: tasks go to their own URL again.
+    client.update_queue(queue=tasks_v2.Queue({"name": queue}), update_mask={"paths": ["http_target"]})
+    create_task(client, parent=queue, task=http_task(f"{base}/r/{key}", name=f"{queue}/tasks/after"))
+    wait_for(lambda: len(recv.got(key)) == 1)
+
+
+def test_queue_routing_with_an_incomplete_token_or_an_empty_host_is_refused(
+    client: tasks_v2.CloudTasksClient,
+) -> None:
+    """Both the service account and the audience must be given for a queue-level OIDC override,
+    and a host override cannot be empty (INVALID_ARGUMENT)."""
+    incomplete = {"oidc_token": {"service_account_email": QUEUE_IDENTITY}}
+    with pytest.raises(gexc.BadRequest, match="audience"):
+        new_queue(client, http_target=incomplete)
+    with pytest.raises(gexc.BadRequest, match="Host"):
+        new_queue(client, http_target={"uri_override": {"host": ""}})
+    with pytest.raises(gexc.BadRequest, match="scope"):
+        new_queue(client, http_target={"oauth_token": {"service_account_email": QUEUE_IDENTITY}})
+
+
+def test_if_not_exists_routing_leaves_a_task_with_its_own_url_alone(
+    client: tasks_v2.CloudTasksClient,
+    receiver: tuple[Receiver, str],
+    queue_target: tuple[QueueTarget, BackgroundServer],
+    control: httpx.Client,
+) -> None:
+    recv, base = receiver
+    target, server = queue_target
+    mode = tasks_v2.UriOverride.UriOverrideEnforceMode.IF_NOT_EXISTS
+    queue = new_queue(
+        client,
+        http_target={
+            "uri_override": {"host": "127.0.0.1", "port": server.port, "uri_override_enforce_mode": mode}
+        },
+    )
+    key = uuid.uuid4().hex
+    create_task(client, parent=queue, task=http_task(f"{base}/r/{key}"))
+    wait_for(lambda: len(recv.got(key)) == 1)
+    assert target.calls == []
+
+
+# --------------------------------------------------------------------------------------------------
 # Scale: the heap scheduler with 10,000 tasks (in-process engine, dispatch replaced by a recorder).
 
 

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from shared_schemas.config import DailyBroadcastSettings
@@ -114,3 +115,29 @@ def test_a_task_call_from_another_identity_is_refused() -> None:
         assert handle_task(ctx.request, BroadcastTask, work, log, rt, Function.DAILY_BROADCAST)[1] == 403
     assert seen == []
     assert _call(store, GOOD, work)[1] == 200 and seen == ["DemoChannel01"]
+
+
+def test_a_refused_task_call_logs_the_identity_it_carried_never_the_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 403 in production means the queue's identity path is broken: the log says who called
+    (and who may), so the operator can tell a wrong queue identity from a missing token."""
+    store = MemoryStore()
+    scheduler = "scheduler-invoker@telepay-test.iam.gserviceaccount.com"
+    with caplog.at_level(logging.WARNING, logger=log.name):
+        assert _call(store, GOOD, lambda task, attempt: "posted", caller=scheduler)[1] == 403
+    [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    message = record.getMessage()
+    assert scheduler in message and QUEUE_IDENTITY in message
+    assert token_of(scheduler).removeprefix("Bearer ") not in message
+    assert "signature" not in message and "Bearer" not in message
+
+    caplog.clear()
+    app_ctx = app.test_request_context("/task", method="POST", data=GOOD)
+    with app_ctx as ctx, caplog.at_level(logging.WARNING, logger=log.name):
+        rt = runtime(DailyBroadcastSettings, store, task_caller_service_account=QUEUE_IDENTITY)
+        assert (
+            handle_task(ctx.request, BroadcastTask, lambda t, a: "x", log, rt, Function.DAILY_BROADCAST)[1]
+            == 403
+        )
+    assert "no identity" in caplog.records[-1].getMessage()
