@@ -165,7 +165,7 @@ def test_the_owner_sees_filters_exports_and_changes_her_channel(
     page.click("#save")
     page.wait_for_selector("#message.ok")
     # Saved, and the owner reads which coins NowPayments' minimum payments leave out at $7.
-    assert "Heads-up: NowPayments can't take $7.00 USD in USDTTRC20" in page.inner_text("#message")
+    assert "Heads-up: NowPayments can't take $7.00 in USDTTRC20" in page.inner_text("#message")
     buyer = tg.user("Max")
     tg.say(buyer, f"/start {demo['token']}")
     offer = tg.wait_message(buyer, "Choose how long")
