@@ -137,7 +137,9 @@ class FakeTelegram:
         status, rights = found
         return TgChatMember(user=TgUser(id=user_id), status=status, **{right: True for right in rights})
 
-    def set_my_commands(self, commands: Any, chat_id: int | None = None, language_code: str | None = None) -> None:
+    def set_my_commands(
+        self, commands: Any, chat_id: int | None = None, language_code: str | None = None
+    ) -> None:
         self.calls.append(("set_my_commands", (chat_id, language_code)))
         self._maybe_fail()
         if language_code is not None and not re.fullmatch(r"[a-z]{2}", language_code):

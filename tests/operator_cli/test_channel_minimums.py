@@ -48,9 +48,7 @@ def test_register_says_which_coins_each_low_price_leaves_out(
     _, env = standin
     result = ok(_cli(MemoryStore(), env, "channels", "register", str(EXAMPLE)))
     assert f"note: {AT_FIVE}" in result.stdout
-    assert "note: donation_min: Heads-up: NowPayments can't take $2.00 in BTC (from $2.50)" in (
-        result.stdout
-    )
+    assert "note: donation_min: Heads-up: NowPayments can't take $2.00 in BTC (from $2.50)" in (result.stdout)
     answer = json.loads(ok(_cli(MemoryStore(), env, "--json", "channels", "register", str(EXAMPLE))).stdout)
     assert answer["token"] == "NightOwls2026"
     assert [n["field"] for n in answer["notes"]] == ["tiers[0].price", "tiers[1].price", "donation_min"]

@@ -31,9 +31,7 @@ OUT_AT_ONE_DOLLAR = (
     "BTC (from $2.50), ETH (from $4.00) and 4 more coins, so buyers can pay with the "
     "other 8 coins only."
 )
-NONE_AT_A_QUARTER = (
-    "NowPayments can't take $0.25 in any coin buyers pay with. Please set at least $0.30."
-)
+NONE_AT_A_QUARTER = "NowPayments can't take $0.25 in any coin buyers pay with. Please set at least $0.30."
 
 
 @pytest.fixture
@@ -66,10 +64,7 @@ def test_the_owner_hears_which_coins_a_low_price_leaves_out(
     assert owner.say("0.25") == "invalid donation_min"
     assert NONE_AT_A_QUARTER in owner.last().text
     assert owner.say("9") == "asked donation_max"
-    assert (
-        "Heads-up: NowPayments can't take $9.00 in USDC (from $15.00), USDTERC20 "
-        in owner.last().text
-    )
+    assert "Heads-up: NowPayments can't take $9.00 in USDC (from $15.00), USDTERC20 " in owner.last().text
     owner.say("500")
     owner.press("Skip")
     owner.press("0")
