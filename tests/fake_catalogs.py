@@ -27,13 +27,6 @@ def marked(language: str) -> NullTranslations:
     return NullTranslations() if language == i18n.SOURCE else Marked(language)
 
 
-def unmarked(text: str) -> str:
-    """A text without the marks, e.g. to compare it with the English."""
-    for language in i18n.LANGUAGES:
-        text = text.replace(f"[{language}] ", "")
-    return text
-
-
 @pytest.fixture
 def catalogs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every language has its (marked) catalog; the languages users read are forgotten between tests."""

@@ -134,7 +134,7 @@ def menu(commands: Sequence[tuple[str, str]], language: str) -> list[tuple[str, 
         return [(name, t(description)) for name, description in commands]
 
 
-def telegram_language_code(language: str) -> str:
+def _telegram_code(language: str) -> str:
     """The `language_code` Telegram takes for a menu (two letters, ISO 639-1): `pt` for `pt_BR`."""
     return language.split("_", 1)[0]
 
@@ -145,7 +145,7 @@ def _set_menus(rt: Rt, commands: Sequence[tuple[str, str]], chat_id: int | None,
     with /language, in that one whatever their app's."""
     rt.telegram.set_my_commands(menu(commands, chosen or i18n.SOURCE), chat_id=chat_id)
     for language in i18n.LANGUAGES:
-        code = telegram_language_code(language)
+        code = _telegram_code(language)
         rt.telegram.set_my_commands(menu(commands, chosen or language), chat_id=chat_id, language_code=code)
 
 

@@ -8,6 +8,7 @@ reach each owner in theirs."""
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from shared_schemas.config import OwnerAppSettings, TelegramWebhookSettings
 from shared_schemas.queries import CHANNELS_OF_OWNER
 from telepay.bot.webhook import handle_update
 from telepay.channels.lookup import save_channel
-from telepay.core import i18n
+from telepay.core import i18n, users
 from telepay.core.clock import FrozenClock
 from telepay.owners.app import APP_TEXTS, handle
 from telepay.owners.init_data import for_user
@@ -41,6 +42,7 @@ from tests.unit.owners.test_commands import (
     TRON,
     UPDATE_IDS,
     Owner,
+    _live,
     owner_on,
 )
 
@@ -154,8 +156,6 @@ def test_an_owner_whose_telegram_speaks_russian_sets_up_a_channel_in_russian() -
 
 def test_the_command_menus_are_set_in_every_language_and_english_by_default() -> None:
     owner = SpeakingOwner(owner_on(MemoryStore()).rt, OWNER, None)
-    from tests.unit.owners.test_commands import _live
-
     _live(owner)
     menus = owner.telegram.menus
     codes = {"en", "ru", "uk", "es", "pt", "tr", "id", "fa", "ar"}  # Telegram's two letters: pt for pt_BR
@@ -188,8 +188,6 @@ def test_language_switches_the_bot_and_is_remembered() -> None:
     # Over the Telegram app's Russian, now and after the remembered languages are forgotten.
     assert buyer.say("/channels") == "no channels"
     assert buyer.last().text.startswith("[uk] You don't have a channel with me yet.")
-    from telepay.core import users
-
     users.forget_languages()
     buyer.say("/payouts")
     assert buyer.last().text.startswith("[uk] You don't have a channel with me yet.")
@@ -207,8 +205,6 @@ def test_an_owner_chooses_a_language_and_their_own_menu_follows() -> None:
     rt = runtime(TelegramWebhookSettings, base.rt.store, owner_app_url="https://app.example.test")
     owner = SpeakingOwner(rt, OWNER, "en")
     owner.telegram.members.update(base.telegram.members)
-    from tests.unit.owners.test_commands import _live
-
     _live(owner)
     assert owner.say("/language") == "asked language"
     assert owner.press("fa") == "language fa"
@@ -246,8 +242,6 @@ def test_a_notice_caused_by_someone_else_is_in_the_owners_language() -> None:
 
 def test_the_post_language_is_an_edit_group() -> None:
     owner = SpeakingOwner(owner_on(MemoryStore()).rt, OWNER, None)
-    from tests.unit.owners.test_commands import _live
-
     token = _live(owner)
     owner.say("/edit")
     owner.press(token)
@@ -344,9 +338,7 @@ def test_the_app_gets_its_texts_in_the_owners_language(app_rt: Runtime[OwnerAppS
     assert all(source == text for source, text in english["texts"].items())
     assert handle(app_rt, "GET", "/api/texts", None, None).status == 401
     # The owner's /language choice wins over the app's language, as in the bot.
-    from telepay.core.users import choose_language
-
-    choose_language(app_rt.store, 5001, "ar")
+    users.choose_language(app_rt.store, 5001, "ar")
     assert handle(app_rt, "GET", "/api/texts", app_auth(language_code="fa"), None).body["dir"] == "rtl"
     assert handle(app_rt, "GET", "/api/texts", app_auth(language_code="fa"), None).body["lang"] == "ar"
 
@@ -354,8 +346,6 @@ def test_the_app_gets_its_texts_in_the_owners_language(app_rt: Runtime[OwnerAppS
 def test_every_text_of_the_page_is_served_to_it() -> None:
     """Each `tr("...")` of app.js (and the names it translates: tabs, table headers, states) is one
     of APP_TEXTS, so the catalogs and /api/texts have it."""
-    import re
-
     script = APP.read_text()
     used = set(re.findall(r'tr\("((?:[^"\\]|\\.)*)"', script))
     used |= set(re.findall(r"TAB_NAMES = \{([^}]*)\}", script)[0].split('"')[3::4])
