@@ -21,7 +21,8 @@ Answer = tuple[str, str, str]
 # Everything /newchannel asks after the two channels are chosen, answered as an owner would.
 DEMO_ANSWERS: tuple[Answer, ...] = (
     ("send", "Night Owls Club", "Describe what subscribers get"),
-    ("send", "Late-night market notes, every day.", "How many prices"),
+    ("send", "Late-night market notes, every day.", "In which language"),
+    ("tap", "English", "How many prices"),
     ("tap", "2", "Price 1 of 2"),
     ("send", "5", "how many days"),
     ("tap", "30", "a short name"),

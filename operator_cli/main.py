@@ -30,6 +30,7 @@ from telepay.channels.minimums import check_prices
 from telepay.channels.price_rules import PriceCheck
 from telepay.channels.settings import CURRENCY, DAYS_MAX, DAYS_MIN
 from telepay.core.errors import TelePayError
+from telepay.core.users import speaking_to
 from telepay.owners import texts as owner_texts
 from telepay.owners import wallet_change
 from telepay.payouts.balance import list_payouts, retry_payout, show_payout
@@ -96,6 +97,7 @@ def _channel_fields(channel: ChannelDoc) -> str:
             "owner": channel.owner_user_id,
             "open channel": channel.open_channel_id,
             "closed channel": channel.closed_channel_id,
+            "posts in": channel.language,
             "tiers": _tiers(channel),
             "donations": f"{channel.donation_min} to {channel.donation_max} {channel.currency}",
             "grace period": f"{channel.grace_period_minutes} min",
@@ -179,7 +181,7 @@ def _hold_hours(op: Operator) -> int:
 
 def _announce_wallet_hold(op: Operator, channel: ChannelDoc) -> None:
     """A wallet changed by an operator holds payouts as any change does; the owner is told in the
-    bot (with the cancel button) and the operator sees the hold here."""
+    bot (with the cancel button), in the owner's language, and the operator sees the hold here."""
     hold = channel.wallet_hold
     if hold is None or wallet_hold.held_until(channel, op.clock.now()) is None:
         return
@@ -187,7 +189,8 @@ def _announce_wallet_hold(op: Operator, channel: ChannelDoc) -> None:
         click.echo(
             f"payouts of {channel.token} held until {hold.until:%-d %B %Y, %H:%M} UTC (the wallet changed)"
         )
-    text, keyboard = wallet_change.notice(channel, hold)
+    with speaking_to(op.store, channel.owner_user_id):
+        text, keyboard = wallet_change.notice(channel, hold)
     try:
         telegram_webhook.send_message(op, channel.owner_user_id, text, keyboard)
     except Failed as error:
@@ -207,7 +210,7 @@ def _announce_wallet_hold(op: Operator, channel: ChannelDoc) -> None:
 def channels_transfer(op: Operator, token: str, new_owner: int, reason: str, clear_wallet: bool) -> None:
     """Move channel TOKEN to another Telegram account, as a recorded support action. Telegram must
     say the new owner is the creator of both chats (transfer them in Telegram first); both
-    accounts are told in the bot."""
+    accounts are told in the bot, each in their language."""
     channel = op.store.channels.get(token)
     if channel is None:
         raise Failed(f"no channel {token}")
@@ -221,10 +224,12 @@ def channels_transfer(op: Operator, token: str, new_owner: int, reason: str, cle
     before, after = channel_file.transfer(
         op.store, op.clock, token, new_owner, reason, op.who(), clear_wallet
     )
-    for user_id, text in (
-        (new_owner, owner_texts.transferred_to_you(after.title, clear_wallet)),
-        (before.owner_user_id, owner_texts.transferred_away(after.title)),
-    ):
+    for user_id in (new_owner, before.owner_user_id):
+        with speaking_to(op.store, user_id):
+            if user_id == new_owner:
+                text = owner_texts.transferred_to_you(after.title, clear_wallet)
+            else:
+                text = owner_texts.transferred_away(after.title)
         try:
             telegram_webhook.send_message(op, user_id, text)
         except Failed as error:

@@ -114,6 +114,7 @@ CALLBACK_OWNER = "ow"  # ow:<conversation version>:<answer>: a button of an owne
 CALLBACK_PAUSE = "pau"  # pau:<token>
 CALLBACK_RESUME = "res"  # res:<token>
 CALLBACK_WALLET_CANCEL = "wcx"  # wcx:<token>:<hold stamp>: undo a payout wallet change
+CALLBACK_LANGUAGE = "lng"  # lng:<catalog name, e.g. pt_BR>: /language, anyone's choice
 
 
 def owner_callback(version: int, answer: str) -> str:
@@ -130,6 +131,10 @@ def resume_callback(channel_token: str) -> str:
 
 def wallet_cancel_callback(channel_token: str, stamp: str) -> str:
     return f"{CALLBACK_WALLET_CANCEL}:{channel_token}:{stamp}"
+
+
+def language_callback(language: str) -> str:
+    return f"{CALLBACK_LANGUAGE}:{language}"
 
 
 def buy_callback(channel_token: str, tier_id: str) -> str:

@@ -4,6 +4,7 @@ integration tests. Google clients are never faked: integration tests use the emu
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -68,7 +69,9 @@ class FakeTelegram:
     # (chat, user) -> status and rights, or the error Telegram answers, for getChatMember (absent:
     # not a member).
     members: dict[tuple[int, int], tuple[str, tuple[str, ...]] | Exception] = field(default_factory=dict)
-    commands: dict[int | None, list[tuple[str, str]]] = field(default_factory=dict)
+    commands: dict[int | None, list[tuple[str, str]]] = field(default_factory=dict)  # without a language
+    # (chat id or None, language code or None) -> the menu set for them
+    menus: dict[tuple[int | None, str | None], list[tuple[str, str]]] = field(default_factory=dict)
     menu_buttons: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def _maybe_fail(self) -> None:
@@ -134,10 +137,19 @@ class FakeTelegram:
         status, rights = found
         return TgChatMember(user=TgUser(id=user_id), status=status, **{right: True for right in rights})
 
-    def set_my_commands(self, commands: Any, chat_id: int | None = None) -> None:
-        self.calls.append(("set_my_commands", (chat_id,)))
+    def set_my_commands(
+        self, commands: Any, chat_id: int | None = None, language_code: str | None = None
+    ) -> None:
+        self.calls.append(("set_my_commands", (chat_id, language_code)))
         self._maybe_fail()
-        self.commands[chat_id] = list(commands)
+        if language_code is not None and not re.fullmatch(r"[a-z]{2}", language_code):
+            raise TelegramBadRequest("Bad Request: Invalid language code specified")
+        for _, description in commands:
+            if not description.strip() or len(description.strip()) > 256:
+                raise TelegramBadRequest("Bad Request: Command description length must not exceed 256")
+        self.menus[(chat_id, language_code)] = list(commands)
+        if language_code is None:
+            self.commands[chat_id] = list(commands)
 
     def set_menu_web_app(self, chat_id: int, text: str, url: str) -> None:
         self.calls.append(("set_menu_web_app", (chat_id,)))

@@ -181,6 +181,7 @@ def bots(ctx: Control, call: ControlCall) -> JSON:
                 "last_error_message": bot.last_error_message or None,
                 "commands": bot.commands,
                 "scoped_commands": bot.scoped_commands,
+                "language_commands": bot.language_commands,
             }
             for bot in world.bots.values()
         ]

@@ -239,6 +239,8 @@ class BotState:
         self.scoped_commands: dict[
             str, list[JSON]
         ] = {}  # other scopes: `chat:<id>`, `all_private_chats`, ...
+        # language code -> scope (`default`, `chat:<id>`, ...) -> its list for users of that language
+        self.language_commands: dict[str, dict[str, list[JSON]]] = {}
         self.menu_buttons: dict[int, JSON] = {}  # private chat id -> its menu button (setChatMenuButton)
         self.limiter = RateLimiter()
         self.last_set_webhook = -1e9

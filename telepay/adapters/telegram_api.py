@@ -165,11 +165,18 @@ class TelegramApi:
         return TgChatMember.model_validate(member.to_dict())
 
     # -- the command menu ---------------------------------------------------------------------------
-    def set_my_commands(self, commands: Sequence[tuple[str, str]], chat_id: int | None = None) -> None:
-        """The menu of commands: everyone's (`chat_id` None), or one private chat's."""
+    def set_my_commands(
+        self,
+        commands: Sequence[tuple[str, str]],
+        chat_id: int | None = None,
+        language_code: str | None = None,
+    ) -> None:
+        """The menu of commands: everyone's (`chat_id` None), or one private chat's; for the users
+        whose Telegram app speaks `language_code` (two lowercase letters, ISO 639-1), or for every
+        language without a menu of its own (None)."""
         scope = BotCommandScopeDefault() if chat_id is None else BotCommandScopeChat(chat_id)
         listed = [BotCommand(name, description) for name, description in commands]
-        self._run(lambda bot: bot.set_my_commands(listed, scope=scope))
+        self._run(lambda bot: bot.set_my_commands(listed, scope=scope, language_code=language_code))
 
     def set_menu_web_app(self, chat_id: int, text: str, url: str) -> None:
         """The menu button of one private chat opens this Mini App."""

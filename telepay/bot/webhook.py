@@ -3,7 +3,8 @@ that owns it (one router per feature, as aiogram's routers): owners' commands an
 buttons to `owners.commands`; `/start <token>`, tier and renew buttons, `/subscriptions` and `/help`
 to `subscriptions.router`; the Donate button, `/start <token>_DONATE` and the keypad's keys to
 `donations.router`; join requests and member changes to `subscriptions.membership`; the bot's own
-memberships to `owners.bot_chats`. Fast work inline, slow work to Cloud Tasks.
+memberships to `owners.bot_chats`; `/language` and its buttons, anyone's, to `bot.language`. Fast
+work inline, slow work to Cloud Tasks. Each update is handled in its sender's language.
 
 Outcomes: the update is handled (or was before), or it failed permanently (a `Permanent` error:
 recorded in `failed_updates`, answered 200 so it never blocks the chat), or it failed transiently
@@ -20,11 +21,13 @@ from pydantic import ValidationError
 
 from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import FailedUpdateDoc
-from shared_schemas.ids import StartKind, parse_callback, parse_start
+from shared_schemas.ids import CALLBACK_LANGUAGE, StartKind, parse_callback, parse_start
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.telegram import TelegramUpdate, TgCallbackQuery, TgMessage, TgUser
+from telepay.bot import language
 from telepay.core import i18n
 from telepay.core.errors import Permanent, Transient
+from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.users import remember_language
 from telepay.donations import router as donations_router
@@ -130,13 +133,15 @@ def _handle(update: TelegramUpdate, rt: Rt) -> str:
 def _on_message(message: TgMessage, update_id: int, rt: Rt) -> str:
     if message.chat.type != "private" or message.from_user is None:
         return "ignored (not a private chat)"
-    owners = owner_commands.on_message(message, update_id, rt)  # owners' commands and answers
-    if owners is not None:
-        return owners
     text = (message.text or "").strip()
     command, _, argument = text.partition(" ")
     command = command.split("@", 1)[0]
     argument = argument.strip()
+    if command == "/language":  # anyone's, whatever conversation they are in
+        return language.on_command(message, rt)
+    owners = owner_commands.on_message(message, update_id, rt)  # owners' commands and answers
+    if owners is not None:
+        return owners
     if command == "/start" and argument:
         link = parse_start(argument)
         start = donations_router.on_start if link.kind is StartKind.DONATE else subscriptions_router.on_start
@@ -147,10 +152,12 @@ def _on_message(message: TgMessage, update_id: int, rt: Rt) -> str:
 # -- buttons ------------------------------------------------------------------------------------
 def _on_callback(query: TgCallbackQuery, update_id: int, rt: Rt) -> str:
     prefix, parts = parse_callback(query.data or "")
+    if prefix == CALLBACK_LANGUAGE:
+        return language.on_callback(query, parts, update_id, rt)
     if prefix in owner_commands.CALLBACK_PREFIXES:
         return owner_commands.on_callback(query, prefix, parts, update_id, rt)
     route = CALLBACKS.get(prefix)
     if route is not None and len(parts) == route[0]:
         return route[1](query, parts, update_id, rt)
-    rt.telegram.answer_callback_query(query.id, subscriptions_texts.BUTTON_GONE)
+    rt.telegram.answer_callback_query(query.id, t(subscriptions_texts.BUTTON_GONE))
     return "unknown button"

@@ -7,11 +7,12 @@ minimum below a coin's minimum is one buyers cannot pay with that coin:
 
     check = check_price(Decimal("1.00"), {"btc": Decimal("2.5"), "ltc": Decimal("0.3")}, "USD")
     check.refusal    # None: Litecoin takes it
-    check.note       # "Heads-up: NowPayments can't take $1.00 USD in BTC (from $2.50 USD); ..."
+    check.note       # "Heads-up: NowPayments can't take $1.00 in BTC (from $2.50), so ..."
 
 A price no coin takes is refused (`refusal`, with the least that works); one some coins cannot
 take is accepted with a `note` naming them; minimums that could not be read (`None`) never block
-the owner: the note says the check was not made.
+the owner: the note says the check was not made. Both are said in the current language
+(`telepay.core.i18n`): read them where the owner is spoken to.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from shared_schemas.documents import ChannelDoc
-from shared_schemas.money import CENT, format_amount
+from shared_schemas.money import CENT
+from telepay.core.i18n import listing, money, t, tn
 
 NAMED_AT_MOST = 4  # coins a note names; the rest are counted
 
@@ -39,37 +41,47 @@ class PriceCheck:
         """Why the price cannot be set: no coin buyers can use takes it."""
         if not self.checked or self.payable or not self.excluded:
             return None
-        lowest = self._money(self.excluded[0][1])
-        return (
-            f"NowPayments can't take {self._money(self.price)} in any coin buyers pay with. "
-            f"Please set at least {lowest}."
+        return t(
+            "NowPayments can't take {price} in any coin buyers pay with. Please set at least {least}.",
+            price=self._money(self.price),
+            least=self._money(self.excluded[0][1]),
         )
 
     @property
     def note(self) -> str | None:
         """What the owner should know about an accepted price, if anything."""
+        price = self._money(self.price)
         if not self.checked:
-            return (
-                f"I couldn't check NowPayments' minimum payments just now, so some coins may not "
-                f"take {self._money(self.price)}."
+            return t(
+                "I couldn't check NowPayments' minimum payments just now, so some coins may not take {price}.",
+                price=price,
             )
         if not self.excluded or not self.payable:
             return None
         named = [
-            f"{coin.upper()} (from {self._money(least)})" for coin, least in self.excluded[:NAMED_AT_MOST]
+            t("{coin} (from {least})", coin=coin.upper(), least=self._money(least))
+            for coin, least in self.excluded[:NAMED_AT_MOST]
         ]
         more = len(self.excluded) - len(named)
         if more:
-            named.append(f"{more} more coin{'s' if more > 1 else ''}")
-        listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
-        other = "the other coin" if self.payable == 1 else f"the other {self.payable} coins"
-        return (
-            f"Heads-up: NowPayments can't take {self._money(self.price)} in {listed}, "
-            f"so buyers can pay with {other} only."
+            named.append(tn("{n} more coin", "{n} more coins", more))
+        coins = listing(named)
+        if self.payable == 1:
+            return t(
+                "Heads-up: NowPayments can't take {price} in {coins}, so buyers can pay with the other coin only.",
+                price=price,
+                coins=coins,
+            )
+        return tn(
+            "Heads-up: NowPayments can't take {price} in {coins}, so buyers can pay with the other {n} coin only.",
+            "Heads-up: NowPayments can't take {price} in {coins}, so buyers can pay with the other {n} coins only.",
+            self.payable,
+            price=price,
+            coins=coins,
         )
 
     def _money(self, amount: Decimal) -> str:
-        return format_amount(amount, self.currency)
+        return money(amount, self.currency)
 
 
 def check_price(price: Decimal, minimums: Mapping[str, Decimal] | None, currency: str) -> PriceCheck:

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from shared_schemas.documents import ChannelDoc, PayoutStrategy, Tier
 from shared_schemas.money import CENT, format_amount
 from telepay.channels.wallets import PAYOUT_CURRENCIES, network, networks_for
+from telepay.core.i18n import LANGUAGES
 
 T = TypeVar("T")
 
@@ -98,6 +99,14 @@ def parse_donation_message(value: object) -> str | Invalid | None:
             f"That's {len(text)} characters; the donation message can have at most {DONATION_MESSAGE_MAX}."
         )
     return text or None
+
+
+def parse_language(value: object) -> str | Invalid:
+    """The language of the channel's posts: one TelePay speaks (a catalog name, e.g. `pt_BR`)."""
+    code = _text(value)
+    if code not in LANGUAGES:
+        return Invalid(f"Choose one of the languages TelePay speaks: {', '.join(LANGUAGES)}.")
+    return code
 
 
 # -- numbers --------------------------------------------------------------------------------------
@@ -268,6 +277,7 @@ SETTING_FIELDS = (
     "closed_channel_id",
     "title",
     "description",
+    "language",
     "tiers",
     "donation_min",
     "donation_max",
@@ -282,6 +292,7 @@ SETTING_FIELDS = (
 FIELD_PARSERS: dict[str, Callable[[object], Any]] = {
     "title": parse_title,
     "description": parse_description,
+    "language": parse_language,
     "donation_message": parse_donation_message,
     "grace_period_minutes": parse_grace_minutes,
     "payout_strategy": parse_payout_strategy,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date, format_time
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -132,6 +133,13 @@ def _locale(language: str | None = None) -> Locale:
 
 def number(value: int | Decimal) -> str:
     return format_decimal(value, locale=_locale())
+
+
+def listing(items: Sequence[str]) -> str:
+    """`a, b and c` as the language joins a list (`a, b и c`); English without the serial comma,
+    as TelePay's English (British) writes it."""
+    language = current()
+    return format_list(list(items), locale="en_GB" if language == SOURCE else language)
 
 
 def money(amount: Decimal, currency: str) -> str:

@@ -43,6 +43,12 @@ def language_for(store: Store, user_id: int) -> str:
     return chosen if chosen in i18n.LANGUAGES else i18n.language_of(seen)
 
 
+def chosen_language(store: Store, user_id: int) -> str | None:
+    """The language the user chose with /language, if they chose one."""
+    chosen, _ = _remembered(store, user_id)
+    return chosen if chosen in i18n.LANGUAGES else None
+
+
 def remember_language(store: Store, user: TgUser) -> str:
     """An update from `user`: their Telegram `language_code` is remembered when it changed (one
     write then, none otherwise); the language they read is returned."""

@@ -9,6 +9,12 @@ against NowPayments' minimum payments as the bot checks it (`telepay.channels.pr
 takes it → 422; the coins it leaves out → the answer's `notes`), the donation post is refreshed,
 `resume` queues today's offer post, and every change is recorded (`telepay.channels.changes`).
 
+The app speaks the owner's language: their /language choice, else their Telegram app's (initData's
+`user.language_code`, remembered as the bot remembers it). `GET /api/texts` gives the page its
+texts in that language (`APP_TEXTS`, the English sources, each translated) with the direction to
+write them in; what the API says to people (refusals, notes) is in it too. Amounts and dates are
+values: the page formats them for the language.
+
 `handle(rt, method, path, authorization, body)` is the whole API; the entry point only reads the
 request and serves the static page.
 """
@@ -29,14 +35,18 @@ from shared_schemas.config import OwnerAppSettings
 from shared_schemas.documents import ChannelDoc, ChannelStatus, OrderStatus, SubscriptionStatus
 from shared_schemas.ids import OrderKind
 from shared_schemas.queries import SETTLED_ORDERS_OF_CHANNEL, SUBSCRIPTIONS_OF_CHANNEL
+from shared_schemas.telegram import TgUser
 from telepay.channels import settings as cs
 from telepay.channels import wallet_hold
 from telepay.channels.changes import changed, record
 from telepay.channels.lookup import active_and_expiring, load_channel
 from telepay.channels.minimums import check_prices
 from telepay.channels.price_rules import new_prices
+from telepay.core import i18n
+from telepay.core.i18n import N_, t, tn
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
+from telepay.core.users import remember_language
 from telepay.owners import admins
 from telepay.owners.init_data import InvalidInitData, WebAppUser, validate
 from telepay.payouts.balance import owner_balance, payout_history
@@ -89,6 +99,16 @@ def handle(rt: Rt, method: str, path: str, authorization: str | None, body: dict
     user = authenticate(rt, authorization)
     if user is None:
         return _json(401, {"error": "unauthorized"})
+    seen = TgUser(id=user.id, first_name=user.first_name, language_code=user.language_code)
+    with i18n.speaking(remember_language(rt.store, seen)) as language:
+        return _route(rt, method, path, user, body, language)
+
+
+def _route(
+    rt: Rt, method: str, path: str, user: WebAppUser, body: dict[str, Any] | None, language: str
+) -> Reply:
+    if path == "/api/texts" and method == "GET":
+        return _json(200, texts(language))
     if path == "/api/me" and method == "GET":
         return _json(200, me(rt, user))
     if path == "/api/payouts" and method == "GET":
@@ -110,6 +130,88 @@ def handle(rt: Rt, method: str, path: str, authorization: str | None, body: dict
     }
     answer = route.get((method, what))
     return answer() if answer else _json(405, {"error": "method not allowed"})
+
+
+# Every text of the page (functions/owner_app/static), in English: `tr("...")` there looks each up
+# in `texts()` (a text missing here reads English). `{name}` placeholders are filled by the page.
+APP_TEXTS = (
+    N_("TelePay · Owner"),
+    N_("Channel"),
+    N_("Overview"),
+    N_("Subscribers"),
+    N_("Payouts"),
+    N_("Settings"),
+    N_("Loading…"),
+    N_("This page only opens from the TelePay bot in Telegram."),
+    N_("Something went wrong."),
+    N_("You have no channels yet. Send /newchannel to the bot."),
+    N_("{title} (paused)"),
+    N_("active subscribers"),
+    N_("expire in 7 days"),
+    N_("sales, 30 days"),
+    N_("donations ({count}), 30 days"),
+    N_("Revenue and {count} new subscribers, last 30 days"),
+    N_("Revenue (bars) and new subscribers (line) per day, last 30 days"),
+    N_("{day}: {amount}, {count} new"),
+    N_("Bars: sales per day · line: new subscribers per day"),
+    N_("Sales are paused (Settings → Resume)."),
+    N_("No subscribers yet. Share your link to get the first one."),
+    N_("Search by name, tier or status"),
+    N_("No subscriber matches."),
+    N_("Name"),
+    N_("Tier"),
+    N_("Since"),
+    N_("Until"),
+    N_("Status"),
+    N_("In"),
+    N_("active"),
+    N_("expired"),
+    N_("CSV"),
+    N_("No payouts yet: they start with your first sale."),
+    N_("🔒 {title}: payouts held until {until} (the payout wallet changed)."),
+    N_("{date}, {time} UTC"),
+    N_("balance"),
+    N_("pending"),
+    N_("History"),
+    N_("No payout sent yet."),
+    N_("reserved"),
+    N_("created"),
+    N_("verified"),
+    N_("sending"),
+    N_("finished"),
+    N_("failed"),
+    N_("Title"),
+    N_("Description"),
+    N_("Language of the posts"),
+    N_("Prices (USD), days, label"),
+    N_("Price {number}"),
+    N_("Days {number}"),
+    N_("Label {number}"),
+    N_("Smallest donation (USD)"),
+    N_("Largest donation (USD)"),
+    N_("Donation post message"),
+    N_("Grace period (minutes)"),
+    N_("A new price applies to new invoices; invoices already sent keep theirs."),
+    N_("Save"),
+    N_("Saving…"),
+    N_("Saved."),
+    N_("Nothing changed."),
+    N_("Sales"),
+    N_("Resume sales"),
+    N_("Pause sales"),
+    N_("Save settings"),
+)
+
+
+def texts(language: str) -> dict[str, Any]:
+    """The page's texts in `language` (the current one), the direction to write them in, and the
+    languages a channel's posts may be in (each in its own name)."""
+    return {
+        "lang": language.replace("_", "-"),
+        "dir": "rtl" if i18n.is_rtl(language) else "ltr",
+        "texts": {source: t(source) for source in APP_TEXTS},
+        "languages": i18n.LANGUAGES,
+    }
 
 
 def me(rt: Rt, user: WebAppUser) -> dict[str, Any]:
@@ -188,7 +290,7 @@ def overview(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
 
 
 def subscribers(rt: Rt, channel: ChannelDoc) -> list[dict[str, Any]]:
-    tiers = {t.tier_id: t.label or f"{t.days} days" for t in channel.tiers}
+    tiers = {tier.tier_id: tier.label or tn("{n} day", "{n} days", tier.days) for tier in channel.tiers}
     rows = []
     for status in SubscriptionStatus:
         for page in rt.store.subscriptions.pages(
@@ -199,7 +301,7 @@ def subscribers(rt: Rt, channel: ChannelDoc) -> list[dict[str, Any]]:
                 order = rt.store.orders.get(sub.last_order_id)
                 rows.append(
                     {
-                        "name": (order.buyer_name if order else "") or f"user {sub.user_id}",
+                        "name": (order.buyer_name if order else "") or t("user {id}", id=sub.user_id),
                         "user_id": sub.user_id,
                         "tier": tiers.get(sub.tier_id or "", sub.tier_id or ""),
                         "since": sub.started_at.isoformat(),
@@ -271,7 +373,10 @@ def settings_of(channel: ChannelDoc) -> dict[str, Any]:
         "token": channel.token,
         "title": channel.title,
         "description": channel.description,
-        "tiers": [{"price": str(t.price), "days": t.days, "label": t.label or ""} for t in channel.tiers],
+        "language": channel.language,
+        "tiers": [
+            {"price": str(tier.price), "days": tier.days, "label": tier.label or ""} for tier in channel.tiers
+        ],
         "donation_min": str(channel.donation_min),
         "donation_max": str(channel.donation_max),
         "donation_message": channel.donation_message or "",
@@ -285,7 +390,7 @@ def _admin_problem(rt: Rt, user_id: int, channel: ChannelDoc) -> str | None:
     chats = (channel.open_channel_id, channel.closed_channel_id)
     if admins.change_refusal(rt, user_id, chats, channel=channel) is None:
         return None
-    return "Only the creator of both channels can change this channel."
+    return t("Only the creator of both channels can change this channel.")
 
 
 def save_settings(rt: Rt, user_id: int, channel: ChannelDoc, body: dict[str, Any]) -> Reply:
@@ -331,7 +436,7 @@ def save_settings(rt: Rt, user_id: int, channel: ChannelDoc, body: dict[str, Any
 
 def set_status(rt: Rt, user_id: int, channel: ChannelDoc, wanted: object) -> Reply:
     if wanted not in (ChannelStatus.ACTIVE.value, ChannelStatus.PAUSED.value):
-        return _json(422, {"errors": [{"field": "status", "reason": "Choose active or paused."}]})
+        return _json(422, {"errors": [{"field": "status", "reason": t("Choose active or paused.")}]})
     problem = _admin_problem(rt, user_id, channel)
     if problem:
         return _json(403, {"error": problem})

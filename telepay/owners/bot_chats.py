@@ -2,8 +2,9 @@
 
 Each change is recorded in `bot_chats` (an older update never overwrites a newer one), the person
 who made it is told what the bot can do there and which rights are missing, and when the chat is
-part of a live offer its owner is told which offer is affected (`bot_rights_problem` is set, and
-cleared once the rights are back).
+part of a live offer its owner is told which offer is affected (`bot_rights_problem` is set, in
+English as operators read it too, and cleared once the rights are back). The person who made the
+change reads it in their language; an owner told of someone else's change, in the owner's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from shared_schemas.documents import BotChatDoc, ChannelDoc
 from shared_schemas.queries import CHANNEL_BY_CLOSED_CHAT, CHANNEL_BY_OPEN_CHAT
 from shared_schemas.telegram import TgChatMember, TgChatMemberUpdated
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
+from telepay.core import i18n
+from telepay.core.i18n import N_
 from telepay.core.store import Tx
+from telepay.core.users import speaking_to
 from telepay.owners import texts as owner_texts
 from telepay.runtime import Runtime
 
@@ -29,16 +33,17 @@ class Role(StrEnum):
     CLOSED = "closed"  # the private channel subscribers join
 
 
-# The rights each role needs, with the words Telegram's admin screen uses for them.
+# The rights each role needs, with the words Telegram's admin screen uses for them (translated
+# where they are said, `owners.texts`).
 REQUIRED_RIGHTS: dict[Role, dict[str, str]] = {
     Role.OPEN: {
-        "can_post_messages": "post messages",
-        "can_edit_messages": "edit messages of others",
-        "can_delete_messages": "delete messages of others",
+        "can_post_messages": N_("post messages"),
+        "can_edit_messages": N_("edit messages of others"),
+        "can_delete_messages": N_("delete messages of others"),
     },
     Role.CLOSED: {
-        "can_invite_users": "invite users via link",
-        "can_restrict_members": "ban users",
+        "can_invite_users": N_("invite users via link"),
+        "can_restrict_members": N_("ban users"),
     },
 }
 
@@ -52,8 +57,13 @@ def missing_rights(member: TgChatMember | None, role: Role) -> list[str]:
 
 
 def rights_problem(member: TgChatMember | None, role: Role) -> str | None:
+    """What the bot lacks in that role, in the current language (None when nothing)."""
     missing = missing_rights(member, role)
     return owner_texts.rights_problem(role.value, missing) if missing else None
+
+
+def _affected(offer: Offer, chat_title: str, member: TgChatMember) -> str:
+    return owner_texts.offer_affected(offer.channel.title, chat_title, rights_problem(member, offer.role))
 
 
 @dataclass(frozen=True)
@@ -92,16 +102,18 @@ def on_my_chat_member(change: TgChatMemberUpdated, rt: Rt) -> str:
         return "stale bot membership change"
     lines = [owner_texts.bot_status(record.title, member.is_admin, _abilities(member))]
     for offer in offers_in_chat(rt, change.chat.id):
-        problem = rights_problem(member, offer.role)
+        with i18n.speaking(i18n.SOURCE):
+            problem = rights_problem(member, offer.role)
         if problem != offer.channel.bot_rights_problem:
             rt.store.channels.update(offer.channel.token, {"bot_rights_problem": problem})
         if problem is None and offer.channel.bot_rights_problem is None:
             continue
-        notice = owner_texts.offer_affected(offer.channel.title, record.title, problem)
-        if offer.channel.owner_user_id == change.from_user.id:
-            lines.append(notice)
+        owner = offer.channel.owner_user_id
+        if owner == change.from_user.id:
+            lines.append(_affected(offer, record.title, member))
         else:
-            tell(rt, offer.channel.owner_user_id, notice)
+            with speaking_to(rt.store, owner):
+                tell(rt, owner, _affected(offer, record.title, member))
     tell(rt, change.from_user.id, "\n\n".join(lines))
     return f"bot is {member.status}"
 

@@ -10,6 +10,9 @@ moment) may change it (`telepay.owners.admins`).
 
 Conversation state lives in `conversations` (`telepay.owners.conversations`): buttons carry the
 conversation's version, so a button from an earlier question does nothing.
+
+Everything is said in the owner's language (the webhook speaks to the sender); the command menus
+are set in every language TelePay speaks (`publish_command_menus`).
 """
 
 from __future__ import annotations
@@ -48,7 +51,10 @@ from telepay.channels import chat_offers, paging, wallet_hold
 from telepay.channels.changes import changed, record
 from telepay.channels.lookup import active_and_expiring, load_channel
 from telepay.channels.settings import Invalid
+from telepay.core import i18n
+from telepay.core.i18n import t
 from telepay.core.store import Tx
+from telepay.core.users import chosen_language, speaking_to
 from telepay.owners import admins, questions, wallet_change
 from telepay.owners import texts as say
 from telepay.owners.bot_chats import Role
@@ -86,7 +92,7 @@ def _show(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | Non
     re-delivered update shows it again and queues nothing twice)."""
     step, data = conversation.step, conversation.data
     if step == "cancelled":
-        rt.telegram.send_message(chat_id, say.CANCELLED)
+        rt.telegram.send_message(chat_id, t(say.CANCELLED))
         return "cancelled"
     if step == "done" and conversation.name == "newchannel":
         rt.telegram.send_message(chat_id, say.live(data["title"], *_links(rt, data["token"])))
@@ -122,27 +128,55 @@ def _refresh_donation_post(rt: Rt, token: str) -> None:
         queue_donation_post(rt, channel)
 
 
+def menu(commands: Sequence[tuple[str, str]], language: str) -> list[tuple[str, str]]:
+    """A command menu (English descriptions) in `language`."""
+    with i18n.speaking(language):
+        return [(name, t(description)) for name, description in commands]
+
+
+def _telegram_code(language: str) -> str:
+    """The `language_code` Telegram takes for a menu (two letters, ISO 639-1): `pt` for `pt_BR`."""
+    return language.split("_", 1)[0]
+
+
+def _set_menus(rt: Rt, commands: Sequence[tuple[str, str]], chat_id: int | None, chosen: str | None) -> None:
+    """The menu for every language TelePay speaks (Telegram shows each user the one of their app's
+    language) and, for any other, in English; or, in one person's chat where they chose a language
+    with /language, in that one whatever their app's."""
+    rt.telegram.set_my_commands(menu(commands, chosen or i18n.SOURCE), chat_id=chat_id)
+    for language in i18n.LANGUAGES:
+        code = _telegram_code(language)
+        rt.telegram.set_my_commands(menu(commands, chosen or language), chat_id=chat_id, language_code=code)
+
+
 def publish_command_menus(rt: Rt, owner_id: int) -> None:
     """Buyers' commands for everyone, owners' commands in this owner's private chat, whose menu
     button opens the owner app."""
     with contextlib.suppress(TelegramBadRequest, TelegramForbidden):
-        rt.telegram.set_my_commands(say.BUYER_COMMANDS)
-        rt.telegram.set_my_commands(say.OWNER_COMMANDS, chat_id=owner_id)
-        if rt.settings.owner_app_url:
-            rt.telegram.set_menu_web_app(owner_id, say.OPEN_APP, rt.settings.owner_app_url)
+        _set_menus(rt, say.BUYER_COMMANDS, None, None)
+        publish_owner_menu(rt, owner_id)
+
+
+def publish_owner_menu(rt: Rt, owner_id: int) -> None:
+    """The owners' commands in this owner's private chat, in the language they read, and the menu
+    button opening the owner app."""
+    _set_menus(rt, say.OWNER_COMMANDS, owner_id, chosen_language(rt.store, owner_id))
+    if rt.settings.owner_app_url:
+        with speaking_to(rt.store, owner_id):
+            rt.telegram.set_menu_web_app(owner_id, t(say.OPEN_APP), rt.settings.owner_app_url)
 
 
 def _app_keyboard(rt: Rt) -> list[list[Button]] | None:
     """The owner app's button under `/channels` and `/stats` (none when no app is deployed)."""
     url = rt.settings.owner_app_url
-    return [[Button(say.OPEN_APP, web_app=url)]] if url else None
+    return [[Button(t(say.OPEN_APP), web_app=url)]] if url else None
 
 
 # -- answers ---------------------------------------------------------------------------------------
 def _owner_problem(rt: Rt, user_id: int, data: Data) -> str | None:
     """Why this person may no longer change this channel, if they may not: checked at every step."""
     chats = {
-        int(data[f"{role.value}_channel_id"]): str(data.get(f"{role.value}_title") or "that channel")
+        int(data[f"{role.value}_channel_id"]): str(data.get(f"{role.value}_title") or t(say.THAT_CHANNEL))
         for role in Role
         if data.get(f"{role.value}_channel_id") is not None
     }
@@ -150,7 +184,7 @@ def _owner_problem(rt: Rt, user_id: int, data: Data) -> str | None:
     if refusal is None:
         return None
     if refusal.why is admins.Why.NOT_OWNER or refusal.chat_id is None:
-        return say.NOT_OWNER
+        return t(say.NOT_OWNER)
     return say.creator_needed(chats[refusal.chat_id])
 
 
@@ -199,7 +233,7 @@ def _answer(rt: Rt, user_id: int, chat_id: int, update_id: int, answer: str, ver
         return "no conversation"
     if conversation.expire_at <= now:
         conversations.move(conversation, update_id, "expired", conversation.data)
-        rt.telegram.send_message(chat_id, say.EXPIRED)
+        rt.telegram.send_message(chat_id, t(say.EXPIRED))
         return "conversation expired"
     if version is not None and version != conversation.version:
         return "stale button"
@@ -227,7 +261,7 @@ def _answer(rt: Rt, user_id: int, chat_id: int, update_id: int, answer: str, ver
         _ask(rt, chat_id, conversation, before=say.chat_in_use(title, taken.other.title))
         return "chat in use"
     if move is Move.CONFLICT:
-        return _show(rt, chat_id, current, before=say.BUSY)
+        return _show(rt, chat_id, current, before=t(say.BUSY))
     if move is Move.DUPLICATE:
         return "duplicate"
     return _show(rt, chat_id, current)
@@ -265,7 +299,7 @@ def on_callback(query: TgCallbackQuery, prefix: str, parts: list[str], update_id
     if prefix == CALLBACK_OWNER and len(parts) == 2 and re.fullmatch(r"[0-9]{1,9}", parts[0]):
         result = _answer(rt, user_id, chat_id, update_id, parts[1], int(parts[0]))
         stale = result in ("stale button", "no conversation")
-        rt.telegram.answer_callback_query(query.id, say.STALE_BUTTON if stale else None)
+        rt.telegram.answer_callback_query(query.id, t(say.STALE_BUTTON) if stale else None)
         return result
     if prefix == CALLBACK_WALLET_CANCEL and len(parts) == 2 and re.fullmatch(r"[0-9]{20}", parts[1]):
         rt.telegram.answer_callback_query(query.id)
@@ -278,20 +312,20 @@ def on_callback(query: TgCallbackQuery, prefix: str, parts: list[str], update_id
     if number is not None:  # a page of the presser's own list, whatever chat the button was in
         rt.telegram.answer_callback_query(query.id)
         return PAGES[prefix](rt, user_id, number, paging.pressed_message(query))
-    rt.telegram.answer_callback_query(query.id, say.STALE_BUTTON)
+    rt.telegram.answer_callback_query(query.id, t(say.STALE_BUTTON))
     return "unknown button"
 
 
 def _new_channel(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
     move, conversation = Conversations(rt.store, rt.clock).start(user_id, "newchannel", "open", {}, update_id)
     if move is Move.APPLIED:
-        rt.telegram.send_message(chat_id, say.NEW_CHANNEL_INTRO)
+        rt.telegram.send_message(chat_id, t(say.NEW_CHANNEL_INTRO))
     return _show(rt, chat_id, conversation)
 
 
 def _edit(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
     if not admins.owned(rt.store, user_id):
-        rt.telegram.send_message(chat_id, say.NO_CHANNELS)
+        rt.telegram.send_message(chat_id, t(say.NO_CHANNELS))
         return "no channels"
     _, conversation = Conversations(rt.store, rt.clock).start(user_id, "edit", "pick_channel", {}, update_id)
     return _show(rt, chat_id, conversation)
@@ -302,7 +336,7 @@ def _cancel(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
     conversation = conversations.latest(user_id)
     if conversation is None or conversation.step in ENDED or conversation.expire_at <= rt.clock.now():
         if conversation is None or conversation.last_update_id != update_id:
-            rt.telegram.send_message(chat_id, say.NOTHING_TO_CANCEL)
+            rt.telegram.send_message(chat_id, t(say.NOTHING_TO_CANCEL))
             return "nothing to cancel"
         return _show(rt, chat_id, conversation)  # a re-delivered /cancel
     _, current = conversations.move(conversation, update_id, "cancelled", conversation.data)
@@ -318,7 +352,7 @@ def _channels_page(rt: Rt, user_id: int, number: int, message_id: int | None) ->
     button was pressed under; a new message otherwise)."""
     owned = admins.owned(rt.store, user_id)
     if not owned:
-        rt.telegram.send_message(user_id, say.NO_CHANNELS)
+        rt.telegram.send_message(user_id, t(say.NO_CHANNELS))
         return "no channels"
     shown = paging.page_of(owned, number)
     text = paging.page_text(shown, [say.channel_line(c, *_links(rt, c.token)) for c in shown.items])
@@ -337,13 +371,13 @@ def _status_command(status: ChannelStatus) -> Callable[[Rt, int, int, int], str]
     def command(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
         owned = admins.owned(rt.store, user_id)
         if not owned:
-            rt.telegram.send_message(chat_id, say.NO_CHANNELS)
+            rt.telegram.send_message(chat_id, t(say.NO_CHANNELS))
             return "no channels"
         if len(owned) == 1:
             return _set_status(rt, user_id, chat_id, owned[0].token, status)
         make = pause_callback if status is ChannelStatus.PAUSED else resume_callback
         keyboard = [[Button(c.title, callback_data=make(c.token))] for c in owned]
-        rt.telegram.send_message(chat_id, say.WHICH_CHANNEL, keyboard=keyboard)
+        rt.telegram.send_message(chat_id, t(say.WHICH_CHANNEL), keyboard=keyboard)
         return "asked which channel"
 
     return command
@@ -352,7 +386,7 @@ def _status_command(status: ChannelStatus) -> Callable[[Rt, int, int, int], str]
 def _set_status(rt: Rt, user_id: int, chat_id: int, token: str, status: ChannelStatus) -> str:
     channel = load_channel(rt.store, token)
     if channel is None:
-        rt.telegram.send_message(chat_id, say.NOT_OWNER)
+        rt.telegram.send_message(chat_id, t(say.NOT_OWNER))
         return "not the owner"
     problem = _owner_problem(rt, user_id, questions.data_of(channel))
     if problem is not None:
@@ -382,7 +416,7 @@ def _stats_page(rt: Rt, user_id: int, number: int, message_id: int | None) -> st
     """A page of the presser's channels' numbers (read for that page's channels only)."""
     owned = admins.owned(rt.store, user_id)
     if not owned:
-        rt.telegram.send_message(user_id, say.NO_CHANNELS)
+        rt.telegram.send_message(user_id, t(say.NO_CHANNELS))
         return "no channels"
     shown = paging.page_of(owned, number)
     text = paging.page_text(shown, [channel_stats(rt, c) for c in shown.items])
@@ -433,7 +467,7 @@ def _payouts(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
     """The owner's balance (available, in a payout, paid) and their last payouts."""
     owned = admins.owned(rt.store, user_id)
     if not owned:
-        rt.telegram.send_message(chat_id, say.NO_CHANNELS)
+        rt.telegram.send_message(chat_id, t(say.NO_CHANNELS))
         return "no channels"
     owed = owner_balance(rt.store, user_id)
     history = payout_history(rt.store, user_id, limit=5)

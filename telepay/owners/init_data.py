@@ -35,6 +35,7 @@ class WebAppUser:
     first_name: str
     last_name: str | None = None
     username: str | None = None
+    language_code: str | None = None  # the user's Telegram app language (an IETF tag), if sent
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ def _user(raw: str | None) -> WebAppUser:
         first_name=str(value.get("first_name") or ""),
         last_name=value.get("last_name") if isinstance(value.get("last_name"), str) else None,
         username=value.get("username") if isinstance(value.get("username"), str) else None,
+        language_code=value.get("language_code") if isinstance(value.get("language_code"), str) else None,
     )
 
 

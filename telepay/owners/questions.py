@@ -2,7 +2,9 @@
 an answer (checked by `telepay.channels.settings`; an `Invalid` is shown with the question again;
 a price also against NowPayments' minimum payments, whose note is said above the next question),
 which step comes next, and how the answers become a channel. The conversation itself (who is
-asked what, and what is written at the end) is `telepay.owners.commands`.
+asked what, and what is written at the end) is `telepay.owners.commands`. Questions are asked in
+the current language (the owner's: the webhook speaks to the sender); the language of the
+channel's posts is one of the answers (its buttons: each language in its own name).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import Any
 
 from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import ChannelDoc
-from shared_schemas.money import format_amount
 from shared_schemas.queries import BOT_CHATS_ADDED_BY
 from telepay.channels import settings as cs
 from telepay.channels import wallets
@@ -24,6 +25,8 @@ from telepay.channels.lookup import load_channel
 from telepay.channels.minimums import coin_minimums
 from telepay.channels.price_rules import check_price
 from telepay.channels.settings import Invalid
+from telepay.core import i18n
+from telepay.core.i18n import N_, money, t, tn
 from telepay.owners import admins
 from telepay.owners import texts as say
 from telepay.owners.bot_chats import Role, missing_rights, offers_in_chat
@@ -72,8 +75,8 @@ def _ask_pick(role: Role) -> Callable[[Rt, int, Data], Ask]:
     def ask(rt: Rt, user_id: int, data: Data) -> Ask:
         choices = _candidates(rt, user_id, data)
         if not choices:
-            return Ask(say.NO_CANDIDATES, ((say.REFRESH, say.REFRESH_ANSWER),))
-        return Ask(say.pick_channel(role.value), (*choices, (say.REFRESH, say.REFRESH_ANSWER)))
+            return Ask(t(say.NO_CANDIDATES), ((t(say.REFRESH), say.REFRESH_ANSWER),))
+        return Ask(say.pick_channel(role.value), (*choices, (t(say.REFRESH), say.REFRESH_ANSWER)))
 
     return ask
 
@@ -81,14 +84,14 @@ def _ask_pick(role: Role) -> Callable[[Rt, int, Data], Ask]:
 def _take_pick(role: Role) -> Callable[[Rt, int, Data, str], Result]:
     def take(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
         if answer == say.REFRESH_ANSWER:
-            return Invalid(say.LIST_AGAIN)
+            return Invalid(t(say.LIST_AGAIN))
         if not re.fullmatch(r"-?[0-9]{1,20}", answer):  # a chat id: ASCII digits ("²" is a digit to isdigit)
-            return Invalid(say.USE_BUTTONS)
+            return Invalid(t(say.USE_BUTTONS))
         chat_id = int(answer)
         record = rt.store.bot_chats.get(str(chat_id))
         other = data.get("closed_channel_id" if role is Role.OPEN else "open_channel_id")
         if record is None or record.status != "administrator" or chat_id == other:
-            return Invalid(say.USE_BUTTONS)
+            return Invalid(t(say.USE_BUTTONS))
         used = [o for o in offers_in_chat(rt, chat_id) if o.channel.token != data.get("token")]
         if used:
             return Invalid(say.chat_in_use(record.title, used[0].channel.title))
@@ -161,20 +164,33 @@ def _price_checked(step: Step, price_of: Callable[[Data], str]) -> Step:
 
 def _network_name(data: Data) -> str:
     net = wallets.network(str(data.get("payout_network")))
-    return net.name if net else "wallet"
+    return net.name if net else t("wallet")
+
+
+def _ask_language(data: Data) -> Ask:
+    """Each language in its own name; first the channel's (in /edit), else the owner's."""
+    first = data.get("language") or i18n.current()
+    ordered = sorted(i18n.LANGUAGES, key=lambda code: code != first)
+    return Ask(t(say.ASK_LANGUAGE), tuple((i18n.LANGUAGES[code], code) for code in ordered))
+
+
+def _usd(amount: str) -> str:
+    return money(Decimal(amount), cs.CURRENCY)
 
 
 STEPS: dict[str, Step] = {
     "open": Step(_ask_pick(Role.OPEN), _take_pick(Role.OPEN)),
     "closed": Step(_ask_pick(Role.CLOSED), _take_pick(Role.CLOSED)),
-    "title": _field(lambda d: Ask(say.ASK_TITLE), lambda d, a: cs.parse_title(a), "title"),
+    "title": _field(lambda d: Ask(t(say.ASK_TITLE)), lambda d, a: cs.parse_title(a), "title"),
     "description": _field(
-        lambda d: Ask(say.ASK_DESCRIPTION, ((say.SKIP, ""),)),
+        lambda d: Ask(t(say.ASK_DESCRIPTION), ((t(say.SKIP), ""),)),
         lambda d, a: cs.parse_description(a),
         "description",
     ),
+    "language": _field(_ask_language, lambda d, a: cs.parse_language(a), "language"),
     "tier_count": Step(
-        lambda rt, u, d: Ask(say.ASK_TIER_COUNT, (("1", "1"), ("2", "2"), ("3", "3"))), _take_tier_count
+        lambda rt, u, d: Ask(t(say.ASK_TIER_COUNT), tuple((i18n.number(n), str(n)) for n in (1, 2, 3))),
+        _take_tier_count,
     ),
     "tier_price": _price_checked(
         Step(
@@ -185,45 +201,50 @@ STEPS: dict[str, Step] = {
     ),
     "tier_days": Step(
         lambda rt, u, d: Ask(
-            say.ask_tier_days(_tier_index(d)), (("7", "7"), ("30", "30"), ("90", "90"), ("365", "365"))
+            say.ask_tier_days(_tier_index(d)), tuple((i18n.number(n), str(n)) for n in (7, 30, 90, 365))
         ),
         _take_tier_part("days", cs.parse_days),
     ),
     "tier_label": Step(
-        lambda rt, u, d: Ask(say.ask_tier_label(_tier_index(d)), ((say.SKIP, ""),)),
+        lambda rt, u, d: Ask(say.ask_tier_label(_tier_index(d)), ((t(say.SKIP), ""),)),
         _take_tier_part("label", cs.parse_label),
     ),
     "donation_min": _price_checked(
         _field(
-            lambda d: Ask(say.ASK_DONATION_MIN, (("$4.99", "4.99"), ("$1.00", "1"))),
+            lambda d: Ask(t(say.ASK_DONATION_MIN), ((_usd("4.99"), "4.99"), (_usd("1.00"), "1"))),
             lambda d, a: cs.parse_amount(a, "minimum donation", cs.DONATION_CEILING),
             "donation_min",
         ),
         lambda r: r["donation_min"],
     ),
     "donation_max": _field(
-        lambda d: Ask(say.ASK_DONATION_MAX, (("$9,999.99", "9999.99"), ("$500.00", "500"))),
+        lambda d: Ask(
+            say.ask_donation_max(cs.DONATION_CEILING), ((_usd("9999.99"), "9999.99"), (_usd("500.00"), "500"))
+        ),
         lambda d, a: cs.check_donation_max(Decimal(d["donation_min"]), a),
         "donation_max",
     ),
     "donation_message": _field(
-        lambda d: Ask(say.ASK_DONATION_MESSAGE, ((say.SKIP, ""),)),
+        lambda d: Ask(t(say.ASK_DONATION_MESSAGE), ((t(say.SKIP), ""),)),
         lambda d, a: cs.parse_donation_message(a),
         "donation_message",
     ),
     "grace": _field(
-        lambda d: Ask(say.ASK_GRACE, (("None", "0"), ("1 hour", "60"), ("1 day", "1440"))),
+        lambda d: Ask(
+            t(say.ASK_GRACE),
+            ((t(say.NO_GRACE), "0"), (say.grace_choice(60), "60"), (say.grace_choice(1440), "1440")),
+        ),
         lambda d, a: cs.parse_grace_minutes(a),
         "grace_period_minutes",
     ),
     "payout_currency": _field(
-        lambda d: Ask(say.ASK_CURRENCY, tuple((c.upper(), c) for c in wallets.PAYOUT_CURRENCIES)),
+        lambda d: Ask(t(say.ASK_CURRENCY), tuple((c.upper(), c) for c in wallets.PAYOUT_CURRENCIES)),
         lambda d, a: cs.parse_payout_currency(a),
         "payout_currency",
     ),
     "payout_network": _field(
         lambda d: Ask(
-            say.ASK_NETWORK, tuple((n.name, n.code) for n in wallets.networks_for(d["payout_currency"]))
+            t(say.ASK_NETWORK), tuple((n.name, n.code) for n in wallets.networks_for(d["payout_currency"]))
         ),
         lambda d, a: cs.parse_payout_network(d["payout_currency"], a),
         "payout_network",
@@ -234,25 +255,27 @@ STEPS: dict[str, Step] = {
         "payout_wallet",
     ),
     "payout_strategy": _field(
-        lambda d: Ask(say.ASK_STRATEGY, ((say.INSTANT, "instant"), (say.THRESHOLD, "threshold"))),
+        lambda d: Ask(t(say.ASK_STRATEGY), ((t(say.INSTANT), "instant"), (t(say.THRESHOLD), "threshold"))),
         lambda d, a: cs.parse_payout_strategy(a),
         "payout_strategy",
     ),
     "payout_threshold": _field(
-        lambda d: Ask(say.ASK_THRESHOLD), lambda d, a: cs.parse_payout_threshold(a), "payout_threshold"
+        lambda d: Ask(t(say.ASK_THRESHOLD)), lambda d, a: cs.parse_payout_threshold(a), "payout_threshold"
     ),
 }
 
-# What `/edit` can change, each a run of the questions above (in `/newchannel`'s order).
+# What `/edit` can change, each a run of the questions above (in `/newchannel`'s order); the
+# labels are the buttons of `/edit` (translated when asked).
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "channels": ("Channels", ("open", "closed")),
-    "title": ("Title", ("title",)),
-    "description": ("Description", ("description",)),
-    "tiers": ("Prices and durations", ("tier_count", "tier_price", "tier_days", "tier_label")),
-    "donations": ("Donations", ("donation_min", "donation_max", "donation_message")),
-    "grace": ("Grace period", ("grace",)),
-    "payout": ("Payout wallet", ("payout_currency", "payout_network", "payout_wallet", "confirm_wallet")),
-    "strategy": ("Payout strategy", ("payout_strategy", "payout_threshold")),
+    "channels": (N_("Channels"), ("open", "closed")),
+    "title": (N_("Title"), ("title",)),
+    "description": (N_("Description"), ("description",)),
+    "language": (N_("Language of the posts"), ("language",)),
+    "tiers": (N_("Prices and durations"), ("tier_count", "tier_price", "tier_days", "tier_label")),
+    "donations": (N_("Donations"), ("donation_min", "donation_max", "donation_message")),
+    "grace": (N_("Grace period"), ("grace",)),
+    "payout": (N_("Payout wallet"), ("payout_currency", "payout_network", "payout_wallet", "confirm_wallet")),
+    "strategy": (N_("Payout strategy"), ("payout_strategy", "payout_threshold")),
 }
 # A new channel confirms everything at once, its wallet included.
 NEW_CHANNEL_STEPS = (
@@ -264,13 +287,13 @@ NEW_CHANNEL_STEPS = (
 def _take_channel_to_edit(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
     channel = load_channel(rt.store, answer)
     if channel is None or channel.owner_user_id != user_id:
-        return Invalid(say.USE_BUTTONS)
+        return Invalid(t(say.USE_BUTTONS))
     return data_of(channel)
 
 
 def _take_group(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
     if answer not in GROUPS:
-        return Invalid(say.USE_BUTTONS)
+        return Invalid(t(say.USE_BUTTONS))
     if answer == "channels":  # chosen again from scratch: the current ones are offered too
         return {"group": answer, "open_channel_id": None, "closed_channel_id": None}
     return {"group": answer}
@@ -278,31 +301,33 @@ def _take_group(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
 
 def _take_confirm(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
     if answer not in ("yes", "no"):
-        return Invalid(say.USE_BUTTONS)
+        return Invalid(t(say.USE_BUTTONS))
     return {"confirmed": answer == "yes"}
 
 
 STEPS |= {
     "confirm": Step(
-        lambda rt, u, d: Ask(say.summary(_summary_lines(d)), ((say.GO_LIVE, "yes"), (say.CANCEL, "no"))),
+        lambda rt, u, d: Ask(
+            say.summary(_summary_lines(d)), ((t(say.GO_LIVE), "yes"), (t(say.CANCEL), "no"))
+        ),
         _take_confirm,
     ),
     # Changing where the money goes takes one more tap: the new wallet, shown in full.
     "confirm_wallet": Step(
         lambda rt, u, d: Ask(
             say.confirm_wallet(str(d.get("payout_wallet")), _network_name(d)),
-            ((say.USE_WALLET, "yes"), (say.CANCEL, "no")),
+            ((t(say.USE_WALLET), "yes"), (t(say.CANCEL), "no")),
         ),
         _take_confirm,
     ),
     "pick_channel": Step(
         lambda rt, u, d: Ask(
-            say.ASK_CHANNEL_TO_EDIT, tuple((c.title, c.token) for c in admins.owned(rt.store, u))
+            t(say.ASK_CHANNEL_TO_EDIT), tuple((c.title, c.token) for c in admins.owned(rt.store, u))
         ),
         _take_channel_to_edit,
     ),
     "pick_group": Step(
-        lambda rt, u, d: Ask(say.ASK_GROUP, tuple((label, key) for key, (label, _) in GROUPS.items())),
+        lambda rt, u, d: Ask(t(say.ASK_GROUP), tuple((t(label), key) for key, (label, _) in GROUPS.items())),
         _take_group,
     ),
 }
@@ -362,6 +387,7 @@ GROUP_FIELDS: dict[str, tuple[str, ...]] = {
     "channels": ("open_channel_id", "closed_channel_id"),
     "title": ("title",),
     "description": ("description",),
+    "language": ("language",),
     "tiers": ("tiers",),
     "donations": ("donation_min", "donation_max", "donation_message"),
     "grace": ("grace_period_minutes",),
@@ -381,28 +407,39 @@ def channel_from(data: Data, base: dict[str, Any], fields: tuple[str, ...] = SET
 
 def _summary_lines(data: Data) -> list[str]:
     lines = [
-        f"Title: {data['title']}",
-        f"Open channel: {data.get('open_title')}",
-        f"Closed channel: {data.get('closed_title')}",
+        t("Title: {title}", title=data["title"]),
+        t("Open channel: {title}", title=data.get("open_title")),
+        t("Closed channel: {title}", title=data.get("closed_title")),
     ]
     if data.get("description"):
-        lines.append(f"Description: {data['description']}")
+        lines.append(t("Description: {description}", description=data["description"]))
+    language = str(data.get("language") or i18n.SOURCE)
+    lines.append(t("Language of the posts: {language}", language=i18n.LANGUAGES.get(language, language)))
     lines += [
-        say.tier_line(i, Decimal(t["price"]), int(t["days"]), t.get("label"))
-        for i, t in enumerate(data.get("tiers") or [])
+        say.tier_line(i, Decimal(tier["price"]), int(tier["days"]), tier.get("label"))
+        for i, tier in enumerate(data.get("tiers") or [])
     ]
     lines.append(
-        f"Donations: {format_amount(Decimal(data['donation_min']), 'USD')} to "
-        f"{format_amount(Decimal(data['donation_max']), 'USD')}"
+        t(
+            "Donations: {minimum} to {maximum}",
+            minimum=_usd(data["donation_min"]),
+            maximum=_usd(data["donation_max"]),
+        )
     )
     if data.get("donation_message"):
-        lines.append(f"Donation message: {data['donation_message']}")
-    lines.append(f"Grace period: {data['grace_period_minutes']} minutes")
+        lines.append(t("Donation message: {message}", message=data["donation_message"]))
+    minutes = int(data["grace_period_minutes"])
+    lines.append(tn("Grace period: {n} minute", "Grace period: {n} minutes", minutes))
     lines.append(
-        f"Payouts: {str(data['payout_currency']).upper()} on {_network_name(data)} to {data['payout_wallet']}"
+        t(
+            "Payouts: {currency} on {network} to {wallet}",
+            currency=str(data["payout_currency"]).upper(),
+            network=_network_name(data),
+            wallet=data["payout_wallet"],
+        )
     )
-    strategy = str(data["payout_strategy"])
-    if strategy == "threshold":
-        strategy += f" (from {format_amount(Decimal(data['payout_threshold']), 'USD')})"
-    lines.append(f"Payout strategy: {strategy}")
+    if str(data["payout_strategy"]) == "threshold":
+        lines.append(t("Payout strategy: threshold (from {amount})", amount=_usd(data["payout_threshold"])))
+    else:
+        lines.append(t("Payout strategy: instant"))
     return lines

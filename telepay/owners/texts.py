@@ -1,5 +1,6 @@
-"""What the bot says to channel owners: English, short and friendly; amounts with their currency;
-UTC dates written out (`texts.when`)."""
+"""What the bot says to channel owners: short and friendly; amounts with their currency; UTC dates
+written out. Each text is in the current language (`telepay.core.i18n`: the owner's, inside
+`speaking_to`); texts kept as constants are marked with `N_` and translated where used, `t(say.X)`."""
 
 from __future__ import annotations
 
@@ -8,304 +9,427 @@ from datetime import datetime
 from decimal import Decimal
 
 from shared_schemas.documents import ChannelDoc, ChannelStatus, PayoutDoc, PayoutState
-from shared_schemas.money import format_amount
 from telepay.channels.paging import listed_title
+from telepay.core.i18n import N_, day, listing, money, number, t, tn, when
 from telepay.payouts.ledger import Balance
-from telepay.subscriptions.texts import duration, when
-
-ROLE_WORDS = {"open": "open channel (where I post your offer)", "closed": "closed channel (members only)"}
+from telepay.subscriptions.texts import duration
 
 
-def _list(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+def _rights(missing: Sequence[str]) -> str:
+    """The rights (English words of `bot_chats.REQUIRED_RIGHTS`), translated and listed."""
+    return listing([t(words) for words in missing])
 
 
 def rights_problem(role: str, missing: Sequence[str]) -> str:
-    return f"In the {role} channel I'm missing the right to {_list(missing)}."
+    if role == "open":
+        return t("In the open channel I'm missing the right to {rights}.", rights=_rights(missing))
+    return t("In the closed channel I'm missing the right to {rights}.", rights=_rights(missing))
+
+
+def _role_status(role: str, lacking: Sequence[str]) -> str:
+    if lacking and role == "open":
+        return t(
+            "• As the open channel (where I post your offer) I still need the right to {rights}.",
+            rights=_rights(lacking),
+        )
+    if lacking:
+        return t(
+            "• As the closed channel (members only) I still need the right to {rights}.",
+            rights=_rights(lacking),
+        )
+    if role == "open":
+        return t("• It can be your open channel (where I post your offer): I have every right I need there.")
+    return t("• It can be your closed channel (members only): I have every right I need there.")
 
 
 def bot_status(title: str, is_admin: bool, missing: Mapping[str, Sequence[str]]) -> str:
     if not is_admin:
-        return f"I'm no longer an admin of {title}, so I can't sell access through it."
-    lines = [f"👋 I'm now an admin of {title}."]
-    for role, lacking in missing.items():
-        what = ROLE_WORDS[role]
-        if lacking:
-            lines.append(f"• As the {what} I still need the right to {_list(lacking)}.")
-        else:
-            lines.append(f"• It can be your {what}: I have every right I need there.")
-    lines.append("When both your channels are ready, send /newchannel to set up your offer.")
+        return t("I'm no longer an admin of {title}, so I can't sell access through it.", title=title)
+    lines = [t("👋 I'm now an admin of {title}.", title=title)]
+    lines += [_role_status(role, lacking) for role, lacking in missing.items()]
+    lines.append(t("When both your channels are ready, send /newchannel to set up your offer."))
     return "\n".join(lines)
 
 
 def offer_affected(offer_title: str, chat_title: str, problem: str | None) -> str:
     if problem is None:
-        return f"✅ {chat_title}: I have the rights I need again, so your offer {offer_title} works normally."
-    return (
-        f"⚠️ This affects your live offer {offer_title}: {problem} "
-        "Please give me that right again in the channel's admin settings."
+        return t(
+            "✅ {chat}: I have the rights I need again, so your offer {offer} works normally.",
+            chat=chat_title,
+            offer=offer_title,
+        )
+    return t(
+        "⚠️ This affects your live offer {offer}: {problem} "
+        "Please give me that right again in the channel's admin settings.",
+        offer=offer_title,
+        problem=problem,
     )
 
 
 # -- commands ---------------------------------------------------------------------------------------
+# Each menu: (command, its description in English); `owners.commands.publish_command_menus` sets
+# it in every language.
 BUYER_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("start", "Open a channel's offer"),
-    ("subscriptions", "Your subscriptions, and a way back in"),
-    ("help", "What this bot does"),
+    ("start", N_("Open a channel's offer")),
+    ("subscriptions", N_("Your subscriptions, and a way back in")),
+    ("language", N_("Choose the language I write in")),
+    ("help", N_("What this bot does")),
 )
 OWNER_COMMANDS: tuple[tuple[str, str], ...] = (
     *BUYER_COMMANDS,
-    ("newchannel", "Sell access to a channel"),
-    ("channels", "Your channels and their links"),
-    ("edit", "Change a channel's settings"),
-    ("pause", "Stop new sales"),
-    ("resume", "Restart new sales"),
-    ("stats", "Subscribers, sales and donations"),
-    ("payouts", "Your balance and payouts"),
-    ("broadcast", "Re-post your offers now"),
-    ("cancel", "Leave the current setup"),
+    ("newchannel", N_("Sell access to a channel")),
+    ("channels", N_("Your channels and their links")),
+    ("edit", N_("Change a channel's settings")),
+    ("pause", N_("Stop new sales")),
+    ("resume", N_("Restart new sales")),
+    ("stats", N_("Subscribers, sales and donations")),
+    ("payouts", N_("Your balance and payouts")),
+    ("broadcast", N_("Re-post your offers now")),
+    ("cancel", N_("Leave the current setup")),
 )
 
-CANCELLED = "Cancelled. Nothing was saved."
-NOTHING_TO_CANCEL = "There's nothing to cancel."
-EXPIRED = "Your earlier setup expired after 24 hours without an answer, so nothing was saved. Send /newchannel to start again."
-NO_CHANNELS = "You don't have a channel with me yet. Send /newchannel to set one up."
-NOT_OWNER = "Only the channel's owner can change it."
-STALE_BUTTON = "That button belongs to an earlier question."
-BUSY = "I was handling another answer of yours at the same moment, so I didn't use this one."
-NO_CANDIDATES = (
+CANCELLED = N_("Cancelled. Nothing was saved.")
+NOTHING_TO_CANCEL = N_("There's nothing to cancel.")
+EXPIRED = N_(
+    "Your earlier setup expired after 24 hours without an answer, so nothing was saved. Send /newchannel to start again."
+)
+NO_CHANNELS = N_("You don't have a channel with me yet. Send /newchannel to set one up.")
+NOT_OWNER = N_("Only the channel's owner can change it.")
+STALE_BUTTON = N_("That button belongs to an earlier question.")
+BUSY = N_("I was handling another answer of yours at the same moment, so I didn't use this one.")
+NO_CANDIDATES = N_(
     "To start, add me as an admin to two channels: the open one, where I post your offer, and the "
     "closed one your subscribers join. Both must be channels you created. Then send /newchannel again."
 )
-SKIP = "Skip"
+SKIP = N_("Skip")
+THAT_CHANNEL = N_("that channel")
 
 
 def creator_needed(title: str) -> str:
-    return f"Only the creator of {title} can sell it or change its offer. Nothing was changed."
+    return t("Only the creator of {title} can sell it or change its offer. Nothing was changed.", title=title)
 
 
 def state_of(channel: ChannelDoc) -> str:
     if channel.bot_rights_problem:
-        return "⚠️ rights problem"
-    return "🟢 live" if channel.status is ChannelStatus.ACTIVE else "⏸ paused"
+        return t("⚠️ rights problem")
+    return t("🟢 live") if channel.status is ChannelStatus.ACTIVE else t("⏸ paused")
 
 
 def channel_line(channel: ChannelDoc, link: str, donate_link: str) -> str:
     state = state_of(channel)
-    lines = [f"{listed_title(channel.title)} — {state}", f"Link: {link}", f"Donations: {donate_link}"]
+    lines = [
+        f"{listed_title(channel.title)} — {state}",
+        t("Link: {link}", link=link),
+        t("Donations: {link}", link=donate_link),
+    ]
     if channel.bot_rights_problem:
         lines.append(channel.bot_rights_problem)
     return "\n".join(lines)
 
 
 def live(title: str, link: str, donate_link: str) -> str:
-    return (
-        f"🎉 {title} is live!\n\n"
-        f"Share this link with buyers: {link}\n"
-        f"Donations: {donate_link}\n\n"
-        "I'm posting your offer in the open channel now, and again every day at 09:00 UTC."
+    return t(
+        "🎉 {title} is live!\n\n"
+        "Share this link with buyers: {link}\n"
+        "Donations: {donate_link}\n\n"
+        "I'm posting your offer in the open channel now, and again every day at 09:00 UTC.",
+        title=title,
+        link=link,
+        donate_link=donate_link,
     )
 
 
 def paused(title: str) -> str:
-    return (
-        f"⏸ {title} is paused: no new sales and no daily post. Current subscribers keep their access. "
-        "Send /resume to start selling again."
+    return t(
+        "⏸ {title} is paused: no new sales and no daily post. Current subscribers keep their access. "
+        "Send /resume to start selling again.",
+        title=title,
     )
 
 
 def resumed(title: str) -> str:
-    return f"▶️ {title} is selling again; I'm posting the offer in the open channel."
+    return t("▶️ {title} is selling again; I'm posting the offer in the open channel.", title=title)
 
 
-USE_WALLET = "✅ Use this wallet"
+USE_WALLET = N_("✅ Use this wallet")
 
 
 def confirm_wallet(address: str, network: str) -> str:
-    return (
-        f"Send future payouts to this {network} wallet?\n\n{address}\n\n"
-        "Check it character by character: payouts sent to a wrong address cannot be recovered."
+    return t(
+        "Send future payouts to this {network} wallet?\n\n{address}\n\n"
+        "Check it character by character: payouts sent to a wrong address cannot be recovered.",
+        network=network,
+        address=address,
     )
 
 
 def wallet_changed(address: str) -> str:
-    return (
-        f"\n\n💸 Your payout wallet is now {address}. It applies to future payouts; a payout "
-        "already under way still goes to the wallet it started with."
+    return "\n\n" + t(
+        "💸 Your payout wallet is now {address}. It applies to future payouts; a payout "
+        "already under way still goes to the wallet it started with.",
+        address=address,
     )
 
 
-CANCEL_WALLET_CHANGE = "↩️ Cancel this change"
+CANCEL_WALLET_CHANGE = N_("↩️ Cancel this change")
 
 
 def wallet_held(title: str, address: str | None, previous: str | None, until: datetime) -> str:
     """The owner's notice of a wallet change (sent wherever the change was made)."""
-    back = f"the wallet before ({previous})" if previous else "no wallet, as before"
-    return (
-        f"🔒 The payout wallet of {title} changed to {address or 'none'}.\n"
-        f"To keep your money safe, payouts of {title} wait until {when(until)}.\n"
-        f"Wasn't you? Tap below to cancel the change: payouts go back to {back}."
+    if address:
+        changed = t("🔒 The payout wallet of {title} changed to {address}.", title=title, address=address)
+    else:
+        changed = t("🔒 The payout wallet of {title} changed to none.", title=title)
+    wait = t(
+        "To keep your money safe, payouts of {title} wait until {until}.", title=title, until=when(until)
     )
+    if previous:
+        back = t(
+            "Wasn't you? Tap below to cancel the change: payouts go back to the wallet before ({previous}).",
+            previous=previous,
+        )
+    else:
+        back = t("Wasn't you? Tap below to cancel the change: payouts go back to no wallet, as before.")
+    return "\n".join((changed, wait, back))
 
 
 def wallet_restored(title: str, previous: str | None) -> str:
-    where = f"go to {previous} again" if previous else "wait for a wallet, as before"
-    return f"↩️ Change cancelled. Payouts of {title} {where}. If someone else made it, change your Telegram password now."
+    if previous:
+        return t(
+            "↩️ Change cancelled. Payouts of {title} go to {previous} again. If someone else made it, "
+            "change your Telegram password now.",
+            title=title,
+            previous=previous,
+        )
+    return t(
+        "↩️ Change cancelled. Payouts of {title} wait for a wallet, as before. If someone else made it, "
+        "change your Telegram password now.",
+        title=title,
+    )
 
 
-WALLET_CANCEL_STALE = "That change was already undone or replaced by a newer one."
+WALLET_CANCEL_STALE = N_("That change was already undone or replaced by a newer one.")
 
 
 def payouts_held(title: str, until: datetime) -> str:
-    return f"🔒 {title}: payouts held until {when(until)} (the payout wallet changed)."
+    return t(
+        "🔒 {title}: payouts held until {until} (the payout wallet changed).", title=title, until=when(until)
+    )
 
 
 def saved(title: str) -> str:
-    return f"✅ Saved. {title} now uses the new settings (invoices already sent keep their price)."
+    return t(
+        "✅ Saved. {title} now uses the new settings (invoices already sent keep their price).", title=title
+    )
 
 
 def tier_line(index: int, price: Decimal, days: int, label: str | None) -> str:
-    name = f" ({label})" if label else ""
-    return f"Tier {index + 1}{name}: {format_amount(price, 'USD')} for {duration(days)}"
+    values = {"number": number(index + 1), "price": money(price, "USD"), "duration": duration(days)}
+    if label:
+        return t("Tier {number} ({label}): {price} for {duration}", label=label, **values)
+    return t("Tier {number}: {price} for {duration}", **values)
 
 
 def stats(
     title: str, active: int, expiring: int, windows: Sequence[tuple[int, int, int, Decimal, Decimal]]
 ) -> str:
     title = listed_title(title)
-    lines = [f"📊 {title}", f"Active subscribers: {active}", f"Ending in the next 7 days: {expiring}"]
+    lines = [
+        f"📊 {title}",
+        t("Active subscribers: {count}", count=number(active)),
+        t("Ending in the next 7 days: {count}", count=number(expiring)),
+    ]
     for days, new, renewed, revenue, donations in windows:
         lines.append(
-            f"Last {days} days: {new} new, {renewed} renewed, {format_amount(revenue, 'USD')} in sales, "
-            f"{format_amount(donations, 'USD')} in donations"
+            tn(
+                "Last {n} day: {new} new, {renewed} renewed, {sales} in sales, {donations} in donations",
+                "Last {n} days: {new} new, {renewed} renewed, {sales} in sales, {donations} in donations",
+                days,
+                new=number(new),
+                renewed=number(renewed),
+                sales=money(revenue, "USD"),
+                donations=money(donations, "USD"),
+            )
         )
     return "\n".join(lines)
 
 
 # -- /newchannel and /edit --------------------------------------------------------------------------
-NEW_CHANNEL_INTRO = (
+NEW_CHANNEL_INTRO = N_(
     "Let's set up your channel. I'll ask a few questions; send /cancel at any time to stop "
     "(nothing is saved until you confirm at the end)."
 )
-REFRESH = "🔄 Refresh the list"
+REFRESH = N_("🔄 Refresh the list")
 REFRESH_ANSWER = "refresh"
-LIST_AGAIN = "Here's the list again."
-USE_BUTTONS = "Please choose with the buttons below."
-ASK_TITLE = "What's the name buyers will see? (e.g. Night Owls Club)"
-ASK_DESCRIPTION = "Describe what subscribers get, in a few lines (or tap Skip)."
-ASK_TIER_COUNT = "How many prices do you want to offer? (1 to 3, e.g. monthly and yearly)"
-ASK_DONATION_MIN = "Donations: what's the smallest amount you accept, in USD?"
-ASK_DONATION_MAX = "And the largest donation, in USD? (at most $9,999.99)"
-ASK_DONATION_MESSAGE = "A message for the donation post in your closed channel? (or tap Skip)"
-ASK_GRACE = (
+LIST_AGAIN = N_("Here's the list again.")
+USE_BUTTONS = N_("Please choose with the buttons below.")
+ASK_TITLE = N_("What's the name buyers will see? (e.g. Night Owls Club)")
+ASK_DESCRIPTION = N_("Describe what subscribers get, in a few lines (or tap Skip).")
+ASK_LANGUAGE = N_(
+    "In which language should I write the posts in your channels (the daily offer, the donation post)?"
+)
+ASK_TIER_COUNT = N_("How many prices do you want to offer? (1 to 3, e.g. monthly and yearly)")
+ASK_DONATION_MIN = N_("Donations: what's the smallest amount you accept, in USD?")
+ASK_DONATION_MESSAGE = N_("A message for the donation post in your closed channel? (or tap Skip)")
+ASK_GRACE = N_(
     "Grace period: how many minutes may subscribers stay after their access ends? (0 to 10080, e.g. 60)"
 )
-ASK_CURRENCY = "Which coin should your earnings be paid out in?"
-ASK_NETWORK = "On which network?"
-ASK_STRATEGY = "How should payouts be made?"
-INSTANT = "Instant: after every payment"
-THRESHOLD = "Threshold: once they add up"
-ASK_THRESHOLD = "Pay out once your earnings reach how much, in USD? (e.g. 100)"
-GO_LIVE = "✅ Go live"
-CANCEL = "✖️ Cancel"
-ASK_CHANNEL_TO_EDIT = "Which channel do you want to change?"
-ASK_GROUP = "What do you want to change? (a price change applies to new invoices only)"
-WHICH_CHANNEL = "Which channel?"
+ASK_CURRENCY = N_("Which coin should your earnings be paid out in?")
+ASK_NETWORK = N_("On which network?")
+ASK_STRATEGY = N_("How should payouts be made?")
+INSTANT = N_("Instant: after every payment")
+THRESHOLD = N_("Threshold: once they add up")
+ASK_THRESHOLD = N_("Pay out once your earnings reach how much, in USD? (e.g. 100)")
+GO_LIVE = N_("✅ Go live")
+CANCEL = N_("✖️ Cancel")
+ASK_CHANNEL_TO_EDIT = N_("Which channel do you want to change?")
+ASK_GROUP = N_("What do you want to change? (a price change applies to new invoices only)")
+WHICH_CHANNEL = N_("Which channel?")
+NO_GRACE = N_("None")
+
+
+def ask_donation_max(ceiling: Decimal) -> str:
+    return t("And the largest donation, in USD? (at most {ceiling})", ceiling=money(ceiling, "USD"))
 
 
 def pick_channel(role: str) -> str:
     if role == "open":
-        return (
+        return t(
             "Which channel is the open one, where I post your offer? I list the channels where "
             "you and I are both admins."
         )
-    return "Which channel is the closed one, that subscribers join?"
+    return t("Which channel is the closed one, that subscribers join?")
 
 
 def chat_in_use(title: str, offer: str) -> str:
-    return f"{title} is already used by the offer {offer}. Please choose another channel (or /cancel to start over)."
+    return t(
+        "{title} is already used by the offer {offer}. Please choose another channel (or /cancel to start over).",
+        title=title,
+        offer=offer,
+    )
 
 
 def rights_missing_for(title: str, role: str, missing: Sequence[str]) -> str:
-    return (
-        f"I can't use {title} as the {ROLE_WORDS[role]} yet: I'm missing the right to {_list(missing)}. "
-        "Give me that right in the channel's admin settings, then choose it again."
+    if role == "open":
+        return t(
+            "I can't use {title} as the open channel (where I post your offer) yet: I'm missing the "
+            "right to {rights}. Give me that right in the channel's admin settings, then choose it again.",
+            title=title,
+            rights=_rights(missing),
+        )
+    return t(
+        "I can't use {title} as the closed channel (members only) yet: I'm missing the right to "
+        "{rights}. Give me that right in the channel's admin settings, then choose it again.",
+        title=title,
+        rights=_rights(missing),
     )
 
 
 def ask_tier_price(index: int, count: int) -> str:
-    return f"Price {index + 1} of {count}: how much, in USD? (e.g. 4.99)"
+    return t(
+        "Price {number} of {count}: how much, in USD? (e.g. 4.99)",
+        number=number(index + 1),
+        count=number(count),
+    )
 
 
 def ask_tier_days(index: int) -> str:
-    return f"Price {index + 1}: how many days of access does it buy? (1 to 3650)"
+    return t("Price {number}: how many days of access does it buy? (1 to 3650)", number=number(index + 1))
 
 
 def ask_tier_label(index: int) -> str:
-    return f"Price {index + 1}: a short name buyers see, e.g. Monthly (or tap Skip)."
+    return t("Price {number}: a short name buyers see, e.g. Monthly (or tap Skip).", number=number(index + 1))
 
 
 def ask_wallet(network: str, currency: str) -> str:
-    return f"Your {network} wallet address for {currency.upper()} payouts?"
+    return t(
+        "Your {network} wallet address for {currency} payouts?", network=network, currency=currency.upper()
+    )
+
+
+def grace_choice(minutes: int) -> str:
+    """A grace period's button: `1 hour`, `1 day`."""
+    if minutes % 1440 == 0:
+        return tn("{n} day", "{n} days", minutes // 1440)
+    if minutes % 60 == 0:
+        return tn("{n} hour", "{n} hours", minutes // 60)
+    return tn("{n} minute", "{n} minutes", minutes)
 
 
 def summary(lines: Sequence[str]) -> str:
-    return "Here's your channel:\n\n" + "\n".join(lines) + "\n\nShall I put it live?"
+    return t("Here's your channel:") + "\n\n" + "\n".join(lines) + "\n\n" + t("Shall I put it live?")
 
 
-OPEN_APP = "📊 Open dashboard"
+OPEN_APP = N_("📊 Open dashboard")
 
 
 def _amounts(sums: Mapping[str, Decimal]) -> str:
-    shown = [
-        f"{amount.normalize():f} {currency.upper()}" for currency, amount in sorted(sums.items()) if amount
-    ]
-    return ", ".join(shown) or "nothing"
+    shown = [money(amount, currency) for currency, amount in sorted(sums.items()) if amount]
+    return ", ".join(shown) or t("nothing")
+
+
+# How a payout ended, in the owner's words (`PayoutDoc.state`).
+PAYOUT_STATES: dict[PayoutState, str] = {
+    PayoutState.RESERVED: N_("reserved"),
+    PayoutState.CREATED: N_("created"),
+    PayoutState.VERIFIED: N_("verified"),
+    PayoutState.SENDING: N_("sending"),
+    PayoutState.FINISHED: N_("finished"),
+    PayoutState.FAILED: N_("failed"),
+}
 
 
 def payouts(owed: Balance, history: Sequence[PayoutDoc]) -> str:
     """`/payouts`: what is owed (net of the platform fee, in the settlement currency), what a payout
     is carrying right now, what was paid, and the last payouts with how they ended."""
     lines = [
-        "💸 Your payouts",
-        f"Available: {_amounts(owed.available)}",
-        f"In a payout now: {_amounts(owed.reserved)}",
-        f"Paid so far: {_amounts(owed.paid)}",
+        t("💸 Your payouts"),
+        t("Available: {amounts}", amounts=_amounts(owed.available)),
+        t("In a payout now: {amounts}", amounts=_amounts(owed.reserved)),
+        t("Paid so far: {amounts}", amounts=_amounts(owed.paid)),
     ]
     if history:
         lines.append("")
-        lines.append("Last payouts:")
+        lines.append(t("Last payouts:"))
         for payout in history:
-            state = (
-                payout.state.value
-                if payout.state is not PayoutState.FAILED
-                else f"failed ({payout.failure_reason})"
-            )
-            lines.append(
-                f"• {payout.created_at:%-d %B %Y}: {payout.amount.normalize():f} {payout.currency.upper()} — {state}"
-            )
+            values = {"day": day(payout.created_at), "amount": money(payout.amount, payout.currency)}
+            if payout.state is PayoutState.FAILED:
+                lines.append(
+                    t("• {day}: {amount} — failed ({reason})", reason=payout.failure_reason, **values)
+                )
+            else:
+                lines.append(t("• {day}: {amount} — {state}", state=t(PAYOUT_STATES[payout.state]), **values))
     return "\n".join(lines)
 
 
 def transferred_to_you(title: str, wallet_cleared: bool) -> str:
-    wallet = (
-        "Set your payout wallet with /edit: payouts wait for it."
-        if wallet_cleared
-        else "Its payout wallet stays as it was; /edit changes it."
+    if wallet_cleared:
+        return t(
+            "🔑 {title} is now yours: TelePay support moved it to this account. "
+            "Set your payout wallet with /edit: payouts wait for it.",
+            title=title,
+        )
+    return t(
+        "🔑 {title} is now yours: TelePay support moved it to this account. "
+        "Its payout wallet stays as it was; /edit changes it.",
+        title=title,
     )
-    return f"🔑 {title} is now yours: TelePay support moved it to this account. {wallet}"
 
 
 def transferred_away(title: str) -> str:
-    return (
-        f"🔑 {title} was moved to another Telegram account by TelePay support, at its creator's request. "
-        "If you didn't ask for this, write to support at once."
+    return t(
+        "🔑 {title} was moved to another Telegram account by TelePay support, at its creator's request. "
+        "If you didn't ask for this, write to support at once.",
+        title=title,
     )
 
 
 def members_moved(count: int, title: str) -> str:
-    people = "1 subscriber" if count == 1 else f"{count} subscribers"
-    return (
-        f"📦 {people} of {title} moved with it: each gets a Join button for the new closed channel "
-        "within a few minutes, and is removed from both channels when their access ends."
+    return tn(
+        "📦 {n} subscriber of {title} moved with it: each gets a Join button for the new closed channel "
+        "within a few minutes, and is removed from both channels when their access ends.",
+        "📦 {n} subscribers of {title} moved with it: each gets a Join button for the new closed channel "
+        "within a few minutes, and is removed from both channels when their access ends.",
+        count,
+        title=title,
     )

@@ -13,7 +13,9 @@ from shared_schemas.telegram import Button, Keyboard
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.channels import wallet_hold
 from telepay.channels.changes import changed, record
+from telepay.core.i18n import t
 from telepay.core.store import Tx
+from telepay.core.users import speaking_to
 from telepay.owners import texts as say
 from telepay.runtime import Runtime
 
@@ -21,10 +23,11 @@ log = logging.getLogger("telepay.owner_bot")
 
 
 def notice(channel: ChannelDoc, hold: WalletHold) -> tuple[str, Keyboard]:
-    """The owner's notice of the change and its cancel button (the bot, the app and the CLI send it)."""
+    """The owner's notice of the change and its cancel button (the bot and the CLI send it), in the
+    current language: made inside `speaking_to(store, channel.owner_user_id)`."""
     text = say.wallet_held(channel.title, channel.payout_wallet, hold.previous_wallet, hold.until)
     button = Button(
-        say.CANCEL_WALLET_CHANGE,
+        t(say.CANCEL_WALLET_CHANGE),
         callback_data=wallet_cancel_callback(channel.token, wallet_hold.stamp(hold)),
     )
     return text, [[button]]
@@ -50,9 +53,10 @@ def announce(rt: Runtime[TelegramSettings], channel: ChannelDoc) -> bool:
     if hold is None or wallet_hold.held_until(channel, rt.clock.now()) is None:
         return False
     alert(channel, hold)
-    text, keyboard = notice(channel, hold)
     try:
-        rt.telegram.send_message(channel.owner_user_id, text, keyboard=keyboard)
+        with speaking_to(rt.store, channel.owner_user_id):
+            text, keyboard = notice(channel, hold)
+            rt.telegram.send_message(channel.owner_user_id, text, keyboard=keyboard)
     except (TelegramForbidden, TelegramBadRequest) as error:
         log.warning(
             "the owner could not be told of the wallet change: %s",
@@ -96,5 +100,5 @@ def cancel(rt: Runtime[TelegramSettings], user_id: int, token: str, hold_stamp: 
             user_id, say.wallet_restored(channel.title, channel.wallet_hold.previous_wallet)
         )
     elif outcome == "stale":
-        rt.telegram.send_message(user_id, say.WALLET_CANCEL_STALE)
+        rt.telegram.send_message(user_id, t(say.WALLET_CANCEL_STALE))
     return f"wallet change {outcome}"

@@ -2,8 +2,9 @@
 the whole local stack: the demo owner goes live through the bot, two buyers subscribe and one
 donates; the owner opens the app from the bot's button URL with a signed initData and sees those
 numbers, filters subscribers, exports them as CSV, changes a price that the next buyer sees in the
-bot's offer; a tampered initData and a stranger see nothing. Screenshots (phone-sized, light and
-dark) go to docs/images/, where the README shows them.
+bot's offer; a tampered initData and a stranger see nothing; a Persian-speaking owner's app reads
+right to left, its numbers and dates written as Persian writes them. Screenshots (phone-sized,
+light, dark and right to left) go to docs/images/, where the README shows them.
 
 Nothing leaves the machine: every request that is not loopback is refused, and Telegram's
 `telegram-web-app.js` is served from a local shim (tests/e2e/browser/)."""
@@ -116,8 +117,12 @@ def _button_url(tg: TelegramControl, owner: int, command: str) -> str:
     return str(app["web_app"]["url"])
 
 
-def _init_data(endpoints: dict[str, Any], user_id: int, first_name: str = "Olivia") -> str:
-    user = {"id": user_id, "first_name": first_name}
+def _init_data(
+    endpoints: dict[str, Any], user_id: int, first_name: str = "Olivia", language_code: str | None = None
+) -> str:
+    user: dict[str, Any] = {"id": user_id, "first_name": first_name}
+    if language_code:
+        user["language_code"] = language_code  # the owner's Telegram app language, as Telegram signs it
     return for_user(user, endpoints["telegram_bot_token"], int(time.time()))
 
 
@@ -165,7 +170,7 @@ def test_the_owner_sees_filters_exports_and_changes_her_channel(
     page.click("#save")
     page.wait_for_selector("#message.ok")
     # Saved, and the owner reads which coins NowPayments' minimum payments leave out at $7.
-    assert "Heads-up: NowPayments can't take $7.00 USD in USDTTRC20" in page.inner_text("#message")
+    assert "Heads-up: NowPayments can't take $7.00 in USDTTRC20" in page.inner_text("#message")
     buyer = tg.user("Max")
     tg.say(buyer, f"/start {demo['token']}")
     offer = tg.wait_message(buyer, "Choose how long")
@@ -219,4 +224,35 @@ def test_the_owner_app_link_printed_by_make_run_opens(
     page.goto(link)  # outside Telegram: no script, the initData comes from the URL fragment
     page.wait_for_selector("#active")
     wait_for("the overview", lambda: page.inner_text("#active b") == "2" or None)
+    page.close()
+
+
+def test_a_persian_speaking_owner_reads_the_app_right_to_left(
+    browser: Any, endpoints: dict[str, Any]
+) -> None:
+    """Another owner, whose Telegram speaks Persian, goes live through the bot and gets a subscriber;
+    her app says `lang=fa dir=rtl`, lays out right to left and writes numbers, amounts and dates
+    as Persian does (its texts are English until the Persian catalog has them)."""
+    tg, np = TelegramControl(endpoints), NowPaymentsControl(endpoints)
+    ids = setup_channel(tg, lambda _: None)
+    subscribe(tg, np, tg.user("Sara"), Channel(ids["token"], ids["owner"], ids["open"], ids["closed"]))
+    page = open_app(
+        browser,
+        endpoints["functions"]["owner_app"],
+        _init_data(endpoints, ids["owner"], "Shirin", "fa"),
+        LIGHT,
+    )
+    page.wait_for_selector("#active")
+    wait_for("the overview", lambda: page.inner_text("#active b") == "۱" or None)  # Persian digits
+    root = page.evaluate("[document.documentElement.lang, document.documentElement.dir]")
+    assert root == ["fa", "rtl"]
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    assert "۵" in page.inner_text("#revenue b")  # $5.00 as Persian writes it
+    tabs = page.evaluate("[...document.querySelectorAll('nav button')].map(b => b.getBoundingClientRect().x)")
+    assert tabs == sorted(tabs, reverse=True)  # Overview rightmost, then leftwards
+    page.screenshot(path=str(SCREENSHOTS / "owner-app-rtl.png"))
+    page.click("nav button[data-tab=subscribers]")
+    page.wait_for_selector("tr.sub")
+    since = page.inner_text("tr.sub td:nth-child(3)")
+    assert any("۰" <= c <= "۹" for c in since), since  # a date written out in Persian
     page.close()

@@ -18,8 +18,8 @@ from tests.memory_store import MemoryStore
 from tests.operator_cli.test_main import EXAMPLE, channel_file, ok, run
 
 AT_FIVE = (
-    "tiers[0].price: Heads-up: NowPayments can't take $5.00 USD in USDTTRC20 (from $9.00 USD), "
-    "USDC (from $15.00 USD), USDTERC20 (from $15.00 USD) and USDT (from $50.00 USD), so buyers can "
+    "tiers[0].price: Heads-up: NowPayments can't take $5.00 in USDTTRC20 (from $9.00), "
+    "USDC (from $15.00), USDTERC20 (from $15.00) and USDT (from $50.00), so buyers can "
     "pay with the other 12 coins only."
 )
 
@@ -48,9 +48,7 @@ def test_register_says_which_coins_each_low_price_leaves_out(
     _, env = standin
     result = ok(_cli(MemoryStore(), env, "channels", "register", str(EXAMPLE)))
     assert f"note: {AT_FIVE}" in result.stdout
-    assert "note: donation_min: Heads-up: NowPayments can't take $2.00 USD in BTC (from $2.50 USD)" in (
-        result.stdout
-    )
+    assert "note: donation_min: Heads-up: NowPayments can't take $2.00 in BTC (from $2.50)" in (result.stdout)
     answer = json.loads(ok(_cli(MemoryStore(), env, "--json", "channels", "register", str(EXAMPLE))).stdout)
     assert answer["token"] == "NightOwls2026"
     assert [n["field"] for n in answer["notes"]] == ["tiers[0].price", "tiers[1].price", "donation_min"]
@@ -65,8 +63,8 @@ def test_a_price_no_coin_takes_is_refused_and_nothing_is_written(
     result = _cli(store, env, "channels", "register", str(cheap))
     assert result.exit_code == 1 and result.stdout == ""
     assert (
-        "  tiers[0].price: NowPayments can't take $0.25 USD in any coin buyers pay with. "
-        "Please set at least $0.30 USD." in result.stderr
+        "  tiers[0].price: NowPayments can't take $0.25 in any coin buyers pay with. "
+        "Please set at least $0.30." in result.stderr
     )
     assert store.channels.get("NightOwls2026") is None
 
@@ -85,7 +83,7 @@ def test_update_checks_only_the_prices_it_changes(
     donation = tmp_path / "donation.json"
     donation.write_text(json.dumps({"donation_min": "0.25"}))
     refused = _cli(store, env, "channels", "update", "NightOwls2026", str(donation))
-    assert refused.exit_code == 1 and "  donation_min: NowPayments can't take $0.25 USD" in refused.stderr
+    assert refused.exit_code == 1 and "  donation_min: NowPayments can't take $0.25" in refused.stderr
     channel = store.channels.get("NightOwls2026")
     assert channel is not None and str(channel.donation_min) == "2.00"
 

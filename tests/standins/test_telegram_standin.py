@@ -1116,6 +1116,46 @@ def test_commands_are_kept_per_scope(tg: Harness) -> None:
     assert tg.api("setMyCommands", commands=[], scope={"type": "nonsense"}).status_code == 400
 
 
+def test_commands_are_kept_per_language_and_what_telegram_refuses_is_refused(tg: Harness) -> None:
+    from telegram import BotCommand, BotCommandScopeChat
+
+    english = [BotCommand("start", "Open an offer")]
+    russian = [BotCommand("start", "Открыть предложение")]
+
+    async def scenario(bot: Bot) -> tuple[Any, ...]:
+        await bot.set_my_commands(english)
+        await bot.set_my_commands(russian, language_code="ru")
+        await bot.set_my_commands(russian, scope=BotCommandScopeChat(77), language_code="ru")
+        return (
+            await bot.get_my_commands(),
+            await bot.get_my_commands(language_code="ru"),
+            await bot.get_my_commands(language_code="uk"),  # none of its own: exactly that, empty
+            await bot.get_my_commands(scope=BotCommandScopeChat(77)),
+            await bot.get_my_commands(scope=BotCommandScopeChat(77), language_code="ru"),
+        )
+
+    default, ru, uk, chat, chat_ru = run(scenario, tg.url)
+    assert [c.description for c in default] == ["Open an offer"]
+    assert [c.description for c in ru] == [c.description for c in chat_ru] == ["Открыть предложение"]
+    assert list(uk) == [] and list(chat) == []
+    [bot] = tg.ctl("GET", "/bots")["bots"]
+    assert bot["language_commands"]["ru"]["chat:77"][0]["command"] == "start"
+    assert bot["scoped_commands"] == {}
+    command = [{"command": "start", "description": "Open an offer"}]
+    # TDLib: a language code is empty or two lowercase letters; a description 1 to 256 characters.
+    for code in ("pt_BR", "pt-br", "RU", "eng", "r"):
+        refused = tg.api("setMyCommands", commands=command, language_code=code)
+        assert refused.status_code == 400
+        assert refused.json()["description"] == "Bad Request: Invalid language code specified"
+    assert tg.api("getMyCommands", language_code="pt_BR").status_code == 400
+    for description, reason in (("  ", "must be non-empty"), ("x" * 257, "must not exceed 256")):
+        refused = tg.api("setMyCommands", commands=[{"command": "start", "description": description}])
+        assert refused.status_code == 400 and reason in refused.json()["description"]
+    assert (
+        tg.api("setMyCommands", commands=[{"command": "start", "description": "x" * 256}]).status_code == 200
+    )
+
+
 def test_the_menu_button_of_a_private_chat_opens_a_web_app(tg: Harness) -> None:
     from telegram import MenuButtonWebApp, WebAppInfo
 

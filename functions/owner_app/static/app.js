@@ -1,4 +1,7 @@
 // TelePay owner app: plain JavaScript, no library. Every API call carries Telegram's initData.
+// Every visible text goes through tr(english, values): the owner's language comes from
+// GET /api/texts (its English sources are APP_TEXTS in telepay/owners/app.py); amounts, numbers and
+// dates are formatted here with Intl for that language, dates in UTC saying so.
 "use strict";
 (function () {
   const tg = window.Telegram && window.Telegram.WebApp;
@@ -10,6 +13,33 @@
   let token = null;
   let tab = "overview";
   let onMain = null;
+  let TEXTS = {};
+  let LANG = "en";
+  let LANGUAGES = {};
+  const TAB_NAMES = { overview: "Overview", subscribers: "Subscribers", payouts: "Payouts", settings: "Settings" };
+
+  // The text in the owner's language (English when the page has no translation), {name}s filled.
+  function tr(text, values) {
+    const found = TEXTS[text] || text;
+    return found.replace(/\{(\w+)\}/g, (whole, name) => (values && name in values ? String(values[name]) : whole));
+  }
+
+  function localize(dir) {
+    const root = document.documentElement;
+    root.setAttribute("lang", LANG);
+    root.setAttribute("dir", dir || "ltr");
+    document.title = tr("TelePay · Owner");
+    picker.setAttribute("aria-label", tr("Channel"));
+    for (const b of tabs.querySelectorAll("button")) b.textContent = tr(TAB_NAMES[b.dataset.tab]);
+  }
+
+  async function loadTexts() {
+    const { body } = await json("/api/texts");
+    TEXTS = body.texts || {};
+    LANG = body.lang || "en";
+    LANGUAGES = body.languages || {};
+    localize(body.dir);
+  }
 
   function fromHash() {
     // Outside Telegram (a browser opened from the local stack) the data is in the URL fragment.
@@ -34,13 +64,15 @@
     const response = await fetch(path, Object.assign({}, options, {
       headers: Object.assign({ Authorization: "tma " + initData }, (options && options.headers) || {}),
     }));
-    if (response.status === 401) throw new Error("This page only opens from the TelePay bot in Telegram.");
+    if (response.status === 401) throw new Error(tr("This page only opens from the TelePay bot in Telegram."));
     return response;
   }
   async function json(path, options) {
     const response = await api(path, options);
     const body = await response.json();
-    if (!response.ok && response.status !== 422) throw new Error(body.error || "Something went wrong.");
+    // A refusal (403) is worded for the owner by the API; other errors are codes, not sentences.
+    if (response.status === 403 && body.error) throw new Error(body.error);
+    if (!response.ok && response.status !== 422) throw new Error(tr("Something went wrong."));
     return { status: response.status, body };
   }
 
@@ -56,12 +88,25 @@
     if (visible) tg.BackButton.show(); else tg.BackButton.hide();
   }
 
-  const money = (v) => "$" + Number(v).toFixed(2);
-  const day = (iso) => iso.slice(0, 10);
-  const when = (iso) => new Date(iso).toLocaleString("en-GB", { timeZone: "UTC", day: "numeric", month: "long",
-    year: "numeric", hour: "2-digit", minute: "2-digit" }) + " UTC";
+  const number = (n) => new Intl.NumberFormat(LANG).format(n);
+  // A price or a sum: fiat with its symbol (USD), a coin (usdttrc20) with its code after the amount.
+  const money = (v, currency) => {
+    const code = String(currency || "USD").toUpperCase();
+    if (/^[A-Z]{3}$/.test(code)) {
+      try { return new Intl.NumberFormat(LANG, { style: "currency", currency: code }).format(Number(v)); } catch (e) { /* not ISO 4217 */ }
+    }
+    return new Intl.NumberFormat(LANG, { maximumFractionDigits: 8 }).format(Number(v)) + " " + code;
+  };
+  // In UTC and the Gregorian calendar, as the bot writes dates (Persian's own calendar is not the bot's).
+  const date = (iso, options) => new Intl.DateTimeFormat(LANG, Object.assign({ timeZone: "UTC", calendar: "gregory" }, options)).format(new Date(iso));
+  const day = (iso) => date(iso, { day: "numeric", month: "long", year: "numeric" });
+  const shortDay = (iso) => date(iso, { day: "numeric", month: "short" });
+  const when = (iso) => tr("{date}, {time} UTC", {
+    date: date(iso, { weekday: "long", day: "numeric", month: "long", year: "numeric" }),
+    time: date(iso, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }),
+  });
 
-  function chart(days) {
+  function chart(days, currency) {
     const w = 300, h = 120, n = days.length, step = w / n;
     const maxRevenue = Math.max(1, ...days.map((d) => Number(d.revenue)));
     const maxNew = Math.max(1, ...days.map((d) => d.new));
@@ -69,7 +114,7 @@
     svg.setAttribute("viewBox", `0 0 ${w} ${h + 14}`);
     svg.setAttribute("class", "chart");
     svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", "Revenue (bars) and new subscribers (line) per day, last 30 days");
+    svg.setAttribute("aria-label", tr("Revenue (bars) and new subscribers (line) per day, last 30 days"));
     const add = (tag, attrs) => {
       const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
       for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
@@ -78,11 +123,12 @@
     days.forEach((d, i) => {
       const bh = (Number(d.revenue) / maxRevenue) * h;
       add("rect", { class: "bar", x: i * step + 1, y: h - bh, width: step - 2, height: bh }).append(
-        Object.assign(document.createElementNS("http://www.w3.org/2000/svg", "title"), { textContent: `${d.day}: ${money(d.revenue)}, ${d.new} new` }));
+        Object.assign(document.createElementNS("http://www.w3.org/2000/svg", "title"),
+          { textContent: tr("{day}: {amount}, {count} new", { day: day(d.day), amount: money(d.revenue, currency), count: number(d.new) }) }));
     });
     add("polyline", { class: "line", points: days.map((d, i) => `${i * step + step / 2},${h - (d.new / maxNew) * (h - 4)}`).join(" ") });
-    add("text", { x: 0, y: h + 12 }).textContent = day(days[0].day).slice(5);
-    add("text", { x: w, y: h + 12, "text-anchor": "end" }).textContent = day(days[n - 1].day).slice(5);
+    add("text", { x: 0, y: h + 12 }).textContent = shortDay(days[0].day);
+    add("text", { x: w, y: h + 12, "text-anchor": "end" }).textContent = shortDay(days[n - 1].day);
     return svg;
   }
 
@@ -93,35 +139,35 @@
     mainButton(null);
     show(
       el("div", { class: "cards" },
-        card(o.active, "active subscribers", "active"),
-        card(o.expiring_7d, "expire in 7 days", "expiring"),
-        card(money(o.revenue_30d), "sales, 30 days", "revenue"),
-        card(money(o.donations_30d), `donations (${o.donation_count_30d}), 30 days`, "donations")),
-      el("h2", {}, `Revenue and ${o.new_30d} new subscribers, last 30 days`),
-      chart(o.days),
-      el("p", { class: "hint" }, "Bars: sales per day · line: new subscribers per day"),
-      o.status === "paused" ? el("p", { class: "hint" }, "Sales are paused (Settings → Resume).") : null);
+        card(number(o.active), tr("active subscribers"), "active"),
+        card(number(o.expiring_7d), tr("expire in 7 days"), "expiring"),
+        card(money(o.revenue_30d, o.currency), tr("sales, 30 days"), "revenue"),
+        card(money(o.donations_30d, o.currency), tr("donations ({count}), 30 days", { count: number(o.donation_count_30d) }), "donations")),
+      el("h2", {}, tr("Revenue and {count} new subscribers, last 30 days", { count: number(o.new_30d) })),
+      chart(o.days, o.currency),
+      el("p", { class: "hint" }, tr("Bars: sales per day · line: new subscribers per day")),
+      o.status === "paused" ? el("p", { class: "hint" }, tr("Sales are paused (Settings → Resume).")) : null);
   }
 
   async function subscribersTab() {
     const { body } = await json(`/api/channels/${token}/subscribers`);
     const rows = body.subscribers;
     mainButton(null);
-    if (!rows.length) return state("No subscribers yet. Share your link to get the first one.", "empty");
-    const search = el("input", { type: "search", id: "search", placeholder: "Search by name, tier or status" });
+    if (!rows.length) return state(tr("No subscribers yet. Share your link to get the first one."), "empty");
+    const search = el("input", { type: "search", id: "search", placeholder: tr("Search by name, tier or status") });
     const tbody = el("tbody");
     const render = () => {
       const q = search.value.trim().toLowerCase();
-      const shown = rows.filter((r) => !q || [r.name, r.tier, r.status, String(r.user_id)].some((v) => v.toLowerCase().includes(q)));
+      const shown = rows.filter((r) => !q || [r.name, r.tier, r.status, tr(r.status), String(r.user_id)].some((v) => v.toLowerCase().includes(q)));
       tbody.replaceChildren(...shown.map((r) => el("tr", { class: "sub" },
         el("td", {}, r.name), el("td", {}, r.tier), el("td", {}, day(r.since)), el("td", {}, day(r.until)),
-        el("td", {}, el("span", { class: "tag " + r.status }, r.status)), el("td", {}, r.in_channel ? "✓" : "—"))));
-      if (!shown.length) tbody.append(el("tr", {}, el("td", { colspan: 6, class: "hint" }, "No subscriber matches.")));
+        el("td", {}, el("span", { class: "tag " + r.status }, tr(r.status))), el("td", {}, r.in_channel ? "✓" : "—"))));
+      if (!shown.length) tbody.append(el("tr", {}, el("td", { colspan: 6, class: "hint" }, tr("No subscriber matches."))));
     };
     search.addEventListener("input", render);
-    const exportButton = el("button", { class: "btn secondary", id: "export", onclick: exportCsv }, "CSV");
+    const exportButton = el("button", { class: "btn secondary", id: "export", onclick: exportCsv }, tr("CSV"));
     show(el("div", { class: "row" }, search, exportButton),
-      el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Tier", "Since", "Until", "Status", "In"].map((h) => el("th", {}, h)))), tbody));
+      el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Tier", "Since", "Until", "Status", "In"].map((h) => el("th", {}, tr(h))))), tbody));
     render();
   }
 
@@ -135,16 +181,16 @@
   async function payoutsTab() {
     const { body: p } = await json("/api/payouts");
     mainButton(null);
-    const sums = (m) => Object.entries(m).map(([c, v]) => `${v} ${c.toUpperCase()}`).join(", ") || "0";
+    const sums = (m) => Object.entries(m).map(([c, v]) => money(v, c)).join(", ") || number(0);
     if (!p.history.length && !Object.keys(p.available).length && !Object.keys(p.pending).length)
-      return state("No payouts yet: they start with your first sale.", "empty");
+      return state(tr("No payouts yet: they start with your first sale."), "empty");
     const held = (p.held || []).map((h) => el("p", { class: "errors held" },
-      `🔒 ${h.title}: payouts held until ${when(h.until)} (the payout wallet changed).`));
-    show(...held, el("div", { class: "cards" }, card(sums(p.available), "balance", "balance"), card(sums(p.pending), "pending", "pending")),
-      el("h2", {}, "History"),
+      tr("🔒 {title}: payouts held until {until} (the payout wallet changed).", { title: h.title, until: when(h.until) })));
+    show(...held, el("div", { class: "cards" }, card(sums(p.available), tr("balance"), "balance"), card(sums(p.pending), tr("pending"), "pending")),
+      el("h2", {}, tr("History")),
       p.history.length ? el("table", {}, el("tbody", {}, p.history.map((h) => el("tr", {},
-        el("td", {}, day(h.created_at)), el("td", {}, `${h.amount} ${h.currency.toUpperCase()}`), el("td", {}, el("span", { class: "tag" }, h.state))))))
-        : el("p", { class: "hint" }, "No payout sent yet."));
+        el("td", {}, day(h.created_at)), el("td", {}, money(h.amount, h.currency)), el("td", {}, el("span", { class: "tag" }, tr(h.state)))))))
+        : el("p", { class: "hint" }, tr("No payout sent yet.")));
   }
 
   async function settingsTab() {
@@ -152,32 +198,35 @@
     const field = (name, label, value, tag) => [el("label", { for: name }, label),
       el(tag || "input", Object.assign({ id: name, name }, tag ? {} : { value }), tag ? value : null)];
     const tiers = el("div", { id: "tiers" }, s.tiers.map((t, i) => el("div", { class: "tier" },
-      el("input", { name: `price${i}`, "aria-label": `Price ${i + 1}`, value: t.price, inputmode: "decimal" }),
-      el("input", { name: `days${i}`, "aria-label": `Days ${i + 1}`, value: t.days, inputmode: "numeric" }),
-      el("input", { name: `label${i}`, "aria-label": `Label ${i + 1}`, value: t.label }))));
+      el("input", { name: `price${i}`, "aria-label": tr("Price {number}", { number: number(i + 1) }), value: t.price, inputmode: "decimal" }),
+      el("input", { name: `days${i}`, "aria-label": tr("Days {number}", { number: number(i + 1) }), value: t.days, inputmode: "numeric" }),
+      el("input", { name: `label${i}`, "aria-label": tr("Label {number}", { number: number(i + 1) }), value: t.label }))));
+    const language = el("select", { id: "language", name: "language" }, Object.entries(LANGUAGES).map(([code, name]) =>
+      el("option", Object.assign({ value: code, lang: code.replace("_", "-") }, code === s.language ? { selected: "" } : {}), name)));
     const message = el("p", { id: "message" });
     const form = el("form", { id: "settings" },
-      field("title", "Title", s.title), field("description", "Description", s.description, "textarea"),
-      el("label", {}, "Prices (USD), days, label"), tiers,
-      field("donation_min", "Smallest donation (USD)", s.donation_min), field("donation_max", "Largest donation (USD)", s.donation_max),
-      field("donation_message", "Donation post message", s.donation_message, "textarea"),
-      field("grace_period_minutes", "Grace period (minutes)", s.grace_period_minutes),
-      el("p", { class: "hint" }, "A new price applies to new invoices; invoices already sent keep theirs."),
-      el("button", { type: "submit", class: "btn", id: "save" }, "Save"), message,
-      el("h2", {}, "Sales"),
-      el("button", { type: "button", class: "btn secondary", id: "toggle", onclick: toggle }, s.status === "paused" ? "Resume sales" : "Pause sales"));
+      field("title", tr("Title"), s.title), field("description", tr("Description"), s.description, "textarea"),
+      el("label", { for: "language" }, tr("Language of the posts")), language,
+      el("label", {}, tr("Prices (USD), days, label")), tiers,
+      field("donation_min", tr("Smallest donation (USD)"), s.donation_min), field("donation_max", tr("Largest donation (USD)"), s.donation_max),
+      field("donation_message", tr("Donation post message"), s.donation_message, "textarea"),
+      field("grace_period_minutes", tr("Grace period (minutes)"), s.grace_period_minutes),
+      el("p", { class: "hint" }, tr("A new price applies to new invoices; invoices already sent keep theirs.")),
+      el("button", { type: "submit", class: "btn", id: "save" }, tr("Save")), message,
+      el("h2", {}, tr("Sales")),
+      el("button", { type: "button", class: "btn secondary", id: "toggle", onclick: toggle }, s.status === "paused" ? tr("Resume sales") : tr("Pause sales")));
     const save = async (event) => {
       if (event) event.preventDefault();
       const v = (n) => form.elements[n].value;
-      const payload = { title: v("title"), description: v("description"), donation_min: v("donation_min"), donation_max: v("donation_max"),
+      const payload = { title: v("title"), description: v("description"), language: v("language"), donation_min: v("donation_min"), donation_max: v("donation_max"),
         donation_message: v("donation_message"), grace_period_minutes: v("grace_period_minutes"),
         tiers: s.tiers.map((_, i) => ({ price: v(`price${i}`), days: v(`days${i}`), label: v(`label${i}`) })) };
-      message.className = ""; message.textContent = "Saving…";
+      message.className = ""; message.textContent = tr("Saving…");
       try {
         const { status, body } = await json(`/api/channels/${token}/settings`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) });
         if (status === 422) { message.className = "errors"; message.textContent = body.errors.map((e) => `${e.field}: ${e.reason}`).join(" "); return; }
         message.className = "ok";
-        message.textContent = [body.changed.length ? "Saved." : "Nothing changed.", ...(body.notes || []).map((n) => n.note)].join(" ");
+        message.textContent = [body.changed.length ? tr("Saved.") : tr("Nothing changed."), ...(body.notes || []).map((n) => n.note)].join(" ");
         if (tg && tg.HapticFeedback) tg.HapticFeedback.notificationOccurred("success");
       } catch (error) { message.className = "errors"; message.textContent = error.message; }
     };
@@ -186,12 +235,12 @@
       try {
         await json(`/api/channels/${token}/status`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ status: wanted }) });
         s.status = wanted;
-        document.getElementById("toggle").textContent = wanted === "paused" ? "Resume sales" : "Pause sales";
+        document.getElementById("toggle").textContent = wanted === "paused" ? tr("Resume sales") : tr("Pause sales");
       } catch (error) { message.className = "errors"; message.textContent = error.message; }
     }
     form.addEventListener("submit", save);
     show(form);
-    mainButton("Save settings", () => save());
+    mainButton(tr("Save settings"), () => save());
   }
 
   const TABS = { overview, subscribers: subscribersTab, payouts: payoutsTab, settings: settingsTab };
@@ -200,19 +249,21 @@
     tab = name;
     for (const b of tabs.querySelectorAll("button")) b.classList.toggle("on", b.dataset.tab === name);
     backButton(name !== "overview");
-    state("Loading…", "loading");
+    state(tr("Loading…"), "loading");
     try { await TABS[name](); } catch (error) { state(error.message, "error"); }
   }
 
   async function start() {
     if (tg) { tg.ready(); tg.expand(); if (tg.BackButton) tg.BackButton.onClick(() => open("overview")); }
     document.documentElement.toggleAttribute("data-tg", Boolean(tg && tg.themeParams && tg.themeParams.bg_color));
-    if (!initData) return state("This page only opens from the TelePay bot in Telegram.", "error");
+    if (!initData) return state(tr("This page only opens from the TelePay bot in Telegram."), "error");
     try {
+      await loadTexts();
       const { body: me } = await json("/api/me");
       channels = me.channels;
-      if (!channels.length) return state("You have no channels yet. Send /newchannel to the bot.", "empty");
-      picker.replaceChildren(...channels.map((c) => el("option", { value: c.token }, c.title + (c.status === "paused" ? " (paused)" : ""))));
+      if (!channels.length) return state(tr("You have no channels yet. Send /newchannel to the bot."), "empty");
+      picker.replaceChildren(...channels.map((c) => el("option", { value: c.token },
+        c.status === "paused" ? tr("{title} (paused)", { title: c.title }) : c.title)));
       picker.hidden = channels.length < 2; tabs.hidden = false;
       token = channels[0].token;
       picker.addEventListener("change", () => { token = picker.value; open(tab); });

@@ -28,8 +28,41 @@ def _command_scope(args: Args) -> str:
     raise bad_request("unsupported bot command scope type")
 
 
-def _commands_of(ctx: Ctx, scope: str) -> list[JSON]:
-    return ctx.bot.commands if scope == "default" else ctx.bot.scoped_commands.get(scope, [])
+def _language(args: Args) -> str:
+    """`language_code`: empty (every language without a menu of its own) or two lowercase letters
+    (an ISO 639-1 code), as TDLib's `validate_bot_language_code` requires."""
+    code = args.get("language_code")
+    if code and not re.fullmatch(r"[a-z]{2}", code):
+        raise bad_request("Invalid language code specified")
+    return code
+
+
+def _lists(ctx: Ctx, language: str) -> dict[str, list[JSON]]:
+    """The scopes' lists of one language (other than the default scope's without a language)."""
+    if not language:
+        return ctx.bot.scoped_commands
+    return ctx.bot.language_commands.setdefault(language, {})
+
+
+def _commands_of(ctx: Ctx, scope: str, language: str) -> list[JSON]:
+    """Exactly the list set for this scope and language (getMyCommands falls back to none)."""
+    if scope == "default" and not language:
+        return ctx.bot.commands
+    lists = ctx.bot.language_commands.get(language, {}) if language else ctx.bot.scoped_commands
+    return lists.get(scope, [])
+
+
+def _command(command: Any) -> JSON:
+    """One BotCommand as TDLib's `set_commands` checks it: the command 1 to 32 of `a-z 0-9 _` (the
+    server's BOT_COMMAND_INVALID), the description trimmed, 1 to 256 characters."""
+    if not isinstance(command, dict) or not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
+        raise bad_request("BOT_COMMAND_INVALID")
+    description = str(command.get("description", "")).strip()
+    if not description:
+        raise bad_request("Command description must be non-empty")
+    if len(description) > 256:
+        raise bad_request("Command description length must not exceed 256")
+    return {"command": command["command"], "description": description}
 
 
 @api_method("setMyCommands")
@@ -40,32 +73,32 @@ async def set_my_commands(ctx: Ctx, args: Args) -> bool:
         raise bad_request("can't parse commands JSON object") from exc
     if not isinstance(commands, list):
         raise bad_request('field "commands" must be of type Array')
-    for command in commands:
-        if not isinstance(command, dict) or not re.fullmatch(
-            r"[a-z0-9_]{1,32}", str(command.get("command", ""))
-        ):
-            raise bad_request("BOT_COMMAND_INVALID")
-    listed = [{"command": c["command"], "description": str(c.get("description", ""))} for c in commands]
     scope = _command_scope(args)
-    if scope == "default":
+    language = _language(args)
+    listed = [_command(command) for command in commands]
+    if scope == "default" and not language:
         ctx.bot.commands = listed
     else:
-        ctx.bot.scoped_commands[scope] = listed
+        _lists(ctx, language)[scope] = listed
     return True
 
 
 @api_method("getMyCommands")
 async def get_my_commands(ctx: Ctx, args: Args) -> list[JSON]:
-    return list(_commands_of(ctx, _command_scope(args)))
+    scope = _command_scope(args)
+    return list(_commands_of(ctx, scope, _language(args)))
 
 
 @api_method("deleteMyCommands")
 async def delete_my_commands(ctx: Ctx, args: Args) -> bool:
     scope = _command_scope(args)
-    if scope == "default":
+    language = _language(args)
+    if scope == "default" and not language:
         ctx.bot.commands = []
     else:
-        ctx.bot.scoped_commands.pop(scope, None)
+        _lists(ctx, language).pop(scope, None)
+        if language and not ctx.bot.language_commands.get(language):
+            ctx.bot.language_commands.pop(language, None)
     return True
 
 

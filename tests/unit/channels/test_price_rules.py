@@ -26,8 +26,8 @@ def test_a_price_some_coins_cannot_take_is_accepted_with_those_coins_named() -> 
     assert check.refusal is None
     assert check.excluded == (("btc", Decimal("2.50")), ("usdttrc20", Decimal("9.00")))
     assert check.note == (
-        "Heads-up: NowPayments can't take $1.00 USD in BTC (from $2.50 USD) and USDTTRC20 "
-        "(from $9.00 USD), so buyers can pay with the other 2 coins only."
+        "Heads-up: NowPayments can't take $1.00 in BTC (from $2.50) and USDTTRC20 "
+        "(from $9.00), so buyers can pay with the other 2 coins only."
     )
 
 
@@ -38,21 +38,21 @@ def test_a_price_at_a_coins_minimum_is_one_it_takes() -> None:
 def test_a_minimum_between_cents_counts_as_the_next_cent() -> None:
     check = check_price(Decimal("2.50"), {"btc": Decimal("2.5001"), "ltc": Decimal("0.3")}, "USD")
     assert check.excluded == (("btc", Decimal("2.51")),)
-    assert "BTC (from $2.51 USD), so buyers can pay with the other coin only." in (check.note or "")
+    assert "BTC (from $2.51), so buyers can pay with the other coin only." in (check.note or "")
 
 
 def test_a_price_no_coin_takes_is_refused_with_the_least_that_works() -> None:
     check = check_price(Decimal("0.25"), MINIMUMS, "USD")
     assert check.note is None
     assert check.refusal == (
-        "NowPayments can't take $0.25 USD in any coin buyers pay with. Please set at least $0.30 USD."
+        "NowPayments can't take $0.25 in any coin buyers pay with. Please set at least $0.30."
     )
 
 
 def test_a_long_list_names_the_cheapest_few_and_counts_the_rest() -> None:
     many = {f"coin{n}": Decimal(n) for n in range(2, 10)} | {"ltc": Decimal("0.3")}
     note = check_price(Decimal("1.00"), many, "USD").note or ""
-    assert "COIN2 (from $2.00 USD), COIN3 (from $3.00 USD), COIN4 (from $4.00 USD), COIN5 " in note
+    assert "COIN2 (from $2.00), COIN3 (from $3.00), COIN4 (from $4.00), COIN5 " in note
     assert "and 4 more coins, so buyers can pay with the other coin only." in note
 
 
@@ -60,7 +60,7 @@ def test_unknown_minimums_never_block_and_say_the_check_was_not_made() -> None:
     check = check_price(Decimal("0.25"), None, "USD")
     assert check.refusal is None
     assert check.note == (
-        "I couldn't check NowPayments' minimum payments just now, so some coins may not take $0.25 USD."
+        "I couldn't check NowPayments' minimum payments just now, so some coins may not take $0.25."
     )
 
 

@@ -27,13 +27,11 @@ from tests.unit.owners.test_commands import owner as owner  # the fixture: an ow
 
 # At $1.00 these eight of the stand-in's sixteen coins are out (its README lists each minimum).
 OUT_AT_ONE_DOLLAR = (
-    "Heads-up: NowPayments can't take $1.00 USD in XMR (from $1.20 USD), DOGE (from $1.50 USD), "
-    "BTC (from $2.50 USD), ETH (from $4.00 USD) and 4 more coins, so buyers can pay with the "
+    "Heads-up: NowPayments can't take $1.00 in XMR (from $1.20), DOGE (from $1.50), "
+    "BTC (from $2.50), ETH (from $4.00) and 4 more coins, so buyers can pay with the "
     "other 8 coins only."
 )
-NONE_AT_A_QUARTER = (
-    "NowPayments can't take $0.25 USD in any coin buyers pay with. Please set at least $0.30 USD."
-)
+NONE_AT_A_QUARTER = "NowPayments can't take $0.25 in any coin buyers pay with. Please set at least $0.30."
 
 
 @pytest.fixture
@@ -49,6 +47,7 @@ def _to_prices(owner: Owner) -> None:
     assert owner.press("Night Owls Members") == "asked title"
     owner.say("Night Owls Club")
     owner.press("Skip")
+    owner.press("English")
     assert owner.press("1") == "asked tier_price"
 
 
@@ -65,10 +64,7 @@ def test_the_owner_hears_which_coins_a_low_price_leaves_out(
     assert owner.say("0.25") == "invalid donation_min"
     assert NONE_AT_A_QUARTER in owner.last().text
     assert owner.say("9") == "asked donation_max"
-    assert (
-        "Heads-up: NowPayments can't take $9.00 USD in USDC (from $15.00 USD), USDTERC20 "
-        in owner.last().text
-    )
+    assert "Heads-up: NowPayments can't take $9.00 in USDC (from $15.00), USDTERC20 " in owner.last().text
     owner.say("500")
     owner.press("Skip")
     owner.press("0")
@@ -114,7 +110,7 @@ def test_nowpayments_down_does_not_block_the_owner(owner: Owner, standin: NowPay
     _to_prices(owner)
     assert owner.say("0.25") == "asked tier_days"
     assert owner.last().text.startswith(
-        "I couldn't check NowPayments' minimum payments just now, so some coins may not take $0.25 USD."
+        "I couldn't check NowPayments' minimum payments just now, so some coins may not take $0.25."
     )
 
 
@@ -163,6 +159,6 @@ def test_the_app_saves_when_nowpayments_is_down_and_says_it_could_not_check(
         {
             "field": "donation_min",
             "note": "I couldn't check NowPayments' minimum payments just now, so some coins may "
-            "not take $0.25 USD.",
+            "not take $0.25.",
         }
     ]
