@@ -33,13 +33,15 @@ from typing import Any
 
 import httpx
 
-from local.clients import NowPaymentsControl, TelegramControl, buttons, firestore, wait_for
+from local.clients import BotChat, NowPaymentsControl, TelegramControl, buttons, firestore, wait_for
 from local.config import StackConfig
 from local.dead_letters import dead_letters, summary
+from local.demo import answer_all
 from local.fixtures import CLOSED_RIGHTS, instant_payouts, setup_channel, tron_address
 from local.processes import signal_group
 from local.stack import Stack
 from shared_schemas.ids import subscription_id
+from telepay.owners import texts as owner_texts
 from telepay.subscriptions.texts import INVOICE_FAILED
 
 DRILL_PORT_BASE = 29000
@@ -52,6 +54,8 @@ IPN_RESEND_EVERY = 3.0  # NowPayments sends an IPN again until it is answered 20
 USER_TRIES = 3
 EVENT_REDELIVERY_AFTER_SECONDS = 45
 PAY_CURRENCY = "usdttrc20"  # settles in the payout currency
+HOLD_NOTICE = "🔒 The payout wallet of"
+FAILED_WITHDRAWALS = ("FAILED", "REJECTED")
 
 
 def say(message: str) -> None:
@@ -82,6 +86,26 @@ class Refund:
     drill: int
     expires_before: datetime
     days: int
+
+
+@dataclass
+class WalletChange:
+    """The owner's new payout wallet, set through `/edit` while the stream ran, and what was seen
+    while its hold ran (before the stack's clock moved past it); `third`: a further change the owner
+    then cancelled with the notice's button."""
+
+    drill: int
+    old: str
+    new: str
+    third: str
+    changed_at: datetime | None = None  # the stack's time of the change (the hold's, when it set one)
+    until: datetime | None = None  # the hold's end (None: the change set no hold)
+    during_hold: dict[str, str] = field(default_factory=dict)  # entries booked since: their state then
+    waiting: set[str] = field(default_factory=set)  # the channel's available entries as the hold ended
+    early: list[str] = field(default_factory=list)  # payouts to the new wallet seen before its end
+    cancelled: bool = False  # the cancel button answered that payouts go to the new wallet again
+    later: list[str] = field(default_factory=list)  # orders paid after the cancel
+    problems: list[str] = field(default_factory=list)  # owner steps that never completed
 
 
 @dataclass
@@ -124,12 +148,15 @@ class World:
         # Instant payouts to the owner's wallet, in USDT on Tron (NowPayments' code of that pair is
         # the currency buyers pay in, so no conversion).
         self.wallet = tron_address(self.token)
+        self.wallets = [self.wallet]  # every wallet the owner has had (a drill changes it)
         ids = setup_channel(self.endpoints, self.tg, self.token, **instant_payouts(self.wallet))
         self.owner, self.open, self.closed = ids["owner"], ids["open"], ids["closed"]
         self.buyers_per_drill = buyers_per_drill
         self.buyers: dict[int, Buyer] = {}
         self.donations: dict[int, Donation] = {}
         self.refunds: list[Refund] = []
+        self.wallet_changes: list[WalletChange] = []
+        self.streamed = threading.Event()  # this drill's stream is over (set by run_drill)
         self.removals: dict[int, list[str]] = {}  # drill → subscriptions due for removal at its start
         self.drill = 0
         self.told_failed = 0  # users told "couldn't create your invoice" (who then tried again)
@@ -308,7 +335,7 @@ class World:
         been refunded; `paid_out`: one whose payout NowPayments has taken."""
         refunded = {r.order for r in self.refunds}
         withdrawn = {
-            w.get("unique_external_id") for w in self.np.withdrawals() if w["address"] == self.wallet
+            w.get("unique_external_id") for w in self.np.withdrawals() if w["address"] in self.wallets
         }
         for buyer in list(self.buyers.values()):
             if len(buyer.orders) < 2 or buyer.orders[1][1] != self.drill or buyer.orders[1][0] in refunded:
@@ -339,6 +366,55 @@ class World:
             self.refunds.append(refund)
         return refund
 
+    def orders_of_drill(self) -> list[str]:
+        """This drill's orders so far (purchases and the donation)."""
+        with self.lock:
+            orders = [o for b in self.buyers.values() for o, drill in b.orders if drill == self.drill]
+            return orders + [d.order for d in self.donations.values() if d.drill == self.drill]
+
+    def paying_out(self) -> bool:
+        """An entry booked in this drill is in a payout (reserved for the wallet of the day)."""
+        ledger = self.db.collection("ledger")
+        return any(
+            (ledger.document(order).get().to_dict() or {}).get("payout_id")
+            for order in self.orders_of_drill()
+        )
+
+    def change_wallet(
+        self, address: str, before_confirming: Callable[[], object] = lambda: None
+    ) -> tuple[BotChat, dict[str, Any] | None]:
+        """The owner sets a new payout wallet as owners do: `/edit`, the channel, "Payout wallet",
+        USDT on Tron, the address, then (after `before_confirming`) "Use this wallet". The chat, and
+        the hold notice if one came."""
+        chat = BotChat(self.tg, self.owner)
+        answer_all(
+            chat,
+            (
+                ("send", "/edit", owner_texts.ASK_CHANNEL_TO_EDIT),
+                ("tap", "Night Owls Club", owner_texts.ASK_GROUP),
+                ("tap", "Payout wallet", owner_texts.ASK_CURRENCY),
+                ("tap", "USDT", owner_texts.ASK_NETWORK),
+                ("tap", "Tron (TRC-20)", "wallet address"),
+                ("send", address, "Send future payouts"),
+            ),
+        )
+        before_confirming()
+        chat.tap(owner_texts.USE_WALLET, f"Your payout wallet is now {address}")
+        try:
+            return chat, chat.next(f"{HOLD_NOTICE} Night Owls Club changed to {address}.", timeout=30)
+        except TimeoutError:
+            return chat, None
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """The channel's ledger entries by id."""
+        docs = self.db.collection("ledger").stream()
+        return {d.id: e for d in docs if (e := d.to_dict() or {}).get("channel_token") == self.token}
+
+    def hold(self) -> dict[str, Any] | None:
+        channel = self.db.collection("channels").document(self.token).get().to_dict() or {}
+        hold: dict[str, Any] | None = channel.get("wallet_hold")
+        return hold
+
     # -- the checks (outside view) -------------------------------------------------------------
     def join_who_can(self) -> None:
         """Buyers with a receipt open its Join link (once): the join request must be approved."""
@@ -359,7 +435,7 @@ class World:
         payouts = [doc.to_dict() for doc in self.db.collection("payouts").stream()]
         live = [p for p in payouts if p.get("state") != "failed"]
         covering = Counter(entry for p in live for entry in p.get("entry_ids", []))
-        withdrawals = [w for w in self.np.withdrawals() if w["address"] == self.wallet]
+        withdrawals = [w for w in self.np.withdrawals() if w["address"] in self.wallets]
         external = Counter(w.get("unique_external_id") for w in withdrawals)
         out.duplicates += [f"entry {e}: in {n} payouts" for e, n in covering.items() if n > 1]
         out.duplicates += [f"payout {x}: withdrawn {n} times" for x, n in external.items() if n > 1]
@@ -399,8 +475,16 @@ class World:
                     and offset["entry_id"] in paid_entries
                 )
             out.count(taken_back, f"refund {r.order}: its entry reversed, or offset and netted in a payout")
+        paid_out, owed = _withdrawn(withdrawals), self._owed(ledger)
+        out.count(
+            paid_out == owed,
+            f"refund: paid out {paid_out}, what the payments not refunded owe is {owed}",
+        )
+
+    def _owed(self, ledger: dict[str, dict[str, Any]]) -> Decimal:
+        """What the channel's payments owe its owner: every entry's net, but a refunded payment's."""
         refunded = {r.order for r in self.refunds}
-        owed = sum(
+        return sum(
             (
                 Decimal(e["settled_net"])
                 for entry_id, e in ledger.items()
@@ -411,14 +495,63 @@ class World:
             ),
             Decimal(0),
         )
-        paid_out = sum(
-            (Decimal(str(w["amount"])) for w in withdrawals if w["status"] not in ("FAILED", "REJECTED")),
-            Decimal(0),
-        )
-        out.count(
-            paid_out == owed,
-            f"refund: paid out {paid_out}, what the payments not refunded owe is {owed}",
-        )
+
+    def _check_wallet_change(self, out: Outcome, ledger: dict[str, dict[str, Any]], owner: list[Any]) -> None:
+        """A wallet changed through `/edit`: the owner was told, with the cancel button; nothing went
+        to the new wallet before the hold ended and the sales meanwhile waited; then the new wallet
+        got exactly what waited (and what came after), and the two wallets together exactly what the
+        payments owe. A change the owner cancelled: the wallet from before, and nothing to that one."""
+        for change in self.wallet_changes:
+            notices = [m for m in owner if HOLD_NOTICE in (m.get("text") or "")]
+            for address in (change.new, change.third):
+                told = [m for m in notices if f"changed to {address}." in m["text"]]
+                if len(told) > 1:
+                    out.duplicates.append(f"wallet change to {address}: the owner told {len(told)} times")
+            if change.drill != self.drill:
+                continue
+            for problem in change.problems:
+                out.count(False, f"wallet change: {problem}")
+            told = [m for m in notices if f"changed to {change.new}." in m["text"]]
+            cancel = any(owner_texts.CANCEL_WALLET_CHANGE in [b["text"] for b in buttons(m)] for m in told)
+            out.count(cancel, "wallet change: the owner's notice of the hold, with its cancel button")
+            payouts = [doc.to_dict() or {} for doc in self.db.collection("payouts").stream()]
+            live = [p for p in payouts if p.get("state") != "failed"]
+            early = list(change.early)
+            if change.until is not None:
+                early += [
+                    f"payout {p['payout_id']} reserved {p['created_at']:%Y-%m-%d %H:%M:%S}, before the hold's end"
+                    for p in live
+                    if p.get("address") == change.new and p["created_at"] < change.until
+                ]
+            out.count(
+                not early, "wallet change: nothing to the new wallet during the hold: " + "; ".join(early)
+            )
+            out.count(bool(change.during_hold), "wallet change: sales booked during the hold")
+            for entry_id, state in change.during_hold.items():
+                out.count(state == "available", f"entry {entry_id}: waited during the hold (it was {state})")
+            to_new = [p for p in live if p.get("address") == change.new]
+            covered = {e for p in to_new for e in p.get("entry_ids", [])}
+            expected = change.waiting | set(change.later)
+            out.count(
+                covered == expected,
+                f"wallet change: the new wallet's payouts cover {sorted(covered)}, "
+                f"what waited and came after is {sorted(expected)}",
+            )
+            withdrawals = self.np.withdrawals()
+            new = _withdrawn([w for w in withdrawals if w["address"] == change.new])
+            waited = sum((Decimal(ledger[e]["settled_net"]) for e in expected if e in ledger), Decimal(0))
+            out.count(new == waited, f"wallet change: {new} withdrawn to the new wallet, {waited} owed there")
+            both = _withdrawn([w for w in withdrawals if w["address"] in (change.old, change.new)])
+            owed = self._owed(ledger)
+            out.count(
+                both == owed, f"wallet change: {both} withdrawn to the two wallets, the payments owe {owed}"
+            )
+            third = [w for w in withdrawals if w["address"] == change.third]
+            out.count(not third, f"cancel: {len(third)} withdrawal(s) to the cancelled wallet")
+            out.count(change.cancelled, "cancel: the button put the new wallet back")
+            channel = self.db.collection("channels").document(self.token).get().to_dict() or {}
+            restored = channel.get("payout_wallet") == change.new and not channel.get("wallet_hold")
+            out.count(restored, "cancel: the channel pays to the new wallet, with no hold")
 
     def check(self) -> Outcome:
         """This drill's events confirmed or missing, and every duplicate so far."""
@@ -496,6 +629,7 @@ class World:
                 out.count(told > 0, f"refund {r.order}: the buyer told")
                 out.count(refund_notices[r.user] > 0, f"refund {r.order}: the owner told")
         self._check_payouts(out, ledger)
+        self._check_wallet_change(out, ledger, owner)
         channel = self.db.collection("channels").document(self.token).get().to_dict() or {}
         posted = (channel.get("broadcast") or {}).get("last_posted_day") == f"{now:%Y-%m-%d}"
         out.count(posted, "today's broadcast")
@@ -510,6 +644,14 @@ def _mentions(messages: list[dict[str, Any]], containing: str) -> Counter[int]:
         if containing in text and (match := re.search(r"\(id (\d+)\)", text)):
             found[int(match.group(1))] += 1
     return found
+
+
+def _withdrawn(withdrawals: list[dict[str, Any]]) -> Decimal:
+    """What these withdrawals paid (or are paying): all but the failed and rejected ones."""
+    return sum(
+        (Decimal(str(w["amount"])) for w in withdrawals if w["status"] not in FAILED_WITHDRAWALS),
+        Decimal(0),
+    )
 
 
 def _count(messages: list[dict[str, Any]], containing: str) -> int:
@@ -654,6 +796,101 @@ def refund_after_settlement(world: World) -> str:
     return f"settled renewals refunded at NowPayments, {' and '.join(taken_back)}, each followed by a quarterly purchase"
 
 
+def wallet_change(world: World) -> str:
+    """As the stream starts the owner goes through `/edit` to a new payout wallet, and confirms it
+    once the drill's payouts flow (two buyers buy after it): the hold notice comes with its cancel
+    button; once the stream is over and booked, and the every-minute run has had its go, nothing has
+    gone to the new wallet and the sales since the change wait. Then the stack's clock moves past the
+    hold (and today's broadcast runs on the new day): the balance goes to the new wallet. Last, the
+    owner changes to a third wallet and cancels that with the notice's button, and a buyer buys:
+    paid to the new wallet at once."""
+    change = WalletChange(
+        world.drill,
+        old=world.wallet,
+        new=tron_address(f"{world.token} second wallet"),
+        third=tron_address(f"{world.token} third wallet"),
+    )
+    world.wallets.append(change.new)
+    world.wallet_changes.append(change)
+
+    def once_paying_out() -> None:  # the owner confirms the new wallet as payouts of the drill go
+        wait_for("a payout of this drill", world.paying_out, timeout=3 * STEP_TIMEOUT, every=0.3)
+
+    try:
+        _, notice = world.change_wallet(change.new, once_paying_out)
+    except (TimeoutError, AssertionError) as error:
+        change.problems.append(f"the owner's /edit: {error}")
+        return "the owner's /edit of the payout wallet did not complete"
+    world.wallet = change.new
+    hold = world.hold()
+    change.changed_at = hold["changed_at"] if hold else world.now()
+    change.until = hold["until"] if hold else None
+    if notice is None:
+        change.problems.append("no hold notice")
+    for tier in (0, 1):  # sales during the hold, whether or not the stream is still selling
+        world.buy(world.tg.user("DuringHold"), tier=tier)
+    _while_held(world, change)
+    if change.until is not None:
+        world.advance((change.until - world.now()).total_seconds() + 60)
+    world.broadcast()  # the stack's day moved on: its broadcast, as the scheduler would post it
+    _cancel_a_change(world, change)
+    waited = sum(state == "available" for state in change.during_hold.values())
+    return (
+        f"the owner changed the payout wallet with /edit mid-stream; {waited} of the "
+        f"{len(change.during_hold)} sales since the change waited ({len(change.waiting)} entries in all)"
+        + (", then the clock moved past the hold" if change.until else ", but no hold was set")
+        + "; a change to a third wallet "
+        + ("cancelled with the notice's button" if change.cancelled else "NOT cancelled")
+    )
+
+
+def _while_held(world: World, change: WalletChange) -> None:
+    """The stream over and booked, the every-minute run and the settled events' planners done: what
+    the hold has kept (the sales since the change, their state; the available balance; anything
+    withdrawn to the new wallet already)."""
+    world.streamed.wait(3 * STEP_TIMEOUT)
+    wait_for(
+        "this drill's orders booked",
+        lambda: all(world.db.collection("ledger").document(o).get().exists for o in world.orders_of_drill()),
+        timeout=STEP_TIMEOUT,
+        every=0.5,
+    )
+    world.run_job("payouts-every-minute")
+    time.sleep(5)
+    entries = world.entries()
+    assert change.changed_at is not None
+    change.during_hold = {i: e["state"] for i, e in entries.items() if e["booked_at"] >= change.changed_at}
+    change.waiting = {i for i, e in entries.items() if e["state"] == "available"}
+    change.early = [
+        f"withdrawal {w['id']} of {w['amount']}" for w in world.np.withdrawals() if w["address"] == change.new
+    ]
+
+
+def _cancel_a_change(world: World, change: WalletChange) -> None:
+    """Once what waited is reserved for the new wallet, the owner changes to a third wallet and taps
+    the notice's cancel button; then a buyer buys."""
+
+    def reserved() -> bool:
+        world.run_job("payouts-every-minute")
+        entries = world.entries()
+        return all(entries.get(e, {}).get("state") != "available" for e in change.waiting)
+
+    with contextlib.suppress(TimeoutError):  # the checks say what did not go
+        wait_for("the balance that waited reserved", reserved, timeout=STEP_TIMEOUT, every=2)
+    try:
+        chat, notice = world.change_wallet(change.third)
+        if notice is None:
+            change.problems.append("no hold notice for the third wallet (nothing to cancel)")
+        else:
+            chat.tap(owner_texts.CANCEL_WALLET_CHANGE, f"go to {change.new} again")
+            change.cancelled = True
+    except (TimeoutError, AssertionError) as error:
+        change.problems.append(f"the owner's change to a third wallet and its cancel: {error}")
+    buyer = world.tg.user("AfterCancel")
+    world.buy(buyer)
+    change.later = [world.buyers[buyer].orders[-1][0]]
+
+
 DRILLS: dict[str, Callable[[World], str]] = {
     "baseline": no_fault,
     "pubsub-restart": pubsub_down,
@@ -663,6 +900,7 @@ DRILLS: dict[str, Callable[[World], str]] = {
     "function-kill": kill_functions,
     "tasks-restart": tasks_restart,
     "refund-after-settlement": refund_after_settlement,
+    "wallet-change": wallet_change,
 }
 
 
@@ -670,11 +908,15 @@ def run_drill(world: World, name: str, fault: Callable[[World], str]) -> Row:
     world.next_drill()
     duplicates_before = set(world.check().duplicates)
     told_before = world.told_failed
+    world.streamed.clear()
     with ThreadPoolExecutor(1) as pool:
         healing = pool.submit(fault, world)
         healed_at: list[float] = []
         healing.add_done_callback(lambda _: healed_at.append(time.monotonic()))
-        errors = world.stream()
+        try:
+            errors = world.stream()
+        finally:
+            world.streamed.set()
         note = healing.result()
     healed = healed_at[0]
     # Converge: joins for the receipts that came, the sweep and reconciliation fired by hand

@@ -133,6 +133,7 @@ class ClaimPurpose(StrEnum):
     PAYOUT_HELD = "payout-held"  # the owner's notice that a channel's payouts are held, by reason
     JOIN_LINK = "join-link"  # a subscriber's join link, reused for half its lifetime (the link is the result)
     MOVED_INVITE = "moved-invite"  # a member's Join button for the channel's new closed chat, by chat
+    WALLET_CANCEL = "wallet-cancel"  # one press of a wallet change's cancel button, by update_id
 
 
 class Topic(StrEnum):

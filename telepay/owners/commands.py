@@ -303,7 +303,7 @@ def on_callback(query: TgCallbackQuery, prefix: str, parts: list[str], update_id
         return result
     if prefix == CALLBACK_WALLET_CANCEL and len(parts) == 2 and re.fullmatch(r"[0-9]{20}", parts[1]):
         rt.telegram.answer_callback_query(query.id)
-        return wallet_change.cancel(rt, user_id, parts[0], parts[1])
+        return wallet_change.cancel(rt, user_id, parts[0], parts[1], update_id)
     if prefix in (CALLBACK_PAUSE, CALLBACK_RESUME) and len(parts) == 1:
         rt.telegram.answer_callback_query(query.id)
         status = ChannelStatus.PAUSED if prefix == CALLBACK_PAUSE else ChannelStatus.ACTIVE

@@ -9,10 +9,12 @@ import logging
 from shared_schemas.config import TelegramSettings
 from shared_schemas.documents import ChannelDoc, WalletHold
 from shared_schemas.ids import wallet_cancel_callback
+from shared_schemas.names import ClaimPurpose
 from shared_schemas.telegram import Button, Keyboard
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.channels import wallet_hold
 from telepay.channels.changes import changed, record
+from telepay.channels.lookup import load_channel
 from telepay.core.i18n import t
 from telepay.core.store import Tx
 from telepay.core.users import speaking_to
@@ -66,12 +68,15 @@ def announce(rt: Runtime[TelegramSettings], channel: ChannelDoc) -> bool:
     return True
 
 
-def cancel(rt: Runtime[TelegramSettings], user_id: int, token: str, hold_stamp: str) -> str:
+def cancel(rt: Runtime[TelegramSettings], user_id: int, token: str, hold_stamp: str, update_id: int) -> str:
     """The owner's cancel button: the wallet from before the change, and payouts as before. Only
-    the channel's owner, and only the hold the button was sent for (a newer change has its own)."""
+    the channel's owner, and only the hold the button was sent for (a newer change has its own).
+    The press's outcome is kept with the cancel (`claims/wallet-cancel:<update id>`): Telegram
+    delivers a press again when the answer could not be sent, and after the cancel was saved that
+    press is told it was cancelled, not that the change was already undone."""
     store, now = rt.store, rt.clock.now()
 
-    def work(tx: Tx) -> tuple[str, ChannelDoc | None]:
+    def work(tx: Tx) -> tuple[str, None]:
         current = tx.get(store.channels, token)
         if current is None or current.owner_user_id != user_id:
             return "not the owner", None
@@ -81,24 +86,28 @@ def cancel(rt: Runtime[TelegramSettings], user_id: int, token: str, hold_stamp: 
             or wallet_hold.stamp(hold) != hold_stamp
             or wallet_hold.held_until(current, now) is None
         ):
-            return "stale", current
+            return "stale", None
         fields = wallet_hold.restore(hold)
         before = current.to_firestore()
         tx.update(store.channels, token, fields | {"updated_at": now})
         changes = changed(before, fields, (*wallet_hold.WALLET_FIELDS, "wallet_hold"))
         record(tx, store, token, user_id, "bot", changes, now)
-        return "cancelled", current
+        return "cancelled", None
 
-    outcome, channel = store.transaction(work)
-    if outcome == "cancelled" and channel is not None and channel.wallet_hold is not None:
-        log.warning(
-            "wallet change cancelled: channel %s pays to its previous wallet again",
-            token,
-            extra={"channel_token": token},
-        )
-        rt.telegram.send_message(
-            user_id, say.wallet_restored(channel.title, channel.wallet_hold.previous_wallet)
-        )
+    with rt.claims.hold(ClaimPurpose.WALLET_CANCEL, str(update_id)) as claim:
+        if claim.done_before:
+            outcome = claim.previous_result or "stale"
+        else:
+            outcome, _ = rt.claims.transaction_finishing(claim, work)
+            if outcome == "cancelled":
+                log.warning(
+                    "wallet change cancelled: channel %s pays to its previous wallet again",
+                    token,
+                    extra={"channel_token": token},
+                )
+    channel = load_channel(store, token) if outcome == "cancelled" else None
+    if channel is not None:
+        rt.telegram.send_message(user_id, say.wallet_restored(channel.title, channel.payout_wallet))
     elif outcome == "stale":
         rt.telegram.send_message(user_id, t(say.WALLET_CANCEL_STALE))
     return f"wallet change {outcome}"

@@ -15,6 +15,7 @@ import pytest
 from local.fixtures import tron_address
 from shared_schemas.config import OwnerAppSettings, PayoutSettings
 from shared_schemas.ids import wallet_cancel_callback
+from telepay.adapters.telegram_api import TelegramRetryAfter
 from telepay.bot.webhook import handle_update
 from telepay.core.clock import FrozenClock
 from telepay.owners import app
@@ -88,6 +89,26 @@ def test_the_owner_cancels_and_the_money_goes_to_the_old_wallet_at_once(world: W
     assert [w["address"] for w in world.withdrawals()] == [TRON]
     # The button again: nothing more to undo.
     assert owner.press("↩️ Cancel this change", owner.telegram.to(OWNER)[-2]) == "wallet change stale"
+
+
+def test_a_redelivered_cancel_still_says_the_change_was_cancelled(world: World) -> None:
+    # Telegram rate-limits the confirmation (429): the press is answered 503 and delivered again,
+    # after the cancel was saved. Found by the wallet-change drill.
+    owner = owner_on(world.store)
+    token = _live(owner)
+    change_wallet(owner, token, THIEF_WALLET)
+    [button] = [b for row in owner.last().keyboard or [] for b in row]
+    assert button.callback_data is not None
+    press = updates.press(next(UPDATE_IDS), button.callback_data, OWNER)
+    owner.telegram.fail_method["send_message"] = [TelegramRetryAfter(1)]
+    with pytest.raises(TelegramRetryAfter):
+        handle_update(press, owner.rt)
+    assert present(world.store.channels.get(token)).payout_wallet == TRON
+    assert handle_update(press, owner.rt) == "wallet change cancelled"  # Telegram's re-delivery
+    assert f"Payouts of Night Owls Club go to {TRON} again" in owner.last().text
+    # A later press of the same button: nothing more to undo.
+    assert owner.press("↩️ Cancel this change", owner.telegram.to(OWNER)[-2]) == "wallet change stale"
+    assert owner.last().text == "That change was already undone or replaced by a newer one."
 
 
 def test_two_changes_cancel_back_to_the_first_wallet_and_old_buttons_are_stale(world: World) -> None:
