@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from shared_schemas.documents import ChannelDoc, PayoutStrategy, Tier
 from shared_schemas.money import CENT, format_amount
 from telepay.channels.wallets import PAYOUT_CURRENCIES, network, networks_for
+from telepay.core.i18n import LANGUAGES, SOURCE, t
 
 T = TypeVar("T")
 
@@ -98,6 +99,14 @@ def parse_donation_message(value: object) -> str | Invalid | None:
             f"That's {len(text)} characters; the donation message can have at most {DONATION_MESSAGE_MAX}."
         )
     return text or None
+
+
+def parse_language(value: object) -> str | Invalid:
+    """The language of the channel's posts: one TelePay speaks (a catalog name, e.g. `pt_BR`)."""
+    code = _text(value) or SOURCE
+    if code not in LANGUAGES:
+        return Invalid(t("Choose one of these languages: {languages}.", languages=", ".join(LANGUAGES)))
+    return code
 
 
 # -- numbers --------------------------------------------------------------------------------------
@@ -285,6 +294,7 @@ FIELD_PARSERS: dict[str, Callable[[object], Any]] = {
     "donation_message": parse_donation_message,
     "grace_period_minutes": parse_grace_minutes,
     "payout_strategy": parse_payout_strategy,
+    "language": parse_language,  # not asked by /newchannel yet: not in SETTING_FIELDS
 }
 
 
