@@ -268,14 +268,14 @@ class World:
         def attempt() -> dict[str, Any] | None:
             last = max((m["message_id"] for m in self.tg.transcript(user)), default=0)
             self.tg.say(user, f"/start {self.token}_DONATE")
-            keypad = self.wait_text(user, "Amount: $0.00 USD", after=last)
+            keypad = self.wait_text(user, "Amount: $0.00", after=last)
             keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
             for typed in itertools.accumulate(digits):
                 self.tg.press(user, keypad["message_id"], keys[typed[-1]])
                 wait_for(
                     "the keypad edited",
                     lambda t=typed: any(  # type: ignore[misc]
-                        m["message_id"] == keypad["message_id"] and f"Amount: ${t} USD" in m["text"]
+                        m["message_id"] == keypad["message_id"] and f"Amount: ${t}\n" in m["text"]
                         for m in self.tg.transcript(user)
                     ),
                     timeout=STEP_TIMEOUT,

@@ -17,13 +17,14 @@ from typing import Any, Generic, TypeVar
 from shared_schemas.config import TelegramSettings
 from shared_schemas.telegram import MESSAGE_MAX, Button, Keyboard, TgCallbackQuery, utf16_len
 from telepay.adapters.telegram_api import TelegramBadRequest, is_not_modified
+from telepay.core.i18n import N_, number, t
 from telepay.runtime import Runtime
 
 T = TypeVar("T")
 PAGE_SIZE = 10
 LISTED_TITLE_MAX = 64  # UTF-16 code units of a title in a list or on a button
-MORE = "More ▸"
-BACK = "◂ Back"
+MORE = N_("More ▸")
+BACK = N_("◂ Back")
 PAGE_NUMBER_DIGITS = 4  # a page button's number: 0-9999
 
 
@@ -35,7 +36,9 @@ class Page(Generic[T]):
 
     @property
     def footer(self) -> str:
-        return f"Page {self.number + 1} of {self.count}" if self.count > 1 else ""
+        if self.count <= 1:
+            return ""
+        return t("Page {number} of {count}", number=number(self.number + 1), count=number(self.count))
 
 
 def page_of(items: Sequence[T], number: int, size: int = PAGE_SIZE) -> Page[T]:
@@ -77,9 +80,9 @@ def page_buttons(page: Page[Any], callback: Callable[[int], str]) -> list[Button
     data for a page."""
     row = []
     if page.number > 0:
-        row.append(Button(BACK, callback_data=callback(page.number - 1)))
+        row.append(Button(t(BACK), callback_data=callback(page.number - 1)))
     if page.number + 1 < page.count:
-        row.append(Button(MORE, callback_data=callback(page.number + 1)))
+        row.append(Button(t(MORE), callback_data=callback(page.number + 1)))
     return row
 
 

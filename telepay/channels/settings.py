@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from shared_schemas.documents import ChannelDoc, PayoutStrategy, Tier
 from shared_schemas.money import CENT, format_amount
 from telepay.channels.wallets import PAYOUT_CURRENCIES, network, networks_for
-from telepay.core.i18n import LANGUAGES
+from telepay.core.i18n import LANGUAGES, SOURCE, t
 
 T = TypeVar("T")
 
@@ -103,9 +103,11 @@ def parse_donation_message(value: object) -> str | Invalid | None:
 
 def parse_language(value: object) -> str | Invalid:
     """The language of the channel's posts: one TelePay speaks (a catalog name, e.g. `pt_BR`)."""
-    code = _text(value)
+    code = _text(value) or SOURCE
     if code not in LANGUAGES:
-        return Invalid(f"Choose one of the languages TelePay speaks: {', '.join(LANGUAGES)}.")
+        return Invalid(
+            t("Choose one of the languages TelePay speaks: {languages}.", languages=", ".join(LANGUAGES))
+        )
     return code
 
 

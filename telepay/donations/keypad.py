@@ -2,6 +2,8 @@
 State lives in Firestore (`keypad_sessions`), never in process memory, so any instance can serve
 any press; each press is applied in a transaction and at most once (the rules are
 `telepay.donations.keypad_rules`).
+
+This runs outside the webhook: the keypad speaks the donor's language (`speaking_to` the donor).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from telepay.channels.lookup import load_channel
 from telepay.core.errors import Malformed
 from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
+from telepay.core.users import speaking_to
 from telepay.donations.keypad_rules import (
     PressDecision,
     PressResult,
@@ -42,6 +45,11 @@ def new_session_id() -> str:
 
 
 def open_keypad(task: KeypadTask, rt: Rt) -> str:
+    with speaking_to(rt.store, task.user_id):
+        return _open_keypad(task, rt)
+
+
+def _open_keypad(task: KeypadTask, rt: Rt) -> str:
     if not task.session_id:
         raise Malformed("an open-keypad task without a session id")
     store = rt.store
@@ -72,7 +80,13 @@ def open_keypad(task: KeypadTask, rt: Rt) -> str:
 
 
 def press(task: KeypadTask, rt: Rt) -> PressResult:
-    """Apply one press in a transaction (at most once per callback query), then edit and answer."""
+    """Apply one press in a transaction (at most once per callback query), then edit and answer,
+    in the presser's language (a keypad is only ever redrawn for its own donor)."""
+    with speaking_to(rt.store, task.user_id):
+        return _press(task, rt)
+
+
+def _press(task: KeypadTask, rt: Rt) -> PressResult:
     if not (task.session_id and task.key and task.callback_query_id):
         raise Malformed("a keypad press without its session, key or callback query")
     store = rt.store

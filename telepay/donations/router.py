@@ -17,10 +17,11 @@ from shared_schemas.tasks import KeypadAction, KeypadTask
 from shared_schemas.telegram import TgCallbackQuery, TgMessage, TgUser
 from telepay.adapters.tasks_queue import enqueue_once
 from telepay.channels.lookup import load_channel
+from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.users import display_name
 from telepay.donations.keypad import new_session_id
-from telepay.donations.keypad_rules import AMOUNT_LINE_PREFIX, NO_DONATIONS
+from telepay.donations.keypad_rules import NO_DONATIONS, is_amount_line
 from telepay.runtime import Runtime
 
 log = get_logger("telepay.webhook")  # the log lines of telegram_webhook keep its logger's name
@@ -67,8 +68,9 @@ CALLBACKS: dict[str, tuple[int, Callable[[TgCallbackQuery, list[str], int, Rt], 
 
 
 def _amount_line(text: str | None) -> str | None:
-    """The keypad's amount line as the donor saw it (for Confirm to check, never to use)."""
-    line = next((line for line in (text or "").splitlines() if line.startswith(AMOUNT_LINE_PREFIX)), None)
+    """The keypad's amount line as the donor saw it (for Confirm to check, never to use), found in
+    the donor's language: the keypad function writes it in theirs."""
+    line = next((line for line in (text or "").splitlines() if is_amount_line(line)), None)
     return line[:80] if line else None
 
 
@@ -78,9 +80,9 @@ def _open_keypad(
     channel = load_channel(rt.store, token)
     if channel is None or channel.status is not ChannelStatus.ACTIVE:
         if query_id:
-            rt.telegram.answer_callback_query(query_id, NO_DONATIONS, alert=True)
+            rt.telegram.answer_callback_query(query_id, t(NO_DONATIONS), alert=True)
         else:
-            rt.telegram.send_message(chat_id, NO_DONATIONS)
+            rt.telegram.send_message(chat_id, t(NO_DONATIONS))
         return "unknown offer"
     payload = KeypadTask(
         action=KeypadAction.OPEN,

@@ -3,6 +3,9 @@
 The order id arrives in the task, so every retry works on the same order; a claim keeps two
 concurrent runs of one task from creating two invoices, and the invoice id is stored the moment it
 exists so a retry never creates another.
+
+What the buyer reads (the invoice's description on the payment page, the Pay button, a refusal)
+is in the buyer's language.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUna
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, is_not_modified
 from telepay.channels.lookup import load_channel
 from telepay.core.errors import RetryLater
+from telepay.core.i18n import t
 from telepay.core.logs import get_logger
-from telepay.core.users import mark_blocked
+from telepay.core.users import mark_blocked, speaking_to
 from telepay.donations.keypad import confirmed_amount
 from telepay.runtime import Runtime
 from telepay.subscriptions import texts
@@ -36,7 +40,8 @@ def create_invoice(task: CreateInvoiceTask, attempt: int, rt: Rt) -> str:
     with rt.claims.hold(ClaimPurpose.INVOICE, task.order_id, lease=timedelta(seconds=60)) as claim:
         if claim.done_before:
             return "already done"
-        claim.result = outcome = _create(task, attempt, rt)
+        with speaking_to(rt.store, task.user_id):
+            claim.result = outcome = _create(task, attempt, rt)
     log.info("create_invoice: %s", outcome, extra=ids)
     return outcome
 
@@ -63,7 +68,7 @@ def _create(task: CreateInvoiceTask, attempt: int, rt: Rt) -> str:
                 price_amount=order.price_amount,
                 price_currency=order.price_currency,
                 order_id=order.order_id,
-                order_description=_description(order, title),
+                order_description=texts.invoice_description(title, order.days),
                 ipn_callback_url=rt.settings.ipn_callback_url,
                 success_url=bot,
                 cancel_url=bot,
@@ -139,18 +144,18 @@ def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
     channel = load_channel(rt.store, task.channel_token)
     now = rt.clock.now()
     if channel is None or channel.status is not ChannelStatus.ACTIVE:
-        rt.telegram.send_message(task.chat_id, texts.OFFER_CHANGED)
+        rt.telegram.send_message(task.chat_id, t(texts.OFFER_CHANGED))
         return "rejected: channel unavailable"
     if ref.kind is OrderKind.SUBSCRIPTION:
         tier = channel.tier(task.tier_id or "")
         if tier is None or tier.tier_id != ref.tier_id:
-            rt.telegram.send_message(task.chat_id, texts.OFFER_CHANGED)
+            rt.telegram.send_message(task.chat_id, t(texts.OFFER_CHANGED))
             return "rejected: tier unavailable"
         price, days = tier.price, tier.days
     else:
         amount = confirmed_amount(rt.store, task.keypad_session_id, task.user_id, task.channel_token)
         if amount is None:
-            rt.telegram.send_message(task.chat_id, texts.OFFER_CHANGED)
+            rt.telegram.send_message(task.chat_id, t(texts.OFFER_CHANGED))
             return "rejected: no confirmed donation amount"
         price, days = amount, None
     return OrderDoc(
@@ -171,18 +176,12 @@ def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
     )
 
 
-def _description(order: OrderDoc, title: str) -> str:
-    if order.kind is OrderKind.SUBSCRIPTION and order.days:
-        return f"{texts.duration(order.days)} of {title}"
-    return f"Donation to {title}"
-
-
 def _give_up(order: OrderDoc, reason: str, rt: Rt) -> str:
     rt.store.orders.update(
         order.order_id, {"status": OrderStatus.INVOICE_FAILED, "updated_at": rt.clock.now()}
     )
     try:
-        rt.telegram.send_message(order.chat_id, texts.INVOICE_FAILED)
+        rt.telegram.send_message(order.chat_id, t(texts.INVOICE_FAILED))
     except TelegramForbidden:
         mark_blocked(rt.store, rt.clock, order.user_id)
     return f"invoice failed: {reason}"

@@ -7,6 +7,9 @@ Each message is claimed (`msg:<event id>:<recipient>`) before it is sent and mar
 re-delivered event sends nothing twice. A user who blocked the bot is recorded and not retried;
 Telegram's `retry_after` is honoured; other failures raise, so Pub/Sub retries with backoff and
 finally dead-letters the message (alerted in Terraform).
+
+Each message is made in its reader's language: the buyer's receipt in the buyer's, the owner's
+notice in the owner's (`speaking_to` the recipient).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from telepay.channels.lookup import load_subscription
 from telepay.core.errors import Malformed
 from telepay.core.logs import get_logger
 from telepay.core.store import NotFound
-from telepay.core.users import mark_blocked
+from telepay.core.users import mark_blocked, speaking_to
 from telepay.runtime import Runtime
 from telepay.subscriptions import texts
 from telepay.subscriptions.access import Paid, deliver_access
@@ -106,7 +109,8 @@ def _once(
         if claim.done_before:
             return f"{recipient}: already done"
         try:
-            _with_retry_after(send)
+            with speaking_to(rt.store, user_id):
+                _with_retry_after(send)
             claim.result = "sent"
         except TelegramForbidden:
             mark_blocked(rt.store, rt.clock, user_id)
@@ -131,9 +135,7 @@ def _send(rt: Rt, chat_id: int, text: str, keyboard: list[list[Button]] | None =
 
 
 def _paid(event: PaymentEvent) -> str:
-    if event.actually_paid is not None and event.pay_currency:
-        return f"{event.actually_paid.normalize():f} {event.pay_currency.upper()}"
-    return "in crypto"
+    return texts.paid_with(event.actually_paid, event.pay_currency)
 
 
 def _subscription_buyer(rt: Rt, event: PaymentEvent) -> None:
@@ -157,7 +159,7 @@ def _subscription_buyer(rt: Rt, event: PaymentEvent) -> None:
 
 
 def _buyer_name(event: PaymentEvent) -> str:
-    return f"{event.buyer_name} (id {event.user_id})" if event.buyer_name else f"User {event.user_id}"
+    return texts.buyer_name(event.buyer_name, event.user_id)
 
 
 def _subscription_owner(rt: Rt, event: PaymentEvent) -> None:
@@ -197,17 +199,6 @@ def _donation_owner(rt: Rt, event: PaymentEvent) -> None:
 
 
 def _partial(rt: Rt, event: PaymentEvent) -> None:
-    currency = (event.pay_currency or "").upper()
     paid = event.actually_paid or Decimal(0)
-    expected = event.pay_amount or Decimal(0)
-    missing = max(expected - paid, Decimal(0))
-    _send(
-        rt,
-        event.chat_id,
-        texts.partially_paid(
-            event.channel_title,
-            f"{paid.normalize():f} {currency}" if paid else f"0 {currency}",
-            f"{expected.normalize():f} {currency}" if expected else "amount",
-            f"{missing.normalize():f} {currency}" if missing else "balance",
-        ),
-    )
+    text = texts.partially_paid(event.channel_title, paid, event.pay_amount, event.pay_currency or "")
+    _send(rt, event.chat_id, text)

@@ -43,7 +43,7 @@ from shared_schemas.documents import (
     PayoutState,
 )
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
-from shared_schemas.money import format_amount, round_payout
+from shared_schemas.money import round_payout
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.nowpayments import Withdrawal
 from shared_schemas.queries import AVAILABLE_LEDGER, LEDGER_OF_CHANNEL, PAYOUT_NOTICES, PAYOUTS_DUE
@@ -54,8 +54,10 @@ from telepay.channels.lookup import load_channel
 from telepay.channels.notices import notify_owner_once
 from telepay.core.clock import Clock
 from telepay.core.errors import ClaimBusy, Permanent, Transient
+from telepay.core.i18n import money, t
 from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
+from telepay.core.users import speaking_to
 from telepay.payouts import rules as payout_rules
 from telepay.runtime import Runtime
 
@@ -471,11 +473,10 @@ def _plan_or_hold(rt: Rt, token: str) -> list[str] | None:
             if channel.payout_problem != reason:
                 rt.store.channels.update(token, {"payout_problem": reason})
             digest = hashlib.sha256(reason.encode()).hexdigest()[:12]
-            text = (
-                f"⚠️ Payouts for {channel.title} are on hold: NowPayments refused them. Your balance is "
-                "safe and we're on it; payouts resume as soon as this is fixed."
+            title = channel.title
+            notify_owner_once(
+                rt, ClaimPurpose.PAYOUT_HELD, channel, lambda: payouts_held(title), key=f"{token}:{digest}"
             )
-            notify_owner_once(rt, ClaimPurpose.PAYOUT_HELD, channel, text, key=f"{token}:{digest}")
         return None
     return reserved
 
@@ -521,21 +522,38 @@ def _notice(rt: Rt, payout: PayoutDoc) -> None:
     ids = {"payout_id": payout.payout_id, "channel_token": payout.channel_token}
     with rt.claims.hold(ClaimPurpose.PAYOUT_NOTICE, payout.payout_id, lease=timedelta(minutes=2)) as claim:
         if not claim.done_before:
-            amount = format_amount(payout.amount, payout.currency)
-            if payout.state is PayoutState.FINISHED:
-                text = f"💸 Payout sent: {amount} to {payout.address}."
-            else:
+            if payout.state is not PayoutState.FINISHED:
                 log.error(
                     "payout failed: %s ended FAILED: %s", payout.payout_id, payout.failure_reason, extra=ids
                 )
-                text = (
-                    f"⚠️ Your payout of {amount} to {payout.address} failed ({payout.failure_reason}). "
-                    "The amount is back in your balance and will be paid again later."
-                )
             try:
-                rt.telegram.send_message(payout.owner_user_id, text)
+                with speaking_to(rt.store, payout.owner_user_id):
+                    rt.telegram.send_message(payout.owner_user_id, payout_notice(payout))
             except TelegramForbidden:
                 log.warning("owner blocked the bot; payout notice not sent", extra=ids)
             except TelegramBadRequest as error:  # the owner's chat is gone: nothing to retry
                 log.warning("payout notice not sent: %s", error, extra=ids)
     rt.store.payouts.update(payout.payout_id, {"notice_pending": False})
+
+
+# -------------------------------------------------------------------------------- owners' texts
+def payouts_held(title: str) -> str:
+    return t(
+        "⚠️ Payouts for {title} are on hold: NowPayments refused them. Your balance is "
+        "safe and we're on it; payouts resume as soon as this is fixed.",
+        title=title,
+    )
+
+
+def payout_notice(payout: PayoutDoc) -> str:
+    """How an ended payout went, in the current language (the owner's)."""
+    amount = money(payout.amount, payout.currency)
+    if payout.state is PayoutState.FINISHED:
+        return t("💸 Payout sent: {amount} to {address}.", amount=amount, address=payout.address)
+    return t(
+        "⚠️ Your payout of {amount} to {address} failed ({reason}). "
+        "The amount is back in your balance and will be paid again later.",
+        amount=amount,
+        address=payout.address,
+        reason=payout.failure_reason,
+    )

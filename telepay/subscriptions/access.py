@@ -23,6 +23,7 @@ from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.channels.notices import notify_owner_once
 from telepay.core.errors import ClaimBusy
 from telepay.core.logs import get_logger
+from telepay.core.users import speaking_to
 from telepay.runtime import Runtime
 from telepay.subscriptions import texts
 
@@ -52,13 +53,15 @@ def deliver_access(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) ->
 
     Once per payment: notify (from the payment event) and reconciliation (access still pending) may
     both try, in either order; whichever comes second finds the claim done and sends nothing. A
-    further payment on a settled order (a wallet's double send) gets its own receipt."""
+    further payment on a settled order (a wallet's double send) gets its own receipt. The buyer
+    reads it in their language, whoever's update or task this is."""
     with rt.claims.hold(
         ClaimPurpose.MESSAGE, f"{paid.order_id}:{paid.payment_id}:access", keep_for=timedelta(days=14)
     ) as claim:
         if claim.done_before:
             return "sent"
-        outcome = _deliver(rt, paid, in_channel)
+        with speaking_to(rt.store, paid.user_id):
+            outcome = _deliver(rt, paid, in_channel)
         if outcome != "sent":
             claim.release()  # delayed: a later attempt (reconciliation) sends it
         return outcome
@@ -102,8 +105,9 @@ def _delayed(rt: Runtime[AccessSettings], paid: Paid, sub_id: str, problem: str)
     channel = rt.store.channels.get(paid.channel_token)
     if channel is not None:
         rt.store.channels.update(channel.token, {"bot_rights_problem": problem})
+        title = channel.title
         notify_owner_once(
-            rt, ClaimPurpose.RIGHTS_NOTICE, channel, texts.access_blocked(channel.title, problem)
+            rt, ClaimPurpose.RIGHTS_NOTICE, channel, lambda: texts.access_blocked(title, problem)
         )
     _tell_buyer_once(rt, paid, channel)
 

@@ -5,6 +5,9 @@ dedupe a repeated run). Each task posts the offer, deletes the previous post and
 message id, so a channel always shows one current offer. A permanent failure (bot removed, rights
 lost, chat gone) is counted; after `BROADCAST_PAUSE_AFTER_FAILURES` in a row the channel's
 broadcast pauses and its owner is told once. A successful post resets the count.
+
+Posts are in the channel's language (`ChannelDoc.language`), whoever reads them; the owner's
+notices in the owner's.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from telepay.adapters.telegram_api import (
 )
 from telepay.channels.lookup import load_channel
 from telepay.channels.notices import notify_owner_once
+from telepay.core import i18n
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
 from telepay.runtime import Runtime
@@ -47,6 +51,7 @@ def day_of(moment: datetime) -> str:
 
 
 def offer_post_keyboard(channel: ChannelDoc, bot_username: str) -> list[list[Button]]:
+    """The offer post's buttons, in the current language (the caller speaks the channel's)."""
     rows = [
         [
             Button(
@@ -56,7 +61,9 @@ def offer_post_keyboard(channel: ChannelDoc, bot_username: str) -> list[list[But
         ]
         for t in channel.tiers
     ]
-    rows.append([Button(texts.DONATE_BUTTON, url=deep_link(bot_username, donate_start(channel.token)))])
+    rows.append(
+        [Button(i18n.t(texts.DONATE_BUTTON), url=deep_link(bot_username, donate_start(channel.token)))]
+    )
     return rows
 
 
@@ -95,8 +102,11 @@ def queue_todays_post(rt: Runtime[BroadcastEnqueuerSettings], token: str) -> boo
 
 def queue_donation_post(rt: Runtime[BroadcastEnqueuerSettings], channel: ChannelDoc) -> bool:
     """Post (or refresh) the closed channel's donation post: when a channel goes live and whenever
-    its donation message changes. Named by the text, so the same text is never posted twice."""
-    digest = hashlib.sha256(texts.donation_post(channel.title, channel.donation_message).encode()).hexdigest()
+    its donation message (or its language) changes. Named by the text, so the same text is never
+    posted twice."""
+    with i18n.speaking(channel.language):
+        text = texts.donation_post(channel.title, channel.donation_message)
+    digest = hashlib.sha256(text.encode()).hexdigest()
     task = BroadcastTask(channel_token=channel.token, day=day_of(rt.clock.now()), post=PostKind.DONATION)
     return _enqueue(rt, task, f"donation-post-{channel.token}-{digest[:16]}")
 
@@ -108,9 +118,10 @@ def post_donation(task: BroadcastTask, rt: Rt) -> str:
     channel = load_channel(rt.store, task.channel_token)
     if channel is None or channel.status is not ChannelStatus.ACTIVE:
         return "channel inactive"
-    text = texts.donation_post(channel.title, channel.donation_message)
     bot = rt.settings.telegram_bot_username
-    keyboard = [[Button(texts.DONATE_BUTTON, url=deep_link(bot, donate_start(channel.token)))]]
+    with i18n.speaking(channel.language):
+        text = texts.donation_post(channel.title, channel.donation_message)
+        keyboard = [[Button(i18n.t(texts.DONATE_BUTTON), url=deep_link(bot, donate_start(channel.token)))]]
     previous = channel.donation_post_message_id
     try:
         if previous is not None and _edited(rt, channel.closed_channel_id, previous, text, keyboard):
@@ -119,8 +130,14 @@ def post_donation(task: BroadcastTask, rt: Rt) -> str:
     except (TelegramForbidden, TelegramBadRequest) as error:
         log.info("donation post refused: %s", error, extra={"channel_token": channel.token})
         key = f"{channel.token}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
-        notice = texts.donation_post_refused(channel.title, str(error))
-        notify_owner_once(rt, ClaimPurpose.DONATION_POST_REFUSED, channel, notice, key=key)
+        title, problem = channel.title, str(error)
+        notify_owner_once(
+            rt,
+            ClaimPurpose.DONATION_POST_REFUSED,
+            channel,
+            lambda: texts.donation_post_refused(title, problem),
+            key=key,
+        )
         return "donation post refused: owner told"
     rt.store.channels.update(channel.token, {"donation_post_message_id": message.message_id})
     return "donation post sent"
@@ -175,12 +192,11 @@ def _post(task: BroadcastTask, rt: Rt) -> str:
         return "paused"
     if channel.broadcast.last_posted_day == task.day and not task.manual:
         return "already posted today"
+    with i18n.speaking(channel.language):
+        text = texts.offer(channel)
+        keyboard = offer_post_keyboard(channel, rt.settings.telegram_bot_username)
     try:
-        message = rt.telegram.send_message(
-            channel.open_channel_id,
-            texts.offer(channel),
-            keyboard=offer_post_keyboard(channel, rt.settings.telegram_bot_username),
-        )
+        message = rt.telegram.send_message(channel.open_channel_id, text, keyboard=keyboard)
     except TelegramRetryAfter as error:
         later = rt.clock.now() + timedelta(seconds=error.seconds)
         again = task.model_copy(update={"reschedules": task.reschedules + 1})
@@ -233,8 +249,10 @@ def _permanent_failure(rt: Rt, channel: ChannelDoc, problem: str) -> str:
 
 
 def _tell_paused(rt: Rt, channel: ChannelDoc, problem: str, failures: int) -> None:
-    notice = texts.broadcast_paused(channel.title, problem, failures)
-    notify_owner_once(rt, ClaimPurpose.BROADCAST_PAUSED, channel, notice)
+    title = channel.title
+    notify_owner_once(
+        rt, ClaimPurpose.BROADCAST_PAUSED, channel, lambda: texts.broadcast_paused(title, problem, failures)
+    )
 
 
 # -- the owner's /broadcast ----------------------------------------------------------------------
@@ -244,7 +262,7 @@ def owner_repost(rt: Runtime[TelegramWebhookSettings], owner_id: int, update_id:
     cooldown = timedelta(minutes=rt.settings.broadcast_manual_cooldown_minutes)
     channels = rt.store.channels.find(CHANNELS_OF_OWNER, owner_user_id=owner_id)
     if not channels:
-        return texts.NOT_AN_OWNER
+        return i18n.t(texts.NOT_AN_OWNER)
     lines = []
     channels_repo = rt.store.channels
     for channel in channels:

@@ -25,9 +25,10 @@ from telepay.adapters.tasks_queue import enqueue_to_self
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
 from telepay.channels.lookup import load_channel, load_channel_cached
 from telepay.channels.notices import notify_owner_once
+from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.store import Stored, Tx, array_union
-from telepay.core.users import mark_blocked
+from telepay.core.users import mark_blocked, speaking_to
 from telepay.runtime import Runtime
 from telepay.subscriptions import texts
 from telepay.subscriptions.expiry_rules import (
@@ -174,13 +175,12 @@ def _remind(task: ExpiryTask, rt: Rt) -> str:
         channel = load_channel_cached(rt.store, sub.channel_token)
         title = channel.title if channel else sub.channel_token
         try:
-            rt.telegram.send_message(
-                sub.user_id,
-                texts.reminder(title, sub.expires_at, rt.clock.now()),
-                keyboard=[
-                    [Button(texts.RENEW_BUTTON, callback_data=renew_callback(sub.channel_token, sub.tier_id))]
-                ],
-            )
+            with speaking_to(rt.store, sub.user_id):
+                rt.telegram.send_message(
+                    sub.user_id,
+                    texts.reminder(title, sub.expires_at, rt.clock.now()),
+                    keyboard=[[_renew_button(sub)]],
+                )
             claim.result = "reminded"
         except TelegramForbidden:
             mark_blocked(rt.store, rt.clock, sub.user_id)
@@ -205,13 +205,14 @@ def _invite(task: ExpiryTask, rt: Rt) -> str:
             title = channel.title if channel else sub.channel_token
             claim.result = "invited"
             try:
-                rt.telegram.send_message(
-                    sub.user_id,
-                    texts.channel_moved(title, sub.expires_at),
-                    keyboard=[
-                        [Button(texts.join_button(title), callback_data=join_callback(sub.channel_token))]
-                    ],
-                )
+                with speaking_to(rt.store, sub.user_id):
+                    rt.telegram.send_message(
+                        sub.user_id,
+                        texts.channel_moved(title, sub.expires_at),
+                        keyboard=[
+                            [Button(texts.join_button(title), callback_data=join_callback(sub.channel_token))]
+                        ],
+                    )
             except TelegramForbidden:
                 mark_blocked(rt.store, rt.clock, sub.user_id)
                 claim.result = "user blocked the bot"
@@ -304,15 +305,16 @@ def _removal_refused(
     )
     if channel is None:
         return "removal refused: no channel to tell"
+    title = channel.title
     if lost_rights:
         rt.store.channels.update(channel.token, {"bot_rights_problem": problem})
-        notify_owner_once(rt, ClaimPurpose.RIGHTS_NOTICE, channel, texts.rights_lost(channel.title, problem))
+        notify_owner_once(rt, ClaimPurpose.RIGHTS_NOTICE, channel, lambda: texts.rights_lost(title, problem))
         return "bot lacks rights: retried, owner told"
     notify_owner_once(
         rt,
         ClaimPurpose.REMOVAL_PROBLEM,
         channel,
-        texts.removal_refused(channel.title, sub.user_id, problem),
+        lambda: texts.removal_refused(title, sub.user_id, problem),
         key=f"{sub_id}:{int(sub.expires_at.timestamp())}",
     )
     return "removal refused: retried, owner told"
@@ -326,13 +328,10 @@ def _tell_expired(rt: Rt, sub: SubscriptionDoc, channel: ChannelDoc | None) -> N
         title = channel.title if channel else sub.channel_token
         claim.result = "sent"
         try:
-            rt.telegram.send_message(
-                sub.user_id,
-                texts.access_ended(title, sub.expires_at),
-                keyboard=[
-                    [Button(texts.RENEW_BUTTON, callback_data=renew_callback(sub.channel_token, sub.tier_id))]
-                ],
-            )
+            with speaking_to(rt.store, sub.user_id):
+                rt.telegram.send_message(
+                    sub.user_id, texts.access_ended(title, sub.expires_at), keyboard=[[_renew_button(sub)]]
+                )
         except TelegramForbidden:
             mark_blocked(rt.store, rt.clock, sub.user_id)
         except TelegramBadRequest as error:  # e.g. a user who never started the bot: nothing to retry
@@ -341,3 +340,7 @@ def _tell_expired(rt: Rt, sub: SubscriptionDoc, channel: ChannelDoc | None) -> N
                 error,
                 extra={"subscription_id": subscription_id(sub.channel_token, sub.user_id)},
             )
+
+
+def _renew_button(sub: SubscriptionDoc) -> Button:
+    return Button(t(texts.RENEW_BUTTON), callback_data=renew_callback(sub.channel_token, sub.tier_id))

@@ -26,6 +26,7 @@ from telepay.channels import paging
 from telepay.channels.lookup import channel_by_closed_chat, load_channel, load_subscription
 from telepay.channels.notices import notify_owner_once
 from telepay.core.clock import Clock
+from telepay.core.i18n import t
 from telepay.core.store import Store, Tx, array_union
 from telepay.runtime import Runtime
 from telepay.subscriptions import texts
@@ -79,7 +80,7 @@ def list_subscriptions(rt: Rt, user_id: int, number: int = 0, message_id: int | 
         for stored in page
     ]
     if not subs:
-        rt.telegram.send_message(user_id, texts.NO_SUBSCRIPTIONS)
+        rt.telegram.send_message(user_id, t(texts.NO_SUBSCRIPTIONS))
         return "no subscriptions"
     subs.sort(key=lambda s: (s.expires_at, s.channel_token), reverse=True)
     shown = paging.page_of(subs, number)
@@ -93,7 +94,7 @@ def list_subscriptions(rt: Rt, user_id: int, number: int = 0, message_id: int | 
         if join is not None:
             rows.append([join])
     more = paging.page_buttons(shown, lambda n: page_callback(CALLBACK_SUBSCRIPTIONS_PAGE, n))
-    text = paging.page_text(shown, lines, header=texts.SUBSCRIPTIONS_HEADER, separator="\n")
+    text = paging.page_text(shown, lines, header=t(texts.SUBSCRIPTIONS_HEADER), separator="\n")
     paging.show_page(rt, user_id, message_id, text, [*rows, more] if more else rows or None)
     if message_id is None:
         return f"{len(subs)} subscription(s) listed"
@@ -115,11 +116,11 @@ def on_join(rt: Rt, user_id: int, token: str, query_id: str) -> str:
     channel = load_channel(rt.store, token)
     sub = load_subscription(rt.store, token, user_id) if channel else None
     if channel is None or sub is None or not active(sub, rt):
-        rt.telegram.answer_callback_query(query_id, texts.JOIN_NOT_ACTIVE, alert=True)
+        rt.telegram.answer_callback_query(query_id, t(texts.JOIN_NOT_ACTIVE), alert=True)
         return "join refused (no active subscription)"
     link = _reused_join_link(rt, channel, sub)
     if link is None:
-        rt.telegram.answer_callback_query(query_id, texts.JOIN_UNAVAILABLE, alert=True)
+        rt.telegram.answer_callback_query(query_id, t(texts.JOIN_UNAVAILABLE), alert=True)
         return "join link unavailable"
     rt.telegram.answer_callback_query(query_id)
     keyboard = [[Button(texts.join_button(channel.title), url=link)]]
@@ -140,8 +141,9 @@ def _reused_join_link(rt: Rt, channel: ChannelDoc, sub: SubscriptionDoc) -> str 
         except (TelegramBadRequest, TelegramForbidden) as error:
             claim.release()
             rt.store.channels.update(channel.token, {"bot_rights_problem": str(error)})
+            problem = str(error)
             notify_owner_once(
-                rt, ClaimPurpose.RIGHTS_NOTICE, channel, texts.access_blocked(channel.title, str(error))
+                rt, ClaimPurpose.RIGHTS_NOTICE, channel, lambda: texts.access_blocked(channel.title, problem)
             )
             return None
         return claim.result
@@ -168,7 +170,7 @@ def on_join_request(request: TgChatJoinRequest, rt: Rt) -> str:
     # Told first: while the request is pending the bot may write to them even if they never
     # started it (a stranger with a forwarded link).
     with contextlib.suppress(TelegramForbidden, TelegramBadRequest):
-        rt.telegram.send_message(request.user_chat_id or user_id, texts.JOIN_DECLINED)
+        rt.telegram.send_message(request.user_chat_id or user_id, t(texts.JOIN_DECLINED))
     rt.telegram.decline_join_request(request.chat.id, user_id)
     return "join declined"
 

@@ -28,6 +28,7 @@ from shared_schemas.telegram import Button, TgCallbackQuery, TgMessage, TgUser
 from telepay.adapters.tasks_queue import enqueue_once
 from telepay.channels import paging
 from telepay.channels.lookup import load_channel, load_subscription
+from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.users import display_name
 from telepay.runtime import Runtime
@@ -47,10 +48,10 @@ def on_message(message: TgMessage, command: str, rt: Rt) -> str:
     if command == "/subscriptions":
         return membership.list_subscriptions(rt, message.from_user.id)
     if command == "/start":
-        rt.telegram.send_message(message.chat.id, texts.WELCOME)
+        rt.telegram.send_message(message.chat.id, t(texts.WELCOME))
         return "welcome"
     if command in {"/help"} or not command.startswith("/"):
-        rt.telegram.send_message(message.chat.id, texts.WELCOME)
+        rt.telegram.send_message(message.chat.id, t(texts.WELCOME))
         return "help"
     return "ignored (unknown command)"
 
@@ -72,10 +73,10 @@ def on_start(link: StartLink, message: TgMessage, rt: Rt) -> str:
 def show_offer(token: str, chat_id: int, rt: Rt, first_tier: str | None = None) -> str:
     channel = load_channel(rt.store, token)
     if channel is None:
-        rt.telegram.send_message(chat_id, texts.UNKNOWN_OFFER)
+        rt.telegram.send_message(chat_id, t(texts.UNKNOWN_OFFER))
         return "unknown offer"
     if channel.status is not ChannelStatus.ACTIVE:
-        rt.telegram.send_message(chat_id, texts.PAUSED_OFFER)
+        rt.telegram.send_message(chat_id, t(texts.PAUSED_OFFER))
         return "paused offer"
     rt.telegram.send_message(chat_id, texts.offer(channel), keyboard=offer_keyboard(channel, first_tier))
     return "offer shown"
@@ -87,7 +88,7 @@ def offer_keyboard(channel: ChannelDoc, first_tier: str | None = None) -> list[l
         [Button(texts.tier_button(t, channel.currency), callback_data=buy_callback(channel.token, t.tier_id))]
         for t in tiers
     ]
-    rows.append([Button(texts.DONATE_BUTTON, callback_data=donate_callback(channel.token))])
+    rows.append([Button(t(texts.DONATE_BUTTON), callback_data=donate_callback(channel.token))])
     return rows
 
 
@@ -111,7 +112,7 @@ def _on_join(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -
 def _on_subscriptions_page(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
     number = paging.page_number(parts[0])
     if number is None:
-        rt.telegram.answer_callback_query(query.id, texts.BUTTON_GONE)
+        rt.telegram.answer_callback_query(query.id, t(texts.BUTTON_GONE))
         return "unknown button"
     rt.telegram.answer_callback_query(query.id)
     return membership.list_subscriptions(rt, query.from_user.id, number, paging.pressed_message(query))
@@ -133,9 +134,11 @@ def _buy(
     channel = load_channel(rt.store, token)
     if channel is None or channel.status is not ChannelStatus.ACTIVE or channel.tier(tier_id) is None:
         if query_id:
-            rt.telegram.answer_callback_query(query_id, texts.OFFER_CHANGED, alert=True)
+            rt.telegram.answer_callback_query(query_id, t(texts.OFFER_CHANGED), alert=True)
         else:
-            rt.telegram.send_message(chat_id, texts.UNKNOWN_OFFER if channel is None else texts.OFFER_CHANGED)
+            rt.telegram.send_message(
+                chat_id, t(texts.UNKNOWN_OFFER if channel is None else texts.OFFER_CHANGED)
+            )
         return "stale offer"
     # The order id is chosen here, so a retried task or a re-delivered update reuses it.
     order_id = subscription_order_id(token, user_id, tier_id)
@@ -151,5 +154,5 @@ def _buy(
     if not enqueue_once(rt.tasks, Queue.CREATE_INVOICE, rt.settings.create_invoice_url, payload, task_key):
         log.info("task %s already queued", task_key)
     if query_id:
-        rt.telegram.answer_callback_query(query_id, texts.PREPARING_INVOICE)
+        rt.telegram.answer_callback_query(query_id, t(texts.PREPARING_INVOICE))
     return "invoice queued"

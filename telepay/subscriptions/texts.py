@@ -1,4 +1,8 @@
-"""What the bot says: English, short and friendly; amounts with their currency; UTC dates."""
+"""What the bot says to buyers and donors, and about them to owners: short and friendly; amounts
+with their currency; UTC dates. Each text is made in the current language (`telepay.core.i18n`):
+the caller decides whose (the sender's in the webhook; `speaking_to` a buyer or an owner, or
+`speaking(channel.language)` for a post in a channel). Module-level texts are marked `N_` and
+translated where they are used: `t(texts.WELCOME)`."""
 
 from __future__ import annotations
 
@@ -6,265 +10,391 @@ from datetime import datetime
 from decimal import Decimal
 
 from shared_schemas.documents import ChannelDoc, Tier
-from shared_schemas.money import format_amount
 from telepay.channels.paging import listed_title
+from telepay.core.i18n import N_, money, t, tn, when
 
-
-def when(moment: datetime) -> str:
-    """`Thursday, 26 November 2026, 14:05 UTC`."""
-    return moment.strftime("%A, %-d %B %Y, %H:%M UTC")
+__all__ = ["duration", "when"]  # owners' texts use these too
 
 
 def duration(days: int) -> str:
+    """`1 month`, `3 months`, `1 year`, `7 days`."""
     if days % 365 == 0:
-        years = days // 365
-        return f"{years} year" + ("s" if years > 1 else "")
+        return tn("{n} year", "{n} years", days // 365)
     if days % 30 == 0 and days < 365:
-        months = days // 30
-        return f"{months} month" + ("s" if months > 1 else "")
-    return f"{days} day" + ("s" if days > 1 else "")
+        return tn("{n} month", "{n} months", days // 30)
+    return tn("{n} day", "{n} days", days)
 
 
 def tier_button(tier: Tier, currency: str) -> str:
-    label = f"{tier.label} · " if tier.label else ""
-    return f"{label}{format_amount(tier.price, currency)} · {duration(tier.days)}"
+    price, length = money(tier.price, currency), duration(tier.days)
+    if tier.label:
+        return t("{label} · {price} · {duration}", label=tier.label, price=price, duration=length)
+    return t("{price} · {duration}", price=price, duration=length)
 
 
 def offer(channel: ChannelDoc) -> str:
     parts = [channel.title]
     if channel.description:
         parts.append(channel.description)
-    parts.append("Choose how long you'd like access:")
+    parts.append(t("Choose how long you'd like access:"))
     return "\n\n".join(parts)
 
 
-DONATE_BUTTON = "💝 Donate"
+DONATE_BUTTON = N_("💝 Donate")
 
 
 def donation_post(title: str, message: str | None) -> str:
     """The closed channel's donation post (not the daily offer: that one sells access)."""
-    body = message or f"Enjoying {title}? You can support it with a donation of any amount."
-    return f"💝 Support {title}\n\n{body}"
+    body = message or t("Enjoying {title}? You can support it with a donation of any amount.", title=title)
+    return t("💝 Support {title}\n\n{body}", title=title, body=body)
 
 
 def donation_post_refused(title: str, problem: str) -> str:
-    return (
-        f"⚠️ I couldn't post the donation message in the private channel of {title}: Telegram said "
-        f"“{problem}”.\n\nTo have it there, give me the right to post messages (and to edit them) "
-        "in the private channel; then save the donation message again with /edit."
+    return t(
+        "⚠️ I couldn't post the donation message in the private channel of {title}: Telegram said "
+        "“{problem}”.\n\nTo have it there, give me the right to post messages (and to edit them) "
+        "in the private channel; then save the donation message again with /edit.",
+        title=title,
+        problem=problem,
     )
 
 
-WELCOME = (
+WELCOME = N_(
     "Hi! I sell access to private channels and take donations in crypto. "
     "Open a channel's link to see its offer.\n\n"
     "Own a channel? Send /newchannel to sell access to it."
 )
-UNKNOWN_OFFER = "Sorry, I can't find that offer. Please check the link with the channel owner."
-PAUSED_OFFER = "Sorry, this channel isn't taking new subscribers right now. Please try again later."
-OFFER_CHANGED = "This offer has changed. Please open the channel's link again to see the current prices."
-PREPARING_INVOICE = "Preparing your invoice…"
-BUTTON_GONE = "This button no longer works."
+UNKNOWN_OFFER = N_("Sorry, I can't find that offer. Please check the link with the channel owner.")
+PAUSED_OFFER = N_("Sorry, this channel isn't taking new subscribers right now. Please try again later.")
+OFFER_CHANGED = N_("This offer has changed. Please open the channel's link again to see the current prices.")
+PREPARING_INVOICE = N_("Preparing your invoice…")
+BUTTON_GONE = N_("This button no longer works.")
 
 
 def pay_prompt(title: str, amount: Decimal, currency: str, days: int | None) -> str:
-    what = f"{duration(days)} of access to {title}" if days else f"your donation to {title}"
-    return (
-        f"Your invoice is ready: {format_amount(amount, currency)} for {what}.\n\n"
-        "Tap Pay to choose a coin. Access is granted as soon as the payment is confirmed."
+    price = money(amount, currency)
+    if days:
+        return t(
+            "Your invoice is ready: {amount} for {duration} of access to {title}.\n\n"
+            "Tap Pay to choose a coin. Access is granted as soon as the payment is confirmed.",
+            amount=price,
+            duration=duration(days),
+            title=title,
+        )
+    return t(
+        "Your invoice is ready: {amount} for your donation to {title}.\n\n"
+        "Tap Pay to choose a coin. Access is granted as soon as the payment is confirmed.",
+        amount=price,
+        title=title,
     )
 
 
 def pay_button(amount: Decimal, currency: str) -> str:
-    return f"Pay {format_amount(amount, currency)}"
+    return t("Pay {amount}", amount=money(amount, currency))
 
 
-INVOICE_FAILED = (
+def invoice_description(title: str, days: int | None) -> str:
+    """What the buyer reads on the payment page: what the invoice is for."""
+    if days:
+        return t("{duration} of {title}", duration=duration(days), title=title)
+    return t("Donation to {title}", title=title)
+
+
+INVOICE_FAILED = N_(
     "Sorry, the payment service isn't answering, so I couldn't create your invoice. "
     "Nothing was charged. Please try again in a few minutes."
 )
 
 
 def access_granted(title: str, until: datetime, amount: Decimal, currency: str, days: int) -> str:
-    return (
-        f"Payment received, thank you! ✅\n\n"
-        f"Receipt: {duration(days)} of {title} for {format_amount(amount, currency)}.\n"
-        f"Access until {when(until)}.\n\n"
-        "Tap Join to request access; I'll approve you right away. The link works only for you."
+    return t(
+        "Payment received, thank you! ✅\n\n"
+        "Receipt: {duration} of {title} for {amount}.\n"
+        "Access until {until}.\n\n"
+        "Tap Join to request access; I'll approve you right away. The link works only for you.",
+        duration=duration(days),
+        title=title,
+        amount=money(amount, currency),
+        until=when(until),
     )
 
 
 def access_extended(title: str, until: datetime, amount: Decimal, currency: str, days: int) -> str:
-    return (
-        f"Payment received, thank you! ✅\n\n"
-        f"Receipt: {duration(days)} more of {title} for {format_amount(amount, currency)}.\n"
-        f"Your access now runs until {when(until)}."
+    return t(
+        "Payment received, thank you! ✅\n\n"
+        "Receipt: {duration} more of {title} for {amount}.\n"
+        "Your access now runs until {until}.",
+        duration=duration(days),
+        title=title,
+        amount=money(amount, currency),
+        until=when(until),
     )
 
 
 def access_delayed(title: str, until: datetime) -> str:
-    return (
-        f"Payment received, thank you! ✅ Your access to {title} runs until {when(until)}.\n\n"
+    return t(
+        "Payment received, thank you! ✅ Your access to {title} runs until {until}.\n\n"
         "I can't create your join link right now (the channel's settings need a fix from its owner, "
-        "who has been told). I'll send it here as soon as I can."
+        "who has been told). I'll send it here as soon as I can.",
+        title=title,
+        until=when(until),
     )
 
 
 def access_blocked(title: str, problem: str) -> str:
-    return (
-        f"⚠️ A subscriber paid for {title}, but I couldn't create their join link: Telegram said "
-        f"“{problem}”.\n\nPlease make me an admin of the private channel with the right to invite "
-        "users via link (and to ban users). I'll send the pending links as soon as I can."
+    return t(
+        "⚠️ A subscriber paid for {title}, but I couldn't create their join link: Telegram said "
+        "“{problem}”.\n\nPlease make me an admin of the private channel with the right to invite "
+        "users via link (and to ban users). I'll send the pending links as soon as I can.",
+        title=title,
+        problem=problem,
     )
 
 
 def join_button(title: str) -> str:
-    return f"Join {listed_title(title)}"
+    return t("Join {title}", title=listed_title(title))
+
+
+def buyer_name(name: str | None, user_id: int) -> str:
+    """How a buyer or donor is named in the owner's notices."""
+    if name:
+        return t("{name} (id {user_id})", name=name, user_id=user_id)
+    return t("User {user_id}", user_id=user_id)
+
+
+def paid_with(amount: Decimal | None, coin: str | None) -> str:
+    """What actually arrived, in the coin the buyer paid with."""
+    if amount is not None and coin:
+        return money(amount, coin)
+    return t("in crypto")
 
 
 def owner_subscription_notice(
     buyer: str, title: str, tier: str, amount: Decimal, currency: str, paid: str, until: datetime
 ) -> str:
-    return (
-        f"💰 New payment for {title}\n"
-        f"{buyer} bought {tier} for {format_amount(amount, currency)} (paid {paid}).\n"
-        f"Their access runs until {when(until)}."
+    return t(
+        "💰 New payment for {title}\n"
+        "{buyer} bought {tier} for {amount} (paid {paid}).\n"
+        "Their access runs until {until}.",
+        title=title,
+        buyer=buyer,
+        tier=tier,
+        amount=money(amount, currency),
+        paid=paid,
+        until=when(until),
     )
 
 
 def donation_thanks(title: str, amount: Decimal, currency: str) -> str:
-    return f"Thank you for your donation of {format_amount(amount, currency)} to {title}! 💝"
+    return t(
+        "Thank you for your donation of {amount} to {title}! 💝", amount=money(amount, currency), title=title
+    )
 
 
 def owner_donation_notice(donor: str, title: str, amount: Decimal, currency: str, paid: str) -> str:
-    return f"💝 New donation to {title}\n{donor} donated {format_amount(amount, currency)} (paid {paid})."
+    return t(
+        "💝 New donation to {title}\n{donor} donated {amount} (paid {paid}).",
+        title=title,
+        donor=donor,
+        amount=money(amount, currency),
+        paid=paid,
+    )
 
 
-def partially_paid(title: str, paid: str, expected: str, missing: str) -> str:
-    return (
-        f"We received {paid} of the {expected} due for {title}, so the payment isn't complete yet. "
-        f"Please send the remaining {missing} to the same address. Nothing has been granted yet."
+def partially_paid(title: str, paid: Decimal, expected: Decimal | None, coin: str) -> str:
+    """A payment short of what was due: what came, and what is still missing (when NowPayments
+    said what was due)."""
+    missing = (expected or Decimal(0)) - paid
+    if expected and missing > 0:
+        return t(
+            "We received {paid} of the {expected} due for {title}, so the payment isn't complete yet. "
+            "Please send the remaining {missing} to the same address. Nothing has been granted yet.",
+            paid=money(paid, coin),
+            expected=money(expected, coin),
+            missing=money(missing, coin),
+            title=title,
+        )
+    return t(
+        "We received {paid} for {title}, so the payment isn't complete yet. "
+        "Please send the rest to the same address. Nothing has been granted yet.",
+        paid=money(paid, coin),
+        title=title,
     )
 
 
 def payment_expired(title: str) -> str:
-    return (
-        f"Your payment for {title} expired before it arrived, so nothing was charged. "
-        "Open the channel's link again to start a new one."
+    return t(
+        "Your payment for {title} expired before it arrived, so nothing was charged. "
+        "Open the channel's link again to start a new one.",
+        title=title,
     )
 
 
 def payment_failed(title: str) -> str:
-    return (
-        f"Your payment for {title} failed. If coins left your wallet, contact the payment "
-        "provider's support with your payment id. Open the channel's link to try again."
+    return t(
+        "Your payment for {title} failed. If coins left your wallet, contact the payment "
+        "provider's support with your payment id. Open the channel's link to try again.",
+        title=title,
     )
 
 
 def refund_buyer(title: str, amount: Decimal, currency: str, until: datetime | None) -> str:
-    ends = f" Your access now ends {when(until)}." if until else ""
-    return f"Your payment of {format_amount(amount, currency)} for {title} was refunded.{ends}"
+    price = money(amount, currency)
+    if until:
+        return t(
+            "Your payment of {amount} for {title} was refunded. Your access now ends {until}.",
+            amount=price,
+            title=title,
+            until=when(until),
+        )
+    return t("Your payment of {amount} for {title} was refunded.", amount=price, title=title)
 
 
 def owner_refund_notice(
     buyer: str, title: str, amount: Decimal, currency: str, until: datetime | None
 ) -> str:
-    ends = f" Their access now ends {when(until)}." if until else ""
-    return f"↩️ Payment refunded: {buyer} got back {format_amount(amount, currency)} for {title}.{ends}"
-
-
-def removal_refused(title: str, user_id: int, problem: str) -> str:
-    return (
-        f"⚠️ A subscription to {title} ended, but Telegram would not remove the member (user id "
-        f"{user_id}): {problem}. I'll keep trying; if they are an administrator of the channel, "
-        "please remove their admin rights."
+    price = money(amount, currency)
+    if until:
+        return t(
+            "↩️ Payment refunded: {buyer} got back {amount} for {title}. Their access now ends {until}.",
+            buyer=buyer,
+            amount=price,
+            title=title,
+            until=when(until),
+        )
+    return t(
+        "↩️ Payment refunded: {buyer} got back {amount} for {title}.", buyer=buyer, amount=price, title=title
     )
 
 
-JOIN_DECLINED = (
+def removal_refused(title: str, user_id: int, problem: str) -> str:
+    return t(
+        "⚠️ A subscription to {title} ended, but Telegram would not remove the member (user id "
+        "{user_id}): {problem}. I'll keep trying; if they are an administrator of the channel, "
+        "please remove their admin rights.",
+        title=title,
+        user_id=user_id,
+        problem=problem,
+    )
+
+
+JOIN_DECLINED = N_(
     "Sorry, I couldn't let you into this channel: access is for subscribers with an active "
     "subscription, and links can't be shared. Open the channel's offer to subscribe."
 )
 
 
-RENEW_BUTTON = "🔄 Renew"
+RENEW_BUTTON = N_("🔄 Renew")
 
 
 def reminder(title: str, until: datetime, now: datetime) -> str:
     left = until - now
-    days = left.days
-    hours = left.seconds // 3600
-    remaining = (
-        f"{days} day{'s' if days != 1 else ''}"
-        if days >= 1
-        else f"{max(hours, 1)} hour{'s' if hours > 1 else ''}"
-    )
-    return (
-        f"⏰ Your access to {title} ends on {when(until)} (in about {remaining}).\n\n"
-        "Renew now to keep it: the new time is added after your current expiry."
+    if left.days >= 1:
+        return tn(
+            "⏰ Your access to {title} ends on {until} (in about {n} day).\n\n"
+            "Renew now to keep it: the new time is added after your current expiry.",
+            "⏰ Your access to {title} ends on {until} (in about {n} days).\n\n"
+            "Renew now to keep it: the new time is added after your current expiry.",
+            left.days,
+            title=title,
+            until=when(until),
+        )
+    return tn(
+        "⏰ Your access to {title} ends on {until} (in about {n} hour).\n\n"
+        "Renew now to keep it: the new time is added after your current expiry.",
+        "⏰ Your access to {title} ends on {until} (in about {n} hours).\n\n"
+        "Renew now to keep it: the new time is added after your current expiry.",
+        max(left.seconds // 3600, 1),
+        title=title,
+        until=when(until),
     )
 
 
 def channel_moved(title: str, expires_at: datetime) -> str:
-    return (
-        f"📦 {title} has moved to a new private channel. Your access comes with it, until {when(expires_at)}: "
-        "tap below to join."
+    return t(
+        "📦 {title} has moved to a new private channel. Your access comes with it, until {until}: "
+        "tap below to join.",
+        title=title,
+        until=when(expires_at),
     )
 
 
 def access_ended(title: str, ended: datetime) -> str:
-    return (
-        f"Your access to {title} ended on {when(ended)}, so you've been removed from the channel. "
-        "Thanks for being with us! Tap Renew to come back."
+    return t(
+        "Your access to {title} ended on {ended}, so you've been removed from the channel. "
+        "Thanks for being with us! Tap Renew to come back.",
+        title=title,
+        ended=when(ended),
     )
 
 
 def subscribed(title: str, until: datetime, in_channel: bool) -> str:
-    back = "" if in_channel else "\n\nTap Join to get (back) in; I'll approve you right away."
-    return f"You're subscribed to {title} until {when(until)}. ✅{back}"
+    if in_channel:
+        return t("You're subscribed to {title} until {until}. ✅", title=title, until=when(until))
+    return t(
+        "You're subscribed to {title} until {until}. ✅\n\nTap Join to get (back) in; I'll approve you right away.",
+        title=title,
+        until=when(until),
+    )
 
 
 def subscription_line(title: str, until: datetime, active: bool) -> str:
-    title = listed_title(title)
-    return f"• {title}: until {when(until)}" if active else f"• {title}: ended on {when(until)}"
+    if active:
+        return t("• {title}: until {until}", title=listed_title(title), until=when(until))
+    return t("• {title}: ended on {until}", title=listed_title(title), until=when(until))
 
 
-SUBSCRIPTIONS_HEADER = "Your subscriptions:"
-NO_SUBSCRIPTIONS = "You have no subscriptions yet. Open a channel's link to see its offer."
-JOIN_UNAVAILABLE = "I can't create a join link for this channel right now; its owner has been told."
-JOIN_NOT_ACTIVE = "You have no active subscription to this channel. Open its link to see the offer."
+SUBSCRIPTIONS_HEADER = N_("Your subscriptions:")
+NO_SUBSCRIPTIONS = N_("You have no subscriptions yet. Open a channel's link to see its offer.")
+JOIN_UNAVAILABLE = N_("I can't create a join link for this channel right now; its owner has been told.")
+JOIN_NOT_ACTIVE = N_("You have no active subscription to this channel. Open its link to see the offer.")
 
 
 def join_link_ready(title: str) -> str:
-    return (
-        f"Here's your way into {listed_title(title)}: tap Join and I'll approve you right away. "
-        "The link works only for you."
+    return t(
+        "Here's your way into {title}: tap Join and I'll approve you right away. "
+        "The link works only for you.",
+        title=listed_title(title),
     )
 
 
 def rights_lost(title: str, problem: str) -> str:
-    return (
-        f"⚠️ I couldn't remove an expired subscriber from {title}: Telegram said “{problem}”.\n\n"
+    return t(
+        "⚠️ I couldn't remove an expired subscriber from {title}: Telegram said “{problem}”.\n\n"
         "Please make me an admin of the private channel with the right to ban users and to invite "
-        "users via link; members whose access ended may stay in the channel until then."
+        "users via link; members whose access ended may stay in the channel until then.",
+        title=title,
+        problem=problem,
     )
 
 
-NOT_AN_OWNER = "Only a channel's owner can re-post its offer."
+NOT_AN_OWNER = N_("Only a channel's owner can re-post its offer.")
 
 
 def broadcast_queued(title: str) -> str:
-    return f"📣 Re-posting the offer of {title} now."
+    return t("📣 Re-posting the offer of {title} now.", title=title)
 
 
 def broadcast_cooldown(title: str, minutes: int) -> str:
-    return f"The offer of {title} was re-posted recently. You can re-post it again in {minutes} minute{'s' if minutes != 1 else ''}."
+    return tn(
+        "The offer of {title} was re-posted recently. You can re-post it again in {n} minute.",
+        "The offer of {title} was re-posted recently. You can re-post it again in {n} minutes.",
+        minutes,
+        title=title,
+    )
 
 
 def broadcast_paused(title: str, problem: str, failures: int) -> str:
-    return (
-        f"⚠️ I've paused the daily offer post of {title}: the last {failures} attempts failed "
-        f"(Telegram said “{problem}”).\n\n"
+    return tn(
+        "⚠️ I've paused the daily offer post of {title}: the last {n} attempt failed "
+        "(Telegram said “{problem}”).\n\n"
         "To fix it, add me to the public channel as an admin who can post messages, then send "
-        "/broadcast here: a successful post turns the daily post back on."
+        "/broadcast here: a successful post turns the daily post back on.",
+        "⚠️ I've paused the daily offer post of {title}: the last {n} attempts failed "
+        "(Telegram said “{problem}”).\n\n"
+        "To fix it, add me to the public channel as an admin who can post messages, then send "
+        "/broadcast here: a successful post turns the daily post back on.",
+        failures,
+        title=title,
+        problem=problem,
     )

@@ -103,14 +103,14 @@ def donate(
 ) -> int:
     """/start <token>_DONATE, type the amount on the keypad, confirm, pay; the payment id."""
     tg.say(user, f"/start {token}_DONATE")
-    keypad = tg.wait_message(user, "Amount: $0.00 USD")
+    keypad = tg.wait_message(user, "Amount: $0.00")
     keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
     for digit in digits:
         tg.press(user, keypad["message_id"], keys[digit])
     wait_for(
         "the amount on the keypad",
         lambda: any(
-            m["message_id"] == keypad["message_id"] and f"Amount: ${digits} USD" in m["text"]
+            m["message_id"] == keypad["message_id"] and f"Amount: ${digits}\n" in m["text"]
             for m in tg.transcript(user)
         ),
     )

@@ -62,7 +62,7 @@ def test_an_owner_goes_live_and_sells(stack, endpoints, tg, np) -> None:  # type
     assert "newchannel" in [c["command"] for c in menus["scoped_commands"][f"chat:{owner}"]]
     offer_post = tg.wait_message(open_id, "Choose how long")
     assert [b["text"] for b in offer_post["reply_markup"]["inline_keyboard"][0]] == [
-        "Monthly · $5.00 USD · 1 month"
+        "Monthly · $5.00 · 1 month"
     ]
 
     # A buyer buys through the deep link; the owner sees the sale in /stats.

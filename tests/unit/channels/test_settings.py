@@ -11,6 +11,7 @@ from telepay.channels import settings as cs
 from telepay.channels import wallets
 from telepay.channels.settings import FieldError, Invalid
 from telepay.donations.keypad_rules import MAX_INTEGER_DIGITS
+from tests.conftest import demo_channel
 
 TRON = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"  # the USDT contract on Tron
 ETH = "0xde0B295669a9FD93d5F28D9Ec85E40f4cb697BAe"
@@ -204,3 +205,13 @@ def test_whole_numbers_are_bounded_and_ascii() -> None:
     assert "whole number" in invalid(cs.parse_days("9" * 5000))  # int() itself refuses over 4,300 digits
     assert "whole number" in invalid(cs.parse_grace_minutes("٣٠"))
     assert cs.parse_days("30") == 30
+
+
+def test_a_channels_post_language_is_one_telepay_speaks() -> None:
+    base = demo_channel().model_dump()
+    assert demo_channel().language == "en"  # unless the owner chooses
+    chosen = cs.validate_channel(base | {"language": "pt_BR"})
+    assert isinstance(chosen, ChannelDoc) and chosen.language == "pt_BR"
+    refused = cs.validate_channel(base | {"language": "Klingon"})
+    assert isinstance(refused, list) and [e.field for e in refused] == ["language"]
+    assert "pt_BR" in refused[0].reason  # the reason names the languages there are

@@ -76,7 +76,7 @@ def test_a_donation_from_button_to_thanks() -> None:
     telegram, _, _ = fakes(rt)
     assert open_keypad(opening, rt) == "opened"
     [keypad] = telegram.to(DONOR)
-    assert "Amount: $0.00 USD" in keypad.text
+    assert "Amount: $0.00" in keypad.text
     session_id = opening.session_id or ""
     assert keypad_callback(session_id, "7") in keypad.callbacks()
 
@@ -95,7 +95,7 @@ def test_a_donation_from_button_to_thanks() -> None:
     assert create_invoice(invoice_task, 1, invoice_rt) == "invoiced"
     assert nowpayments.invoices[0]["price_amount"] == Decimal("12.5")
     [(_, args)] = [c for c in invoice_telegram.calls if c[0] == "edit_message_text"]
-    assert args[1] == keypad.message_id and "$12.50 USD" in args[2]  # the Pay button replaced the keypad
+    assert args[1] == keypad.message_id and "$12.50" in args[2]  # the Pay button replaced the keypad
 
     ipn_rt = runtime(IpnHandlerSettings, store)
     _, ipn_nowpayments, _ = fakes(ipn_rt)
@@ -111,7 +111,7 @@ def test_a_donation_from_button_to_thanks() -> None:
     notify_rt = runtime(NotifySettings, store)
     handle_event(Envelope[PaymentEvent].model_validate_json(data), notify_rt)
     notify_telegram, _, _ = fakes(notify_rt)
-    assert ["$12.50 USD" in m.text for m in notify_telegram.to(DONOR)] == [True]
+    assert ["$12.50" in m.text for m in notify_telegram.to(DONOR)] == [True]
     assert ["donation" in m.text.lower() for m in notify_telegram.to(OWNER)] == [True]
 
 
@@ -198,7 +198,7 @@ def test_presses_cloud_tasks_runs_out_of_order_count_in_the_order_they_were_type
     assert press(two, rt).outcome == "applied"
     session = store.keypad_sessions.get(session_id)
     assert session is not None and session.amount_text == "25"
-    assert "Amount: $25 USD" in _keypad_shows(rt)
+    assert "Amount: $25" in _keypad_shows(rt)
 
 
 def test_an_edit_that_lands_after_a_later_one_is_corrected(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,7 +220,7 @@ def test_an_edit_that_lands_after_a_later_one_is_corrected(monkeypatch: pytest.M
 
     monkeypatch.setattr(telegram, "edit_message_text", slow_edit)
     press(two, rt)
-    assert "Amount: $25 USD" in _keypad_shows(rt)
+    assert "Amount: $25" in _keypad_shows(rt)
 
 
 def test_a_confirm_of_an_amount_the_keypad_no_longer_holds_is_refused() -> None:
@@ -234,7 +234,7 @@ def test_a_confirm_of_an_amount_the_keypad_no_longer_holds_is_refused() -> None:
         session_id,
         (10, "2", None),
         (11, "5", None),
-        (12, "ok", "💝 Donate to Demo\n\nAmount: $2 USD\n\nFrom $1.00 to $500.00."),
+        (12, "ok", "💝 Donate to Demo\n\nAmount: $2\n\nFrom $1.00 to $500.00."),
     )
     press(two, rt)
     press(five, rt)
@@ -243,6 +243,6 @@ def test_a_confirm_of_an_amount_the_keypad_no_longer_holds_is_refused() -> None:
     session = store.keypad_sessions.get(session_id)
     assert session is not None and session.status is KeypadStatus.OPEN and session.amount_text == "25"
     _, seen_25 = _queued_presses(
-        store, session_id, (13, "ok", None), (14, "ok", "💝 Donate to Demo\n\nAmount: $25 USD\n\n…")
+        store, session_id, (13, "ok", None), (14, "ok", "💝 Donate to Demo\n\nAmount: $25\n\n…")
     )
     assert press(seen_25, rt).outcome == "confirmed"

@@ -21,7 +21,7 @@ from local.clients import wait_for
 from local.fixtures import tron_address
 from local.nowpayments_standin import create_app
 from local.nowpayments_standin.model import NowPaymentsStandin
-from shared_schemas.config import IpnHandlerSettings, PayoutSettings
+from shared_schemas.config import IpnHandlerSettings, PayoutSettings, TelegramWebhookSettings
 from shared_schemas.documents import (
     ChannelDoc,
     EntryState,
@@ -35,6 +35,7 @@ from shared_schemas.messages import Envelope, EventType, PaymentEvent
 from shared_schemas.nowpayments import Payment
 from shared_schemas.queries import PAYOUTS_DUE
 from telepay.adapters.nowpayments_api import NowPaymentsApi, _withdrawal
+from telepay.bot.webhook import handle_update
 from telepay.channels.lookup import save_channel
 from telepay.channels.settings import validate_channel
 from telepay.payments import signature as ipn_signature
@@ -43,6 +44,7 @@ from telepay.payouts import flow as payout_flow
 from telepay.payouts import ledger
 from telepay.payouts.balance import retry_payout
 from telepay.runtime import Runtime
+from tests import updates
 from tests.conftest import demo_channel
 from tests.harness import NOW, fakes, present, runtime
 from tests.memory_store import MemoryStore
@@ -533,3 +535,28 @@ def test_one_planner_per_channel_at_a_time(world: World) -> None:
         busy.release()
         assert payout_flow.plan_channel(rt, "Lock01") == []
     assert len(payout_flow.plan_channel(rt, "Lock01")) == 1
+
+
+@pytest.mark.usefixtures("fake_catalogs")
+def test_the_owners_payout_notices_are_in_the_owners_language(world: World) -> None:
+    """The payout function has no update of the owner's: it speaks the language remembered from
+    the owner's app (Spanish here; the fake catalogs prefix each text with its language)."""
+    for owner, update_id in ((5001, 1), (5002, 2)):
+        said = updates.start(update_id, "/start", owner, "Olivia")
+        said["message"]["from"]["language_code"] = "es"
+        handle_update(said, runtime(TelegramWebhookSettings, world.store))
+    channel(world, "Inst01", PayoutStrategy.INSTANT)
+    channel(world, "Odd001", PayoutStrategy.INSTANT, owner=5002)
+    book(world, "Inst01", 1, "5.00", "4.975")
+    book(world, "Odd001", 2, "5.00", "4.975", owner=5002, currency="xyzcoin")  # NowPayments refuses it
+    rt = world.runtime()
+    payout_flow.run_scheduled(rt)
+    [w] = world.withdrawals()
+    finish_at_standin(world, w["id"])
+    payout_flow.advance(rt, only_payout(world).payout_id)
+    payout_flow.send_notices(rt)
+    telegram = fakes(rt)[0]
+    assert [m.text.split(":")[0] for m in telegram.to(5001)] == ["[es] 💸 Payout sent"]
+    assert [m.text.split(":")[0] for m in telegram.to(5002)] == [
+        "[es] ⚠️ Payouts for Night Owls Club are on hold"
+    ]
