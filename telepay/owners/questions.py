@@ -376,7 +376,9 @@ SETTING_FIELDS = cs.SETTING_FIELDS
 def data_of(channel: ChannelDoc) -> Data:
     stored = channel.to_firestore()
     data: Data = {name: stored[name] for name in SETTING_FIELDS}
-    data["tiers"] = [{"price": str(t.price), "days": t.days, "label": t.label} for t in channel.tiers]
+    data["tiers"] = [
+        {"price": str(tier.price), "days": tier.days, "label": tier.label} for tier in channel.tiers
+    ]
     return data | {"token": channel.token, "tier_count": len(channel.tiers)}
 
 

@@ -55,11 +55,11 @@ def offer_post_keyboard(channel: ChannelDoc, bot_username: str) -> list[list[But
     rows = [
         [
             Button(
-                texts.tier_button(t, channel.currency),
-                url=deep_link(bot_username, tier_start(channel.token, t.tier_id)),
+                texts.tier_button(tier, channel.currency),
+                url=deep_link(bot_username, tier_start(channel.token, tier.tier_id)),
             )
         ]
-        for t in channel.tiers
+        for tier in channel.tiers
     ]
     rows.append(
         [Button(i18n.t(texts.DONATE_BUTTON), url=deep_link(bot_username, donate_start(channel.token)))]

@@ -83,10 +83,15 @@ def show_offer(token: str, chat_id: int, rt: Rt, first_tier: str | None = None) 
 
 
 def offer_keyboard(channel: ChannelDoc, first_tier: str | None = None) -> list[list[Button]]:
-    tiers = sorted(channel.tiers, key=lambda t: (t.tier_id != first_tier, t.tier_id))
+    tiers = sorted(channel.tiers, key=lambda tier: (tier.tier_id != first_tier, tier.tier_id))
     rows = [
-        [Button(texts.tier_button(t, channel.currency), callback_data=buy_callback(channel.token, t.tier_id))]
-        for t in tiers
+        [
+            Button(
+                texts.tier_button(tier, channel.currency),
+                callback_data=buy_callback(channel.token, tier.tier_id),
+            )
+        ]
+        for tier in tiers
     ]
     rows.append([Button(t(texts.DONATE_BUTTON), callback_data=donate_callback(channel.token))])
     return rows

@@ -20,7 +20,7 @@ from tests.harness import runtime
 from tests.memory_store import MemoryStore
 
 DONOR = 3131
-pytestmark = pytest.mark.usefixtures("fake_catalogs")
+pytestmark = pytest.mark.usefixtures("catalogs")
 
 
 def test_the_keypad_speaks_the_donors_language_and_confirm_finds_its_amount_line() -> None:

@@ -30,7 +30,6 @@ from telepay.owners.init_data import for_user
 from telepay.runtime import Runtime
 from tests import updates
 from tests.conftest import demo_channel
-from tests.fake_catalogs import catalogs  # noqa: F401 (a fixture)
 from tests.harness import NOW, fakes, runtime
 from tests.memory_store import MemoryStore
 from tests.unit.owners.test_app import rt as app_rt  # noqa: F401 (a fixture)

@@ -537,7 +537,7 @@ def test_one_planner_per_channel_at_a_time(world: World) -> None:
     assert len(payout_flow.plan_channel(rt, "Lock01")) == 1
 
 
-@pytest.mark.usefixtures("fake_catalogs")
+@pytest.mark.usefixtures("catalogs")
 def test_the_owners_payout_notices_are_in_the_owners_language(world: World) -> None:
     """The payout function has no update of the owner's: it speaks the language remembered from
     the owner's app (Spanish here; the fake catalogs prefix each text with its language)."""

@@ -38,7 +38,7 @@ from tests.memory_store import MemoryStore
 
 BUYER = 4242
 OWNER = 5001
-pytestmark = pytest.mark.usefixtures("fake_catalogs")
+pytestmark = pytest.mark.usefixtures("catalogs")
 
 
 def speaking(update: dict[str, Any], language_code: str) -> dict[str, Any]:
