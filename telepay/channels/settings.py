@@ -27,9 +27,9 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from shared_schemas.documents import ChannelDoc, PayoutStrategy, Tier
-from shared_schemas.money import CENT, format_amount
+from shared_schemas.money import CENT
 from telepay.channels.wallets import PAYOUT_CURRENCIES, network, networks_for
-from telepay.core.i18n import LANGUAGES, SOURCE, t
+from telepay.core.i18n import LANGUAGES, N_, SOURCE, money, t
 
 T = TypeVar("T")
 
@@ -70,16 +70,28 @@ def _text(value: object) -> str:
 def parse_title(value: object) -> str | Invalid:
     text = " ".join(_text(value).split())
     if not text:
-        return Invalid("The title can't be empty. Send the name buyers will see, e.g. Night Owls Club.")
+        return Invalid(t("The title can't be empty. Send the name buyers will see, e.g. Night Owls Club."))
     if len(text) > TITLE_MAX:
-        return Invalid(f"That's {len(text)} characters; the title can have at most {TITLE_MAX}.")
+        return Invalid(
+            t(
+                "That's {length} characters; the title can have at most {most}.",
+                length=len(text),
+                most=TITLE_MAX,
+            )
+        )
     return text
 
 
 def parse_description(value: object) -> str | Invalid:
     text = _text(value)
     if len(text) > DESCRIPTION_MAX:
-        return Invalid(f"That's {len(text)} characters; the description can have at most {DESCRIPTION_MAX}.")
+        return Invalid(
+            t(
+                "That's {length} characters; the description can have at most {most}.",
+                length=len(text),
+                most=DESCRIPTION_MAX,
+            )
+        )
     return text
 
 
@@ -87,7 +99,13 @@ def parse_label(value: object) -> str | Invalid | None:
     """A tier's optional name; empty means none."""
     text = " ".join(_text(value).split())
     if len(text) > LABEL_MAX:
-        return Invalid(f"That's {len(text)} characters; a label can have at most {LABEL_MAX}, e.g. Monthly.")
+        return Invalid(
+            t(
+                "That's {length} characters; a label can have at most {most}, e.g. Monthly.",
+                length=len(text),
+                most=LABEL_MAX,
+            )
+        )
     return text or None
 
 
@@ -96,7 +114,11 @@ def parse_donation_message(value: object) -> str | Invalid | None:
     text = _text(value)
     if len(text) > DONATION_MESSAGE_MAX:
         return Invalid(
-            f"That's {len(text)} characters; the donation message can have at most {DONATION_MESSAGE_MAX}."
+            t(
+                "That's {length} characters; the donation message can have at most {most}.",
+                length=len(text),
+                most=DONATION_MESSAGE_MAX,
+            )
         )
     return text or None
 
@@ -112,10 +134,47 @@ def parse_language(value: object) -> str | Invalid:
 
 
 # -- numbers --------------------------------------------------------------------------------------
+# What an amount's refusals say, per amount (one whole sentence each, for the translators):
+# not a number, not more than zero, more than two decimals, over its maximum.
+AMOUNT_REFUSALS: dict[str, tuple[str, str, str, str]] = {
+    "amount": (
+        N_("Send the amount in USD as a number, e.g. 4.99."),
+        N_("The amount must be more than zero."),
+        N_("The amount can have at most two decimals (cents), e.g. 4.99."),
+        N_("The amount can be at most {maximum}."),
+    ),
+    "price": (
+        N_("Send the price in USD as a number, e.g. 4.99."),
+        N_("The price must be more than zero."),
+        N_("The price can have at most two decimals (cents), e.g. 4.99."),
+        N_("The price can be at most {maximum}."),
+    ),
+    "minimum donation": (
+        N_("Send the minimum donation in USD as a number, e.g. 4.99."),
+        N_("The minimum donation must be more than zero."),
+        N_("The minimum donation can have at most two decimals (cents), e.g. 4.99."),
+        N_("The minimum donation can be at most {maximum}."),
+    ),
+    "maximum donation": (
+        N_("Send the maximum donation in USD as a number, e.g. 4.99."),
+        N_("The maximum donation must be more than zero."),
+        N_("The maximum donation can have at most two decimals (cents), e.g. 4.99."),
+        N_("The maximum donation can be at most {maximum}."),
+    ),
+    "payout threshold": (
+        N_("Send the payout threshold in USD as a number, e.g. 4.99."),
+        N_("The payout threshold must be more than zero."),
+        N_("The payout threshold can have at most two decimals (cents), e.g. 4.99."),
+        N_("The payout threshold can be at most {maximum}."),
+    ),
+}
+
+
 def parse_amount(value: object, what: str = "amount", maximum: Decimal = PRICE_MAX) -> Decimal | Invalid:
     """An amount in USD: more than zero, at most two decimals (`5`, `4.99`, `$4.99`, `4.99 USD`)."""
+    not_a_number, not_positive, cents, too_much = AMOUNT_REFUSALS[what]
     if isinstance(value, bool):
-        return Invalid(f"Send the {what} as a number, e.g. 4.99.")
+        return Invalid(t(not_a_number))
     if isinstance(value, float):
         value = repr(value)
     text = _text(value).replace(" ", "")
@@ -123,19 +182,19 @@ def parse_amount(value: object, what: str = "amount", maximum: Decimal = PRICE_M
     if text.upper().endswith(CURRENCY):
         text = text[: -len(CURRENCY)]
     if re.fullmatch(r"\d+,\d{1,2}", text):
-        return Invalid(f"Use a dot for cents, e.g. {text.replace(',', '.')}.")
+        return Invalid(t("Use a dot for cents, e.g. {example}.", example=text.replace(",", ".")))
     if not re.fullmatch(r"\d+(\.\d+)?", text):
-        return Invalid(f"Send the {what} in USD as a number, e.g. 4.99.")
+        return Invalid(t(not_a_number))
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        return Invalid(f"Send the {what} in USD as a number, e.g. 4.99.")
+        return Invalid(t(not_a_number))
     if amount <= 0:
-        return Invalid(f"The {what} must be more than zero.")
+        return Invalid(t(not_positive))
     if amount != amount.quantize(CENT):
-        return Invalid(f"The {what} can have at most two decimals (cents), e.g. 4.99.")
+        return Invalid(t(cents))
     if amount > maximum:
-        return Invalid(f"The {what} can be at most {format_amount(maximum, CURRENCY)}.")
+        return Invalid(t(too_much, maximum=money(maximum, CURRENCY)))
     return amount.quantize(CENT)
 
 
@@ -143,15 +202,33 @@ def parse_price(value: object) -> Decimal | Invalid:
     return parse_amount(value, "price")
 
 
+# A whole number's refusals, per number: not a whole number, out of range.
+NUMBER_REFUSALS: dict[str, tuple[str, str]] = {
+    "number of days": (
+        N_("Send the number of days as a whole number, e.g. {example}."),
+        N_("The number of days must be from {low} to {high}."),
+    ),
+    "grace period in minutes": (
+        N_("Send the grace period in minutes as a whole number, e.g. {example}."),
+        N_("The grace period in minutes must be from {low} to {high}."),
+    ),
+    "number of tiers": (
+        N_("Send the number of tiers as a whole number, e.g. {example}."),
+        N_("The number of tiers must be from {low} to {high}."),
+    ),
+}
+
+
 def _whole_number(value: object, what: str, low: int, high: int, example: str) -> int | Invalid:
+    not_whole, out_of_range = NUMBER_REFUSALS[what]
     if isinstance(value, bool):
-        return Invalid(f"Send the {what} as a whole number, e.g. {example}.")
+        return Invalid(t(not_whole, example=example))
     text = _text(value)
     if not re.fullmatch(r"-?[0-9]{1,9}", text):  # ASCII digits, bounded: int() of any length is not cheap
-        return Invalid(f"Send the {what} as a whole number, e.g. {example}.")
+        return Invalid(t(not_whole, example=example))
     number = int(text)
     if not low <= number <= high:
-        return Invalid(f"The {what} must be from {low} to {high}.")
+        return Invalid(t(out_of_range, low=low, high=high))
     return number
 
 
@@ -180,7 +257,7 @@ def parse_donation_limits(minimum: object, maximum: object) -> tuple[Decimal, De
         return errors
     assert isinstance(low, Decimal) and isinstance(high, Decimal)
     if low > high:
-        return [FieldError("donation_max", "The maximum donation can't be less than the minimum.")]
+        return [FieldError("donation_max", t("The maximum donation can't be less than the minimum."))]
     return low, high
 
 
@@ -212,12 +289,12 @@ def parse_tier(price: object, days: object, label: object = None, index: int = 0
 def parse_tiers(items: object) -> list[Tier] | list[FieldError]:
     """A list of 1 to 3 tiers, each a mapping with `price`, `days` and an optional `label`."""
     if not isinstance(items, list | tuple) or not TIERS_MIN <= len(items) <= TIERS_MAX:
-        return [FieldError("tiers", f"Give from {TIERS_MIN} to {TIERS_MAX} tiers.")]
+        return [FieldError("tiers", t("Give from {low} to {high} tiers.", low=TIERS_MIN, high=TIERS_MAX))]
     tiers: list[Tier] = []
     errors: list[FieldError] = []
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
-            errors.append(FieldError(f"tiers[{index}]", "A tier needs a price and a number of days."))
+            errors.append(FieldError(f"tiers[{index}]", t("A tier needs a price and a number of days.")))
             continue
         tier = parse_tier(item.get("price"), item.get("days"), item.get("label"), index)
         if isinstance(tier, list):
@@ -232,7 +309,7 @@ def parse_payout_currency(value: object) -> str | Invalid:
     code = _text(value).lower()
     if code not in PAYOUT_CURRENCIES:
         offered = ", ".join(c.upper() for c in PAYOUT_CURRENCIES)
-        return Invalid(f"I can pay out in {offered}. Choose one of those.")
+        return Invalid(t("I can pay out in {offered}. Choose one of those.", offered=offered))
     return code
 
 
@@ -240,8 +317,12 @@ def parse_payout_network(currency: str, value: object) -> str | Invalid:
     code = _text(value).lower()
     choices = networks_for(currency)
     if code not in {n.code for n in choices}:
-        offered = ", ".join(n.name for n in choices) or "no network"
-        return Invalid(f"{currency.upper()} is paid out on {offered}. Choose one of those.")
+        if not choices:
+            return Invalid(t("I pay out in none of those. Choose the coin again."))
+        offered = ", ".join(n.name for n in choices)
+        return Invalid(
+            t("{coin} is paid out on {offered}. Choose one of those.", coin=currency.upper(), offered=offered)
+        )
     return code
 
 
@@ -249,13 +330,16 @@ def parse_wallet_address(network_code: str, value: object) -> str | Invalid:
     text = _text(value)
     net = network(network_code)
     if net is None:
-        return Invalid("Choose the payout network first.")
+        return Invalid(t("Choose the payout network first."))
     if not text:
-        return Invalid(f"Send your {net.name} wallet address.")
+        return Invalid(t("Send your {network} wallet address.", network=net.name))
     if not net.is_address(text):
         return Invalid(
-            f"That doesn't look like a {net.name} address ({net.address_format}). "
-            "Please copy it again from your wallet."
+            t(
+                "That doesn't look like a {network} address ({format}). Please copy it again from your wallet.",
+                network=net.name,
+                format=t(net.address_format),
+            )
         )
     return text
 
@@ -265,7 +349,9 @@ def parse_payout_strategy(value: object) -> PayoutStrategy | Invalid:
     try:
         return PayoutStrategy(text)
     except ValueError:
-        return Invalid("Choose instant (each payment is paid out) or threshold (paid out once it adds up).")
+        return Invalid(
+            t("Choose instant (each payment is paid out) or threshold (paid out once it adds up).")
+        )
 
 
 def parse_payout_threshold(value: object) -> Decimal | Invalid:

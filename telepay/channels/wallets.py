@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from telepay.core.i18n import N_
+
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32_CONST, _BECH32M_CONST = 1, 0x2BC830A3
@@ -114,25 +116,29 @@ class Network:
 # on Ethereum `usdterc20`; `usdt` alone is another chain. A channel stores the coin and the
 # network its owner chose; payouts, their minimums and estimates use the code of the pair.
 NETWORKS: tuple[Network, ...] = (
-    Network("btc", "Bitcoin", {"btc": "btc"}, "starts with bc1, 1 or 3", _bitcoin),
+    Network("btc", "Bitcoin", {"btc": "btc"}, N_("starts with bc1, 1 or 3"), _bitcoin),
     Network(
         "eth",
         "Ethereum (ERC-20)",
         {"eth": "eth", "usdt": "usdterc20", "usdc": "usdc"},
-        "0x followed by 40 hex characters",
+        N_("0x followed by 40 hex characters"),
         _ethereum,
     ),
     Network(
         "trx",
         "Tron (TRC-20)",
         {"trx": "trx", "usdt": "usdttrc20"},
-        "T followed by 33 letters and digits",
+        N_("T followed by 33 letters and digits"),
         _tron,
     ),
     Network(
-        "sol", "Solana", {"sol": "sol", "usdc": "usdcsol"}, "32 to 44 letters and digits (base58)", _solana
+        "sol",
+        "Solana",
+        {"sol": "sol", "usdc": "usdcsol"},
+        N_("32 to 44 letters and digits (base58)"),
+        _solana,
     ),
-    Network("ltc", "Litecoin", {"ltc": "ltc"}, "starts with ltc1, L or M", _litecoin),
+    Network("ltc", "Litecoin", {"ltc": "ltc"}, N_("starts with ltc1, L or M"), _litecoin),
 )
 PAYOUT_CURRENCIES: tuple[str, ...] = tuple(dict.fromkeys(c for n in NETWORKS for c in n.currencies))
 
