@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv system-deps run up down status test test-modules drills smoke lint typecheck docs docs-check bundles bench clean
+.PHONY: venv system-deps run up down status test test-modules drills smoke lint typecheck docs docs-check catalogs bundles bench clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,11 @@ typecheck: venv
 
 docs: venv
 	$(BIN)/python -m scripts.gen_docs
+
+## The message catalogs: the template from the source, every language's catalog brought in step
+## (new texts to translate added, gone ones dropped). `make test` fails while one lacks a text.
+catalogs: venv
+	$(BIN)/python -m scripts.i18n update
 
 bundles: venv
 	$(BIN)/python -m scripts.build_bundles

@@ -1,16 +1,90 @@
 """The scripted demo `make run` plays on a fresh stack: an owner goes live through the bot, a subscriber
 opens the offer, pays, and is let into the private channel; a stranger with the forwarded link
-is turned away; a donor gives through the keypad. Each step is printed as it happens."""
+is turned away; a donor gives through the keypad. Each step is printed as it happens.
+
+`play(..., language="ru")` plays it with everyone's Telegram app in that language: what the demo
+waits for and taps is looked up in that language's catalog (`Speech`), so the demo fails when a
+text the bot sends is not in the reader's language."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import Callable, Sequence
+from decimal import Decimal
+from functools import cached_property
 from typing import Any
+
+from babel.messages.pofile import read_po
 
 from local.clients import BotChat, NowPaymentsControl, TelegramControl, buttons
 from local.fixtures import CLOSED_RIGHTS, OPEN_RIGHTS
+from telepay.core import i18n
+from telepay.donations.keypad_rules import shown
+
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+
+class Speech:
+    """The demo's words in `language`: an English fragment of a text the bot sends becomes the
+    longest literal part of that text's translation; a button's English label becomes its label."""
+
+    def __init__(self, language: str = i18n.SOURCE) -> None:
+        self.language = language
+
+    @cached_property
+    def _sources(self) -> list[str | tuple[str, str]]:
+        with (i18n.LOCALES / f"{i18n.DOMAIN}.pot").open("rb") as template:
+            ids = [message.id for message in read_po(template) if message.id]
+        return [source if isinstance(source, str) else (source[0], source[1]) for source in ids]
+
+    def _translate(self, source: str | tuple[str, str]) -> str:
+        with i18n.speaking(self.language):
+            catalog = i18n.translations(self.language)
+            return catalog.ngettext(*source, 2) if isinstance(source, tuple) else catalog.gettext(source)
+
+    def __call__(self, fragment: str) -> str:
+        if self.language == i18n.SOURCE or not fragment:
+            return fragment
+        english = [s if isinstance(s, str) else s[1] for s in self._sources]
+        # A number in the fragment stands for a placeholder of the text ("Price 1 of 2").
+        pattern = re.compile(
+            "".join(
+                r"\{[a-z_]+\}" if part.isdigit() else re.escape(part) for part in re.split(r"(\d+)", fragment)
+            )
+        )
+        found = sorted(
+            (
+                source
+                for source, text in zip(self._sources, english, strict=True)
+                if fragment in text or pattern.search(text)
+            ),
+            key=lambda source: (
+                not (source if isinstance(source, str) else source[1]).startswith(fragment),
+                len(str(source)),
+            ),
+        )
+        if not found:
+            return fragment  # a name or a number: the same in every language
+        text = self._translate(found[0])
+        return max((part.strip() for line in text.split("\n") for part in PLACEHOLDER.split(line)), key=len)
+
+    def label(self, english: str) -> str:
+        """A button: its whole label translated (amounts written as the language writes them)."""
+        if english == i18n.LANGUAGES[i18n.SOURCE]:  # the posts' language: the demo's own
+            return i18n.LANGUAGES[self.language]
+        if english.startswith("$"):
+            with i18n.speaking(self.language):
+                return i18n.money(Decimal(english[1:].replace(",", "")), "USD")
+        if self.language == i18n.SOURCE or english not in self._sources:
+            return english
+        return self._translate(english)
+
+    def amount(self, typed: str) -> str:
+        """The keypad's amount as it shows what was typed."""
+        with i18n.speaking(self.language):
+            return shown(typed, "USD")
+
 
 OPEN_TITLE = "Night Owls Club"
 CLOSED_TITLE = "Night Owls Club · Members"
@@ -35,17 +109,21 @@ DEMO_ANSWERS: tuple[Answer, ...] = (
     ("tap", "Skip", "Grace period"),
     ("tap", "None", "Which coin"),
     ("tap", "USDT", "On which network"),
-    ("tap", "Tron (TRC-20)", "wallet address"),
+    ("tap", "Tron (TRC-20)", "wallet address for"),
     ("send", TRON_WALLET, "How should payouts be made"),
-    ("tap", "Instant", "Shall I put it live?"),
+    ("tap", "Instant: after every payment", "Shall I put it live?"),
 )
 
 
-def answer_all(chat: BotChat, answers: Sequence[Answer]) -> dict[str, Any]:
+def answer_all(chat: BotChat, answers: Sequence[Answer], speech: Speech | None = None) -> dict[str, Any]:
     """Give each answer and wait for the bot's next question; returns the last reply."""
+    speech = speech or Speech()
     reply: dict[str, Any] = {}
     for action, value, expect in answers:
-        reply = chat.send(value, expect) if action == "send" else chat.tap(value, expect)
+        if action == "send":
+            reply = chat.send(value, speech(expect))
+        else:
+            reply = chat.tap(speech.label(value), speech(expect))
     return reply
 
 
@@ -56,54 +134,69 @@ def token_of(live_message: dict[str, Any]) -> str:
     return match[1]
 
 
-def new_owner(tg: TelegramControl) -> tuple[int, BotChat]:
-    owner = tg.user("Olivia", username=f"olivia_{uuid.uuid4().hex[:8]}")
+def telegram_code(language: str) -> str:
+    """The `language_code` a Telegram app in `language` sends (`pt_BR` → `pt-br`)."""
+    return language.replace("_", "-").lower()
+
+
+def new_owner(tg: TelegramControl, speech: Speech | None = None) -> tuple[int, BotChat]:
+    speech = speech or Speech()
+    owner = tg.user(
+        "Olivia", username=f"olivia_{uuid.uuid4().hex[:8]}", language_code=telegram_code(speech.language)
+    )
     tg.say(owner, "/start")  # the owner talks to the bot once, so it may message her
     chat = BotChat(tg, owner)
-    chat.next("Hi!")
+    chat.next(speech("Hi!"))
     return owner, chat
 
 
-def setup_channel(tg: TelegramControl, say: Callable[[str], None]) -> dict[str, Any]:
+def setup_channel(
+    tg: TelegramControl, say: Callable[[str], None], speech: Speech | None = None
+) -> dict[str, Any]:
     """Olivia goes live the way every owner does: the bot made admin of her two channels, then
     /newchannel in her private chat with the bot."""
-    owner, chat = new_owner(tg)
+    speech = speech or Speech()
+    owner, chat = new_owner(tg, speech)
     open_id = tg.channel(OPEN_TITLE, owner, username=f"nightowls_{uuid.uuid4().hex[:8]}")
     closed_id = tg.channel(CLOSED_TITLE, owner)
     tg.make_bot_admin(open_id, OPEN_RIGHTS)
     tg.make_bot_admin(closed_id, CLOSED_RIGHTS)
-    chat.wait_all(f"admin of {OPEN_TITLE}.", f"admin of {CLOSED_TITLE}.")
+    chat.wait_all(OPEN_TITLE, CLOSED_TITLE)
     say("demo: Olivia makes the bot an admin of her open and closed channels; the bot tells her it is ready")
-    chat.send("/newchannel", "Which channel is the open one")
-    chat.tap(OPEN_TITLE, "closed one")
-    chat.tap(CLOSED_TITLE, "name buyers will see")
+    chat.send("/newchannel", speech("Which channel is the open one"))
+    chat.tap(OPEN_TITLE, speech("closed one"))
+    chat.tap(CLOSED_TITLE, speech("name buyers will see"))
     say("demo: Olivia sends /newchannel and picks the two channels with the buttons")
-    answer_all(chat, DEMO_ANSWERS)
+    answer_all(chat, DEMO_ANSWERS, speech)
     say("demo: she answers the questions: title, two prices, donations, payout wallet; the bot sums up")
-    live = chat.tap("Go live", "is live!")
+    live = chat.tap(speech.label("✅ Go live"), speech("is live!"))
     token = token_of(live)
     say(f"demo: she taps Go live and gets her link t.me/…?start={token}")
     return {"owner": owner, "open": open_id, "closed": closed_id, "token": token}
 
 
-def play(endpoints: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any]:
+def play(
+    endpoints: dict[str, Any], say: Callable[[str], None], language: str = i18n.SOURCE
+) -> dict[str, Any]:
     """Plays the demo; returns the demo owner as a Mini App user (for the owner app's link)."""
     tg = TelegramControl(endpoints)
     np = NowPaymentsControl(endpoints)
     bot = endpoints["telegram_bot_username"]
-    ids = setup_channel(tg, say)
+    speech = Speech(language)
+    code = telegram_code(language)
+    ids = setup_channel(tg, say, speech)
     token = ids["token"]
-    tg.wait_message(ids["open"], "Choose how long")
+    tg.wait_message(ids["open"], speech("Choose how long"))
     say("demo: the bot posts the offer in the open channel")
-    sam = tg.user("Sam")
+    sam = tg.user("Sam", language_code=code)
     say(f"demo: Sam opens t.me/{bot}?start={token}")
     tg.say(sam, f"/start {token}")
-    offer = tg.wait_message(sam, "Choose how long")
+    offer = tg.wait_message(sam, speech("Choose how long"))
     say("demo: the bot shows the offer: " + " | ".join(b["text"] for b in buttons(offer)))
     monthly = buttons(offer)[0]
     tg.press(sam, offer["message_id"], monthly["callback_data"])
     say(f"demo: Sam taps “{monthly['text']}”")
-    pay = tg.wait_message(sam, "Your invoice is ready")
+    pay = tg.wait_message(sam, speech("of access to"))
     invoice_url = buttons(pay)[0]["url"]
     say(f"demo: the bot sends a Pay button ({buttons(pay)[0]['text']}) → {invoice_url}")
     invoice = np.invoice_by_url(invoice_url)
@@ -111,45 +204,49 @@ def play(endpoints: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any
     for status in ("waiting", "confirming", "finished"):
         [ipn] = np.steps(payment, [{"status": status}])
         say(f"demo: NowPayments sends the IPN “{status}” → ipn_handler answers {ipn['response_status']}")
-    receipt = tg.wait_message(sam, "Payment received")
+    receipt = tg.wait_message(sam, speech("Payment received, thank you!"))
     say("demo: Sam gets a receipt: " + receipt["text"].splitlines()[2])
     link = buttons(receipt)[0]["url"]
     result = tg.join(sam, link)
     say(f"demo: Sam opens the Join link → {result['result']}")
     status = _wait_member(tg, ids["closed"], sam)
     say(f"demo: the bot approves Sam's join request → Sam is a {status} of the closed channel")
-    notice = tg.wait_message(ids["owner"], "New payment")
+    notice = tg.wait_message(ids["owner"], speech("New payment"))
     say("demo: Olivia is told: " + notice["text"].splitlines()[1])
-    max_ = tg.user("Max")
+    max_ = tg.user("Max", language_code=code)
     tg.join(max_, link)
-    tg.wait_message(max_, "couldn't let you into this channel")
+    tg.wait_message(max_, speech("couldn't let you into this channel"))
     say(
         f"demo: Max tries Sam's forwarded link → declined ({tg.member_status(ids['closed'], max_) or 'not a member'})"
     )
-    _donation(tg, np, ids, say)
+    _donation(tg, np, ids, say, speech)
     say("demo: done. The stack keeps running: try the stand-ins' control APIs (see README).")
     return {"id": ids["owner"], "first_name": "Olivia"}
 
 
 def _donation(
-    tg: TelegramControl, np: NowPaymentsControl, ids: dict[str, Any], say: Callable[[str], None]
+    tg: TelegramControl,
+    np: NowPaymentsControl,
+    ids: dict[str, Any],
+    say: Callable[[str], None],
+    speech: Speech,
 ) -> None:
-    dee = tg.user("Dee")
+    dee = tg.user("Dee", language_code=telegram_code(speech.language))
     say(f"demo: Dee opens t.me/…?start={ids['token']}_DONATE")
     tg.say(dee, f"/start {ids['token']}_DONATE")
-    keypad = tg.wait_message(dee, "Amount: $0.00")
+    keypad = tg.wait_message(dee, speech.amount(""))
     keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
     for key in ("2", "5"):
         tg.press(dee, keypad["message_id"], keys[key])
-        tg.wait_message(dee, f"Amount: ${'2' if key == '2' else '25'}")
+        tg.wait_message(dee, speech.amount("2" if key == "2" else "25"))
     say("demo: Dee types 25 on the keypad (its state lives in Firestore) and confirms")
-    tg.press(dee, keypad["message_id"], keys["✅ Confirm"])
-    pay = tg.wait_message(dee, "Your invoice is ready")
+    tg.press(dee, keypad["message_id"], keys[speech.label("✅ Confirm")])
+    pay = tg.wait_message(dee, speech("for your donation to"))
     payment = np.pay(np.invoice_by_url(buttons(pay)[0]["url"])["id"])
     np.steps(payment, [{"status": "waiting"}, {"status": "finished"}])
-    thanks = tg.wait_message(dee, "Thank you for your donation")
+    thanks = tg.wait_message(dee, speech("Thank you for your donation"))
     say("demo: Dee pays and is thanked: " + thanks["text"])
-    notice = tg.wait_message(ids["owner"], "New donation")
+    notice = tg.wait_message(ids["owner"], speech("New donation"))
     say("demo: Olivia is told: " + notice["text"].splitlines()[1])
 
 

@@ -181,7 +181,7 @@ def parse_amount(value: object, what: str = "amount", maximum: Decimal = PRICE_M
     text = text.removeprefix("$").removesuffix("$")
     if text.upper().endswith(CURRENCY):
         text = text[: -len(CURRENCY)]
-    if re.fullmatch(r"\d+,\d{1,2}", text):
+    if re.fullmatch(r"\d{1,9},\d{1,2}", text):  # bounded: the hint shows it back
         return Invalid(t("Use a dot for cents, e.g. {example}.", example=text.replace(",", ".")))
     if not re.fullmatch(r"\d+(\.\d+)?", text):
         return Invalid(t(not_a_number))

@@ -83,7 +83,7 @@ def pay_prompt(title: str, amount: Decimal, currency: str, days: int | None) -> 
         )
     return t(
         "Your invoice is ready: {amount} for your donation to {title}.\n\n"
-        "Tap Pay to choose a coin. Access is granted as soon as the payment is confirmed.",
+        "Tap Pay to choose a coin. I'll thank you here as soon as the payment is confirmed.",
         amount=price,
         title=title,
     )

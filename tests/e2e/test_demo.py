@@ -18,3 +18,12 @@ def test_the_demo_plays_through(endpoints: dict[str, Any]) -> None:
     assert any("approves Sam's join request" in line for line in said)
     assert any("Max tries Sam's forwarded link → declined" in line for line in said)
     assert any("Dee pays and is thanked" in line for line in said)
+
+
+def test_the_demo_plays_once_in_russian(endpoints: dict[str, Any]) -> None:
+    """Everyone's Telegram app in Russian: every message the demo waits for, and every button it
+    taps, is the Russian catalog's (local.demo.Speech)."""
+    said: list[str] = []
+    play(endpoints, said.append, language="ru")
+    assert said[-1].startswith("demo: done")
+    assert any("Dee pays and is thanked" in line for line in said)

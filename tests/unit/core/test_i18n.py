@@ -39,8 +39,8 @@ def test_telegram_language_codes_pick_a_catalog_or_english(code: str | None, lan
 def test_dates_and_amounts_per_locale_in_utc() -> None:
     expected = {
         "en": ("Saturday, 30 January 2027, 14:05 UTC", "$4.99", "30 January 2027"),
-        "ru": ("суббота, 30 января 2027 г., 14:05 UTC", "4,99 $", "30 января 2027 г."),
-        "es": ("sábado, 30 de enero de 2027, 14:05 UTC", "4,99 US$", "30 de enero de 2027"),
+        "ru": ("14:05 UTC, суббота, 30 января 2027 г.", "4,99 $", "30 января 2027 г."),  # the catalog's order
+        "es": ("sábado, 30 de enero de 2027, a las 14:05 UTC", "4,99 US$", "30 de enero de 2027"),
     }
 
     def plain(text: str) -> str:  # CLDR's narrow and no-break spaces, as plain ones
