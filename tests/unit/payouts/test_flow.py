@@ -256,9 +256,11 @@ class Died(Exception):
     """The process dies here (not a TelePay error: nothing catches it)."""
 
 
-def test_dying_after_create_before_recording_resumes_the_same_payout(world: World) -> None:
-    channel(world, "Crash1", PayoutStrategy.INSTANT)
-    book(world, "Crash1", 1, "5.00", "4.975")
+def die_after_create(world: World, token: str) -> tuple[Runtime[PayoutSettings], PayoutDoc]:
+    """A settled payment's payout whose process dies right after NowPayments created the
+    withdrawal, before anything was recorded; the runtime (working again) and the payout."""
+    channel(world, token, PayoutStrategy.INSTANT)
+    book(world, token, 1, "5.00", "4.975")
     rt = world.runtime()
     api = rt.payouts_api
     real_create = api.create_payout
@@ -269,10 +271,14 @@ def test_dying_after_create_before_recording_resumes_the_same_payout(world: Worl
 
     api.create_payout = create_then_die  # type: ignore[method-assign]
     with pytest.raises(Died):
-        payout_flow.handle_event(settled("Crash1"), rt)
-    payout = only_payout(world)
-    assert payout.state is PayoutState.RESERVED and len(world.withdrawals()) == 1
+        payout_flow.handle_event(settled(token), rt)
     api.create_payout = real_create  # type: ignore[method-assign]
+    return rt, only_payout(world)
+
+
+def test_dying_after_create_before_recording_resumes_the_same_payout(world: World) -> None:
+    rt, payout = die_after_create(world, "Crash1")
+    assert payout.state is PayoutState.RESERVED and len(world.withdrawals()) == 1
     assert payout_flow.run_scheduled(rt)["advanced"] == 1  # the every-minute run resumes it
     [w] = world.withdrawals()
     assert w["status"] == "PROCESSING" and w["unique_external_id"] == payout.payout_id
@@ -362,23 +368,9 @@ def test_a_payout_reserved_before_attempts_were_recorded_is_searched_before_it_i
 ) -> None:
     """A payout reserved by a release that recorded no attempts may have been created already: its
     next attempt searches NowPayments first, so it is not paid twice."""
-    channel(world, "Legacy1", PayoutStrategy.INSTANT)
-    book(world, "Legacy1", 1, "5.00", "4.975")
-    rt = world.runtime()
-    api = rt.payouts_api
-    real_create = api.create_payout
-
-    def create_then_die(**kwargs: Any) -> Any:
-        real_create(**kwargs)
-        raise Died
-
-    api.create_payout = create_then_die  # type: ignore[method-assign]
-    with pytest.raises(Died):
-        payout_flow.handle_event(settled("Legacy1"), rt)
-    payout = only_payout(world)
+    rt, payout = die_after_create(world, "Legacy1")
     # As that release left it: no external id and no attempt on the payout.
     world.store.payouts.update(payout.payout_id, {"unique_external_id": None, "create_attempted_at": None})
-    api.create_payout = real_create  # type: ignore[method-assign]
     assert payout_flow.advance(rt, payout.payout_id) == "verified"
     assert world.calls("GET", "/v1/payout") == 1 and world.calls("POST", "/v1/payout") == 1
     assert len(world.withdrawals()) == 1
