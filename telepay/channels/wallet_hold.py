@@ -41,7 +41,7 @@ def after_change(
 ) -> dict[str, Any]:
     """The `wallet_hold` field to write with a change that takes `current` to `after` (stored
     values); empty when the wallet does not change."""
-    before = _wallet(current.to_firestore())
+    before = tuple(getattr(current, name) for name in WALLET_FIELDS)
     new = _wallet(after)
     if before == new:
         return {}

@@ -103,15 +103,17 @@ def _show(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | Non
     if step == "done":
         wallet = say.wallet_changed(str(data.get("payout_wallet"))) if data.get("group") == "payout" else ""
         rt.telegram.send_message(chat_id, say.saved(data["title"]) + wallet)
-        _refresh_donation_post(rt, data["token"])
+        channel = load_channel(rt.store, data["token"])
+        if channel is None:
+            return "channel saved"
+        queue_donation_post(rt, channel)  # queued by its text: an edit that did not change it queues nothing
         group = data.get("group")
-        channel = load_channel(rt.store, data["token"]) if group in ("payout", "channels") else None
-        if channel is not None and group == "channels":
+        if group == "channels":
             moved = move_members(rt.store, rt.clock, channel.token, channel.closed_channel_id)
             if moved:
                 rt.telegram.send_message(chat_id, say.members_moved(moved, channel.title))
                 return f"channel saved, {moved} members moved"
-        if channel is not None and group == "payout" and wallet_change.announce(rt, channel):
+        if group == "payout" and wallet_change.announce(rt, channel):
             return "channel saved, payouts held"
         return "channel saved"
     if step in ENDED:

@@ -4,8 +4,6 @@ operator's alert (`wallet changed:`), and the cancel itself. The hold's rules ar
 
 from __future__ import annotations
 
-import logging
-
 from shared_schemas.config import TelegramSettings
 from shared_schemas.documents import ChannelDoc, WalletHold
 from shared_schemas.ids import wallet_cancel_callback
@@ -16,12 +14,13 @@ from telepay.channels import wallet_hold
 from telepay.channels.changes import changed, record
 from telepay.channels.lookup import load_channel
 from telepay.core.i18n import t
+from telepay.core.logs import get_logger
 from telepay.core.store import Tx
 from telepay.core.users import speaking_to
 from telepay.owners import texts as say
 from telepay.runtime import Runtime
 
-log = logging.getLogger("telepay.owner_bot")
+log = get_logger("telepay.owner_bot")
 
 
 def notice(channel: ChannelDoc, hold: WalletHold) -> tuple[str, Keyboard]:
