@@ -134,8 +134,58 @@ class ChannelEditSettings(CommonSettings):
     )
 
 
+class SettlementSettings(NowPaymentsSettings, PubSubSettings):
+    """Whoever settles payments (ipn_handler, and reconciliation for IPNs that never came)."""
+
+    settle_on_confirmed: bool = Field(
+        default=False, description="Also settle on `confirmed` (not only `finished`)."
+    )
+    payment_tolerance_percent: Decimal = Field(
+        default=Decimal("0.5"),
+        description="Underpayment accepted as paid, in percent of the expected crypto amount.",
+    )
+    platform_fee_percent: Decimal = Field(
+        default=Decimal("3"),
+        ge=0,
+        lt=100,
+        description="Platform fee booked on each settled payment, in percent (each ledger entry "
+        "keeps the rate it was booked with).",
+    )
+
+
+class StarsSettings(CommonSettings):
+    """Telegram Stars, the second way to pay: what a Star costs a buyer, what it is worth to an owner."""
+
+    stars_enabled: bool = Field(
+        default=True, description="Offer Telegram Stars beside crypto (false: crypto only, as before)."
+    )
+    stars_usd_price: Decimal = Field(
+        default=Decimal("0.02"),
+        gt=0,
+        description="What a Star costs a buyer, in USD: a tier without a Star price of its own, and a "
+        "donation, cost their USD amount divided by this, rounded up to a whole Star.",
+    )
+    stars_payout_usd: Decimal = Field(
+        default=Decimal("0.013"),
+        gt=0,
+        description="What a Star earned is worth in the owner's payout balance, in USD (what the "
+        "operator gets for Stars withdrawn from Telegram).",
+    )
+    stars_hold_days: int = Field(
+        default=21,
+        ge=0,
+        le=90,
+        description="Stars earned reach the owner's payout balance this many days after the payment "
+        "(Telegram holds Stars before they can be withdrawn).",
+    )
+
+
 class TelegramWebhookSettings(
-    AccessSettings, BroadcastEnqueuerSettings, NowPaymentsSettings, ChannelEditSettings
+    AccessSettings,
+    BroadcastEnqueuerSettings,
+    SettlementSettings,
+    ChannelEditSettings,
+    StarsSettings,
 ):
     """The bot: buyers' and owners' updates. NowPayments is asked only for the least a payment may
     be in each coin, when an owner sets a price."""
@@ -165,29 +215,10 @@ class TelegramWebhookSettings(
         return value
 
 
-class CreateInvoiceSettings(TelegramSettings, NowPaymentsSettings, TaskTargetSettings):
+class CreateInvoiceSettings(TelegramSettings, NowPaymentsSettings, TaskTargetSettings, StarsSettings):
     ipn_callback_url: str = Field(description="Public URL of ipn_handler, given to NowPayments per invoice.")
     invoice_max_attempts: int = Field(
         default=5, description="Attempts before the user is told the invoice failed (the queue's max)."
-    )
-
-
-class SettlementSettings(NowPaymentsSettings, PubSubSettings):
-    """Whoever settles payments (ipn_handler, and reconciliation for IPNs that never came)."""
-
-    settle_on_confirmed: bool = Field(
-        default=False, description="Also settle on `confirmed` (not only `finished`)."
-    )
-    payment_tolerance_percent: Decimal = Field(
-        default=Decimal("0.5"),
-        description="Underpayment accepted as paid, in percent of the expected crypto amount.",
-    )
-    platform_fee_percent: Decimal = Field(
-        default=Decimal("3"),
-        ge=0,
-        lt=100,
-        description="Platform fee booked on each settled payment, in percent (each ledger entry "
-        "keeps the rate it was booked with).",
     )
 
 
@@ -224,11 +255,13 @@ class NotifySettings(AccessSettings):
     pass
 
 
-class KeypadSettings(TelegramSettings, TasksSettings, TaskTargetSettings):
+class KeypadSettings(TelegramSettings, TasksSettings, TaskTargetSettings, StarsSettings):
     create_invoice_url: str = Field(description="URL of the create_invoice function (task target).")
 
 
-class ExpireSubscriptionsSettings(AccessSettings, TasksSettings, SettlementSettings, TaskTargetSettings):
+class ExpireSubscriptionsSettings(
+    AccessSettings, TasksSettings, SettlementSettings, TaskTargetSettings, StarsSettings
+):
     expire_subscriptions_url: str = Field(description="This function's own URL (its tasks' target).")
     invoice_lifetime_hours: int = Field(
         default=48, description="Reconciliation re-reads unsettled orders updated within this time."
@@ -251,7 +284,9 @@ class DailyBroadcastSettings(TelegramSettings, BroadcastEnqueuerSettings, TaskTa
     )
 
 
-class OwnerAppSettings(TelegramSettings, BroadcastEnqueuerSettings, NowPaymentsSettings, ChannelEditSettings):
+class OwnerAppSettings(
+    TelegramSettings, BroadcastEnqueuerSettings, NowPaymentsSettings, ChannelEditSettings, StarsSettings
+):
     """The owner app checks initData with the bot token, asks Telegram whether the owner is still
     an admin, queues the offer and donation posts after a change (as `/edit` and `/resume` do),
     and asks NowPayments the least a payment may be in each coin when a price changes."""

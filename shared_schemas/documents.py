@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared_schemas.ids import OrderKind
+from shared_schemas.ids import OrderKind, PayRail
 from shared_schemas.money import Money
 from shared_schemas.names import ClaimPurpose, Collection, Function
 
@@ -86,6 +86,13 @@ class Tier(BaseModel):
     price: Money = Field(description="Price in the channel's currency, two decimals.")
     days: int = Field(ge=1, le=3660, description="Access bought, in days.")
     label: str | None = Field(default=None, max_length=40, description="Optional name, e.g. 'Monthly'.")
+    stars: int | None = Field(
+        default=None,
+        ge=1,
+        le=10000,
+        description="Price in Telegram Stars (Telegram takes 1 to 10,000 a payment); None: the USD price "
+        "converted at `STARS_USD_PRICE`, rounded up to a whole Star.",
+    )
 
     @field_validator("price")
     @classmethod
@@ -254,24 +261,34 @@ class OrderDoc(Document):
     channel_token: str
     tier_id: str | None = None
     days: int | None = Field(default=None, description="Days bought (subscriptions).")
-    price_amount: Money = Field(description="What is charged, from the channel document at order time.")
-    price_currency: str
+    price_amount: Money = Field(
+        description="What is charged, from the channel document at order time (Stars: a whole number of Stars)."
+    )
+    price_currency: str = Field(description="`USD`, or `XTR` for Telegram Stars.")
+    rail: PayRail = Field(default=PayRail.NOWPAYMENTS, description="`nowpayments` (crypto) or `stars`.")
+    star_subscription: bool = Field(
+        default=False,
+        description="Stars: the invoice is a Star subscription (30-day tiers): Telegram renews it every 30 days.",
+    )
     status: OrderStatus = OrderStatus.CREATING
     invoice_id: str | None = None
     invoice_url: str | None = None
     pay_message_id: int | None = Field(default=None, description="Message with the Pay button.")
-    payment_id: int | None = None
+    payment_id: int | str | None = Field(
+        default=None, description="NowPayments' payment id, or the Telegram Stars charge id that settled it."
+    )
     payment_status: PaymentStatus | None = Field(default=None, description="Highest status seen.")
     actually_paid: Money | None = None
     pay_amount: Money | None = None
     pay_currency: str | None = None
     settled_at: datetime | None = None
     subscription_expires_at: datetime | None = Field(default=None, description="Expiry after settling.")
-    extra_payment_ids: list[int] = Field(
+    extra_payment_ids: list[int | str] = Field(
         default_factory=list,
-        description="Further payments applied after settlement (a double send, a reused Pay button).",
+        description="Further payments applied after settlement (a double send, a reused Pay button, a "
+        "Star subscription's renewal by Telegram: its charge id).",
     )
-    refunded_payment_ids: list[int] = Field(
+    refunded_payment_ids: list[int | str] = Field(
         default_factory=list, description="Payments refunded after they were applied."
     )
     keypad_session_id: str | None = None
@@ -283,6 +300,19 @@ class OrderDoc(Document):
 class SubscriptionStatus(StrEnum):
     ACTIVE = "active"
     EXPIRED = "expired"
+
+
+class StarRenewal(BaseModel):
+    """A Star subscription: Telegram charges the buyer every 30 days until it is cancelled."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+    charge_id: str = Field(description="The first payment's charge id (editUserStarSubscription takes it).")
+    order_id: str = Field(description="The order the subscription was bought with (renewals apply to it).")
+    stars: int = Field(description="What each period costs, in Stars.")
+    period_end: datetime = Field(description="`subscription_expiration_date`: Telegram's next charge (UTC).")
+    canceled: bool = Field(
+        default=False, description="The buyer stopped auto-renewal (the period paid stays)."
+    )
 
 
 class SubscriptionDoc(Document):
@@ -343,6 +373,9 @@ class SubscriptionDoc(Document):
     access_problem: str | None = Field(default=None, description="Why the access could not be sent yet.")
     membership_date: int = Field(
         default=0, description="Telegram's date of the last membership change seen (older ones are ignored)."
+    )
+    star_renewal: StarRenewal | None = Field(
+        default=None, description="Set while the access is a Star subscription Telegram renews by itself."
     )
     updated_at: datetime
 
@@ -559,17 +592,18 @@ class LedgerEntryDoc(Document):
 
     entry_id: str = Field(description="Same as the document id (the order id).")
     order_id: str
-    payment_id: int
+    payment_id: int | str = Field(description="NowPayments' payment id, or the Telegram Stars charge id.")
     kind: OrderKind
     channel_token: str
     owner_user_id: int
     gross_amount: Money = Field(description="What the buyer was charged, in the price currency.")
-    gross_currency: str = Field(description="The price currency (lower case), e.g. `usd`.")
+    gross_currency: str = Field(description="The price currency (lower case): `usd`, or `xtr` (Stars).")
     fee_percent: Money = Field(description="Platform fee in percent at booking time (history keeps it).")
     fee_amount: Money = Field(description="Fee in the price currency, rounded half up to its unit.")
     net_amount: Money = Field(description="gross_amount - fee_amount, in the price currency.")
     settled_amount: Money = Field(
-        description="What NowPayments settled into the operator's account (`outcome_amount`)."
+        description="What NowPayments settled into the operator's account (`outcome_amount`); for Stars, "
+        "their value in USD at `STARS_PAYOUT_USD` per Star."
     )
     settled_currency: str = Field(description="NowPayments' `outcome_currency` (lower case).")
     settled_fee: Money = Field(description="Fee in the settlement currency (same rule, 1e-8 unit).")
@@ -581,6 +615,11 @@ class LedgerEntryDoc(Document):
     releases: int = Field(default=0, description="Times a failed payout gave it back (part of payout ids).")
     retry_after: datetime | None = Field(
         default=None, description="After a failed payout: not planned again before this (no failure loop)."
+    )
+    held_until: datetime | None = Field(
+        default=None,
+        description="Stars: Telegram holds Stars before they can be withdrawn, so the entry is not paid "
+        "out before this (`STARS_HOLD_DAYS` after the payment).",
     )
     reverses: str | None = Field(
         default=None,
@@ -782,6 +821,54 @@ class SupportActionDoc(Document):
     expires_after: datetime = Field(description="The subscription's expiry after.")
 
 
+class StarPaymentDoc(Document):
+    """One Telegram Stars charge, written in the transaction that applies it (a re-delivered
+    `successful_payment` finds it and changes nothing) and updated when it is refunded.
+    Reconciliation compares these with Telegram's `getStarTransactions`."""
+
+    collection: ClassVar[Collection] = Collection.STAR_PAYMENTS
+    written_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.EXPIRE_SUBSCRIPTIONS,
+    )  # and operators (`telepay payments refund`)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK, Function.EXPIRE_SUBSCRIPTIONS)
+    doc_id_is: ClassVar[str] = "`telegram_payment_charge_id`"
+
+    charge_id: str
+    order_id: str = Field(description="The order it paid (a renewal: the subscription's first order).")
+    user_id: int
+    channel_token: str
+    kind: OrderKind
+    stars: int = Field(description="`total_amount`, in Stars.")
+    recurring: bool = Field(default=False, description="A renewal Telegram charged by itself.")
+    subscription_expiration_date: datetime | None = None
+    outcome: str = Field(description="What applying it did (`settled`, `renewed`, `already settled`, ...).")
+    source: str = Field(
+        description="`update` (successful_payment) or `reconciliation` (getStarTransactions)."
+    )
+    paid_at: datetime
+    refunded_at: datetime | None = None
+    refund_source: str | None = Field(
+        default=None, description="`operator <who>`, `telegram` (refunded_payment) or `reconciliation`."
+    )
+
+
+class PaySupportDoc(Document):
+    """A buyer's `/paysupport` (Telegram asks bots that take Stars to answer it): kept for the operator."""
+
+    collection: ClassVar[Collection] = Collection.PAY_SUPPORT
+    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    read_by: ClassVar[tuple[Function, ...]] = ()
+    doc_id_is: ClassVar[str] = "`<user id>-<update id>`"
+
+    user_id: int
+    text: str = Field(max_length=4096, description="What the buyer wrote after /paysupport, if anything.")
+    channel_tokens: list[str] = Field(
+        description="The channels the buyer paid for (their owners were named)."
+    )
+    at: datetime
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     ChannelDoc,
     OrderDoc,
@@ -799,6 +886,8 @@ DOCUMENTS: tuple[type[Document], ...] = (
     ConversationDoc,
     ChannelChangeDoc,
     SupportActionDoc,
+    StarPaymentDoc,
+    PaySupportDoc,
 )
 
 

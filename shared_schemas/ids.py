@@ -35,6 +35,13 @@ class OrderKind(StrEnum):
     DONATION = "don"
 
 
+class PayRail(StrEnum):
+    """How an order is paid."""
+
+    NOWPAYMENTS = "nowpayments"  # crypto, through a NowPayments invoice
+    STARS = "stars"  # Telegram Stars, through a Telegram invoice (currency XTR)
+
+
 @dataclass(frozen=True)
 class OrderRef:
     kind: OrderKind
@@ -104,6 +111,9 @@ CALLBACK_DONATE = "don"  # don:<token>
 CALLBACK_KEYPAD = "kp"  # kp:<session id>:<key>
 CALLBACK_RENEW = "ren"  # ren:<token>:<tier id>: the offer with that tier first
 CALLBACK_JOIN = "join"  # join:<token>: the presser's own join link to that channel, made when tapped
+CALLBACK_PAY = "pay"  # pay:<token>:<tier id>:<s|c>: pay that tier in Stars or in crypto
+CALLBACK_DONATION_PAY = "dpy"  # dpy:<keypad session id>:<s|c>: pay the confirmed donation so
+CALLBACK_STAR_RENEWAL = "srn"  # srn:<token>:<on|off>: the buyer's auto-renewal of a Star subscription
 # A page of a long list, for whoever presses it (`<prefix>:<page number from 0>`).
 CALLBACK_CHANNELS_PAGE = "lch"  # an owner's /channels
 CALLBACK_STATS_PAGE = "lst"  # an owner's /stats
@@ -139,6 +149,25 @@ def language_callback(language: str) -> str:
 
 def buy_callback(channel_token: str, tier_id: str) -> str:
     return f"{CALLBACK_BUY}:{channel_token}:{tier_id}"
+
+
+RAIL_CODES = {PayRail.STARS: "s", PayRail.NOWPAYMENTS: "c"}
+
+
+def rail_of(code: str) -> PayRail | None:
+    return next((rail for rail, known in RAIL_CODES.items() if known == code), None)
+
+
+def pay_callback(channel_token: str, tier_id: str, rail: PayRail) -> str:
+    return f"{CALLBACK_PAY}:{channel_token}:{tier_id}:{RAIL_CODES[rail]}"
+
+
+def donation_pay_callback(session_id: str, rail: PayRail) -> str:
+    return f"{CALLBACK_DONATION_PAY}:{session_id}:{RAIL_CODES[rail]}"
+
+
+def star_renewal_callback(channel_token: str, on: bool) -> str:
+    return f"{CALLBACK_STAR_RENEWAL}:{channel_token}:{'on' if on else 'off'}"
 
 
 def donate_callback(channel_token: str) -> str:

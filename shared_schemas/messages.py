@@ -40,7 +40,7 @@ class PaymentEvent(BaseModel):
     days: int | None = None
     price_amount: Money
     price_currency: str
-    payment_id: int
+    payment_id: int | str = Field(description="NowPayments' payment id, or the Telegram Stars charge id.")
     payment_status: str
     actually_paid: Money | None = None
     pay_amount: Money | None = None
@@ -48,6 +48,13 @@ class PaymentEvent(BaseModel):
     subscription_expires_at: datetime | None = Field(default=None, description="New expiry (settled subs).")
     previous_expires_at: datetime | None = Field(default=None, description="Expiry before this payment.")
     was_active: bool = Field(default=False, description="The buyer had access before this payment.")
+    rail: str = Field(default="nowpayments", description="`nowpayments` (crypto) or `stars`.")
+    renewed_by_telegram: bool = Field(
+        default=False, description="A Star subscription's renewal that Telegram charged by itself."
+    )
+    renews_on: datetime | None = Field(
+        default=None, description="A Star subscription: when Telegram charges next (unless cancelled)."
+    )
 
 
 T = TypeVar("T", bound=BaseModel)

@@ -110,6 +110,8 @@ class Collection(StrEnum):
     CHANNEL_CHANGES = "channel_changes"
     SUPPORT_ACTIONS = "support_actions"
     CHAT_OFFERS = "chat_offers"
+    STAR_PAYMENTS = "star_payments"
+    PAY_SUPPORT = "pay_support"
 
 
 class ClaimPurpose(StrEnum):
@@ -134,6 +136,7 @@ class ClaimPurpose(StrEnum):
     JOIN_LINK = "join-link"  # a subscriber's join link, reused for half its lifetime (the link is the result)
     MOVED_INVITE = "moved-invite"  # a member's Join button for the channel's new closed chat, by chat
     WALLET_CANCEL = "wallet-cancel"  # one press of a wallet change's cancel button, by update_id
+    STAR_PAYMENT = "star-payment"  # one Telegram Stars charge (or its refund), by charge id
 
 
 class Topic(StrEnum):
@@ -151,9 +154,10 @@ class TopicSpec:
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         Topic.PAYMENT_EVENTS,
-        (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS),
+        (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS, Function.TELEGRAM_WEBHOOK),
         "Payment outcomes (settled, partially paid, expired, failed), published from the outbox "
-        "by ipn_handler right after its transaction, or re-published by the every-minute sweep.",
+        "by ipn_handler (and telegram_webhook, for Telegram Stars) right after its transaction, or "
+        "re-published by the every-minute sweep.",
     ),
     TopicSpec(
         Topic.PAYMENT_EVENTS_DEAD_LETTER,

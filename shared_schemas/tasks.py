@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared_schemas.ids import OrderKind
+from shared_schemas.ids import OrderKind, PayRail
 from shared_schemas.names import Queue
 
 
@@ -24,6 +24,7 @@ class CreateInvoiceTask(BaseModel):
     tier_id: str | None = None
     keypad_session_id: str | None = Field(default=None, description="Donations: amount is read from it.")
     buyer_name: str = Field(default="", max_length=80, description="For the owner's notice (display only).")
+    rail: PayRail = Field(default=PayRail.NOWPAYMENTS, description="Crypto (NowPayments) or Telegram Stars.")
 
 
 class KeypadAction(StrEnum):

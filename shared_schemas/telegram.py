@@ -32,12 +32,46 @@ class TgChat(_Model):
     username: str | None = None
 
 
+class TgSuccessfulPayment(_Model):
+    """A payment the bot received (Telegram Stars: currency `XTR`, `total_amount` in Stars)."""
+
+    currency: str
+    total_amount: int
+    invoice_payload: str
+    telegram_payment_charge_id: str
+    provider_payment_charge_id: str = ""
+    subscription_expiration_date: int | None = None
+    is_recurring: bool = False
+    is_first_recurring: bool = False
+
+
+class TgRefundedPayment(_Model):
+    """A payment Telegram refunded (the bot's refundStarPayment, or Telegram's own decision)."""
+
+    currency: str
+    total_amount: int
+    invoice_payload: str
+    telegram_payment_charge_id: str
+
+
+class TgPreCheckoutQuery(_Model):
+    """The buyer pressed Pay: the bot must say within 10 seconds whether the order still stands."""
+
+    id: str
+    from_user: TgUser = Field(alias="from")
+    currency: str
+    total_amount: int
+    invoice_payload: str
+
+
 class TgMessage(_Model):
     message_id: int
     chat: TgChat
     from_user: TgUser | None = Field(default=None, alias="from")
     text: str | None = None
     date: int = 0
+    successful_payment: TgSuccessfulPayment | None = None
+    refunded_payment: TgRefundedPayment | None = None
 
 
 class TgCallbackQuery(_Model):
@@ -93,15 +127,17 @@ class TelegramUpdate(_Model):
     chat_join_request: TgChatJoinRequest | None = None
     my_chat_member: TgChatMemberUpdated | None = None
     chat_member: TgChatMemberUpdated | None = None
+    pre_checkout_query: TgPreCheckoutQuery | None = None
 
 
 # What setWebhook asks Telegram to send (operators pass this; the local stack does too): what
 # telegram_webhook acts on. `my_chat_member` (the bot's own status and rights in a chat) is how
 # owners register channels; `chat_member` (members joining and leaving closed channels) tells who
 # is in a channel, so a subscriber who left gets a fresh Join button and reconciliation finds
-# members past their end.
+# members past their end; `pre_checkout_query` is a Telegram Stars buyer pressing Pay.
 ALLOWED_UPDATES: tuple[str, ...] = (
     "message",
+    "pre_checkout_query",
     "callback_query",
     "chat_join_request",
     "my_chat_member",
@@ -127,6 +163,7 @@ class Button:
     callback_data: str | None = None
     url: str | None = None
     web_app: str | None = None  # a Mini App's URL, opened inside Telegram
+    pay: bool = False  # an invoice's Pay button (Telegram Stars); must be the first button
 
 
 Keyboard = Sequence[Sequence[Button]]

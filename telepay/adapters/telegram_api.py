@@ -20,6 +20,7 @@ from telegram import (
     BotCommandScopeDefault,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    LabeledPrice,
     MenuButtonWebApp,
     Message,
     WebAppInfo,
@@ -62,6 +63,7 @@ def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
                     callback_data=b.callback_data,
                     url=b.url,
                     web_app=WebAppInfo(b.web_app) if b.web_app else None,
+                    pay=True if b.pay else None,
                 )
                 for b in row
             ]
@@ -135,6 +137,72 @@ class TelegramApi:
         except TelegramBadRequest as error:
             if "query is too old" not in str(error).lower():
                 raise
+
+    # -- Telegram Stars -------------------------------------------------------------------------
+    def send_star_invoice(
+        self,
+        chat_id: int,
+        title: str,
+        description: str,
+        payload: str,
+        label: str,
+        stars: int,
+        keyboard: Keyboard | None = None,
+    ) -> Message:
+        """A one-time invoice in Stars (currency XTR, one price, no provider token)."""
+        prices = [LabeledPrice(label, stars)]
+        return self._run(
+            lambda bot: bot.send_invoice(
+                chat_id,
+                title,
+                description,
+                payload,
+                "XTR",
+                prices,
+                provider_token="",
+                reply_markup=markup(keyboard),
+            )
+        )
+
+    def create_star_invoice_link(
+        self,
+        title: str,
+        description: str,
+        payload: str,
+        label: str,
+        stars: int,
+        subscription_period: int | None = None,
+    ) -> str:
+        """A link to an invoice in Stars; with `subscription_period` (2592000) a Star subscription."""
+        prices = [LabeledPrice(label, stars)]
+        return self._run(
+            lambda bot: bot.create_invoice_link(
+                title,
+                description,
+                payload,
+                "XTR",
+                prices,
+                provider_token="",
+                subscription_period=subscription_period,
+            )
+        )
+
+    def answer_pre_checkout_query(self, query_id: str, ok: bool, error_message: str | None = None) -> None:
+        self._run(lambda bot: bot.answer_pre_checkout_query(query_id, ok, error_message=error_message))
+
+    def refund_star_payment(self, user_id: int, charge_id: str) -> None:
+        self._run(lambda bot: bot.refund_star_payment(user_id, charge_id))
+
+    def edit_user_star_subscription(self, user_id: int, charge_id: str, canceled: bool) -> None:
+        self._run(lambda bot: bot.edit_user_star_subscription(user_id, charge_id, canceled))
+
+    def get_star_transactions(self, offset: int, limit: int = 100) -> list[dict[str, object]]:
+        """The bot's Star transactions from `offset` on (chronological), as the Bot API's JSON."""
+        found = self._run(lambda bot: bot.get_star_transactions(offset=offset, limit=limit))
+        return [transaction.to_dict() for transaction in found.transactions]
+
+    def get_star_balance(self) -> int:
+        return int(self._run(lambda bot: bot.get_my_star_balance()).amount)
 
     # -- channel access -----------------------------------------------------------------------
     def create_join_request_link(self, chat_id: int, name: str, expire_date: datetime) -> str:

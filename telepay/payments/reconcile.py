@@ -104,8 +104,8 @@ def _recheck_orders(rt: Rt, counts: dict[str, int]) -> None:
         ):
             for stored in page:
                 order = stored.doc
-                if order.payment_id is None:
-                    continue  # no payment made yet (NowPayments tells us of one by IPN)
+                if not isinstance(order.payment_id, int):
+                    continue  # no payment made yet (NowPayments tells us of one by IPN), or Stars
                 counts["rechecked"] += 1
                 try:
                     payment = rt.nowpayments.get_payment(order.payment_id)

@@ -44,7 +44,7 @@ class Paid:
     currency: str
     days: int
     order_id: str
-    payment_id: int | None = None  # the payment this receipt is for (an order may hear of several)
+    payment_id: int | str | None = None  # the payment this receipt is for (an order may hear of several)
 
 
 def deliver_access(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) -> str:
