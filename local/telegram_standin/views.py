@@ -272,15 +272,19 @@ def star_transaction_json(world: WorldView, tx: StarTransaction) -> JSON:
     """StarTransaction: a payment in has a ``source``, a refund out a ``receiver``; both a
     TransactionPartnerUser of ``transaction_type`` ``invoice_payment`` (a withdrawal: a
     TransactionPartnerFragment)."""
-    partner: JSON = {
-        "type": "user",
-        "transaction_type": "invoice_payment",
-        "user": user_json(world, tx.user_id),
-    }
-    if tx.payload:
-        partner["invoice_payload"] = tx.payload
-    if tx.subscription_period:
-        partner["subscription_period"] = tx.subscription_period
+    partner: JSON
+    if tx.partner == "fragment":
+        partner = {"type": "fragment", "withdrawal_state": {"type": "pending"}}
+    else:
+        partner = {
+            "type": "user",
+            "transaction_type": "invoice_payment",
+            "user": user_json(world, tx.user_id),
+        }
+        if tx.payload:
+            partner["invoice_payload"] = tx.payload
+        if tx.subscription_period:
+            partner["subscription_period"] = tx.subscription_period
     out: JSON = {"id": tx.id, "date": tx.date}
     out["source" if tx.incoming else "receiver"] = partner
     out["amount"] = tx.amount
