@@ -128,6 +128,48 @@ class TelegramControl:
 
         return wait_for(f"a message containing {containing!r} in chat {chat_id}", probe, timeout)
 
+    # -- paying --------------------------------------------------------------------------------
+    def choose_payment(
+        self,
+        user_id: int,
+        after: int = 0,
+        stars: bool = False,
+        message_id: int | None = None,
+        timeout: float = 20.0,
+    ) -> dict[str, Any]:
+        """The buyer's "Stars or crypto?" (after a tier, or in place of a confirmed keypad,
+        `message_id`): taps one; returns the message tapped."""
+
+        def probe() -> dict[str, Any] | None:
+            for message in self.transcript(user_id):
+                markup = message.get("reply_markup") or {}
+                rows = markup.get("inline_keyboard") or []
+                datas = [b.get("callback_data") or "" for row in rows for b in row]
+                if message_id is not None and message["message_id"] != message_id:
+                    continue
+                if message["message_id"] > after and any(d.startswith(("pay:", "dpy:")) for d in datas):
+                    return message
+            return None
+
+        choice = wait_for(f"the payment choice in chat {user_id}", probe, timeout)
+        code = ":s" if stars else ":c"
+        rows = choice["reply_markup"]["inline_keyboard"]
+        data = next(
+            b["callback_data"] for row in rows for b in row if (b.get("callback_data") or "").endswith(code)
+        )
+        self.press(user_id, choice["message_id"], data)
+        return choice
+
+    def pay_stars(self, user_id: int, **body: Any) -> dict[str, Any]:
+        """The user pays an invoice message (`message_id`) or link (`invoice_link`) in Stars."""
+        return self._post(f"/_control/users/{user_id}/pay", body)
+
+    def stars(self, user_id: int) -> dict[str, Any]:
+        return self._get(f"/_control/users/{user_id}/stars")
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        return self._post("/_control/clock", {"advance": seconds})
+
 
 class BotChat:
     """One user's private chat with the bot, an exchange at a time: what the user sends or taps,

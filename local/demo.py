@@ -195,7 +195,8 @@ def play(
     say("demo: the bot shows the offer: " + " | ".join(b["text"] for b in buttons(offer)))
     monthly = buttons(offer)[0]
     tg.press(sam, offer["message_id"], monthly["callback_data"])
-    say(f"demo: Sam taps “{monthly['text']}”")
+    say(f"demo: Sam taps “{monthly['text']}”, then “Pay with crypto”")
+    tg.choose_payment(sam, after=offer["message_id"])
     pay = tg.wait_message(sam, speech("of access to"))
     invoice_url = buttons(pay)[0]["url"]
     say(f"demo: the bot sends a Pay button ({buttons(pay)[0]['text']}) → {invoice_url}")
@@ -219,9 +220,31 @@ def play(
     say(
         f"demo: Max tries Sam's forwarded link → declined ({tg.member_status(ids['closed'], max_) or 'not a member'})"
     )
+    _stars(tg, ids, say, speech, code)
     _donation(tg, np, ids, say, speech)
     say("demo: done. The stack keeps running: try the stand-ins' control APIs (see README).")
     return {"id": ids["owner"], "first_name": "Olivia"}
+
+
+def _stars(
+    tg: TelegramControl, ids: dict[str, Any], say: Callable[[str], None], speech: Speech, code: str | None
+) -> None:
+    """One purchase in Telegram Stars: the 30-day tier as a Star subscription Telegram renews."""
+    stella = tg.user("Stella", language_code=code)
+    tg.say(stella, f"/start {ids['token']}")
+    offer = tg.wait_message(stella, speech("Choose how long"))
+    tg.press(stella, offer["message_id"], buttons(offer)[0]["callback_data"])
+    tg.choose_payment(stella, after=offer["message_id"], stars=True)
+    say("demo: Stella taps the monthly tier, then “⭐ Pay with Stars”")
+    ready = tg.wait_message(stella, speech("Your Star subscription is ready"))
+    link = buttons(ready)[0]["url"]
+    say(f"demo: the bot sends a Star subscription ({buttons(ready)[0]['text']}) → {link}")
+    paid = tg.pay_stars(stella, invoice_link=link)
+    say(
+        f"demo: Stella pays in Telegram → {paid['result']} (pre-checkout answered, charge {paid.get('charge_id')})"
+    )
+    receipt = tg.wait_message(stella, speech("Payment received, thank you!"))
+    say("demo: Stella gets a receipt: " + receipt["text"].splitlines()[2])
 
 
 def _donation(
@@ -241,6 +264,7 @@ def _donation(
         tg.wait_message(dee, speech.amount("2" if key == "2" else "25"))
     say("demo: Dee types 25 on the keypad (its state lives in Firestore) and confirms")
     tg.press(dee, keypad["message_id"], keys[speech.label("✅ Confirm")])
+    tg.choose_payment(dee, message_id=keypad["message_id"])  # crypto
     pay = tg.wait_message(dee, speech("for your donation to"))
     payment = np.pay(np.invoice_by_url(buttons(pay)[0]["url"])["id"])
     np.steps(payment, [{"status": "waiting"}, {"status": "finished"}])

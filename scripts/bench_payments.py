@@ -118,14 +118,14 @@ def bench_webhook(endpoints: dict[str, Any], tg: TelegramControl, count: int) ->
                     "text": f"/start {TOKEN}",
                 },
             }
-        else:  # a tier button: reads the channel, queues a task, answers the button
+        else:  # a tier paid in crypto: reads the channel, queues a task, answers the button
             update = {
                 "update_id": 1_000_000_000 + i,  # above every id the stand-in gives
                 "callback_query": {
                     "id": f"bench-{i}",
                     "from": {"id": user, "is_bot": False, "first_name": "V"},
                     "chat_instance": "b",
-                    "data": f"buy:{TOKEN}:t1",
+                    "data": f"pay:{TOKEN}:t1:c",  # the tier, paid in crypto
                     "message": {"message_id": 1, "date": 0, "chat": {"id": user, "type": "private"}},
                 },
             }

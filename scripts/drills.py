@@ -257,7 +257,8 @@ class World:
             self.tg.say(user, f"/start {self.token}")
             offer = self.wait_text(user, "Choose how long", after=last)
             self.tg.press(user, offer["message_id"], buttons(offer)[tier]["callback_data"])
-            answer = self.wait_text(user, "Your invoice is ready", INVOICE_FAILED, after=offer["message_id"])
+            choice = self.tg.choose_payment(user, after=offer["message_id"], timeout=STEP_TIMEOUT)  # crypto
+            answer = self.wait_text(user, "Your invoice is ready", INVOICE_FAILED, after=choice["message_id"])
             return None if INVOICE_FAILED in answer["text"] else answer
 
         order = self.pay(self._try(attempt))
@@ -282,6 +283,7 @@ class World:
                     every=0.3,
                 )
             self.tg.press(user, keypad["message_id"], keys["✅ Confirm"])
+            self.tg.choose_payment(user, message_id=keypad["message_id"], timeout=STEP_TIMEOUT)  # crypto
 
             def outcome() -> dict[str, Any] | None:
                 for m in self.messages(user, last):

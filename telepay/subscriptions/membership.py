@@ -102,7 +102,8 @@ def list_subscriptions(rt: Rt, user_id: int, number: int = 0, message_id: int | 
         renewal = _renewal_line_and_button(rt, channel, sub)
         if renewal is not None:
             lines.append(renewal[0])
-            rows.append([renewal[1]])
+            if renewal[1] is not None:
+                rows.append([renewal[1]])
         join = _join_button(rt, channel, sub)
         if join is not None:
             rows.append([join])
@@ -114,24 +115,23 @@ def list_subscriptions(rt: Rt, user_id: int, number: int = 0, message_id: int | 
     return f"subscriptions page {shown.number + 1}"
 
 
-def _renewal_line_and_button(rt: Rt, channel: ChannelDoc, sub: SubscriptionDoc) -> tuple[str, Button] | None:
-    """A Star subscription still running: whether Telegram renews it, and the button to stop (or
-    restart) that."""
+def _renewal_line_and_button(
+    rt: Rt, channel: ChannelDoc, sub: SubscriptionDoc
+) -> tuple[str, Button | None] | None:
+    """A Star subscription still running: whether Telegram renews it, and the button to stop that."""
     renewal = sub.star_renewal
     if renewal is None or not active(sub, rt) or renewal.period_end <= rt.clock.now():
         return None
-    if renewal.canceled:
-        line = texts.renewal_off_line(renewal.period_end)
-        button = Button(texts.renewal_on_button(), callback_data=star_renewal_callback(channel.token, True))
-    else:
-        line = texts.renewal_on_line(renewal.period_end, Decimal(renewal.stars))
-        button = Button(texts.renewal_off_button(), callback_data=star_renewal_callback(channel.token, False))
-    return line, button
+    if renewal.canceled:  # the buyer turns it back on in Telegram (Settings, My Stars), not here
+        return texts.renewal_off_line(renewal.period_end), None
+    line = texts.renewal_on_line(renewal.period_end, Decimal(renewal.stars))
+    return line, Button(texts.renewal_off_button(), callback_data=star_renewal_callback(channel.token, False))
 
 
 def on_star_renewal(rt: Rt, user_id: int, token: str, on: bool, query_id: str) -> str:
-    """The buyer stops (or restarts) Telegram's renewal of their Star subscription; the days paid
-    for stay either way. Telegram is told first: only what it accepted is recorded."""
+    """The buyer stops Telegram's renewal of their Star subscription (the days paid for stay); `on`
+    lifts the bot's cancellation (Telegram then lets the buyer turn it back on in the app). Telegram
+    is told first: only what it accepted is recorded."""
     channel = load_channel(rt.store, token)
     sub = load_subscription(rt.store, token, user_id) if channel else None
     renewal = sub.star_renewal if sub else None

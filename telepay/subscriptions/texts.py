@@ -459,15 +459,14 @@ def renewal_on_line(period_end: datetime, stars: Decimal) -> str:
 
 
 def renewal_off_line(period_end: datetime) -> str:
-    return t("  ⭐ auto-renewal is off; it ends on {date}", date=when(period_end))
+    return t(
+        "  ⭐ auto-renewal is off; it ends on {date} (to turn it back on: Telegram's Settings, My Stars)",
+        date=when(period_end),
+    )
 
 
 def renewal_off_button() -> str:
     return t("Stop auto-renewal")
-
-
-def renewal_on_button() -> str:
-    return t("Turn auto-renewal back on")
 
 
 def renewal_stopped(title: str, until: datetime) -> str:
@@ -480,7 +479,7 @@ def renewal_stopped(title: str, until: datetime) -> str:
 
 def renewal_restarted(title: str, period_end: datetime) -> str:
     return t(
-        "Auto-renewal of {title} is back on: Telegram renews it by itself on {date}.",
+        "You can turn auto-renewal of {title} back on in Telegram (Settings, My Stars) before {date}.",
         title=title,
         date=when(period_end),
     )

@@ -33,7 +33,8 @@ def open_invoice(tg: TelegramControl, user: int, token: str, tier_index: int = 0
     tg.say(user, f"/start {token}")
     offer = tg.wait_message(user, "Choose how long", after=before)
     tg.press(user, offer["message_id"], buttons(offer)[tier_index]["callback_data"])
-    return tg.wait_message(user, "Your invoice is ready", after=offer["message_id"])
+    choice = tg.choose_payment(user, after=offer["message_id"])  # crypto
+    return tg.wait_message(user, "Your invoice is ready", after=choice["message_id"])
 
 
 def pay(
@@ -115,6 +116,7 @@ def donate(
         ),
     )
     tg.press(user, keypad["message_id"], keys["✅ Confirm"])
+    tg.choose_payment(user, message_id=keypad["message_id"])  # crypto
     return pay(np, pay_button_in_place(tg, user, keypad["message_id"]), **payment)
 
 

@@ -76,6 +76,8 @@ def test_donate_with_the_keypad(
     wait_for("105 on the keypad", lambda: "Amount: $105" in _keypad(tg, dee)["text"])
 
     query = tg.press(dee, keypad["message_id"], keys["✅ Confirm"])
+    choice = tg.choose_payment(dee, message_id=keypad["message_id"])  # the amount in USD and in Stars
+    assert "$105.00 or ⭐5,250" in choice["text"]
     pay_message = pay_button_in_place(tg, dee, keypad["message_id"])
     assert "$105.00 for your donation to Night Owls Club" in pay_message["text"]
     # create_invoice may replace the keypad before the keypad task has answered the press.

@@ -67,6 +67,7 @@ def test_the_donation_post_goes_live_follows_edits_and_takes_donations(
             wait_for(
                 "7 on the keypad", lambda: "Amount: $7" in tg.transcript(mia)[-1].get("text", "") or None
             )
+    tg.choose_payment(mia, message_id=keypad["message_id"])  # crypto
     invoice = tg.wait_message(mia, "Your invoice is ready: $7.00")
     pay(np, invoice)
     tg.wait_message(mia, "Thank you for your donation of $7.00")

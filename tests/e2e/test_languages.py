@@ -41,6 +41,7 @@ def _buy(
     tg.say(buyer, f"/start {token}")
     offer = tg.wait_message(buyer, in_(language, OFFER))
     tg.press(buyer, offer["message_id"], buttons(offer)[0]["callback_data"])
+    tg.choose_payment(buyer, after=offer["message_id"])  # crypto
     invoice = tg.wait_message(buyer, in_(language, INVOICE), after=offer["message_id"])
     pay(np, invoice)
     return tg.wait_message(buyer, in_(language, RECEIPT), after=invoice["message_id"])

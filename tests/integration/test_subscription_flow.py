@@ -117,11 +117,12 @@ def test_a_permanent_failure_is_recorded_and_acknowledged(firestore_db: Any) -> 
 def test_a_tier_button_queues_an_invoice_without_any_price(firestore_db: Any) -> None:
     save_channel(store_of(firestore_db), demo_channel())
     rt = _webhook_rt(firestore_db)
-    assert handle_update(_press(7, "buy:DemoChannel01:t2"), rt) == "invoice queued"
-    handle_update(_press(7, "buy:DemoChannel01:t2"), rt)  # re-delivered
+    assert handle_update(_press(6, "buy:DemoChannel01:t2"), rt) == "payment choice shown"
+    assert handle_update(_press(7, "pay:DemoChannel01:t2:c"), rt) == "invoice queued"
+    handle_update(_press(7, "pay:DemoChannel01:t2:c"), rt)  # re-delivered
 
     [(queue, _, payload, name)] = rt.tasks.created
-    assert queue == "create-invoice" and name == "buy-cq7"
+    assert queue == "create-invoice" and name == "pay-cq7"
     assert payload.tier_id == "t2" and "price" not in payload.model_dump()
     assert ("answer_callback_query", ("cq7", "Preparing your invoice…")) in telegram_of(rt).calls
 

@@ -89,7 +89,9 @@ def test_a_donation_from_button_to_thanks() -> None:
     assert queue.created == []  # the donor first picks Stars or crypto
     webhook = runtime(TelegramWebhookSettings, store)
     webhook.replace(tasks=queue)
-    assert handle_update(updates.press(700, f"dpy:{session_id}:c", DONOR), webhook) == "donation invoice queued"
+    assert (
+        handle_update(updates.press(700, f"dpy:{session_id}:c", DONOR), webhook) == "donation invoice queued"
+    )
     [(_, _, invoice_task, _)] = queue.created
     assert isinstance(invoice_task, CreateInvoiceTask) and invoice_task.kind is OrderKind.DONATION
 

@@ -58,7 +58,10 @@ def _buy(store: MemoryStore, update_id: int, tier: str = "t1") -> CreateInvoiceT
     choice = telegram.sent[-1]
     assert choice.callbacks() == [f"pay:DemoChannel01:{tier}:s", f"pay:DemoChannel01:{tier}:c"]
     assert "⭐" in choice.text and "$" in choice.text  # the price in Stars and in USD
-    assert handle_update(updates.press(update_id + 500, f"pay:DemoChannel01:{tier}:c", BUYER), rt) == "invoice queued"
+    assert (
+        handle_update(updates.press(update_id + 500, f"pay:DemoChannel01:{tier}:c", BUYER), rt)
+        == "invoice queued"
+    )
     [(queue, _, payload, _)] = tasks.created
     assert queue == "create-invoice" and isinstance(payload, CreateInvoiceTask)
     return payload
