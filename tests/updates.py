@@ -93,3 +93,75 @@ def my_chat_member(
             "new_chat_member": bot_member(status, rights),
         },
     }
+
+
+def pre_checkout(
+    update_id: int, user_id: int, payload: str, stars: int, currency: str = "XTR"
+) -> dict[str, Any]:
+    """The buyer pressed Pay on a Stars invoice."""
+    return {
+        "update_id": update_id,
+        "pre_checkout_query": {
+            "id": f"pcq{update_id}",
+            "from": user(user_id),
+            "currency": currency,
+            "total_amount": stars,
+            "invoice_payload": payload,
+        },
+    }
+
+
+def star_payment(
+    update_id: int,
+    user_id: int,
+    payload: str,
+    stars: int,
+    charge_id: str,
+    date: int = 0,
+    expiration: int | None = None,
+    recurring: bool = False,
+    first: bool = False,
+) -> dict[str, Any]:
+    """Telegram's `successful_payment` message of a Stars payment (a renewal: `recurring`, not `first`)."""
+    payment: dict[str, Any] = {
+        "currency": "XTR",
+        "total_amount": stars,
+        "invoice_payload": payload,
+        "telegram_payment_charge_id": charge_id,
+        "provider_payment_charge_id": "",
+    }
+    if expiration is not None:
+        payment |= {
+            "subscription_expiration_date": expiration,
+            "is_recurring": recurring,
+            "is_first_recurring": first,
+        }
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 50_000 + update_id,
+            "date": date,
+            "chat": {"id": user_id, "type": "private"},
+            "from": user(user_id),
+            "successful_payment": payment,
+        },
+    }
+
+
+def star_refund(update_id: int, user_id: int, payload: str, stars: int, charge_id: str) -> dict[str, Any]:
+    """Telegram's `refunded_payment` message."""
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 60_000 + update_id,
+            "date": 0,
+            "chat": {"id": user_id, "type": "private"},
+            "from": user(user_id),
+            "refunded_payment": {
+                "currency": "XTR",
+                "total_amount": stars,
+                "invoice_payload": payload,
+                "telegram_payment_charge_id": charge_id,
+            },
+        },
+    }

@@ -86,7 +86,9 @@ def _deliver(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) -> str:
         _delayed(rt, paid, sub_id, str(error))
         return "delayed"
     text = texts.access_granted(paid.title, paid.expires_at, paid.amount, paid.currency, paid.days)
-    if paid.renews_on is not None:
+    if paid.renewed_by_telegram:
+        text = texts.star_renewed(paid.title, paid.expires_at, paid.amount, paid.renews_on)
+    elif paid.renews_on is not None:
         text = f"{text}\n\n{texts.star_renews_on(paid.renews_on)}"
     rt.telegram.send_message(paid.chat_id, text, keyboard=[[Button(texts.join_button(paid.title), url=link)]])
     _mark_sent(rt, sub_id)
