@@ -162,13 +162,13 @@ class TelegramControl:
 
     def pay_stars(self, user_id: int, **body: Any) -> dict[str, Any]:
         """The user pays an invoice message (`message_id`) or link (`invoice_link`) in Stars."""
-        return self._post(f"/_control/users/{user_id}/pay", body)
+        return self._post(f"/users/{user_id}/pay", body)
 
     def stars(self, user_id: int) -> dict[str, Any]:
-        return self._get(f"/_control/users/{user_id}/stars")
+        return self._get(f"/users/{user_id}/stars")
 
     def advance_clock(self, seconds: float) -> dict[str, Any]:
-        return self._post("/_control/clock", {"advance": seconds})
+        return self._post("/clock", {"advance": seconds})
 
 
 class BotChat:

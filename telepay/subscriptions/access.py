@@ -81,7 +81,7 @@ def _deliver(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) -> str:
         _mark_sent(rt, sub_id)
         return "sent"
     try:
-        link = join_link(rt, paid.closed_channel_id, f"order {parse_order_id(paid.order_id).nonce}")
+        link = _receipt_link(rt, paid)
     except (TelegramBadRequest, TelegramForbidden) as error:
         _delayed(rt, paid, sub_id, str(error))
         return "delayed"
@@ -93,6 +93,18 @@ def _deliver(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) -> str:
     rt.telegram.send_message(paid.chat_id, text, keyboard=[[Button(texts.join_button(paid.title), url=link)]])
     _mark_sent(rt, sub_id)
     return "sent"
+
+
+def _receipt_link(rt: Runtime[AccessSettings], paid: Paid) -> str:
+    """The receipt's join link, made once per payment: a receipt Telegram refused for a moment (429)
+    is sent again with the same link, for half the link's lifetime."""
+    lifetime = timedelta(hours=rt.settings.invite_link_hours)
+    key = f"{paid.order_id}:{paid.payment_id}:{paid.closed_channel_id}"
+    with rt.claims.hold(ClaimPurpose.JOIN_LINK, key, keep_for=lifetime / 2) as claim:
+        if claim.done_before and claim.previous_result:
+            return claim.previous_result
+        claim.result = join_link(rt, paid.closed_channel_id, f"order {parse_order_id(paid.order_id).nonce}")
+        return claim.result
 
 
 def join_link(rt: Runtime[AccessSettings], closed_channel_id: int, name: str) -> str:

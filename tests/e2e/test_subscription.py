@@ -101,7 +101,7 @@ def test_fifty_concurrent_finished_ipns_settle_once(
         for c in tg.calls("createChatInviteLink")
         if c["params"].get("chat_id") in (channel.closed, str(channel.closed))
     ]
-    assert len(links) == 1
+    assert len(links) == 1, [(c["params"], c["response"]) for c in links]
 
 
 @pytest.mark.parametrize("mode", ["wrong", "tampered", "missing", "python"])
