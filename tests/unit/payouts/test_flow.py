@@ -49,6 +49,7 @@ from tests import updates
 from tests.conftest import demo_channel
 from tests.harness import NOW, fakes, present, runtime
 from tests.memory_store import MemoryStore
+from tests.unit.payouts.stars import stars_entry
 
 API_KEY = "payout-test-key"
 IPN_SECRET = "payout-test-ipn-secret"
@@ -252,37 +253,9 @@ def test_amounts_below_the_minimum_wait_and_are_paid_together(world: World) -> N
     assert "verified" in outcome
 
 
-STAR_USD = Decimal("0.013")  # STARS_PAYOUT_USD's default: what a Star earned is worth in USD
-
-
 def book_stars(world: World, token: str, number: int, stars: int, held_days: int = 21) -> Any:
-    """A Stars payment's entry as Stars settle: gross, fee and net in Stars (`xtr`), their USD value
-    at STARS_PAYOUT_USD in `usd`, and Telegram's hold (`held_until`) from now."""
-    from shared_schemas.documents import LedgerEntryDoc
-
-    gross = Decimal(stars)
-    fee, net = ledger.split(gross, Decimal("3"), "xtr")
-    settled_fee, settled_net = ledger.split(gross * STAR_USD, Decimal("3"), "usd")
-    entry = LedgerEntryDoc(
-        entry_id=f"tp1-don-{token}-{number}-s",
-        order_id=f"tp1-don-{token}-{number}-s",
-        payment_id=f"stxCharge{number}",
-        kind=OrderKind.DONATION,
-        channel_token=token,
-        owner_user_id=5001,
-        gross_amount=gross,
-        gross_currency="xtr",
-        fee_percent=Decimal("3"),
-        fee_amount=fee,
-        net_amount=net,
-        settled_amount=gross * STAR_USD,
-        settled_currency="usd",
-        settled_fee=settled_fee,
-        settled_net=settled_net,
-        held_until=NOW + timedelta(days=held_days),
-        booked_at=NOW,
-        updated_at=NOW,
-    )
+    """A Stars payment's entry, booked now and held `held_days` by Telegram."""
+    entry = stars_entry(token, number, stars, hold=timedelta(days=held_days))
     world.store.ledger.set(entry.entry_id, entry)
     return entry
 
