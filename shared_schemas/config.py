@@ -278,7 +278,7 @@ class ExpireSubscriptionsSettings(
     )
 
 
-class DailyBroadcastSettings(TelegramSettings, BroadcastEnqueuerSettings, TaskTargetSettings):
+class DailyBroadcastSettings(TelegramSettings, BroadcastEnqueuerSettings, TaskTargetSettings, StarsSettings):
     broadcast_pause_after_failures: int = Field(
         default=3, description="Consecutive permanent failures before a channel's broadcast pauses."
     )

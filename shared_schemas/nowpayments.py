@@ -22,10 +22,12 @@ class Invoice(BaseModel):
 
 
 class Payment(BaseModel):
-    """The API's view of a payment: the only source of truth for settling."""
+    """The API's view of a payment: the only source of truth for settling. A Telegram Stars charge
+    is settled through the same decision as one of these (`telepay.payments.stars.as_payment`):
+    its `payment_id` is then the charge id (a string), its currency `XTR`."""
 
     model_config = ConfigDict(extra="ignore", defer_build=True)
-    payment_id: int
+    payment_id: int | str
     payment_status: str
     order_id: str | None = None
     price_amount: Money | None = None

@@ -58,6 +58,21 @@ class Sent:
         return [b.callback_data for b in self.buttons() if b.callback_data]
 
 
+def _refuse_invoice(title: str, description: str, payload: str, stars: int) -> None:
+    """What Telegram refuses in a Stars invoice (Bot API: title 1-32, description 1-255 characters,
+    payload 1-128 bytes, 1 to 10,000 Stars)."""
+    if not 1 <= len(title) <= 32:
+        raise TelegramBadRequest(
+            "Bad Request: INVOICE_TITLE_EMPTY" if not title else "Bad Request: TITLE_INVALID"
+        )
+    if not 1 <= len(description) <= 255:
+        raise TelegramBadRequest("Bad Request: DESCRIPTION_INVALID")
+    if not 1 <= len(payload.encode()) <= 128:
+        raise TelegramBadRequest("Bad Request: INVOICE_PAYLOAD_INVALID")
+    if not 1 <= stars <= 10000:
+        raise TelegramBadRequest("Bad Request: STARS_INVOICE_INVALID")
+
+
 @dataclass
 class FakeTelegram:
     sent: list[Sent] = field(default_factory=list)
@@ -73,6 +88,11 @@ class FakeTelegram:
     # (chat id or None, language code or None) -> the menu set for them
     menus: dict[tuple[int | None, str | None], list[tuple[str, str]]] = field(default_factory=dict)
     menu_buttons: dict[int, tuple[str, str]] = field(default_factory=dict)
+    invoices: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # payload -> (stars, period)
+    checkout_answers: list[tuple[str, bool, str | None]] = field(default_factory=list)
+    refunded: list[str] = field(default_factory=list)
+    star_subscriptions: dict[str, bool] = field(default_factory=dict)  # charge id -> canceled
+    star_transactions: list[dict[str, object]] = field(default_factory=list)
 
     def _maybe_fail(self) -> None:
         method = self.calls[-1][0] if self.calls else ""
@@ -155,6 +175,71 @@ class FakeTelegram:
         self.calls.append(("set_menu_web_app", (chat_id,)))
         self._maybe_fail()
         self.menu_buttons[chat_id] = (text, url)
+
+    # -- Telegram Stars (what the fake refuses follows the Bot API's limits) --------------------
+    def send_star_invoice(
+        self,
+        chat_id: int,
+        title: str,
+        description: str,
+        payload: str,
+        label: str,
+        stars: int,
+        keyboard: Keyboard | None = None,
+    ) -> Any:
+        self.calls.append(("send_star_invoice", (chat_id, title, description, payload, stars)))
+        self._maybe_fail()
+        _refuse_invoice(title, description, payload, stars)
+        message = Sent(chat_id, f"[invoice] {title}: {description} ({stars} XTR)", keyboard, next(self._ids))
+        self.sent.append(message)
+        self.invoices[payload] = (stars, None)
+        return SimpleNamespace(message_id=message.message_id)
+
+    def create_star_invoice_link(
+        self,
+        title: str,
+        description: str,
+        payload: str,
+        label: str,
+        stars: int,
+        subscription_period: int | None = None,
+    ) -> str:
+        self.calls.append(
+            ("create_star_invoice_link", (title, description, payload, stars, subscription_period))
+        )
+        self._maybe_fail()
+        _refuse_invoice(title, description, payload, stars)
+        if subscription_period is not None and subscription_period != 2592000:
+            raise TelegramBadRequest("Bad Request: SUBSCRIPTION_PERIOD_INVALID")
+        self.invoices[payload] = (stars, subscription_period)
+        return f"https://t.me/$fake{len(self.invoices)}"
+
+    def answer_pre_checkout_query(self, query_id: str, ok: bool, error_message: str | None = None) -> None:
+        self.calls.append(("answer_pre_checkout_query", (query_id, ok, error_message)))
+        self._maybe_fail()
+        self.checkout_answers.append((query_id, ok, error_message))
+
+    def refund_star_payment(self, user_id: int, charge_id: str) -> None:
+        self.calls.append(("refund_star_payment", (user_id, charge_id)))
+        self._maybe_fail()
+        if charge_id in self.refunded:
+            raise TelegramBadRequest("Bad Request: CHARGE_ALREADY_REFUNDED")
+        self.refunded.append(charge_id)
+
+    def edit_user_star_subscription(self, user_id: int, charge_id: str, canceled: bool) -> None:
+        self.calls.append(("edit_user_star_subscription", (user_id, charge_id, canceled)))
+        self._maybe_fail()
+        self.star_subscriptions[charge_id] = canceled
+
+    def get_star_transactions(self, offset: int, limit: int = 100) -> list[dict[str, object]]:
+        self.calls.append(("get_star_transactions", (offset, limit)))
+        self._maybe_fail()
+        return self.star_transactions[offset : offset + limit]
+
+    def get_star_balance(self) -> int:
+        self.calls.append(("get_star_balance", ()))
+        self._maybe_fail()
+        return 0
 
     def to(self, chat_id: int) -> list[Sent]:
         return [m for m in self.sent if m.chat_id == chat_id]

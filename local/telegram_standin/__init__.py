@@ -2,7 +2,8 @@
 
 It serves ``/bot<token>/<method>`` (GET and POST; query string, form-encoded, multipart or JSON
 parameters) with Telegram's answer shapes and error descriptions, simulates a world of users,
-channels and supergroups, delivers updates by webhook (with Telegram's per-chat ordering, retries
+channels and supergroups (and payments in Telegram Stars: invoices, pre-checkout queries,
+refunds, subscriptions renewed as the world's clock moves), delivers updates by webhook (with Telegram's per-chat ordering, retries
 and secret header) or ``getUpdates`` long polling, enforces Telegram's flood limits, and offers a
 JSON control API under ``/_control/...`` to play the users and inspect what the bot did.
 

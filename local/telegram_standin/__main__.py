@@ -25,6 +25,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--webhook-timeout", type=float, default=30.0, help="webhook answer timeout, seconds")
     parser.add_argument("--callback-answer-timeout", type=float, default=15.0)
     parser.add_argument(
+        "--pre-checkout-timeout",
+        type=float,
+        default=10.0,
+        help="how long a payment waits for the bot's answer",
+    )
+    parser.add_argument(
         "--strict-webhook-urls",
         action="store_true",
         help="accept only HTTPS webhooks on ports 443/80/88/8443",
@@ -42,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         webhook_timeout=ns.webhook_timeout,
         callback_answer_timeout=ns.callback_answer_timeout,
         strict_webhook_urls=ns.strict_webhook_urls,
+        pre_checkout_timeout=ns.pre_checkout_timeout,
     )
     uvicorn.run(app, host=ns.host, port=ns.port, log_level=ns.log_level)
 

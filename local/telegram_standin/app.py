@@ -113,6 +113,7 @@ def create_app(
     callback_answer_timeout: float = 15.0,
     strict_webhook_urls: bool = False,
     extra_bots: list[tuple[str, str]] | None = None,
+    pre_checkout_timeout: float = 10.0,
 ) -> Starlette:
     """Builds the stand-in for one bot (more through ``extra_bots``: (token, username) pairs).
 
@@ -125,6 +126,7 @@ def create_app(
         webhook_timeout=webhook_timeout,
         callback_answer_timeout=callback_answer_timeout,
         strict_webhook_urls=strict_webhook_urls,
+        pre_checkout_timeout=pre_checkout_timeout,
     )
     initial = Config(**{**vars(config), "limits": Limits(**vars(config.limits))})
     world = World(config)

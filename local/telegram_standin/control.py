@@ -10,6 +10,8 @@ listed in ``README.md`` beside this file.
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,9 @@ from .records import (
     Config,
     Failure,
     Member,
+    StarInvoice,
+    StarSubscription,
+    StarTransaction,
 )
 
 __all__ = ["Control", "ControlCall", "ControlError", "control_routes"]
@@ -45,7 +50,7 @@ class Control:
     initial: Config  # what POST /_control/reset restores
 
 
-ControlHandler = Callable[[Control, ControlCall], JSON]
+ControlHandler = Callable[[Control, ControlCall], JSON | Awaitable[JSON]]
 
 
 def ok(**fields: Any) -> JSON:
@@ -151,9 +156,17 @@ def set_config(ctx: Control, call: ControlCall) -> JSON:
             if key not in vars(config.limits):
                 raise ControlError(f"unknown rate limit setting {key}")
             setattr(config.limits, key, type(getattr(config.limits, key))(value))
-    for key in ("webhook_retry_base", "webhook_retry_max", "webhook_timeout", "callback_answer_timeout"):
+    for key in (
+        "webhook_retry_base",
+        "webhook_retry_max",
+        "webhook_timeout",
+        "callback_answer_timeout",
+        "pre_checkout_timeout",
+    ):
         if key in call.body:
             setattr(config, key, float(call.body[key]))
+    if "default_star_balance" in call.body:
+        config.default_star_balance = int(call.body["default_star_balance"])
     if "strict_webhook_urls" in call.body:
         config.strict_webhook_urls = bool(call.body["strict_webhook_urls"])
     if call.body.get("reset_rate_counters"):
@@ -164,9 +177,11 @@ def set_config(ctx: Control, call: ControlCall) -> JSON:
 
 def clock(ctx: Control, call: ControlCall) -> JSON:
     world = ctx.world
+    renewals: list[JSON] = []
     if "advance" in call.body:
         world.clock_offset += float(call.body["advance"])
-    return ok(now=world.now(), offset=world.clock_offset)
+        renewals = world.run_due_renewals()
+    return ok(now=world.now(), offset=world.clock_offset, renewals=renewals)
 
 
 def bots(ctx: Control, call: ControlCall) -> JSON:
@@ -489,6 +504,197 @@ def clear_failures(ctx: Control, call: ControlCall) -> JSON:
     return ok()
 
 
+# ------------------------------------------------------------------ Telegram Stars
+def _invoice_to_pay(world: World, call: ControlCall, user_id: int) -> tuple[BotState, StarInvoice]:
+    if call.body.get("invoice_link"):
+        found = world.find_invoice_link(str(call.body["invoice_link"]))
+        if found is None:
+            raise ControlError(f"unknown invoice link {call.body['invoice_link']}")
+        return found
+    if call.body.get("message_id") is None:
+        raise ControlError("give message_id (an invoice message in the user's private chat) or invoice_link")
+    bot = pick_bot(world, call)
+    invoice = bot.invoice_messages.get((user_id, int(call.body["message_id"])))
+    msg = world.find_message(bot, user_id, int(call.body["message_id"]))
+    if invoice is None or msg is None or msg.deleted:
+        raise ControlError(
+            f"message {call.body['message_id']} is not an invoice in the user's chat with the bot"
+        )
+    if invoice.paid_charge_id:
+        raise ControlError(f"the invoice was already paid (charge {invoice.paid_charge_id})")
+    return bot, invoice
+
+
+def _check_stars(world: World, user_id: int, invoice: StarInvoice) -> None:
+    if world.user_stars(user_id) < invoice.amount:
+        raise ControlError(
+            f"not enough Stars: the user has {world.user_stars(user_id)}, the invoice asks {invoice.amount}"
+            " (BALANCE_TOO_LOW)"
+        )
+
+
+async def pay(ctx: Control, call: ControlCall) -> JSON:
+    """The user pays an invoice: pre_checkout_query, the bot's answer (awaited without blocking the
+    server: the bot answers through it), then the payment and successful_payment."""
+    world = ctx.world
+    user_id = user_of(world, call)
+    bot, invoice = _invoice_to_pay(world, call, user_id)
+    _check_stars(world, user_id, invoice)
+    query = world.open_pre_checkout(bot, user_id, invoice)
+    try:
+        await asyncio.wait_for(query.done.wait(), timeout=world.config.pre_checkout_timeout)
+    except TimeoutError:
+        query.expired = True
+        return ok(result="timeout", pre_checkout_query_id=query.id)
+    if not query.ok:
+        return ok(result="declined", error_message=query.error_message, pre_checkout_query_id=query.id)
+    _check_stars(world, user_id, invoice)
+    if invoice.paid_charge_id:
+        raise ControlError(f"the invoice was already paid (charge {invoice.paid_charge_id})")
+    charge, update_ids = world.pay_invoice(
+        bot, user_id, invoice, lose_update=bool(call.body.get("lose_update"))
+    )
+    fields: JSON = {
+        "charge_id": charge.charge_id,
+        "update_ids": update_ids,
+        "pre_checkout_query_id": query.id,
+    }
+    if charge.expiration_date:
+        fields["subscription_expiration_date"] = charge.expiration_date
+    return ok(result="paid", **fields)
+
+
+def set_stars(ctx: Control, call: ControlCall) -> JSON:
+    world = ctx.world
+    user_id = user_of(world, call)
+    balance = int(call.body["balance"])
+    if balance < 0:
+        raise ControlError("balance must not be negative")
+    world.star_balances[user_id] = balance
+    return ok(user_id=user_id, balance=balance)
+
+
+def get_stars(ctx: Control, call: ControlCall) -> JSON:
+    world = ctx.world
+    user_id = user_of(world, call)
+    now = world.now()
+    subs = [s for bot in world.bots.values() for s in bot.subscriptions.values() if s.user_id == user_id]
+    charges = [c for bot in world.bots.values() for c in bot.charges.values() if c.user_id == user_id]
+    return ok(
+        user_id=user_id,
+        balance=world.user_stars(user_id),
+        subscriptions=[views.star_subscription_record(s, now) for s in subs],
+        charges=[views.star_charge_record(c) for c in sorted(charges, key=lambda c: c.date)],
+    )
+
+
+def _user_subscription(world: World, call: ControlCall, user_id: int) -> StarSubscription:
+    charge_id = str(call.body.get("charge_id") or "")
+    for bot in world.bots.values():
+        for sub in bot.subscriptions.values():
+            if sub.user_id == user_id and (sub.id == charge_id or charge_id in sub.charges):
+                return sub
+    raise ControlError(f"the user has no Star subscription with charge {charge_id!r}", 404)
+
+
+def cancel_subscription(ctx: Control, call: ControlCall) -> JSON:
+    """The user cancels the subscription in the Telegram app: no renewal; the period paid for stays."""
+    world = ctx.world
+    user_id = user_of(world, call)
+    sub = _user_subscription(world, call, user_id)
+    if sub.ended:
+        raise ControlError("the subscription has ended")
+    sub.canceled = True
+    return ok(subscription=views.star_subscription_record(sub, world.now()))
+
+
+def reenable_subscription(ctx: Control, call: ControlCall) -> JSON:
+    """The user turns renewal back on in the app (refused while the bot keeps it canceled)."""
+    world = ctx.world
+    user_id = user_of(world, call)
+    sub = _user_subscription(world, call, user_id)
+    if sub.ended:
+        raise ControlError("the subscription has ended")
+    if sub.bot_canceled:
+        raise ControlError("the bot canceled the subscription; the user cannot re-enable it")
+    sub.canceled = False
+    return ok(subscription=views.star_subscription_record(sub, world.now()))
+
+
+def renewal_failures(ctx: Control, call: ControlCall) -> JSON:
+    world = ctx.world
+    user_id = int(call.body["user_id"])
+    if user_id not in world.users:
+        raise ControlError(f"unknown user {user_id}", 404)
+    count = int(call.body.get("count") or 1)
+    if count < 1:
+        raise ControlError("count must be at least 1")
+    world.renewal_failures.append(
+        {"user_id": user_id, "charge_id": str(call.body.get("charge_id") or ""), "count": count}
+    )
+    return ok(renewal_failures=world.renewal_failures)
+
+
+def renew(ctx: Control, call: ControlCall) -> JSON:
+    return ok(renewals=ctx.world.run_due_renewals())
+
+
+def dispute_refund(ctx: Control, call: ControlCall) -> JSON:
+    """Telegram refunds a payment by itself (a dispute); the bot's balance may go below zero."""
+    world = ctx.world
+    user_id = int(call.body["user_id"])
+    charge_id = str(call.body.get("charge_id") or "")
+    for bot in world.bots.values():
+        charge = bot.charges.get(charge_id)
+        if charge is not None and charge.user_id == user_id:
+            if charge.refunded:
+                raise ControlError("the charge was already refunded")
+            update_ids = world.refund(bot, charge)
+            return ok(charge=views.star_charge_record(charge), update_ids=update_ids)
+    raise ControlError(f"no charge {charge_id!r} of user {user_id}", 404)
+
+
+def withdraw(ctx: Control, call: ControlCall) -> JSON:
+    """The bot's owner withdraws Stars to Fragment: the bot's balance goes down."""
+    world = ctx.world
+    bot = pick_bot(world, call)
+    amount = int(call.body["amount"])
+    if amount < 1 or amount > bot.star_balance:
+        raise ControlError(f"amount must be 1 to the bot's balance ({bot.star_balance})")
+    bot.star_balance -= amount
+    tx = StarTransaction(
+        id="wd" + secrets.token_hex(12),
+        user_id=0,
+        amount=amount,
+        date=world.now(),
+        incoming=False,
+        payload="",
+        partner="fragment",
+    )
+    bot.star_transactions.append(tx)
+    return ok(balance=bot.star_balance, transaction=views.star_transaction_json(world, tx))
+
+
+def stars(ctx: Control, call: ControlCall) -> JSON:
+    world = ctx.world
+    bot = pick_bot(world, call)
+    return ok(
+        bot_id=bot.user.id,
+        balance=bot.star_balance,
+        transactions=[views.star_transaction_json(world, tx) for tx in bot.star_transactions],
+        invoice_links=[
+            {
+                **views.invoice_json(inv),
+                "link": inv.link,
+                "payload": inv.payload,
+                "subscription_period": inv.subscription_period,
+            }
+            for inv in bot.invoice_links.values()
+        ],
+        renewal_failures=world.renewal_failures,
+    )
+
+
 # ------------------------------------------------------------------ HTTP
 def _endpoint(ctx: Control, handler: ControlHandler) -> Callable[[Request], Awaitable[Response]]:
     return control_endpoint(
@@ -516,6 +722,11 @@ def control_routes(ctx: Control) -> list[Route]:
         route("/users/{user_id:int}/press", press, "POST"),
         route("/users/{user_id:int}/join", join, "POST"),
         route("/users/{user_id:int}/leave", leave, "POST"),
+        route("/users/{user_id:int}/pay", pay, "POST"),
+        route("/users/{user_id:int}/stars", set_stars, "POST"),
+        route("/users/{user_id:int}/stars", get_stars),
+        route("/users/{user_id:int}/star_subscriptions/cancel", cancel_subscription, "POST"),
+        route("/users/{user_id:int}/star_subscriptions/reenable", reenable_subscription, "POST"),
         route("/chats", create_chat, "POST"),
         route("/chats/{chat_id}", get_chat),
         route("/chats/{chat_id}/members", members),
@@ -531,4 +742,9 @@ def control_routes(ctx: Control) -> list[Route]:
         route("/failures", add_failure, "POST"),
         route("/failures", list_failures),
         route("/failures", clear_failures, "DELETE"),
+        route("/stars", stars),
+        route("/stars/renewal_failures", renewal_failures, "POST"),
+        route("/stars/renew", renew, "POST"),
+        route("/stars/refund", dispute_refund, "POST"),
+        route("/stars/withdraw", withdraw, "POST"),
     ]

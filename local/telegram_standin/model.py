@@ -26,7 +26,12 @@ from .records import (
     Member,
     Message,
     PendingUpdate,
+    PreCheckoutQuery,
     PrivateChat,
+    StarCharge,
+    StarInvoice,
+    StarSubscription,
+    StarTransaction,
     User,
 )
 
@@ -49,6 +54,8 @@ class World:
         self.failures: dict[str, list[Failure]] = {}
         self.next_user_id = 6_000_000_001
         self.next_channel_seq = 1
+        self.star_balances: dict[int, int] = {}  # user id -> Stars (unset: config.default_star_balance)
+        self.renewal_failures: list[JSON] = []  # {"user_id", "charge_id", "count"}: renewals that will fail
         self.reset()
 
     # ----------------------------------------------------------------- setup
@@ -87,6 +94,8 @@ class World:
         self.failures = {}
         self.next_user_id = 6_000_000_001
         self.next_channel_seq = 1
+        self.star_balances = {}
+        self.renewal_failures = []
         for token, user in self.bot_specs:
             self._install_bot(token, user)
 
@@ -512,3 +521,219 @@ class World:
 
     def leave_chat(self, chat: Chat, user_id: int) -> None:
         self.change_member(chat, user_id, Member(user_id=user_id, status="left"), user_id)
+
+    # ----------------------------------------------------------------- Telegram Stars
+    def user_stars(self, user_id: int) -> int:
+        return self.star_balances.get(user_id, self.config.default_star_balance)
+
+    def find_invoice_link(self, url: str) -> tuple[BotState, StarInvoice] | None:
+        for bot in self.bots.values():
+            invoice = bot.invoice_links.get(url)
+            if invoice is not None:
+                return bot, invoice
+        return None
+
+    def open_pre_checkout(self, bot: BotState, user_id: int, invoice: StarInvoice) -> PreCheckoutQuery:
+        """The user pressed Pay: the bot gets a ``pre_checkout_query`` (queued per user, as the
+        server queues them) and must answer it within the pre-checkout timeout."""
+        query = PreCheckoutQuery(
+            id=str(secrets.randbelow(2**62) + 2**62),
+            user_id=user_id,
+            invoice=invoice,
+            created=time.monotonic(),
+        )
+        bot.pre_checkout_queries[query.id] = query
+        obj: JSON = {
+            "id": query.id,
+            "from": views.user_json(self, user_id),
+            "currency": "XTR",
+            "total_amount": invoice.amount,
+            "invoice_payload": invoice.payload,
+        }
+        self.emit(bot, "pre_checkout_query", obj, f"pre_checkout:{user_id}", ttl=150.0)
+        return query
+
+    def _move_stars(self, bot: BotState, user_id: int, amount: int) -> None:
+        """Stars from the user to the bot (a negative amount moves them back)."""
+        self.star_balances[user_id] = self.user_stars(user_id) - amount
+        bot.star_balance += amount
+
+    def _payment_message(
+        self, bot: BotState, user_id: int, date: int, service: JSON, deliver: bool
+    ) -> list[int]:
+        """A service message from the user in their private chat with the bot, and its update."""
+        private = bot.private(user_id)
+        private.started = True  # the payment opened the chat (a guess for invoice links; see README)
+        msg = self.new_message(bot, user_id, "", from_id=user_id, service=service)
+        msg.date = date
+        if not deliver:
+            return []
+        uid = self.emit(bot, "message", views.message_json(self, msg, bot), f"chat:{user_id}")
+        return [uid] if uid is not None else []
+
+    def _charge(
+        self,
+        bot: BotState,
+        user_id: int,
+        amount: int,
+        payload: str,
+        date: int,
+        period: int = 0,
+        subscription_id: str = "",
+        expiration_date: int = 0,
+        deliver: bool = True,
+    ) -> tuple[StarCharge, list[int]]:
+        charge = StarCharge(
+            charge_id=new_charge_id(),
+            user_id=user_id,
+            bot_id=bot.user.id,
+            amount=amount,
+            payload=payload,
+            date=date,
+            subscription_id=subscription_id,
+            subscription_period=period,
+            expiration_date=expiration_date,
+            delivered=deliver,
+        )
+        if period and not subscription_id:
+            charge.subscription_id = charge.charge_id
+            charge.is_first_recurring = True
+        bot.charges[charge.charge_id] = charge
+        self._move_stars(bot, user_id, amount)
+        bot.star_transactions.append(
+            StarTransaction(
+                id=charge.charge_id,
+                user_id=user_id,
+                amount=amount,
+                date=date,
+                incoming=True,
+                payload=payload,
+                subscription_period=period,
+            )
+        )
+        service = {"successful_payment": views.successful_payment_json(charge)}
+        return charge, self._payment_message(bot, user_id, date, service, deliver)
+
+    def pay_invoice(
+        self, bot: BotState, user_id: int, invoice: StarInvoice, lose_update: bool = False
+    ) -> tuple[StarCharge, list[int]]:
+        """The payment goes through (the bot said yes): the money moves, the transaction is kept,
+        a subscription starts for a subscription invoice, and the bot gets ``successful_payment``
+        (unless ``lose_update``: then the update is never delivered)."""
+        date = self.now()
+        period = invoice.subscription_period
+        charge, update_ids = self._charge(
+            bot,
+            user_id,
+            invoice.amount,
+            invoice.payload,
+            date,
+            period=period,
+            expiration_date=date + period if period else 0,
+            deliver=not lose_update,
+        )
+        if invoice.message_id:
+            invoice.paid_charge_id = charge.charge_id
+        if period:
+            bot.subscriptions[charge.charge_id] = StarSubscription(
+                id=charge.charge_id,
+                user_id=user_id,
+                bot_id=bot.user.id,
+                amount=invoice.amount,
+                payload=invoice.payload,
+                period=period,
+                until=date + period,
+                charges=[charge.charge_id],
+            )
+        return charge, update_ids
+
+    def refund(self, bot: BotState, charge: StarCharge) -> list[int]:
+        """The Stars go back to the user; the bot gets ``refunded_payment`` from the user. A refunded
+        subscription payment leaves the subscription's renewal as it was (see README)."""
+        date = self.now()
+        charge.refunded = True
+        charge.refund_date = date
+        self._move_stars(bot, charge.user_id, -charge.amount)
+        bot.star_transactions.append(
+            StarTransaction(
+                id=charge.charge_id,
+                user_id=charge.user_id,
+                amount=charge.amount,
+                date=date,
+                incoming=False,
+                payload=charge.payload,
+                subscription_period=charge.subscription_period,
+            )
+        )
+        service = {"refunded_payment": views.refunded_payment_json(charge)}
+        return self._payment_message(bot, charge.user_id, date, service, True)
+
+    def _take_renewal_failure(self, sub: StarSubscription) -> bool:
+        for failure in self.renewal_failures:
+            if failure["user_id"] != sub.user_id:
+                continue
+            if failure.get("charge_id") and failure["charge_id"] not in sub.charges:
+                continue
+            failure["count"] -= 1
+            if failure["count"] <= 0:
+                self.renewal_failures.remove(failure)
+            return True
+        return False
+
+    def _renew(self, bot: BotState, sub: StarSubscription) -> JSON:
+        due = sub.until
+        out: JSON = {"user_id": sub.user_id, "subscription_id": sub.id, "date": due}
+        reason = ""
+        if sub.canceled:
+            reason = "canceled"
+        elif self._take_renewal_failure(sub):
+            reason = "failure"
+        elif self.user_stars(sub.user_id) < sub.amount:
+            reason = "balance_too_low"
+        if reason:
+            sub.ended = True
+            sub.end_reason = reason
+            return {**out, "result": "ended", "reason": reason}
+        until = due + sub.period
+        charge, update_ids = self._charge(
+            bot,
+            sub.user_id,
+            sub.amount,
+            sub.payload,
+            due,
+            period=sub.period,
+            subscription_id=sub.id,
+            expiration_date=until,
+        )
+        sub.until = until
+        sub.charges.append(charge.charge_id)
+        return {
+            **out,
+            "result": "renewed",
+            "charge_id": charge.charge_id,
+            "subscription_expiration_date": until,
+            "update_ids": update_ids,
+        }
+
+    def run_due_renewals(self) -> list[JSON]:
+        """Every subscription whose period ended by now is renewed (or ends), oldest due first, so
+        that a clock moved 90 days renews a 30-day subscription three times."""
+        made: list[JSON] = []
+        now = self.now()
+        while True:
+            due = [
+                (sub.until, sub.id, bot, sub)
+                for bot in self.bots.values()
+                for sub in bot.subscriptions.values()
+                if not sub.ended and sub.until <= now
+            ]
+            if not due:
+                return made
+            _, _, bot, sub = min(due, key=lambda item: (item[0], item[1]))
+            made.append(self._renew(bot, sub))
+
+
+def new_charge_id() -> str:
+    """A Telegram payment charge id; Stars charges read like ``stxAbC...`` (the form is a guess)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return "stx" + "".join(secrets.choice(alphabet) for _ in range(48))

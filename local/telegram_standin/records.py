@@ -72,6 +72,8 @@ class Config:
     callback_answer_timeout: float = 15.0
     strict_webhook_urls: bool = False
     set_webhook_interval: float = 1.0
+    pre_checkout_timeout: float = 10.0  # Telegram: "the bot must answer within 10 seconds"
+    default_star_balance: int = 100_000  # a new user's Stars
 
     def as_dict(self) -> JSON:
         return {
@@ -81,6 +83,8 @@ class Config:
             "webhook_timeout": self.webhook_timeout,
             "callback_answer_timeout": self.callback_answer_timeout,
             "strict_webhook_urls": self.strict_webhook_urls,
+            "pre_checkout_timeout": self.pre_checkout_timeout,
+            "default_star_balance": self.default_star_balance,
         }
 
 
@@ -192,6 +196,90 @@ class CallbackQuery:
 
 
 @dataclass
+class StarInvoice:
+    """An invoice in Telegram Stars: an invoice message (``chat_id`` and ``message_id``) or a link."""
+
+    bot_id: int
+    title: str
+    description: str
+    payload: str
+    label: str
+    amount: int
+    start_parameter: str = ""
+    photo_url: str = ""
+    subscription_period: int = 0
+    link: str = ""  # https://t.me/$<slug> for createInvoiceLink
+    chat_id: int = 0  # the private chat of an invoice message
+    message_id: int = 0
+    paid_charge_id: str = ""  # an invoice message is paid once (it then shows its receipt)
+
+
+@dataclass
+class StarCharge:
+    """One payment of a user to a bot (a first payment or a subscription's renewal)."""
+
+    charge_id: str
+    user_id: int
+    bot_id: int
+    amount: int
+    payload: str
+    date: int
+    subscription_id: str = ""  # the first charge's id, for subscription payments
+    subscription_period: int = 0
+    expiration_date: int = 0  # the period this charge paid for ends (subscriptions)
+    is_first_recurring: bool = False
+    refunded: bool = False
+    refund_date: int = 0
+    delivered: bool = True  # False when the control API lost its successful_payment update
+
+
+@dataclass
+class StarSubscription:
+    """A user's Star subscription to a bot, keyed by the id of its first charge."""
+
+    id: str
+    user_id: int
+    bot_id: int
+    amount: int
+    payload: str
+    period: int
+    until: int  # the end of the period paid for
+    canceled: bool = False  # no renewal (by the user, or by the bot)
+    bot_canceled: bool = False  # the bot canceled it; the user cannot re-enable it until the bot allows
+    ended: bool = False  # not renewed at a period's end: over for good
+    end_reason: str = ""  # "canceled", "balance_too_low", "failure"
+    charges: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StarTransaction:
+    """A line of the bot's Star account: a payment in (``incoming``), a refund out, or a
+    withdrawal to Fragment (``partner`` "fragment")."""
+
+    id: str
+    user_id: int
+    amount: int
+    date: int
+    incoming: bool
+    payload: str
+    subscription_period: int = 0
+    partner: str = "user"
+
+
+@dataclass
+class PreCheckoutQuery:
+    id: str
+    user_id: int
+    invoice: StarInvoice
+    created: float  # monotonic
+    answered: bool = False
+    ok: bool = False
+    error_message: str = ""
+    expired: bool = False
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class PendingUpdate:
     update_id: int
     kind: str
@@ -246,6 +334,15 @@ class BotState:
         self.last_set_webhook = -1e9
         self.deliveries: list[JSON] = []
         self.poll_generation = 0
+        # Telegram Stars: the bot's invoices (by link and by message), charges, subscriptions,
+        # its account (transactions, balance) and the pre-checkout queries waiting for answers.
+        self.invoice_links: dict[str, StarInvoice] = {}
+        self.invoice_messages: dict[tuple[int, int], StarInvoice] = {}
+        self.charges: dict[str, StarCharge] = {}
+        self.subscriptions: dict[str, StarSubscription] = {}
+        self.star_transactions: list[StarTransaction] = []
+        self.star_balance = 0
+        self.pre_checkout_queries: dict[str, PreCheckoutQuery] = {}
         self._changed = asyncio.Event()
 
     def notify(self) -> None:

@@ -1,4 +1,5 @@
-"""The world's JSON views: users, chats, members, invite links and messages in the Bot API's shapes.
+"""The world's JSON views: users, chats, members, invite links, messages and Telegram Stars payments
+in the Bot API's shapes.
 
 Pure functions of the world's records (``records.py``), used by the Bot API methods (``methods/``),
 by the updates the world emits (``model.py``) and by the control API. They read the world through
@@ -10,7 +11,19 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .records import JSON, BotState, Chat, InviteLink, Member, Message, User
+from .records import (
+    JSON,
+    BotState,
+    Chat,
+    InviteLink,
+    Member,
+    Message,
+    StarCharge,
+    StarInvoice,
+    StarSubscription,
+    StarTransaction,
+    User,
+)
 
 
 class WorldView(Protocol):
@@ -214,4 +227,98 @@ def message_record(world: WorldView, msg: Message, bot: BotState) -> JSON:
         "history": msg.history,
         "service": msg.service or None,
         "message": message_json(world, msg, bot),
+    }
+
+
+# ------------------------------------------------------------------ Telegram Stars
+def invoice_json(invoice: StarInvoice) -> JSON:
+    """Invoice, as the server writes it (the photo is left out, as the server leaves it out)."""
+    return {
+        "title": invoice.title,
+        "description": invoice.description,
+        "start_parameter": invoice.start_parameter,
+        "currency": "XTR",
+        "total_amount": invoice.amount,
+    }
+
+
+def successful_payment_json(charge: StarCharge) -> JSON:
+    out: JSON = {
+        "currency": "XTR",
+        "total_amount": charge.amount,
+        "invoice_payload": charge.payload,
+        "telegram_payment_charge_id": charge.charge_id,
+        "provider_payment_charge_id": "",
+    }
+    if charge.subscription_period:
+        out["is_recurring"] = True
+        if charge.is_first_recurring:
+            out["is_first_recurring"] = True
+        out["subscription_expiration_date"] = charge.expiration_date
+    return out
+
+
+def refunded_payment_json(charge: StarCharge) -> JSON:
+    # The server leaves provider_payment_charge_id out when it is empty, as it is for Stars.
+    return {
+        "currency": "XTR",
+        "total_amount": charge.amount,
+        "invoice_payload": charge.payload,
+        "telegram_payment_charge_id": charge.charge_id,
+    }
+
+
+def star_transaction_json(world: WorldView, tx: StarTransaction) -> JSON:
+    """StarTransaction: a payment in has a ``source``, a refund out a ``receiver``; both a
+    TransactionPartnerUser of ``transaction_type`` ``invoice_payment`` (a withdrawal: a
+    TransactionPartnerFragment)."""
+    partner: JSON
+    if tx.partner == "fragment":
+        partner = {"type": "fragment", "withdrawal_state": {"type": "pending"}}
+    else:
+        partner = {
+            "type": "user",
+            "transaction_type": "invoice_payment",
+            "user": user_json(world, tx.user_id),
+        }
+        if tx.payload:
+            partner["invoice_payload"] = tx.payload
+        if tx.subscription_period:
+            partner["subscription_period"] = tx.subscription_period
+    out: JSON = {"id": tx.id, "date": tx.date}
+    out["source" if tx.incoming else "receiver"] = partner
+    out["amount"] = tx.amount
+    return out
+
+
+def star_subscription_record(sub: StarSubscription, now: int) -> JSON:
+    return {
+        "charge_id": sub.id,
+        "bot_id": sub.bot_id,
+        "amount": sub.amount,
+        "payload": sub.payload,
+        "period": sub.period,
+        "until": sub.until,
+        "canceled": sub.canceled,
+        "bot_canceled": sub.bot_canceled,
+        "active": not sub.ended and sub.until > now,
+        "ended": sub.ended,
+        "end_reason": sub.end_reason or None,
+        "charges": list(sub.charges),
+    }
+
+
+def star_charge_record(charge: StarCharge) -> JSON:
+    return {
+        "charge_id": charge.charge_id,
+        "bot_id": charge.bot_id,
+        "user_id": charge.user_id,
+        "amount": charge.amount,
+        "payload": charge.payload,
+        "date": charge.date,
+        "subscription_id": charge.subscription_id or None,
+        "subscription_expiration_date": charge.expiration_date or None,
+        "refunded": charge.refunded,
+        "refund_date": charge.refund_date or None,
+        "update_delivered": charge.delivered,
     }

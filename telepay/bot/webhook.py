@@ -3,7 +3,8 @@ that owns it (one router per feature, as aiogram's routers): owners' commands an
 buttons to `owners.commands`; `/start <token>`, tier and renew buttons, `/subscriptions` and `/help`
 to `subscriptions.router`; the Donate button, `/start <token>_DONATE` and the keypad's keys to
 `donations.router`; join requests and member changes to `subscriptions.membership`; the bot's own
-memberships to `owners.bot_chats`; `/language` and its buttons, anyone's, to `bot.language`. Fast
+memberships to `owners.bot_chats`; `/language` and its buttons, anyone's, to `bot.language`;
+Telegram Stars' pre-checkout queries, payments, refunds and `/paysupport` to `payments.stars`. Fast
 work inline, slow work to Cloud Tasks. Each update is handled in its sender's language.
 
 Outcomes: the update is handled (or was before), or it failed permanently (a `Permanent` error:
@@ -32,6 +33,7 @@ from telepay.core.logs import get_logger
 from telepay.core.users import remember_language
 from telepay.donations import router as donations_router
 from telepay.owners import commands as owner_commands
+from telepay.payments import stars
 from telepay.runtime import Runtime
 from telepay.subscriptions import membership
 from telepay.subscriptions import router as subscriptions_router
@@ -110,10 +112,18 @@ def _sender(update: TelegramUpdate) -> TgUser | None:
         return update.chat_join_request.from_user
     if update.my_chat_member is not None:
         return update.my_chat_member.from_user
+    if update.pre_checkout_query is not None:
+        return update.pre_checkout_query.from_user
     return None  # a member joining or leaving: the update is not the member speaking
 
 
 def _handle(update: TelegramUpdate, rt: Rt) -> str:
+    if update.pre_checkout_query is not None:  # Telegram waits 10 seconds for the answer
+        return stars.on_pre_checkout(update.pre_checkout_query, rt)
+    if update.message is not None and update.message.successful_payment is not None:
+        return stars.on_successful_payment(update.message, rt)
+    if update.message is not None and update.message.refunded_payment is not None:
+        return stars.on_refunded_payment(update.message, rt)
     if update.message is not None and update.message.text:
         return _on_message(update.message, update.update_id, rt)
     if update.callback_query is not None:
@@ -139,6 +149,8 @@ def _on_message(message: TgMessage, update_id: int, rt: Rt) -> str:
     argument = argument.strip()
     if command == "/language":  # anyone's, whatever conversation they are in
         return language.on_command(message, rt)
+    if command == "/paysupport":  # anyone's: Telegram expects it of bots that take Stars
+        return stars.on_paysupport(message, rt, update_id)
     owners = owner_commands.on_message(message, update_id, rt)  # owners' commands and answers
     if owners is not None:
         return owners

@@ -16,6 +16,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, Decimal
 
 from shared_schemas.documents import ChannelDoc, Tier
+from telepay.core.i18n import money, t
 
 STARS_MIN = 1
 STARS_MAX = 10000
@@ -64,3 +65,12 @@ def fit(text: str, limit: int) -> str:
     """A title or description cut to Telegram's limit (with an ellipsis when cut)."""
     text = " ".join(text.split()) or "TelePay"
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# The two ways to pay, as the buyer's buttons say them (a tier's and a donation's).
+def pay_stars_button(stars: int) -> str:
+    return t("⭐ Pay with Stars ({stars})", stars=money(Decimal(stars), "XTR"))
+
+
+def pay_crypto_button(amount: Decimal, currency: str) -> str:
+    return t("Pay with crypto ({amount})", amount=money(amount, currency))

@@ -146,6 +146,8 @@ def money(amount: Decimal, currency: str) -> str:
     """A price or a donation: `$4.99` in English, `4,99 $` in Spanish. Fiat has its symbol;
     a coin (`usdttrc20`) its code after the amount."""
     code = currency.upper()
+    if code == "XTR":  # Telegram Stars: whole Stars, the star first, as Telegram shows them
+        return f"⭐{format_decimal(amount.normalize(), locale=_locale(), decimal_quantization=False)}"
     if len(code) == 3 and code in _locale().currencies:
         return format_currency(amount, code, locale=_locale())
     return f"{format_decimal(amount.normalize(), locale=_locale(), decimal_quantization=False)} {code}"

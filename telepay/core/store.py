@@ -42,6 +42,8 @@ from shared_schemas.documents import (
     OrderDoc,
     OutboxDoc,
     PayoutDoc,
+    PaySupportDoc,
+    StarPaymentDoc,
     SubscriptionDoc,
     SupportActionDoc,
     UnknownIpnDoc,
@@ -178,6 +180,8 @@ REPOSITORIES: dict[str, type[Document]] = {
     "channel_changes": ChannelChangeDoc,
     "support_actions": SupportActionDoc,
     "chat_offers": ChatOfferDoc,
+    "star_payments": StarPaymentDoc,
+    "pay_support": PaySupportDoc,
 }
 
 
@@ -201,6 +205,8 @@ class Store(ABC):
     channel_changes: Repository[ChannelChangeDoc]
     support_actions: Repository[SupportActionDoc]
     chat_offers: Repository[ChatOfferDoc]
+    star_payments: Repository[StarPaymentDoc]
+    pay_support: Repository[PaySupportDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

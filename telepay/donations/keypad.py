@@ -14,13 +14,16 @@ from decimal import Decimal
 
 from shared_schemas.config import KeypadSettings
 from shared_schemas.documents import ChannelDoc, KeypadSessionDoc, KeypadStatus
-from shared_schemas.ids import OrderKind
+from shared_schemas.ids import OrderKind, PayRail, donation_pay_callback
 from shared_schemas.names import Queue
 from shared_schemas.tasks import CreateInvoiceTask, KeypadTask
+from shared_schemas.telegram import Button
 from telepay.adapters.tasks_queue import enqueue_once
 from telepay.adapters.telegram_api import TelegramBadRequest, is_not_modified
 from telepay.channels.lookup import load_channel
+from telepay.channels.star_prices import pay_crypto_button, pay_stars_button, payable_in_stars, stars_for
 from telepay.core.errors import Malformed
+from telepay.core.i18n import money, t
 from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
 from telepay.core.users import speaking_to
@@ -112,6 +115,11 @@ def _press(task: KeypadTask, rt: Rt) -> PressResult:
     decision, channel = store.transaction(apply)
     session, result = decision.session, decision.result
     if session is not None and channel is not None:
+        stars = donation_stars(rt, session) if session.status is KeypadStatus.CONFIRMED else None
+        if stars is not None and session.message_id is not None:  # the donor picks Stars or crypto
+            _show_choice(rt, session, channel, stars)
+            _answer(rt, query_id, result.answer, result.alert)
+            return result
         if session.status is KeypadStatus.CONFIRMED and session.order_id:
             _queue_invoice(rt, session)  # first: a failed edit below must not hold the invoice back
         # A retried confirm does not redraw: the Pay button may already have replaced the keypad.
@@ -138,6 +146,46 @@ def _show(rt: Rt, session: KeypadSessionDoc, channel: ChannelDoc) -> None:
     if session.message_id is None:
         return
     text, keyboard = keypad_message(session, channel)
+    try:
+        rt.telegram.edit_message_text(session.chat_id, session.message_id, text, keyboard)
+    except TelegramBadRequest as error:
+        if not is_not_modified(error):
+            raise
+
+
+def donation_stars(rt: Rt, session: KeypadSessionDoc) -> int | None:
+    """What the confirmed donation costs in Stars, when it can be paid in Stars."""
+    amount = amount_of(session.amount_text)
+    if amount is None or not rt.settings.stars_enabled:
+        return None
+    stars = stars_for(amount, rt.settings.stars_usd_price)
+    return stars if payable_in_stars(stars) else None
+
+
+def _show_choice(rt: Rt, session: KeypadSessionDoc, channel: ChannelDoc, stars: int) -> None:
+    """The confirmed amount, in USD and in Stars, and the two ways to pay it."""
+    assert session.message_id is not None
+    amount = amount_of(session.amount_text) or Decimal(0)
+    text = t(
+        "💝 Donation to {title}: {amount} or {stars}. How would you like to pay?",
+        title=channel.title,
+        amount=money(amount, channel.currency),
+        stars=money(Decimal(stars), "XTR"),
+    )
+    keyboard = [
+        [
+            Button(
+                pay_stars_button(stars),
+                callback_data=donation_pay_callback(session.session_id, PayRail.STARS),
+            )
+        ],
+        [
+            Button(
+                pay_crypto_button(amount, channel.currency),
+                callback_data=donation_pay_callback(session.session_id, PayRail.NOWPAYMENTS),
+            )
+        ],
+    ]
     try:
         rt.telegram.edit_message_text(session.chat_id, session.message_id, text, keyboard)
     except TelegramBadRequest as error:

@@ -6,22 +6,33 @@ answers at once). The bot's webhook routes these here (one router per feature).
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from pydantic import BaseModel
 
 from shared_schemas.config import TelegramWebhookSettings
-from shared_schemas.documents import ChannelStatus
-from shared_schemas.ids import CALLBACK_DONATE, CALLBACK_KEYPAD, StartLink
+from shared_schemas.documents import ChannelStatus, KeypadStatus
+from shared_schemas.ids import (
+    CALLBACK_DONATE,
+    CALLBACK_DONATION_PAY,
+    CALLBACK_KEYPAD,
+    OrderKind,
+    PayRail,
+    StartLink,
+    donation_order_id,
+    rail_of,
+)
+from shared_schemas.money import cents
 from shared_schemas.names import Queue
-from shared_schemas.tasks import KeypadAction, KeypadTask
+from shared_schemas.tasks import CreateInvoiceTask, KeypadAction, KeypadTask
 from shared_schemas.telegram import TgCallbackQuery, TgMessage, TgUser
 from telepay.adapters.tasks_queue import enqueue_once
 from telepay.channels.lookup import load_channel
-from telepay.core.i18n import t
+from telepay.core.i18n import N_, t
 from telepay.core.logs import get_logger
 from telepay.core.users import display_name
 from telepay.donations.keypad import new_session_id
-from telepay.donations.keypad_rules import NO_DONATIONS, is_amount_line
+from telepay.donations.keypad_rules import NO_DONATIONS, PREPARING_INVOICE, amount_of, is_amount_line
 from telepay.runtime import Runtime
 
 log = get_logger("telepay.webhook")  # the log lines of telegram_webhook keep its logger's name
@@ -60,10 +71,51 @@ def _on_key(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) ->
     return "keypad press queued"
 
 
+CHOICE_GONE = N_("This button no longer works. Tap Donate again to start over.")
+
+
+def _on_pay_choice(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
+    """The donor chose Stars or crypto for the amount they confirmed: its invoice is queued (the
+    amount is read from the keypad session, never from the button)."""
+    session_id, code = parts
+    rail = rail_of(code)
+    session = rt.store.keypad_sessions.get(session_id)
+    if (
+        rail is None
+        or session is None
+        or session.user_id != query.from_user.id
+        or session.status is not KeypadStatus.CONFIRMED
+        or not session.order_id
+    ):
+        rt.telegram.answer_callback_query(query.id, t(CHOICE_GONE))
+        return "unknown button"
+    amount = amount_of(session.amount_text)
+    if rail is PayRail.STARS:
+        order_id = donation_order_id(session.channel_token, session.user_id, cents(amount or Decimal(0)))
+        task_key = f"donate-{session.session_id}-stars"
+    else:
+        order_id, task_key = session.order_id, f"donate-{session.session_id}"
+    payload = CreateInvoiceTask(
+        order_id=order_id,
+        user_id=session.user_id,
+        chat_id=session.chat_id,
+        channel_token=session.channel_token,
+        kind=OrderKind.DONATION,
+        keypad_session_id=session.session_id,
+        buyer_name=session.user_name,
+        rail=rail,
+    )
+    if not enqueue_once(rt.tasks, Queue.CREATE_INVOICE, rt.settings.create_invoice_url, payload, task_key):
+        log.info("task %s already queued", task_key)
+    rt.telegram.answer_callback_query(query.id, t(PREPARING_INVOICE))
+    return "donation invoice queued"
+
+
 # Button prefix → (number of parts, handler).
 CALLBACKS: dict[str, tuple[int, Callable[[TgCallbackQuery, list[str], int, Rt], str]]] = {
     CALLBACK_DONATE: (1, _on_donate),
     CALLBACK_KEYPAD: (2, _on_key),
+    CALLBACK_DONATION_PAY: (2, _on_pay_choice),
 }
 
 

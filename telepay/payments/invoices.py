@@ -11,16 +11,27 @@ is in the buyer's language.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from shared_schemas.config import CreateInvoiceSettings
 from shared_schemas.documents import ChannelStatus, OrderDoc, OrderStatus
-from shared_schemas.ids import OrderKind, parse_order_id
+from shared_schemas.ids import OrderKind, PayRail, parse_order_id
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.tasks import CreateInvoiceTask
 from shared_schemas.telegram import Button
 from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, is_not_modified
 from telepay.channels.lookup import load_channel
+from telepay.channels.star_prices import (
+    DESCRIPTION_MAX,
+    SUBSCRIPTION_PERIOD_SECONDS,
+    TITLE_MAX,
+    fit,
+    is_star_subscription,
+    payable_in_stars,
+    stars_for,
+    tier_in_stars,
+)
 from telepay.core.errors import RetryLater
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
@@ -30,6 +41,7 @@ from telepay.runtime import Runtime
 from telepay.subscriptions import texts
 
 log = get_logger("telepay.invoices")
+XTR = "XTR"
 Rt = Runtime[CreateInvoiceSettings]
 
 
@@ -58,6 +70,8 @@ def _create(task: CreateInvoiceTask, attempt: int, rt: Rt) -> str:
             order = orders.get(task.order_id) or order
     if order.status not in (OrderStatus.CREATING, OrderStatus.INVOICED):
         return f"order already {order.status.value}"
+    if order.rail is PayRail.STARS:
+        return _create_star_invoice(order, rt)
 
     if order.invoice_id is None:
         channel = load_channel(rt.store, order.channel_token)
@@ -146,18 +160,31 @@ def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
     if channel is None or channel.status is not ChannelStatus.ACTIVE:
         rt.telegram.send_message(task.chat_id, t(texts.OFFER_CHANGED))
         return "rejected: channel unavailable"
+    star_subscription = False
     if ref.kind is OrderKind.SUBSCRIPTION:
         tier = channel.tier(task.tier_id or "")
         if tier is None or tier.tier_id != ref.tier_id:
             rt.telegram.send_message(task.chat_id, t(texts.OFFER_CHANGED))
             return "rejected: tier unavailable"
         price, days = tier.price, tier.days
+        if task.rail is PayRail.STARS:
+            stars = tier_in_stars(tier, rt.settings.stars_usd_price) if rt.settings.stars_enabled else None
+            if stars is None:
+                rt.telegram.send_message(task.chat_id, t(texts.OFFER_CHANGED))
+                return "rejected: tier not sold in Stars"
+            price, star_subscription = Decimal(stars), is_star_subscription(tier)
     else:
         amount = confirmed_amount(rt.store, task.keypad_session_id, task.user_id, task.channel_token)
         if amount is None:
             rt.telegram.send_message(task.chat_id, t(texts.OFFER_CHANGED))
             return "rejected: no confirmed donation amount"
         price, days = amount, None
+        if task.rail is PayRail.STARS:
+            stars = stars_for(amount, rt.settings.stars_usd_price)
+            if not rt.settings.stars_enabled or not payable_in_stars(stars):
+                rt.telegram.send_message(task.chat_id, t(texts.OFFER_CHANGED))
+                return "rejected: donation not payable in Stars"
+            price = Decimal(stars)
     return OrderDoc(
         order_id=task.order_id,
         kind=ref.kind,
@@ -168,12 +195,67 @@ def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
         tier_id=task.tier_id,
         days=days,
         price_amount=price,
-        price_currency=channel.currency,
+        price_currency=XTR if task.rail is PayRail.STARS else channel.currency,
+        rail=task.rail,
+        star_subscription=star_subscription,
         status=OrderStatus.CREATING,
         keypad_session_id=task.keypad_session_id,
         created_at=now,
         updated_at=now,
     )
+
+
+def _create_star_invoice(order: OrderDoc, rt: Rt) -> str:
+    """A Telegram invoice in Stars: a Star subscription's link (30-day tiers) in a message with its
+    button, or a one-time invoice message. Its payload is the order id; what it costs was fixed
+    in the order, from the channel."""
+    if order.pay_message_id is not None:
+        return "invoiced"
+    channel = load_channel(rt.store, order.channel_token)
+    title = channel.title if channel else order.channel_token
+    stars = int(order.price_amount)
+    description = fit(texts.invoice_description(title, order.days), DESCRIPTION_MAX)
+    label = fit(texts.invoice_description(title, order.days), TITLE_MAX)
+    text = texts.star_pay_prompt(title, stars, order.days, order.star_subscription)
+    try:
+        if order.star_subscription:
+            link = order.invoice_url or rt.telegram.create_star_invoice_link(
+                fit(title, TITLE_MAX),
+                description,
+                order.order_id,
+                label,
+                stars,
+                subscription_period=SUBSCRIPTION_PERIOD_SECONDS,
+            )
+            if order.invoice_url is None:
+                rt.store.orders.update(
+                    order.order_id,
+                    {"invoice_url": link, "status": OrderStatus.INVOICED, "updated_at": rt.clock.now()},
+                )
+            keyboard = [[Button(texts.star_subscribe_button(stars), url=link)]]
+            message_id = _replace_keypad(rt, order, text, keyboard)
+            if message_id is None:
+                message_id = rt.telegram.send_message(order.chat_id, text, keyboard=keyboard).message_id
+        else:
+            _replace_keypad(rt, order, text, [])
+            message_id = rt.telegram.send_star_invoice(
+                order.chat_id, fit(title, TITLE_MAX), description, order.order_id, label, stars
+            ).message_id
+    except TelegramForbidden:
+        mark_blocked(rt.store, rt.clock, order.user_id)
+        return "user blocked the bot"
+    except TelegramBadRequest as error:  # Telegram refused the invoice: it will refuse it again
+        log.error("Telegram refused a Stars invoice: %s", error, extra={"order_id": order.order_id})
+        rt.store.orders.update(
+            order.order_id, {"status": OrderStatus.INVOICE_FAILED, "updated_at": rt.clock.now()}
+        )
+        rt.telegram.send_message(order.chat_id, t(texts.STARS_UNAVAILABLE))
+        return f"invoice failed: Telegram refused: {error}"
+    rt.store.orders.update(
+        order.order_id,
+        {"pay_message_id": message_id, "status": OrderStatus.INVOICED, "updated_at": rt.clock.now()},
+    )
+    return "invoiced in Stars"
 
 
 def _give_up(order: OrderDoc, reason: str, rt: Rt) -> str:

@@ -5,8 +5,9 @@ the outbox."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -31,7 +32,7 @@ from telepay.core.errors import RetryLater
 from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
 from telepay.payments import signature as ipn_signature
-from telepay.payments.settlement import SettlementPolicy, decide, rank
+from telepay.payments.settlement import Decision, SettlementPolicy, decide, rank
 from telepay.payouts import ipn as payout_ipn
 from telepay.payouts import ledger
 from telepay.runtime import Runtime
@@ -150,9 +151,14 @@ def settle_payment(
     payment: Payment,
     loaded: OrderDoc | None = None,
     claim: Claim | None = None,
+    held_until: datetime | None = None,
+    adjust: Callable[[OrderDoc, Decision], Decision] | None = None,
+    also: Callable[[Tx, OrderDoc, Decision], None] | None = None,
 ) -> tuple[str, OutboxDoc | None]:
     """`apply_payment`, also returning the event it wrote; `claim` is marked done in the same
-    transaction."""
+    transaction. A Telegram Stars charge comes with the end of Telegram's hold (`held_until`, put on
+    its ledger entry), `adjust` (what the decision also does to a Star subscription) and `also`
+    (the charge's own record, written in the same transaction)."""
     store, settings = rt.store, rt.settings
     policy = SettlementPolicy(settings.settle_on_confirmed, settings.payment_tolerance_percent)
     first = loaded or store.orders.get(order_id)
@@ -168,6 +174,8 @@ def settle_payment(
         )
         now = rt.clock.now()
         decision = decide(order, payment, current, channel, now, policy)
+        if adjust is not None:
+            decision = adjust(order, decision)
         booked = tx.get(store.ledger, decision.refunded_entry_id) if decision.refunded_entry_id else None
         if booked is not None:  # a refund: what the payment owed the owner is taken back, in this transaction
             entry_updates, offset = ledger.refund(booked, now)
@@ -177,7 +185,13 @@ def settle_payment(
                 tx.set(store.ledger, offset.entry_id, offset)
         if decision.ledger_entry_id is not None and channel is not None:
             entry = ledger.book(
-                order, payment, channel, settings.platform_fee_percent, now, decision.ledger_entry_id
+                order,
+                payment,
+                channel,
+                settings.platform_fee_percent,
+                now,
+                decision.ledger_entry_id,
+                held_until,
             )
             tx.set(store.ledger, entry.entry_id, entry)
         if decision.order_updates:
@@ -186,6 +200,8 @@ def settle_payment(
             tx.set(store.subscriptions, sub_id, decision.subscription)
         if decision.event is not None:
             tx.set(store.outbox, decision.event.event_id, decision.event)
+        if also is not None:
+            also(tx, order, decision)
         return decision.outcome, decision.event
 
     if claim is not None:

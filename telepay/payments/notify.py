@@ -154,6 +154,8 @@ def _subscription_buyer(rt: Rt, event: PaymentEvent) -> None:
         days=event.days,
         order_id=event.order_id,
         payment_id=event.payment_id,
+        renewed_by_telegram=event.renewed_by_telegram,
+        renews_on=event.renews_on,
     )
     deliver_access(rt, paid, in_channel=subscription is not None and subscription.in_channel)
 
@@ -165,6 +167,12 @@ def _buyer_name(event: PaymentEvent) -> str:
 def _subscription_owner(rt: Rt, event: PaymentEvent) -> None:
     if event.subscription_expires_at is None or event.days is None:
         raise Malformed(f"settled subscription event {event.order_id} without its expiry or days")
+    if event.renewed_by_telegram:
+        notice = texts.owner_star_renewal_notice(
+            _buyer_name(event), event.channel_title, event.price_amount, event.subscription_expires_at
+        )
+        _send(rt, event.owner_user_id, notice)
+        return
     _send(
         rt,
         event.owner_user_id,

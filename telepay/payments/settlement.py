@@ -162,6 +162,8 @@ def granted(
         # Still in the channel unless the removal already ran (it sets status expired).
         in_channel=bool(current and current.in_channel and current.status is SubscriptionStatus.ACTIVE),
         reminders_sent=current.reminders_sent if current else [],
+        joined_chats=current.joined_chats if current else [],
+        star_renewal=current.star_renewal if current else None,  # Telegram still renews it
         next_action_at=now,  # the sweep works out the reminders and removal from here
         access_sent=False,  # until notify (or reconciliation) sends the receipt and link
         updated_at=now,

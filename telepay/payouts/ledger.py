@@ -39,6 +39,7 @@ def book(
     fee_percent: Decimal,
     now: datetime,
     entry_id: str | None = None,
+    held_until: datetime | None = None,
 ) -> LedgerEntryDoc:
     """The ledger entry of a payment that settled `order` (the order id; a further payment on a
     settled order, e.g. a wallet's double send, books its own entry under `<order>.<payment>`)."""
@@ -67,6 +68,7 @@ def book(
         settled_fee=settled_fee,
         settled_net=settled_net,
         state=EntryState.AVAILABLE,
+        held_until=held_until,
         booked_at=now,
         updated_at=now,
     )

@@ -45,6 +45,8 @@ class Paid:
     days: int
     order_id: str
     payment_id: int | str | None = None  # the payment this receipt is for (an order may hear of several)
+    renewed_by_telegram: bool = False  # a Star subscription Telegram renewed by itself
+    renews_on: datetime | None = None  # a Star subscription: Telegram's next charge
 
 
 def deliver_access(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) -> str:
@@ -71,6 +73,10 @@ def _deliver(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) -> str:
     sub_id = subscription_id(paid.channel_token, paid.user_id)
     if in_channel:
         text = texts.access_extended(paid.title, paid.expires_at, paid.amount, paid.currency, paid.days)
+        if paid.renewed_by_telegram:
+            text = texts.star_renewed(paid.title, paid.expires_at, paid.amount, paid.renews_on)
+        elif paid.renews_on is not None:
+            text = f"{text}\n\n{texts.star_renews_on(paid.renews_on)}"
         rt.telegram.send_message(paid.chat_id, text)
         _mark_sent(rt, sub_id)
         return "sent"
@@ -80,6 +86,8 @@ def _deliver(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) -> str:
         _delayed(rt, paid, sub_id, str(error))
         return "delayed"
     text = texts.access_granted(paid.title, paid.expires_at, paid.amount, paid.currency, paid.days)
+    if paid.renews_on is not None:
+        text = f"{text}\n\n{texts.star_renews_on(paid.renews_on)}"
     rt.telegram.send_message(paid.chat_id, text, keyboard=[[Button(texts.join_button(paid.title), url=link)]])
     _mark_sent(rt, sub_id)
     return "sent"

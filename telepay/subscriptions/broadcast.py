@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from telepay.adapters.telegram_api import (
 )
 from telepay.channels.lookup import load_channel
 from telepay.channels.notices import notify_owner_once
+from telepay.channels.star_prices import stars_offered
 from telepay.core import i18n
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
@@ -50,12 +52,16 @@ def day_of(moment: datetime) -> str:
     return moment.date().isoformat()
 
 
-def offer_post_keyboard(channel: ChannelDoc, bot_username: str) -> list[list[Button]]:
-    """The offer post's buttons, in the current language (the caller speaks the channel's)."""
+def offer_post_keyboard(
+    channel: ChannelDoc, bot_username: str, stars: Mapping[str, int] | None = None
+) -> list[list[Button]]:
+    """The offer post's buttons, in the current language (the caller speaks the channel's); `stars`:
+    the tiers' Star prices, for those that can be paid in Stars."""
+    stars = stars or {}
     rows = [
         [
             Button(
-                texts.tier_button(tier, channel.currency),
+                texts.tier_button(tier, channel.currency, stars.get(tier.tier_id)),
                 url=deep_link(bot_username, tier_start(channel.token, tier.tier_id)),
             )
         ]
@@ -194,7 +200,8 @@ def _post(task: BroadcastTask, rt: Rt) -> str:
         return "already posted today"
     with i18n.speaking(channel.language):
         text = texts.offer(channel)
-        keyboard = offer_post_keyboard(channel, rt.settings.telegram_bot_username)
+        offered = stars_offered(channel, rt.settings.stars_usd_price, rt.settings.stars_enabled)
+        keyboard = offer_post_keyboard(channel, rt.settings.telegram_bot_username, offered)
     try:
         message = rt.telegram.send_message(channel.open_channel_id, text, keyboard=keyboard)
     except TelegramRetryAfter as error:

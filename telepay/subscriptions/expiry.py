@@ -32,12 +32,14 @@ from telepay.core.users import mark_blocked, speaking_to
 from telepay.runtime import Runtime
 from telepay.subscriptions import texts
 from telepay.subscriptions.expiry_rules import (
+    STAR_RENEWAL_WAIT,
     DueAction,
     Removal,
     next_action,
     parse_offsets,
     reminder_key,
     removal_step,
+    renews_by_itself,
     task_name,
 )
 
@@ -83,7 +85,7 @@ def _sweep(rt: Rt) -> dict[str, int]:
             with rt.store.batch() as batch:
                 for stored in page:
                     sub = stored.doc
-                    due = next_action(sub, offsets, _grace(rt, sub.channel_token), now)
+                    due = next_action(sub, offsets, _grace(rt, sub.channel_token, sub), now)
                     if due is None:
                         batch.update(subscriptions, stored.id, {"next_action_at": None})
                     elif due.retry and not _may_probe(rt, sub.channel_token, probed):
@@ -126,9 +128,12 @@ def _may_probe(rt: Rt, token: str, probed: set[str]) -> bool:
     return True
 
 
-def _grace(rt: Rt, token: str) -> timedelta:
+def _grace(rt: Rt, token: str, sub: SubscriptionDoc | None = None) -> timedelta:
+    """The owner's grace period, and for a Star subscription Telegram renews by itself the time its
+    renewal may take to arrive (the member is not removed at the very moment Telegram charges)."""
     channel = load_channel_cached(rt.store, token)
-    return timedelta(minutes=channel.grace_period_minutes if channel else 0)
+    grace = timedelta(minutes=channel.grace_period_minutes if channel else 0)
+    return grace + STAR_RENEWAL_WAIT if renews_by_itself(sub) else grace
 
 
 def _enqueue(rt: Rt, payload: ExpiryTask, name: str, at: datetime | None = None) -> bool:
@@ -178,7 +183,9 @@ def _remind(task: ExpiryTask, rt: Rt) -> str:
             with speaking_to(rt.store, sub.user_id):
                 rt.telegram.send_message(
                     sub.user_id,
-                    texts.reminder(title, sub.expires_at, rt.clock.now()),
+                    texts.star_reminder(title, sub.expires_at, sub.star_renewal.stars)
+                    if renews_by_itself(sub) and sub.star_renewal is not None
+                    else texts.reminder(title, sub.expires_at, rt.clock.now()),
                     keyboard=[[_renew_button(sub)]],
                 )
             claim.result = "reminded"
@@ -246,7 +253,7 @@ def _remove(task: ExpiryTask, rt: Rt) -> str:
 
     def mark_expired(tx: Tx) -> tuple[Removal, SubscriptionDoc | None]:
         sub = tx.get(store.subscriptions, task.subscription_id)
-        grace = _grace(rt, sub.channel_token) if sub else timedelta(0)
+        grace = _grace(rt, sub.channel_token, sub) if sub else timedelta(0)
         step = removal_step(sub, task.expires_at, grace, now)
         if step is Removal.REMOVE:
             # Expired first, so a renewal that commits meanwhile knows the member is on the way

@@ -12,6 +12,22 @@ from enum import Enum
 from shared_schemas.documents import SubscriptionDoc, SubscriptionStatus
 from shared_schemas.tasks import ExpiryAction
 
+# A Star subscription Telegram renews by itself keeps its member this long past its end, for the
+# renewal (charged at the end of the period) to arrive before anyone is removed.
+STAR_RENEWAL_WAIT = timedelta(hours=6)
+
+
+def renews_by_itself(sub: SubscriptionDoc | None) -> bool:
+    """Telegram will charge this Star subscription at its end (the buyer has not cancelled), and the
+    end is the period Telegram renews (a crypto purchase on top moves the end past it)."""
+    renewal = sub.star_renewal if sub else None
+    return bool(
+        sub is not None
+        and renewal is not None
+        and not renewal.canceled
+        and sub.expires_at <= renewal.period_end + STAR_RENEWAL_WAIT
+    )
+
 
 @dataclass(frozen=True)
 class DueAction:

@@ -14,10 +14,17 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
+from decimal import Decimal
 
 from shared_schemas.config import TelegramWebhookSettings
-from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
-from shared_schemas.ids import CALLBACK_SUBSCRIPTIONS_PAGE, join_callback, page_callback, subscription_id
+from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus, firestore_value
+from shared_schemas.ids import (
+    CALLBACK_SUBSCRIPTIONS_PAGE,
+    join_callback,
+    page_callback,
+    star_renewal_callback,
+    subscription_id,
+)
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import SUBSCRIPTIONS_OF_CHANNEL, SUBSCRIPTIONS_OF_USER
 from shared_schemas.telegram import Button, TgChatJoinRequest, TgChatMemberUpdated
@@ -27,11 +34,13 @@ from telepay.channels.lookup import channel_by_closed_chat, load_channel, load_s
 from telepay.channels.notices import notify_owner_once
 from telepay.core.clock import Clock
 from telepay.core.i18n import t
+from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx, array_union
 from telepay.runtime import Runtime
 from telepay.subscriptions import texts
 from telepay.subscriptions.access import join_link
 
+log = get_logger("telepay.webhook")
 Rt = Runtime[TelegramWebhookSettings]
 IN_CHANNEL = frozenset({"creator", "administrator", "member", "restricted"})
 
@@ -90,6 +99,10 @@ def list_subscriptions(rt: Rt, user_id: int, number: int = 0, message_id: int | 
         if channel is None:
             continue
         lines.append(texts.subscription_line(channel.title, sub.expires_at, active(sub, rt)))
+        renewal = _renewal_line_and_button(rt, channel, sub)
+        if renewal is not None:
+            lines.append(renewal[0])
+            rows.append([renewal[1]])
         join = _join_button(rt, channel, sub)
         if join is not None:
             rows.append([join])
@@ -99,6 +112,59 @@ def list_subscriptions(rt: Rt, user_id: int, number: int = 0, message_id: int | 
     if message_id is None:
         return f"{len(subs)} subscription(s) listed"
     return f"subscriptions page {shown.number + 1}"
+
+
+def _renewal_line_and_button(rt: Rt, channel: ChannelDoc, sub: SubscriptionDoc) -> tuple[str, Button] | None:
+    """A Star subscription still running: whether Telegram renews it, and the button to stop (or
+    restart) that."""
+    renewal = sub.star_renewal
+    if renewal is None or not active(sub, rt) or renewal.period_end <= rt.clock.now():
+        return None
+    if renewal.canceled:
+        line = texts.renewal_off_line(renewal.period_end)
+        button = Button(texts.renewal_on_button(), callback_data=star_renewal_callback(channel.token, True))
+    else:
+        line = texts.renewal_on_line(renewal.period_end, Decimal(renewal.stars))
+        button = Button(texts.renewal_off_button(), callback_data=star_renewal_callback(channel.token, False))
+    return line, button
+
+
+def on_star_renewal(rt: Rt, user_id: int, token: str, on: bool, query_id: str) -> str:
+    """The buyer stops (or restarts) Telegram's renewal of their Star subscription; the days paid
+    for stay either way. Telegram is told first: only what it accepted is recorded."""
+    channel = load_channel(rt.store, token)
+    sub = load_subscription(rt.store, token, user_id) if channel else None
+    renewal = sub.star_renewal if sub else None
+    if channel is None or sub is None or renewal is None or renewal.period_end <= rt.clock.now():
+        rt.telegram.answer_callback_query(query_id, t(texts.BUTTON_GONE), alert=True)
+        return "no Star subscription"
+    if renewal.canceled == (not on):
+        rt.telegram.answer_callback_query(query_id)
+        return "renewal unchanged"
+    try:
+        rt.telegram.edit_user_star_subscription(user_id, renewal.charge_id, canceled=not on)
+    except TelegramBadRequest as error:
+        log.warning("Telegram refused the renewal change: %s", error, extra={"user_id": user_id})
+        rt.telegram.answer_callback_query(query_id, t(texts.RENEWAL_REFUSED), alert=True)
+        return "renewal change refused by Telegram"
+    rt.store.subscriptions.update(
+        subscription_id(token, user_id),
+        {
+            "star_renewal": firestore_value(
+                renewal.model_copy(update={"canceled": not on}).model_dump(mode="python")
+            ),
+            "next_action_at": rt.clock.now(),
+            "updated_at": rt.clock.now(),
+        },
+    )
+    rt.telegram.answer_callback_query(query_id)
+    text = (
+        texts.renewal_restarted(channel.title, renewal.period_end)
+        if on
+        else texts.renewal_stopped(channel.title, sub.expires_at)
+    )
+    rt.telegram.send_message(user_id, text)
+    return "renewal on" if on else "renewal off"
 
 
 def _join_button(rt: Rt, channel: ChannelDoc, sub: SubscriptionDoc) -> Button | None:

@@ -13,13 +13,18 @@ from shared_schemas.documents import ChannelDoc, ChannelStatus
 from shared_schemas.ids import (
     CALLBACK_BUY,
     CALLBACK_JOIN,
+    CALLBACK_PAY,
     CALLBACK_RENEW,
+    CALLBACK_STAR_RENEWAL,
     CALLBACK_SUBSCRIPTIONS_PAGE,
     OrderKind,
+    PayRail,
     StartKind,
     StartLink,
     buy_callback,
     donate_callback,
+    pay_callback,
+    rail_of,
     subscription_order_id,
 )
 from shared_schemas.names import Queue
@@ -28,6 +33,12 @@ from shared_schemas.telegram import Button, TgCallbackQuery, TgMessage, TgUser
 from telepay.adapters.tasks_queue import enqueue_once
 from telepay.channels import paging
 from telepay.channels.lookup import load_channel, load_subscription
+from telepay.channels.star_prices import (
+    is_star_subscription,
+    pay_crypto_button,
+    pay_stars_button,
+    stars_offered,
+)
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.users import display_name
@@ -78,16 +89,21 @@ def show_offer(token: str, chat_id: int, rt: Rt, first_tier: str | None = None) 
     if channel.status is not ChannelStatus.ACTIVE:
         rt.telegram.send_message(chat_id, t(texts.PAUSED_OFFER))
         return "paused offer"
-    rt.telegram.send_message(chat_id, texts.offer(channel), keyboard=offer_keyboard(channel, first_tier))
+    stars = stars_offered(channel, rt.settings.stars_usd_price, rt.settings.stars_enabled)
+    rt.telegram.send_message(
+        chat_id, texts.offer(channel), keyboard=offer_keyboard(channel, first_tier, stars)
+    )
     return "offer shown"
 
 
-def offer_keyboard(channel: ChannelDoc, first_tier: str | None = None) -> list[list[Button]]:
+def offer_keyboard(
+    channel: ChannelDoc, first_tier: str | None = None, stars: dict[str, int] | None = None
+) -> list[list[Button]]:
     tiers = sorted(channel.tiers, key=lambda tier: (tier.tier_id != first_tier, tier.tier_id))
     rows = [
         [
             Button(
-                texts.tier_button(tier, channel.currency),
+                texts.tier_button(tier, channel.currency, (stars or {}).get(tier.tier_id)),
                 callback_data=buy_callback(channel.token, tier.tier_id),
             )
         ]
@@ -103,6 +119,16 @@ def _on_buy(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) ->
     return _buy(rt, query.from_user, chat_id, token, tier_id, f"buy-{query.id}", query.id)
 
 
+def _on_pay(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
+    token, tier_id, code = parts
+    rail = rail_of(code)
+    if rail is None:
+        rt.telegram.answer_callback_query(query.id, t(texts.BUTTON_GONE))
+        return "unknown button"
+    chat_id = query.message.chat.id if query.message else query.from_user.id
+    return _buy(rt, query.from_user, chat_id, token, tier_id, f"pay-{query.id}", query.id, rail)
+
+
 def _on_renew(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
     token, tier_id = parts
     chat_id = query.message.chat.id if query.message else query.from_user.id
@@ -112,6 +138,14 @@ def _on_renew(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) 
 
 def _on_join(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
     return membership.on_join(rt, query.from_user.id, parts[0], query.id)
+
+
+def _on_star_renewal(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
+    token, state = parts
+    if state not in ("on", "off"):
+        rt.telegram.answer_callback_query(query.id, t(texts.BUTTON_GONE))
+        return "unknown button"
+    return membership.on_star_renewal(rt, query.from_user.id, token, state == "on", query.id)
 
 
 def _on_subscriptions_page(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
@@ -126,6 +160,8 @@ def _on_subscriptions_page(query: TgCallbackQuery, parts: list[str], update_id: 
 # Button prefix → (number of parts, handler).
 CALLBACKS: dict[str, tuple[int, Callable[[TgCallbackQuery, list[str], int, Rt], str]]] = {
     CALLBACK_BUY: (2, _on_buy),
+    CALLBACK_PAY: (3, _on_pay),
+    CALLBACK_STAR_RENEWAL: (2, _on_star_renewal),
     CALLBACK_RENEW: (2, _on_renew),
     CALLBACK_JOIN: (1, _on_join),
     CALLBACK_SUBSCRIPTIONS_PAGE: (1, _on_subscriptions_page),
@@ -133,11 +169,22 @@ CALLBACKS: dict[str, tuple[int, Callable[[TgCallbackQuery, list[str], int, Rt], 
 
 
 def _buy(
-    rt: Rt, user: TgUser, chat_id: int, token: str, tier_id: str, task_key: str, query_id: str | None
+    rt: Rt,
+    user: TgUser,
+    chat_id: int,
+    token: str,
+    tier_id: str,
+    task_key: str,
+    query_id: str | None,
+    rail: PayRail | None = None,
 ) -> str:
+    """A tier chosen: when it can be paid in Stars too, the buyer picks how to pay (`rail` None);
+    then the invoice is queued. Prices are read here and again by create_invoice, never taken from
+    the button."""
     user_id = user.id
     channel = load_channel(rt.store, token)
-    if channel is None or channel.status is not ChannelStatus.ACTIVE or channel.tier(tier_id) is None:
+    tier = channel.tier(tier_id) if channel else None
+    if channel is None or channel.status is not ChannelStatus.ACTIVE or tier is None:
         if query_id:
             rt.telegram.answer_callback_query(query_id, t(texts.OFFER_CHANGED), alert=True)
         else:
@@ -145,6 +192,26 @@ def _buy(
                 chat_id, t(texts.UNKNOWN_OFFER if channel is None else texts.OFFER_CHANGED)
             )
         return "stale offer"
+    stars = stars_offered(channel, rt.settings.stars_usd_price, rt.settings.stars_enabled).get(tier_id)
+    if rail is PayRail.STARS and stars is None:
+        if query_id:
+            rt.telegram.answer_callback_query(query_id, t(texts.OFFER_CHANGED), alert=True)
+        return "stale offer (no Stars price)"
+    if rail is None and stars is not None:
+        if query_id:
+            rt.telegram.answer_callback_query(query_id)
+        keyboard = [
+            [Button(pay_stars_button(stars), callback_data=pay_callback(token, tier_id, PayRail.STARS))],
+            [
+                Button(
+                    pay_crypto_button(tier.price, channel.currency),
+                    callback_data=pay_callback(token, tier_id, PayRail.NOWPAYMENTS),
+                )
+            ],
+        ]
+        text = texts.rail_choice(channel.title, tier, channel.currency, stars, is_star_subscription(tier))
+        rt.telegram.send_message(chat_id, text, keyboard=keyboard)
+        return "payment choice shown"
     # The order id is chosen here, so a retried task or a re-delivered update reuses it.
     order_id = subscription_order_id(token, user_id, tier_id)
     payload = CreateInvoiceTask(
@@ -155,6 +222,7 @@ def _buy(
         kind=OrderKind.SUBSCRIPTION,
         tier_id=tier_id,
         buyer_name=display_name(user)[:80],
+        rail=rail or PayRail.NOWPAYMENTS,
     )
     if not enqueue_once(rt.tasks, Queue.CREATE_INVOICE, rt.settings.create_invoice_url, payload, task_key):
         log.info("task %s already queued", task_key)

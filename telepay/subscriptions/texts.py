@@ -25,11 +25,111 @@ def duration(days: int) -> str:
     return tn("{n} day", "{n} days", days)
 
 
-def tier_button(tier: Tier, currency: str) -> str:
+def tier_button(tier: Tier, currency: str, stars: int | None = None) -> str:
+    """A tier's button: its name, price (and Star price, when it can be paid in Stars) and length."""
+    if stars is not None:
+        return tier_button_with_stars(tier, currency, stars)
     price, length = money(tier.price, currency), duration(tier.days)
     if tier.label:
         return t("{label} · {price} · {duration}", label=tier.label, price=price, duration=length)
     return t("{price} · {duration}", price=price, duration=length)
+
+
+def tier_button_with_stars(tier: Tier, currency: str, stars: int) -> str:
+    price, length = money(tier.price, currency), duration(tier.days)
+    star_price = money(Decimal(stars), "XTR")
+    if tier.label:
+        return t(
+            "{label} · {price} or {stars} · {duration}",
+            label=tier.label,
+            price=price,
+            stars=star_price,
+            duration=length,
+        )
+    return t("{price} or {stars} · {duration}", price=price, stars=star_price, duration=length)
+
+
+def rail_choice(title: str, tier: Tier, currency: str, stars: int, star_subscription: bool) -> str:
+    what = tier.label or duration(tier.days)
+    if star_subscription:
+        return t(
+            "{title}, {what}: {price} or {stars}.\n\nHow would you like to pay? In Telegram Stars it is "
+            "a subscription that renews by itself every 30 days (cancel any time in /subscriptions); "
+            "in crypto you pay once.",
+            title=title,
+            what=what,
+            price=money(tier.price, currency),
+            stars=money(Decimal(stars), "XTR"),
+        )
+    return t(
+        "{title}, {what}: {price} or {stars}.\n\nHow would you like to pay?",
+        title=title,
+        what=what,
+        price=money(tier.price, currency),
+        stars=money(Decimal(stars), "XTR"),
+    )
+
+
+def star_pay_prompt(title: str, stars: int, days: int | None, subscription: bool) -> str:
+    price = money(Decimal(stars), "XTR")
+    if subscription:
+        return t(
+            "Your Star subscription is ready: {price} every 30 days for {title}.\n\n"
+            "Tap the button to pay in Telegram; it renews by itself until you cancel it in /subscriptions.",
+            price=price,
+            title=title,
+        )
+    if days:
+        return t(
+            "Your invoice is ready: {price} for {duration} of access to {title}. Tap Pay below it.",
+            price=price,
+            duration=duration(days),
+            title=title,
+        )
+    return t(
+        "Your invoice is ready: {price} for your donation to {title}. Tap Pay below it.",
+        price=price,
+        title=title,
+    )
+
+
+def star_renewed(title: str, until: datetime, stars: Decimal, renews_on: datetime | None) -> str:
+    """A Star subscription Telegram renewed by itself: the buyer did nothing, so say what happened."""
+    text = t(
+        "⭐ Your Star subscription to {title} renewed by itself: {price} for 30 more days. "
+        "Access until {until}.",
+        title=title,
+        price=money(stars, "XTR"),
+        until=when(until),
+    )
+    return f"{text}\n\n{star_renews_on(renews_on)}" if renews_on else text
+
+
+def star_renews_on(renews_on: datetime) -> str:
+    return t(
+        "It renews by itself on {date}; to stop that, use /subscriptions (you keep the days you paid for).",
+        date=when(renews_on),
+    )
+
+
+def owner_star_renewal_notice(buyer: str, title: str, stars: Decimal, until: datetime) -> str:
+    return t(
+        "⭐ Star subscription renewed for {title}\n{buyer} was charged {price} by Telegram for 30 more days.\n"
+        "Their access runs until {until}.",
+        title=title,
+        buyer=buyer,
+        price=money(stars, "XTR"),
+        until=when(until),
+    )
+
+
+def star_subscribe_button(stars: int) -> str:
+    return t("⭐ Subscribe for {price} a month", price=money(Decimal(stars), "XTR"))
+
+
+STARS_UNAVAILABLE = N_(
+    "Sorry, Telegram didn't take this Stars invoice, so nothing was charged. You can pay in crypto instead."
+)
 
 
 def offer(channel: ChannelDoc) -> str:
@@ -310,6 +410,16 @@ def reminder(title: str, until: datetime, now: datetime) -> str:
     )
 
 
+def star_reminder(title: str, until: datetime, stars: int) -> str:
+    return t(
+        "⏰ Your Star subscription to {title} renews by itself on {until} for {price}. "
+        "To stop it, use /subscriptions; you keep the days you paid for.",
+        title=title,
+        until=when(until),
+        price=money(Decimal(stars), "XTR"),
+    )
+
+
 def channel_moved(title: str, expires_at: datetime) -> str:
     return t(
         "📦 {title} has moved to a new private channel. Your access comes with it, until {until}: "
@@ -344,6 +454,39 @@ def subscription_line(title: str, until: datetime, active: bool) -> str:
     return t("• {title}: ended on {until}", title=listed_title(title), until=when(until))
 
 
+def renewal_on_line(period_end: datetime, stars: Decimal) -> str:
+    return t("  ⭐ renews by itself on {date} for {price}", date=when(period_end), price=money(stars, "XTR"))
+
+
+def renewal_off_line(period_end: datetime) -> str:
+    return t("  ⭐ auto-renewal is off; it ends on {date}", date=when(period_end))
+
+
+def renewal_off_button() -> str:
+    return t("Stop auto-renewal")
+
+
+def renewal_on_button() -> str:
+    return t("Turn auto-renewal back on")
+
+
+def renewal_stopped(title: str, until: datetime) -> str:
+    return t(
+        "Auto-renewal of {title} is off: Telegram won't charge you again. You keep your access until {until}.",
+        title=title,
+        until=when(until),
+    )
+
+
+def renewal_restarted(title: str, period_end: datetime) -> str:
+    return t(
+        "Auto-renewal of {title} is back on: Telegram renews it by itself on {date}.",
+        title=title,
+        date=when(period_end),
+    )
+
+
+RENEWAL_REFUSED = N_("Telegram didn't accept that change just now. Please try again in a minute.")
 SUBSCRIPTIONS_HEADER = N_("Your subscriptions:")
 NO_SUBSCRIPTIONS = N_("You have no subscriptions yet. Open a channel's link to see its offer.")
 JOIN_UNAVAILABLE = N_("I can't create a join link for this channel right now; its owner has been told.")

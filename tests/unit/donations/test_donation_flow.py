@@ -86,6 +86,10 @@ def test_a_donation_from_button_to_thanks() -> None:
     _press(store, session_id, "ok", "q4", queue)  # Telegram redelivered the confirm
     session = store.keypad_sessions.get(session_id)
     assert session is not None and session.status is KeypadStatus.CONFIRMED and session.amount_text == "12.5"
+    assert queue.created == []  # the donor first picks Stars or crypto
+    webhook = runtime(TelegramWebhookSettings, store)
+    webhook.replace(tasks=queue)
+    assert handle_update(updates.press(700, f"dpy:{session_id}:c", DONOR), webhook) == "donation invoice queued"
     [(_, _, invoice_task, _)] = queue.created
     assert isinstance(invoice_task, CreateInvoiceTask) and invoice_task.kind is OrderKind.DONATION
 

@@ -62,4 +62,4 @@ def test_the_keypad_speaks_the_donors_language_and_confirm_finds_its_amount_line
     assert done.outcome == "confirmed" and done.answer == "[ru] Preparing your invoice…"
     session = store.keypad_sessions.get(session_id)
     assert session is not None and session.status is KeypadStatus.CONFIRMED and session.amount_text == "25"
-    assert telegram.to(DONOR)[0].text.startswith("[ru] 💝 Donation of 25,00")
+    assert telegram.to(DONOR)[0].text.startswith("[ru] 💝 Donation to Night Owls Club: 25,00")  # Stars or crypto?

@@ -67,6 +67,9 @@ def test_the_buyer_reads_russian_and_the_owner_spanish_from_the_offer_to_the_rem
     ]
     assert "5,00" in offer.buttons()[0].text  # the amount as Russian writes it
     handle_update(speaking(updates.press(3, "buy:DemoChannel01:t1", BUYER), "ru-RU"), webhook)
+    choice = telegram.to(BUYER)[-1]  # Stars or crypto, in Russian
+    assert [b.text.split(" (")[0] for b in choice.buttons()] == ["[ru] ⭐ Pay with Stars", "[ru] Pay with crypto"]
+    handle_update(speaking(updates.press(4, "pay:DemoChannel01:t1:c", BUYER), "ru-RU"), webhook)
     assert telegram.answers[-1][1] == "[ru] Preparing your invoice…"
     [(_, _, task, _)] = tasks.created
     assert isinstance(task, CreateInvoiceTask)

@@ -53,8 +53,12 @@ def _buy(store: MemoryStore, update_id: int, tier: str = "t1") -> CreateInvoiceT
     assert "buy:DemoChannel01:t1" in telegram.sent[-1].callbacks()
     assert (
         handle_update(updates.press(update_id + 1, f"buy:DemoChannel01:{tier}", BUYER), rt)
-        == "invoice queued"
+        == "payment choice shown"
     )
+    choice = telegram.sent[-1]
+    assert choice.callbacks() == [f"pay:DemoChannel01:{tier}:s", f"pay:DemoChannel01:{tier}:c"]
+    assert "⭐" in choice.text and "$" in choice.text  # the price in Stars and in USD
+    assert handle_update(updates.press(update_id + 500, f"pay:DemoChannel01:{tier}:c", BUYER), rt) == "invoice queued"
     [(queue, _, payload, _)] = tasks.created
     assert queue == "create-invoice" and isinstance(payload, CreateInvoiceTask)
     return payload

@@ -1,0 +1,382 @@
+"""Telegram Stars, the second way to pay, into the same orders, subscriptions, ledger and events
+as a NowPayments payment.
+
+- `on_pre_checkout`: the buyer pressed Pay; answered at once (Telegram waits 10 seconds): yes only
+  if the order exists, is the buyer's, is unpaid and still costs what the channel asks now.
+- `apply_star_charge`: a `successful_payment` (or a charge reconciliation found in
+  `getStarTransactions`) settled as a finished IPN is: through `settlement.decide`, in one
+  transaction with the ledger entry (held until Telegram releases the Stars), the outbox event and
+  the charge's own record (`star_payments/<charge id>`), which makes a re-delivered update change
+  nothing. A renewal Telegram charged by itself (`is_recurring`, not `is_first_recurring`) is a
+  further payment of the subscription's first order: 30 more days, said so in the receipt.
+- `apply_star_refund`: a refund (the operator's `telepay payments refund`, or Telegram's
+  `refunded_payment`) takes the refunded payment's days off and reverses its ledger entry, once.
+- `on_paysupport`: `/paysupport`, which Telegram expects from bots that take Stars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from shared_schemas.config import SettlementSettings, StarsSettings, TelegramWebhookSettings
+from shared_schemas.documents import (
+    ChannelDoc,
+    ChannelStatus,
+    OrderDoc,
+    OrderStatus,
+    PaySupportDoc,
+    StarPaymentDoc,
+    StarRenewal,
+)
+from shared_schemas.ids import OrderKind, PayRail, parse_order_id, subscription_id
+from shared_schemas.names import ClaimPurpose
+from shared_schemas.nowpayments import Payment
+from shared_schemas.queries import SUBSCRIPTIONS_OF_USER
+from shared_schemas.telegram import TgMessage, TgPreCheckoutQuery, TgSuccessfulPayment
+from telepay.adapters.telegram_api import TelegramBadRequest
+from telepay.channels.lookup import load_channel
+from telepay.channels.star_prices import tier_in_stars
+from telepay.core.errors import Permanent
+from telepay.core.i18n import N_, listing, t
+from telepay.core.logs import get_logger
+from telepay.core.store import Tx
+from telepay.core.users import display_name, speaking_to
+from telepay.payments.ipn import flush_outbox, settle_payment
+from telepay.payments.settlement import Decision
+from telepay.runtime import Runtime
+
+log = get_logger("telepay.stars")
+
+XTR = "XTR"
+
+NOT_VALID = N_("This invoice is no longer valid. Open the offer again for a new one.")
+PAID_ALREADY = N_("This invoice is paid already. Open the offer again to buy more time.")
+PRICE_CHANGED = N_("The price changed since this invoice was made. Open the offer again for the new price.")
+PAUSED = N_("Sales of this channel are paused right now. Please try again later.")
+
+
+@dataclass(frozen=True)
+class StarCharge:
+    """One Telegram Stars payment: a `successful_payment`, or an incoming transaction of
+    `getStarTransactions` (whose id is the charge id)."""
+
+    charge_id: str
+    user_id: int
+    payload: str  # the order id
+    stars: int
+    recurring: bool = False
+    first_recurring: bool = False
+    expiration: datetime | None = None  # subscription_expiration_date
+    paid_at: datetime | None = None
+
+    @property
+    def is_renewal(self) -> bool:
+        return self.recurring and not self.first_recurring
+
+
+def charge_of(payment: TgSuccessfulPayment, user_id: int, date: int) -> StarCharge:
+    expiration = payment.subscription_expiration_date
+    return StarCharge(
+        charge_id=payment.telegram_payment_charge_id,
+        user_id=user_id,
+        payload=payment.invoice_payload,
+        stars=payment.total_amount,
+        recurring=payment.is_recurring,
+        first_recurring=payment.is_first_recurring,
+        expiration=datetime.fromtimestamp(expiration, UTC) if expiration else None,
+        paid_at=datetime.fromtimestamp(date, UTC) if date else None,
+    )
+
+
+def as_payment(charge: StarCharge, payout_usd: Decimal, status: str = "finished") -> Payment:
+    """The charge as the settlement decision reads a payment: paid in full, in XTR; what it is worth
+    to the owner is its USD value at `payout_usd` per Star (the ledger's settled amount)."""
+    stars = Decimal(charge.stars)
+    return Payment(
+        payment_id=charge.charge_id,
+        payment_status=status,
+        order_id=charge.payload,
+        price_amount=stars,
+        price_currency=XTR,
+        pay_amount=stars,
+        actually_paid=stars,
+        pay_currency=XTR.lower(),
+        outcome_amount=(stars * payout_usd).quantize(Decimal("0.0001")),
+        outcome_currency="usd",
+    )
+
+
+def _order(rt: Runtime[Any], payload: str) -> OrderDoc | None:
+    try:
+        parse_order_id(payload)
+    except ValueError:
+        return None
+    order = rt.store.orders.get(payload)
+    return order if order is not None and order.rail is PayRail.STARS else None
+
+
+# -- pre-checkout ------------------------------------------------------------------------------
+def checkout_refusal(rt: Runtime[StarsSettings], query: TgPreCheckoutQuery) -> str | None:
+    """Why this Pay press must be refused (a sentence for the buyer), or None to take the payment."""
+    order = _order(rt, query.invoice_payload)
+    if order is None or order.user_id != query.from_user.id or query.currency != XTR:
+        return t(NOT_VALID)
+    if order.status in (OrderStatus.SETTLED, OrderStatus.REFUNDED):
+        return t(PAID_ALREADY)
+    if order.status not in (OrderStatus.CREATING, OrderStatus.INVOICED):
+        return t(NOT_VALID)
+    if Decimal(query.total_amount) != order.price_amount:
+        return t(PRICE_CHANGED)
+    channel = load_channel(rt.store, order.channel_token)
+    if channel is None or channel.status is not ChannelStatus.ACTIVE:
+        return t(PAUSED)
+    if order.kind is OrderKind.SUBSCRIPTION:
+        tier = channel.tier(order.tier_id or "")
+        if tier is None or tier.days != order.days:
+            return t(NOT_VALID)
+        if tier_in_stars(tier, rt.settings.stars_usd_price) != query.total_amount:
+            return t(PRICE_CHANGED)
+    return None
+
+
+def on_pre_checkout(query: TgPreCheckoutQuery, rt: Runtime[TelegramWebhookSettings]) -> str:
+    refusal = checkout_refusal(rt, query)
+    try:
+        rt.telegram.answer_pre_checkout_query(query.id, refusal is None, refusal)
+    except TelegramBadRequest as error:  # too late (Telegram waited 10 s): the buyer was told
+        log.warning("pre-checkout answer refused: %s", error, extra={"order_id": query.invoice_payload})
+        return "pre-checkout answered too late"
+    return "pre-checkout accepted" if refusal is None else f"pre-checkout refused: {refusal}"
+
+
+# -- settling a charge ---------------------------------------------------------------------------
+def apply_star_charge(rt: Runtime[SettlementSettings], charge: StarCharge, source: str) -> str:
+    """Settle one Stars charge, once: a re-delivered update, or reconciliation finding a charge its
+    update already applied, changes nothing. The event is published at once (a failed publish
+    stays in the outbox for the every-minute sweep)."""
+    settings = _stars_settings(rt)
+    ids = {"order_id": charge.payload, "user_id": charge.user_id}
+    order = _order(rt, charge.payload)
+    if rt.store.star_payments.get(charge.charge_id) is not None:
+        return "duplicate (done)"
+    if order is None or order.user_id != charge.user_id:
+        log.error("a Stars payment for no TelePay order: refund it", extra=ids)
+        return "unknown order"
+    now = rt.clock.now()
+    paid_at = charge.paid_at or now
+    held_until = paid_at + timedelta(days=settings.stars_hold_days)
+    payment = as_payment(charge, settings.stars_payout_usd)
+
+    def adjust(current: OrderDoc, decision: Decision) -> Decision:
+        return _with_renewal(current, charge, decision)
+
+    def also(tx: Tx, current: OrderDoc, decision: Decision) -> None:
+        record = StarPaymentDoc(
+            charge_id=charge.charge_id,
+            order_id=current.order_id,
+            user_id=charge.user_id,
+            channel_token=current.channel_token,
+            kind=current.kind,
+            stars=charge.stars,
+            recurring=charge.recurring,
+            subscription_expiration_date=charge.expiration,
+            outcome=decision.outcome,
+            source=source,
+            paid_at=paid_at,
+        )
+        tx.set(rt.store.star_payments, charge.charge_id, record)
+
+    with rt.claims.hold(ClaimPurpose.STAR_PAYMENT, charge.charge_id, lease=timedelta(seconds=30)) as claim:
+        if claim.done_before:
+            return "duplicate (done)"
+        outcome, _ = settle_payment(
+            rt,
+            order.order_id,
+            payment,
+            loaded=order,
+            claim=claim,
+            held_until=held_until,
+            adjust=adjust,
+            also=also,
+        )
+    flush_outbox(rt, order.order_id)
+    log.info("Stars charge (%s): %s", source, outcome, extra=ids)
+    return outcome
+
+
+def _with_renewal(order: OrderDoc, charge: StarCharge, decision: Decision) -> Decision:
+    """A Star subscription's payment also records the subscription Telegram renews (its first
+    charge, its price, when it charges next), and its event says whether Telegram renewed it."""
+    if decision.event is not None:
+        data = decision.event.envelope["data"]
+        assert isinstance(data, dict)
+        data |= {
+            "rail": PayRail.STARS.value,
+            "renewed_by_telegram": charge.is_renewal,
+            "renews_on": charge.expiration.isoformat()
+            if charge.expiration and order.star_subscription
+            else None,
+        }
+    sub = decision.subscription
+    if (
+        sub is None
+        or not order.star_subscription
+        or charge.expiration is None
+        or "refund" in decision.outcome
+    ):
+        return decision
+    first = sub.star_renewal.charge_id if charge.is_renewal and sub.star_renewal else charge.charge_id
+    renewal = StarRenewal(
+        charge_id=first, order_id=order.order_id, stars=charge.stars, period_end=charge.expiration
+    )
+    return replace(decision, subscription=sub.model_copy(update={"star_renewal": renewal}))
+
+
+# -- refunds ---------------------------------------------------------------------------------------
+def apply_star_refund(rt: Runtime[SettlementSettings], charge_id: str, source: str) -> str:
+    """What a refunded Stars payment bought ends (its days come off, its ledger entry is reversed
+    or offset), once; buyer and owner are told by notify, from the event."""
+    record = rt.store.star_payments.get(charge_id)
+    if record is None:
+        return "unknown charge"
+    if record.refunded_at is not None:
+        return "already refunded"
+    charge = StarCharge(charge_id, record.user_id, record.order_id, record.stars, record.recurring)
+    payment = as_payment(charge, _stars_settings(rt).stars_payout_usd, status="refunded")
+    now = rt.clock.now()
+
+    def also(tx: Tx, current: OrderDoc, decision: Decision) -> None:
+        tx.update(rt.store.star_payments, charge_id, {"refunded_at": now, "refund_source": source})
+
+    def adjust(current: OrderDoc, decision: Decision) -> Decision:
+        if decision.event is not None:
+            data = decision.event.envelope["data"]
+            assert isinstance(data, dict)
+            data["rail"] = PayRail.STARS.value
+        sub = decision.subscription
+        if sub is not None and sub.star_renewal is not None:  # a refunded subscription is not renewed
+            renewal = sub.star_renewal.model_copy(update={"canceled": True})
+            return replace(decision, subscription=sub.model_copy(update={"star_renewal": renewal}))
+        return decision
+
+    with rt.claims.hold(
+        ClaimPurpose.STAR_PAYMENT, f"{charge_id}:refund", lease=timedelta(seconds=30)
+    ) as claim:
+        if claim.done_before:
+            return "already refunded"
+        outcome, _ = settle_payment(rt, record.order_id, payment, claim=claim, adjust=adjust, also=also)
+    flush_outbox(rt, record.order_id)
+    log.info("Stars refund (%s): %s", source, outcome, extra={"order_id": record.order_id})
+    return outcome
+
+
+def refund_star_payment(rt: Runtime[Any], charge_id: str, operator: str) -> str:
+    """The operator's refund: Telegram gives the buyer their Stars back, then the refund is applied
+    (a Star subscription's renewal is stopped too)."""
+    record = rt.store.star_payments.get(charge_id)
+    if record is None:
+        raise Permanent(f"no Stars payment {charge_id}")
+    if record.refunded_at is not None:
+        return "already refunded"
+    try:
+        rt.telegram.refund_star_payment(record.user_id, charge_id)
+    except TelegramBadRequest as error:
+        if "CHARGE_ALREADY_REFUNDED" not in str(error):
+            raise
+    sub_renewal = _renewal_of(rt, record)
+    if sub_renewal is not None:
+        try:
+            rt.telegram.edit_user_star_subscription(record.user_id, sub_renewal, True)
+        except TelegramBadRequest as error:  # ended already, or Telegram cancelled it with the refund
+            log.info("renewal not cancelled: %s", error, extra={"order_id": record.order_id})
+    return apply_star_refund(rt, charge_id, f"operator {operator}")
+
+
+def _renewal_of(rt: Runtime[Any], record: StarPaymentDoc) -> str | None:
+    sub = rt.store.subscriptions.get(subscription_id(record.channel_token, record.user_id))
+    renewal = sub.star_renewal if sub else None
+    if renewal is None or renewal.canceled or renewal.order_id != record.order_id:
+        return None
+    return renewal.charge_id
+
+
+def on_successful_payment(message: TgMessage, rt: Runtime[TelegramWebhookSettings]) -> str:
+    assert message.successful_payment is not None and message.from_user is not None
+    charge = charge_of(message.successful_payment, message.from_user.id, message.date)
+    return apply_star_charge(rt, charge, "update")
+
+
+def on_refunded_payment(message: TgMessage, rt: Runtime[TelegramWebhookSettings]) -> str:
+    assert message.refunded_payment is not None
+    return apply_star_refund(rt, message.refunded_payment.telegram_payment_charge_id, "telegram")
+
+
+# -- /paysupport -------------------------------------------------------------------------------------
+def on_paysupport(message: TgMessage, rt: Runtime[TelegramWebhookSettings], update_id: int) -> str:
+    """`/paysupport [what happened]`: recorded for the operator; what the buyer wrote is passed to
+    the owners of the channels they paid for; the buyer is told who was told and how refunds work."""
+    assert message.from_user is not None
+    user = message.from_user
+    channels: list[ChannelDoc] = []
+    for page in rt.store.subscriptions.pages(SUBSCRIPTIONS_OF_USER, user_id=user.id):
+        for stored in page:
+            channel = load_channel(rt.store, stored.doc.channel_token)
+            if channel is not None and len(channels) < 10:
+                channels.append(channel)
+    text = (message.text or "").partition(" ")[2].strip()[:1000]
+    rt.store.pay_support.set(
+        f"{user.id}-{update_id}",
+        PaySupportDoc(
+            user_id=user.id, text=text, channel_tokens=[c.token for c in channels], at=rt.clock.now()
+        ),
+    )
+    if not text:
+        rt.telegram.send_message(message.chat.id, t(PAYSUPPORT_HOW))
+        return "pay support explained"
+    told = []
+    for channel in channels:
+        try:
+            with speaking_to(rt.store, channel.owner_user_id):
+                rt.telegram.send_message(
+                    channel.owner_user_id,
+                    t(
+                        "🧾 {name} (user {user_id}), a subscriber of {title}, asks for help with a payment:\n\n{text}",
+                        name=display_name(user),
+                        user_id=user.id,
+                        title=channel.title,
+                        text=text,
+                    ),
+                )
+            told.append(channel.title)
+        except Permanent:  # the owner blocked the bot: the operator still has the request
+            continue
+    answer = (
+        t(
+            "🧾 Thank you. I passed your message to the owner of {titles}; the operator has it too. "
+            "Refunds of Telegram Stars are made by the operator.",
+            titles=listing(told),
+        )
+        if told
+        else t(
+            "🧾 Thank you. The operator has your message and will answer here. "
+            "Refunds of Telegram Stars are made by the operator."
+        )
+    )
+    rt.telegram.send_message(message.chat.id, answer)
+    return f"pay support: {len(told)} owner(s) told"
+
+
+PAYSUPPORT_HOW = N_(
+    "🧾 Payment support: send /paysupport followed by what happened (the channel, the date and the "
+    "amount help), e.g. /paysupport I paid ⭐250 for Morning Notes but cannot join. I pass it to the "
+    "channel's owner and to TelePay's operator."
+)
+
+
+def _stars_settings(rt: Runtime[Any]) -> StarsSettings:
+    settings = rt.settings
+    assert isinstance(settings, StarsSettings), "Stars need StarsSettings"
+    return settings
