@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,7 +12,7 @@ from typing import Any
 
 import click
 
-from operator_cli import channel_file, failed_tasks, support
+from operator_cli import channel_file, failed_tasks, refunds, support
 from operator_cli import webhook as telegram_webhook
 from operator_cli.context import Operator
 from operator_cli.output import Failed, emit, fields, plain, table
@@ -391,6 +392,33 @@ def payouts_retry(op: Operator, payout_id: str) -> None:
     if outcome == "unknown payout":
         raise Failed(f"no payout {payout_id}")
     emit(op.as_json, {"payout": payout_id, "outcome": outcome}, lambda: f"{payout_id}: {outcome}")
+
+
+# -- payments --------------------------------------------------------------------------------------
+@cli.group()
+def payments() -> None:
+    """Buyers' payments: refunds of Telegram Stars."""
+
+
+@payments.command("refund")
+@click.argument("order_or_charge_id")
+@click.option("--reason", required=True, help="Why: the support case, recorded on the charge.")
+@pass_op
+def payments_refund(op: Operator, order_or_charge_id: str, reason: str) -> None:
+    """Give a buyer their Telegram Stars back: ORDER_OR_CHARGE_ID is the order paid in Stars, or
+    Telegram's charge id (a renewed Star subscription: the charge of the period to refund). The days
+    it bought come off and the owner's earnings from it are taken back; buyer and owner are told.
+    Crypto is refunded in NowPayments' dashboard, not here."""
+    done = refunds.refund(op, order_or_charge_id, reason)
+    emit(
+        op.as_json,
+        dataclasses.asdict(done),
+        lambda: (
+            f"{done.outcome}: ⭐{done.stars} back to user {done.user_id} (charge {done.charge_id}"
+            + (f", order {done.order_id}" if done.order_id else "")
+            + f"); recorded as operator {done.operator}: {done.reason}"
+        ),
+    )
 
 
 # -- users -----------------------------------------------------------------------------------------
