@@ -11,17 +11,22 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+from pydantic import SecretStr
 
 from operator_cli.output import Failed
+from shared_schemas.config import CommonSettings
 from telepay.core.clock import Clock, system_clock
 
 if TYPE_CHECKING:
     from telepay.adapters.nowpayments_api import NowPaymentsApi
     from telepay.adapters.tasks_queue import TaskQueue
     from telepay.core.store import Store
+    from telepay.runtime import Runtime
+
+S = TypeVar("S", bound=CommonSettings)
 
 
 @dataclass
@@ -35,6 +40,7 @@ class Operator:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     http_transport: httpx.BaseTransport | None = None  # tests: a MockTransport
     tasks_: TaskQueue | None = None
+    adapters_: dict[str, Any] = field(default_factory=dict)  # tests: fakes for `runtime` (telegram, ...)
 
     @classmethod
     def from_endpoints(cls, path: Path) -> Operator:
@@ -115,6 +121,26 @@ class Operator:
 
         base = self.setting("NOWPAYMENTS_API_BASE_URL", "nowpayments_api", "https://api.nowpayments.io")
         return NowPaymentsApi(base, key, timeout=10.0)
+
+    def runtime(self, settings_class: type[S], **given: Any) -> Runtime[S]:
+        """A function's runtime for a command that does what a function does (e.g. a refund): this
+        store and clock, the bot token and Telegram's URL from the stack or the environment, the
+        class's defaults otherwise, `given` over them. Only what the command uses is read."""
+        from telepay.runtime import Runtime
+
+        values = {
+            name: info.default for name, info in settings_class.model_fields.items() if not info.is_required()
+        }
+        values |= {"google_cloud_project": self.project}
+        if "telegram_bot_token" in settings_class.model_fields:
+            values["telegram_bot_token"] = SecretStr(self.setting("TELEGRAM_BOT_TOKEN", "telegram_bot_token"))
+            values["telegram_api_base_url"] = self.setting(
+                "TELEGRAM_API_BASE_URL", "telegram_api", "https://api.telegram.org"
+            )
+        settings: S = settings_class.model_construct(**(values | given))  # type: ignore[assignment]
+        rt: Runtime[S] = Runtime(settings, clock=self.clock, store=self.store)
+        rt.replace(**self.adapters_)
+        return rt
 
     def who(self) -> str:
         """Who runs a support action: `--operator`, TELEPAY_OPERATOR, the gcloud account, the OS user."""

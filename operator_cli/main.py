@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,16 +12,17 @@ from typing import Any
 
 import click
 
-from operator_cli import channel_file, failed_tasks, support
+from operator_cli import channel_file, failed_tasks, refunds, support
 from operator_cli import webhook as telegram_webhook
 from operator_cli.context import Operator
 from operator_cli.output import Failed, emit, fields, plain, table
 from shared_schemas.config import MissingSettingError
-from shared_schemas.documents import ChannelDoc, PayoutDoc
+from shared_schemas.documents import ChannelDoc, EntryState, PayoutDoc
 from shared_schemas.queries import (
     ALL_CHANNELS,
     FAILED_TASKS_BY_TIME,
     FAILED_UPDATES_BY_TIME,
+    LEDGER_OF_CHANNEL,
     ORDERS_OF_USER,
     SUBSCRIPTIONS_OF_USER,
     SUPPORT_ACTIONS_OF_USER,
@@ -33,6 +35,7 @@ from telepay.core.errors import TelePayError
 from telepay.core.users import speaking_to
 from telepay.owners import texts as owner_texts
 from telepay.owners import wallet_change
+from telepay.payouts import ledger
 from telepay.payouts.balance import list_payouts, retry_payout, show_payout
 from telepay.subscriptions.membership import move_members
 
@@ -306,25 +309,51 @@ def _held_because(channel: ChannelDoc, now: datetime) -> list[str]:
     return reasons
 
 
+def _stars_held(op: Operator, token: str, owner: int, now: datetime) -> dict[str, Any] | None:
+    """A channel's Stars earnings still held by Telegram (not paid out before `held_until`)."""
+    entries = [
+        stored.doc
+        for page in op.store.ledger.pages(
+            LEDGER_OF_CHANNEL, channel_token=token, state=EntryState.AVAILABLE.value
+        )
+        for stored in page
+    ]
+    earned = ledger.balance(entries, now).stars
+    if not earned.held or earned.held_first_until is None or earned.held_last_until is None:
+        return None
+    first, last = (f"{moment:%-d %B %Y}" for moment in (earned.held_first_until, earned.held_last_until))
+    return {
+        "channel": token,
+        "owner": owner,
+        "Stars earnings": f"⭐{earned.held.normalize():f} (≈ ${earned.held_usd.quantize(Decimal('0.01'))})",
+        "held until": first if first == last else f"{first} to {last}",
+    }
+
+
 @payouts.command("list")
 @pass_op
 def payouts_list(op: Operator) -> None:
     """Open payouts (not finished or failed), the next due first; then channels whose payouts are
-    held, and why (`--json`: the open payouts)."""
+    held, and why; then the Stars earnings Telegram still holds, per channel, and until when
+    (`--json`: the open payouts)."""
     found = list_payouts(op.store)
     rows = [_payout_row(p) for p in found]
     now = op.clock.now()
+    channels = [stored.doc for page in op.store.channels.pages(ALL_CHANNELS) for stored in page]
     held = [
         {"channel": c.token, "owner": c.owner_user_id, "held because": reason}
-        for page in op.store.channels.pages(ALL_CHANNELS)
-        for c in (s.doc for s in page)
+        for c in channels
         for reason in _held_because(c, now)
     ]
+    stars = [row for c in channels if (row := _stars_held(op, c.token, c.owner_user_id, now))]
 
     def human() -> str:
         text = table(rows, list(rows[0]) if rows else []) or "no open payouts"
         if held:
             text += "\n\nchannels whose payouts are held:\n" + table(held, list(held[0]))
+        if stars:
+            text += "\n\nStars earnings Telegram still holds (paid out as each hold ends):\n"
+            text += table(stars, list(stars[0]))
         return text
 
     emit(op.as_json, found, human)
@@ -363,6 +392,33 @@ def payouts_retry(op: Operator, payout_id: str) -> None:
     if outcome == "unknown payout":
         raise Failed(f"no payout {payout_id}")
     emit(op.as_json, {"payout": payout_id, "outcome": outcome}, lambda: f"{payout_id}: {outcome}")
+
+
+# -- payments --------------------------------------------------------------------------------------
+@cli.group()
+def payments() -> None:
+    """Buyers' payments: refunds of Telegram Stars."""
+
+
+@payments.command("refund")
+@click.argument("order_or_charge_id")
+@click.option("--reason", required=True, help="Why: the support case, recorded on the charge.")
+@pass_op
+def payments_refund(op: Operator, order_or_charge_id: str, reason: str) -> None:
+    """Give a buyer their Telegram Stars back: ORDER_OR_CHARGE_ID is the order paid in Stars, or
+    Telegram's charge id (a renewed Star subscription: the charge of the period to refund). The days
+    it bought come off and the owner's earnings from it are taken back; buyer and owner are told.
+    Crypto is refunded in NowPayments' dashboard, not here."""
+    done = refunds.refund(op, order_or_charge_id, reason)
+    emit(
+        op.as_json,
+        dataclasses.asdict(done),
+        lambda: (
+            f"{done.outcome}: ⭐{done.stars} back to user {done.user_id} (charge {done.charge_id}"
+            + (f", order {done.order_id}" if done.order_id else "")
+            + f"); recorded as operator {done.operator}: {done.reason}"
+        ),
+    )
 
 
 # -- users -----------------------------------------------------------------------------------------

@@ -444,10 +444,13 @@ class ClaimDoc(Document):
 
 
 class UnknownIpnDoc(Document):
+    """A payment notice matching no order: an IPN, a payout IPN, or a Telegram Star transaction
+    reconciliation found for no TelePay order (`stars-<transaction id>`)."""
+
     collection: ClassVar[Collection] = Collection.UNKNOWN_IPNS
-    written_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER,)
-    read_by: ClassVar[tuple[Function, ...]] = ()
-    doc_id_is: ClassVar[str] = "`<payment id>-<status>`"
+    written_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.EXPIRE_SUBSCRIPTIONS,)
+    doc_id_is: ClassVar[str] = "`<payment id>-<status>`, `payout-<id>-<status>`, `stars-<transaction id>`"
     ttl_field: ClassVar[str | None] = "expire_at"
 
     received_at: datetime
@@ -851,6 +854,26 @@ class StarPaymentDoc(Document):
     refund_source: str | None = Field(
         default=None, description="`operator <who>`, `telegram` (refunded_payment) or `reconciliation`."
     )
+    refund_reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Why an operator refunded it (`telepay payments refund --reason`).",
+    )
+
+
+class ReconcileStateDoc(Document):
+    """Where reconciliation's reading of an outside record stands between runs: `stars`, the count of
+    the bot's Telegram Star transactions (`getStarTransactions`, chronological) already compared with
+    `star_payments`. Each run re-reads `STARS_REREAD_MARGIN` before it, so a transaction Telegram
+    listed late is not missed."""
+
+    collection: ClassVar[Collection] = Collection.RECONCILE_STATE
+    written_by: ClassVar[tuple[Function, ...]] = (Function.EXPIRE_SUBSCRIPTIONS,)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.EXPIRE_SUBSCRIPTIONS,)
+    doc_id_is: ClassVar[str] = "what is read: `stars`"
+
+    offset: int = Field(default=0, ge=0, description="Transactions compared so far (the next run's offset).")
+    updated_at: datetime
 
 
 class PaySupportDoc(Document):
@@ -888,6 +911,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     SupportActionDoc,
     StarPaymentDoc,
     PaySupportDoc,
+    ReconcileStateDoc,
 )
 
 

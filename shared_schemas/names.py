@@ -112,6 +112,7 @@ class Collection(StrEnum):
     CHAT_OFFERS = "chat_offers"
     STAR_PAYMENTS = "star_payments"
     PAY_SUPPORT = "pay_support"
+    RECONCILE_STATE = "reconcile_state"
 
 
 class ClaimPurpose(StrEnum):

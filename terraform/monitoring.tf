@@ -205,7 +205,7 @@ locals {
       metric        = google_logging_metric.reconciliation_discrepancies.name
       duration      = "0s"
       group_by      = []
-      documentation = "Orders, subscriptions and channel membership disagree. The run's `${local.reconciliation.message}` log line has the counts."
+      documentation = "Orders, subscriptions, channel membership or Telegram Stars disagree. The run's `${local.reconciliation.message}` log line has the counts: `stars_settled_late` (a Stars payment whose update was lost, now settled), `stars_refunds_applied` (a Stars refund whose update was lost, now applied), `stars_unknown` (a Stars payment for no TelePay order: in `unknown_ipns` as `stars-<id>`; refund it with `telepay payments refund <id> --reason ...`)."
     }
     payouts_failed = {
       display_name  = "TelePay: a payout failed or needs the operator"

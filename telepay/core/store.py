@@ -43,6 +43,7 @@ from shared_schemas.documents import (
     OutboxDoc,
     PayoutDoc,
     PaySupportDoc,
+    ReconcileStateDoc,
     StarPaymentDoc,
     SubscriptionDoc,
     SupportActionDoc,
@@ -182,6 +183,7 @@ REPOSITORIES: dict[str, type[Document]] = {
     "chat_offers": ChatOfferDoc,
     "star_payments": StarPaymentDoc,
     "pay_support": PaySupportDoc,
+    "reconcile_state": ReconcileStateDoc,
 }
 
 
@@ -207,6 +209,7 @@ class Store(ABC):
     chat_offers: Repository[ChatOfferDoc]
     star_payments: Repository[StarPaymentDoc]
     pay_support: Repository[PaySupportDoc]
+    reconcile_state: Repository[ReconcileStateDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

@@ -174,6 +174,9 @@ APP_TEXTS = (
     N_("pending"),
     N_("History"),
     N_("No payout sent yet."),
+    N_("Stars earnings: {stars} (≈ {usd}), held until {day}"),
+    N_("Stars earnings: {stars} (≈ {usd}), held until {first} to {last}"),
+    N_("Stars released: {stars} (≈ {usd}), counted above"),
     N_("reserved"),
     N_("created"),
     N_("verified"),
@@ -339,9 +342,13 @@ def subscribers_csv(rt: Rt, channel: ChannelDoc) -> Reply:
 
 
 def payouts(rt: Rt, owner_id: int) -> dict[str, Any]:
-    balance = owner_balance(rt.store, owner_id)
-    history = payout_history(rt.store, owner_id)
+    """The balance (available, pending, paid), Stars Telegram still holds apart (`stars`: net Stars,
+    their USD value, the first and last hold's end; and those released, counted in the balance),
+    the wallet holds and the payout history."""
     now = rt.clock.now()
+    balance = owner_balance(rt.store, owner_id, now)
+    history = payout_history(rt.store, owner_id)
+    earned = balance.stars
     held = [
         {"token": c.token, "title": c.title, "until": until.isoformat(), "why": "wallet changed"}
         for c in admins.owned(rt.store, owner_id)
@@ -352,6 +359,14 @@ def payouts(rt: Rt, owner_id: int) -> dict[str, Any]:
         "available": {k: _money(v) for k, v in balance.available.items()},
         "pending": {k: _money(v) for k, v in balance.reserved.items()},
         "paid": {k: _money(v) for k, v in balance.paid.items()},
+        "stars": {
+            "held": f"{earned.held.normalize():f}",
+            "held_usd": _money(earned.held_usd),
+            "held_first_until": earned.held_first_until.isoformat() if earned.held_first_until else None,
+            "held_last_until": earned.held_last_until.isoformat() if earned.held_last_until else None,
+            "released": f"{earned.released.normalize():f}",
+            "released_usd": _money(earned.released_usd),
+        },
         "history": [
             {
                 "payout_id": p.payout_id,

@@ -471,9 +471,9 @@ def _payouts(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
     if not owned:
         rt.telegram.send_message(chat_id, t(say.NO_CHANNELS))
         return "no channels"
-    owed = owner_balance(rt.store, user_id)
-    history = payout_history(rt.store, user_id, limit=5)
     now = rt.clock.now()
+    owed = owner_balance(rt.store, user_id, now)
+    history = payout_history(rt.store, user_id, limit=5)
     held = [
         say.payouts_held(c.title, until)
         for c in owned

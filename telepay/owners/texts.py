@@ -11,7 +11,7 @@ from decimal import Decimal
 from shared_schemas.documents import ChannelDoc, ChannelStatus, PayoutDoc, PayoutState
 from telepay.channels.paging import listed_title
 from telepay.core.i18n import N_, day, listing, money, number, t, tn, when
-from telepay.payouts.ledger import Balance
+from telepay.payouts.ledger import Balance, StarsEarnings
 from telepay.subscriptions.texts import duration
 
 
@@ -388,6 +388,7 @@ def payouts(owed: Balance, history: Sequence[PayoutDoc]) -> str:
         t("In a payout now: {amounts}", amounts=_amounts(owed.reserved)),
         t("Paid so far: {amounts}", amounts=_amounts(owed.paid)),
     ]
+    lines += stars_earnings(owed.stars)
     if history:
         lines.append("")
         lines.append(t("Last payouts:"))
@@ -400,6 +401,45 @@ def payouts(owed: Balance, history: Sequence[PayoutDoc]) -> str:
             else:
                 lines.append(t("• {day}: {amount} — {state}", state=t(PAYOUT_STATES[payout.state]), **values))
     return "\n".join(lines)
+
+
+def stars(amount: Decimal) -> str:
+    """`⭐250`: Telegram Stars, with the language's digits."""
+    return "⭐" + number(amount.normalize())
+
+
+def stars_earnings(earned: StarsEarnings) -> list[str]:
+    """Stars apart from the balance: those Telegram still holds (paid out once the hold ends) and
+    those released (already in the amounts above, in USD). Nothing when there were no Stars."""
+    lines = []
+    if earned.held and earned.held_first_until and earned.held_last_until:
+        values = {"stars": stars(earned.held), "usd": money(earned.held_usd, "USD")}
+        if earned.held_first_until.date() == earned.held_last_until.date():
+            lines.append(
+                t(
+                    "Stars earnings: {stars} (≈ {usd}), held until {day}",
+                    day=day(earned.held_last_until),
+                    **values,
+                )
+            )
+        else:
+            lines.append(
+                t(
+                    "Stars earnings: {stars} (≈ {usd}), held until {first} to {last}",
+                    first=day(earned.held_first_until),
+                    last=day(earned.held_last_until),
+                    **values,
+                )
+            )
+    if earned.released:
+        lines.append(
+            t(
+                "Stars released: {stars} (≈ {usd}), counted above",
+                stars=stars(earned.released),
+                usd=money(earned.released_usd, "USD"),
+            )
+        )
+    return lines
 
 
 def transferred_to_you(title: str, wallet_cleared: bool) -> str:

@@ -14,6 +14,17 @@ what the event-driven paths left undone and does it, so money and access are nev
    lost its rights) get it now.
 5. Members still in a channel well past their end (a removal that was never scheduled) are made due,
    so the expiry sweep removes them.
+6. Telegram Stars (`_stars`): the bot's Star transactions (`getStarTransactions`, read from the
+   offset stored in `reconcile_state/stars`, re-reading `STARS_REREAD_MARGIN` before it) are
+   compared with `star_payments`. A payment from a user with no record (its `successful_payment`
+   update was lost) is settled from its invoice payload, as the update would have
+   (`stars_settled_late`); a refund to a user whose record is not refunded (Telegram's
+   `refunded_payment` update was lost, or an operator's refund stopped half way) is applied
+   (`stars_refunds_applied`); a payment whose payload is no TelePay order is kept in
+   `unknown_ipns` as `stars-<transaction id>` (`stars_unknown`: refund it by hand). A transaction
+   younger than `STARS_GRACE` is left for the next run (its update may be in flight). Telegram down
+   or a step failing is counted (`stars_unread`) and the offset stays where it failed, never failing
+   the run.
 
 Each run logs one line, `RECONCILIATION_SUMMARY_MESSAGE`, with every count and the number of
 discrepancies found; Terraform alerts on a non-zero count.
@@ -21,10 +32,19 @@ discrepancies found; Terraform alerts on a non-zero count.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shared_schemas.config import ExpireSubscriptionsSettings
-from shared_schemas.documents import OUTBOX_PUBLISHED_RETENTION, OrderStatus, SubscriptionStatus
+from shared_schemas.documents import (
+    OUTBOX_PUBLISHED_RETENTION,
+    OrderStatus,
+    ReconcileStateDoc,
+    SubscriptionStatus,
+    UnknownIpnDoc,
+)
+from shared_schemas.ids import PayRail
 from shared_schemas.names import (
     RECONCILIATION_DISCREPANCIES_FIELD,
     RECONCILIATION_SUMMARY_MESSAGE,
@@ -40,10 +60,11 @@ from shared_schemas.queries import (
 from telepay.adapters.nowpayments_api import NowPaymentsRejected
 from telepay.adapters.telegram_api import TelegramForbidden
 from telepay.channels.lookup import load_channel
-from telepay.core.errors import ClaimBusy, Transient
+from telepay.core.errors import ClaimBusy, TelePayError, Transient
 from telepay.core.logs import get_logger
 from telepay.core.users import mark_blocked
 from telepay.payments.ipn import apply_payment, flush_outbox, publish_event
+from telepay.payments.stars import StarCharge, apply_star_charge, apply_star_refund
 from telepay.runtime import Runtime
 from telepay.subscriptions.access import Paid, deliver_access
 
@@ -55,6 +76,11 @@ EVENT_MAX_REDELIVERIES = 5  # published again this often without notify handling
 ACCESS_GRACE = timedelta(minutes=2)  # notify sends access within seconds of settling
 REMOVAL_GRACE = timedelta(minutes=10)  # the sweep removes within a minute or two of the end
 PAGE = 200
+STARS_STATE = "stars"  # reconcile_state/stars
+STARS_PAGE = 100  # getStarTransactions takes at most 100 a call
+STARS_REREAD_MARGIN = 100  # transactions before the stored offset read again each run
+STARS_GRACE = timedelta(minutes=5)  # younger: its update may still be on its way
+STARS_MAX_PAGES = 50  # a run reads at most this many pages; the next run goes on
 
 
 def reconcile(rt: Rt, scheduled: str) -> dict[str, int]:
@@ -82,12 +108,18 @@ DISCREPANCIES = (
     "access_resent",
     "access_still_pending",
     "removals_scheduled",
+    "stars_settled_late",
+    "stars_refunds_applied",
+    "stars_unknown",
 )
 
 
 def _reconcile(rt: Rt) -> dict[str, int]:
-    counts = dict.fromkeys(("rechecked", "paid_but_not_granted_over_10_min", *DISCREPANCIES), 0)
+    counts = dict.fromkeys(
+        ("rechecked", "paid_but_not_granted_over_10_min", "stars_read", "stars_unread", *DISCREPANCIES), 0
+    )
     _recheck_orders(rt, counts)
+    _stars(rt, counts)
     _outbox(rt, counts)
     _unhandled_events(rt, counts)
     _pending_access(rt, counts)
@@ -229,3 +261,140 @@ def _members_past_end(rt: Rt, counts: dict[str, int]) -> None:
                     continue  # removed, or the sweep has it in hand
                 rt.store.subscriptions.update(stored.id, {"next_action_at": now})
                 counts["removals_scheduled"] += 1
+
+
+# -- Telegram Stars --------------------------------------------------------------------------------
+def _stars(rt: Rt, counts: dict[str, int]) -> None:
+    """Compare the bot's Star transactions since the stored offset (less the margin) with
+    `star_payments`; the offset moves to the first transaction not yet judged."""
+    now = rt.clock.now()
+    state = rt.store.reconcile_state.get(STARS_STATE)
+    stored = state.offset if state else 0
+    start = offset = max(0, stored - STARS_REREAD_MARGIN)
+    done = False
+    for _ in range(STARS_MAX_PAGES):
+        try:
+            page = rt.telegram.get_star_transactions(offset, STARS_PAGE)
+        except TelePayError as error:
+            counts["stars_unread"] += 1
+            log.warning("Star transactions not read: %s", error)
+            break
+        for transaction in page:
+            counts["stars_read"] += 1
+            if not _star_transaction(rt, transaction, now, counts):
+                done = True  # judged next run from here
+                break
+            offset += 1
+        if done or len(page) < STARS_PAGE:
+            break
+    if offset > stored or state is None:
+        rt.store.reconcile_state.set(
+            STARS_STATE, ReconcileStateDoc(offset=max(offset, stored), updated_at=now)
+        )
+    log.info("Star transactions compared", extra={"fields": {"from": start, "to": offset}})
+
+
+def _star_transaction(rt: Rt, transaction: dict[str, Any], now: datetime, counts: dict[str, int]) -> bool:
+    """Judge one transaction; False when it must be judged again next run (too young, or a step
+    failed)."""
+    charge_id = str(transaction.get("id", ""))
+    date = datetime.fromtimestamp(int(transaction.get("date", 0)), UTC)
+    source, receiver = transaction.get("source"), transaction.get("receiver")
+    incoming = _user_invoice(source)
+    refund = _user_invoice(receiver)
+    if incoming is None and refund is None:
+        return True  # a withdrawal, an ad, ...: not a buyer's payment
+    if date > now - STARS_GRACE:
+        return False
+    try:
+        if incoming is not None:
+            _incoming(rt, transaction, charge_id, date, incoming, counts)
+        elif rt.store.star_payments.get(charge_id) is not None:
+            _refunded(rt, charge_id, counts)
+    except (TelePayError, ClaimBusy) as error:
+        counts["stars_unread"] += 1
+        log.warning("Star transaction not compared: %s", error, extra={"fields": {"charge_id": charge_id}})
+        return False
+    return True
+
+
+def _user_invoice(partner: object) -> dict[str, Any] | None:
+    """The partner of an invoice payment by (or its refund to) a user, or None."""
+    if not isinstance(partner, dict) or partner.get("type") != "user":
+        return None
+    if partner.get("transaction_type", "invoice_payment") != "invoice_payment":
+        return None  # paid media, gifts, Premium, business transfers: not TelePay's
+    return partner
+
+
+def _incoming(
+    rt: Rt,
+    transaction: dict[str, Any],
+    charge_id: str,
+    date: datetime,
+    partner: dict[str, Any],
+    counts: dict[str, int],
+) -> None:
+    if rt.store.star_payments.get(charge_id) is not None:
+        return  # its update settled it
+    payload = str(partner.get("invoice_payload") or "")
+    user = partner.get("user")
+    user_id = int(user.get("id", 0)) if isinstance(user, dict) else 0
+    order = rt.store.orders.get(payload) if payload else None
+    if order is None or order.rail is not PayRail.STARS or order.user_id != user_id:
+        _unknown_star_payment(rt, transaction, charge_id, payload, counts)
+        return
+    period = partner.get("subscription_period")
+    recurring = bool(period)
+    charge = StarCharge(
+        charge_id=charge_id,
+        user_id=user_id,
+        payload=payload,
+        stars=int(transaction.get("amount", 0)),
+        recurring=recurring,
+        # Telegram's first charge of a subscription settles the order; a later one renews it.
+        first_recurring=recurring and order.status is not OrderStatus.SETTLED,
+        expiration=date + timedelta(seconds=int(period)) if period else None,
+        paid_at=date,
+    )
+    outcome = apply_star_charge(rt, charge, "reconciliation")
+    if outcome.startswith("duplicate"):
+        return
+    counts["stars_settled_late"] += 1
+    log.warning(
+        "a Stars payment settled by reconciliation: %s",
+        outcome,
+        extra={"order_id": payload, "user_id": user_id},
+    )
+
+
+def _unknown_star_payment(
+    rt: Rt, transaction: dict[str, Any], charge_id: str, payload: str, counts: dict[str, int]
+) -> None:
+    record_id = f"stars-{charge_id}"
+    if rt.store.unknown_ipns.get(record_id) is not None:
+        return  # kept and counted on an earlier run
+    rt.store.unknown_ipns.set(
+        record_id,
+        UnknownIpnDoc(
+            received_at=rt.clock.now(),
+            order_id=payload[:200] or None,
+            payment_id=None,
+            payment_status="stars",
+            reason="a Stars payment for no TelePay order: refund it (telepay payments refund)",
+            body=json.loads(json.dumps(transaction, default=str)),
+        ),
+    )
+    counts["stars_unknown"] += 1
+    log.error("a Stars payment for no TelePay order", extra={"fields": {"charge_id": charge_id}})
+
+
+def _refunded(rt: Rt, charge_id: str, counts: dict[str, int]) -> None:
+    record = rt.store.star_payments.get(charge_id)
+    if record is None or record.refunded_at is not None:
+        return
+    outcome = apply_star_refund(rt, charge_id, "reconciliation")
+    if outcome == "already refunded":
+        return
+    counts["stars_refunds_applied"] += 1
+    log.warning("a Stars refund applied by reconciliation: %s", outcome, extra={"order_id": record.order_id})

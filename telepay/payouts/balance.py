@@ -2,7 +2,8 @@
 `telepay payouts list|show|retry`: plain functions over the store.
 
 - `owner_balance(store, owner_id)`: what is available, reserved (in a payout that has not ended) and
-  paid, per settlement currency, summed from the ledger (never a stored balance).
+  paid, per settlement currency, summed from the ledger (never a stored balance); Stars that
+  Telegram still holds apart, with when their holds end.
 - `payout_history(store, owner_id, limit)`: the owner's payouts, newest first.
 - `list_payouts(store, open_only)`, `show_payout(store, payout_id)`: for operators.
 - `retry_payout(store, payout_id, now)`: resume an open payout at once (after the operator fixed what
@@ -20,12 +21,13 @@ from telepay.core.store import Store
 from telepay.payouts.ledger import Balance, balance
 
 
-def owner_balance(store: Store, owner_id: int) -> Balance:
+def owner_balance(store: Store, owner_id: int, now: datetime | None = None) -> Balance:
+    """At `now`: Stars Telegram holds until later are apart (`Balance.stars`), not available."""
     entries: list[LedgerEntryDoc] = []
     for state in EntryState:
         for page in store.ledger.pages(LEDGER_OF_OWNER, owner_user_id=owner_id, state=state.value):
             entries.extend(stored.doc for stored in page)
-    return balance(entries)
+    return balance(entries, now)
 
 
 def payout_history(store: Store, owner_id: int, limit: int = 20) -> list[PayoutDoc]:

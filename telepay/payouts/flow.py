@@ -1,6 +1,6 @@
 """The payout function's logic: plan payouts from the ledger, then drive each one to its end.
 
-    settled payment ─▶ ledger entry (available)
+    settled payment ─▶ ledger entry (available; a Stars one only once `held_until` has passed)
     plan_channel: instant / threshold (payout_rules.plan), at most MAX_PAYOUT_ENTRIES entries a payout
                   ─▶ reserve entries + payouts/<id> (one transaction per payout)
     advance: RESERVED ─▶ create at NowPayments (unique_external_id = payout id) ─▶ CREATED
@@ -41,6 +41,7 @@ from shared_schemas.documents import (
     LedgerEntryDoc,
     PayoutDoc,
     PayoutState,
+    PayoutStrategy,
 )
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
 from shared_schemas.money import round_payout
@@ -76,7 +77,15 @@ def available_entries(store: Store, channel_token: str, now: datetime) -> list[L
         )
         for stored in page
     ]
-    return [e for e in entries if e.retry_after is None or e.retry_after <= now]
+    return [e for e in entries if _plannable(e, now)]
+
+
+def _plannable(entry: LedgerEntryDoc, now: datetime) -> bool:
+    """Not waiting after a failed payout, and not Stars Telegram still holds (`held_until`). A
+    refund's offset is a debt and always counts: no sale is paid around it."""
+    if entry.retry_after is not None and entry.retry_after > now:
+        return False
+    return entry.reverses is not None or entry.held_until is None or entry.held_until <= now
 
 
 def plan_channel(rt: Rt, channel_token: str) -> list[str]:
@@ -121,15 +130,17 @@ def _plan_channel(rt: Rt, channel_token: str) -> list[str]:
         )
         return []
     by_currency: dict[str, list[LedgerEntryDoc]] = defaultdict(list)
-    for entry in available_entries(rt.store, channel_token, now):
+    available = available_entries(rt.store, channel_token, now)
+    for entry in available:
         by_currency[entry.settled_currency].append(entry)
+    # The threshold is on everything available (crypto of any coin and released Stars together).
+    usd = _usd_value(rt, available) if channel.payout_strategy is PayoutStrategy.THRESHOLD else Decimal(0)
     reserved = []
     api = rt.payouts_api
     for currency, entries in by_currency.items():
         minimum = api.min_amount(payout_currency)
         if currency != payout_currency:
             minimum = api.estimate(minimum, payout_currency, currency)
-        usd = _usd_value(rt, entries)
         planned = payout_rules.plan_payouts(
             channel.payout_strategy, entries, minimum, channel.payout_threshold, usd
         )
@@ -155,10 +166,17 @@ def _plan_channel(rt: Rt, channel_token: str) -> list[str]:
 
 
 def _usd_value(rt: Rt, entries: list[LedgerEntryDoc]) -> Decimal:
-    usd = sum((e.net_amount for e in entries if e.gross_currency == "usd"), Decimal(0))
+    """What the entries are worth in USD (the threshold is in USD): the net price of those priced in
+    USD; Stars (`xtr`, which NowPayments does not know) by the USD value they were booked with; any
+    other price currency estimated by NowPayments."""
+    usd = Decimal(0)
     others: dict[str, Decimal] = defaultdict(Decimal)
     for e in entries:
-        if e.gross_currency != "usd":
+        if e.gross_currency == "usd":
+            usd += e.net_amount
+        elif e.settled_currency == "usd":
+            usd += e.settled_net
+        else:
             others[e.gross_currency] += e.net_amount
     for currency, amount in others.items():
         usd += rt.payouts_api.estimate(amount, currency, "usd")

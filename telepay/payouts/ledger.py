@@ -103,23 +103,71 @@ def refund(entry: LedgerEntryDoc, now: datetime) -> tuple[dict[str, object] | No
 
 
 @dataclass(frozen=True)
+class StarsEarnings:
+    """An owner's Stars, net of the platform fee: those Telegram still holds (not in the balance's
+    sums: nothing is paid out before `held_until`) and those released (their USD value is in the
+    sums, available, in a payout or paid). Stars entries settle in USD at `STARS_PAYOUT_USD`."""
+
+    held: Decimal = Decimal(0)  # in Stars
+    held_usd: Decimal = Decimal(0)
+    held_first_until: datetime | None = None  # the earliest hold's end
+    held_last_until: datetime | None = None  # the latest hold's end
+    released: Decimal = Decimal(0)  # in Stars (a refund's offset takes its Stars back)
+    released_usd: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
 class Balance:
-    """Sums of an owner's (or a channel's) entries by state, per settlement currency."""
+    """Sums of an owner's (or a channel's) entries by state, per settlement currency; Stars still
+    held by Telegram apart (`stars`)."""
 
     available: dict[str, Decimal]
     reserved: dict[str, Decimal]
     paid: dict[str, Decimal]
     fees: dict[str, Decimal]
     entries: int
+    stars: StarsEarnings = StarsEarnings()
 
 
-def balance(entries: Iterable[LedgerEntryDoc]) -> Balance:
+STARS_CURRENCY = "xtr"  # a Stars entry's gross currency
+OWED = (EntryState.AVAILABLE, EntryState.RESERVED, EntryState.PAID)
+
+
+def held(entry: LedgerEntryDoc, now: datetime) -> bool:
+    """Earnings Telegram still holds: available, not a refund's offset, `held_until` not yet passed."""
+    return (
+        entry.state is EntryState.AVAILABLE
+        and entry.reverses is None
+        and entry.held_until is not None
+        and entry.held_until > now
+    )
+
+
+def balance(entries: Iterable[LedgerEntryDoc], now: datetime | None = None) -> Balance:
+    """The sums at `now` (None: every hold counts as ended)."""
     sums: dict[EntryState, dict[str, Decimal]] = {state: {} for state in EntryState}
     fees: dict[str, Decimal] = {}
     count = 0
+    stars = {"held": Decimal(0), "held_usd": Decimal(0), "released": Decimal(0), "released_usd": Decimal(0)}
+    ends: list[datetime] = []
     for entry in entries:
         count += 1
+        is_stars = entry.gross_currency == STARS_CURRENCY and entry.state in OWED
+        if is_stars and now is not None and held(entry, now):
+            assert entry.held_until is not None
+            stars["held"] += entry.net_amount
+            stars["held_usd"] += entry.settled_net
+            ends.append(entry.held_until)
+            continue
+        if is_stars:
+            stars["released"] += entry.net_amount
+            stars["released_usd"] += entry.settled_net
         bucket = sums[entry.state]
         bucket[entry.settled_currency] = bucket.get(entry.settled_currency, Decimal(0)) + entry.settled_net
         fees[entry.settled_currency] = fees.get(entry.settled_currency, Decimal(0)) + entry.settled_fee
-    return Balance(sums[EntryState.AVAILABLE], sums[EntryState.RESERVED], sums[EntryState.PAID], fees, count)
+    earnings = StarsEarnings(
+        held_first_until=min(ends, default=None), held_last_until=max(ends, default=None), **stars
+    )
+    return Balance(
+        sums[EntryState.AVAILABLE], sums[EntryState.RESERVED], sums[EntryState.PAID], fees, count, earnings
+    )

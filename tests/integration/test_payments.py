@@ -235,3 +235,34 @@ def test_an_event_notify_never_handled_is_published_again(firestore_db: Any, pub
         == 0
     )
     assert pubsub.pull(pulled_from, expect=0) == []
+
+
+def test_reconciliation_settles_a_stars_payment_and_keeps_its_place_in_firestore(
+    firestore_db: Any, pubsub: PubSub
+) -> None:
+    """On Firestore: a Stars payment whose update was lost is settled from getStarTransactions, the
+    cursor is stored (reconcile_state/stars), a payment for no order is kept in unknown_ipns."""
+    from shared_schemas.ids import PayRail
+    from tests.unit.payments.test_reconcile_stars import payment
+
+    store = store_of(firestore_db)
+    save_channel(store, demo_channel())
+    order = _order(firestore_db, tier="t2", price="625", days=90).model_copy(
+        update={"price_currency": "XTR", "rail": PayRail.STARS, "invoice_id": None}
+    )
+    firestore_db.collection(Collection.ORDERS.value).document(order.order_id).set(order.to_firestore())
+    rt = runtime(firestore_db, "expiry", now=NOW + timedelta(minutes=10))
+    telegram_of(rt).star_transactions = [
+        payment("stxInt1", order.order_id, 625, NOW, user=USER),
+        payment("stxInt2", "someone-elses-bot-payload", 50, NOW, user=USER),
+    ]
+    counts = reconcile(rt, "r1")
+    assert (counts["stars_settled_late"], counts["stars_unknown"]) == (1, 1)
+    charge = firestore_db.collection(Collection.STAR_PAYMENTS.value).document("stxInt1").get().to_dict()
+    assert charge["source"] == "reconciliation" and charge["order_id"] == order.order_id
+    state = firestore_db.collection(Collection.RECONCILE_STATE.value).document("stars").get().to_dict()
+    assert state["offset"] == 2
+    kept = firestore_db.collection(Collection.UNKNOWN_IPNS.value).document("stars-stxInt2").get().to_dict()
+    assert kept["body"]["source"]["invoice_payload"] == "someone-elses-bot-payload"
+    settled = _subscription(firestore_db)
+    assert settled is not None and settled.status is SubscriptionStatus.ACTIVE

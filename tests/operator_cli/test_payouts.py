@@ -119,3 +119,25 @@ def test_a_wallet_changed_by_an_operator_holds_payouts_and_the_owner_is_told(tmp
     # WALLET_HOLD_HOURS=0 turns the hold off; a value that is not hours is refused before any change.
     bad = run(store, "channels", "update", "WalletCh01", str(path), env=env | {"WALLET_HOLD_HOURS": "48h"})
     assert bad.exit_code == 1 and "WALLET_HOLD_HOURS must be a whole number" in bad.stderr
+
+
+def test_list_shows_the_stars_telegram_still_holds_per_channel_until_when() -> None:
+    from telepay.channels.lookup import save_channel
+    from telepay.core.clock import FrozenClock
+    from tests.conftest import demo_channel
+    from tests.unit.payouts.stars import stars_entry
+
+    store = MemoryStore()
+    save_channel(store, demo_channel("StarsChan1"))
+    save_channel(store, demo_channel("CryptoOnly"))
+    for number, days in ((1, 0), (2, 3)):
+        entry = stars_entry("StarsChan1", number, 500, booked_at=NOW + timedelta(days=days))
+        store.ledger.set(entry.entry_id, entry)
+    listed = ok(run(store, "payouts", "list")).output
+    assert "Stars earnings Telegram still holds" in listed
+    [row] = [line for line in listed.splitlines() if "StarsChan1" in line]
+    assert "⭐970 (≈ $12.60)" in row and "17 December 2026 to 20 December 2026" in row
+    assert "CryptoOnly" not in listed
+    # Once both holds have ended, nothing is held any more.
+    later = ok(run(store, "payouts", "list", clock=FrozenClock(NOW + timedelta(days=24)))).output
+    assert "Stars earnings" not in later and "StarsChan1" not in later

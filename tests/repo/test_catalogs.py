@@ -52,12 +52,14 @@ LONGEST: dict[str, str] = {
     "donor": _NAME,
     "duration": "11 months",
     "ended": _WHEN,
+    "first": "29 September 2027",  # the first of several dates (Stars held until ...)
     "expected": _COIN_AMOUNT,
     "format": "32 to 44 letters and digits (base58)",
     "high": "10,080",
     "length": "99,999",
     "id": "-1009999999999",
     "label": "W" * 32,  # a tier's label
+    "last": "29 September 2027",
     "language": "Português (Brasil)",
     "languages": "en, ru, uk, es, pt_BR, tr, id, fa, ar",
     "least": _AMOUNT,
@@ -70,6 +72,8 @@ LONGEST: dict[str, str] = {
     "missing": _COIN_AMOUNT,
     "name": _NAME,
     "network": "Ethereum (ERC-20)",
+    "stars": "⭐99,999,999.5",  # an owner's Stars earnings, net of the fee
+    "usd": _AMOUNT,
     "new": "99,999",
     "number": "999",
     "offer": _TITLE,

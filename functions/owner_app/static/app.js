@@ -182,11 +182,27 @@
     const { body: p } = await json("/api/payouts");
     mainButton(null);
     const sums = (m) => Object.entries(m).map(([c, v]) => money(v, c)).join(", ") || number(0);
-    if (!p.history.length && !Object.keys(p.available).length && !Object.keys(p.pending).length)
+    const stars = p.stars || {};
+    const earned = Number(stars.held || 0) !== 0 || Number(stars.released || 0) !== 0;
+    if (!p.history.length && !Object.keys(p.available).length && !Object.keys(p.pending).length && !earned)
       return state(tr("No payouts yet: they start with your first sale."), "empty");
     const held = (p.held || []).map((h) => el("p", { class: "errors held" },
       tr("🔒 {title}: payouts held until {until} (the payout wallet changed).", { title: h.title, until: when(h.until) })));
+    // Stars apart: those Telegram still holds (paid out once each hold ends), and those released.
+    const star = (n) => "⭐" + number(n);
+    const starLines = [];
+    if (Number(stars.held || 0) !== 0 && stars.held_first_until) {
+      const values = { stars: star(stars.held), usd: money(stars.held_usd, "usd") };
+      const first = day(stars.held_first_until), last = day(stars.held_last_until);
+      starLines.push(el("p", { class: "hint", id: "stars-held" }, first === last
+        ? tr("Stars earnings: {stars} (≈ {usd}), held until {day}", Object.assign({ day: last }, values))
+        : tr("Stars earnings: {stars} (≈ {usd}), held until {first} to {last}", Object.assign({ first, last }, values))));
+    }
+    if (Number(stars.released || 0) !== 0)
+      starLines.push(el("p", { class: "hint", id: "stars-released" },
+        tr("Stars released: {stars} (≈ {usd}), counted above", { stars: star(stars.released), usd: money(stars.released_usd, "usd") })));
     show(...held, el("div", { class: "cards" }, card(sums(p.available), tr("balance"), "balance"), card(sums(p.pending), tr("pending"), "pending")),
+      ...starLines,
       el("h2", {}, tr("History")),
       p.history.length ? el("table", {}, el("tbody", {}, p.history.map((h) => el("tr", {},
         el("td", {}, day(h.created_at)), el("td", {}, money(h.amount, h.currency)), el("td", {}, el("span", { class: "tag" }, tr(h.state)))))))

@@ -202,6 +202,36 @@ def test_payouts_show_the_owners_balance_pending_and_history() -> None:
     assert call(rt, "/api/payouts", authorization=auth(STRANGER)).body["history"] == []
 
 
+def test_payouts_show_the_stars_telegram_still_holds_apart() -> None:
+    from tests.unit.payouts.stars import stars_entry
+    from tests.unit.payouts.test_balance import OWNER as PAYEE
+    from tests.unit.payouts.test_balance import _entry
+
+    store = MemoryStore()
+    _entry(store, 1, "10")
+    for number, days in ((2, 0), (3, 3)):
+        entry = stars_entry("DemoChannel01", number, 500, owner=PAYEE, booked_at=NOW + timedelta(days=days))
+        store.ledger.set(entry.entry_id, entry)
+    body = call(runtime(OwnerAppSettings, store), "/api/payouts", authorization=auth(PAYEE)).body
+    assert body["available"] == {"usdttrc20": "9.70"}  # held Stars are not in the balance
+    assert body["stars"] == {
+        "held": "970",
+        "held_usd": "12.60",
+        "held_first_until": "2026-12-17T12:00:00+00:00",
+        "held_last_until": "2026-12-20T12:00:00+00:00",
+        "released": "0",
+        "released_usd": "0.00",
+    }
+    later = runtime(OwnerAppSettings, store, NOW + timedelta(days=22))
+    signed = for_user({"id": PAYEE, "first_name": "Olivia"}, TOKEN, int(later.clock.now().timestamp()))
+    body = call(later, "/api/payouts", authorization="tma " + signed).body
+    assert body["available"] == {"usdttrc20": "9.70", "usd": "6.30"}
+    assert (body["stars"]["held"], body["stars"]["released"]) == ("485", "485")
+    # The page's texts for them are translated with the others.
+    texts = call(later, "/api/texts", authorization="tma " + signed).body["texts"]
+    assert "Stars earnings: {stars} (≈ {usd}), held until {day}" in texts
+
+
 def test_the_bots_pause_is_recorded_as_the_apps_changes_are() -> None:
     store = MemoryStore()
     channel = demo_channel()

@@ -89,3 +89,35 @@ def test_payouts_shows_the_balance_by_state_and_the_last_payouts() -> None:
 def test_someone_without_channels_is_told_so() -> None:
     rt = runtime(TelegramWebhookSettings, MemoryStore())
     assert handle_update(updates.start(1, "/payouts", 777), rt) == "no channels"
+
+
+def test_payouts_shows_stars_apart_with_when_telegram_releases_them() -> None:
+    """Stars held by Telegram are not in the available balance: the owner reads them apart, in
+    Stars and their USD value, with the date the hold ends; once it has, they count as released."""
+    from tests.unit.payouts.stars import stars_entry
+
+    store = MemoryStore()
+    save_channel(store, demo_channel())
+    _book(store, 1, EntryState.AVAILABLE)
+    held = stars_entry("DemoChannel01", 2, 500, owner=OWNER)  # 485 Stars net, $6.30
+    store.ledger.set(held.entry_id, held)
+    rt = runtime(TelegramWebhookSettings, store)
+    telegram, _, _ = fakes(rt)
+    handle_update(updates.start(1, "/payouts", OWNER), rt)
+    text = telegram.to(OWNER)[-1].text
+    assert "Available: 4.85 USDTTRC20" in text  # the crypto sale only
+    assert "Stars earnings: ⭐485 (≈ $6.30), held until 17 December 2026" in text
+    assert "Stars released" not in text
+
+    second = stars_entry("DemoChannel01", 3, 250, owner=OWNER, booked_at=NOW + timedelta(days=3))
+    store.ledger.set(second.entry_id, second)
+    handle_update(updates.start(2, "/payouts", OWNER), rt)
+    text = telegram.to(OWNER)[-1].text
+    assert "Stars earnings: ⭐727.5 (≈ $9.45), held until 17 December 2026 to 20 December 2026" in text
+
+    later = runtime(TelegramWebhookSettings, store, NOW + timedelta(days=22))
+    handle_update(updates.start(3, "/payouts", OWNER), later)
+    text = fakes(later)[0].to(OWNER)[-1].text
+    assert "Available: $6.30, 4.85 USDTTRC20" in text
+    assert "Stars earnings: ⭐242.5 (≈ $3.15), held until 20 December 2026" in text
+    assert "Stars released: ⭐485 (≈ $6.30), counted above" in text

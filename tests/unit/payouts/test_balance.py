@@ -95,3 +95,29 @@ def test_a_payout_ipn_for_no_payout_is_recorded_and_answered() -> None:
     recorded = store.unknown_ipns.get("payout-5001-FINISHED")
     assert recorded is not None and recorded.reason == "unknown payout"
     assert handle_ipn(body, ipn_signature.sign(body, "wrong"), rt).http_status == 401
+
+
+def test_stars_telegram_holds_are_apart_until_their_hold_ends() -> None:
+    """Two Stars payments, a week apart, held 21 days each: neither is in the available balance
+    before its hold ends; once the first ends it is (in USD) and counted as released."""
+    from tests.unit.payouts.stars import stars_entry
+
+    store = MemoryStore()
+    _entry(store, 1, "10")  # a crypto sale: 9.70 USDTTRC20 net
+    for number, days in ((2, 0), (3, 7)):
+        entry = stars_entry("DemoChannel01", number, 500, owner=OWNER, booked_at=NOW + timedelta(days=days))
+        store.ledger.set(entry.entry_id, entry)
+    now = NOW + timedelta(days=7)
+    result = owner_balance(store, OWNER, now)
+    assert result.available == {"usdttrc20": Decimal("9.7")}
+    earned = result.stars
+    assert (earned.held, earned.held_usd) == (Decimal(970), Decimal("12.60"))  # 2 x 485 Stars, 2 x $6.30
+    assert (earned.held_first_until, earned.held_last_until) == (
+        NOW + timedelta(days=21),
+        NOW + timedelta(days=28),
+    )
+    assert earned.released == 0
+    later = owner_balance(store, OWNER, NOW + timedelta(days=21))
+    assert later.available == {"usdttrc20": Decimal("9.7"), "usd": Decimal("6.30")}
+    assert (later.stars.held, later.stars.held_first_until) == (Decimal(485), NOW + timedelta(days=28))
+    assert (later.stars.released, later.stars.released_usd) == (Decimal(485), Decimal("6.30"))

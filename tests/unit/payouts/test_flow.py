@@ -38,6 +38,7 @@ from telepay.adapters.nowpayments_api import NowPaymentsApi, _withdrawal
 from telepay.bot.webhook import handle_update
 from telepay.channels.lookup import save_channel
 from telepay.channels.settings import validate_channel
+from telepay.core.clock import FrozenClock
 from telepay.payments import signature as ipn_signature
 from telepay.payments.ipn import handle_ipn
 from telepay.payouts import flow as payout_flow
@@ -48,6 +49,7 @@ from tests import updates
 from tests.conftest import demo_channel
 from tests.harness import NOW, fakes, present, runtime
 from tests.memory_store import MemoryStore
+from tests.unit.payouts.stars import stars_entry
 
 API_KEY = "payout-test-key"
 IPN_SECRET = "payout-test-ipn-secret"
@@ -249,6 +251,58 @@ def test_amounts_below_the_minimum_wait_and_are_paid_together(world: World) -> N
     [w] = world.withdrawals()
     assert Decimal(w["amount"]) == Decimal("0.96515") + Decimal("1.447725")
     assert "verified" in outcome
+
+
+def book_stars(world: World, token: str, number: int, stars: int, held_days: int = 21) -> Any:
+    """A Stars payment's entry, booked now and held `held_days` by Telegram."""
+    entry = stars_entry(token, number, stars, hold=timedelta(days=held_days))
+    world.store.ledger.set(entry.entry_id, entry)
+    return entry
+
+
+def test_stars_earned_are_paid_only_once_telegram_releases_them(world: World) -> None:
+    """A Stars payment is booked now and held 21 days: the every-minute run pays the owner's crypto
+    sales around it but not the Stars; once the hold has passed, the next run pays their USD value
+    converted into the owner's coin by NowPayments' estimate."""
+    channel(world, "Stars01", PayoutStrategy.INSTANT)
+    stars = book_stars(world, "Stars01", 1, 500)  # 500 Stars: $6.50, $6.30 net of the 3% fee
+    crypto = book(world, "Stars01", 2, "5.00", "4.975")
+    rt = world.runtime()
+    assert payout_flow.run_scheduled(rt)["reserved"] == 1
+    [w] = world.withdrawals()
+    assert Decimal(w["amount"]) == crypto.settled_net  # the crypto sale only
+    assert present(world.store.ledger.get(stars.entry_id)).state is EntryState.AVAILABLE
+    clock = rt.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(days=20, hours=23)
+    assert payout_flow.run_scheduled(rt)["reserved"] == 0  # a day before the hold ends: still held
+    assert len(world.withdrawals()) == 1
+    clock.advance(hours=1)
+    assert payout_flow.run_scheduled(rt)["reserved"] == 1
+    paid = world.withdrawals()[-1]
+    assert (paid["address"], paid["currency"], Decimal(paid["amount"])) == (
+        WALLET,
+        "usdttrc20",
+        Decimal("6.30"),
+    )
+    held = present(world.store.ledger.get(stars.entry_id))
+    assert held.state is EntryState.RESERVED
+    payout = present(world.store.payouts.get(paid["unique_external_id"]))
+    assert payout.entry_ids == [stars.entry_id]
+    assert (payout.settled_currency, payout.settled_amount) == ("usd", Decimal("6.30"))
+
+
+def test_stars_count_in_usd_towards_the_threshold(world: World) -> None:
+    """An owner paid at $10: $4.85 of crypto and $6.30 of released Stars make $11.15 (Stars are
+    valued at what they were booked at, not asked of NowPayments, which knows no XTR)."""
+    channel(world, "Stars02", PayoutStrategy.THRESHOLD, threshold="10")
+    book(world, "Stars02", 1, "5.00", "4.975")
+    rt = world.runtime()
+    assert payout_flow.run_scheduled(rt)["reserved"] == 0
+    book_stars(world, "Stars02", 2, 500, held_days=0)
+    counts = payout_flow.run_scheduled(rt)
+    assert (counts["reserved"], counts["held"]) == (2, 0)  # one payout per settlement currency
+    assert sorted(Decimal(w["amount"]) for w in world.withdrawals()) == [Decimal("4.82575"), Decimal("6.30")]
 
 
 # ---------------------------------------------------------------------------------------------- faults
