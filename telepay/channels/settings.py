@@ -278,7 +278,7 @@ STARS_AUTO = "auto"
 STARS_NOT_WHOLE = N_("Send the price in Stars as a whole number, e.g. 250, or auto to convert the USD price.")
 
 
-def parse_star_price(value: object) -> int | None | Invalid:
+def parse_star_price(value: object) -> int | Invalid | None:
     """A tier's price in Stars: empty, absent or `auto` → None (its USD price converted at the
     configured rate); else a whole number from 1 to 10,000 (Telegram's limit for one payment in
     Stars, Bot API `sendInvoice`), written `250` or `⭐250`."""

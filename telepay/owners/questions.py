@@ -24,8 +24,8 @@ from telepay.channels import wallets
 from telepay.channels.lookup import load_channel
 from telepay.channels.minimums import coin_minimums
 from telepay.channels.price_rules import check_price
-from telepay.channels.star_prices import STARS_MAX, STARS_MIN, stars_for, tier_in_stars
 from telepay.channels.settings import Invalid
+from telepay.channels.star_prices import STARS_MAX, STARS_MIN, stars_for, tier_in_stars
 from telepay.core import i18n
 from telepay.core.i18n import N_, money, t, tn
 from telepay.owners import admins

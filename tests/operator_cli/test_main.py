@@ -102,7 +102,10 @@ def test_a_tier_has_a_star_price_of_its_own_or_a_converted_one(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("stars", "reason"),
     [
-        (0, "tiers[0].stars: Telegram takes from 1 to 10,000 Stars for one payment; send a number in that range."),
+        (
+            0,
+            "tiers[0].stars: Telegram takes from 1 to 10,000 Stars for one payment; send a number in that range.",
+        ),
         (10001, "tiers[0].stars: Telegram takes from 1 to 10,000 Stars"),
         ("12.5", "tiers[0].stars: Send the price in Stars as a whole number, e.g. 250"),
     ],

@@ -85,8 +85,10 @@ def test_tiers() -> None:
 
 @pytest.mark.parametrize(
     ("typed", "stars"),
-    [("", None), (None, None), ("auto", None), (" Auto ", None), ("250", 250), (250, 250), ("⭐250", 250)]
-    + [("1", 1), ("10000", 10000), (10000.0, 10000)],
+    [
+        *[("", None), (None, None), ("auto", None), (" Auto ", None)],
+        *[("250", 250), (250, 250), ("⭐250", 250), ("1", 1), ("10000", 10000), (10000.0, 10000)],
+    ],
 )
 def test_star_prices_accepted(typed: object, stars: int | None) -> None:
     assert cs.parse_star_price(typed) == stars
@@ -98,8 +100,17 @@ RANGE = "Telegram takes from 1 to 10,000 Stars for one payment; send a number in
 
 @pytest.mark.parametrize(
     ("typed", "reason"),
-    [("2.5", WHOLE), ("250 stars", WHOLE), ("1,000", WHOLE), (True, WHOLE), (2.5, WHOLE), ("٢٥٠", WHOLE)]
-    + [("0", RANGE), ("-5", RANGE), ("10001", RANGE), (10001, RANGE)],
+    [
+        *[
+            ("2.5", WHOLE),
+            ("250 stars", WHOLE),
+            ("1,000", WHOLE),
+            (True, WHOLE),
+            (2.5, WHOLE),
+            ("٢٥٠", WHOLE),
+        ],
+        *[("0", RANGE), ("-5", RANGE), ("10001", RANGE), (10001, RANGE)],
+    ],
 )
 def test_star_prices_refused_with_a_reason(typed: object, reason: str) -> None:
     assert invalid(cs.parse_star_price(typed)) == reason
