@@ -76,6 +76,9 @@ class Speech:
         if english.startswith("$"):
             with i18n.speaking(self.language):
                 return i18n.money(Decimal(english[1:].replace(",", "")), "USD")
+        if english.startswith("⭐"):  # Stars, in a button of their own ("Use ⭐250 (from the USD price)")
+            with i18n.speaking(self.language):
+                return i18n.money(Decimal(english[1:].replace(",", "")), i18n.STARS)
         if self.language == i18n.SOURCE or english not in self._sources:
             return english
         return self._translate(english)
@@ -99,10 +102,12 @@ DEMO_ANSWERS: tuple[Answer, ...] = (
     ("tap", "English", "How many prices"),
     ("tap", "2", "Price 1 of 2"),
     ("send", "5", "how many days"),
-    ("tap", "30", "a short name"),
+    ("tap", "30", "in Telegram Stars"),
+    ("tap", "⭐250", "a short name"),  # the USD price converted at $0.02 a Star
     ("send", "Monthly", "Price 2 of 2"),
     ("send", "12.50", "how many days"),
-    ("tap", "90", "a short name"),
+    ("tap", "90", "in Telegram Stars"),
+    ("tap", "⭐625", "a short name"),
     ("send", "Quarterly", "smallest amount"),
     ("tap", "$4.99", "largest donation"),
     ("tap", "$9,999.99", "donation post"),
@@ -168,7 +173,9 @@ def setup_channel(
     chat.tap(CLOSED_TITLE, speech("name buyers will see"))
     say("demo: Olivia sends /newchannel and picks the two channels with the buttons")
     answer_all(chat, DEMO_ANSWERS, speech)
-    say("demo: she answers the questions: title, two prices, donations, payout wallet; the bot sums up")
+    say(
+        "demo: she answers the questions: title, two prices (in USD, and in Stars converted from them), donations, payout wallet; the bot sums up"
+    )
     live = chat.tap(speech.label("✅ Go live"), speech("is live!"))
     token = token_of(live)
     say(f"demo: she taps Go live and gets her link t.me/…?start={token}")

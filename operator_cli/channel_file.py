@@ -8,6 +8,10 @@
 (`telepay.channels.settings.SETTING_FIELDS`); `update` takes any of those (the channel's current values fill
 in the rest, and the whole is checked again) and records what changed in `channel_changes`.
 
+A tier's `"stars"` is its price in Telegram Stars (1 to 10,000), or absent, empty or `"auto"`
+for its USD price converted at `STARS_USD_PRICE`; a converted price beyond Telegram's limit is a
+note (the tier is sold in crypto only), not a problem.
+
 Both check the prices they set (all of them for a new channel, the changed ones for an update)
 against NowPayments' minimum payments, as the bot does (`telepay.channels.price_rules`): a price
 no coin buyers can use takes is a problem of its field; the coins a low price leaves out come back
@@ -23,19 +27,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from shared_schemas.config import ChannelEditSettings
+from shared_schemas.config import ChannelEditSettings, StarsSettings
 from shared_schemas.documents import ChannelDoc, ChannelStatus
 from shared_schemas.ids import is_valid_channel_token, new_channel_token
 from shared_schemas.queries import CHANNEL_BY_CLOSED_CHAT
 from telepay.channels import chat_offers, wallet_hold
 from telepay.channels.changes import change_id, change_record, changed, record
 from telepay.channels.price_rules import PriceCheck, check_price, new_prices
-from telepay.channels.settings import CURRENCY, SETTING_FIELDS, FieldError, validate_channel
+from telepay.channels.settings import CURRENCY, SETTING_FIELDS, FieldError, star_notes, validate_channel
 from telepay.core.clock import Clock
 from telepay.core.store import Store, Tx
 
 FILE_FIELDS = ("token", "owner_user_id", *SETTING_FIELDS)
 WALLET_HOLD_HOURS: int = ChannelEditSettings.model_fields["wallet_hold_hours"].default
+STARS_USD_PRICE: Decimal = StarsSettings.model_fields["stars_usd_price"].default
 # (field, price) pairs → each one's check against NowPayments' minimums (`channels.minimums.check_prices`).
 PriceChecker = Callable[[Sequence[tuple[str, Decimal]]], list[tuple[str, PriceCheck]]]
 
@@ -84,13 +89,20 @@ def _checked(path: Path, values: dict[str, Any]) -> ChannelDoc:
     return channel
 
 
-def _price_notes(path: Path, check: PriceChecker, before: ChannelDoc | None, after: ChannelDoc) -> list[Note]:
-    """The new prices checked: refused (every such price named) or the notes about them."""
+def _price_notes(
+    path: Path, check: PriceChecker, before: ChannelDoc | None, after: ChannelDoc, stars: Decimal | None
+) -> list[Note]:
+    """The new prices checked: refused (every such price named) or the notes about them; with
+    `stars` (what a Star costs, None when Stars are switched off) a note on each new tier whose
+    converted Star price is beyond Telegram's limit (sold in crypto only)."""
     checks = check(new_prices(before, after))
     refused = [FieldError(name, c.refusal) for name, c in checks if c.refusal]
     if refused:
         raise ChannelFileError(f"{path}: not a valid channel", refused)
-    return [Note(name, c.note) for name, c in checks if c.note]
+    notes = [Note(name, c.note) for name, c in checks if c.note]
+    if stars is not None:
+        notes += [Note(name, note) for name, note in star_notes(before, after, stars)]
+    return notes
 
 
 def _closed_chat_taken(store: Store, channel: ChannelDoc) -> list[FieldError]:
@@ -100,7 +112,9 @@ def _closed_chat_taken(store: Store, channel: ChannelDoc) -> list[FieldError]:
     return [FieldError("closed_channel_id", f"already the closed channel of {other.token}")]
 
 
-def register(store: Store, clock: Clock, path: Path, check: PriceChecker) -> tuple[ChannelDoc, list[Note]]:
+def register(
+    store: Store, clock: Clock, path: Path, check: PriceChecker, stars: Decimal | None = STARS_USD_PRICE
+) -> tuple[ChannelDoc, list[Note]]:
     data = read(path)
     token = data.get("token")
     if token is not None and not (isinstance(token, str) and is_valid_channel_token(token)):
@@ -118,7 +132,7 @@ def register(store: Store, clock: Clock, path: Path, check: PriceChecker) -> tup
     taken = _closed_chat_taken(store, channel)
     if taken:
         raise ChannelFileError(f"{path}: not a valid channel", taken)
-    notes = _price_notes(path, check, None, channel)
+    notes = _price_notes(path, check, None, channel, stars)
 
     def work(tx: Tx) -> ChannelDoc:
         if tx.get(store.channels, channel.token) is not None:
@@ -149,6 +163,7 @@ def update(
     operator: str,
     check: PriceChecker,
     hold_hours: int = WALLET_HOLD_HOURS,
+    stars: Decimal | None = STARS_USD_PRICE,
 ) -> tuple[ChannelDoc, list[str], list[Note]]:
     """The channel after the change, the names of the fields the file set, the notes on its prices."""
     data = read(path)
@@ -164,7 +179,7 @@ def update(
     taken = _closed_chat_taken(store, candidate)
     if taken:
         raise ChannelFileError(f"{path}: not a valid channel", taken)
-    notes = _price_notes(path, check, current, candidate)
+    notes = _price_notes(path, check, current, candidate, stars)
     now = clock.now()
 
     def work(tx: Tx) -> ChannelDoc:

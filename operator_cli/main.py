@@ -88,7 +88,11 @@ def channels() -> None:
 
 
 def _tiers(channel: ChannelDoc) -> str:
-    return ", ".join(f"{t.price} {channel.currency}/{t.days}d" for t in channel.tiers)
+    """`5.00 USD/30d`, and `5.00 USD or 300 XTR/30d` for a tier with a Star price of its own."""
+    return ", ".join(
+        f"{t.price} {channel.currency}{f' or {t.stars} XTR' if t.stars is not None else ''}/{t.days}d"
+        for t in channel.tiers
+    )
 
 
 def _channel_fields(channel: ChannelDoc) -> str:
@@ -138,7 +142,7 @@ def _notes(notes: list[channel_file.Note]) -> str:
 def channels_register(op: Operator, file: Path) -> None:
     """Register a channel from a JSON FILE (see docs/channel.example.json); its prices are checked
     against NowPayments' minimum payments (NOWPAYMENTS_API_KEY, NOWPAYMENTS_API_BASE_URL)."""
-    channel, notes = channel_file.register(op.store, op.clock, file, _price_checker(op))
+    channel, notes = channel_file.register(op.store, op.clock, file, _price_checker(op), _stars_usd_price(op))
     emit(
         op.as_json,
         plain(channel) | {"notes": [n._asdict() for n in notes]},
@@ -155,7 +159,7 @@ def channels_update(op: Operator, token: str, file: Path) -> None:
     are checked as `register` checks them."""
     hold_hours = _hold_hours(op)
     channel, changed, notes = channel_file.update(
-        op.store, op.clock, token, file, op.who(), _price_checker(op), hold_hours
+        op.store, op.clock, token, file, op.who(), _price_checker(op), hold_hours, _stars_usd_price(op)
     )
     if "payout_wallet" in changed or "payout_currency" in changed or "payout_network" in changed:
         _announce_wallet_hold(op, channel)
@@ -170,6 +174,19 @@ def channels_update(op: Operator, token: str, file: Path) -> None:
         {"changed": changed, "channel": channel, "notes": [n._asdict() for n in notes]},
         lambda: f"updated {token}: {', '.join(changed)}\n{_channel_fields(channel)}{_notes(notes)}",
     )
+
+
+def _stars_usd_price(op: Operator) -> Decimal | None:
+    """What a Star costs a buyer as the functions take it (`STARS_USD_PRICE`, 0.02 when unset); None
+    when `STARS_ENABLED` switches Stars off (no tier is sold in Stars, so nothing to note)."""
+    if op.env.get("STARS_ENABLED", "").strip().lower() in ("false", "f", "0", "no", "n", "off"):
+        return None
+    raw = op.env.get("STARS_USD_PRICE")
+    if raw is None:
+        return channel_file.STARS_USD_PRICE
+    if not re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,8})?", raw.strip()) or Decimal(raw) <= 0:
+        raise Failed(f"STARS_USD_PRICE must be a price in USD above 0, e.g. 0.02, not {raw!r}")
+    return Decimal(raw)
 
 
 def _hold_hours(op: Operator) -> int:

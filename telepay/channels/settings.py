@@ -12,6 +12,10 @@ value to store or an `Invalid` with a short, friendly reason that says what to s
 file or flags) and returns the `ChannelDoc` or every problem as a `FieldError` naming the field's
 path (`tiers[1].price`, `payout_address`).
 
+A tier's price in Telegram Stars is the owner's own or derived from its USD price
+(`parse_star_price`: empty or `auto` is derived); a derived price beyond Telegram's limit is no
+refusal, the tier is sold in crypto only, and `star_note` says so to the owner.
+
 Payouts go to the networks of `telepay.channels.wallets` only (its `NETWORKS`, with the coins paid
 out on each and the format of its addresses).
 """
@@ -28,8 +32,9 @@ from pydantic import ValidationError
 
 from shared_schemas.documents import ChannelDoc, PayoutStrategy, Tier
 from shared_schemas.money import CENT
+from telepay.channels.star_prices import STARS_MAX, STARS_MIN, stars_for
 from telepay.channels.wallets import PAYOUT_CURRENCIES, network, networks_for
-from telepay.core.i18n import LANGUAGES, N_, SOURCE, money, t
+from telepay.core.i18n import LANGUAGES, N_, SOURCE, STARS, money, number, t
 
 T = TypeVar("T")
 
@@ -267,18 +272,78 @@ def check_donation_max(minimum: Decimal, value: object) -> Decimal | Invalid:
     return Invalid(limits[0].reason) if isinstance(limits, list) else limits[1]
 
 
+# -- Telegram Stars -------------------------------------------------------------------------------
+# What an owner types (or a file holds) for "derive it from the USD price"; the bot's button sends it.
+STARS_AUTO = "auto"
+STARS_NOT_WHOLE = N_("Send the price in Stars as a whole number, e.g. 250, or auto to convert the USD price.")
+
+
+def parse_star_price(value: object) -> int | Invalid | None:
+    """A tier's price in Stars: empty, absent or `auto` → None (its USD price converted at the
+    configured rate); else a whole number from 1 to 10,000 (Telegram's limit for one payment in
+    Stars, Bot API `sendInvoice`), written `250` or `⭐250`."""
+    if isinstance(value, bool):
+        return Invalid(t(STARS_NOT_WHOLE))
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = _text(value).replace(" ", "").removeprefix("⭐")
+    if text.lower() in ("", STARS_AUTO):
+        return None
+    if not re.fullmatch(r"-?[0-9]{1,9}", text):  # ASCII digits, bounded, as a number of days
+        return Invalid(t(STARS_NOT_WHOLE))
+    stars = int(text)
+    if not STARS_MIN <= stars <= STARS_MAX:
+        return Invalid(
+            t(
+                "Telegram takes from {low} to {high} Stars for one payment; send a number in that range.",
+                low=number(STARS_MIN),
+                high=number(STARS_MAX),
+            )
+        )
+    return stars
+
+
+def star_note(price: Decimal, stars: int | None, usd_price: Decimal) -> str | None:
+    """What the owner should know about a tier's Star price: a derived one beyond Telegram's limit
+    means the tier is sold in crypto only (not refused: the owner may set a Star price of their own)."""
+    if stars is not None or stars_for(price, usd_price) <= STARS_MAX:
+        return None
+    return t(
+        "Heads-up: {price} is more than {most} at {rate} a Star, Telegram's limit, so this tier is sold "
+        "in crypto only. Set a price in Stars of your own to sell it in Stars too.",
+        price=money(price, CURRENCY),
+        most=money(Decimal(STARS_MAX), STARS),
+        rate=money(usd_price, CURRENCY),
+    )
+
+
+def star_notes(before: ChannelDoc | None, after: ChannelDoc, usd_price: Decimal) -> list[tuple[str, str]]:
+    """The notes on the tiers of `after` whose price (USD and Stars) `before` did not have, each
+    named by its field's path (`tiers[1].stars`)."""
+    old = {(tier.price, tier.stars) for tier in before.tiers} if before is not None else set()
+    notes = []
+    for index, tier in enumerate(after.tiers):
+        note = None if (tier.price, tier.stars) in old else star_note(tier.price, tier.stars, usd_price)
+        if note:
+            notes.append((f"tiers[{index}].stars", note))
+    return notes
+
+
 # -- tiers ----------------------------------------------------------------------------------------
 def tier_id(index: int) -> str:
     """Tier ids are positional (`t1`..`t3`): callback data and deep links carry them."""
     return f"t{index + 1}"
 
 
-def parse_tier(price: object, days: object, label: object = None, index: int = 0) -> Tier | list[FieldError]:
+def parse_tier(
+    price: object, days: object, label: object = None, index: int = 0, stars: object = None
+) -> Tier | list[FieldError]:
     path = f"tiers[{index}]"
     results: dict[str, Any] = {
         "price": parse_price(price),
         "days": parse_days(days),
         "label": parse_label(label),
+        "stars": parse_star_price(stars),
     }
     errors = [FieldError(f"{path}.{k}", v.reason) for k, v in results.items() if isinstance(v, Invalid)]
     if errors:
@@ -287,7 +352,8 @@ def parse_tier(price: object, days: object, label: object = None, index: int = 0
 
 
 def parse_tiers(items: object) -> list[Tier] | list[FieldError]:
-    """A list of 1 to 3 tiers, each a mapping with `price`, `days` and an optional `label`."""
+    """A list of 1 to 3 tiers, each a mapping with `price`, `days`, an optional `label` and an
+    optional `stars` (the price in Telegram Stars; absent or `auto`: derived)."""
     if not isinstance(items, list | tuple) or not TIERS_MIN <= len(items) <= TIERS_MAX:
         return [FieldError("tiers", t("Give from {low} to {high} tiers.", low=TIERS_MIN, high=TIERS_MAX))]
     tiers: list[Tier] = []
@@ -296,7 +362,7 @@ def parse_tiers(items: object) -> list[Tier] | list[FieldError]:
         if not isinstance(item, Mapping):
             errors.append(FieldError(f"tiers[{index}]", t("A tier needs a price and a number of days.")))
             continue
-        tier = parse_tier(item.get("price"), item.get("days"), item.get("label"), index)
+        tier = parse_tier(item.get("price"), item.get("days"), item.get("label"), index, item.get("stars"))
         if isinstance(tier, list):
             errors += tier
         else:

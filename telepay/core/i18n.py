@@ -142,11 +142,14 @@ def listing(items: Sequence[str]) -> str:
     return format_list(list(items), locale="en_GB" if language == SOURCE else language)
 
 
+STARS = "XTR"  # Telegram Stars' currency code (Bot API, "Payments in Telegram Stars")
+
+
 def money(amount: Decimal, currency: str) -> str:
     """A price or a donation: `$4.99` in English, `4,99 $` in Spanish. Fiat has its symbol;
-    a coin (`usdttrc20`) its code after the amount."""
+    a coin (`usdttrc20`) its code after the amount; Telegram Stars (`XTR`) a star before it, `⭐250`."""
     code = currency.upper()
-    if code == "XTR":  # Telegram Stars: whole Stars, the star first, as Telegram shows them
+    if code == STARS:
         return f"⭐{format_decimal(amount.normalize(), locale=_locale(), decimal_quantization=False)}"
     if len(code) == 3 and code in _locale().currencies:
         return format_currency(amount, code, locale=_locale())

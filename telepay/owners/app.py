@@ -6,7 +6,8 @@ Every call carries Telegram's `initData` (`Authorization: tma <initData>`), vali
 of the bot's `/edit`: only the owner who is the creator of both channels may change them, a new
 price applies to new invoices only (orders keep the price they were made with) and is checked
 against NowPayments' minimum payments as the bot checks it (`telepay.channels.price_rules`: no coin
-takes it → 422; the coins it leaves out → the answer's `notes`), the donation post is refreshed,
+takes it → 422; the coins it leaves out → the answer's `notes`), a tier's Star price by the bot's
+rule (`parse_star_price`; a converted one beyond Telegram's limit → a note), the donation post is refreshed,
 `resume` queues today's offer post, and every change is recorded (`telepay.channels.changes`).
 
 The app speaks the owner's language: their /language choice, else their Telegram app's (initData's
@@ -42,6 +43,7 @@ from telepay.channels.changes import changed, record
 from telepay.channels.lookup import active_and_expiring, load_channel
 from telepay.channels.minimums import check_prices
 from telepay.channels.price_rules import new_prices
+from telepay.channels.star_prices import tier_in_stars
 from telepay.core import i18n
 from telepay.core.i18n import N_, t, tn
 from telepay.core.logs import get_logger
@@ -124,7 +126,7 @@ def _route(
         ("GET", "overview"): lambda: _json(200, overview(rt, channel)),
         ("GET", "subscribers"): lambda: _json(200, {"subscribers": subscribers(rt, channel)}),
         ("GET", "subscribers.csv"): lambda: subscribers_csv(rt, channel),
-        ("GET", "settings"): lambda: _json(200, settings_of(channel)),
+        ("GET", "settings"): lambda: _json(200, settings_of(rt, channel)),
         ("POST", "settings"): lambda: save_settings(rt, user.id, channel, body or {}),
         ("POST", "status"): lambda: set_status(rt, user.id, channel, (body or {}).get("status")),
     }
@@ -187,8 +189,12 @@ APP_TEXTS = (
     N_("Description"),
     N_("Language of the posts"),
     N_("Prices (USD), days, label"),
+    N_("Prices (USD), days, Stars, label"),
     N_("Price {number}"),
     N_("Days {number}"),
+    N_("Stars {number}"),
+    N_("crypto only"),
+    N_("Leave Stars empty to convert the USD price (shown in grey); Telegram takes {low} to {high} Stars."),
     N_("Label {number}"),
     N_("Smallest donation (USD)"),
     N_("Largest donation (USD)"),
@@ -383,14 +389,26 @@ def payouts(rt: Rt, owner_id: int) -> dict[str, Any]:
     }
 
 
-def settings_of(channel: ChannelDoc) -> dict[str, Any]:
+def settings_of(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
+    """The settings the page shows. Each tier's `stars` is the owner's Star price (null: converted
+    from the USD price), `stars_auto` the converted one (null when beyond Telegram's limit, so sold in
+    crypto only); `stars_enabled` false when the operator switched Telegram Stars off."""
+    rate = rt.settings.stars_usd_price
     return {
         "token": channel.token,
         "title": channel.title,
         "description": channel.description,
         "language": channel.language,
+        "stars_enabled": rt.settings.stars_enabled,
         "tiers": [
-            {"price": str(tier.price), "days": tier.days, "label": tier.label or ""} for tier in channel.tiers
+            {
+                "price": str(tier.price),
+                "days": tier.days,
+                "label": tier.label or "",
+                "stars": tier.stars,
+                "stars_auto": tier_in_stars(tier.model_copy(update={"stars": None}), rate),
+            }
+            for tier in channel.tiers
         ],
         "donation_min": str(channel.donation_min),
         "donation_max": str(channel.donation_max),
@@ -424,6 +442,9 @@ def save_settings(rt: Rt, user_id: int, channel: ChannelDoc, body: dict[str, Any
     if refused:
         return _json(422, {"errors": refused})
     notes = [{"field": name, "note": c.note} for name, c in prices if c.note]
+    if rt.settings.stars_enabled:
+        stars = cs.star_notes(channel, checked, rt.settings.stars_usd_price)
+        notes += [{"field": name, "note": note} for name, note in stars]
     token, now = channel.token, rt.clock.now()
     names = EDITABLE
 
@@ -446,7 +467,7 @@ def save_settings(rt: Rt, user_id: int, channel: ChannelDoc, body: dict[str, Any
     if changes:
         log.info("settings changed: %s", ", ".join(sorted(changes)), extra={"channel_token": token})
         queue_donation_post(rt, saved)
-    return _json(200, settings_of(saved) | {"changed": sorted(changes), "notes": notes})
+    return _json(200, settings_of(rt, saved) | {"changed": sorted(changes), "notes": notes})
 
 
 def set_status(rt: Rt, user_id: int, channel: ChannelDoc, wanted: object) -> Reply:

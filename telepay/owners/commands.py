@@ -249,7 +249,7 @@ def _answer(rt: Rt, user_id: int, chat_id: int, update_id: int, answer: str, ver
         _ask(rt, chat_id, conversation, before=result.reason)
         return f"invalid {conversation.step}"
     data = conversation.data | result
-    step = questions.next_step(conversation.name, conversation.step, data)
+    step = questions.next_step(conversation.name, conversation.step, data, rt.settings.stars_enabled)
     writes = None
     if step == "done":
         if conversation.name == "newchannel":

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared_schemas.config import TelegramWebhookSettings
-from shared_schemas.documents import ChannelDoc
+from shared_schemas.documents import ChannelDoc, Tier
 from shared_schemas.queries import BOT_CHATS_ADDED_BY
 from telepay.channels import settings as cs
 from telepay.channels import wallets
@@ -25,6 +25,7 @@ from telepay.channels.lookup import load_channel
 from telepay.channels.minimums import coin_minimums
 from telepay.channels.price_rules import check_price
 from telepay.channels.settings import Invalid
+from telepay.channels.star_prices import STARS_MAX, STARS_MIN, stars_for, tier_in_stars
 from telepay.core import i18n
 from telepay.core.i18n import N_, money, t, tn
 from telepay.owners import admins
@@ -162,6 +163,30 @@ def _price_checked(step: Step, price_of: Callable[[Data], str]) -> Step:
     return Step(step.ask, take_checked)
 
 
+def _derived_stars(rt: Rt, data: Data) -> int:
+    """The Star price of the tier being asked, converted from its USD price at the configured rate."""
+    return stars_for(Decimal(data["tier_draft"]["price"]), rt.settings.stars_usd_price)
+
+
+def _ask_tier_stars(rt: Rt, user_id: int, data: Data) -> Ask:
+    derived = _derived_stars(rt, data)
+    if derived > STARS_MAX:
+        choice = t(say.CRYPTO_ONLY)
+    else:
+        choice = say.use_derived_stars(derived)
+    return Ask(say.ask_tier_stars(_tier_index(data), STARS_MIN, STARS_MAX), ((choice, cs.STARS_AUTO),))
+
+
+def _take_tier_stars(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
+    """The owner's Star price, or None (derived): noted when the derived one is beyond Telegram's limit."""
+    result = _take_tier_part("stars", cs.parse_star_price)(rt, user_id, data, answer)
+    if isinstance(result, Invalid):
+        return result
+    draft = result["tier_draft"]
+    note = cs.star_note(Decimal(draft["price"]), draft["stars"], rt.settings.stars_usd_price)
+    return result | ({NOTE: note} if note else {})
+
+
 def _network_name(data: Data) -> str:
     net = wallets.network(str(data.get("payout_network")))
     return net.name if net else t("wallet")
@@ -205,6 +230,7 @@ STEPS: dict[str, Step] = {
         ),
         _take_tier_part("days", cs.parse_days),
     ),
+    "tier_stars": Step(_ask_tier_stars, _take_tier_stars),
     "tier_label": Step(
         lambda rt, u, d: Ask(say.ask_tier_label(_tier_index(d)), ((t(say.SKIP), ""),)),
         _take_tier_part("label", cs.parse_label),
@@ -271,7 +297,10 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "title": (N_("Title"), ("title",)),
     "description": (N_("Description"), ("description",)),
     "language": (N_("Language of the posts"), ("language",)),
-    "tiers": (N_("Prices and durations"), ("tier_count", "tier_price", "tier_days", "tier_label")),
+    "tiers": (
+        N_("Prices and durations"),
+        ("tier_count", "tier_price", "tier_days", "tier_stars", "tier_label"),
+    ),
     "donations": (N_("Donations"), ("donation_min", "donation_max", "donation_message")),
     "grace": (N_("Grace period"), ("grace",)),
     "payout": (N_("Payout wallet"), ("payout_currency", "payout_network", "payout_wallet", "confirm_wallet")),
@@ -308,7 +337,7 @@ def _take_confirm(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
 STEPS |= {
     "confirm": Step(
         lambda rt, u, d: Ask(
-            say.summary(_summary_lines(d)), ((t(say.GO_LIVE), "yes"), (t(say.CANCEL), "no"))
+            say.summary(_summary_lines(rt, d)), ((t(say.GO_LIVE), "yes"), (t(say.CANCEL), "no"))
         ),
         _take_confirm,
     ),
@@ -356,8 +385,9 @@ def _steps_of(name: str, data: Data) -> tuple[str, ...]:
     return ("pick_channel", "pick_group", *(GROUPS[group][1] if group in GROUPS else ()))
 
 
-def next_step(name: str, step: str, data: Data) -> str:
-    """The question after `step` once its answer is in `data`; `done` or `cancelled` at the end."""
+def next_step(name: str, step: str, data: Data, stars: bool = True) -> str:
+    """The question after `step` once its answer is in `data`; `done` or `cancelled` at the end.
+    Without `stars` (Telegram Stars switched off, `STARS_ENABLED`) no Star price is asked."""
     if step in ("confirm", "confirm_wallet"):
         return "done" if data.get("confirmed") else "cancelled"
     if step == "tier_label" and _tier_index(data) < int(data["tier_count"]):
@@ -365,6 +395,8 @@ def next_step(name: str, step: str, data: Data) -> str:
     steps = _steps_of(name, data)
     rest = steps[steps.index(step) + 1 :]
     if rest and rest[0] == "payout_threshold" and data.get("payout_strategy") != "threshold":
+        rest = rest[1:]
+    if rest and rest[0] == "tier_stars" and not stars:
         rest = rest[1:]
     return rest[0] if rest else "done"
 
@@ -377,7 +409,8 @@ def data_of(channel: ChannelDoc) -> Data:
     stored = channel.to_firestore()
     data: Data = {name: stored[name] for name in SETTING_FIELDS}
     data["tiers"] = [
-        {"price": str(tier.price), "days": tier.days, "label": tier.label} for tier in channel.tiers
+        {"price": str(tier.price), "days": tier.days, "stars": tier.stars, "label": tier.label}
+        for tier in channel.tiers
     ]
     return data | {"token": channel.token, "tier_count": len(channel.tiers)}
 
@@ -407,7 +440,19 @@ def channel_from(data: Data, base: dict[str, Any], fields: tuple[str, ...] = SET
     return channel
 
 
-def _summary_lines(data: Data) -> list[str]:
+def _tier_stars(rt: Rt, tier: Data) -> int | None:
+    """A tier's Star price as buyers will see it; None when it is sold in crypto only (Stars
+    switched off, or the derived price beyond Telegram's limit)."""
+    if not rt.settings.stars_enabled:
+        return None
+    price = Decimal(tier["price"])
+    stars = tier.get("stars")
+    return tier_in_stars(
+        Tier(tier_id="t1", price=price, days=int(tier["days"]), stars=stars), rt.settings.stars_usd_price
+    )
+
+
+def _summary_lines(rt: Rt, data: Data) -> list[str]:
     lines = [
         t("Title: {title}", title=data["title"]),
         t("Open channel: {title}", title=data.get("open_title")),
@@ -418,7 +463,7 @@ def _summary_lines(data: Data) -> list[str]:
     language = str(data.get("language") or i18n.SOURCE)
     lines.append(t("Language of the posts: {language}", language=i18n.LANGUAGES.get(language, language)))
     lines += [
-        say.tier_line(i, Decimal(tier["price"]), int(tier["days"]), tier.get("label"))
+        say.tier_line(i, Decimal(tier["price"]), int(tier["days"]), tier.get("label"), _tier_stars(rt, tier))
         for i, tier in enumerate(data.get("tiers") or [])
     ]
     lines.append(

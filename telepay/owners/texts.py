@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from shared_schemas.documents import ChannelDoc, ChannelStatus, PayoutDoc, PayoutState
 from telepay.channels.paging import listed_title
-from telepay.core.i18n import N_, day, listing, money, number, t, tn, when
+from telepay.core.i18n import N_, STARS, day, listing, money, number, t, tn, when
 from telepay.payouts.ledger import Balance, StarsEarnings
 from telepay.subscriptions.texts import duration
 
@@ -223,8 +223,14 @@ def saved(title: str) -> str:
     )
 
 
-def tier_line(index: int, price: Decimal, days: int, label: str | None) -> str:
+def tier_line(index: int, price: Decimal, days: int, label: str | None, stars: int | None = None) -> str:
+    """A tier in the summary before going live; `stars`: its price in Telegram Stars, if it is sold in Stars."""
     values = {"number": number(index + 1), "price": money(price, "USD"), "duration": duration(days)}
+    if stars is not None:
+        values["stars"] = money(Decimal(stars), STARS)
+        if label:
+            return t("Tier {number} ({label}): {price} or {stars} for {duration}", label=label, **values)
+        return t("Tier {number}: {price} or {stars} for {duration}", **values)
     if label:
         return t("Tier {number} ({label}): {price} for {duration}", label=label, **values)
     return t("Tier {number}: {price} for {duration}", **values)
@@ -339,6 +345,24 @@ def ask_tier_days(index: int) -> str:
 
 def ask_tier_label(index: int) -> str:
     return t("Price {number}: a short name buyers see, e.g. Monthly (or tap Skip).", number=number(index + 1))
+
+
+def ask_tier_stars(index: int, low: int, high: int) -> str:
+    return t(
+        "Price {number} in Telegram Stars: tap below to convert the USD price, or send a whole number "
+        "of Stars ({low} to {high}), e.g. 250.",
+        number=number(index + 1),
+        low=number(low),
+        high=number(high),
+    )
+
+
+def use_derived_stars(stars: int) -> str:
+    """The button taking the Star price converted from the USD price."""
+    return t("Use {stars} (from the USD price)", stars=money(Decimal(stars), STARS))
+
+
+CRYPTO_ONLY = N_("Crypto only (over Telegram's limit in Stars)")
 
 
 def ask_wallet(network: str, currency: str) -> str:

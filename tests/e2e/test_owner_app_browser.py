@@ -2,7 +2,7 @@
 the whole local stack: the demo owner goes live through the bot, two buyers subscribe and one
 donates; the owner opens the app from the bot's button URL with a signed initData and sees those
 numbers, filters subscribers, exports them as CSV, changes a price that the next buyer sees in the
-bot's offer; a tampered initData and a stranger see nothing; a Persian-speaking owner's app reads
+bot's offer, and sets a tier's price in Telegram Stars (one Telegram would refuse first); a tampered initData and a stranger see nothing; a Persian-speaking owner's app reads
 right to left, its numbers and dates written as Persian writes them. Screenshots (phone-sized,
 light, dark and right to left) go to docs/images/, where the README shows them.
 
@@ -162,6 +162,9 @@ def test_the_owner_sees_filters_exports_and_changes_her_channel(
     # Settings: the monthly price becomes $7; the MainButton saves.
     page.click("nav button[data-tab=settings]")
     page.wait_for_selector("#settings")
+    # Each tier's Star price: empty, so its USD price converted at $0.02 a Star, shown in grey.
+    assert page.get_attribute("input[name=stars0]", "placeholder") == "⭐250"
+    assert page.input_value("input[name=stars0]") == ""
     page.fill("input[name=price0]", "4,99")
     page.evaluate("Telegram.WebApp.MainButton.click()")
     page.wait_for_selector("#message.errors")
@@ -171,6 +174,21 @@ def test_the_owner_sees_filters_exports_and_changes_her_channel(
     page.wait_for_selector("#message.ok")
     # Saved, and the owner reads which coins NowPayments' minimum payments leave out at $7.
     assert "Heads-up: NowPayments can't take $7.00 in USDTTRC20" in page.inner_text("#message")
+    assert page.get_attribute("input[name=stars0]", "placeholder") == "⭐350"  # follows the new price
+    # A Star price Telegram would refuse, then one of her own for the quarterly tier.
+    page.fill("input[name=stars1]", "0")
+    page.click("#save")
+    page.wait_for_selector("#message.errors")
+    assert "tiers[1].stars: Telegram takes from 1 to 10,000 Stars" in page.inner_text("#message")
+    page.fill("input[name=stars1]", "600")
+    page.click("#save")
+    page.wait_for_selector("#message.ok")
+    assert page.inner_text("#message").startswith("Saved.")
+    settings = httpx.get(
+        f"{url}/api/channels/{demo['token']}/settings",
+        headers={"Authorization": f"tma {_init_data(endpoints, demo['owner'])}"},
+    ).json()
+    assert [(t["price"], t["stars"]) for t in settings["tiers"]] == [("7.00", None), ("12.50", 600)]
     buyer = tg.user("Max")
     tg.say(buyer, f"/start {demo['token']}")
     offer = tg.wait_message(buyer, "Choose how long")

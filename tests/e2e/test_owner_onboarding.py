@@ -45,8 +45,8 @@ def test_an_owner_goes_live_and_sells(stack, endpoints, tg, np) -> None:  # type
     answer_all(chat, [days, *rest[:-2]])  # up to the wallet address
     assert "doesn't look like a Tron (TRC-20) address" in chat.send("T123", "doesn't look like")["text"]
     summary = answer_all(chat, rest[-2:])
-    assert "Tier 1 (Monthly): $5.00 for 1 month" in summary["text"]
-    assert "Tier 2 (Quarterly): $12.50 for 3 months" in summary["text"]
+    assert "Tier 1 (Monthly): $5.00 or ⭐250 for 1 month" in summary["text"]
+    assert "Tier 2 (Quarterly): $12.50 or ⭐625 for 3 months" in summary["text"]
 
     live = chat.tap("Go live", "is live!")
     token = token_of(live)

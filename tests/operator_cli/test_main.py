@@ -73,6 +73,51 @@ def test_the_example_file_registers(tmp_path: Path) -> None:
     assert "exists already" in run(store, "channels", "register", str(EXAMPLE)).stderr
 
 
+def test_a_tier_has_a_star_price_of_its_own_or_a_converted_one(tmp_path: Path) -> None:
+    store = MemoryStore()
+    result = ok(run(store, "channels", "register", str(EXAMPLE)))
+    assert "5.00 USD/30d, 12.50 USD or 600 XTR/90d" in result.output
+    channel = store.channels.get("NightOwls2026")
+    assert channel is not None and [t.stars for t in channel.tiers] == [None, 600]
+    path = tmp_path / "u.json"
+    tiers = [{"price": "250", "days": 30}, {"price": "12.50", "days": 90, "stars": "auto"}]
+    path.write_text(json.dumps({"tiers": tiers}))
+    result = ok(run(store, "--json", "channels", "update", "NightOwls2026", str(path)))
+    notes = [n for n in json.loads(result.output)["notes"] if n["field"].endswith(".stars")]
+    assert notes == [
+        {
+            "field": "tiers[0].stars",
+            "note": "Heads-up: $250.00 is more than ⭐10,000 at $0.02 a Star, Telegram's limit, so this "
+            "tier is sold in crypto only. Set a price in Stars of your own to sell it in Stars too.",
+        }
+    ]
+    channel = store.channels.get("NightOwls2026")
+    assert channel is not None and [t.stars for t in channel.tiers] == [None, None]
+    # A rate of the operator's: $0.05 a Star puts $250 at 5,000 Stars, so no note; Stars off, none either.
+    for env in ({"STARS_USD_PRICE": "0.05"}, {"STARS_ENABLED": "false"}):
+        result = ok(run(store, "--json", "channels", "update", "NightOwls2026", str(path), env=env))
+        assert [n for n in json.loads(result.output)["notes"] if n["field"].endswith(".stars")] == []
+
+
+@pytest.mark.parametrize(
+    ("stars", "reason"),
+    [
+        (
+            0,
+            "tiers[0].stars: Telegram takes from 1 to 10,000 Stars for one payment; send a number in that range.",
+        ),
+        (10001, "tiers[0].stars: Telegram takes from 1 to 10,000 Stars"),
+        ("12.5", "tiers[0].stars: Send the price in Stars as a whole number, e.g. 250"),
+    ],
+)
+def test_a_star_price_telegram_would_refuse_is_refused(tmp_path: Path, stars: Any, reason: str) -> None:
+    store = MemoryStore()
+    bad = channel_file(tmp_path, tiers=[{"price": "5", "days": 30, "stars": stars}])
+    result = run(store, "channels", "register", str(bad))
+    assert result.exit_code == 1 and reason in result.stderr
+    assert store.channels.get("NightOwls2026") is None
+
+
 def test_a_file_without_a_token_gets_one(tmp_path: Path) -> None:
     store = MemoryStore()
     result = ok(run(store, "--json", "channels", "register", str(channel_file(tmp_path, token=None))))

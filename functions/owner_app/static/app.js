@@ -92,6 +92,7 @@
   // A price or a sum: fiat with its symbol (USD), a coin (usdttrc20) with its code after the amount.
   const money = (v, currency) => {
     const code = String(currency || "USD").toUpperCase();
+    if (code === "XTR") return "⭐" + number(Number(v)); // Telegram Stars, as the bot writes them
     if (/^[A-Z]{3}$/.test(code)) {
       try { return new Intl.NumberFormat(LANG, { style: "currency", currency: code }).format(Number(v)); } catch (e) { /* not ISO 4217 */ }
     }
@@ -213,9 +214,13 @@
     const { body: s } = await json(`/api/channels/${token}/settings`);
     const field = (name, label, value, tag) => [el("label", { for: name }, label),
       el(tag || "input", Object.assign({ id: name, name }, tag ? {} : { value }), tag ? value : null)];
-    const tiers = el("div", { id: "tiers" }, s.tiers.map((t, i) => el("div", { class: "tier" },
+    // A tier's Star price: empty takes the USD price converted (the placeholder shows it).
+    const starsHint = (t) => (t.stars_auto === null ? tr("crypto only") : money(t.stars_auto, "XTR"));
+    const tiers = el("div", { id: "tiers" }, s.tiers.map((t, i) => el("div", { class: s.stars_enabled ? "tier stars" : "tier" },
       el("input", { name: `price${i}`, "aria-label": tr("Price {number}", { number: number(i + 1) }), value: t.price, inputmode: "decimal" }),
       el("input", { name: `days${i}`, "aria-label": tr("Days {number}", { number: number(i + 1) }), value: t.days, inputmode: "numeric" }),
+      s.stars_enabled ? el("input", { name: `stars${i}`, "aria-label": tr("Stars {number}", { number: number(i + 1) }),
+        value: t.stars === null ? "" : t.stars, placeholder: starsHint(t), inputmode: "numeric" }) : null,
       el("input", { name: `label${i}`, "aria-label": tr("Label {number}", { number: number(i + 1) }), value: t.label }))));
     const language = el("select", { id: "language", name: "language" }, Object.entries(LANGUAGES).map(([code, name]) =>
       el("option", Object.assign({ value: code, lang: code.replace("_", "-") }, code === s.language ? { selected: "" } : {}), name)));
@@ -223,7 +228,8 @@
     const form = el("form", { id: "settings" },
       field("title", tr("Title"), s.title), field("description", tr("Description"), s.description, "textarea"),
       el("label", { for: "language" }, tr("Language of the posts")), language,
-      el("label", {}, tr("Prices (USD), days, label")), tiers,
+      el("label", {}, s.stars_enabled ? tr("Prices (USD), days, Stars, label") : tr("Prices (USD), days, label")), tiers,
+      s.stars_enabled ? el("p", { class: "hint" }, tr("Leave Stars empty to convert the USD price (shown in grey); Telegram takes {low} to {high} Stars.", { low: number(1), high: number(10000) })) : null,
       field("donation_min", tr("Smallest donation (USD)"), s.donation_min), field("donation_max", tr("Largest donation (USD)"), s.donation_max),
       field("donation_message", tr("Donation post message"), s.donation_message, "textarea"),
       field("grace_period_minutes", tr("Grace period (minutes)"), s.grace_period_minutes),
@@ -236,12 +242,15 @@
       const v = (n) => form.elements[n].value;
       const payload = { title: v("title"), description: v("description"), language: v("language"), donation_min: v("donation_min"), donation_max: v("donation_max"),
         donation_message: v("donation_message"), grace_period_minutes: v("grace_period_minutes"),
-        tiers: s.tiers.map((_, i) => ({ price: v(`price${i}`), days: v(`days${i}`), label: v(`label${i}`) })) };
+        tiers: s.tiers.map((_, i) => Object.assign({ price: v(`price${i}`), days: v(`days${i}`), label: v(`label${i}`) },
+          s.stars_enabled ? { stars: v(`stars${i}`) } : {})) };
       message.className = ""; message.textContent = tr("Saving…");
       try {
         const { status, body } = await json(`/api/channels/${token}/settings`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) });
         if (status === 422) { message.className = "errors"; message.textContent = body.errors.map((e) => `${e.field}: ${e.reason}`).join(" "); return; }
         message.className = "ok";
+        // The converted Star prices follow the saved USD prices.
+        if (s.stars_enabled) body.tiers.forEach((t, i) => { form.elements[`stars${i}`].placeholder = starsHint(t); });
         message.textContent = [body.changed.length ? tr("Saved.") : tr("Nothing changed."), ...(body.notes || []).map((n) => n.note)].join(" ");
         if (tg && tg.HapticFeedback) tg.HapticFeedback.notificationOccurred("success");
       } catch (error) { message.className = "errors"; message.textContent = error.message; }

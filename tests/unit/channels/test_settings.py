@@ -83,6 +83,62 @@ def test_tiers() -> None:
     assert [e.field for e in errors] == ["tiers[1].price", "tiers[1].days"]  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(
+    ("typed", "stars"),
+    [
+        *[("", None), (None, None), ("auto", None), (" Auto ", None)],
+        *[("250", 250), (250, 250), ("⭐250", 250), ("1", 1), ("10000", 10000), (10000.0, 10000)],
+    ],
+)
+def test_star_prices_accepted(typed: object, stars: int | None) -> None:
+    assert cs.parse_star_price(typed) == stars
+
+
+WHOLE = "Send the price in Stars as a whole number, e.g. 250, or auto to convert the USD price."
+RANGE = "Telegram takes from 1 to 10,000 Stars for one payment; send a number in that range."
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        *[
+            ("2.5", WHOLE),
+            ("250 stars", WHOLE),
+            ("1,000", WHOLE),
+            (True, WHOLE),
+            (2.5, WHOLE),
+            ("٢٥٠", WHOLE),
+        ],
+        *[("0", RANGE), ("-5", RANGE), ("10001", RANGE), (10001, RANGE)],
+    ],
+)
+def test_star_prices_refused_with_a_reason(typed: object, reason: str) -> None:
+    assert invalid(cs.parse_star_price(typed)) == reason
+
+
+def test_a_tier_has_its_own_star_price_or_a_converted_one() -> None:
+    tiers = cs.parse_tiers([{"price": "5", "days": 30, "stars": "300"}, {"price": "12.50", "days": 90}])
+    assert [(t.tier_id, t.stars) for t in tiers] == [("t1", 300), ("t2", None)]  # type: ignore[union-attr]
+    errors = cs.parse_tiers([{"price": "5", "days": 30}, {"price": "5", "days": 30, "stars": 20000}])
+    assert errors == [FieldError("tiers[1].stars", RANGE)]
+    channel = cs.validate_channel(_channel(tiers=[{"price": "5", "days": 30, "stars": "auto"}]))
+    assert isinstance(channel, ChannelDoc) and channel.tiers[0].stars is None
+
+
+def test_a_converted_star_price_beyond_telegrams_limit_is_noted_not_refused() -> None:
+    rate = Decimal("0.02")
+    assert cs.star_note(Decimal("200.00"), None, rate) is None  # exactly 10,000 Stars
+    assert cs.star_note(Decimal("200.01"), None, rate) == (
+        "Heads-up: $200.01 is more than ⭐10,000 at $0.02 a Star, Telegram's limit, so this tier is sold "
+        "in crypto only. Set a price in Stars of your own to sell it in Stars too."
+    )
+    assert cs.star_note(Decimal("500.00"), 9000, rate) is None  # the owner's own Star price
+    channel = cs.validate_channel(_channel(tiers=[{"price": "5", "days": 30}, {"price": "500", "days": 365}]))
+    assert isinstance(channel, ChannelDoc)
+    assert [field for field, _ in cs.star_notes(None, channel, rate)] == ["tiers[1].stars"]
+    assert cs.star_notes(channel, channel, rate) == []  # said when the price is set, not at every change
+
+
 def test_donation_limits() -> None:
     assert cs.parse_donation_limits("1", "500") == (Decimal("1.00"), Decimal("500.00"))
     assert cs.parse_donation_limits("10", "5") == [

@@ -60,6 +60,13 @@ def test_a_coin_amount_keeps_its_digits_and_its_code() -> None:
         assert i18n.money(Decimal("4.97500"), "usdttrc20") == "4.975 USDTTRC20"
 
 
+def test_telegram_stars_show_as_a_star_with_the_languages_digits() -> None:
+    expected = {"en": "⭐2,500", "ru": "⭐2 500", "es": "⭐2.500"}
+    for language, shown in expected.items():
+        with i18n.speaking(language):
+            assert i18n.money(Decimal(2500), "XTR").replace("\xa0", " ") == shown
+
+
 def test_speaking_nests_and_restores() -> None:
     with i18n.speaking("ru"):
         with i18n.speaking("pt-br") as inner:

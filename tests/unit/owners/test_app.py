@@ -159,6 +159,36 @@ def test_invalid_settings_are_refused_with_each_reason(rt: Runtime[OwnerAppSetti
     assert "Use a dot for cents" in json.dumps(reply.body)
 
 
+def test_a_star_price_per_tier_set_refused_and_shown_back(rt: Runtime[OwnerAppSettings]) -> None:
+    path = "/api/channels/DemoChannel01/settings"
+    shown = call(rt, path).body
+    assert shown["stars_enabled"] is True
+    # $5.00 and $12.50 at $0.02 a Star: the converted prices the page shows as placeholders.
+    assert [(t["stars"], t["stars_auto"]) for t in shown["tiers"]] == [(None, 250), (None, 625)]
+    tiers = [
+        {"price": "5.00", "days": 30, "label": "Monthly", "stars": "200"},
+        {"price": "250", "days": 90, "label": "Quarterly", "stars": ""},
+    ]
+    reply = call(rt, path, "POST", {"tiers": tiers})
+    assert reply.status == 200, reply.body
+    assert [(t["stars"], t["stars_auto"]) for t in reply.body["tiers"]] == [(200, 250), (None, None)]
+    [note] = [n for n in reply.body["notes"] if n["field"] == "tiers[1].stars"]
+    assert note["note"].startswith("Heads-up: $250.00 is more than ⭐10,000 at $0.02 a Star")
+    channel = rt.store.channels.get("DemoChannel01")
+    assert channel is not None and [t.stars for t in channel.tiers] == [200, None]
+    refused = call(rt, path, "POST", {"tiers": [{"price": "5", "days": 30, "stars": "0.5"}]})
+    assert (refused.status, refused.body["errors"]) == (
+        422,
+        [
+            {
+                "field": "tiers[0].stars",
+                "reason": "Send the price in Stars as a whole number, e.g. 250, or auto to convert the USD price.",
+            }
+        ],
+    )
+    assert [t.stars for t in rt.store.channels.get("DemoChannel01").tiers] == [200, None]  # type: ignore[union-attr]
+
+
 def test_only_an_owner_still_admin_of_both_channels_may_change(rt: Runtime[OwnerAppSettings]) -> None:
     fakes(rt)[0].members[(-1001000000002, OWNER)] = ("left", ())
     assert call(rt, "/api/channels/DemoChannel01/settings", "POST", {"title": "New"}).status == 403

@@ -35,6 +35,7 @@ from telepay.owners.conversations import Conversations, Move
 from telepay.owners.texts import BUYER_COMMANDS, OWNER_COMMANDS
 from telepay.runtime import Runtime
 from tests import updates
+from tests.conftest import demo_channel
 from tests.fakes import FakeTelegram, Sent
 from tests.harness import NOW, fakes, present, runtime
 from tests.memory_store import MemoryStore
@@ -74,6 +75,10 @@ class Owner:
         raise AssertionError(f"no button {label_or_answer!r} in {message.text!r}")
 
 
+def labels(message: Sent) -> list[str]:
+    return [button.text for row in message.keyboard or [] for button in row]
+
+
 def _world(telegram: FakeTelegram, closed_rights: tuple[str, ...] = CLOSED_RIGHTS) -> None:
     for chat in (OPEN, CLOSED, OTHER):
         telegram.members[(chat, OWNER)] = ("creator", ())
@@ -87,9 +92,10 @@ def owner() -> Owner:
     return owner_on(MemoryStore())
 
 
-def owner_on(store: Store) -> Owner:
-    """An owner whose two channels have the bot as admin, before /newchannel."""
-    rt = runtime(TelegramWebhookSettings, store)
+def owner_on(store: Store, **settings: Any) -> Owner:
+    """An owner whose two channels have the bot as admin, before /newchannel (the bot's `settings`
+    changed as given)."""
+    rt = runtime(TelegramWebhookSettings, store, **settings)
     telegram, _, _ = fakes(rt)
     _world(telegram, closed_rights=("can_invite_users",))
     for update_id, (chat, title, rights) in enumerate(
@@ -118,12 +124,21 @@ def _go_through(owner: Owner) -> None:
     assert owner.say("4,99") == "invalid tier_price"
     assert "Use a dot for cents, e.g. 4.99." in owner.last().text
     assert owner.say("4.99") == "asked tier_days"
-    assert owner.press("30") == "asked tier_label"
+    assert owner.press("30") == "asked tier_stars"
+    assert "Price 1 in Telegram Stars" in owner.last().text
+    # $4.99 at the default $0.02 a Star, rounded up to a whole Star.
+    assert owner.press("Use ⭐250 (from the USD price)") == "asked tier_label"
     assert owner.say("Monthly") == "asked tier_price"
     assert "Price 2 of 2" in owner.last().text
     assert owner.say("40") == "asked tier_days"
     assert owner.say("4000") == "invalid tier_days"
-    assert owner.say("365") == "asked tier_label"
+    assert owner.say("365") == "asked tier_stars"
+    assert labels(owner.last()) == ["Use ⭐2,000 (from the USD price)"]
+    assert owner.say("12.5") == "invalid tier_stars"
+    assert "Send the price in Stars as a whole number, e.g. 250" in owner.last().text
+    assert owner.say("20000") == "invalid tier_stars"
+    assert "Telegram takes from 1 to 10,000 Stars for one payment" in owner.last().text
+    assert owner.say("1500") == "asked tier_label"
     assert owner.press("Skip") == "asked donation_min"
     assert owner.say("2") == "asked donation_max"
     assert owner.say("1") == "invalid donation_max"
@@ -150,8 +165,8 @@ def test_newchannel_end_to_end(owner: Owner) -> None:
     summary = owner.last().text
     for line in (
         "Title: Night Owls Club",
-        "Tier 1 (Monthly): $4.99 for 1 month",
-        "Tier 2: $40.00 for 1 year",
+        "Tier 1 (Monthly): $4.99 or ⭐250 for 1 month",
+        "Tier 2: $40.00 or ⭐1,500 for 1 year",
         "Donations: $2.00 to $500.00",
         "Payouts: USDT on Tron (TRC-20) to " + TRON,
         "Payout strategy: threshold (from $100.00)",
@@ -161,9 +176,9 @@ def test_newchannel_end_to_end(owner: Owner) -> None:
     assert owner.press("yes") == "channel live"
     [channel] = owner.rt.store.channels.find(_owner_query(), owner_user_id=OWNER)
     assert (channel.open_channel_id, channel.closed_channel_id) == (OPEN, CLOSED)
-    assert [(t.tier_id, t.price, t.days, t.label) for t in channel.tiers] == [
-        ("t1", Decimal("4.99"), 30, "Monthly"),
-        ("t2", Decimal("40.00"), 365, None),
+    assert [(t.tier_id, t.price, t.days, t.label, t.stars) for t in channel.tiers] == [
+        ("t1", Decimal("4.99"), 30, "Monthly", None),  # derived from the USD price
+        ("t2", Decimal("40.00"), 365, None, 1500),
     ]
     assert channel.payout_strategy is PayoutStrategy.THRESHOLD and channel.payout_wallet == TRON
     assert channel.donation_message == "Thank you for keeping the lights on!"
@@ -313,12 +328,60 @@ def test_edit_a_price(owner: Owner) -> None:
     owner.press("1")
     assert owner.say("0") == "invalid tier_price"
     owner.say("6.50")
-    owner.press("30")
+    assert owner.press("30") == "asked tier_stars"
+    assert labels(owner.last()) == ["Use ⭐325 (from the USD price)"]
+    assert owner.say("0") == "invalid tier_stars"
+    assert owner.say("⭐300") == "asked tier_label"
     assert owner.press("Skip") == "channel saved"
     channel = owner.rt.store.channels.get(token)
     assert channel is not None
-    assert [(t.price, t.days) for t in channel.tiers] == [(Decimal("6.50"), 30)]
+    assert [(t.price, t.days, t.stars) for t in channel.tiers] == [(Decimal("6.50"), 30, 300)]
     assert channel.title == "Night Owls Club" and channel.payout_wallet == TRON  # the rest unchanged
+    # Back to the converted price: the owner's Star price is gone.
+    owner.say("/edit")
+    owner.press(token)
+    owner.press("tiers")
+    owner.press("1")
+    owner.say("6.50")
+    owner.press("30")
+    assert owner.press("Use ⭐325 (from the USD price)") == "asked tier_label"
+    assert owner.press("Skip") == "channel saved"
+    channel = owner.rt.store.channels.get(token)
+    assert channel is not None and [t.stars for t in channel.tiers] == [None]
+
+
+def test_a_price_beyond_telegrams_limit_in_stars_is_sold_in_crypto_only(owner: Owner) -> None:
+    token = _live(owner)
+    owner.say("/edit")
+    owner.press(token)
+    owner.press("tiers")
+    owner.press("1")
+    owner.say("250")  # 12,500 Stars at $0.02 a Star: more than Telegram takes in one payment
+    assert owner.press("30") == "asked tier_stars"
+    assert labels(owner.last()) == ["Crypto only (over Telegram's limit in Stars)"]
+    assert owner.press("Crypto only (over Telegram's limit in Stars)") == "asked tier_label"
+    assert owner.last().text.startswith(
+        "Heads-up: $250.00 is more than ⭐10,000 at $0.02 a Star, Telegram's limit, so this tier is sold "
+        "in crypto only. Set a price in Stars of your own to sell it in Stars too.\n\n"
+    )
+    assert owner.press("Skip") == "channel saved"
+    channel = owner.rt.store.channels.get(token)
+    assert channel is not None and [(t.price, t.stars) for t in channel.tiers] == [(Decimal("250.00"), None)]
+
+
+def test_no_star_price_is_asked_while_stars_are_switched_off() -> None:
+    owner = owner_on(MemoryStore(), stars_enabled=False)
+    channel = demo_channel(owner=OWNER)
+    owner.rt.store.channels.set(channel.token, channel)
+    for chat in (channel.open_channel_id, channel.closed_channel_id):
+        owner.telegram.members[(chat, OWNER)] = ("creator", ())
+    owner.say("/edit")
+    owner.press(channel.token)
+    owner.press("tiers")
+    owner.press("1")
+    owner.say("6.50")
+    assert owner.press("30") == "asked tier_label"
+    assert owner.press("Skip") == "channel saved"
 
 
 def change_wallet(owner: Owner, token: str, address: str, confirm: str = "yes") -> str:

@@ -116,6 +116,11 @@ def test_an_owner_whose_telegram_speaks_russian_sets_up_a_channel_in_russian() -
     owner.press("1")
     owner.say("5")
     owner.press("30")
+    in_russian(owner, "in Telegram Stars: tap below")
+    with i18n.speaking("ru"):
+        stars = i18n.money(Decimal(250), "XTR")
+    assert owner.labels() == [f"[ru] Use {stars} (from the USD price)"]
+    owner.press("auto")
     owner.press("Skip")
     in_russian(owner, "Donations: what's the smallest amount you accept")
     with i18n.speaking("ru"):
