@@ -153,8 +153,9 @@ class SettlementSettings(NowPaymentsSettings, PubSubSettings):
     )
 
 
-class StarsSettings(CommonSettings):
-    """Telegram Stars, the second way to pay: what a Star costs a buyer, what it is worth to an owner."""
+class StarsPriceSettings(CommonSettings):
+    """Telegram Stars, the second way to pay: whether it is offered and what a Star costs a buyer
+    (every function that shows, checks or invoices a Star price reads the same rate)."""
 
     stars_enabled: bool = Field(
         default=True, description="Offer Telegram Stars beside crypto (false: crypto only, as before)."
@@ -165,6 +166,12 @@ class StarsSettings(CommonSettings):
         description="What a Star costs a buyer, in USD: a tier without a Star price of its own, and a "
         "donation, cost their USD amount divided by this, rounded up to a whole Star.",
     )
+
+
+class StarsSettings(StarsPriceSettings):
+    """Whoever books Stars payments (the bot, and reconciliation): what a Star earned is worth to
+    an owner, and when it reaches the payout balance."""
+
     stars_payout_usd: Decimal = Field(
         default=Decimal("0.013"),
         gt=0,
@@ -215,7 +222,7 @@ class TelegramWebhookSettings(
         return value
 
 
-class CreateInvoiceSettings(TelegramSettings, NowPaymentsSettings, TaskTargetSettings, StarsSettings):
+class CreateInvoiceSettings(TelegramSettings, NowPaymentsSettings, TaskTargetSettings, StarsPriceSettings):
     ipn_callback_url: str = Field(description="Public URL of ipn_handler, given to NowPayments per invoice.")
     invoice_max_attempts: int = Field(
         default=5, description="Attempts before the user is told the invoice failed (the queue's max)."
@@ -255,7 +262,7 @@ class NotifySettings(AccessSettings):
     pass
 
 
-class KeypadSettings(TelegramSettings, TasksSettings, TaskTargetSettings, StarsSettings):
+class KeypadSettings(TelegramSettings, TasksSettings, TaskTargetSettings, StarsPriceSettings):
     create_invoice_url: str = Field(description="URL of the create_invoice function (task target).")
 
 
@@ -278,14 +285,16 @@ class ExpireSubscriptionsSettings(
     )
 
 
-class DailyBroadcastSettings(TelegramSettings, BroadcastEnqueuerSettings, TaskTargetSettings, StarsSettings):
+class DailyBroadcastSettings(
+    TelegramSettings, BroadcastEnqueuerSettings, TaskTargetSettings, StarsPriceSettings
+):
     broadcast_pause_after_failures: int = Field(
         default=3, description="Consecutive permanent failures before a channel's broadcast pauses."
     )
 
 
 class OwnerAppSettings(
-    TelegramSettings, BroadcastEnqueuerSettings, NowPaymentsSettings, ChannelEditSettings, StarsSettings
+    TelegramSettings, BroadcastEnqueuerSettings, NowPaymentsSettings, ChannelEditSettings, StarsPriceSettings
 ):
     """The owner app checks initData with the bot token, asks Telegram whether the owner is still
     an admin, queues the offer and donation posts after a change (as `/edit` and `/resume` do),

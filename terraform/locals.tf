@@ -146,6 +146,13 @@ locals {
       DAILY_BROADCAST_URL           = local.function_urls["daily_broadcast"] # owners' /broadcast
       OWNER_APP_URL                 = local.function_urls["owner_app"]       # the owners' app button
       NOWPAYMENTS_API_BASE_URL      = var.nowpayments_api_base_url           # minimum payments, as owners set prices
+      # Telegram Stars: the bot settles successful_payment like an IPN (the same settlement settings)
+      # and shows and checks Star prices at the same rate as create_invoice, keypad and the app.
+      PLATFORM_FEE_PERCENT = var.platform_fee_percent
+      STARS_ENABLED        = var.stars_enabled
+      STARS_USD_PRICE      = var.stars_usd_price
+      STARS_PAYOUT_USD     = var.stars_payout_usd
+      STARS_HOLD_DAYS      = var.stars_hold_days
     }
     # The settlement settings (SettlementSettings) are the same here and in expire_subscriptions,
     # whose reconciliation settles payments whose IPN never came (a test checks it).
@@ -163,6 +170,8 @@ locals {
       IPN_CALLBACK_URL         = local.function_urls["ipn_handler"]
       # The attempt that tells the user the invoice failed must be the queue's last one.
       INVOICE_MAX_ATTEMPTS = tostring(local.queues["create-invoice"].max_attempts)
+      STARS_ENABLED        = var.stars_enabled # a Stars order's price, at the rate the offer showed
+      STARS_USD_PRICE      = var.stars_usd_price
       TASK_CALLER_SERVICE_ACCOUNT   = google_service_account.queue["create-invoice"].email # only its queue may call /task
     }
     keypad = {
@@ -173,6 +182,8 @@ locals {
       TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
       CREATE_INVOICE_URL            = local.function_urls["create_invoice"]
       TASK_CALLER_SERVICE_ACCOUNT   = google_service_account.queue["keypad"].email # only its queue may call /task
+      STARS_ENABLED                 = var.stars_enabled # a confirmed donation's price in Stars
+      STARS_USD_PRICE               = var.stars_usd_price
     }
     notify = {
       GOOGLE_CLOUD_PROJECT  = var.project_id
@@ -190,6 +201,11 @@ locals {
       # Reconciliation re-reads payments and settles them as ipn_handler does, on the same settings.
       NOWPAYMENTS_API_BASE_URL = var.nowpayments_api_base_url
       PLATFORM_FEE_PERCENT     = var.platform_fee_percent
+      # and Stars charges found in getStarTransactions, booked as the bot books them.
+      STARS_ENABLED    = var.stars_enabled
+      STARS_USD_PRICE  = var.stars_usd_price
+      STARS_PAYOUT_USD = var.stars_payout_usd
+      STARS_HOLD_DAYS  = var.stars_hold_days
     }
     daily_broadcast = {
       GOOGLE_CLOUD_PROJECT          = var.project_id
@@ -199,6 +215,8 @@ locals {
       TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
       DAILY_BROADCAST_URL           = local.function_urls["daily_broadcast"]
       TASK_CALLER_SERVICE_ACCOUNT   = google_service_account.queue["broadcast"].email # only its queue may call /task
+      STARS_ENABLED                 = var.stars_enabled # the offer post's Star prices
+      STARS_USD_PRICE               = var.stars_usd_price
     }
     payout = {
       GOOGLE_CLOUD_PROJECT     = var.project_id
@@ -215,6 +233,8 @@ locals {
       TASKS_TOKEN_FROM_QUEUE   = "true"                                 # the queue adds the token (tasks.tf)
       DAILY_BROADCAST_URL      = local.function_urls["daily_broadcast"] # offer and donation posts after a change
       NOWPAYMENTS_API_BASE_URL = var.nowpayments_api_base_url           # minimum payments, as owners set prices
+      STARS_ENABLED            = var.stars_enabled                      # the converted Star prices owners see
+      STARS_USD_PRICE          = var.stars_usd_price
     }
   }
 
@@ -277,7 +297,7 @@ locals {
 
   # --- shared_schemas/names.py TOPICS, SUBSCRIPTIONS, DEAD_LETTER_SUBSCRIPTIONS -------------------
   topics = {
-    "payment-events"             = { published_by = ["ipn_handler", "expire_subscriptions"] }
+    "payment-events"             = { published_by = ["ipn_handler", "expire_subscriptions", "telegram_webhook"] } # the bot: Stars
     "payment-events-dead-letter" = { published_by = [] } # only Pub/Sub dead-lettering writes here
   }
 

@@ -10,7 +10,7 @@ output "ipn_handler_url" {
 
 locals {
   # shared_schemas/telegram.py ALLOWED_UPDATES: the updates telegram_webhook handles.
-  telegram_allowed_updates = ["message", "callback_query", "chat_join_request", "my_chat_member", "chat_member"]
+  telegram_allowed_updates = ["message", "pre_checkout_query", "callback_query", "chat_join_request", "my_chat_member", "chat_member"]
 }
 
 locals {

@@ -24,7 +24,7 @@ resource "google_pubsub_topic" "topic" {
   depends_on = [google_project_service.api]
 }
 
-# Publishers: ipn_handler and expire_subscriptions (the outbox), on payment-events only.
+# Publishers: ipn_handler, expire_subscriptions and telegram_webhook (Stars) through the outbox, on payment-events only.
 resource "google_pubsub_topic_iam_member" "publisher" {
   for_each = local.topic_publishers
 

@@ -59,6 +59,30 @@ variable "platform_fee_percent" {
   default     = "3"
 }
 
+variable "stars_enabled" {
+  description = "STARS_ENABLED: offer Telegram Stars beside crypto."
+  type        = string
+  default     = "true"
+}
+
+variable "stars_usd_price" {
+  description = "STARS_USD_PRICE: what a Star costs a buyer, in USD (a tier without its own Star price costs its USD price divided by this, rounded up)."
+  type        = string
+  default     = "0.02"
+}
+
+variable "stars_payout_usd" {
+  description = "STARS_PAYOUT_USD: what a Star earned is worth in an owner's payout balance, in USD."
+  type        = string
+  default     = "0.013"
+}
+
+variable "stars_hold_days" {
+  description = "STARS_HOLD_DAYS: days before Stars earned reach the owner's payout balance (Telegram holds Stars before withdrawal)."
+  type        = string
+  default     = "21"
+}
+
 variable "secret_versions" {
   description = "Secret Manager version each function reads, by setting name (e.g. { TELEGRAM_BOT_TOKEN = \"3\" }); unlisted ones read \"latest\". Changing one redeploys the functions that read that secret (README.md, \"Rotating secrets\")."
   type        = map(string)

@@ -18,7 +18,13 @@ from typing import Any
 import pytest
 from pydantic.fields import FieldInfo
 
-from shared_schemas.config import FUNCTION_SETTINGS, SettlementSettings, is_secret
+from shared_schemas.config import (
+    FUNCTION_SETTINGS,
+    SettlementSettings,
+    StarsPriceSettings,
+    StarsSettings,
+    is_secret,
+)
 from shared_schemas.documents import DOCUMENTS, all_composite_indexes
 from shared_schemas.names import (
     DEAD_LETTER_SUBSCRIPTIONS,
@@ -449,11 +455,34 @@ def test_every_function_that_settles_payments_gets_the_same_settlement_settings(
     settlers = sorted(
         n for n in FUNCTION_NAMES if issubclass(FUNCTION_SETTINGS[Function(n)], SettlementSettings)
     )
-    assert settlers == ["expire_subscriptions", "ipn_handler"]  # reconciliation settles too
+    # reconciliation settles too, and the bot settles Telegram Stars payments
+    assert settlers == ["expire_subscriptions", "ipn_handler", "telegram_webhook"]
     names = {field.upper() for field in SettlementSettings.model_fields}
     given = [{k: v for k, v in locals_["function_env"][s].items() if k in names} for s in settlers]
-    assert given[0] == given[1], f"{settlers[0]} and {settlers[1]} settle on different settings"
+    for settler, settings in zip(settlers[1:], given[1:], strict=True):
+        assert settings == given[0], f"{settlers[0]} and {settler} settle on different settings"
     assert given[0]["PLATFORM_FEE_PERCENT"] == ref("var.platform_fee_percent")
+
+
+def test_every_function_that_prices_or_books_stars_reads_the_same_rates(locals_: Locals) -> None:
+    """The offer's Star price, the invoice's and the pre-checkout's must agree (one rate), and the
+    bot and reconciliation must book a Star at the same value and hold."""
+    for settings_class, expected in (
+        (
+            StarsPriceSettings,
+            {"STARS_ENABLED": "var.stars_enabled", "STARS_USD_PRICE": "var.stars_usd_price"},
+        ),
+        (
+            StarsSettings,
+            {"STARS_PAYOUT_USD": "var.stars_payout_usd", "STARS_HOLD_DAYS": "var.stars_hold_days"},
+        ),
+    ):
+        readers = [n for n in FUNCTION_NAMES if issubclass(FUNCTION_SETTINGS[Function(n)], settings_class)]
+        assert readers, settings_class
+        for reader in readers:
+            env = locals_["function_env"][reader]
+            for name, variable in expected.items():
+                assert env.get(name) == ref(variable), f"{reader}: {name}"
 
 
 def test_each_task_target_accepts_only_its_own_queue(locals_: Locals) -> None:

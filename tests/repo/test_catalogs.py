@@ -36,7 +36,6 @@ LONGEST: dict[str, str] = {
     "ceiling": _AMOUNT,
     "chat": _TITLE,
     "coin": "USDTTRC20",
-    "stars": "⭐10,000",  # Telegram's most Stars a payment may be
     "text": "W" * 1000,  # what a buyer wrote after /paysupport (cut to 1,000)
     "titles": ", ".join([_TITLE] * 10),  # /paysupport names at most 10 channels
     "what": "W" * 40,  # a tier's label (at most 40) or its duration
