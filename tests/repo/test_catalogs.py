@@ -37,6 +37,7 @@ LONGEST: dict[str, str] = {
     "chat": _TITLE,
     "coin": "USDTTRC20",
     "text": "W" * 1000,  # what a buyer wrote after /paysupport (cut to 1,000)
+    "rate": "US$ 99,999.99",  # what a Star costs a buyer (STARS_USD_PRICE), as money
     "titles": ", ".join([_TITLE] * 10),  # /paysupport names at most 10 channels
     "what": "W" * 40,  # a tier's label (at most 40) or its duration
     "coins": ", ".join(["USDT (ERC-20) from " + _AMOUNT] * 4),
