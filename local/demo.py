@@ -204,7 +204,7 @@ def play(
     tg.press(sam, offer["message_id"], monthly["callback_data"])
     say(f"demo: Sam taps “{monthly['text']}”, then “Pay with crypto”")
     tg.choose_payment(sam, after=offer["message_id"])
-    pay = tg.wait_message(sam, speech("of access to"))
+    pay = tg.wait_message(sam, speech("Tap Pay to choose a coin"))
     invoice_url = buttons(pay)[0]["url"]
     say(f"demo: the bot sends a Pay button ({buttons(pay)[0]['text']}) → {invoice_url}")
     invoice = np.invoice_by_url(invoice_url)
@@ -272,7 +272,7 @@ def _donation(
     say("demo: Dee types 25 on the keypad (its state lives in Firestore) and confirms")
     tg.press(dee, keypad["message_id"], keys[speech.label("✅ Confirm")])
     tg.choose_payment(dee, message_id=keypad["message_id"])  # crypto
-    pay = tg.wait_message(dee, speech("for your donation to"))
+    pay = tg.wait_message(dee, speech("thank you here as soon as the payment is confirmed"))
     payment = np.pay(np.invoice_by_url(buttons(pay)[0]["url"])["id"])
     np.steps(payment, [{"status": "waiting"}, {"status": "finished"}])
     thanks = tg.wait_message(dee, speech("Thank you for your donation"))

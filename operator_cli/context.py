@@ -137,6 +137,13 @@ class Operator:
             values["telegram_api_base_url"] = self.setting(
                 "TELEGRAM_API_BASE_URL", "telegram_api", "https://api.telegram.org"
             )
+        if (
+            "pubsub_emulator_host" in settings_class.model_fields
+        ):  # the local stack's, never Google's by mistake
+            try:
+                values["pubsub_emulator_host"] = self.setting("PUBSUB_EMULATOR_HOST", "pubsub_emulator_host")
+            except Failed:
+                pass  # a deployed project: the real Pub/Sub, with the operator's credentials
         settings: S = settings_class.model_construct(**(values | given))  # type: ignore[assignment]
         rt: Runtime[S] = Runtime(settings, clock=self.clock, store=self.store)
         rt.replace(**self.adapters_)

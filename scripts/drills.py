@@ -43,6 +43,7 @@ from local.stack import Stack
 from shared_schemas.ids import subscription_id
 from telepay.owners import texts as owner_texts
 from telepay.subscriptions.texts import INVOICE_FAILED
+from telepay.subscriptions.texts import STARS_UNAVAILABLE as STARS_FAILED
 
 DRILL_PORT_BASE = 29000
 MONTH = (
@@ -67,6 +68,16 @@ class Buyer:
     user: int
     orders: list[tuple[str, int]] = field(default_factory=list)  # (order id, drill)
     joined_in: int | None = None  # the drill in which the Join link was opened
+
+
+@dataclass
+class StarPurchase:
+    """A Telegram Stars purchase: paid through the Telegram stand-in, settled by the bot."""
+
+    user: int
+    order: str
+    charge: str
+    drill: int
 
 
 @dataclass
@@ -154,6 +165,7 @@ class World:
         self.buyers_per_drill = buyers_per_drill
         self.buyers: dict[int, Buyer] = {}
         self.donations: dict[int, Donation] = {}
+        self.star_purchases: list[StarPurchase] = []
         self.refunds: list[Refund] = []
         self.wallet_changes: list[WalletChange] = []
         self.streamed = threading.Event()  # this drill's stream is over (set by run_drill)
@@ -265,6 +277,71 @@ class World:
         with self.lock:
             self.buyers.setdefault(user, Buyer(user)).orders.append((order, self.drill))
 
+    def buy_stars(self, user: int) -> None:
+        """The monthly tier as a Star subscription: the bot's invoice link, paid in Telegram (the
+        stand-in asks the bot's pre-checkout answer first; a payment the bot did not answer in 10 s
+        is not made, and the buyer taps Pay again)."""
+
+        def attempt() -> dict[str, Any] | None:
+            last = max((m["message_id"] for m in self.tg.transcript(user)), default=0)
+            self.tg.say(user, f"/start {self.token}")
+            offer = self.wait_text(user, "Choose how long", after=last)
+            self.tg.press(user, offer["message_id"], buttons(offer)[0]["callback_data"])
+            choice = self.tg.choose_payment(user, after=offer["message_id"], stars=True, timeout=STEP_TIMEOUT)
+            answer = self.wait_text(
+                user, "Star subscription is ready", STARS_FAILED, after=choice["message_id"]
+            )
+            return None if STARS_FAILED in answer["text"] else answer
+
+        link = buttons(self._try(attempt))[0]["url"]
+        for _ in range(USER_TRIES):
+            paid = self.tg.pay_stars(user, invoice_link=link)
+            if paid["result"] == "paid":
+                break
+            time.sleep(2)
+        else:
+            raise TimeoutError(f"Stars payment of {user} never went through")
+        charge = str(paid["charge_id"])
+
+        def recorded() -> str | None:
+            doc = self.db.collection("star_payments").document(charge).get().to_dict()
+            return str(doc["order_id"]) if doc else None
+
+        order = wait_for(f"the charge {charge} applied", recorded, timeout=3 * STEP_TIMEOUT, every=0.5)
+        with self.lock:
+            self.star_purchases.append(StarPurchase(user, order, charge, self.drill))
+
+    def _check_stars(
+        self, out: Outcome, orders: dict[str, Any], ledger: dict[str, dict[str, Any]], owner: list[Any]
+    ) -> None:
+        """Each Stars purchase of this drill settled and booked once (held until Telegram releases
+        the Stars: never in a payout before), the buyer's receipt and the owner's notice once."""
+        payouts = [doc.to_dict() for doc in self.db.collection("payouts").stream()]
+        covered = {e for p in payouts if p.get("state") != "failed" for e in p.get("entry_ids", [])}
+        notices = _mentions(owner, "New payment")
+        now = self.now()
+        for purchase in self.star_purchases:
+            receipts = _count(self.tg.transcript(purchase.user), "Payment received")
+            if receipts > 1 or notices[purchase.user] > 1:
+                out.duplicates.append(
+                    f"Stars {purchase.order}: {receipts} receipts, {notices[purchase.user]} owner notices"
+                )
+            if purchase.drill != self.drill:
+                continue
+            entry = ledger.get(purchase.order) or {}
+            settled = (orders.get(purchase.order) or {}).get("status") == "settled"
+            out.count(
+                settled and entry.get("gross_currency") == "xtr",
+                f"Stars {purchase.order}: settled and booked",
+            )
+            held = entry.get("held_until")
+            out.count(
+                held is not None and (purchase.order not in covered or now >= held),
+                f"Stars {purchase.order}: held from payouts until Telegram releases it",
+            )
+            out.count(receipts > 0, f"Stars {purchase.order}: the buyer's receipt")
+            out.count(notices[purchase.user] > 0, f"Stars {purchase.order}: the owner's notice")
+
     def donate(self, user: int, digits: str) -> None:
         def attempt() -> dict[str, Any] | None:
             last = max((m["message_id"] for m in self.tg.transcript(user)), default=0)
@@ -318,6 +395,7 @@ class World:
         with ThreadPoolExecutor(4) as pool:
             futures = [pool.submit(self.buy, user) for user in fresh]
             futures += [pool.submit(self.donate, donor, "12"), pool.submit(self.broadcast)]
+            futures += [pool.submit(self.buy_stars, self.tg.user("StarBuyer"))]
             futures += [pool.submit(self._renew_after_first, user) for user in fresh[:2]]
             for future in futures:
                 _collect(future, errors)
@@ -631,6 +709,7 @@ class World:
                 out.count(told > 0, f"refund {r.order}: the buyer told")
                 out.count(refund_notices[r.user] > 0, f"refund {r.order}: the owner told")
         self._check_payouts(out, ledger)
+        self._check_stars(out, orders, ledger, owner)
         self._check_wallet_change(out, ledger, owner)
         channel = self.db.collection("channels").document(self.token).get().to_dict() or {}
         posted = (channel.get("broadcast") or {}).get("last_posted_day") == f"{now:%Y-%m-%d}"

@@ -304,7 +304,7 @@ def _star_transaction(rt: Rt, transaction: dict[str, Any], now: datetime, counts
     refund = _user_invoice(receiver)
     if incoming is None and refund is None:
         return True  # a withdrawal, an ad, ...: not a buyer's payment
-    if date > now - STARS_GRACE:
+    if now - STARS_GRACE < date <= now + STARS_GRACE:  # (a date far ahead is a clock apart: judged now)
         return False
     try:
         if incoming is not None:

@@ -138,25 +138,25 @@ def on_star_renewal(rt: Rt, user_id: int, token: str, on: bool, query_id: str) -
     if channel is None or sub is None or renewal is None or renewal.period_end <= rt.clock.now():
         rt.telegram.answer_callback_query(query_id, t(texts.BUTTON_GONE), alert=True)
         return "no Star subscription"
-    if renewal.canceled == (not on):
-        rt.telegram.answer_callback_query(query_id)
-        return "renewal unchanged"
-    try:
-        rt.telegram.edit_user_star_subscription(user_id, renewal.charge_id, canceled=not on)
-    except TelegramBadRequest as error:
-        log.warning("Telegram refused the renewal change: %s", error, extra={"user_id": user_id})
-        rt.telegram.answer_callback_query(query_id, t(texts.RENEWAL_REFUSED), alert=True)
-        return "renewal change refused by Telegram"
-    rt.store.subscriptions.update(
-        subscription_id(token, user_id),
-        {
-            "star_renewal": firestore_value(
-                renewal.model_copy(update={"canceled": not on}).model_dump(mode="python")
-            ),
-            "next_action_at": rt.clock.now(),
-            "updated_at": rt.clock.now(),
-        },
-    )
+    if renewal.canceled != (not on):
+        try:
+            rt.telegram.edit_user_star_subscription(user_id, renewal.charge_id, canceled=not on)
+        except TelegramBadRequest as error:
+            log.warning("Telegram refused the renewal change: %s", error, extra={"user_id": user_id})
+            rt.telegram.answer_callback_query(query_id, t(texts.RENEWAL_REFUSED), alert=True)
+            return "renewal change refused by Telegram"
+        rt.store.subscriptions.update(
+            subscription_id(token, user_id),
+            {
+                "star_renewal": firestore_value(
+                    renewal.model_copy(update={"canceled": not on}).model_dump(mode="python")
+                ),
+                "next_action_at": rt.clock.now(),
+                "updated_at": rt.clock.now(),
+            },
+        )
+    # Said again when it was done already: a re-delivered press whose confirmation Telegram refused
+    # (429) gets it now.
     rt.telegram.answer_callback_query(query_id)
     text = (
         texts.renewal_restarted(channel.title, renewal.period_end)

@@ -5,14 +5,21 @@ answer, then the successful_payment), gets the receipt and joins; a one-time pur
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+from click.testing import CliRunner
 from google.cloud import firestore
 
-from local.clients import NowPaymentsControl, TelegramControl, buttons, wait_for
+from local.clients import NowPaymentsControl, TelegramControl, buttons, store, wait_for
+from local.fixtures import change_channel
+from operator_cli.main import cli
 from tests.conftest import stored
-from tests.e2e.flows import join, new_channel, notified
+from tests.e2e.conftest import StackClock
+from tests.e2e.flows import join, new_channel, notified, texts_in
 
 
 def _stars_invoice(tg: TelegramControl, user: int, token: str, tier_index: int) -> dict[str, Any]:
@@ -105,3 +112,154 @@ def test_a_one_time_stars_purchase_and_its_duplicate_update(
     assert answer.status_code == 200
     assert stored(db, "subscriptions", f"{token}-{otto}")["expires_at"] == first
     assert len([m for m in tg.transcript(otto) if "Payment received" in (m.get("text") or "")]) == 1
+
+
+DAY = 86400
+
+
+def _star_subscription(tg: TelegramControl, user: int, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The buyer pays the 30-day tier as a Star subscription; (the pay answer, the receipt)."""
+    choice = _stars_invoice(tg, user, token, 0)
+    ready = tg.wait_message(user, "Your Star subscription is ready", after=choice["message_id"])
+    paid = tg.pay_stars(user, invoice_link=buttons(ready)[0]["url"])
+    assert paid["result"] == "paid", paid
+    return paid, tg.wait_message(user, "Payment received", after=ready["message_id"])
+
+
+def test_telegram_renews_a_star_subscription_then_the_buyer_stops_it_and_it_ends(
+    endpoints: dict[str, Any],
+    tg: TelegramControl,
+    np: NowPaymentsControl,
+    db: firestore.Client,
+    token: str,
+    clock: StackClock,
+) -> None:
+    channel = new_channel(endpoints, tg, token)
+    rita = tg.user("Rita")
+    paid, receipt = _star_subscription(tg, rita, token)
+    assert join(tg, rita, channel, receipt) == "member"
+    first_end = stored(db, "subscriptions", f"{token}-{rita}")["expires_at"]
+    moved = 0.0
+    try:
+        # 30 days on, Telegram charges her again by itself: 30 more days, and she is told so.
+        clock.set(30 * DAY + 60)
+        moved += 30 * DAY + 60
+        renewed = [r for r in tg.advance_clock(30 * DAY + 60)["renewals"] if r["user_id"] == rita]
+        assert [r["result"] for r in renewed] == ["renewed"], renewed
+        told = tg.wait_message(rita, "renewed by itself", after=receipt["message_id"])
+        assert "⭐250 for 30 more days" in told["text"]
+        sub = stored(db, "subscriptions", f"{token}-{rita}")
+        # 30 days from the charge (a minute after the end here): never fewer than 30 more days
+        assert timedelta(days=30) <= sub["expires_at"] - first_end < timedelta(days=30, minutes=5)
+        assert sub["star_renewal"]["charge_id"] == paid["charge_id"]  # Telegram's handle: the first charge
+        tg.wait_message(channel.owner, "Star subscription renewed")
+
+        # She stops auto-renewal in /subscriptions; she keeps what she paid for.
+        tg.say(rita, "/subscriptions")
+        listing = tg.wait_message(rita, "renews by itself on", after=told["message_id"])
+        stop = next(b for b in buttons(listing) if b["callback_data"] == f"srn:{token}:off")
+        query = tg.press(rita, listing["message_id"], stop["callback_data"])
+        try:
+            tg.wait_message(rita, "Auto-renewal of Night Owls Club is off", after=listing["message_id"])
+        except TimeoutError:
+            print("DEBUG", tg.callback_answer(query), tg.calls("editUserStarSubscription"), tg.updates())
+            raise
+        subscriptions = tg.stars(rita)["subscriptions"]
+        assert [s["canceled"] for s in subscriptions] == [True], subscriptions
+        assert tg.member_status(channel.closed, rita) == "member"
+
+        # At the end Telegram charges nothing, and she is removed like any other subscriber.
+        clock.set(60 * DAY + 120)
+        moved += 30 * DAY + 60
+        renewals = tg.advance_clock(30 * DAY + 60)["renewals"]
+        assert [r for r in renewals if r["user_id"] == rita and r["result"] == "renewed"] == [], renewals
+        wait_for(
+            "the removal", lambda: tg.member_status(channel.closed, rita) != "member", timeout=130, every=1
+        )
+        assert stored(db, "subscriptions", f"{token}-{rita}")["status"] == "expired"
+    finally:
+        tg.advance_clock(-moved)
+
+
+def test_a_changed_price_is_refused_at_pre_checkout(
+    endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsControl, db: firestore.Client, token: str
+) -> None:
+    new_channel(endpoints, tg, token)
+    pia = tg.user("Pia")
+    choice = _stars_invoice(tg, pia, token, 0)
+    ready = tg.wait_message(pia, "Your Star subscription is ready", after=choice["message_id"])
+    # Meanwhile the operator (for the owner) raises the monthly price: ⭐300 from now on.
+    change_channel(store(endpoints), token, {"tiers": [{"price": "6.00", "days": 30, "label": "Monthly"}]})
+    declined = tg.pay_stars(pia, invoice_link=buttons(ready)[0]["url"])
+    assert declined["result"] == "declined", declined
+    assert "The price changed" in declined["error_message"]
+    assert tg.stars(pia)["balance"] == 100000  # nothing was charged
+    assert not texts_in(tg, pia, "Payment received")
+
+
+def test_an_operator_refund_and_a_lost_update_found_by_reconciliation(
+    endpoints: dict[str, Any],
+    tg: TelegramControl,
+    np: NowPaymentsControl,
+    db: firestore.Client,
+    token: str,
+    tmp_path: Path,
+    clock: StackClock,
+) -> None:
+    new_channel(endpoints, tg, token)
+    # Lou pays the 90-day tier, but Telegram's successful_payment never reaches TelePay.
+    lou = tg.user("Lou")
+    choice = _stars_invoice(tg, lou, token, 1)
+    invoice = wait_for(
+        "the Stars invoice",
+        lambda: next(
+            (
+                m
+                for m in tg.transcript(lou)
+                if m["message_id"] > choice["message_id"] and m["message"].get("invoice")
+            ),
+            None,
+        ),
+    )
+    paid = tg.pay_stars(lou, message_id=invoice["message_id"], lose_update=True)
+    assert paid["result"] == "paid", paid
+    clock.set(6 * 60)  # reconciliation leaves a transaction younger than 5 minutes to its update
+    reconcile = httpx.post(
+        endpoints["functions"]["expire_subscriptions"] + "/reconcile",
+        headers={"X-CloudScheduler-ScheduleTime": f"stars-{token}"},
+        content=b"{}",
+        timeout=120,
+    )
+    assert reconcile.status_code == 200, reconcile.text
+    assert reconcile.json()["counts"]["stars_settled_late"] == 1
+    receipt = tg.wait_message(lou, "Payment received", after=invoice["message_id"])
+    assert "3 months of Night Owls Club for ⭐625" in receipt["text"]
+    charge = stored(db, "star_payments", paid["charge_id"])
+    assert charge["source"] == "reconciliation"
+    order_id = charge["order_id"]
+    ends = stored(db, "subscriptions", f"{token}-{lou}")["expires_at"]
+
+    # The operator refunds it: Telegram gives the Stars back, the days come off, the ledger is reversed.
+    path = tmp_path / "endpoints.json"
+    path.write_text(json.dumps(endpoints))
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--endpoints",
+            str(path),
+            "--operator",
+            "ops@test",
+            "payments",
+            "refund",
+            order_id,
+            "--reason",
+            "asked",
+        ],
+    )
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert tg.stars(lou)["balance"] == 100000  # every Star back
+    sub = stored(db, "subscriptions", f"{token}-{lou}")
+    assert ends - sub["expires_at"] >= timedelta(days=89)  # the unused days removed
+    assert stored(db, "ledger", order_id)["state"] == "reversed"
+    assert stored(db, "orders", order_id)["status"] == "refunded"
+    tg.wait_message(lou, "refunded", after=receipt["message_id"])

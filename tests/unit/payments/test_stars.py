@@ -280,3 +280,22 @@ def test_a_payment_for_no_order_is_not_applied(store: MemoryStore) -> None:
     outcome, _, events = _webhook(store, updates.star_payment(11, BUYER, "not-an-order", 100, "stx-x"))
     assert outcome == "unknown order" and events == []
     assert store.star_payments.get("stx-x") is None
+
+
+def test_a_stop_whose_confirmation_telegram_held_back_is_confirmed_on_redelivery(store: MemoryStore) -> None:
+    from telepay.adapters.telegram_api import TelegramRetryAfter
+
+    order_id, _, _ = _invoice(store, _choose_stars(store))
+    paid_at = int(NOW.timestamp())
+    _webhook(
+        store, updates.star_payment(11, BUYER, order_id, 250, "stx-1", paid_at, paid_at + MONTH, True, True)
+    )
+    rt = runtime(TelegramWebhookSettings, store, now=NOW + timedelta(days=1))
+    telegram, _, _ = fakes(rt)
+    telegram.fail_method["send_message"] = [TelegramRetryAfter(2)]  # the confirmation: 429
+    press = updates.press(21, f"srn:{TOKEN}:off", BUYER)
+    with pytest.raises(TelegramRetryAfter):
+        handle_update(press, rt)  # answered 503: Telegram delivers it again
+    assert telegram.star_subscriptions == {"stx-1": True}  # Telegram took the stop
+    assert handle_update(press, rt) == "renewal off"
+    assert "Auto-renewal of Night Owls Club is off" in telegram.to(BUYER)[-1].text
