@@ -16,6 +16,7 @@ as a NowPayments payment.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -236,9 +237,13 @@ def _with_renewal(order: OrderDoc, charge: StarCharge, decision: Decision) -> De
 
 
 # -- refunds ---------------------------------------------------------------------------------------
-def apply_star_refund(rt: Runtime[SettlementSettings], charge_id: str, source: str) -> str:
+def apply_star_refund(
+    rt: Runtime[SettlementSettings], charge_id: str, source: str, first: Callable[[], None] | None = None
+) -> str:
     """What a refunded Stars payment bought ends (its days come off, its ledger entry is reversed
-    or offset), once; buyer and owner are told by notify, from the event."""
+    or offset), once; buyer and owner are told by notify, from the event. `first` runs while the
+    refund is held (the operator's call to Telegram): Telegram's `refunded_payment` for it, which
+    may arrive before that call returns, waits and then finds it applied."""
     record = rt.store.star_payments.get(charge_id)
     if record is None:
         return "unknown charge"
@@ -267,6 +272,8 @@ def apply_star_refund(rt: Runtime[SettlementSettings], charge_id: str, source: s
     ) as claim:
         if claim.done_before:
             return "already refunded"
+        if first is not None:
+            first()
         outcome, _ = settle_payment(rt, record.order_id, payment, claim=claim, adjust=adjust, also=also)
     flush_outbox(rt, record.order_id)
     log.info("Stars refund (%s): %s", source, outcome, extra={"order_id": record.order_id})
@@ -274,25 +281,29 @@ def apply_star_refund(rt: Runtime[SettlementSettings], charge_id: str, source: s
 
 
 def refund_star_payment(rt: Runtime[Any], charge_id: str, operator: str) -> str:
-    """The operator's refund: Telegram gives the buyer their Stars back, then the refund is applied
-    (a Star subscription's renewal is stopped too)."""
+    """The operator's refund: Telegram gives the buyer their Stars back (and a Star subscription's
+    renewal is stopped), then the refund is applied, all while the refund is held, so Telegram's own
+    `refunded_payment` notice of it cannot apply it a second time."""
     record = rt.store.star_payments.get(charge_id)
     if record is None:
         raise Permanent(f"no Stars payment {charge_id}")
     if record.refunded_at is not None:
         return "already refunded"
-    try:
-        rt.telegram.refund_star_payment(record.user_id, charge_id)
-    except TelegramBadRequest as error:
-        if "CHARGE_ALREADY_REFUNDED" not in str(error):
-            raise
-    sub_renewal = _renewal_of(rt, record)
-    if sub_renewal is not None:
+
+    def at_telegram() -> None:
         try:
-            rt.telegram.edit_user_star_subscription(record.user_id, sub_renewal, True)
-        except TelegramBadRequest as error:  # ended already, or Telegram cancelled it with the refund
-            log.info("renewal not cancelled: %s", error, extra={"order_id": record.order_id})
-    return apply_star_refund(rt, charge_id, f"operator {operator}")
+            rt.telegram.refund_star_payment(record.user_id, charge_id)
+        except TelegramBadRequest as error:
+            if "CHARGE_ALREADY_REFUNDED" not in str(error):
+                raise
+        renewal = _renewal_of(rt, record)
+        if renewal is not None:
+            try:
+                rt.telegram.edit_user_star_subscription(record.user_id, renewal, True)
+            except TelegramBadRequest as error:  # ended already, or Telegram stopped it with the refund
+                log.info("renewal not cancelled: %s", error, extra={"order_id": record.order_id})
+
+    return apply_star_refund(rt, charge_id, f"operator {operator}", first=at_telegram)
 
 
 def _renewal_of(rt: Runtime[Any], record: StarPaymentDoc) -> str | None:

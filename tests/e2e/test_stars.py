@@ -5,6 +5,7 @@ answer, then the successful_payment), gets the receipt and joins; a one-time pur
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -263,3 +264,32 @@ def test_an_operator_refund_and_a_lost_update_found_by_reconciliation(
     assert stored(db, "ledger", order_id)["state"] == "reversed"
     assert stored(db, "orders", order_id)["status"] == "refunded"
     tg.wait_message(lou, "refunded", after=receipt["message_id"])
+
+
+def test_a_donation_in_stars(
+    endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsControl, db: firestore.Client, token: str
+) -> None:
+    channel = new_channel(endpoints, tg, token)
+    dana = tg.user("Dana")
+    tg.say(dana, f"/start {token}_DONATE")
+    keypad = tg.wait_message(dana, "Amount: $0.00")
+    keys = {b["text"]: b["callback_data"] for b in buttons(keypad)}
+    for key, shown in (("1", "1"), ("0", "10")):
+        tg.press(dana, keypad["message_id"], keys[key])
+        wait_for(f"{shown} on the keypad", functools.partial(_shows, tg, dana, keypad, f"Amount: ${shown}\n"))
+    tg.press(dana, keypad["message_id"], keys["✅ Confirm"])
+    choice = tg.choose_payment(dana, message_id=keypad["message_id"], stars=True)
+    assert "$10.00 or ⭐500" in choice["text"]  # the conversion shown before paying
+    invoice = wait_for(
+        "the Stars invoice",
+        lambda: next((m for m in tg.transcript(dana) if m["message"].get("invoice")), None),
+    )
+    assert invoice["message"]["invoice"]["total_amount"] == 500
+    assert tg.pay_stars(dana, message_id=invoice["message_id"])["result"] == "paid"
+    thanks = tg.wait_message(dana, "Thank you for your donation")
+    assert "⭐500" in thanks["text"]
+    assert "donated ⭐500" in tg.wait_message(channel.owner, "New donation")["text"]
+
+
+def _shows(tg: TelegramControl, user: int, message: dict[str, Any], text: str) -> bool:
+    return any(m["message_id"] == message["message_id"] and text in m["text"] for m in tg.transcript(user))
