@@ -204,7 +204,7 @@ def play(
     tg.press(sam, offer["message_id"], monthly["callback_data"])
     say(f"demo: Sam taps “{monthly['text']}”, then “Pay with crypto”")
     tg.choose_payment(sam, after=offer["message_id"])
-    pay = tg.wait_message(sam, speech("Tap Pay to choose a coin"))
+    pay = tg.wait_message(sam, speech("Access is granted as soon as the payment is confirmed"))
     invoice_url = buttons(pay)[0]["url"]
     say(f"demo: the bot sends a Pay button ({buttons(pay)[0]['text']}) → {invoice_url}")
     invoice = np.invoice_by_url(invoice_url)

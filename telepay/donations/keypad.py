@@ -23,7 +23,7 @@ from telepay.adapters.telegram_api import TelegramBadRequest, is_not_modified
 from telepay.channels.lookup import load_channel
 from telepay.channels.star_prices import pay_crypto_button, pay_stars_button, payable_in_stars, stars_for
 from telepay.core.errors import Malformed
-from telepay.core.i18n import money, t
+from telepay.core.i18n import N_, money, t
 from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
 from telepay.core.users import speaking_to
@@ -41,6 +41,7 @@ from telepay.runtime import Runtime
 log = get_logger("telepay.keypad")
 Rt = Runtime[KeypadSettings]
 SESSION_LIFETIME = timedelta(days=2)
+CHOOSE_HOW_TO_PAY = N_("Now choose how to pay.")
 
 
 def new_session_id() -> str:
@@ -118,7 +119,7 @@ def _press(task: KeypadTask, rt: Rt) -> PressResult:
         stars = donation_stars(rt, session) if session.status is KeypadStatus.CONFIRMED else None
         if stars is not None and session.message_id is not None:  # the donor picks Stars or crypto
             _show_choice(rt, session, channel, stars)
-            _answer(rt, query_id, result.answer, result.alert)
+            _answer(rt, query_id, t(CHOOSE_HOW_TO_PAY) if result.outcome == "confirmed" else result.answer)
             return result
         if session.status is KeypadStatus.CONFIRMED and session.order_id:
             _queue_invoice(rt, session)  # first: a failed edit below must not hold the invoice back

@@ -72,6 +72,7 @@ def offer_affected(offer_title: str, chat_title: str, problem: str | None) -> st
 BUYER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", N_("Open a channel's offer")),
     ("subscriptions", N_("Your subscriptions, and a way back in")),
+    ("paysupport", N_("Help with a payment")),
     ("language", N_("Choose the language I write in")),
     ("help", N_("What this bot does")),
 )

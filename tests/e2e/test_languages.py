@@ -21,7 +21,7 @@ from tests.e2e.test_expiry import DAY, sweep
 pytestmark = pytest.mark.e2e
 
 OFFER = "Choose how long"
-INVOICE = "Tap Pay to choose a coin"
+INVOICE = "Access is granted as soon as the payment is confirmed"
 RECEIPT = "Payment received, thank you!"
 REMINDER = "Renew now to keep it"
 ENDED = "Tap Renew to come back"

@@ -58,11 +58,17 @@ def test_an_owner_goes_live_and_sells(stack, endpoints, tg, np) -> None:  # type
         return bot if f"chat:{owner}" in bot["scoped_commands"] else None
 
     menus = wait_for("the owner's command menu", owners_menu)
-    assert [c["command"] for c in menus["commands"]] == ["start", "subscriptions", "language", "help"]
+    assert [c["command"] for c in menus["commands"]] == [
+        "start",
+        "subscriptions",
+        "paysupport",
+        "language",
+        "help",
+    ]
     assert "newchannel" in [c["command"] for c in menus["scoped_commands"][f"chat:{owner}"]]
     offer_post = tg.wait_message(open_id, "Choose how long")
     assert [b["text"] for b in offer_post["reply_markup"]["inline_keyboard"][0]] == [
-        "Monthly · $5.00 · 1 month"
+        "Monthly · $5.00 or ⭐250 · 1 month"
     ]
 
     # A buyer buys through the deep link; the owner sees the sale in /stats.

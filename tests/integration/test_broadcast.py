@@ -63,7 +63,7 @@ def test_each_channel_gets_one_current_offer(firestore_db: Any) -> None:
         "https://t.me/TelePayTestBot?start=DemoChannel01-t2",
         "https://t.me/TelePayTestBot?start=DemoChannel01_DONATE",
     ]
-    assert next(b.text for row in post.keyboard for b in row) == "Monthly · $5.00 · 1 month"
+    assert next(b.text for row in post.keyboard for b in row) == "Monthly · $5.00 or ⭐250 · 1 month"
 
     daily_run(rt, "2026-11-27")
     assert _run_queued(rt) == ["posted", "posted"]

@@ -64,9 +64,9 @@ def test_presses_edit_the_keypad_and_confirm_queues_a_donation(firestore_db: Any
     assert "Amount: $12.5" in keypad.text
     assert _press(rt, "ok", "q9").outcome == "confirmed"
 
-    assert keypad.keyboard is None and "$12.50" in keypad.text
-    [(queue, _, payload, _name)] = rt.tasks.created
-    assert queue == "create-invoice" and payload.kind == "don" and payload.keypad_session_id == "sess1"
+    # The amount in USD and in Stars, and the donor's choice of how to pay (the webhook queues it).
+    assert "$12.50 or ⭐625" in keypad.text and keypad.callbacks() == ["dpy:sess1:s", "dpy:sess1:c"]
+    assert rt.tasks.created == []
     assert _session(firestore_db).status == "confirmed"
     assert all(query for query, _, _ in rt.telegram.answers)  # every press was answered
 
@@ -143,9 +143,10 @@ def test_a_rate_limited_edit_does_not_lose_the_confirm(firestore_db: Any) -> Non
     rt.telegram.fail_method["edit_message_text"] = [TelegramRetryAfter(1)]
     with pytest.raises(TelegramRetryAfter):  # the task answers 503 and Cloud Tasks retries it
         _press(rt, "ok", "confirm")
-    assert [name for *_, name in rt.tasks.created] == ["donate-sess1"]  # queued before the edit
+    assert _session(firestore_db).status == "confirmed"  # the confirm is kept
 
     assert _press(rt, "ok", "confirm").outcome == "duplicate press"  # the retry
-    assert [name for *_, name in rt.tasks.created] == ["donate-sess1"]
+    [keypad] = rt.telegram.sent
+    assert keypad.callbacks() == ["dpy:sess1:s", "dpy:sess1:c"]  # the choice is shown after all
+    assert rt.tasks.created == []  # the donor's choice queues the invoice
     assert ("confirm", "Preparing your invoice…", False) in rt.telegram.answers
-    assert _session(firestore_db).status == "confirmed"

@@ -67,7 +67,11 @@ def test_start_shows_the_offer_from_firestore(firestore_db: Any) -> None:
     [offer] = telegram_of(rt).sent
     assert "Night Owls Club" in offer.text and "Late-night market notes" in offer.text
     labels = [b.text for row in offer.keyboard or [] for b in row]
-    assert labels == ["Monthly · $5.00 · 1 month", "Quarterly · $12.50 · 3 months", "💝 Donate"]
+    assert labels == [
+        "Monthly · $5.00 or ⭐250 · 1 month",
+        "Quarterly · $12.50 or ⭐625 · 3 months",
+        "💝 Donate",
+    ]
     assert offer.callbacks() == ["buy:DemoChannel01:t1", "buy:DemoChannel01:t2", "don:DemoChannel01"]
 
 

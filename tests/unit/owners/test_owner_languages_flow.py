@@ -170,7 +170,7 @@ def test_the_command_menus_are_set_in_every_language_and_english_by_default() ->
         assert all(not d.startswith("[") for _, d in menus[(chat, "en")])
         assert menus[(chat, "pt")][0][1] == "[pt_BR] Open a channel's offer"
         assert menus[(chat, "fa")][0][1] == "[fa] Open a channel's offer"
-    assert [name for name, _ in menus[(None, "ru")]] == ["start", "subscriptions", "language", "help"]
+    assert [name for name, _ in menus[(None, "ru")]] == ["start", "subscriptions", "paysupport", "language", "help"]
     assert "newchannel" in [name for name, _ in menus[(OWNER, "ru")]]
     assert "language" in [name for name, _ in menus[(OWNER, "ru")]]
 
