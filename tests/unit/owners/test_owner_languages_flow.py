@@ -170,7 +170,13 @@ def test_the_command_menus_are_set_in_every_language_and_english_by_default() ->
         assert all(not d.startswith("[") for _, d in menus[(chat, "en")])
         assert menus[(chat, "pt")][0][1] == "[pt_BR] Open a channel's offer"
         assert menus[(chat, "fa")][0][1] == "[fa] Open a channel's offer"
-    assert [name for name, _ in menus[(None, "ru")]] == ["start", "subscriptions", "paysupport", "language", "help"]
+    assert [name for name, _ in menus[(None, "ru")]] == [
+        "start",
+        "subscriptions",
+        "paysupport",
+        "language",
+        "help",
+    ]
     assert "newchannel" in [name for name, _ in menus[(OWNER, "ru")]]
     assert "language" in [name for name, _ in menus[(OWNER, "ru")]]
 
@@ -213,7 +219,7 @@ def test_an_owner_chooses_a_language_and_their_own_menu_follows() -> None:
     assert owner.say("/language") == "asked language"
     assert owner.press("fa") == "language fa"
     menus = owner.telegram.menus
-    assert all(menus[(OWNER, code)][4][1] == "[fa] Sell access to a channel" for code in ("en", "ru", "fa"))
+    assert all(menus[(OWNER, code)][5][1] == "[fa] Sell access to a channel" for code in ("en", "ru", "fa"))
     assert menus[(OWNER, None)][4][1] == "[fa] Sell access to a channel"
     assert menus[(None, "en")][0][1] == "Open a channel's offer"  # everyone else's unchanged
     assert owner.telegram.menu_buttons[OWNER] == ("[fa] 📊 Open dashboard", "https://app.example.test")
