@@ -220,7 +220,7 @@ def test_an_owner_chooses_a_language_and_their_own_menu_follows() -> None:
     assert owner.press("fa") == "language fa"
     menus = owner.telegram.menus
     assert all(menus[(OWNER, code)][5][1] == "[fa] Sell access to a channel" for code in ("en", "ru", "fa"))
-    assert menus[(OWNER, None)][4][1] == "[fa] Sell access to a channel"
+    assert menus[(OWNER, None)][5][1] == "[fa] Sell access to a channel"
     assert menus[(None, "en")][0][1] == "Open a channel's offer"  # everyone else's unchanged
     assert owner.telegram.menu_buttons[OWNER] == ("[fa] 📊 Open dashboard", "https://app.example.test")
     owner.say("/stats")
