@@ -321,7 +321,10 @@ class World:
         notices = _mentions(owner, "New payment")
         now = self.now()
         for purchase in self.star_purchases:
-            receipts = _count(self.tg.transcript(purchase.user), "Payment received")
+            # As for crypto: "Payment received" acknowledges (the receipt, or "access delayed" while
+            # the bot cannot make join links); the receipt itself ("Receipt:") never comes twice.
+            transcript = self.tg.transcript(purchase.user)
+            acknowledged, receipts = _count(transcript, "Payment received"), _count(transcript, "Receipt: ")
             if receipts > 1 or notices[purchase.user] > 1:
                 out.duplicates.append(
                     f"Stars {purchase.order}: {receipts} receipts, {notices[purchase.user]} owner notices"
@@ -339,7 +342,7 @@ class World:
                 held is not None and (purchase.order not in covered or now >= held),
                 f"Stars {purchase.order}: held from payouts until Telegram releases it",
             )
-            out.count(receipts > 0, f"Stars {purchase.order}: the buyer's receipt")
+            out.count(acknowledged > 0, f"Stars {purchase.order}: the buyer told")
             out.count(notices[purchase.user] > 0, f"Stars {purchase.order}: the owner's notice")
 
     def donate(self, user: int, digits: str) -> None:
