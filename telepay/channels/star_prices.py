@@ -16,7 +16,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, Decimal
 
 from shared_schemas.documents import ChannelDoc, Tier
-from telepay.core.i18n import money, t
+from telepay.core.i18n import in_stars, money, t
 
 STARS_MIN = 1
 STARS_MAX = 10000
@@ -48,6 +48,13 @@ def tier_in_stars(tier: Tier, usd_price: Decimal) -> int | None:
     return stars if payable_in_stars(stars) else None
 
 
+def donation_in_stars(amount_usd: Decimal, usd_price: Decimal, enabled: bool) -> int | None:
+    """A donation's price in Stars when it can be paid in Stars (Stars offered, within Telegram's
+    limit); None otherwise (crypto only)."""
+    stars = stars_for(amount_usd, usd_price)
+    return stars if enabled and payable_in_stars(stars) else None
+
+
 def is_star_subscription(tier: Tier) -> bool:
     """A 30-day tier paid in Stars is a Star subscription (Telegram renews it every 30 days)."""
     return tier.days == SUBSCRIPTION_DAYS
@@ -69,7 +76,7 @@ def fit(text: str, limit: int) -> str:
 
 # The two ways to pay, as the buyer's buttons say them (a tier's and a donation's).
 def pay_stars_button(stars: int) -> str:
-    return t("⭐ Pay with Stars ({stars})", stars=money(Decimal(stars), "XTR"))
+    return t("⭐ Pay with Stars ({stars})", stars=in_stars(stars))
 
 
 def pay_crypto_button(amount: Decimal, currency: str) -> str:

@@ -156,6 +156,11 @@ def money(amount: Decimal, currency: str) -> str:
     return f"{format_decimal(amount.normalize(), locale=_locale(), decimal_quantization=False)} {code}"
 
 
+def in_stars(amount: int | Decimal) -> str:
+    """A number of Telegram Stars as `money` writes them: `⭐250`."""
+    return money(Decimal(amount), STARS)
+
+
 def day(moment: datetime) -> str:
     """`26 November 2026`, and in Russian `26 ноября 2026 г.` (UTC)."""  # noqa: RUF002
     moment = moment.astimezone(UTC)

@@ -21,9 +21,9 @@ from shared_schemas.telegram import Button
 from telepay.adapters.tasks_queue import enqueue_once
 from telepay.adapters.telegram_api import TelegramBadRequest, is_not_modified
 from telepay.channels.lookup import load_channel
-from telepay.channels.star_prices import pay_crypto_button, pay_stars_button, payable_in_stars, stars_for
+from telepay.channels.star_prices import donation_in_stars, pay_crypto_button, pay_stars_button
 from telepay.core.errors import Malformed
-from telepay.core.i18n import N_, money, t
+from telepay.core.i18n import N_, in_stars, money, t
 from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
 from telepay.core.users import speaking_to
@@ -157,10 +157,9 @@ def _show(rt: Rt, session: KeypadSessionDoc, channel: ChannelDoc) -> None:
 def donation_stars(rt: Rt, session: KeypadSessionDoc) -> int | None:
     """What the confirmed donation costs in Stars, when it can be paid in Stars."""
     amount = amount_of(session.amount_text)
-    if amount is None or not rt.settings.stars_enabled:
+    if amount is None:
         return None
-    stars = stars_for(amount, rt.settings.stars_usd_price)
-    return stars if payable_in_stars(stars) else None
+    return donation_in_stars(amount, rt.settings.stars_usd_price, rt.settings.stars_enabled)
 
 
 def _show_choice(rt: Rt, session: KeypadSessionDoc, channel: ChannelDoc, stars: int) -> None:
@@ -171,7 +170,7 @@ def _show_choice(rt: Rt, session: KeypadSessionDoc, channel: ChannelDoc, stars: 
         "💝 Donation to {title}: {amount} or {stars}. How would you like to pay?",
         title=channel.title,
         amount=money(amount, channel.currency),
-        stars=money(Decimal(stars), "XTR"),
+        stars=in_stars(stars),
     )
     keyboard = [
         [

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from shared_schemas.documents import ChannelDoc, ChannelStatus, PayoutDoc, PayoutState
 from telepay.channels.paging import listed_title
-from telepay.core.i18n import N_, STARS, day, listing, money, number, t, tn, when
+from telepay.core.i18n import N_, day, in_stars, listing, money, number, t, tn, when
 from telepay.payouts.ledger import Balance, StarsEarnings
 from telepay.subscriptions.texts import duration
 
@@ -228,7 +228,7 @@ def tier_line(index: int, price: Decimal, days: int, label: str | None, stars: i
     """A tier in the summary before going live; `stars`: its price in Telegram Stars, if it is sold in Stars."""
     values = {"number": number(index + 1), "price": money(price, "USD"), "duration": duration(days)}
     if stars is not None:
-        values["stars"] = money(Decimal(stars), STARS)
+        values["stars"] = in_stars(stars)
         if label:
             return t("Tier {number} ({label}): {price} or {stars} for {duration}", label=label, **values)
         return t("Tier {number}: {price} or {stars} for {duration}", **values)
@@ -360,7 +360,7 @@ def ask_tier_stars(index: int, low: int, high: int) -> str:
 
 def use_derived_stars(stars: int) -> str:
     """The button taking the Star price converted from the USD price."""
-    return t("Use {stars} (from the USD price)", stars=money(Decimal(stars), STARS))
+    return t("Use {stars} (from the USD price)", stars=in_stars(stars))
 
 
 CRYPTO_ONLY = N_("Crypto only (over Telegram's limit in Stars)")
@@ -428,17 +428,12 @@ def payouts(owed: Balance, history: Sequence[PayoutDoc]) -> str:
     return "\n".join(lines)
 
 
-def stars(amount: Decimal) -> str:
-    """`⭐250`: Telegram Stars, with the language's digits."""
-    return "⭐" + number(amount.normalize())
-
-
 def stars_earnings(earned: StarsEarnings) -> list[str]:
     """Stars apart from the balance: those Telegram still holds (paid out once the hold ends) and
     those released (already in the amounts above, in USD). Nothing when there were no Stars."""
     lines = []
     if earned.held and earned.held_first_until and earned.held_last_until:
-        values = {"stars": stars(earned.held), "usd": money(earned.held_usd, "USD")}
+        values = {"stars": in_stars(earned.held), "usd": money(earned.held_usd, "USD")}
         if earned.held_first_until.date() == earned.held_last_until.date():
             lines.append(
                 t(
@@ -460,7 +455,7 @@ def stars_earnings(earned: StarsEarnings) -> list[str]:
         lines.append(
             t(
                 "Stars released: {stars} (≈ {usd}), counted above",
-                stars=stars(earned.released),
+                stars=in_stars(earned.released),
                 usd=money(earned.released_usd, "USD"),
             )
         )

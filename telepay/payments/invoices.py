@@ -26,14 +26,13 @@ from telepay.channels.star_prices import (
     DESCRIPTION_MAX,
     SUBSCRIPTION_PERIOD_SECONDS,
     TITLE_MAX,
+    donation_in_stars,
     fit,
     is_star_subscription,
-    payable_in_stars,
-    stars_for,
     tier_in_stars,
 )
 from telepay.core.errors import RetryLater
-from telepay.core.i18n import t
+from telepay.core.i18n import STARS, t
 from telepay.core.logs import get_logger
 from telepay.core.users import mark_blocked, speaking_to
 from telepay.donations.keypad import confirmed_amount
@@ -41,7 +40,6 @@ from telepay.runtime import Runtime
 from telepay.subscriptions import texts
 
 log = get_logger("telepay.invoices")
-XTR = "XTR"
 Rt = Runtime[CreateInvoiceSettings]
 
 
@@ -180,8 +178,8 @@ def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
             return "rejected: no confirmed donation amount"
         price, days = amount, None
         if task.rail is PayRail.STARS:
-            stars = stars_for(amount, rt.settings.stars_usd_price)
-            if not rt.settings.stars_enabled or not payable_in_stars(stars):
+            stars = donation_in_stars(amount, rt.settings.stars_usd_price, rt.settings.stars_enabled)
+            if stars is None:
                 rt.telegram.send_message(task.chat_id, t(texts.OFFER_CHANGED))
                 return "rejected: donation not payable in Stars"
             price = Decimal(stars)
@@ -195,7 +193,7 @@ def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
         tier_id=task.tier_id,
         days=days,
         price_amount=price,
-        price_currency=XTR if task.rail is PayRail.STARS else channel.currency,
+        price_currency=STARS if task.rail is PayRail.STARS else channel.currency,
         rail=task.rail,
         star_subscription=star_subscription,
         status=OrderStatus.CREATING,

@@ -41,7 +41,7 @@ from telepay.adapters.telegram_api import TelegramBadRequest
 from telepay.channels.lookup import load_channel
 from telepay.channels.star_prices import tier_in_stars
 from telepay.core.errors import Permanent
-from telepay.core.i18n import N_, listing, t
+from telepay.core.i18n import N_, STARS, listing, t
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
 from telepay.core.users import display_name, speaking_to
@@ -51,7 +51,6 @@ from telepay.runtime import Runtime
 
 log = get_logger("telepay.stars")
 
-XTR = "XTR"
 
 NOT_VALID = N_("This invoice is no longer valid. Open the offer again for a new one.")
 PAID_ALREADY = N_("This invoice is paid already. Open the offer again to buy more time.")
@@ -101,10 +100,10 @@ def as_payment(charge: StarCharge, payout_usd: Decimal, status: str = "finished"
         payment_status=status,
         order_id=charge.payload,
         price_amount=stars,
-        price_currency=XTR,
+        price_currency=STARS,
         pay_amount=stars,
         actually_paid=stars,
-        pay_currency=XTR.lower(),
+        pay_currency=STARS.lower(),
         outcome_amount=(stars * payout_usd).quantize(Decimal("0.0001")),
         outcome_currency="usd",
     )
@@ -123,7 +122,7 @@ def _order(rt: Runtime[Any], payload: str) -> OrderDoc | None:
 def checkout_refusal(rt: Runtime[StarsSettings], query: TgPreCheckoutQuery) -> str | None:
     """Why this Pay press must be refused (a sentence for the buyer), or None to take the payment."""
     order = _order(rt, query.invoice_payload)
-    if order is None or order.user_id != query.from_user.id or query.currency != XTR:
+    if order is None or order.user_id != query.from_user.id or query.currency != STARS:
         return t(NOT_VALID)
     if order.status in (OrderStatus.SETTLED, OrderStatus.REFUNDED):
         return t(PAID_ALREADY)
@@ -211,16 +210,12 @@ def apply_star_charge(rt: Runtime[SettlementSettings], charge: StarCharge, sourc
 def _with_renewal(order: OrderDoc, charge: StarCharge, decision: Decision) -> Decision:
     """A Star subscription's payment also records the subscription Telegram renews (its first
     charge, its price, when it charges next), and its event says whether Telegram renewed it."""
-    if decision.event is not None:
-        data = decision.event.envelope["data"]
-        assert isinstance(data, dict)
-        data |= {
-            "rail": PayRail.STARS.value,
-            "renewed_by_telegram": charge.is_renewal,
-            "renews_on": charge.expiration.isoformat()
-            if charge.expiration and order.star_subscription
-            else None,
-        }
+    renews_on = charge.expiration if order.star_subscription else None
+    _mark_stars(
+        decision,
+        renewed_by_telegram=charge.is_renewal,
+        renews_on=renews_on.isoformat() if renews_on else None,
+    )
     sub = decision.subscription
     if (
         sub is None
@@ -234,6 +229,14 @@ def _with_renewal(order: OrderDoc, charge: StarCharge, decision: Decision) -> De
         charge_id=first, order_id=order.order_id, stars=charge.stars, period_end=charge.expiration
     )
     return replace(decision, subscription=sub.model_copy(update={"star_renewal": renewal}))
+
+
+def _mark_stars(decision: Decision, **fields: object) -> None:
+    """The decision's event says it is a Stars payment (and what else notify needs of it)."""
+    if decision.event is not None:
+        data = decision.event.envelope["data"]
+        assert isinstance(data, dict)
+        data |= {"rail": PayRail.STARS.value, **fields}
 
 
 # -- refunds ---------------------------------------------------------------------------------------
@@ -257,10 +260,7 @@ def apply_star_refund(
         tx.update(rt.store.star_payments, charge_id, {"refunded_at": now, "refund_source": source})
 
     def adjust(current: OrderDoc, decision: Decision) -> Decision:
-        if decision.event is not None:
-            data = decision.event.envelope["data"]
-            assert isinstance(data, dict)
-            data["rail"] = PayRail.STARS.value
+        _mark_stars(decision)
         sub = decision.subscription
         if sub is not None and sub.star_renewal is not None:  # a refunded subscription is not renewed
             renewal = sub.star_renewal.model_copy(update={"canceled": True})

@@ -98,12 +98,25 @@ def _deliver(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) -> str:
 def _receipt_link(rt: Runtime[AccessSettings], paid: Paid) -> str:
     """The receipt's join link, made once per payment: a receipt Telegram refused for a moment (429)
     is sent again with the same link, for half the link's lifetime."""
-    lifetime = timedelta(hours=rt.settings.invite_link_hours)
     key = f"{paid.order_id}:{paid.payment_id}:{paid.closed_channel_id}"
-    with rt.claims.hold(ClaimPurpose.JOIN_LINK, key, keep_for=lifetime / 2) as claim:
+    return reused_join_link(rt, key, paid.closed_channel_id, f"order {parse_order_id(paid.order_id).nonce}")
+
+
+def reused_join_link(
+    rt: Runtime[AccessSettings],
+    key: str,
+    closed_channel_id: int,
+    name: str,
+    keep_for: timedelta | None = None,
+) -> str:
+    """A join-request link made once for `key` and handed out again while its record lasts
+    (`keep_for`, by default half the link's lifetime, so it is always good for at least that long
+    when handed over). Telegram's 400/403 propagates, and the next attempt makes the link."""
+    lifetime = timedelta(hours=rt.settings.invite_link_hours)
+    with rt.claims.hold(ClaimPurpose.JOIN_LINK, key, keep_for=keep_for or lifetime / 2) as claim:
         if claim.done_before and claim.previous_result:
             return claim.previous_result
-        claim.result = join_link(rt, paid.closed_channel_id, f"order {parse_order_id(paid.order_id).nonce}")
+        claim.result = join_link(rt, closed_channel_id, name)
         return claim.result
 
 

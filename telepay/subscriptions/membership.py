@@ -38,7 +38,7 @@ from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx, array_union
 from telepay.runtime import Runtime
 from telepay.subscriptions import texts
-from telepay.subscriptions.access import join_link
+from telepay.subscriptions.access import reused_join_link
 
 log = get_logger("telepay.webhook")
 Rt = Runtime[TelegramWebhookSettings]
@@ -199,20 +199,15 @@ def _reused_join_link(rt: Rt, channel: ChannelDoc, sub: SubscriptionDoc) -> str 
     window = int(rt.clock.now().timestamp() // (lifetime.total_seconds() / 2))
     # By chat too: after the owner moves the closed chat, a link to the old one is never handed out.
     key = f"{subscription_id(channel.token, sub.user_id)}:{channel.closed_channel_id}:{window}"
-    with rt.claims.hold(ClaimPurpose.JOIN_LINK, key, keep_for=lifetime) as claim:
-        if claim.done_before and claim.previous_result:
-            return claim.previous_result
-        try:
-            claim.result = join_link(rt, channel.closed_channel_id, f"again {sub.user_id}")
-        except (TelegramBadRequest, TelegramForbidden) as error:
-            claim.release()
-            rt.store.channels.update(channel.token, {"bot_rights_problem": str(error)})
-            problem = str(error)
-            notify_owner_once(
-                rt, ClaimPurpose.RIGHTS_NOTICE, channel, lambda: texts.access_blocked(channel.title, problem)
-            )
-            return None
-        return claim.result
+    try:
+        return reused_join_link(rt, key, channel.closed_channel_id, f"again {sub.user_id}", keep_for=lifetime)
+    except (TelegramBadRequest, TelegramForbidden) as error:  # the link's record is gone with it
+        rt.store.channels.update(channel.token, {"bot_rights_problem": str(error)})
+        problem = str(error)
+        notify_owner_once(
+            rt, ClaimPurpose.RIGHTS_NOTICE, channel, lambda: texts.access_blocked(channel.title, problem)
+        )
+        return None
 
 
 def on_join_request(request: TgChatJoinRequest, rt: Rt) -> str:

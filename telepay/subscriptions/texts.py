@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from shared_schemas.documents import ChannelDoc, Tier
 from telepay.channels.paging import listed_title
-from telepay.core.i18n import N_, money, t, tn, when
+from telepay.core.i18n import N_, in_stars, money, t, tn, when
 
 __all__ = ["duration", "when"]  # owners' texts use these too
 
@@ -37,7 +37,7 @@ def tier_button(tier: Tier, currency: str, stars: int | None = None) -> str:
 
 def tier_button_with_stars(tier: Tier, currency: str, stars: int) -> str:
     price, length = money(tier.price, currency), duration(tier.days)
-    star_price = money(Decimal(stars), "XTR")
+    star_price = in_stars(stars)
     if tier.label:
         return t(
             "{label} · {price} or {stars} · {duration}",
@@ -59,19 +59,19 @@ def rail_choice(title: str, tier: Tier, currency: str, stars: int, star_subscrip
             title=title,
             what=what,
             price=money(tier.price, currency),
-            stars=money(Decimal(stars), "XTR"),
+            stars=in_stars(stars),
         )
     return t(
         "{title}, {what}: {price} or {stars}.\n\nHow would you like to pay?",
         title=title,
         what=what,
         price=money(tier.price, currency),
-        stars=money(Decimal(stars), "XTR"),
+        stars=in_stars(stars),
     )
 
 
 def star_pay_prompt(title: str, stars: int, days: int | None, subscription: bool) -> str:
-    price = money(Decimal(stars), "XTR")
+    price = in_stars(stars)
     if subscription:
         return t(
             "Your Star subscription is ready: {price} every 30 days for {title}.\n\n"
@@ -99,7 +99,7 @@ def star_renewed(title: str, until: datetime, stars: Decimal, renews_on: datetim
         "⭐ Your Star subscription to {title} renewed by itself: {price} for 30 more days. "
         "Access until {until}.",
         title=title,
-        price=money(stars, "XTR"),
+        price=in_stars(stars),
         until=when(until),
     )
     return f"{text}\n\n{star_renews_on(renews_on)}" if renews_on else text
@@ -118,13 +118,13 @@ def owner_star_renewal_notice(buyer: str, title: str, stars: Decimal, until: dat
         "Their access runs until {until}.",
         title=title,
         buyer=buyer,
-        price=money(stars, "XTR"),
+        price=in_stars(stars),
         until=when(until),
     )
 
 
 def star_subscribe_button(stars: int) -> str:
-    return t("⭐ Subscribe for {price} a month", price=money(Decimal(stars), "XTR"))
+    return t("⭐ Subscribe for {price} a month", price=in_stars(stars))
 
 
 STARS_UNAVAILABLE = N_(
@@ -416,7 +416,7 @@ def star_reminder(title: str, until: datetime, stars: int) -> str:
         "To stop it, use /subscriptions; you keep the days you paid for.",
         title=title,
         until=when(until),
-        price=money(Decimal(stars), "XTR"),
+        price=in_stars(stars),
     )
 
 
@@ -455,7 +455,7 @@ def subscription_line(title: str, until: datetime, active: bool) -> str:
 
 
 def renewal_on_line(period_end: datetime, stars: Decimal) -> str:
-    return t("  ⭐ renews by itself on {date} for {price}", date=when(period_end), price=money(stars, "XTR"))
+    return t("  ⭐ renews by itself on {date} for {price}", date=when(period_end), price=in_stars(stars))
 
 
 def renewal_off_line(period_end: datetime) -> str:
