@@ -1,7 +1,7 @@
 """Support cases: an operator grants or revokes one user's access to one channel.
 
 A grant extends the subscription from max(now, current expiry), exactly as a paid renewal does
-(`telepay.payments.settlement.extend`), and leaves `next_action_at` to the expiry sweep (reminders, then the
+(`telepay.subscriptions.free_access`, shared with trials, codes, gifts and owners' grants), and leaves `next_action_at` to the expiry sweep (reminders, then the
 removal). A revoke ends the access now: the sweep queues the removal at once (after the channel's
 grace period, as for any ending). Each is recorded in `support_actions`, in the same transaction.
 """
@@ -15,14 +15,13 @@ from datetime import datetime
 from shared_schemas.documents import (
     ChannelDoc,
     SubscriptionDoc,
-    SubscriptionStatus,
     SupportAction,
     SupportActionDoc,
 )
 from shared_schemas.ids import new_nonce, subscription_id
 from telepay.core.clock import Clock
 from telepay.core.store import Store, Tx
-from telepay.payments.settlement import extend
+from telepay.subscriptions.free_access import is_active, with_days_added, with_days_taken
 
 
 class SupportRefused(Exception):
@@ -86,33 +85,15 @@ def grant(store: Store, clock: Clock, case: Case, days: int) -> Done:
     def extended(
         channel: ChannelDoc, current: SubscriptionDoc | None, now: datetime, action_id: str
     ) -> SubscriptionDoc:
-        expires_at, _, _ = extend(current, days, now)
-        return SubscriptionDoc(
-            channel_token=case.token,
-            user_id=case.user_id,
-            closed_channel_id=channel.closed_channel_id,
-            status=SubscriptionStatus.ACTIVE,
-            expires_at=expires_at,
-            started_at=current.started_at if current else now,
-            renewed_at=now,  # reminders already past are skipped
-            tier_id=current.tier_id if current else None,
-            last_order_id=current.last_order_id if current else f"support-{action_id}",
-            in_channel=bool(current and current.in_channel and current.status is SubscriptionStatus.ACTIVE),
-            reminders_sent=current.reminders_sent if current else [],
-            next_action_at=now,  # the sweep works out the reminders and removal from here
-            # Nothing to deliver: the user joins with the Join button of /start <token> or /subscriptions.
-            access_sent=True,
-            membership_date=current.membership_date if current else 0,
-            updated_at=now,
-        )
+        return with_days_added(channel, current, case.user_id, days, now, f"support-{action_id}")
 
     return _apply(store, clock, case, SupportAction.GRANT, extended, days)
 
 
 def revoke(store: Store, clock: Clock, case: Case) -> Done:
     def ended(channel: ChannelDoc, current: SubscriptionDoc | None, now: datetime, _: str) -> SubscriptionDoc:
-        if current is None or current.status is not SubscriptionStatus.ACTIVE or current.expires_at <= now:
+        if current is None or not is_active(current, now):
             raise SupportRefused(f"user {case.user_id} has no active access to {case.token}")
-        return current.model_copy(update={"expires_at": now, "next_action_at": now, "updated_at": now})
+        return with_days_taken(current, None, now)
 
     return _apply(store, clock, case, SupportAction.REVOKE, ended, None)

@@ -198,12 +198,20 @@ def parse_callback(data: str) -> tuple[str, list[str]]:
 
 # Deep links: `t.me/<bot>?start=<parameter>` (at most 64 characters of A-Z a-z 0-9 _ -).
 DONATE_SUFFIX = "_DONATE"
+GIFT_PREFIX = "G"  # `<token>_G<gift code>`: a gift code is GIFT_CODE_LENGTH characters of GIFT_ALPHABET
+GIFT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+GIFT_CODE_LENGTH = 12
+PROMO_CODE_RE = re.compile(r"^[A-Za-z0-9]{4,32}$")
+RESERVED_PROMO_CODES = frozenset({"DONATE"})  # the donation link's suffix
+_GIFT_CODE_RE = re.compile(rf"^[{GIFT_ALPHABET}]{{{GIFT_CODE_LENGTH}}}$")
 
 
 class StartKind(StrEnum):
     OFFER = "offer"  # `<token>`: the channel's offer
     TIER = "tier"  # `<token>-<tier id>`: a tier's button under the offer post
     DONATE = "donate"  # `<token>_DONATE`: the donation keypad
+    PROMO = "promo"  # `<token>_<CODE>`: the offer with a promo code applied
+    GIFT = "gift"  # `<token>_G<gift code>`: redeem a gift (no promo code has that shape)
 
 
 @dataclass(frozen=True)
@@ -211,6 +219,35 @@ class StartLink:
     kind: StartKind
     channel_token: str
     tier_id: str | None = None
+    code: str | None = None  # PROMO: the code as typed (upper-cased); GIFT: the gift code
+
+
+def normal_promo_code(code: str) -> str:
+    """Codes are case-insensitive: stored and compared upper-cased."""
+    return code.strip().upper()
+
+
+def is_valid_promo_code(code: str) -> bool:
+    """4 to 32 letters and digits, not `DONATE` and not the shape of a gift link's code."""
+    normal = normal_promo_code(code)
+    gift_shaped = normal.startswith(GIFT_PREFIX) and is_gift_code(normal[len(GIFT_PREFIX) :])
+    return bool(PROMO_CODE_RE.fullmatch(code)) and normal not in RESERVED_PROMO_CODES and not gift_shaped
+
+
+def new_gift_code() -> str:
+    return "".join(secrets.choice(GIFT_ALPHABET) for _ in range(GIFT_CODE_LENGTH))
+
+
+def is_gift_code(code: str) -> bool:
+    return bool(_GIFT_CODE_RE.fullmatch(code))
+
+
+def promo_start(channel_token: str, code: str) -> str:
+    return f"{channel_token}_{normal_promo_code(code)}"
+
+
+def gift_start(channel_token: str, gift_code: str) -> str:
+    return f"{channel_token}_{GIFT_PREFIX}{gift_code}"
 
 
 def offer_start(channel_token: str) -> str:
@@ -229,6 +266,12 @@ def parse_start(parameter: str) -> StartLink:
     """What a `/start <parameter>` asks for; the token is checked where the channel is read."""
     if parameter.endswith(DONATE_SUFFIX):
         return StartLink(StartKind.DONATE, parameter[: -len(DONATE_SUFFIX)])
+    token, underscore, code = parameter.partition("_")
+    if underscore and code:
+        code = normal_promo_code(code)
+        if code.startswith(GIFT_PREFIX) and is_gift_code(code[len(GIFT_PREFIX) :]):
+            return StartLink(StartKind.GIFT, token, code=code[len(GIFT_PREFIX) :])
+        return StartLink(StartKind.PROMO, token, code=code)
     token, _, tier_id = parameter.partition("-")
     if tier_id:
         return StartLink(StartKind.TIER, token, tier_id)

@@ -36,6 +36,7 @@ from shared_schemas.documents import (
 from shared_schemas.ids import OrderKind
 from shared_schemas.messages import EVENT_TOPICS, Envelope, EventType, PaymentEvent
 from shared_schemas.nowpayments import Payment
+from telepay.subscriptions.free_access import extend
 
 
 @dataclass(frozen=True)
@@ -71,16 +72,6 @@ def covers_price(order: OrderDoc, payment: Payment, tolerance_percent: Decimal) 
     if payment.pay_amount is None or payment.actually_paid is None:
         return False
     return payment.actually_paid >= payment.pay_amount * (1 - tolerance_percent / 100)
-
-
-def extend(
-    previous: SubscriptionDoc | None, days: int, now: datetime
-) -> tuple[datetime, datetime | None, bool]:
-    """New expiry, previous expiry, and whether access was active: from max(now, current expiry)."""
-    if previous is None:
-        return now + timedelta(days=days), None, False
-    active = previous.status is SubscriptionStatus.ACTIVE and previous.expires_at > now
-    return max(now, previous.expires_at) + timedelta(days=days), previous.expires_at, active
 
 
 def decide(

@@ -59,3 +59,28 @@ def test_channel_tokens() -> None:
     assert is_valid_channel_token(new_channel_token())
     assert not is_valid_channel_token("abc")
     assert not is_valid_channel_token("DemoChannel01_DONATE")
+
+
+def test_start_links_for_promo_codes_and_gifts() -> None:
+    from shared_schemas.ids import (
+        StartKind,
+        gift_start,
+        is_valid_promo_code,
+        new_gift_code,
+        parse_start,
+        promo_start,
+    )
+
+    assert parse_start(promo_start("DemoChannel01", "spring20")).code == "SPRING20"
+    assert parse_start("DemoChannel01_spring20").kind is StartKind.PROMO
+    assert parse_start("DemoChannel01_DONATE").kind is StartKind.DONATE
+    gift = new_gift_code()
+    link = parse_start(gift_start("DemoChannel01", gift))
+    assert (link.kind, link.channel_token, link.code) == (StartKind.GIFT, "DemoChannel01", gift)
+    assert parse_start("DemoChannel01-t2").tier_id == "t2"
+    assert is_valid_promo_code("Spring2026")
+    assert not is_valid_promo_code("abc")  # too short
+    assert not is_valid_promo_code("x" * 33)
+    assert not is_valid_promo_code("SALE-20")  # letters and digits only
+    assert not is_valid_promo_code("donate")
+    assert not is_valid_promo_code(f"G{gift}")  # a gift link's shape
