@@ -137,6 +137,14 @@ def _record_unknown(rt: Runtime[IpnHandlerSettings], raw: Any, ipn: IpnBody, rea
     rt.store.unknown_ipns.set(f"{ipn.payment_id}-{ipn.payment_status}", doc)
 
 
+# What else a payment decision does, in the same transaction, on either rail: each extra reads what
+# it needs (before any write of the transaction) and returns its writes (made after the settlement's
+# own), or None. The growth tools hang here: a trial converted, a promo code's use counted, a gift's
+# code made.
+SettlementExtra = Callable[[Tx, Store, OrderDoc, Decision, datetime], Callable[[], None] | None]
+SETTLEMENT_EXTRAS: tuple[SettlementExtra, ...] = ()
+
+
 def apply_payment(
     rt: Runtime[SettlementSettings], order_id: str, payment: Payment, loaded: OrderDoc | None = None
 ) -> str:
@@ -177,6 +185,7 @@ def settle_payment(
         if adjust is not None:
             decision = adjust(order, decision)
         booked = tx.get(store.ledger, decision.refunded_entry_id) if decision.refunded_entry_id else None
+        extras = [extra(tx, store, order, decision, now) for extra in SETTLEMENT_EXTRAS]  # reads first
         if booked is not None:  # a refund: what the payment owed the owner is taken back, in this transaction
             entry_updates, offset = ledger.refund(booked, now)
             if entry_updates:
@@ -202,6 +211,9 @@ def settle_payment(
             tx.set(store.outbox, decision.event.event_id, decision.event)
         if also is not None:
             also(tx, order, decision)
+        for write in extras:
+            if write is not None:
+                write()
         return decision.outcome, decision.event
 
     if claim is not None:
