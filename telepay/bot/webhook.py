@@ -35,7 +35,7 @@ from telepay.donations import router as donations_router
 from telepay.owners import commands as owner_commands
 from telepay.payments import stars
 from telepay.runtime import Runtime
-from telepay.subscriptions import membership
+from telepay.subscriptions import gifts, membership
 from telepay.subscriptions import router as subscriptions_router
 from telepay.subscriptions import texts as subscriptions_texts
 
@@ -157,6 +157,8 @@ def _on_message(message: TgMessage, update_id: int, rt: Rt) -> str:
     if command == "/start" and argument:
         link = parse_start(argument)
         start = donations_router.on_start if link.kind is StartKind.DONATE else subscriptions_router.on_start
+        if link.kind is StartKind.GIFT:  # -- gifts --
+            start = gifts.on_start
         return start(link, message, rt)
     return subscriptions_router.on_message(message, command, rt)
 
