@@ -30,7 +30,7 @@ from telepay.core import i18n
 from telepay.core.errors import Permanent, Transient
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
-from telepay.core.users import remember_language
+from telepay.core.users import remember_language, remember_username
 from telepay.donations import router as donations_router
 from telepay.owners import commands as owner_commands
 from telepay.payments import stars
@@ -99,6 +99,8 @@ def _route(update: TelegramUpdate, rt: Rt) -> str:
     """The update, handled in the language of whoever sent it (remembered when it changed)."""
     sender = _sender(update)
     language = remember_language(rt.store, sender) if sender is not None else i18n.SOURCE
+    if sender is not None:  # -- owner grants: `/grant @name` finds who spoke to the bot --
+        remember_username(rt.store, sender)
     with i18n.speaking(language):
         return _handle(update, rt)
 
