@@ -224,7 +224,7 @@ def test_a_refunded_gift_is_voided_or_its_days_taken_back(store: MemoryStore) ->
 
 def test_a_gift_in_stars_is_a_one_time_payment(store: MemoryStore) -> None:
     webhook = runtime(TelegramWebhookSettings, store)
-    telegram, _, tasks = fakes(webhook)
+    _, _, tasks = fakes(webhook)
     handle_update(updates.press(next(IDS), f"gpy:{TOKEN}:t1:s", BUYER), webhook)
     task = tasks.created[-1][2]
     assert isinstance(task, CreateInvoiceTask) and task.gift and task.rail.value == "stars"
