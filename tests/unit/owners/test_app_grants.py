@@ -44,7 +44,9 @@ def test_the_form_is_checked_as_the_bot_checks(rt: Runtime[OwnerAppSettings]) ->
         {"user_id": 123, "days": 7, "take": True},  # nothing to take off
     ):
         assert call(rt, path, "POST", body).status == 422, body
-    assert call(rt, "/api/channels/OtherChannel01/grants", "POST", {"user_id": MEMBER, "days": 7}).status == 404
+    assert (
+        call(rt, "/api/channels/OtherChannel01/grants", "POST", {"user_id": MEMBER, "days": 7}).status == 404
+    )
     assert call(rt, path, "POST", {"user_id": MEMBER, "days": 7}, authorization=auth(STRANGER)).status == 404
     fakes(rt)[0].members[(-1001000000002, OWNER)] = ("administrator", ())  # no longer the creator
     assert call(rt, path, "POST", {"user_id": MEMBER, "days": 7}).status == 403
