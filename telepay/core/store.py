@@ -37,6 +37,7 @@ from shared_schemas.documents import (
     Document,
     FailedTaskDoc,
     FailedUpdateDoc,
+    GiftDoc,
     KeypadSessionDoc,
     LedgerEntryDoc,
     OrderDoc,
@@ -184,6 +185,8 @@ REPOSITORIES: dict[str, type[Document]] = {
     "star_payments": StarPaymentDoc,
     "pay_support": PaySupportDoc,
     "reconcile_state": ReconcileStateDoc,
+    # -- gifts --
+    "gifts": GiftDoc,
 }
 
 
@@ -210,6 +213,8 @@ class Store(ABC):
     star_payments: Repository[StarPaymentDoc]
     pay_support: Repository[PaySupportDoc]
     reconcile_state: Repository[ReconcileStateDoc]
+    # -- gifts --
+    gifts: Repository[GiftDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

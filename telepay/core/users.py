@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from shared_schemas.queries import USER_BY_USERNAME
 from shared_schemas.telegram import TgUser
 from telepay.core import i18n
 from telepay.core.clock import Clock
@@ -16,6 +17,8 @@ from telepay.core.store import Store
 LANGUAGE_CACHE_SECONDS = 60.0  # a /language choice reaches other instances within a minute
 # (store, user) -> (read at, chosen, seen); by store too, so tests' stores never share it
 _LANGUAGES: dict[tuple[int, int], tuple[float, str | None, str | None]] = {}
+# (store, user) -> the @username stored, lower-cased (read with the language, kept as long)
+_USERNAMES: dict[tuple[int, int], str | None] = {}
 
 
 def mark_blocked(store: Store, clock: Clock, user_id: int) -> None:
@@ -32,6 +35,7 @@ def _remembered(store: Store, user_id: int) -> tuple[str | None, str | None]:
     if hit is not None and time.monotonic() - hit[0] < LANGUAGE_CACHE_SECONDS:
         return hit[1], hit[2]
     doc = store.users.get(str(user_id))
+    _USERNAMES[(id(store), user_id)] = doc.username if doc else None  # -- owner grants --
     chosen, seen = (doc.language, doc.language_code) if doc else (None, None)
     _LANGUAGES[(id(store), user_id)] = (time.monotonic(), chosen, seen)
     return chosen, seen
@@ -71,6 +75,7 @@ def choose_language(store: Store, user_id: int, language: str) -> None:
 
 def forget_languages() -> None:
     _LANGUAGES.clear()
+    _USERNAMES.clear()
 
 
 @contextmanager
@@ -78,3 +83,28 @@ def speaking_to(store: Store, user_id: int) -> Iterator[str]:
     """Texts made inside are in the language `user_id` reads (a notice to an owner, a reminder)."""
     with i18n.speaking(language_for(store, user_id)) as language:
         yield language
+
+
+# -- owner grants --
+def remember_username(store: Store, user: TgUser) -> None:
+    """An update from `user`: their @username is stored (lower-cased) when it is not stored yet or
+    changed, so an owner's `/grant @name` finds them; one write then, none otherwise (read with the
+    language, `remember_language` first)."""
+    if not user.username:
+        return
+    wanted = user.username.lower()
+    key = (id(store), user.id)
+    if key not in _USERNAMES:
+        _remembered(store, user.id)
+        if key not in _USERNAMES:  # the language was cached without a read: read it now
+            doc = store.users.get(str(user.id))
+            _USERNAMES[key] = doc.username if doc else None
+    if _USERNAMES.get(key) != wanted:
+        store.users.merge(str(user.id), {"user_id": user.id, "username": wanted})
+        _USERNAMES[key] = wanted
+
+
+def user_by_username(store: Store, username: str) -> int | None:
+    """The user the bot has seen with this @username (without the @, any case), if any."""
+    found = store.users.first(USER_BY_USERNAME, username=username.lstrip("@").lower())
+    return found.user_id if found else None

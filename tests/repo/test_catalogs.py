@@ -93,6 +93,13 @@ LONGEST: dict[str, str] = {
     "until": _WHEN,
     "user_id": "9999999999",
     "wallet": "W" * 100,
+    # -- gifts and owner grants --
+    "given": "9" * 9,  # days given in a window (at most 3660 a grant)
+    "grants": "9" * 9,
+    "limit": "500",
+    "username": "W" * 32,  # Telegram usernames are at most 32 characters
+    "who": "@" + "W" * 32,
+    "windows": "; ".join(["last 30 days: 999,999,999 grant(s), 999,999,999 day(s) given"] * 2),
 }
 
 
