@@ -301,7 +301,9 @@ def parse_start(parameter: str) -> StartLink:
         code = normal_promo_code(code)
         if code.startswith(GIFT_PREFIX) and is_gift_code(code[len(GIFT_PREFIX) :]):
             return StartLink(StartKind.GIFT, token, code=code[len(GIFT_PREFIX) :])
-        return StartLink(StartKind.PROMO, token, code=code)
+        if is_valid_promo_code(code):
+            return StartLink(StartKind.PROMO, token, code=code)
+        return StartLink(StartKind.OFFER, parameter)  # no such code can exist: an unknown offer
     token, _, tier_id = parameter.partition("-")
     if tier_id:
         return StartLink(StartKind.TIER, token, tier_id)
