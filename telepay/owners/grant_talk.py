@@ -84,7 +84,7 @@ def _take_confirm(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
 STEPS: dict[str, Step] = {
     "grant_channel": Step(
         lambda rt, u, d: Ask(
-            t(say_grant.ASK_CHANNEL), tuple((c.title, c.token) for c in admins.owned(rt.store, u))
+            t(say.WHICH_CHANNEL), tuple((c.title, c.token) for c in admins.owned(rt.store, u))
         ),
         _take_channel,
     ),

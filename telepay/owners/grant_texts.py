@@ -9,7 +9,6 @@ from datetime import datetime
 from telepay.core.i18n import N_, number, t, tn, when
 from telepay.subscriptions.texts import duration
 
-ASK_CHANNEL = N_("Which channel?")
 ASK_WHO = N_("Who? Send their @username or their Telegram user id.")
 ASK_REASON = N_("A note for the record (only you and support see it)? Or skip it.")
 SKIP = N_("Skip")

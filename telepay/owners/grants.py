@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from shared_schemas.config import TelegramSettings
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SupportAction, SupportActionDoc
-from shared_schemas.ids import new_nonce, subscription_id
+from shared_schemas.ids import subscription_id
 from shared_schemas.queries import GRANTS_OF_CHANNEL
 from telepay.core.i18n import t
 from telepay.core.store import Tx
@@ -27,7 +27,14 @@ from telepay.owners import texts as say
 from telepay.owners.grant_rules import NO_REASON, Who
 from telepay.runtime import Runtime
 from telepay.subscriptions import texts as buyer_texts
-from telepay.subscriptions.free_access import is_active, join_keyboard, with_days_added, with_days_taken
+from telepay.subscriptions.free_access import (
+    is_active,
+    join_keyboard,
+    support_action_id,
+    support_record,
+    with_days_added,
+    with_days_taken,
+)
 from telepay.subscriptions.gifts import tell_once
 
 Rt = Runtime[TelegramSettings]
@@ -56,7 +63,7 @@ def bot_action_id(member_id: int, token: str, update_id: int) -> str:
 
 
 def new_action_id(member_id: int, token: str, now: datetime) -> str:
-    return f"{member_id}-{token}-{int(now.timestamp() * 1000)}-{new_nonce()}"
+    return support_action_id(member_id, token, now)
 
 
 def resolve(rt: Rt, who: Who) -> int | None:
@@ -102,17 +109,15 @@ def apply(rt: Rt, owner_id: int, channel: ChannelDoc, change: Change, action_id:
             after = with_days_added(
                 fresh, current, change.member_id, change.days or 0, now, f"grant-{action_id}"
             )
-        record = SupportActionDoc(
-            action=SupportAction.REVOKE if change.take else SupportAction.GRANT,
-            channel_token=token,
-            user_id=change.member_id,
-            days=change.days,
-            reason=change.reason or NO_REASON,
-            operator=f"owner {owner_id} ({change.via})",
-            at=now,
-            expires_before=current.expires_at if current else None,
-            expires_after=after.expires_at,
-            source=OWNER_SOURCE,
+        record = support_record(
+            SupportAction.REVOKE if change.take else SupportAction.GRANT,
+            current,
+            after,
+            change.days,
+            change.reason or NO_REASON,
+            f"owner {owner_id} ({change.via})",
+            now,
+            OWNER_SOURCE,
         )
         tx.set(store.subscriptions, sub_id, after)
         tx.set(store.support_actions, action_id, record)
@@ -126,22 +131,15 @@ def apply(rt: Rt, owner_id: int, channel: ChannelDoc, change: Change, action_id:
 
 def _tell_member(rt: Rt, channel: ChannelDoc, done: Granted, action_id: str) -> None:
     record, sub = done.record, done.subscription
-    if record.action is SupportAction.GRANT:
-        keyboard = join_keyboard(channel, sub, buyer_texts.join_button(channel.title))
-        tell_once(
-            rt,
-            f"{action_id}:member",
-            record.user_id,
-            lambda: say_grant.member_granted(channel.title, record.days or 0, sub.expires_at),
-            keyboard,
-        )
-        return
-    tell_once(
-        rt,
-        f"{action_id}:member",
-        record.user_id,
-        lambda: say_grant.member_revoked(channel.title, record.days, sub.expires_at),
-    )
+    granted = record.action is SupportAction.GRANT
+
+    def text() -> str:  # made in the member's language
+        if granted:
+            return say_grant.member_granted(channel.title, record.days or 0, sub.expires_at)
+        return say_grant.member_revoked(channel.title, record.days, sub.expires_at)
+
+    keyboard = join_keyboard(channel, sub, buyer_texts.join_button(channel.title)) if granted else None
+    tell_once(rt, f"{action_id}:member", record.user_id, text, keyboard)
 
 
 def grant_windows(rt: Rt, token: str, now: datetime, windows: tuple[int, ...]) -> list[tuple[int, int, int]]:

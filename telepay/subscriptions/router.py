@@ -125,14 +125,16 @@ def _on_buy(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) ->
     return _buy(rt, query.from_user, chat_id, token, tier_id, f"buy-{query.id}", query.id)
 
 
-def _on_pay(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
+def _on_pay(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt, gift: bool = False) -> str:
+    """How to pay, chosen: for the buyer themselves, or (`gift`) for the tier bought as a gift."""
     token, tier_id, code = parts
     rail = rail_of(code)
     if rail is None:
         rt.telegram.answer_callback_query(query.id, t(texts.BUTTON_GONE))
         return "unknown button"
     chat_id = query.message.chat.id if query.message else query.from_user.id
-    return _buy(rt, query.from_user, chat_id, token, tier_id, f"pay-{query.id}", query.id, rail)
+    task_key = f"{'gpay' if gift else 'pay'}-{query.id}"
+    return _buy(rt, query.from_user, chat_id, token, tier_id, task_key, query.id, rail, gift=gift)
 
 
 def _on_renew(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
@@ -188,16 +190,6 @@ def _on_gift(query: TgCallbackQuery, parts: list[str], rt: Rt) -> str:
     return "gift tiers shown"
 
 
-def _on_gift_pay(query: TgCallbackQuery, parts: list[str], rt: Rt) -> str:
-    token, tier_id, code = parts
-    rail = rail_of(code)
-    if rail is None:
-        rt.telegram.answer_callback_query(query.id, t(texts.BUTTON_GONE))
-        return "unknown button"
-    chat_id = query.message.chat.id if query.message else query.from_user.id
-    return _buy(rt, query.from_user, chat_id, token, tier_id, f"gpay-{query.id}", query.id, rail, gift=True)
-
-
 # Button prefix → (number of parts, handler).
 CALLBACKS: dict[str, tuple[int, Callable[[TgCallbackQuery, list[str], int, Rt], str]]] = {
     CALLBACK_BUY: (2, _on_buy),
@@ -208,7 +200,10 @@ CALLBACKS: dict[str, tuple[int, Callable[[TgCallbackQuery, list[str], int, Rt], 
     CALLBACK_SUBSCRIPTIONS_PAGE: (1, _on_subscriptions_page),
     # -- gifts --
     CALLBACK_GIFT: (2, lambda query, parts, update_id, rt: _on_gift(query, parts, rt)),
-    CALLBACK_GIFT_PAY: (3, lambda query, parts, update_id, rt: _on_gift_pay(query, parts, rt)),
+    CALLBACK_GIFT_PAY: (
+        3,
+        lambda query, parts, update_id, rt: _on_pay(query, parts, update_id, rt, gift=True),
+    ),
 }
 
 
