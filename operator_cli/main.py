@@ -26,6 +26,7 @@ from shared_schemas.queries import (
     ORDERS_OF_USER,
     SUBSCRIPTIONS_OF_USER,
     SUPPORT_ACTIONS_OF_USER,
+    TRIALS_OF_USER,
 )
 from telepay.channels import wallet_hold
 from telepay.channels.minimums import check_prices
@@ -448,18 +449,20 @@ def users() -> None:
 @click.argument("user_id", type=int)
 @pass_op
 def users_show(op: Operator, user_id: int) -> None:
-    """Subscriptions, orders and payments, and support actions of USER_ID."""
+    """Subscriptions, free trials, orders and payments, and support actions of USER_ID."""
     store = op.store
     subs = store.subscriptions.find(SUBSCRIPTIONS_OF_USER, user_id=user_id)
     orders = sorted(store.orders.find(ORDERS_OF_USER, user_id=user_id), key=lambda o: o.created_at)
     actions = sorted(store.support_actions.find(SUPPORT_ACTIONS_OF_USER, user_id=user_id), key=lambda a: a.at)
     user = store.users.get(str(user_id))
+    trials = sorted(store.trials.find(TRIALS_OF_USER, user_id=user_id), key=lambda tr: tr.started_at)
     payload = {
         "user_id": user_id,
         "user": user,
         "subscriptions": subs,
         "orders": orders,
         "support_actions": actions,
+        "trials": trials,  # -- free trials --
     }
 
     def human() -> str:
@@ -501,6 +504,17 @@ def users_show(op: Operator, user_id: int) -> None:
             }
             for a in actions
         ]
+        trial_rows = [  # -- free trials --
+            {
+                "channel": tr.channel_token,
+                "days": tr.days,
+                "started": tr.started_at,
+                "ends": tr.ends_at,
+                "converted_order": tr.converted_order_id,
+                "converted": tr.converted_at,
+            }
+            for tr in trials
+        ]
         blocked = " (blocked the bot)" if user and user.blocked_bot else ""
         return "\n\n".join(
             [
@@ -508,6 +522,7 @@ def users_show(op: Operator, user_id: int) -> None:
                 "Subscriptions\n" + table(sub_rows, list(sub_rows[0]) if sub_rows else []),
                 "Orders and payments\n" + table(order_rows, list(order_rows[0]) if order_rows else []),
                 "Support actions\n" + table(action_rows, list(action_rows[0]) if action_rows else []),
+                "Free trials\n" + table(trial_rows, list(trial_rows[0]) if trial_rows else []),
             ]
         )
 

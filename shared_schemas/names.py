@@ -113,6 +113,8 @@ class Collection(StrEnum):
     STAR_PAYMENTS = "star_payments"
     PAY_SUPPORT = "pay_support"
     RECONCILE_STATE = "reconcile_state"
+    # -- free trials --
+    TRIALS = "trials"
 
 
 class ClaimPurpose(StrEnum):

@@ -225,6 +225,31 @@ FAILED_TASKS_BY_TIME = QuerySpec(
     purpose="operators: `telepay dead-letters list`",
 )
 
+# -- free trials --
+TRIALS_STARTED_OF_CHANNEL = QuerySpec(
+    "trials_started_of_channel",
+    Collection.TRIALS,
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
+    equals=("channel_token",),
+    range_field="started_at",
+    purpose="/stats and the owner app: a channel's trials started in the last 30 days (and those running)",
+)
+TRIALS_CONVERTED_OF_CHANNEL = QuerySpec(
+    "trials_converted_of_channel",
+    Collection.TRIALS,
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
+    equals=("channel_token",),
+    range_field="converted_at",
+    purpose="/stats and the owner app: a channel's trials converted to a purchase in the last 30 days",
+)
+TRIALS_OF_USER = QuerySpec(
+    "trials_of_user",
+    Collection.TRIALS,
+    (),
+    equals=("user_id",),
+    purpose="operators: `telepay users show`, the user's free trials",
+)
+
 QUERIES: tuple[QuerySpec, ...] = (
     CHANNEL_BY_CLOSED_CHAT,
     ACTIVE_CHANNELS,
@@ -252,4 +277,8 @@ QUERIES: tuple[QuerySpec, ...] = (
     SUPPORT_ACTIONS_OF_USER,
     FAILED_UPDATES_BY_TIME,
     FAILED_TASKS_BY_TIME,
+    # -- free trials --
+    TRIALS_STARTED_OF_CHANNEL,
+    TRIALS_CONVERTED_OF_CHANNEL,
+    TRIALS_OF_USER,
 )

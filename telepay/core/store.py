@@ -47,6 +47,7 @@ from shared_schemas.documents import (
     StarPaymentDoc,
     SubscriptionDoc,
     SupportActionDoc,
+    TrialDoc,
     UnknownIpnDoc,
     UserDoc,
 )
@@ -184,6 +185,8 @@ REPOSITORIES: dict[str, type[Document]] = {
     "star_payments": StarPaymentDoc,
     "pay_support": PaySupportDoc,
     "reconcile_state": ReconcileStateDoc,
+    # -- free trials --
+    "trials": TrialDoc,
 }
 
 
@@ -210,6 +213,8 @@ class Store(ABC):
     star_payments: Repository[StarPaymentDoc]
     pay_support: Repository[PaySupportDoc]
     reconcile_state: Repository[ReconcileStateDoc]
+    # -- free trials --
+    trials: Repository[TrialDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

@@ -33,6 +33,7 @@ from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
 from telepay.payments import signature as ipn_signature
 from telepay.payments.settlement import Decision, SettlementPolicy, decide, rank
+from telepay.payments.trial_conversion import convert_trial
 from telepay.payouts import ipn as payout_ipn
 from telepay.payouts import ledger
 from telepay.runtime import Runtime
@@ -142,7 +143,10 @@ def _record_unknown(rt: Runtime[IpnHandlerSettings], raw: Any, ipn: IpnBody, rea
 # own), or None. The growth tools hang here: a trial converted, a promo code's use counted, a gift's
 # code made.
 SettlementExtra = Callable[[Tx, Store, OrderDoc, Decision, datetime], Callable[[], None] | None]
-SETTLEMENT_EXTRAS: tuple[SettlementExtra, ...] = ()
+SETTLEMENT_EXTRAS: tuple[SettlementExtra, ...] = (
+    # -- free trials --
+    convert_trial,
+)
 
 
 def apply_payment(

@@ -144,6 +144,11 @@
         card(number(o.expiring_7d), tr("expire in 7 days"), "expiring"),
         card(money(o.revenue_30d, o.currency), tr("sales, 30 days"), "revenue"),
         card(money(o.donations_30d, o.currency), tr("donations ({count}), 30 days", { count: number(o.donation_count_30d) }), "donations")),
+      // -- free trials --
+      o.trials && (o.trials.days !== null || o.trials.started_30d > 0 || o.trials.running > 0) ? el("div", { class: "cards", id: "trials" },
+        card(number(o.trials.running), tr("on a free trial"), "trials-running"),
+        card(number(o.trials.started_30d), tr("free trials started, 30 days"), "trials-started"),
+        card(number(o.trials.converted_30d), tr("trials converted to a purchase, 30 days"), "trials-converted")) : null,
       el("h2", {}, tr("Revenue and {count} new subscribers, last 30 days", { count: number(o.new_30d) })),
       chart(o.days, o.currency),
       el("p", { class: "hint" }, tr("Bars: sales per day · line: new subscribers per day")),
@@ -233,6 +238,7 @@
       field("donation_min", tr("Smallest donation (USD)"), s.donation_min), field("donation_max", tr("Largest donation (USD)"), s.donation_max),
       field("donation_message", tr("Donation post message"), s.donation_message, "textarea"),
       field("grace_period_minutes", tr("Grace period (minutes)"), s.grace_period_minutes),
+      field("trial_days", tr("Free trial (days, 1 to 30; empty: none)"), s.trial_days === null ? "" : s.trial_days), // -- free trials --
       el("p", { class: "hint" }, tr("A new price applies to new invoices; invoices already sent keep theirs.")),
       el("button", { type: "submit", class: "btn", id: "save" }, tr("Save")), message,
       el("h2", {}, tr("Sales")),
@@ -241,7 +247,7 @@
       if (event) event.preventDefault();
       const v = (n) => form.elements[n].value;
       const payload = { title: v("title"), description: v("description"), language: v("language"), donation_min: v("donation_min"), donation_max: v("donation_max"),
-        donation_message: v("donation_message"), grace_period_minutes: v("grace_period_minutes"),
+        donation_message: v("donation_message"), grace_period_minutes: v("grace_period_minutes"), trial_days: v("trial_days"),
         tiers: s.tiers.map((_, i) => Object.assign({ price: v(`price${i}`), days: v(`days${i}`), label: v(`label${i}`) },
           s.stars_enabled ? { stars: v(`stars${i}`) } : {})) };
       message.className = ""; message.textContent = tr("Saving…");

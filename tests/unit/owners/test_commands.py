@@ -139,7 +139,11 @@ def _go_through(owner: Owner) -> None:
     assert owner.say("20000") == "invalid tier_stars"
     assert "Telegram takes from 1 to 10,000 Stars for one payment" in owner.last().text
     assert owner.say("1500") == "asked tier_label"
-    assert owner.press("Skip") == "asked donation_min"
+    assert owner.press("Skip") == "asked trial"
+    assert labels(owner.last()) == ["No trial", "3 days", "7 days", "14 days"]
+    assert owner.say("0") == "invalid trial"
+    assert "A free trial lasts from 1 to 30 days" in owner.last().text
+    assert owner.press("7 days") == "asked donation_min"
     assert owner.say("2") == "asked donation_max"
     assert owner.say("1") == "invalid donation_max"
     assert "can't be less than the minimum" in owner.last().text
@@ -167,6 +171,7 @@ def test_newchannel_end_to_end(owner: Owner) -> None:
         "Title: Night Owls Club",
         "Tier 1 (Monthly): $4.99 or ⭐250 for 1 month",
         "Tier 2: $40.00 or ⭐1,500 for 1 year",
+        "Free trial: 7 days",
         "Donations: $2.00 to $500.00",
         "Payouts: USDT on Tron (TRC-20) to " + TRON,
         "Payout strategy: threshold (from $100.00)",
@@ -309,7 +314,7 @@ def test_pause_resume_and_a_stranger(owner: Owner) -> None:
     assert buyer.say(f"/start {token}") == "paused offer"
     assert buyer.say("/pause") == "no channels"
     assert owner.say("/resume") == "resumed"
-    assert buyer.say(f"/start {token}") == "offer shown"
+    assert buyer.say(f"/start {token}") == "offer shown with a trial"  # the 7-day trial set above
     # The bot loses the ban right in the closed channel: /channels shows the problem.
     handle_update(
         updates.my_chat_member(next(UPDATE_IDS), CLOSED, OWNER, "administrator", ("can_invite_users",)),
