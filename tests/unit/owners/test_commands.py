@@ -538,3 +538,24 @@ def test_a_chat_taken_after_it_was_picked_is_refused_at_go_live(owner: Owner, tm
     assert [c.token for c in owner.rt.store.channels.find(_owner_query(), owner_user_id=OWNER)] == []
     assert present(owner.rt.store.channels.get("TakenFirst01")).closed_channel_id == CLOSED
     assert owner.say("/cancel") == "cancelled"
+
+
+# -- free trials --
+def test_edit_the_free_trial_refuses_what_is_out_of_range_and_records_the_change(owner: Owner) -> None:
+    token = _live(owner)  # set up with a 7-day trial
+    assert owner.say("/edit") == "asked pick_channel"
+    assert owner.press(token) == "asked pick_group"
+    assert "Free trial" in labels(owner.last())
+    assert owner.press("trial") == "asked trial"
+    for typed in ("0", "31", "abc"):
+        assert owner.say(typed) == "invalid trial"
+        assert owner.rt.store.channels.get(token).trial_days == 7  # type: ignore[union-attr]  # nothing saved
+    assert "from 1 to 30 days" in owner.telegram.to(OWNER)[-3].text
+    assert "whole number of days" in owner.last().text
+    assert owner.say("21") == "channel saved"
+    assert owner.rt.store.channels.get(token).trial_days == 21  # type: ignore[union-attr]
+    owner.say("/edit")
+    owner.press(token)
+    owner.press("trial")
+    assert owner.press("No trial") == "channel saved"
+    assert owner.rt.store.channels.get(token).trial_days is None  # type: ignore[union-attr]

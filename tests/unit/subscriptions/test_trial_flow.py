@@ -16,6 +16,7 @@ import pytest
 
 from shared_schemas.config import (
     CreateInvoiceSettings,
+    DailyBroadcastSettings,
     ExpireSubscriptionsSettings,
     IpnHandlerSettings,
     TelegramWebhookSettings,
@@ -23,7 +24,7 @@ from shared_schemas.config import (
 from shared_schemas.documents import SubscriptionStatus
 from shared_schemas.ids import subscription_id, trial_id
 from shared_schemas.queries import TRIALS_STARTED_OF_CHANNEL
-from shared_schemas.tasks import CreateInvoiceTask
+from shared_schemas.tasks import BroadcastTask, CreateInvoiceTask
 from telepay.bot.webhook import handle_update
 from telepay.channels.lookup import forget_cached_channels, save_channel
 from telepay.core.clock import FrozenClock
@@ -33,6 +34,7 @@ from telepay.payments.invoices import create_invoice
 from telepay.payments.ipn import handle_ipn
 from telepay.runtime import Runtime
 from telepay.subscriptions import trials
+from telepay.subscriptions.broadcast import post_offer
 from telepay.subscriptions.expiry import run_task, sweep
 from telepay.subscriptions.trial_rules import Refusal
 from tests import updates
@@ -216,6 +218,13 @@ def test_a_trial_button_after_the_owner_turned_trials_off(store: MemoryStore) ->
 
 
 def test_the_daily_posts_link_starts_the_trial(store: MemoryStore) -> None:
+    poster = runtime(DailyBroadcastSettings, store)
+    assert post_offer(BroadcastTask(channel_token=TOKEN, day="2026-11-26"), poster) == "posted"
+    [post] = fakes(poster)[0].to(demo_channel().open_channel_id)
+    assert "Try it free for 7 days" in post.text
+    trial_button = post.buttons()[2]
+    assert trial_button.text == "🎁 Try 7 days free"
+    assert trial_button.url == f"https://t.me/TelePayTestBot?start={TOKEN}-try"
     rt = _webhook(store)
     telegram, _, _ = fakes(rt)
     assert handle_update(updates.start(next(_IDS), f"/start {TOKEN}-try", BUYER), rt) == "trial started"
