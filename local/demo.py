@@ -108,7 +108,7 @@ DEMO_ANSWERS: tuple[Answer, ...] = (
     ("send", "12.50", "how many days"),
     ("tap", "90", "in Telegram Stars"),
     ("tap", "⭐625", "a short name"),
-    ("send", "Quarterly", "free trial"),
+    ("send", "Quarterly", "Offer newcomers a free trial"),
     ("tap", "No trial", "smallest amount"),
     ("tap", "$4.99", "largest donation"),
     ("tap", "$9,999.99", "donation post"),
