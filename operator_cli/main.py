@@ -28,6 +28,7 @@ from shared_schemas.queries import (
     ORDERS_OF_USER,
     SUBSCRIPTIONS_OF_USER,
     SUPPORT_ACTIONS_OF_USER,
+    TRIALS_OF_USER,
 )
 from telepay.channels import wallet_hold
 from telepay.channels.minimums import check_prices
@@ -450,7 +451,7 @@ def users() -> None:
 @click.argument("user_id", type=int)
 @pass_op
 def users_show(op: Operator, user_id: int) -> None:
-    """Subscriptions, orders and payments, and support actions of USER_ID."""
+    """Subscriptions, free trials, orders and payments, and support actions of USER_ID."""
     store = op.store
     subs = store.subscriptions.find(SUBSCRIPTIONS_OF_USER, user_id=user_id)
     orders = sorted(store.orders.find(ORDERS_OF_USER, user_id=user_id), key=lambda o: o.created_at)
@@ -459,6 +460,7 @@ def users_show(op: Operator, user_id: int) -> None:
     # -- gifts: bought by the user, and redeemed by them --
     bought = sorted(store.gifts.find(GIFTS_OF_BUYER, buyer_user_id=user_id), key=lambda g: g.created_at)
     redeemed = sorted(store.gifts.find(GIFTS_REDEEMED_BY, redeemed_by=user_id), key=lambda g: g.created_at)
+    trials = sorted(store.trials.find(TRIALS_OF_USER, user_id=user_id), key=lambda tr: tr.started_at)
     payload = {
         "user_id": user_id,
         "user": user,
@@ -467,6 +469,7 @@ def users_show(op: Operator, user_id: int) -> None:
         "support_actions": actions,
         "gifts_bought": bought,
         "gifts_redeemed": redeemed,
+        "trials": trials,  # -- free trials --
     }
 
     def human() -> str:
@@ -509,6 +512,17 @@ def users_show(op: Operator, user_id: int) -> None:
             }
             for a in actions
         ]
+        trial_rows = [  # -- free trials --
+            {
+                "channel": tr.channel_token,
+                "days": tr.days,
+                "started": tr.started_at,
+                "ends": tr.ends_at,
+                "converted_order": tr.converted_order_id,
+                "converted": tr.converted_at,
+            }
+            for tr in trials
+        ]
         blocked = " (blocked the bot)" if user and user.blocked_bot else ""
         return "\n\n".join(
             [
@@ -519,6 +533,7 @@ def users_show(op: Operator, user_id: int) -> None:
                 + table(action_rows, list(action_rows[0]) if action_rows else []),
                 "Gifts bought\n" + table(gift_rows(bought), GIFT_COLUMNS),
                 "Gifts redeemed\n" + table(gift_rows(redeemed), GIFT_COLUMNS),
+                "Free trials\n" + table(trial_rows, list(trial_rows[0]) if trial_rows else []),
             ]
         )
 

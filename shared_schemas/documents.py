@@ -156,6 +156,12 @@ class ChannelDoc(Document):
     open_channel_id: int = Field(description="Public channel where the offer is posted.")
     closed_channel_id: int = Field(description="Private channel subscribers join.")
     tiers: list[Tier] = Field(min_length=1, max_length=3)
+    trial_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=30,
+        description="A free trial offered to newcomers, in days (1 to 30); None: no trial.",
+    )
     currency: str = Field(default="USD", description="Currency of tier prices and donations.")
     language: str = Field(
         default="en",
@@ -387,6 +393,11 @@ class SubscriptionDoc(Document):
     )
     star_renewal: StarRenewal | None = Field(
         default=None, description="Set while the access is a Star subscription Telegram renews by itself."
+    )
+    trial_ends_at: datetime | None = Field(
+        default=None,
+        description="The end of the member's free trial: while it equals `expires_at` the current access "
+        "is the trial's (reminders and the goodbye say so); a purchase writes the subscription without it.",
     )
     updated_at: datetime
 
@@ -979,6 +990,33 @@ class GiftDoc(Document):
     voided_at: datetime | None = Field(default=None, description="Its payment was refunded (state `voided`).")
 
 
+# -- free trials --
+class TrialDoc(Document):
+    """One free trial of one channel by one Telegram account, ever: written in the transaction that
+    adds its days to the subscription (which reads it first, so a double tap or a re-delivered update
+    never grants two), and marked converted in the transaction that settles the member's first
+    purchase after it."""
+
+    collection: ClassVar[Collection] = Collection.TRIALS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK, Function.IPN_HANDLER)
+    read_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.IPN_HANDLER,
+        Function.OWNER_APP,
+    )  # and operators (`telepay users show`)
+    doc_id_is: ClassVar[str] = "`<channel token>-<user id>` (one trial per channel and account)"
+
+    channel_token: str
+    user_id: int
+    days: int = Field(description="The trial's length when it started (the channel's `trial_days` then).")
+    started_at: datetime
+    ends_at: datetime = Field(description="Where the trial's days ended the access (UTC) when it started.")
+    converted_order_id: str | None = Field(
+        default=None, description="The first subscription order the member paid after the trial started."
+    )
+    converted_at: datetime | None = Field(default=None, description="When that order settled.")
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     ChannelDoc,
     OrderDoc,
@@ -1000,6 +1038,8 @@ DOCUMENTS: tuple[type[Document], ...] = (
     PaySupportDoc,
     ReconcileStateDoc,
     GiftDoc,
+    # -- free trials --
+    TrialDoc,
 )
 
 

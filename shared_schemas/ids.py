@@ -242,6 +242,7 @@ class StartKind(StrEnum):
     DONATE = "donate"  # `<token>_DONATE`: the donation keypad
     PROMO = "promo"  # `<token>_<CODE>`: the offer with a promo code applied
     GIFT = "gift"  # `<token>_G<gift code>`: redeem a gift (no promo code has that shape)
+    TRIAL = "trial"  # `<token>-try`: start the channel's free trial (the daily post's link)
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,8 @@ def parse_start(parameter: str) -> StartLink:
             return StartLink(StartKind.PROMO, token, code=code)
         return StartLink(StartKind.OFFER, parameter)  # no such code can exist: an unknown offer
     token, _, tier_id = parameter.partition("-")
+    if tier_id == TRIAL_START:
+        return StartLink(StartKind.TRIAL, token)
     if tier_id:
         return StartLink(StartKind.TIER, token, tier_id)
     return StartLink(StartKind.OFFER, parameter)
@@ -316,3 +319,21 @@ def deep_link(bot_username: str, parameter: str) -> str:
 
 def is_valid_channel_token(token: str) -> bool:
     return bool(CHANNEL_TOKEN_RE.fullmatch(token))
+
+
+# -- free trials --
+CALLBACK_TRIAL = "try"  # try:<token>: start the presser's free trial of that channel (eligibility re-checked)
+TRIAL_START = "try"  # `<token>-try`: no tier id has that shape (`t<digits>`)
+
+
+def trial_callback(channel_token: str) -> str:
+    return f"{CALLBACK_TRIAL}:{channel_token}"
+
+
+def trial_start(channel_token: str) -> str:
+    return f"{channel_token}-{TRIAL_START}"
+
+
+def trial_id(channel_token: str, user_id: int) -> str:
+    """One trial per (channel, account), ever."""
+    return f"{channel_token}-{user_id}"

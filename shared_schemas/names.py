@@ -115,6 +115,8 @@ class Collection(StrEnum):
     RECONCILE_STATE = "reconcile_state"
     # -- gifts --
     GIFTS = "gifts"
+    # -- free trials --
+    TRIALS = "trials"
 
 
 class ClaimPurpose(StrEnum):

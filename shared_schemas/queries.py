@@ -262,6 +262,30 @@ GRANTS_OF_CHANNEL = QuerySpec(
     range_field="at",
     purpose="/stats and the owner app: an owner's grants of the last 30 days, apart from sales",
 )
+# -- free trials --
+TRIALS_STARTED_OF_CHANNEL = QuerySpec(
+    "trials_started_of_channel",
+    Collection.TRIALS,
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
+    equals=("channel_token",),
+    range_field="started_at",
+    purpose="/stats and the owner app: a channel's trials started in the last 30 days (and those running)",
+)
+TRIALS_CONVERTED_OF_CHANNEL = QuerySpec(
+    "trials_converted_of_channel",
+    Collection.TRIALS,
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
+    equals=("channel_token",),
+    range_field="converted_at",
+    purpose="/stats and the owner app: a channel's trials converted to a purchase in the last 30 days",
+)
+TRIALS_OF_USER = QuerySpec(
+    "trials_of_user",
+    Collection.TRIALS,
+    (),
+    equals=("user_id",),
+    purpose="operators: `telepay users show`, the user's free trials",
+)
 
 QUERIES: tuple[QuerySpec, ...] = (
     CHANNEL_BY_CLOSED_CHAT,
@@ -296,4 +320,8 @@ QUERIES: tuple[QuerySpec, ...] = (
     GIFTS_REDEEMED_BY,
     USER_BY_USERNAME,
     GRANTS_OF_CHANNEL,
+    # -- free trials --
+    TRIALS_STARTED_OF_CHANNEL,
+    TRIALS_CONVERTED_OF_CHANNEL,
+    TRIALS_OF_USER,
 )

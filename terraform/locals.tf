@@ -517,6 +517,23 @@ locals {
         { field_path = "at", order = "ASCENDING" },
       ]
     }
+    # -- free trials --
+    # trials_started_of_channel: /stats and the owner app, a channel's trials started in the last 30 days (and those running)
+    "trials-channel_token-started_at" = {
+      collection = "trials"
+      fields = [
+        { field_path = "channel_token", order = "ASCENDING" },
+        { field_path = "started_at", order = "ASCENDING" },
+      ]
+    }
+    # trials_converted_of_channel: /stats and the owner app, a channel's trials converted to a purchase in the last 30 days
+    "trials-channel_token-converted_at" = {
+      collection = "trials"
+      fields = [
+        { field_path = "channel_token", order = "ASCENDING" },
+        { field_path = "converted_at", order = "ASCENDING" },
+      ]
+    }
   }
 
   # Collection => timestamp field after which Firestore deletes the document: the dedupe records,

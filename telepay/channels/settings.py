@@ -221,6 +221,11 @@ NUMBER_REFUSALS: dict[str, tuple[str, str]] = {
         N_("Send the number of tiers as a whole number, e.g. {example}."),
         N_("The number of tiers must be from {low} to {high}."),
     ),
+    # -- free trials --
+    "free trial in days": (
+        N_("Send the free trial's length as a whole number of days, e.g. {example}, or off for no trial."),
+        N_("A free trial lasts from {low} to {high} days (or send off for no trial)."),
+    ),
 }
 
 
@@ -248,6 +253,18 @@ def parse_grace_minutes(value: object) -> int | Invalid:
 
 def parse_tier_count(value: object) -> int | Invalid:
     return _whole_number(value, "number of tiers", TIERS_MIN, TIERS_MAX, "2")
+
+
+# -- free trials --
+TRIAL_DAYS_MIN, TRIAL_DAYS_MAX = 1, 30
+TRIAL_OFF = "off"  # what an owner types (or a file holds, or the bot's "No trial" button sends) for none
+
+
+def parse_trial_days(value: object) -> int | Invalid | None:
+    """A channel's free trial: None (absent, empty or `off`) for none, else 1 to 30 whole days."""
+    if value is None or _text(value).lower() in ("", TRIAL_OFF):
+        return None
+    return _whole_number(value, "free trial in days", TRIAL_DAYS_MIN, TRIAL_DAYS_MAX, "7")
 
 
 def parse_donation_limits(minimum: object, maximum: object) -> tuple[Decimal, Decimal] | list[FieldError]:
@@ -442,6 +459,8 @@ SETTING_FIELDS = (
     "payout_wallet",
     "payout_strategy",
     "payout_threshold",
+    # -- free trials --
+    "trial_days",
 )
 FIELD_PARSERS: dict[str, Callable[[object], Any]] = {
     "title": parse_title,
@@ -450,6 +469,8 @@ FIELD_PARSERS: dict[str, Callable[[object], Any]] = {
     "donation_message": parse_donation_message,
     "grace_period_minutes": parse_grace_minutes,
     "payout_strategy": parse_payout_strategy,
+    # -- free trials --
+    "trial_days": parse_trial_days,
 }
 
 

@@ -48,6 +48,7 @@ from shared_schemas.documents import (
     StarPaymentDoc,
     SubscriptionDoc,
     SupportActionDoc,
+    TrialDoc,
     UnknownIpnDoc,
     UserDoc,
 )
@@ -187,6 +188,8 @@ REPOSITORIES: dict[str, type[Document]] = {
     "reconcile_state": ReconcileStateDoc,
     # -- gifts --
     "gifts": GiftDoc,
+    # -- free trials --
+    "trials": TrialDoc,
 }
 
 
@@ -215,6 +218,8 @@ class Store(ABC):
     reconcile_state: Repository[ReconcileStateDoc]
     # -- gifts --
     gifts: Repository[GiftDoc]
+    # -- free trials --
+    trials: Repository[TrialDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

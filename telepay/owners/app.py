@@ -54,6 +54,7 @@ from telepay.owners.init_data import InvalidInitData, WebAppUser, validate
 from telepay.payouts.balance import owner_balance, payout_history
 from telepay.runtime import Runtime
 from telepay.subscriptions.broadcast import queue_donation_post, queue_todays_post
+from telepay.subscriptions.trials import trial_figures
 
 Rt = Runtime[OwnerAppSettings]
 log = get_logger("owner_app")
@@ -221,6 +222,11 @@ APP_TEXTS = (
     N_("User id"),
     N_("grants, 30 days"),
     N_("days given"),
+    # -- free trials --
+    N_("Free trial (days, 1 to 30; empty: none)"),
+    N_("on a free trial"),
+    N_("free trials started, 30 days"),
+    N_("trials converted to a purchase, 30 days"),
 )
 
 
@@ -307,7 +313,20 @@ def overview(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
         "donations_30d": _money(donations),
         "donation_count_30d": donation_count,
         "days": series,
+        "trials": _trials(rt, channel),  # -- free trials --
     } | grants_overview(rt, channel)
+
+
+def _trials(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
+    """The free trials (the figures of `/stats`): the channel's trial length (null: none), members on a
+    trial now, trials started and converted to a purchase in the last 30 days."""
+    figures = trial_figures(rt.store, channel.token, rt.clock.now(), (OVERVIEW_DAYS,))
+    return {
+        "days": channel.trial_days,
+        "running": figures.running,
+        "started_30d": figures.started[OVERVIEW_DAYS],
+        "converted_30d": figures.converted[OVERVIEW_DAYS],
+    }
 
 
 def subscribers(rt: Rt, channel: ChannelDoc) -> list[dict[str, Any]]:
@@ -426,6 +445,7 @@ def settings_of(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
         "donation_max": str(channel.donation_max),
         "donation_message": channel.donation_message or "",
         "grace_period_minutes": channel.grace_period_minutes,
+        "trial_days": channel.trial_days,  # -- free trials --
         "status": channel.status.value,
     }
 

@@ -65,6 +65,7 @@ from telepay.payouts.balance import owner_balance, payout_history
 from telepay.runtime import Runtime
 from telepay.subscriptions.broadcast import queue_donation_post, queue_todays_post
 from telepay.subscriptions.membership import move_members
+from telepay.subscriptions.trials import trial_figures
 
 Rt = Runtime[TelegramWebhookSettings]
 STATS_WINDOWS = (7, 30)
@@ -474,6 +475,11 @@ def channel_stats(rt: Rt, channel: ChannelDoc) -> str:
         donations = sum((o.price_amount for o in recent if o.kind is OrderKind.DONATION), Decimal(0))
         windows.append((days, new, len(own) - new, revenue, donations))
     text = say.stats(channel.title, active, expiring, windows)
+    # -- free trials --
+    trials = trial_figures(rt.store, channel.token, now, STATS_WINDOWS)
+    if channel.trial_days is not None or trials.running or any(trials.started.values()):
+        by_window = [(days, trials.started[days], trials.converted[days]) for days in STATS_WINDOWS]
+        text += "\n" + "\n".join(say.trial_stats(trials.running, by_window))
     given = grants.grant_windows(rt, channel.token, now, STATS_WINDOWS)  # -- owner grants --
     return f"{text}\n{say_grant.grants_line(given)}" if any(count for _, count, _ in given) else text
 

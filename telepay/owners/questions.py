@@ -290,6 +290,16 @@ STEPS: dict[str, Step] = {
     ),
 }
 
+# -- free trials --
+STEPS["trial"] = _field(
+    lambda d: Ask(
+        t(say.ASK_TRIAL),
+        ((t(say.NO_TRIAL), cs.TRIAL_OFF), *((say.trial_choice(n), str(n)) for n in (3, 7, 14))),
+    ),
+    lambda d, a: cs.parse_trial_days(a),
+    "trial_days",
+)
+
 # What `/edit` can change, each a run of the questions above (in `/newchannel`'s order); the
 # labels are the buttons of `/edit` (translated when asked).
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -301,6 +311,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
         N_("Prices and durations"),
         ("tier_count", "tier_price", "tier_days", "tier_stars", "tier_label"),
     ),
+    "trial": (N_("Free trial"), ("trial",)),  # -- free trials --
     "donations": (N_("Donations"), ("donation_min", "donation_max", "donation_message")),
     "grace": (N_("Grace period"), ("grace",)),
     "payout": (N_("Payout wallet"), ("payout_currency", "payout_network", "payout_wallet", "confirm_wallet")),
@@ -428,6 +439,8 @@ GROUP_FIELDS: dict[str, tuple[str, ...]] = {
     "grace": ("grace_period_minutes",),
     "payout": ("payout_currency", "payout_network", "payout_wallet"),
     "strategy": ("payout_strategy", "payout_threshold"),
+    # -- free trials --
+    "trial": ("trial_days",),
 }
 
 
@@ -466,6 +479,8 @@ def _summary_lines(rt: Rt, data: Data) -> list[str]:
         say.tier_line(i, Decimal(tier["price"]), int(tier["days"]), tier.get("label"), _tier_stars(rt, tier))
         for i, tier in enumerate(data.get("tiers") or [])
     ]
+    trial = data.get("trial_days")
+    lines.append(say.trial_summary(int(trial) if trial is not None else None))  # -- free trials --
     lines.append(
         t(
             "Donations: {minimum} to {maximum}",

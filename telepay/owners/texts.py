@@ -496,3 +496,37 @@ def members_moved(count: int, title: str) -> str:
         count,
         title=title,
     )
+
+
+# -- free trials --
+ASK_TRIAL = N_(
+    "Offer newcomers a free trial? They get the access for free once (one trial per account), then "
+    "choose a plan to stay. Tap a length or send a number of days from 1 to 30."
+)
+NO_TRIAL = N_("No trial")
+
+
+def trial_choice(days: int) -> str:
+    return tn("{n} day", "{n} days", days)
+
+
+def trial_summary(days: int | None) -> str:
+    if days is None:
+        return t("Free trial: off")
+    return tn("Free trial: {n} day", "Free trial: {n} days", days)
+
+
+def trial_stats(running: int, windows: Sequence[tuple[int, int, int]]) -> list[str]:
+    """`/stats`' trial lines: members on a trial now; per window (days), trials started and converted."""
+    lines = [t("On a free trial now: {count}", count=number(running))]
+    for days, started, converted in windows:
+        lines.append(
+            tn(
+                "Last {n} day: {started} trials started, {converted} converted to a purchase",
+                "Last {n} days: {started} trials started, {converted} converted to a purchase",
+                days,
+                started=number(started),
+                converted=number(converted),
+            )
+        )
+    return lines

@@ -34,6 +34,7 @@ from telepay.core.store import Store, Tx
 from telepay.payments import gifts as gift_settlement
 from telepay.payments import signature as ipn_signature
 from telepay.payments.settlement import Decision, SettlementPolicy, decide, rank
+from telepay.payments.trial_conversion import convert_trial
 from telepay.payouts import ipn as payout_ipn
 from telepay.payouts import ledger
 from telepay.runtime import Runtime
@@ -146,6 +147,8 @@ SettlementExtra = Callable[[Tx, Store, OrderDoc, Decision, datetime], Callable[[
 SETTLEMENT_EXTRAS: tuple[SettlementExtra, ...] = (
     # -- gifts --
     gift_settlement.settled_or_refunded,
+    # -- free trials --
+    convert_trial,
 )
 
 

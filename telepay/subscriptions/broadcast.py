@@ -21,7 +21,7 @@ from typing import Any
 
 from shared_schemas.config import BroadcastEnqueuerSettings, DailyBroadcastSettings, TelegramWebhookSettings
 from shared_schemas.documents import BroadcastState, ChannelDoc, ChannelStatus
-from shared_schemas.ids import deep_link, donate_start, tier_start
+from shared_schemas.ids import deep_link, donate_start, tier_start, trial_start
 from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.queries import ACTIVE_CHANNELS, CHANNELS_OF_OWNER
 from shared_schemas.tasks import BroadcastTask, PostKind
@@ -67,6 +67,9 @@ def offer_post_keyboard(
         ]
         for tier in channel.tiers
     ]
+    if channel.trial_days:  # anyone may tap it: who may start a trial is checked in the bot
+        trial_url = deep_link(bot_username, trial_start(channel.token))
+        rows.append([Button(texts.trial_button(channel.trial_days), url=trial_url)])
     rows.append(
         [Button(i18n.t(texts.DONATE_BUTTON), url=deep_link(bot_username, donate_start(channel.token)))]
     )
@@ -199,7 +202,7 @@ def _post(task: BroadcastTask, rt: Rt) -> str:
     if channel.broadcast.last_posted_day == task.day and not task.manual:
         return "already posted today"
     with i18n.speaking(channel.language):
-        text = texts.offer(channel)
+        text = texts.offer(channel, channel.trial_days)
         offered = stars_offered(channel, rt.settings.stars_usd_price, rt.settings.stars_enabled)
         keyboard = offer_post_keyboard(channel, rt.settings.telegram_bot_username, offered)
     try:

@@ -42,6 +42,7 @@ from telepay.subscriptions.expiry_rules import (
     renews_by_itself,
     task_name,
 )
+from telepay.subscriptions.trial_rules import is_trial
 
 log = get_logger("telepay.expiry")
 Rt = Runtime[ExpireSubscriptionsSettings]
@@ -183,9 +184,7 @@ def _remind(task: ExpiryTask, rt: Rt) -> str:
             with speaking_to(rt.store, sub.user_id):
                 rt.telegram.send_message(
                     sub.user_id,
-                    texts.star_reminder(title, sub.expires_at, sub.star_renewal.stars)
-                    if renews_by_itself(sub) and sub.star_renewal is not None
-                    else texts.reminder(title, sub.expires_at, rt.clock.now()),
+                    _reminder_text(sub, title, rt.clock.now()),
                     keyboard=[[_renew_button(sub)]],
                 )
             claim.result = "reminded"
@@ -196,6 +195,15 @@ def _remind(task: ExpiryTask, rt: Rt) -> str:
             task.subscription_id, {"reminders_sent": array_union(key), "next_action_at": rt.clock.now()}
         )
     return claim.result
+
+
+def _reminder_text(sub: SubscriptionDoc, title: str, now: datetime) -> str:
+    """A Star subscription's says Telegram renews it; a free trial's, that the trial ends."""
+    if renews_by_itself(sub) and sub.star_renewal is not None:
+        return texts.star_reminder(title, sub.expires_at, sub.star_renewal.stars)
+    if is_trial(sub):
+        return texts.trial_reminder(title, sub.expires_at, now)
+    return texts.reminder(title, sub.expires_at, now)
 
 
 def _invite(task: ExpiryTask, rt: Rt) -> str:
@@ -336,8 +344,9 @@ def _tell_expired(rt: Rt, sub: SubscriptionDoc, channel: ChannelDoc | None) -> N
         claim.result = "sent"
         try:
             with speaking_to(rt.store, sub.user_id):
+                ended = texts.trial_ended if is_trial(sub) else texts.access_ended
                 rt.telegram.send_message(
-                    sub.user_id, texts.access_ended(title, sub.expires_at), keyboard=[[_renew_button(sub)]]
+                    sub.user_id, ended(title, sub.expires_at), keyboard=[[_renew_button(sub)]]
                 )
         except TelegramForbidden:
             mark_blocked(rt.store, rt.clock, sub.user_id)
@@ -350,4 +359,6 @@ def _tell_expired(rt: Rt, sub: SubscriptionDoc, channel: ChannelDoc | None) -> N
 
 
 def _renew_button(sub: SubscriptionDoc) -> Button:
-    return Button(t(texts.RENEW_BUTTON), callback_data=renew_callback(sub.channel_token, sub.tier_id))
+    """Renew (the offer, the member's tier first); after a free trial, the plans (the offer)."""
+    label = texts.PLANS_BUTTON if is_trial(sub) else texts.RENEW_BUTTON
+    return Button(t(label), callback_data=renew_callback(sub.channel_token, sub.tier_id))

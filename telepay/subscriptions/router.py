@@ -19,6 +19,7 @@ from shared_schemas.ids import (
     CALLBACK_RENEW,
     CALLBACK_STAR_RENEWAL,
     CALLBACK_SUBSCRIPTIONS_PAGE,
+    CALLBACK_TRIAL,
     OrderKind,
     PayRail,
     StartKind,
@@ -31,6 +32,7 @@ from shared_schemas.ids import (
     pay_callback,
     rail_of,
     subscription_order_id,
+    trial_callback,
 )
 from shared_schemas.names import Queue
 from shared_schemas.tasks import CreateInvoiceTask
@@ -48,8 +50,10 @@ from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.users import display_name
 from telepay.runtime import Runtime
-from telepay.subscriptions import gift_texts, membership, texts
+from telepay.subscriptions import gift_texts, membership, texts, trials
 from telepay.subscriptions.broadcast import owner_repost
+from telepay.subscriptions.free_access import join_keyboard
+from telepay.subscriptions.trial_rules import Refusal, is_trial
 
 log = get_logger("telepay.webhook")  # the log lines of telegram_webhook keep its logger's name
 Rt = Runtime[TelegramWebhookSettings]
@@ -73,20 +77,28 @@ def on_message(message: TgMessage, command: str, rt: Rt) -> str:
 
 
 def on_start(link: StartLink, message: TgMessage, rt: Rt) -> str:
-    """`/start <token>` (the offer) or `/start <token>_<tier>` (a tier's button under the offer post)."""
+    """`/start <token>` (the offer), `/start <token>-<tier>` (a tier's button under the offer post)
+    or `/start <token>-try` (the free trial's button under it)."""
     assert message.from_user is not None
     task_key = f"start-{message.chat.id}-{message.message_id}"
+    if link.kind is StartKind.TRIAL:
+        return _trial(rt, message.from_user.id, message.chat.id, link.channel_token, None)
     if link.kind is StartKind.TIER and link.tier_id:
         return _buy(rt, message.from_user, message.chat.id, link.channel_token, link.tier_id, task_key, None)
     channel = load_channel(rt.store, link.channel_token)
     sub = load_subscription(rt.store, link.channel_token, message.from_user.id) if channel else None
     if channel is not None and sub is not None and membership.active(sub, rt):
         shown = membership.show_subscription(rt, message.chat.id, channel, sub)
-        return f"{shown}; {show_offer(link.channel_token, message.chat.id, rt, first_tier=sub.tier_id)}"
-    return show_offer(link.channel_token, message.chat.id, rt)
+        offer = show_offer(link.channel_token, message.chat.id, rt, sub.tier_id, message.from_user.id)
+        return f"{shown}; {offer}"
+    return show_offer(link.channel_token, message.chat.id, rt, viewer=message.from_user.id)
 
 
-def show_offer(token: str, chat_id: int, rt: Rt, first_tier: str | None = None) -> str:
+def show_offer(
+    token: str, chat_id: int, rt: Rt, first_tier: str | None = None, viewer: int | None = None
+) -> str:
+    """The channel's offer; with the free trial's button when the channel offers one and `viewer`
+    (the person in this private chat) may start it."""
     channel = load_channel(rt.store, token)
     if channel is None:
         rt.telegram.send_message(chat_id, t(texts.UNKNOWN_OFFER))
@@ -95,14 +107,18 @@ def show_offer(token: str, chat_id: int, rt: Rt, first_tier: str | None = None) 
         rt.telegram.send_message(chat_id, t(texts.PAUSED_OFFER))
         return "paused offer"
     stars = stars_offered(channel, rt.settings.stars_usd_price, rt.settings.stars_enabled)
+    trial = channel.trial_days if viewer is not None and trials.eligible(rt.store, channel, viewer) else None
     rt.telegram.send_message(
-        chat_id, texts.offer(channel), keyboard=offer_keyboard(channel, first_tier, stars)
+        chat_id, texts.offer(channel, trial), keyboard=offer_keyboard(channel, first_tier, stars, trial)
     )
-    return "offer shown"
+    return "offer shown with a trial" if trial else "offer shown"
 
 
 def offer_keyboard(
-    channel: ChannelDoc, first_tier: str | None = None, stars: dict[str, int] | None = None
+    channel: ChannelDoc,
+    first_tier: str | None = None,
+    stars: dict[str, int] | None = None,
+    trial_days: int | None = None,
 ) -> list[list[Button]]:
     tiers = sorted(channel.tiers, key=lambda tier: (tier.tier_id != first_tier, tier.tier_id))
     rows = [
@@ -114,6 +130,8 @@ def offer_keyboard(
         ]
         for tier in tiers
     ]
+    if trial_days:
+        rows.append([Button(texts.trial_button(trial_days), callback_data=trial_callback(channel.token))])
     rows.append([Button(t(gift_texts.GIFT_BUTTON), callback_data=gift_callback(channel.token, ""))])
     rows.append([Button(t(texts.DONATE_BUTTON), callback_data=donate_callback(channel.token))])
     return rows
@@ -141,7 +159,7 @@ def _on_renew(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) 
     token, tier_id = parts
     chat_id = query.message.chat.id if query.message else query.from_user.id
     rt.telegram.answer_callback_query(query.id)
-    return show_offer(token, chat_id, rt, first_tier=tier_id or None)
+    return show_offer(token, chat_id, rt, tier_id or None, query.from_user.id)
 
 
 def _on_join(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
@@ -190,6 +208,43 @@ def _on_gift(query: TgCallbackQuery, parts: list[str], rt: Rt) -> str:
     return "gift tiers shown"
 
 
+# -- free trials --
+def _on_trial(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
+    chat_id = query.message.chat.id if query.message else query.from_user.id
+    return _trial(rt, query.from_user.id, chat_id, parts[0], query.id)
+
+
+def _trial(rt: Rt, user_id: int, chat_id: int, token: str, query_id: str | None) -> str:
+    """ "🎁 Try N days free" pressed (or the daily post's link opened): the trial starts if this
+    account may have one (checked again here, in the transaction that grants it); else the reason,
+    kindly, and the tiers. A second press while the trial runs (a double tap, a re-delivered update)
+    shows the trial again: it never grants twice."""
+    channel = load_channel(rt.store, token)
+    if channel is None or channel.status is not ChannelStatus.ACTIVE:
+        if query_id:
+            rt.telegram.answer_callback_query(query_id)
+        return f"trial: {show_offer(token, chat_id, rt)}"
+    outcome = trials.start(rt.store, rt.clock, channel, user_id)
+    if query_id:
+        rt.telegram.answer_callback_query(query_id)
+    sub, trial = outcome.subscription, outcome.trial
+    again = (
+        outcome.refusal is Refusal.USED and sub is not None and is_trial(sub) and membership.active(sub, rt)
+    )
+    if sub is not None and trial is not None and (outcome.new or again):
+        text = texts.trial_started(channel.title, trial.days, sub.expires_at)
+        keyboard = join_keyboard(channel, sub, texts.join_button(channel.title))
+        rt.telegram.send_message(chat_id, text, keyboard=keyboard)
+        return "trial started" if outcome.new else "trial shown again"
+    why = {
+        Refusal.USED: texts.trial_already_used,
+        Refusal.PAID: texts.trial_for_newcomers,
+        Refusal.OFF: texts.trial_not_offered,
+    }[outcome.refusal or Refusal.OFF]
+    rt.telegram.send_message(chat_id, why(channel.title))
+    return f"trial refused ({outcome.refusal}); {show_offer(token, chat_id, rt, viewer=user_id)}"
+
+
 # Button prefix → (number of parts, handler).
 CALLBACKS: dict[str, tuple[int, Callable[[TgCallbackQuery, list[str], int, Rt], str]]] = {
     CALLBACK_BUY: (2, _on_buy),
@@ -204,6 +259,8 @@ CALLBACKS: dict[str, tuple[int, Callable[[TgCallbackQuery, list[str], int, Rt], 
         3,
         lambda query, parts, update_id, rt: _on_pay(query, parts, update_id, rt, gift=True),
     ),
+    # -- free trials --
+    CALLBACK_TRIAL: (1, _on_trial),
 }
 
 

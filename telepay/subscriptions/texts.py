@@ -132,10 +132,13 @@ STARS_UNAVAILABLE = N_(
 )
 
 
-def offer(channel: ChannelDoc) -> str:
+def offer(channel: ChannelDoc, trial_days: int | None = None) -> str:
+    """The offer; `trial_days`: the free trial is mentioned (to a reader who may start it)."""
     parts = [channel.title]
     if channel.description:
         parts.append(channel.description)
+    if trial_days:
+        parts.append(offer_trial_line(trial_days))
     parts.append(t("Choose how long you'd like access:"))
     return "\n\n".join(parts)
 
@@ -540,3 +543,85 @@ def broadcast_paused(title: str, problem: str, failures: int) -> str:
         title=title,
         problem=problem,
     )
+
+
+# -- free trials --
+def trial_button(days: int) -> str:
+    return tn("🎁 Try {n} day free", "🎁 Try {n} days free", days)
+
+
+def offer_trial_line(days: int) -> str:
+    """Under the offer, when the reader may start the trial (the offer in the bot) or anyone who never
+    had one may (the daily post)."""
+    return tn(
+        "🎁 New here? Try it free for {n} day, no payment needed.",
+        "🎁 New here? Try it free for {n} days, no payment needed.",
+        days,
+    )
+
+
+def trial_started(title: str, days: int, until: datetime) -> str:
+    return tn(
+        "🎁 Your {n}-day free trial of {title} runs until {until}.\n\n"
+        "Tap Join to request access; I'll approve you right away. The link works only for you.",
+        "🎁 Your {n}-day free trial of {title} runs until {until}.\n\n"
+        "Tap Join to request access; I'll approve you right away. The link works only for you.",
+        days,
+        title=title,
+        until=when(until),
+    )
+
+
+def trial_already_used(title: str) -> str:
+    return t(
+        "You've already had your free trial of {title} (one per account). "
+        "I'd love to have you back: choose a plan below.",
+        title=title,
+    )
+
+
+def trial_for_newcomers(title: str) -> str:
+    return t(
+        "The free trial of {title} is for newcomers, and you've been a subscriber before. "
+        "Welcome back: choose a plan below.",
+        title=title,
+    )
+
+
+def trial_not_offered(title: str) -> str:
+    return t("{title} doesn't offer a free trial right now. Here are the plans:", title=title)
+
+
+def trial_reminder(title: str, until: datetime, now: datetime) -> str:
+    left = until - now
+    if left.days >= 1:
+        return tn(
+            "⏰ Your free trial of {title} ends on {until} (in about {n} day).\n\n"
+            "Enjoying it? Choose a plan to keep your access: it starts when the trial ends.",
+            "⏰ Your free trial of {title} ends on {until} (in about {n} days).\n\n"
+            "Enjoying it? Choose a plan to keep your access: it starts when the trial ends.",
+            left.days,
+            title=title,
+            until=when(until),
+        )
+    return tn(
+        "⏰ Your free trial of {title} ends on {until} (in about {n} hour).\n\n"
+        "Enjoying it? Choose a plan to keep your access: it starts when the trial ends.",
+        "⏰ Your free trial of {title} ends on {until} (in about {n} hours).\n\n"
+        "Enjoying it? Choose a plan to keep your access: it starts when the trial ends.",
+        max(left.seconds // 3600, 1),
+        title=title,
+        until=when(until),
+    )
+
+
+def trial_ended(title: str, ended: datetime) -> str:
+    return t(
+        "Your free trial of {title} ended on {ended}, so you've been removed from the channel. "
+        "Thanks for trying it! Tap Choose a plan to come back.",
+        title=title,
+        ended=when(ended),
+    )
+
+
+PLANS_BUTTON = N_("📋 Choose a plan")

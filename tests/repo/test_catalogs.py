@@ -42,6 +42,8 @@ LONGEST: dict[str, str] = {
     "what": "W" * 40,  # a tier's label (at most 40) or its duration
     "coins": ", ".join(["USDT (ERC-20) from " + _AMOUNT] * 4),
     "count": "99,999",
+    "converted": "99,999",  # trials converted in a window of /stats
+    "started": "99,999",  # trials started in a window of /stats
     "currency": "USDTTRC20",
     "date": "Wednesday, 29 September 2027",
     "day": "29 September 2027",

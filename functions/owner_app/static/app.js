@@ -147,6 +147,11 @@
         // -- owner grants: apart from sales --
         card(number(o.grants_30d || 0), tr("grants, 30 days"), "grants"),
         card(number(o.granted_days_30d || 0), tr("days given"), "granted-days")),
+      // -- free trials --
+      o.trials && (o.trials.days !== null || o.trials.started_30d > 0 || o.trials.running > 0) ? el("div", { class: "cards", id: "trials" },
+        card(number(o.trials.running), tr("on a free trial"), "trials-running"),
+        card(number(o.trials.started_30d), tr("free trials started, 30 days"), "trials-started"),
+        card(number(o.trials.converted_30d), tr("trials converted to a purchase, 30 days"), "trials-converted")) : null,
       el("h2", {}, tr("Revenue and {count} new subscribers, last 30 days", { count: number(o.new_30d) })),
       chart(o.days, o.currency),
       el("p", { class: "hint" }, tr("Bars: sales per day · line: new subscribers per day")),
@@ -272,6 +277,7 @@
       field("donation_min", tr("Smallest donation (USD)"), s.donation_min), field("donation_max", tr("Largest donation (USD)"), s.donation_max),
       field("donation_message", tr("Donation post message"), s.donation_message, "textarea"),
       field("grace_period_minutes", tr("Grace period (minutes)"), s.grace_period_minutes),
+      field("trial_days", tr("Free trial (days, 1 to 30; empty: none)"), s.trial_days === null ? "" : s.trial_days), // -- free trials --
       el("p", { class: "hint" }, tr("A new price applies to new invoices; invoices already sent keep theirs.")),
       el("button", { type: "submit", class: "btn", id: "save" }, tr("Save")), message,
       el("h2", {}, tr("Sales")),
@@ -280,7 +286,7 @@
       if (event) event.preventDefault();
       const v = (n) => form.elements[n].value;
       const payload = { title: v("title"), description: v("description"), language: v("language"), donation_min: v("donation_min"), donation_max: v("donation_max"),
-        donation_message: v("donation_message"), grace_period_minutes: v("grace_period_minutes"),
+        donation_message: v("donation_message"), grace_period_minutes: v("grace_period_minutes"), trial_days: v("trial_days"),
         tiers: s.tiers.map((_, i) => Object.assign({ price: v(`price${i}`), days: v(`days${i}`), label: v(`label${i}`) },
           s.stars_enabled ? { stars: v(`stars${i}`) } : {})) };
       message.className = ""; message.textContent = tr("Saving…");

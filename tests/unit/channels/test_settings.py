@@ -271,3 +271,35 @@ def test_a_channels_post_language_is_one_telepay_speaks() -> None:
     refused = cs.validate_channel(base | {"language": "Klingon"})
     assert isinstance(refused, list) and [e.field for e in refused] == ["language"]
     assert "pt_BR" in refused[0].reason  # the reason names the languages there are
+
+
+# -- free trials --
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [(None, None), ("", None), ("off", None), ("OFF", None), ("7", 7), (1, 1), ("30", 30)],
+)
+def test_a_trial_is_off_or_1_to_30_days(typed: object, expected: int | None) -> None:
+    assert cs.parse_trial_days(typed) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        ("0", "A free trial lasts from 1 to 30 days (or send off for no trial)."),
+        (31, "A free trial lasts from 1 to 30 days (or send off for no trial)."),
+        ("abc", "Send the free trial's length as a whole number of days, e.g. 7, or off for no trial."),
+        ("7.5", "Send the free trial's length as a whole number of days, e.g. 7, or off for no trial."),
+        (True, "Send the free trial's length as a whole number of days, e.g. 7, or off for no trial."),
+    ],
+)
+def test_a_trial_outside_1_to_30_days_is_refused(typed: object, reason: str) -> None:
+    assert invalid(cs.parse_trial_days(typed)) == reason
+
+
+def test_a_channel_file_names_a_bad_trial_by_its_field() -> None:
+    data = demo_channel().model_dump() | {"trial_days": 31}
+    errors = cs.validate_channel(data)
+    assert isinstance(errors, list) and [e.field for e in errors] == ["trial_days"]
+    channel = cs.validate_channel(data | {"trial_days": "14"})
+    assert isinstance(channel, ChannelDoc) and channel.trial_days == 14
+    assert demo_channel().trial_days is None  # off by default

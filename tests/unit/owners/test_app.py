@@ -295,3 +295,30 @@ def test_no_csv_cell_can_become_a_formula(rt: Runtime[OwnerAppSettings], name: s
     assert exported["name"] == "'" + name
     assert exported["tier"] == "'=HYPERLINK(1)"
     assert exported["user_id"] == "9001" and exported["status"] == "active"
+
+
+# -- free trials --
+def test_the_free_trial_is_set_in_settings_with_the_bots_rule(rt: Runtime[OwnerAppSettings]) -> None:
+    path = "/api/channels/DemoChannel01/settings"
+    assert call(rt, path).body["trial_days"] is None
+    for bad in ("0", 31, "abc"):
+        reply = call(rt, path, "POST", {"trial_days": bad})
+        assert reply.status == 422
+        [error] = reply.body["errors"]
+        assert error["field"] == "trial_days" and "trial" in error["reason"]
+    assert rt.store.channels.get("DemoChannel01").trial_days is None  # type: ignore[union-attr]
+    assert changes_of(rt) == []  # nothing saved
+    reply = call(rt, path, "POST", {"trial_days": "7"})
+    assert reply.status == 200 and reply.body["changed"] == ["trial_days"] and reply.body["trial_days"] == 7
+    [change] = changes_of(rt)
+    assert change.changes == {"trial_days": {"before": None, "after": 7}}
+    assert call(rt, path, "POST", {"trial_days": ""}).body["trial_days"] is None  # empty: no trial
+
+
+def test_the_overview_shows_the_trials_as_stats_does(rt: Runtime[OwnerAppSettings]) -> None:
+    assert call(rt, "/api/channels/DemoChannel01/settings", "POST", {"trial_days": "7"}).status == 200
+    webhook = runtime(TelegramWebhookSettings, rt.store)
+    for update_id, user in enumerate((8001, 8002), 7000):
+        assert handle_update(updates.press(update_id, "try:DemoChannel01", user), webhook) == "trial started"
+    trials = call(rt, "/api/channels/DemoChannel01/overview").body["trials"]
+    assert trials == {"days": 7, "running": 2, "started_30d": 2, "converted_30d": 0}

@@ -139,7 +139,11 @@ def _go_through(owner: Owner) -> None:
     assert owner.say("20000") == "invalid tier_stars"
     assert "Telegram takes from 1 to 10,000 Stars for one payment" in owner.last().text
     assert owner.say("1500") == "asked tier_label"
-    assert owner.press("Skip") == "asked donation_min"
+    assert owner.press("Skip") == "asked trial"
+    assert labels(owner.last()) == ["No trial", "3 days", "7 days", "14 days"]
+    assert owner.say("0") == "invalid trial"
+    assert "A free trial lasts from 1 to 30 days" in owner.last().text
+    assert owner.press("7 days") == "asked donation_min"
     assert owner.say("2") == "asked donation_max"
     assert owner.say("1") == "invalid donation_max"
     assert "can't be less than the minimum" in owner.last().text
@@ -167,6 +171,7 @@ def test_newchannel_end_to_end(owner: Owner) -> None:
         "Title: Night Owls Club",
         "Tier 1 (Monthly): $4.99 or ⭐250 for 1 month",
         "Tier 2: $40.00 or ⭐1,500 for 1 year",
+        "Free trial: 7 days",
         "Donations: $2.00 to $500.00",
         "Payouts: USDT on Tron (TRC-20) to " + TRON,
         "Payout strategy: threshold (from $100.00)",
@@ -309,7 +314,7 @@ def test_pause_resume_and_a_stranger(owner: Owner) -> None:
     assert buyer.say(f"/start {token}") == "paused offer"
     assert buyer.say("/pause") == "no channels"
     assert owner.say("/resume") == "resumed"
-    assert buyer.say(f"/start {token}") == "offer shown"
+    assert buyer.say(f"/start {token}") == "offer shown with a trial"  # the 7-day trial set above
     # The bot loses the ban right in the closed channel: /channels shows the problem.
     handle_update(
         updates.my_chat_member(next(UPDATE_IDS), CLOSED, OWNER, "administrator", ("can_invite_users",)),
@@ -533,3 +538,24 @@ def test_a_chat_taken_after_it_was_picked_is_refused_at_go_live(owner: Owner, tm
     assert [c.token for c in owner.rt.store.channels.find(_owner_query(), owner_user_id=OWNER)] == []
     assert present(owner.rt.store.channels.get("TakenFirst01")).closed_channel_id == CLOSED
     assert owner.say("/cancel") == "cancelled"
+
+
+# -- free trials --
+def test_edit_the_free_trial_refuses_what_is_out_of_range_and_records_the_change(owner: Owner) -> None:
+    token = _live(owner)  # set up with a 7-day trial
+    assert owner.say("/edit") == "asked pick_channel"
+    assert owner.press(token) == "asked pick_group"
+    assert "Free trial" in labels(owner.last())
+    assert owner.press("trial") == "asked trial"
+    for typed in ("0", "31", "abc"):
+        assert owner.say(typed) == "invalid trial"
+        assert owner.rt.store.channels.get(token).trial_days == 7  # type: ignore[union-attr]  # nothing saved
+    assert "from 1 to 30 days" in owner.telegram.to(OWNER)[-3].text
+    assert "whole number of days" in owner.last().text
+    assert owner.say("21") == "channel saved"
+    assert owner.rt.store.channels.get(token).trial_days == 21  # type: ignore[union-attr]
+    owner.say("/edit")
+    owner.press(token)
+    owner.press("trial")
+    assert owner.press("No trial") == "channel saved"
+    assert owner.rt.store.channels.get(token).trial_days is None  # type: ignore[union-attr]

@@ -122,6 +122,9 @@ def test_an_owner_whose_telegram_speaks_russian_sets_up_a_channel_in_russian() -
     assert owner.labels() == [f"[ru] Use {stars} (from the USD price)"]
     owner.press("auto")
     owner.press("Skip")
+    in_russian(owner, "Offer newcomers a free trial?")
+    assert owner.labels() == ["[ru] No trial", "[ru] 3 days", "[ru] 7 days", "[ru] 14 days"]
+    owner.press("off")
     in_russian(owner, "Donations: what's the smallest amount you accept")
     with i18n.speaking("ru"):
         minimum, ceiling = i18n.money(Decimal("4.99"), "USD"), i18n.money(Decimal("9999.99"), "USD")

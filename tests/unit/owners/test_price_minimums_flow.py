@@ -61,7 +61,8 @@ def test_the_owner_hears_which_coins_a_low_price_leaves_out(
     assert owner.last().text.startswith(OUT_AT_ONE_DOLLAR + "\n\n")
     owner.press("30")
     owner.press("auto")
-    assert owner.press("Skip") == "asked donation_min"
+    assert owner.press("Skip") == "asked trial"
+    assert owner.press("off") == "asked donation_min"
     assert owner.say("0.25") == "invalid donation_min"
     assert NONE_AT_A_QUARTER in owner.last().text
     assert owner.say("9") == "asked donation_max"
