@@ -19,6 +19,7 @@ from babel.messages.pofile import read_po
 
 from local.clients import BotChat, NowPaymentsControl, TelegramControl, buttons
 from local.fixtures import CLOSED_RIGHTS, OPEN_RIGHTS
+from shared_schemas.ids import CALLBACK_TRIAL
 from telepay.core import i18n
 from telepay.donations.keypad_rules import shown
 
@@ -109,7 +110,7 @@ DEMO_ANSWERS: tuple[Answer, ...] = (
     ("tap", "90", "in Telegram Stars"),
     ("tap", "⭐625", "a short name"),
     ("send", "Quarterly", "Offer newcomers a free trial"),
-    ("tap", "No trial", "smallest amount"),
+    ("send", "7", "smallest amount"),  # a free trial of 7 days for newcomers
     ("tap", "$4.99", "largest donation"),
     ("tap", "$9,999.99", "donation post"),
     ("tap", "Skip", "Grace period"),
@@ -174,7 +175,7 @@ def setup_channel(
     say("demo: Olivia sends /newchannel and picks the two channels with the buttons")
     answer_all(chat, DEMO_ANSWERS, speech)
     say(
-        "demo: she answers the questions: title, two prices (in USD, and in Stars converted from them), donations, payout wallet; the bot sums up"
+        "demo: she answers the questions: title, two prices (in USD, and in Stars converted from them), a 7-day free trial, donations, payout wallet; the bot sums up"
     )
     live = chat.tap(speech.label("✅ Go live"), speech("is live!"))
     token = token_of(live)
@@ -228,6 +229,7 @@ def play(
         f"demo: Max tries Sam's forwarded link → declined ({tg.member_status(ids['closed'], max_) or 'not a member'})"
     )
     _stars(tg, ids, say, speech, code)
+    _trial(tg, ids, say, speech, code)
     _donation(tg, np, ids, say, speech)
     say("demo: done. The stack keeps running: try the stand-ins' control APIs (see README).")
     return {"id": ids["owner"], "first_name": "Olivia"}
@@ -252,6 +254,24 @@ def _stars(
     )
     receipt = tg.wait_message(stella, speech("Payment received, thank you!"))
     say("demo: Stella gets a receipt: " + receipt["text"].splitlines()[2])
+
+
+def _trial(
+    tg: TelegramControl, ids: dict[str, Any], say: Callable[[str], None], speech: Speech, code: str | None
+) -> None:
+    """A newcomer takes the channel's free trial: the offer's 🎁 Try 7 days free, then Join."""
+    tara = tg.user("Tara", language_code=code)
+    tg.say(tara, f"/start {ids['token']}")
+    offer = tg.wait_message(tara, speech("Choose how long"))
+    trial = next(b for b in buttons(offer) if b["callback_data"].startswith(f"{CALLBACK_TRIAL}:"))
+    tg.press(tara, offer["message_id"], trial["callback_data"])
+    say(f"demo: Tara, new here, taps “{trial['text']}”")
+    started = tg.wait_message(tara, speech("-day free trial of"))
+    say("demo: her trial starts: " + started["text"].splitlines()[0])
+    tg.press(tara, started["message_id"], buttons(started)[0]["callback_data"])  # Join
+    link = tg.wait_message(tara, speech("Here's your way into"), after=started["message_id"])
+    tg.join(tara, buttons(link)[0]["url"])
+    say(f"demo: Tara opens the Join link → a {_wait_member(tg, ids['closed'], tara)} until her trial ends")
 
 
 def _donation(
