@@ -528,18 +528,22 @@ def owner_grant(rt: Rt, user_id: int, channel: ChannelDoc, body: dict[str, Any])
     """The Subscribers view's form: days given to (or taken off) one member, with the bot's rules
     (`telepay.owners.grant_rules`, `telepay.owners.grants`)."""
     checked = grant_rules.check_form(
-        body.get("user_id"), body.get("days"), body.get("take"), body.get("reason")
+        body.get("user_id"), body.get("days"), body.get("take"), body.get("reason"), body.get("request_id")
     )
     if isinstance(checked, list):
         return _json(422, {"errors": checked})
-    member_id, days, take, reason = checked
+    member_id, days, take, reason, request = checked
     problem = grants.refusal(rt, user_id, channel)
     if problem:
         return _json(403, {"error": problem})
     change = grants.Change(member_id, days, take, reason, "owner_app")
-    result = grants.apply(
-        rt, user_id, channel, change, grants.new_action_id(member_id, channel.token, rt.clock.now())
+    # The form's request id: sent twice (a double tap, a retry), the same action, made once.
+    action_id = (
+        f"{member_id}-{channel.token}-app-{request}"
+        if request
+        else grants.new_action_id(member_id, channel.token, rt.clock.now())
     )
+    result = grants.apply(rt, user_id, channel, change, action_id)
     if isinstance(result, str):
         return _json(422, {"errors": [{"field": "user_id", "reason": result}]})
     return _json(

@@ -16,6 +16,8 @@ REASON_MAX = 500
 NO_REASON = "-"  # the record's reason when the owner gave none (the record needs one)
 _USERNAME = re.compile(r"^@[A-Za-z0-9_]{4,32}$")
 _USER_ID = re.compile(r"^[0-9]{1,20}$")  # ASCII digits only
+# The owner app's form makes one id per filled form, so a double tap or a retry grants once.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,10 @@ def usage(take: bool) -> str:
 
 
 def check_form(
-    user_id: object, days: object, take: object, reason: object
-) -> tuple[int, int | None, bool, str] | list[dict[str, str]]:
-    """The owner app's form, with the same limits: (user id, days or None, take, reason) or the
-    reasons field by field."""
+    user_id: object, days: object, take: object, reason: object, request_id: object = None
+) -> tuple[int, int | None, bool, str, str | None] | list[dict[str, str]]:
+    """The owner app's form, with the same limits: (user id, days or None, take, reason, the form's
+    request id or None) or the reasons field by field."""
     errors: list[dict[str, str]] = []
     uid = user_id if isinstance(user_id, int) and not isinstance(user_id, bool) and user_id > 0 else None
     if uid is None:
@@ -122,6 +124,9 @@ def check_form(
                 "reason": t("Keep the note under {limit} characters, please.", limit=REASON_MAX),
             }
         )
+    request = request_id if isinstance(request_id, str) and _REQUEST_ID.match(request_id) else None
+    if request_id is not None and request is None:
+        errors.append({"field": "request_id", "reason": t("This form is out of date: open it again, please.")})
     if errors or uid is None or note is None:
         return errors
-    return uid, count, taking, note.strip()
+    return uid, count, taking, note.strip(), request

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -273,4 +274,43 @@ def test_a_persian_speaking_owner_reads_the_app_right_to_left(
     page.wait_for_selector("tr.sub")
     since = page.inner_text("tr.sub td:nth-child(3)")
     assert any("۰" <= c <= "۹" for c in since), since  # a date written out in Persian
+    page.close()
+
+
+def test_a_double_tap_on_give_days_gives_them_once(
+    browser: Any, endpoints: dict[str, Any], demo: dict[str, Any]
+) -> None:
+    """The owner picks Sam in Subscribers, asks for 7 days and taps "Give days" twice in a row: Sam
+    is told once, his access moves 7 days, and the overview counts one grant."""
+    tg: TelegramControl = demo["tg"]
+    url = endpoints["functions"]["owner_app"]
+    headers = {"Authorization": f"tma {_init_data(endpoints, demo['owner'])}"}
+    api = f"{url}/api/channels/{demo['token']}"
+    before = httpx.get(f"{api}/overview", headers=headers).json()["grants_30d"]
+    [sam_before] = [
+        r
+        for r in httpx.get(f"{api}/subscribers", headers=headers).json()["subscribers"]
+        if r["user_id"] == demo["sam"]
+    ]
+    page = open_app(browser, url, _init_data(endpoints, demo["owner"]), LIGHT)
+    page.wait_for_selector("#active")
+    page.click("nav button[data-tab=subscribers]")
+    page.wait_for_selector("tr.sub")
+    page.locator("tr.sub", has_text="Sam").locator("button.grant").click()
+    page.fill("#grant-form input[name=days]", "7")
+    page.dblclick("#grant-form button[value=give]")
+    page.wait_for_selector("#grant-message.ok")
+    page.wait_for_load_state("networkidle")
+    gift = "🎁 The owner of Night Owls Club gave you 7 days"
+    tg.wait_message(demo["sam"], gift)
+    time.sleep(2)  # a second message, if one were made, would be queued by now
+    assert sum(gift in (m.get("text") or "") for m in tg.transcript(demo["sam"])) == 1
+    assert httpx.get(f"{api}/overview", headers=headers).json()["grants_30d"] == before + 1
+    [sam] = [
+        r
+        for r in httpx.get(f"{api}/subscribers", headers=headers).json()["subscribers"]
+        if r["user_id"] == demo["sam"]
+    ]
+    moved = datetime.fromisoformat(sam["until"]) - datetime.fromisoformat(sam_before["until"])
+    assert moved == timedelta(days=7)
     page.close()

@@ -196,6 +196,11 @@
         el("button", { class: "btn secondary", type: "submit", value: "take" }, tr("Take days off")),
         el("button", { class: "btn secondary", type: "submit", value: "end" }, tr("End access"))),
       message);
+    // One id per filled form: a double tap, or a retry after a lost answer, is the same grant (the API
+    // makes it once); a new id once it is saved or the form is changed.
+    const newRequest = () => Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+    let request = newRequest();
+    form.addEventListener("input", () => { request = newRequest(); });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const how = (event.submitter && event.submitter.value) || "give";
@@ -204,10 +209,12 @@
         days: how === "end" ? null : Number(form.elements.days.value),
         take: how !== "give",
         reason: form.elements.reason.value,
+        request_id: `${how}-${request}`,
       };
       try {
         const { status, body } = await json(`/api/channels/${token}/grants`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) });
         if (status === 422) { message.className = "errors"; message.textContent = body.errors.map((e) => e.reason).join(" "); return; }
+        request = newRequest();
         message.className = "ok";
         message.textContent = `${tr("Saved.")} ${tr("Until")}: ${day(body.until)}`;
       } catch (error) { message.className = "errors"; message.textContent = error.message; }

@@ -51,3 +51,30 @@ def test_the_form_is_checked_as_the_bot_checks(rt: Runtime[OwnerAppSettings]) ->
     fakes(rt)[0].members[(-1001000000002, OWNER)] = ("administrator", ())  # no longer the creator
     assert call(rt, path, "POST", {"user_id": MEMBER, "days": 7}).status == 403
     assert rt.store.support_actions.find(SUPPORT_ACTIONS_OF_USER, user_id=MEMBER) == []
+
+
+def test_a_double_tap_on_the_form_gives_the_days_once(rt: Runtime[OwnerAppSettings]) -> None:
+    """The form sends one request id per filled form: the same request twice (a double tap, or a
+    retry after a lost answer) changes the member's access once and records one grant."""
+    path = "/api/channels/DemoChannel01/grants"
+    body = {"user_id": MEMBER, "days": 7, "take": False, "request_id": "form-1a2b3c4d"}
+    first, second = call(rt, path, "POST", body), call(rt, path, "POST", body)
+    assert first.status == second.status == 200 and first.body == second.body
+    sub = present(rt.store.subscriptions.get(subscription_id("DemoChannel01", MEMBER)))
+    assert sub.expires_at == NOW + timedelta(days=10)  # 3 days left + 7, once
+    assert len(rt.store.support_actions.find(SUPPORT_ACTIONS_OF_USER, user_id=MEMBER)) == 1
+    told = [m for m in fakes(rt)[0].to(MEMBER) if m.text.startswith("🎁 The owner of Night Owls Club")]
+    assert len(told) == 1
+    # The next grant (a new form, a new id) gives days again.
+    assert call(rt, path, "POST", body | {"request_id": "form-5e6f7a8b"}).status == 200
+    sub = present(rt.store.subscriptions.get(subscription_id("DemoChannel01", MEMBER)))
+    assert sub.expires_at == NOW + timedelta(days=17)
+
+
+def test_a_request_id_that_no_form_makes_is_refused(rt: Runtime[OwnerAppSettings]) -> None:
+    path = "/api/channels/DemoChannel01/grants"
+    for request_id in ("short", "x" * 65, "has spaces in it", 12345678):
+        reply = call(rt, path, "POST", {"user_id": MEMBER, "days": 7, "request_id": request_id})
+        assert reply.status == 422, request_id
+        assert [e["field"] for e in reply.body["errors"]] == ["request_id"]
+    assert rt.store.support_actions.find(SUPPORT_ACTIONS_OF_USER, user_id=MEMBER) == []

@@ -167,7 +167,7 @@ def test_the_rules() -> None:
     assert parse_command(True, "123456 3660") == Asked(Who(user_id=123456), 3660, True)
     for wrong in ("", "@alice_w", "@al 7", "12 1 2", "１２ 7", "@alice_w 3661"):
         assert not isinstance(parse_command(False, wrong), Asked), wrong
-    assert check_form(42, 7, False, "") == (42, 7, False, "")
-    assert check_form(42, None, True, None) == (42, None, True, "")
+    assert check_form(42, 7, False, "") == (42, 7, False, "", None)
+    assert check_form(42, None, True, None, "form-1a2b3c4d") == (42, None, True, "", "form-1a2b3c4d")
     errors = check_form("42", 0, False, "x" * 501)
     assert isinstance(errors, list) and {e["field"] for e in errors} == {"user_id", "days", "reason"}
