@@ -1189,7 +1189,9 @@ def test_send_document_is_kept_with_its_bytes_and_caption(tg: Harness) -> None:
         len(data),
     )
     record = tg.transcript(owner)[-1]
-    assert record["text"] == "Sales: 1 row" and record["message"]["document"]["file_id"] == sent.document.file_id
+    assert (
+        record["text"] == "Sales: 1 row" and record["message"]["document"]["file_id"] == sent.document.file_id
+    )
     kept = tg.ctl("GET", f"/files/{sent.document.file_id}")
     assert base64.b64decode(kept["content_base64"]) == data
     assert kept["file"]["chat_id"] == owner and kept["file"]["file_unique_id"] == sent.document.file_unique_id
@@ -1205,7 +1207,9 @@ def test_send_document_refusals(tg: Harness, monkeypatch: pytest.MonkeyPatch) ->
 
     def send(chat_id: int, content: bytes | None, **fields: str) -> httpx.Response:
         files = {"document": ("books.csv", content, "text/csv")} if content is not None else None
-        return tg.http.post(f"/bot{TOKEN}/sendDocument", data={"chat_id": str(chat_id), **fields}, files=files)
+        return tg.http.post(
+            f"/bot{TOKEN}/sendDocument", data={"chat_id": str(chat_id), **fields}, files=files
+        )
 
     cases: list[tuple[httpx.Response, int, str]] = [
         (send(fine, b""), 400, "Bad Request: file must be non-empty"),
