@@ -20,6 +20,7 @@ from telepay.core.clock import Clock
 from telepay.core.store import Store, Tx
 
 NAMES = ("newchannel", "edit", "grant")  # grant: an owner's /grant or /revoke, step by step
+NAMES += ("export",)  # -- exports --: an owner's /export, step by step
 ENDED = ("done", "cancelled", "expired")
 
 
