@@ -17,6 +17,7 @@ from telepay.owners.books_rules import (
     Book,
     Period,
     Preset,
+    Row,
     cell,
     check_period,
     filename,
@@ -43,7 +44,7 @@ def test_other_cells() -> None:
 
 
 def test_the_file_is_utf8_with_a_bom_crlf_and_escaped() -> None:
-    rows = [{"payout_id": "=cmd|'/c calc'!A1", "amount": Decimal("4.85"), "currency": "USDTTRC20"}]
+    rows: list[Row] = [{"payout_id": "=cmd|'/c calc'!A1", "amount": Decimal("4.85"), "currency": "USDTTRC20"}]
     made = to_csv(Book.PAYOUTS, rows)
     assert made.rows == 1
     text = made.data.decode("utf-8")
