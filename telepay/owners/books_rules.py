@@ -280,3 +280,19 @@ def to_csv(book: Book, rows: Iterable[Mapping[str, Cell]]) -> Csv:
 
 def filename(book: Book, token: str, period: Period) -> str:
     return f"{book.value}-{token}-{period.first.isoformat()}-{period.last.isoformat()}.csv"
+
+
+def check_form(
+    book: object, first: object, last: object, today: date
+) -> tuple[Book, Period] | list[dict[str, str]]:
+    """The owner app's Books form (`book`, `from`, `to`): the book and period, or each field's reason."""
+    errors: list[dict[str, str]] = []
+    if book not in {b.value for b in Book}:
+        errors.append({"field": "book", "reason": t("Choose Sales, Ledger or Payouts.")})
+    period = check_period(first, last, today)
+    if isinstance(period, Invalid):
+        field = "from" if "like 2026-11-01" in period.reason else "to"
+        errors.append({"field": field, "reason": period.reason})
+    if errors or isinstance(period, Invalid):
+        return errors
+    return Book(str(book)), period
