@@ -304,7 +304,7 @@ def test_the_owner_sends_her_sales_book_to_her_chat(
     data = tg.document_bytes(document["message"]["document"]["file_id"]).decode("utf-8")
     rows = list(csv.DictReader(io.StringIO(data.removeprefix("\ufeff"))))
     assert sorted((r["kind"], r["gross"]) for r in rows) == [
-        ("donation", "25.00"),
+        ("donation", "25"),  # the amount the donor typed, exactly as booked
         ("subscription", "12.50"),
         ("subscription", "5.00"),
     ]
