@@ -3,6 +3,7 @@ APIs and the emulators. Used by the demo, the end-to-end tests and the benchmark
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from collections.abc import Callable
@@ -127,6 +128,26 @@ class TelegramControl:
             return None
 
         return wait_for(f"a message containing {containing!r} in chat {chat_id}", probe, timeout)
+
+    # -- documents (sendDocument) -----------------------------------------------------------------
+    def wait_document(
+        self, chat_id: int, caption: str = "", timeout: float = 20.0, after: int = 0
+    ) -> dict[str, Any]:
+        """The next document the bot sent to the chat (after message `after`) whose caption contains
+        `caption`: its transcript record (`message.document` has the file id)."""
+
+        def probe() -> dict[str, Any] | None:
+            for message in self.transcript(chat_id):
+                document = (message.get("message") or {}).get("document")
+                if message["message_id"] > after and document and caption in (message.get("text") or ""):
+                    return message
+            return None
+
+        return wait_for(f"a document captioned {caption!r} in chat {chat_id}", probe, timeout)
+
+    def document_bytes(self, file_id: str) -> bytes:
+        """The bytes of a document a bot sent (kept by the stand-in)."""
+        return base64.b64decode(self._get(f"/files/{file_id}")["content_base64"])
 
     # -- paying --------------------------------------------------------------------------------
     def choose_payment(

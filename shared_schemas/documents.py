@@ -617,7 +617,11 @@ class LedgerEntryDoc(Document):
 
     collection: ClassVar[Collection] = Collection.LEDGER
     written_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.PAYOUT)
-    read_by: ClassVar[tuple[Function, ...]] = (Function.PAYOUT, Function.OWNER_APP)
+    read_by: ClassVar[tuple[Function, ...]] = (
+        Function.PAYOUT,
+        Function.OWNER_APP,
+        Function.TELEGRAM_WEBHOOK,  # -- exports --: an owner's /payouts and /export
+    )
     doc_id_is: ClassVar[str] = "order id (one settlement per order: the id makes booking idempotent)"
 
     entry_id: str = Field(description="Same as the document id (the order id).")
@@ -688,7 +692,12 @@ class PayoutDoc(Document):
 
     collection: ClassVar[Collection] = Collection.PAYOUTS
     written_by: ClassVar[tuple[Function, ...]] = (Function.PAYOUT, Function.IPN_HANDLER)
-    read_by: ClassVar[tuple[Function, ...]] = (Function.PAYOUT, Function.IPN_HANDLER, Function.OWNER_APP)
+    read_by: ClassVar[tuple[Function, ...]] = (
+        Function.PAYOUT,
+        Function.IPN_HANDLER,
+        Function.OWNER_APP,
+        Function.TELEGRAM_WEBHOOK,  # -- exports --: an owner's /payouts and /export
+    )
     doc_id_is: ClassVar[str] = (
         "`po-<channel token>-<hash of the entry ids>`; also NowPayments' `unique_external_id`"
     )

@@ -287,6 +287,16 @@ TRIALS_OF_USER = QuerySpec(
     purpose="operators: `telepay users show`, the user's free trials",
 )
 
+# -- exports --
+LEDGER_OF_CHANNEL_BY_TIME = QuerySpec(
+    "ledger_of_channel_by_time",
+    Collection.LEDGER,
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
+    equals=("channel_token",),
+    range_field="booked_at",
+    purpose="an owner's /export and the owner app's Books: a channel's ledger entries (and sales) of a period",
+)
+
 QUERIES: tuple[QuerySpec, ...] = (
     CHANNEL_BY_CLOSED_CHAT,
     ACTIVE_CHANNELS,
@@ -324,4 +334,6 @@ QUERIES: tuple[QuerySpec, ...] = (
     TRIALS_STARTED_OF_CHANNEL,
     TRIALS_CONVERTED_OF_CHANNEL,
     TRIALS_OF_USER,
+    # -- exports --
+    LEDGER_OF_CHANNEL_BY_TIME,
 )

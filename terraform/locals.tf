@@ -534,6 +534,15 @@ locals {
         { field_path = "converted_at", order = "ASCENDING" },
       ]
     }
+    # -- exports --
+    # ledger_of_channel_by_time: an owner's /export and the owner app's Books, a channel's ledger entries (and sales) of a period
+    "ledger-channel_token-booked_at" = {
+      collection = "ledger"
+      fields = [
+        { field_path = "channel_token", order = "ASCENDING" },
+        { field_path = "booked_at", order = "ASCENDING" },
+      ]
+    }
   }
 
   # Collection => timestamp field after which Firestore deletes the document: the dedupe records,

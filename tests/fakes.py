@@ -74,6 +74,18 @@ def _refuse_invoice(title: str, description: str, payload: str, stars: int) -> N
 
 
 @dataclass
+class SentDocument:
+    chat_id: int
+    filename: str
+    data: bytes
+    caption: str | None
+    message_id: int
+
+
+CAPTION_MAX = 1024
+
+
+@dataclass
 class FakeTelegram:
     sent: list[Sent] = field(default_factory=list)
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
@@ -93,6 +105,7 @@ class FakeTelegram:
     refunded: list[str] = field(default_factory=list)
     star_subscriptions: dict[str, bool] = field(default_factory=dict)  # charge id -> canceled
     star_transactions: list[dict[str, object]] = field(default_factory=list)
+    documents: list[SentDocument] = field(default_factory=list)
 
     def _maybe_fail(self) -> None:
         method = self.calls[-1][0] if self.calls else ""
@@ -108,6 +121,18 @@ class FakeTelegram:
         message = Sent(chat_id, text, keyboard, next(self._ids))
         self.sent.append(message)
         return SimpleNamespace(message_id=message.message_id)
+
+    def send_document(self, chat_id: int, filename: str, data: bytes, caption: str | None = None) -> Any:
+        """As Telegram: an empty file and a caption over 1024 characters are refused."""
+        self.calls.append(("send_document", (chat_id, filename)))
+        self._maybe_fail()
+        if not data:
+            raise TelegramBadRequest("File must be non-empty")
+        if caption is not None and utf16_len(caption.strip()) > CAPTION_MAX:
+            raise TelegramBadRequest("Message caption is too long")
+        document = SentDocument(chat_id, filename, data, caption, next(self._ids))
+        self.documents.append(document)
+        return SimpleNamespace(message_id=document.message_id)
 
     def edit_message_text(
         self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None

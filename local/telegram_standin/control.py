@@ -11,6 +11,7 @@ listed in ``README.md`` beside this file.
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -425,6 +426,15 @@ def transcript(ctx: Control, call: ControlCall) -> JSON:
 
 
 # ------------------------------------------------------------------ observation
+def file(ctx: Control, call: ControlCall) -> JSON:
+    """A document a bot sent: its fields, the chat it went to, and its bytes in base64."""
+    found = ctx.world.files.get(str(call.path["file_id"]))
+    if found is None:
+        raise ControlError("unknown file", 404)
+    fields = {key: value for key, value in found.items() if key != "content"}
+    return ok(file=fields, content_base64=base64.b64encode(found["content"]).decode("ascii"))
+
+
 def callback_query(ctx: Control, call: ControlCall) -> JSON:
     world = ctx.world
     query_id = call.path["query_id"]
@@ -736,6 +746,7 @@ def control_routes(ctx: Control) -> list[Route]:
         route("/chats/{chat_id}/admins/{user_id:int}", remove_admin, "DELETE"),
         route("/chats/{chat_id}/transcript", transcript),
         route("/callback_queries/{query_id}", callback_query),
+        route("/files/{file_id}", file),
         route("/calls", calls),
         route("/stats", stats),
         route("/updates", updates),

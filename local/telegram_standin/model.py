@@ -56,6 +56,7 @@ class World:
         self.next_channel_seq = 1
         self.star_balances: dict[int, int] = {}  # user id -> Stars (unset: config.default_star_balance)
         self.renewal_failures: list[JSON] = []  # {"user_id", "charge_id", "count"}: renewals that will fail
+        self.files: dict[str, JSON] = {}  # file id -> a sent document's fields and its bytes (`content`)
         self.reset()
 
     # ----------------------------------------------------------------- setup
@@ -96,6 +97,7 @@ class World:
         self.next_channel_seq = 1
         self.star_balances = {}
         self.renewal_failures = []
+        self.files = {}
         for token, user in self.bot_specs:
             self._install_bot(token, user)
 

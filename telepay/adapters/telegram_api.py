@@ -126,6 +126,11 @@ class TelegramApi:
             )
         )
 
+    def send_document(self, chat_id: int, filename: str, data: bytes, caption: str | None = None) -> Message:
+        """A file sent as a document in the chat (uploaded as multipart/form-data; Telegram keeps
+        it, so no link to it is ever made)."""
+        return self._run(lambda bot: bot.send_document(chat_id, data, filename=filename, caption=caption))
+
     def delete_message(self, chat_id: int, message_id: int) -> None:
         self._run(lambda bot: bot.delete_message(chat_id, message_id))
 

@@ -50,6 +50,8 @@ from telepay.core.logs import get_logger
 from telepay.core.store import Tx
 from telepay.core.users import remember_language
 from telepay.owners import admins, grant_rules, grants
+from telepay.owners import books as books  # -- exports --
+from telepay.owners import books_rules as books_rules  # -- exports --
 from telepay.owners.init_data import InvalidInitData, WebAppUser, validate
 from telepay.payouts.balance import owner_balance, payout_history
 from telepay.runtime import Runtime
@@ -116,6 +118,9 @@ def _route(
         return _json(200, me(rt, user))
     if path == "/api/payouts" and method == "GET":
         return _json(200, payouts(rt, user.id))
+    exported = _EXPORTS_PATH.match(path)  # -- exports --
+    if exported is not None:
+        return owner_export(rt, method, user.id, exported[1], body or {})
     match = _CHANNEL_PATH.match(path)
     if match is None:
         return _json(404, {"error": "not found"})
@@ -227,6 +232,15 @@ APP_TEXTS = (
     N_("on a free trial"),
     N_("free trials started, 30 days"),
     N_("trials converted to a purchase, 30 days"),
+    # -- exports --
+    N_("Books"),
+    N_("Book"),
+    N_("Ledger"),
+    N_("From"),
+    N_("To"),
+    N_("Send to chat"),
+    N_("Sent to your chat with the bot."),
+    N_("Nothing in that period."),
 )
 
 
@@ -561,3 +575,27 @@ def grants_overview(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
     """The overview's grants, apart from sales: how many in 30 days, and the days they gave."""
     [(_, count, given)] = grants.grant_windows(rt, channel.token, rt.clock.now(), (OVERVIEW_DAYS,))
     return {"grants_30d": count, "granted_days_30d": given}
+
+
+# -- exports --
+_EXPORTS_PATH = re.compile(r"^/api/channels/([A-Za-z0-9_-]{1,64})/exports$")
+
+
+def owner_export(rt: Rt, method: str, user_id: int, token: str, body: dict[str, Any]) -> Reply:
+    """The Books form: the book of a period sent to the owner's chat with the bot, as `/export`
+    sends it (`telepay.owners.books`); never a link. {sent, rows}, or 422 with each field's reason."""
+    channel = load_channel(rt.store, token)
+    if channel is None or channel.owner_user_id != user_id:
+        return _json(404, {"error": "not found"})
+    if method != "POST":
+        return _json(405, {"error": "method not allowed"})
+    checked = books_rules.check_form(
+        body.get("book"), body.get("from"), body.get("to"), rt.clock.now().date()
+    )
+    if isinstance(checked, list):
+        return _json(422, {"errors": checked})
+    book, period = checked
+    result = books.send(rt, user_id, channel, book, period)
+    if isinstance(result, str):
+        return _json(409, {"error": result})
+    return _json(200, {"sent": result.rows > 0, "rows": result.rows})

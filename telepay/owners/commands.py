@@ -56,6 +56,7 @@ from telepay.core.i18n import t
 from telepay.core.store import Tx
 from telepay.core.users import chosen_language, speaking_to
 from telepay.owners import admins, grant_talk, grants, questions, wallet_change
+from telepay.owners import export_talk as exports  # -- exports --
 from telepay.owners import grant_texts as say_grant
 from telepay.owners import texts as say
 from telepay.owners.bot_chats import Role
@@ -98,6 +99,8 @@ def _show(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | Non
         return "cancelled"
     if step == "done" and conversation.name == grant_talk.NAME:  # -- owner grants --
         return grant_talk.finish(rt, chat_id, conversation)
+    if step == "done" and conversation.name == exports.NAME:  # -- exports --
+        return exports.finish(rt, chat_id, conversation)
     if step == "done" and conversation.name == "newchannel":
         rt.telegram.send_message(chat_id, say.live(data["title"], *_links(rt, data["token"])))
         queue_todays_post(rt, data["token"])
@@ -255,10 +258,12 @@ def _answer(rt: Rt, user_id: int, chat_id: int, update_id: int, answer: str, ver
     data = conversation.data | result
     if conversation.name == grant_talk.NAME:  # -- owner grants: the change is made when shown --
         step = grant_talk.next_step(conversation.step, data)
+    elif conversation.name == exports.NAME:  # -- exports: nothing written, the file sent when shown --
+        step = exports.next_step(conversation.step, data)
     else:
         step = questions.next_step(conversation.name, conversation.step, data, rt.settings.stars_enabled)
     writes = None
-    if step == "done" and conversation.name != grant_talk.NAME:
+    if step == "done" and conversation.name not in (grant_talk.NAME, exports.NAME):
         if conversation.name == "newchannel":
             data["token"] = new_channel_token()
         writes = _writes(rt, conversation, data)
@@ -519,13 +524,21 @@ COMMANDS: dict[str, Callable[[Rt, int, int, int], str]] = {
     "/revoke": lambda rt, user_id, chat_id, update_id: _grant_talk(
         rt, user_id, chat_id, update_id, take=True
     ),
+    # -- exports --
+    "/export": lambda rt, user_id, chat_id, update_id: _export_talk(rt, user_id, chat_id, update_id),
 }
 
 
 # -- owner grants --
-STEPS = questions.STEPS | grant_talk.STEPS
+STEPS = questions.STEPS | grant_talk.STEPS | exports.STEPS  # -- exports --
 
 
 def _grant_talk(rt: Rt, user_id: int, chat_id: int, update_id: int, take: bool) -> str:
     started = grant_talk.start(rt, user_id, chat_id, update_id, take)
+    return started if isinstance(started, str) else _show(rt, chat_id, started)
+
+
+# -- exports --
+def _export_talk(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
+    started = exports.start(rt, user_id, chat_id, update_id)
     return started if isinstance(started, str) else _show(rt, chat_id, started)

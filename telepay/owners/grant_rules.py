@@ -126,7 +126,9 @@ def check_form(
         )
     request = request_id if isinstance(request_id, str) and _REQUEST_ID.match(request_id) else None
     if request_id is not None and request is None:
-        errors.append({"field": "request_id", "reason": t("This form is out of date: open it again, please.")})
+        errors.append(
+            {"field": "request_id", "reason": t("This form is out of date: open it again, please.")}
+        )
     if errors or uid is None or note is None:
         return errors
     return uid, count, taking, note.strip(), request

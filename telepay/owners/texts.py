@@ -90,6 +90,8 @@ OWNER_COMMANDS: tuple[tuple[str, str], ...] = (
     # -- owner grants --
     ("grant", N_("Give a member free days")),
     ("revoke", N_("Take days off a member")),
+    # -- exports --
+    ("export", N_("Your books as CSV files")),
 )
 
 CANCELLED = N_("Cancelled. Nothing was saved.")

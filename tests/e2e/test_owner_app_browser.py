@@ -277,6 +277,40 @@ def test_a_persian_speaking_owner_reads_the_app_right_to_left(
     page.close()
 
 
+# -- exports --
+def test_the_owner_sends_her_sales_book_to_her_chat(
+    browser: Any, endpoints: dict[str, Any], demo: dict[str, Any]
+) -> None:
+    """Payouts → Books: Sales of this month sent to her chat with the bot as a CSV document (the
+    two subscriptions and the donation of the demo), never a link; a period Telegram's rule refuses."""
+    tg: TelegramControl = demo["tg"]
+    seen = max((m["message_id"] for m in tg.transcript(demo["owner"])), default=0)
+    page = open_app(browser, endpoints["functions"]["owner_app"], _init_data(endpoints, demo["owner"]), LIGHT)
+    page.wait_for_selector("#active")
+    page.click("nav button[data-tab=payouts]")
+    page.wait_for_selector("#books-form")
+    page.fill("#books-form input[name=from]", "2020-01-01")
+    page.click("#books-send")
+    page.wait_for_selector("#books-message.errors")
+    assert "at most 366 days" in page.inner_text("#books-message")
+    page.evaluate(
+        "document.querySelector('#books-form input[name=from]').value = new Date().toISOString().slice(0, 8) + '01'"
+    )
+    page.select_option("#books-form select[name=book]", "sales")
+    page.click("#books-send")
+    page.wait_for_selector("#books-message.ok")
+    assert page.inner_text("#books-message") == "Sent to your chat with the bot."
+    document = tg.wait_document(demo["owner"], "Sales of Night Owls Club", after=seen)
+    assert document["text"].endswith(": 3 rows")
+    data = tg.document_bytes(document["message"]["document"]["file_id"]).decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(data.removeprefix("\ufeff"))))
+    assert sorted((r["kind"], r["gross"]) for r in rows) == [
+        ("donation", "25"),  # the amount the donor typed, exactly as booked
+        ("subscription", "12.50"),
+        ("subscription", "5.00"),
+    ]
+
+
 def test_a_double_tap_on_give_days_gives_them_once(
     browser: Any, endpoints: dict[str, Any], demo: dict[str, Any]
 ) -> None:

@@ -31,6 +31,9 @@ LONGEST: dict[str, str] = {
     "amount": _COIN_AMOUNT,
     "amount_line": "💵 Amount: " + _AMOUNT,
     "amounts": ", ".join([_COIN_AMOUNT] * 4),
+    # -- exports --
+    "book": "W" * 20,  # a book's name (Sales, Ledger, Payouts) in any language
+    "period": "29 September 2027 – 29 September 2027 UTC",  # the books' period
     "body": "W" * 1024,  # the owner's description or donation message, at most 1,024
     "buyer": _NAME,
     "ceiling": _AMOUNT,

@@ -5,6 +5,7 @@ Telegram: with python-telegram-bot 22 pointed at it, and with raw HTTP for the e
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dtm
 import json
 import socket
@@ -25,6 +26,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, Networ
 
 from local.background_server import BackgroundServer
 from local.telegram_standin import create_app
+from local.telegram_standin.methods import documents
 
 TOKEN = "123456789:AAHstandin-test-token-abcdefghijklmnop"
 BOT_ID = 123456789
@@ -1169,3 +1171,56 @@ def test_the_menu_button_of_a_private_chat_opens_a_web_app(tg: Harness) -> None:
     assert isinstance(mine, MenuButtonWebApp) and mine.web_app.url == "https://app.test/"
     assert other.type == "commands"
     assert tg.api("setChatMenuButton", chat_id=77, menu_button={"type": "web_app"}).status_code == 400
+
+
+# ------------------------------------------------------------------------------------ documents
+def test_send_document_is_kept_with_its_bytes_and_caption(tg: Harness) -> None:
+    owner = tg.started_user("Owner")
+    data = "\ufefforder_id,gross\r\ntp1-sub-a,5.00\r\n".encode()
+
+    async def scenario(bot: Bot) -> Any:
+        return await bot.send_document(owner, data, filename="sales.csv", caption="Sales: 1 row")
+
+    sent: Message = run(scenario, tg.url)
+    assert sent.document is not None and sent.caption == "Sales: 1 row"
+    assert (sent.document.file_name, sent.document.mime_type, sent.document.file_size) == (
+        "sales.csv",
+        "text/csv",
+        len(data),
+    )
+    record = tg.transcript(owner)[-1]
+    assert (
+        record["text"] == "Sales: 1 row" and record["message"]["document"]["file_id"] == sent.document.file_id
+    )
+    kept = tg.ctl("GET", f"/files/{sent.document.file_id}")
+    assert base64.b64decode(kept["content_base64"]) == data
+    assert kept["file"]["chat_id"] == owner and kept["file"]["file_unique_id"] == sent.document.file_unique_id
+    tg.ctl("GET", "/files/BQACnothing", expect=404)
+
+
+def test_send_document_refusals(tg: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    fine = tg.started_user("Fine")
+    blocked = tg.started_user("Blocked")
+    tg.ctl("POST", f"/users/{blocked}/block")
+    stranger = tg.user("Stranger")
+    monkeypatch.setattr(documents, "DOCUMENT_MAX_BYTES", 100)
+
+    def send(chat_id: int, content: bytes | None, **fields: str) -> httpx.Response:
+        files = {"document": ("books.csv", content, "text/csv")} if content is not None else None
+        return tg.http.post(
+            f"/bot{TOKEN}/sendDocument", data={"chat_id": str(chat_id), **fields}, files=files
+        )
+
+    cases: list[tuple[httpx.Response, int, str]] = [
+        (send(fine, b""), 400, "Bad Request: file must be non-empty"),
+        (send(fine, b"x" * 101), 413, "Request Entity Too Large"),
+        (send(fine, None), 400, "Bad Request: there is no document in the request"),
+        (send(fine, b"a", caption="c" * 1025), 400, "Bad Request: message caption is too long"),
+        (send(blocked, b"a"), 403, "Forbidden: bot was blocked by the user"),
+        (send(stranger, b"a"), 400, "Bad Request: chat not found"),
+    ]
+    for response, status, description in cases:
+        assert (response.status_code, response.json()["description"]) == (status, description)
+    assert tg.transcript(fine) == []
+    ok = send(fine, b"x" * 100, caption="c" * 1024)
+    assert ok.status_code == 200 and ok.json()["result"]["caption"] == "c" * 1024

@@ -230,6 +230,35 @@
     document.body.append(link); link.click(); link.remove();
   }
 
+  // -- exports: a book of a period sent to the owner's chat with the bot as a CSV document (never a link) --
+  function booksForm() {
+    const today = new Date().toISOString().slice(0, 10);
+    const message = el("p", { id: "books-message" });
+    const form = el("form", { id: "books-form", class: "grant" },
+      el("h2", {}, tr("Books")),
+      el("label", {}, tr("Book"), el("select", { name: "book" },
+        el("option", { value: "sales" }, tr("Sales")),
+        el("option", { value: "ledger" }, tr("Ledger")),
+        el("option", { value: "payouts" }, tr("Payouts")))),
+      el("label", {}, tr("From"), el("input", { name: "from", type: "date", value: today.slice(0, 8) + "01", max: today })),
+      el("label", {}, tr("To"), el("input", { name: "to", type: "date", value: today, max: today })),
+      el("div", { class: "row" }, el("button", { class: "btn", type: "submit", id: "books-send" }, tr("Send to chat"))),
+      message);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const payload = { book: form.elements.book.value, from: form.elements.from.value, to: form.elements.to.value };
+      try {
+        const response = await api(`/api/channels/${token}/exports`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) });
+        const body = await response.json();
+        message.className = response.ok ? "ok" : "errors";
+        if (response.status === 422) message.textContent = body.errors.map((e) => e.reason).join(" ");
+        else if (!response.ok) message.textContent = body.error || tr("Something went wrong.");
+        else message.textContent = body.sent ? tr("Sent to your chat with the bot.") : tr("Nothing in that period.");
+      } catch (error) { message.className = "errors"; message.textContent = error.message; }
+    });
+    return form;
+  }
+
   async function payoutsTab() {
     const { body: p } = await json("/api/payouts");
     mainButton(null);
@@ -237,7 +266,7 @@
     const stars = p.stars || {};
     const earned = Number(stars.held || 0) !== 0 || Number(stars.released || 0) !== 0;
     if (!p.history.length && !Object.keys(p.available).length && !Object.keys(p.pending).length && !earned)
-      return state(tr("No payouts yet: they start with your first sale."), "empty");
+      return show(el("p", { class: "state empty", id: "empty" }, tr("No payouts yet: they start with your first sale.")), booksForm());
     const held = (p.held || []).map((h) => el("p", { class: "errors held" },
       tr("🔒 {title}: payouts held until {until} (the payout wallet changed).", { title: h.title, until: when(h.until) })));
     // Stars apart: those Telegram still holds (paid out once each hold ends), and those released.
@@ -258,7 +287,8 @@
       el("h2", {}, tr("History")),
       p.history.length ? el("table", {}, el("tbody", {}, p.history.map((h) => el("tr", {},
         el("td", {}, day(h.created_at)), el("td", {}, money(h.amount, h.currency)), el("td", {}, el("span", { class: "tag" }, tr(h.state)))))))
-        : el("p", { class: "hint" }, tr("No payout sent yet.")));
+        : el("p", { class: "hint" }, tr("No payout sent yet.")),
+      booksForm());  // -- exports --
   }
 
   async function settingsTab() {

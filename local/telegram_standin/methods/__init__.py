@@ -5,6 +5,6 @@ Importing this package imports every method module, and so registers every metho
 """
 
 from ..botapi import METHODS
-from . import chats, commands, invites, messages, payments, updates
+from . import chats, commands, documents, invites, messages, payments, updates
 
-__all__ = ["METHODS", "chats", "commands", "invites", "messages", "payments", "updates"]
+__all__ = ["METHODS", "chats", "commands", "documents", "invites", "messages", "payments", "updates"]
