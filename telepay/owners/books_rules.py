@@ -152,6 +152,13 @@ def check_period(first: object, last: object, today: date) -> Period | Invalid:
     return Period(start, end)
 
 
+def _is_date(value: object) -> bool:
+    try:
+        return isinstance(value, date) or bool(date.fromisoformat(str(value)))
+    except ValueError:
+        return False
+
+
 def parse_period(text: str, today: date) -> Period | Invalid:
     """A typed period: `2026-11-01 2026-11-30` (or with a dash, `to` or `..` between)."""
     found = _TYPED_PERIOD.match(text)
@@ -291,7 +298,7 @@ def check_form(
         errors.append({"field": "book", "reason": t("Choose Sales, Ledger or Payouts.")})
     period = check_period(first, last, today)
     if isinstance(period, Invalid):
-        field = "from" if "like 2026-11-01" in period.reason else "to"
+        field = "from" if not _is_date(first) else "to"  # an unreadable start, else the end is wrong
         errors.append({"field": field, "reason": period.reason})
     if errors or isinstance(period, Invalid):
         return errors

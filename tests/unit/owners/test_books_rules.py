@@ -84,3 +84,15 @@ def test_a_period_is_whole_utc_days() -> None:
     assert period.start == datetime(2026, 11, 1, tzinfo=UTC)
     assert period.end == datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=UTC)
     assert filename(Book.SALES, "Owls1", period) == "sales-Owls1-2026-11-01-2026-11-30.csv"
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "ar"])
+def test_the_forms_date_errors_name_the_date_that_is_wrong_in_every_language(language: str) -> None:
+    from telepay.core import i18n
+    from telepay.owners.books_rules import check_form
+
+    today = date(2026, 12, 1)
+    with i18n.speaking(language):
+        assert [e["field"] for e in check_form("sales", "1.11.2026", "2026-11-30", today)] == ["from"]  # type: ignore[union-attr]
+        assert [e["field"] for e in check_form("sales", "2026-11-01", "30.11", today)] == ["to"]  # type: ignore[union-attr]
+        assert [e["field"] for e in check_form("sales", "2026-11-30", "2026-11-01", today)] == ["to"]  # type: ignore[union-attr]
