@@ -113,6 +113,11 @@ class Collection(StrEnum):
     STAR_PAYMENTS = "star_payments"
     PAY_SUPPORT = "pay_support"
     RECONCILE_STATE = "reconcile_state"
+    # -- promo codes --
+    PROMO_CODES = "promo_codes"
+    PROMO_USES = "promo_uses"
+    PROMO_APPLIED = "promo_applied"
+    PROMO_ENTRIES = "promo_entries"
 
 
 class ClaimPurpose(StrEnum):

@@ -25,6 +25,12 @@ class CreateInvoiceTask(BaseModel):
     keypad_session_id: str | None = Field(default=None, description="Donations: amount is read from it.")
     buyer_name: str = Field(default="", max_length=80, description="For the owner's notice (display only).")
     rail: PayRail = Field(default=PayRail.NOWPAYMENTS, description="Crypto (NowPayments) or Telegram Stars.")
+    # -- promo codes --
+    promo_code: str | None = Field(
+        default=None,
+        max_length=32,
+        description="The code the buyer applied (create_invoice checks it again and prices it itself).",
+    )
 
 
 class KeypadAction(StrEnum):

@@ -43,6 +43,10 @@ from shared_schemas.documents import (
     OutboxDoc,
     PayoutDoc,
     PaySupportDoc,
+    PromoAppliedDoc,
+    PromoCodeDoc,
+    PromoEntryDoc,
+    PromoUseDoc,
     ReconcileStateDoc,
     StarPaymentDoc,
     SubscriptionDoc,
@@ -184,6 +188,11 @@ REPOSITORIES: dict[str, type[Document]] = {
     "star_payments": StarPaymentDoc,
     "pay_support": PaySupportDoc,
     "reconcile_state": ReconcileStateDoc,
+    # -- promo codes --
+    "promo_codes": PromoCodeDoc,
+    "promo_uses": PromoUseDoc,
+    "promo_applied": PromoAppliedDoc,
+    "promo_entries": PromoEntryDoc,
 }
 
 
@@ -210,6 +219,11 @@ class Store(ABC):
     star_payments: Repository[StarPaymentDoc]
     pay_support: Repository[PaySupportDoc]
     reconcile_state: Repository[ReconcileStateDoc]
+    # -- promo codes --
+    promo_codes: Repository[PromoCodeDoc]
+    promo_uses: Repository[PromoUseDoc]
+    promo_applied: Repository[PromoAppliedDoc]
+    promo_entries: Repository[PromoEntryDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

@@ -32,6 +32,7 @@ from telepay.core.errors import RetryLater
 from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
 from telepay.payments import signature as ipn_signature
+from telepay.payments.promo_uses import count_promo_use
 from telepay.payments.settlement import Decision, SettlementPolicy, decide, rank
 from telepay.payouts import ipn as payout_ipn
 from telepay.payouts import ledger
@@ -143,6 +144,8 @@ def _record_unknown(rt: Runtime[IpnHandlerSettings], raw: Any, ipn: IpnBody, rea
 # code made.
 SettlementExtra = Callable[[Tx, Store, OrderDoc, Decision, datetime], Callable[[], None] | None]
 SETTLEMENT_EXTRAS: tuple[SettlementExtra, ...] = ()
+# -- promo codes --
+SETTLEMENT_EXTRAS += (count_promo_use,)
 
 
 def apply_payment(

@@ -257,6 +257,8 @@ def payment_event(
         subscription_expires_at=grant.expires_at,
         previous_expires_at=grant.previous_expires_at,
         was_active=grant.was_active,
+        promo_code=order.promo_code,
+        full_price_amount=order.full_price_amount,
     )
     envelope = Envelope[PaymentEvent](event_id=event_id, type=event_type, occurred_at=now, data=data)
     return OutboxDoc(
