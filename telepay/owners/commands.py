@@ -56,6 +56,7 @@ from telepay.core.i18n import t
 from telepay.core.store import Tx
 from telepay.core.users import chosen_language, speaking_to
 from telepay.owners import admins, questions, wallet_change
+from telepay.owners import promos as owner_promos
 from telepay.owners import texts as say
 from telepay.owners.bot_chats import Role
 from telepay.owners.conversations import ENDED, Conversations, Move
@@ -75,8 +76,12 @@ def _keyboard(choices: Sequence[tuple[str, str]], version: int) -> list[list[But
     return [[Button(label, callback_data=owner_callback(version, answer))] for label, answer in choices]
 
 
+def _step(name: str) -> questions.Step:
+    return owner_promos.STEPS[name] if name in owner_promos.STEPS else questions.STEPS[name]
+
+
 def _ask(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | None = None) -> None:
-    question = questions.STEPS[conversation.step].ask(rt, conversation.user_id, conversation.data)
+    question = _step(conversation.step).ask(rt, conversation.user_id, conversation.data)
     text = f"{before}\n\n{question.text}" if before else question.text
     keyboard = _keyboard(question.choices, conversation.version) if question.choices else None
     rt.telegram.send_message(chat_id, text, keyboard=keyboard)
@@ -94,6 +99,8 @@ def _show(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | Non
     if step == "cancelled":
         rt.telegram.send_message(chat_id, t(say.CANCELLED))
         return "cancelled"
+    if step == "done" and conversation.name == "promo":
+        return owner_promos.show_done(rt, chat_id, data)
     if step == "done" and conversation.name == "newchannel":
         rt.telegram.send_message(chat_id, say.live(data["title"], *_links(rt, data["token"])))
         queue_todays_post(rt, data["token"])
@@ -193,6 +200,8 @@ def _owner_problem(rt: Rt, user_id: int, data: Data) -> str | None:
 def _writes(rt: Rt, conversation: ConversationDoc, data: Data) -> Callable[[Tx], None]:
     """What the end of a conversation writes, in the same transaction as its last move."""
     channels, now = rt.store.channels, rt.clock.now()
+    if conversation.name == "promo":
+        return owner_promos.writes(rt, conversation, data)
     if conversation.name == "newchannel":
         base = {"token": data["token"], "owner_user_id": conversation.user_id, "created_at": now}
         channel = questions.channel_from(data, base | {"updated_at": now})
@@ -244,12 +253,15 @@ def _answer(rt: Rt, user_id: int, chat_id: int, update_id: int, answer: str, ver
         conversations.move(conversation, update_id, "cancelled", conversation.data)
         rt.telegram.send_message(chat_id, problem)
         return "not the owner"
-    result = questions.STEPS[conversation.step].take(rt, user_id, conversation.data, answer)
+    result = _step(conversation.step).take(rt, user_id, conversation.data, answer)
     if isinstance(result, Invalid):
         _ask(rt, chat_id, conversation, before=result.reason)
         return f"invalid {conversation.step}"
     data = conversation.data | result
-    step = questions.next_step(conversation.name, conversation.step, data, rt.settings.stars_enabled)
+    if conversation.name == "promo":
+        step = owner_promos.next_step(conversation.step, data)
+    else:
+        step = questions.next_step(conversation.name, conversation.step, data, rt.settings.stars_enabled)
     writes = None
     if step == "done":
         if conversation.name == "newchannel":
@@ -262,6 +274,10 @@ def _answer(rt: Rt, user_id: int, chat_id: int, update_id: int, answer: str, ver
         title = str(data.get(f"{chat}_title") or taken.chat_id)
         _ask(rt, chat_id, conversation, before=say.chat_in_use(title, taken.other.title))
         return "chat in use"
+    except owner_promos.CodeTaken:  # another code of that name was made meanwhile
+        conversations.move(conversation, update_id, "cancelled", conversation.data)
+        rt.telegram.send_message(chat_id, t(owner_promos.CODE_TAKEN))
+        return "code taken"
     if move is Move.CONFLICT:
         return _show(rt, chat_id, current, before=t(say.BUSY))
     if move is Move.DUPLICATE:
@@ -292,12 +308,16 @@ CALLBACK_PREFIXES = (
     CALLBACK_WALLET_CANCEL,
     CALLBACK_CHANNELS_PAGE,
     CALLBACK_STATS_PAGE,
+    # -- promo codes --
+    *owner_promos.CALLBACK_PREFIXES,
 )
 
 
 def on_callback(query: TgCallbackQuery, prefix: str, parts: list[str], update_id: int, rt: Rt) -> str:
     user_id = query.from_user.id
     chat_id = query.message.chat.id if query.message else user_id
+    if prefix in owner_promos.CALLBACK_PREFIXES:  # -- promo codes --
+        return owner_promos.on_callback(query, prefix, parts, update_id, rt)
     if prefix == CALLBACK_OWNER and len(parts) == 2 and re.fullmatch(r"[0-9]{1,9}", parts[0]):
         result = _answer(rt, user_id, chat_id, update_id, parts[1], int(parts[0]))
         stale = result in ("stale button", "no conversation")
@@ -494,3 +514,12 @@ COMMANDS: dict[str, Callable[[Rt, int, int, int], str]] = {
     "/stats": _stats,
     "/payouts": _payouts,
 }
+
+
+# -- promo codes --
+def _promo(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
+    outcome, conversation = owner_promos.start(rt, user_id, chat_id, update_id)
+    return outcome if conversation is None else _show(rt, chat_id, conversation)
+
+
+COMMANDS |= {"/promo": _promo, "/promos": owner_promos.list_codes}

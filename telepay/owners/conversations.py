@@ -19,7 +19,7 @@ from shared_schemas.documents import CONVERSATION_LIFETIME, ConversationDoc
 from telepay.core.clock import Clock
 from telepay.core.store import Store, Tx
 
-NAMES = ("newchannel", "edit")
+NAMES = ("newchannel", "edit", "promo")
 ENDED = ("done", "cancelled", "expired")
 
 

@@ -87,6 +87,9 @@ OWNER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("payouts", N_("Your balance and payouts")),
     ("broadcast", N_("Re-post your offers now")),
     ("cancel", N_("Leave the current setup")),
+    # -- promo codes --
+    ("promo", N_("Make a promo code")),
+    ("promos", N_("Your promo codes and their uses")),
 )
 
 CANCELLED = N_("Cancelled. Nothing was saved.")
