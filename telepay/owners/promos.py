@@ -117,7 +117,7 @@ def _draft(rt: Rt, data: Data, user_id: int) -> PromoCodeDoc | list[Any]:
         "percent_off": data.get("percent_off"),
         "amount_off": data.get("amount_off"),
         "tier_ids": data.get("tier_ids") or [],
-        "ends_at": data.get("ends_at"),
+        "ends_at": datetime.fromisoformat(data["ends_at"]) if data.get("ends_at") else None,
         "max_uses": data.get("max_uses"),
         "max_uses_per_buyer": data.get("max_uses_per_buyer"),
         "new_subscribers_only": bool(data.get("new_subscribers_only")),

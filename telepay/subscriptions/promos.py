@@ -253,5 +253,4 @@ def grant_free(
     )
     keyboard = free_access.join_keyboard(channel, sub, texts.join_button(channel.title))
     rt.telegram.send_message(chat_id, text, keyboard=keyboard)
-    forget(rt, channel.token, user_id)
     return "free access granted"
