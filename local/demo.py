@@ -149,9 +149,8 @@ def new_owner(tg: TelegramControl, speech: Speech | None = None) -> tuple[int, B
     owner = tg.user(
         "Olivia", username=f"olivia_{uuid.uuid4().hex[:8]}", language_code=telegram_code(speech.language)
     )
-    tg.say(owner, "/start")  # the owner talks to the bot once, so it may message her
-    chat = BotChat(tg, owner)
-    chat.next(speech("Hi!"))
+    chat = BotChat(tg, owner)  # before she speaks: the bot's answer may come before the next line
+    chat.send("/start", speech("Hi!"))  # the owner talks to the bot once, so it may message her
     return owner, chat
 
 

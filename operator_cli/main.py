@@ -17,11 +17,13 @@ from operator_cli import webhook as telegram_webhook
 from operator_cli.context import Operator
 from operator_cli.output import Failed, emit, fields, plain, table
 from shared_schemas.config import MissingSettingError
-from shared_schemas.documents import ChannelDoc, EntryState, PayoutDoc
+from shared_schemas.documents import ChannelDoc, EntryState, GiftDoc, PayoutDoc
 from shared_schemas.queries import (
     ALL_CHANNELS,
     FAILED_TASKS_BY_TIME,
     FAILED_UPDATES_BY_TIME,
+    GIFTS_OF_BUYER,
+    GIFTS_REDEEMED_BY,
     LEDGER_OF_CHANNEL,
     ORDERS_OF_USER,
     SUBSCRIPTIONS_OF_USER,
@@ -454,12 +456,17 @@ def users_show(op: Operator, user_id: int) -> None:
     orders = sorted(store.orders.find(ORDERS_OF_USER, user_id=user_id), key=lambda o: o.created_at)
     actions = sorted(store.support_actions.find(SUPPORT_ACTIONS_OF_USER, user_id=user_id), key=lambda a: a.at)
     user = store.users.get(str(user_id))
+    # -- gifts: bought by the user, and redeemed by them --
+    bought = sorted(store.gifts.find(GIFTS_OF_BUYER, buyer_user_id=user_id), key=lambda g: g.created_at)
+    redeemed = sorted(store.gifts.find(GIFTS_REDEEMED_BY, redeemed_by=user_id), key=lambda g: g.created_at)
     payload = {
         "user_id": user_id,
         "user": user,
         "subscriptions": subs,
         "orders": orders,
         "support_actions": actions,
+        "gifts_bought": bought,
+        "gifts_redeemed": redeemed,
     }
 
     def human() -> str:
@@ -496,6 +503,7 @@ def users_show(op: Operator, user_id: int) -> None:
                 "channel": a.channel_token,
                 "days": a.days,
                 "operator": a.operator,
+                "source": a.source,
                 "expires_after": a.expires_after,
                 "reason": a.reason,
             }
@@ -507,11 +515,34 @@ def users_show(op: Operator, user_id: int) -> None:
                 f"user {user_id}{blocked}",
                 "Subscriptions\n" + table(sub_rows, list(sub_rows[0]) if sub_rows else []),
                 "Orders and payments\n" + table(order_rows, list(order_rows[0]) if order_rows else []),
-                "Support actions\n" + table(action_rows, list(action_rows[0]) if action_rows else []),
+                "Support actions and owner grants\n"
+                + table(action_rows, list(action_rows[0]) if action_rows else []),
+                "Gifts bought\n" + table(gift_rows(bought), GIFT_COLUMNS),
+                "Gifts redeemed\n" + table(gift_rows(redeemed), GIFT_COLUMNS),
             ]
         )
 
     emit(op.as_json, payload, human)
+
+
+# -- gifts --
+GIFT_COLUMNS = ["code", "channel", "days", "state", "order", "buyer", "redeemed_by", "redeemed_at"]
+
+
+def gift_rows(gifts: list[GiftDoc]) -> list[dict[str, object]]:
+    return [
+        {
+            "code": g.code,
+            "channel": g.channel_token,
+            "days": g.days,
+            "state": g.state,
+            "order": g.order_id,
+            "buyer": g.buyer_user_id,
+            "redeemed_by": g.redeemed_by,
+            "redeemed_at": g.redeemed_at,
+        }
+        for g in gifts
+    ]
 
 
 # -- access (support cases) -------------------------------------------------------------------------

@@ -18,10 +18,16 @@ from shared_schemas.documents import (
     SupportAction,
     SupportActionDoc,
 )
-from shared_schemas.ids import new_nonce, subscription_id
+from shared_schemas.ids import subscription_id
 from telepay.core.clock import Clock
 from telepay.core.store import Store, Tx
-from telepay.subscriptions.free_access import is_active, with_days_added, with_days_taken
+from telepay.subscriptions.free_access import (
+    is_active,
+    support_action_id,
+    support_record,
+    with_days_added,
+    with_days_taken,
+)
 
 
 class SupportRefused(Exception):
@@ -54,7 +60,7 @@ def _apply(
 ) -> Done:
     """The subscription changed and the action recorded, in one transaction."""
     now = clock.now()
-    action_id = f"{case.user_id}-{case.token}-{int(now.timestamp() * 1000)}-{new_nonce()}"
+    action_id = support_action_id(case.user_id, case.token, now)
     sub_id = subscription_id(case.token, case.user_id)
 
     def work(tx: Tx) -> Done:
@@ -63,17 +69,7 @@ def _apply(
             raise SupportRefused(f"no channel {case.token}")
         current = tx.get(store.subscriptions, sub_id)
         subscription = change(channel, current, now, action_id)
-        record = SupportActionDoc(
-            action=action,
-            channel_token=case.token,
-            user_id=case.user_id,
-            days=days,
-            reason=case.reason,
-            operator=case.operator,
-            at=now,
-            expires_before=current.expires_at if current else None,
-            expires_after=subscription.expires_at,
-        )
+        record = support_record(action, current, subscription, days, case.reason, case.operator, now)
         tx.set(store.subscriptions, sub_id, subscription)
         tx.set(store.support_actions, action_id, record)
         return Done(action_id, record, subscription)

@@ -294,6 +294,17 @@ class OrderDoc(Document):
     keypad_session_id: str | None = None
     created_at: datetime
     updated_at: datetime
+    # -- gifts --
+    gift: bool = Field(
+        default=False,
+        description="A tier bought as a gift (`tp1-gft-...`): settling it writes a `gifts` document "
+        "instead of extending the buyer's subscription.",
+    )
+    gift_code: str | None = Field(
+        default=None,
+        description="A gift order: the code of its gift (made with the order, so a settlement run again "
+        "writes the same gift; a further payment's gift has a code derived from it).",
+    )
     # -- promo codes --
     promo_code: str | None = Field(
         default=None, description="The promo code it was priced with (its use is counted when it settles)."
@@ -545,6 +556,11 @@ class UserDoc(Document):
     )
     language_code: str | None = Field(
         default=None, description="The `language_code` of the user's latest Telegram update (e.g. `pt-br`)."
+    )
+    username: str | None = Field(
+        default=None,
+        description="The user's Telegram @username, lower-cased, as last seen (an owner's `/grant @name` "
+        "finds the user by it).",
     )
 
 
@@ -812,24 +828,46 @@ class SupportAction(StrEnum):
 
 
 class SupportActionDoc(Document):
-    """An operator's change of one user's access to one channel (`telepay access grant|revoke`), kept
-    for the record: who, when, why and what it did. The subscription itself is changed in the same
+    """An operator's (`telepay access grant|revoke`) or a channel owner's (`/grant`, `/revoke`, the
+    owner app) change of one user's access to one channel, kept for the record: who, when, why and
+    what it did. The subscription itself is changed in the same
     transaction, as a paid renewal (grant) or an ending now (revoke) would change it."""
 
     collection: ClassVar[Collection] = Collection.SUPPORT_ACTIONS
-    written_by: ClassVar[tuple[Function, ...]] = ()
-    read_by: ClassVar[tuple[Function, ...]] = ()
-    doc_id_is: ClassVar[str] = "`<user id>-<channel token>-<unix ms>-<nonce>`"
+    written_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.OWNER_APP,
+    )  # and operators
+    read_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP)
+    doc_id_is: ClassVar[str] = (
+        "`<user id>-<channel token>-<unix ms>-<nonce>`; an owner's from the bot: `<user id>-<channel "
+        "token>-owner-<update id>` (a re-delivered update records nothing twice)"
+    )
 
     action: SupportAction
     channel_token: str
     user_id: int
-    days: int | None = Field(default=None, description="Grant: days of access added.")
-    reason: str = Field(min_length=1, max_length=500, description="Why (the support case).")
-    operator: str = Field(description="Who ran it (`--operator`, the gcloud account or the OS user).")
+    days: int | None = Field(
+        default=None, description="Days of access added (grant) or taken off (revoke; none: ended now)."
+    )
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Why (the support case; an owner's optional note, else `-`).",
+    )
+    operator: str = Field(
+        description="Who ran it (`--operator`, the gcloud account or the OS user); for a channel owner's "
+        "grant `owner <user id> (bot)` or `owner <user id> (owner_app)`."
+    )
     at: datetime
     expires_before: datetime | None = Field(default=None, description="The subscription's expiry before.")
     expires_after: datetime = Field(description="The subscription's expiry after.")
+    # -- owner grants --
+    source: str = Field(
+        default="operator",
+        description="`operator` (`telepay access`) or `owner` (the channel's owner: `/grant`, `/revoke`, "
+        "the owner app). `/stats` and the owner app count the owners' grants apart from sales.",
+    )
 
 
 class StarPaymentDoc(Document):
@@ -898,6 +936,55 @@ class PaySupportDoc(Document):
         description="The channels the buyer paid for (their owners were named)."
     )
     at: datetime
+
+
+# -- gifts --
+class GiftState(StrEnum):
+    READY = "ready"  # paid, waiting for whoever opens its link
+    REDEEMED = "redeemed"  # its days went to `redeemed_by`
+    VOIDED = "voided"  # its payment was refunded before anyone redeemed it
+
+
+class GiftDoc(Document):
+    """A tier bought as a gift: written in the transaction that settles the gift order, redeemed once
+    (`/start <token>_G<code>`) in a transaction that reads it, adds its days to the redeemer's
+    subscription and marks it redeemed. Refunding its payment voids it, or takes its days back off
+    the redeemer's subscription."""
+
+    collection: ClassVar[Collection] = Collection.GIFTS
+    written_by: ClassVar[tuple[Function, ...]] = (
+        Function.IPN_HANDLER,
+        Function.TELEGRAM_WEBHOOK,
+        Function.EXPIRE_SUBSCRIPTIONS,
+    )
+    read_by: ClassVar[tuple[Function, ...]] = (
+        Function.IPN_HANDLER,
+        Function.TELEGRAM_WEBHOOK,
+        Function.EXPIRE_SUBSCRIPTIONS,
+    )
+    doc_id_is: ClassVar[str] = (
+        "the gift code (12 characters of `GIFT_ALPHABET`, in the link `<token>_G<code>`)"
+    )
+
+    code: str = Field(description="Same as the document id.")
+    channel_token: str
+    tier_id: str
+    days: int = Field(ge=1, le=3660, description="Days of access the gift gives (the tier's, at purchase).")
+    order_id: str = Field(description="The gift order that paid for it.")
+    entry_id: str = Field(
+        description="The ledger entry of the payment that paid for it (a refund finds it by it)."
+    )
+    buyer_user_id: int = Field(
+        description="Who bought it (told when it is redeemed; `/subscriptions` lists it)."
+    )
+    state: GiftState = GiftState.READY
+    created_at: datetime
+    redeemed_by: int | None = Field(default=None, description="Who redeemed it.")
+    redeemed_at: datetime | None = None
+    expires_after_redeem: datetime | None = Field(
+        default=None, description="The redeemer's expiry right after redeeming it."
+    )
+    voided_at: datetime | None = Field(default=None, description="Its payment was refunded (state `voided`).")
 
 
 # -- promo codes --
@@ -1030,6 +1117,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     StarPaymentDoc,
     PaySupportDoc,
     ReconcileStateDoc,
+    GiftDoc,
     # -- promo codes --
     PromoCodeDoc,
     PromoUseDoc,

@@ -5,7 +5,9 @@ donation and was not unique per invoice)::
 
     tp1-<kind>-<channel token>-<user id>-<tier or amount>-<nonce>
 
-* ``kind`` is ``sub`` (subscription) or ``don`` (donation);
+* ``kind`` is ``sub`` (subscription), ``don`` (donation) or ``gft`` (a tier bought as a gift: a
+  subscription order whose days go to whoever redeems the gift, never to the buyer's own
+  subscription, so its id can never be taken for one of the buyer's own orders);
 * for ``sub`` the fourth part is the tier id (``t1``..); for ``don`` it is the amount in cents;
 * ``nonce`` is 10 random base32 characters, so every order (and every invoice) is unique.
 
@@ -25,7 +27,7 @@ ORDER_ID_VERSION = "tp1"
 CHANNEL_TOKEN_RE = re.compile(r"^[A-Za-z0-9]{6,24}$")
 _NONCE_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 _ORDER_ID_RE = re.compile(
-    r"^tp1-(?P<kind>sub|don)-(?P<token>[A-Za-z0-9]{6,24})-(?P<user>\d{1,20})-"
+    r"^tp1-(?P<kind>sub|don|gft)-(?P<token>[A-Za-z0-9]{6,24})-(?P<user>\d{1,20})-"
     r"(?P<what>t\d{1,2}|\d{1,9})-(?P<nonce>[a-z2-7]{10})$"
 )
 
@@ -50,10 +52,15 @@ class OrderRef:
     tier_id: str | None
     amount_cents: int | None
     nonce: str
+    gift: bool = False  # `gft`: a subscription tier bought as a gift
 
     def __str__(self) -> str:
         what = self.tier_id if self.kind is OrderKind.SUBSCRIPTION else str(self.amount_cents)
-        return f"{ORDER_ID_VERSION}-{self.kind.value}-{self.channel_token}-{self.user_id}-{what}-{self.nonce}"
+        kind = GIFT_ORDER_KIND if self.gift else self.kind.value
+        return f"{ORDER_ID_VERSION}-{kind}-{self.channel_token}-{self.user_id}-{what}-{self.nonce}"
+
+
+GIFT_ORDER_KIND = "gft"
 
 
 def new_nonce() -> str:
@@ -72,6 +79,16 @@ def subscription_order_id(channel_token: str, user_id: int, tier_id: str, nonce:
     return str(ref)
 
 
+def gift_order_id(channel_token: str, user_id: int, tier_id: str, nonce: str | None = None) -> str:
+    """A tier bought as a gift (`tp1-gft-...`): its kind is a subscription's, its days the redeemer's."""
+    if not re.fullmatch(r"t\d{1,2}", tier_id):
+        raise ValueError(f"bad tier id {tier_id!r}")
+    ref = OrderRef(
+        OrderKind.SUBSCRIPTION, channel_token, user_id, tier_id, None, nonce or new_nonce(), gift=True
+    )
+    return str(ref)
+
+
 def donation_order_id(channel_token: str, user_id: int, amount_cents: int, nonce: str | None = None) -> str:
     if amount_cents <= 0:
         raise ValueError("donation amount must be positive")
@@ -84,7 +101,8 @@ def parse_order_id(order_id: str) -> OrderRef:
     match = _ORDER_ID_RE.fullmatch(order_id)
     if match is None:
         raise ValueError(f"not a TelePay order id: {order_id[:80]!r}")
-    kind = OrderKind(match["kind"])
+    gift = match["kind"] == GIFT_ORDER_KIND
+    kind = OrderKind.SUBSCRIPTION if gift else OrderKind(match["kind"])
     what = match["what"]
     if kind is OrderKind.SUBSCRIPTION and not what.startswith("t"):
         raise ValueError("subscription order id without a tier")
@@ -97,6 +115,7 @@ def parse_order_id(order_id: str) -> OrderRef:
         tier_id=what if kind is OrderKind.SUBSCRIPTION else None,
         amount_cents=int(what) if kind is OrderKind.DONATION else None,
         nonce=match["nonce"],
+        gift=gift,
     )
 
 
@@ -125,6 +144,17 @@ CALLBACK_PAUSE = "pau"  # pau:<token>
 CALLBACK_RESUME = "res"  # res:<token>
 CALLBACK_WALLET_CANCEL = "wcx"  # wcx:<token>:<hold stamp>: undo a payout wallet change
 CALLBACK_LANGUAGE = "lng"  # lng:<catalog name, e.g. pt_BR>: /language, anyone's choice
+# -- gifts --
+CALLBACK_GIFT = "gft"  # gft:<token>:<tier id>: buy that tier as a gift
+CALLBACK_GIFT_PAY = "gpy"  # gpy:<token>:<tier id>:<s|c>: pay that gift in Stars or in crypto
+
+
+def gift_callback(channel_token: str, tier_id: str) -> str:
+    return f"{CALLBACK_GIFT}:{channel_token}:{tier_id}"
+
+
+def gift_pay_callback(channel_token: str, tier_id: str, rail: PayRail) -> str:
+    return f"{CALLBACK_GIFT_PAY}:{channel_token}:{tier_id}:{RAIL_CODES[rail]}"
 
 
 def owner_callback(version: int, answer: str) -> str:
@@ -271,7 +301,9 @@ def parse_start(parameter: str) -> StartLink:
         code = normal_promo_code(code)
         if code.startswith(GIFT_PREFIX) and is_gift_code(code[len(GIFT_PREFIX) :]):
             return StartLink(StartKind.GIFT, token, code=code[len(GIFT_PREFIX) :])
-        return StartLink(StartKind.PROMO, token, code=code)
+        if is_valid_promo_code(code):
+            return StartLink(StartKind.PROMO, token, code=code)
+        return StartLink(StartKind.OFFER, parameter)  # no such code can exist: an unknown offer
     token, _, tier_id = parameter.partition("-")
     if tier_id:
         return StartLink(StartKind.TIER, token, tier_id)

@@ -55,6 +55,11 @@ class PaymentEvent(BaseModel):
     renews_on: datetime | None = Field(
         default=None, description="A Star subscription: when Telegram charges next (unless cancelled)."
     )
+    # -- gifts --
+    gift_code: str | None = Field(
+        default=None,
+        description="A gift order's payment: the code of the gift it paid for (the buyer gets its link).",
+    )
     # -- promo codes --
     promo_code: str | None = Field(default=None, description="The promo code the order was priced with.")
     full_price_amount: Money | None = Field(default=None, description="The price before the code.")

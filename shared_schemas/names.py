@@ -113,6 +113,8 @@ class Collection(StrEnum):
     STAR_PAYMENTS = "star_payments"
     PAY_SUPPORT = "pay_support"
     RECONCILE_STATE = "reconcile_state"
+    # -- gifts --
+    GIFTS = "gifts"
     # -- promo codes --
     PROMO_CODES = "promo_codes"
     PROMO_USES = "promo_uses"
@@ -143,6 +145,8 @@ class ClaimPurpose(StrEnum):
     MOVED_INVITE = "moved-invite"  # a member's Join button for the channel's new closed chat, by chat
     WALLET_CANCEL = "wallet-cancel"  # one press of a wallet change's cancel button, by update_id
     STAR_PAYMENT = "star-payment"  # one Telegram Stars charge (or its refund), by charge id
+    # -- gifts and owner grants --
+    GIFT_MESSAGE = "gift-msg"  # one message about one gift's redemption or one grant, by recipient
 
 
 class Topic(StrEnum):

@@ -225,6 +225,44 @@ FAILED_TASKS_BY_TIME = QuerySpec(
     purpose="operators: `telepay dead-letters list`",
 )
 
+# -- gifts and owner grants --
+GIFTS_READY_OF_BUYER = QuerySpec(
+    "gifts_ready_of_buyer",
+    Collection.GIFTS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("buyer_user_id", "state"),
+    purpose="a buyer's /subscriptions: the gifts they bought that nobody redeemed yet",
+)
+GIFTS_OF_BUYER = QuerySpec(
+    "gifts_of_buyer",
+    Collection.GIFTS,
+    (),
+    equals=("buyer_user_id",),
+    purpose="operators: `telepay users show`, the gifts a user bought",
+)
+GIFTS_REDEEMED_BY = QuerySpec(
+    "gifts_redeemed_by",
+    Collection.GIFTS,
+    (),
+    equals=("redeemed_by",),
+    purpose="operators: `telepay users show`, the gifts a user redeemed",
+)
+USER_BY_USERNAME = QuerySpec(
+    "user_by_username",
+    Collection.USERS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("username",),
+    purpose="an owner's `/grant @username`: the user the bot has seen with that name",
+)
+GRANTS_OF_CHANNEL = QuerySpec(
+    "grants_of_channel",
+    Collection.SUPPORT_ACTIONS,
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
+    equals=("channel_token", "source"),
+    range_field="at",
+    purpose="/stats and the owner app: an owner's grants of the last 30 days, apart from sales",
+)
+
 QUERIES: tuple[QuerySpec, ...] = (
     CHANNEL_BY_CLOSED_CHAT,
     ACTIVE_CHANNELS,
@@ -252,6 +290,12 @@ QUERIES: tuple[QuerySpec, ...] = (
     SUPPORT_ACTIONS_OF_USER,
     FAILED_UPDATES_BY_TIME,
     FAILED_TASKS_BY_TIME,
+    # -- gifts and owner grants --
+    GIFTS_READY_OF_BUYER,
+    GIFTS_OF_BUYER,
+    GIFTS_REDEEMED_BY,
+    USER_BY_USERNAME,
+    GRANTS_OF_CHANNEL,
 )
 
 # -- promo codes --

@@ -25,6 +25,8 @@ class CreateInvoiceTask(BaseModel):
     keypad_session_id: str | None = Field(default=None, description="Donations: amount is read from it.")
     buyer_name: str = Field(default="", max_length=80, description="For the owner's notice (display only).")
     rail: PayRail = Field(default=PayRail.NOWPAYMENTS, description="Crypto (NowPayments) or Telegram Stars.")
+    # -- gifts --
+    gift: bool = Field(default=False, description="The tier bought as a gift (a `tp1-gft-...` order id).")
     # -- promo codes --
     promo_code: str | None = Field(
         default=None,

@@ -507,6 +507,16 @@ locals {
         { field_path = "settled_at", order = "ASCENDING" },
       ]
     }
+    # -- owner grants --
+    # grants_of_channel: /stats and the owner app, an owner's grants of the last 30 days, apart from sales
+    "support_actions-channel_token-source-at" = {
+      collection = "support_actions"
+      fields = [
+        { field_path = "channel_token", order = "ASCENDING" },
+        { field_path = "source", order = "ASCENDING" },
+        { field_path = "at", order = "ASCENDING" },
+      ]
+    }
   }
 
   # Collection => timestamp field after which Firestore deletes the document: the dedupe records,

@@ -30,12 +30,12 @@ from telepay.core import i18n
 from telepay.core.errors import Permanent, Transient
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
-from telepay.core.users import remember_language
+from telepay.core.users import remember_language, remember_username
 from telepay.donations import router as donations_router
 from telepay.owners import commands as owner_commands
 from telepay.payments import stars
 from telepay.runtime import Runtime
-from telepay.subscriptions import membership, promo_router
+from telepay.subscriptions import gifts, membership, promo_router
 from telepay.subscriptions import router as subscriptions_router
 from telepay.subscriptions import texts as subscriptions_texts
 
@@ -101,6 +101,8 @@ def _route(update: TelegramUpdate, rt: Rt) -> str:
     """The update, handled in the language of whoever sent it (remembered when it changed)."""
     sender = _sender(update)
     language = remember_language(rt.store, sender) if sender is not None else i18n.SOURCE
+    if sender is not None:  # -- owner grants: `/grant @name` finds who spoke to the bot --
+        remember_username(rt.store, sender)
     with i18n.speaking(language):
         return _handle(update, rt)
 
@@ -158,9 +160,11 @@ def _on_message(message: TgMessage, update_id: int, rt: Rt) -> str:
         return owners
     if command == "/start" and argument:
         link = parse_start(argument)
-        if link.kind is StartKind.PROMO:  # -- promo codes --
-            return promo_router.on_start(link, message, rt)
         start = donations_router.on_start if link.kind is StartKind.DONATE else subscriptions_router.on_start
+        if link.kind is StartKind.GIFT:  # -- gifts --
+            start = gifts.on_start
+        if link.kind is StartKind.PROMO:  # -- promo codes --
+            start = promo_router.on_start
         return start(link, message, rt)
     if not command.startswith("/"):  # -- promo codes --: the code a buyer was asked for
         typed = promo_router.on_text(message, rt)

@@ -37,6 +37,7 @@ from shared_schemas.documents import (
     Document,
     FailedTaskDoc,
     FailedUpdateDoc,
+    GiftDoc,
     KeypadSessionDoc,
     LedgerEntryDoc,
     OrderDoc,
@@ -188,6 +189,8 @@ REPOSITORIES: dict[str, type[Document]] = {
     "star_payments": StarPaymentDoc,
     "pay_support": PaySupportDoc,
     "reconcile_state": ReconcileStateDoc,
+    # -- gifts --
+    "gifts": GiftDoc,
     # -- promo codes --
     "promo_codes": PromoCodeDoc,
     "promo_uses": PromoUseDoc,
@@ -219,6 +222,8 @@ class Store(ABC):
     star_payments: Repository[StarPaymentDoc]
     pay_support: Repository[PaySupportDoc]
     reconcile_state: Repository[ReconcileStateDoc]
+    # -- gifts --
+    gifts: Repository[GiftDoc]
     # -- promo codes --
     promo_codes: Repository[PromoCodeDoc]
     promo_uses: Repository[PromoUseDoc]

@@ -49,7 +49,7 @@ from telepay.core.i18n import N_, t, tn
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
 from telepay.core.users import remember_language
-from telepay.owners import admins
+from telepay.owners import admins, grant_rules, grants
 from telepay.owners.init_data import InvalidInitData, WebAppUser, validate
 from telepay.payouts.balance import owner_balance, payout_history
 from telepay.runtime import Runtime
@@ -64,7 +64,7 @@ EXPIRING_WITHIN = timedelta(days=7)
 EDITABLE = tuple(f for f in cs.SETTING_FIELDS if not f.startswith(("open_", "closed_", "payout_")))
 SUBSCRIBER_COLUMNS = ("name", "user_id", "tier", "since", "until", "status", "in_channel")
 _CHANNEL_PATH = re.compile(
-    r"^/api/channels/([A-Za-z0-9_-]{1,64})/(overview|subscribers|subscribers\.csv|settings|status)$"
+    r"^/api/channels/([A-Za-z0-9_-]{1,64})/(overview|subscribers|subscribers\.csv|settings|status|grants)$"
 )
 
 
@@ -129,6 +129,8 @@ def _route(
         ("GET", "settings"): lambda: _json(200, settings_of(rt, channel)),
         ("POST", "settings"): lambda: save_settings(rt, user.id, channel, body or {}),
         ("POST", "status"): lambda: set_status(rt, user.id, channel, (body or {}).get("status")),
+        # -- owner grants --
+        ("POST", "grants"): lambda: owner_grant(rt, user.id, channel, body or {}),
     }
     answer = route.get((method, what))
     return answer() if answer else _json(405, {"error": "method not allowed"})
@@ -209,6 +211,16 @@ APP_TEXTS = (
     N_("Resume sales"),
     N_("Pause sales"),
     N_("Save settings"),
+    # -- owner grants --
+    N_("Give days"),
+    N_("Take days off"),
+    N_("End access"),
+    N_("Days"),
+    N_("Note (optional)"),
+    N_("Grant to user id"),
+    N_("User id"),
+    N_("grants, 30 days"),
+    N_("days given"),
 )
 
 
@@ -295,7 +307,7 @@ def overview(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
         "donations_30d": _money(donations),
         "donation_count_30d": donation_count,
         "days": series,
-    }
+    } | grants_overview(rt, channel)
 
 
 def subscribers(rt: Rt, channel: ChannelDoc) -> list[dict[str, Any]]:
@@ -489,3 +501,39 @@ def set_status(rt: Rt, user_id: int, channel: ChannelDoc, wanted: object) -> Rep
 
 def dumps(reply: Reply) -> str:
     return reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
+
+
+# -- owner grants --
+def owner_grant(rt: Rt, user_id: int, channel: ChannelDoc, body: dict[str, Any]) -> Reply:
+    """The Subscribers view's form: days given to (or taken off) one member, with the bot's rules
+    (`telepay.owners.grant_rules`, `telepay.owners.grants`)."""
+    checked = grant_rules.check_form(
+        body.get("user_id"), body.get("days"), body.get("take"), body.get("reason")
+    )
+    if isinstance(checked, list):
+        return _json(422, {"errors": checked})
+    member_id, days, take, reason = checked
+    problem = grants.refusal(rt, user_id, channel)
+    if problem:
+        return _json(403, {"error": problem})
+    change = grants.Change(member_id, days, take, reason, "owner_app")
+    result = grants.apply(
+        rt, user_id, channel, change, grants.new_action_id(member_id, channel.token, rt.clock.now())
+    )
+    if isinstance(result, str):
+        return _json(422, {"errors": [{"field": "user_id", "reason": result}]})
+    return _json(
+        200,
+        {
+            "user_id": member_id,
+            "action": result.record.action.value,
+            "days": days,
+            "until": result.subscription.expires_at.isoformat(),
+        },
+    )
+
+
+def grants_overview(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
+    """The overview's grants, apart from sales: how many in 30 days, and the days they gave."""
+    [(_, count, given)] = grants.grant_windows(rt, channel.token, rt.clock.now(), (OVERVIEW_DAYS,))
+    return {"grants_30d": count, "granted_days_30d": given}

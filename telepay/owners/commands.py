@@ -55,7 +55,8 @@ from telepay.core import i18n
 from telepay.core.i18n import t
 from telepay.core.store import Tx
 from telepay.core.users import chosen_language, speaking_to
-from telepay.owners import admins, questions, wallet_change
+from telepay.owners import admins, grant_talk, grants, questions, wallet_change
+from telepay.owners import grant_texts as say_grant
 from telepay.owners import promos as owner_promos
 from telepay.owners import texts as say
 from telepay.owners.bot_chats import Role
@@ -76,12 +77,8 @@ def _keyboard(choices: Sequence[tuple[str, str]], version: int) -> list[list[But
     return [[Button(label, callback_data=owner_callback(version, answer))] for label, answer in choices]
 
 
-def _step(name: str) -> questions.Step:
-    return owner_promos.STEPS[name] if name in owner_promos.STEPS else questions.STEPS[name]
-
-
 def _ask(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | None = None) -> None:
-    question = _step(conversation.step).ask(rt, conversation.user_id, conversation.data)
+    question = STEPS[conversation.step].ask(rt, conversation.user_id, conversation.data)
     text = f"{before}\n\n{question.text}" if before else question.text
     keyboard = _keyboard(question.choices, conversation.version) if question.choices else None
     rt.telegram.send_message(chat_id, text, keyboard=keyboard)
@@ -99,7 +96,9 @@ def _show(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | Non
     if step == "cancelled":
         rt.telegram.send_message(chat_id, t(say.CANCELLED))
         return "cancelled"
-    if step == "done" and conversation.name == "promo":
+    if step == "done" and conversation.name == grant_talk.NAME:  # -- owner grants --
+        return grant_talk.finish(rt, chat_id, conversation)
+    if step == "done" and conversation.name == owner_promos.NAME:  # -- promo codes --
         return owner_promos.show_done(rt, chat_id, data)
     if step == "done" and conversation.name == "newchannel":
         rt.telegram.send_message(chat_id, say.live(data["title"], *_links(rt, data["token"])))
@@ -200,7 +199,7 @@ def _owner_problem(rt: Rt, user_id: int, data: Data) -> str | None:
 def _writes(rt: Rt, conversation: ConversationDoc, data: Data) -> Callable[[Tx], None]:
     """What the end of a conversation writes, in the same transaction as its last move."""
     channels, now = rt.store.channels, rt.clock.now()
-    if conversation.name == "promo":
+    if conversation.name == owner_promos.NAME:  # -- promo codes --
         return owner_promos.writes(rt, conversation, data)
     if conversation.name == "newchannel":
         base = {"token": data["token"], "owner_user_id": conversation.user_id, "created_at": now}
@@ -253,17 +252,19 @@ def _answer(rt: Rt, user_id: int, chat_id: int, update_id: int, answer: str, ver
         conversations.move(conversation, update_id, "cancelled", conversation.data)
         rt.telegram.send_message(chat_id, problem)
         return "not the owner"
-    result = _step(conversation.step).take(rt, user_id, conversation.data, answer)
+    result = STEPS[conversation.step].take(rt, user_id, conversation.data, answer)
     if isinstance(result, Invalid):
         _ask(rt, chat_id, conversation, before=result.reason)
         return f"invalid {conversation.step}"
     data = conversation.data | result
-    if conversation.name == "promo":
+    if conversation.name == grant_talk.NAME:  # -- owner grants: the change is made when shown --
+        step = grant_talk.next_step(conversation.step, data)
+    elif conversation.name == owner_promos.NAME:  # -- promo codes --
         step = owner_promos.next_step(conversation.step, data)
     else:
         step = questions.next_step(conversation.name, conversation.step, data, rt.settings.stars_enabled)
     writes = None
-    if step == "done":
+    if step == "done" and conversation.name != grant_talk.NAME:
         if conversation.name == "newchannel":
             data["token"] = new_channel_token()
         writes = _writes(rt, conversation, data)
@@ -292,6 +293,10 @@ def on_message(message: TgMessage, update_id: int, rt: Rt) -> str | None:
     user_id, chat_id = message.from_user.id, message.chat.id
     text = (message.text or "").strip()
     command = text.split(" ", 1)[0].split("@", 1)[0] if text.startswith("/") else ""
+    argument = text.split(" ", 1)[1].strip() if command and " " in text else ""
+    if command in ("/grant", "/revoke") and argument:  # -- owner grants: `/grant @alice 7` --
+        done = grant_talk.with_arguments(rt, user_id, chat_id, update_id, command == "/revoke", argument)
+        return done if isinstance(done, str) else _show(rt, chat_id, done)
     if command in COMMANDS:
         return COMMANDS[command](rt, user_id, chat_id, update_id)
     if command:
@@ -474,15 +479,18 @@ def channel_stats(rt: Rt, channel: ChannelDoc) -> str:
             o for o in orders if o.settled_at is not None and o.settled_at >= now - timedelta(days=days)
         ]
         sales = [o for o in recent if o.kind is OrderKind.SUBSCRIPTION]
+        own = [o for o in sales if not o.gift]  # a gift is a sale, neither new nor renewed until redeemed
         # A new subscription (or one that had lapsed) runs from the payment; a renewal extends it.
         new = sum(
             o.subscription_expires_at == o.settled_at + timedelta(days=o.days or 0)  # type: ignore[operator]
-            for o in sales
+            for o in own
         )
         revenue = sum((o.price_amount for o in sales), Decimal(0))
         donations = sum((o.price_amount for o in recent if o.kind is OrderKind.DONATION), Decimal(0))
-        windows.append((days, new, len(sales) - new, revenue, donations))
-    return say.stats(channel.title, active, expiring, windows)
+        windows.append((days, new, len(own) - new, revenue, donations))
+    text = say.stats(channel.title, active, expiring, windows)
+    given = grants.grant_windows(rt, channel.token, now, STATS_WINDOWS)  # -- owner grants --
+    return f"{text}\n{say_grant.grants_line(given)}" if any(count for _, count, _ in given) else text
 
 
 def _payouts(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
@@ -513,7 +521,23 @@ COMMANDS: dict[str, Callable[[Rt, int, int, int], str]] = {
     "/resume": _status_command(ChannelStatus.ACTIVE),
     "/stats": _stats,
     "/payouts": _payouts,
+    # -- owner grants --
+    "/grant": lambda rt, user_id, chat_id, update_id: _grant_talk(
+        rt, user_id, chat_id, update_id, take=False
+    ),
+    "/revoke": lambda rt, user_id, chat_id, update_id: _grant_talk(
+        rt, user_id, chat_id, update_id, take=True
+    ),
 }
+
+
+# -- owner grants --
+STEPS = questions.STEPS | grant_talk.STEPS | owner_promos.STEPS  # -- promo codes: theirs too --
+
+
+def _grant_talk(rt: Rt, user_id: int, chat_id: int, update_id: int, take: bool) -> str:
+    started = grant_talk.start(rt, user_id, chat_id, update_id, take)
+    return started if isinstance(started, str) else _show(rt, chat_id, started)
 
 
 # -- promo codes --

@@ -19,7 +19,8 @@ from shared_schemas.documents import CONVERSATION_LIFETIME, ConversationDoc
 from telepay.core.clock import Clock
 from telepay.core.store import Store, Tx
 
-NAMES = ("newchannel", "edit", "promo")
+# grant: an owner's /grant or /revoke, step by step; promo: an owner's /promo
+NAMES = ("newchannel", "edit", "grant", "promo")
 ENDED = ("done", "cancelled", "expired")
 
 

@@ -41,6 +41,7 @@ from telepay.owners.questions import NOTE, Ask, Data, Result, Step, _with_note
 from telepay.runtime import Runtime
 
 Rt = Runtime[TelegramWebhookSettings]
+NAME = "promo"  # its conversation
 LISTED = 10  # codes a /promos message shows (the newest)
 
 ASK_CHANNEL = N_("Which channel is the code for?")
@@ -262,7 +263,7 @@ def start(rt: Rt, user_id: int, chat_id: int, update_id: int) -> tuple[str, Conv
         rt.telegram.send_message(chat_id, t(say.NO_CHANNELS))
         return "no channels", None
     step, data = ("promo_code", channel_data(owned[0])) if len(owned) == 1 else ("promo_channel", {})
-    move, conversation = Conversations(rt.store, rt.clock).start(user_id, "promo", step, data, update_id)
+    move, conversation = Conversations(rt.store, rt.clock).start(user_id, NAME, step, data, update_id)
     return ("started" if move is Move.APPLIED else "again"), conversation
 
 

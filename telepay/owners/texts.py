@@ -87,6 +87,9 @@ OWNER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("payouts", N_("Your balance and payouts")),
     ("broadcast", N_("Re-post your offers now")),
     ("cancel", N_("Leave the current setup")),
+    # -- owner grants --
+    ("grant", N_("Give a member free days")),
+    ("revoke", N_("Take days off a member")),
     # -- promo codes --
     ("promo", N_("Make a promo code")),
     ("promos", N_("Your promo codes and their uses")),

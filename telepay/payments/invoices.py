@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from shared_schemas.config import CreateInvoiceSettings
 from shared_schemas.documents import ChannelStatus, OrderDoc, OrderStatus
-from shared_schemas.ids import OrderKind, PayRail, parse_order_id
+from shared_schemas.ids import OrderKind, PayRail, new_gift_code, parse_order_id
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.tasks import CreateInvoiceTask
 from shared_schemas.telegram import Button
@@ -32,13 +32,13 @@ from telepay.channels.star_prices import (
     tier_in_stars,
 )
 from telepay.core.errors import RetryLater
-from telepay.core.i18n import STARS, t
+from telepay.core.i18n import STARS, in_stars, money, t
 from telepay.core.logs import get_logger
 from telepay.core.users import mark_blocked, speaking_to
 from telepay.donations.keypad import confirmed_amount
 from telepay.payments.promo_prices import price_with_code
 from telepay.runtime import Runtime
-from telepay.subscriptions import texts
+from telepay.subscriptions import gift_texts, texts
 
 log = get_logger("telepay.invoices")
 Rt = Runtime[CreateInvoiceSettings]
@@ -115,7 +115,11 @@ def _create(task: CreateInvoiceTask, attempt: int, rt: Rt) -> str:
     if order.pay_message_id is None and order.invoice_url:
         channel = load_channel(rt.store, order.channel_token)
         title = channel.title if channel else order.channel_token
-        text = texts.pay_prompt(title, order.price_amount, order.price_currency, order.days)
+        text = (
+            gift_texts.gift_pay_prompt(title, money(order.price_amount, order.price_currency), order.days)
+            if order.gift
+            else texts.pay_prompt(title, order.price_amount, order.price_currency, order.days)
+        )
         keyboard = [
             [Button(texts.pay_button(order.price_amount, order.price_currency), url=order.invoice_url)]
         ]
@@ -154,6 +158,8 @@ def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
         return "rejected: malformed order id"
     if ref.user_id != task.user_id or ref.channel_token != task.channel_token or ref.kind is not task.kind:
         return "rejected: order id does not match the task"
+    if ref.gift != task.gift:
+        return "rejected: order id does not match the task"
     channel = load_channel(rt.store, task.channel_token)
     now = rt.clock.now()
     if channel is None or channel.status is not ChannelStatus.ACTIVE:
@@ -172,8 +178,9 @@ def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
             if stars is None:
                 rt.telegram.send_message(task.chat_id, t(texts.OFFER_CHANGED))
                 return "rejected: tier not sold in Stars"
-            price, star_subscription = Decimal(stars), is_star_subscription(tier)
-        if task.promo_code:  # -- promo codes --: priced here, from the code as it is now
+            # A gift in Stars is a one-time payment: a Star subscription would renew the buyer's.
+            price, star_subscription = Decimal(stars), is_star_subscription(tier) and not task.gift
+        if task.promo_code and not task.gift:  # -- promo codes --: priced here, from the code as it is now
             priced = price_with_code(rt, channel, tier, task.user_id, task.promo_code, task.rail, price)
             if isinstance(priced, str) or priced.price == 0:
                 rt.telegram.send_message(
@@ -210,6 +217,8 @@ def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
         keypad_session_id=task.keypad_session_id,
         created_at=now,
         updated_at=now,
+        gift=task.gift,
+        gift_code=new_gift_code() if task.gift else None,
         promo_code=task.promo_code if full_price is not None else None,
         full_price_amount=full_price,
     )
@@ -226,7 +235,11 @@ def _create_star_invoice(order: OrderDoc, rt: Rt) -> str:
     stars = int(order.price_amount)
     description = fit(texts.invoice_description(title, order.days), DESCRIPTION_MAX)
     label = fit(texts.invoice_description(title, order.days), TITLE_MAX)
-    text = texts.star_pay_prompt(title, stars, order.days, order.star_subscription)
+    text = (
+        gift_texts.gift_pay_prompt(title, in_stars(stars), order.days)
+        if order.gift
+        else texts.star_pay_prompt(title, stars, order.days, order.star_subscription)
+    )
     try:
         if order.star_subscription:
             link = order.invoice_url or rt.telegram.create_star_invoice_link(

@@ -31,6 +31,7 @@ from telepay.core.claims import Claim
 from telepay.core.errors import RetryLater
 from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
+from telepay.payments import gifts as gift_settlement
 from telepay.payments import signature as ipn_signature
 from telepay.payments.promo_uses import count_promo_use
 from telepay.payments.settlement import Decision, SettlementPolicy, decide, rank
@@ -143,9 +144,12 @@ def _record_unknown(rt: Runtime[IpnHandlerSettings], raw: Any, ipn: IpnBody, rea
 # own), or None. The growth tools hang here: a trial converted, a promo code's use counted, a gift's
 # code made.
 SettlementExtra = Callable[[Tx, Store, OrderDoc, Decision, datetime], Callable[[], None] | None]
-SETTLEMENT_EXTRAS: tuple[SettlementExtra, ...] = ()
-# -- promo codes --
-SETTLEMENT_EXTRAS += (count_promo_use,)
+SETTLEMENT_EXTRAS: tuple[SettlementExtra, ...] = (
+    # -- gifts --
+    gift_settlement.settled_or_refunded,
+    # -- promo codes --
+    count_promo_use,
+)
 
 
 def apply_payment(
@@ -181,7 +185,9 @@ def settle_payment(
             return "order gone", None
         sub_id = subscription_id(order.channel_token, order.user_id)
         current: SubscriptionDoc | None = (
-            tx.get(store.subscriptions, sub_id) if order.kind is OrderKind.SUBSCRIPTION else None
+            tx.get(store.subscriptions, sub_id)
+            if order.kind is OrderKind.SUBSCRIPTION and not order.gift  # a gift's days are not the buyer's
+            else None
         )
         now = rt.clock.now()
         decision = decide(order, payment, current, channel, now, policy)

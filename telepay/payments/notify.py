@@ -20,7 +20,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from shared_schemas.config import NotifySettings
-from shared_schemas.ids import OrderKind
+from shared_schemas.ids import OrderKind, deep_link, gift_start
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.telegram import Button
@@ -32,7 +32,7 @@ from telepay.core.logs import get_logger
 from telepay.core.store import NotFound
 from telepay.core.users import mark_blocked, speaking_to
 from telepay.runtime import Runtime
-from telepay.subscriptions import texts
+from telepay.subscriptions import gift_texts, texts
 from telepay.subscriptions.access import Paid, deliver_access
 
 log = get_logger("telepay.notify")
@@ -60,6 +60,11 @@ def _mark_handled(rt: Rt, event_id: str) -> None:
 def _messages(kind: EventType, event: PaymentEvent, rt: Rt) -> list[tuple[str, int, Callable[[], None]]]:
     """Who is told what about one payment event: (recipient, their user id, the send)."""
     buyer, owner = event.user_id, event.owner_user_id
+    if kind is EventType.PAYMENT_SETTLED and event.gift_code is not None:  # a gift: no access, the gift
+        return [
+            ("buyer", buyer, lambda: _gift_buyer(rt, event)),
+            ("owner", owner, lambda: _gift_owner(rt, event)),
+        ]
     if kind is EventType.PAYMENT_SETTLED and event.kind is OrderKind.SUBSCRIPTION:
         return [
             ("buyer", buyer, lambda: _subscription_buyer(rt, event)),
@@ -208,6 +213,23 @@ def _partial(rt: Rt, event: PaymentEvent) -> None:
     paid = event.actually_paid or Decimal(0)
     text = texts.partially_paid(event.channel_title, paid, event.pay_amount, event.pay_currency or "")
     _send(rt, event.chat_id, text)
+
+
+# -- gifts --
+def _gift_buyer(rt: Rt, event: PaymentEvent) -> None:
+    """The gift to forward: its link redeems it once (`telepay.subscriptions.gifts`)."""
+    if event.gift_code is None or event.days is None:
+        raise Malformed(f"settled gift event {event.order_id} without its code or days")
+    link = deep_link(rt.settings.telegram_bot_username, gift_start(event.channel_token, event.gift_code))
+    _send(rt, event.chat_id, gift_texts.gift_ready(event.channel_title, event.days, link))
+
+
+def _gift_owner(rt: Rt, event: PaymentEvent) -> None:
+    amount = money(event.price_amount, event.price_currency)
+    notice = gift_texts.owner_gift_notice(
+        _buyer_name(event), event.channel_title, event.days or 0, amount, _paid(event)
+    )
+    _send(rt, event.owner_user_id, notice)
 
 
 # -- promo codes --

@@ -12,6 +12,8 @@ Rules:
   `actually_paid >= pay_amount * (1 - tolerance/100)` (the tolerance absorbs network-fee rounding
   on the payer's side).
 - A subscription is extended from max(now, current expiry): a renewal never loses paid days.
+- A gift order (`OrderDoc.gift`) extends no subscription: its days are the gift's
+  (`telepay.payments.gifts`, a settlement extra), and its refund shortens nobody's here.
 - Money stays `Decimal` and is copied, never recomputed: what NowPayments reported is what is
   stored.
 """
@@ -37,6 +39,7 @@ from shared_schemas.ids import OrderKind
 from shared_schemas.messages import EVENT_TOPICS, Envelope, EventType, PaymentEvent
 from shared_schemas.nowpayments import Payment
 from telepay.subscriptions.free_access import extend
+from telepay.subscriptions.gift_rules import gift_code_of
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def decide(
     if policy.settles(new_status) and covers_price(order, payment, policy.tolerance_percent):
         event_type = EventType.PAYMENT_SETTLED
         updates |= {"status": OrderStatus.SETTLED, "settled_at": now}
-        if order.kind is OrderKind.SUBSCRIPTION:
+        if order.kind is OrderKind.SUBSCRIPTION and not order.gift:
             grant = granted(order, current, channel, now)
             updates["subscription_expires_at"] = grant.expires_at
     elif policy.settles(new_status) or new_status is PaymentStatus.PARTIALLY_PAID:
@@ -121,8 +124,8 @@ def decide(
         updates["status"] = OrderStatus.FAILED
     else:
         return Decision(f"advanced to {new_status.value}", updates)
-    event = payment_event(order, channel, payment, event_type, grant, now)
     entry_id = order.order_id if event_type is EventType.PAYMENT_SETTLED else None
+    event = payment_event(order, channel, payment, event_type, grant, now, entry_id=entry_id)
     return Decision(f"{new_status.value}: {event_type.value}", updates, grant.subscription, event, entry_id)
 
 
@@ -182,9 +185,12 @@ def _after_settlement(
     if not (policy.settles(new_status) and covers_price(order, payment, policy.tolerance_percent)):
         return Decision(f"another payment {pid} at {new_status.value}: nothing to apply yet")
     updates: dict[str, Any] = {"extra_payment_ids": [*order.extra_payment_ids, pid], "updated_at": now}
-    grant = granted(order, current, channel, now) if order.kind is OrderKind.SUBSCRIPTION else Grant()
-    event = payment_event(order, channel, payment, EventType.PAYMENT_SETTLED, grant, now, per_payment=True)
+    buys_days = order.kind is OrderKind.SUBSCRIPTION and not order.gift
+    grant = granted(order, current, channel, now) if buys_days else Grant()
     entry_id = f"{order.order_id}.{pid}"
+    event = payment_event(
+        order, channel, payment, EventType.PAYMENT_SETTLED, grant, now, per_payment=True, entry_id=entry_id
+    )
     outcome = f"{new_status.value}: another {EventType.PAYMENT_SETTLED.value}"
     return Decision(outcome, updates, grant.subscription, event, entry_id)
 
@@ -205,14 +211,16 @@ def _refund(
     if payment.payment_id == order.payment_id:
         updates |= {"status": OrderStatus.REFUNDED, "payment_status": PaymentStatus.REFUNDED}
     grant = Grant()
-    if order.kind is OrderKind.SUBSCRIPTION and current is not None:
+    if order.kind is OrderKind.SUBSCRIPTION and not order.gift and current is not None:
         ends = max(now, current.expires_at - timedelta(days=order.days or 0))
         shortened = current.model_copy(update={"expires_at": ends, "next_action_at": now, "updated_at": now})
         grant = Grant(shortened, ends, current.expires_at, current.status is SubscriptionStatus.ACTIVE)
-    event = payment_event(order, channel, payment, EventType.PAYMENT_REFUNDED, grant, now, per_payment=True)
     # The entry this payment booked: the order's own, or `<order>.<payment>` for a further payment.
     entry_id = (
         order.order_id if payment.payment_id == order.payment_id else f"{order.order_id}.{payment.payment_id}"
+    )
+    event = payment_event(
+        order, channel, payment, EventType.PAYMENT_REFUNDED, grant, now, per_payment=True, entry_id=entry_id
     )
     return Decision(
         f"refunded: {EventType.PAYMENT_REFUNDED.value}", updates, grant.subscription, event, None, entry_id
@@ -227,9 +235,11 @@ def payment_event(
     grant: Grant,
     now: datetime,
     per_payment: bool = False,
+    entry_id: str | None = None,
 ) -> OutboxDoc:
     """The outbox record of one payment event (its id makes a replay publish the same event; events
-    after settlement are per payment, since one order may hear of several)."""
+    after settlement are per payment, since one order may hear of several). `entry_id`: the ledger
+    entry of the payment, which names a gift order's gift."""
     event_id = (
         f"{order.order_id}.{payment.payment_id}.{event_type.value}"
         if per_payment
@@ -257,6 +267,7 @@ def payment_event(
         subscription_expires_at=grant.expires_at,
         previous_expires_at=grant.previous_expires_at,
         was_active=grant.was_active,
+        gift_code=gift_code_of(order, entry_id) if order.gift and entry_id else None,
         promo_code=order.promo_code,
         full_price_amount=order.full_price_amount,
     )

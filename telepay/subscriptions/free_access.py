@@ -18,8 +18,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
-from shared_schemas.ids import join_callback
+from shared_schemas.documents import (
+    ChannelDoc,
+    SubscriptionDoc,
+    SubscriptionStatus,
+    SupportAction,
+    SupportActionDoc,
+)
+from shared_schemas.ids import join_callback, new_nonce
 from shared_schemas.telegram import Button
 
 
@@ -83,3 +89,34 @@ def join_keyboard(channel: ChannelDoc, sub: SubscriptionDoc, join_label: str) ->
     if sub.in_channel:
         return None
     return [[Button(join_label, callback_data=join_callback(channel.token))]]
+
+
+def support_action_id(user_id: int, token: str, now: datetime) -> str:
+    """A new `support_actions` id (an operator's or an owner's grant or revoke)."""
+    return f"{user_id}-{token}-{int(now.timestamp() * 1000)}-{new_nonce()}"
+
+
+def support_record(
+    action: SupportAction,
+    current: SubscriptionDoc | None,
+    after: SubscriptionDoc,
+    days: int | None,
+    reason: str,
+    operator: str,
+    now: datetime,
+    source: str = "operator",
+) -> SupportActionDoc:
+    """The record of a grant or revoke (who, when, why, the expiry before and after), written in
+    the transaction that changes the subscription from `current` to `after`."""
+    return SupportActionDoc(
+        action=action,
+        channel_token=after.channel_token,
+        user_id=after.user_id,
+        days=days,
+        reason=reason,
+        operator=operator,
+        at=now,
+        expires_before=current.expires_at if current else None,
+        expires_after=after.expires_at,
+        source=source,
+    )

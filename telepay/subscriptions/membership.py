@@ -37,8 +37,9 @@ from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx, array_union
 from telepay.runtime import Runtime
-from telepay.subscriptions import texts
+from telepay.subscriptions import gift_texts, texts
 from telepay.subscriptions.access import reused_join_link
+from telepay.subscriptions.gifts import unredeemed_lines
 
 log = get_logger("telepay.webhook")
 Rt = Runtime[TelegramWebhookSettings]
@@ -88,7 +89,8 @@ def list_subscriptions(rt: Rt, user_id: int, number: int = 0, message_id: int | 
         for page in rt.store.subscriptions.pages(SUBSCRIPTIONS_OF_USER, user_id=user_id)
         for stored in page
     ]
-    if not subs:
+    gifts = unredeemed_lines(rt, user_id) if number == 0 else []  # -- gifts --
+    if not subs and not gifts:
         rt.telegram.send_message(user_id, t(texts.NO_SUBSCRIPTIONS))
         return "no subscriptions"
     subs.sort(key=lambda s: (s.expires_at, s.channel_token), reverse=True)
@@ -108,10 +110,12 @@ def list_subscriptions(rt: Rt, user_id: int, number: int = 0, message_id: int | 
         if join is not None:
             rows.append([join])
     more = paging.page_buttons(shown, lambda n: page_callback(CALLBACK_SUBSCRIPTIONS_PAGE, n))
+    if gifts:
+        lines += ["", t(gift_texts.GIFTS_HEADER), *gifts]
     text = paging.page_text(shown, lines, header=t(texts.SUBSCRIPTIONS_HEADER), separator="\n")
     paging.show_page(rt, user_id, message_id, text, [*rows, more] if more else rows or None)
     if message_id is None:
-        return f"{len(subs)} subscription(s) listed"
+        return f"{len(subs)} subscription(s) listed" + (f", {len(gifts)} gift(s)" if gifts else "")
     return f"subscriptions page {shown.number + 1}"
 
 

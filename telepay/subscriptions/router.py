@@ -12,6 +12,8 @@ from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import ChannelDoc, ChannelStatus, PromoCodeDoc
 from shared_schemas.ids import (
     CALLBACK_BUY,
+    CALLBACK_GIFT,
+    CALLBACK_GIFT_PAY,
     CALLBACK_JOIN,
     CALLBACK_PAY,
     CALLBACK_RENEW,
@@ -23,6 +25,9 @@ from shared_schemas.ids import (
     StartLink,
     buy_callback,
     donate_callback,
+    gift_callback,
+    gift_order_id,
+    gift_pay_callback,
     pay_callback,
     rail_of,
     subscription_order_id,
@@ -42,7 +47,7 @@ from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.users import display_name
 from telepay.runtime import Runtime
-from telepay.subscriptions import membership, promos, texts
+from telepay.subscriptions import gift_texts, membership, promos, texts
 from telepay.subscriptions.broadcast import owner_repost
 
 log = get_logger("telepay.webhook")  # the log lines of telegram_webhook keep its logger's name
@@ -112,6 +117,7 @@ def offer_keyboard(
         for tier in tiers
     ]
     rows.append(promos.enter_row(channel))
+    rows.append([Button(t(gift_texts.GIFT_BUTTON), callback_data=gift_callback(channel.token, ""))])
     rows.append([Button(t(texts.DONATE_BUTTON), callback_data=donate_callback(channel.token))])
     return rows
 
@@ -122,14 +128,16 @@ def _on_buy(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) ->
     return _buy(rt, query.from_user, chat_id, token, tier_id, f"buy-{query.id}", query.id)
 
 
-def _on_pay(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
+def _on_pay(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt, gift: bool = False) -> str:
+    """How to pay, chosen: for the buyer themselves, or (`gift`) for the tier bought as a gift."""
     token, tier_id, code = parts
     rail = rail_of(code)
     if rail is None:
         rt.telegram.answer_callback_query(query.id, t(texts.BUTTON_GONE))
         return "unknown button"
     chat_id = query.message.chat.id if query.message else query.from_user.id
-    return _buy(rt, query.from_user, chat_id, token, tier_id, f"pay-{query.id}", query.id, rail)
+    task_key = f"{'gpay' if gift else 'pay'}-{query.id}"
+    return _buy(rt, query.from_user, chat_id, token, tier_id, task_key, query.id, rail, gift=gift)
 
 
 def _on_renew(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -> str:
@@ -160,6 +168,31 @@ def _on_subscriptions_page(query: TgCallbackQuery, parts: list[str], update_id: 
     return membership.list_subscriptions(rt, query.from_user.id, number, paging.pressed_message(query))
 
 
+# -- gifts --
+def _on_gift(query: TgCallbackQuery, parts: list[str], rt: Rt) -> str:
+    """🎁 Buy as a gift: the tiers to give (a channel with one tier goes straight to it), then as a buy."""
+    token, tier_id = parts
+    chat_id = query.message.chat.id if query.message else query.from_user.id
+    channel = load_channel(rt.store, token)
+    if not tier_id and channel is not None and len(channel.tiers) == 1:
+        tier_id = channel.tiers[0].tier_id
+    if tier_id or channel is None:
+        return _buy(rt, query.from_user, chat_id, token, tier_id, f"gift-{query.id}", query.id, gift=True)
+    rt.telegram.answer_callback_query(query.id)
+    stars = stars_offered(channel, rt.settings.stars_usd_price, rt.settings.stars_enabled)
+    keyboard = [
+        [
+            Button(
+                texts.tier_button(tier, channel.currency, stars.get(tier.tier_id)),
+                callback_data=gift_callback(token, tier.tier_id),
+            )
+        ]
+        for tier in channel.tiers
+    ]
+    rt.telegram.send_message(chat_id, t(gift_texts.WHICH_GIFT), keyboard=keyboard)
+    return "gift tiers shown"
+
+
 # Button prefix → (number of parts, handler).
 CALLBACKS: dict[str, tuple[int, Callable[[TgCallbackQuery, list[str], int, Rt], str]]] = {
     CALLBACK_BUY: (2, _on_buy),
@@ -168,6 +201,12 @@ CALLBACKS: dict[str, tuple[int, Callable[[TgCallbackQuery, list[str], int, Rt], 
     CALLBACK_RENEW: (2, _on_renew),
     CALLBACK_JOIN: (1, _on_join),
     CALLBACK_SUBSCRIPTIONS_PAGE: (1, _on_subscriptions_page),
+    # -- gifts --
+    CALLBACK_GIFT: (2, lambda query, parts, update_id, rt: _on_gift(query, parts, rt)),
+    CALLBACK_GIFT_PAY: (
+        3,
+        lambda query, parts, update_id, rt: _on_pay(query, parts, update_id, rt, gift=True),
+    ),
 }
 
 
@@ -180,10 +219,11 @@ def _buy(
     task_key: str,
     query_id: str | None,
     rail: PayRail | None = None,
+    gift: bool = False,
 ) -> str:
     """A tier chosen: when it can be paid in Stars too, the buyer picks how to pay (`rail` None);
     then the invoice is queued. Prices are read here and again by create_invoice, never taken from
-    the button."""
+    the button. `gift`: the tier bought as a gift (its own order id; in Stars a one-time payment)."""
     user_id = user.id
     channel = load_channel(rt.store, token)
     tier = channel.tier(tier_id) if channel else None
@@ -196,7 +236,8 @@ def _buy(
             )
         return "stale offer"
     stars = stars_offered(channel, rt.settings.stars_usd_price, rt.settings.stars_enabled).get(tier_id)
-    promo = promos.for_purchase(rt, channel, tier, user_id)
+    # A gift is bought at the full price: a code is for the buyer's own access.
+    promo = promos.Purchase() if gift else promos.for_purchase(rt, channel, tier, user_id)
     if promo.refused is not None:  # the code stopped applying since the offer was shown
         if query_id:
             rt.telegram.answer_callback_query(query_id)
@@ -216,20 +257,27 @@ def _buy(
     if rail is None and stars is not None:
         if query_id:
             rt.telegram.answer_callback_query(query_id)
+        pay = gift_pay_callback if gift else pay_callback
         keyboard = [
-            [Button(pay_stars_button(stars), callback_data=pay_callback(token, tier_id, PayRail.STARS))],
+            [Button(pay_stars_button(stars), callback_data=pay(token, tier_id, PayRail.STARS))],
             [
                 Button(
                     pay_crypto_button(tier.price, channel.currency),
-                    callback_data=pay_callback(token, tier_id, PayRail.NOWPAYMENTS),
+                    callback_data=pay(token, tier_id, PayRail.NOWPAYMENTS),
                 )
             ],
         ]
-        text = texts.rail_choice(channel.title, tier, channel.currency, stars, promo.star_subscription(tier))
+        text = (
+            gift_texts.gift_rail_choice(channel.title, tier.days)
+            if gift
+            else texts.rail_choice(
+                channel.title, tier, channel.currency, stars, promo.star_subscription(tier)
+            )
+        )
         rt.telegram.send_message(chat_id, text, keyboard=keyboard)
         return "payment choice shown"
     # The order id is chosen here, so a retried task or a re-delivered update reuses it.
-    order_id = subscription_order_id(token, user_id, tier_id)
+    order_id = (gift_order_id if gift else subscription_order_id)(token, user_id, tier_id)
     payload = CreateInvoiceTask(
         order_id=order_id,
         user_id=user_id,
@@ -239,6 +287,7 @@ def _buy(
         tier_id=tier_id,
         buyer_name=display_name(user)[:80],
         rail=rail or PayRail.NOWPAYMENTS,
+        gift=gift,
         promo_code=promo.code.code if promo.code else None,
     )
     if not enqueue_once(rt.tasks, Queue.CREATE_INVOICE, rt.settings.create_invoice_url, payload, task_key):

@@ -70,9 +70,15 @@ def test_start_shows_the_offer_from_firestore(firestore_db: Any) -> None:
     assert labels == [
         "Monthly · $5.00 or ⭐250 · 1 month",
         "Quarterly · $12.50 or ⭐625 · 3 months",
+        "🎁 Buy as a gift",
         "💝 Donate",
     ]
-    assert offer.callbacks() == ["buy:DemoChannel01:t1", "buy:DemoChannel01:t2", "don:DemoChannel01"]
+    assert offer.callbacks() == [
+        "buy:DemoChannel01:t1",
+        "buy:DemoChannel01:t2",
+        "gft:DemoChannel01:",
+        "don:DemoChannel01",
+    ]
 
 
 @pytest.mark.parametrize("token", ["NoSuchChannel", "../../etc", "x" * 200, "DemoChannel01 extra"])

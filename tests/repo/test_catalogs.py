@@ -93,6 +93,24 @@ LONGEST: dict[str, str] = {
     "until": _WHEN,
     "user_id": "9999999999",
     "wallet": "W" * 100,
+    # -- gifts and owner grants --
+    "given": "9" * 9,  # days given in a window (at most 3660 a grant)
+    "grants": "9" * 9,
+    "limit": "500",
+    "username": "W" * 32,  # Telegram usernames are at most 32 characters
+    "who": "@" + "W" * 32,
+    "windows": "; ".join(["last 30 days: 999,999,999 grant(s), 999,999,999 day(s) given"] * 2),
+    # -- promo codes --
+    "charged": _AMOUNT,  # what a crypto invoice with a code is raised to (the least a coin takes)
+    "code": "W" * 32,  # a promo code: at most 32 letters and digits
+    "discount": _AMOUNT + " off",
+    "full": _AMOUNT,
+    "percent": "100",
+    "revenue": _AMOUNT + " + ⭐99,999,999",
+    "start": _WHEN,
+    "tiers": ", ".join(["W" * 32] * 3),  # a channel has at most 3 tiers
+    "uses": "1,000,000 uses of 1,000,000",
+    "was": _AMOUNT,
 }
 
 

@@ -143,7 +143,10 @@
         card(number(o.active), tr("active subscribers"), "active"),
         card(number(o.expiring_7d), tr("expire in 7 days"), "expiring"),
         card(money(o.revenue_30d, o.currency), tr("sales, 30 days"), "revenue"),
-        card(money(o.donations_30d, o.currency), tr("donations ({count}), 30 days", { count: number(o.donation_count_30d) }), "donations")),
+        card(money(o.donations_30d, o.currency), tr("donations ({count}), 30 days", { count: number(o.donation_count_30d) }), "donations"),
+        // -- owner grants: apart from sales --
+        card(number(o.grants_30d || 0), tr("grants, 30 days"), "grants"),
+        card(number(o.granted_days_30d || 0), tr("days given"), "granted-days")),
       el("h2", {}, tr("Revenue and {count} new subscribers, last 30 days", { count: number(o.new_30d) })),
       chart(o.days, o.currency),
       el("p", { class: "hint" }, tr("Bars: sales per day · line: new subscribers per day")),
@@ -154,7 +157,8 @@
     const { body } = await json(`/api/channels/${token}/subscribers`);
     const rows = body.subscribers;
     mainButton(null);
-    if (!rows.length) return state(tr("No subscribers yet. Share your link to get the first one."), "empty");
+    const grants = grantForm();
+    if (!rows.length) return show(el("p", { class: "state empty", id: "empty" }, tr("No subscribers yet. Share your link to get the first one.")), grants.form);
     const search = el("input", { type: "search", id: "search", placeholder: tr("Search by name, tier or status") });
     const tbody = el("tbody");
     const render = () => {
@@ -162,14 +166,49 @@
       const shown = rows.filter((r) => !q || [r.name, r.tier, r.status, tr(r.status), String(r.user_id)].some((v) => v.toLowerCase().includes(q)));
       tbody.replaceChildren(...shown.map((r) => el("tr", { class: "sub" },
         el("td", {}, r.name), el("td", {}, r.tier), el("td", {}, day(r.since)), el("td", {}, day(r.until)),
-        el("td", {}, el("span", { class: "tag " + r.status }, tr(r.status))), el("td", {}, r.in_channel ? "✓" : "—"))));
-      if (!shown.length) tbody.append(el("tr", {}, el("td", { colspan: 6, class: "hint" }, tr("No subscriber matches."))));
+        el("td", {}, el("span", { class: "tag " + r.status }, tr(r.status))), el("td", {}, r.in_channel ? "✓" : "—"),
+        el("td", {}, el("button", { class: "btn secondary grant", type: "button", onclick: () => grants.pick(r.user_id) }, tr("Give days"))))));
+      if (!shown.length) tbody.append(el("tr", {}, el("td", { colspan: 7, class: "hint" }, tr("No subscriber matches."))));
     };
     search.addEventListener("input", render);
     const exportButton = el("button", { class: "btn secondary", id: "export", onclick: exportCsv }, tr("CSV"));
     show(el("div", { class: "row" }, search, exportButton),
-      el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Tier", "Since", "Until", "Status", "In"].map((h) => el("th", {}, tr(h))))), tbody));
+      el("table", {}, el("thead", {}, el("tr", {}, [...["Name", "Tier", "Since", "Until", "Status", "In"].map((h) => el("th", {}, tr(h))), el("th", {})])), tbody),
+      grants.form);
     render();
+  }
+
+  // -- owner grants: days given to (or taken off) one member, checked by the API as the bot checks them --
+  function grantForm() {
+    const message = el("p", { id: "grant-message" });
+    const form = el("form", { id: "grant-form", class: "grant" },
+      el("h2", {}, tr("Grant to user id")),
+      el("label", {}, tr("User id"), el("input", { name: "user_id", inputmode: "numeric", required: "" })),
+      el("label", {}, tr("Days"), el("input", { name: "days", type: "number", min: "1", max: "3660", value: "7" })),
+      el("label", {}, tr("Note (optional)"), el("input", { name: "reason", maxlength: "500" })),
+      el("div", { class: "row" },
+        el("button", { class: "btn", type: "submit", value: "give" }, tr("Give days")),
+        el("button", { class: "btn secondary", type: "submit", value: "take" }, tr("Take days off")),
+        el("button", { class: "btn secondary", type: "submit", value: "end" }, tr("End access"))),
+      message);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const how = (event.submitter && event.submitter.value) || "give";
+      const payload = {
+        user_id: Number(form.elements.user_id.value),
+        days: how === "end" ? null : Number(form.elements.days.value),
+        take: how !== "give",
+        reason: form.elements.reason.value,
+      };
+      try {
+        const { status, body } = await json(`/api/channels/${token}/grants`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) });
+        if (status === 422) { message.className = "errors"; message.textContent = body.errors.map((e) => e.reason).join(" "); return; }
+        message.className = "ok";
+        message.textContent = `${tr("Saved.")} ${tr("Until")}: ${day(body.until)}`;
+      } catch (error) { message.className = "errors"; message.textContent = error.message; }
+    });
+    const pick = (userId) => { form.elements.user_id.value = String(userId); form.elements.days.focus(); };
+    return { form, pick };
   }
 
   async function exportCsv() {

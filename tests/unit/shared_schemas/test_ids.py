@@ -64,6 +64,7 @@ def test_channel_tokens() -> None:
 def test_start_links_for_promo_codes_and_gifts() -> None:
     from shared_schemas.ids import (
         StartKind,
+        StartLink,
         gift_start,
         is_valid_promo_code,
         new_gift_code,
@@ -74,6 +75,8 @@ def test_start_links_for_promo_codes_and_gifts() -> None:
     assert parse_start(promo_start("DemoChannel01", "spring20")).code == "SPRING20"
     assert parse_start("DemoChannel01_spring20").kind is StartKind.PROMO
     assert parse_start("DemoChannel01_DONATE").kind is StartKind.DONATE
+    # Not a code any owner could make: the whole parameter is read as a channel token (unknown).
+    assert parse_start("DemoChannel01_price_0.01") == StartLink(StartKind.OFFER, "DemoChannel01_price_0.01")
     gift = new_gift_code()
     link = parse_start(gift_start("DemoChannel01", gift))
     assert (link.kind, link.channel_token, link.code) == (StartKind.GIFT, "DemoChannel01", gift)

@@ -64,6 +64,7 @@ def test_the_buyer_reads_russian_and_the_owner_spanish_from_the_offer_to_the_rem
         "[ru] Monthly",
         "[ru] Quarterly",
         "[ru] 🏷 I have a code",
+        "[ru] 🎁 Buy as a gift",
         "[ru] 💝 Donate",
     ]
     assert "5,00" in offer.buttons()[0].text  # the amount as Russian writes it
