@@ -34,7 +34,7 @@ from telepay.channels.minimums import coin_minimums
 from telepay.channels.settings import CURRENCY, Invalid
 from telepay.core.i18n import N_, in_stars, money, t, tn, when
 from telepay.core.store import Tx
-from telepay.owners import admins
+from telepay.owners import admins, grants
 from telepay.owners import texts as say
 from telepay.owners.conversations import Conversations, Move
 from telepay.owners.questions import NOTE, Ask, Data, Result, Step, _with_note
@@ -106,10 +106,12 @@ def _take_code(rt: Rt, user_id: int, data: Data, answer: str) -> Result:
     if isinstance(code, Invalid):
         return code
     if rt.store.promo_codes.get(promo_code_id(str(data["token"]), code)) is not None:
-        return Invalid(
-            t("{title} has a code {code} already. Please choose another.", title=data["title"], code=code)
-        )
+        return Invalid(taken(str(data["title"]), code))
     return {"code": code}
+
+
+def taken(title: str, code: str) -> str:
+    return t("{title} has a code {code} already. Please choose another.", title=title, code=code)
 
 
 def _draft(rt: Rt, data: Data, user_id: int) -> PromoCodeDoc | list[Any]:
@@ -229,6 +231,12 @@ def writes(rt: Rt, conversation: ConversationDoc, data: Data) -> Callable[[Tx], 
     code = _draft(rt, data, conversation.user_id)
     if isinstance(code, list):
         raise ValueError("; ".join(str(error) for error in code))
+    return creating(rt, code)
+
+
+def creating(rt: Runtime[Any], code: PromoCodeDoc) -> Callable[[Tx], None]:
+    """Writing a new code (the bot's conversation and the owner app): refused with CodeTaken when
+    the channel has one of that name, read inside the transaction."""
     doc_id = promo_code_id(code.channel_token, code.code)
 
     def create(tx: Tx) -> None:
@@ -239,7 +247,7 @@ def writes(rt: Rt, conversation: ConversationDoc, data: Data) -> Callable[[Tx], 
     return create
 
 
-def share_link(rt: Rt, token: str, code: str) -> str:
+def share_link(rt: Runtime[Any], token: str, code: str) -> str:
     return deep_link(rt.settings.telegram_bot_username, promo_start(token, code))
 
 
@@ -351,18 +359,10 @@ def _show_list(rt: Rt, user_id: int, channel: ChannelDoc, message_id: int | None
     return "promo codes listed"
 
 
-def refusal(rt: Rt, user_id: int, channel: ChannelDoc | None) -> str | None:
-    """Why this person may not manage the channel's codes, in their words; None when they may."""
-    if channel is None:
-        return t(say.NOT_OWNER)
-    why = admins.change_refusal(
-        rt, user_id, [channel.open_channel_id, channel.closed_channel_id], channel=channel
-    )
-    if why is None:
-        return None
-    if why.why is admins.Why.NOT_OWNER:
-        return t(say.NOT_OWNER)
-    return say.creator_needed(channel.title)
+def refusal(rt: Runtime[Any], user_id: int, channel: ChannelDoc | None) -> str | None:
+    """Why this person may not manage the channel's codes, in their words; None when they may (the
+    owners' one rule, worded as for a grant: `telepay.owners.grants.refusal`)."""
+    return t(say.NOT_OWNER) if channel is None else grants.refusal(rt, user_id, channel)
 
 
 def set_status(
