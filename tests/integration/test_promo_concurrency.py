@@ -16,7 +16,6 @@ pytestmark = pytest.mark.integration
 
 def test_twelve_concurrent_settlements_of_a_ten_use_code(firestore_db: Any) -> None:
     store = store_of(firestore_db)
-    # Four at a time: the emulator's pessimistic locks stall a dozen commits upgrading their read
-    # lock on the one code document at once (each waits for the others until their deadline),
-    # which Firestore itself resolves by aborting all but one; four still contend on every commit.
+    # Four at a time: with twelve at once the emulator stalled (ten commits on the one code
+    # document blocked for minutes, faulthandler showed); four still contend on every commit.
     settle_twelve_at_once(store, lambda: runtime(firestore_db, "ipn"), workers=4)
