@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from operator_cli import channel_file, failed_tasks, refunds, support
+from operator_cli import channel_file, failed_tasks, promos, refunds, support
 from operator_cli import webhook as telegram_webhook
 from operator_cli.context import Operator
 from operator_cli.output import Failed, emit, fields, plain, table
@@ -460,6 +460,7 @@ def users_show(op: Operator, user_id: int) -> None:
     # -- gifts: bought by the user, and redeemed by them --
     bought = sorted(store.gifts.find(GIFTS_OF_BUYER, buyer_user_id=user_id), key=lambda g: g.created_at)
     redeemed = sorted(store.gifts.find(GIFTS_REDEEMED_BY, redeemed_by=user_id), key=lambda g: g.created_at)
+    promo_uses = promos.uses_of(store, user_id)  # -- promo codes --
     trials = sorted(store.trials.find(TRIALS_OF_USER, user_id=user_id), key=lambda tr: tr.started_at)
     payload = {
         "user_id": user_id,
@@ -469,6 +470,7 @@ def users_show(op: Operator, user_id: int) -> None:
         "support_actions": actions,
         "gifts_bought": bought,
         "gifts_redeemed": redeemed,
+        "promo_uses": promo_uses,
         "trials": trials,  # -- free trials --
     }
 
@@ -533,6 +535,7 @@ def users_show(op: Operator, user_id: int) -> None:
                 + table(action_rows, list(action_rows[0]) if action_rows else []),
                 "Gifts bought\n" + table(gift_rows(bought), GIFT_COLUMNS),
                 "Gifts redeemed\n" + table(gift_rows(redeemed), GIFT_COLUMNS),
+                "Promo codes used\n" + table(promos.use_rows(promo_uses), promos.USE_COLUMNS),
                 "Free trials\n" + table(trial_rows, list(trial_rows[0]) if trial_rows else []),
             ]
         )
@@ -558,6 +561,22 @@ def gift_rows(gifts: list[GiftDoc]) -> list[dict[str, object]]:
         }
         for g in gifts
     ]
+
+
+# -- promo codes ----------------------------------------------------------------------------------
+@cli.group("promos")
+def promo_codes() -> None:
+    """Promo codes: a channel's codes, their uses and revenue."""
+
+
+@promo_codes.command("list")
+@click.argument("token")
+@pass_op
+def promos_list(op: Operator, token: str) -> None:
+    """TOKEN's codes, the newest first: discount, tiers, dates, limits, uses, revenue, state."""
+    channel = _channel(op, token)
+    codes = promos.codes_of(op.store, token)
+    emit(op.as_json, codes, lambda: table(promos.code_rows(codes, channel), promos.CODE_COLUMNS))
 
 
 # -- access (support cases) -------------------------------------------------------------------------

@@ -311,6 +311,14 @@ class OrderDoc(Document):
         description="A gift order: the code of its gift (made with the order, so a settlement run again "
         "writes the same gift; a further payment's gift has a code derived from it).",
     )
+    # -- promo codes --
+    promo_code: str | None = Field(
+        default=None, description="The promo code it was priced with (its use is counted when it settles)."
+    )
+    full_price_amount: Money | None = Field(
+        default=None,
+        description="With a promo code: the price before it (`price_amount` is what is charged).",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -799,7 +807,7 @@ class ConversationDoc(Document):
     ttl_field: ClassVar[str | None] = "expire_at"
 
     user_id: int
-    name: str = Field(description="`newchannel` or `edit`.")
+    name: str = Field(description="`newchannel`, `edit` or `promo`.")
     version: int = Field(description="Incremented by every applied update; buttons carry it.")
     step: str = Field(description="The question waiting for an answer; `done` or `cancelled` at the end.")
     data: dict[str, Any] = Field(default_factory=dict, description="Answers so far, already validated.")
@@ -999,6 +1007,116 @@ class GiftDoc(Document):
     voided_at: datetime | None = Field(default=None, description="Its payment was refunded (state `voided`).")
 
 
+# -- promo codes --
+PROMO_APPLIED_LIFETIME = timedelta(hours=24)  # a code a buyer applied, until they buy
+PROMO_ENTRY_LIFETIME = timedelta(minutes=15)  # waiting for the code a buyer types
+
+
+class PromoStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"  # the owner's pause: refused until resumed
+    ENDED = "ended"  # the owner ended it: refused for good
+
+
+class PromoCodeDoc(Document):
+    """A channel's promo code, made by its owner (`/promo` or the owner app): a percentage or a fixed
+    USD amount off, for some or all tiers, within optional dates and limits. Its uses and revenue
+    are counted in the transaction that settles each payment made with it."""
+
+    collection: ClassVar[Collection] = Collection.PROMO_CODES
+    written_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.OWNER_APP,
+        Function.IPN_HANDLER,
+    )
+    read_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.CREATE_INVOICE,
+        Function.IPN_HANDLER,
+        Function.OWNER_APP,
+    )
+    doc_id_is: ClassVar[str] = "`<channel token>-<CODE>` (codes are upper-cased: unique per channel)"
+
+    code: str = Field(description="4 to 32 letters and digits, upper-cased (buyers may type any case).")
+    channel_token: str
+    percent_off: int | None = Field(default=None, ge=1, le=100, description="Percentage off (1 to 100).")
+    amount_off: Money | None = Field(
+        default=None, description="Or a fixed amount off, in USD (a price never goes below zero)."
+    )
+    tier_ids: list[str] = Field(default_factory=list, description="Tiers it applies to; empty: all tiers.")
+    starts_at: datetime | None = Field(default=None, description="Not valid before (UTC); None: at once.")
+    ends_at: datetime | None = Field(default=None, description="Not valid from then on (UTC); None: no end.")
+    max_uses: int | None = Field(default=None, ge=1, description="Paid or free uses in all; None: no limit.")
+    max_uses_per_buyer: int | None = Field(default=None, ge=1, description="Uses per buyer; None: no limit.")
+    new_subscribers_only: bool = Field(
+        default=False, description="Refused to a buyer whose access to the channel is active."
+    )
+    status: PromoStatus = Field(default=PromoStatus.ACTIVE, description="`active`, `paused` or `ended`.")
+    uses: int = Field(default=0, description="Settled orders (and free grants) made with it.")
+    revenue: Money = Field(default=Decimal("0"), description="What those orders charged in USD.")
+    revenue_stars: int = Field(default=0, description="What those orders charged in Telegram Stars.")
+    created_by: int = Field(description="Telegram user id of the owner who made it.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class PromoUseDoc(Document):
+    """One buyer's uses of one code (for `max_uses_per_buyer`), counted with the code's."""
+
+    collection: ClassVar[Collection] = Collection.PROMO_USES
+    written_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.TELEGRAM_WEBHOOK)
+    read_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.CREATE_INVOICE,
+        Function.IPN_HANDLER,
+    )
+    doc_id_is: ClassVar[str] = "`<channel token>-<CODE>-<user id>`"
+
+    channel_token: str
+    code: str
+    user_id: int
+    uses: int = Field(default=0, description="Settled orders and free grants of this buyer with the code.")
+    order_ids: list[str] = Field(
+        default_factory=list, description="The orders (or `free-<update id>` grants) counted."
+    )
+    updated_at: datetime
+
+
+class PromoAppliedDoc(Document):
+    """The code a buyer applied to a channel's offer (from its link or typed), until they buy:
+    buttons cannot carry it (64 bytes), so the tier buttons find it here, and create_invoice checks
+    it again."""
+
+    collection: ClassVar[Collection] = Collection.PROMO_APPLIED
+    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    doc_id_is: ClassVar[str] = "`<channel token>-<user id>`"
+    ttl_field: ClassVar[str | None] = "expire_at"
+
+    channel_token: str
+    user_id: int
+    code: str
+    applied_at: datetime
+    expire_at: datetime = Field(
+        description="TTL: applied_at + 24 hours; after it the offer is at full price."
+    )
+
+
+class PromoEntryDoc(Document):
+    """A buyer tapped "🏷 I have a code": their next text message is the code for this channel."""
+
+    collection: ClassVar[Collection] = Collection.PROMO_ENTRIES
+    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    doc_id_is: ClassVar[str] = "Telegram user id"
+    ttl_field: ClassVar[str | None] = "expire_at"
+
+    user_id: int
+    channel_token: str
+    asked_at: datetime
+    expire_at: datetime = Field(description="TTL: asked_at + 15 minutes; a later text is no code.")
+
+
 # -- free trials --
 class TrialDoc(Document):
     """One free trial of one channel by one Telegram account, ever: written in the transaction that
@@ -1047,6 +1165,11 @@ DOCUMENTS: tuple[type[Document], ...] = (
     PaySupportDoc,
     ReconcileStateDoc,
     GiftDoc,
+    # -- promo codes --
+    PromoCodeDoc,
+    PromoUseDoc,
+    PromoAppliedDoc,
+    PromoEntryDoc,
     # -- free trials --
     TrialDoc,
 )

@@ -321,6 +321,37 @@ def is_valid_channel_token(token: str) -> bool:
     return bool(CHANNEL_TOKEN_RE.fullmatch(token))
 
 
+# -- promo codes --
+CALLBACK_PROMO_ENTER = "pce"  # pce:<token>: the buyer's "🏷 I have a code" under an offer
+CALLBACK_PROMO_LIST = "pcl"  # pcl:<token>: an owner's /promos, for one of their channels
+CALLBACK_PROMO_ACTION = "pca"  # pca:<token>:<CODE>:<p|r|e>: pause, resume or end a code
+
+
+def promo_code_id(channel_token: str, code: str) -> str:
+    return f"{channel_token}-{normal_promo_code(code)}"
+
+
+def promo_use_id(channel_token: str, code: str, user_id: int) -> str:
+    return f"{promo_code_id(channel_token, code)}-{user_id}"
+
+
+def promo_applied_id(channel_token: str, user_id: int) -> str:
+    return f"{channel_token}-{user_id}"
+
+
+def promo_enter_callback(channel_token: str) -> str:
+    return f"{CALLBACK_PROMO_ENTER}:{channel_token}"
+
+
+def promo_list_callback(channel_token: str) -> str:
+    return f"{CALLBACK_PROMO_LIST}:{channel_token}"
+
+
+def promo_action_callback(channel_token: str, code: str, action: str) -> str:
+    """At most 63 bytes: a 24-character token and a 32-character code fit."""
+    return f"{CALLBACK_PROMO_ACTION}:{channel_token}:{normal_promo_code(code)}:{action}"
+
+
 # -- free trials --
 CALLBACK_TRIAL = "try"  # try:<token>: start the presser's free trial of that channel (eligibility re-checked)
 TRIAL_START = "try"  # `<token>-try`: no tier id has that shape (`t<digits>`)

@@ -60,6 +60,13 @@ class PaymentEvent(BaseModel):
         default=None,
         description="A gift order's payment: the code of the gift it paid for (the buyer gets its link).",
     )
+    # -- promo codes --
+    promo_code: str | None = Field(default=None, description="The promo code the order was priced with.")
+    full_price_amount: Money | None = Field(default=None, description="The price before the code.")
+    promo_used_up: bool = Field(
+        default=False,
+        description="The code had run out of uses when this payment settled: honoured (the buyer saw the price).",
+    )
 
 
 T = TypeVar("T", bound=BaseModel)

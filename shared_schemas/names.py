@@ -115,6 +115,11 @@ class Collection(StrEnum):
     RECONCILE_STATE = "reconcile_state"
     # -- gifts --
     GIFTS = "gifts"
+    # -- promo codes --
+    PROMO_CODES = "promo_codes"
+    PROMO_USES = "promo_uses"
+    PROMO_APPLIED = "promo_applied"
+    PROMO_ENTRIES = "promo_entries"
     # -- free trials --
     TRIALS = "trials"
 

@@ -337,3 +337,27 @@ QUERIES: tuple[QuerySpec, ...] = (
     # -- exports --
     LEDGER_OF_CHANNEL_BY_TIME,
 )
+
+# -- promo codes --
+PROMO_CODES_OF_CHANNEL = QuerySpec(
+    "promo_codes_of_channel",
+    Collection.PROMO_CODES,
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
+    equals=("channel_token",),
+    purpose="an owner's /promos and the owner app's codes; operators: `telepay promos list`",
+)
+PROMO_USES_OF_USER = QuerySpec(
+    "promo_uses_of_user",
+    Collection.PROMO_USES,
+    (),
+    equals=("user_id",),
+    purpose="operators: `telepay users show`, the promo codes a user used",
+)
+PROMO_CODES_BY_CODE = QuerySpec(
+    "promo_codes_by_code",
+    Collection.PROMO_CODES,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("code",),
+    purpose="a buyer's code not of this channel: whether it is another channel's (said so)",
+)
+QUERIES = (*QUERIES, PROMO_CODES_OF_CHANNEL, PROMO_USES_OF_USER, PROMO_CODES_BY_CODE)

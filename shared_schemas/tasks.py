@@ -27,6 +27,12 @@ class CreateInvoiceTask(BaseModel):
     rail: PayRail = Field(default=PayRail.NOWPAYMENTS, description="Crypto (NowPayments) or Telegram Stars.")
     # -- gifts --
     gift: bool = Field(default=False, description="The tier bought as a gift (a `tp1-gft-...` order id).")
+    # -- promo codes --
+    promo_code: str | None = Field(
+        default=None,
+        max_length=32,
+        description="The code the buyer applied (create_invoice checks it again and prices it itself).",
+    )
 
 
 class KeypadAction(StrEnum):

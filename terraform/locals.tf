@@ -556,5 +556,7 @@ locals {
     keypad_sessions = "expire_at"
     failed_tasks    = "expire_at"
     conversations   = "expire_at"
+    promo_applied   = "expire_at"
+    promo_entries   = "expire_at"
   }
 }

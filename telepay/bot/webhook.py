@@ -35,7 +35,7 @@ from telepay.donations import router as donations_router
 from telepay.owners import commands as owner_commands
 from telepay.payments import stars
 from telepay.runtime import Runtime
-from telepay.subscriptions import gifts, membership
+from telepay.subscriptions import gifts, membership, promo_router
 from telepay.subscriptions import router as subscriptions_router
 from telepay.subscriptions import texts as subscriptions_texts
 
@@ -43,6 +43,8 @@ log = get_logger("telepay.webhook")
 Rt = Runtime[TelegramWebhookSettings]
 # The features' buttons, by prefix (each feature's router lists its own).
 CALLBACKS = subscriptions_router.CALLBACKS | donations_router.CALLBACKS
+# -- promo codes --
+CALLBACKS |= promo_router.CALLBACKS
 
 
 def handle_update(raw: dict[str, object], rt: Rt) -> str:
@@ -161,7 +163,13 @@ def _on_message(message: TgMessage, update_id: int, rt: Rt) -> str:
         start = donations_router.on_start if link.kind is StartKind.DONATE else subscriptions_router.on_start
         if link.kind is StartKind.GIFT:  # -- gifts --
             start = gifts.on_start
+        if link.kind is StartKind.PROMO:  # -- promo codes --
+            start = promo_router.on_start
         return start(link, message, rt)
+    if not command.startswith("/"):  # -- promo codes --: the code a buyer was asked for
+        typed = promo_router.on_text(message, rt)
+        if typed is not None:
+            return typed
     return subscriptions_router.on_message(message, command, rt)
 
 

@@ -44,6 +44,10 @@ from shared_schemas.documents import (
     OutboxDoc,
     PayoutDoc,
     PaySupportDoc,
+    PromoAppliedDoc,
+    PromoCodeDoc,
+    PromoEntryDoc,
+    PromoUseDoc,
     ReconcileStateDoc,
     StarPaymentDoc,
     SubscriptionDoc,
@@ -188,6 +192,11 @@ REPOSITORIES: dict[str, type[Document]] = {
     "reconcile_state": ReconcileStateDoc,
     # -- gifts --
     "gifts": GiftDoc,
+    # -- promo codes --
+    "promo_codes": PromoCodeDoc,
+    "promo_uses": PromoUseDoc,
+    "promo_applied": PromoAppliedDoc,
+    "promo_entries": PromoEntryDoc,
     # -- free trials --
     "trials": TrialDoc,
 }
@@ -218,6 +227,11 @@ class Store(ABC):
     reconcile_state: Repository[ReconcileStateDoc]
     # -- gifts --
     gifts: Repository[GiftDoc]
+    # -- promo codes --
+    promo_codes: Repository[PromoCodeDoc]
+    promo_uses: Repository[PromoUseDoc]
+    promo_applied: Repository[PromoAppliedDoc]
+    promo_entries: Repository[PromoEntryDoc]
     # -- free trials --
     trials: Repository[TrialDoc]
 

@@ -33,15 +33,22 @@ from decimal import Decimal
 from typing import Any
 
 from shared_schemas.config import OwnerAppSettings
-from shared_schemas.documents import ChannelDoc, ChannelStatus, OrderStatus, SubscriptionStatus
-from shared_schemas.ids import OrderKind
+from shared_schemas.documents import (
+    ChannelDoc,
+    ChannelStatus,
+    OrderStatus,
+    PromoCodeDoc,
+    PromoStatus,
+    SubscriptionStatus,
+)
+from shared_schemas.ids import OrderKind, normal_promo_code
 from shared_schemas.queries import SETTLED_ORDERS_OF_CHANNEL, SUBSCRIPTIONS_OF_CHANNEL
 from shared_schemas.telegram import TgUser
+from telepay.channels import promo_rules, wallet_hold
 from telepay.channels import settings as cs
-from telepay.channels import wallet_hold
 from telepay.channels.changes import changed, record
 from telepay.channels.lookup import active_and_expiring, load_channel
-from telepay.channels.minimums import check_prices
+from telepay.channels.minimums import check_prices, coin_minimums
 from telepay.channels.price_rules import new_prices
 from telepay.channels.star_prices import tier_in_stars
 from telepay.core import i18n
@@ -52,6 +59,7 @@ from telepay.core.users import remember_language
 from telepay.owners import admins, grant_rules, grants
 from telepay.owners import books as books  # -- exports --
 from telepay.owners import books_rules as books_rules  # -- exports --
+from telepay.owners import promos as owner_promos
 from telepay.owners.init_data import InvalidInitData, WebAppUser, validate
 from telepay.payouts.balance import owner_balance, payout_history
 from telepay.runtime import Runtime
@@ -67,7 +75,7 @@ EXPIRING_WITHIN = timedelta(days=7)
 EDITABLE = tuple(f for f in cs.SETTING_FIELDS if not f.startswith(("open_", "closed_", "payout_")))
 SUBSCRIBER_COLUMNS = ("name", "user_id", "tier", "since", "until", "status", "in_channel")
 _CHANNEL_PATH = re.compile(
-    r"^/api/channels/([A-Za-z0-9_-]{1,64})/(overview|subscribers|subscribers\.csv|settings|status|grants)$"
+    r"^/api/channels/([A-Za-z0-9_-]{1,64})/(overview|subscribers|subscribers\.csv|settings|status|grants|promos|promo_status)$"
 )
 
 
@@ -137,6 +145,10 @@ def _route(
         ("POST", "status"): lambda: set_status(rt, user.id, channel, (body or {}).get("status")),
         # -- owner grants --
         ("POST", "grants"): lambda: owner_grant(rt, user.id, channel, body or {}),
+        # -- promo codes --
+        ("GET", "promos"): lambda: _json(200, promo_codes(rt, channel)),
+        ("POST", "promos"): lambda: create_promo(rt, user.id, channel, body or {}),
+        ("POST", "promo_status"): lambda: set_promo_status(rt, user.id, channel, body or {}),
     }
     answer = route.get((method, what))
     return answer() if answer else _json(405, {"error": "method not allowed"})
@@ -227,6 +239,36 @@ APP_TEXTS = (
     N_("User id"),
     N_("grants, 30 days"),
     N_("days given"),
+    # -- promo codes --
+    N_("Codes"),
+    N_("No promo codes yet: make one below (or send /promo to the bot)."),
+    N_("Code"),
+    N_("Discount"),
+    N_("Uses"),
+    N_("Revenue"),
+    N_("{percent}% off"),
+    N_("{amount} off"),
+    N_("{uses} of {limit}"),
+    N_("all tiers"),
+    N_("until {until}"),
+    N_("new subscribers only"),
+    N_("paused"),
+    N_("ended"),
+    N_("Pause"),
+    N_("Resume"),
+    N_("End"),
+    N_("New code"),
+    N_("Code (4 to 32 letters and digits)"),
+    N_("Discount: 20% or an amount in USD"),
+    N_("Tiers"),
+    N_("All tiers"),
+    N_("First day (optional, UTC)"),
+    N_("Last day (optional, UTC)"),
+    N_("Uses in all (optional)"),
+    N_("Uses per buyer (optional)"),
+    N_("New subscribers only"),
+    N_("Create code"),
+    N_("Created."),
     # -- free trials --
     N_("Free trial (days, 1 to 30; empty: none)"),
     N_("on a free trial"),
@@ -331,6 +373,10 @@ def overview(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
     } | grants_overview(rt, channel)
 
 
+def _tier_names(channel: ChannelDoc) -> dict[str, str]:
+    return {tier.tier_id: tier.label or tn("{n} day", "{n} days", tier.days) for tier in channel.tiers}
+
+
 def _trials(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
     """The free trials (the figures of `/stats`): the channel's trial length (null: none), members on a
     trial now, trials started and converted to a purchase in the last 30 days."""
@@ -344,7 +390,7 @@ def _trials(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
 
 
 def subscribers(rt: Rt, channel: ChannelDoc) -> list[dict[str, Any]]:
-    tiers = {tier.tier_id: tier.label or tn("{n} day", "{n} days", tier.days) for tier in channel.tiers}
+    tiers = _tier_names(channel)
     rows = []
     for status in SubscriptionStatus:
         for page in rt.store.subscriptions.pages(
@@ -575,6 +621,83 @@ def grants_overview(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
     """The overview's grants, apart from sales: how many in 30 days, and the days they gave."""
     [(_, count, given)] = grants.grant_windows(rt, channel.token, rt.clock.now(), (OVERVIEW_DAYS,))
     return {"grants_30d": count, "granted_days_30d": given}
+
+
+# -- promo codes --
+def promo_codes(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
+    """The Codes view: the channel's codes, the newest first (as `/promos` lists them), each with its
+    settings, uses, revenue, state and share link; and the tiers a new code may be for."""
+    return {
+        "currency": channel.currency,
+        "tiers": [{"tier_id": tier_id, "label": label} for tier_id, label in _tier_names(channel).items()],
+        "codes": [_promo_json(rt, code, channel) for code in owner_promos.codes_of(rt, channel.token)],
+    }
+
+
+def _promo_json(rt: Rt, code: PromoCodeDoc, channel: ChannelDoc) -> dict[str, Any]:
+    labels = _tier_names(channel)
+    return {
+        "code": code.code,
+        "percent_off": code.percent_off,
+        "amount_off": _money(code.amount_off) if code.amount_off is not None else None,
+        "tiers": [labels.get(tier_id, tier_id) for tier_id in code.tier_ids],
+        "starts_at": code.starts_at.isoformat() if code.starts_at else None,
+        "ends_at": code.ends_at.isoformat() if code.ends_at else None,
+        "max_uses": code.max_uses,
+        "max_uses_per_buyer": code.max_uses_per_buyer,
+        "new_subscribers_only": code.new_subscribers_only,
+        "uses": code.uses,
+        "revenue": _money(code.revenue),
+        "revenue_stars": code.revenue_stars,
+        "status": code.status.value,
+        "link": owner_promos.share_link(rt, channel.token, code.code),
+    }
+
+
+PROMO_FIELDS = (
+    "code", "discount", "tier_ids", "starts_at", "ends_at", "max_uses", "max_uses_per_buyer", "new_subscribers_only",
+)  # fmt: skip
+
+
+def create_promo(rt: Rt, user_id: int, channel: ChannelDoc, body: dict[str, Any]) -> Reply:
+    """The Codes view's form: a new code checked by the bot's rules (`promo_rules.validate_code`),
+    only by the channel's owner who is the creator of both chats, written unless the channel has one
+    of that name; the notes say when it takes a tier below NowPayments' minimum (as `/promo` does)."""
+    values = {name: body[name] for name in PROMO_FIELDS if body.get(name) is not None}  # the rest: defaults
+    checked = promo_rules.validate_code(values, channel, user_id, rt.clock.now())
+    if isinstance(checked, list):
+        return _json(422, {"errors": [{"field": e.field, "reason": e.reason} for e in checked]})
+    problem = owner_promos.refusal(rt, user_id, channel)
+    if problem:
+        return _json(403, {"error": problem})
+    try:
+        rt.store.transaction(owner_promos.creating(rt, checked))
+    except owner_promos.CodeTaken:
+        reason = owner_promos.taken(channel.title, checked.code)
+        return _json(422, {"errors": [{"field": "code", "reason": reason}]})
+    log.info("promo code %s created", checked.code, extra={"channel_token": channel.token})
+    notes = promo_rules.minimum_notes(channel, checked, coin_minimums(rt.nowpayments, cs.CURRENCY))
+    return _json(200, {"code": _promo_json(rt, checked, channel), "notes": notes})
+
+
+def set_promo_status(rt: Rt, user_id: int, channel: ChannelDoc, body: dict[str, Any]) -> Reply:
+    """Pause, resume or end a code (`{"code": ..., "status": "paused" | "active" | "ended"}`), as the
+    `/promos` buttons do (`owner_promos.set_status`: an ended code stays ended)."""
+    wanted, name = body.get("status"), body.get("code")
+    if wanted not in {status.value for status in PromoStatus} or not isinstance(name, str):
+        return _json(422, {"errors": [{"field": "status", "reason": t("Choose active, paused or ended.")}]})
+    problem = owner_promos.refusal(rt, user_id, channel)
+    if problem:
+        return _json(403, {"error": problem})
+    done = owner_promos.set_status(
+        rt, channel.token, normal_promo_code(name), PromoStatus(wanted), rt.clock.now()
+    )
+    if done == "gone":
+        return _json(404, {"error": "not found"})
+    if isinstance(done, str):
+        return _json(422, {"errors": [{"field": "status", "reason": t(owner_promos.ENDED_FOR_GOOD)}]})
+    log.info("promo code %s %s", done.code, done.status.value, extra={"channel_token": channel.token})
+    return _json(200, {"code": _promo_json(rt, done, channel)})
 
 
 # -- exports --

@@ -58,6 +58,7 @@ from telepay.core.users import chosen_language, speaking_to
 from telepay.owners import admins, grant_talk, grants, questions, wallet_change
 from telepay.owners import export_talk as exports  # -- exports --
 from telepay.owners import grant_texts as say_grant
+from telepay.owners import promos as owner_promos
 from telepay.owners import texts as say
 from telepay.owners.bot_chats import Role
 from telepay.owners.conversations import ENDED, Conversations, Move
@@ -99,6 +100,8 @@ def _show(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | Non
         return "cancelled"
     if step == "done" and conversation.name == grant_talk.NAME:  # -- owner grants --
         return grant_talk.finish(rt, chat_id, conversation)
+    if step == "done" and conversation.name == owner_promos.NAME:  # -- promo codes --
+        return owner_promos.show_done(rt, chat_id, data)
     if step == "done" and conversation.name == exports.NAME:  # -- exports --
         return exports.finish(rt, chat_id, conversation)
     if step == "done" and conversation.name == "newchannel":
@@ -200,6 +203,8 @@ def _owner_problem(rt: Rt, user_id: int, data: Data) -> str | None:
 def _writes(rt: Rt, conversation: ConversationDoc, data: Data) -> Callable[[Tx], None]:
     """What the end of a conversation writes, in the same transaction as its last move."""
     channels, now = rt.store.channels, rt.clock.now()
+    if conversation.name == owner_promos.NAME:  # -- promo codes --
+        return owner_promos.writes(rt, conversation, data)
     if conversation.name == "newchannel":
         base = {"token": data["token"], "owner_user_id": conversation.user_id, "created_at": now}
         channel = questions.channel_from(data, base | {"updated_at": now})
@@ -258,6 +263,8 @@ def _answer(rt: Rt, user_id: int, chat_id: int, update_id: int, answer: str, ver
     data = conversation.data | result
     if conversation.name == grant_talk.NAME:  # -- owner grants: the change is made when shown --
         step = grant_talk.next_step(conversation.step, data)
+    elif conversation.name == owner_promos.NAME:  # -- promo codes --
+        step = owner_promos.next_step(conversation.step, data)
     elif conversation.name == exports.NAME:  # -- exports: nothing written, the file sent when shown --
         step = exports.next_step(conversation.step, data)
     else:
@@ -274,6 +281,10 @@ def _answer(rt: Rt, user_id: int, chat_id: int, update_id: int, answer: str, ver
         title = str(data.get(f"{chat}_title") or taken.chat_id)
         _ask(rt, chat_id, conversation, before=say.chat_in_use(title, taken.other.title))
         return "chat in use"
+    except owner_promos.CodeTaken:  # another code of that name was made meanwhile
+        conversations.move(conversation, update_id, "cancelled", conversation.data)
+        rt.telegram.send_message(chat_id, t(owner_promos.CODE_TAKEN))
+        return "code taken"
     if move is Move.CONFLICT:
         return _show(rt, chat_id, current, before=t(say.BUSY))
     if move is Move.DUPLICATE:
@@ -308,12 +319,16 @@ CALLBACK_PREFIXES = (
     CALLBACK_WALLET_CANCEL,
     CALLBACK_CHANNELS_PAGE,
     CALLBACK_STATS_PAGE,
+    # -- promo codes --
+    *owner_promos.CALLBACK_PREFIXES,
 )
 
 
 def on_callback(query: TgCallbackQuery, prefix: str, parts: list[str], update_id: int, rt: Rt) -> str:
     user_id = query.from_user.id
     chat_id = query.message.chat.id if query.message else user_id
+    if prefix in owner_promos.CALLBACK_PREFIXES:  # -- promo codes --
+        return owner_promos.on_callback(query, prefix, parts, update_id, rt)
     if prefix == CALLBACK_OWNER and len(parts) == 2 and re.fullmatch(r"[0-9]{1,9}", parts[0]):
         result = _answer(rt, user_id, chat_id, update_id, parts[1], int(parts[0]))
         stale = result in ("stale button", "no conversation")
@@ -530,12 +545,21 @@ COMMANDS: dict[str, Callable[[Rt, int, int, int], str]] = {
 
 
 # -- owner grants --
-STEPS = questions.STEPS | grant_talk.STEPS | exports.STEPS  # -- exports --
+STEPS = questions.STEPS | grant_talk.STEPS | exports.STEPS | owner_promos.STEPS  # exports', promo codes'
 
 
 def _grant_talk(rt: Rt, user_id: int, chat_id: int, update_id: int, take: bool) -> str:
     started = grant_talk.start(rt, user_id, chat_id, update_id, take)
     return started if isinstance(started, str) else _show(rt, chat_id, started)
+
+
+# -- promo codes --
+def _promo(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
+    outcome, conversation = owner_promos.start(rt, user_id, chat_id, update_id)
+    return outcome if conversation is None else _show(rt, chat_id, conversation)
+
+
+COMMANDS |= {"/promo": _promo, "/promos": owner_promos.list_codes}
 
 
 # -- exports --

@@ -19,7 +19,8 @@ from shared_schemas.documents import CONVERSATION_LIFETIME, ConversationDoc
 from telepay.core.clock import Clock
 from telepay.core.store import Store, Tx
 
-NAMES: tuple[str, ...] = ("newchannel", "edit", "grant")  # grant: an owner's /grant or /revoke, step by step
+# grant: an owner's /grant or /revoke, step by step; promo: an owner's /promo
+NAMES: tuple[str, ...] = ("newchannel", "edit", "grant", "promo")
 NAMES += ("export",)  # -- exports --: an owner's /export, step by step
 ENDED = ("done", "cancelled", "expired")
 

@@ -90,6 +90,9 @@ OWNER_COMMANDS: tuple[tuple[str, str], ...] = (
     # -- owner grants --
     ("grant", N_("Give a member free days")),
     ("revoke", N_("Take days off a member")),
+    # -- promo codes --
+    ("promo", N_("Make a promo code")),
+    ("promos", N_("Your promo codes and their uses")),
     # -- exports --
     ("export", N_("Your books as CSV files")),
 )

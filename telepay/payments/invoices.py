@@ -36,6 +36,7 @@ from telepay.core.i18n import STARS, in_stars, money, t
 from telepay.core.logs import get_logger
 from telepay.core.users import mark_blocked, speaking_to
 from telepay.donations.keypad import confirmed_amount
+from telepay.payments.promo_prices import price_with_code
 from telepay.runtime import Runtime
 from telepay.subscriptions import gift_texts, texts
 
@@ -165,6 +166,7 @@ def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
         rt.telegram.send_message(task.chat_id, t(texts.OFFER_CHANGED))
         return "rejected: channel unavailable"
     star_subscription = False
+    full_price: Decimal | None = None
     if ref.kind is OrderKind.SUBSCRIPTION:
         tier = channel.tier(task.tier_id or "")
         if tier is None or tier.tier_id != ref.tier_id:
@@ -178,6 +180,14 @@ def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
                 return "rejected: tier not sold in Stars"
             # A gift in Stars is a one-time payment: a Star subscription would renew the buyer's.
             price, star_subscription = Decimal(stars), is_star_subscription(tier) and not task.gift
+        if task.promo_code and not task.gift:  # -- promo codes --: priced here, from the code as it is now
+            priced = price_with_code(rt, channel, tier, task.user_id, task.promo_code, task.rail, price)
+            if isinstance(priced, str) or priced.price == 0:
+                rt.telegram.send_message(
+                    task.chat_id, priced if isinstance(priced, str) else t(texts.OFFER_CHANGED)
+                )
+                return "rejected: promo code no longer applies"
+            price, full_price, star_subscription = priced.price, priced.full, False
     else:
         amount = confirmed_amount(rt.store, task.keypad_session_id, task.user_id, task.channel_token)
         if amount is None:
@@ -209,6 +219,8 @@ def _build_order(task: CreateInvoiceTask, rt: Rt) -> OrderDoc | str:
         updated_at=now,
         gift=task.gift,
         gift_code=new_gift_code() if task.gift else None,
+        promo_code=task.promo_code if full_price is not None else None,
+        full_price_amount=full_price,
     )
 
 

@@ -33,6 +33,7 @@ from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
 from telepay.payments import gifts as gift_settlement
 from telepay.payments import signature as ipn_signature
+from telepay.payments.promo_uses import count_promo_use
 from telepay.payments.settlement import Decision, SettlementPolicy, decide, rank
 from telepay.payments.trial_conversion import convert_trial
 from telepay.payouts import ipn as payout_ipn
@@ -147,6 +148,8 @@ SettlementExtra = Callable[[Tx, Store, OrderDoc, Decision, datetime], Callable[[
 SETTLEMENT_EXTRAS: tuple[SettlementExtra, ...] = (
     # -- gifts --
     gift_settlement.settled_or_refunded,
+    # -- promo codes --
+    count_promo_use,
     # -- free trials --
     convert_trial,
 )

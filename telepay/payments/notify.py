@@ -27,7 +27,7 @@ from shared_schemas.telegram import Button
 from telepay.adapters.telegram_api import TelegramForbidden, TelegramRetryAfter
 from telepay.channels.lookup import load_subscription
 from telepay.core.errors import Malformed
-from telepay.core.i18n import money
+from telepay.core.i18n import money, t
 from telepay.core.logs import get_logger
 from telepay.core.store import NotFound
 from telepay.core.users import mark_blocked, speaking_to
@@ -179,19 +179,16 @@ def _subscription_owner(rt: Rt, event: PaymentEvent) -> None:
         )
         _send(rt, event.owner_user_id, notice)
         return
-    _send(
-        rt,
-        event.owner_user_id,
-        texts.owner_subscription_notice(
-            _buyer_name(event),
-            event.channel_title,
-            texts.duration(event.days),
-            event.price_amount,
-            event.price_currency,
-            _paid(event),
-            event.subscription_expires_at,
-        ),
+    notice = texts.owner_subscription_notice(
+        _buyer_name(event),
+        event.channel_title,
+        texts.duration(event.days),
+        event.price_amount,
+        event.price_currency,
+        _paid(event),
+        event.subscription_expires_at,
     )
+    _send(rt, event.owner_user_id, notice + promo_note(event))
 
 
 def _donation_donor(rt: Rt, event: PaymentEvent) -> None:
@@ -233,3 +230,21 @@ def _gift_owner(rt: Rt, event: PaymentEvent) -> None:
         _buyer_name(event), event.channel_title, event.days or 0, amount, _paid(event)
     )
     _send(rt, event.owner_user_id, notice)
+
+
+# -- promo codes --
+def promo_note(event: PaymentEvent) -> str:
+    """The owner's notice names the code a payment was priced with (and when it was honoured
+    although used up: the order was made before it ran out)."""
+    if not event.promo_code:
+        return ""
+    if event.promo_used_up:
+        return "\n" + t(
+            "🏷 Code {code} (used up: honoured, the order was made before).", code=event.promo_code
+        )
+    full = event.full_price_amount
+    if full is None:
+        return "\n" + t("🏷 Code {code}.", code=event.promo_code)
+    return "\n" + t(
+        "🏷 Code {code} (full price {full}).", code=event.promo_code, full=money(full, event.price_currency)
+    )

@@ -268,6 +268,8 @@ def payment_event(
         previous_expires_at=grant.previous_expires_at,
         was_active=grant.was_active,
         gift_code=gift_code_of(order, entry_id) if order.gift and entry_id else None,
+        promo_code=order.promo_code,
+        full_price_amount=order.full_price_amount,
     )
     envelope = Envelope[PaymentEvent](event_id=event_id, type=event_type, occurred_at=now, data=data)
     return OutboxDoc(

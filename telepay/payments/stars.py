@@ -137,7 +137,9 @@ def checkout_refusal(rt: Runtime[StarsSettings], query: TgPreCheckoutQuery) -> s
         tier = channel.tier(order.tier_id or "")
         if tier is None or tier.days != order.days:
             return t(NOT_VALID)
-        if tier_in_stars(tier, rt.settings.stars_usd_price) != query.total_amount:
+        # -- promo codes --: a discounted order keeps its price while the tier's full price stands
+        full = order.full_price_amount if order.promo_code else Decimal(query.total_amount)
+        if tier_in_stars(tier, rt.settings.stars_usd_price) != full:
             return t(PRICE_CHANGED)
     return None
 

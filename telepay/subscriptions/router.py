@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared_schemas.config import TelegramWebhookSettings
-from shared_schemas.documents import ChannelDoc, ChannelStatus
+from shared_schemas.documents import ChannelDoc, ChannelStatus, PromoCodeDoc
 from shared_schemas.ids import (
     CALLBACK_BUY,
     CALLBACK_GIFT,
@@ -38,10 +38,9 @@ from shared_schemas.names import Queue
 from shared_schemas.tasks import CreateInvoiceTask
 from shared_schemas.telegram import Button, TgCallbackQuery, TgMessage, TgUser
 from telepay.adapters.tasks_queue import enqueue_once
-from telepay.channels import paging
+from telepay.channels import paging, promo_rules
 from telepay.channels.lookup import load_channel, load_subscription
 from telepay.channels.star_prices import (
-    is_star_subscription,
     pay_crypto_button,
     pay_stars_button,
     stars_offered,
@@ -50,7 +49,7 @@ from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.users import display_name
 from telepay.runtime import Runtime
-from telepay.subscriptions import gift_texts, membership, texts, trials
+from telepay.subscriptions import gift_texts, membership, promos, texts, trials
 from telepay.subscriptions.broadcast import owner_repost
 from telepay.subscriptions.free_access import join_keyboard
 from telepay.subscriptions.trial_rules import Refusal, is_trial
@@ -108,10 +107,13 @@ def show_offer(
         return "paused offer"
     stars = stars_offered(channel, rt.settings.stars_usd_price, rt.settings.stars_enabled)
     trial = channel.trial_days if viewer is not None and trials.eligible(rt.store, channel, viewer) else None
-    rt.telegram.send_message(
-        chat_id, texts.offer(channel, trial), keyboard=offer_keyboard(channel, first_tier, stars, trial)
-    )
-    return "offer shown with a trial" if trial else "offer shown"
+    code = promos.applied(rt, channel, chat_id)  # a private chat's id is its user's
+    text = promos.offer_text(channel, code, trial) if code else texts.offer(channel, trial)
+    keyboard = offer_keyboard(channel, first_tier, stars, trial, code)
+    rt.telegram.send_message(chat_id, text, keyboard=keyboard)
+    if code is None:
+        return "offer shown with a trial" if trial else "offer shown"
+    return f"offer shown with code {code.code}" + (" and a trial" if trial else "")
 
 
 def offer_keyboard(
@@ -119,12 +121,13 @@ def offer_keyboard(
     first_tier: str | None = None,
     stars: dict[str, int] | None = None,
     trial_days: int | None = None,
+    code: PromoCodeDoc | None = None,
 ) -> list[list[Button]]:
     tiers = sorted(channel.tiers, key=lambda tier: (tier.tier_id != first_tier, tier.tier_id))
     rows = [
         [
             Button(
-                texts.tier_button(tier, channel.currency, (stars or {}).get(tier.tier_id)),
+                promos.tier_button(tier, channel.currency, (stars or {}).get(tier.tier_id), code),
                 callback_data=buy_callback(channel.token, tier.tier_id),
             )
         ]
@@ -132,6 +135,7 @@ def offer_keyboard(
     ]
     if trial_days:
         rows.append([Button(texts.trial_button(trial_days), callback_data=trial_callback(channel.token))])
+    rows.append(promos.enter_row(channel))
     rows.append([Button(t(gift_texts.GIFT_BUTTON), callback_data=gift_callback(channel.token, ""))])
     rows.append([Button(t(texts.DONATE_BUTTON), callback_data=donate_callback(channel.token))])
     return rows
@@ -290,6 +294,20 @@ def _buy(
             )
         return "stale offer"
     stars = stars_offered(channel, rt.settings.stars_usd_price, rt.settings.stars_enabled).get(tier_id)
+    # A gift is bought at the full price: a code is for the buyer's own access.
+    promo = promos.Purchase() if gift else promos.for_purchase(rt, channel, tier, user_id)
+    if promo.refused is not None:  # the code stopped applying since the offer was shown
+        if query_id:
+            rt.telegram.answer_callback_query(query_id)
+        promos.forget(rt, token, user_id)
+        rt.telegram.send_message(chat_id, promo_rules.refusal_text(promo.refused, promo.name, channel.title))
+        return f"promo refused ({promo.refused}); {show_offer(token, chat_id, rt, tier_id)}"
+    if promo.code is not None and promo.free(tier):
+        if query_id:
+            rt.telegram.answer_callback_query(query_id)
+        return promos.grant_free(rt, channel, tier, promo.code, user_id, chat_id)
+    full_tier, tier = tier, promo.tier(tier)
+    stars = promos.stars_with(promo.code, full_tier, stars)
     if rail is PayRail.STARS and stars is None:
         if query_id:
             rt.telegram.answer_callback_query(query_id, t(texts.OFFER_CHANGED), alert=True)
@@ -310,7 +328,9 @@ def _buy(
         text = (
             gift_texts.gift_rail_choice(channel.title, tier.days)
             if gift
-            else texts.rail_choice(channel.title, tier, channel.currency, stars, is_star_subscription(tier))
+            else texts.rail_choice(
+                channel.title, tier, channel.currency, stars, promo.star_subscription(tier)
+            )
         )
         rt.telegram.send_message(chat_id, text, keyboard=keyboard)
         return "payment choice shown"
@@ -326,6 +346,7 @@ def _buy(
         buyer_name=display_name(user)[:80],
         rail=rail or PayRail.NOWPAYMENTS,
         gift=gift,
+        promo_code=promo.code.code if promo.code else None,
     )
     if not enqueue_once(rt.tasks, Queue.CREATE_INVOICE, rt.settings.create_invoice_url, payload, task_key):
         log.info("task %s already queued", task_key)

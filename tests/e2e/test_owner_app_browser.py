@@ -277,6 +277,46 @@ def test_a_persian_speaking_owner_reads_the_app_right_to_left(
     page.close()
 
 
+# -- promo codes --
+def test_the_owner_makes_a_code_and_pauses_it(
+    browser: Any, endpoints: dict[str, Any], demo: dict[str, Any]
+) -> None:
+    """The Codes tab: a code refused with the bot's reason, then made; listed with its share link;
+    a buyer opening the link sees it applied; paused, the next buyer is told it is paused."""
+    tg: TelegramControl = demo["tg"]
+    page = open_app(browser, endpoints["functions"]["owner_app"], _init_data(endpoints, demo["owner"]), LIGHT)
+    page.wait_for_selector("#active")
+    page.click("nav button[data-tab=codes]")
+    page.wait_for_selector("#promo-form")
+    assert "No promo codes yet" in page.inner_text("#no-codes")
+    page.fill("input[name=code]", "APP20")
+    page.fill("input[name=discount]", "120%")
+    page.click("#create-code")
+    page.wait_for_selector("#promo-message.errors")
+    assert "A percentage is a whole number from 1 to 100" in page.inner_text("#promo-message")
+    page.fill("input[name=discount]", "20%")
+    page.fill("input[name=max_uses]", "10")
+    page.click("#create-code")
+    page.wait_for_selector("#promo-message.ok")
+    row = page.locator("tr.promo[data-code=APP20]")
+    assert "20% off · all tiers" in row.inner_text()
+    assert row.locator("td.uses").inner_text() == "0 of 10"
+    assert row.locator(".tag").inner_text() == "active"
+    link = row.locator("a.share").inner_text()
+    assert link == f"https://t.me/{endpoints['telegram_bot_username']}?start={demo['token']}_APP20"
+
+    buyer = tg.user("Pia")
+    tg.say(buyer, f"/start {demo['token']}_APP20")
+    assert "Code APP20 applied: 20% off (all tiers)" in tg.wait_message(buyer, "Code APP20 applied")["text"]
+
+    row.locator("button[data-action=paused]").click()
+    page.wait_for_selector("tr.promo[data-code=APP20] .tag.paused")
+    assert page.locator("tr.promo[data-code=APP20] button[data-action=active]").count() == 1
+    later = tg.user("Quinn")
+    tg.say(later, f"/start {demo['token']}_APP20")
+    tg.wait_message(later, "The code APP20 is paused by the channel owner")
+
+
 # -- exports --
 def test_the_owner_sends_her_sales_book_to_her_chat(
     browser: Any, endpoints: dict[str, Any], demo: dict[str, Any]

@@ -70,12 +70,14 @@ def test_start_shows_the_offer_from_firestore(firestore_db: Any) -> None:
     assert labels == [
         "Monthly · $5.00 or ⭐250 · 1 month",
         "Quarterly · $12.50 or ⭐625 · 3 months",
+        "🏷 I have a code",
         "🎁 Buy as a gift",
         "💝 Donate",
     ]
     assert offer.callbacks() == [
         "buy:DemoChannel01:t1",
         "buy:DemoChannel01:t2",
+        "pce:DemoChannel01",
         "gft:DemoChannel01:",
         "don:DemoChannel01",
     ]

@@ -105,6 +105,17 @@ LONGEST: dict[str, str] = {
     "username": "W" * 32,  # Telegram usernames are at most 32 characters
     "who": "@" + "W" * 32,
     "windows": "; ".join(["last 30 days: 999,999,999 grant(s), 999,999,999 day(s) given"] * 2),
+    # -- promo codes --
+    "charged": _AMOUNT,  # what a crypto invoice with a code is raised to (the least a coin takes)
+    "code": "W" * 32,  # a promo code: at most 32 letters and digits
+    "discount": _AMOUNT + " off",
+    "full": _AMOUNT,
+    "percent": "100",
+    "revenue": _AMOUNT + " + ⭐99,999,999",
+    "start": _WHEN,
+    "tiers": ", ".join(["W" * 32] * 3),  # a channel has at most 3 tiers
+    "uses": "1,000,000 uses of 1,000,000",
+    "was": _AMOUNT,
 }
 
 

@@ -16,7 +16,8 @@
   let TEXTS = {};
   let LANG = "en";
   let LANGUAGES = {};
-  const TAB_NAMES = { overview: "Overview", subscribers: "Subscribers", payouts: "Payouts", settings: "Settings" };
+  const TAB_NAMES = { overview: "Overview", subscribers: "Subscribers", payouts: "Payouts", settings: "Settings",
+    codes: "Codes" }; // -- promo codes --
 
   // The text in the owner's language (English when the page has no translation), {name}s filled.
   function tr(text, values) {
@@ -350,7 +351,77 @@
     mainButton(tr("Save settings"), () => save());
   }
 
-  const TABS = { overview, subscribers: subscribersTab, payouts: payoutsTab, settings: settingsTab };
+  // -- promo codes: the channel's codes (uses, revenue, state, share link), pause/resume/end, a new one;
+  // the API checks everything as the bot's /promo and /promos do --
+  async function codesTab() {
+    const { body } = await json(`/api/channels/${token}/promos`);
+    mainButton(null);
+    const message = el("p", { id: "promo-message" });
+    const post = (path, payload) => json(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) });
+    const failed = (text) => { message.className = "errors"; message.textContent = text; };
+    const discount = (c) => (c.percent_off !== null ? tr("{percent}% off", { percent: number(c.percent_off) }) : tr("{amount} off", { amount: money(c.amount_off, body.currency) }));
+    const details = (c) => [discount(c), c.tiers.length ? c.tiers.join(", ") : tr("all tiers"),
+      c.ends_at ? tr("until {until}", { until: when(c.ends_at) }) : null,
+      c.new_subscribers_only ? tr("new subscribers only") : null].filter(Boolean).join(" · ");
+    const uses = (c) => (c.max_uses ? tr("{uses} of {limit}", { uses: number(c.uses), limit: number(c.max_uses) }) : number(c.uses));
+    const revenue = (c) => money(c.revenue, body.currency) + (c.revenue_stars ? " + " + money(c.revenue_stars, "XTR") : "");
+    async function change(code, status) {
+      try {
+        const { status: answer, body: reply } = await post(`/api/channels/${token}/promo_status`, { code, status });
+        if (answer === 422) return failed(reply.errors.map((e) => e.reason).join(" "));
+        await codesTab();
+      } catch (error) { failed(error.message); }
+    }
+    const actions = (c) => {
+      if (c.status === "ended") return [];
+      const toggle = c.status === "active" ? ["paused", "Pause"] : ["active", "Resume"];
+      return [el("button", { class: "btn secondary", type: "button", "data-action": toggle[0], onclick: () => change(c.code, toggle[0]) }, tr(toggle[1])),
+        el("button", { class: "btn secondary", type: "button", "data-action": "ended", onclick: () => change(c.code, "ended") }, tr("End"))];
+    };
+    const list = body.codes.length
+      ? el("table", { id: "codes" },
+        el("thead", {}, el("tr", {}, ["Code", "Uses", "Revenue", "Status"].map((h) => el("th", {}, tr(h))), el("th", {}))),
+        el("tbody", {}, body.codes.map((c) => el("tr", { class: "promo", "data-code": c.code },
+          el("td", {}, el("b", {}, c.code), el("br"), el("span", { class: "hint" }, details(c)), el("br"),
+            el("a", { class: "share", href: c.link, target: "_blank", rel: "noopener" }, c.link)),
+          el("td", { class: "uses" }, uses(c)), el("td", { class: "promo-revenue" }, revenue(c)),
+          el("td", {}, el("span", { class: "tag " + c.status }, tr(c.status))),
+          el("td", {}, el("div", { class: "row" }, actions(c)))))))
+      : el("p", { class: "state empty", id: "no-codes" }, tr("No promo codes yet: make one below (or send /promo to the bot)."));
+    const field = (name, label, attrs) => el("label", {}, label, el("input", Object.assign({ name }, attrs || {})));
+    const form = el("form", { id: "promo-form" },
+      el("h2", {}, tr("New code")),
+      field("code", tr("Code (4 to 32 letters and digits)"), { maxlength: "32", autocapitalize: "characters", required: "" }),
+      field("discount", tr("Discount: 20% or an amount in USD"), { placeholder: "20%", required: "" }),
+      el("label", {}, tr("Tiers"), el("select", { name: "tier" }, el("option", { value: "" }, tr("All tiers")),
+        body.tiers.map((t) => el("option", { value: t.tier_id }, t.label)))),
+      field("starts_at", tr("First day (optional, UTC)"), { type: "date" }),
+      field("ends_at", tr("Last day (optional, UTC)"), { type: "date" }),
+      field("max_uses", tr("Uses in all (optional)"), { inputmode: "numeric" }),
+      field("max_uses_per_buyer", tr("Uses per buyer (optional)"), { inputmode: "numeric" }),
+      el("label", { class: "check" }, el("input", { name: "new_subscribers_only", type: "checkbox" }), tr("New subscribers only")),
+      el("button", { class: "btn", type: "submit", id: "create-code" }, tr("Create code")), message);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const v = (n) => form.elements[n].value.trim();
+      const payload = { code: v("code"), discount: v("discount"), tier_ids: v("tier") ? [v("tier")] : [],
+        starts_at: v("starts_at"), ends_at: v("ends_at"), max_uses: v("max_uses"), max_uses_per_buyer: v("max_uses_per_buyer"),
+        new_subscribers_only: form.elements.new_subscribers_only.checked };
+      try {
+        const { status, body: reply } = await post(`/api/channels/${token}/promos`, payload);
+        if (status === 422) return failed(reply.errors.map((e) => e.reason).join(" "));
+        await codesTab();
+        const shown = document.getElementById("promo-message");
+        shown.className = "ok";
+        shown.textContent = [tr("Created."), ...(reply.notes || [])].join(" ");
+        if (tg && tg.HapticFeedback) tg.HapticFeedback.notificationOccurred("success");
+      } catch (error) { failed(error.message); }
+    });
+    show(list, form);
+  }
+
+  const TABS = { overview, subscribers: subscribersTab, payouts: payoutsTab, settings: settingsTab,
+    codes: codesTab }; // -- promo codes --
 
   async function open(name) {
     tab = name;

@@ -63,6 +63,7 @@ def test_the_buyer_reads_russian_and_the_owner_spanish_from_the_offer_to_the_rem
     assert [b.text.split(" · ")[0] for b in offer.buttons()] == [
         "[ru] Monthly",
         "[ru] Quarterly",
+        "[ru] 🏷 I have a code",
         "[ru] 🎁 Buy as a gift",
         "[ru] 💝 Donate",
     ]
