@@ -230,6 +230,7 @@ def play(
     )
     _stars(tg, ids, say, speech, code)
     _trial(tg, ids, say, speech, code)
+    _promo(tg, np, ids, say, speech, code)
     _donation(tg, np, ids, say, speech)
     say("demo: done. The stack keeps running: try the stand-ins' control APIs (see README).")
     return {"id": ids["owner"], "first_name": "Olivia"}
@@ -272,6 +273,48 @@ def _trial(
     link = tg.wait_message(tara, speech("Here's your way into"), after=started["message_id"])
     tg.join(tara, buttons(link)[0]["url"])
     say(f"demo: Tara opens the Join link → a {_wait_member(tg, ids['closed'], tara)} until her trial ends")
+
+
+# Olivia's /promo, answer by answer: a 20 % code for every tier, no end, no limits, for everyone.
+PROMO_ANSWERS: tuple[Answer, ...] = (
+    ("send", "/promo", "Send the code buyers will use"),
+    ("send", "NIGHT20", "How much off?"),
+    ("send", "20%", "Which tiers is it for?"),
+    ("tap", "All tiers", "Until which day (UTC)"),
+    ("tap", "No end date", "How many times can it be used in all?"),
+    ("tap", "No limit", "How many times can one buyer use it?"),
+    ("tap", "No limit", "Who can use it?"),
+    ("tap", "Everyone", "Your new code for"),
+    ("tap", "✅ Create code", "Buyers type it under the offer"),
+)
+
+
+def _promo(
+    tg: TelegramControl,
+    np: NowPaymentsControl,
+    ids: dict[str, Any],
+    say: Callable[[str], None],
+    speech: Speech,
+    code: str | None,
+) -> None:
+    """Olivia makes a 20 % code with /promo and shares its link; Pat opens it, sees the monthly tier
+    at $4.00 instead of $5.00, and pays the discounted invoice."""
+    live = answer_all(BotChat(tg, ids["owner"]), PROMO_ANSWERS, speech)
+    link = f"{ids['token']}_NIGHT20"
+    assert f"?start={link}" in live["text"], live["text"]
+    say(f"demo: Olivia sends /promo and makes NIGHT20, 20% off every tier → t.me/…?start={link}")
+    pat = tg.user("Pat", language_code=code)
+    tg.say(pat, f"/start {link}")
+    offer = tg.wait_message(pat, speech("applied:"))
+    say("demo: Pat opens it and sees: " + " | ".join(b["text"] for b in buttons(offer)[:2]))
+    tg.press(pat, offer["message_id"], buttons(offer)[0]["callback_data"])
+    tg.choose_payment(pat, after=offer["message_id"])
+    pay = tg.wait_message(pat, speech("Access is granted as soon as the payment is confirmed"))
+    invoice = np.invoice_by_url(buttons(pay)[0]["url"])
+    say(f"demo: the invoice is priced by the code: {invoice['price_amount']} {invoice['price_currency']}")
+    np.steps(np.pay(invoice["id"]), [{"status": "waiting"}, {"status": "finished"}])
+    receipt = tg.wait_message(pat, speech("Payment received, thank you!"))
+    say("demo: Pat pays the discounted price and gets a receipt: " + receipt["text"].splitlines()[0])
 
 
 def _donation(

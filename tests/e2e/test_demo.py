@@ -18,6 +18,8 @@ def test_the_demo_plays_through(endpoints: dict[str, Any]) -> None:
     assert any("approves Sam's join request" in line for line in said)
     assert any("Max tries Sam's forwarded link → declined" in line for line in said)
     assert any("Dee pays and is thanked" in line for line in said)
+    assert any("her trial starts: 🎁 Your 7-day free trial of Night Owls Club" in line for line in said)
+    assert any("the invoice is priced by the code: 4 usd" in line.lower() for line in said), said
 
 
 def test_the_demo_plays_once_in_russian(endpoints: dict[str, Any]) -> None:
