@@ -61,6 +61,8 @@ COLUMNS: dict[Book, tuple[str, ...]] = {
         "refunded",
         "refunded_at",
         "gift",
+        "promo_code",
+        "full_price",
     ),
     Book.LEDGER: (
         "entry_id",
@@ -214,6 +216,8 @@ def sale_row(entry: LedgerEntryDoc, order: OrderDoc | None, refunded_at: datetim
         "refunded": entry.gross_amount if refunded_at is not None else None,
         "refunded_at": refunded_at,
         "gift": bool(order and order.gift),
+        "promo_code": order.promo_code if order else None,  # the code it was priced with
+        "full_price": order.full_price_amount if order else None,  # the price before the code
     }
 
 

@@ -17,6 +17,7 @@ from local.clients import BotChat, NowPaymentsControl, TelegramControl, buttons,
 from shared_schemas.ids import promo_code_id
 from tests.conftest import stored
 from tests.e2e.flows import Channel, docs_where, join, new_channel, notified, texts_in
+from tests.e2e.test_exports import _export, _rows
 
 pytestmark = pytest.mark.e2e
 
@@ -89,6 +90,15 @@ def test_a_20_percent_code_from_promo_to_the_ledger(
     listed = BotChat(tg, channel.owner).send("/promos", "Promo codes of Night Owls Club")
     assert "SAVE20: 20% off · all tiers\n1 use · $4.00 · active" in listed["text"], listed["text"]
     assert f"?start={start}" in listed["text"]
+
+    # The owner's sales book shows what was paid, the code and the price before it.
+    [sale] = _rows(tg, _export(BotChat(tg, channel.owner), tg, "Sales"))
+    assert (sale["order_id"], sale["gross"], sale["promo_code"], sale["full_price"]) == (
+        order_id,
+        "4.00",
+        "SAVE20",
+        "5.00",
+    )
 
 
 def test_a_free_code_with_one_use_lets_the_first_buyer_in_and_refuses_the_second(
