@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from operator_cli import channel_file, failed_tasks, promos, refunds, support
+from operator_cli import trials as trials_view
 from operator_cli import webhook as telegram_webhook
 from operator_cli.context import Operator
 from operator_cli.output import Failed, emit, fields, plain, table
@@ -28,7 +29,6 @@ from shared_schemas.queries import (
     ORDERS_OF_USER,
     SUBSCRIPTIONS_OF_USER,
     SUPPORT_ACTIONS_OF_USER,
-    TRIALS_OF_USER,
 )
 from telepay.channels import wallet_hold
 from telepay.channels.minimums import check_prices
@@ -36,6 +36,7 @@ from telepay.channels.price_rules import PriceCheck
 from telepay.channels.settings import CURRENCY, DAYS_MAX, DAYS_MIN
 from telepay.core.errors import TelePayError
 from telepay.core.users import speaking_to
+from telepay.owners import promos as owner_promos
 from telepay.owners import texts as owner_texts
 from telepay.owners import wallet_change
 from telepay.payouts import ledger
@@ -461,7 +462,7 @@ def users_show(op: Operator, user_id: int) -> None:
     bought = sorted(store.gifts.find(GIFTS_OF_BUYER, buyer_user_id=user_id), key=lambda g: g.created_at)
     redeemed = sorted(store.gifts.find(GIFTS_REDEEMED_BY, redeemed_by=user_id), key=lambda g: g.created_at)
     promo_uses = promos.uses_of(store, user_id)  # -- promo codes --
-    trials = sorted(store.trials.find(TRIALS_OF_USER, user_id=user_id), key=lambda tr: tr.started_at)
+    trials = trials_view.of_user(store, user_id)
     payload = {
         "user_id": user_id,
         "user": user,
@@ -514,17 +515,7 @@ def users_show(op: Operator, user_id: int) -> None:
             }
             for a in actions
         ]
-        trial_rows = [  # -- free trials --
-            {
-                "channel": tr.channel_token,
-                "days": tr.days,
-                "started": tr.started_at,
-                "ends": tr.ends_at,
-                "converted_order": tr.converted_order_id,
-                "converted": tr.converted_at,
-            }
-            for tr in trials
-        ]
+        trial_rows = trials_view.rows(trials)  # -- free trials --
         blocked = " (blocked the bot)" if user and user.blocked_bot else ""
         return "\n\n".join(
             [
@@ -536,7 +527,7 @@ def users_show(op: Operator, user_id: int) -> None:
                 "Gifts bought\n" + table(gift_rows(bought), GIFT_COLUMNS),
                 "Gifts redeemed\n" + table(gift_rows(redeemed), GIFT_COLUMNS),
                 "Promo codes used\n" + table(promos.use_rows(promo_uses), promos.USE_COLUMNS),
-                "Free trials\n" + table(trial_rows, list(trial_rows[0]) if trial_rows else []),
+                "Free trials\n" + table(trial_rows, trials_view.COLUMNS),
             ]
         )
 
@@ -575,8 +566,31 @@ def promo_codes() -> None:
 def promos_list(op: Operator, token: str) -> None:
     """TOKEN's codes, the newest first: discount, tiers, dates, limits, uses, revenue, state."""
     channel = _channel(op, token)
-    codes = promos.codes_of(op.store, token)
+    codes = owner_promos.codes_of(op.store, token)
     emit(op.as_json, codes, lambda: table(promos.code_rows(codes, channel), promos.CODE_COLUMNS))
+
+
+# -- free trials ---------------------------------------------------------------------------------
+@cli.group("trials")
+def free_trials() -> None:
+    """Free trials: a channel's trial length, its figures and each trial."""
+
+
+@free_trials.command("list")
+@click.argument("token")
+@pass_op
+def trials_list(op: Operator, token: str) -> None:
+    """TOKEN's free trial (its length, members on a trial now, trials started and converted in the
+    last 7 and 30 days, as /stats counts them) and each trial, the newest first."""
+    channel = _channel(op, token)
+    found = trials_view.of_channel(op.store, token)
+    payload = trials_view.summary(op.store, channel, op.clock.now()) | {"trials": found}
+
+    def human() -> str:
+        head = {k: ("off" if v is None else v) for k, v in payload.items() if k != "trials"}
+        return fields(head) + "\n\n" + table(trials_view.rows(found), trials_view.COLUMNS)
+
+    emit(op.as_json, payload, human)
 
 
 # -- access (support cases) -------------------------------------------------------------------------

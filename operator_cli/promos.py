@@ -5,7 +5,7 @@ the codes a user used, for `telepay users show` (their `promo_uses`)."""
 from __future__ import annotations
 
 from shared_schemas.documents import ChannelDoc, PromoCodeDoc, PromoUseDoc
-from shared_schemas.queries import PROMO_CODES_OF_CHANNEL, PROMO_USES_OF_USER
+from shared_schemas.queries import PROMO_USES_OF_USER
 from telepay.channels import promo_rules
 from telepay.channels.settings import CURRENCY
 from telepay.core.i18n import in_stars, money
@@ -16,12 +16,6 @@ CODE_COLUMNS = [
     "status", "created_by", "created",
 ]  # fmt: skip
 USE_COLUMNS = ["channel", "code", "uses", "orders", "updated"]
-
-
-def codes_of(store: Store, token: str) -> list[PromoCodeDoc]:
-    """A channel's codes, the newest first (as the owner's `/promos` lists them)."""
-    found = store.promo_codes.find(PROMO_CODES_OF_CHANNEL, channel_token=token)
-    return sorted(found, key=lambda code: code.created_at, reverse=True)
 
 
 def code_rows(codes: list[PromoCodeDoc], channel: ChannelDoc) -> list[dict[str, object]]:

@@ -630,7 +630,7 @@ def promo_codes(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
     return {
         "currency": channel.currency,
         "tiers": [{"tier_id": tier_id, "label": label} for tier_id, label in _tier_names(channel).items()],
-        "codes": [_promo_json(rt, code, channel) for code in owner_promos.codes_of(rt, channel.token)],
+        "codes": [_promo_json(rt, code, channel) for code in owner_promos.codes_of(rt.store, channel.token)],
     }
 
 

@@ -33,7 +33,7 @@ from telepay.channels.lookup import load_channel
 from telepay.channels.minimums import coin_minimums
 from telepay.channels.settings import CURRENCY, Invalid
 from telepay.core.i18n import N_, in_stars, money, t, tn, when
-from telepay.core.store import Tx
+from telepay.core.store import Store, Tx
 from telepay.owners import admins, grants
 from telepay.owners import texts as say
 from telepay.owners.conversations import Conversations, Move
@@ -292,9 +292,10 @@ def describe(code: PromoCodeDoc, channel: ChannelDoc) -> str:
     return f"🏷 {code.code}: " + " · ".join(parts)
 
 
-def codes_of(rt: Runtime[Any], token: str) -> list[PromoCodeDoc]:
-    """A channel's codes, the newest first."""
-    found = rt.store.promo_codes.find(PROMO_CODES_OF_CHANNEL, channel_token=token)
+def codes_of(store: Store, token: str) -> list[PromoCodeDoc]:
+    """A channel's codes, the newest first (the owner's `/promos`, the app's Codes tab and the
+    operator's `telepay promos list`)."""
+    found = store.promo_codes.find(PROMO_CODES_OF_CHANNEL, channel_token=token)
     return sorted(found, key=lambda code: code.created_at, reverse=True)
 
 
@@ -312,7 +313,7 @@ def _line(rt: Rt, code: PromoCodeDoc, channel: ChannelDoc) -> str:
 
 
 def _list(rt: Rt, channel: ChannelDoc) -> tuple[str, list[list[Button]] | None]:
-    codes = codes_of(rt, channel.token)[:LISTED]
+    codes = codes_of(rt.store, channel.token)[:LISTED]
     if not codes:
         return t(NO_CODES, title=channel.title), None
     text = "\n\n".join(

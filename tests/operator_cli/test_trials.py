@@ -1,43 +1,46 @@
-"""Free trials in the operator's command: a channel file's `trial_days` checked by the bot's rule,
-and `users show` listing a user's trials."""
+"""`telepay trials list TOKEN`: the channel's trial length, its figures as /stats counts them, and
+each trial, after a newcomer started one through the bot's "🎁 Try 7 days free"."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from shared_schemas.config import TelegramWebhookSettings
-from telepay.bot.webhook import handle_update
-from tests import updates
-from tests.harness import NOW, runtime
+from telepay.channels.lookup import forget_cached_channels, save_channel
+from tests.conftest import demo_channel
 from tests.memory_store import MemoryStore
-from tests.operator_cli.test_main import channel_file, ok, run
-
-BUYER = 424242
-TOKEN = "NightOwls2026"
+from tests.operator_cli.test_main import ok, run
+from tests.unit.subscriptions.test_trial_flow import BUYER, TOKEN, _start_trial
 
 
-def test_a_channel_file_sets_the_trial_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+def test_trials_list_shows_the_setting_the_figures_and_each_trial() -> None:
+    forget_cached_channels()
     store = MemoryStore()
-    for bad in (0, 31, "abc"):
-        result = run(store, "channels", "register", str(channel_file(tmp_path, trial_days=bad)))
-        assert result.exit_code == 1 and "trial_days: " in result.stderr
-        assert store.channels.get(TOKEN) is None  # nothing saved
-    ok(run(store, "channels", "register", str(channel_file(tmp_path))))  # the example: 7 days
-    assert store.channels.get(TOKEN).trial_days == 7  # type: ignore[union-attr]
-    off = tmp_path / "off.json"
-    off.write_text(json.dumps({"trial_days": "off"}))
-    ok(run(store, "channels", "update", TOKEN, str(off)))
-    assert store.channels.get(TOKEN).trial_days is None  # type: ignore[union-attr]
+    save_channel(store, demo_channel(trial_days=7))
+    assert _start_trial(store)[0] == "trial started"
+
+    shown = ok(run(store, "trials", "list", TOKEN)).output
+    head, table = shown.split("\n\n", 1)
+    assert "trial_days" in head and " 7" in head.splitlines()[0]
+    assert [line.split()[-1] for line in head.splitlines()[1:3]] == ["1", "1"]  # running, started 7d
+    header, row = table.strip().splitlines()
+    assert header.split()[:3] == ["USER", "CHANNEL", "DAYS"]
+    assert row.split()[:3] == [str(BUYER), TOKEN, "7"]
+    listed = json.loads(ok(run(store, "--json", "trials", "list", TOKEN)).output)
+    assert (listed["trial_days"], listed["running"], listed["started_30d"], listed["converted_30d"]) == (
+        7,
+        1,
+        1,
+        0,
+    )
+    assert [t["user_id"] for t in listed["trials"]] == [BUYER]
+    missing = run(store, "trials", "list", "NoSuchChan01")
+    assert missing.exit_code == 1 and "no channel NoSuchChan01" in missing.output
 
 
-def test_users_show_lists_the_users_trials(tmp_path: Path) -> None:
+def test_a_channel_without_a_trial_says_off() -> None:
+    forget_cached_channels()
     store = MemoryStore()
-    ok(run(store, "channels", "register", str(channel_file(tmp_path))))
-    webhook = runtime(TelegramWebhookSettings, store)
-    assert handle_update(updates.press(1, f"try:{TOKEN}", BUYER), webhook) == "trial started"
-    text = ok(run(store, "users", "show", str(BUYER))).output
-    assert "Free trials" in text and TOKEN in text and "2026-12-03" in text
-    [trial] = json.loads(ok(run(store, "--json", "users", "show", str(BUYER))).output)["trials"]
-    assert trial["days"] == 7 and trial["started_at"].startswith(NOW.date().isoformat())
-    assert trial["converted_order_id"] is None
+    save_channel(store, demo_channel())
+    shown = ok(run(store, "trials", "list", TOKEN)).output
+    assert shown.splitlines()[0].split()[-1] == "off"
+    assert shown.rstrip().endswith("(none)")
