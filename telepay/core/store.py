@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from shared_schemas.documents import (
+    AnnouncementDoc,
+    AnnouncementSendDoc,
     BotChatDoc,
     ChannelChangeDoc,
     ChannelDoc,
@@ -190,6 +192,9 @@ REPOSITORIES: dict[str, type[Document]] = {
     "gifts": GiftDoc,
     # -- free trials --
     "trials": TrialDoc,
+    # -- announcements --
+    "announcements": AnnouncementDoc,
+    "announcement_sends": AnnouncementSendDoc,
 }
 
 
@@ -220,6 +225,9 @@ class Store(ABC):
     gifts: Repository[GiftDoc]
     # -- free trials --
     trials: Repository[TrialDoc]
+    # -- announcements --
+    announcements: Repository[AnnouncementDoc]
+    announcement_sends: Repository[AnnouncementSendDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""
