@@ -1048,7 +1048,9 @@ class AnnouncementButtonKind(StrEnum):
 
 class AnnouncementButton(BaseModel):
     kind: AnnouncementButtonKind
-    url: str = Field(description="Where the button leads (the offer's `t.me/<bot>?start=<token>` link, or https).")
+    url: str = Field(
+        description="Where the button leads (the offer's `t.me/<bot>?start=<token>` link, or https)."
+    )
     label: str | None = Field(
         default=None, max_length=64, description="A URL button's label as the owner gave it (None: Open)."
     )
@@ -1072,18 +1074,23 @@ class AnnouncementDoc(Document):
         Function.OWNER_APP,
         Function.EXPIRE_SUBSCRIPTIONS,
     )
-    doc_id_is: ClassVar[str] = "`<channel token>-<YYYYMMDD>-<n>`: the n-th of the channel's slots of that UTC day"
+    doc_id_is: ClassVar[str] = (
+        "`<channel token>-<YYYYMMDD>-<n>`: the n-th of the channel's slots of that UTC day"
+    )
 
     announcement_id: str = Field(description="Same as the document id.")
     channel_token: str
     owner_user_id: int = Field(description="Who sent it (the channel's owner then).")
-    text: str | None = Field(default=None, description="A text announcement's text (at most 4096 UTF-16 units).")
+    text: str | None = Field(
+        default=None, description="A text announcement's text (at most 4096 UTF-16 units)."
+    )
     entities: list[dict[str, Any]] = Field(
         default_factory=list,
         description="The text's formatting as Telegram's MessageEntity objects (offsets in UTF-16 units).",
     )
     photo_file_id: str | None = Field(
-        default=None, description="A photo announcement: Telegram's file_id of the largest size the owner sent."
+        default=None,
+        description="A photo announcement: Telegram's file_id of the largest size the owner sent.",
     )
     caption: str | None = Field(default=None, description="The photo's caption (at most 1024 UTF-16 units).")
     caption_entities: list[dict[str, Any]] = Field(
@@ -1098,7 +1105,9 @@ class AnnouncementDoc(Document):
     total: int = Field(default=0, description="Recipients queued (one `announcement_sends` each).")
     sent: int = Field(default=0, description="Recipients Telegram delivered it to (as of the last tally).")
     blocked: int = Field(default=0, description="Recipients who blocked the bot (none sent to them).")
-    failed: int = Field(default=0, description="Recipients Telegram refused it for, or still failing at the last attempt.")
+    failed: int = Field(
+        default=0, description="Recipients Telegram refused it for, or still failing at the last attempt."
+    )
     queued_all: bool = Field(default=False, description="The fan-out queued every recipient's task.")
     via: str = Field(default="bot", description="`bot` or `owner_app`.")
     created_at: datetime

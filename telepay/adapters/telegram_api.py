@@ -265,7 +265,11 @@ class TelegramApi:
         parsed = [MessageEntity.de_json(dict(entity), self._bot) for entity in entities]
         return self._run(
             lambda bot: bot.send_message(
-                chat_id, text, entities=parsed or None, reply_markup=markup(keyboard), link_preview_options=None
+                chat_id,
+                text,
+                entities=parsed or None,
+                reply_markup=markup(keyboard),
+                link_preview_options=None,
             )
         )
 

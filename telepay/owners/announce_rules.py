@@ -117,7 +117,11 @@ def clean_entities(text: str, raw: object) -> list[dict[str, Any]]:
             user = item.get("user")
             if not isinstance(user, dict) or not isinstance(user.get("id"), int):
                 continue
-            entity["user"] = {"id": user["id"], "is_bot": bool(user.get("is_bot")), "first_name": str(user.get("first_name") or "")}
+            entity["user"] = {
+                "id": user["id"],
+                "is_bot": bool(user.get("is_bot")),
+                "first_name": str(user.get("first_name") or ""),
+            }
         kept.append(entity)
     return kept
 
@@ -126,7 +130,9 @@ def check_text(text: str) -> str | Invalid:
     if not text.strip():
         return Invalid(t("Send the announcement as a message: some text, or a photo with a caption."))
     if utf16_len(text) > TEXT_MAX:
-        return Invalid(t("That's longer than Telegram allows ({limit} characters): shorten it, please.", limit=TEXT_MAX))
+        return Invalid(
+            t("That's longer than Telegram allows ({limit} characters): shorten it, please.", limit=TEXT_MAX)
+        )
     return text
 
 
@@ -138,7 +144,10 @@ def content_of(message: TgMessage) -> Content | Invalid:
         caption = message.caption or ""
         if utf16_len(caption) > CAPTION_MAX:
             return Invalid(
-                t("A photo's caption can be {limit} characters at most: shorten it, please.", limit=CAPTION_MAX)
+                t(
+                    "A photo's caption can be {limit} characters at most: shorten it, please.",
+                    limit=CAPTION_MAX,
+                )
             )
         return Content(
             photo_file_id=largest.file_id,
@@ -232,7 +241,9 @@ def may_send(announcement: AnnouncementDoc) -> bool:
     return announcement.status in (AnnouncementStatus.SENDING, AnnouncementStatus.DRAFT)
 
 
-def check_form(body: dict[str, Any]) -> tuple[Content, AnnouncementAudience, int | None, str | None, str | None, str] | list[dict[str, str]]:
+def check_form(
+    body: dict[str, Any],
+) -> tuple[Content, AnnouncementAudience, int | None, str | None, str | None, str] | list[dict[str, str]]:
     """The owner app's compose form (text only), with the bot's limits: (content, audience, days,
     button kind or None, the URL of a URL button, request id) or the reasons field by field."""
     errors: list[dict[str, str]] = []
@@ -241,7 +252,11 @@ def check_form(body: dict[str, Any]) -> tuple[Content, AnnouncementAudience, int
     if isinstance(checked, Invalid):
         errors.append({"field": "text", "reason": checked.reason})
     raw_audience = body.get("audience")
-    audience = AnnouncementAudience(raw_audience) if raw_audience in {a.value for a in AnnouncementAudience} else None
+    audience = (
+        AnnouncementAudience(raw_audience)
+        if raw_audience in {a.value for a in AnnouncementAudience}
+        else None
+    )
     if audience is None:
         errors.append({"field": "audience", "reason": t("Choose who gets it.")})
     days: int | None = None
@@ -251,7 +266,10 @@ def check_form(body: dict[str, Any]) -> tuple[Content, AnnouncementAudience, int
             days = raw_days
         else:
             errors.append(
-                {"field": "days", "reason": t("Send a number of days from {low} to {high}.", low=DAYS_MIN, high=DAYS_MAX)}
+                {
+                    "field": "days",
+                    "reason": t("Send a number of days from {low} to {high}.", low=DAYS_MIN, high=DAYS_MAX),
+                }
             )
     button = body.get("button")
     url: str | None = None
@@ -266,7 +284,9 @@ def check_form(body: dict[str, Any]) -> tuple[Content, AnnouncementAudience, int
             url = found
     request_id = body.get("request_id")
     if not isinstance(request_id, str) or not _REQUEST_ID.match(request_id):
-        errors.append({"field": "request_id", "reason": t("This form is out of date: open it again, please.")})
+        errors.append(
+            {"field": "request_id", "reason": t("This form is out of date: open it again, please.")}
+        )
     if errors or audience is None or isinstance(checked, Invalid) or not isinstance(request_id, str):
         return errors
     return Content(text=checked), audience, days, (str(button) if button else None), url, request_id

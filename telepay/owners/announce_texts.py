@@ -40,7 +40,9 @@ def audience_name(audience: AnnouncementAudience, days: int | None) -> str:
     if audience is AnnouncementAudience.ENDING:
         return tn("subscribers ending within {n} day", "subscribers ending within {n} days", days or 7)
     if audience is AnnouncementAudience.LAPSED:
-        return tn("members who lapsed in the last {n} day", "members who lapsed in the last {n} days", days or 30)
+        return tn(
+            "members who lapsed in the last {n} day", "members who lapsed in the last {n} days", days or 30
+        )
     if audience is AnnouncementAudience.TRIAL:
         return t("members on a free trial")
     return t("all active subscribers")

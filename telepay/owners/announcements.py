@@ -63,7 +63,12 @@ LAST_ATTEMPT = next(spec.max_attempts for spec in QUEUES if spec.name is Queue.T
 
 # -- who gets it -------------------------------------------------------------------------------------
 def recipient_pages(
-    store: Store, token: str, audience: AnnouncementAudience, days: int | None, now: datetime, page_size: int = 500
+    store: Store,
+    token: str,
+    audience: AnnouncementAudience,
+    days: int | None,
+    now: datetime,
+    page_size: int = 500,
 ) -> Iterator[list[int]]:
     """The audience's user ids, a store page at a time."""
     for window in windows(audience, days, now):
@@ -78,13 +83,17 @@ def recipient_pages(
             yield [stored.doc.user_id for stored in page if in_audience(stored.doc, audience, now)]
 
 
-def audience_count(store: Store, token: str, audience: AnnouncementAudience, days: int | None, now: datetime) -> int:
+def audience_count(
+    store: Store, token: str, audience: AnnouncementAudience, days: int | None, now: datetime
+) -> int:
     return sum(len(page) for page in recipient_pages(store, token, audience, days, now))
 
 
 # -- what is sent ------------------------------------------------------------------------------------
 def renew_button(bot_username: str, token: str) -> AnnouncementButton:
-    return AnnouncementButton(kind=AnnouncementButtonKind.RENEW, url=deep_link(bot_username, offer_start(token)))
+    return AnnouncementButton(
+        kind=AnnouncementButtonKind.RENEW, url=deep_link(bot_username, offer_start(token))
+    )
 
 
 def keyboard_of(button: AnnouncementButton | None) -> list[list[Button]] | None:
@@ -202,17 +211,21 @@ def fan_out(rt: TaskRt, announcement: AnnouncementDoc) -> str:
         return f"announcement {announcement.status.value}"
     store, ann_id, now = rt.store, announcement.announcement_id, rt.clock.now()
     queued = 0
+
+    def add(user: int) -> bool:
+        record = AnnouncementSendDoc(announcement_id=ann_id, user_id=user, created_at=now)
+        return store.announcement_sends.create(send_id(ann_id, user), record)
+
+    def queue(user: int) -> bool:
+        task = AnnouncementTask(step=AnnouncementStep.SEND, announcement_id=ann_id, user_id=user)
+        return _enqueue(rt, task, send_task_name(ann_id, user))
+
     with ThreadPoolExecutor(ENQUEUE_THREADS) as pool:
         for page in recipient_pages(
             store, announcement.channel_token, announcement.audience, announcement.audience_days, now
         ):
-            record = lambda user: AnnouncementSendDoc(announcement_id=ann_id, user_id=user, created_at=now)  # noqa: E731
-            list(pool.map(lambda user: store.announcement_sends.create(send_id(ann_id, user), record(user)), page))
-            tasks = [
-                AnnouncementTask(step=AnnouncementStep.SEND, announcement_id=ann_id, user_id=user) for user in page
-            ]
-            results = pool.map(lambda task: _enqueue(rt, task, send_task_name(ann_id, task.user_id or 0)), tasks)
-            queued += sum(results)
+            list(pool.map(add, page))  # a retried fan-out finds its records: none is made twice
+            queued += sum(pool.map(queue, page))  # and its task names: none is queued twice
     store.announcements.update(ann_id, {"queued_all": True})
     _queue_tally(rt, ann_id, 0, now)
     return f"fanned out, {queued} queued"
@@ -266,7 +279,11 @@ def _counted(
     current = tx.get(store.announcement_sends, record_id)
     if current is None or current.state is not AnnouncementSendState.QUEUED:
         return "already counted"
-    tx.set(store.announcement_sends, record_id, current.model_copy(update={"state": state, "done_at": now, "problem": problem}))
+    tx.set(
+        store.announcement_sends,
+        record_id,
+        current.model_copy(update={"state": state, "done_at": now, "problem": problem}),
+    )
     return state.value
 
 
@@ -278,7 +295,10 @@ def _count(rt: TaskRt, record_id: str, state: AnnouncementSendState, problem: st
 def counts_of(store: Store, ann_id: str) -> dict[AnnouncementSendState, int]:
     return {
         state: sum(
-            len(page) for page in store.announcement_sends.pages(SENDS_OF_ANNOUNCEMENT, announcement_id=ann_id, state=state)
+            len(page)
+            for page in store.announcement_sends.pages(
+                SENDS_OF_ANNOUNCEMENT, announcement_id=ann_id, state=state
+            )
         )
         for state in AnnouncementSendState
     }

@@ -21,6 +21,7 @@ from telepay.core.store import Store, Tx
 
 NAMES: tuple[str, ...] = ("newchannel", "edit", "grant")  # grant: an owner's /grant or /revoke, step by step
 NAMES += ("export",)  # -- exports --: an owner's /export, step by step
+NAMES += ("announce",)  # -- announcements --: an owner's /announce, step by step
 ENDED = ("done", "cancelled", "expired")
 
 

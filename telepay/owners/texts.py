@@ -92,6 +92,8 @@ OWNER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("revoke", N_("Take days off a member")),
     # -- exports --
     ("export", N_("Your books as CSV files")),
+    # -- announcements --
+    ("announce", N_("Message your subscribers")),
 )
 
 CANCELLED = N_("Cancelled. Nothing was saved.")
