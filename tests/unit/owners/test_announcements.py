@@ -126,6 +126,11 @@ Rt = Runtime[TelegramWebhookSettings]
 
 @pytest.fixture
 def rt() -> Rt:
+    return bot_runtime()
+
+
+def bot_runtime() -> Rt:
+    """The bot on the demo channel, its owner the creator of both chats."""
     store = MemoryStore()
     save_channel(store, demo_channel())
     rt = runtime(TelegramWebhookSettings, store)
