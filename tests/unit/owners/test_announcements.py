@@ -297,7 +297,7 @@ def test_the_daily_limit_and_a_re_delivered_send(rt: Rt) -> None:
     said(rt, "Hello")
     pressed(rt, "All active subscribers")
     pressed(rt, "No button")
-    send = [b for b in tg(rt).to(OWNER)[-1].buttons() if b.text == "📣 Send"][0].callback_data or ""
+    send = next(b for b in tg(rt).to(OWNER)[-1].buttons() if b.text == "📣 Send").callback_data or ""
     update = updates.press(next(IDS), send, OWNER)
     assert handle_update(update, rt).startswith("announcement ")
     rt.store.claims.delete(f"update:{update['update_id']}")  # Telegram delivers it again
