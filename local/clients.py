@@ -65,8 +65,9 @@ class TelegramControl:
     def make_bot_admin(self, chat_id: int, rights: list[str]) -> None:
         self._post(f"/chats/{chat_id}/admins", {"bot": True, "rights": rights})
 
-    def say(self, user_id: int, text: str) -> dict[str, Any]:
-        return self._post(f"/users/{user_id}/messages", {"text": text})
+    def say(self, user_id: int, text: str, **options: Any) -> dict[str, Any]:
+        """A user's message; `entities` (the formatting they chose), `photo=True` (a photo, `text` its caption)."""
+        return self._post(f"/users/{user_id}/messages", {"text": text, **options})
 
     def press(self, user_id: int, message_id: int, callback_data: str, chat_id: int | None = None) -> str:
         body: dict[str, Any] = {"message_id": message_id, "callback_data": callback_data}

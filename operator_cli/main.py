@@ -18,9 +18,10 @@ from operator_cli import webhook as telegram_webhook
 from operator_cli.context import Operator
 from operator_cli.output import Failed, emit, fields, plain, table
 from shared_schemas.config import MissingSettingError
-from shared_schemas.documents import ChannelDoc, EntryState, GiftDoc, PayoutDoc
+from shared_schemas.documents import AnnouncementDoc, ChannelDoc, EntryState, GiftDoc, PayoutDoc
 from shared_schemas.queries import (
     ALL_CHANNELS,
+    ANNOUNCEMENTS_OF_CHANNEL,
     FAILED_TASKS_BY_TIME,
     FAILED_UPDATES_BY_TIME,
     GIFTS_OF_BUYER,
@@ -36,6 +37,7 @@ from telepay.channels.price_rules import PriceCheck
 from telepay.channels.settings import CURRENCY, DAYS_MAX, DAYS_MIN
 from telepay.core.errors import TelePayError
 from telepay.core.users import speaking_to
+from telepay.owners import announcements as announcement_flow
 from telepay.owners import promos as owner_promos
 from telepay.owners import texts as owner_texts
 from telepay.owners import wallet_change
@@ -774,6 +776,58 @@ def failed_updates_list(op: Operator, limit: int) -> None:
         for d in newest
     ]
     emit(op.as_json, newest, lambda: table(rows, ["update_id", "recorded", "kind", "reason"]))
+
+
+# -- announcements --
+@cli.group()
+def announcements() -> None:
+    """Owners' announcements to their subscribers."""
+
+
+def _announcement_row(a: AnnouncementDoc) -> dict[str, Any]:
+    return {
+        "id": a.announcement_id,
+        "created": a.created_at,
+        "status": a.status,
+        "audience": f"{a.audience.value} {a.audience_days}" if a.audience_days else a.audience.value,
+        "total": a.total,
+        "sent": a.sent,
+        "blocked": a.blocked,
+        "failed": a.failed,
+        "via": a.via,
+    }
+
+
+@announcements.command("list")
+@click.argument("token")
+@pass_op
+def announcements_list(op: Operator, token: str) -> None:
+    """A channel's announcements, newest first: status and counts (as of the last tally)."""
+    _channel(op, token)
+    found = [
+        s.doc
+        for page in op.store.announcements.pages(ANNOUNCEMENTS_OF_CHANNEL, channel_token=token)
+        for s in page
+    ]
+    newest = sorted(found, key=lambda a: a.created_at, reverse=True)
+    rows = [_announcement_row(a) for a in newest]
+    columns = ["id", "created", "status", "audience", "total", "sent", "blocked", "failed", "via"]
+    emit(op.as_json, newest, lambda: table(rows, columns))
+
+
+@announcements.command("stop")
+@click.argument("announcement_id")
+@pass_op
+def announcements_stop(op: Operator, announcement_id: str) -> None:
+    """Stop a running announcement: its recipients' tasks send nothing more."""
+    stopped = announcement_flow.stop(op.store, announcement_id, op.clock.now())
+    if stopped is None:
+        raise Failed(f"no announcement {announcement_id}")
+    emit(
+        op.as_json,
+        stopped,
+        lambda: f"{stopped.announcement_id}: {stopped.status.value} ({stopped.sent} sent so far)",
+    )
 
 
 def main() -> None:

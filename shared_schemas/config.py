@@ -117,6 +117,21 @@ class BroadcastEnqueuerSettings(TasksSettings):
     daily_broadcast_url: str = Field(description="URL of the daily_broadcast function (its tasks' target).")
 
 
+class AnnouncementSettings(TasksSettings):
+    """-- announcements --: whoever takes an owner's announcement (the bot, the owner app) and
+    queues its fan-out on the paced `telegram-actions` queue, whose target is expire_subscriptions."""
+
+    expire_subscriptions_url: str = Field(
+        description="URL of the expire_subscriptions function (the `telegram-actions` queue's target)."
+    )
+    announcements_per_day: int = Field(
+        default=3,
+        ge=1,
+        le=50,
+        description="Announcements an owner may send per channel and UTC day (the bot and the owner app).",
+    )
+
+
 class AccessSettings(TelegramSettings):
     """Whoever sends a buyer their access (notify, and reconciliation when that failed)."""
 
@@ -190,6 +205,7 @@ class StarsSettings(StarsPriceSettings):
 class TelegramWebhookSettings(
     AccessSettings,
     BroadcastEnqueuerSettings,
+    AnnouncementSettings,  # -- announcements --
     SettlementSettings,
     ChannelEditSettings,
     StarsSettings,
@@ -294,7 +310,12 @@ class DailyBroadcastSettings(
 
 
 class OwnerAppSettings(
-    TelegramSettings, BroadcastEnqueuerSettings, NowPaymentsSettings, ChannelEditSettings, StarsPriceSettings
+    TelegramSettings,
+    BroadcastEnqueuerSettings,
+    NowPaymentsSettings,
+    ChannelEditSettings,
+    StarsPriceSettings,
+    AnnouncementSettings,  # -- announcements --
 ):
     """The owner app checks initData with the bot token, asks Telegram whether the owner is still
     an admin, queues the offer and donation posts after a change (as `/edit` and `/resume` do),

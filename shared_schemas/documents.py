@@ -1144,6 +1144,120 @@ class TrialDoc(Document):
     converted_at: datetime | None = Field(default=None, description="When that order settled.")
 
 
+# -- announcements --
+class AnnouncementStatus(StrEnum):
+    DRAFT = "draft"  # made, its fan-out not queued yet
+    SENDING = "sending"  # its fan-out queued: recipients are being sent to
+    DONE = "done"  # every recipient counted (sent, blocked or failed); the owner told
+    STOPPED = "stopped"  # an operator stopped it (`telepay announcements stop`): nothing more is sent
+
+
+class AnnouncementAudience(StrEnum):
+    ACTIVE = "active"  # every active subscriber
+    ENDING = "ending"  # active, access ending within `audience_days`
+    LAPSED = "lapsed"  # access ended within the last `audience_days`
+    TRIAL = "trial"  # active on the channel's free trial
+
+
+class AnnouncementButtonKind(StrEnum):
+    RENEW = "renew"  # the channel's offer deep link, labelled Renew in the recipient's language
+    URL = "url"  # a https URL the owner gave
+
+
+class AnnouncementButton(BaseModel):
+    kind: AnnouncementButtonKind
+    url: str = Field(
+        description="Where the button leads (the offer's `t.me/<bot>?start=<token>` link, or https)."
+    )
+    label: str | None = Field(
+        default=None, max_length=64, description="A URL button's label as the owner gave it (None: Open)."
+    )
+
+
+class AnnouncementDoc(Document):
+    """An owner's message to the channel's subscribers (`/announce` or the owner app): what is sent
+    (text with Telegram's entities as the owner's message had them, or a photo with its caption and
+    caption entities; never parsed from markup), to whom, and how it went. Made once per Send (a
+    claim on the update or form), in one of the channel's `ANNOUNCEMENTS_PER_DAY` slots of the day;
+    its counts are the tally of its `announcement_sends`."""
+
+    collection: ClassVar[Collection] = Collection.ANNOUNCEMENTS
+    written_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.OWNER_APP,
+        Function.EXPIRE_SUBSCRIPTIONS,
+    )  # and operators (`telepay announcements stop`)
+    read_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.OWNER_APP,
+        Function.EXPIRE_SUBSCRIPTIONS,
+    )
+    doc_id_is: ClassVar[str] = (
+        "`<channel token>-<YYYYMMDD>-<n>`: the n-th of the channel's slots of that UTC day"
+    )
+
+    announcement_id: str = Field(description="Same as the document id.")
+    channel_token: str
+    owner_user_id: int = Field(description="Who sent it (the channel's owner then).")
+    text: str | None = Field(
+        default=None, description="A text announcement's text (at most 4096 UTF-16 units)."
+    )
+    entities: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The text's formatting as Telegram's MessageEntity objects (offsets in UTF-16 units).",
+    )
+    photo_file_id: str | None = Field(
+        default=None,
+        description="A photo announcement: Telegram's file_id of the largest size the owner sent.",
+    )
+    caption: str | None = Field(default=None, description="The photo's caption (at most 1024 UTF-16 units).")
+    caption_entities: list[dict[str, Any]] = Field(
+        default_factory=list, description="The caption's formatting, as `entities`."
+    )
+    button: AnnouncementButton | None = Field(default=None, description="One optional button under it.")
+    audience: AnnouncementAudience
+    audience_days: int | None = Field(
+        default=None, description="`ending` and `lapsed`: the number of days (1 to 365)."
+    )
+    status: AnnouncementStatus = AnnouncementStatus.DRAFT
+    total: int = Field(default=0, description="Recipients queued (one `announcement_sends` each).")
+    sent: int = Field(default=0, description="Recipients Telegram delivered it to (as of the last tally).")
+    blocked: int = Field(default=0, description="Recipients who blocked the bot (none sent to them).")
+    failed: int = Field(
+        default=0, description="Recipients Telegram refused it for, or still failing at the last attempt."
+    )
+    queued_all: bool = Field(default=False, description="The fan-out queued every recipient's task.")
+    via: str = Field(default="bot", description="`bot` or `owner_app`.")
+    created_at: datetime
+    started_at: datetime | None = Field(default=None, description="When its fan-out was queued.")
+    finished_at: datetime | None = Field(default=None, description="When it was done (or stopped).")
+
+
+class AnnouncementSendState(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+
+
+class AnnouncementSendDoc(Document):
+    """One recipient of one announcement: created by the fan-out (create-if-absent, so a retried
+    fan-out adds nobody twice), moved once from `queued` to its outcome by the recipient's task in a
+    transaction (a retried task finds it counted and sends nothing)."""
+
+    collection: ClassVar[Collection] = Collection.ANNOUNCEMENT_SENDS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.EXPIRE_SUBSCRIPTIONS,)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.EXPIRE_SUBSCRIPTIONS,)
+    doc_id_is: ClassVar[str] = "`<announcement id>-<user id>`"
+
+    announcement_id: str
+    user_id: int
+    state: AnnouncementSendState = AnnouncementSendState.QUEUED
+    created_at: datetime
+    done_at: datetime | None = Field(default=None, description="When its outcome was counted.")
+    problem: str | None = Field(default=None, description="Why it failed, as Telegram said.")
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     ChannelDoc,
     OrderDoc,
@@ -1172,6 +1286,9 @@ DOCUMENTS: tuple[type[Document], ...] = (
     PromoEntryDoc,
     # -- free trials --
     TrialDoc,
+    # -- announcements --
+    AnnouncementDoc,
+    AnnouncementSendDoc,
 )
 
 

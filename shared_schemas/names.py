@@ -122,6 +122,9 @@ class Collection(StrEnum):
     PROMO_ENTRIES = "promo_entries"
     # -- free trials --
     TRIALS = "trials"
+    # -- announcements --
+    ANNOUNCEMENTS = "announcements"
+    ANNOUNCEMENT_SENDS = "announcement_sends"
 
 
 class ClaimPurpose(StrEnum):
@@ -149,6 +152,9 @@ class ClaimPurpose(StrEnum):
     STAR_PAYMENT = "star-payment"  # one Telegram Stars charge (or its refund), by charge id
     # -- gifts and owner grants --
     GIFT_MESSAGE = "gift-msg"  # one message about one gift's redemption or one grant, by recipient
+    # -- announcements --
+    ANNOUNCEMENT = "announcement"  # one owner's Send (bot update or app form): the announcement made
+    ANNOUNCEMENT_SEND = "announcement-send"  # one announcement's message to one recipient
 
 
 class Topic(StrEnum):
@@ -286,8 +292,10 @@ QUEUES: tuple[QueueSpec, ...] = (
         min_backoff_seconds=1,
         max_backoff_seconds=300,
         max_doublings=5,
-        description="Expiry reminders and removals, paced below Telegram's limits.",
-        enqueued_by=(Function.EXPIRE_SUBSCRIPTIONS,),
+        description="Expiry reminders and removals, and owners' announcements (the fan-out, one "
+        "message per recipient, the tally), paced below Telegram's limits.",
+        # -- announcements: the owner's Send (bot or app) queues the fan-out --
+        enqueued_by=(Function.EXPIRE_SUBSCRIPTIONS, Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     ),
     QueueSpec(
         Queue.BROADCAST,

@@ -297,6 +297,31 @@ LEDGER_OF_CHANNEL_BY_TIME = QuerySpec(
     purpose="an owner's /export and the owner app's Books: a channel's ledger entries (and sales) of a period",
 )
 
+# -- announcements --
+SUBSCRIPTIONS_OF_CHANNEL_BY_EXPIRY = QuerySpec(
+    "subscriptions_of_channel_by_expiry",
+    Collection.SUBSCRIPTIONS,
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP, Function.EXPIRE_SUBSCRIPTIONS),
+    equals=("channel_token", "status"),
+    range_field="expires_at",
+    purpose="announcements: a channel's subscribers by the end of their access (the audience and its count)",
+)
+ANNOUNCEMENTS_OF_CHANNEL = QuerySpec(
+    "announcements_of_channel",
+    Collection.ANNOUNCEMENTS,
+    (Function.OWNER_APP,),
+    equals=("channel_token",),
+    range_field="created_at",
+    purpose="the owner app's Announcements and `telepay announcements list`: a channel's announcements",
+)
+SENDS_OF_ANNOUNCEMENT = QuerySpec(
+    "sends_of_announcement",
+    Collection.ANNOUNCEMENT_SENDS,
+    (Function.EXPIRE_SUBSCRIPTIONS,),
+    equals=("announcement_id", "state"),
+    purpose="an announcement's tally: its recipients by outcome",
+)
+
 QUERIES: tuple[QuerySpec, ...] = (
     CHANNEL_BY_CLOSED_CHAT,
     ACTIVE_CHANNELS,
@@ -336,6 +361,10 @@ QUERIES: tuple[QuerySpec, ...] = (
     TRIALS_OF_USER,
     # -- exports --
     LEDGER_OF_CHANNEL_BY_TIME,
+    # -- announcements --
+    SUBSCRIPTIONS_OF_CHANNEL_BY_EXPIRY,
+    ANNOUNCEMENTS_OF_CHANNEL,
+    SENDS_OF_ANNOUNCEMENT,
 )
 
 # -- promo codes --

@@ -93,6 +93,24 @@ class BroadcastTask(BaseModel):
     reschedules: int = Field(default=0, description="Times Telegram's retry_after moved this task.")
 
 
+# -- announcements --
+class AnnouncementStep(StrEnum):
+    FAN_OUT = "fan_out"  # queue one task per recipient (pages of the audience)
+    SEND = "send"  # one recipient's message
+    TALLY = "tally"  # count the outcomes; when all are counted, tell the owner
+
+
+class AnnouncementTask(BaseModel):
+    """An announcement's work on the `telegram-actions` queue (expire_subscriptions' `/task/announcement`);
+    named `ann-<announcement id>-<user id>` per recipient, so a retried fan-out queues nothing twice."""
+
+    model_config = ConfigDict(extra="forbid")
+    step: AnnouncementStep
+    announcement_id: str
+    user_id: int | None = Field(default=None, description="SEND: the recipient.")
+    round: int = Field(default=0, description="TALLY: how many tallies came before this one.")
+
+
 TASK_PAYLOADS: dict[Queue, type[BaseModel]] = {
     Queue.CREATE_INVOICE: CreateInvoiceTask,
     Queue.KEYPAD: KeypadTask,

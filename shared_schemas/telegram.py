@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,6 +65,15 @@ class TgPreCheckoutQuery(_Model):
     invoice_payload: str
 
 
+class TgPhotoSize(_Model):
+    """One size of a photo a user sent (Telegram sends several, the largest last)."""
+
+    file_id: str
+    width: int = 0
+    height: int = 0
+    file_size: int | None = None
+
+
 class TgMessage(_Model):
     message_id: int
     chat: TgChat
@@ -72,6 +82,11 @@ class TgMessage(_Model):
     date: int = 0
     successful_payment: TgSuccessfulPayment | None = None
     refunded_payment: TgRefundedPayment | None = None
+    # -- announcements: an owner's message kept as Telegram sent it --
+    entities: list[dict[str, Any]] = Field(default_factory=list)
+    caption: str | None = None
+    caption_entities: list[dict[str, Any]] = Field(default_factory=list)
+    photo: list[TgPhotoSize] = Field(default_factory=list)
 
 
 class TgCallbackQuery(_Model):

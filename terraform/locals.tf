@@ -145,6 +145,7 @@ locals {
       KEYPAD_URL                    = local.function_urls["keypad"]
       DAILY_BROADCAST_URL           = local.function_urls["daily_broadcast"] # owners' /broadcast
       OWNER_APP_URL                 = local.function_urls["owner_app"]       # the owners' app button
+      EXPIRE_SUBSCRIPTIONS_URL      = local.function_urls["expire_subscriptions"] # -- announcements: their fan-out's target --
       NOWPAYMENTS_API_BASE_URL      = var.nowpayments_api_base_url           # minimum payments, as owners set prices
       # Telegram Stars: the bot settles successful_payment like an IPN (the same settlement settings)
       # and shows and checks Star prices at the same rate as create_invoice, keypad and the app.
@@ -232,6 +233,7 @@ locals {
       TASKS_LOCATION           = var.region
       TASKS_TOKEN_FROM_QUEUE   = "true"                                 # the queue adds the token (tasks.tf)
       DAILY_BROADCAST_URL      = local.function_urls["daily_broadcast"] # offer and donation posts after a change
+      EXPIRE_SUBSCRIPTIONS_URL = local.function_urls["expire_subscriptions"] # -- announcements: their fan-out's target --
       NOWPAYMENTS_API_BASE_URL = var.nowpayments_api_base_url           # minimum payments, as owners set prices
       STARS_ENABLED            = var.stars_enabled                      # the converted Star prices owners see
       STARS_USD_PRICE          = var.stars_usd_price
@@ -361,7 +363,7 @@ locals {
       min_backoff_seconds       = 1
       max_backoff_seconds       = 300
       max_doublings             = 5
-      enqueued_by               = ["expire_subscriptions"]
+      enqueued_by               = ["expire_subscriptions", "telegram_webhook", "owner_app"] # -- announcements: the owner's Send --
     }
     "broadcast" = {
       target                    = "daily_broadcast"
@@ -515,6 +517,24 @@ locals {
         { field_path = "channel_token", order = "ASCENDING" },
         { field_path = "source", order = "ASCENDING" },
         { field_path = "at", order = "ASCENDING" },
+      ]
+    }
+    # -- announcements --
+    # subscriptions_of_channel_by_expiry: announcements, a channel's subscribers by the end of their access (the audience and its count)
+    "subscriptions-channel_token-status-expires_at" = {
+      collection = "subscriptions"
+      fields = [
+        { field_path = "channel_token", order = "ASCENDING" },
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "expires_at", order = "ASCENDING" },
+      ]
+    }
+    # announcements_of_channel: the owner app's Announcements and `telepay announcements list`, a channel's announcements
+    "announcements-channel_token-created_at" = {
+      collection = "announcements"
+      fields = [
+        { field_path = "channel_token", order = "ASCENDING" },
+        { field_path = "created_at", order = "ASCENDING" },
       ]
     }
     # -- free trials --

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -47,6 +48,8 @@ class Sent:
     text: str
     keyboard: Keyboard | None
     message_id: int
+    entities: list[dict[str, Any]] = field(default_factory=list)  # -- announcements --
+    photo: str | None = None
 
     def buttons(self) -> list[Button]:
         return [b for row in self.keyboard or [] for b in row]
@@ -71,6 +74,15 @@ def _refuse_invoice(title: str, description: str, payload: str, stars: int) -> N
         raise TelegramBadRequest("Bad Request: INVOICE_PAYLOAD_INVALID")
     if not 1 <= stars <= 10000:
         raise TelegramBadRequest("Bad Request: STARS_INVOICE_INVALID")
+
+
+def _refuse_entities(text: str, entities: Sequence[dict[str, Any]]) -> None:
+    """Telegram refuses an entity outside the text (offsets and lengths in UTF-16 units)."""
+    size = utf16_len(text)
+    for entity in entities:
+        offset, length = int(entity["offset"]), int(entity["length"])
+        if offset < 0 or length <= 0 or offset + length > size:
+            raise TelegramBadRequest("Can't parse entities: entity beyond the end of the text")
 
 
 @dataclass
@@ -133,6 +145,39 @@ class FakeTelegram:
         document = SentDocument(chat_id, filename, data, caption, next(self._ids))
         self.documents.append(document)
         return SimpleNamespace(message_id=document.message_id)
+
+    # -- announcements --
+    def send_formatted(
+        self, chat_id: int, text: str, entities: Sequence[dict[str, Any]], keyboard: Keyboard | None = None
+    ) -> Any:
+        """As Telegram: the text's rules, and each entity within the text (UTF-16 units)."""
+        self.calls.append(("send_formatted", (chat_id, text)))
+        self._maybe_fail()
+        refuse_as_telegram(text, keyboard)
+        _refuse_entities(text, entities)
+        message = Sent(chat_id, text, keyboard, next(self._ids), entities=list(entities))
+        self.sent.append(message)
+        return SimpleNamespace(message_id=message.message_id)
+
+    def send_photo(
+        self,
+        chat_id: int,
+        photo_file_id: str,
+        caption: str | None,
+        caption_entities: Sequence[dict[str, Any]],
+        keyboard: Keyboard | None = None,
+    ) -> Any:
+        self.calls.append(("send_photo", (chat_id, photo_file_id)))
+        self._maybe_fail()
+        if not photo_file_id:
+            raise TelegramBadRequest("Wrong file identifier/http url specified")
+        if caption is not None and utf16_len(caption.strip()) > CAPTION_MAX:
+            raise TelegramBadRequest("Message caption is too long")
+        _refuse_entities(caption or "", caption_entities)
+        message = Sent(chat_id, caption or "", keyboard, next(self._ids), entities=list(caption_entities))
+        message.photo = photo_file_id
+        self.sent.append(message)
+        return SimpleNamespace(message_id=message.message_id)
 
     def edit_message_text(
         self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None

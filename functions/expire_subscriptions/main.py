@@ -1,6 +1,6 @@
 """expire_subscriptions: Cloud Scheduler target (every minute; every five minutes on /reconcile)
-and target of its own paced `telegram-actions` tasks (POST /task). Every caller is
-OIDC-authenticated by IAM."""
+and target of its own paced `telegram-actions` tasks (POST /task) and of owners' announcements
+(POST /task/announcement). Every caller is OIDC-authenticated by IAM."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from flask import Request
 
 from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.names import Function
-from shared_schemas.tasks import ExpiryTask
+from shared_schemas.tasks import AnnouncementTask, ExpiryTask
 from telepay.adapters.tasks_queue import TASK_PATH
 from telepay.core.errors import Transient
 from telepay.core.logs import get_logger
 from telepay.entry.task_target import handle_task
+from telepay.owners import announcements
 from telepay.payments.ipn import flush_outbox
 from telepay.payments.reconcile import reconcile
 from telepay.runtime import start
@@ -30,6 +31,15 @@ OUTBOX_GRACE = timedelta(seconds=30)  # ipn_handler publishes at once; older unp
 
 @functions_framework.http
 def expire_subscriptions(request: Request) -> tuple[Any, int]:
+    if request.path.rstrip("/").endswith(announcements.TASK_PATH):  # -- announcements --
+        return handle_task(
+            request,
+            AnnouncementTask,
+            lambda task, attempt: announcements.run_task(task, RT, attempt),
+            log,
+            RT,
+            Function.EXPIRE_SUBSCRIPTIONS,
+        )
     if request.path.rstrip("/").endswith(TASK_PATH):
         return handle_task(
             request, ExpiryTask, lambda task, _: run_task(task, RT), log, RT, Function.EXPIRE_SUBSCRIPTIONS

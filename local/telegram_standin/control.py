@@ -25,8 +25,9 @@ from local.control_call import ControlCall, ControlError, control_endpoint
 
 from . import views
 from .delivery import Delivery
+from .formatting import check_entities
 from .model import World
-from .protocol import json_response
+from .protocol import ApiError, json_response
 from .records import (
     DEFAULT_ADMIN_RIGHTS,
     JSON,
@@ -279,8 +280,15 @@ def user_message(ctx: Control, call: ControlCall) -> JSON:
     if not isinstance(text, str) or not text:
         raise ControlError("text is required")
     chat_id = int(call.body.get("chat_id") or user_id)
+    # -- announcements: formatting the user chose in their app (entities), or a photo with this caption --
+    formatting = call.body.get("entities")
+    photo = bool(call.body.get("photo"))
     try:
-        msg, update_ids = world.user_sends(user_id, chat_id, text, bot)
+        extra = check_entities(formatting, text) if formatting is not None else None
+    except ApiError as exc:
+        raise ControlError(exc.description) from exc
+    try:
+        msg, update_ids = world.user_sends(user_id, chat_id, text, bot, entities=extra, photo=photo)
     except ValueError as exc:
         raise ControlError(str(exc)) from exc
     return ok(message=views.message_json(world, msg, bot), update_ids=update_ids)

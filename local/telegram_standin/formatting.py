@@ -428,6 +428,55 @@ def _trim(text: str, entities: list[Entity]) -> tuple[str, list[Entity]]:
     return result, out
 
 
+# The Bot API's MessageEntity types (https://core.telegram.org/bots/api#messageentity).
+ENTITY_TYPES = frozenset(
+    {
+        "mention",
+        "hashtag",
+        "cashtag",
+        "bot_command",
+        "url",
+        "email",
+        "phone_number",
+        "bold",
+        "italic",
+        "underline",
+        "strikethrough",
+        "spoiler",
+        "blockquote",
+        "expandable_blockquote",
+        "code",
+        "pre",
+        "text_link",
+        "text_mention",
+        "custom_emoji",
+    }
+)
+
+
+def check_entities(raw: Any, text: str) -> list[Entity]:
+    """``entities`` / ``caption_entities`` as a bot sends them: a list of MessageEntity objects of
+    known types, each within ``text`` (offset and length in UTF-16 code units); a text_link needs
+    its ``url``, a text_mention its ``user``."""
+    entities = _check_entities(raw)
+    size = utf16_len(text)
+    for entity in entities:
+        kind, offset, length = entity["type"], entity["offset"], entity["length"]
+        if kind not in ENTITY_TYPES:
+            raise bad_request(f'can\'t parse MessageEntity: unsupported entity type "{kind}"')
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in (offset, length)):
+            raise bad_request('can\'t parse MessageEntity: Field "offset" must be of type Integer')
+        if offset < 0 or length <= 0 or offset + length > size:
+            raise bad_request(
+                f"can't parse entities: entity {kind} at offset {offset} is beyond the end of the text"
+            )
+        if kind == "text_link" and not isinstance(entity.get("url"), str):
+            raise bad_request('can\'t parse MessageEntity: Field "url" must be of type String')
+        if kind == "text_mention" and not isinstance(entity.get("user"), dict):
+            raise bad_request('can\'t parse MessageEntity: Field "user" must be of type Object')
+    return entities
+
+
 def _check_entities(raw: Any) -> list[Entity]:
     if not isinstance(raw, list):
         raise bad_request("can't parse entities JSON object")
@@ -461,7 +510,7 @@ def format_text(text: str, parse_mode: str, entities_json: str) -> tuple[str, li
             entities: list[Entity] = []
             if entities_json:
                 try:
-                    entities = _check_entities(json.loads(entities_json))
+                    entities = check_entities(json.loads(entities_json), text)
                 except ValueError as exc:
                     raise bad_request("can't parse entities JSON object") from exc
             plain = text

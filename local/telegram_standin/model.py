@@ -363,18 +363,32 @@ class World:
         self.emit(bot, "my_chat_member", obj, f"my_chat_member:{user_id}")
 
     # ----------------------------------------------------------------- user actions
-    def user_sends(self, user_id: int, chat_id: int, text: str, bot: BotState) -> tuple[Message, list[int]]:
-        """A user sends a text message: to the bot's private chat, or into a chat where they may."""
+    def user_sends(
+        self,
+        user_id: int,
+        chat_id: int,
+        text: str,
+        bot: BotState,
+        entities: list[JSON] | None = None,
+        photo: bool = False,
+    ) -> tuple[Message, list[int]]:
+        """A user sends a text message: to the bot's private chat, or into a chat where they may.
+        `entities`: the formatting the user chose (added to those Telegram finds itself); `photo`:
+        a photo with `text` as its caption (private chats only)."""
         from .formatting import incoming_entities
 
-        entities = incoming_entities(text)
+        found = incoming_entities(text)
+        entities = sorted([*found, *(entities or [])], key=lambda e: (e["offset"], -e["length"]))
         update_ids: list[int] = []
+        if photo and chat_id != user_id:
+            raise ValueError("a photo can only be sent to the bot in the user's private chat")
         if chat_id > 0:
             if chat_id != user_id:
                 raise ValueError("a user can only write to the bot in their own private chat")
             self.set_blocked(bot, user_id, False)
             bot.private(user_id).started = True
-            msg = self.new_message(bot, user_id, text, entities, from_id=user_id)
+            service = self._user_photo(text, entities) if photo else None
+            msg = self.new_message(bot, user_id, text, entities, from_id=user_id, service=service)
             uid = self.emit(bot, "message", views.message_json(self, msg, bot), f"chat:{user_id}")
             if uid is not None:
                 update_ids.append(uid)
@@ -403,6 +417,36 @@ class World:
                 if uid is not None:
                     update_ids.append(uid)
         return msg, update_ids
+
+    def _user_photo(self, caption: str, entities: list[JSON]) -> JSON:
+        """A photo a user sends: its sizes (the largest last), kept so a bot may send it again by file_id."""
+        import secrets
+
+        sizes = []
+        for width in (90, 320, 1280):
+            file_id = f"AgACAgI{secrets.token_urlsafe(18)}"
+            unique = f"AQAD{secrets.token_hex(6)}"
+            self.files[file_id] = {
+                "file_id": file_id,
+                "file_unique_id": unique,
+                "photo": True,
+                "content": b"",
+            }
+            sizes.append(
+                {
+                    "file_id": file_id,
+                    "file_unique_id": unique,
+                    "width": width,
+                    "height": width,
+                    "file_size": width * 40,
+                }
+            )
+        service: JSON = {"photo": sizes}
+        if caption:
+            service["caption"] = caption
+            if entities:
+                service["caption_entities"] = entities
+        return service
 
     def press_button(
         self, user_id: int, chat_id: int, message_id: int, callback_data: str, bot: BotState

@@ -11,7 +11,7 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from telegram import (
     Bot,
@@ -23,6 +23,7 @@ from telegram import (
     LabeledPrice,
     MenuButtonWebApp,
     Message,
+    MessageEntity,
     WebAppInfo,
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -255,3 +256,39 @@ class TelegramApi:
         """The menu button of one private chat opens this Mini App."""
         button = MenuButtonWebApp(text, WebAppInfo(url))
         self._run(lambda bot: bot.set_chat_menu_button(chat_id=chat_id, menu_button=button))
+
+    # -- announcements ----------------------------------------------------------------------------
+    def send_formatted(
+        self, chat_id: int, text: str, entities: Sequence[dict[str, Any]], keyboard: Keyboard | None = None
+    ) -> Message:
+        """A text with its formatting as entities (never a parse_mode: the text is sent as written)."""
+        parsed = [MessageEntity.de_json(dict(entity), self._bot) for entity in entities]
+        return self._run(
+            lambda bot: bot.send_message(
+                chat_id,
+                text,
+                entities=parsed or None,
+                reply_markup=markup(keyboard),
+                link_preview_options=None,
+            )
+        )
+
+    def send_photo(
+        self,
+        chat_id: int,
+        photo_file_id: str,
+        caption: str | None,
+        caption_entities: Sequence[dict[str, Any]],
+        keyboard: Keyboard | None = None,
+    ) -> Message:
+        """A photo Telegram already has (its file_id), with a caption and the caption's entities."""
+        parsed = [MessageEntity.de_json(dict(entity), self._bot) for entity in caption_entities]
+        return self._run(
+            lambda bot: bot.send_photo(
+                chat_id,
+                photo_file_id,
+                caption=caption or None,
+                caption_entities=parsed or None,
+                reply_markup=markup(keyboard),
+            )
+        )

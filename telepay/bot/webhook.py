@@ -130,6 +130,10 @@ def _handle(update: TelegramUpdate, rt: Rt) -> str:
         return stars.on_refunded_payment(update.message, rt)
     if update.message is not None and update.message.text:
         return _on_message(update.message, update.update_id, rt)
+    if update.message is not None and update.message.photo:  # -- announcements: an owner's photo --
+        if update.message.chat.type != "private" or update.message.from_user is None:
+            return "ignored (not a private chat)"
+        return owner_commands.on_message(update.message, update.update_id, rt) or "ignored (a photo)"
     if update.callback_query is not None:
         return _on_callback(update.callback_query, update.update_id, rt)
     if update.chat_join_request is not None:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from shared_schemas.documents import (
+    AnnouncementDoc,
+    AnnouncementSendDoc,
     BotChatDoc,
     ChannelChangeDoc,
     ChannelDoc,
@@ -199,6 +201,9 @@ REPOSITORIES: dict[str, type[Document]] = {
     "promo_entries": PromoEntryDoc,
     # -- free trials --
     "trials": TrialDoc,
+    # -- announcements --
+    "announcements": AnnouncementDoc,
+    "announcement_sends": AnnouncementSendDoc,
 }
 
 
@@ -234,6 +239,9 @@ class Store(ABC):
     promo_entries: Repository[PromoEntryDoc]
     # -- free trials --
     trials: Repository[TrialDoc]
+    # -- announcements --
+    announcements: Repository[AnnouncementDoc]
+    announcement_sends: Repository[AnnouncementSendDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

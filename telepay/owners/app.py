@@ -56,7 +56,7 @@ from telepay.core.i18n import N_, t, tn
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
 from telepay.core.users import remember_language
-from telepay.owners import admins, grant_rules, grants
+from telepay.owners import admins, app_announcements, grant_rules, grants
 from telepay.owners import books as books  # -- exports --
 from telepay.owners import books_rules as books_rules  # -- exports --
 from telepay.owners import promos as owner_promos
@@ -126,6 +126,9 @@ def _route(
         return _json(200, me(rt, user))
     if path == "/api/payouts" and method == "GET":
         return _json(200, payouts(rt, user.id))
+    announced = _ANNOUNCEMENTS_PATH.match(path)  # -- announcements --
+    if announced is not None:
+        return owner_announcements(rt, method, user.id, announced[1], body or {})
     exported = _EXPORTS_PATH.match(path)  # -- exports --
     if exported is not None:
         return owner_export(rt, method, user.id, exported[1], body or {})
@@ -283,6 +286,29 @@ APP_TEXTS = (
     N_("Send to chat"),
     N_("Sent to your chat with the bot."),
     N_("Nothing in that period."),
+    # -- announcements --
+    N_("Announcements"),
+    N_("Sent on"),
+    N_("Sent"),
+    N_("Blocked"),
+    N_("Failed"),
+    N_("Message"),
+    N_("Who gets it"),
+    N_("All active subscribers"),
+    N_("Ending within (days)"),
+    N_("Lapsed in the last (days)"),
+    N_("Members on a free trial"),
+    N_("Button"),
+    N_("No button"),
+    N_("Renew"),
+    N_("Link"),
+    N_("Link (https://…)"),
+    N_("Send announcement"),
+    N_("Sending to {count} subscribers…"),
+    N_("sending"),
+    N_("done"),
+    N_("stopped"),
+    N_("draft"),
 )
 
 
@@ -722,3 +748,19 @@ def owner_export(rt: Rt, method: str, user_id: int, token: str, body: dict[str, 
     if isinstance(result, str):
         return _json(409, {"error": result})
     return _json(200, {"sent": result.rows > 0, "rows": result.rows})
+
+
+# -- announcements --
+_ANNOUNCEMENTS_PATH = re.compile(r"^/api/channels/([A-Za-z0-9_-]{1,64})/announcements$")
+
+
+def owner_announcements(rt: Rt, method: str, user_id: int, token: str, body: dict[str, Any]) -> Reply:
+    """The Announcements section: the list (GET), the compose form (POST): `app_announcements`."""
+    channel = load_channel(rt.store, token)
+    if channel is None or channel.owner_user_id != user_id:
+        return _json(404, {"error": "not found"})
+    if method == "GET":
+        return _json(*app_announcements.listed(rt, channel))
+    if method == "POST":
+        return _json(*app_announcements.compose(rt, user_id, channel, body))
+    return _json(405, {"error": "method not allowed"})

@@ -55,7 +55,14 @@ from telepay.core import i18n
 from telepay.core.i18n import t
 from telepay.core.store import Tx
 from telepay.core.users import chosen_language, speaking_to
-from telepay.owners import admins, grant_talk, grants, questions, wallet_change
+from telepay.owners import (
+    admins,
+    announce_talk,  # -- announcements --
+    grant_talk,
+    grants,
+    questions,
+    wallet_change,
+)
 from telepay.owners import export_talk as exports  # -- exports --
 from telepay.owners import grant_texts as say_grant
 from telepay.owners import promos as owner_promos
@@ -104,6 +111,8 @@ def _show(rt: Rt, chat_id: int, conversation: ConversationDoc, before: str | Non
         return owner_promos.show_done(rt, chat_id, data)
     if step == "done" and conversation.name == exports.NAME:  # -- exports --
         return exports.finish(rt, chat_id, conversation)
+    if step == "done" and conversation.name == announce_talk.NAME:  # -- announcements --
+        return announce_talk.finish(rt, chat_id, conversation)
     if step == "done" and conversation.name == "newchannel":
         rt.telegram.send_message(chat_id, say.live(data["title"], *_links(rt, data["token"])))
         queue_todays_post(rt, data["token"])
@@ -267,10 +276,12 @@ def _answer(rt: Rt, user_id: int, chat_id: int, update_id: int, answer: str, ver
         step = owner_promos.next_step(conversation.step, data)
     elif conversation.name == exports.NAME:  # -- exports: nothing written, the file sent when shown --
         step = exports.next_step(conversation.step, data)
+    elif conversation.name == announce_talk.NAME:  # -- announcements: made and queued when shown --
+        step = announce_talk.next_step(conversation.step, data)
     else:
         step = questions.next_step(conversation.name, conversation.step, data, rt.settings.stars_enabled)
     writes = None
-    if step == "done" and conversation.name not in (grant_talk.NAME, exports.NAME):
+    if step == "done" and conversation.name not in (grant_talk.NAME, exports.NAME, announce_talk.NAME):
         if conversation.name == "newchannel":
             data["token"] = new_channel_token()
         writes = _writes(rt, conversation, data)
@@ -307,6 +318,7 @@ def on_message(message: TgMessage, update_id: int, rt: Rt) -> str | None:
         return COMMANDS[command](rt, user_id, chat_id, update_id)
     if command:
         return None
+    text = announce_talk.answer_of(rt, user_id, message, text)  # -- announcements: the whole message --
     result = _answer(rt, user_id, chat_id, update_id, text, None)
     return None if result == "no conversation" else result
 
@@ -541,11 +553,14 @@ COMMANDS: dict[str, Callable[[Rt, int, int, int], str]] = {
     ),
     # -- exports --
     "/export": lambda rt, user_id, chat_id, update_id: _export_talk(rt, user_id, chat_id, update_id),
+    # -- announcements --
+    "/announce": lambda rt, user_id, chat_id, update_id: _announce_talk(rt, user_id, chat_id, update_id),
 }
 
 
 # -- owner grants --
 STEPS = questions.STEPS | grant_talk.STEPS | exports.STEPS | owner_promos.STEPS  # exports', promo codes'
+STEPS |= announce_talk.STEPS  # -- announcements --
 
 
 def _grant_talk(rt: Rt, user_id: int, chat_id: int, update_id: int, take: bool) -> str:
@@ -565,4 +580,10 @@ COMMANDS |= {"/promo": _promo, "/promos": owner_promos.list_codes}
 # -- exports --
 def _export_talk(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
     started = exports.start(rt, user_id, chat_id, update_id)
+    return started if isinstance(started, str) else _show(rt, chat_id, started)
+
+
+# -- announcements --
+def _announce_talk(rt: Rt, user_id: int, chat_id: int, update_id: int) -> str:
+    started = announce_talk.start(rt, user_id, chat_id, update_id)
     return started if isinstance(started, str) else _show(rt, chat_id, started)

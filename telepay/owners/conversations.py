@@ -22,6 +22,7 @@ from telepay.core.store import Store, Tx
 # grant: an owner's /grant or /revoke, step by step; promo: an owner's /promo
 NAMES: tuple[str, ...] = ("newchannel", "edit", "grant", "promo")
 NAMES += ("export",)  # -- exports --: an owner's /export, step by step
+NAMES += ("announce",)  # -- announcements --: an owner's /announce, step by step
 ENDED = ("done", "cancelled", "expired")
 
 

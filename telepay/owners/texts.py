@@ -95,6 +95,8 @@ OWNER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("promos", N_("Your promo codes and their uses")),
     # -- exports --
     ("export", N_("Your books as CSV files")),
+    # -- announcements --
+    ("announce", N_("Message your subscribers")),
 )
 
 CANCELLED = N_("Cancelled. Nothing was saved.")

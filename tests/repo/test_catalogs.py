@@ -78,6 +78,11 @@ LONGEST: dict[str, str] = {
     "name": _NAME,
     "network": "Ethereum (ERC-20)",
     "stars": "⭐99,999,999.5",  # an owner's Stars earnings, net of the fee
+    # -- announcements --
+    "audience": "members who lapsed in the last 365 days",
+    "sent": "9,999,999",
+    "blocked": "9,999,999",
+    "failed": "9,999,999",
     "usd": _AMOUNT,
     "new": "99,999",
     "number": "999",

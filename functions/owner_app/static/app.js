@@ -156,7 +156,51 @@
       el("h2", {}, tr("Revenue and {count} new subscribers, last 30 days", { count: number(o.new_30d) })),
       chart(o.days, o.currency),
       el("p", { class: "hint" }, tr("Bars: sales per day · line: new subscribers per day")),
-      o.status === "paused" ? el("p", { class: "hint" }, tr("Sales are paused (Settings → Resume).")) : null);
+      o.status === "paused" ? el("p", { class: "hint" }, tr("Sales are paused (Settings → Resume).")) : null,
+      await announcementsSection());  // -- announcements --
+  }
+
+  // -- announcements: the channel's announcements with their counts, and a text-only compose form
+  // checked by the API as the bot checks an announcement --
+  async function announcementsSection() {
+    const { body } = await json(`/api/channels/${token}/announcements`);
+    const message = el("p", { id: "announce-message" });
+    const list = el("table", { id: "announcements" },
+      el("tr", {}, el("th", {}, tr("Sent on")), el("th", {}, tr("Status")), el("th", {}, tr("Sent")), el("th", {}, tr("Blocked")), el("th", {}, tr("Failed"))),
+      ...body.announcements.map((a) => el("tr", {},
+        el("td", {}, day(a.created_at)), el("td", {}, tr(a.status)), el("td", {}, `${number(a.sent)} / ${number(a.total)}`),
+        el("td", {}, number(a.blocked)), el("td", {}, number(a.failed)))));
+    const form = el("form", { id: "announce-form", class: "grant" },
+      el("label", {}, tr("Message"), el("textarea", { name: "text", maxlength: "4096", rows: "4", required: "" })),
+      el("label", {}, tr("Who gets it"), el("select", { name: "audience" },
+        el("option", { value: "active" }, tr("All active subscribers")),
+        el("option", { value: "ending" }, tr("Ending within (days)")),
+        el("option", { value: "lapsed" }, tr("Lapsed in the last (days)")),
+        el("option", { value: "trial" }, tr("Members on a free trial")))),
+      el("label", {}, tr("Days"), el("input", { name: "days", type: "number", min: "1", max: "365", value: "7" })),
+      el("label", {}, tr("Button"), el("select", { name: "button" },
+        el("option", { value: "" }, tr("No button")),
+        el("option", { value: "renew" }, tr("Renew")),
+        el("option", { value: "url" }, tr("Link")))),
+      el("label", {}, tr("Link (https://…)"), el("input", { name: "url", type: "url" })),
+      el("div", { class: "row" }, el("button", { class: "btn", type: "submit", id: "announce-send" }, tr("Send announcement"))),
+      message);
+    const newRequest = () => Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+    let request = newRequest();
+    form.addEventListener("input", () => { request = newRequest(); });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const f = form.elements;
+      const payload = { text: f.text.value, audience: f.audience.value, days: Number(f.days.value), button: f.button.value || null, url: f.url.value, request_id: request };
+      try {
+        const { status, body: answer } = await json(`/api/channels/${token}/announcements`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) });
+        message.className = status === 200 ? "ok" : "errors";
+        if (status === 422) message.textContent = answer.errors.map((e) => e.reason).join(" ");
+        else if (status !== 200) message.textContent = answer.error || tr("Something went wrong.");
+        else { request = newRequest(); message.textContent = tr("Sending to {count} subscribers…", { count: number(answer.recipients) }); }
+      } catch (error) { message.className = "errors"; message.textContent = error.message; }
+    });
+    return el("section", { id: "announcements-section" }, el("h2", {}, tr("Announcements")), list, form);
   }
 
   async function subscribersTab() {

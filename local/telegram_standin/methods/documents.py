@@ -1,4 +1,6 @@
-"""Files: sendDocument (a file uploaded as multipart/form-data), and the files the bots sent.
+"""Files: sendDocument (a file uploaded as multipart/form-data), sendPhoto (a photo by the
+``file_id`` of one the stand-in knows, a user's or one sent before, or uploaded), and the files the
+bots sent.
 
 As the Bot API: the ``document`` part is required (a ``file_id`` string or a URL is not supported
 here: the stand-in has no file store to resend from, nor Internet); an empty file is refused
@@ -81,6 +83,86 @@ async def send_document(ctx: Ctx, args: Args) -> JSON:
     }
     world.files[file_id] = {**document, "content": content, "chat_id": chat_id}
     service: JSON = {"document": document}
+    if caption:
+        service["caption"] = caption
+        if entities:
+            service["caption_entities"] = entities
+    is_channel = chat_id < 0 and world.chats[chat_id].type == "channel"
+    msg = world.new_message(
+        ctx.bot,
+        chat_id,
+        caption,
+        entities,
+        from_id=None if is_channel else ctx.bot.user.id,
+        sender_chat_id=chat_id if is_channel else None,
+        outgoing=True,
+        reply_markup=markup,
+        protect_content=args.flag("protect_content"),
+        service=service,
+    )
+    return views.message_json(world, msg, ctx.bot)
+
+
+PHOTO_MAX_BYTES = 10 * 1024 * 1024  # "The photo must be at most 10 MB in size"
+
+
+def _photo_sizes(file_id: str, unique: str) -> list[JSON]:
+    """The sizes Telegram makes of a photo, the largest last (the largest keeps the file id sent)."""
+    return [
+        {
+            "file_id": f"{file_id}-s",
+            "file_unique_id": f"{unique}-s",
+            "width": 90,
+            "height": 90,
+            "file_size": 1200,
+        },
+        {"file_id": file_id, "file_unique_id": unique, "width": 800, "height": 800, "file_size": 48000},
+    ]
+
+
+@api_method("sendPhoto")
+async def send_photo(ctx: Ctx, args: Args) -> JSON:
+    """As the Bot API: ``photo`` is the file_id of a photo Telegram has (here: one a user sent or
+    a bot sent before; a URL is not supported without Internet) or an upload (at most 10 MB); the
+    caption is 0-1024 characters after entity parsing, its ``caption_entities`` checked like
+    sendMessage's ``entities``."""
+    world = ctx.world
+    chat_id = resolve_chat(ctx, args)
+    check_chat(ctx, chat_id, "write")
+    if chat_id > 0:
+        check_private_write(ctx, chat_id, sending=True)
+    else:
+        chat = chat_of(ctx, chat_id)
+        if chat.type == "channel" and not world.has_right(chat, ctx.bot.user.id, "can_post_messages"):
+            raise bad_request("need administrator rights in the channel chat")
+    upload = args.files.get("photo")
+    if upload is not None:
+        content: bytes = upload.get("content") or b""
+        if len(content) > PHOTO_MAX_BYTES:
+            raise bad_request("PHOTO_INVALID_DIMENSIONS")
+        if not content:
+            raise bad_request("file must be non-empty")
+        file_id = f"AgAC{secrets.token_urlsafe(24)}"
+        unique = f"AQAD{hashlib.sha256(content).hexdigest()[:16]}"
+        world.files[file_id] = {
+            "file_id": file_id,
+            "file_unique_id": unique,
+            "photo": True,
+            "content": content,
+        }
+    else:
+        file_id = args.get("photo").strip()
+        if not file_id:
+            raise bad_request("there is no photo in the request")
+        known = world.files.get(file_id)
+        if known is None or not known.get("photo"):
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        unique = str(known["file_unique_id"])
+    caption, entities = _caption(args)
+    markup = parse_reply_markup(args)
+    take_slot(ctx, chat_id, counts_globally=True)
+    world.stats["sends"] += 1
+    service: JSON = {"photo": _photo_sizes(file_id, unique)}
     if caption:
         service["caption"] = caption
         if entities:

@@ -25,6 +25,7 @@ def client(env_guard: None) -> FlaskClient:
             "CREATE_INVOICE_URL": "http://127.0.0.1:1/ci",
             "KEYPAD_URL": "http://127.0.0.1:1/kp",
             "DAILY_BROADCAST_URL": "http://127.0.0.1:1/db",
+            "EXPIRE_SUBSCRIPTIONS_URL": "http://127.0.0.1:1/ex",  # -- announcements --
             "CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:1",
             # Nothing listens here: a request that got past the secret check would fail loudly.
             "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1",
