@@ -102,11 +102,11 @@ DEMO_ANSWERS: tuple[Answer, ...] = (
     ("send", "Late-night market notes, every day.", "In which language"),
     ("tap", "English", "How many prices"),
     ("tap", "2", "Price 1 of 2"),
-    ("send", "5", "how many days"),
+    ("send", "5", "how many days of access"),
     ("tap", "30", "in Telegram Stars"),
     ("tap", "⭐250", "a short name"),  # the USD price converted at $0.02 a Star
     ("send", "Monthly", "Price 2 of 2"),
-    ("send", "12.50", "how many days"),
+    ("send", "12.50", "how many days of access"),
     ("tap", "90", "in Telegram Stars"),
     ("tap", "⭐625", "a short name"),
     ("send", "Quarterly", "Offer newcomers a free trial"),
