@@ -117,6 +117,9 @@ class Collection(StrEnum):
     GIFTS = "gifts"
     # -- free trials --
     TRIALS = "trials"
+    # -- support --
+    SUPPORT_THREADS = "support_threads"
+    SUPPORT_REPLIES = "support_replies"
 
 
 class ClaimPurpose(StrEnum):
@@ -144,6 +147,9 @@ class ClaimPurpose(StrEnum):
     STAR_PAYMENT = "star-payment"  # one Telegram Stars charge (or its refund), by charge id
     # -- gifts and owner grants --
     GIFT_MESSAGE = "gift-msg"  # one message about one gift's redemption or one grant, by recipient
+    # -- support --
+    SUPPORT_MESSAGE = "support-msg"  # one support message passed on, by update id and recipient
+    UNREACHABLE_BUYER = "unreachable-buyer"  # the owner's notice that a buyer blocked the bot, by order id
 
 
 class Topic(StrEnum):

@@ -72,6 +72,7 @@ class TgMessage(_Model):
     date: int = 0
     successful_payment: TgSuccessfulPayment | None = None
     refunded_payment: TgRefundedPayment | None = None
+    reply_to_message: TgMessage | None = None  # -- support --: the message this one replies to
 
 
 class TgCallbackQuery(_Model):

@@ -48,6 +48,8 @@ from shared_schemas.documents import (
     StarPaymentDoc,
     SubscriptionDoc,
     SupportActionDoc,
+    SupportReplyDoc,
+    SupportThreadDoc,
     TrialDoc,
     UnknownIpnDoc,
     UserDoc,
@@ -190,6 +192,9 @@ REPOSITORIES: dict[str, type[Document]] = {
     "gifts": GiftDoc,
     # -- free trials --
     "trials": TrialDoc,
+    # -- support --
+    "support_threads": SupportThreadDoc,
+    "support_replies": SupportReplyDoc,
 }
 
 
@@ -220,6 +225,9 @@ class Store(ABC):
     gifts: Repository[GiftDoc]
     # -- free trials --
     trials: Repository[TrialDoc]
+    # -- support --
+    support_threads: Repository[SupportThreadDoc]
+    support_replies: Repository[SupportReplyDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""
