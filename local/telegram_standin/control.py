@@ -279,8 +279,11 @@ def user_message(ctx: Control, call: ControlCall) -> JSON:
     if not isinstance(text, str) or not text:
         raise ControlError("text is required")
     chat_id = int(call.body.get("chat_id") or user_id)
+    reply_to = call.body.get("reply_to_message_id")
+    if reply_to is not None and (not isinstance(reply_to, int) or chat_id < 0):
+        raise ControlError("reply_to_message_id is a message id of the user's private chat")
     try:
-        msg, update_ids = world.user_sends(user_id, chat_id, text, bot)
+        msg, update_ids = world.user_sends(user_id, chat_id, text, bot, reply_to=reply_to)
     except ValueError as exc:
         raise ControlError(str(exc)) from exc
     return ok(message=views.message_json(world, msg, bot), update_ids=update_ids)

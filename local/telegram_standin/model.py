@@ -363,8 +363,12 @@ class World:
         self.emit(bot, "my_chat_member", obj, f"my_chat_member:{user_id}")
 
     # ----------------------------------------------------------------- user actions
-    def user_sends(self, user_id: int, chat_id: int, text: str, bot: BotState) -> tuple[Message, list[int]]:
-        """A user sends a text message: to the bot's private chat, or into a chat where they may."""
+    def user_sends(
+        self, user_id: int, chat_id: int, text: str, bot: BotState, reply_to: int | None = None
+    ) -> tuple[Message, list[int]]:
+        """A user sends a text message: to the bot's private chat, or into a chat where they may;
+        `reply_to` (private chats) is a message of that chat it replies to, which Telegram's update
+        carries as `reply_to_message`."""
         from .formatting import incoming_entities
 
         entities = incoming_entities(text)
@@ -372,9 +376,12 @@ class World:
         if chat_id > 0:
             if chat_id != user_id:
                 raise ValueError("a user can only write to the bot in their own private chat")
+            replied = self.find_message(bot, user_id, reply_to) if reply_to is not None else None
+            if reply_to is not None and (replied is None or replied.deleted):
+                raise ValueError(f"message {reply_to} is not in this chat")
             self.set_blocked(bot, user_id, False)
             bot.private(user_id).started = True
-            msg = self.new_message(bot, user_id, text, entities, from_id=user_id)
+            msg = self.new_message(bot, user_id, text, entities, from_id=user_id, reply_to=reply_to)
             uid = self.emit(bot, "message", views.message_json(self, msg, bot), f"chat:{user_id}")
             if uid is not None:
                 update_ids.append(uid)
