@@ -106,6 +106,7 @@ def on_message(message: TgMessage, command: str, argument: str, update_id: int, 
     for; None when it is none of these (the update goes on to the other features)."""
     assert message.from_user is not None
     user = message.from_user
+    command = command if command.startswith("/") else ""  # the webhook's first word of any text
     if command in COMMANDS:
         return start(rt, user, update_id, origin=command[1:], text=rules.clean_text(argument))
     reply = message.reply_to_message
@@ -138,8 +139,9 @@ def on_message(message: TgMessage, command: str, argument: str, update_id: int, 
     if channel is None or not text:
         rt.telegram.send_message(user.id, t(say.TEXT_ONLY))
         return "support: no text"
-    _end_draft(rt, user.id, "done")
-    return open_thread(rt, user, channel, str(draft.data.get("origin") or "support"), text, update_id)
+    opened = open_thread(rt, user, channel, str(draft.data.get("origin") or "support"), text, update_id)
+    _end_draft(rt, user.id, "done")  # after: a re-delivery of a failed attempt finds the wait still on
+    return opened
 
 
 def start(rt: Rt, user: TgUser, update_id: int, origin: str, text: str = "", token: str | None = None) -> str:
