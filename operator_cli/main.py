@@ -28,6 +28,7 @@ from shared_schemas.queries import (
     ORDERS_OF_USER,
     SUBSCRIPTIONS_OF_USER,
     SUPPORT_ACTIONS_OF_USER,
+    SUPPORT_THREADS_OF_BUYER,
     TRIALS_OF_USER,
 )
 from telepay.channels import wallet_hold
@@ -451,7 +452,7 @@ def users() -> None:
 @click.argument("user_id", type=int)
 @pass_op
 def users_show(op: Operator, user_id: int) -> None:
-    """Subscriptions, free trials, orders and payments, and support actions of USER_ID."""
+    """Subscriptions, free trials, orders and payments, support actions and support threads of USER_ID."""
     store = op.store
     subs = store.subscriptions.find(SUBSCRIPTIONS_OF_USER, user_id=user_id)
     orders = sorted(store.orders.find(ORDERS_OF_USER, user_id=user_id), key=lambda o: o.created_at)
@@ -461,6 +462,11 @@ def users_show(op: Operator, user_id: int) -> None:
     bought = sorted(store.gifts.find(GIFTS_OF_BUYER, buyer_user_id=user_id), key=lambda g: g.created_at)
     redeemed = sorted(store.gifts.find(GIFTS_REDEEMED_BY, redeemed_by=user_id), key=lambda g: g.created_at)
     trials = sorted(store.trials.find(TRIALS_OF_USER, user_id=user_id), key=lambda tr: tr.started_at)
+    # -- support: the threads the user opened with channels' owners --
+    threads = sorted(
+        store.support_threads.find(SUPPORT_THREADS_OF_BUYER, buyer_user_id=user_id),
+        key=lambda th: th.created_at,
+    )
     payload = {
         "user_id": user_id,
         "user": user,
@@ -470,6 +476,7 @@ def users_show(op: Operator, user_id: int) -> None:
         "gifts_bought": bought,
         "gifts_redeemed": redeemed,
         "trials": trials,  # -- free trials --
+        "support_threads": threads,  # -- support --
     }
 
     def human() -> str:
@@ -523,6 +530,19 @@ def users_show(op: Operator, user_id: int) -> None:
             }
             for tr in trials
         ]
+        thread_rows = [  # -- support --
+            {
+                "thread": th.thread_id,
+                "channel": th.channel_token,
+                "status": th.status,
+                "opened": th.created_at,
+                "last": th.updated_at,
+                "closed_by": th.closed_by,
+                "messages": th.message_count,
+                "first_message": th.messages[0].text[:60] if th.messages else "",
+            }
+            for th in threads
+        ]
         blocked = " (blocked the bot)" if user and user.blocked_bot else ""
         return "\n\n".join(
             [
@@ -534,6 +554,7 @@ def users_show(op: Operator, user_id: int) -> None:
                 "Gifts bought\n" + table(gift_rows(bought), GIFT_COLUMNS),
                 "Gifts redeemed\n" + table(gift_rows(redeemed), GIFT_COLUMNS),
                 "Free trials\n" + table(trial_rows, list(trial_rows[0]) if trial_rows else []),
+                "Support threads\n" + table(thread_rows, list(thread_rows[0]) if thread_rows else []),
             ]
         )
 

@@ -17,6 +17,7 @@
   let LANG = "en";
   let LANGUAGES = {};
   const TAB_NAMES = { overview: "Overview", subscribers: "Subscribers", payouts: "Payouts", settings: "Settings" };
+  TAB_NAMES.support = "Support"; // -- support --
 
   // The text in the owner's language (English when the page has no translation), {name}s filled.
   function tr(text, values) {
@@ -351,6 +352,19 @@
   }
 
   const TABS = { overview, subscribers: subscribersTab, payouts: payoutsTab, settings: settingsTab };
+  TABS.support = supportTab; // -- support --
+
+  // -- support: the channel's threads with buyers (open ones first), each with its messages --
+  async function supportTab() {
+    const { body } = await json(`/api/channels/${token}/support`);
+    if (!body.threads.length) return show(el("p", { class: "state empty", id: "empty" }, tr("No support conversations yet. Buyers reach you with /support or the Help button.")));
+    show(el("p", { class: "hint" }, tr("Answer in the bot: reply to the buyer's message there.")),
+      ...body.threads.map((thread) => el("section", { class: "thread " + thread.status, "data-thread": thread.thread_id },
+        el("h3", {}, `${thread.buyer} · ${tr(thread.status)}`),
+        thread.closed_by ? el("p", { class: "hint" }, tr("Closed by {who}", { who: tr(thread.closed_by) })) : null,
+        ...thread.messages.map((m) => el("p", { class: "message " + m.from },
+          el("small", {}, `${tr(m.from)} · ${when(m.at)}`), el("br", {}), m.text)))));
+  }
 
   async function open(name) {
     tab = name;
