@@ -15,6 +15,7 @@ opens, adds and sends nothing twice.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -41,7 +42,7 @@ from shared_schemas.ids import (
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import ORDERS_OF_BUYER, SUBSCRIPTIONS_OF_USER
 from shared_schemas.telegram import Button, TgCallbackQuery, TgMessage, TgUser
-from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
+from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
 from telepay.channels.lookup import load_channel, load_subscription
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
@@ -55,6 +56,21 @@ log = get_logger("telepay.support")
 Rt = Runtime[Any]
 DRAFT = "support"  # conversations/<user id>:support
 COMMANDS = ("/support", "/paysupport")
+
+
+INLINE_RETRY_AFTER_LIMIT = 10.0
+
+
+def _send(rt: Rt, chat_id: int, text: str, keyboard: list[list[Button]] | None = None) -> Any:
+    """Send, honouring Telegram's short retry_after in place (two messages in one chat within a
+    second are common here); a long one goes back to Telegram's re-delivery."""
+    try:
+        return rt.telegram.send_message(chat_id, text, keyboard=keyboard)
+    except TelegramRetryAfter as error:
+        if error.seconds > INLINE_RETRY_AFTER_LIMIT:
+            raise
+        time.sleep(error.seconds)
+        return rt.telegram.send_message(chat_id, text, keyboard=keyboard)
 
 
 # -- the buyer's wait for "what went wrong" -------------------------------------------------------
@@ -123,11 +139,11 @@ def on_message(message: TgMessage, command: str, argument: str, update_id: int, 
         _end_draft(rt, user.id, "expired")
         if command:
             return None
-        rt.telegram.send_message(user.id, t(say.EXPIRED))
+        _send(rt, user.id, t(say.EXPIRED))
         return "support: wait expired"
     if command == "/cancel":
         _end_draft(rt, user.id, "cancelled")
-        rt.telegram.send_message(user.id, t(say.CANCELLED))
+        _send(rt, user.id, t(say.CANCELLED))
         return "support cancelled"
     if command:  # another command: the buyer moved on
         _end_draft(rt, user.id, "cancelled")
@@ -137,7 +153,7 @@ def on_message(message: TgMessage, command: str, argument: str, update_id: int, 
     channel = load_channel(rt.store, str(draft.data.get("token")))
     text = rules.clean_text(message.text)
     if channel is None or not text:
-        rt.telegram.send_message(user.id, t(say.TEXT_ONLY))
+        _send(rt, user.id, t(say.TEXT_ONLY))
         return "support: no text"
     opened = open_thread(rt, user, channel, str(draft.data.get("origin") or "support"), text, update_id)
     _end_draft(rt, user.id, "done")  # after: a re-delivery of a failed attempt finds the wait still on
@@ -155,9 +171,9 @@ def start(rt: Rt, user: TgUser, update_id: int, origin: str, text: str = "", tok
     channels = chosen or channels
     if not channels:
         if origin == "paysupport":
-            rt.telegram.send_message(user.id, t(say.PAYSUPPORT_NO_CHANNELS if text else say.PAYSUPPORT_HOW))
+            _send(rt, user.id, t(say.PAYSUPPORT_NO_CHANNELS if text else say.PAYSUPPORT_HOW))
         else:
-            rt.telegram.send_message(user.id, t(say.NO_CHANNELS))
+            _send(rt, user.id, t(say.NO_CHANNELS))
         return "support: no channels"
     if len(channels) > 1:
         _set_draft(rt, user.id, "channel", {"origin": origin, "text": text}, update_id)
@@ -167,13 +183,13 @@ def start(rt: Rt, user: TgUser, update_id: int, origin: str, text: str = "", tok
         _set_draft(rt, user.id, "done", {"origin": origin, "token": channel.token}, update_id)
         return open_thread(rt, user, channel, origin, text, update_id)
     _set_draft(rt, user.id, "write", {"origin": origin, "token": channel.token}, update_id)
-    rt.telegram.send_message(user.id, say.ask_text(channel.title))
+    _send(rt, user.id, say.ask_text(channel.title))
     return "support: asked what went wrong"
 
 
 def _ask_channel(rt: Rt, user_id: int, channels: list[ChannelDoc]) -> str:
     keyboard = [[Button(c.title, callback_data=support_callback(c.token))] for c in channels]
-    rt.telegram.send_message(user_id, t(say.WHICH_CHANNEL), keyboard=keyboard)
+    _send(rt, user_id, t(say.WHICH_CHANNEL), keyboard=keyboard)
     return "support: asked which channel"
 
 
@@ -267,7 +283,7 @@ def _pass_on(
         keyboard = [[Button(t(say.CLOSE_BUTTON), callback_data=support_close_callback(thread.thread_id))]]
         try:
             with speaking_to(rt.store, chat_id):
-                sent = rt.telegram.send_message(chat_id, text(), keyboard=keyboard)
+                sent = _send(rt, chat_id, text(), keyboard=keyboard)
         except TelegramForbidden:
             mark_blocked(rt.store, rt.clock, chat_id)
             claim.result = "blocked"
@@ -307,11 +323,11 @@ def _on_reply(rt: Rt, message: TgMessage, mapped: SupportReplyDoc, update_id: in
     if thread is None or rules.side_of(thread, user_id) is not mapped.side:
         return "support: not a thread of theirs"
     if thread.status is SupportStatus.CLOSED:
-        rt.telegram.send_message(user_id, t(say.THREAD_CLOSED))
+        _send(rt, user_id, t(say.THREAD_CLOSED))
         return "support: thread closed"
     text = rules.clean_text(message.text)
     if not text:
-        rt.telegram.send_message(user_id, t(say.TEXT_ONLY))
+        _send(rt, user_id, t(say.TEXT_ONLY))
         return "support: no text"
     sender = mapped.side
     now = rt.clock.now()
@@ -325,7 +341,7 @@ def _on_reply(rt: Rt, message: TgMessage, mapped: SupportReplyDoc, update_id: in
 
     current = rt.store.transaction(work)
     if current is not None and current.status is SupportStatus.CLOSED:  # closed meanwhile
-        rt.telegram.send_message(user_id, t(say.THREAD_CLOSED))
+        _send(rt, user_id, t(say.THREAD_CLOSED))
         return "support: thread closed"
     to = rules.other(sender)
     if to is SupportSide.BUYER:
@@ -334,7 +350,7 @@ def _on_reply(rt: Rt, message: TgMessage, mapped: SupportReplyDoc, update_id: in
         passed = _pass_on(
             rt, thread, to, update_id, lambda: say.buyer_wrote(thread.buyer_name, thread.channel_title, text)
         )
-    rt.telegram.send_message(user_id, t(say.SENT) if passed else say.other_side_unreachable())
+    _send(rt, user_id, t(say.SENT) if passed else say.other_side_unreachable())
     return f"support reply passed to the {to.value}" if passed else f"support reply: {to.value} unreachable"
 
 
@@ -356,28 +372,43 @@ def on_close(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -
             tx.set(rt.store.support_threads, thread.thread_id, done)
         return done is not None
 
-    if not rt.store.transaction(work):
-        rt.telegram.send_message(user_id, t(say.ALREADY_CLOSED))
-        return "support: closed already"
-    rt.telegram.send_message(user_id, say.closed_by_you(thread.channel_title))
-    to = rules.other(side)
-    chat_id = rules.recipient(thread, to)
-    with rt.claims.hold(
-        ClaimPurpose.SUPPORT_MESSAGE, f"{thread.thread_id}:closed", keep_for=timedelta(days=14)
-    ) as claim:
-        if not claim.done_before:
-            claim.result = "sent"
-            try:
-                with speaking_to(rt.store, chat_id):
-                    told = (
-                        say.closed_by_owner(thread.channel_title)
-                        if side is SupportSide.OWNER
-                        else say.closed_by_buyer(thread.buyer_name, thread.channel_title)
-                    )
-                    rt.telegram.send_message(chat_id, told)
-            except (TelegramForbidden, TelegramBadRequest):
-                claim.result = "unreachable"
-    return f"support thread closed by the {side.value}"
+    closed_now = rt.store.transaction(work)
+    current = rt.store.support_threads.get(thread.thread_id) or thread
+    # Whoever closed it hears it once, and the other side once: a re-delivered press (Telegram held
+    # back a message) finishes what its first attempt began.
+    if current.closed_by is side:
+        title = thread.channel_title
+        confirmed = _tell_once(
+            rt, f"{thread.thread_id}:closed-{side.value}", user_id, lambda: say.closed_by_you(title)
+        )
+        other_side = rules.recipient(thread, rules.other(side))
+        if side is SupportSide.OWNER:
+            _tell_once(rt, f"{thread.thread_id}:closed", other_side, lambda: say.closed_by_owner(title))
+        else:
+            _tell_once(
+                rt,
+                f"{thread.thread_id}:closed",
+                other_side,
+                lambda: say.closed_by_buyer(thread.buyer_name, title),
+            )
+        if closed_now or confirmed:
+            return f"support thread closed by the {side.value}"
+    _send(rt, user_id, t(say.ALREADY_CLOSED))
+    return "support: closed already"
+
+
+def _tell_once(rt: Rt, key: str, chat_id: int, text: Callable[[], str]) -> bool:
+    """Send once per `key` (in the reader's language); True when this call sent it."""
+    with rt.claims.hold(ClaimPurpose.SUPPORT_MESSAGE, key, keep_for=timedelta(days=14)) as claim:
+        if claim.done_before:
+            return False
+        claim.result = "sent"
+        try:
+            with speaking_to(rt.store, chat_id):
+                _send(rt, chat_id, text())
+        except (TelegramForbidden, TelegramBadRequest):
+            claim.result = "unreachable"
+        return True
 
 
 # The support buttons: prefix → (number of parts, handler), as the features' routers list theirs.
