@@ -46,8 +46,8 @@ def handle_event(envelope: Envelope[PaymentEvent], rt: Rt) -> list[str]:
     done = []
     for recipient, user_id, send in _messages(envelope.type, event, rt):
         done.append(_once(rt, envelope, recipient, user_id, send))
-    if envelope.type is EventType.PAYMENT_SETTLED and "buyer: blocked" in done:  # -- support --
-        unreachable.tell_owner(rt, event.order_id)  # once per order, whatever re-delivers the event
+    if envelope.type is EventType.PAYMENT_SETTLED:  # -- support --: once per order
+        unreachable.after_receipt(rt, done, event.order_id, event.user_id)
     _mark_handled(rt, envelope.event_id)
     return done
 

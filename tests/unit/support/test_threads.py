@@ -20,7 +20,7 @@ from shared_schemas.config import (
 from shared_schemas.documents import SupportSide, SupportStatus
 from shared_schemas.ids import support_thread_id
 from shared_schemas.messages import Envelope, PaymentEvent
-from telepay.adapters.telegram_api import TelegramForbidden, TelegramUnavailable
+from telepay.adapters.telegram_api import TelegramForbidden, TelegramRetryAfter, TelegramUnavailable
 from telepay.bot.webhook import handle_update
 from telepay.channels.lookup import forget_cached_channels, save_channel
 from telepay.payments import signature as ipn_signature
@@ -46,7 +46,9 @@ def store() -> MemoryStore:
     return store
 
 
-def _paid(store: MemoryStore, update_id: int, token: str = TOKEN, blocked: bool = False) -> list[Any]:
+def _paid(
+    store: MemoryStore, update_id: int, token: str = TOKEN, blocked: bool = False, owner_busy: bool = False
+) -> list[Any]:
     """The buyer buys the first tier in crypto; the receipts notify sent the buyer."""
     rt = runtime(TelegramWebhookSettings, store)
     _, _, tasks = fakes(rt)
@@ -66,8 +68,14 @@ def _paid(store: MemoryStore, update_id: int, token: str = TOKEN, blocked: bool 
     telegram, _, _ = fakes(notify)
     if blocked:
         telegram.fail_method["send_message"] = [TelegramForbidden("Forbidden: bot was blocked by the user")]
+    if owner_busy:  # the owner's payment notice: Telegram asks for a long wait, so Pub/Sub retries the event
+        telegram.fail_method["send_message"].append(TelegramRetryAfter(60))
     for _, data, _ in publisher.published:
-        handle_event(Envelope[PaymentEvent].model_validate_json(data), notify)
+        event = Envelope[PaymentEvent].model_validate_json(data)
+        if owner_busy:
+            with pytest.raises(TelegramRetryAfter):
+                handle_event(event, notify)
+        handle_event(event, notify)
     return telegram.sent
 
 
@@ -274,3 +282,12 @@ def test_the_owner_is_told_once_when_a_buyer_who_paid_blocked_the_bot(store: Mem
 
     unreachable.tell_owner(notify, order_id)
     assert not any("has blocked the bot" in m.text for m in fakes(notify)[0].sent)
+
+
+def test_the_owner_is_told_when_the_event_comes_again_after_the_buyers_receipt_was_refused(
+    store: MemoryStore,
+) -> None:
+    sent = _paid(store, 1, blocked=True, owner_busy=True)
+    owner = [m.text for m in sent if m.chat_id == OWNER]
+    assert len([text for text in owner if "has blocked the bot" in text]) == 1
+    assert len([text for text in owner if "New payment" in text]) == 1
