@@ -17,7 +17,7 @@ from shared_schemas.documents import (
 )
 
 DRAFT_LIFETIME = timedelta(minutes=30)  # "Write what went wrong" waits this long for the buyer's text
-TEXT_MAX = 3000  # what one message keeps (the owner's card adds the subscription and orders)
+TEXT_MAX = 2500  # what one message keeps (the owner's card adds the subscription and 5 orders)
 CHANNELS_MAX = 10  # the channel buttons of one question
 LAST_ORDERS = 5  # the buyer's orders on the owner's card
 
