@@ -799,7 +799,9 @@ class ConversationDoc(Document):
     ttl_field: ClassVar[str | None] = "expire_at"
 
     user_id: int
-    name: str = Field(description="`newchannel` or `edit`.")
+    name: str = Field(
+        description="`newchannel`, `edit`, `grant`, `export`; or `support`: a buyer's wait for their support message."
+    )
     version: int = Field(description="Incremented by every applied update; buttons carry it.")
     step: str = Field(description="The question waiting for an answer; `done` or `cancelled` at the end.")
     data: dict[str, Any] = Field(default_factory=dict, description="Answers so far, already validated.")
