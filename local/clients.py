@@ -65,9 +65,13 @@ class TelegramControl:
     def make_bot_admin(self, chat_id: int, rights: list[str]) -> None:
         self._post(f"/chats/{chat_id}/admins", {"bot": True, "rights": rights})
 
-    def say(self, user_id: int, text: str, **options: Any) -> dict[str, Any]:
-        """A user's message; `entities` (the formatting they chose), `photo=True` (a photo, `text` its caption)."""
-        return self._post(f"/users/{user_id}/messages", {"text": text, **options})
+    def say(self, user_id: int, text: str, reply_to: int | None = None, **options: Any) -> dict[str, Any]:
+        """A user's message to the bot; `reply_to`: as a reply to that message of their chat;
+        `entities` (the formatting they chose), `photo=True` (a photo, `text` its caption)."""
+        body: dict[str, Any] = {"text": text, **options}
+        if reply_to is not None:
+            body["reply_to_message_id"] = reply_to
+        return self._post(f"/users/{user_id}/messages", body)
 
     def press(self, user_id: int, message_id: int, callback_data: str, chat_id: int | None = None) -> str:
         body: dict[str, Any] = {"message_id": message_id, "callback_data": callback_data}

@@ -30,6 +30,7 @@ from shared_schemas.queries import (
     ORDERS_OF_USER,
     SUBSCRIPTIONS_OF_USER,
     SUPPORT_ACTIONS_OF_USER,
+    SUPPORT_THREADS_OF_BUYER,
 )
 from telepay.channels import wallet_hold
 from telepay.channels.minimums import check_prices
@@ -454,7 +455,7 @@ def users() -> None:
 @click.argument("user_id", type=int)
 @pass_op
 def users_show(op: Operator, user_id: int) -> None:
-    """Subscriptions, free trials, orders and payments, and support actions of USER_ID."""
+    """Subscriptions, free trials, orders and payments, support actions and support threads of USER_ID."""
     store = op.store
     subs = store.subscriptions.find(SUBSCRIPTIONS_OF_USER, user_id=user_id)
     orders = sorted(store.orders.find(ORDERS_OF_USER, user_id=user_id), key=lambda o: o.created_at)
@@ -465,6 +466,11 @@ def users_show(op: Operator, user_id: int) -> None:
     redeemed = sorted(store.gifts.find(GIFTS_REDEEMED_BY, redeemed_by=user_id), key=lambda g: g.created_at)
     promo_uses = promos.uses_of(store, user_id)  # -- promo codes --
     trials = trials_view.of_user(store, user_id)
+    # -- support: the threads the user opened with channels' owners --
+    threads = sorted(
+        store.support_threads.find(SUPPORT_THREADS_OF_BUYER, buyer_user_id=user_id),
+        key=lambda th: th.created_at,
+    )
     payload = {
         "user_id": user_id,
         "user": user,
@@ -475,6 +481,7 @@ def users_show(op: Operator, user_id: int) -> None:
         "gifts_redeemed": redeemed,
         "promo_uses": promo_uses,
         "trials": trials,  # -- free trials --
+        "support_threads": threads,  # -- support --
     }
 
     def human() -> str:
@@ -518,6 +525,19 @@ def users_show(op: Operator, user_id: int) -> None:
             for a in actions
         ]
         trial_rows = trials_view.rows(trials)  # -- free trials --
+        thread_rows = [  # -- support --
+            {
+                "thread": th.thread_id,
+                "channel": th.channel_token,
+                "status": th.status,
+                "opened": th.created_at,
+                "last": th.updated_at,
+                "closed_by": th.closed_by,
+                "messages": th.message_count,
+                "first_message": th.messages[0].text[:60] if th.messages else "",
+            }
+            for th in threads
+        ]
         blocked = " (blocked the bot)" if user and user.blocked_bot else ""
         return "\n\n".join(
             [
@@ -530,6 +550,7 @@ def users_show(op: Operator, user_id: int) -> None:
                 "Gifts redeemed\n" + table(gift_rows(redeemed), GIFT_COLUMNS),
                 "Promo codes used\n" + table(promos.use_rows(promo_uses), promos.USE_COLUMNS),
                 "Free trials\n" + table(trial_rows, trials_view.COLUMNS),
+                "Support threads\n" + table(thread_rows, list(thread_rows[0]) if thread_rows else []),
             ]
         )
 

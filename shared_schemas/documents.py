@@ -807,7 +807,10 @@ class ConversationDoc(Document):
     ttl_field: ClassVar[str | None] = "expire_at"
 
     user_id: int
-    name: str = Field(description="`newchannel`, `edit` or `promo`.")
+    name: str = Field(
+        description="`newchannel`, `edit`, `grant`, `promo`, `export`; or `support`: a buyer's wait for "
+        "their support message."
+    )
     version: int = Field(description="Incremented by every applied update; buttons carry it.")
     step: str = Field(description="The question waiting for an answer; `done` or `cancelled` at the end.")
     data: dict[str, Any] = Field(default_factory=dict, description="Answers so far, already validated.")
@@ -1258,6 +1261,85 @@ class AnnouncementSendDoc(Document):
     problem: str | None = Field(default=None, description="Why it failed, as Telegram said.")
 
 
+# -- support --
+SUPPORT_MESSAGES_KEPT = 50  # a thread keeps its newest 50 messages (`message_count` counts them all)
+SUPPORT_MAPPED_KEPT = 100  # and the newest 100 Telegram messages that map replies to it
+SUPPORT_REPLY_RETENTION = timedelta(days=180)  # a reply to a message older than that opens nothing
+
+
+class SupportStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class SupportSide(StrEnum):
+    BUYER = "buyer"
+    OWNER = "owner"
+
+
+class SupportMessage(BaseModel):
+    """One message of a support thread."""
+
+    sender: SupportSide = Field(description="Who wrote it: `buyer` or `owner`.")
+    text: str = Field(max_length=4096, description="What they wrote.")
+    at: datetime
+    update_id: int = Field(description="The Telegram update that carried it (a re-delivery adds nothing).")
+
+
+class SupportThreadDoc(Document):
+    """A buyer's support conversation with a channel's owner (`/support`, `/paysupport`, the Help
+    button under a receipt or a reminder): the buyer's first message, then each reply either side
+    sends by replying to the bot's message. Open until either side presses Close."""
+
+    collection: ClassVar[Collection] = Collection.SUPPORT_THREADS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    read_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.OWNER_APP,
+    )  # and operators (`telepay users show`)
+    doc_id_is: ClassVar[str] = "`<buyer user id>-<update id>` (the update of the buyer's first message)"
+
+    thread_id: str = Field(description="Same as the document id.")
+    channel_token: str
+    channel_title: str = Field(description="The channel's title when the thread opened.")
+    buyer_user_id: int
+    buyer_name: str = Field(description="The buyer's name and @username when the thread opened.")
+    owner_user_id: int = Field(description="The channel's owner when the thread opened (who answers).")
+    status: SupportStatus = SupportStatus.OPEN
+    origin: str = Field(description="What opened it: `support`, `paysupport` or `button`.")
+    created_at: datetime
+    updated_at: datetime
+    closed_by: SupportSide | None = Field(default=None, description="Who pressed Close.")
+    closed_at: datetime | None = None
+    messages: list[SupportMessage] = Field(
+        default_factory=list, description=f"The newest {SUPPORT_MESSAGES_KEPT} messages, oldest first."
+    )
+    message_count: int = Field(default=0, description="Every message the thread ever had.")
+    telegram_messages: list[str] = Field(
+        default_factory=list,
+        description=f"The newest {SUPPORT_MAPPED_KEPT} bot messages (`<chat id>:<message id>`) whose "
+        "replies go to this thread (each has its `support_replies` document).",
+    )
+
+
+class SupportReplyDoc(Document):
+    """A message the bot sent in a support thread: a reply to it (Telegram's `reply_to_message`)
+    goes to that thread. Written before the message is shown as sent, so a reply finds it."""
+
+    collection: ClassVar[Collection] = Collection.SUPPORT_REPLIES
+    written_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK,)
+    doc_id_is: ClassVar[str] = "`<chat id>:<message id>` of the bot's message"
+    ttl_field: ClassVar[str | None] = "expire_at"
+
+    thread_id: str
+    chat_id: int = Field(description="The private chat it was sent in (the buyer's or the owner's).")
+    message_id: int
+    side: SupportSide = Field(description="Who received it (and so who replies to it).")
+    created_at: datetime
+    expire_at: datetime = Field(description=f"TTL: created_at + {SUPPORT_REPLY_RETENTION.days} days.")
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     ChannelDoc,
     OrderDoc,
@@ -1289,6 +1371,9 @@ DOCUMENTS: tuple[type[Document], ...] = (
     # -- announcements --
     AnnouncementDoc,
     AnnouncementSendDoc,
+    # -- support --
+    SupportThreadDoc,
+    SupportReplyDoc,
 )
 
 

@@ -368,3 +368,26 @@ def trial_start(channel_token: str) -> str:
 def trial_id(channel_token: str, user_id: int) -> str:
     """One trial per (channel, account), ever."""
     return f"{channel_token}-{user_id}"
+
+
+# -- support --
+CALLBACK_SUPPORT = "sup"  # sup:<token>: the buyer's support conversation about that channel (Help button)
+CALLBACK_SUPPORT_CLOSE = "spx"  # spx:<thread id>: close a support thread (its buyer or its owner)
+
+
+def support_callback(channel_token: str) -> str:
+    return f"{CALLBACK_SUPPORT}:{channel_token}"
+
+
+def support_close_callback(thread_id: str) -> str:
+    return f"{CALLBACK_SUPPORT_CLOSE}:{thread_id}"
+
+
+def support_thread_id(buyer_user_id: int, update_id: int) -> str:
+    """One thread per update that opened it: a re-delivered update opens none twice."""
+    return f"{buyer_user_id}-{update_id}"
+
+
+def support_reply_id(chat_id: int, message_id: int) -> str:
+    """The bot's message a reply answers: (the chat it was sent to, its message id)."""
+    return f"{chat_id}:{message_id}"

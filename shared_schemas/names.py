@@ -122,6 +122,9 @@ class Collection(StrEnum):
     PROMO_ENTRIES = "promo_entries"
     # -- free trials --
     TRIALS = "trials"
+    # -- support --
+    SUPPORT_THREADS = "support_threads"
+    SUPPORT_REPLIES = "support_replies"
     # -- announcements --
     ANNOUNCEMENTS = "announcements"
     ANNOUNCEMENT_SENDS = "announcement_sends"
@@ -152,6 +155,9 @@ class ClaimPurpose(StrEnum):
     STAR_PAYMENT = "star-payment"  # one Telegram Stars charge (or its refund), by charge id
     # -- gifts and owner grants --
     GIFT_MESSAGE = "gift-msg"  # one message about one gift's redemption or one grant, by recipient
+    # -- support --
+    SUPPORT_MESSAGE = "support-msg"  # one support message passed on, by update id and recipient
+    UNREACHABLE_BUYER = "unreachable-buyer"  # the owner's notice that a buyer blocked the bot, by order id
     # -- announcements --
     ANNOUNCEMENT = "announcement"  # one owner's Send (bot update or app form): the announcement made
     ANNOUNCEMENT_SEND = "announcement-send"  # one announcement's message to one recipient

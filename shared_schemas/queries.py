@@ -297,6 +297,29 @@ LEDGER_OF_CHANNEL_BY_TIME = QuerySpec(
     purpose="an owner's /export and the owner app's Books: a channel's ledger entries (and sales) of a period",
 )
 
+# -- support --
+ORDERS_OF_BUYER = QuerySpec(
+    "orders_of_buyer",
+    Collection.ORDERS,
+    (Function.TELEGRAM_WEBHOOK,),
+    equals=("user_id",),
+    purpose="a buyer's /support: the channels they ordered from, and the owner's view of their last orders",
+)
+SUPPORT_THREADS_OF_CHANNEL = QuerySpec(
+    "support_threads_of_channel",
+    Collection.SUPPORT_THREADS,
+    (Function.OWNER_APP,),
+    equals=("channel_token",),
+    range_field="updated_at",
+    purpose="the owner app's Support: a channel's threads, by their last message",
+)
+SUPPORT_THREADS_OF_BUYER = QuerySpec(
+    "support_threads_of_buyer",
+    Collection.SUPPORT_THREADS,
+    (),
+    equals=("buyer_user_id",),
+    purpose="operators: `telepay users show`, the user's support threads",
+)
 # -- announcements --
 SUBSCRIPTIONS_OF_CHANNEL_BY_EXPIRY = QuerySpec(
     "subscriptions_of_channel_by_expiry",
@@ -361,6 +384,10 @@ QUERIES: tuple[QuerySpec, ...] = (
     TRIALS_OF_USER,
     # -- exports --
     LEDGER_OF_CHANNEL_BY_TIME,
+    # -- support --
+    ORDERS_OF_BUYER,
+    SUPPORT_THREADS_OF_CHANNEL,
+    SUPPORT_THREADS_OF_BUYER,
     # -- announcements --
     SUBSCRIPTIONS_OF_CHANNEL_BY_EXPIRY,
     ANNOUNCEMENTS_OF_CHANNEL,

@@ -82,6 +82,7 @@ class TgMessage(_Model):
     date: int = 0
     successful_payment: TgSuccessfulPayment | None = None
     refunded_payment: TgRefundedPayment | None = None
+    reply_to_message: TgMessage | None = None  # -- support --: the message this one replies to
     # -- announcements: an owner's message kept as Telegram sent it --
     entities: list[dict[str, Any]] = Field(default_factory=list)
     caption: str | None = None

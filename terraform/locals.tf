@@ -563,6 +563,15 @@ locals {
         { field_path = "booked_at", order = "ASCENDING" },
       ]
     }
+    # -- support --
+    # support_threads_of_channel: the owner app's Support, a channel's threads, by their last message
+    "support_threads-channel_token-updated_at" = {
+      collection = "support_threads"
+      fields = [
+        { field_path = "channel_token", order = "ASCENDING" },
+        { field_path = "updated_at", order = "ASCENDING" },
+      ]
+    }
   }
 
   # Collection => timestamp field after which Firestore deletes the document: the dedupe records,
@@ -578,5 +587,6 @@ locals {
     conversations   = "expire_at"
     promo_applied   = "expire_at"
     promo_entries   = "expire_at"
+    support_replies = "expire_at"
   }
 }

@@ -165,3 +165,17 @@ def star_refund(update_id: int, user_id: int, payload: str, stars: int, charge_i
             },
         },
     }
+
+
+# -- support --
+def reply(update_id: int, text: str, user_id: int, reply_to: int, first_name: str = "Ada") -> dict[str, Any]:
+    """A private message replying to the bot's message `reply_to` (Telegram sends the replied
+    message along, as `reply_to_message`)."""
+    update = start(update_id, text, user_id, first_name)
+    update["message"]["reply_to_message"] = {
+        "message_id": reply_to,
+        "date": 0,
+        "chat": {"id": user_id, "type": "private"},
+        "text": "…",
+    }
+    return update

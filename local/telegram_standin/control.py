@@ -287,8 +287,13 @@ def user_message(ctx: Control, call: ControlCall) -> JSON:
         extra = check_entities(formatting, text) if formatting is not None else None
     except ApiError as exc:
         raise ControlError(exc.description) from exc
+    reply_to = call.body.get("reply_to_message_id")  # -- support --
+    if reply_to is not None and (not isinstance(reply_to, int) or chat_id < 0):
+        raise ControlError("reply_to_message_id is a message id of the user's private chat")
     try:
-        msg, update_ids = world.user_sends(user_id, chat_id, text, bot, entities=extra, photo=photo)
+        msg, update_ids = world.user_sends(
+            user_id, chat_id, text, bot, entities=extra, photo=photo, reply_to=reply_to
+        )
     except ValueError as exc:
         raise ControlError(str(exc)) from exc
     return ok(message=views.message_json(world, msg, bot), update_ids=update_ids)

@@ -371,10 +371,12 @@ class World:
         bot: BotState,
         entities: list[JSON] | None = None,
         photo: bool = False,
+        reply_to: int | None = None,
     ) -> tuple[Message, list[int]]:
         """A user sends a text message: to the bot's private chat, or into a chat where they may.
         `entities`: the formatting the user chose (added to those Telegram finds itself); `photo`:
-        a photo with `text` as its caption (private chats only)."""
+        a photo with `text` as its caption (private chats only); `reply_to` (private chats) is a
+        message of that chat it replies to, which Telegram's update carries as `reply_to_message`."""
         from .formatting import incoming_entities
 
         found = incoming_entities(text)
@@ -385,10 +387,15 @@ class World:
         if chat_id > 0:
             if chat_id != user_id:
                 raise ValueError("a user can only write to the bot in their own private chat")
+            replied = self.find_message(bot, user_id, reply_to) if reply_to is not None else None
+            if reply_to is not None and (replied is None or replied.deleted):
+                raise ValueError(f"message {reply_to} is not in this chat")
             self.set_blocked(bot, user_id, False)
             bot.private(user_id).started = True
             service = self._user_photo(text, entities) if photo else None
-            msg = self.new_message(bot, user_id, text, entities, from_id=user_id, service=service)
+            msg = self.new_message(
+                bot, user_id, text, entities, from_id=user_id, service=service, reply_to=reply_to
+            )
             uid = self.emit(bot, "message", views.message_json(self, msg, bot), f"chat:{user_id}")
             if uid is not None:
                 update_ids.append(uid)

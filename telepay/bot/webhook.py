@@ -4,7 +4,8 @@ buttons to `owners.commands`; `/start <token>`, tier and renew buttons, `/subscr
 to `subscriptions.router`; the Donate button, `/start <token>_DONATE` and the keypad's keys to
 `donations.router`; join requests and member changes to `subscriptions.membership`; the bot's own
 memberships to `owners.bot_chats`; `/language` and its buttons, anyone's, to `bot.language`;
-Telegram Stars' pre-checkout queries, payments, refunds and `/paysupport` to `payments.stars`. Fast
+Telegram Stars' pre-checkout queries, payments and refunds to `payments.stars`; `/support`,
+`/paysupport` and replies to a support thread to `support.threads`. Fast
 work inline, slow work to Cloud Tasks. Each update is handled in its sender's language.
 
 Outcomes: the update is handled (or was before), or it failed permanently (a `Permanent` error:
@@ -38,6 +39,7 @@ from telepay.runtime import Runtime
 from telepay.subscriptions import gifts, membership, promo_router
 from telepay.subscriptions import router as subscriptions_router
 from telepay.subscriptions import texts as subscriptions_texts
+from telepay.support import threads as support  # -- support --
 
 log = get_logger("telepay.webhook")
 Rt = Runtime[TelegramWebhookSettings]
@@ -45,6 +47,7 @@ Rt = Runtime[TelegramWebhookSettings]
 CALLBACKS = subscriptions_router.CALLBACKS | donations_router.CALLBACKS
 # -- promo codes --
 CALLBACKS |= promo_router.CALLBACKS
+CALLBACKS |= support.CALLBACKS  # -- support --
 
 
 def handle_update(raw: dict[str, object], rt: Rt) -> str:
@@ -157,8 +160,11 @@ def _on_message(message: TgMessage, update_id: int, rt: Rt) -> str:
     argument = argument.strip()
     if command == "/language":  # anyone's, whatever conversation they are in
         return language.on_command(message, rt)
-    if command == "/paysupport":  # anyone's: Telegram expects it of bots that take Stars
-        return stars.on_paysupport(message, rt, update_id)
+    # -- support --: /support, /paysupport (Telegram expects it of bots that take Stars), replies
+    # to a thread's messages and the text a buyer was asked for, before the owners' answers
+    supported = support.on_message(message, command, argument, update_id, rt)
+    if supported is not None:
+        return supported
     owners = owner_commands.on_message(message, update_id, rt)  # owners' commands and answers
     if owners is not None:
         return owners

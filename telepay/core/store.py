@@ -54,6 +54,8 @@ from shared_schemas.documents import (
     StarPaymentDoc,
     SubscriptionDoc,
     SupportActionDoc,
+    SupportReplyDoc,
+    SupportThreadDoc,
     TrialDoc,
     UnknownIpnDoc,
     UserDoc,
@@ -201,6 +203,9 @@ REPOSITORIES: dict[str, type[Document]] = {
     "promo_entries": PromoEntryDoc,
     # -- free trials --
     "trials": TrialDoc,
+    # -- support --
+    "support_threads": SupportThreadDoc,
+    "support_replies": SupportReplyDoc,
     # -- announcements --
     "announcements": AnnouncementDoc,
     "announcement_sends": AnnouncementSendDoc,
@@ -239,6 +244,9 @@ class Store(ABC):
     promo_entries: Repository[PromoEntryDoc]
     # -- free trials --
     trials: Repository[TrialDoc]
+    # -- support --
+    support_threads: Repository[SupportThreadDoc]
+    support_replies: Repository[SupportReplyDoc]
     # -- announcements --
     announcements: Repository[AnnouncementDoc]
     announcement_sends: Repository[AnnouncementSendDoc]

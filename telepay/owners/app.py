@@ -65,6 +65,7 @@ from telepay.payouts.balance import owner_balance, payout_history
 from telepay.runtime import Runtime
 from telepay.subscriptions.broadcast import queue_donation_post, queue_todays_post
 from telepay.subscriptions.trials import trial_figures
+from telepay.support import reads as support_reads  # -- support --
 
 Rt = Runtime[OwnerAppSettings]
 log = get_logger("owner_app")
@@ -132,6 +133,9 @@ def _route(
     exported = _EXPORTS_PATH.match(path)  # -- exports --
     if exported is not None:
         return owner_export(rt, method, user.id, exported[1], body or {})
+    supported = _SUPPORT_PATH.match(path)  # -- support --
+    if supported is not None:
+        return owner_support(rt, method, user.id, supported[1])
     match = _CHANNEL_PATH.match(path)
     if match is None:
         return _json(404, {"error": "not found"})
@@ -286,6 +290,15 @@ APP_TEXTS = (
     N_("Send to chat"),
     N_("Sent to your chat with the bot."),
     N_("Nothing in that period."),
+    # -- support --
+    N_("Support"),
+    N_("No support conversations yet. Buyers reach you with /support or the Help button."),
+    N_("open"),
+    N_("closed"),
+    N_("Closed by {who}"),
+    N_("buyer"),
+    N_("owner"),
+    N_("Answer in the bot: reply to the buyer's message there."),
     # -- announcements --
     N_("Announcements"),
     N_("Sent on"),
@@ -748,6 +761,21 @@ def owner_export(rt: Rt, method: str, user_id: int, token: str, body: dict[str, 
     if isinstance(result, str):
         return _json(409, {"error": result})
     return _json(200, {"sent": result.rows > 0, "rows": result.rows})
+
+
+# -- support --
+_SUPPORT_PATH = re.compile(r"^/api/channels/([A-Za-z0-9_-]{1,64})/support$")
+
+
+def owner_support(rt: Rt, method: str, user_id: int, token: str) -> Reply:
+    """The Support tab: the channel's threads (open ones first) with their messages."""
+    channel = load_channel(rt.store, token)
+    if channel is None or channel.owner_user_id != user_id:
+        return _json(404, {"error": "not found"})
+    if method != "GET":
+        return _json(405, {"error": "method not allowed"})
+    threads = support_reads.threads_of_channel(rt.store, channel.token)
+    return _json(200, {"threads": [support_reads.thread_json(thread) for thread in threads]})
 
 
 # -- announcements --

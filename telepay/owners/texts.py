@@ -75,6 +75,8 @@ BUYER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("paysupport", N_("Help with a payment")),
     ("language", N_("Choose the language I write in")),
     ("help", N_("What this bot does")),
+    # -- support --
+    ("support", N_("Write to a channel's owner")),
 )
 OWNER_COMMANDS: tuple[tuple[str, str], ...] = (
     *BUYER_COMMANDS,

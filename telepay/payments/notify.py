@@ -34,6 +34,7 @@ from telepay.core.users import mark_blocked, speaking_to
 from telepay.runtime import Runtime
 from telepay.subscriptions import gift_texts, texts
 from telepay.subscriptions.access import Paid, deliver_access
+from telepay.support import unreachable  # -- support --
 
 log = get_logger("telepay.notify")
 Rt = Runtime[NotifySettings]
@@ -45,6 +46,8 @@ def handle_event(envelope: Envelope[PaymentEvent], rt: Rt) -> list[str]:
     done = []
     for recipient, user_id, send in _messages(envelope.type, event, rt):
         done.append(_once(rt, envelope, recipient, user_id, send))
+    if envelope.type is EventType.PAYMENT_SETTLED:  # -- support --: once per order
+        unreachable.after_receipt(rt, done, event.order_id, event.user_id)
     _mark_handled(rt, envelope.event_id)
     return done
 

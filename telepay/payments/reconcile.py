@@ -67,6 +67,7 @@ from telepay.payments.ipn import apply_payment, flush_outbox, publish_event
 from telepay.payments.stars import StarCharge, apply_star_charge, apply_star_refund
 from telepay.runtime import Runtime
 from telepay.subscriptions.access import Paid, deliver_access
+from telepay.support import unreachable  # -- support --
 
 log = get_logger("telepay.reconcile")
 Rt = Runtime[ExpireSubscriptionsSettings]
@@ -241,6 +242,7 @@ def _pending_access(rt: Rt, counts: dict[str, int]) -> None:
                 rt.store.subscriptions.update(
                     stored.id, {"access_sent": True, "access_problem": "blocked the bot"}
                 )
+                unreachable.tell_owner(rt, order.order_id)  # -- support --: once per order
                 continue
             late = sub.renewed_at is not None and sub.renewed_at <= now - timedelta(minutes=10)
             if outcome == "sent":

@@ -11,7 +11,8 @@ as a NowPayments payment.
   further payment of the subscription's first order: 30 more days, said so in the receipt.
 - `apply_star_refund`: a refund (the operator's `telepay payments refund`, or Telegram's
   `refunded_payment`) takes the refunded payment's days off and reverses its ledger entry, once.
-- `on_paysupport`: `/paysupport`, which Telegram expects from bots that take Stars.
+- `/paysupport`, which Telegram expects from bots that take Stars, is a support conversation
+  (`telepay.support.threads`).
 """
 
 from __future__ import annotations
@@ -24,27 +25,23 @@ from typing import Any
 
 from shared_schemas.config import SettlementSettings, StarsSettings, TelegramWebhookSettings
 from shared_schemas.documents import (
-    ChannelDoc,
     ChannelStatus,
     OrderDoc,
     OrderStatus,
-    PaySupportDoc,
     StarPaymentDoc,
     StarRenewal,
 )
 from shared_schemas.ids import OrderKind, PayRail, parse_order_id, subscription_id
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.nowpayments import Payment
-from shared_schemas.queries import SUBSCRIPTIONS_OF_USER
 from shared_schemas.telegram import TgMessage, TgPreCheckoutQuery, TgSuccessfulPayment
 from telepay.adapters.telegram_api import TelegramBadRequest
 from telepay.channels.lookup import load_channel
 from telepay.channels.star_prices import tier_in_stars
 from telepay.core.errors import Permanent
-from telepay.core.i18n import N_, STARS, listing, t
+from telepay.core.i18n import N_, STARS, t
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
-from telepay.core.users import display_name, speaking_to
 from telepay.payments.ipn import flush_outbox, settle_payment
 from telepay.payments.settlement import Decision
 from telepay.runtime import Runtime
@@ -325,68 +322,6 @@ def on_successful_payment(message: TgMessage, rt: Runtime[TelegramWebhookSetting
 def on_refunded_payment(message: TgMessage, rt: Runtime[TelegramWebhookSettings]) -> str:
     assert message.refunded_payment is not None
     return apply_star_refund(rt, message.refunded_payment.telegram_payment_charge_id, "telegram")
-
-
-# -- /paysupport -------------------------------------------------------------------------------------
-def on_paysupport(message: TgMessage, rt: Runtime[TelegramWebhookSettings], update_id: int) -> str:
-    """`/paysupport [what happened]`: recorded for the operator; what the buyer wrote is passed to
-    the owners of the channels they paid for; the buyer is told who was told and how refunds work."""
-    assert message.from_user is not None
-    user = message.from_user
-    channels: list[ChannelDoc] = []
-    for page in rt.store.subscriptions.pages(SUBSCRIPTIONS_OF_USER, user_id=user.id):
-        for stored in page:
-            channel = load_channel(rt.store, stored.doc.channel_token)
-            if channel is not None and len(channels) < 10:
-                channels.append(channel)
-    text = (message.text or "").partition(" ")[2].strip()[:1000]
-    rt.store.pay_support.set(
-        f"{user.id}-{update_id}",
-        PaySupportDoc(
-            user_id=user.id, text=text, channel_tokens=[c.token for c in channels], at=rt.clock.now()
-        ),
-    )
-    if not text:
-        rt.telegram.send_message(message.chat.id, t(PAYSUPPORT_HOW))
-        return "pay support explained"
-    told = []
-    for channel in channels:
-        try:
-            with speaking_to(rt.store, channel.owner_user_id):
-                rt.telegram.send_message(
-                    channel.owner_user_id,
-                    t(
-                        "🧾 {name} (user {user_id}), a subscriber of {title}, asks for help with a payment:\n\n{text}",
-                        name=display_name(user),
-                        user_id=user.id,
-                        title=channel.title,
-                        text=text,
-                    ),
-                )
-            told.append(channel.title)
-        except Permanent:  # the owner blocked the bot: the operator still has the request
-            continue
-    answer = (
-        t(
-            "🧾 Thank you. I passed your message to the owner of {titles}; the operator has it too. "
-            "Refunds of Telegram Stars are made by the operator.",
-            titles=listing(told),
-        )
-        if told
-        else t(
-            "🧾 Thank you. The operator has your message and will answer here. "
-            "Refunds of Telegram Stars are made by the operator."
-        )
-    )
-    rt.telegram.send_message(message.chat.id, answer)
-    return f"pay support: {len(told)} owner(s) told"
-
-
-PAYSUPPORT_HOW = N_(
-    "🧾 Payment support: send /paysupport followed by what happened (the channel, the date and the "
-    "amount help), e.g. /paysupport I paid ⭐250 for Morning Notes but cannot join. I pass it to the "
-    "channel's owner and to TelePay's operator."
-)
 
 
 def _stars_settings(rt: Runtime[Any]) -> StarsSettings:

@@ -16,12 +16,13 @@ from decimal import Decimal
 
 from shared_schemas.config import AccessSettings
 from shared_schemas.documents import ChannelDoc
-from shared_schemas.ids import parse_order_id, subscription_id
+from shared_schemas.ids import parse_order_id, subscription_id, support_callback
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.telegram import Button
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.channels.notices import notify_owner_once
 from telepay.core.errors import ClaimBusy
+from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.users import speaking_to
 from telepay.runtime import Runtime
@@ -77,7 +78,7 @@ def _deliver(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) -> str:
             text = texts.star_renewed(paid.title, paid.expires_at, paid.amount, paid.renews_on)
         elif paid.renews_on is not None:
             text = f"{text}\n\n{texts.star_renews_on(paid.renews_on)}"
-        rt.telegram.send_message(paid.chat_id, text)
+        rt.telegram.send_message(paid.chat_id, text, keyboard=[[_help_button(paid)]])
         _mark_sent(rt, sub_id)
         return "sent"
     try:
@@ -90,9 +91,14 @@ def _deliver(rt: Runtime[AccessSettings], paid: Paid, in_channel: bool) -> str:
         text = texts.star_renewed(paid.title, paid.expires_at, paid.amount, paid.renews_on)
     elif paid.renews_on is not None:
         text = f"{text}\n\n{texts.star_renews_on(paid.renews_on)}"
-    rt.telegram.send_message(paid.chat_id, text, keyboard=[[Button(texts.join_button(paid.title), url=link)]])
+    join = Button(texts.join_button(paid.title), url=link)
+    rt.telegram.send_message(paid.chat_id, text, keyboard=[[join], [_help_button(paid)]])
     _mark_sent(rt, sub_id)
     return "sent"
+
+
+def _help_button(paid: Paid) -> Button:  # -- support --: under every receipt
+    return Button(t(texts.HELP_BUTTON), callback_data=support_callback(paid.channel_token))
 
 
 def _receipt_link(rt: Runtime[AccessSettings], paid: Paid) -> str:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
-from shared_schemas.ids import join_callback, renew_callback, subscription_id
+from shared_schemas.ids import join_callback, renew_callback, subscription_id, support_callback
 from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.queries import SUBSCRIPTIONS_DUE
 from shared_schemas.tasks import ExpiryAction, ExpiryTask
@@ -185,7 +185,7 @@ def _remind(task: ExpiryTask, rt: Rt) -> str:
                 rt.telegram.send_message(
                     sub.user_id,
                     _reminder_text(sub, title, rt.clock.now()),
-                    keyboard=[[_renew_button(sub)]],
+                    keyboard=[[_renew_button(sub)], [_help_button(sub)]],
                 )
             claim.result = "reminded"
         except TelegramForbidden:
@@ -362,3 +362,9 @@ def _renew_button(sub: SubscriptionDoc) -> Button:
     """Renew (the offer, the member's tier first); after a free trial, the plans (the offer)."""
     label = texts.PLANS_BUTTON if is_trial(sub) else texts.RENEW_BUTTON
     return Button(t(label), callback_data=renew_callback(sub.channel_token, sub.tier_id))
+
+
+# -- support --
+def _help_button(sub: SubscriptionDoc) -> Button:
+    """Help (a support conversation about this channel) under every reminder."""
+    return Button(t(texts.HELP_BUTTON), callback_data=support_callback(sub.channel_token))

@@ -625,3 +625,7 @@ def trial_ended(title: str, ended: datetime) -> str:
 
 
 PLANS_BUTTON = N_("📋 Choose a plan")
+
+
+# -- support --
+HELP_BUTTON = N_("💬 Help")  # under receipts and reminders: a support conversation with the owner

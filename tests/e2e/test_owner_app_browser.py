@@ -388,3 +388,28 @@ def test_a_double_tap_on_give_days_gives_them_once(
     moved = datetime.fromisoformat(sam["until"]) - datetime.fromisoformat(sam_before["until"])
     assert moved == timedelta(days=7)
     page.close()
+
+
+# -- support --
+def test_the_owner_reads_a_buyers_support_thread_in_the_app(
+    browser: Any, endpoints: dict[str, Any], demo: dict[str, Any]
+) -> None:
+    """Annabel writes to the owner with /support and the owner answers by replying in the bot; the
+    app's Support tab shows the thread, open, with both messages."""
+    tg: TelegramControl = demo["tg"]
+    ann = demo["ann"]
+    tg.say(ann, "/support")
+    asked = tg.wait_message(ann, "Write what went wrong with")
+    tg.say(ann, "Is there a post today?")
+    card = tg.wait_message(demo["owner"], "Support request about")
+    tg.say(demo["owner"], "Yes, at nine", reply_to=card["message_id"])
+    tg.wait_message(ann, "Reply from the owner of", after=asked["message_id"])
+
+    page = open_app(browser, endpoints["functions"]["owner_app"], _init_data(endpoints, demo["owner"]), LIGHT)
+    page.wait_for_selector("#active")
+    page.click("nav button[data-tab=support]")
+    page.wait_for_selector("section.thread.open")
+    thread = page.inner_text("section.thread.open")
+    assert "Annabel" in thread and "open" in thread
+    assert "Is there a post today?" in thread and "Yes, at nine" in thread and "UTC" in thread
+    page.close()

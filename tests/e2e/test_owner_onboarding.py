@@ -64,6 +64,7 @@ def test_an_owner_goes_live_and_sells(stack, endpoints, tg, np) -> None:  # type
         "paysupport",
         "language",
         "help",
+        "support",
     ]
     assert "newchannel" in [c["command"] for c in menus["scoped_commands"][f"chat:{owner}"]]
     offer_post = tg.wait_message(open_id, "Choose how long")

@@ -58,7 +58,7 @@ def test_reminders_once_each_then_removal(firestore_db: Any) -> None:
     assert _run_queued(rt) == ["reminded"]
     [reminder] = rt.telegram.to(USER)
     assert "ends on Saturday, 26 December 2026, 12:00 UTC" in reminder.text
-    assert reminder.callbacks() == ["ren:DemoChannel01:t1"]
+    assert reminder.callbacks() == ["ren:DemoChannel01:t1", "sup:DemoChannel01"]  # Renew, and 💬 Help
 
     sweep(rt, "t2")  # the next look moves to the 1-day point; no second 3-day reminder
     assert rt.tasks.created == []

@@ -253,7 +253,8 @@ def test_a_member_just_gets_the_new_expiry(firestore_db: Any) -> None:
     rt = runtime(firestore_db, "notify")
     handle_event(envelope, rt)
     [receipt] = telegram_of(rt).to(BUYER)
-    assert "now runs until Saturday, 26 December 2026" in receipt.text and receipt.keyboard is None
+    assert "now runs until Saturday, 26 December 2026" in receipt.text
+    assert receipt.callbacks() == ["sup:DemoChannel01"]  # no Join button, only 💬 Help (support)
 
 
 def test_a_buyer_who_blocked_the_bot_is_recorded_not_retried(firestore_db: Any) -> None:

@@ -39,7 +39,7 @@ LONGEST: dict[str, str] = {
     "ceiling": _AMOUNT,
     "chat": _TITLE,
     "coin": "USDTTRC20",
-    "text": "W" * 1000,  # what a buyer wrote after /paysupport (cut to 1,000)
+    "text": "W" * 2500,  # a support message (cut to 2,500: the owner's card adds the orders)
     "rate": "US$ 99,999.99",  # what a Star costs a buyer (STARS_USD_PRICE), as money
     "titles": ", ".join([_TITLE] * 10),  # /paysupport names at most 10 channels
     "what": "W" * 40,  # a tier's label (at most 40) or its duration
@@ -78,6 +78,9 @@ LONGEST: dict[str, str] = {
     "name": _NAME,
     "network": "Ethereum (ERC-20)",
     "stars": "⭐99,999,999.5",  # an owner's Stars earnings, net of the fee
+    # -- support --
+    "order_id": "tp1-sub-" + "W" * 24 + "-99999999999-t9-" + "w" * 10,  # an order id on the owner's card
+    "status": "W" * 24,  # an order's or a subscription's status on the owner's card
     # -- announcements --
     "audience": "members who lapsed in the last 365 days",
     "sent": "9,999,999",

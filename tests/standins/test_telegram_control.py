@@ -93,6 +93,22 @@ def test_user_message_needs_text(ctx: Control) -> None:
     assert answer["message"]["text"] == "hello" and len(answer["update_ids"]) == 1
 
 
+def test_a_user_replies_to_the_bots_message_as_telegram_delivers_it(ctx: Control) -> None:
+    user = new_user(ctx)
+    bot = bot_of(ctx)
+    sent = ctx.world.new_message(bot, user, "Reply to this message to answer.", outgoing=True)
+    answer = control.user_message(
+        ctx, call({"text": "thanks", "reply_to_message_id": sent.message_id}, user_id=user)
+    )
+    [update] = [u for u in bot.pending if u.update_id in answer["update_ids"]]
+    replied = update.body["message"]["reply_to_message"]
+    assert replied["message_id"] == sent.message_id and replied["text"] == "Reply to this message to answer."
+    with pytest.raises(ControlError, match="not in this chat"):
+        control.user_message(ctx, call({"text": "x", "reply_to_message_id": 999_999}, user_id=user))
+    with pytest.raises(ControlError, match="reply_to_message_id"):
+        control.user_message(ctx, call({"text": "x", "reply_to_message_id": "1"}, user_id=user))
+
+
 def test_add_admin_gives_exactly_the_rights_asked(ctx: Control) -> None:
     owner = new_user(ctx, "Owner")
     chat_id = new_channel(ctx, owner, rights=["can_invite_users"])

@@ -18,6 +18,7 @@
   let LANGUAGES = {};
   const TAB_NAMES = { overview: "Overview", subscribers: "Subscribers", payouts: "Payouts", settings: "Settings",
     codes: "Codes" }; // -- promo codes --
+  TAB_NAMES.support = "Support"; // -- support --
 
   // The text in the owner's language (English when the page has no translation), {name}s filled.
   function tr(text, values) {
@@ -466,6 +467,19 @@
 
   const TABS = { overview, subscribers: subscribersTab, payouts: payoutsTab, settings: settingsTab,
     codes: codesTab }; // -- promo codes --
+  TABS.support = supportTab; // -- support --
+
+  // -- support: the channel's threads with buyers (open ones first), each with its messages --
+  async function supportTab() {
+    const { body } = await json(`/api/channels/${token}/support`);
+    if (!body.threads.length) return show(el("p", { class: "state empty", id: "empty" }, tr("No support conversations yet. Buyers reach you with /support or the Help button.")));
+    show(el("p", { class: "hint" }, tr("Answer in the bot: reply to the buyer's message there.")),
+      ...body.threads.map((thread) => el("section", { class: "thread " + thread.status, "data-thread": thread.thread_id },
+        el("h3", {}, `${thread.buyer} · ${tr(thread.status)}`),
+        thread.closed_by ? el("p", { class: "hint" }, tr("Closed by {who}", { who: tr(thread.closed_by) })) : null,
+        ...thread.messages.map((m) => el("p", { class: "message " + m.from },
+          el("small", {}, `${tr(m.from)} · ${when(m.at)}`), el("br", {}), m.text)))));
+  }
 
   async function open(name) {
     tab = name;

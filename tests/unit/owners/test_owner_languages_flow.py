@@ -179,6 +179,7 @@ def test_the_command_menus_are_set_in_every_language_and_english_by_default() ->
         "paysupport",
         "language",
         "help",
+        "support",
     ]
     assert "newchannel" in [name for name, _ in menus[(OWNER, "ru")]]
     assert "language" in [name for name, _ in menus[(OWNER, "ru")]]
@@ -222,8 +223,8 @@ def test_an_owner_chooses_a_language_and_their_own_menu_follows() -> None:
     assert owner.say("/language") == "asked language"
     assert owner.press("fa") == "language fa"
     menus = owner.telegram.menus
-    assert all(menus[(OWNER, code)][5][1] == "[fa] Sell access to a channel" for code in ("en", "ru", "fa"))
-    assert menus[(OWNER, None)][5][1] == "[fa] Sell access to a channel"
+    assert all(menus[(OWNER, code)][6][1] == "[fa] Sell access to a channel" for code in ("en", "ru", "fa"))
+    assert menus[(OWNER, None)][6][1] == "[fa] Sell access to a channel"
     assert menus[(None, "en")][0][1] == "Open a channel's offer"  # everyone else's unchanged
     assert owner.telegram.menu_buttons[OWNER] == ("[fa] 📊 Open dashboard", "https://app.example.test")
     owner.say("/stats")

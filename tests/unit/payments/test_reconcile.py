@@ -276,3 +276,25 @@ def test_a_second_payment_on_a_settled_order_leaves_reconciliation_nothing_to_co
         )
         assert counts[RECONCILIATION_DISCREPANCIES_FIELD] == 0, counts
         assert counts["access_resent"] == 0
+
+
+# -- support --
+def test_a_buyer_who_blocked_the_bot_before_reconciliation_resent_the_access_is_named_to_the_owner_once(
+    store: MemoryStore,
+) -> None:
+    from telepay.adapters.telegram_api import TelegramForbidden
+
+    event = Envelope[PaymentEvent].model_validate_json(_settle(store))
+    rt = runtime(NotifySettings, store)
+    telegram, _, _ = fakes(rt)
+    telegram.fail_method["create_join_request_link"] = [TelegramBadRequest("not enough rights")]
+    handle_event(event, rt)  # the access is delayed; the buyer then blocks the bot
+    later = runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(minutes=5))
+    later_telegram, _, _ = fakes(later)
+    later_telegram.fail_method["send_message"] = [TelegramForbidden("Forbidden: bot was blocked by the user")]
+    reconcile(later, "r1")
+    [notice] = [m.text for m in later_telegram.to(OWNER) if "has blocked the bot" in m.text]
+    assert f"order {event.data.order_id}" in notice and "$5.00" in notice and "Monthly" in notice
+    again = runtime(ExpireSubscriptionsSettings, store, now=NOW + timedelta(minutes=10))
+    reconcile(again, "r2")
+    assert not any("has blocked the bot" in m.text for m in fakes(again)[0].sent)

@@ -1,7 +1,7 @@
 """Telegram Stars, handler by handler on the in-memory store and fakes, as a buyer walks it: the
 tier, "Pay with Stars", the invoice (a Star subscription for the 30-day tier, a one-time invoice
 for the 90-day one), the pre-checkout answer, `successful_payment`, Telegram's own renewal, the
-ledger held until Telegram releases the Stars, a refund, /subscriptions and /paysupport."""
+ledger held until Telegram releases the Stars, a refund, /subscriptions and /paysupport (a support thread)."""
 
 from __future__ import annotations
 
@@ -255,18 +255,19 @@ def test_a_stars_donation_shows_both_amounts_then_invoices_in_stars(store: Memor
     assert "Thank you for your donation of ⭐500" in donor[0] and "donated ⭐500" in owner[0]
 
 
-def test_paysupport_records_the_request_and_tells_the_owner(store: MemoryStore) -> None:
+def test_paysupport_opens_a_support_thread_with_the_owner_and_is_kept(store: MemoryStore) -> None:
     order_id, _, _ = _invoice(store, _choose_stars(store, "t2"))
     _webhook(store, updates.star_payment(11, BUYER, order_id, 625, "stx-9", int(NOW.timestamp())))
     rt = runtime(TelegramWebhookSettings, store)
     telegram, _, _ = fakes(rt)
-    assert handle_update(updates.start(30, "/paysupport", BUYER), rt) == "pay support explained"
-    assert "send /paysupport followed by what happened" in telegram.to(BUYER)[-1].text
+    assert handle_update(updates.start(30, "/paysupport", BUYER), rt) == "support: asked what went wrong"
+    assert "Write what went wrong with Night Owls Club" in telegram.to(BUYER)[-1].text
     said = "/paysupport I paid ⭐625 but the link expired"
-    assert handle_update(updates.start(31, said, BUYER), rt) == "pay support: 1 owner(s) told"
+    assert handle_update(updates.start(31, said, BUYER), rt) == "support thread opened"
     [told] = telegram.to(OWNER)
-    assert "asks for help with a payment" in told.text and "the link expired" in told.text
-    assert "passed your message to the owner of Night Owls Club" in telegram.to(BUYER)[-1].text
+    assert "Support request about Night Owls Club" in told.text and "the link expired" in told.text
+    assert f"{order_id} · ⭐625 · settled" in told.text  # the order paid in Stars, with its currency
+    assert "Sent to the owner of Night Owls Club" in telegram.to(BUYER)[-1].text
     request = store.pay_support.get(f"{BUYER}-31")
     assert (
         request is not None

@@ -115,7 +115,7 @@ def test_the_buyer_reads_russian_and_the_owner_spanish_from_the_offer_to_the_rem
     [reminder] = expiry_telegram.to(BUYER)
     assert reminder.text.startswith("[ru] ⏰ Your access to Night Owls Club ends on")
     assert "(in about 3 days)" in reminder.text  # the plural form for 3, from the catalog
-    assert [b.text for b in reminder.buttons()] == ["[ru] 🔄 Renew"]
+    assert [b.text for b in reminder.buttons()] == ["[ru] 🔄 Renew", "[ru] 💬 Help"]
 
 
 def test_the_daily_offer_post_is_in_the_channels_language_and_the_owners_notice_in_the_owners(
