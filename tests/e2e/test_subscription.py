@@ -142,7 +142,8 @@ def test_a_renewal_extends_from_the_old_expiry(
     second = subscribe(tg, np, bo, channel, tier_index=1)  # 3 months more
 
     assert _stored(db, channel, bo)["expires_at"] == first + timedelta(days=90)
-    assert "now runs until" in second["text"] and not buttons(second)  # already a member: no new link
+    assert "now runs until" in second["text"]
+    assert [b["text"] for b in buttons(second)] == ["💬 Help"]  # already a member: no new link
 
 
 def test_crafted_links_cannot_change_a_price(
