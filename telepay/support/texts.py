@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from shared_schemas.documents import OrderStatus
 from telepay.core.i18n import N_, money, t, tn, when
 
 CLOSE_BUTTON = N_("✖️ Close")
@@ -84,12 +85,25 @@ def days_tier(days: int) -> str:
     return tn("{count} day", "{count} days", days, count=days)
 
 
-def order_line(order_id: str, amount: Decimal, currency: str, status: str, at: datetime) -> str:
+# An order's state on the owner's card, in the owner's words (not the stored value).
+ORDER_STATES: dict[OrderStatus, str] = {
+    OrderStatus.CREATING: N_("being made"),
+    OrderStatus.INVOICED: N_("invoice sent, not paid"),
+    OrderStatus.PARTIALLY_PAID: N_("partly paid"),
+    OrderStatus.SETTLED: N_("paid"),
+    OrderStatus.EXPIRED: N_("invoice expired"),
+    OrderStatus.FAILED: N_("payment failed"),
+    OrderStatus.INVOICE_FAILED: N_("invoice failed"),
+    OrderStatus.REFUNDED: N_("refunded"),
+}
+
+
+def order_line(order_id: str, amount: Decimal, currency: str, status: OrderStatus, at: datetime) -> str:
     return t(
         "• {order_id} · {amount} · {status} · {date}",
         order_id=order_id,
         amount=money(amount, currency),
-        status=status,
+        status=t(ORDER_STATES[status]),
         date=when(at),
     )
 

@@ -259,7 +259,7 @@ def owner_card(rt: Rt, thread: SupportThreadDoc, text: str) -> str:
     ]
     orders.sort(key=lambda o: o.created_at, reverse=True)
     lines = [
-        say.order_line(o.order_id, o.price_amount, o.price_currency, o.status.value, o.created_at)
+        say.order_line(o.order_id, o.price_amount, o.price_currency, o.status, o.created_at)
         for o in orders[: rules.LAST_ORDERS]
     ]
     return say.card(thread.buyer_name, thread.channel_title, subscription, lines, text)

@@ -30,7 +30,7 @@ def test_a_support_thread_from_the_buyer_to_the_owner_and_back(
     card = tg.wait_message(channel.owner, "Support request about")
     assert f"Ada (@ada_reads) (id {ada})" in card["text"]
     assert "Subscription: " in card["text"] and "UTC (active)" in card["text"]
-    assert f"{order['order_id']} · $5.00 · settled" in card["text"]
+    assert f"{order['order_id']} · $5.00 · paid" in card["text"]
     assert (
         "The join link says it expired" in card["text"] and "Reply to this message to answer." in card["text"]
     )

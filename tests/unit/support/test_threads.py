@@ -102,7 +102,7 @@ def test_a_buyer_and_the_owner_talk_by_replying_and_the_buyer_closes(store: Memo
     assert (
         "Subscription: " in card.text and "until Saturday, 26 December 2026, 12:00 UTC (active)" in card.text
     )
-    assert f"{order.order_id} · $5.00 · settled · Thursday, 26 November 2026" in card.text
+    assert f"{order.order_id} · $5.00 · paid · Thursday, 26 November 2026" in card.text
     assert "The join link says expired" in card.text and "Reply to this message to answer." in card.text
     thread_id = support_thread_id(BUYER, 21)
     assert card.callbacks() == [f"spx:{thread_id}"]
@@ -291,3 +291,11 @@ def test_the_owner_is_told_when_the_event_comes_again_after_the_buyers_receipt_w
     owner = [m.text for m in sent if m.chat_id == OWNER]
     assert len([text for text in owner if "has blocked the bot" in text]) == 1
     assert len([text for text in owner if "New payment" in text]) == 1
+
+
+def test_every_order_state_has_words_on_the_owners_card() -> None:
+    """The card says an order's state in the owner's language, never the stored value."""
+    from shared_schemas.documents import OrderStatus
+    from telepay.support.texts import ORDER_STATES
+
+    assert set(ORDER_STATES) == set(OrderStatus)
