@@ -1,17 +1,59 @@
-"""Telling channel owners about their channels."""
+"""Telling someone something once: a channel's owner about their channel (`notify_owner_once`), or
+anyone (`tell_once`: a gift's buyer, a member given days, an owner's announcement report, the two
+sides of a support thread)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from shared_schemas.config import TelegramSettings
 from shared_schemas.documents import ChannelDoc
 from shared_schemas.names import ClaimPurpose
+from shared_schemas.telegram import Button
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.core.errors import ClaimBusy
-from telepay.core.users import speaking_to
+from telepay.core.logs import get_logger
+from telepay.core.users import mark_blocked, speaking_to
 from telepay.runtime import Runtime
+
+log = get_logger("telepay.notices")
+Send = Callable[[int, str, "list[list[Button]] | None"], Any]
+
+
+def tell_once(
+    rt: Runtime[TelegramSettings],
+    purpose: ClaimPurpose,
+    key: str,
+    user_id: int,
+    text: Callable[[], str],
+    keyboard: list[list[Button]] | None = None,
+    send: Send | None = None,
+    keep_for: timedelta = timedelta(days=30),
+) -> str:
+    """Tell `user_id` something once per (`purpose`, `key`), in their language (`text` is called in
+    it): "sent", "told before", "blocked" (they blocked the bot: recorded, not retried) or
+    "unreachable" (Telegram refused the chat). Raises ClaimBusy while another instance is telling
+    it. `send` replaces a plain `send_message` (e.g. one that waits a short retry_after)."""
+    with rt.claims.hold(purpose, key, keep_for=keep_for) as claim:
+        if claim.done_before:
+            return "told before"
+        claim.result = "sent"
+        try:
+            with speaking_to(rt.store, user_id):
+                message = text()
+                if send is not None:
+                    send(user_id, message, keyboard)
+                else:
+                    rt.telegram.send_message(user_id, message, keyboard=keyboard)
+        except TelegramForbidden:
+            mark_blocked(rt.store, rt.clock, user_id)
+            claim.result = "blocked"
+        except TelegramBadRequest as error:  # a chat that never started the bot
+            log.info("could not tell %s: %s", user_id, error)
+            claim.result = "unreachable"
+        return claim.result
 
 
 def notify_owner_once(
@@ -26,14 +68,6 @@ def notify_owner_once(
     makes the notice: it is called in the owner's language (whoever caused the notice, a buyer
     included, may read another)."""
     try:
-        with rt.claims.hold(purpose, key or channel.token, keep_for=timedelta(days=30)) as claim:
-            if claim.done_before:
-                return
-            claim.result = "sent"
-            try:
-                with speaking_to(rt.store, channel.owner_user_id):
-                    rt.telegram.send_message(channel.owner_user_id, text())
-            except (TelegramForbidden, TelegramBadRequest):
-                claim.result = "owner unreachable"
+        tell_once(rt, purpose, key or channel.token, channel.owner_user_id, text)
     except ClaimBusy:
         return

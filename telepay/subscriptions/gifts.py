@@ -11,7 +11,6 @@ redeemer gets the Join button (its link is made when tapped); the buyer is told,
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 from shared_schemas.config import TelegramSettings, TelegramWebhookSettings
 from shared_schemas.documents import GiftDoc, GiftState, SubscriptionDoc
@@ -19,13 +18,12 @@ from shared_schemas.ids import StartLink, deep_link, gift_start, subscription_id
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import GIFTS_READY_OF_BUYER
 from shared_schemas.telegram import Button, TgMessage
-from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
+from telepay.channels import notices
 from telepay.channels.lookup import load_channel
 from telepay.core.errors import ClaimBusy
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
-from telepay.core.users import mark_blocked, speaking_to
 from telepay.runtime import Runtime
 from telepay.subscriptions import gift_texts, texts
 from telepay.subscriptions.free_access import join_keyboard, with_days_added
@@ -107,23 +105,10 @@ def tell_once(
     text: Callable[[], str],
     keyboard: list[list[Button]] | None = None,
 ) -> str:
-    """Tell `user_id` something once (`claims/gift-msg:<key>`), in their language; someone who blocked
-    the bot is recorded and not retried. `text` makes the text (called in their language)."""
+    """Tell `user_id` something once (`claims/gift-msg:<key>`; `channels.notices.tell_once`), or
+    "being told elsewhere" while another instance tells it."""
     try:
-        with rt.claims.hold(ClaimPurpose.GIFT_MESSAGE, key, keep_for=timedelta(days=30)) as claim:
-            if claim.done_before:
-                return "told before"
-            claim.result = "sent"
-            try:
-                with speaking_to(rt.store, user_id):
-                    rt.telegram.send_message(user_id, text(), keyboard=keyboard)
-            except TelegramForbidden:
-                mark_blocked(rt.store, rt.clock, user_id)
-                claim.result = "blocked"
-            except TelegramBadRequest as error:  # a chat that never started the bot
-                log.info("could not tell %s: %s", user_id, error)
-                claim.result = "unreachable"
-            return claim.result
+        return notices.tell_once(rt, ClaimPurpose.GIFT_MESSAGE, key, user_id, text, keyboard)
     except ClaimBusy:
         return "being told elsewhere"
 

@@ -42,8 +42,9 @@ from shared_schemas.ids import (
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import ORDERS_OF_BUYER, SUBSCRIPTIONS_OF_USER
 from shared_schemas.telegram import Button, TgCallbackQuery, TgMessage, TgUser
-from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
+from telepay.adapters.telegram_api import TelegramForbidden, TelegramRetryAfter
 from telepay.channels.lookup import load_channel, load_subscription
+from telepay.channels.notices import tell_once
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
@@ -398,17 +399,18 @@ def on_close(query: TgCallbackQuery, parts: list[str], update_id: int, rt: Rt) -
 
 
 def _tell_once(rt: Rt, key: str, chat_id: int, text: Callable[[], str]) -> bool:
-    """Send once per `key` (in the reader's language); True when this call sent it."""
-    with rt.claims.hold(ClaimPurpose.SUPPORT_MESSAGE, key, keep_for=timedelta(days=14)) as claim:
-        if claim.done_before:
-            return False
-        claim.result = "sent"
-        try:
-            with speaking_to(rt.store, chat_id):
-                _send(rt, chat_id, text())
-        except (TelegramForbidden, TelegramBadRequest):
-            claim.result = "unreachable"
-        return True
+    """Send once per `key` (in the reader's language); True when this call sent it (or found the
+    reader unreachable)."""
+    told = tell_once(
+        rt,
+        ClaimPurpose.SUPPORT_MESSAGE,
+        key,
+        chat_id,
+        text,
+        send=lambda user, message, keyboard: _send(rt, user, message, keyboard),
+        keep_for=timedelta(days=14),
+    )
+    return told != "told before"
 
 
 # The support buttons: prefix → (number of parts, handler), as the features' routers list theirs.

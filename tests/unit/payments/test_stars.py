@@ -266,7 +266,7 @@ def test_paysupport_opens_a_support_thread_with_the_owner_and_is_kept(store: Mem
     assert handle_update(updates.start(31, said, BUYER), rt) == "support thread opened"
     [told] = telegram.to(OWNER)
     assert "Support request about Night Owls Club" in told.text and "the link expired" in told.text
-    assert f"{order_id} · ⭐625 · settled" in told.text  # the order paid in Stars, with its currency
+    assert f"{order_id} · ⭐625 · paid" in told.text  # the order paid in Stars, with its currency
     assert "Sent to the owner of Night Owls Club" in telegram.to(BUYER)[-1].text
     request = store.pay_support.get(f"{BUYER}-31")
     assert (
