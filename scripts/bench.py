@@ -27,6 +27,7 @@ from local.fixtures import setup_channel
 from local.processes import Service, firestore_argv, pubsub_argv, spawn, stop_group, wait_healthy
 from local.stack import Stack
 from scripts import bench_payments
+from scripts.bench_announce import bench_announce
 from scripts.bench_broadcast import bench_broadcast
 from scripts.bench_expiry import bench_expiry
 from scripts.bench_floors import Floors, Timing
@@ -171,7 +172,11 @@ def bench_join(endpoints: dict[str, Any], tg: TelegramControl, n: int, closed: i
 
 def stage_scale(n: int) -> list[Row]:
     rows = []
-    for path, run in (("expiry", bench_expiry), ("broadcast", bench_broadcast)):
+    for path, run in (
+        ("expiry", bench_expiry),
+        ("broadcast", bench_broadcast),
+        ("announcement", bench_announce),
+    ):
         result = run(n, PORT_BASE)
         share = result["rate"] / result["cap"]
         rows.append(
