@@ -83,24 +83,7 @@ async def send_document(ctx: Ctx, args: Args) -> JSON:
     }
     world.files[file_id] = {**document, "content": content, "chat_id": chat_id}
     service: JSON = {"document": document}
-    if caption:
-        service["caption"] = caption
-        if entities:
-            service["caption_entities"] = entities
-    is_channel = chat_id < 0 and world.chats[chat_id].type == "channel"
-    msg = world.new_message(
-        ctx.bot,
-        chat_id,
-        caption,
-        entities,
-        from_id=None if is_channel else ctx.bot.user.id,
-        sender_chat_id=chat_id if is_channel else None,
-        outgoing=True,
-        reply_markup=markup,
-        protect_content=args.flag("protect_content"),
-        service=service,
-    )
-    return views.message_json(world, msg, ctx.bot)
+    return _sent_media(ctx, args, chat_id, service, caption, entities, markup)
 
 
 PHOTO_MAX_BYTES = 10 * 1024 * 1024  # "The photo must be at most 10 MB in size"
@@ -163,6 +146,21 @@ async def send_photo(ctx: Ctx, args: Args) -> JSON:
     take_slot(ctx, chat_id, counts_globally=True)
     world.stats["sends"] += 1
     service: JSON = {"photo": _photo_sizes(file_id, unique)}
+    return _sent_media(ctx, args, chat_id, service, caption, entities, markup)
+
+
+def _sent_media(
+    ctx: Ctx,
+    args: Args,
+    chat_id: int,
+    service: JSON,
+    caption: str,
+    entities: list[JSON],
+    markup: JSON | None,
+) -> JSON:
+    """The bot's message carrying a document or a photo (`service`), with its caption, as Telegram
+    answers sendDocument and sendPhoto."""
+    world = ctx.world
     if caption:
         service["caption"] = caption
         if entities:
