@@ -560,7 +560,11 @@ class UserDoc(Document):
     doc_id_is: ClassVar[str] = "Telegram user id"
 
     user_id: int
-    blocked_bot: bool = Field(default=False, description="Telegram answered 403: the user blocked the bot.")
+    blocked_bot: bool = Field(
+        default=False,
+        description="The user blocked the bot (Telegram answered 403, or told so by my_chat_member); "
+        "cleared when they unblock it.",
+    )
     blocked_at: datetime | None = None
     language: str | None = Field(
         default=None, description="The language the user chose with /language (a catalog name, e.g. `pt_BR`)."

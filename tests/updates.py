@@ -95,6 +95,21 @@ def my_chat_member(
     }
 
 
+def private_bot_status(update_id: int, user_id: int, blocked: bool) -> dict[str, Any]:
+    """The user blocked the bot (kicked) or unblocked it (member): Telegram's only update for that."""
+    old, new = ("member", "kicked") if blocked else ("kicked", "member")
+    return {
+        "update_id": update_id,
+        "my_chat_member": {
+            "chat": {"id": user_id, "type": "private", "first_name": "Ada"},
+            "from": user(user_id),
+            "date": update_id,
+            "old_chat_member": bot_member(old),
+            "new_chat_member": bot_member(new),
+        },
+    }
+
+
 def pre_checkout(
     update_id: int, user_id: int, payload: str, stars: int, currency: str = "XTR"
 ) -> dict[str, Any]:

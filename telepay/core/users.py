@@ -39,6 +39,22 @@ def mark_blocked(store: Store, clock: Clock, user_id: int) -> None:
     store.users.merge(str(user_id), {"user_id": user_id, "blocked_bot": True, "blocked_at": clock.now()})
 
 
+def on_private_status(store: Store, clock: Clock, user_id: int, status: str) -> str:
+    """Telegram's `my_chat_member` in the user's private chat with the bot: "kicked" when they
+    block it, "member" when they unblock or restart it. Blocked is recorded at once (nothing is sent
+    in vain); unblocked clears it, so announcements and notices reach them again."""
+    if status == "kicked":
+        mark_blocked(store, clock, user_id)
+        return "user blocked the bot"
+    if status == "member":
+        user = store.users.get(str(user_id))
+        if user is not None and user.blocked_bot:
+            store.users.merge(str(user_id), {"blocked_bot": False, "blocked_at": None})
+            return "user unblocked the bot"
+        return "user started the bot"
+    return f"ignored (private chat, {status})"
+
+
 def display_name(user: TgUser) -> str:
     """How a buyer or donor is named in the owner's notices."""
     return f"{user.first_name} (@{user.username})" if user.username else user.first_name

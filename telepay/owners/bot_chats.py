@@ -21,7 +21,7 @@ from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.core import i18n
 from telepay.core.i18n import N_
 from telepay.core.store import Tx
-from telepay.core.users import speaking_to
+from telepay.core.users import on_private_status, speaking_to
 from telepay.owners import texts as owner_texts
 from telepay.runtime import Runtime
 
@@ -84,8 +84,8 @@ def offers_in_chat(rt: Rt, chat_id: int) -> list[Offer]:
 
 
 def on_my_chat_member(change: TgChatMemberUpdated, rt: Rt) -> str:
-    if change.chat.type == "private":
-        return "ignored (private chat)"
+    if change.chat.type == "private":  # the user blocked, unblocked or restarted the bot
+        return on_private_status(rt.store, rt.clock, change.chat.id, change.new_chat_member.status)
     member = change.new_chat_member
     record = BotChatDoc(
         chat_id=change.chat.id,

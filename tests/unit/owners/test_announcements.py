@@ -260,6 +260,37 @@ def test_an_announcement_to_those_ending_soon_one_blocked_counted_once(rt: Rt) -
     assert sorted(m.chat_id for m in tg(rt).sent if m.text == "Thanks, everyone") == [OWNER, 7003, 7004, 7005]
     assert tg(rt).to(OWNER)[-1].text == "📣 Announcement sent: 3 sent, 1 blocked, 0 failed"
 
+    # She unblocks the bot (Telegram's my_chat_member in her private chat): the next one reaches her.
+    unblocked = updates.private_bot_status(next(IDS), 7002, blocked=False)
+    assert handle_update(unblocked, rt) == "user unblocked the bot"
+    assert not present(rt.store.users.get("7002")).blocked_bot
+    said(rt, "/announce")
+    said(rt, "See you Friday")
+    pressed(rt, "All active subscribers")
+    pressed(rt, "No button")
+    assert tg(rt).to(OWNER)[-1].text == "Send it to 4 people in Night Owls Club (all active subscribers)?"
+    pressed(rt, "📣 Send")
+    run_queued(rt, done)
+    assert sorted(m.chat_id for m in tg(rt).sent if m.text == "See you Friday") == [
+        OWNER,
+        7002,
+        7003,
+        7004,
+        7005,
+    ]
+    assert tg(rt).to(OWNER)[-1].text == "📣 Announcement sent: 4 sent, 0 blocked, 0 failed"
+
+
+def test_a_user_who_blocks_the_bot_is_recorded_at_once(rt: Rt) -> None:
+    assert (
+        handle_update(updates.private_bot_status(next(IDS), 7001, blocked=True), rt) == "user blocked the bot"
+    )
+    assert present(rt.store.users.get("7001")).blocked_bot
+    assert handle_update(updates.private_bot_status(next(IDS), 7001, blocked=False), rt) == (
+        "user unblocked the bot"
+    )
+    assert not present(rt.store.users.get("7001")).blocked_bot
+
 
 def test_lapsed_members_a_photo_and_a_link_button(rt: Rt) -> None:
     members(rt)

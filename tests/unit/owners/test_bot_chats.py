@@ -78,11 +78,14 @@ def test_losing_rights_in_a_live_offer_tells_its_owner_which_offer() -> None:
     assert "I have the rights I need again" in telegram.to(OWNER)[-1].text
 
 
-def test_private_chat_changes_are_ignored() -> None:
+def test_a_private_chat_change_is_the_user_blocking_the_bot_not_a_channel() -> None:
     rt = runtime(TelegramWebhookSettings, MemoryStore())
     update = updates.my_chat_member(40, OWNER, OWNER, "kicked")
     update["my_chat_member"]["chat"] = {"id": OWNER, "type": "private"}
-    assert handle_update(update, rt) == "ignored (private chat)"
+    assert handle_update(update, rt) == "user blocked the bot"
+    assert rt.store.bot_chats.get(str(OWNER)) is None  # not recorded as a chat the bot is in
+    assert rt.store.users.get(str(OWNER)).blocked_bot  # type: ignore[union-attr]
+    assert fakes(rt)[0].sent == []  # nothing said to someone who just blocked the bot
 
 
 def test_an_adder_who_never_started_the_bot_is_not_an_error() -> None:
