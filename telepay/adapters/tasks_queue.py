@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -40,8 +41,13 @@ class TaskQueue:
         self._settings = settings
         self._clock = clock or system_clock(settings.telepay_clock_offset_file)
         self._client: CloudTasksClient | None = None
+        self._lock = threading.Lock()  # the process's request threads share one client
 
     def _get_client(self) -> CloudTasksClient:
+        with self._lock:
+            return self._build_client()
+
+    def _build_client(self) -> CloudTasksClient:
         if self._client is None:
             from google.cloud import tasks_v2
 

@@ -286,7 +286,16 @@ def test_function_capacity_and_timeouts_fit_their_callers(tf: tc.Terraform, loca
     assert service["min_instance_count"] == ref("each.value.min_instances")
     assert service["max_instance_count"] == ref("each.value.max_instances")
     assert service["timeout_seconds"] == ref("each.value.timeout_seconds")
-    assert service["max_instance_request_concurrency"] == 1
+    # Cloud Run's concurrency and gunicorn's threads are both the figure names.py gives.
+    assert service["max_instance_request_concurrency"] == ref("each.value.concurrency")
+    assert tc.expr(service["environment_variables"]) == (
+        "merge(local.function_env[each.key], {THREADS = tostring(each.value.concurrency)})"
+    )
+    for spec in FUNCTIONS:
+        row = table[spec.name.value]
+        assert row["concurrency"] == spec.concurrency, spec.name
+        if spec.concurrency > 1:  # Cloud Run refuses a concurrency above 1 on less than one CPU
+            assert row["cpu"] is not None and float(row["cpu"]) >= 1, spec.name
     # The two webhook targets stay warm (Telegram's and NowPayments' time budgets); no other does
     # (the owner app is public too, but a person waits for it, not a sender's timeout).
     for name, row in table.items():
@@ -388,7 +397,9 @@ def test_environment_is_exactly_what_each_settings_model_declares(tf: tc.Terrafo
         assert wanted <= plain_env, f"{name}: missing {wanted - plain_env}"
     assert marked_local_only >= LOCAL_ONLY
     service = tc.single_block(tf.resource("google_cloudfunctions2_function", "function"), "service_config")
-    assert service["environment_variables"] == ref("local.function_env[each.key]")
+    # The settings' variables, and THREADS for functions-framework's gunicorn (not a setting of
+    # TelePay's: test_function_capacity_and_timeouts_fit_their_callers checks it).
+    assert tc.expr(service["environment_variables"]).startswith("merge(local.function_env[each.key], ")
     # Local-only names appear nowhere in terraform/ values (comments may mention them).
     for block in tf.all_blocks():
         for text in tc.strings(block.body):
