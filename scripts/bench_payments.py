@@ -4,7 +4,7 @@
 * telegram_webhook acknowledgement latency p50/p99,
 * time from the `finished` IPN to the access message in the buyer's chat.
 
-    python -m scripts.bench_payments [--ipns 200] [--updates 300] [--access 20]
+    python -m scripts.bench_payments [--ipns 200] [--updates 300] [--access 20] [--port-base 19100]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import httpx
 
 from local.clients import NowPaymentsControl, TelegramControl, firestore, wait_for
 from local.fixtures import setup_channel
-from scripts.benchlib import private_stack, summary
+from scripts.benchlib import BENCH_PORT_BASE, private_stack, summary
 from shared_schemas.documents import OrderDoc, OrderStatus
 from shared_schemas.ids import subscription_order_id
 
@@ -164,8 +164,9 @@ def main() -> int:
     parser.add_argument("--ipns", type=int, default=200)
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--access", type=int, default=20)
+    parser.add_argument("--port-base", type=int, default=BENCH_PORT_BASE)
     args = parser.parse_args()
-    with private_stack(rate_limits=False) as stack:
+    with private_stack(rate_limits=False, port_base=args.port_base) as stack:
         endpoints = stack.config.endpoints()
         tg, np = TelegramControl(endpoints), NowPaymentsControl(endpoints)
         setup_channel(endpoints, tg, TOKEN)
