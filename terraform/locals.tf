@@ -586,6 +586,35 @@ locals {
     }
   }
 
+  # --- shared_schemas/documents.py all_unindexed_fields() -----------------------------------------
+  # "<collection>/<field>" => the field with no single-field index: the timestamps (and the outbox's
+  # published envelope) of the collections written at the rate of sales. Nothing queries them alone
+  # (their queries use the composite indexes above), and an index on an ever-increasing value takes
+  # every write at its end, which Google documents caps a collection near 500 writes a second.
+  unindexed_fields = {
+    "orders/settled_at"              = { collection = "orders", field = "settled_at" }
+    "orders/subscription_expires_at" = { collection = "orders", field = "subscription_expires_at" }
+    "orders/created_at"              = { collection = "orders", field = "created_at" }
+    "orders/updated_at"              = { collection = "orders", field = "updated_at" }
+    "subscriptions/expires_at"       = { collection = "subscriptions", field = "expires_at" }
+    "subscriptions/started_at"       = { collection = "subscriptions", field = "started_at" }
+    "subscriptions/renewed_at"       = { collection = "subscriptions", field = "renewed_at" }
+    "subscriptions/next_action_at"   = { collection = "subscriptions", field = "next_action_at" }
+    "subscriptions/removed_at"       = { collection = "subscriptions", field = "removed_at" }
+    "subscriptions/trial_ends_at"    = { collection = "subscriptions", field = "trial_ends_at" }
+    "subscriptions/updated_at"       = { collection = "subscriptions", field = "updated_at" }
+    "outbox/created_at"              = { collection = "outbox", field = "created_at" }
+    "outbox/published_at"            = { collection = "outbox", field = "published_at" }
+    "outbox/handled_at"              = { collection = "outbox", field = "handled_at" }
+    "outbox/envelope"                = { collection = "outbox", field = "envelope" }
+    "claims/lease_until"             = { collection = "claims", field = "lease_until" }
+    "claims/created_at"              = { collection = "claims", field = "created_at" }
+    "ledger/retry_after"             = { collection = "ledger", field = "retry_after" }
+    "ledger/held_until"              = { collection = "ledger", field = "held_until" }
+    "ledger/booked_at"               = { collection = "ledger", field = "booked_at" }
+    "ledger/updated_at"              = { collection = "ledger", field = "updated_at" }
+  }
+
   # Collection => timestamp field after which Firestore deletes the document: the dedupe records,
   # and the records kept only for investigation (lifetimes in documents.py: published outbox events
   # 7 days, unknown IPNs 90 days, failed updates 30 days).

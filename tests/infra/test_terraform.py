@@ -25,7 +25,7 @@ from shared_schemas.config import (
     StarsSettings,
     is_secret,
 )
-from shared_schemas.documents import DOCUMENTS, all_composite_indexes
+from shared_schemas.documents import DOCUMENTS, all_composite_indexes, all_unindexed_fields
 from shared_schemas.names import (
     DEAD_LETTER_SUBSCRIPTIONS,
     FUNCTIONS,
@@ -984,6 +984,25 @@ def test_ttl_policies_cover_the_dedupe_records(tf: tc.Terraform, locals_: Locals
     assert ttl["for_each"] == ref("local.ttl_fields")
     assert (ttl["collection"], ttl["field"]) == (ref("each.key"), ref("each.value"))
     assert tc.is_block(ttl["ttl_config"])
+
+
+def test_index_exemptions_cover_the_timestamps_of_the_high_rate_collections(
+    tf: tc.Terraform, locals_: Locals
+) -> None:
+    """Terraform exempts exactly the fields documents.py names from single-field indexing, one
+    google_firestore_field each, with an empty index_config (no index at all)."""
+    expected = {f"{c.value}/{f}": {"collection": c.value, "field": f} for c, f in all_unindexed_fields()}
+    assert expected, "documents.py exempts no field"
+    assert locals_["unindexed_fields"] == expected
+    # A TTL field has its own google_firestore_field (already unindexed): never two for one field.
+    assert not {(row["collection"], row["field"]) for row in expected.values()} & set(locals_["ttl_fields"].items())
+    field = tf.resource("google_firestore_field", "unindexed")
+    assert field["for_each"] == ref("local.unindexed_fields")
+    assert (field["collection"], field["field"]) == (ref("each.value.collection"), ref("each.value.field"))
+    assert field["database"] == ref("google_firestore_database.database.name")
+    assert tc.is_block(field["index_config"])
+    (config,) = field["index_config"]
+    assert not {k for k in config if not k.startswith("__")}, "index_config must be empty: no index"
 
 
 def test_firestore_is_the_default_native_database(tf: tc.Terraform) -> None:
