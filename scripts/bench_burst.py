@@ -4,9 +4,12 @@ threads) and are metered (local.metered_function):
 
 1. N buyers each buy the channel's first tier as a buyer does: `/start <token>`, the tier, "Pay
    with crypto", the Pay button's invoice, NowPayments' `waiting` and `confirming` IPNs;
-2. the burst: the N `finished` IPNs sent at once by twice REQUEST_CONCURRENCY senders against one
-   ipn_handler instance (a tenth sent twice at once, as NowPayments may), each answer's time as
-   NowPayments sees it; a 503 is sent again, as NowPayments does;
+2. the burst: NowPayments' API says `finished` for every payment, then the N signed `finished` IPNs
+   are sent at once by REQUEST_CONCURRENCY senders (what one instance serves at once) to one
+   ipn_handler instance, a tenth of them twice at once (as NowPayments may), each answer timed as
+   NowPayments would time it; a 503 is sent again, as NowPayments does. The bench sends them
+   itself, signed as NowPayments signs them, so the stand-in's own delivery loop is not measured;
+   ipn_handler still re-reads each payment from the stand-in's API;
 3. every buyer's receipt and Join link, and the join request approved;
 4. the checks: every order settled once (one ledger entry, one settled event, one receipt), none
    lost; the floor (a claim create and a settling transaction, at REQUEST_CONCURRENCY threads)
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -28,15 +32,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from local.clients import NowPaymentsControl, TelegramControl, buttons, firestore, wait_for
 from local.config import StackConfig
 from local.fixtures import setup_channel
 from scripts.bench_floors import Floors, Timing
 from scripts.benchlib import percentile, private_stack
 from shared_schemas.names import FUNCTIONS, REQUEST_CONCURRENCY, Function
+from telepay.payments import signature as ipn_signature
 
 TOKEN = "BenchBurst01"
-SENDERS = 2 * REQUEST_CONCURRENCY
+SENDERS = REQUEST_CONCURRENCY
 DUPLICATE_EVERY = 10  # every tenth finished IPN arrives twice at once
 
 
@@ -53,24 +60,53 @@ def buy(tg: TelegramControl, np: NowPaymentsControl, n: int) -> tuple[int, int]:
     return user, payment
 
 
-def send_finished(np: NowPaymentsControl, n: int, payment: int) -> list[float]:
+def finished_ipn(np: NowPaymentsControl, payment: int, secret: str) -> tuple[bytes, str]:
+    """The API moves to finished (no IPN yet); the IPN NowPayments would send for it, signed."""
+    np.steps(payment, [{"status": "finished", "send_ipn": False}])
+    body = json.dumps({**np.payment(payment), "payment_status": "finished"}).encode()
+    return body, ipn_signature.sign(body, secret)
+
+
+def send_finished(http: httpx.Client, url: str, n: int, ipn: tuple[bytes, str]) -> list[float]:
     """The finished IPN (twice at once for every tenth), sent again on a 503; acknowledgement ms."""
-    step: dict[str, Any] = {"status": "finished"}
-    if n % DUPLICATE_EVERY == 0:
-        step |= {"duplicates": 2, "concurrent": True}
+    body, signature = ipn
+
+    def post() -> tuple[int, float]:
+        started = time.perf_counter()
+        response = http.post(url, content=body, headers={"x-nowpayments-sig": signature})
+        return response.status_code, (time.perf_counter() - started) * 1000
+
     answered: list[float] = []
-    for attempt in range(5):
-        ipns = np.steps(payment, [step] if attempt == 0 else [{"status": "finished"}])
-        answered += [float(ipn["elapsed_ms"]) for ipn in ipns]
-        if all(ipn["response_status"] == 200 for ipn in ipns):
+    for _ in range(5):
+        if n % DUPLICATE_EVERY == 0:
+            with ThreadPoolExecutor(2) as twice:
+                results = list(twice.map(lambda _: post(), range(2)))
+            n += 1  # a resend goes once
+        else:
+            results = [post()]
+        answered += [ms for _, ms in results]
+        if all(status == 200 for status, _ in results):
             return answered
-    raise AssertionError(f"payment {payment}: finished IPN refused five times")
+    raise AssertionError("a finished IPN refused five times")
 
 
 def join(tg: TelegramControl, user: int, closed: int) -> None:
     receipt = tg.wait_message(user, "Payment received", timeout=180)
     tg.join(user, next(b["url"] for b in buttons(receipt) if b.get("url")))
     wait_for("the join approved", lambda: tg.member_status(closed, user) == "member", timeout=120, every=0.2)
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """User and system CPU time the processes used so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def meter_lines(config: StackConfig) -> dict[Function, list[dict[str, Any]]]:
@@ -159,12 +195,26 @@ def bench_burst(sales: int, port_base: int) -> dict[str, Any]:
         users, payments = [user for user, _ in bought], [payment for _, payment in bought]
         print(f"  {sales} orders invoiced and paid in {time.perf_counter() - started:.0f} s", flush=True)
 
-        # The burst.
-        burst_started = time.perf_counter()
+        secret = endpoints["nowpayments_ipn_secret"]
         with ThreadPoolExecutor(SENDERS) as pool:
-            answers = list(pool.map(lambda p: send_finished(np, *p), enumerate(payments)))
+            ipns = list(pool.map(lambda p: finished_ipn(np, p, secret), payments))
+        url = endpoints["functions"]["ipn_handler"]
+        http = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=2 * SENDERS))
+
+        # The burst.
+        ipn_pids = {line["pid"] for line in meter_lines(stack.config)[Function.IPN_HANDLER]}
+        cpu_before = cpu_seconds(ipn_pids)
+        burst_wall, burst_started = time.time(), time.perf_counter()
+        with ThreadPoolExecutor(SENDERS) as pool:
+            answers = list(pool.map(lambda p: send_finished(http, url, *p), enumerate(ipns)))
         acks = [ms for answered in answers for ms in answered]
         burst_seconds = time.perf_counter() - burst_started
+        cpu_ms = (cpu_seconds(ipn_pids) - cpu_before) * 1000 / len(acks)
+        inside = [
+            line["seconds"] * 1000
+            for line in meter_lines(stack.config)[Function.IPN_HANDLER]
+            if burst_wall <= line["end"] <= burst_wall + burst_seconds
+        ]
         print(
             f"  {len(acks)} finished IPNs answered in {burst_seconds:.1f} s: "
             f"{sales / burst_seconds:.1f} settled/s, ack p50 {percentile(acks, 50):.0f} ms, "
@@ -198,6 +248,8 @@ def bench_burst(sales: int, port_base: int) -> dict[str, Any]:
         "events": events,
         "receipts": receipts,
         "lost": sales - settled,
+        "cpu_ms": cpu_ms,
+        "inside": inside,
         "floor": floor,
         "cost": rows,
     }
@@ -214,6 +266,11 @@ def print_result(result: dict[str, Any]) -> None:
         f"ack p50 {percentile(acks, 50):.0f} ms p99 {percentile(acks, 99):.0f} ms; "
         f"floor {floor.per_second:.0f} settles/s at {REQUEST_CONCURRENCY} threads "
         f"(p99 {floor.p99:.0f} ms)"
+    )
+    inside = result["inside"]
+    print(
+        f"ipn_handler's own time per IPN p50 {percentile(inside, 50):.0f} ms p99 {percentile(inside, 99):.0f} ms; "
+        f"its CPU {result['cpu_ms']:.1f} ms per IPN (one CPU: at most {1000 / result['cpu_ms']:.0f} IPNs/s)"
     )
     print(
         f"settled {result['settled']}, ledger entries {result['entries']}, settled events "

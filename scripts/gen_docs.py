@@ -106,7 +106,11 @@ def schema_md() -> str:
         "decimal strings; times as Firestore timestamps (UTC)."
     )
     out += ["", *HOTSPOTS.strip("\n").splitlines()]
-    out += ["", "| collection | written | document id | fields with no single-field index |", "| --- | --- | --- | --- |"]
+    out += [
+        "",
+        "| collection | written | document id | fields with no single-field index |",
+        "| --- | --- | --- | --- |",
+    ]
     for doc in DOCUMENTS:
         if doc.high_rate:
             unindexed = [*doc.unindexed_fields, *([doc.ttl_field] if doc.ttl_field else [])]

@@ -28,7 +28,8 @@ class Function(StrEnum):
 # functions-framework's gunicorn THREADS (one worker process per instance), in Terraform and in the
 # local stack alike. 8 is what Google suggests starting from for Python functions; the work is
 # waiting on Firestore, Pub/Sub, NowPayments and Telegram, so one CPU serves eight requests at once
-# where eight instances would each idle on the network (README, "Why it looks like this").
+# where eight instances would each idle on the network (terraform/README.md, "Why it looks like
+# this").
 REQUEST_CONCURRENCY = 8
 
 

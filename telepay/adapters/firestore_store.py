@@ -22,6 +22,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared_schemas.documents import firestore_value
 from shared_schemas.queries import QuerySpec
 from telepay.core.store import (
+    D2,
     ArrayUnion,
     Batch,
     D,
@@ -204,6 +205,16 @@ class FirestoreTx(Tx):
         firestore_repo = _firestore(repo)
         METER.add("reads")
         return firestore_repo.parse(firestore_repo.ref(doc_id).get(transaction=self._transaction))
+
+    def get_two(
+        self, first: tuple[Repository[D], str], second: tuple[Repository[D2], str]
+    ) -> tuple[D | None, D2 | None]:
+        """One BatchGetDocuments for both (answered in any order: matched by path)."""
+        repo_a, repo_b = _firestore(first[0]), _firestore(second[0])
+        ref_a, ref_b = repo_a.ref(first[1]), repo_b.ref(second[1])
+        METER.add("reads", 2)
+        snapshots = {s.reference.path: s for s in self._transaction.get_all([ref_a, ref_b])}
+        return repo_a.parse(snapshots[ref_a.path]), repo_b.parse(snapshots[ref_b.path])
 
     def set(self, repo: Repository[D], doc_id: str, doc: D) -> None:
         METER.add("writes")

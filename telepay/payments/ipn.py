@@ -206,16 +206,24 @@ def settle_payment(
     if channel is None or first is None or channel.token != first.channel_token:
         channel = load_channel(store, first.channel_token) if first else None
 
+    def buys_days(order: OrderDoc) -> bool:
+        return order.kind is OrderKind.SUBSCRIPTION and not order.gift  # a gift's days are not the buyer's
+
     def run(tx: Tx) -> tuple[str, OutboxDoc | None]:
-        order = tx.get(store.orders, order_id)
+        current: SubscriptionDoc | None = None
+        if first is not None and buys_days(first):
+            # Who bought what never changes: the order and the buyer's subscription in one read.
+            order, current = tx.get_two(
+                (store.orders, order_id),
+                (store.subscriptions, subscription_id(first.channel_token, first.user_id)),
+            )
+        else:
+            order = tx.get(store.orders, order_id)
         if order is None:
             return "order gone", None
         sub_id = subscription_id(order.channel_token, order.user_id)
-        current: SubscriptionDoc | None = (
-            tx.get(store.subscriptions, sub_id)
-            if order.kind is OrderKind.SUBSCRIPTION and not order.gift  # a gift's days are not the buyer's
-            else None
-        )
+        if first is None and buys_days(order):
+            current = tx.get(store.subscriptions, sub_id)
         now = rt.clock.now()
         decision = decide(order, payment, current, channel, now, policy)
         if adjust is not None:

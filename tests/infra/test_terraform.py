@@ -995,7 +995,9 @@ def test_index_exemptions_cover_the_timestamps_of_the_high_rate_collections(
     assert expected, "documents.py exempts no field"
     assert locals_["unindexed_fields"] == expected
     # A TTL field has its own google_firestore_field (already unindexed): never two for one field.
-    assert not {(row["collection"], row["field"]) for row in expected.values()} & set(locals_["ttl_fields"].items())
+    assert not {(row["collection"], row["field"]) for row in expected.values()} & set(
+        locals_["ttl_fields"].items()
+    )
     field = tf.resource("google_firestore_field", "unindexed")
     assert field["for_each"] == ref("local.unindexed_fields")
     assert (field["collection"], field["field"]) == (ref("each.value.collection"), ref("each.value.field"))
