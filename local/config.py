@@ -52,6 +52,8 @@ class StackConfig:
     nowpayments_password: str = LOCAL_NOWPAYMENTS_PASSWORD
     nowpayments_2fa_secret: str = LOCAL_NOWPAYMENTS_2FA_SECRET
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Functions served by local.metered_function: a line per request in meter_dir (benchmarks).
+    metered: bool = False
 
     @classmethod
     def from_environment(cls, **overrides: object) -> StackConfig:
@@ -129,6 +131,10 @@ class StackConfig:
     def tasks_state_file(self) -> Path:
         """The Cloud Tasks stand-in's queues and tasks, kept across its restarts."""
         return self.state_dir / "tasks-standin-state.jsonl"
+
+    def meter_file(self, function: Function) -> Path:
+        """Where a metered function writes a line per request (local.metered_function)."""
+        return self.state_dir / "meter" / f"{function.value}.jsonl"
 
     @property
     def clock_offset_file(self) -> Path:

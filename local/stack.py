@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from local.config import LOCAL_PROJECT, LOCAL_WEBHOOK_SECRET, ROOT, StackConfig
+from local.metered_function import METER_FILE
 from local.processes import (
     Running,
     Service,
@@ -115,19 +116,25 @@ class Stack:
         for spec in FUNCTIONS:
             env = c.function_env(spec.name)
             port = c.function_port(spec.name)
-            argv = [
-                str(bin_dir / "functions-framework"),
+            where = [
                 "--target", spec.entry_point,
                 "--source", str(ROOT / "functions" / spec.name.value / "main.py"),
                 "--host", "127.0.0.1", "--port", str(port),
             ]  # fmt: skip
-            # Cloud Run scales a busy function out to more instances; locally the scheduled
-            # functions get two worker processes, so a long sweep and its paced tasks run side
-            # by side instead of sharing one interpreter.
+            argv = [str(bin_dir / "functions-framework"), *where]
+            # Each worker process is one instance, serving spec.concurrency requests at once on
+            # that many gunicorn threads: what Terraform gives Cloud Run (THREADS and
+            # max_instance_request_concurrency, from the same figure in names.py). Cloud Run
+            # scales a busy function out to more instances; locally the scheduled functions get
+            # two, so a long sweep and its paced tasks run side by side.
             workers = "2" if spec.trigger == "scheduler" else "1"
-            service_env = {**env, "WORKERS": workers}
+            service_env = {**env, "WORKERS": workers, "THREADS": str(spec.concurrency)}
+            cwd = None
+            if c.metered:
+                argv, cwd = [c.python, "-m", "local.metered_function", *where], str(ROOT)
+                service_env[METER_FILE] = str(c.meter_file(spec.name))
             services.append(
-                Service(spec.name.value, argv, port, "/", service_env, any_answer_is_healthy=True)
+                Service(spec.name.value, argv, port, "/", service_env, any_answer_is_healthy=True, cwd=cwd)
             )
         return services
 
@@ -144,6 +151,8 @@ class Stack:
             raise StackError(f"TelePay is already running (see {self.endpoints_file}); `make down` stops it.")
         c.state_dir.mkdir(parents=True, exist_ok=True)
         c.log_dir.mkdir(parents=True, exist_ok=True)
+        if c.metered:
+            c.meter_file(FUNCTIONS[0].name).parent.mkdir(parents=True, exist_ok=True)
         c.clock_offset_file.write_text("0")
         started = time.monotonic()
         infrastructure = self.infrastructure()

@@ -4,7 +4,7 @@
 * telegram_webhook acknowledgement latency p50/p99,
 * time from the `finished` IPN to the access message in the buyer's chat.
 
-    python -m scripts.bench_payments [--ipns 200] [--updates 300] [--access 20]
+    python -m scripts.bench_payments [--ipns 200] [--updates 300] [--access 20] [--port-base 19100]
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import httpx
 
 from local.clients import NowPaymentsControl, TelegramControl, firestore, wait_for
 from local.fixtures import setup_channel
-from scripts.benchlib import private_stack, summary
+from scripts.benchlib import BENCH_PORT_BASE, private_stack, summary
 from shared_schemas.documents import OrderDoc, OrderStatus
 from shared_schemas.ids import subscription_order_id
+from shared_schemas.names import REQUEST_CONCURRENCY
 
 TOKEN = "BenchPay0001"
 
@@ -72,7 +73,8 @@ def _prepare_orders(
 def bench_ipns(
     endpoints: dict[str, Any], tg: TelegramControl, np: NowPaymentsControl, count: int
 ) -> tuple[list[float], list[float], float]:
-    """IPN acknowledgement: sequential latencies, latencies with 16 concurrent senders, IPNs/s."""
+    """IPN acknowledgement: sequential latencies, latencies with REQUEST_CONCURRENCY senders (the
+    requests one instance serves at once), IPNs/s."""
     users = [tg.user(f"Payer{i}") for i in range(count)]
     prepared = _prepare_orders(endpoints, users, np)
     half = count // 2
@@ -83,17 +85,19 @@ def bench_ipns(
             assert ipn["response_status"] == 200, ipn
             latencies.append(float(ipn["elapsed_ms"]))
     print(summary("IPN acknowledgement (sequential)", latencies))
-    # Throughput: the other half, 16 payments at once.
+    # Throughput: the other half, as many payments at once as one instance serves.
     started = time.perf_counter()
     concurrent_ms: list[float] = []
-    with ThreadPoolExecutor(16) as pool:
+    with ThreadPoolExecutor(REQUEST_CONCURRENCY) as pool:
         for ipns in pool.map(
             lambda p: np.steps(p[1], [{"status": "waiting"}, {"status": "finished"}]), prepared[half:]
         ):
             concurrent_ms += [float(i["elapsed_ms"]) for i in ipns if i["response_status"] == 200]
     elapsed = time.perf_counter() - started
-    print(summary("IPN acknowledgement (16 concurrent)", concurrent_ms))
-    print(f"{'IPN throughput (16 concurrent senders)':<44} {len(concurrent_ms) / elapsed:7.1f} IPNs/s")
+    print(summary(f"IPN acknowledgement ({REQUEST_CONCURRENCY} concurrent)", concurrent_ms))
+    print(
+        f"{f'IPN throughput ({REQUEST_CONCURRENCY} concurrent senders)':<44} {len(concurrent_ms) / elapsed:7.1f} IPNs/s"
+    )
     return latencies, concurrent_ms, len(concurrent_ms) / elapsed
 
 
@@ -164,8 +168,9 @@ def main() -> int:
     parser.add_argument("--ipns", type=int, default=200)
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--access", type=int, default=20)
+    parser.add_argument("--port-base", type=int, default=BENCH_PORT_BASE)
     args = parser.parse_args()
-    with private_stack(rate_limits=False) as stack:
+    with private_stack(rate_limits=False, port_base=args.port_base) as stack:
         endpoints = stack.config.endpoints()
         tg, np = TelegramControl(endpoints), NowPaymentsControl(endpoints)
         setup_channel(endpoints, tg, TOKEN)

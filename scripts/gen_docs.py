@@ -65,12 +65,61 @@ def _fields_table(model: type[BaseModel]) -> list[str]:
     return lines
 
 
+HOTSPOTS = """
+## Write rates and hotspots
+
+Firestore keeps a collection's documents, and each index's entries, in key order and splits a busy
+key range over more servers, gradually (Google's "500/50/5" ramp-up: start near 500 operations a
+second, add half every 5 minutes). Writes whose keys keep growing (a timestamp, a counter) all land
+at the end of the range, where no split helps: Google documents that sequential document ids, and
+indexed fields whose values increase monotonically, cap a collection near 500 writes a second. A
+launch brings its sales in a burst, so the collections written at the rate of sales are designed
+for it:
+
+- **Document ids are never in time order.** Orders are `tp1-<kind>-<token>-<user>-…-<random nonce>`;
+  ledger entries and outbox events take their order's id; subscriptions are `<token>-<user>`. Claims
+  (several per sale) are keyed by what they claim, and those keys often do come in order (Telegram's
+  update ids, NowPayments' payment ids), so a claim's id starts with a hash of its key
+  (`spread_id` in `shared_schemas/ids.py`); so does every Cloud Tasks id (`task_id` in
+  `telepay/adapters/tasks_queue.py`), since Google documents the same for sequential task names.
+- **No single-field index on their timestamps** (the table below; Terraform's
+  `google_firestore_field.unindexed`, and the TTL fields have none either). Their queries use the
+  composite indexes listed per collection, which an exemption does not touch.
+- **What is left:** the composite indexes that start with a status and end with a timestamp
+  (`orders` by `status, updated_at`, `outbox` by `published, created_at`, `ledger` by `state, booked_at`)
+  are written in time order too. A launch of 1,000 sales a minute writes each about 17 times a
+  second, far below the limit; past a few hundred sales a second they would need a shard field in
+  front (their queries then run once per shard).
+- **Existing documents stay readable.** Order, ledger, outbox and subscription ids did not change.
+  Claims are only ever read by the id their work computes, and expire within days (`expire_at`):
+  a claim written before the hashed ids is never read again and goes with its TTL; work repeated
+  meanwhile is still idempotent (a settling transaction finds the order settled, a message's
+  outbox event is marked handled). Task names likewise: a task queued under an old name runs once;
+  its work, re-queued under the new name within the hour, is checked again by the task itself.
+"""
+
+
 def schema_md() -> str:
     out = [HEADER + "# Firestore schema", ""]
     out.append(
         "Every collection TelePay uses, from `shared_schemas/documents.py`. Amounts are stored as exact "
         "decimal strings; times as Firestore timestamps (UTC)."
     )
+    out += ["", *HOTSPOTS.strip("\n").splitlines()]
+    out += [
+        "",
+        "| collection | written | document id | fields with no single-field index |",
+        "| --- | --- | --- | --- |",
+    ]
+    for doc in DOCUMENTS:
+        if doc.high_rate:
+            unindexed = [*doc.unindexed_fields, *([doc.ttl_field] if doc.ttl_field else [])]
+            doc_id = doc.doc_id_is.replace("|", "\\|")
+            out.append(
+                f"| `{doc.collection.value}` | {doc.high_rate} | {doc_id} | "
+                + ", ".join(f"`{name}`" for name in unindexed)
+                + " |"
+            )
     for doc in DOCUMENTS:
         out += ["", f"## `{doc.collection.value}`", ""]
         out.append(f"- Document id: {doc.doc_id_is}")
@@ -86,6 +135,11 @@ def schema_md() -> str:
             out.append("- Composite indexes: none (single-field indexes only)")
         if doc.ttl_field:
             out.append(f"- TTL: documents are deleted after `{doc.ttl_field}` (bounded lifetime)")
+        if doc.high_rate:
+            out.append(f"- Written at the rate of sales: {doc.high_rate}")
+        if doc.unindexed_fields:
+            names = ", ".join(f"`{name}`" for name in doc.unindexed_fields)
+            out.append(f"- No single-field index (terraform/firestore.tf `unindexed`): {names}")
         out += ["", *_fields_table(doc)]
         for name, info in doc.model_fields.items():
             nested = _nested_model(info.annotation)

@@ -2,7 +2,7 @@
 a private stack's emulators and NowPayments stand-in, for `finished` IPNs of fresh orders (the full
 path: signature, claim, payment re-read, settle transaction with ledger and outbox, publish).
 
-    python -m scripts.profile_ipn [--ipns 30] [--top 25]
+    python -m scripts.profile_ipn [--ipns 30] [--top 25] [--port-base 29200]
 
 Prints the wall time of each request and the functions with the most cumulative time.
 """
@@ -39,8 +39,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ipns", type=int, default=30)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--port-base", type=int, default=PORT_BASE)
     args = parser.parse_args()
-    with private_stack(rate_limits=False, port_base=PORT_BASE) as stack:
+    with private_stack(rate_limits=False, port_base=args.port_base) as stack:
         endpoints = stack.config.endpoints()
         tg, np = TelegramControl(endpoints), NowPaymentsControl(endpoints)
         setup_channel(endpoints, tg, bench_payments.TOKEN)

@@ -59,6 +59,7 @@ from shared_schemas.ids import OrderKind
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
 from shared_schemas.names import FUNCTIONS, QUEUES, SCHEDULER_JOBS, Function, SchedulerJobSpec, Topic
 from shared_schemas.telegram import ALLOWED_UPDATES
+from telepay.adapters import tasks_queue
 from telepay.adapters.pubsub_publisher import Publisher
 from telepay.adapters.tasks_queue import TaskQueue
 from telepay.entry.task_target import failed_task_id
@@ -415,7 +416,7 @@ def check_tasks(env: Environment, run: str, cleanup: Cleanup) -> list[Check]:
     for spec in QUEUES:
         task_id = f"smoke-{run}-{spec.name.value}"
         cleanup.add(f"task {task_id}", partial(env.op.tasks.delete, spec.name, task_id))
-        record = failed_task_id(spec.target, task_id)
+        record = failed_task_id(spec.target, tasks_queue.task_id(task_id))
         cleanup.add(f"failed_tasks/{record}", partial(env.op.store.failed_tasks.delete, record))
         try:
             queue_to_target(env.op, spec, SmokeProbe(smoke=run), task_id)
@@ -434,7 +435,7 @@ def check_tasks(env: Environment, run: str, cleanup: Cleanup) -> list[Check]:
 
 def _task_outcome(env: Environment, spec: Any, task_id: str) -> Check:
     name = f"task:{spec.name.value}"
-    record = failed_task_id(spec.target, task_id)
+    record = failed_task_id(spec.target, tasks_queue.task_id(task_id))
     identity_fix = (
         f"the queue's identity path: the queue's http_target must carry the OIDC token of "
         f"tasks-{spec.name.value} (tasks.tf), that account needs run.invoker on {spec.target.value} "

@@ -48,6 +48,12 @@ class Document(BaseModel):
     read_by: ClassVar[tuple[Function, ...]]
     doc_id_is: ClassVar[str]
     ttl_field: ClassVar[str | None] = None
+    # A collection written at the rate of sales (a launch's burst): what writes it, and the fields
+    # with no single-field index (an index on an ever-increasing value, a timestamp, takes every
+    # write at its end and caps the collection near 500 writes a second; terraform/firestore.tf
+    # exempts them). Composite indexes are declared apart (all_composite_indexes) and unaffected.
+    high_rate: ClassVar[str | None] = None
+    unindexed_fields: ClassVar[tuple[str, ...]] = ()
 
     def to_firestore(self) -> dict[str, object]:
         """Firestore-ready fields: timestamps stay timestamps, decimals become exact strings."""
@@ -257,7 +263,12 @@ class OrderDoc(Document):
         Function.TELEGRAM_WEBHOOK,  # an owner's /stats
         Function.OWNER_APP,  # the owner app's overview and subscribers
     )
-    doc_id_is: ClassVar[str] = "order id (`tp1-<kind>-<token>-<user>-<tier|cents>-<nonce>`)"
+    doc_id_is: ClassVar[str] = (
+        "order id (`tp1-<kind>-<token>-<user>-<tier|cents>-<nonce>`): a channel's orders share a prefix, "
+        "then spread by buyer and a random nonce, never in time order"
+    )
+    high_rate: ClassVar[str | None] = "one per purchase (create_invoice), updated by each IPN"
+    unindexed_fields: ClassVar[tuple[str, ...]] = ("settled_at", "subscription_expires_at", "created_at", "updated_at")
 
     order_id: str
     kind: OrderKind = Field(description="`sub` (subscription) or `don` (donation).")
@@ -355,6 +366,16 @@ class SubscriptionDoc(Document):
         Function.OWNER_APP,
     )
     doc_id_is: ClassVar[str] = "`<channel token>-<user id>` (one per channel and user; renewals extend it)"
+    high_rate: ClassVar[str | None] = "written by each settled purchase, then by the expiry sweep's reminders and removal"
+    unindexed_fields: ClassVar[tuple[str, ...]] = (
+        "expires_at",
+        "started_at",
+        "renewed_at",
+        "next_action_at",
+        "removed_at",
+        "trial_ends_at",
+        "updated_at",
+    )
 
     channel_token: str
     user_id: int
@@ -419,8 +440,11 @@ class OutboxDoc(Document):
         Function.NOTIFY,
     )
     read_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS)
-    doc_id_is: ClassVar[str] = "event id"
+    doc_id_is: ClassVar[str] = "event id (`<order id>.<event type>`, or `<order id>.<payment id>.<type>`): spread as order ids are"
     ttl_field: ClassVar[str | None] = "expire_at"
+    high_rate: ClassVar[str | None] = "one per payment event (ipn_handler), marked published and handled"
+    # `envelope` is the event as published (its timestamps included): nothing queries it.
+    unindexed_fields: ClassVar[tuple[str, ...]] = ("created_at", "published_at", "handled_at", "envelope")
 
     event_id: str
     topic: str
@@ -462,8 +486,14 @@ class ClaimDoc(Document):
         Function.KEYPAD,
     )
     read_by: ClassVar[tuple[Function, ...]] = written_by
-    doc_id_is: ClassVar[str] = "`<purpose>:<key>`, e.g. `update:123`, `ipn:55:finished`, `msg:<event>:buyer`"
+    doc_id_is: ClassVar[str] = (
+        "`<hash>-<purpose>:<key>` (`spread_id`: 6 hex characters of the SHA-256 of `<purpose>:<key>` "
+        "first, since update ids and payment ids come in order), e.g. `3c7d86-update:123`, "
+        "`3ff6ec-ipn:55:finished:0.00005`, `…-msg:<event>:buyer`"
+    )
     ttl_field: ClassVar[str | None] = "expire_at"
+    high_rate: ClassVar[str | None] = "several per sale: every update, IPN, invoice and message claims its work"
+    unindexed_fields: ClassVar[tuple[str, ...]] = ("lease_until", "created_at")
 
     purpose: ClaimPurpose
     status: ClaimStatus
@@ -635,6 +665,8 @@ class LedgerEntryDoc(Document):
         Function.TELEGRAM_WEBHOOK,  # -- exports --: an owner's /payouts and /export
     )
     doc_id_is: ClassVar[str] = "order id (one settlement per order: the id makes booking idempotent)"
+    high_rate: ClassVar[str | None] = "one per settled payment (in the settling transaction), then reserved and paid"
+    unindexed_fields: ClassVar[tuple[str, ...]] = ("retry_after", "held_until", "booked_at", "updated_at")
 
     entry_id: str = Field(description="Same as the document id (the order id).")
     order_id: str
@@ -1379,6 +1411,11 @@ DOCUMENTS: tuple[type[Document], ...] = (
     SupportThreadDoc,
     SupportReplyDoc,
 )
+
+
+def all_unindexed_fields() -> list[tuple[Collection, str]]:
+    """(collection, field) of every single-field index exemption (the TTL fields have theirs)."""
+    return [(doc.collection, name) for doc in DOCUMENTS for name in doc.unindexed_fields]
 
 
 def all_composite_indexes() -> list[CompositeIndex]:

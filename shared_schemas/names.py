@@ -24,6 +24,15 @@ class Function(StrEnum):
     OWNER_APP = "owner_app"
 
 
+# Requests one instance serves at once: Cloud Run's max_instance_request_concurrency and the
+# functions-framework's gunicorn THREADS (one worker process per instance), in Terraform and in the
+# local stack alike. 8 is what Google suggests starting from for Python functions; the work is
+# waiting on Firestore, Pub/Sub, NowPayments and Telegram, so one CPU serves eight requests at once
+# where eight instances would each idle on the network (terraform/README.md, "Why it looks like
+# this").
+REQUEST_CONCURRENCY = 8
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     name: Function
@@ -31,6 +40,7 @@ class FunctionSpec:
     trigger: str  # "http-public", "task", "pubsub-push", "scheduler"
     description: str
     public: bool = False
+    concurrency: int = REQUEST_CONCURRENCY  # requests at once per instance (1: one at a time)
 
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -79,6 +89,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "scheduler",
         "Owner payouts: plans them from the ledger (after each settled payment, pushed from "
         "payment-events, and every minute), then creates, verifies (TOTP) and follows each one.",
+        concurrency=1,  # rare, each payout driven under a claim: a fraction of a CPU, one at a time
     ),
     FunctionSpec(
         Function.OWNER_APP,

@@ -5,10 +5,19 @@ a flow declares the settings it needs (`rt: Runtime[IpnHandlerSettings]`), and a
 reachable from a runtime whose settings configure it (`rt.telegram` needs `TelegramSettings`).
 Tests build a Runtime on the in-memory store and fakes (`tests/harness.py`) or on the
 emulators, and may replace any adapter before first use.
+
+One Runtime serves every request of its process at once (`REQUEST_CONCURRENCY` threads of
+functions-framework's gunicorn): each adapter is built once, under a lock, and shared by the
+threads. That is safe because of what each holds: Google's Firestore, Pub/Sub and Cloud Tasks
+clients are documented as safe to share across threads (gRPC); an `httpx.Client` (NowPayments) is
+one connection pool for all threads; python-telegram-bot is not thread-safe, so `TelegramApi` keeps
+its `Bot` on one event loop in one thread and every thread hands it coroutines
+(`run_coroutine_threadsafe`); the reader's language is a context variable, one per thread.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from shared_schemas.config import (
@@ -41,6 +50,8 @@ class Runtime(Generic[S]):
         self._settings = settings
         self.clock = clock or system_clock(settings.telepay_clock_offset_file)
         self._adapters: dict[str, Any] = {}
+        # Reentrant: building one adapter may build another (claims need the store).
+        self._building = threading.RLock()
         if store is not None:
             self._adapters["store"] = store
 
@@ -49,13 +60,18 @@ class Runtime(Generic[S]):
         return self._settings
 
     def _adapter(self, name: str, build: Any) -> Any:
-        if name not in self._adapters:
-            self._adapters[name] = build()
-        return self._adapters[name]
+        adapter = self._adapters.get(name)
+        if adapter is not None:
+            return adapter
+        with self._building:  # concurrent first requests build one client, not one each
+            if name not in self._adapters:
+                self._adapters[name] = build()
+            return self._adapters[name]
 
     def replace(self, **adapters: Any) -> None:
         """Use these adapters (fakes in tests) instead of building the real ones."""
-        self._adapters.update(adapters)
+        with self._building:
+            self._adapters.update(adapters)
 
     @property
     def store(self) -> Store:

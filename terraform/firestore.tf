@@ -1,6 +1,7 @@
 # Firestore (native mode): the (default) database the code's client opens, the composite indexes
 # its queries need (all_composite_indexes() in shared_schemas/documents.py) and TTL on the dedupe
-# records (documents whose model sets ttl_field).
+# records (documents whose model sets ttl_field), and no single-field index on the timestamps of the
+# collections written at the rate of sales (unindexed_fields).
 
 resource "google_firestore_database" "database" {
   name        = "(default)"
@@ -44,4 +45,17 @@ resource "google_firestore_field" "ttl" {
   # No single-field index on the TTL timestamp: nothing queries it, and an index on an always
   # increasing value would cap the collection's write rate.
   index_config {}
+}
+
+# Single-field index exemptions (docs/schema.md, "Write rates and hotspots"): the timestamps of the
+# collections written at the rate of sales. Their queries use the composite indexes above, which
+# an exemption does not touch.
+resource "google_firestore_field" "unindexed" {
+  for_each = local.unindexed_fields
+
+  database   = google_firestore_database.database.name
+  collection = each.value.collection
+  field      = each.value.field
+
+  index_config {} # empty: no ascending, descending or array-contains index on this field
 }

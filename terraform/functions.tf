@@ -132,11 +132,14 @@ resource "google_cloudfunctions2_function" "function" {
     timeout_seconds                  = each.value.timeout_seconds
     min_instance_count               = each.value.min_instances
     max_instance_count               = each.value.max_instances
-    # One request at a time per instance: the code keeps one runtime (clients, event loop) per process.
-    max_instance_request_concurrency = 1
+    # Requests at once per instance (names.py REQUEST_CONCURRENCY): one runtime per process, its
+    # clients shared by the threads, and as many gunicorn threads as requests (THREADS below).
+    max_instance_request_concurrency = each.value.concurrency
     all_traffic_on_latest_revision   = true
 
-    environment_variables = local.function_env[each.key]
+    # functions-framework's gunicorn serves THREADS requests at once in its one worker process
+    # (by default 4 per CPU it sees), so the threads match the concurrency Cloud Run sends.
+    environment_variables = merge(local.function_env[each.key], { THREADS = tostring(each.value.concurrency) })
 
     dynamic "secret_environment_variables" {
       for_each = toset(local.function_secrets[each.key])

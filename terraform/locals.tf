@@ -5,9 +5,12 @@
 locals {
   # --- shared_schemas/names.py FUNCTIONS --------------------------------------------------------
   # Every function is deployed as an HTTP function (notify too: Pub/Sub pushes to it through an
-  # explicit subscription, see pubsub.tf). One request per instance (the code keeps one runtime per
-  # process), so max_instances of a task target covers its queue's max_concurrent_dispatches, and
-  # telegram_webhook's covers the max_connections given to setWebhook. timeout_seconds matches the
+  # explicit subscription, see pubsub.tf). `concurrency` is REQUEST_CONCURRENCY of names.py (8)
+  # requests at once per instance, served by that many gunicorn threads around one runtime per
+  # process (README.md, "Why it looks like this"); Cloud Run serves more than one request at once
+  # only on a whole CPU, so those functions have cpu = "1". max_instances of a task target still
+  # covers its queue's max_concurrent_dispatches alone, and telegram_webhook's covers the
+  # max_connections given to setWebhook. timeout_seconds matches the
   # caller's own deadline: the scheduler job's attempt deadline, the subscription's ack deadline,
   # Telegram's 60 s read timeout.
   functions = {
@@ -21,6 +24,7 @@ locals {
       cpu             = "1" # a whole CPU: imports and the first update run fast on a fresh instance
       min_instances   = var.public_min_instances
       max_instances   = 40
+      concurrency     = 8
     }
     ipn_handler = {
       entry_point     = "ipn_handler"
@@ -32,6 +36,7 @@ locals {
       cpu             = "1" # NowPayments gives up after 3000 ms
       min_instances   = var.public_min_instances
       max_instances   = 10
+      concurrency     = 8
     }
     create_invoice = {
       entry_point     = "create_invoice"
@@ -40,9 +45,10 @@ locals {
       description     = "Writes an order, creates the NowPayments invoice, sends the Pay button."
       timeout_seconds = 60
       memory          = "512M"
-      cpu             = null
+      cpu             = "1" # concurrency above 1 needs a whole CPU
       min_instances   = 0
       max_instances   = 50
+      concurrency     = 8
     }
     keypad = {
       entry_point     = "keypad"
@@ -51,9 +57,10 @@ locals {
       description     = "Donation amount keypad; state in Firestore."
       timeout_seconds = 30
       memory          = "512M"
-      cpu             = null
+      cpu             = "1" # concurrency above 1 needs a whole CPU
       min_instances   = 0
       max_instances   = 100
+      concurrency     = 8
     }
     notify = {
       entry_point     = "notify"
@@ -62,9 +69,10 @@ locals {
       description     = "Payment events: access link and receipt to the buyer, notice to the owner."
       timeout_seconds = 60
       memory          = "512M"
-      cpu             = null
+      cpu             = "1" # concurrency above 1 needs a whole CPU
       min_instances   = 0
       max_instances   = 20
+      concurrency     = 8
     }
     expire_subscriptions = {
       entry_point     = "expire_subscriptions"
@@ -73,9 +81,10 @@ locals {
       description     = "Every minute: reminders and removals, enqueued as paced tasks; also runs those tasks."
       timeout_seconds = 180
       memory          = "512M"
-      cpu             = null
+      cpu             = "1" # concurrency above 1 needs a whole CPU
       min_instances   = 0
       max_instances   = 30
+      concurrency     = 8
     }
     daily_broadcast = {
       entry_point     = "daily_broadcast"
@@ -84,9 +93,10 @@ locals {
       description     = "Daily: posts each channel's offer to its open channel, as paced tasks."
       timeout_seconds = 180
       memory          = "512M"
-      cpu             = null
+      cpu             = "1" # concurrency above 1 needs a whole CPU
       min_instances   = 0
       max_instances   = 30
+      concurrency     = 8
     }
     # Few instances: payouts are rare, and each one is driven under a claim (one step at a time).
     payout = {
@@ -99,6 +109,7 @@ locals {
       cpu             = null
       min_instances   = 0
       max_instances   = 5
+      concurrency     = 1
     }
     # Owners open it from the bot; a few calls per screen, each a handful of Firestore reads.
     owner_app = {
@@ -108,9 +119,10 @@ locals {
       description     = "Owners' Mini App: its page and a JSON API (Telegram initData checked on every call)."
       timeout_seconds = 30
       memory          = "512M"
-      cpu             = null
+      cpu             = "1" # concurrency above 1 needs a whole CPU
       min_instances   = 0
       max_instances   = 10
+      concurrency     = 8
     }
   }
 
@@ -572,6 +584,35 @@ locals {
         { field_path = "updated_at", order = "ASCENDING" },
       ]
     }
+  }
+
+  # --- shared_schemas/documents.py all_unindexed_fields() -----------------------------------------
+  # "<collection>/<field>" => the field with no single-field index: the timestamps (and the outbox's
+  # published envelope) of the collections written at the rate of sales. Nothing queries them alone
+  # (their queries use the composite indexes above), and an index on an ever-increasing value takes
+  # every write at its end, which Google documents caps a collection near 500 writes a second.
+  unindexed_fields = {
+    "orders/settled_at"              = { collection = "orders", field = "settled_at" }
+    "orders/subscription_expires_at" = { collection = "orders", field = "subscription_expires_at" }
+    "orders/created_at"              = { collection = "orders", field = "created_at" }
+    "orders/updated_at"              = { collection = "orders", field = "updated_at" }
+    "subscriptions/expires_at"       = { collection = "subscriptions", field = "expires_at" }
+    "subscriptions/started_at"       = { collection = "subscriptions", field = "started_at" }
+    "subscriptions/renewed_at"       = { collection = "subscriptions", field = "renewed_at" }
+    "subscriptions/next_action_at"   = { collection = "subscriptions", field = "next_action_at" }
+    "subscriptions/removed_at"       = { collection = "subscriptions", field = "removed_at" }
+    "subscriptions/trial_ends_at"    = { collection = "subscriptions", field = "trial_ends_at" }
+    "subscriptions/updated_at"       = { collection = "subscriptions", field = "updated_at" }
+    "outbox/created_at"              = { collection = "outbox", field = "created_at" }
+    "outbox/published_at"            = { collection = "outbox", field = "published_at" }
+    "outbox/handled_at"              = { collection = "outbox", field = "handled_at" }
+    "outbox/envelope"                = { collection = "outbox", field = "envelope" }
+    "claims/lease_until"             = { collection = "claims", field = "lease_until" }
+    "claims/created_at"              = { collection = "claims", field = "created_at" }
+    "ledger/retry_after"             = { collection = "ledger", field = "retry_after" }
+    "ledger/held_until"              = { collection = "ledger", field = "held_until" }
+    "ledger/booked_at"               = { collection = "ledger", field = "booked_at" }
+    "ledger/updated_at"              = { collection = "ledger", field = "updated_at" }
   }
 
   # Collection => timestamp field after which Firestore deletes the document: the dedupe records,

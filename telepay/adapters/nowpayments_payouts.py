@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -48,16 +49,18 @@ class NowPaymentsPayouts(NowPaymentsApi):
         self._wall_clock = wall_clock
         self._token: str | None = None
         self._token_expires = 0.0
+        self._token_lock = threading.Lock()  # one token for all of the instance's threads
         self.auth_calls = 0
 
     # ------------------------------------------------------------------ auth
     def _bearer(self) -> str:
-        if self._token is None or self._wall_clock() >= self._token_expires - TOKEN_MARGIN_SECONDS:
-            data = self._call("POST", "/v1/auth", json={"email": self._email, "password": self._password})
-            self.auth_calls += 1
-            self._token = str(data["token"])
-            self._token_expires = _expiry(self._token, self._wall_clock())
-        return self._token
+        with self._token_lock:
+            if self._token is None or self._wall_clock() >= self._token_expires - TOKEN_MARGIN_SECONDS:
+                data = self._call("POST", "/v1/auth", json={"email": self._email, "password": self._password})
+                self.auth_calls += 1
+                self._token = str(data["token"])
+                self._token_expires = _expiry(self._token, self._wall_clock())
+            return self._token
 
     def _authed(self, method: str, path: str, **kwargs: Any) -> Any:
         """A call with the JWT; a token refused as expired or invalid is renewed once."""

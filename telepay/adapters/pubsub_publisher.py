@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from shared_schemas.names import Topic
@@ -15,15 +16,21 @@ class Publisher:
         self._project = project
         self._timeout = timeout
         self._client: PublisherClient | None = None
+        self._lock = threading.Lock()  # the process's request threads share one client
+
+    def _get_client(self) -> PublisherClient:
+        with self._lock:
+            if self._client is None:
+                from google.cloud import pubsub_v1
+
+                # One message per batch: sent at once instead of waiting up to 10 ms for more (the
+                # default), which every IPN answer would wait for.
+                self._client = pubsub_v1.PublisherClient(
+                    batch_settings=pubsub_v1.types.BatchSettings(max_messages=1)
+                )
+            return self._client
 
     def publish(self, topic: Topic, data: bytes, **attributes: str) -> str:
-        if self._client is None:
-            from google.cloud import pubsub_v1
-
-            # One message per batch: sent at once instead of waiting up to 10 ms for more (the
-            # default), which every IPN answer would wait for.
-            self._client = pubsub_v1.PublisherClient(
-                batch_settings=pubsub_v1.types.BatchSettings(max_messages=1)
-            )
-        future = self._client.publish(self._client.topic_path(self._project, topic.value), data, **attributes)
+        client = self._get_client()
+        future = client.publish(client.topic_path(self._project, topic.value), data, **attributes)
         return str(future.result(timeout=self._timeout))

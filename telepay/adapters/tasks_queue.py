@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from shared_schemas.config import TasksSettings
+from shared_schemas.ids import spread_id
 from shared_schemas.names import Queue
 from telepay.core.clock import Clock, system_clock
 from telepay.core.errors import Transient
@@ -35,13 +37,27 @@ def task_name_part(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", text)[:500]
 
 
+def task_id(name: str) -> str:
+    """The Cloud Tasks id of the task TelePay names `name`: the name behind a hash of it
+    (`spread_id`). Names say what the work is (`remove-<subscription>-<expiry>`), and the work of one
+    sweep shares its prefix; Google documents that sequential names or prefixes raise task latency
+    (Cloud Tasks, "Creating HTTP Target tasks"), so the id starts with a well-spread hash, the same
+    for the same name (a repeated enqueue is still refused as a duplicate)."""
+    return task_name_part(spread_id(name))[:500]
+
+
 class TaskQueue:
     def __init__(self, settings: TasksSettings, clock: Clock | None = None) -> None:
         self._settings = settings
         self._clock = clock or system_clock(settings.telepay_clock_offset_file)
         self._client: CloudTasksClient | None = None
+        self._lock = threading.Lock()  # the process's request threads share one client
 
     def _get_client(self) -> CloudTasksClient:
+        with self._lock:
+            return self._build_client()
+
+    def _build_client(self) -> CloudTasksClient:
         if self._client is None:
             from google.cloud import tasks_v2
 
@@ -95,7 +111,7 @@ class TaskQueue:
             }
         task: dict[str, object] = {"http_request": http_request}
         if name:
-            task["name"] = f"{self.queue_path(queue)}/tasks/{task_name_part(name)}"
+            task["name"] = f"{self.queue_path(queue)}/tasks/{task_id(name)}"
         if schedule_time is not None:
             stamp = timestamp_pb2.Timestamp()
             # Cloud Tasks keeps wall-clock time; the local stack's clock may be moved forward.
@@ -109,21 +125,21 @@ class TaskQueue:
             raise TasksUnavailable(f"could not queue on {queue.value}: {error}") from error
         return str(created.name)
 
-    def get(self, queue: Queue, task_id: str) -> Task | None:
-        """A pending task (with its last attempt), or None once it is gone: done, or dropped after
-        its last attempt (operators and the smoke test look)."""
+    def get(self, queue: Queue, name: str) -> Task | None:
+        """The pending task queued as `name` (with its last attempt), or None once it is gone: done,
+        or dropped after its last attempt (operators and the smoke test look)."""
         from google.api_core.exceptions import NotFound
 
         try:
-            return self._get_client().get_task(name=f"{self.queue_path(queue)}/tasks/{task_id}")
+            return self._get_client().get_task(name=f"{self.queue_path(queue)}/tasks/{task_id(name)}")
         except NotFound:
             return None
 
-    def delete(self, queue: Queue, task_id: str) -> None:
+    def delete(self, queue: Queue, name: str) -> None:
         from google.api_core.exceptions import NotFound
 
         try:
-            self._get_client().delete_task(name=f"{self.queue_path(queue)}/tasks/{task_id}")
+            self._get_client().delete_task(name=f"{self.queue_path(queue)}/tasks/{task_id(name)}")
         except NotFound:
             pass
 

@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from shared_schemas.documents import ClaimDoc, ClaimStatus
+from shared_schemas.ids import spread_id
 from shared_schemas.names import ClaimPurpose
 from telepay.core.clock import Clock
 from telepay.core.errors import ClaimBusy
@@ -47,7 +48,9 @@ class Claim:
 
     @property
     def doc_id(self) -> str:
-        return f"{self.purpose.value}:{self.key}"
+        """`<hash>-<purpose>:<key>` (`spread_id`): keys often come in order (update ids, payment
+        ids), and a claim is written for every piece of work, so its id must not."""
+        return spread_id(f"{self.purpose.value}:{self.key}")
 
     def release(self) -> None:
         """Give the work back on leaving the block, instead of marking it done."""

@@ -64,6 +64,7 @@ from shared_schemas.queries import QuerySpec
 from telepay.core.errors import Permanent, Transient
 
 D = TypeVar("D", bound=Document)
+D2 = TypeVar("D2", bound=Document)
 T = TypeVar("T")
 Fields = Mapping[str, Any]
 
@@ -156,6 +157,12 @@ class Tx(ABC):
 
     @abstractmethod
     def get(self, repo: Repository[D], doc_id: str) -> D | None: ...
+
+    def get_two(
+        self, first: tuple[Repository[D], str], second: tuple[Repository[D2], str]
+    ) -> tuple[D | None, D2 | None]:
+        """Two reads in one round trip where the store can (Firestore reads both in one call)."""
+        return self.get(*first), self.get(*second)
 
     @abstractmethod
     def set(self, repo: Repository[D], doc_id: str, doc: D) -> None: ...

@@ -15,18 +15,20 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from shared_schemas.config import IpnHandlerSettings, PubSubSettings, SettlementSettings
 from shared_schemas.documents import (
     OUTBOX_PUBLISHED_RETENTION,
+    ChannelDoc,
     OrderDoc,
     OutboxDoc,
     PaymentStatus,
     SubscriptionDoc,
     UnknownIpnDoc,
 )
-from shared_schemas.ids import OrderKind, subscription_id
+from shared_schemas.ids import OrderKind, parse_order_id, subscription_id
 from shared_schemas.names import ClaimPurpose, Topic
 from shared_schemas.nowpayments import Payment
 from shared_schemas.queries import ORDER_OUTBOX, STUCK_OUTBOX
 from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable
 from telepay.channels.lookup import load_channel
+from telepay.core import concurrently
 from telepay.core.claims import Claim
 from telepay.core.errors import RetryLater
 from telepay.core.logs import get_logger
@@ -73,15 +75,23 @@ def handle_ipn(body: bytes, signature: str | None, rt: Runtime[IpnHandlerSetting
         return IpnResult(400, "malformed body")
     ids = {"payment_id": ipn.payment_id, "order_id": ipn.order_id}
 
-    order = _load_order(rt.store, ipn.order_id)
-    if order is None:
+    # The order, its channel and NowPayments' own account of the payment are read at once: none
+    # needs another (the channel's token is in the order id), so the IPN waits for the slowest.
+    token = _channel_token_of(ipn.order_id)
+    order_read, payment_read, channel_read = concurrently.run(
+        lambda: _load_order(rt.store, ipn.order_id),
+        lambda: rt.nowpayments.get_payment(ipn.payment_id),
+        lambda: load_channel(rt.store, token) if token else None,
+    )
+    order = order_read.value()
+    if order is None:  # what NowPayments says of the payment no longer matters
         _record_unknown(rt, raw, ipn, "unknown order")
         log.warning("IPN for an unknown order", extra=ids)
         return IpnResult(200, "unknown order")
 
     # Never grant on the IPN alone: its signature has no timestamp, so it may be a replay.
     try:
-        payment = rt.nowpayments.get_payment(ipn.payment_id)
+        payment = payment_read.value()
     except NowPaymentsUnavailable as error:
         raise RetryLater(f"payment re-read failed: {error}") from error
     except NowPaymentsRejected as error:
@@ -89,6 +99,7 @@ def handle_ipn(body: bytes, signature: str | None, rt: Runtime[IpnHandlerSetting
             raise RetryLater(f"payment re-read refused: {error}") from error
         _record_unknown(rt, raw, ipn, f"payment not confirmed by the API ({error.status})")
         return IpnResult(200, "payment unknown to the API")
+    channel = channel_read.value() if token == order.channel_token else None
     if payment.order_id != order.order_id:
         _record_unknown(rt, raw, ipn, "API payment belongs to another order")
         return IpnResult(200, "order mismatch")
@@ -100,7 +111,9 @@ def handle_ipn(body: bytes, signature: str | None, rt: Runtime[IpnHandlerSetting
         if claim.done_before:
             outcome = "duplicate (done)"
         else:  # the claim is marked done in the settling transaction
-            outcome, fresh = settle_payment(rt, order.order_id, payment, loaded=order, claim=claim)
+            outcome, fresh = settle_payment(
+                rt, order.order_id, payment, loaded=order, claim=claim, channel=channel
+            )
     # The event this IPN wrote is published at once; any other IPN (a duplicate, a re-sent one)
     # flushes what this order still has in the outbox: an earlier event whose publish failed was
     # answered 503, so its IPN comes again (and the every-minute sweep publishes it too).
@@ -120,6 +133,14 @@ def api_is_behind(claimed: str, confirmed: str) -> bool:
         return rank(PaymentStatus(confirmed)) < rank(PaymentStatus(claimed))
     except ValueError:
         return False
+
+
+def _channel_token_of(order_id: str | None) -> str | None:
+    """The channel token an order id names (an order's id is made from its channel's token)."""
+    try:
+        return parse_order_id(order_id).channel_token if order_id else None
+    except ValueError:
+        return None
 
 
 def _load_order(store: Store, order_id: str | None) -> OrderDoc | None:
@@ -172,26 +193,37 @@ def settle_payment(
     held_until: datetime | None = None,
     adjust: Callable[[OrderDoc, Decision], Decision] | None = None,
     also: Callable[[Tx, OrderDoc, Decision], None] | None = None,
+    channel: ChannelDoc | None = None,
 ) -> tuple[str, OutboxDoc | None]:
     """`apply_payment`, also returning the event it wrote; `claim` is marked done in the same
     transaction. A Telegram Stars charge comes with the end of Telegram's hold (`held_until`, put on
     its ledger entry), `adjust` (what the decision also does to a Star subscription) and `also`
-    (the charge's own record, written in the same transaction)."""
+    (the charge's own record, written in the same transaction). `channel`: the order's channel as
+    the caller already read it (read here otherwise)."""
     store, settings = rt.store, rt.settings
     policy = SettlementPolicy(settings.settle_on_confirmed, settings.payment_tolerance_percent)
     first = loaded or store.orders.get(order_id)
-    channel = load_channel(store, first.channel_token) if first else None
+    if channel is None or first is None or channel.token != first.channel_token:
+        channel = load_channel(store, first.channel_token) if first else None
+
+    def buys_days(order: OrderDoc) -> bool:
+        return order.kind is OrderKind.SUBSCRIPTION and not order.gift  # a gift's days are not the buyer's
 
     def run(tx: Tx) -> tuple[str, OutboxDoc | None]:
-        order = tx.get(store.orders, order_id)
+        current: SubscriptionDoc | None = None
+        if first is not None and buys_days(first):
+            # Who bought what never changes: the order and the buyer's subscription in one read.
+            order, current = tx.get_two(
+                (store.orders, order_id),
+                (store.subscriptions, subscription_id(first.channel_token, first.user_id)),
+            )
+        else:
+            order = tx.get(store.orders, order_id)
         if order is None:
             return "order gone", None
         sub_id = subscription_id(order.channel_token, order.user_id)
-        current: SubscriptionDoc | None = (
-            tx.get(store.subscriptions, sub_id)
-            if order.kind is OrderKind.SUBSCRIPTION and not order.gift  # a gift's days are not the buyer's
-            else None
-        )
+        if first is None and buys_days(order):
+            current = tx.get(store.subscriptions, sub_id)
         now = rt.clock.now()
         decision = decide(order, payment, current, channel, now, policy)
         if adjust is not None:

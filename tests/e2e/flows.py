@@ -9,7 +9,8 @@ import httpx
 
 from local.clients import NowPaymentsControl, TelegramControl, buttons, wait_for
 from local.fixtures import setup_channel
-from shared_schemas.names import Collection, Queue
+from shared_schemas.names import ClaimPurpose, Collection, Queue
+from telepay.core.claims import Claim
 
 
 @dataclass
@@ -89,7 +90,10 @@ def notified(db: Any, order_id: str, timeout: float = 30) -> None:
     def done() -> bool:
         outbox = docs_where(db, Collection.OUTBOX.value, "order_id", order_id)
         claims = [
-            db.collection(Collection.CLAIMS.value).document(f"msg:{d['event_id']}:{who}").get().to_dict()
+            db.collection(Collection.CLAIMS.value)
+            .document(Claim(ClaimPurpose.MESSAGE, f"{d['event_id']}:{who}").doc_id)
+            .get()
+            .to_dict()
             for d in outbox
             for who in ("buyer", "owner")
         ]

@@ -25,7 +25,7 @@ from shared_schemas.config import (
     StarsSettings,
     is_secret,
 )
-from shared_schemas.documents import DOCUMENTS, all_composite_indexes
+from shared_schemas.documents import DOCUMENTS, all_composite_indexes, all_unindexed_fields
 from shared_schemas.names import (
     DEAD_LETTER_SUBSCRIPTIONS,
     FUNCTIONS,
@@ -286,7 +286,16 @@ def test_function_capacity_and_timeouts_fit_their_callers(tf: tc.Terraform, loca
     assert service["min_instance_count"] == ref("each.value.min_instances")
     assert service["max_instance_count"] == ref("each.value.max_instances")
     assert service["timeout_seconds"] == ref("each.value.timeout_seconds")
-    assert service["max_instance_request_concurrency"] == 1
+    # Cloud Run's concurrency and gunicorn's threads are both the figure names.py gives.
+    assert service["max_instance_request_concurrency"] == ref("each.value.concurrency")
+    assert tc.expr(service["environment_variables"]) == (
+        "merge(local.function_env[each.key], {THREADS = tostring(each.value.concurrency)})"
+    )
+    for spec in FUNCTIONS:
+        row = table[spec.name.value]
+        assert row["concurrency"] == spec.concurrency, spec.name
+        if spec.concurrency > 1:  # Cloud Run refuses a concurrency above 1 on less than one CPU
+            assert row["cpu"] is not None and float(row["cpu"]) >= 1, spec.name
     # The two webhook targets stay warm (Telegram's and NowPayments' time budgets); no other does
     # (the owner app is public too, but a person waits for it, not a sender's timeout).
     for name, row in table.items():
@@ -388,7 +397,9 @@ def test_environment_is_exactly_what_each_settings_model_declares(tf: tc.Terrafo
         assert wanted <= plain_env, f"{name}: missing {wanted - plain_env}"
     assert marked_local_only >= LOCAL_ONLY
     service = tc.single_block(tf.resource("google_cloudfunctions2_function", "function"), "service_config")
-    assert service["environment_variables"] == ref("local.function_env[each.key]")
+    # The settings' variables, and THREADS for functions-framework's gunicorn (not a setting of
+    # TelePay's: test_function_capacity_and_timeouts_fit_their_callers checks it).
+    assert tc.expr(service["environment_variables"]).startswith("merge(local.function_env[each.key], ")
     # Local-only names appear nowhere in terraform/ values (comments may mention them).
     for block in tf.all_blocks():
         for text in tc.strings(block.body):
@@ -973,6 +984,27 @@ def test_ttl_policies_cover_the_dedupe_records(tf: tc.Terraform, locals_: Locals
     assert ttl["for_each"] == ref("local.ttl_fields")
     assert (ttl["collection"], ttl["field"]) == (ref("each.key"), ref("each.value"))
     assert tc.is_block(ttl["ttl_config"])
+
+
+def test_index_exemptions_cover_the_timestamps_of_the_high_rate_collections(
+    tf: tc.Terraform, locals_: Locals
+) -> None:
+    """Terraform exempts exactly the fields documents.py names from single-field indexing, one
+    google_firestore_field each, with an empty index_config (no index at all)."""
+    expected = {f"{c.value}/{f}": {"collection": c.value, "field": f} for c, f in all_unindexed_fields()}
+    assert expected, "documents.py exempts no field"
+    assert locals_["unindexed_fields"] == expected
+    # A TTL field has its own google_firestore_field (already unindexed): never two for one field.
+    assert not {(row["collection"], row["field"]) for row in expected.values()} & set(
+        locals_["ttl_fields"].items()
+    )
+    field = tf.resource("google_firestore_field", "unindexed")
+    assert field["for_each"] == ref("local.unindexed_fields")
+    assert (field["collection"], field["field"]) == (ref("each.value.collection"), ref("each.value.field"))
+    assert field["database"] == ref("google_firestore_database.database.name")
+    assert tc.is_block(field["index_config"])
+    (config,) = field["index_config"]
+    assert not {k for k in config if not k.startswith("__")}, "index_config must be empty: no index"
 
 
 def test_firestore_is_the_default_native_database(tf: tc.Terraform) -> None:

@@ -20,6 +20,7 @@ from shared_schemas.documents import (
     AnnouncementStatus,
     SubscriptionDoc,
 )
+from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import ANNOUNCEMENTS_OF_CHANNEL
 from shared_schemas.tasks import AnnouncementStep, AnnouncementTask
 from shared_schemas.telegram import TgMessage
@@ -27,6 +28,7 @@ from telepay.adapters.telegram_api import TelegramForbidden, TelegramUnavailable
 from telepay.bot.webhook import handle_update
 from telepay.channels.lookup import save_channel
 from telepay.channels.settings import Invalid
+from telepay.core.claims import Claim
 from telepay.core.clock import FrozenClock
 from telepay.owners import announcements
 from telepay.owners.announce_rules import (
@@ -331,7 +333,9 @@ def test_the_daily_limit_and_a_re_delivered_send(rt: Rt) -> None:
     send = next(b for b in tg(rt).to(OWNER)[-1].buttons() if b.text == "📣 Send").callback_data or ""
     update = updates.press(next(IDS), send, OWNER)
     assert handle_update(update, rt).startswith("announcement ")
-    rt.store.claims.delete(f"update:{update['update_id']}")  # Telegram delivers it again
+    rt.store.claims.delete(
+        Claim(ClaimPurpose.UPDATE, str(update["update_id"])).doc_id
+    )  # Telegram delivers it again
     assert handle_update(update, rt).startswith("announcement ")
     assert len(rt.store.announcements.find(ANNOUNCEMENTS_OF_CHANNEL, channel_token="DemoChannel01")) == 1
     assert said(rt, "/announce") == "announcement refused (limit)"

@@ -27,8 +27,10 @@ from shared_schemas.documents import (
     SubscriptionDoc,
 )
 from shared_schemas.ids import OrderKind
+from shared_schemas.names import ClaimPurpose
 from shared_schemas.tasks import BroadcastTask, PostKind
 from telepay.bot.webhook import handle_update
+from telepay.core.claims import Claim
 from telepay.core.clock import Clock, FrozenClock
 from telepay.core.store import Store, Tx
 from telepay.owners.conversations import Conversations, Move
@@ -261,7 +263,7 @@ def test_a_redelivered_update_is_not_applied_twice(owner: Owner) -> None:
     update = updates.press(5000, owner.last().callbacks()[0], OWNER)
     assert handle_update(update, owner.rt) == "asked closed"
     # The dedupe claim is gone (it expired or the first attempt failed after the move):
-    owner.rt.store.claims.delete("update:5000")
+    owner.rt.store.claims.delete(Claim(ClaimPurpose.UPDATE, "5000").doc_id)
     assert handle_update(update, owner.rt) == "asked closed"  # shown again, not moved again
     conversation = Conversations(owner.rt.store, owner.rt.clock).latest(OWNER)
     assert conversation is not None and conversation.step == "closed" and conversation.version == 2

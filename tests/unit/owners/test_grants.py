@@ -14,9 +14,11 @@ import pytest
 from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import SupportAction
 from shared_schemas.ids import subscription_id
+from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import SUPPORT_ACTIONS_OF_USER
 from telepay.bot.webhook import handle_update
 from telepay.channels.lookup import save_channel
+from telepay.core.claims import Claim
 from telepay.owners.grant_rules import Asked, Who, check_form, parse_command
 from telepay.runtime import Runtime
 from tests import updates
@@ -151,7 +153,9 @@ def test_an_owner_of_two_channels_picks_one(rt: Runtime[TelegramWebhookSettings]
 def test_a_redelivered_grant_changes_nothing_twice(rt: Runtime[TelegramWebhookSettings]) -> None:
     update = updates.start(next(IDS), "/grant @alice_w 7", OWNER)
     assert handle_update(update, rt) == "access granted"
-    rt.store.claims.delete(f"update:{update['update_id']}")  # the update's claim gone: delivered again
+    rt.store.claims.delete(
+        Claim(ClaimPurpose.UPDATE, str(update["update_id"])).doc_id
+    )  # the update's claim gone: delivered again
     assert handle_update(update, rt) == "access granted"
     assert present(rt.store.subscriptions.get(subscription_id(TOKEN, ALICE))).expires_at == NOW + timedelta(
         days=7
