@@ -171,9 +171,9 @@ class StackConfig:
             "TELEPAY_CLOCK_OFFSET_FILE": str(self.clock_offset_file),
             "PYTHONUNBUFFERED": "1",
         }
-        target_of = {spec.target: spec.name for spec in QUEUES}
-        if function in target_of:
-            env["TASK_CALLER_SERVICE_ACCOUNT"] = queue_identity(target_of[function])
+        queues_of = [spec.name for spec in QUEUES if spec.target is function]
+        if queues_of:
+            env["TASK_CALLER_SERVICE_ACCOUNT"] = ",".join(queue_identity(queue) for queue in queues_of)
         return env | self.extra_env
 
     def queue_body(self, queue: QueueSpec) -> dict[str, Any]:

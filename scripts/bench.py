@@ -3,9 +3,11 @@ the same emulators and stand-ins, and their ratio, as one table.
 
     python -m scripts.bench [--quick] [--port-base 29100] [--only paths|burst|scale|imports|start]
 
-`--quick` runs smaller sizes (1,000 items at scale instead of 10,000, a burst of 200 IPNs instead
-of 1,000; fewer samples) so the whole run takes a few minutes. Private stacks on ports 29100+
-(`--port-base` moves them; stopped after each stage); `--only burst` (repeatable) runs some stages.
+`--quick` runs smaller sizes (1,000 items at scale instead of 100,000 expiring subscriptions,
+10,000 channels and 100,000 recipients, a burst of 200 IPNs instead of 1,000; fewer samples) so the
+whole run takes minutes, not the three hours of a full run at Telegram's 30/s. Private stacks on
+ports 29100+ (`--port-base` moves them; stopped after each stage); `--only burst` (repeatable) runs
+some stages; the scale benchmarks print progress as they go.
 """
 
 from __future__ import annotations
@@ -210,25 +212,41 @@ def cost_table(cost: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def stage_scale(n: int, port_base: int = PORT_BASE) -> list[Row]:
+def stage_scale(sizes: dict[str, int], port_base: int = PORT_BASE) -> list[Row]:
+    """Telegram's cap used to the last message: the expiry and the announcement at 100,000 items in
+    a full run (10,000 for the broadcast, one post per channel), the quick sizes in CI."""
     rows = []
-    for path, run in (
-        ("expiry", bench_expiry),
-        ("broadcast", bench_broadcast),
-        ("announcement", bench_announce),
+    for path, run, n in (
+        ("expiry", bench_expiry, sizes["expiry"]),
+        ("broadcast", bench_broadcast, sizes["broadcast"]),
+        ("announcement", bench_announce, sizes["announcement"]),
     ):
         result = run(n, port_base)
         share = result["rate"] / result["cap"]
+        sends = result.get("sends", result["done"])
+        too_many = result.get("too_many", 0.0)
+        answered_429 = too_many / max(1.0, sends + too_many)
         rows.append(
             Row(
-                f"{path} at {n:,}: rate, lost",
-                f"{result['rate']:.1f}/s, {result['lost']:.0f} lost, {result['seconds']:.0f} s",
+                f"{path} at {n:,}: rate, lost, 429s",
+                f"{result['rate']:.1f}/s, {result['lost']:.0f} lost, {answered_429:.1%} 429, {result['seconds']:.0f} s",
                 f"Telegram cap {result['cap']:g}/s",
                 share,
-                "≥ 0.9×, 0 lost",
-                share >= 0.9 and result["lost"] == 0,
+                "≥ 0.95×, ≤ 1 % 429, 0 lost",
+                share >= 0.95 and answered_429 <= 0.01 and result["lost"] == 0,
             )
         )
+        if "queued_s" in result:
+            rows.append(
+                Row(
+                    f"  {path} at {n:,}: handed out / all queued",
+                    f"{result['handed_out_s']:.0f} s / {result['queued_s']:.0f} s",
+                    "60 s (the sweep's minute)",
+                    result["queued_s"] / 60,
+                    "all queued ≤ 60 s",
+                    result["queued_s"] <= 60,
+                )
+            )
     return rows
 
 
@@ -346,8 +364,10 @@ def main() -> int:
             "access": 8,
             "presses": 24,
             "joins": 8,
-            "scale": 1000,
             "burst": 200,
+            "expiry": 1000,
+            "broadcast": 1000,
+            "announcement": 1000,
             "runs": 3,
             "starts": 1,
         }
@@ -358,8 +378,10 @@ def main() -> int:
             "access": 20,
             "presses": 200,
             "joins": 20,
-            "scale": 10_000,
             "burst": 1000,
+            "expiry": 100_000,
+            "broadcast": 10_000,
+            "announcement": 100_000,
             "runs": 5,
             "starts": 2,
         }
@@ -374,7 +396,7 @@ def main() -> int:
         burst_rows, cost = stage_burst(sizes["burst"], port)
         rows += burst_rows
     if "scale" in stages:
-        rows += stage_scale(sizes["scale"], port)
+        rows += stage_scale(sizes, port)
     if "imports" in stages:
         rows += stage_imports(sizes["runs"])
     if "start" in stages:

@@ -79,8 +79,9 @@ class TaskTargetSettings(CommonSettings):
 
     task_caller_service_account: str | None = Field(
         default=None,
-        description="The identity whose OIDC token every task call must carry (this function's queue); "
-        "a task call with another identity is refused with 403.",
+        description="The identity whose OIDC token every task call must carry (this function's queue; "
+        "comma separated when several queues target it); a task call with another identity is "
+        "refused with 403.",
     )
 
 

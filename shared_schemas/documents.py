@@ -1265,7 +1265,13 @@ class AnnouncementDoc(Document):
     failed: int = Field(
         default=0, description="Recipients Telegram refused it for, or still failing at the last attempt."
     )
-    queued_all: bool = Field(default=False, description="The fan-out queued every recipient's task.")
+    queued_all: bool = Field(
+        default=False, description="The fan-out handed out every page of recipients (`recipients` in all)."
+    )
+    recipients: int = Field(
+        default=0,
+        description="How many recipients the fan-out handed out (the tally waits for their records).",
+    )
     via: str = Field(default="bot", description="`bot` or `owner_app`.")
     created_at: datetime
     started_at: datetime | None = Field(default=None, description="When its fan-out was queued.")

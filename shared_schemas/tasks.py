@@ -79,6 +79,28 @@ class ExpiryTask(BaseModel):
     reschedules: int = Field(default=0, description="Times Telegram's retry_after moved this task.")
 
 
+# How many named tasks one fan-out page hands on (a page's payload stays well under Cloud Tasks'
+# 100 KB: an expiry action with its name is about 200 bytes, a recipient's id a dozen).
+SWEEP_PAGE_ACTIONS = 200
+AUDIENCE_PAGE_RECIPIENTS = 500
+
+
+class NamedExpiryTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="The task's name on telegram-actions (it dedupes a repeat).")
+    task: ExpiryTask
+
+
+class ExpiryPageTask(BaseModel):
+    """A page of the sweep's due actions on the `fan-out` queue (expire_subscriptions' `/task/page`):
+    the page task queues each on `telegram-actions` under its own name, so a retried page, or the
+    same action handed out by an overlapping sweep, is queued once."""
+
+    model_config = ConfigDict(extra="forbid")
+    actions: list[NamedExpiryTask] = Field(min_length=1, max_length=SWEEP_PAGE_ACTIONS)
+    swept_at: datetime = Field(description="When the sweep that handed it out ran.")
+
+
 class PostKind(StrEnum):
     OFFER = "offer"  # the offer with its tiers, in the open channel (daily, /broadcast)
     DONATION = "donation"  # the donation post with its Donate button, in the closed channel
@@ -95,20 +117,25 @@ class BroadcastTask(BaseModel):
 
 # -- announcements --
 class AnnouncementStep(StrEnum):
-    FAN_OUT = "fan_out"  # queue one task per recipient (pages of the audience)
+    FAN_OUT = "fan_out"  # hand the audience out in pages (on the fan-out queue)
+    PAGE = "page"  # one page of recipients: a record and a named task each
     SEND = "send"  # one recipient's message
     TALLY = "tally"  # count the outcomes; when all are counted, tell the owner
 
 
 class AnnouncementTask(BaseModel):
-    """An announcement's work on the `telegram-actions` queue (expire_subscriptions' `/task/announcement`);
-    named `ann-<announcement id>-<user id>` per recipient, so a retried fan-out queues nothing twice."""
+    """An announcement's work (expire_subscriptions' `/task/announcement`): its fan-out and tally and
+    each recipient's send on the `telegram-actions` queue, the pages of its audience on `fan-out`;
+    named `ann-<announcement id>-<user id>` per recipient, so a retried page queues nothing twice."""
 
     model_config = ConfigDict(extra="forbid")
     step: AnnouncementStep
     announcement_id: str
     user_id: int | None = Field(default=None, description="SEND: the recipient.")
     round: int = Field(default=0, description="TALLY: how many tallies came before this one.")
+    user_ids: list[int] = Field(
+        default_factory=list, max_length=AUDIENCE_PAGE_RECIPIENTS, description="PAGE: the recipients."
+    )
 
 
 TASK_PAYLOADS: dict[Queue, type[BaseModel]] = {
@@ -116,4 +143,5 @@ TASK_PAYLOADS: dict[Queue, type[BaseModel]] = {
     Queue.KEYPAD: KeypadTask,
     Queue.TELEGRAM_ACTIONS: ExpiryTask,
     Queue.BROADCAST: BroadcastTask,
+    Queue.FAN_OUT: ExpiryPageTask,
 }

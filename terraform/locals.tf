@@ -83,7 +83,7 @@ locals {
       memory          = "512M"
       cpu             = "1" # concurrency above 1 needs a whole CPU
       min_instances   = 0
-      max_instances   = 30
+      max_instances   = 40 # its two queues' concurrency (29 + 2), the sweep and reconciliation
       concurrency     = 8
     }
     daily_broadcast = {
@@ -210,7 +210,7 @@ locals {
       TASKS_LOCATION                = var.region
       TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
       EXPIRE_SUBSCRIPTIONS_URL      = local.function_urls["expire_subscriptions"]
-      TASK_CALLER_SERVICE_ACCOUNT   = google_service_account.queue["telegram-actions"].email # only its queue may call /task
+      TASK_CALLER_SERVICE_ACCOUNT   = join(",", [google_service_account.queue["telegram-actions"].email, google_service_account.queue["fan-out"].email]) # only its queues may call /task
       # Reconciliation re-reads payments and settles them as ipn_handler does, on the same settings.
       NOWPAYMENTS_API_BASE_URL = var.nowpayments_api_base_url
       PLATFORM_FEE_PERCENT     = var.platform_fee_percent
@@ -369,8 +369,8 @@ locals {
     }
     "telegram-actions" = {
       target                    = "expire_subscriptions"
-      max_dispatches_per_second = 28
-      max_concurrent_dispatches = 28
+      max_dispatches_per_second = 29.5
+      max_concurrent_dispatches = 29
       max_attempts              = 20
       min_backoff_seconds       = 1
       max_backoff_seconds       = 300
@@ -379,13 +379,24 @@ locals {
     }
     "broadcast" = {
       target                    = "daily_broadcast"
-      max_dispatches_per_second = 28
-      max_concurrent_dispatches = 28
+      max_dispatches_per_second = 29.5
+      max_concurrent_dispatches = 29
       max_attempts              = 20
       min_backoff_seconds       = 1
       max_backoff_seconds       = 300
       max_doublings             = 5
       enqueued_by               = ["daily_broadcast", "telegram_webhook", "owner_app"]
+    }
+    # The sweep's and announcements' pages: each queues its items on telegram-actions.
+    "fan-out" = {
+      target                    = "expire_subscriptions"
+      max_dispatches_per_second = 20
+      max_concurrent_dispatches = 2
+      max_attempts              = 20
+      min_backoff_seconds       = 1
+      max_backoff_seconds       = 60
+      max_doublings             = 4
+      enqueued_by               = ["expire_subscriptions"]
     }
   }
 

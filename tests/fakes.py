@@ -379,6 +379,8 @@ class RecordingTasks:
     # (queue, url, payload, name); the payload is whichever task model was queued.
     created: list[tuple[str, str, Any, str]] = field(default_factory=list)
     scheduled: dict[str, datetime | None] = field(default_factory=dict)
+    # Cloud Tasks stops answering once this many tasks exist (then answers again): a failure mid-page.
+    unavailable_at: int | None = None
 
     def enqueue(
         self,
@@ -389,8 +391,11 @@ class RecordingTasks:
         schedule_time: datetime | None = None,
         audience: str | None = None,
     ) -> str:
-        from telepay.adapters.tasks_queue import TaskAlreadyExists
+        from telepay.adapters.tasks_queue import TaskAlreadyExists, TasksUnavailable
 
+        if self.unavailable_at is not None and len(self.created) >= self.unavailable_at:
+            self.unavailable_at = None
+            raise TasksUnavailable("Cloud Tasks did not answer")
         if name and any(existing[3] == name for existing in self.created):
             raise TaskAlreadyExists(name)
         name = name or f"task-{len(self.created) + 1}"

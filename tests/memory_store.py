@@ -122,6 +122,9 @@ class MemoryRepository(Repository[D]):
         with self._memory.lock:
             self._memory.rows.pop(self.key(doc_id), None)
 
+    def count(self, spec: QuerySpec, *, below: Any = None, above: Any = None, **equals: Any) -> int:
+        return sum(len(page) for page in self.pages(spec, below=below, above=above, **equals))
+
     def pages(
         self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any
     ) -> Iterator[list[Stored[D]]]:

@@ -1,6 +1,7 @@
 """expire_subscriptions: Cloud Scheduler target (every minute; every five minutes on /reconcile)
-and target of its own paced `telegram-actions` tasks (POST /task) and of owners' announcements
-(POST /task/announcement). Every caller is OIDC-authenticated by IAM."""
+and target of its own paced `telegram-actions` tasks (POST /task), of the sweep's pages on the
+`fan-out` queue (POST /task/page) and of owners' announcements (POST /task/announcement). Every
+caller is OIDC-authenticated by IAM."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from flask import Request
 
 from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.names import Function
-from shared_schemas.tasks import AnnouncementTask, ExpiryTask
+from shared_schemas.tasks import AnnouncementTask, ExpiryPageTask, ExpiryTask
 from telepay.adapters.tasks_queue import TASK_PATH
 from telepay.core.errors import Transient
 from telepay.core.logs import get_logger
@@ -21,7 +22,7 @@ from telepay.owners import announcements
 from telepay.payments.ipn import flush_outbox
 from telepay.payments.reconcile import reconcile
 from telepay.runtime import start
-from telepay.subscriptions.expiry import run_task, sweep
+from telepay.subscriptions.expiry import PAGE_PATH, run_page, run_task, sweep
 
 RT = start(ExpireSubscriptionsSettings, "expire_subscriptions")
 log = get_logger("expire_subscriptions")
@@ -36,6 +37,15 @@ def expire_subscriptions(request: Request) -> tuple[Any, int]:
             request,
             AnnouncementTask,
             lambda task, attempt: announcements.run_task(task, RT, attempt),
+            log,
+            RT,
+            Function.EXPIRE_SUBSCRIPTIONS,
+        )
+    if request.path.rstrip("/").endswith(PAGE_PATH):
+        return handle_task(
+            request,
+            ExpiryPageTask,
+            lambda page, _: run_page(page, RT),
             log,
             RT,
             Function.EXPIRE_SUBSCRIPTIONS,

@@ -219,6 +219,31 @@ def create_user(ctx: Control, call: ControlCall) -> JSON:
     return ok(user=views.user_api(user))
 
 
+def create_users(ctx: Control, call: ControlCall) -> JSON:
+    """Many users at once, for benchmarks: each has started the bot and, with `member_of`, is a
+    member of that chat from before the bot watched it (no updates: nobody joins now)."""
+    world = ctx.world
+    count = int(call.body["count"])
+    if not 0 < count <= 200_000:
+        raise ControlError("count must be 1..200000")
+    prefix = str(call.body.get("first_name") or "User")
+    bot = pick_bot(world, call)
+    chat = None
+    if call.body.get("member_of") is not None:
+        chat = world.chats.get(int(call.body["member_of"]))
+        if chat is None:
+            raise ControlError(f"unknown chat {call.body['member_of']}", 404)
+    ids = []
+    for i in range(count):
+        user = world.create_user(first_name=f"{prefix}{i}")
+        bot.private(user.id).started = True
+        bot.known_users.add(user.id)
+        if chat is not None:
+            chat.members[user.id] = Member(user_id=user.id, status="member")
+        ids.append(user.id)
+    return ok(user_ids=ids)
+
+
 def get_user(ctx: Control, call: ControlCall) -> JSON:
     world = ctx.world
     user_id = user_of(world, call)
@@ -736,6 +761,7 @@ def control_routes(ctx: Control) -> list[Route]:
         route("/clock", clock, "GET", "POST"),
         route("/bots", bots),
         route("/users", create_user, "POST"),
+        route("/users/bulk", create_users, "POST"),
         route("/users/{user_id:int}", get_user),
         route("/users/{user_id:int}/start", start, "POST"),
         route("/users/{user_id:int}/block", block, "POST"),

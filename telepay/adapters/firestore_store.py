@@ -157,9 +157,7 @@ class FirestoreRepository(Repository[D]):
         with _translated():
             self.ref(doc_id).delete()
 
-    def pages(
-        self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any
-    ) -> Iterator[list[Stored[D]]]:
+    def _query(self, spec: QuerySpec, below: Any, above: Any, equals: dict[str, Any]) -> Any:
         if spec.collection != self.model.collection:
             raise ValueError(f"{spec.name} reads {spec.collection}, not {self.model.collection}")
         if set(equals) != set(spec.equals):
@@ -173,6 +171,18 @@ class FirestoreRepository(Repository[D]):
             if above is not None:
                 query = query.where(filter=FieldFilter(spec.range_field, ">=", above))
             query = query.order_by(spec.range_field)
+        return query
+
+    def count(self, spec: QuerySpec, *, below: Any = None, above: Any = None, **equals: Any) -> int:
+        query = self._query(spec, below, above, equals)
+        with _translated():
+            result = query.count().get()
+        return int(result[0][0].value)
+
+    def pages(
+        self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any
+    ) -> Iterator[list[Stored[D]]]:
+        query = self._query(spec, below, above, equals)
         last = None
         while True:
             page_query = query if last is None else query.start_after(last)

@@ -15,7 +15,8 @@ Semantics both keep:
   again (so `work` must not have side effects outside `tx`). All reads come before any write.
 - `batch()` groups writes that need no reads, applied together when the `with` block ends.
 - Queries come only from `shared_schemas.queries` (so each one's index is declared); results are
-  ordered by the range field (then by id), pages follow one another without overlap.
+  ordered by the range field (then by id), pages follow one another without overlap; `count`
+  counts a query's matches without reading them.
 - Values: decimals are stored as exact strings, enums as their values, times as UTC timestamps.
 """
 
@@ -139,6 +140,10 @@ class Repository(ABC, Generic[D]):
         """The query's results a page at a time; each page is fetched when the previous one has
         been handled, so the caller may change the documents it has seen. `below` and `above`
         bound the range field (both inclusive)."""
+
+    @abstractmethod
+    def count(self, spec: QuerySpec, *, below: Any = None, above: Any = None, **equals: Any) -> int:
+        """How many documents the query matches, counted by the database (none is read)."""
 
     def find(
         self, spec: QuerySpec, *, limit: int = 500, below: Any = None, above: Any = None, **equals: Any

@@ -44,7 +44,7 @@ def handle_task(
         return {"error": "POST only"}, 405
     expected = rt.settings.task_caller_service_account
     caller = caller_identity(request.headers.get("Authorization", "")) if expected else None
-    if expected and caller != expected:
+    if expected and caller not in {identity.strip() for identity in expected.split(",")}:
         # The identity only (a token is a credential): a wrong one, or none, tells which part of
         # the queue's identity path is broken (terraform/README.md, "Smoke test").
         log.warning("a task call refused: it carried %s, only %s may call", caller or "no identity", expected)

@@ -232,9 +232,14 @@ def slot_ids(token: str, now: datetime, per_day: int) -> list[str]:
 
 
 def is_over(announcement: AnnouncementDoc) -> bool:
-    """Every recipient the fan-out queued is counted."""
+    """Every recipient the fan-out handed out has its record (its page ran), and every record is
+    counted."""
     counted = announcement.sent + announcement.blocked + announcement.failed
-    return announcement.queued_all and counted >= announcement.total
+    return (
+        announcement.queued_all
+        and announcement.total >= announcement.recipients
+        and counted >= announcement.total
+    )
 
 
 def may_send(announcement: AnnouncementDoc) -> bool:

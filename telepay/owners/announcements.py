@@ -5,16 +5,19 @@ paced `telegram-actions` queue (the rules are `announce_rules`; the bot's conver
 - Send (bot or app) makes the announcement once (a claim on the update or the form's request id)
   in one of the channel's slots of the day (`<token>-<YYYYMMDD>-<n>`, created if absent: the
   `ANNOUNCEMENTS_PER_DAY` limit holds under concurrent sends), then queues its fan-out.
-- The fan-out (a task, `ann-<id>-fanout`) pages the audience, creates one `announcement_sends`
-  record per recipient (create-if-absent) and queues one task per recipient named
-  `ann-<id>-<user id>`: a retried fan-out adds nobody twice and queues nothing twice.
+- The fan-out (a task, `ann-<id>-fanout`) reads the audience and hands it out in pages of 500
+  recipients, each a task on the `fan-out` queue named by its recipients; a page creates one
+  `announcement_sends` record per recipient (create-if-absent) and queues one task per recipient
+  named `ann-<id>-<user id>`: a retried fan-out or page adds nobody twice and queues nothing twice,
+  and 100,000 recipients are queued by many pages side by side, not by one long task.
 - A recipient's task sends the message (entities as the owner's message had them, never a
   parse_mode), unless the announcement was stopped or the recipient blocked the bot, and moves its
   record from `queued` to its outcome in a transaction, once (a retried task sends nothing).
   Telegram's 403 marks the user as having blocked the bot; a 400 counts as failed at once; other
   failures are retried by the queue and counted failed at its last attempt.
-- A tally (a task every few seconds) counts the records into the announcement (no per-recipient
-  write to one hot document); when every recipient is counted the owner is told once.
+- A tally (a task every few seconds) counts the records into the announcement with the database's
+  count (no per-recipient write to one hot document, no record read); when every recipient the
+  fan-out handed out has its record and is counted, the owner is told once.
 """
 
 from __future__ import annotations
@@ -37,11 +40,12 @@ from shared_schemas.documents import (
 from shared_schemas.ids import deep_link, offer_start
 from shared_schemas.names import QUEUES, ClaimPurpose, Queue
 from shared_schemas.queries import SENDS_OF_ANNOUNCEMENT, SUBSCRIPTIONS_OF_CHANNEL_BY_EXPIRY
-from shared_schemas.tasks import AnnouncementStep, AnnouncementTask
+from shared_schemas.tasks import AUDIENCE_PAGE_RECIPIENTS, AnnouncementStep, AnnouncementTask
 from shared_schemas.telegram import Button
 from telepay.adapters.tasks_queue import enqueue_once
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.core.errors import Transient
+from telepay.core.fanout import page_name
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
@@ -57,7 +61,7 @@ TaskRt = Runtime[ExpireSubscriptionsSettings]
 AnyRt = SenderRt | TaskRt
 TASK_PATH = "/task/announcement"  # expire_subscriptions' path for these tasks (its own are on /task)
 TALLY_EVERY = timedelta(seconds=3)
-ENQUEUE_THREADS = 16
+PAGE_THREADS = 4  # a page queues its recipients a few at a time: the paced sends run beside it
 LAST_ATTEMPT = next(spec.max_attempts for spec in QUEUES if spec.name is Queue.TELEGRAM_ACTIONS)
 
 
@@ -200,17 +204,47 @@ def run_task(task: AnnouncementTask, rt: TaskRt, attempt: int) -> str:
         return fan_out(rt, announcement)
     if task.step is AnnouncementStep.TALLY:
         return tally(rt, announcement, task.round)
+    if task.step is AnnouncementStep.PAGE:
+        return queue_page(rt, announcement, task.user_ids)
     if task.user_id is None:
         return "no recipient"
     return send_one(rt, announcement, task.user_id, attempt)
 
 
 def fan_out(rt: TaskRt, announcement: AnnouncementDoc) -> str:
-    """One record and one named task per recipient; then the first tally."""
+    """The audience handed out in pages of recipients (`page`, on the `fan-out` queue, each named by
+    its recipients: a retried fan-out hands out nothing twice); then the first tally."""
     if announcement.status in (AnnouncementStatus.STOPPED, AnnouncementStatus.DONE):
         return f"announcement {announcement.status.value}"
     store, ann_id, now = rt.store, announcement.announcement_id, rt.clock.now()
-    queued = 0
+    recipients = pages = 0
+    url = f"{rt.settings.expire_subscriptions_url.rstrip('/')}{TASK_PATH}"
+    for users in recipient_pages(
+        store,
+        announcement.channel_token,
+        announcement.audience,
+        announcement.audience_days,
+        now,
+        page_size=AUDIENCE_PAGE_RECIPIENTS,
+    ):
+        if not users:
+            continue
+        task = AnnouncementTask(step=AnnouncementStep.PAGE, announcement_id=ann_id, user_ids=users)
+        name = page_name(f"ann-{ann_id}-page", [str(user) for user in users])
+        enqueue_once(rt.tasks, Queue.FAN_OUT, url, task, name, audience=rt.settings.expire_subscriptions_url)
+        recipients += len(users)
+        pages += 1
+    store.announcements.update(ann_id, {"queued_all": True, "recipients": recipients})
+    _queue_tally(rt, ann_id, 0, now)
+    return f"fanned out: {recipients} recipients, pages: {pages}"
+
+
+def queue_page(rt: TaskRt, announcement: AnnouncementDoc, users: list[int]) -> str:
+    """One page of recipients: a record and a named task each (a retried page finds its records
+    and its task names: nobody is added or queued twice)."""
+    if announcement.status in (AnnouncementStatus.STOPPED, AnnouncementStatus.DONE):
+        return f"announcement {announcement.status.value}"
+    store, ann_id, now = rt.store, announcement.announcement_id, rt.clock.now()
 
     def add(user: int) -> bool:
         record = AnnouncementSendDoc(announcement_id=ann_id, user_id=user, created_at=now)
@@ -220,15 +254,10 @@ def fan_out(rt: TaskRt, announcement: AnnouncementDoc) -> str:
         task = AnnouncementTask(step=AnnouncementStep.SEND, announcement_id=ann_id, user_id=user)
         return _enqueue(rt, task, send_task_name(ann_id, user))
 
-    with ThreadPoolExecutor(ENQUEUE_THREADS) as pool:
-        for page in recipient_pages(
-            store, announcement.channel_token, announcement.audience, announcement.audience_days, now
-        ):
-            list(pool.map(add, page))  # a retried fan-out finds its records: none is made twice
-            queued += sum(pool.map(queue, page))  # and its task names: none is queued twice
-    store.announcements.update(ann_id, {"queued_all": True})
-    _queue_tally(rt, ann_id, 0, now)
-    return f"fanned out, {queued} queued"
+    with ThreadPoolExecutor(PAGE_THREADS) as pool:
+        list(pool.map(add, users))  # the records first: a tally counts a recipient once queued
+        queued = sum(pool.map(queue, users))
+    return f"page of {len(users)}: {queued} queued"
 
 
 def _queue_tally(rt: TaskRt, ann_id: str, number: int, now: datetime) -> None:
@@ -293,13 +322,9 @@ def _count(rt: TaskRt, record_id: str, state: AnnouncementSendState, problem: st
 
 
 def counts_of(store: Store, ann_id: str) -> dict[AnnouncementSendState, int]:
+    """The recipients by outcome, counted by the database (a tally of 100,000 reads none)."""
     return {
-        state: sum(
-            len(page)
-            for page in store.announcement_sends.pages(
-                SENDS_OF_ANNOUNCEMENT, announcement_id=ann_id, state=state
-            )
-        )
+        state: store.announcement_sends.count(SENDS_OF_ANNOUNCEMENT, announcement_id=ann_id, state=state)
         for state in AnnouncementSendState
     }
 

@@ -3,10 +3,11 @@
 
 The sweep reads active subscriptions whose `next_action_at` is due, page by page, and queues one
 named task per due action (names make a repeated sweep harmless; the sweep itself is claimed on
-its scheduled time). Tasks run on the paced `telegram-actions` queue and re-check the subscription
-before acting: a renewal may have raced them. A 429 reschedules the task after `retry_after`
-without counting as a failure; lost rights are recorded and the owner told once.
-"""
+its scheduled time). Past the first page of actions it hands them out instead, in page tasks on
+the `fan-out` queue named by what they carry (`run_page` queues each), so a sweep of 100,000 due
+subscriptions ends within its minute. Tasks run on the paced `telegram-actions` queue and
+re-check the subscription before acting: a renewal may have raced them. A 429 reschedules the task
+after `retry_after` without counting as a failure; lost rights are recorded and the owner told once."""
 
 from __future__ import annotations
 
@@ -17,14 +18,21 @@ from datetime import datetime, timedelta
 from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import join_callback, renew_callback, subscription_id, support_callback
-from shared_schemas.names import ClaimPurpose, Queue
+from shared_schemas.names import ClaimPurpose, Queue, queue_spec
 from shared_schemas.queries import SUBSCRIPTIONS_DUE
-from shared_schemas.tasks import ExpiryAction, ExpiryTask
+from shared_schemas.tasks import (
+    SWEEP_PAGE_ACTIONS,
+    ExpiryAction,
+    ExpiryPageTask,
+    ExpiryTask,
+    NamedExpiryTask,
+)
 from shared_schemas.telegram import Button
-from telepay.adapters.tasks_queue import enqueue_to_self
+from telepay.adapters.tasks_queue import enqueue_once, enqueue_to_self
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
 from telepay.channels.lookup import load_channel, load_channel_cached
 from telepay.channels.notices import notify_owner_once
+from telepay.core.fanout import chunked, page_name
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.store import Stored, Tx, array_union
@@ -32,11 +40,13 @@ from telepay.core.users import mark_blocked, speaking_to
 from telepay.runtime import Runtime
 from telepay.subscriptions import texts
 from telepay.subscriptions.expiry_rules import (
+    QUEUED_LEASE,
     STAR_RENEWAL_WAIT,
     DueAction,
     Removal,
     next_action,
     parse_offsets,
+    queued_lease,
     reminder_key,
     removal_step,
     renews_by_itself,
@@ -46,13 +56,15 @@ from telepay.subscriptions.trial_rules import is_trial
 
 log = get_logger("telepay.expiry")
 Rt = Runtime[ExpireSubscriptionsSettings]
-QUEUED_LEASE = timedelta(minutes=10)  # a queued action is not queued again before this
+ACTIONS_PER_SECOND = queue_spec(Queue.TELEGRAM_ACTIONS).max_dispatches_per_second
+PAGE_PATH = "/task/page"  # expire_subscriptions' path for the fan-out queue's sweep pages
 # A removal Telegram refused is tried again: each minute while the bot lacks rights (one probe per
 # channel and sweep, so a channel's backlog goes out within two minutes of the rights coming back),
 # with a growing wait for a refusal about the member (e.g. an administrator), up to an hour.
 RIGHTS_RETRY = timedelta(minutes=1)
 MEMBER_RETRY_MAX = timedelta(hours=1)
 ENQUEUE_THREADS = 16
+PAGE_THREADS = 4  # a page task queues its actions a few at a time: the paced tasks run beside it
 GONE_MEMBER = ("user not found", "user_not_participant", "participant_id_invalid", "member not found")
 LOST_RIGHTS = (
     "not enough rights",
@@ -74,15 +86,29 @@ def sweep(rt: Rt, scheduled: str) -> dict[str, int]:
 
 
 def _sweep(rt: Rt) -> dict[str, int]:
+    """Reads what is due, page by page, and decides each subscription's next step. The first
+    SWEEP_PAGE_ACTIONS due actions it queues itself; the rest it hands out, that many to a page
+    task on the `fan-out` queue (`run_page`), so 100,000 due at once are all handed out within
+    the minute while the page tasks queue them. A handed-out action is leased (not due again)
+    until the paced queue should have reached it, plus ten minutes."""
     settings, subscriptions = rt.settings, rt.store.subscriptions
     offsets = parse_offsets(settings.reminder_offsets_hours)
     now = rt.clock.now()
-    counts = {"queued": 0, "rescheduled": 0, "already_queued": 0, "pages": 0, "held": 0}
+    counts = {
+        "queued": 0,
+        "rescheduled": 0,
+        "already_queued": 0,
+        "pages": 0,
+        "held": 0,
+        "handed_out": 0,
+        "page_tasks": 0,
+    }
     probed: set[str] = set()  # channels whose bot lacks rights: one removal per sweep probes them
+    position = 0  # actions queued or handed out before this one, in this run
     with ThreadPoolExecutor(ENQUEUE_THREADS) as pool:
         for page in _due_pages(rt, now):
             counts["pages"] += 1
-            jobs = []
+            due_here: list[tuple[str, NamedExpiryTask]] = []
             with rt.store.batch() as batch:
                 for stored in page:
                     sub = stored.doc
@@ -99,15 +125,48 @@ def _sweep(rt: Rt) -> dict[str, int]:
                             expires_at=sub.expires_at,
                             offset_seconds=due.offset_seconds,
                         )
-                        name = task_name(stored.id, due, sub.expires_at)
-                        jobs.append(pool.submit(_enqueue, rt, payload, name))
-                        batch.update(subscriptions, stored.id, {"next_action_at": now + QUEUED_LEASE})
+                        named = NamedExpiryTask(name=task_name(stored.id, due, sub.expires_at), task=payload)
+                        due_here.append((stored.id, named))
                     else:
                         batch.update(subscriptions, stored.id, {"next_action_at": due.at})
                         counts["rescheduled"] += 1
+                inline = max(0, SWEEP_PAGE_ACTIONS - position)
+                mine, handed = due_here[:inline], due_here[inline:]
+                # Handed out first (page tasks run on their own queue), then queued here.
+                chunks = list(chunked(handed, SWEEP_PAGE_ACTIONS))
+                outcomes = list(pool.map(lambda chunk: _hand_out(rt, chunk, now), chunks))
+                jobs = [pool.submit(_enqueue, rt, named.task, named.name) for _, named in mine]
+                leased = [sub_id for sub_id, _ in mine]
+                for chunk, created in zip(chunks, outcomes, strict=True):
+                    counts["page_tasks"] += created
+                    counts["handed_out"] += len(chunk)
+                    leased += [sub_id for sub_id, _ in chunk]
                 for job in jobs:
                     counts["queued" if job.result() else "already_queued"] += 1
+                for sub_id in leased:
+                    lease = queued_lease(position, ACTIONS_PER_SECOND)
+                    batch.update(subscriptions, sub_id, {"next_action_at": now + lease})
+                    position += 1
     return counts
+
+
+def _hand_out(rt: Rt, chunk: list[tuple[str, NamedExpiryTask]], now: datetime) -> bool:
+    """One page task with these actions, named by them (False: the same page was handed out
+    before, by a repeated or overlapping sweep)."""
+    page = ExpiryPageTask(actions=[named for _, named in chunk], swept_at=now)
+    url = f"{rt.settings.expire_subscriptions_url.rstrip('/')}{PAGE_PATH}"
+    name = page_name("sweep-page", [named.name for named in page.actions])
+    return enqueue_once(
+        rt.tasks, Queue.FAN_OUT, url, page, name, audience=rt.settings.expire_subscriptions_url
+    )
+
+
+def run_page(page: ExpiryPageTask, rt: Rt) -> str:
+    """A page the sweep handed out: each action queued on `telegram-actions` under its own name.
+    A page that fails part-way is retried by its queue; what it queued before is found queued."""
+    with ThreadPoolExecutor(PAGE_THREADS) as pool:
+        queued = sum(pool.map(lambda named: _enqueue(rt, named.task, named.name), page.actions))
+    return f"page of {len(page.actions)}: {queued} queued, {len(page.actions) - queued} queued before"
 
 
 def _due_pages(rt: Rt, now: datetime) -> Iterator[list[Stored[SubscriptionDoc]]]:

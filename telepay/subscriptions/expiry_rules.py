@@ -91,6 +91,18 @@ def removal_step(
     return Removal.FINISH if sub.removed_at is None else Removal.TELL_ONLY
 
 
+# A queued action is not queued again before this (the sweep sees it as due again after it).
+QUEUED_LEASE = timedelta(minutes=10)
+
+
+def queued_lease(position: int, per_second: float) -> timedelta:
+    """How long an action the sweep queued stays leased: ten minutes after the paced queue should
+    have reached it, with `position` actions queued ahead of it in the same sweep (100,000 due at
+    once take the better part of an hour at Telegram's rate: a flat ten minutes would have the
+    sweep find most of them due again, and try to queue them again, every minute)."""
+    return QUEUED_LEASE + timedelta(seconds=position / per_second)
+
+
 def task_name(sub_id: str, due: DueAction, expires_at: datetime) -> str:
     stamp = int(expires_at.timestamp())
     if due.action is ExpiryAction.REMIND:

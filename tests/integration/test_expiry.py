@@ -9,10 +9,10 @@ import pytest
 
 from shared_schemas.documents import SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import subscription_id
-from shared_schemas.tasks import ExpiryTask
+from shared_schemas.tasks import SWEEP_PAGE_ACTIONS, ExpiryPageTask, ExpiryTask
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramRetryAfter
 from telepay.channels.lookup import save_channel
-from telepay.subscriptions.expiry import run_task, sweep
+from telepay.subscriptions.expiry import run_page, run_task, sweep
 from tests.conftest import demo_channel
 from tests.harness import active_subscription
 from tests.integration.helpers import NOW, runtime, store_of
@@ -156,3 +156,28 @@ def test_a_rate_limited_goodbye_is_still_sent_once(firestore_db: Any) -> None:
     assert run_task(removal, rt) == "already removed"
     assert len(rt.telegram.to(USER)) == 1 and "ended on" in rt.telegram.to(USER)[0].text
     assert rt.telegram.names().count("remove_member") == 1
+
+
+def test_a_sweep_past_one_page_hands_out_named_pages_that_remove_everyone_once(firestore_db: Any) -> None:
+    save_channel(store_of(firestore_db), demo_channel())
+    rt = _rt(firestore_db)
+    members = [USER + 1 + n for n in range(SWEEP_PAGE_ACTIONS + 60)]
+    store = store_of(firestore_db)
+    with store.batch() as batch:
+        for user in members:
+            batch.set(
+                store.subscriptions, subscription_id("DemoChannel01", user), active_subscription(user, 1)
+            )
+    rt.clock.advance(days=1, minutes=1)
+    counts = sweep(rt, "t1")
+    assert (counts["queued"], counts["handed_out"], counts["page_tasks"]) == (SWEEP_PAGE_ACTIONS, 60, 1)
+    rt.clock.advance(minutes=1)
+    assert sweep(rt, "t2")["handed_out"] == 0  # leased: the next minute's sweep sees none of them
+    pages = [payload for _, _, payload, _ in rt.tasks.created if isinstance(payload, ExpiryPageTask)]
+    assert [run_page(page, rt) for page in pages] == ["page of 60: 60 queued, 0 queued before"]
+    assert [run_page(page, rt) for page in pages] == ["page of 60: 0 queued, 60 queued before"]  # retried
+    removals = [payload for _, _, payload, _ in rt.tasks.created if isinstance(payload, ExpiryTask)]
+    assert len({task.subscription_id for task in removals}) == len(removals) == len(members)
+    assert [run_task(task, rt) for task in removals].count("removed") == len(members)
+    assert all(not _stored(firestore_db, subscription_id("DemoChannel01", u)).in_channel for u in members)
+    assert {m.chat_id for m in rt.telegram.sent} >= set(members)  # each told once their access ended

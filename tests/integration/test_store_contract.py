@@ -291,6 +291,8 @@ def test_equality_queries_and_first(store: Store) -> None:
         for s in page
     ]
     assert active == ["Channel00000", "Channel00001", "Channel00002"]
+    assert store.channels.count(ACTIVE_CHANNELS, status=ChannelStatus.ACTIVE) == 3
+    assert store.channels.count(ACTIVE_CHANNELS, status=ChannelStatus.PAUSED) == 1
     found = store.channels.first(CHANNEL_BY_CLOSED_CHAT, closed_channel_id=-101)
     assert found is not None and found.token == "Channel00001"
     assert store.channels.first(CHANNEL_BY_CLOSED_CHAT, closed_channel_id=-999) is None

@@ -82,7 +82,7 @@ def test_the_local_queues_and_task_targets_are_configured_as_terraform_configure
             },
             "oidcToken": {"serviceAccountEmail": identity, "audience": config.function_url(queue.target)},
         }, queue.name
-        assert config.function_env(queue.target)["TASK_CALLER_SERVICE_ACCOUNT"] == identity
+        assert identity in config.function_env(queue.target)["TASK_CALLER_SERVICE_ACCOUNT"].split(",")
     for spec in FUNCTIONS:
         env = config.function_env(spec.name)
         assert env["TASKS_TOKEN_FROM_QUEUE"] == "true", spec.name

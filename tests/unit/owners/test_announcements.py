@@ -20,7 +20,7 @@ from shared_schemas.documents import (
     AnnouncementStatus,
     SubscriptionDoc,
 )
-from shared_schemas.names import ClaimPurpose
+from shared_schemas.names import ClaimPurpose, Queue
 from shared_schemas.queries import ANNOUNCEMENTS_OF_CHANNEL
 from shared_schemas.tasks import AnnouncementStep, AnnouncementTask
 from shared_schemas.telegram import TgMessage
@@ -30,6 +30,7 @@ from telepay.channels.lookup import save_channel
 from telepay.channels.settings import Invalid
 from telepay.core.claims import Claim
 from telepay.core.clock import FrozenClock
+from telepay.core.errors import Transient
 from telepay.owners import announcements
 from telepay.owners.announce_rules import (
     Content,
@@ -221,10 +222,13 @@ def test_an_announcement_to_those_ending_soon_one_blocked_counted_once(rt: Rt) -
     tg(rt).fail_method["send_formatted"] = [TelegramForbidden("Forbidden: bot was blocked by the user")]
     done: set[str] = set()
     outcomes = run_queued(rt, done)
-    assert outcomes[0] == "fanned out, 3 queued"
+    # The fan-out hands the audience out in a page (on the fan-out queue), which queues each send.
+    assert outcomes[:3] == ["fanned out: 3 recipients, pages: 1", "page of 3: 3 queued", "tally 0: 3 to go"]
+    [page] = [c for c in tasks(rt).created if c[0] == Queue.FAN_OUT.value]
+    assert page[3].startswith(f"ann-{made.announcement_id}-page-")
     names = [c[3] for c in tasks(rt).created if c[3].startswith(f"ann-{made.announcement_id}-70")]
     assert sorted(names) == [f"ann-{made.announcement_id}-{m}" for m in MEMBERS[1:4]]
-    assert outcomes[1:4] == ["blocked", "sent", "sent"]
+    assert outcomes[3:6] == ["blocked", "sent", "sent"]
     got = [m for m in tg(rt).sent if m.chat_id in MEMBERS and m.text == "Sale ends Friday!"]
     assert [(m.chat_id, m.text, m.entities) for m in got] == [
         (7003, "Sale ends Friday!", BOLD),
@@ -356,7 +360,10 @@ def test_stopped_sends_nothing_more_and_a_last_failure_counts_failed(rt: Rt) -> 
     done: set[str] = set()
     fan_out = next(c for c in tasks(rt).created if c[3].endswith("-fanout"))
     done.add(fan_out[3])
-    assert announcements.run_task(fan_out[2], worker(rt), 1) == "fanned out, 4 queued"
+    assert announcements.run_task(fan_out[2], worker(rt), 1) == "fanned out: 4 recipients, pages: 1"
+    [page] = [c for c in tasks(rt).created if c[0] == Queue.FAN_OUT.value]
+    done.add(page[3])
+    assert announcements.run_task(page[2], worker(rt), 1) == "page of 4: 4 queued"
     first = AnnouncementTask(step=AnnouncementStep.SEND, announcement_id=made.announcement_id, user_id=7002)
     tg(rt).fail_method["send_formatted"] = [
         TelegramUnavailable("timed out"),
@@ -388,3 +395,27 @@ def test_trial_audience_is_the_members_on_their_trial() -> None:
     assert in_audience(sub, AnnouncementAudience.TRIAL, NOW)
     bought = sub.model_copy(update={"trial_ends_at": None})
     assert not in_audience(bought, AnnouncementAudience.TRIAL, NOW)
+
+
+def test_a_retried_fan_out_and_a_page_that_failed_part_way_add_and_queue_nobody_twice(rt: Rt) -> None:
+    members(rt)
+    said(rt, "/announce")
+    said(rt, "Hello")
+    pressed(rt, "All active subscribers")
+    pressed(rt, "No button")
+    pressed(rt, "📣 Send")
+    fan_out = next(c for c in tasks(rt).created if c[3].endswith("-fanout"))
+    done = {fan_out[3]}
+    assert announcements.run_task(fan_out[2], worker(rt), 1) == "fanned out: 4 recipients, pages: 1"
+    assert announcements.run_task(fan_out[2], worker(rt), 2) == "fanned out: 4 recipients, pages: 1"
+    [page] = [c for c in tasks(rt).created if c[0] == Queue.FAN_OUT.value]  # handed out once
+    done.add(page[3])
+    tasks(rt).unavailable_at = len(tasks(rt).created) + 2  # Cloud Tasks stops answering mid-page
+    with pytest.raises(Transient):
+        announcements.run_task(page[2], worker(rt), 1)  # answered 503: the queue runs it again
+    assert announcements.run_task(page[2], worker(rt), 2) == "page of 4: 2 queued"
+    outcomes = run_queued(rt, done)
+    assert outcomes.count("sent") == 4
+    got = sorted(m.chat_id for m in tg(rt).sent if m.chat_id in MEMBERS and m.text == "Hello")
+    assert got == list(MEMBERS[1:])
+    assert tg(rt).to(OWNER)[-1].text == "📣 Announcement sent: 4 sent, 0 blocked, 0 failed"

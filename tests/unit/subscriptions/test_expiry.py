@@ -7,14 +7,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.documents import SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import subscription_id
-from shared_schemas.tasks import ExpiryTask
+from shared_schemas.names import Queue
+from shared_schemas.tasks import SWEEP_PAGE_ACTIONS, ExpiryPageTask, ExpiryTask
+from telepay.adapters.tasks_queue import TasksUnavailable
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramRetryAfter
 from telepay.channels.lookup import forget_cached_channels
 from telepay.runtime import Runtime
-from telepay.subscriptions.expiry import run_task, sweep
+from telepay.subscriptions.expiry import run_page, run_task, sweep
+from telepay.subscriptions.expiry_rules import QUEUED_LEASE, queued_lease
 from tests.harness import NOW, active_subscription, fakes, runtime
 from tests.memory_store import MemoryStore
 
@@ -139,3 +144,95 @@ def test_a_member_telegram_will_not_remove_is_retried_and_the_owner_told_once(st
     assert sub is not None and sub.removed_at is None and sub.next_action_at is not None
     assert sub.removal_attempts >= 2 and "administrator" in (sub.removal_problem or "")
     assert told == 1
+
+
+# -- the fan-out: past its first page of actions the sweep hands them out in named page tasks ----------
+def _due_members(store: MemoryStore, count: int) -> list[int]:
+    members = [USER + 1000 + n for n in range(count)]
+    for user in members:
+        store.subscriptions.set(subscription_id("DemoChannel01", user), active_subscription(user, days=1))
+    return members
+
+
+def _queued_actions(tasks: Any) -> list[str]:
+    return [name for queue, _, payload, name in tasks.created if isinstance(payload, ExpiryTask)]
+
+
+def _run_pages(rt: Runtime[Any]) -> list[str]:
+    _, _, tasks = fakes(rt)
+    pages = [payload for _, _, payload, _ in tasks.created if isinstance(payload, ExpiryPageTask)]
+    return [run_page(page, rt) for page in pages]
+
+
+def test_a_sweep_past_one_page_hands_the_rest_out_in_pages_that_queue_each_once(store: MemoryStore) -> None:
+    members = _due_members(store, SWEEP_PAGE_ACTIONS * 2 + 50)
+    rt = _expiry_rt(store, timedelta(days=1, minutes=1))
+    _, _, tasks = fakes(rt)
+    counts = sweep(rt, "big")
+    assert counts["queued"] == SWEEP_PAGE_ACTIONS  # the first page of actions it queues itself
+    assert counts["handed_out"] == SWEEP_PAGE_ACTIONS + 50 and counts["page_tasks"] == 2
+    pages = [
+        (queue, payload) for queue, _, payload, _ in tasks.created if isinstance(payload, ExpiryPageTask)
+    ]
+    assert [queue for queue, _ in pages] == [Queue.FAN_OUT.value] * 2
+    assert sorted(len(page.actions) for _, page in pages) == [50, SWEEP_PAGE_ACTIONS]
+    # Every member is leased until the paced queue should have reached them (plus ten minutes).
+    leases = sorted(s.next_action_at for s in _subs(store, members) if s.next_action_at is not None)
+    assert len(leases) == len(members)
+    assert leases[-1] - leases[0] >= timedelta(seconds=(len(members) - 1) / 30)
+    assert sweep(_expiry_rt(store, timedelta(days=1, minutes=2)), "next minute")["handed_out"] == 0
+
+    assert sorted(_run_pages(rt)) == [
+        f"page of {SWEEP_PAGE_ACTIONS}: {SWEEP_PAGE_ACTIONS} queued, 0 queued before",
+        "page of 50: 50 queued, 0 queued before",
+    ]
+    names = _queued_actions(tasks)
+    assert len(names) == len(set(names)) == len(members)
+    assert [queue for queue, _, payload, _ in tasks.created if isinstance(payload, ExpiryTask)] == [
+        Queue.TELEGRAM_ACTIONS.value
+    ] * len(members)
+
+
+def test_an_overlapping_sweep_that_reads_the_same_members_queues_none_twice(store: MemoryStore) -> None:
+    members = _due_members(store, SWEEP_PAGE_ACTIONS + 120)
+    first = _expiry_rt(store, timedelta(days=1, minutes=1))
+    _, _, tasks = fakes(first)
+    sweep(first, "12:01")
+    # The next minute's sweep read them before the first one's leases were written.
+    for user in members:
+        store.subscriptions.update(subscription_id("DemoChannel01", user), {"next_action_at": NOW})
+    second = _expiry_rt(store, timedelta(days=1, minutes=1))
+    second.replace(tasks=tasks)  # one Cloud Tasks for both
+    again = sweep(second, "12:02")
+    assert again["queued"] == 0 and again["already_queued"] == SWEEP_PAGE_ACTIONS
+    assert again["page_tasks"] == 0  # the same page, named by what it carries: handed out once
+    _run_pages(first)
+    names = _queued_actions(tasks)
+    assert len(names) == len(set(names)) == len(members)
+
+
+def test_a_page_task_that_fails_part_way_is_retried_and_loses_nothing(store: MemoryStore) -> None:
+    members = _due_members(store, SWEEP_PAGE_ACTIONS + 150)
+    rt = _expiry_rt(store, timedelta(days=1, minutes=1))
+    _, _, tasks = fakes(rt)
+    sweep(rt, "a")
+    [page] = [payload for _, _, payload, _ in tasks.created if isinstance(payload, ExpiryPageTask)]
+    tasks.unavailable_at = len(tasks.created) + 60  # Cloud Tasks stops answering part-way
+    with pytest.raises(TasksUnavailable):
+        run_page(page, rt)  # answered 503: the fan-out queue runs the page again
+    assert 0 < len(_queued_actions(tasks)) - SWEEP_PAGE_ACTIONS < 150
+    outcome = run_page(page, rt)
+    assert outcome.startswith("page of 150: ") and outcome.endswith("queued before")
+    names = _queued_actions(tasks)
+    assert len(names) == len(set(names)) == len(members)
+    assert _run_queued_actions(rt).count("removed") == len(members)
+
+
+def _run_queued_actions(rt: Runtime[Any]) -> list[str]:
+    _, _, tasks = fakes(rt)
+    return [run_task(payload, rt) for _, _, payload, _ in tasks.created if isinstance(payload, ExpiryTask)]
+
+
+def test_the_lease_grows_with_the_actions_queued_ahead() -> None:
+    assert queued_lease(0, 29.5) == QUEUED_LEASE
+    assert queued_lease(59_000, 29.5) == QUEUED_LEASE + timedelta(seconds=2000)
