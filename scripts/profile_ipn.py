@@ -41,7 +41,9 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--port-base", type=int, default=PORT_BASE)
     parser.add_argument(
-        "--sort", default="cumulative", help="pstats order: cumulative (where the time goes) or tottime (the CPU)"
+        "--sort",
+        default="cumulative",
+        help="pstats order: cumulative (where the time goes) or tottime (the CPU)",
     )
     args = parser.parse_args()
     with private_stack(rate_limits=False, port_base=args.port_base) as stack:

@@ -268,7 +268,12 @@ class OrderDoc(Document):
         "then spread by buyer and a random nonce, never in time order"
     )
     high_rate: ClassVar[str | None] = "one per purchase (create_invoice), updated by each IPN"
-    unindexed_fields: ClassVar[tuple[str, ...]] = ("settled_at", "subscription_expires_at", "created_at", "updated_at")
+    unindexed_fields: ClassVar[tuple[str, ...]] = (
+        "settled_at",
+        "subscription_expires_at",
+        "created_at",
+        "updated_at",
+    )
 
     order_id: str
     kind: OrderKind = Field(description="`sub` (subscription) or `don` (donation).")
@@ -366,7 +371,9 @@ class SubscriptionDoc(Document):
         Function.OWNER_APP,
     )
     doc_id_is: ClassVar[str] = "`<channel token>-<user id>` (one per channel and user; renewals extend it)"
-    high_rate: ClassVar[str | None] = "written by each settled purchase, then by the expiry sweep's reminders and removal"
+    high_rate: ClassVar[str | None] = (
+        "written by each settled purchase, then by the expiry sweep's reminders and removal"
+    )
     unindexed_fields: ClassVar[tuple[str, ...]] = (
         "expires_at",
         "started_at",
@@ -440,7 +447,9 @@ class OutboxDoc(Document):
         Function.NOTIFY,
     )
     read_by: ClassVar[tuple[Function, ...]] = (Function.IPN_HANDLER, Function.EXPIRE_SUBSCRIPTIONS)
-    doc_id_is: ClassVar[str] = "event id (`<order id>.<event type>`, or `<order id>.<payment id>.<type>`): spread as order ids are"
+    doc_id_is: ClassVar[str] = (
+        "event id (`<order id>.<event type>`, or `<order id>.<payment id>.<type>`): spread as order ids are"
+    )
     ttl_field: ClassVar[str | None] = "expire_at"
     high_rate: ClassVar[str | None] = "one per payment event (ipn_handler), marked published and handled"
     # `envelope` is the event as published (its timestamps included): nothing queries it.
@@ -492,7 +501,9 @@ class ClaimDoc(Document):
         "`3ff6ec-ipn:55:finished:0.00005`, `…-msg:<event>:buyer`"
     )
     ttl_field: ClassVar[str | None] = "expire_at"
-    high_rate: ClassVar[str | None] = "several per sale: every update, IPN, invoice and message claims its work"
+    high_rate: ClassVar[str | None] = (
+        "several per sale: every update, IPN, invoice and message claims its work"
+    )
     unindexed_fields: ClassVar[tuple[str, ...]] = ("lease_until", "created_at")
 
     purpose: ClaimPurpose
@@ -661,7 +672,9 @@ class LedgerEntryDoc(Document):
         Function.TELEGRAM_WEBHOOK,  # -- exports --: an owner's /payouts and /export
     )
     doc_id_is: ClassVar[str] = "order id (one settlement per order: the id makes booking idempotent)"
-    high_rate: ClassVar[str | None] = "one per settled payment (in the settling transaction), then reserved and paid"
+    high_rate: ClassVar[str | None] = (
+        "one per settled payment (in the settling transaction), then reserved and paid"
+    )
     unindexed_fields: ClassVar[tuple[str, ...]] = ("retry_after", "held_until", "booked_at", "updated_at")
 
     entry_id: str = Field(description="Same as the document id (the order id).")
