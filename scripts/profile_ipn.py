@@ -2,7 +2,7 @@
 a private stack's emulators and NowPayments stand-in, for `finished` IPNs of fresh orders (the full
 path: signature, claim, payment re-read, settle transaction with ledger and outbox, publish).
 
-    python -m scripts.profile_ipn [--ipns 30] [--top 25] [--port-base 29200]
+    python -m scripts.profile_ipn [--ipns 30] [--top 25] [--port-base 29200] [--sort tottime]
 
 Prints the wall time of each request and the functions with the most cumulative time.
 """
@@ -40,6 +40,11 @@ def main() -> int:
     parser.add_argument("--ipns", type=int, default=30)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--port-base", type=int, default=PORT_BASE)
+    parser.add_argument(
+        "--sort",
+        default="cumulative",
+        help="pstats order: cumulative (where the time goes) or tottime (the CPU)",
+    )
     args = parser.parse_args()
     with private_stack(rate_limits=False, port_base=args.port_base) as stack:
         endpoints = stack.config.endpoints()
@@ -82,7 +87,7 @@ def main() -> int:
         print(
             f"{len(times)} IPNs in process: p50 {percentile(times, 50):.1f} ms, p99 {percentile(times, 99):.1f} ms"
         )
-        stats = pstats.Stats(profiler).sort_stats("cumulative")
+        stats = pstats.Stats(profiler).sort_stats(args.sort)
         stats.print_stats(args.top)
         print("TelePay's own steps (cumulative):")
         stats.print_stats(r"/telepay/", args.top)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
+from google.cloud.firestore_v1 import _helpers
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared_schemas.documents import firestore_value
@@ -116,11 +117,20 @@ class FirestoreRepository(Repository[D]):
         return self.model.model_validate(snapshot.to_dict()) if snapshot.exists else None
 
     def get_stored(self, doc_id: str) -> Stored[D] | None:
+        """Firestore's unary GetDocument: `DocumentReference.get()` opens a streaming
+        BatchGetDocuments call, which gRPC's Python channel serves from a new thread whenever no
+        other stream is open (a few milliseconds of CPU per read, profiled in the IPN path)."""
         METER.add("reads")
-        with _translated():
-            snapshot = self.ref(doc_id).get()
-        doc = self.parse(snapshot)
-        return None if doc is None else Stored(doc_id, doc, snapshot.update_time)
+        client = self._client
+        try:
+            with _translated():
+                found = client._firestore_api.get_document(
+                    request={"name": self.ref(doc_id)._document_path}, metadata=client._rpc_metadata
+                )
+        except NotFound:
+            return None
+        data = _helpers.decode_dict(found.fields, client)
+        return Stored(doc_id, self.model.model_validate(data), found.update_time)
 
     def create(self, doc_id: str, doc: D) -> bool:
         METER.add("writes")
