@@ -15,7 +15,7 @@ from local.clients import BotChat, NowPaymentsControl, TelegramControl, buttons,
 from shared_schemas.config import TasksSettings
 from shared_schemas.names import Queue
 from shared_schemas.tasks import AnnouncementStep, AnnouncementTask
-from telepay.adapters.tasks_queue import TaskQueue
+from telepay.adapters.tasks_queue import TaskQueue, task_id
 from telepay.owners.announcements import TASK_PATH
 from tests.e2e.flows import docs_where, new_channel, subscribe, tasks_idle
 
@@ -105,7 +105,9 @@ def _finished(endpoints: dict[str, Any], name: str) -> list[dict[str, Any]]:
     import httpx
 
     answer = httpx.get(
-        f"{endpoints['tasks_emulator']}/_control/tasks", params={"state": "all", "name": name}, timeout=10
+        f"{endpoints['tasks_emulator']}/_control/tasks",
+        params={"state": "all", "name": task_id(name)},
+        timeout=10,
     )
     tasks: list[dict[str, Any]] = answer.json()["tasks"]
     return tasks
