@@ -25,6 +25,7 @@ from telepay.core.store import (
     Batch,
     D,
     Fields,
+    Increment,
     NotFound,
     Repository,
     Store,
@@ -73,6 +74,10 @@ def _translated() -> Iterator[None]:
 def _value(value: Any) -> Any:
     if isinstance(value, ArrayUnion):
         return firestore.ArrayUnion([firestore_value(item) for item in value.items])
+    if isinstance(value, Increment):
+        return firestore.Increment(value.by)
+    if isinstance(value, dict):
+        return {str(name): _value(inner) for name, inner in value.items()}
     return firestore_value(value)
 
 
@@ -128,9 +133,7 @@ class FirestoreRepository(Repository[D]):
         with _translated():
             self.ref(doc_id).delete()
 
-    def pages(
-        self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any
-    ) -> Iterator[list[Stored[D]]]:
+    def _query(self, spec: QuerySpec, below: Any, above: Any, equals: dict[str, Any]) -> Any:
         if spec.collection != self.model.collection:
             raise ValueError(f"{spec.name} reads {spec.collection}, not {self.model.collection}")
         if set(equals) != set(spec.equals):
@@ -144,6 +147,18 @@ class FirestoreRepository(Repository[D]):
             if above is not None:
                 query = query.where(filter=FieldFilter(spec.range_field, ">=", above))
             query = query.order_by(spec.range_field)
+        return query
+
+    def count(self, spec: QuerySpec, *, below: Any = None, above: Any = None, **equals: Any) -> int:
+        query = self._query(spec, below, above, equals)
+        with _translated():
+            [[result]] = query.count(alias="n").get()
+        return int(result.value)
+
+    def pages(
+        self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any
+    ) -> Iterator[list[Stored[D]]]:
+        query = self._query(spec, below, above, equals)
         last = None
         while True:
             page_query = query if last is None else query.start_after(last)
@@ -180,6 +195,9 @@ class FirestoreTx(Tx):
 
     def update(self, repo: Repository[D], doc_id: str, fields: Fields) -> None:
         self._transaction.update(_ref(repo, doc_id), _fields(fields))
+
+    def merge(self, repo: Repository[D], doc_id: str, fields: Fields) -> None:
+        self._transaction.set(_ref(repo, doc_id), _fields(fields), merge=True)
 
 
 class FirestoreBatch(Batch):

@@ -31,7 +31,7 @@ from babel.dates import format_date, format_time
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
 SOURCE = "en"
@@ -140,6 +140,13 @@ def listing(items: Sequence[str]) -> str:
     as TelePay's English (British) writes it."""
     language = current()
     return format_list(list(items), locale="en_GB" if language == SOURCE else language)
+
+
+def percent(value: Decimal | None) -> str:
+    """A percentage as the language writes it (`42.5%`, `42,5 %`); a dash when there is none."""
+    if value is None:
+        return "—"
+    return format_percent(value / 100, locale=_locale(), decimal_quantization=False)
 
 
 STARS = "XTR"  # Telegram Stars' currency code (Bot API, "Payments in Telegram Stars")

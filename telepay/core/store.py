@@ -16,6 +16,8 @@ Semantics both keep:
 - `batch()` groups writes that need no reads, applied together when the `with` block ends.
 - Queries come only from `shared_schemas.queries` (so each one's index is declared); results are
   ordered by the range field (then by id), pages follow one another without overlap.
+- `count` is the database's own count of a query's matches; `merge` and `Tx.merge` write nested
+  maps into a document whether or not it exists, and `increment(n)` adds to a counter without a read.
 - Values: decimals are stored as exact strings, enums as their values, times as UTC timestamps.
 """
 
@@ -32,6 +34,7 @@ from shared_schemas.documents import (
     AnnouncementSendDoc,
     BotChatDoc,
     ChannelChangeDoc,
+    ChannelDayDoc,
     ChannelDoc,
     ChatOfferDoc,
     ClaimDoc,
@@ -93,6 +96,18 @@ def array_union(*items: Any) -> ArrayUnion:
 
 
 @dataclass(frozen=True)
+class Increment:
+    """An update value that adds `by` to a whole-number field (absent counts as 0), without reading
+    it: writers that only count never contend on the document's read."""
+
+    by: int
+
+
+def increment(by: int) -> Increment:
+    return Increment(by)
+
+
+@dataclass(frozen=True)
 class Stored(Generic[D]):
     """A document with its id and an opaque version for conditional updates."""
 
@@ -150,6 +165,10 @@ class Repository(ABC, Generic[D]):
         found = self.find(spec, limit=1, **equals)
         return found[0] if found else None
 
+    @abstractmethod
+    def count(self, spec: QuerySpec, *, below: Any = None, above: Any = None, **equals: Any) -> int:
+        """How many documents the query matches, counted by the database (no document is read)."""
+
 
 class Tx(ABC):
     """What a transaction may do. Reads first, then writes."""
@@ -162,6 +181,11 @@ class Tx(ABC):
 
     @abstractmethod
     def update(self, repo: Repository[D], doc_id: str, fields: Fields) -> None: ...
+
+    @abstractmethod
+    def merge(self, repo: Repository[D], doc_id: str, fields: Fields) -> None:
+        """Create the document or change the fields given (nested maps merged, `increment`s added),
+        without reading it."""
 
 
 class Batch(ABC):
@@ -209,6 +233,8 @@ REPOSITORIES: dict[str, type[Document]] = {
     # -- announcements --
     "announcements": AnnouncementDoc,
     "announcement_sends": AnnouncementSendDoc,
+    # -- dashboard --
+    "channel_days": ChannelDayDoc,
 }
 
 
@@ -250,6 +276,8 @@ class Store(ABC):
     # -- announcements --
     announcements: Repository[AnnouncementDoc]
     announcement_sends: Repository[AnnouncementSendDoc]
+    # -- dashboard --
+    channel_days: Repository[ChannelDayDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

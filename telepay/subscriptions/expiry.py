@@ -23,6 +23,7 @@ from shared_schemas.tasks import ExpiryAction, ExpiryTask
 from shared_schemas.telegram import Button
 from telepay.adapters.tasks_queue import enqueue_to_self
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
+from telepay.channels.day_counts import count_expired
 from telepay.channels.lookup import load_channel, load_channel_cached
 from telepay.channels.notices import notify_owner_once
 from telepay.core.i18n import t
@@ -275,6 +276,8 @@ def _remove(task: ExpiryTask, rt: Rt) -> str:
                     "updated_at": now,
                 },
             )
+            if sub is not None:
+                count_expired(tx, store, sub.channel_token, now)
         return step, sub
 
     step, sub = store.transaction(mark_expired)

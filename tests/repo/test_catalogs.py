@@ -38,6 +38,9 @@ LONGEST: dict[str, str] = {
     "buyer": _NAME,
     "ceiling": _AMOUNT,
     "chat": _TITLE,
+    # -- dashboard --
+    "renewal": "100.0 %",  # a percentage, one decimal
+    "churn": "100.0 %",
     "coin": "USDTTRC20",
     "text": "W" * 2500,  # a support message (cut to 2,500: the owner's card adds the orders)
     "rate": "US$ 99,999.99",  # what a Star costs a buyer (STARS_USD_PRICE), as money
