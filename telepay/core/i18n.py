@@ -113,6 +113,11 @@ def N_(message: str) -> str:
     return message
 
 
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a module-level plural text (English singular and plural) for the catalogs."""
+    return singular, plural
+
+
 def t(message: str, /, **values: object) -> str:
     """`message` (English, with `{named}` placeholders) in the current language, filled in."""
     text = translations(current()).gettext(message)
@@ -124,6 +129,18 @@ def tn(singular: str, plural: str, n: int, /, **values: object) -> str:
     language writes numbers."""
     text = translations(current()).ngettext(singular, plural, n)
     return text.format(n=number(n), **values)
+
+
+def plural_forms(singular: str, plural: str) -> dict[str, str]:
+    """A plural text in the current language by CLDR category (`one`, `few`, `many`, `other`, ...),
+    for a page that picks the form with `Intl.PluralRules`: each category's form is the catalog's for
+    the first number CLDR puts in that category."""
+    locale, forms = _locale(), {}
+    for n in range(0, 1000):
+        category = locale.plural_form(n)
+        if category not in forms:
+            forms[category] = translations(current()).ngettext(singular, plural, n)
+    return forms
 
 
 # -- formats -------------------------------------------------------------------------------------

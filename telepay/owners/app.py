@@ -50,7 +50,7 @@ from telepay.channels.minimums import check_prices, coin_minimums
 from telepay.channels.price_rules import new_prices
 from telepay.channels.star_prices import tier_in_stars
 from telepay.core import i18n
-from telepay.core.i18n import N_, t, tn
+from telepay.core.i18n import N_, Nn_, t, tn
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
 from telepay.core.users import remember_language
@@ -162,7 +162,7 @@ def _route(
 
 # Every text of the page (functions/owner_app/static), in English: `tr("...")` there looks each up
 # in `texts()` (a text missing here reads English). `{name}` placeholders are filled by the page.
-APP_TEXTS = (
+APP_TEXTS: tuple[str, ...] = (
     N_("TelePay · Owner"),
     N_("Channel"),
     N_("Overview"),
@@ -176,12 +176,6 @@ APP_TEXTS = (
     N_("{title} (paused)"),
     N_("active subscribers"),
     N_("expire in 7 days"),
-    N_("sales, 30 days"),
-    N_("donations ({count}), 30 days"),
-    N_("Revenue and {count} new subscribers, last 30 days"),
-    N_("Revenue (bars) and new subscribers (line) per day, last 30 days"),
-    N_("{day}: {amount}, {count} new"),
-    N_("Bars: sales per day · line: new subscribers per day"),
     N_("Sales are paused (Settings → Resume)."),
     N_("No subscribers yet. Share your link to get the first one."),
     N_("Search by name, tier or status"),
@@ -324,6 +318,49 @@ APP_TEXTS = (
 )
 
 
+# -- dashboard --
+# The page's plural texts (singular, plural): `trn(singular, n)` there picks the language's form.
+APP_PLURALS = (
+    Nn_("{n} new subscriber", "{n} new subscribers"),
+    Nn_("{n} renewal", "{n} renewals"),
+    Nn_("{n} expiry", "{n} expiries"),
+    Nn_("{n} sale", "{n} sales"),
+    Nn_("{n} donation", "{n} donations"),
+    Nn_("{n} active member", "{n} active members"),
+    Nn_("Last {n} day", "Last {n} days"),
+    Nn_(
+        "No sales, members or donations in the last {n} day.",
+        "No sales, members or donations in the last {n} days.",
+    ),
+)
+APP_TEXTS += (
+    N_("All channels"),
+    N_("Revenue per day"),
+    N_("Members per day"),
+    N_("Crypto"),
+    N_("Telegram Stars (≈ USD)"),
+    N_("Active members"),
+    N_("New"),
+    N_("Renewals"),
+    N_("Expiries"),
+    N_("revenue"),
+    N_("sales"),
+    N_("new subscribers"),
+    N_("renewals"),
+    N_("expiries"),
+    N_("donations"),
+    N_("renewal rate"),
+    N_("churn"),
+    N_("{change} against the {n} days before"),
+    N_("nothing the {n} days before"),
+    N_("Per tier"),
+    N_("Tap a day to read it."),
+    N_("{day}: {crypto} crypto, {stars} in Stars (≈ {usd})"),
+    N_("Share your link to get the first subscriber."),
+    N_("{count} channels together"),
+)
+
+
 def texts(language: str) -> dict[str, Any]:
     """The page's texts in `language` (the current one), the direction to write them in, and the
     languages a channel's posts may be in (each in its own name)."""
@@ -331,6 +368,8 @@ def texts(language: str) -> dict[str, Any]:
         "lang": language.replace("_", "-"),
         "dir": "rtl" if i18n.is_rtl(language) else "ltr",
         "texts": {source: t(source) for source in APP_TEXTS},
+        # -- dashboard: the plural texts by CLDR category, the page picks one with Intl.PluralRules --
+        "plurals": {singular: i18n.plural_forms(singular, plural) for singular, plural in APP_PLURALS},
         "languages": i18n.LANGUAGES,
     }
 
