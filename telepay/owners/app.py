@@ -354,7 +354,7 @@ APP_TEXTS += (
     N_("{change} against the {n} days before"),
     N_("nothing the {n} days before"),
     N_("Per tier"),
-    N_("Tap a day to read it."),
+    N_("Tap a day, or use the arrow keys, to read it."),
     N_("{day}: {crypto} crypto, {stars} in Stars (≈ {usd})"),
     N_("Share your link to get the first subscriber."),
     N_("{count} channels together"),

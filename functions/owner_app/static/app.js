@@ -137,7 +137,8 @@
       responsive: true, maintainAspectRatio: false, animation: false,
       interaction: { mode: "index", intersect: false },
       plugins: { legend: { labels: { color: css("--text"), boxWidth: 12 } },
-        tooltip: { callbacks: { title: (items) => items.length ? day(items[0].label) : "" } } },
+        tooltip: { callbacks: { title: (items) => items.length ? day(items[0].label) : "",
+          label: (item) => `${item.dataset.label}: ${config.tick(item.raw)}` } } },
       scales: {
         x: { stacked: config.stacked, ticks: { color: text, maxRotation: 0, autoSkip: true, maxTicksLimit: 6,
           callback: function (value) { return shortDay(this.getLabelForValue(value)); } }, grid: { display: false } },
@@ -161,19 +162,40 @@
     const switcher = el("div", { class: "periods", id: "period", role: "group" },
       ...[7, 30, 90].map((n) => el("button", { class: n === period ? "on" : "", "data-days": String(n), "aria-pressed": String(n === period),
         onclick: () => { period = n; open("overview"); } }, trn("Last {n} day", n))));
-    const readout = el("p", { class: "hint readout", id: "day-value", "aria-live": "polite" }, tr("Tap a day to read it."));
+    const readout = el("p", { class: "hint readout", id: "day-value", "aria-live": "polite" }, tr("Tap a day, or use the arrow keys, to read it."));
     const labels = o.series.map((d) => d.day);
-    const pick = (event, active) => {
-      if (!active.length) return;
-      const d = o.series[active[0].index];
+    // One day read out under the charts and shown in both charts' tooltips: a tap or a click on a
+    // chart picks the day under it, the arrow keys (Home, End) move from day to day.
+    let picked = null;
+    const read = (index) => {
+      const i = Math.max(0, Math.min(o.series.length - 1, index));
+      const d = o.series[i];
+      picked = i;
       readout.textContent = tr("{day}: {crypto} crypto, {stars} in Stars (≈ {usd})", {
         day: day(d.day), crypto: money(d.crypto, "USD"), stars: money(d.stars, "XTR"), usd: money(d.stars_usd, "USD") })
         + " · " + trn("{n} new subscriber", d.new) + " · " + trn("{n} renewal", d.renewed)
         + " · " + trn("{n} expiry", d.expired) + " · " + trn("{n} active member", d.active);
       readout.dataset.day = d.day;
+      for (const c of charts) {
+        const active = c.data.datasets.map((_, datasetIndex) => ({ datasetIndex, index: i }));
+        c.setActiveElements(active);
+        c.tooltip.setActiveElements(active, { x: 0, y: 0 });
+        c.update();
+      }
     };
-    const revenueCanvas = el("canvas", { id: "revenue-chart", role: "img", "aria-label": tr("Revenue per day") });
-    const membersCanvas = el("canvas", { id: "members-chart", role: "img", "aria-label": tr("Members per day") });
+    const pick = (event, active) => { if (active.length && active[0].index !== picked) read(active[0].index); };
+    const keys = (event) => {
+      const last = o.series.length - 1;
+      const to = { ArrowLeft: (picked ?? last + 1) - 1, ArrowDown: (picked ?? last + 1) - 1,
+        ArrowRight: (picked ?? -1) + 1, ArrowUp: (picked ?? -1) + 1, Home: 0, End: last }[event.key];
+      if (to === undefined) return;
+      event.preventDefault();
+      read(to);
+    };
+    const chartCanvas = (id, label) => el("canvas", { id, role: "img", tabindex: "0", "aria-label": label,
+      "aria-describedby": "day-value", onkeydown: keys });
+    const revenueCanvas = chartCanvas("revenue-chart", tr("Revenue per day"));
+    const membersCanvas = chartCanvas("members-chart", tr("Members per day"));
     const empty = o.empty ? el("div", { class: "state empty", id: "empty-state" },
       el("p", {}, trn("No sales, members or donations in the last {n} day.", o.days)),
       el("p", { class: "hint" }, tr("Share your link to get the first subscriber."))) : null;
