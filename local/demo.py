@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 from babel.messages.pofile import read_po
 
-from local.clients import BotChat, NowPaymentsControl, TelegramControl, buttons
+from local.clients import BotChat, NowPaymentsControl, TelegramControl, buttons, wait_for
 from local.fixtures import CLOSED_RIGHTS, OPEN_RIGHTS
 from shared_schemas.ids import CALLBACK_TRIAL
 from telepay.core import i18n
@@ -310,7 +310,10 @@ def _days_later(
     httpx.post(
         f"{endpoints['scheduler']}/run/expire-subscriptions-every-minute", timeout=120
     ).raise_for_status()
-    tg.wait_message(buyers["Tara"], speech("so you've been removed from the channel"), timeout=180)
+    tara = buyers["Tara"]
+    wait_for(
+        "Tara's removal", lambda: tg.member_status(ids["closed"], tara) != "member", timeout=180, every=1
+    )
     say(f"demo: day {TRIAL_ENDED + 1}: Tara's free trial has ended; the sweep removed her from the channel")
 
 
@@ -443,8 +446,6 @@ def _donation(
 
 
 def _wait_member(tg: TelegramControl, chat_id: int, user_id: int) -> str:
-    from local.clients import wait_for
-
     return wait_for(
         "the join approval",
         lambda: (
