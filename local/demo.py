@@ -1,6 +1,9 @@
 """The scripted demo `make run` plays on a fresh stack: an owner goes live through the bot, a subscriber
 opens the offer, pays, and is let into the private channel; a stranger with the forwarded link
-is turned away; a donor gives through the keypad. Each step is printed as it happens.
+is turned away; a donor gives through the keypad. Then the stack's clock moves forward a few days
+at a time (`DAYS_LATER`): more buyers come, Sam renews, a free trial ends; and the owner has a
+second channel with no sale yet, so her dashboard has days, a renewal, an expiry and a channel to
+switch to. Each step is printed as it happens.
 
 `play(..., language="ru")` plays it with everyone's Telegram app in that language: what the demo
 waits for and taps is looked up in that language's catalog (`Speech`), so the demo fails when a
@@ -13,11 +16,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
+import httpx
 from babel.messages.pofile import read_po
 
-from local.clients import BotChat, NowPaymentsControl, TelegramControl, buttons
+from local.clients import BotChat, NowPaymentsControl, TelegramControl, buttons, wait_for
 from local.fixtures import CLOSED_RIGHTS, OPEN_RIGHTS
 from shared_schemas.ids import CALLBACK_TRIAL
 from telepay.core import i18n
@@ -163,30 +168,47 @@ def setup_channel(
     /newchannel in her private chat with the bot."""
     speech = speech or Speech()
     owner, chat = new_owner(tg, speech)
-    open_id = tg.channel(OPEN_TITLE, owner, username=f"nightowls_{uuid.uuid4().hex[:8]}")
-    closed_id = tg.channel(CLOSED_TITLE, owner)
+    return go_live(tg, owner, chat, say, speech, OPEN_TITLE)
+
+
+def go_live(
+    tg: TelegramControl,
+    owner: int,
+    chat: BotChat,
+    say: Callable[[str], None],
+    speech: Speech,
+    title: str,
+) -> dict[str, Any]:
+    """`owner` sells a pair of channels named `title` (the open one) and `title · Members`: the bot
+    made admin of both, then /newchannel answered as `DEMO_ANSWERS` (with `title`)."""
+    closed_title = f"{title} · Members"
+    handle = re.sub(r"[^a-z]", "", title.lower())
+    open_id = tg.channel(title, owner, username=f"{handle}_{uuid.uuid4().hex[:8]}")
+    closed_id = tg.channel(closed_title, owner)
     tg.make_bot_admin(open_id, OPEN_RIGHTS)
     tg.make_bot_admin(closed_id, CLOSED_RIGHTS)
-    chat.wait_all(OPEN_TITLE, CLOSED_TITLE)
-    say("demo: Olivia makes the bot an admin of her open and closed channels; the bot tells her it is ready")
+    chat.wait_all(title, closed_title)
+    say(f"demo: Olivia makes the bot an admin of {title} and {closed_title}; the bot tells her it is ready")
     chat.send("/newchannel", speech("Which channel is the open one"))
-    chat.tap(OPEN_TITLE, speech("closed one"))
-    chat.tap(CLOSED_TITLE, speech("name buyers will see"))
+    chat.tap(title, speech("closed one"))
+    chat.tap(closed_title, speech("name buyers will see"))
     say("demo: Olivia sends /newchannel and picks the two channels with the buttons")
-    answer_all(chat, DEMO_ANSWERS, speech)
+    answers = (("send", title, DEMO_ANSWERS[0][2]), *DEMO_ANSWERS[1:])
+    answer_all(chat, answers, speech)
     say(
         "demo: she answers the questions: title, two prices (in USD, and in Stars converted from them), a 7-day free trial, donations, payout wallet; the bot sums up"
     )
     live = chat.tap(speech.label("✅ Go live"), speech("is live!"))
     token = token_of(live)
     say(f"demo: she taps Go live and gets her link t.me/…?start={token}")
-    return {"owner": owner, "open": open_id, "closed": closed_id, "token": token}
+    return {"owner": owner, "open": open_id, "closed": closed_id, "token": token, "chat": chat}
 
 
 def play(
     endpoints: dict[str, Any], say: Callable[[str], None], language: str = i18n.SOURCE
 ) -> dict[str, Any]:
-    """Plays the demo; returns the demo owner as a Mini App user (for the owner app's link)."""
+    """Plays the demo; returns the demo owner as a Mini App user (`user`, for the owner app's link),
+    her two channels' tokens and the buyers by name."""
     tg = TelegramControl(endpoints)
     np = NowPaymentsControl(endpoints)
     bot = endpoints["telegram_bot_username"]
@@ -197,6 +219,7 @@ def play(
     tg.wait_message(ids["open"], speech("Choose how long"))
     say("demo: the bot posts the offer in the open channel")
     sam = tg.user("Sam", language_code=code)
+    ids["buyers"] = {"Sam": sam}
     say(f"demo: Sam opens t.me/{bot}?start={token}")
     tg.say(sam, f"/start {token}")
     offer = tg.wait_message(sam, speech("Choose how long"))
@@ -229,11 +252,88 @@ def play(
         f"demo: Max tries Sam's forwarded link → declined ({tg.member_status(ids['closed'], max_) or 'not a member'})"
     )
     _stars(tg, ids, say, speech, code)
-    _trial(tg, ids, say, speech, code)
+    ids["buyers"]["Tara"] = _trial(tg, ids, say, speech, code)
     _promo(tg, np, ids, say, speech, code)
     _donation(tg, np, ids, say, speech)
+    second = go_live(tg, ids["owner"], ids["chat"], say, speech, SECOND_TITLE)
+    say(f"demo: Olivia also sells {SECOND_TITLE}, which has no sale yet")
+    _days_later(endpoints, tg, np, ids, say, speech, code)
     say("demo: done. The stack keeps running: try the stand-ins' control APIs (see README).")
-    return {"id": ids["owner"], "first_name": "Olivia"}
+    return {
+        "user": {"id": ids["owner"], "first_name": "Olivia"},
+        "token": ids["token"],
+        "second_token": second["token"],
+        "buyers": ids["buyers"],
+    }
+
+
+SECOND_TITLE = "Early Birds"
+DAY = 86_400
+# The days after the first (how many days the stack's clock moves forward for each), and who buys
+# which tier (0 monthly, 1 quarterly) in crypto. Sam's second purchase, before his month ends, is a
+# renewal. Tara's 7-day free trial ends a week after the first day; nine days after it the sweep
+# has removed her.
+DAYS_LATER: tuple[tuple[int, str, int], ...] = (
+    (1, "Ben", 1),
+    (2, "Cleo", 0),
+    (4, "Sam", 0),
+    (5, "Dan", 0),
+    (6, "Gus", 1),
+)
+TRIAL_ENDED = 9
+
+
+def _days_later(
+    endpoints: dict[str, Any],
+    tg: TelegramControl,
+    np: NowPaymentsControl,
+    ids: dict[str, Any],
+    say: Callable[[str], None],
+    speech: Speech,
+    code: str | None,
+) -> None:
+    """Sales on the days after the first, each a buyer's whole purchase on the stack's clock moved
+    forward to that day (it stays there: `make run`'s stack then runs that many days ahead)."""
+    buyers: dict[str, int] = dict(ids["buyers"])
+    offset = Path(endpoints["clock_offset_file"])
+    for day, name, tier in DAYS_LATER:
+        offset.write_text(str(day * DAY))
+        buyer = buyers.get(name) or tg.user(name, language_code=code)
+        buyers[name] = buyer
+        receipt = buy(tg, np, ids["token"], buyer, tier, speech)
+        renewed = " (a renewal)" if name == "Sam" else ""
+        say(
+            f"demo: day {day + 1}: {name} buys the {('monthly', 'quarterly')[tier]} tier{renewed}: "
+            + receipt["text"].splitlines()[0]
+        )
+    offset.write_text(str(TRIAL_ENDED * DAY))
+    httpx.post(
+        f"{endpoints['scheduler']}/run/expire-subscriptions-every-minute", timeout=120
+    ).raise_for_status()
+    tara = buyers["Tara"]
+    wait_for(
+        "Tara's removal", lambda: tg.member_status(ids["closed"], tara) != "member", timeout=180, every=1
+    )
+    say(f"demo: day {TRIAL_ENDED + 1}: Tara's free trial has ended; the sweep removed her from the channel")
+
+
+def buy(
+    tg: TelegramControl, np: NowPaymentsControl, token: str, buyer: int, tier: int, speech: Speech
+) -> dict[str, Any]:
+    """`buyer` opens the offer, taps tier `tier`, pays in crypto; the receipt."""
+    seen = max((m["message_id"] for m in tg.transcript(buyer)), default=0)
+    tg.say(buyer, f"/start {token}")
+    offer = tg.wait_message(buyer, speech("Choose how long"), after=seen)
+    tg.press(buyer, offer["message_id"], buttons(offer)[tier]["callback_data"])
+    tg.choose_payment(buyer, after=offer["message_id"])
+    pay = tg.wait_message(
+        buyer, speech("Access is granted as soon as the payment is confirmed"), after=offer["message_id"]
+    )
+    np.steps(
+        np.pay(np.invoice_by_url(buttons(pay)[0]["url"])["id"]),
+        [{"status": "waiting"}, {"status": "finished"}],
+    )
+    return tg.wait_message(buyer, speech("Payment received, thank you!"), after=pay["message_id"])
 
 
 def _stars(
@@ -259,7 +359,7 @@ def _stars(
 
 def _trial(
     tg: TelegramControl, ids: dict[str, Any], say: Callable[[str], None], speech: Speech, code: str | None
-) -> None:
+) -> int:
     """A newcomer takes the channel's free trial: the offer's 🎁 Try 7 days free, then Join."""
     tara = tg.user("Tara", language_code=code)
     tg.say(tara, f"/start {ids['token']}")
@@ -273,6 +373,7 @@ def _trial(
     link = tg.wait_message(tara, speech("Here's your way into"), after=started["message_id"])
     tg.join(tara, buttons(link)[0]["url"])
     say(f"demo: Tara opens the Join link → a {_wait_member(tg, ids['closed'], tara)} until her trial ends")
+    return tara
 
 
 # Olivia's /promo, answer by answer: a 20 % code for every tier, no end, no limits, for everyone.
@@ -345,8 +446,6 @@ def _donation(
 
 
 def _wait_member(tg: TelegramControl, chat_id: int, user_id: int) -> str:
-    from local.clients import wait_for
-
     return wait_for(
         "the join approval",
         lambda: (

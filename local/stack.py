@@ -297,9 +297,12 @@ def owner_app_link(endpoints: dict[str, Any], owner: dict[str, Any]) -> str:
     from urllib.parse import quote
 
     from shared_schemas.names import Function
+    from telepay.core.clock import system_clock
     from telepay.owners.init_data import for_user
 
-    init_data = for_user(owner, endpoints["telegram_bot_token"], int(time.time()))
+    # Signed at the stack's time: the demo moves the stack's clock some days forward.
+    now = system_clock(endpoints.get("clock_offset_file")).now()
+    init_data = for_user(owner, endpoints["telegram_bot_token"], int(now.timestamp()))
     return f"{endpoints['functions'][Function.OWNER_APP.value]}/#tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=7.0"
 
 
@@ -361,9 +364,9 @@ def _run_foreground(stack: Stack, demo: bool) -> int:
         if demo and not stack.config.real_telegram:
             from local.demo import play
 
-            owner = play(endpoints, _say)
+            played = play(endpoints, _say)
             _say("owner app of the demo owner (open in a browser; the initData is valid for an hour):")
-            _say(owner_app_link(endpoints, owner))
+            _say(owner_app_link(endpoints, played["user"]))
         _say("TelePay is running. Press Ctrl-C to stop everything.")
         while not stopping:
             time.sleep(0.5)

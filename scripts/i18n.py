@@ -1,6 +1,6 @@
 """The message catalogs: extract TelePay's English texts and keep every language's catalog in step.
 
-    python -m scripts.i18n extract     # telepay/locales/messages.pot from the source (t, tn, N_)
+    python -m scripts.i18n extract     # telepay/locales/messages.pot from the source (t, tn, N_, Nn_)
     python -m scripts.i18n update      # every language's messages.po: new texts added, gone ones dropped
     python -m scripts.i18n check       # fails on a stale template or a catalog that lacks a text
     python -m scripts.i18n add <code>  # a new language's catalog (a Babel locale, e.g. `de`)
@@ -26,7 +26,7 @@ from telepay.core.i18n import DOMAIN, LANGUAGES, LOCALES, SOURCE, catalog_path
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = LOCALES / f"{DOMAIN}.pot"
-KEYWORDS = {"t": None, "tn": (1, 2), "N_": None}
+KEYWORDS = {"t": None, "tn": (1, 2), "N_": None, "Nn_": (1, 2)}
 METHOD_MAP = [("**.py", "python")]
 
 

@@ -1395,6 +1395,55 @@ class SupportReplyDoc(Document):
     expire_at: datetime = Field(description=f"TTL: created_at + {SUPPORT_REPLY_RETENTION.days} days.")
 
 
+# -- dashboard --
+class TierDay(BaseModel):
+    """One tier's sales of one day: how many, in cents of the channel's currency, in Stars."""
+
+    sales: int = 0
+    cents: int = 0
+    stars: int = 0
+
+
+class ChannelDayDoc(Document):
+    """One channel's counts for one UTC day, each added (`increment`, never read first) in the
+    transaction that makes it happen: a payment settled or refunded (`telepay.payments.day_sales`), a
+    member added by a trial, a gift, a free code or a grant, a member removed by the sweep. The owners'
+    dashboard and `/stats` read a period as these documents (`telepay.owners.dashboard`), never the
+    orders or subscriptions themselves. A refund takes its sale off the day it was sold."""
+
+    collection: ClassVar[Collection] = Collection.CHANNEL_DAYS
+    written_by: ClassVar[tuple[Function, ...]] = (
+        Function.TELEGRAM_WEBHOOK,
+        Function.IPN_HANDLER,
+        Function.EXPIRE_SUBSCRIPTIONS,
+        Function.OWNER_APP,
+    )  # and operators (`telepay access grant`)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP)
+    doc_id_is: ClassVar[str] = "`<channel token>-<YYYY-MM-DD>` (the UTC day)"
+
+    channel_token: str
+    day: str = Field(description="The UTC day, `YYYY-MM-DD`.")
+    new: int = Field(
+        default=0, description="Paid subscriptions whose days run from the payment (no days left)."
+    )
+    renewed: int = Field(default=0, description="Paid subscriptions that extended days still left.")
+    gifts: int = Field(default=0, description="Gifts sold (neither new nor renewed until redeemed).")
+    crypto_sales: int = Field(default=0, description="Subscription sales paid in crypto (gifts included).")
+    crypto_cents: int = Field(default=0, description="Their revenue, in cents of the channel's currency.")
+    stars_sales: int = Field(
+        default=0, description="Subscription sales paid in Telegram Stars (renewals too)."
+    )
+    stars: int = Field(default=0, description="Their revenue, in Stars.")
+    donations: int = 0
+    donation_cents: int = 0
+    donation_stars: int = 0
+    joined: int = Field(
+        default=0, description="Members who became active (from none or an expired subscription)."
+    )
+    expired: int = Field(default=0, description="Members whose access ended (marked expired by the sweep).")
+    tiers: dict[str, TierDay] = Field(default_factory=dict, description="Sales per tier id.")
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     ChannelDoc,
     OrderDoc,
@@ -1429,6 +1478,8 @@ DOCUMENTS: tuple[type[Document], ...] = (
     # -- support --
     SupportThreadDoc,
     SupportReplyDoc,
+    # -- dashboard --
+    ChannelDayDoc,
 )
 
 

@@ -139,6 +139,8 @@ class Collection(StrEnum):
     # -- announcements --
     ANNOUNCEMENTS = "announcements"
     ANNOUNCEMENT_SENDS = "announcement_sends"
+    # -- dashboard --
+    CHANNEL_DAYS = "channel_days"
 
 
 class ClaimPurpose(StrEnum):

@@ -102,15 +102,6 @@ SUBSCRIPTIONS_OF_CHANNEL = QuerySpec(
     equals=("channel_token", "status"),
     purpose="/stats and the owner app: a channel's subscribers and their expiries",
 )
-SETTLED_ORDERS_OF_CHANNEL = QuerySpec(
-    "settled_orders_of_channel",
-    Collection.ORDERS,
-    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
-    equals=("channel_token", "status"),
-    range_field="settled_at",
-    purpose="/stats and the owner app: a channel's sales and donations of the last 30 days",
-)
-
 ORDERS_TO_RECHECK = QuerySpec(
     "orders_to_recheck",
     Collection.ORDERS,
@@ -366,7 +357,6 @@ QUERIES: tuple[QuerySpec, ...] = (
     CHANNEL_BY_OPEN_CHAT,
     BOT_CHATS_ADDED_BY,
     SUBSCRIPTIONS_OF_CHANNEL,
-    SETTLED_ORDERS_OF_CHANNEL,
     ALL_CHANNELS,
     ORDERS_OF_USER,
     SUPPORT_ACTIONS_OF_USER,
@@ -417,3 +407,14 @@ PROMO_CODES_BY_CODE = QuerySpec(
     purpose="a buyer's code not of this channel: whether it is another channel's (said so)",
 )
 QUERIES = (*QUERIES, PROMO_CODES_OF_CHANNEL, PROMO_USES_OF_USER, PROMO_CODES_BY_CODE)
+
+# -- dashboard --
+DAYS_OF_CHANNEL = QuerySpec(
+    "days_of_channel",
+    Collection.CHANNEL_DAYS,
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
+    equals=("channel_token",),
+    range_field="day",
+    purpose="/stats and the owner app's dashboard: a channel's counts per day over a period",
+)
+QUERIES = (*QUERIES, DAYS_OF_CHANNEL)

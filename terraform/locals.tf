@@ -523,13 +523,13 @@ locals {
         { field_path = "created_at", order = "ASCENDING" },
       ]
     }
-    # settled_orders_of_channel: /stats, a channel's sales and donations of the last 30 days
-    "orders-channel_token-status-settled_at" = {
-      collection = "orders"
+    # -- dashboard --
+    # days_of_channel: /stats and the owner app's dashboard: a channel's counts per day over a period
+    "channel_days-channel_token-day" = {
+      collection = "channel_days"
       fields = [
         { field_path = "channel_token", order = "ASCENDING" },
-        { field_path = "status", order = "ASCENDING" },
-        { field_path = "settled_at", order = "ASCENDING" },
+        { field_path = "day", order = "ASCENDING" },
       ]
     }
     # -- owner grants --

@@ -19,6 +19,7 @@ from telepay.core.store import (
     Batch,
     D,
     Fields,
+    Increment,
     NotFound,
     Repository,
     Store,
@@ -63,8 +64,24 @@ def _apply(data: dict[str, Any], fields: Fields) -> dict[str, Any]:
             current = list(target.get(leaf) or [])
             current += [v for v in (firestore_value(i) for i in value.items) if v not in current]
             target[leaf] = current
+        elif isinstance(value, Increment):
+            target[leaf] = int(target.get(leaf) or 0) + value.by
         else:
             target[leaf] = copy.deepcopy(firestore_value(value))
+    return result
+
+
+def _merged(data: dict[str, Any], fields: Fields) -> dict[str, Any]:
+    """Firestore's set with merge: nested maps merged key by key, increments added."""
+    result = copy.deepcopy(data)
+    for name, value in fields.items():
+        if isinstance(value, dict):
+            inner = result.get(name)
+            result[name] = _merged(inner if isinstance(inner, dict) else {}, value)
+        elif isinstance(value, Increment):
+            result[name] = int(result.get(name) or 0) + value.by
+        else:
+            result[name] = copy.deepcopy(firestore_value(value))
     return result
 
 
@@ -105,9 +122,7 @@ class MemoryRepository(Repository[D]):
     def merge(self, doc_id: str, fields: Fields) -> None:
         with self._memory.lock:
             row = self._memory.rows.get(self.key(doc_id))
-            merged = dict(row.data) if row else {}
-            merged.update({k: firestore_value(v) for k, v in fields.items()})
-            self.write(doc_id, merged)
+            self.write(doc_id, _merged(row.data if row else {}, fields))
 
     def update(self, doc_id: str, fields: Fields, *, if_version: object | None = None) -> None:
         with self._memory.lock:
@@ -215,6 +230,10 @@ class MemoryTx(Tx):
             return _apply(current, fields)
 
         self.writes.append((repo, doc_id, change))
+
+    def merge(self, repo: Repository[D], doc_id: str, fields: Fields) -> None:
+        assert isinstance(repo, MemoryRepository)
+        self.writes.append((repo, doc_id, lambda current: _merged(current or {}, fields)))
 
     def commit(self) -> bool:
         """Apply the writes unless something read has changed since; False means run again."""

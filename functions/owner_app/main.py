@@ -20,7 +20,13 @@ RT = start(OwnerAppSettings, "owner_app")
 log = get_logger("owner_app")
 MAX_BODY = 16_000
 STATIC = Path(__file__).resolve().parent / "static"
-FILES = {"/": "index.html", "/index.html": "index.html", "/app.js": "app.js", "/app.css": "app.css"}
+FILES = {
+    "/": "index.html",
+    "/index.html": "index.html",
+    "/app.js": "app.js",
+    "/app.css": "app.css",
+    "/chart.umd.min.js": "chart.umd.min.js",  # Chart.js, pinned in npm/ (served from here: no CDN)
+}
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
 SECURITY = {
     "X-Content-Type-Options": "nosniff",

@@ -28,6 +28,7 @@ from telepay.core.store import (
     Batch,
     D,
     Fields,
+    Increment,
     NotFound,
     Repository,
     Store,
@@ -97,6 +98,10 @@ def _translated() -> Iterator[None]:
 def _value(value: Any) -> Any:
     if isinstance(value, ArrayUnion):
         return firestore.ArrayUnion([firestore_value(item) for item in value.items])
+    if isinstance(value, Increment):
+        return firestore.Increment(value.by)
+    if isinstance(value, dict):
+        return {str(name): _value(inner) for name, inner in value.items()}
     return firestore_value(value)
 
 
@@ -186,8 +191,8 @@ class FirestoreRepository(Repository[D]):
     def count(self, spec: QuerySpec, *, below: Any = None, above: Any = None, **equals: Any) -> int:
         query = self._query(spec, below, above, equals)
         with _translated():
-            result = query.count().get()
-        return int(result[0][0].value)
+            [[result]] = query.count(alias="n").get()
+        return int(result.value)
 
     def pages(
         self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any
@@ -243,6 +248,10 @@ class FirestoreTx(Tx):
     def update(self, repo: Repository[D], doc_id: str, fields: Fields) -> None:
         METER.add("writes")
         self._transaction.update(_ref(repo, doc_id), _fields(fields))
+
+    def merge(self, repo: Repository[D], doc_id: str, fields: Fields) -> None:
+        METER.add("writes")
+        self._transaction.set(_ref(repo, doc_id), _fields(fields), merge=True)
 
 
 class FirestoreBatch(Batch):

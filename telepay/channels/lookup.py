@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
 
-from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
+from shared_schemas.documents import ChannelDoc, SubscriptionDoc
 from shared_schemas.ids import is_valid_channel_token, subscription_id
-from shared_schemas.queries import CHANNEL_BY_CLOSED_CHAT, SUBSCRIPTIONS_OF_CHANNEL
+from shared_schemas.queries import CHANNEL_BY_CLOSED_CHAT
 from telepay.core.store import Store
 
 
@@ -46,15 +45,3 @@ def load_subscription(store: Store, token: str, user_id: int) -> SubscriptionDoc
 
 def save_channel(store: Store, channel: ChannelDoc) -> None:
     store.channels.set(channel.token, channel)
-
-
-def active_and_expiring(store: Store, token: str, now: datetime, within: timedelta) -> tuple[int, int]:
-    """A channel's active subscriptions, and how many of them end within `within` from now
-    (`/stats` and the owner app)."""
-    active = expiring = 0
-    for page in store.subscriptions.pages(
-        SUBSCRIPTIONS_OF_CHANNEL, channel_token=token, status=SubscriptionStatus.ACTIVE
-    ):
-        active += len(page)
-        expiring += sum(now <= s.doc.expires_at <= now + within for s in page)
-    return active, expiring

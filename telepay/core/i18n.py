@@ -31,7 +31,7 @@ from babel.dates import format_date, format_time
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
 SOURCE = "en"
@@ -113,6 +113,11 @@ def N_(message: str) -> str:
     return message
 
 
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a module-level plural text (English singular and plural) for the catalogs."""
+    return singular, plural
+
+
 def t(message: str, /, **values: object) -> str:
     """`message` (English, with `{named}` placeholders) in the current language, filled in."""
     text = translations(current()).gettext(message)
@@ -124,6 +129,18 @@ def tn(singular: str, plural: str, n: int, /, **values: object) -> str:
     language writes numbers."""
     text = translations(current()).ngettext(singular, plural, n)
     return text.format(n=number(n), **values)
+
+
+def plural_forms(singular: str, plural: str) -> dict[str, str]:
+    """A plural text in the current language by CLDR category (`one`, `few`, `many`, `other`, ...),
+    for a page that picks the form with `Intl.PluralRules`: each category's form is the catalog's for
+    the first number CLDR puts in that category."""
+    locale, forms = _locale(), {}
+    for n in range(0, 1000):
+        category = locale.plural_form(n)
+        if category not in forms:
+            forms[category] = translations(current()).ngettext(singular, plural, n)
+    return forms
 
 
 # -- formats -------------------------------------------------------------------------------------
@@ -140,6 +157,13 @@ def listing(items: Sequence[str]) -> str:
     as TelePay's English (British) writes it."""
     language = current()
     return format_list(list(items), locale="en_GB" if language == SOURCE else language)
+
+
+def percent(value: Decimal | None) -> str:
+    """A percentage as the language writes it (`42.5%`, `42,5 %`); a dash when there is none."""
+    if value is None:
+        return "—"
+    return format_percent(value / 100, locale=_locale(), decimal_quantization=False)
 
 
 STARS = "XTR"  # Telegram Stars' currency code (Bot API, "Payments in Telegram Stars")

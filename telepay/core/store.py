@@ -15,8 +15,9 @@ Semantics both keep:
   again (so `work` must not have side effects outside `tx`). All reads come before any write.
 - `batch()` groups writes that need no reads, applied together when the `with` block ends.
 - Queries come only from `shared_schemas.queries` (so each one's index is declared); results are
-  ordered by the range field (then by id), pages follow one another without overlap; `count`
-  counts a query's matches without reading them.
+  ordered by the range field (then by id), pages follow one another without overlap.
+- `count` is the database's own count of a query's matches; `merge` and `Tx.merge` write nested
+  maps into a document whether or not it exists, and `increment(n)` adds to a counter without a read.
 - Values: decimals are stored as exact strings, enums as their values, times as UTC timestamps.
 """
 
@@ -33,6 +34,7 @@ from shared_schemas.documents import (
     AnnouncementSendDoc,
     BotChatDoc,
     ChannelChangeDoc,
+    ChannelDayDoc,
     ChannelDoc,
     ChatOfferDoc,
     ClaimDoc,
@@ -92,6 +94,18 @@ class ArrayUnion:
 
 def array_union(*items: Any) -> ArrayUnion:
     return ArrayUnion(tuple(items))
+
+
+@dataclass(frozen=True)
+class Increment:
+    """An update value that adds `by` to a whole-number field (absent counts as 0), without reading
+    it: writers that only count never contend on the document's read."""
+
+    by: int
+
+
+def increment(by: int) -> Increment:
+    return Increment(by)
 
 
 @dataclass(frozen=True)
@@ -175,6 +189,11 @@ class Tx(ABC):
     @abstractmethod
     def update(self, repo: Repository[D], doc_id: str, fields: Fields) -> None: ...
 
+    @abstractmethod
+    def merge(self, repo: Repository[D], doc_id: str, fields: Fields) -> None:
+        """Create the document or change the fields given (nested maps merged, `increment`s added),
+        without reading it."""
+
 
 class Batch(ABC):
     @abstractmethod
@@ -221,6 +240,8 @@ REPOSITORIES: dict[str, type[Document]] = {
     # -- announcements --
     "announcements": AnnouncementDoc,
     "announcement_sends": AnnouncementSendDoc,
+    # -- dashboard --
+    "channel_days": ChannelDayDoc,
 }
 
 
@@ -262,6 +283,8 @@ class Store(ABC):
     # -- announcements --
     announcements: Repository[AnnouncementDoc]
     announcement_sends: Repository[AnnouncementSendDoc]
+    # -- dashboard --
+    channel_days: Repository[ChannelDayDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

@@ -28,7 +28,6 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,27 +35,26 @@ from shared_schemas.config import OwnerAppSettings
 from shared_schemas.documents import (
     ChannelDoc,
     ChannelStatus,
-    OrderStatus,
     PromoCodeDoc,
     PromoStatus,
     SubscriptionStatus,
 )
-from shared_schemas.ids import OrderKind, normal_promo_code
-from shared_schemas.queries import SETTLED_ORDERS_OF_CHANNEL, SUBSCRIPTIONS_OF_CHANNEL
+from shared_schemas.ids import normal_promo_code
+from shared_schemas.queries import SUBSCRIPTIONS_OF_CHANNEL
 from shared_schemas.telegram import TgUser
 from telepay.channels import promo_rules, wallet_hold
 from telepay.channels import settings as cs
 from telepay.channels.changes import changed, record
-from telepay.channels.lookup import active_and_expiring, load_channel
+from telepay.channels.lookup import load_channel
 from telepay.channels.minimums import check_prices, coin_minimums
 from telepay.channels.price_rules import new_prices
 from telepay.channels.star_prices import tier_in_stars
 from telepay.core import i18n
-from telepay.core.i18n import N_, t, tn
+from telepay.core.i18n import N_, Nn_, t, tn
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
 from telepay.core.users import remember_language
-from telepay.owners import admins, app_announcements, grant_rules, grants
+from telepay.owners import admins, app_announcements, dashboard, grant_rules, grants
 from telepay.owners import books as books  # -- exports --
 from telepay.owners import books_rules as books_rules  # -- exports --
 from telepay.owners import promos as owner_promos
@@ -70,13 +68,12 @@ from telepay.support import reads as support_reads  # -- support --
 Rt = Runtime[OwnerAppSettings]
 log = get_logger("owner_app")
 OVERVIEW_DAYS = 30
-EXPIRING_WITHIN = timedelta(days=7)
 # What the app may change: the settings of `/edit` an owner changes from a phone. Channels and the
 # payout destination stay in the bot, where they are checked against Telegram and the network.
 EDITABLE = tuple(f for f in cs.SETTING_FIELDS if not f.startswith(("open_", "closed_", "payout_")))
 SUBSCRIBER_COLUMNS = ("name", "user_id", "tier", "since", "until", "status", "in_channel")
 _CHANNEL_PATH = re.compile(
-    r"^/api/channels/([A-Za-z0-9_-]{1,64})/(overview|subscribers|subscribers\.csv|settings|status|grants|promos|promo_status)$"
+    r"^/api/channels/([A-Za-z0-9_-]{1,64})/(subscribers|subscribers\.csv|settings|status|grants|promos|promo_status)$"
 )
 
 
@@ -136,6 +133,9 @@ def _route(
     supported = _SUPPORT_PATH.match(path)  # -- support --
     if supported is not None:
         return owner_support(rt, method, user.id, supported[1])
+    viewed = _OVERVIEW_PATH.match(path)  # -- dashboard --
+    if viewed is not None:
+        return owner_overview(rt, method, user.id, viewed[1], int(viewed[2] or OVERVIEW_DAYS))
     match = _CHANNEL_PATH.match(path)
     if match is None:
         return _json(404, {"error": "not found"})
@@ -144,7 +144,6 @@ def _route(
     if channel is None or channel.owner_user_id != user.id:
         return _json(404, {"error": "not found"})
     route: dict[tuple[str, str], Callable[[], Reply]] = {
-        ("GET", "overview"): lambda: _json(200, overview(rt, channel)),
         ("GET", "subscribers"): lambda: _json(200, {"subscribers": subscribers(rt, channel)}),
         ("GET", "subscribers.csv"): lambda: subscribers_csv(rt, channel),
         ("GET", "settings"): lambda: _json(200, settings_of(rt, channel)),
@@ -163,7 +162,7 @@ def _route(
 
 # Every text of the page (functions/owner_app/static), in English: `tr("...")` there looks each up
 # in `texts()` (a text missing here reads English). `{name}` placeholders are filled by the page.
-APP_TEXTS = (
+APP_TEXTS: tuple[str, ...] = (
     N_("TelePay · Owner"),
     N_("Channel"),
     N_("Overview"),
@@ -177,12 +176,6 @@ APP_TEXTS = (
     N_("{title} (paused)"),
     N_("active subscribers"),
     N_("expire in 7 days"),
-    N_("sales, 30 days"),
-    N_("donations ({count}), 30 days"),
-    N_("Revenue and {count} new subscribers, last 30 days"),
-    N_("Revenue (bars) and new subscribers (line) per day, last 30 days"),
-    N_("{day}: {amount}, {count} new"),
-    N_("Bars: sales per day · line: new subscribers per day"),
     N_("Sales are paused (Settings → Resume)."),
     N_("No subscribers yet. Share your link to get the first one."),
     N_("Search by name, tier or status"),
@@ -325,6 +318,49 @@ APP_TEXTS = (
 )
 
 
+# -- dashboard --
+# The page's plural texts (singular, plural): `trn(singular, n)` there picks the language's form.
+APP_PLURALS = (
+    Nn_("{n} new subscriber", "{n} new subscribers"),
+    Nn_("{n} renewal", "{n} renewals"),
+    Nn_("{n} expiry", "{n} expiries"),
+    Nn_("{n} sale", "{n} sales"),
+    Nn_("{n} donation", "{n} donations"),
+    Nn_("{n} active member", "{n} active members"),
+    Nn_("Last {n} day", "Last {n} days"),
+    Nn_(
+        "No sales, members or donations in the last {n} day.",
+        "No sales, members or donations in the last {n} days.",
+    ),
+)
+APP_TEXTS += (
+    N_("All channels"),
+    N_("Revenue per day"),
+    N_("Members per day"),
+    N_("Crypto"),
+    N_("Telegram Stars (≈ USD)"),
+    N_("Active members"),
+    N_("New"),
+    N_("Renewals"),
+    N_("Expiries"),
+    N_("revenue"),
+    N_("sales"),
+    N_("new subscribers"),
+    N_("renewals"),
+    N_("expiries"),
+    N_("donations"),
+    N_("renewal rate"),
+    N_("churn"),
+    N_("{change} against the {n} days before"),
+    N_("nothing the {n} days before"),
+    N_("Per tier"),
+    N_("Tap a day, or use the arrow keys, to read it."),
+    N_("{day}: {crypto} crypto, {stars} in Stars (≈ {usd})"),
+    N_("Share your link to get the first subscriber."),
+    N_("{count} channels together"),
+)
+
+
 def texts(language: str) -> dict[str, Any]:
     """The page's texts in `language` (the current one), the direction to write them in, and the
     languages a channel's posts may be in (each in its own name)."""
@@ -332,6 +368,8 @@ def texts(language: str) -> dict[str, Any]:
         "lang": language.replace("_", "-"),
         "dir": "rtl" if i18n.is_rtl(language) else "ltr",
         "texts": {source: t(source) for source in APP_TEXTS},
+        # -- dashboard: the plural texts by CLDR category, the page picks one with Intl.PluralRules --
+        "plurals": {singular: i18n.plural_forms(singular, plural) for singular, plural in APP_PLURALS},
         "languages": i18n.LANGUAGES,
     }
 
@@ -355,61 +393,90 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01")))
 
 
-def overview(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
-    """Active subscribers, expiries in the next 7 days, and per day of the last 30: revenue and new
-    subscribers (the same rules as `/stats`), donations."""
+def overview(rt: Rt, channels: list[ChannelDoc], days: int = OVERVIEW_DAYS) -> dict[str, Any]:
+    """The dashboard of one channel, or of all the owner's together (`telepay.owners.dashboard`, the
+    figures `/stats` says): the period's totals and the previous period's with their change in
+    percent, a day-by-day series (revenue per rail, new, renewed, expired, active members,
+    donations), sales per tier, the renewal rate and churn. Every list is bounded (90 days, three
+    tiers a channel)."""
     now = rt.clock.now()
-    active, expiring = active_and_expiring(rt.store, channel.token, now, EXPIRING_WITHIN)
-    today = now.date()
-    days: dict[date, dict[str, Any]] = {
-        today - timedelta(days=n): {"revenue": Decimal(0), "new": 0, "donations": Decimal(0)}
-        for n in range(OVERVIEW_DAYS)
-    }
-    donations = Decimal(0)
-    donation_count = 0
-    for orders in rt.store.orders.pages(
-        SETTLED_ORDERS_OF_CHANNEL,
-        channel_token=channel.token,
-        status=OrderStatus.SETTLED,
-        above=now - timedelta(days=OVERVIEW_DAYS),
-    ):
-        for stored in orders:
-            order = stored.doc
-            if order.settled_at is None or order.settled_at.date() not in days:
-                continue
-            day = days[order.settled_at.date()]
-            if order.kind is OrderKind.DONATION:
-                day["donations"] += order.price_amount
-                donations += order.price_amount
-                donation_count += 1
-                continue
-            day["revenue"] += order.price_amount
-            # A new subscription (or one that had lapsed) runs from the payment; a renewal extends it.
-            if order.subscription_expires_at == order.settled_at + timedelta(days=order.days or 0):
-                day["new"] += 1
-    series = [
-        {
-            "day": day.isoformat(),
-            "revenue": _money(v["revenue"]),
-            "new": v["new"],
-            "donations": _money(v["donations"]),
+    view = dashboard.overview(rt.store, channels, now, days)
+    rate = rt.settings.stars_usd_price
+    one = channels[0] if len(channels) == 1 else None
+
+    def totals(counts: dashboard.Counts) -> dict[str, Any]:
+        stars_usd = dashboard.stars_in_usd(counts.stars, rate)
+        revenue = dashboard.cents_to_money(counts.crypto_cents) + stars_usd
+        return {
+            "revenue": _money(revenue),
+            "crypto": _money(dashboard.cents_to_money(counts.crypto_cents)),
+            "stars": counts.stars,
+            "stars_usd": _money(stars_usd),
+            "sales": counts.sales,
+            "new": counts.new,
+            "renewed": counts.renewed,
+            "gifts": counts.gifts,
+            "expired": counts.expired,
+            "joined": counts.joined,
+            "donations": _money(dashboard.cents_to_money(counts.donation_cents)),
+            "donation_count": counts.donations,
+            "donation_stars": counts.donation_stars,
         }
-        for day, v in sorted(days.items())
-    ]
+
+    current, previous = totals(view.current), totals(view.previous)
+    compared = ("revenue", "sales", "new", "renewed", "expired", "donations")
     return {
-        "token": channel.token,
-        "title": channel.title,
-        "status": channel.status.value,
-        "currency": channel.currency,
-        "active": active,
-        "expiring_7d": expiring,
-        "revenue_30d": _money(sum((Decimal(d["revenue"]) for d in series), Decimal(0))),
-        "new_30d": sum(int(d["new"]) for d in series),
-        "donations_30d": _money(donations),
-        "donation_count_30d": donation_count,
-        "days": series,
-        "trials": _trials(rt, channel),  # -- free trials --
-    } | grants_overview(rt, channel)
+        "token": one.token if one else None,
+        "title": one.title if one else None,
+        "status": one.status.value if one else None,
+        "channels": len(channels),
+        "currency": "USD",
+        "days": view.days,
+        "first_day": view.first_day.isoformat(),
+        "last_day": view.last_day.isoformat(),
+        "active": view.active,
+        "expiring_7d": view.expiring,
+        "active_at_start": view.active_at_start,
+        "current": current,
+        "previous": previous,
+        "change": {
+            k: _percent(dashboard.change(Decimal(current[k]), Decimal(previous[k]))) for k in compared
+        },
+        "renewal_rate": _percent(view.renewal_rate),
+        "churn": _percent(view.churn),
+        "empty": view.empty,
+        "stars_usd_price": str(rate),
+        "series": [
+            {
+                "day": d.day.isoformat(),
+                "crypto": _money(dashboard.cents_to_money(d.counts.crypto_cents)),
+                "stars": d.counts.stars,
+                "stars_usd": _money(dashboard.stars_in_usd(d.counts.stars, rate)),
+                "new": d.counts.new,
+                "renewed": d.counts.renewed,
+                "expired": d.counts.expired,
+                "active": d.active,
+                "donations": _money(dashboard.cents_to_money(d.counts.donation_cents)),
+            }
+            for d in view.series
+        ],
+        "tiers": [
+            {
+                "channel": tier.channel_title,
+                "tier_id": tier.tier_id,
+                "label": tier.label or tn("{n} day", "{n} days", tier.days),
+                "days": tier.days,
+                "sales": tier.sales,
+                "revenue": _money(dashboard.cents_to_money(tier.cents)),
+                "stars": tier.stars,
+            }
+            for tier in view.tiers
+        ],
+    } | (({"trials": _trials(rt, one)} | grants_overview(rt, one)) if one else {})
+
+
+def _percent(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _tier_names(channel: ChannelDoc) -> dict[str, str]:
@@ -792,3 +859,23 @@ def owner_announcements(rt: Rt, method: str, user_id: int, token: str, body: dic
     if method == "POST":
         return _json(*app_announcements.compose(rt, user_id, channel, body))
     return _json(405, {"error": "method not allowed"})
+
+
+# -- dashboard --
+_OVERVIEW_PATH = re.compile(r"^/api/(?:channels/([A-Za-z0-9_-]{1,64})/)?overview(?:/(7|30|90))?$")
+
+
+def owner_overview(rt: Rt, method: str, user_id: int, token: str | None, days: int) -> Reply:
+    """`/api/channels/<token>/overview/<7|30|90>`: one channel's dashboard; `/api/overview/<days>`:
+    all the owner's channels together."""
+    if method != "GET":
+        return _json(405, {"error": "method not allowed"})
+    if token is None:
+        owned = admins.owned(rt.store, user_id)
+        if not owned:
+            return _json(404, {"error": "not found"})
+        return _json(200, overview(rt, owned, days))
+    channel = load_channel(rt.store, token)
+    if channel is None or channel.owner_user_id != user_id:
+        return _json(404, {"error": "not found"})
+    return _json(200, overview(rt, [channel], days))

@@ -20,11 +20,9 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Sequence
-from datetime import timedelta
-from decimal import Decimal
 
 from shared_schemas.config import TelegramWebhookSettings
-from shared_schemas.documents import ChannelDoc, ChannelStatus, ConversationDoc, OrderStatus
+from shared_schemas.documents import ChannelDoc, ChannelStatus, ConversationDoc
 from shared_schemas.ids import (
     CALLBACK_CHANNELS_PAGE,
     CALLBACK_OWNER,
@@ -32,7 +30,6 @@ from shared_schemas.ids import (
     CALLBACK_RESUME,
     CALLBACK_STATS_PAGE,
     CALLBACK_WALLET_CANCEL,
-    OrderKind,
     deep_link,
     donate_start,
     new_channel_token,
@@ -42,14 +39,11 @@ from shared_schemas.ids import (
     pause_callback,
     resume_callback,
 )
-from shared_schemas.queries import (
-    SETTLED_ORDERS_OF_CHANNEL,
-)
 from shared_schemas.telegram import Button, TgCallbackQuery, TgMessage
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.channels import chat_offers, paging, wallet_hold
 from telepay.channels.changes import changed, record
-from telepay.channels.lookup import active_and_expiring, load_channel
+from telepay.channels.lookup import load_channel
 from telepay.channels.settings import Invalid
 from telepay.core import i18n
 from telepay.core.i18n import t
@@ -58,6 +52,7 @@ from telepay.core.users import chosen_language, speaking_to
 from telepay.owners import (
     admins,
     announce_talk,  # -- announcements --
+    dashboard,
     grant_talk,
     grants,
     questions,
@@ -78,7 +73,6 @@ from telepay.subscriptions.trials import trial_figures
 
 Rt = Runtime[TelegramWebhookSettings]
 STATS_WINDOWS = (7, 30)
-EXPIRING_WITHIN = timedelta(days=7)
 
 
 # -- talking -----------------------------------------------------------------------------------------
@@ -477,36 +471,25 @@ PAGES: dict[str, Callable[[Rt, int, int, int | None], str]] = {
 
 
 def channel_stats(rt: Rt, channel: ChannelDoc) -> str:
-    """Active subscribers and their expiries in the next 7 days; per window of the last 7 and 30
-    days, new and renewed subscriptions, sales and donations (settled orders)."""
+    """Active subscribers and their expiries in the next 7 days; per period of the last 7 and 30
+    days, new and renewed subscriptions, sales, donations, the renewal rate and churn: the owner
+    app's figures (`telepay.owners.dashboard`)."""
     now = rt.clock.now()
-    active, expiring = active_and_expiring(rt.store, channel.token, now, EXPIRING_WITHIN)
-    orders = [
-        stored.doc
-        for page in rt.store.orders.pages(
-            SETTLED_ORDERS_OF_CHANNEL,
-            channel_token=channel.token,
-            status=OrderStatus.SETTLED,
-            above=now - timedelta(days=max(STATS_WINDOWS)),
+    periods = [dashboard.overview(rt.store, [channel], now, days) for days in STATS_WINDOWS]
+    active, expiring = periods[0].active, periods[0].expiring
+    windows = [
+        (
+            p.days,
+            p.current.new,
+            p.current.renewed,
+            dashboard.cents_to_money(p.current.crypto_cents),
+            p.current.stars,
+            dashboard.cents_to_money(p.current.donation_cents),
         )
-        for stored in page
+        for p in periods
     ]
-    windows = []
-    for days in STATS_WINDOWS:
-        recent = [
-            o for o in orders if o.settled_at is not None and o.settled_at >= now - timedelta(days=days)
-        ]
-        sales = [o for o in recent if o.kind is OrderKind.SUBSCRIPTION]
-        own = [o for o in sales if not o.gift]  # a gift is a sale, neither new nor renewed until redeemed
-        # A new subscription (or one that had lapsed) runs from the payment; a renewal extends it.
-        new = sum(
-            o.subscription_expires_at == o.settled_at + timedelta(days=o.days or 0)  # type: ignore[operator]
-            for o in own
-        )
-        revenue = sum((o.price_amount for o in sales), Decimal(0))
-        donations = sum((o.price_amount for o in recent if o.kind is OrderKind.DONATION), Decimal(0))
-        windows.append((days, new, len(own) - new, revenue, donations))
-    text = say.stats(channel.title, active, expiring, windows)
+    rates = [(p.days, p.renewal_rate, p.churn) for p in periods]
+    text = say.stats(channel.title, active, expiring, windows, rates)
     # -- free trials --
     trials = trial_figures(rt.store, channel.token, now, STATS_WINDOWS)
     if channel.trial_days is not None or trials.running or any(trials.started.values()):

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from shared_schemas.documents import ChannelDoc, ChannelStatus, PayoutDoc, PayoutState
 from telepay.channels.paging import listed_title
-from telepay.core.i18n import N_, day, in_stars, listing, money, number, t, tn, when
+from telepay.core.i18n import N_, day, in_stars, listing, money, number, percent, t, tn, when
 from telepay.payouts.ledger import Balance, StarsEarnings
 from telepay.subscriptions.texts import duration
 
@@ -250,15 +250,22 @@ def tier_line(index: int, price: Decimal, days: int, label: str | None, stars: i
 
 
 def stats(
-    title: str, active: int, expiring: int, windows: Sequence[tuple[int, int, int, Decimal, Decimal]]
+    title: str,
+    active: int,
+    expiring: int,
+    windows: Sequence[tuple[int, int, int, Decimal, int, Decimal]],
+    rates: Sequence[tuple[int, Decimal | None, Decimal | None]] = (),
 ) -> str:
+    """`/stats` for one channel: per period (days, new, renewed, crypto sales, Stars, donations),
+    and its renewal rate and churn (percent, None when there is nothing to divide by)."""
     title = listed_title(title)
     lines = [
         f"📊 {title}",
         t("Active subscribers: {count}", count=number(active)),
         t("Ending in the next 7 days: {count}", count=number(expiring)),
     ]
-    for days, new, renewed, revenue, donations in windows:
+    for days, new, renewed, revenue, stars, donations in windows:
+        sales = money(revenue, "USD") + (f" + {in_stars(stars)}" if stars else "")
         lines.append(
             tn(
                 "Last {n} day: {new} new, {renewed} renewed, {sales} in sales, {donations} in donations",
@@ -266,8 +273,20 @@ def stats(
                 days,
                 new=number(new),
                 renewed=number(renewed),
-                sales=money(revenue, "USD"),
+                sales=sales,
                 donations=money(donations, "USD"),
+            )
+        )
+    for days, renewal, churn in rates:
+        if renewal is None and churn is None:
+            continue
+        lines.append(
+            tn(
+                "Last {n} day: renewal rate {renewal}, churn {churn}",
+                "Last {n} days: renewal rate {renewal}, churn {churn}",
+                days,
+                renewal=percent(renewal),
+                churn=percent(churn),
             )
         )
     return "\n".join(lines)

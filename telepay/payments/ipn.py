@@ -35,6 +35,7 @@ from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
 from telepay.payments import gifts as gift_settlement
 from telepay.payments import signature as ipn_signature
+from telepay.payments.day_sales import count_sale
 from telepay.payments.promo_uses import count_promo_use
 from telepay.payments.settlement import Decision, SettlementPolicy, decide, rank
 from telepay.payments.trial_conversion import convert_trial
@@ -173,6 +174,8 @@ SETTLEMENT_EXTRAS: tuple[SettlementExtra, ...] = (
     count_promo_use,
     # -- free trials --
     convert_trial,
+    # -- dashboard --
+    count_sale,
 )
 
 

@@ -61,6 +61,7 @@ class Decision:
     event: OutboxDoc | None = None
     ledger_entry_id: str | None = None  # a settled payment books the ledger under this id
     refunded_entry_id: str | None = None  # a refunded payment takes back the entry it booked
+    joined: bool = False  # the buyer had no active subscription: a member again (the dashboard counts it)
 
 
 def rank(status: PaymentStatus | None) -> int:
@@ -126,7 +127,15 @@ def decide(
         return Decision(f"advanced to {new_status.value}", updates)
     entry_id = order.order_id if event_type is EventType.PAYMENT_SETTLED else None
     event = payment_event(order, channel, payment, event_type, grant, now, entry_id=entry_id)
-    return Decision(f"{new_status.value}: {event_type.value}", updates, grant.subscription, event, entry_id)
+    outcome = f"{new_status.value}: {event_type.value}"
+    return Decision(
+        outcome,
+        updates,
+        grant.subscription,
+        event,
+        entry_id,
+        joined=grant.joined,
+    )
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,7 @@ class Grant:
     expires_at: datetime | None = None
     previous_expires_at: datetime | None = None
     was_active: bool = False
+    joined: bool = False  # no subscription, or an expired one, became active
 
 
 def granted(
@@ -162,7 +172,8 @@ def granted(
         access_sent=False,  # until notify (or reconciliation) sends the receipt and link
         updated_at=now,
     )
-    return Grant(subscription, new_expiry, previous_expiry, was_active)
+    joined = current is None or current.status is not SubscriptionStatus.ACTIVE
+    return Grant(subscription, new_expiry, previous_expiry, was_active, joined)
 
 
 def _after_settlement(
@@ -192,7 +203,7 @@ def _after_settlement(
         order, channel, payment, EventType.PAYMENT_SETTLED, grant, now, per_payment=True, entry_id=entry_id
     )
     outcome = f"{new_status.value}: another {EventType.PAYMENT_SETTLED.value}"
-    return Decision(outcome, updates, grant.subscription, event, entry_id)
+    return Decision(outcome, updates, grant.subscription, event, entry_id, joined=grant.joined)
 
 
 def _refund(

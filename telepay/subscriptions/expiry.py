@@ -30,6 +30,7 @@ from shared_schemas.tasks import (
 from shared_schemas.telegram import Button
 from telepay.adapters.tasks_queue import enqueue_once, enqueue_to_self
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
+from telepay.channels.day_counts import count_expired
 from telepay.channels.lookup import load_channel, load_channel_cached
 from telepay.channels.notices import notify_owner_once
 from telepay.core.fanout import chunked, page_name
@@ -334,6 +335,8 @@ def _remove(task: ExpiryTask, rt: Rt) -> str:
                     "updated_at": now,
                 },
             )
+            if sub is not None:
+                count_expired(tx, store, sub.channel_token, now)
         return step, sub
 
     step, sub = store.transaction(mark_expired)

@@ -34,6 +34,7 @@ from shared_schemas.ids import (
 from shared_schemas.queries import PROMO_CODES_BY_CODE
 from shared_schemas.telegram import Button
 from telepay.channels import promo_rules
+from telepay.channels.day_counts import count_joined
 from telepay.channels.lookup import load_subscription
 from telepay.channels.promo_rules import Refused
 from telepay.channels.star_prices import is_star_subscription
@@ -224,6 +225,7 @@ def grant_free(
         ref = f"free-{code.code}"
         sub = free_access.with_days_added(channel, current, user_id, tier.days, now, ref)
         tx.set(store.subscriptions, sub_id, sub)
+        count_joined(tx, store, current, sub, now)
         tx.update(store.promo_codes, code_id, {"uses": current_code.uses + 1, "updated_at": now})
         counted = PromoUseDoc(
             channel_token=channel.token,

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, TrialDoc
 from shared_schemas.ids import subscription_id, trial_id
 from shared_schemas.queries import TRIALS_CONVERTED_OF_CHANNEL, TRIALS_STARTED_OF_CHANNEL
+from telepay.channels.day_counts import count_joined
 from telepay.channels.lookup import load_subscription
 from telepay.core.clock import Clock
 from telepay.core.logs import get_logger
@@ -60,6 +61,7 @@ def start(store: Store, clock: Clock, channel: ChannelDoc, user_id: int) -> Outc
         new_trial, sub = started(channel, current, user_id, now)
         tx.set(store.trials, tid, new_trial)
         tx.set(store.subscriptions, sid, sub)
+        count_joined(tx, store, current, sub, now)
         return Outcome(None, sub, new_trial)
 
     outcome = store.transaction(work)

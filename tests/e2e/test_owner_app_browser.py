@@ -12,7 +12,9 @@ Nothing leaves the machine: every request that is not loopback is refused, and T
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import shutil
 import tempfile
 import time
@@ -26,8 +28,10 @@ import httpx
 import pytest
 
 from local.clients import BotChat, NowPaymentsControl, TelegramControl, buttons, wait_for
-from local.demo import setup_channel
+from local.demo import SECOND_TITLE, play, setup_channel
+from telepay.core.clock import system_clock
 from telepay.owners.init_data import for_user
+from tests.e2e.conftest import StackClock
 from tests.e2e.flows import Channel, donate, subscribe
 
 pytestmark = pytest.mark.e2e
@@ -80,8 +84,18 @@ def _only_loopback(route: Any) -> None:
         route.abort()
 
 
-def open_app(browser: Any, url: str, init_data: str, theme: dict[str, str], scheme: str = "light") -> Any:
+def open_app(
+    browser: Any,
+    url: str,
+    init_data: str,
+    theme: dict[str, str],
+    scheme: str = "light",
+    requests: list[str] | None = None,
+) -> Any:
+    """The app as Telegram opens it; every request the page makes is added to `requests`."""
     page = browser.new_page()
+    if requests is not None:
+        page.on("request", lambda request: requests.append(request.url))
     page.route("**/*", _only_loopback)
     page.add_init_script(
         f"window.__tma = {{initData: {_js(init_data)}, themeParams: {_js(theme)}, colorScheme: {_js(scheme)}}};"
@@ -91,8 +105,6 @@ def open_app(browser: Any, url: str, init_data: str, theme: dict[str, str], sche
 
 
 def _js(value: Any) -> str:
-    import json
-
     return json.dumps(value)
 
 
@@ -124,7 +136,9 @@ def _init_data(
     user: dict[str, Any] = {"id": user_id, "first_name": first_name}
     if language_code:
         user["language_code"] = language_code  # the owner's Telegram app language, as Telegram signs it
-    return for_user(user, endpoints["telegram_bot_token"], int(time.time()))
+    # Signed at the stack's time (a test may have moved its clock forward), as Telegram signs it now.
+    now = system_clock(endpoints["clock_offset_file"]).now()
+    return for_user(user, endpoints["telegram_bot_token"], int(now.timestamp()))
 
 
 def test_the_owner_sees_filters_exports_and_changes_her_channel(
@@ -142,10 +156,16 @@ def test_the_owner_sees_filters_exports_and_changes_her_channel(
     assert page.inner_text("#active b") == "2"
     assert page.inner_text("#revenue b") == "$17.50"
     assert page.inner_text("#donations b") == "$25.00"
-    assert page.locator("svg.chart rect.bar").count() == 30
+    # Drawn by the Chart.js the app serves; tapping a day reads its values (the chart is below the
+    # cards on a phone: the click scrolls to it, as the owner does).
+    assert page.evaluate("typeof window.Chart") == "function"
+    page.locator("#revenue-chart").click()
+    wait_for("the day's value", lambda: "$" in page.inner_text("#day-value") or None)
+    assert "new subscriber" in page.inner_text("#day-value")
+    page.click("#period button[data-days='7']")
+    wait_for("the 7-day period", lambda: page.locator("#period button.on[data-days='7']").count() or None)
+    assert page.inner_text("#active b") == "2"
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "owner-app-light.png"))
 
     # Subscribers: both listed, search narrows, CSV has both.
     page.click("nav button[data-tab=subscribers]")
@@ -200,8 +220,122 @@ def test_the_owner_sees_filters_exports_and_changes_her_channel(
     dark = open_app(browser, url, _init_data(endpoints, demo["owner"]), DARK, "dark")
     dark.wait_for_selector("#active")
     assert dark.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(23, 33, 43)"
-    dark.screenshot(path=str(SCREENSHOTS / "owner-app-dark.png"))
     dark.close()
+
+
+# -- dashboard --
+def test_the_demo_owner_reads_her_dashboard_by_period_channel_and_day(
+    browser: Any, endpoints: dict[str, Any], clock: StackClock
+) -> None:
+    """The demo as `make run` plays it (sales on several days, a renewal, a trial that ends, a second
+    channel with no sale): its owner switches the period, taps a day and moves with the arrow keys
+    to read days, switches to her empty channel and to all channels. The page and its chart library
+    come from the app itself, and no request it makes leaves loopback. The light and dark
+    screenshots of the README are taken here."""
+    played = play(endpoints, lambda _: None)
+    owner, token = played["user"]["id"], played["token"]
+    url = endpoints["functions"]["owner_app"]
+    auth = {"Authorization": f"tma {_init_data(endpoints, owner)}"}
+
+    def figures(path: str) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(f"{url}/api/{path}", headers=auth).json()
+        return body
+
+    requests: list[str] = []
+    page = open_app(browser, url, _init_data(endpoints, owner), LIGHT, requests=requests)
+    _night_owls(page, token)
+    # The last 30 days: Sam, Stella (in Stars), Pat (with a code), then Ben, Cleo, Dan, Gus; Sam renews.
+    cards = {
+        k: page.inner_text(f"#{k} b") for k in ("sales", "new", "renewed", "expired", "revenue", "active")
+    }
+    assert cards == {
+        "sales": "8", "new": "7", "renewed": "1", "expired": "1", "revenue": "$54.00", "active": "7",
+    }  # fmt: skip
+    assert page.inner_text("#renewal-rate b") == "50%"  # Sam renewed, Tara's trial ended
+    assert page.inner_text("#donations b") == "$25.00"
+    assert page.evaluate("Chart.getChart('revenue-chart').data.labels.length") == 30
+
+    # Tap the day Gus bought: the day's figures under the charts, and in the chart's tooltip.
+    month = figures(f"channels/{token}/overview/30")["series"]
+    gus = max(i for i, d in enumerate(month) if d["crypto"] == "12.50")
+    x, y = page.evaluate(
+        f"(() => {{ const c = Chart.getChart('revenue-chart'); const bar = c.getDatasetMeta(0).data[{gus}];"
+        " return [bar.x, (bar.y + bar.base) / 2]; })()"
+    )
+    page.locator("#revenue-chart").click(position={"x": x, "y": y})
+    wait_for(
+        "the tapped day", lambda: page.get_attribute("#day-value", "data-day") == month[gus]["day"] or None
+    )
+    read = page.inner_text("#day-value")
+    assert "$12.50 crypto" in read and "1 new subscriber ·" in read, read  # one subscriber, singular
+    assert page.evaluate("Chart.getChart('revenue-chart').tooltip.opacity") > 0
+    _screenshot(page, "owner-app-light.png")
+    # The keyboard (the tap focused the chart): End is today, when the sweep removed Tara; Home the
+    # first day, before the demo's.
+    page.keyboard.press("End")
+    wait_for("today", lambda: page.get_attribute("#day-value", "data-day") == month[-1]["day"] or None)
+    assert "1 expiry" in page.inner_text("#day-value")
+    page.keyboard.press("Home")
+    wait_for("the first day", lambda: page.get_attribute("#day-value", "data-day") == month[0]["day"] or None)
+    assert "0 new subscribers" in page.inner_text("#day-value")
+
+    # The periods: each shows the read model's figures, as many days as it has.
+    for days in (7, 90):
+        page.click(f"#period button[data-days='{days}']")
+        page.wait_for_selector(f"#period button.on[data-days='{days}']")
+        assert page.evaluate("Chart.getChart('revenue-chart').data.labels.length") == days
+        period = figures(f"channels/{token}/overview/{days}")["current"]
+        assert page.inner_text("#sales b") == str(period["sales"])
+        assert page.inner_text("#new b") == str(period["new"])
+    assert period["sales"] == 8  # 90 days hold them all
+
+    # Her second channel has sold nothing: the empty state says so; all channels add both.
+    page.select_option("#channel", played["second_token"])
+    page.wait_for_selector("#empty-state")
+    assert page.inner_text("#empty-state").startswith("No sales, members or donations in the last 90 days.")
+    assert page.inner_text("#sales b") == "0"
+    page.select_option("#channel", "all")
+    wait_for("all channels", lambda: "2 channels together" in page.inner_text("#view") or None)
+    assert page.inner_text("#sales b") == "8" and page.locator("#empty-state").count() == 0
+    assert SECOND_TITLE in page.inner_text("#tiers")
+
+    # Everything came from loopback: the page, its scripts (Chart.js from the app itself, the
+    # pinned file byte for byte) and the API; Telegram's script is the local shim, never fetched.
+    library = httpx.get(f"{url}/chart.umd.min.js")
+    vendored = json.loads((ROOT / "functions" / "owner_app" / "npm" / "vendored.json").read_text())
+    assert hashlib.sha256(library.content).hexdigest() == vendored["chart.umd.min.js"]["sha256"]
+    assert f"{url}/chart.umd.min.js" in requests
+    outside = [
+        r for r in requests if urlsplit(r).hostname not in ("127.0.0.1", "localhost") and r != TELEGRAM_SCRIPT
+    ]
+    assert outside == [], outside
+    page.close()
+
+    dark = open_app(browser, url, _init_data(endpoints, owner), DARK, "dark")
+    _night_owls(dark, token)
+    assert dark.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(23, 33, 43)"
+    dark.locator("#revenue-chart").focus()
+    dark.keyboard.press("End")
+    wait_for("today", lambda: dark.get_attribute("#day-value", "data-day") == month[-1]["day"] or None)
+    _screenshot(dark, "owner-app-dark.png")
+    dark.close()
+
+
+def _night_owls(page: Any, token: str) -> None:
+    """Her channels are listed in the app's order (either may come first): she picks Night Owls Club."""
+    page.wait_for_selector("#revenue-chart")
+    if page.input_value("#channel") != token:
+        page.select_option("#channel", token)
+        wait_for("Night Owls Club", lambda: page.locator("#renewal-rate b").inner_text() != "—" or None)
+
+
+def _screenshot(page: Any, name: str) -> None:
+    """A phone-sized screenshot for the README, scrolled to show the last cards and both charts."""
+    page.evaluate(
+        "window.scrollTo(0, document.getElementById('revenue-chart').getBoundingClientRect().top + window.scrollY - 260)"
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name))
 
 
 def test_a_tampered_or_strangers_init_data_sees_nothing(

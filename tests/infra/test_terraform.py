@@ -1197,7 +1197,7 @@ def test_payout_failures_are_alerted(tf: tc.Terraform) -> None:
 LOGGED_BY_THE_CODE = {
     "telepay_payments_settled": [
         ("telepay/payments/ipn.py", 'log.info("IPN %s: %s"'),
-        ("telepay/payments/settlement.py", 'Decision(f"{new_status.value}: {event_type.value}"'),
+        ("telepay/payments/settlement.py", 'outcome = f"{new_status.value}: {event_type.value}"'),
         ("shared_schemas/messages.py", 'PAYMENT_SETTLED = "payment.settled"'),
     ],
     "telepay_access_granted": [

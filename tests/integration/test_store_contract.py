@@ -23,10 +23,15 @@ from shared_schemas.documents import (
 )
 from shared_schemas.ids import OrderKind
 from shared_schemas.names import ClaimPurpose
-from shared_schemas.queries import ACTIVE_CHANNELS, CHANNEL_BY_CLOSED_CHAT, SUBSCRIPTIONS_DUE
+from shared_schemas.queries import (
+    ACTIVE_CHANNELS,
+    CHANNEL_BY_CLOSED_CHAT,
+    SUBSCRIPTIONS_DUE,
+    SUBSCRIPTIONS_OF_CHANNEL,
+)
 from telepay.core.claims import Claims
 from telepay.core.clock import FrozenClock
-from telepay.core.store import NotFound, Store, Tx, VersionConflict, array_union
+from telepay.core.store import NotFound, Store, Tx, VersionConflict, array_union, increment
 from tests.conftest import demo_channel
 from tests.harness import NOW
 from tests.integration.helpers import store_of
@@ -135,6 +140,40 @@ def test_merge_creates_or_adds_fields(store: Store) -> None:
     store.users.merge("42", {"blocked_at": NOW})
     got = store.users.get("42")
     assert got is not None and (got.blocked_bot, got.blocked_at) == (True, NOW)
+
+
+def test_merge_in_a_transaction_adds_increments_into_nested_maps(store: Store) -> None:
+    """The dashboard's day counts: written without a read, twice, then once more with a new tier."""
+    fields = {
+        "channel_token": "C",
+        "day": "2026-11-26",
+        "new": increment(1),
+        "tiers": {"t1": {"sales": increment(1)}},
+    }
+    for _ in range(2):
+        store.transaction(lambda tx: tx.merge(store.channel_days, "C-2026-11-26", fields))
+    store.transaction(
+        lambda tx: tx.merge(store.channel_days, "C-2026-11-26", {"tiers": {"t2": {"cents": increment(-500)}}})
+    )
+    got = store.channel_days.get("C-2026-11-26")
+    assert got is not None and got.new == 2 and got.renewed == 0
+    assert (got.tiers["t1"].sales, got.tiers["t2"].cents, got.tiers["t2"].sales) == (2, -500, 0)
+
+
+def test_count_is_the_number_of_matches(store: Store) -> None:
+    for user in range(5):
+        store.subscriptions.set(
+            f"s-{user}",
+            _sub(user, None, status=SubscriptionStatus.EXPIRED if user > 2 else SubscriptionStatus.ACTIVE),
+        )
+    active = {"channel_token": "DemoChannel01", "status": SubscriptionStatus.ACTIVE}
+    assert store.subscriptions.count(SUBSCRIPTIONS_OF_CHANNEL, **active) == 3
+    assert (
+        store.subscriptions.count(
+            SUBSCRIPTIONS_OF_CHANNEL, channel_token="Nobody", status=SubscriptionStatus.ACTIVE
+        )
+        == 0
+    )
 
 
 def test_conditional_update_loses_to_a_write_in_between(store: Store) -> None:

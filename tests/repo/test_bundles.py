@@ -48,7 +48,12 @@ def test_entry_point_imports_from_its_bundle_alone(bundles: Path, spec: Function
 def test_the_owner_app_bundle_serves_its_page_alone(bundles: Path) -> None:
     """The page and its script are in the bundle, served by the entry point from there."""
     folder = bundles / "owner_app"
-    assert {p.name for p in (folder / "static").iterdir()} >= {"index.html", "app.js", "app.css"}
+    assert {p.name for p in (folder / "static").iterdir()} >= {
+        "index.html",
+        "app.js",
+        "app.css",
+        "chart.umd.min.js",
+    }
     code = (
         "import sys, main;"
         "client = main.functions_framework.create_app('owner_app', 'main.py').test_client();"
@@ -56,6 +61,9 @@ def test_the_owner_app_bundle_serves_its_page_alone(bundles: Path) -> None:
         "assert page.status_code == 200 and b'app.js' in page.data, page.status_code;"
         "assert script.status_code == 200 and b'tma ' in script.data;"
         "assert api.status_code == 401, api.status_code;"
+        "chart = client.get('/chart.umd.min.js');"
+        "assert chart.status_code == 200 and b'Chart.js v4.6.1' in chart.data[:200], chart.status_code;"
+        "assert chart.headers['Content-Type'].startswith('text/javascript');"
         "assert client.get('/../main.py').status_code == 404"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | ENV

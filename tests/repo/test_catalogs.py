@@ -38,6 +38,11 @@ LONGEST: dict[str, str] = {
     "buyer": _NAME,
     "ceiling": _AMOUNT,
     "chat": _TITLE,
+    # -- dashboard --
+    "renewal": "100.0 %",  # a percentage, one decimal
+    "churn": "100.0 %",
+    "change": "+9,999,999%",  # the owner app's change against the period before
+    "crypto": "US$ 9,999,999.99",  # a day's crypto revenue in the owner app
     "coin": "USDTTRC20",
     "text": "W" * 2500,  # a support message (cut to 2,500: the owner's card adds the orders)
     "rate": "US$ 99,999.99",  # what a Star costs a buyer (STARS_USD_PRICE), as money
@@ -168,6 +173,8 @@ def test_placeholders_are_the_englishs(language: str) -> None:
     for message in _messages(_catalog(language)):
         english = set().union(*(PLACEHOLDER.findall(source) for source in _sources(message)))
         for form in _forms(message):
+            if not form:  # not translated yet: test_every_text_is_translated says so
+                continue
             found = set(PLACEHOLDER.findall(form))
             # A plural form may say the number in words ("один день"): {n} alone may be left out.
             if found != english and found != english - {"n"}:

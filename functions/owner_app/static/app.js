@@ -1,4 +1,5 @@
-// TelePay owner app: plain JavaScript, no library. Every API call carries Telegram's initData.
+// TelePay owner app: plain JavaScript; charts by Chart.js (chart.umd.min.js, served by the app itself,
+// pinned in functions/owner_app/npm). Every API call carries Telegram's initData.
 // Every visible text goes through tr(english, values): the owner's language comes from
 // GET /api/texts (its English sources are APP_TEXTS in telepay/owners/app.py); amounts, numbers and
 // dates are formatted here with Intl for that language, dates in UTC saying so.
@@ -14,6 +15,9 @@
   let tab = "overview";
   let onMain = null;
   let TEXTS = {};
+  let PLURALS = {};
+  let period = 30; // -- dashboard: 7, 30 or 90 days --
+  let charts = [];
   let LANG = "en";
   let LANGUAGES = {};
   const TAB_NAMES = { overview: "Overview", subscribers: "Subscribers", payouts: "Payouts", settings: "Settings",
@@ -24,6 +28,13 @@
   function tr(text, values) {
     const found = TEXTS[text] || text;
     return found.replace(/\{(\w+)\}/g, (whole, name) => (values && name in values ? String(values[name]) : whole));
+  }
+
+  // A plural text: the language's form for n (Intl.PluralRules' category), {n} and {name}s filled.
+  function trn(singular, n, values) {
+    const forms = PLURALS[singular] || {};
+    const form = forms[new Intl.PluralRules(LANG).select(n)] || forms.other || singular;
+    return form.replace(/\{(\w+)\}/g, (whole, name) => name === "n" ? number(n) : (values && name in values ? String(values[name]) : whole));
   }
 
   function localize(dir) {
@@ -38,6 +49,7 @@
   async function loadTexts() {
     const { body } = await json("/api/texts");
     TEXTS = body.texts || {};
+    PLURALS = body.plurals || {};
     LANG = body.lang || "en";
     LANGUAGES = body.languages || {};
     localize(body.dir);
@@ -109,56 +121,130 @@
     time: date(iso, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }),
   });
 
-  function chart(days, currency) {
-    const w = 300, h = 120, n = days.length, step = w / n;
-    const maxRevenue = Math.max(1, ...days.map((d) => Number(d.revenue)));
-    const maxNew = Math.max(1, ...days.map((d) => d.new));
-    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("viewBox", `0 0 ${w} ${h + 14}`);
-    svg.setAttribute("class", "chart");
-    svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", tr("Revenue (bars) and new subscribers (line) per day, last 30 days"));
-    const add = (tag, attrs) => {
-      const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
-      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-      svg.append(node); return node;
+  const card = (value, label, id, note) => el("div", { class: "card", id }, el("b", {}, value), el("span", {}, label),
+    note ? el("small", { class: "change" }, note) : null);
+  const pct = (v) => v === null || v === undefined ? "—" : new Intl.NumberFormat(LANG, { style: "percent", maximumFractionDigits: 1 }).format(Number(v) / 100);
+  const signed = (v) => (Number(v) > 0 ? "+" : "") + pct(v);
+  const against = (o, key) => o.change[key] === null
+    ? tr("nothing the {n} days before", { n: number(o.days) })
+    : tr("{change} against the {n} days before", { change: signed(o.change[key]), n: number(o.days) });
+  const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+
+  // -- dashboard: Chart.js with Telegram's theme colours; time runs left to right in every language --
+  function drawChart(canvas, config) {
+    const text = css("--hint");
+    const base = {
+      responsive: true, maintainAspectRatio: false, animation: false,
+      interaction: { mode: "index", intersect: false },
+      plugins: { legend: { labels: { color: css("--text"), boxWidth: 12 } },
+        tooltip: { callbacks: { title: (items) => items.length ? day(items[0].label) : "",
+          label: (item) => `${item.dataset.label}: ${config.tick(item.raw)}` } } },
+      scales: {
+        x: { stacked: config.stacked, ticks: { color: text, maxRotation: 0, autoSkip: true, maxTicksLimit: 6,
+          callback: function (value) { return shortDay(this.getLabelForValue(value)); } }, grid: { display: false } },
+        y: { stacked: config.stacked, beginAtZero: true, ticks: { color: text, precision: 0, callback: config.tick },
+          grid: { color: css("--card") } },
+      },
+      onClick: config.onPick, onHover: (event, active) => { if (active.length && event.native && event.native.pointerType === "touch") config.onPick(event, active); },
     };
-    days.forEach((d, i) => {
-      const bh = (Number(d.revenue) / maxRevenue) * h;
-      add("rect", { class: "bar", x: i * step + 1, y: h - bh, width: step - 2, height: bh }).append(
-        Object.assign(document.createElementNS("http://www.w3.org/2000/svg", "title"),
-          { textContent: tr("{day}: {amount}, {count} new", { day: day(d.day), amount: money(d.revenue, currency), count: number(d.new) }) }));
-    });
-    add("polyline", { class: "line", points: days.map((d, i) => `${i * step + step / 2},${h - (d.new / maxNew) * (h - 4)}`).join(" ") });
-    add("text", { x: 0, y: h + 12 }).textContent = shortDay(days[0].day);
-    add("text", { x: w, y: h + 12, "text-anchor": "end" }).textContent = shortDay(days[n - 1].day);
-    return svg;
+    const made = new window.Chart(canvas, { type: "bar", data: config.data, options: base });
+    charts.push(made);
+    return made;
   }
 
-  const card = (value, label, id) => el("div", { class: "card", id }, el("b", {}, value), el("span", {}, label));
-
   async function overview() {
-    const { body: o } = await json(`/api/channels/${token}/overview`);
+    const all = token === "all";
+    const { body: o } = await json(all ? `/api/overview/${period}` : `/api/channels/${token}/overview/${period}`);
     mainButton(null);
+    for (const c of charts) c.destroy();
+    charts = [];
+    const now = o.current;
+    const switcher = el("div", { class: "periods", id: "period", role: "group" },
+      ...[7, 30, 90].map((n) => el("button", { class: n === period ? "on" : "", "data-days": String(n), "aria-pressed": String(n === period),
+        onclick: () => { period = n; open("overview"); } }, trn("Last {n} day", n))));
+    const readout = el("p", { class: "hint readout", id: "day-value", "aria-live": "polite" }, tr("Tap a day, or use the arrow keys, to read it."));
+    const labels = o.series.map((d) => d.day);
+    // One day read out under the charts and shown in both charts' tooltips: a tap or a click on a
+    // chart picks the day under it, the arrow keys (Home, End) move from day to day.
+    let picked = null;
+    const read = (index) => {
+      const i = Math.max(0, Math.min(o.series.length - 1, index));
+      const d = o.series[i];
+      picked = i;
+      readout.textContent = tr("{day}: {crypto} crypto, {stars} in Stars (≈ {usd})", {
+        day: day(d.day), crypto: money(d.crypto, "USD"), stars: money(d.stars, "XTR"), usd: money(d.stars_usd, "USD") })
+        + " · " + trn("{n} new subscriber", d.new) + " · " + trn("{n} renewal", d.renewed)
+        + " · " + trn("{n} expiry", d.expired) + " · " + trn("{n} active member", d.active);
+      readout.dataset.day = d.day;
+      for (const c of charts) {
+        const active = c.data.datasets.map((_, datasetIndex) => ({ datasetIndex, index: i }));
+        c.setActiveElements(active);
+        c.tooltip.setActiveElements(active, { x: 0, y: 0 });
+        c.update();
+      }
+    };
+    const pick = (event, active) => { if (active.length && active[0].index !== picked) read(active[0].index); };
+    const keys = (event) => {
+      const last = o.series.length - 1;
+      const to = { ArrowLeft: (picked ?? last + 1) - 1, ArrowDown: (picked ?? last + 1) - 1,
+        ArrowRight: (picked ?? -1) + 1, ArrowUp: (picked ?? -1) + 1, Home: 0, End: last }[event.key];
+      if (to === undefined) return;
+      event.preventDefault();
+      read(to);
+    };
+    const chartCanvas = (id, label) => el("canvas", { id, role: "img", tabindex: "0", "aria-label": label,
+      "aria-describedby": "day-value", onkeydown: keys });
+    const revenueCanvas = chartCanvas("revenue-chart", tr("Revenue per day"));
+    const membersCanvas = chartCanvas("members-chart", tr("Members per day"));
+    const empty = o.empty ? el("div", { class: "state empty", id: "empty-state" },
+      el("p", {}, trn("No sales, members or donations in the last {n} day.", o.days)),
+      el("p", { class: "hint" }, tr("Share your link to get the first subscriber."))) : null;
+    const tiers = o.tiers.length ? [el("h2", {}, tr("Per tier")), el("table", { id: "tiers" },
+      el("tr", {}, el("th", {}, tr("Tier")), el("th", {}, tr("Sales")), el("th", {}, tr("Revenue"))),
+      ...o.tiers.map((t) => el("tr", {}, el("td", {}, t.channel ? `${t.channel} · ${t.label}` : t.label),
+        el("td", {}, number(t.sales)), el("td", {}, money(t.revenue, "USD") + (t.stars ? " + " + money(t.stars, "XTR") : "")))))] : [];
     show(
+      switcher,
+      all ? el("p", { class: "hint" }, tr("{count} channels together", { count: number(o.channels) })) : null,
+      empty,
       el("div", { class: "cards" },
+        card(money(now.revenue, "USD"), tr("revenue"), "revenue", against(o, "revenue")),
+        card(number(now.sales), tr("sales"), "sales", against(o, "sales")),
+        card(number(now.new), tr("new subscribers"), "new", against(o, "new")),
+        card(number(now.renewed), tr("renewals"), "renewed", against(o, "renewed")),
+        card(number(now.expired), tr("expiries"), "expired", against(o, "expired")),
+        card(money(now.donations, "USD"), tr("donations"), "donations", against(o, "donations")),
         card(number(o.active), tr("active subscribers"), "active"),
         card(number(o.expiring_7d), tr("expire in 7 days"), "expiring"),
-        card(money(o.revenue_30d, o.currency), tr("sales, 30 days"), "revenue"),
-        card(money(o.donations_30d, o.currency), tr("donations ({count}), 30 days", { count: number(o.donation_count_30d) }), "donations"),
+        card(pct(o.renewal_rate), tr("renewal rate"), "renewal-rate"),
+        card(pct(o.churn), tr("churn"), "churn"),
         // -- owner grants: apart from sales --
-        card(number(o.grants_30d || 0), tr("grants, 30 days"), "grants"),
-        card(number(o.granted_days_30d || 0), tr("days given"), "granted-days")),
+        o.grants_30d !== undefined ? card(number(o.grants_30d || 0), tr("grants, 30 days"), "grants") : null,
+        o.granted_days_30d !== undefined ? card(number(o.granted_days_30d || 0), tr("days given"), "granted-days") : null),
       // -- free trials --
       o.trials && (o.trials.days !== null || o.trials.started_30d > 0 || o.trials.running > 0) ? el("div", { class: "cards", id: "trials" },
         card(number(o.trials.running), tr("on a free trial"), "trials-running"),
         card(number(o.trials.started_30d), tr("free trials started, 30 days"), "trials-started"),
         card(number(o.trials.converted_30d), tr("trials converted to a purchase, 30 days"), "trials-converted")) : null,
-      el("h2", {}, tr("Revenue and {count} new subscribers, last 30 days", { count: number(o.new_30d) })),
-      chart(o.days, o.currency),
-      el("p", { class: "hint" }, tr("Bars: sales per day · line: new subscribers per day")),
+      el("h2", {}, tr("Revenue per day")),
+      el("div", { class: "chart" }, revenueCanvas),
+      el("h2", {}, tr("Members per day")),
+      el("div", { class: "chart" }, membersCanvas),
+      readout,
+      ...tiers,
       o.status === "paused" ? el("p", { class: "hint" }, tr("Sales are paused (Settings → Resume).")) : null,
-      await announcementsSection());  // -- announcements --
+      all ? null : await announcementsSection());  // -- announcements --
+    const usd = (v) => money(v, "USD");
+    drawChart(revenueCanvas, { stacked: true, onPick: pick, tick: (v) => usd(v), data: { labels, datasets: [
+      { label: tr("Crypto"), data: o.series.map((d) => Number(d.crypto)), backgroundColor: css("--button") },
+      { label: tr("Telegram Stars (≈ USD)"), data: o.series.map((d) => Number(d.stars_usd)), backgroundColor: css("--stars") },
+    ] } });
+    drawChart(membersCanvas, { stacked: false, onPick: pick, tick: (v) => number(v), data: { labels, datasets: [
+      { type: "line", label: tr("Active members"), data: o.series.map((d) => d.active), borderColor: css("--link"), backgroundColor: css("--link"), pointRadius: 0, tension: 0.2 },
+      { label: tr("New"), data: o.series.map((d) => d.new), backgroundColor: css("--button") },
+      { label: tr("Renewals"), data: o.series.map((d) => d.renewed), backgroundColor: css("--stars") },
+      { label: tr("Expiries"), data: o.series.map((d) => d.expired), backgroundColor: css("--hint") },
+    ] } });
   }
 
   // -- announcements: the channel's announcements with their counts, and a text-only compose form
@@ -483,6 +569,8 @@
 
   async function open(name) {
     tab = name;
+    // All channels together is the overview's; the other tabs show one channel (the first).
+    if (token === "all" && name !== "overview") { token = channels[0].token; picker.value = token; }
     for (const b of tabs.querySelectorAll("button")) b.classList.toggle("on", b.dataset.tab === name);
     backButton(name !== "overview");
     state(tr("Loading…"), "loading");
@@ -499,10 +587,14 @@
       channels = me.channels;
       if (!channels.length) return state(tr("You have no channels yet. Send /newchannel to the bot."), "empty");
       picker.replaceChildren(...channels.map((c) => el("option", { value: c.token },
-        c.status === "paused" ? tr("{title} (paused)", { title: c.title }) : c.title)));
+        c.status === "paused" ? tr("{title} (paused)", { title: c.title }) : c.title)),
+        channels.length > 1 ? el("option", { value: "all" }, tr("All channels")) : null); // -- dashboard --
       picker.hidden = channels.length < 2; tabs.hidden = false;
       token = channels[0].token;
-      picker.addEventListener("change", () => { token = picker.value; open(tab); });
+      picker.addEventListener("change", () => {
+        token = picker.value;
+        open(tab);
+      });
       tabs.addEventListener("click", (e) => { if (e.target.dataset.tab) open(e.target.dataset.tab); });
       await open("overview");
     } catch (error) { state(error.message, "error"); }

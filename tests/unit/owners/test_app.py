@@ -109,13 +109,6 @@ def test_another_owners_channel_is_404(rt: Runtime[OwnerAppSettings]) -> None:
     assert call(rt, "/api/channels/Missing000001/overview").status == 404
 
 
-def test_overview_counts_as_stats_does(rt: Runtime[OwnerAppSettings]) -> None:
-    body = call(rt, "/api/channels/DemoChannel01/overview").body
-    assert (body["active"], body["expiring_7d"], body["revenue_30d"], body["new_30d"]) == (1, 1, "5.00", 1)
-    assert len(body["days"]) == 30
-    assert body["days"][-2] == {"day": "2026-11-25", "revenue": "5.00", "new": 1, "donations": "0.00"}
-
-
 def test_subscribers_and_their_csv(rt: Runtime[OwnerAppSettings]) -> None:
     [row] = call(rt, "/api/channels/DemoChannel01/subscribers").body["subscribers"]
     assert (row["name"], row["tier"], row["status"], row["in_channel"]) == ("=Sam", "Monthly", "active", True)

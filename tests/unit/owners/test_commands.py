@@ -21,12 +21,8 @@ from shared_schemas.config import TelegramWebhookSettings
 from shared_schemas.documents import (
     ChannelStatus,
     ConversationDoc,
-    OrderDoc,
-    OrderStatus,
     PayoutStrategy,
-    SubscriptionDoc,
 )
-from shared_schemas.ids import OrderKind
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.tasks import BroadcastTask, PostKind
 from telepay.bot.webhook import handle_update
@@ -41,6 +37,7 @@ from tests.conftest import demo_channel
 from tests.fakes import FakeTelegram, Sent
 from tests.harness import NOW, fakes, present, runtime
 from tests.memory_store import MemoryStore
+from tests.sales import sell, sweep_at
 
 OWNER, STRANGER, BOT = 7001, 7002, updates.BOT_ID
 OPEN, CLOSED, OTHER = -1002000000001, -1002000000002, -1002000000003
@@ -433,58 +430,24 @@ def test_edit_the_channels(owner: Owner) -> None:
 
 
 def test_stats(owner: Owner) -> None:
+    """Sales made as buyers make them (tests/sales.py); the figures shared with the owner app are
+    compared one by one in tests/unit/owners/test_dashboard.py."""
     token = _live(owner)
     store = owner.rt.store
     day = timedelta(days=1)
-
-    def order(n: int, kind: OrderKind, amount: str, ago: timedelta, renewal: bool = False) -> None:
-        settled = NOW - ago
-        days = 30 if kind is OrderKind.SUBSCRIPTION else None
-        expires = settled + timedelta(days=30) + (timedelta(days=10) if renewal else timedelta(0))
-        store.orders.set(
-            f"o{n}",
-            OrderDoc(
-                order_id=f"o{n}",
-                kind=kind,
-                user_id=n,
-                chat_id=n,
-                channel_token=token,
-                tier_id="t1" if days else None,
-                days=days,
-                price_amount=Decimal(amount),
-                price_currency="USD",
-                status=OrderStatus.SETTLED,
-                settled_at=settled,
-                subscription_expires_at=expires if days else None,
-                created_at=settled,
-                updated_at=settled,
-            ),
-        )
-
-    order(1, OrderKind.SUBSCRIPTION, "4.99", 2 * day)
-    order(2, OrderKind.SUBSCRIPTION, "4.99", 3 * day, renewal=True)
-    order(3, OrderKind.SUBSCRIPTION, "40.00", 20 * day)
-    order(4, OrderKind.DONATION, "25.00", 1 * day)
-    order(5, OrderKind.SUBSCRIPTION, "4.99", 40 * day)  # outside both windows
-    for user, ends in ((1, 5 * day), (2, 20 * day)):
-        store.subscriptions.set(
-            f"{token}-{user}",
-            SubscriptionDoc(
-                channel_token=token,
-                user_id=user,
-                closed_channel_id=CLOSED,
-                expires_at=NOW + ends,
-                started_at=NOW - 2 * day,
-                last_order_id=f"o{user}",
-                updated_at=NOW,
-            ),
-        )
+    sell(store, 1, NOW - 2 * day, token)
+    sell(store, 2, NOW - 20 * day, token)
+    sell(store, 2, NOW - 3 * day, token)  # renewed with days left
+    sell(store, 5, NOW - 40 * day, token)  # outside both periods, ended 10 days ago
+    sweep_at(store, NOW - 9 * day)  # after the grace period: removed
     assert owner.say("/stats") == "stats shown"
     text = owner.last().text
     assert "Active subscribers: 2" in text
-    assert "Ending in the next 7 days: 1" in text
-    assert "Last 7 days: 1 new, 1 renewed, $9.98 in sales, $25.00 in donations" in text
-    assert "Last 30 days: 2 new, 1 renewed, $49.98 in sales, $25.00 in donations" in text
+    assert "Ending in the next 7 days: 0" in text
+    price = store.channels.get(token).tiers[0].price  # type: ignore[union-attr]
+    assert f"Last 7 days: 1 new, 1 renewed, ${2 * price} in sales, $0.00 in donations" in text
+    assert f"Last 30 days: 2 new, 1 renewed, ${3 * price} in sales, $0.00 in donations" in text
+    assert "Last 30 days: renewal rate 50%, churn 100%" in text
 
 
 def test_a_co_admin_cannot_sell_the_owners_channels_by_typing_their_ids(owner: Owner) -> None:

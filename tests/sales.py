@@ -1,0 +1,64 @@
+"""Sales and expiries made the way buyers make them, on the in-memory store and fakes: `/start`,
+the tier, "Pay with crypto", the invoice, NowPayments' IPN; the sweep and its removal tasks. For the
+tests of what owners read (`/stats`, the dashboard)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from itertools import count
+
+from shared_schemas.config import (
+    CreateInvoiceSettings,
+    ExpireSubscriptionsSettings,
+    IpnHandlerSettings,
+    TelegramWebhookSettings,
+)
+from shared_schemas.tasks import CreateInvoiceTask
+from telepay.bot.webhook import handle_update
+from telepay.core.store import Store
+from telepay.payments import signature as ipn_signature
+from telepay.payments.invoices import create_invoice
+from telepay.payments.ipn import handle_ipn
+from telepay.subscriptions.expiry import run_task, sweep
+from tests import updates
+from tests.harness import IPN_SECRET, fakes, runtime
+
+_ids = count(700_000)
+
+
+def sell(store: Store, buyer: int, at: datetime, token: str = "DemoChannel01", tier: str = "t1") -> str:
+    """A crypto purchase of `tier` by `buyer`, settled at `at`; the order id."""
+    rt = runtime(TelegramWebhookSettings, store, now=at)
+    _, _, tasks = fakes(rt)
+    shown = handle_update(updates.start(next(_ids), f"/start {token}", buyer), rt)
+    assert "offer shown" in shown, shown
+    assert (
+        handle_update(updates.press(next(_ids), f"buy:{token}:{tier}", buyer), rt) == "payment choice shown"
+    )
+    assert handle_update(updates.press(next(_ids), f"pay:{token}:{tier}:c", buyer), rt) == "invoice queued"
+    [(_, _, task, _)] = tasks.created
+    assert isinstance(task, CreateInvoiceTask)
+    invoicing = runtime(CreateInvoiceSettings, store, now=at)
+    assert create_invoice(task, 1, invoicing) == "invoiced"
+    order = store.orders.get(task.order_id)
+    assert order is not None
+    paying = runtime(IpnHandlerSettings, store, now=at)
+    payment_id = next(_ids)
+    fakes(paying)[1].set_payment(payment_id, task.order_id, "finished", str(order.price_amount))
+    body = json.dumps({"payment_id": payment_id, "payment_status": "finished", "order_id": task.order_id})
+    raw = body.encode()
+    assert handle_ipn(raw, ipn_signature.sign(raw, IPN_SECRET), paying).http_status == 200
+    return task.order_id
+
+
+def sweep_at(store: Store, at: datetime) -> list[str]:
+    """The expiry sweep at `at` and every task it queued (reminders, removals): their outcomes."""
+    rt = runtime(ExpireSubscriptionsSettings, store, now=at)
+    sweep(rt, f"sweep-{at.isoformat()}")
+    _, _, tasks = fakes(rt)
+    outcomes = []
+    while tasks.created:
+        _, _, payload, _ = tasks.created.pop(0)
+        outcomes.append(run_task(payload, rt))
+    return outcomes
