@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 
+from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import ACTIVE_CHANNELS
 from telepay.adapters.firestore_store import METER
 from telepay.channels.lookup import save_channel
-from telepay.core.store import Tx
+from telepay.core.claims import Claims
+from telepay.core.clock import FrozenClock
 from tests.conftest import demo_channel
+from tests.harness import NOW
 from tests.integration.helpers import store_of
 
 pytestmark = pytest.mark.integration
@@ -30,10 +33,11 @@ def test_reads_writes_and_deletes_are_counted_per_document(firestore_db: Any) ->
     assert store.channels.find(ACTIVE_CHANNELS, limit=10, status="active")  # one document: one read
     assert store.channels.find(ACTIVE_CHANNELS, limit=10, status="paused") == []  # a query reads at least one
 
-    def touch(tx: Tx) -> None:
-        tx.get_two((store.channels, "DemoChannel01"), (store.orders, "none"))  # two reads
-        tx.update(store.channels, "DemoChannel01", {"title": "Renamed"})  # one write
-
-    store.transaction(touch)
-    store.channels.delete("DemoChannel01")
-    assert _delta(before) == {"reads": 6, "writes": 2, "deletes": 1}
+    claims = Claims(store, FrozenClock(NOW))
+    with claims.hold(ClaimPurpose.IPN, "meter") as claim:  # a create: one write
+        # the work's transaction: two reads in one call, and the claim marked done (one write)
+        claims.transaction_finishing(
+            claim, lambda tx: ("done", tx.get_two((store.channels, "DemoChannel01"), (store.orders, "none")))
+        )
+    store.claims.delete(claim.doc_id)
+    assert _delta(before) == {"reads": 6, "writes": 3, "deletes": 1}
