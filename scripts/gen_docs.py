@@ -81,7 +81,8 @@ for it:
   (several per sale) are keyed by what they claim, and those keys often do come in order (Telegram's
   update ids, NowPayments' payment ids), so a claim's id starts with a hash of its key
   (`spread_id` in `shared_schemas/ids.py`); so does every Cloud Tasks id (`task_id` in
-  `telepay/adapters/tasks_queue.py`), since Google documents the same for sequential task names.
+  `telepay/adapters/tasks_queue.py`): Cloud Tasks' CreateTask reference recommends hashed task ids
+  or prefixes, sequential ones raising latency and error rates.
 - **No single-field index on their timestamps** (the table below; Terraform's
   `google_firestore_field.unindexed`, and the TTL fields have none either). Their queries use the
   composite indexes listed per collection, which an exemption does not touch.

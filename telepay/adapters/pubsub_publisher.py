@@ -1,4 +1,13 @@
-"""Pub/Sub publishing (lazy client; PUBSUB_EMULATOR_HOST selects the emulator)."""
+"""Pub/Sub publishing: one message, one unary Publish call (lazy client; PUBSUB_EMULATOR_HOST
+selects the emulator).
+
+TelePay publishes one event at a time and waits until Pub/Sub has it (the outbox marks it published
+after). The library's batching `publish` is built for the opposite: it queues each message in a
+batch and commits the batch from a thread of its own, which for one message a batch costs a thread
+start and a future per event (seen in the IPN profile). The client is a subclass of Google's
+generated publisher client, whose own `publish` makes the same Publish call directly, with its
+default retry policy: that is the one called here.
+"""
 
 from __future__ import annotations
 
@@ -23,14 +32,18 @@ class Publisher:
             if self._client is None:
                 from google.cloud import pubsub_v1
 
-                # One message per batch: sent at once instead of waiting up to 10 ms for more (the
-                # default), which every IPN answer would wait for.
-                self._client = pubsub_v1.PublisherClient(
-                    batch_settings=pubsub_v1.types.BatchSettings(max_messages=1)
-                )
+                self._client = pubsub_v1.PublisherClient()  # reads PUBSUB_EMULATOR_HOST itself
             return self._client
 
     def publish(self, topic: Topic, data: bytes, **attributes: str) -> str:
+        from google.pubsub_v1 import PubsubMessage
+        from google.pubsub_v1.services.publisher import PublisherClient as GeneratedPublisher
+
         client = self._get_client()
-        future = client.publish(client.topic_path(self._project, topic.value), data, **attributes)
-        return str(future.result(timeout=self._timeout))
+        answer = GeneratedPublisher.publish(
+            client,
+            topic=client.topic_path(self._project, topic.value),
+            messages=[PubsubMessage(data=data, attributes=attributes)],
+            timeout=self._timeout,
+        )
+        return str(answer.message_ids[0])

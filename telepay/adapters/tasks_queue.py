@@ -40,9 +40,10 @@ def task_name_part(text: str) -> str:
 def task_id(name: str) -> str:
     """The Cloud Tasks id of the task TelePay names `name`: the name behind a hash of it
     (`spread_id`). Names say what the work is (`remove-<subscription>-<expiry>`), and the work of one
-    sweep shares its prefix; Google documents that sequential names or prefixes raise task latency
-    (Cloud Tasks, "Creating HTTP Target tasks"), so the id starts with a well-spread hash, the same
-    for the same name (a repeated enqueue is still refused as a duplicate)."""
+    sweep shares its prefix; Cloud Tasks' CreateTask reference recommends "hashed strings for the
+    task id or for the prefix of the task id": ids that are sequential or have sequential prefixes
+    raise latency and error rates in all task commands. So the id starts with a well-spread hash,
+    the same for the same name (a repeated enqueue is still refused as a duplicate)."""
     return task_name_part(spread_id(name))[:500]
 
 

@@ -367,3 +367,22 @@ def test_a_claim_marked_done_by_its_work_transaction_commits_with_it(store: Stor
     assert store.orders.get("o2") is None
     with claims.hold(ClaimPurpose.IPN, "p2") as retry:  # released: the retry does the work
         assert not retry.done_before
+
+
+def test_two_reads_in_one_call_give_each_document_or_none(store: Store) -> None:
+    order = _order()
+    store.orders.set(order.order_id, order)
+
+    def read(tx: Tx) -> tuple[OrderDoc | None, SubscriptionDoc | None]:
+        return tx.get_two((store.orders, order.order_id), (store.subscriptions, "DemoChannel01-404"))
+
+    got, missing = store.transaction(read)
+    assert got == order and missing is None
+    store.subscriptions.set("DemoChannel01-7", _sub(7, None))
+    both = store.transaction(
+        lambda tx: tx.get_two((store.subscriptions, "DemoChannel01-7"), (store.orders, order.order_id))
+    )
+    assert both == (
+        store.subscriptions.get("DemoChannel01-7"),
+        order,
+    )  # each in its place, whatever Firestore's order

@@ -92,3 +92,40 @@ def test_the_local_queues_and_task_targets_are_configured_as_terraform_configure
         settings = load_settings(FUNCTION_SETTINGS[spec.name])
         targets = {q.target for q in QUEUES}
         assert bool(getattr(settings, "task_caller_service_account", None)) is (spec.name in targets)
+
+
+def test_each_function_runs_as_an_instance_with_its_concurrency_in_threads(tmp_path: Path) -> None:
+    """As Cloud Run runs it (Terraform gives the same figure): THREADS is the function's
+    concurrency; a metered stack serves each through local.metered_function with a meter file."""
+    functions = {s.name: s for s in Stack(StackConfig(state_dir=tmp_path)).functions()}
+    metered = {s.name: s for s in Stack(StackConfig(state_dir=tmp_path, metered=True)).functions()}
+    for spec in FUNCTIONS:
+        service = functions[spec.name.value]
+        assert service.env["THREADS"] == str(spec.concurrency)
+        assert service.env["WORKERS"] == ("2" if spec.trigger == "scheduler" else "1")
+        assert "TELEPAY_METER_FILE" not in service.env and service.argv[0].endswith("functions-framework")
+        counted = metered[spec.name.value]
+        assert counted.argv[1:3] == ["-m", "local.metered_function"]
+        assert counted.env["TELEPAY_METER_FILE"].endswith(f"meter/{spec.name.value}.jsonl")
+        assert counted.env["THREADS"] == str(spec.concurrency)
+
+
+def test_the_metered_logger_writes_a_line_per_request(tmp_path: Path, env_guard: None) -> None:
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config  # type: ignore[import-untyped]
+
+    from local.metered_function import MeteredLogger
+
+    meter = tmp_path / "ipn_handler.jsonl"
+    os.environ["TELEPAY_METER_FILE"] = str(meter)
+    logger = MeteredLogger(Config())
+    for _ in range(2):
+        logger.access(
+            SimpleNamespace(status="200 OK"), SimpleNamespace(path="/"), {}, timedelta(milliseconds=40)
+        )
+    lines = [json.loads(line) for line in meter.read_text().splitlines()]
+    assert len(lines) == 2
+    assert lines[0]["pid"] == os.getpid() and lines[0]["seconds"] == 0.04 and lines[0]["status"] == "200"
+    assert set(lines[0]["firestore"]) == {"reads", "writes", "deletes"}
