@@ -5,8 +5,10 @@ TelePay publishes one event at a time and waits until Pub/Sub has it (the outbox
 after). The library's batching `publish` is built for the opposite: it queues each message in a
 batch and commits the batch from a thread of its own, which for one message a batch costs a thread
 start and a future per event (seen in the IPN profile). The client is a subclass of Google's
-generated publisher client, whose own `publish` makes the same Publish call directly, with its
-default retry policy: that is the one called here.
+generated publisher client, whose own `publish` makes the same Publish call directly: that is the
+one called here, retrying transient errors for at most `timeout` in all (the generated default
+retries for a minute, and the IPN that waits on the publish must answer within 3 s; a publish that
+fails leaves the event in the outbox, and its IPN is answered 503).
 """
 
 from __future__ import annotations
@@ -36,14 +38,26 @@ class Publisher:
             return self._client
 
     def publish(self, topic: Topic, data: bytes, **attributes: str) -> str:
+        from google.api_core import exceptions
+        from google.api_core.retry import Retry, if_exception_type
         from google.pubsub_v1 import PubsubMessage
         from google.pubsub_v1.services.publisher import PublisherClient as GeneratedPublisher
 
         client = self._get_client()
+        transient = if_exception_type(
+            exceptions.Aborted,
+            exceptions.Cancelled,
+            exceptions.DeadlineExceeded,
+            exceptions.InternalServerError,
+            exceptions.ResourceExhausted,
+            exceptions.ServiceUnavailable,
+            exceptions.Unknown,
+        )
         answer = GeneratedPublisher.publish(
             client,
             topic=client.topic_path(self._project, topic.value),
             messages=[PubsubMessage(data=data, attributes=attributes)],
+            retry=Retry(predicate=transient, initial=0.1, maximum=1.0, timeout=self._timeout),
             timeout=self._timeout,
         )
         return str(answer.message_ids[0])
