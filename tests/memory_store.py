@@ -140,6 +140,18 @@ class MemoryRepository(Repository[D]):
     def count(self, spec: QuerySpec, *, below: Any = None, above: Any = None, **equals: Any) -> int:
         return sum(len(page) for page in self.pages(spec, below=below, above=above, **equals))
 
+    def page_after(
+        self, spec: QuerySpec, *, limit: int, after: str | None = None, **equals: Any
+    ) -> tuple[list[Stored[D]], str | None]:
+        if spec.range_field is not None:
+            raise ValueError(f"{spec.name} is ordered by {spec.range_field}, not by document id")
+        everything = sorted(
+            (stored for page in self.pages(spec, **equals) for stored in page), key=lambda s: s.id
+        )
+        rest = [stored for stored in everything if after is None or stored.id > after]
+        page = rest[:limit]
+        return page, (page[-1].id if len(rest) > limit else None)
+
     def pages(
         self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any
     ) -> Iterator[list[Stored[D]]]:

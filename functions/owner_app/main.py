@@ -51,7 +51,9 @@ def owner_app(request: Request) -> Any:
         if body is None:
             return {"error": "a JSON object is expected"}, 400
     try:
-        reply = handle(RT, request.method, request.path, request.headers.get("Authorization"), body)
+        reply = handle(
+            RT, request.method, request.path, request.headers.get("Authorization"), body, request.args
+        )
     except Transient as error:
         log.warning("owner app call not answered: %s", error)
         return {"error": "try again"}, 503

@@ -19,6 +19,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1 import _helpers
 from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud.firestore_v1.field_path import FieldPath
 
 from shared_schemas.documents import firestore_value
 from shared_schemas.queries import QuerySpec
@@ -193,6 +194,22 @@ class FirestoreRepository(Repository[D]):
         with _translated():
             [[result]] = query.count(alias="n").get()
         return int(result.value)
+
+    def page_after(
+        self, spec: QuerySpec, *, limit: int, after: str | None = None, **equals: Any
+    ) -> tuple[list[Stored[D]], str | None]:
+        if spec.range_field is not None:
+            raise ValueError(f"{spec.name} is ordered by {spec.range_field}, not by document id")
+        query = self._query(spec, None, None, equals).order_by(FieldPath.document_id())
+        if after is not None:
+            query = query.start_after({FieldPath.document_id(): self.ref(after)})
+        with _translated():
+            snapshots = list(query.limit(limit + 1).stream())
+        METER.add("reads", max(1, min(len(snapshots), limit)))
+        page = [
+            Stored(s.id, self.model.model_validate(s.to_dict()), s.update_time) for s in snapshots[:limit]
+        ]
+        return page, (page[-1].id if len(snapshots) > limit else None)
 
     def pages(
         self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any

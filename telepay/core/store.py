@@ -156,6 +156,14 @@ class Repository(ABC, Generic[D]):
         bound the range field (both inclusive)."""
 
     @abstractmethod
+    def page_after(
+        self, spec: QuerySpec, *, limit: int, after: str | None = None, **equals: Any
+    ) -> tuple[list[Stored[D]], str | None]:
+        """One page of an equality-only query in document id order, starting after the document id
+        `after` (none: the first page); with the id to pass for the next page (None: no more). For
+        a client that pages through results one request at a time."""
+
+    @abstractmethod
     def count(self, spec: QuerySpec, *, below: Any = None, above: Any = None, **equals: Any) -> int:
         """How many documents the query matches, counted by the database (none is read)."""
 

@@ -26,7 +26,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -37,6 +37,7 @@ from shared_schemas.documents import (
     ChannelStatus,
     PromoCodeDoc,
     PromoStatus,
+    SubscriptionDoc,
     SubscriptionStatus,
 )
 from shared_schemas.ids import normal_promo_code
@@ -106,17 +107,31 @@ def authenticate(rt: Rt, authorization: str | None) -> WebAppUser | None:
     return verified.user
 
 
-def handle(rt: Rt, method: str, path: str, authorization: str | None, body: dict[str, Any] | None) -> Reply:
+def handle(
+    rt: Rt,
+    method: str,
+    path: str,
+    authorization: str | None,
+    body: dict[str, Any] | None,
+    query: Mapping[str, str] | None = None,
+) -> Reply:
+    """One API call; `query`: the URL's query parameters (the Subscribers list's page)."""
     user = authenticate(rt, authorization)
     if user is None:
         return _json(401, {"error": "unauthorized"})
     seen = TgUser(id=user.id, first_name=user.first_name, language_code=user.language_code)
     with i18n.speaking(remember_language(rt.store, seen)) as language:
-        return _route(rt, method, path, user, body, language)
+        return _route(rt, method, path, user, body, language, query or {})
 
 
 def _route(
-    rt: Rt, method: str, path: str, user: WebAppUser, body: dict[str, Any] | None, language: str
+    rt: Rt,
+    method: str,
+    path: str,
+    user: WebAppUser,
+    body: dict[str, Any] | None,
+    language: str,
+    query: Mapping[str, str],
 ) -> Reply:
     if path == "/api/texts" and method == "GET":
         return _json(200, texts(language))
@@ -144,7 +159,7 @@ def _route(
     if channel is None or channel.owner_user_id != user.id:
         return _json(404, {"error": "not found"})
     route: dict[tuple[str, str], Callable[[], Reply]] = {
-        ("GET", "subscribers"): lambda: _json(200, {"subscribers": subscribers(rt, channel)}),
+        ("GET", "subscribers"): lambda: subscribers_page(rt, channel, query),
         ("GET", "subscribers.csv"): lambda: subscribers_csv(rt, channel),
         ("GET", "settings"): lambda: _json(200, settings_of(rt, channel)),
         ("POST", "settings"): lambda: save_settings(rt, user.id, channel, body or {}),
@@ -180,6 +195,7 @@ APP_TEXTS: tuple[str, ...] = (
     N_("No subscribers yet. Share your link to get the first one."),
     N_("Search by name, tier or status"),
     N_("No subscriber matches."),
+    N_("Show more"),
     N_("Name"),
     N_("Tier"),
     N_("Since"),
@@ -495,28 +511,55 @@ def _trials(rt: Rt, channel: ChannelDoc) -> dict[str, Any]:
     }
 
 
-def subscribers(rt: Rt, channel: ChannelDoc) -> list[dict[str, Any]]:
+SUBSCRIBERS_PAGE = 50  # rows per Subscribers page: a channel of 100,000 members is read a page at a time
+
+
+def subscribers_page(rt: Rt, channel: ChannelDoc, query: Mapping[str, str]) -> Reply:
+    """`GET …/subscribers?status=active|expired&after=<id>`: one page of the channel's subscribers
+    with that status (active by default), and `next`, the `after` of the next page (null: the last)."""
+    status = query.get("status") or SubscriptionStatus.ACTIVE.value
+    if status not in {s.value for s in SubscriptionStatus}:
+        return _json(422, {"errors": [{"field": "status", "reason": t("Unknown status.")}]})
+    after = query.get("after") or None
+    if after is not None and not after.startswith(f"{channel.token}-"):
+        return _json(422, {"errors": [{"field": "after", "reason": t("Not a page of this channel.")}]})
+    page, following = rt.store.subscriptions.page_after(
+        SUBSCRIPTIONS_OF_CHANNEL,
+        limit=SUBSCRIBERS_PAGE,
+        after=after,
+        channel_token=channel.token,
+        status=SubscriptionStatus(status),
+    )
     tiers = _tier_names(channel)
-    rows = []
-    for status in SubscriptionStatus:
+    rows = sorted((_subscriber_row(rt, s.doc, tiers) for s in page), key=lambda r: r["until"])
+    return _json(200, {"subscribers": rows, "status": status, "next": following})
+
+
+def subscribers(rt: Rt, channel: ChannelDoc) -> list[dict[str, Any]]:
+    """Every subscriber of the channel (the CSV export), active first, soonest to end first."""
+    tiers = _tier_names(channel)
+    rows = [
+        _subscriber_row(rt, stored.doc, tiers)
+        for status in SubscriptionStatus
         for page in rt.store.subscriptions.pages(
             SUBSCRIPTIONS_OF_CHANNEL, channel_token=channel.token, status=status
-        ):
-            for stored in page:
-                sub = stored.doc
-                order = rt.store.orders.get(sub.last_order_id)
-                rows.append(
-                    {
-                        "name": (order.buyer_name if order else "") or t("user {id}", id=sub.user_id),
-                        "user_id": sub.user_id,
-                        "tier": tiers.get(sub.tier_id or "", sub.tier_id or ""),
-                        "since": sub.started_at.isoformat(),
-                        "until": sub.expires_at.isoformat(),
-                        "status": sub.status.value,
-                        "in_channel": sub.in_channel,
-                    }
-                )
+        )
+        for stored in page
+    ]
     return sorted(rows, key=lambda r: (r["status"] != "active", r["until"]))
+
+
+def _subscriber_row(rt: Rt, sub: SubscriptionDoc, tiers: dict[str, str]) -> dict[str, Any]:
+    order = rt.store.orders.get(sub.last_order_id)
+    return {
+        "name": (order.buyer_name if order else "") or t("user {id}", id=sub.user_id),
+        "user_id": sub.user_id,
+        "tier": tiers.get(sub.tier_id or "", sub.tier_id or ""),
+        "since": sub.started_at.isoformat(),
+        "until": sub.expires_at.isoformat(),
+        "status": sub.status.value,
+        "in_channel": sub.in_channel,
+    }
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

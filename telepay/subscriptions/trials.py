@@ -53,8 +53,7 @@ def start(store: Store, clock: Clock, channel: ChannelDoc, user_id: int) -> Outc
     tid, sid = trial_id(channel.token, user_id), subscription_id(channel.token, user_id)
 
     def work(tx: Tx) -> Outcome:
-        trial = tx.get(store.trials, tid)
-        current = tx.get(store.subscriptions, sid)
+        trial, current = tx.get_two((store.trials, tid), (store.subscriptions, sid))  # one round trip
         why = refusal(channel, trial, current)
         if why is not None:
             return Outcome(why, current, trial)

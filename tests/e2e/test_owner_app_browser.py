@@ -171,6 +171,7 @@ def test_the_owner_sees_filters_exports_and_changes_her_channel(
     page.click("nav button[data-tab=subscribers]")
     page.wait_for_selector("tr.sub")
     assert page.locator("tr.sub").count() == 2
+    assert page.locator("#more").is_hidden()  # one page: nothing more to show
     page.fill("#search", "annab")
     assert page.locator("tr.sub").count() == 1
     assert "Annabel" in page.inner_text("tr.sub")

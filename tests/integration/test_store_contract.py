@@ -160,6 +160,23 @@ def test_merge_in_a_transaction_adds_increments_into_nested_maps(store: Store) -
     assert (got.tiers["t1"].sales, got.tiers["t2"].cents, got.tiers["t2"].sales) == (2, -500, 0)
 
 
+def test_pages_after_an_id_follow_one_another_to_the_end(store: Store) -> None:
+    for user in range(7):
+        store.subscriptions.set(f"s-{user}", _sub(user, None))
+    store.subscriptions.set("s-9", _sub(9, None, status=SubscriptionStatus.EXPIRED))
+    active = {"channel_token": "DemoChannel01", "status": SubscriptionStatus.ACTIVE}
+    seen, after, pages = [], None, 0
+    while True:
+        page, after = store.subscriptions.page_after(SUBSCRIPTIONS_OF_CHANNEL, limit=3, after=after, **active)
+        seen += [stored.id for stored in page]
+        pages += 1
+        if after is None:
+            break
+    assert (seen, pages) == ([f"s-{user}" for user in range(7)], 3)
+    page, after = store.subscriptions.page_after(SUBSCRIPTIONS_OF_CHANNEL, limit=7, **active)
+    assert (len(page), after) == (7, None)  # exactly one page: no next page to ask for
+
+
 def test_count_is_the_number_of_matches(store: Store) -> None:
     for user in range(5):
         store.subscriptions.set(

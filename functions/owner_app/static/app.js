@@ -290,14 +290,23 @@
     return el("section", { id: "announcements-section" }, el("h2", {}, tr("Announcements")), list, form);
   }
 
+  // -- Subscribers: a page of 50 at a time from the API (active or ended), "Show more" for the next --
+  let listed = "active";
   async function subscribersTab() {
-    const { body } = await json(`/api/channels/${token}/subscribers`);
-    const rows = body.subscribers;
+    const first = await json(`/api/channels/${token}/subscribers?status=${listed}`);
     mainButton(null);
     const grants = grantForm();
-    if (!rows.length) return show(el("p", { class: "state empty", id: "empty" }, tr("No subscribers yet. Share your link to get the first one.")), grants.form);
+    const switcher = el("div", { class: "periods", id: "sub-status", role: "group" },
+      ...["active", "expired"].map((s) => el("button", { class: s === listed ? "on" : "", "data-status": s, "aria-pressed": String(s === listed),
+        onclick: () => { listed = s; open("subscribers"); } }, tr(s))));
+    const rows = first.body.subscribers;
+    let next = first.body.next;
+    if (!rows.length && listed === "active" && !next) {
+      return show(switcher, el("p", { class: "state empty", id: "empty" }, tr("No subscribers yet. Share your link to get the first one.")), grants.form);
+    }
     const search = el("input", { type: "search", id: "search", placeholder: tr("Search by name, tier or status") });
     const tbody = el("tbody");
+    const more = el("button", { class: "btn secondary", id: "more", type: "button" }, tr("Show more"));
     const render = () => {
       const q = search.value.trim().toLowerCase();
       const shown = rows.filter((r) => !q || [r.name, r.tier, r.status, tr(r.status), String(r.user_id)].some((v) => v.toLowerCase().includes(q)));
@@ -306,12 +315,22 @@
         el("td", {}, el("span", { class: "tag " + r.status }, tr(r.status))), el("td", {}, r.in_channel ? "✓" : "—"),
         el("td", {}, el("button", { class: "btn secondary grant", type: "button", onclick: () => grants.pick(r.user_id) }, tr("Give days"))))));
       if (!shown.length) tbody.append(el("tr", {}, el("td", { colspan: 7, class: "hint" }, tr("No subscriber matches."))));
+      more.hidden = !next;
     };
+    more.addEventListener("click", async () => {
+      more.disabled = true;
+      try {
+        const page = await json(`/api/channels/${token}/subscribers?status=${listed}&after=${encodeURIComponent(next)}`);
+        rows.push(...page.body.subscribers);
+        next = page.body.next;
+        render();
+      } finally { more.disabled = false; }
+    });
     search.addEventListener("input", render);
     const exportButton = el("button", { class: "btn secondary", id: "export", onclick: exportCsv }, tr("CSV"));
-    show(el("div", { class: "row" }, search, exportButton),
+    show(switcher, el("div", { class: "row" }, search, exportButton),
       el("table", {}, el("thead", {}, el("tr", {}, [...["Name", "Tier", "Since", "Until", "Status", "In"].map((h) => el("th", {}, tr(h))), el("th", {})])), tbody),
-      grants.form);
+      more, grants.form);
     render();
   }
 

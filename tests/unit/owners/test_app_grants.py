@@ -5,10 +5,12 @@ expiry moved and recorded, the overview counting grants apart from sales."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from shared_schemas.config import OwnerAppSettings
 from shared_schemas.ids import subscription_id
 from shared_schemas.queries import SUPPORT_ACTIONS_OF_USER
+from telepay.owners.app import handle
 from telepay.runtime import Runtime
 from tests.harness import NOW, fakes, present
 from tests.unit.owners.test_app import OWNER, STRANGER, auth, call
@@ -78,3 +80,29 @@ def test_a_request_id_that_no_form_makes_is_refused(rt: Runtime[OwnerAppSettings
         assert reply.status == 422, request_id
         assert [e["field"] for e in reply.body["errors"]] == ["request_id"]
     assert rt.store.support_actions.find(SUPPORT_ACTIONS_OF_USER, user_id=MEMBER) == []
+
+
+def test_subscribers_come_a_page_at_a_time_active_or_ended(rt: Runtime[OwnerAppSettings]) -> None:
+    """A big channel's Subscribers list: 50 at a time, `next` to ask for the following page; the
+    ended ones asked for on their own; a page cursor of another channel or an unknown status refused."""
+    grants = "/api/channels/DemoChannel01/grants"
+    for user in range(70):  # the owner gives 70 readers a week each, from the form
+        assert call(rt, grants, "POST", {"user_id": 20_000 + user, "days": 7}).status == 200
+    path = "/api/channels/DemoChannel01/subscribers"
+    first = call(rt, path).body
+    assert (first["status"], len(first["subscribers"])) == ("active", 50) and first["next"]
+    second = handle_page(rt, path, {"after": first["next"]})
+    assert len(second["subscribers"]) == 21 and second["next"] is None  # 70 + the fixture's member
+    ids = {r["user_id"] for r in first["subscribers"] + second["subscribers"]}
+    assert ids == {MEMBER, *range(20_000, 20_070)}
+    ended = handle_page(rt, path, {"status": "expired"})  # nobody's access has ended (been removed) yet
+    assert (ended["status"], ended["subscribers"], ended["next"]) == ("expired", [], None)
+    assert handle(rt, "GET", path, auth(), None, {"status": "gone"}).status == 422
+    assert handle(rt, "GET", path, auth(), None, {"after": "OtherChannel01-5"}).status == 422
+
+
+def handle_page(rt: Runtime[OwnerAppSettings], path: str, query: dict[str, str]) -> dict[str, Any]:
+    reply = handle(rt, "GET", path, auth(), None, query)
+    assert reply.status == 200, reply.body
+    body: dict[str, Any] = reply.body
+    return body
