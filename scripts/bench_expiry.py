@@ -67,6 +67,31 @@ def write_subscriptions(db: Any, docs: list[tuple[str, SubscriptionDoc]]) -> Non
     in_parallel(batches, commit, threads=4)
 
 
+def due_subscriptions(users: list[int], closed: int, now: datetime) -> list[tuple[str, SubscriptionDoc]]:
+    """One subscription per user of the closed channel, ended 30 s before `now` and due for its
+    removal (its reminders were before its last renewal)."""
+    expired_at = now - timedelta(seconds=30)
+    return [
+        (
+            subscription_id(TOKEN, user),
+            SubscriptionDoc(
+                channel_token=TOKEN,
+                user_id=user,
+                closed_channel_id=closed,
+                expires_at=expired_at,
+                started_at=expired_at - timedelta(days=30),
+                renewed_at=expired_at - timedelta(hours=12),
+                tier_id="t1",
+                last_order_id="bench",
+                in_channel=True,
+                next_action_at=expired_at,
+                updated_at=now,
+            ),
+        )
+        for user in users
+    ]
+
+
 def bench_expiry(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float]:
     """N subscriptions ending in the same minute: handed out and queued (how long), removed, told,
     lost, 429s, the rate and Telegram's cap."""
@@ -82,26 +107,7 @@ def bench_expiry(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float]:
         users = seed_members(tg, n, closed)
         wait_for_seeding_handled(tg, n)
         now = datetime.now(UTC)
-        expired_at = now - timedelta(seconds=30)
-        docs = [
-            (
-                subscription_id(TOKEN, user),
-                SubscriptionDoc(
-                    channel_token=TOKEN,
-                    user_id=user,
-                    closed_channel_id=closed,
-                    expires_at=expired_at,
-                    started_at=expired_at - timedelta(days=30),
-                    renewed_at=expired_at - timedelta(hours=12),  # reminders were before the renewal
-                    tier_id="t1",
-                    last_order_id="bench",
-                    in_channel=True,
-                    next_action_at=expired_at,
-                    updated_at=now,
-                ),
-            )
-            for user in users
-        ]
+        docs = due_subscriptions(users, closed, now)
         write_subscriptions(db, docs)
         tg._post("/config", {"reset_rate_counters": True})
         before = tg.stats()

@@ -144,3 +144,16 @@ def wait_for_count(
             last_report, last_done = now, done
         time.sleep(every)  # the run's end is measured to within one poll (5 s understated rates)
     return done
+
+
+def load_function(env: dict[str, str], function: str) -> Any:
+    """A function's `main.py` imported in this process, with its environment (profiling)."""
+    import importlib.util
+    import os
+
+    os.environ.update(env)
+    spec = importlib.util.spec_from_file_location(f"{function}_main", f"functions/{function}/main.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

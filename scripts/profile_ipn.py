@@ -11,28 +11,16 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import importlib.util
 import json
-import os
 import pstats
 import time
-from typing import Any
 
 from local.clients import NowPaymentsControl, TelegramControl
 from local.fixtures import setup_channel
 from scripts import bench_payments
-from scripts.benchlib import percentile, private_stack
+from scripts.benchlib import load_function, percentile, private_stack
 
 PORT_BASE = 29200
-
-
-def load_entry(env: dict[str, str]) -> Any:
-    os.environ.update(env)
-    spec = importlib.util.spec_from_file_location("ipn_main", "functions/ipn_handler/main.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def main() -> int:
@@ -52,7 +40,7 @@ def main() -> int:
         setup_channel(endpoints, tg, bench_payments.TOKEN)
         users = [tg.user(f"Profiled{i}") for i in range(args.ipns + 5)]
         prepared = bench_payments._prepare_orders(endpoints, users, np)
-        module = load_entry(stack.config.function_env())
+        module = load_function(stack.config.function_env(), "ipn_handler")
         from flask import Flask
 
         from telepay.payments import signature as ipn_signature
