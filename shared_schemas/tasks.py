@@ -89,11 +89,6 @@ class NamedExpiryTask(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="The task's name on telegram-actions (it dedupes a repeat).")
     task: ExpiryTask
-    due_at: datetime | None = Field(
-        default=None,
-        description="When the paced queue should reach it (the sweep spaces its actions at the "
-        "queue's rate); none: at once (pages handed out before the spacing).",
-    )
 
 
 class ExpiryPageTask(BaseModel):
@@ -140,11 +135,6 @@ class AnnouncementTask(BaseModel):
     round: int = Field(default=0, description="TALLY: how many tallies came before this one.")
     user_ids: list[int] = Field(
         default_factory=list, max_length=AUDIENCE_PAGE_RECIPIENTS, description="PAGE: the recipients."
-    )
-    first_due_at: datetime | None = Field(
-        default=None,
-        description="PAGE: when its first recipient's send is due, each next one in turn at the "
-        "paced queue's rate; none: all at once (pages handed out before the spacing).",
     )
 
 

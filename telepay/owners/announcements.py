@@ -38,14 +38,14 @@ from shared_schemas.documents import (
     ChannelDoc,
 )
 from shared_schemas.ids import deep_link, offer_start
-from shared_schemas.names import QUEUES, ClaimPurpose, Queue, queue_spec
+from shared_schemas.names import QUEUES, ClaimPurpose, Queue
 from shared_schemas.queries import SENDS_OF_ANNOUNCEMENT, SUBSCRIPTIONS_OF_CHANNEL_BY_EXPIRY
 from shared_schemas.tasks import AUDIENCE_PAGE_RECIPIENTS, AnnouncementStep, AnnouncementTask
 from shared_schemas.telegram import Button
 from telepay.adapters.tasks_queue import enqueue_once
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.core.errors import Transient
-from telepay.core.fanout import page_name, spaced_due
+from telepay.core.fanout import page_name
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
@@ -63,7 +63,6 @@ TASK_PATH = "/task/announcement"  # expire_subscriptions' path for these tasks (
 TALLY_EVERY = timedelta(seconds=3)
 PAGE_THREADS = 4  # a page queues its recipients a few at a time: the paced sends run beside it
 LAST_ATTEMPT = next(spec.max_attempts for spec in QUEUES if spec.name is Queue.TELEGRAM_ACTIONS)
-SENDS_PER_SECOND = queue_spec(Queue.TELEGRAM_ACTIONS).max_dispatches_per_second  # the paced queue's rate
 
 
 # -- who gets it -------------------------------------------------------------------------------------
@@ -206,7 +205,7 @@ def run_task(task: AnnouncementTask, rt: TaskRt, attempt: int) -> str:
     if task.step is AnnouncementStep.TALLY:
         return tally(rt, announcement, task.round)
     if task.step is AnnouncementStep.PAGE:
-        return queue_page(rt, announcement, task.user_ids, task.first_due_at)
+        return queue_page(rt, announcement, task.user_ids)
     if task.user_id is None:
         return "no recipient"
     return send_one(rt, announcement, task.user_id, attempt)
@@ -230,12 +229,7 @@ def fan_out(rt: TaskRt, announcement: AnnouncementDoc) -> str:
     ):
         if not users:
             continue
-        task = AnnouncementTask(
-            step=AnnouncementStep.PAGE,
-            announcement_id=ann_id,
-            user_ids=users,
-            first_due_at=spaced_due(now, recipients, SENDS_PER_SECOND),
-        )
+        task = AnnouncementTask(step=AnnouncementStep.PAGE, announcement_id=ann_id, user_ids=users)
         name = page_name(f"ann-{ann_id}-page", [str(user) for user in users])
         enqueue_once(rt.tasks, Queue.FAN_OUT, url, task, name, audience=rt.settings.expire_subscriptions_url)
         recipients += len(users)
@@ -245,12 +239,9 @@ def fan_out(rt: TaskRt, announcement: AnnouncementDoc) -> str:
     return f"fanned out: {recipients} recipients, pages: {pages}"
 
 
-def queue_page(
-    rt: TaskRt, announcement: AnnouncementDoc, users: list[int], first_due_at: datetime | None = None
-) -> str:
+def queue_page(rt: TaskRt, announcement: AnnouncementDoc, users: list[int]) -> str:
     """One page of recipients: a record and a named task each (a retried page finds its records
-    and its task names: nobody is added or queued twice), each send due in its turn from
-    `first_due_at` at the paced queue's rate (`spaced_due`)."""
+    and its task names: nobody is added or queued twice)."""
     if announcement.status in (AnnouncementStatus.STOPPED, AnnouncementStatus.DONE):
         return f"announcement {announcement.status.value}"
     store, ann_id, now = rt.store, announcement.announcement_id, rt.clock.now()
@@ -259,15 +250,13 @@ def queue_page(
         record = AnnouncementSendDoc(announcement_id=ann_id, user_id=user, created_at=now)
         return store.announcement_sends.create(send_id(ann_id, user), record)
 
-    def queue(position: int) -> bool:
-        user = users[position]
+    def queue(user: int) -> bool:
         task = AnnouncementTask(step=AnnouncementStep.SEND, announcement_id=ann_id, user_id=user)
-        due = spaced_due(first_due_at, position, SENDS_PER_SECOND) if first_due_at else None
-        return _enqueue(rt, task, send_task_name(ann_id, user), due)
+        return _enqueue(rt, task, send_task_name(ann_id, user))
 
     with ThreadPoolExecutor(PAGE_THREADS) as pool:
         list(pool.map(add, users))  # the records first: a tally counts a recipient once queued
-        queued = sum(pool.map(queue, range(len(users))))
+        queued = sum(pool.map(queue, users))
     return f"page of {len(users)}: {queued} queued"
 
 

@@ -33,7 +33,7 @@ from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden,
 from telepay.channels.day_counts import count_expired
 from telepay.channels.lookup import load_channel, load_channel_cached
 from telepay.channels.notices import notify_owner_once
-from telepay.core.fanout import chunked, page_name, spaced_due
+from telepay.core.fanout import chunked, page_name
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.store import Stored, Tx, array_union
@@ -131,22 +131,12 @@ def _sweep(rt: Rt) -> dict[str, int]:
                     else:
                         batch.update(subscriptions, stored.id, {"next_action_at": due.at})
                         counts["rescheduled"] += 1
-                # Each action is due when the paced queue should reach it (`spaced_due`).
-                due_here = [
-                    (
-                        sub_id,
-                        named.model_copy(
-                            update={"due_at": spaced_due(now, position + i, ACTIONS_PER_SECOND)}
-                        ),
-                    )
-                    for i, (sub_id, named) in enumerate(due_here)
-                ]
                 inline = max(0, SWEEP_PAGE_ACTIONS - position)
                 mine, handed = due_here[:inline], due_here[inline:]
                 # Handed out first (page tasks run on their own queue), then queued here.
                 chunks = list(chunked(handed, SWEEP_PAGE_ACTIONS))
                 outcomes = list(pool.map(lambda chunk: _hand_out(rt, chunk, now), chunks))
-                jobs = [pool.submit(_enqueue, rt, named.task, named.name, named.due_at) for _, named in mine]
+                jobs = [pool.submit(_enqueue, rt, named.task, named.name) for _, named in mine]
                 leased = [sub_id for sub_id, _ in mine]
                 for chunk, created in zip(chunks, outcomes, strict=True):
                     counts["page_tasks"] += created
@@ -176,7 +166,7 @@ def run_page(page: ExpiryPageTask, rt: Rt) -> str:
     """A page the sweep handed out: each action queued on `telegram-actions` under its own name.
     A page that fails part-way is retried by its queue; what it queued before is found queued."""
     with ThreadPoolExecutor(PAGE_THREADS) as pool:
-        queued = sum(pool.map(lambda named: _enqueue(rt, named.task, named.name, named.due_at), page.actions))
+        queued = sum(pool.map(lambda named: _enqueue(rt, named.task, named.name), page.actions))
     return f"page of {len(page.actions)}: {queued} queued, {len(page.actions) - queued} queued before"
 
 

@@ -419,29 +419,3 @@ def test_a_retried_fan_out_and_a_page_that_failed_part_way_add_and_queue_nobody_
     got = sorted(m.chat_id for m in tg(rt).sent if m.chat_id in MEMBERS and m.text == "Hello")
     assert got == list(MEMBERS[1:])
     assert tg(rt).to(OWNER)[-1].text == "📣 Announcement sent: 4 sent, 0 blocked, 0 failed"
-
-
-def test_the_sends_are_due_in_turn_at_the_paced_queues_rate(rt: Rt, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A page queues its recipients within a second or two; were they all due at once, the paced
-    queue would release a burst after any pause (Telegram: 429 past 30 a second). Each send is due
-    in its turn, across pages: the n-th recipient n / 29.5 s after the fan-out."""
-    monkeypatch.setattr(announcements, "AUDIENCE_PAGE_RECIPIENTS", 2)
-    members(rt)
-    said(rt, "/announce")
-    said(rt, "Hello")
-    pressed(rt, "All active subscribers")
-    pressed(rt, "No button")
-    pressed(rt, "📣 Send")
-    fan_out = next(c for c in tasks(rt).created if c[3].endswith("-fanout"))
-    fanned_at = rt.clock.now()
-    assert announcements.run_task(fan_out[2], worker(rt), 1) == "fanned out: 4 recipients, pages: 2"
-    for page in [c for c in tasks(rt).created if c[0] == Queue.FAN_OUT.value]:
-        assert announcements.run_task(page[2], worker(rt), 1) == "page of 2: 2 queued"
-    sends = [
-        name
-        for _, _, task, name in tasks(rt).created
-        if isinstance(task, AnnouncementTask) and task.step is AnnouncementStep.SEND
-    ]
-    scheduled = [tasks(rt).scheduled[name] for name in sends]
-    offsets = sorted((at - fanned_at).total_seconds() for at in scheduled if at is not None)
-    assert offsets == pytest.approx([n / 29.5 for n in range(4)], abs=1e-5)

@@ -18,7 +18,7 @@ from telepay.adapters.tasks_queue import TasksUnavailable
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramRetryAfter
 from telepay.channels.lookup import forget_cached_channels
 from telepay.runtime import Runtime
-from telepay.subscriptions.expiry import ACTIONS_PER_SECOND, run_page, run_task, sweep
+from telepay.subscriptions.expiry import run_page, run_task, sweep
 from telepay.subscriptions.expiry_rules import QUEUED_LEASE, queued_lease
 from tests.harness import NOW, active_subscription, fakes, runtime
 from tests.memory_store import MemoryStore
@@ -191,27 +191,6 @@ def test_a_sweep_past_one_page_hands_the_rest_out_in_pages_that_queue_each_once(
     assert [queue for queue, _, payload, _ in tasks.created if isinstance(payload, ExpiryTask)] == [
         Queue.TELEGRAM_ACTIONS.value
     ] * len(members)
-
-
-def test_a_sweep_spaces_its_actions_at_the_paced_queues_rate(store: MemoryStore) -> None:
-    """A page task queues its 200 actions within a second or two. Were they all due at once, the
-    paced queue's token bucket (a second's worth, its size picked by Cloud Tasks) would release a
-    burst after any pause, and Telegram answers the 31st send of a second with 429. So each action
-    is due when the paced queue should reach it: the n-th of the run n / 29.5 s after the sweep."""
-    members = _due_members(store, SWEEP_PAGE_ACTIONS + 100)
-    rt = _expiry_rt(store, timedelta(days=1, minutes=1))
-    _, _, tasks = fakes(rt)
-    sweep(rt, "spaced")
-    _run_pages(rt)
-    names = _queued_actions(tasks)
-    assert len(names) == len(members)
-    start = rt.clock.now()
-    scheduled = [tasks.scheduled[name] for name in names]
-    offsets = sorted((at - start).total_seconds() for at in scheduled if at is not None)
-    assert len(offsets) == len(names)  # every action has its time
-    for position, offset in enumerate(offsets):
-        assert abs(offset - position / ACTIONS_PER_SECOND) < 1e-5, (position, offset)
-    assert ACTIONS_PER_SECOND == 29.5
 
 
 def test_an_overlapping_sweep_that_reads_the_same_members_queues_none_twice(store: MemoryStore) -> None:
