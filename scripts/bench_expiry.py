@@ -4,7 +4,7 @@ paced queue, how many were removed, how many were lost, the 429s received, the t
 removal rate as a fraction of Telegram's configured per-bot cap; a progress line every 30 s (60 s
 past 10,000): removed, queued, page tasks, sent, 429s, per second.
 
-    python -m scripts.bench_expiry [--subscriptions 10000]
+    python -m scripts.bench_expiry [--subscriptions 10000] [--port-base 29100]
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ TOKEN = "BenchExpiry01"
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscriptions", type=int, default=10_000)
+    parser.add_argument("--port-base", type=int, default=BENCH_PORT_BASE)
     args = parser.parse_args()
-    bench_expiry(args.subscriptions)
+    bench_expiry(args.subscriptions, args.port_base)
     return 0
 
 
