@@ -32,7 +32,7 @@ from shared_schemas.queries import (
     SUPPORT_ACTIONS_OF_USER,
     SUPPORT_THREADS_OF_BUYER,
 )
-from telepay.channels import wallet_hold
+from telepay.channels import count_rebuild, wallet_hold
 from telepay.channels.minimums import check_prices
 from telepay.channels.price_rules import PriceCheck
 from telepay.channels.settings import CURRENCY, DAYS_MAX, DAYS_MIN
@@ -614,6 +614,67 @@ def trials_list(op: Operator, token: str) -> None:
         return fields(head) + "\n\n" + table(trials_view.rows(found), trials_view.COLUMNS)
 
     emit(op.as_json, payload, human)
+
+
+# -- the dashboard's running totals ------------------------------------------------------------------
+@cli.group("counts")
+def running_counts() -> None:
+    """The dashboard's running totals: members active now and each day's members ending, checked
+    against (or rebuilt from) the subscriptions."""
+
+
+def _counted_channels(op: Operator, tokens: Sequence[str]) -> list[str]:
+    if tokens:
+        return [_channel(op, token).token for token in tokens]
+    return [stored.id for page in op.store.channels.pages(ALL_CHANNELS) for stored in page]
+
+
+def _drift_row(drift: count_rebuild.Drift) -> dict[str, object]:
+    return {
+        "channel": drift.channel_token,
+        "active_kept": drift.active_kept,
+        "active_counted": drift.active_counted,
+        "days_wrong": len(drift.wrong_days) + len(drift.wrong_trial_days),
+        "subscriptions_read": drift.subscriptions_read,
+        "seconds": round(drift.seconds, 1),
+        "state": "right" if drift.fine else ("rebuilt" if drift.written else "wrong"),
+    }
+
+
+DRIFT_COLUMNS = [
+    "channel",
+    "active_kept",
+    "active_counted",
+    "days_wrong",
+    "subscriptions_read",
+    "seconds",
+    "state",
+]
+
+
+@running_counts.command("check")
+@click.argument("tokens", nargs=-1)
+@pass_op
+def counts_check(op: Operator, tokens: tuple[str, ...]) -> None:
+    """Count TOKENS' (default: every channel's) active members and their end days from the
+    subscriptions and compare them with the totals kept; exit 1 when any differs."""
+    rows = [_drift_row(count_rebuild.measure(op.store, token)) for token in _counted_channels(op, tokens)]
+    emit(op.as_json, rows, lambda: table(rows, DRIFT_COLUMNS))
+    wrong = [row["channel"] for row in rows if row["state"] != "right"]
+    if wrong:
+        raise Failed(
+            f"the totals of {', '.join(map(str, wrong))} differ: `telepay counts rebuild` puts them right"
+        )
+
+
+@running_counts.command("rebuild")
+@click.argument("tokens", nargs=-1)
+@pass_op
+def counts_rebuild(op: Operator, tokens: tuple[str, ...]) -> None:
+    """Set TOKENS' (default: every channel's) totals to what their subscriptions say (only what
+    differs is written; safe to run again)."""
+    rows = [_drift_row(count_rebuild.rebuild(op.store, token)) for token in _counted_channels(op, tokens)]
+    emit(op.as_json, rows, lambda: table(rows, DRIFT_COLUMNS))
 
 
 # -- access (support cases) -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from shared_schemas.documents import (
     SupportActionDoc,
 )
 from shared_schemas.ids import subscription_id
-from telepay.channels.day_counts import count_joined
+from telepay.channels.day_counts import count_joined, set_subscription
 from telepay.core.clock import Clock
 from telepay.core.store import Store, Tx
 from telepay.subscriptions.free_access import (
@@ -71,7 +71,7 @@ def _apply(
         current = tx.get(store.subscriptions, sub_id)
         subscription = change(channel, current, now, action_id)
         record = support_record(action, current, subscription, days, case.reason, case.operator, now)
-        tx.set(store.subscriptions, sub_id, subscription)
+        set_subscription(tx, store, sub_id, current, subscription)
         tx.set(store.support_actions, action_id, record)
         count_joined(tx, store, current, subscription, now)
         return Done(action_id, record, subscription)

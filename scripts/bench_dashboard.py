@@ -1,6 +1,8 @@
 """Scale: the owners' dashboard of one channel with N members (default 100,000). Seeds N active
-subscriptions and the channel's day counts of the last 180 days (as the other scale benchmarks seed
-their data: the documents written in batches, each one built by its model), then measures:
+subscriptions and the channel's day counts of the last 180 days, each day in all its shards (as the
+other scale benchmarks seed their data: the documents written in batches, each one built by its
+model), has `telepay counts rebuild` count the members once (as for a channel from before the
+running totals), then measures:
 
 - what the read model reads (`telepay.owners.dashboard`, in process on the stack's emulator, every
   repository counted): documents read and queries made, for a 7, 30 and 90-day period, and the
@@ -26,8 +28,9 @@ from local.clients import TelegramControl, firestore, store
 from local.fixtures import setup_channel
 from scripts.benchlib import BENCH_PORT_BASE, in_parallel, private_stack, summary
 from shared_schemas.config import OwnerAppSettings, TelegramWebhookSettings
-from shared_schemas.documents import ChannelDayDoc, SubscriptionDoc, TierDay
+from shared_schemas.documents import DAY_SHARDS, ChannelDayDoc, SubscriptionDoc, TierDay
 from shared_schemas.ids import subscription_id
+from telepay.channels import count_rebuild
 from telepay.channels.day_counts import day_id
 from telepay.channels.lookup import load_channel
 from telepay.core.clock import Clock
@@ -72,7 +75,11 @@ class Counted:
 
     def count(self, *args: Any, **kwargs: Any) -> int:
         self._tally["counts"] += 1
-        return self._repo.count(*args, **kwargs)
+        started = time.perf_counter()
+        try:
+            return self._repo.count(*args, **kwargs)
+        finally:
+            self._tally["count_ms"] += round((time.perf_counter() - started) * 1000)
 
     def get(self, doc_id: str) -> Any:
         self._tally["documents"] += 1
@@ -83,7 +90,7 @@ class Counted:
 
 
 def counted(real: Store) -> tuple[Store, dict[str, int]]:
-    tally = {"documents": 0, "queries": 0, "counts": 0}
+    tally = {"documents": 0, "queries": 0, "counts": 0, "count_ms": 0}
     for name in REPOSITORIES:
         setattr(real, name, Counted(getattr(real, name), tally))
     return real, tally
@@ -133,6 +140,25 @@ def _day(day: datetime, members: int) -> ChannelDayDoc:
     )
 
 
+def _shards(total: ChannelDayDoc) -> list[ChannelDayDoc]:
+    """A day's counts spread over its shards, as the writers' random picks spread them."""
+    parts = []
+    for shard in range(DAY_SHARDS):
+
+        def share(value: int, first: bool = shard == 0) -> int:
+            return value // DAY_SHARDS + (value % DAY_SHARDS if first else 0)
+
+        fields = {
+            name: share(value) if isinstance(value, int) and name != "shard" else value
+            for name, value in total.model_dump().items()
+            if name != "tiers"
+        }
+        tiers = {tier_id: TierDay(sales=share(t.sales), cents=share(t.cents), stars=share(t.stars))
+                 for tier_id, t in total.tiers.items()}  # fmt: skip
+        parts.append(ChannelDayDoc.model_validate(fields | {"shard": shard, "tiers": tiers}))
+    return parts
+
+
 def bench_dashboard(n: int, requests: int, port_base: int = BENCH_PORT_BASE) -> dict[str, Any]:
     with private_stack(rate_limits=False, port_base=port_base) as stack:
         endpoints = stack.config.endpoints()
@@ -154,36 +180,49 @@ def bench_dashboard(n: int, requests: int, port_base: int = BENCH_PORT_BASE) -> 
             batch.commit()
 
         in_parallel(list(range(0, n, 500)), write, threads=8)
-        batch = db.batch()
-        for back in range(HISTORY_DAYS):
+        for back in range(HISTORY_DAYS):  # a big channel's day: all its shards written
             day = now - timedelta(days=back)
-            batch.set(
-                db.collection("channel_days").document(day_id(TOKEN, day.date())), _day(day, n).to_firestore()
-            )
-        batch.commit()
+            batch = db.batch()
+            for shard, part in enumerate(_shards(_day(day, n))):
+                batch.set(
+                    db.collection("channel_days").document(day_id(TOKEN, day.date(), shard)),
+                    part.to_firestore(),
+                )
+            batch.commit()
         print(f"seeded in {time.perf_counter() - seeding:.0f} s", flush=True)
 
         results: dict[str, Any] = {"members": n}
+        # The members were written as a release before the running totals would have left them:
+        # the operator's rebuild counts them once (`telepay counts rebuild`).
+        started = time.perf_counter()
+        rebuilt = count_rebuild.rebuild(store(endpoints), TOKEN)
+        results["rebuild_s"] = time.perf_counter() - started
+        print(
+            f"telepay counts rebuild: {rebuilt.subscriptions_read:,} subscriptions read, active "
+            f"{rebuilt.active_kept:,} → {rebuilt.active_counted:,}, {len(rebuilt.wrong_days)} days' ends set, "
+            f"in {results['rebuild_s']:.1f} s",
+            flush=True,
+        )
         real, tally = counted(store(endpoints))
         channel = load_channel(real, TOKEN)
         assert channel is not None
         print("\nwhat one answer reads (documents / queries / count queries):", flush=True)
         for days in dashboard.PERIODS:
-            tally.update(documents=0, queries=0, counts=0)
+            tally.update(documents=0, queries=0, counts=0, count_ms=0)
             view = dashboard.overview(real, [channel], now, days)
             print(
                 f"  read model, {days:>2} days: {tally['documents']:>4} / {tally['queries']} / {tally['counts']}"
-                f"   (active {view.active:,}, new {view.current.new:,}, renewal rate {view.renewal_rate} %)",
+                f" (counts took {tally['count_ms']:,} ms)   (active {view.active:,}, new {view.current.new:,}, renewal rate {view.renewal_rate} %)",
                 flush=True,
             )
             results[f"read_model_{days}_documents"] = tally["documents"]
         owner_rt = Runtime(OwnerAppSettings.model_construct(), Clock(), real)
-        tally.update(documents=0, queries=0, counts=0)
+        tally.update(documents=0, queries=0, counts=0, count_ms=0)
         app.overview(owner_rt, [channel], 90)
         print(f"  owner app overview, 90 days (with trials and grants): {_tally(tally)}", flush=True)
         results["overview_90_documents"] = tally["documents"]
         bot_rt = Runtime(TelegramWebhookSettings.model_construct(), Clock(), real)
-        tally.update(documents=0, queries=0, counts=0)
+        tally.update(documents=0, queries=0, counts=0, count_ms=0)
         commands.channel_stats(bot_rt, channel)
         print(f"  /stats text (7 and 30 days, trials, grants): {_tally(tally)}", flush=True)
         results["stats_documents"] = tally["documents"]
@@ -217,7 +256,7 @@ def bench_dashboard(n: int, requests: int, port_base: int = BENCH_PORT_BASE) -> 
 
 
 def _tally(tally: dict[str, int]) -> str:
-    return f"{tally['documents']} / {tally['queries']} / {tally['counts']}"
+    return f"{tally['documents']} / {tally['queries']} / {tally['counts']} (counts took {tally['count_ms']:,} ms)"
 
 
 if __name__ == "__main__":

@@ -1396,6 +1396,9 @@ class SupportReplyDoc(Document):
 
 
 # -- dashboard --
+DAY_SHARDS = 8  # documents a channel's day (and its running totals) is spread over
+
+
 class TierDay(BaseModel):
     """One tier's sales of one day: how many, in cents of the channel's currency, in Stars."""
 
@@ -1419,10 +1422,15 @@ class ChannelDayDoc(Document):
         Function.OWNER_APP,
     )  # and operators (`telepay access grant`)
     read_by: ClassVar[tuple[Function, ...]] = (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP)
-    doc_id_is: ClassVar[str] = "`<channel token>-<YYYY-MM-DD>` (the UTC day)"
+    doc_id_is: ClassVar[str] = (
+        "`<channel token>-<YYYY-MM-DD>` (the UTC day; shard 0) or `<channel token>-<YYYY-MM-DD>-<shard>`"
+        f" (shards 1 to {DAY_SHARDS - 1}): each count goes to one of the day's {DAY_SHARDS} shards, picked"
+        " at random, so a launch day's sales (or a sweep's removals) do not all write one document"
+    )
 
     channel_token: str
     day: str = Field(description="The UTC day, `YYYY-MM-DD`.")
+    shard: int = Field(default=0, description=f"0 to {DAY_SHARDS - 1}; a day's figures are its shards' sum.")
     new: int = Field(
         default=0, description="Paid subscriptions whose days run from the payment (no days left)."
     )
@@ -1441,7 +1449,38 @@ class ChannelDayDoc(Document):
         default=0, description="Members who became active (from none or an expired subscription)."
     )
     expired: int = Field(default=0, description="Members whose access ended (marked expired by the sweep).")
+    ending: int = Field(
+        default=0,
+        description="Active members whose access ends on this day (moved in the transaction that changes"
+        ' an end, taken off when the sweep marks it expired): the dashboard\'s "ending in 7 days".',
+    )
+    trials: int = Field(default=0, description="Free trials started.")
+    trials_converted: int = Field(default=0, description="Free trials converted by a purchase.")
+    trials_ending: int = Field(
+        default=0,
+        description="Free trials (not converted) whose days end on this day: the members on a trial"
+        " now are the sum from today on.",
+    )
     tiers: dict[str, TierDay] = Field(default_factory=dict, description="Sales per tier id.")
+
+
+class ChannelCountsDoc(Document):
+    """One shard of a channel's running totals: the members active now (`active`, the sum over the
+    channel's shards), added to in the transactions that count a member joined or expired on
+    `channel_days`, so the dashboard never counts 100,000 subscriptions to show one number.
+    `telepay counts rebuild` sets them from the subscriptions (for channels older than these totals,
+    or to repair a drift `telepay counts check` reports)."""
+
+    collection: ClassVar[Collection] = Collection.CHANNEL_COUNTS
+    written_by: ClassVar[tuple[Function, ...]] = ChannelDayDoc.written_by  # and operators
+    read_by: ClassVar[tuple[Function, ...]] = ChannelDayDoc.read_by
+    doc_id_is: ClassVar[str] = (
+        f"`<channel token>-<shard>` (shards 0 to {DAY_SHARDS - 1}, one picked at random per change)"
+    )
+
+    channel_token: str
+    shard: int = 0
+    active: int = Field(default=0, description="This shard's part of the members active now.")
 
 
 DOCUMENTS: tuple[type[Document], ...] = (
@@ -1480,6 +1519,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     SupportReplyDoc,
     # -- dashboard --
     ChannelDayDoc,
+    ChannelCountsDoc,
 )
 
 

@@ -141,6 +141,7 @@ class Collection(StrEnum):
     ANNOUNCEMENT_SENDS = "announcement_sends"
     # -- dashboard --
     CHANNEL_DAYS = "channel_days"
+    CHANNEL_COUNTS = "channel_counts"
 
 
 class ClaimPurpose(StrEnum):

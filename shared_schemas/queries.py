@@ -257,18 +257,10 @@ GRANTS_OF_CHANNEL = QuerySpec(
 TRIALS_STARTED_OF_CHANNEL = QuerySpec(
     "trials_started_of_channel",
     Collection.TRIALS,
-    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
+    (),
     equals=("channel_token",),
     range_field="started_at",
-    purpose="/stats and the owner app: a channel's trials started in the last 30 days (and those running)",
-)
-TRIALS_CONVERTED_OF_CHANNEL = QuerySpec(
-    "trials_converted_of_channel",
-    Collection.TRIALS,
-    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
-    equals=("channel_token",),
-    range_field="converted_at",
-    purpose="/stats and the owner app: a channel's trials converted to a purchase in the last 30 days",
+    purpose="operators: `telepay trials list`, a channel's trials, the newest first",
 )
 TRIALS_OF_USER = QuerySpec(
     "trials_of_user",
@@ -370,7 +362,6 @@ QUERIES: tuple[QuerySpec, ...] = (
     GRANTS_OF_CHANNEL,
     # -- free trials --
     TRIALS_STARTED_OF_CHANNEL,
-    TRIALS_CONVERTED_OF_CHANNEL,
     TRIALS_OF_USER,
     # -- exports --
     LEDGER_OF_CHANNEL_BY_TIME,
@@ -415,6 +406,14 @@ DAYS_OF_CHANNEL = QuerySpec(
     (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
     equals=("channel_token",),
     range_field="day",
-    purpose="/stats and the owner app's dashboard: a channel's counts per day over a period",
+    purpose="/stats and the owner app's dashboard: a channel's counts per day over a period (and the"
+    " members ending in the days ahead)",
 )
-QUERIES = (*QUERIES, DAYS_OF_CHANNEL)
+COUNTS_OF_CHANNEL = QuerySpec(
+    "counts_of_channel",
+    Collection.CHANNEL_COUNTS,
+    (Function.TELEGRAM_WEBHOOK, Function.OWNER_APP),
+    equals=("channel_token",),
+    purpose="/stats and the owner app's dashboard: the shards of a channel's running totals (members active now)",
+)
+QUERIES = (*QUERIES, DAYS_OF_CHANNEL, COUNTS_OF_CHANNEL)

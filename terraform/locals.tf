@@ -561,20 +561,12 @@ locals {
       ]
     }
     # -- free trials --
-    # trials_started_of_channel: /stats and the owner app, a channel's trials started in the last 30 days (and those running)
+    # trials_started_of_channel: operators, `telepay trials list`, a channel's trials, the newest first
     "trials-channel_token-started_at" = {
       collection = "trials"
       fields = [
         { field_path = "channel_token", order = "ASCENDING" },
         { field_path = "started_at", order = "ASCENDING" },
-      ]
-    }
-    # trials_converted_of_channel: /stats and the owner app, a channel's trials converted to a purchase in the last 30 days
-    "trials-channel_token-converted_at" = {
-      collection = "trials"
-      fields = [
-        { field_path = "channel_token", order = "ASCENDING" },
-        { field_path = "converted_at", order = "ASCENDING" },
       ]
     }
     # -- exports --

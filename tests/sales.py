@@ -52,6 +52,19 @@ def sell(store: Store, buyer: int, at: datetime, token: str = "DemoChannel01", t
     return task.order_id
 
 
+def refund(store: Store, order_id: str, at: datetime) -> str:
+    """NowPayments refunds the crypto payment that settled `order_id`, at `at`: its IPN's outcome."""
+    order = store.orders.get(order_id)
+    assert order is not None and order.payment_id is not None
+    paying = runtime(IpnHandlerSettings, store, now=at)
+    payment_id = int(order.payment_id)
+    fakes(paying)[1].set_payment(payment_id, order_id, "refunded", str(order.price_amount))
+    raw = json.dumps({"payment_id": payment_id, "payment_status": "refunded", "order_id": order_id}).encode()
+    reply = handle_ipn(raw, ipn_signature.sign(raw, IPN_SECRET), paying)
+    assert reply.http_status == 200
+    return str(reply.outcome)
+
+
 def sweep_at(store: Store, at: datetime) -> list[str]:
     """The expiry sweep at `at` and every task it queued (reminders, removals): their outcomes."""
     rt = runtime(ExpireSubscriptionsSettings, store, now=at)

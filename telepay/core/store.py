@@ -34,6 +34,7 @@ from shared_schemas.documents import (
     AnnouncementSendDoc,
     BotChatDoc,
     ChannelChangeDoc,
+    ChannelCountsDoc,
     ChannelDayDoc,
     ChannelDoc,
     ChatOfferDoc,
@@ -250,6 +251,7 @@ REPOSITORIES: dict[str, type[Document]] = {
     "announcement_sends": AnnouncementSendDoc,
     # -- dashboard --
     "channel_days": ChannelDayDoc,
+    "channel_counts": ChannelCountsDoc,
 }
 
 
@@ -293,6 +295,7 @@ class Store(ABC):
     announcement_sends: Repository[AnnouncementSendDoc]
     # -- dashboard --
     channel_days: Repository[ChannelDayDoc]
+    channel_counts: Repository[ChannelCountsDoc]
 
     def _attach(self, make: Callable[[type[Document]], Repository[Any]]) -> None:
         """Give every collection its repository, made by the implementation's factory."""

@@ -3,9 +3,11 @@ computed here for `/stats` and the owner app alike, so both say the same numbers
 
 A period is the last 7, 30 or 90 UTC days, today included; the previous period is the as many
 days before it. Everything is read from the channels' day counts (`channel_days`, added to by
-the transactions that make them happen: `telepay.channels.day_counts`) and two counts the
-database makes (active members, those ending in the next 7 days): at most 180 small documents
-and two count queries per channel, however many members it has.
+the transactions that make them happen: `telepay.channels.day_counts`) and the channel's running
+totals (`channel_counts`): members active now, and those whose access ends today or in the 6 days
+after (each day's `ending`). Per channel: the period's days, the period before and the next 6,
+each day in up to 8 shards, and 8 shards of totals, however many members it has; no subscription
+is read or counted.
 
 Definitions (docs/flows.md, "The owners' dashboard"):
 - new: paid subscriptions whose days run from the payment (the buyer had no days left); renewed:
@@ -27,16 +29,15 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from shared_schemas.documents import ChannelDayDoc, ChannelDoc, SubscriptionStatus
+from shared_schemas.documents import ChannelDayDoc, ChannelDoc
 from shared_schemas.queries import (
+    COUNTS_OF_CHANNEL,
     DAYS_OF_CHANNEL,
-    SUBSCRIPTIONS_OF_CHANNEL,
-    SUBSCRIPTIONS_OF_CHANNEL_BY_EXPIRY,
 )
 from telepay.core.store import Store
 
 PERIODS = (7, 30, 90)
-EXPIRING_WITHIN = timedelta(days=7)
+EXPIRING_DAYS = 7  # "ending soon": today and the 6 days after
 CENT = Decimal("0.01")
 
 
@@ -151,23 +152,22 @@ def overview(store: Store, channels: Sequence[ChannelDoc], now: datetime, days: 
             DAYS_OF_CHANNEL,
             channel_token=channel.token,
             above=previous_first.isoformat(),
-            below=today.isoformat(),
+            below=(today + timedelta(days=EXPIRING_DAYS - 1)).isoformat(),
         ):
             for stored in page:
                 doc = stored.doc
                 moment = date.fromisoformat(doc.day)
+                if moment >= today:
+                    expiring += doc.ending
+                if moment > today:
+                    continue
                 by_day[moment].add(doc)
                 if moment >= first:
                     _add_tiers(tiers, channel, doc)
-        active += store.subscriptions.count(
-            SUBSCRIPTIONS_OF_CHANNEL, channel_token=channel.token, status=SubscriptionStatus.ACTIVE
-        )
-        expiring += store.subscriptions.count(
-            SUBSCRIPTIONS_OF_CHANNEL_BY_EXPIRY,
-            channel_token=channel.token,
-            status=SubscriptionStatus.ACTIVE,
-            above=now,
-            below=now + EXPIRING_WITHIN,
+        active += sum(
+            stored.doc.active
+            for page in store.channel_counts.pages(COUNTS_OF_CHANNEL, channel_token=channel.token)
+            for stored in page
         )
         for tier in channel.tiers:  # every tier listed, sold or not
             tiers.setdefault((channel.token, tier.tier_id), _tier(channel, tier.tier_id))
@@ -176,7 +176,7 @@ def overview(store: Store, channels: Sequence[ChannelDoc], now: datetime, days: 
             figures.channel_title = next(c.title for c in channels if c.token == token)
     current, previous = Counts(), Counts()
     series: list[Day] = []
-    members = active
+    members = max(active, 0)
     for moment in sorted(by_day, reverse=True):  # back from today: the day's end, then before it
         counts = by_day[moment]
         if moment >= first:
@@ -192,8 +192,8 @@ def overview(store: Store, channels: Sequence[ChannelDoc], now: datetime, days: 
         days=days,
         first_day=first,
         last_day=today,
-        active=active,
-        expiring=expiring,
+        active=max(active, 0),
+        expiring=max(expiring, 0),
         current=current,
         previous=previous,
         active_at_start=active_at_start,

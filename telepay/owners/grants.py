@@ -18,7 +18,7 @@ from shared_schemas.config import TelegramSettings
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SupportAction, SupportActionDoc
 from shared_schemas.ids import subscription_id
 from shared_schemas.queries import GRANTS_OF_CHANNEL
-from telepay.channels.day_counts import count_joined
+from telepay.channels.day_counts import count_joined, set_subscription
 from telepay.core.i18n import t
 from telepay.core.store import Tx
 from telepay.core.users import user_by_username
@@ -120,7 +120,7 @@ def apply(rt: Rt, owner_id: int, channel: ChannelDoc, change: Change, action_id:
             now,
             OWNER_SOURCE,
         )
-        tx.set(store.subscriptions, sub_id, after)
+        set_subscription(tx, store, sub_id, current, after)
         tx.set(store.support_actions, action_id, record)
         count_joined(tx, store, current, after, now)
         return Granted(record, after)

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from shared_schemas.documents import GiftDoc, GiftState, OrderDoc, SubscriptionDoc
 from shared_schemas.ids import subscription_id
+from telepay.channels.day_counts import set_subscription
 from telepay.core.store import Store, Tx
 from telepay.payments.settlement import Decision
 from telepay.subscriptions.free_access import with_days_taken
@@ -57,6 +58,6 @@ def _refunded(tx: Tx, store: Store, gift: GiftDoc, now: datetime) -> Callable[[]
     def take_back() -> None:
         tx.update(store.gifts, gift.code, {"state": GiftState.VOIDED, "voided_at": now})
         if current is not None:
-            tx.set(store.subscriptions, sub_id, with_days_taken(current, gift.days, now))
+            set_subscription(tx, store, sub_id, current, with_days_taken(current, gift.days, now))
 
     return take_back

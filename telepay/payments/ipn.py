@@ -27,6 +27,7 @@ from shared_schemas.names import ClaimPurpose, Topic
 from shared_schemas.nowpayments import Payment
 from shared_schemas.queries import ORDER_OUTBOX, STUCK_OUTBOX
 from telepay.adapters.nowpayments_api import NowPaymentsRejected, NowPaymentsUnavailable
+from telepay.channels.day_counts import set_subscription
 from telepay.channels.lookup import load_channel
 from telepay.core import concurrently
 from telepay.core.claims import Claim
@@ -253,7 +254,7 @@ def settle_payment(
         if decision.order_updates:
             tx.update(store.orders, order_id, decision.order_updates)
         if decision.subscription is not None:
-            tx.set(store.subscriptions, sub_id, decision.subscription)
+            set_subscription(tx, store, sub_id, current, decision.subscription)
         if decision.event is not None:
             tx.set(store.outbox, decision.event.event_id, decision.event)
         if also is not None:

@@ -11,6 +11,7 @@ from datetime import datetime
 from shared_schemas.documents import OrderDoc
 from shared_schemas.ids import OrderKind, trial_id
 from shared_schemas.messages import EventType
+from telepay.channels.day_counts import add
 from telepay.core.store import Store, Tx
 from telepay.payments.settlement import Decision
 
@@ -30,5 +31,7 @@ def convert_trial(
 
     def write() -> None:
         tx.update(store.trials, tid, {"converted_order_id": order.order_id, "converted_at": now})
+        add(tx, store, order.channel_token, now, {"trials_converted": 1})
+        add(tx, store, order.channel_token, trial.ends_at, {"trials_ending": -1})  # no trial member now
 
     return write

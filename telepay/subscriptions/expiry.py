@@ -336,7 +336,7 @@ def _remove(task: ExpiryTask, rt: Rt) -> str:
                 },
             )
             if sub is not None:
-                count_expired(tx, store, sub.channel_token, now)
+                count_expired(tx, store, sub, now)
         return step, sub
 
     step, sub = store.transaction(mark_expired)

@@ -19,7 +19,7 @@ from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import GIFTS_READY_OF_BUYER
 from shared_schemas.telegram import Button, TgMessage
 from telepay.channels import notices
-from telepay.channels.day_counts import count_joined
+from telepay.channels.day_counts import count_joined, set_subscription
 from telepay.channels.lookup import load_channel
 from telepay.core.errors import ClaimBusy
 from telepay.core.i18n import t
@@ -74,7 +74,7 @@ def redeem(
             return (verdict if channel else Redemption.UNKNOWN), gift, None
         current = tx.get(store.subscriptions, sub_id)
         sub = with_days_added(channel, current, user_id, gift.days, now, f"gift-{code}")
-        tx.set(store.subscriptions, sub_id, sub)
+        set_subscription(tx, store, sub_id, current, sub)
         count_joined(tx, store, current, sub, now)
         tx.update(
             store.gifts,

@@ -34,7 +34,7 @@ from shared_schemas.ids import (
 from shared_schemas.queries import PROMO_CODES_BY_CODE
 from shared_schemas.telegram import Button
 from telepay.channels import promo_rules
-from telepay.channels.day_counts import count_joined
+from telepay.channels.day_counts import count_joined, set_subscription
 from telepay.channels.lookup import load_subscription
 from telepay.channels.promo_rules import Refused
 from telepay.channels.star_prices import is_star_subscription
@@ -224,7 +224,7 @@ def grant_free(
             return why, None
         ref = f"free-{code.code}"
         sub = free_access.with_days_added(channel, current, user_id, tier.days, now, ref)
-        tx.set(store.subscriptions, sub_id, sub)
+        set_subscription(tx, store, sub_id, current, sub)
         count_joined(tx, store, current, sub, now)
         tx.update(store.promo_codes, code_id, {"uses": current_code.uses + 1, "updated_at": now})
         counted = PromoUseDoc(

@@ -22,9 +22,8 @@ afresh without the mark, and converts the trial (`converted_order_id`, `converte
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, TrialDoc
@@ -84,11 +83,6 @@ def is_trial(sub: SubscriptionDoc | None) -> bool:
     return sub is not None and sub.trial_ends_at is not None and sub.trial_ends_at == sub.expires_at
 
 
-def running(trial: TrialDoc, now: datetime) -> bool:
-    """A trial member now: the trial's days are not over and nothing was bought since."""
-    return trial.converted_order_id is None and trial.ends_at > now
-
-
 @dataclass(frozen=True)
 class TrialFigures:
     """A channel's trials for `/stats` and the owner app: running now, and per window (days) those
@@ -97,29 +91,3 @@ class TrialFigures:
     running: int
     started: dict[int, int]
     converted: dict[int, int]
-
-
-def figures(
-    started_recently: Iterable[TrialDoc],
-    converted_recently: Iterable[TrialDoc],
-    now: datetime,
-    windows: Sequence[int],
-) -> TrialFigures:
-    """`started_recently`: the trials started within the longest window (30 days, the longest trial:
-    the running ones are among them, but for a trial added after other free days, counted running
-    for its first 30 days only); `converted_recently`: those converted within the longest window."""
-    started_list, converted_list = list(started_recently), list(converted_recently)
-    return TrialFigures(
-        running=sum(running(trial, now) for trial in started_list),
-        started={
-            days: sum(trial.started_at >= now - timedelta(days=days) for trial in started_list)
-            for days in windows
-        },
-        converted={
-            days: sum(
-                trial.converted_at is not None and trial.converted_at >= now - timedelta(days=days)
-                for trial in converted_list
-            )
-            for days in windows
-        },
-    )

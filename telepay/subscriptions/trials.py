@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, TrialDoc
 from shared_schemas.ids import subscription_id, trial_id
-from shared_schemas.queries import TRIALS_CONVERTED_OF_CHANNEL, TRIALS_STARTED_OF_CHANNEL
-from telepay.channels.day_counts import count_joined
+from shared_schemas.queries import DAYS_OF_CHANNEL
+from telepay.channels.day_counts import add, count_joined, set_subscription
 from telepay.channels.lookup import load_subscription
+from telepay.channels.settings import TRIAL_DAYS_MAX
 from telepay.core.clock import Clock
 from telepay.core.logs import get_logger
 from telepay.core.store import Store, Tx
-from telepay.subscriptions.trial_rules import Refusal, TrialFigures, figures, refusal, started
+from telepay.subscriptions.trial_rules import Refusal, TrialFigures, refusal, started
 
 log = get_logger("telepay.webhook")
 
@@ -59,8 +60,10 @@ def start(store: Store, clock: Clock, channel: ChannelDoc, user_id: int) -> Outc
             return Outcome(why, current, trial)
         new_trial, sub = started(channel, current, user_id, now)
         tx.set(store.trials, tid, new_trial)
-        tx.set(store.subscriptions, sid, sub)
+        set_subscription(tx, store, sid, current, sub)
         count_joined(tx, store, current, sub, now)
+        add(tx, store, channel.token, now, {"trials": 1})
+        add(tx, store, channel.token, new_trial.ends_at, {"trials_ending": 1})
         return Outcome(None, sub, new_trial)
 
     outcome = store.transaction(work)
@@ -71,17 +74,26 @@ def start(store: Store, clock: Clock, channel: ChannelDoc, user_id: int) -> Outc
 
 # -- figures --------------------------------------------------------------------------------------
 def trial_figures(store: Store, token: str, now: datetime, windows: Sequence[int]) -> TrialFigures:
-    """The channel's trials running now, and started and converted in each window (days): the one
-    source of `/stats` and the owner app's overview."""
-    since = now - timedelta(days=max(windows))
-    started_recently = [
-        stored.doc
-        for page in store.trials.pages(TRIALS_STARTED_OF_CHANNEL, channel_token=token, above=since)
-        for stored in page
-    ]
-    converted_recently = [
-        stored.doc
-        for page in store.trials.pages(TRIALS_CONVERTED_OF_CHANNEL, channel_token=token, above=since)
-        for stored in page
-    ]
-    return figures(started_recently, converted_recently, now, windows)
+    """The channel's trials running now, and started and converted in each window (the last N UTC
+    days, today included): the one source of `/stats` and the owner app's overview. Read from the
+    channel's day counts (`trials`, `trials_converted`, and `trials_ending` from today to the
+    longest trial ahead), never the trials themselves: a bounded read for any number of trials."""
+    today = now.date()
+    started = dict.fromkeys(windows, 0)
+    converted = dict.fromkeys(windows, 0)
+    running = 0
+    for page in store.channel_days.pages(
+        DAYS_OF_CHANNEL,
+        channel_token=token,
+        above=(today - timedelta(days=max(windows) - 1)).isoformat(),
+        below=(today + timedelta(days=TRIAL_DAYS_MAX)).isoformat(),
+    ):
+        for stored in page:
+            doc, day = stored.doc, date.fromisoformat(stored.doc.day)
+            if day >= today:
+                running += doc.trials_ending  # a trial ending today counts until the day is over
+            for window in windows:
+                if today - timedelta(days=window) < day <= today:
+                    started[window] += doc.trials
+                    converted[window] += doc.trials_converted
+    return TrialFigures(running=max(running, 0), started=started, converted=converted)

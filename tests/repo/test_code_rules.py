@@ -43,6 +43,19 @@ def test_google_clients_are_imported_only_by_the_adapters() -> None:
     assert offenders == []
 
 
+def test_a_transaction_writes_a_subscription_only_through_the_dashboards_counts() -> None:
+    """`day_counts.set_subscription` moves the member's end day on the channel's counts: a
+    transaction that wrote a subscription around it would leave "ending in 7 days" wrong."""
+    day_counts = ROOT / "telepay" / "channels" / "day_counts.py"
+    pattern = re.compile(r"\b(tx|transaction)\.(set|merge)\(\s*store\.subscriptions\b")
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in RUNTIME + OPERATOR_CLI
+        if p != day_counts and pattern.search(p.read_text())
+    ]
+    assert offenders == []
+
+
 def test_every_query_that_needs_a_composite_index_has_one() -> None:
     declared = {(i.collection, tuple(f.field_path for f in i.fields)) for i in all_composite_indexes()}
     for query in QUERIES:

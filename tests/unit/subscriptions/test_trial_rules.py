@@ -10,7 +10,6 @@ from shared_schemas.ids import subscription_order_id
 from telepay.subscriptions.free_access import with_days_added
 from telepay.subscriptions.trial_rules import (
     Refusal,
-    figures,
     is_trial,
     paid_before,
     refusal,
@@ -87,17 +86,3 @@ def test_a_purchase_ends_the_trial_mark() -> None:
     assert not is_trial(bought)
     assert not is_trial(None)
     assert not is_trial(active_subscription(USER, 30))
-
-
-def test_figures_per_window() -> None:
-    trials = [
-        _trial(1),  # running
-        _trial(3, converted_days_ago=1),  # converted: no longer on a trial
-        _trial(10),  # ended, not converted
-        _trial(20, converted_days_ago=12),
-    ]
-    converted = [t for t in trials if t.converted_at is not None] + [_trial(40, converted_days_ago=2)]
-    result = figures(trials, converted, NOW, (7, 30))
-    assert result.running == 1
-    assert result.started == {7: 2, 30: 4}
-    assert result.converted == {7: 2, 30: 3}
