@@ -1,9 +1,11 @@
 """Failed Cloud Tasks (`failed_tasks`): replaying one queues its body again as a new task, on the
-queue whose target recorded it, to the same function (its `/task` path for a scheduled function),
-then drops the record; if it fails again, the function records it again."""
+queue and to the path it came on (a sweep's page to `fan-out` and `/task/page`, an announcement to
+`fan-out` and `/task/announcement`, a removal to `telegram-actions` and `/task`, ...), then drops
+the record; if it fails again, the function records it again."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -11,26 +13,75 @@ from pydantic import BaseModel, ValidationError
 from operator_cli.context import Operator
 from operator_cli.output import Failed
 from shared_schemas.documents import FailedTaskDoc
-from shared_schemas.names import QUEUES, QueueSpec, function_spec
-from shared_schemas.tasks import TASK_PAYLOADS
-from telepay.adapters.tasks_queue import enqueue_once, enqueue_to_self, task_name_part
+from shared_schemas.names import QUEUES, Function, Queue, QueueSpec, function_spec
+from shared_schemas.tasks import (
+    AnnouncementTask,
+    BroadcastTask,
+    CreateInvoiceTask,
+    ExpiryPageTask,
+    ExpiryTask,
+    KeypadTask,
+)
+from telepay.adapters.tasks_queue import TASK_PATH, enqueue_once, enqueue_to_self, task_name_part
 from telepay.core.store import Stored
+from telepay.owners import announcements
+from telepay.subscriptions.expiry import PAGE_PATH
+
+
+@dataclass(frozen=True)
+class Route:
+    """One kind of task a function takes: on this path (the function's root: ""), from this queue,
+    with this body."""
+
+    function: Function
+    path: str
+    queue: Queue
+    model: type[BaseModel]
+
+
+# Every kind of task and where it came from, as the functions dispatch them (their main.py), the
+# longer paths first; a test replays one of each kind.
+ROUTES: tuple[Route, ...] = (
+    Route(Function.CREATE_INVOICE, "", Queue.CREATE_INVOICE, CreateInvoiceTask),
+    Route(Function.KEYPAD, "", Queue.KEYPAD, KeypadTask),
+    Route(Function.EXPIRE_SUBSCRIPTIONS, announcements.TASK_PATH, Queue.FAN_OUT, AnnouncementTask),
+    Route(Function.EXPIRE_SUBSCRIPTIONS, PAGE_PATH, Queue.FAN_OUT, ExpiryPageTask),
+    Route(Function.EXPIRE_SUBSCRIPTIONS, TASK_PATH, Queue.TELEGRAM_ACTIONS, ExpiryTask),
+    Route(Function.DAILY_BROADCAST, TASK_PATH, Queue.BROADCAST, BroadcastTask),
+)
+
+
+def route_of(doc: FailedTaskDoc) -> Route:
+    """The kind of task a record is: by the path it came on; a record from before paths were kept
+    was one of its function's tasks on its first queue (the only kind those releases recorded)."""
+    routes = [r for r in ROUTES if r.function is doc.function]
+    if not routes:
+        raise Failed(f"{doc.function.value} takes no tasks; not replayed")
+    if doc.path is None:
+        first = next(q for q in QUEUES if q.target is doc.function).name
+        return next(r for r in routes if r.queue is first)
+    path = doc.path.rstrip("/")
+    for route in routes:
+        if path.endswith(route.path):  # a function that takes one kind at its root: any path
+            return route
+    raise Failed(f"{doc.function.value} takes no tasks on {doc.path}; not replayed")
 
 
 def replay(op: Operator, stored: Stored[FailedTaskDoc]) -> dict[str, Any]:
     doc = stored.doc
-    spec = next(q for q in QUEUES if q.target is doc.function)
-    model = TASK_PAYLOADS[spec.name]
+    route = route_of(doc)
     try:
-        payload = model.model_validate_json(doc.body)
+        payload = route.model.model_validate_json(doc.body)
     except ValidationError as error:
         raise Failed(
-            f"{stored.id}: its body is no {model.__name__} ({error.error_count()} problems); not replayed"
+            f"{stored.id}: its body is no {route.model.__name__} ({error.error_count()} problems); not replayed"
         ) from None
     name = task_name_part(f"replay-{doc.task_name}-{int(op.clock.now().timestamp() * 1000)}")
-    queue_to_target(op, spec, payload, name)
+    spec = next(q for q in QUEUES if q.name is route.queue)
+    url = op.setting(f"{spec.target.value.upper()}_URL", f"functions.{spec.target.value}")
+    enqueue_once(op.tasks, spec.name, f"{url.rstrip('/')}{route.path}", payload, name, audience=url)
     op.store.failed_tasks.delete(stored.id)
-    return {"id": stored.id, "queue": spec.name.value, "task_name": name}
+    return {"id": stored.id, "queue": spec.name.value, "path": route.path or "/", "task_name": name}
 
 
 def queue_to_target(op: Operator, spec: QueueSpec, payload: BaseModel, name: str) -> bool:

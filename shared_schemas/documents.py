@@ -586,6 +586,12 @@ class FailedTaskDoc(Document):
     reason: str = Field(description="Why it cannot succeed (the error's type and message).")
     body: str = Field(description="The task's body as received (at most 10,000 characters).")
     attempt: int = Field(description="Cloud Tasks' attempt number, from 1.")
+    path: str | None = Field(
+        default=None,
+        description="The request path it came on (`/task/page`, ...): which of the function's kinds of"
+        " task it is, so a replay goes to the same queue and path (none: a record from before it was kept).",
+    )
+    queue: str | None = Field(default=None, description="The queue it came from (`X-CloudTasks-QueueName`).")
     recorded_at: datetime
     expire_at: datetime = Field(description=f"TTL: kept {FAILED_TASK_LIFETIME.days} days.")
 

@@ -107,6 +107,8 @@ def _record(
         reason=reason[:2000],
         body=body[:MAX_BODY_KEPT],
         attempt=attempt,
+        path=request.path,
+        queue=request.headers.get("X-CloudTasks-QueueName"),
         recorded_at=now,
         expire_at=now + FAILED_TASK_LIFETIME,
     )
