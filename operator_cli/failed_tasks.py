@@ -1,7 +1,10 @@
 """Failed Cloud Tasks (`failed_tasks`): replaying one queues its body again as a new task, on the
-queue and to the path it came on (a sweep's page to `fan-out` and `/task/page`, an announcement to
-`fan-out` and `/task/announcement`, a removal to `telegram-actions` and `/task`, ...), then drops
-the record; if it fails again, the function records it again."""
+queue and to the path it came on, as recorded with it (a sweep's page to `fan-out` and `/task/page`,
+a removal to `telegram-actions` and `/task`, an announcement's page of recipients to `fan-out` and
+its fan-out, sends and tally to `telegram-actions`, both on `/task/announcement`, ...), then drops
+the record; if it fails again, the function records it again. A record kept before the queue and
+path were is one of its function's tasks on the first queue that targets it (what those releases
+recorded)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from operator_cli.output import Failed
 from shared_schemas.documents import FailedTaskDoc
 from shared_schemas.names import QUEUES, Function, Queue, QueueSpec, function_spec
 from shared_schemas.tasks import (
+    TASK_PAYLOADS,
     AnnouncementTask,
     BroadcastTask,
     CreateInvoiceTask,
@@ -39,11 +43,13 @@ class Route:
     model: type[BaseModel]
 
 
-# Every kind of task and where it came from, as the functions dispatch them (their main.py), the
-# longer paths first; a test replays one of each kind.
+# Every kind of task and where it came from, as the functions queue and dispatch them (their
+# main.py: the longer paths first); an announcement's tasks come on one path from two queues, the
+# paced one first (most of them are there). A test replays one of each kind the function recorded.
 ROUTES: tuple[Route, ...] = (
     Route(Function.CREATE_INVOICE, "", Queue.CREATE_INVOICE, CreateInvoiceTask),
     Route(Function.KEYPAD, "", Queue.KEYPAD, KeypadTask),
+    Route(Function.EXPIRE_SUBSCRIPTIONS, announcements.TASK_PATH, Queue.TELEGRAM_ACTIONS, AnnouncementTask),
     Route(Function.EXPIRE_SUBSCRIPTIONS, announcements.TASK_PATH, Queue.FAN_OUT, AnnouncementTask),
     Route(Function.EXPIRE_SUBSCRIPTIONS, PAGE_PATH, Queue.FAN_OUT, ExpiryPageTask),
     Route(Function.EXPIRE_SUBSCRIPTIONS, TASK_PATH, Queue.TELEGRAM_ACTIONS, ExpiryTask),
@@ -52,19 +58,28 @@ ROUTES: tuple[Route, ...] = (
 
 
 def route_of(doc: FailedTaskDoc) -> Route:
-    """The kind of task a record is: by the path it came on; a record from before paths were kept
-    was one of its function's tasks on its first queue (the only kind those releases recorded)."""
+    """The kind of task a record is: the path it came on picks the body (as the function's dispatch
+    does), the queue it came from the queue. A record without a queue (a call not from Cloud Tasks)
+    takes the path's first queue; one from before paths were kept, its function's first queue (the
+    only kind those releases recorded)."""
     routes = [r for r in ROUTES if r.function is doc.function]
     if not routes:
         raise Failed(f"{doc.function.value} takes no tasks; not replayed")
     if doc.path is None:
         first = next(q for q in QUEUES if q.target is doc.function).name
-        return next(r for r in routes if r.queue is first)
+        return next(r for r in routes if r.queue is first and r.model is TASK_PAYLOADS[first])
     path = doc.path.rstrip("/")
-    for route in routes:
-        if path.endswith(route.path):  # a function that takes one kind at its root: any path
-            return route
-    raise Failed(f"{doc.function.value} takes no tasks on {doc.path}; not replayed")
+    # A function that takes one kind at its root ("") takes it on any path.
+    matched = next((r.path for r in routes if path.endswith(r.path)), None)
+    on_path = [r for r in routes if r.path == matched]
+    if not on_path:
+        raise Failed(f"{doc.function.value} takes no tasks on {doc.path}; not replayed")
+    if doc.queue is None:
+        return on_path[0]
+    route = next((r for r in on_path if r.queue.value == doc.queue), None)
+    if route is None:
+        raise Failed(f"{doc.function.value} takes no tasks from {doc.queue} on {doc.path}; not replayed")
+    return route
 
 
 def replay(op: Operator, stored: Stored[FailedTaskDoc]) -> dict[str, Any]:

@@ -780,6 +780,8 @@ def dead_letters_list(op: Operator, max_messages: int) -> None:
             {
                 "id": s.id,
                 "function": s.doc.function,
+                "queue": s.doc.queue,
+                "path": s.doc.path,
                 "attempt": s.doc.attempt,
                 "recorded": s.doc.recorded_at,
                 "reason": s.doc.reason,
@@ -826,7 +828,7 @@ def dead_letters_replay(op: Operator, ids: tuple[str, ...], replay_all: bool, ma
     emit(
         op.as_json,
         {"replayed": replayed, "not_found": missing},
-        lambda: table(replayed, ["id", "queue", "topic", "task_name", "new_id"]),
+        lambda: table(replayed, ["id", "queue", "path", "topic", "task_name", "new_id"]),
     )
     if missing:
         raise Failed(f"not among the dead letters: {', '.join(missing)}")

@@ -591,7 +591,12 @@ class FailedTaskDoc(Document):
         description="The request path it came on (`/task/page`, ...): which of the function's kinds of"
         " task it is, so a replay goes to the same queue and path (none: a record from before it was kept).",
     )
-    queue: str | None = Field(default=None, description="The queue it came from (`X-CloudTasks-QueueName`).")
+    queue: str | None = Field(
+        default=None,
+        description="The queue it came from (`X-CloudTasks-QueueName`), the one a replay queues it on: an"
+        " announcement's tasks come on one path from `telegram-actions` and `fan-out` (none: a record from"
+        " before it was kept, or a call not from Cloud Tasks: the path's first queue).",
+    )
     recorded_at: datetime
     expire_at: datetime = Field(description=f"TTL: kept {FAILED_TASK_LIFETIME.days} days.")
 

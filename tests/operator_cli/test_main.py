@@ -4,7 +4,6 @@ each bad field named, and support grants and revokes that the bot and the expiry
 from __future__ import annotations
 
 import json
-import logging
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner, Result
-from flask import Flask
 
 from operator_cli import failed_tasks
 from operator_cli.context import Operator
@@ -33,19 +31,13 @@ from shared_schemas.names import QUEUES, Function
 from shared_schemas.queries import SUPPORT_ACTIONS_OF_USER
 from shared_schemas.tasks import (
     TASK_PAYLOADS,
-    AnnouncementStep,
-    AnnouncementTask,
     ExpiryAction,
-    ExpiryPageTask,
     ExpiryTask,
-    NamedExpiryTask,
 )
 from shared_schemas.telegram import ALLOWED_UPDATES
 from telepay.bot.webhook import handle_update
 from telepay.channels.lookup import forget_cached_channels, save_channel
 from telepay.core.clock import FrozenClock
-from telepay.core.errors import Permanent
-from telepay.entry.task_target import handle_task
 from telepay.subscriptions.expiry import sweep
 from tests.conftest import demo_channel
 from tests.fakes import RecordingTasks
@@ -519,58 +511,6 @@ def test_failed_tasks_are_queued_again_to_their_function() -> None:
     refused = run(store, "dead-letters", "replay", broken, env=env, tasks_=tasks)
     assert refused.exit_code == 1 and "its body is no CreateInvoiceTask" in refused.stderr
     assert store.failed_tasks.get(broken) is not None and len(tasks.created) == 1
-
-
-def _recorded_by_the_function(store: MemoryStore, path: str, queue: str, body: str, name: str) -> str:
-    """expire_subscriptions refuses the task for good on `path`: it records it as every task target does."""
-
-    def refuse(_task: Any, _attempt: int) -> str:
-        raise Permanent("refused")
-
-    model = failed_tasks.route_of(
-        FailedTaskDoc(function=Function.EXPIRE_SUBSCRIPTIONS, task_name=name, reason="", body=body,
-                      attempt=1, path=path, recorded_at=NOW, expire_at=NOW)
-    ).model  # fmt: skip
-    headers = {"X-CloudTasks-TaskName": name, "X-CloudTasks-QueueName": queue}
-    with Flask(__name__).test_request_context(path, method="POST", data=body, headers=headers) as ctx:
-        rt = runtime(ExpireSubscriptionsSettings, store)
-        assert (
-            handle_task(
-                ctx.request, model, refuse, logging.getLogger("t"), rt, Function.EXPIRE_SUBSCRIPTIONS
-            )[1]
-            == 200
-        )
-    return f"expire_subscriptions-{name}"
-
-
-def test_a_sweeps_page_and_an_announcement_are_replayed_to_the_queue_and_path_they_came_on() -> None:
-    store = MemoryStore()
-    tasks = RecordingTasks()
-    action = ExpiryTask(action=ExpiryAction.REMOVE, subscription_id="DemoChannel01-1", expires_at=NOW)
-    page = ExpiryPageTask(actions=[NamedExpiryTask(name="remove-1", task=action)], swept_at=NOW)
-    announcement = AnnouncementTask(step=AnnouncementStep.TALLY, announcement_id="DemoChannel01-20261126-1")
-    recorded = [
-        _recorded_by_the_function(store, "/task/page", "fan-out", page.model_dump_json(), "p1"),
-        _recorded_by_the_function(
-            store, "/task/announcement", "fan-out", announcement.model_dump_json(), "a1"
-        ),
-        _recorded_by_the_function(store, "/task", "telegram-actions", action.model_dump_json(), "r1"),
-    ]
-    doc = store.failed_tasks.get(recorded[0])
-    assert doc is not None and (doc.path, doc.queue) == ("/task/page", "fan-out")
-    env = {"EXPIRE_SUBSCRIPTIONS_URL": "https://expire.test"}
-    result = ok(run(store, "--json", "dead-letters", "replay", *recorded, env=env, tasks_=tasks))
-    assert [(queue, url, payload) for queue, url, payload, _ in tasks.created] == [
-        ("fan-out", "https://expire.test/task/page", page),
-        ("fan-out", "https://expire.test/task/announcement", announcement),
-        ("telegram-actions", "https://expire.test/task", action),
-    ]
-    assert [r["path"] for r in json.loads(result.output)["replayed"]] == [
-        "/task/page",
-        "/task/announcement",
-        "/task",
-    ]
-    assert all(store.failed_tasks.get(doc_id) is None for doc_id in recorded)
 
 
 def test_every_queue_has_its_tasks_routed_to_the_function_it_targets() -> None:
