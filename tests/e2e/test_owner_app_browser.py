@@ -32,7 +32,7 @@ from local.demo import SECOND_TITLE, play, setup_channel
 from telepay.core.clock import system_clock
 from telepay.owners.init_data import for_user
 from tests.e2e.conftest import StackClock
-from tests.e2e.flows import Channel, donate, subscribe
+from tests.e2e.flows import Channel, donate, new_channel, subscribe
 
 pytestmark = pytest.mark.e2e
 
@@ -522,6 +522,95 @@ def test_a_double_tap_on_give_days_gives_them_once(
     ]
     moved = datetime.fromisoformat(sam["until"]) - datetime.fromisoformat(sam_before["until"])
     assert moved == timedelta(days=7)
+    page.close()
+
+
+# -- subscribers, page by page --
+MEMBERS = 53  # a page of 50 and 3 more
+ENDED = 3
+
+
+def test_the_owner_pages_through_more_than_fifty_subscribers(
+    browser: Any, endpoints: dict[str, Any], tg: TelegramControl, token: str
+) -> None:
+    """An owner of her own channel (registered by an operator: no grace period) gives days to 53
+    people who opened its link in the bot (the app's grant form, by user id, through its API):
+    Subscribers shows 50, "Show more" (tapped twice in a row) the other 3, nobody twice, then no
+    button. She ends 3 members' access with the form; once the sweep has removed them the active
+    list is exactly one page, with no "Show more", and the ended list has those 3."""
+    owner = new_channel(endpoints, tg, token).owner
+    members = [tg.user(f"Member{i}") for i in range(MEMBERS)]
+    for member in members:
+        tg.say(member, f"/start {token}")
+    for member in members:
+        tg.wait_message(member, "Choose how long")
+    url = endpoints["functions"]["owner_app"]
+    headers = {"Authorization": f"tma {_init_data(endpoints, owner)}"}
+    for i, member in enumerate(members):  # 10 days and more: no reminder is due yet
+        grant = {
+            "user_id": member,
+            "days": 10 + i,
+            "take": False,
+            "reason": "",
+            "request_id": f"give-{i:08d}",
+        }
+        answer = httpx.post(f"{url}/api/channels/{token}/grants", headers=headers, json=grant, timeout=30)
+        assert answer.status_code == 200, answer.text
+    everyone = {f"user {m}" for m in members}  # no order of theirs: the app names them by their id
+
+    page = open_app(browser, url, _init_data(endpoints, owner), LIGHT)
+    page.wait_for_selector("#active")
+    page.click("nav button[data-tab=subscribers]")
+    page.wait_for_selector("tr.sub")
+    first = page.locator("tr.sub td:first-child").all_inner_texts()
+    assert len(first) == 50 and len(set(first)) == 50 and set(first) <= everyone, first
+    assert page.locator("#more").is_visible()
+    page.dblclick("#more")  # an impatient owner: the next page is fetched once
+    wait_for("the next page", lambda: page.locator("tr.sub").count() > 50 or None)
+    page.wait_for_load_state("networkidle")
+    shown = page.locator("tr.sub td:first-child").all_inner_texts()
+    assert shown[:50] == first  # the first page stays where it was, the next one below it
+    assert len(shown) == MEMBERS and set(shown) == everyone, shown  # each once, the 51st and on
+    assert page.locator("#more").is_hidden()  # the last page: nothing more to show
+
+    # She ends the access of 3 of the rows "Show more" brought, with the form under the list.
+    ended = []
+    for row in range(50, 50 + ENDED):
+        page.locator("tr.sub").nth(row).locator("button.grant").click()
+        ended.append(f"user {page.input_value('#grant-form input[name=user_id]')}")
+        with page.expect_response(lambda r: r.url.endswith("/grants")) as saved:
+            page.click("#grant-form button[value=end]")
+        assert saved.value.status == 200
+        page.wait_for_selector("#grant-message.ok")
+    assert set(ended) <= everyone and len(set(ended)) == ENDED
+
+    response = httpx.post(
+        endpoints["functions"]["expire_subscriptions"],
+        headers={"X-CloudScheduler-ScheduleTime": f"{token}-ended"},  # the scheduler's run, now
+        content=b"{}",
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+
+    def ended_count() -> int | None:
+        listed = httpx.get(f"{url}/api/channels/{token}/subscribers?status=expired", headers=headers).json()
+        return len(listed["subscribers"]) == ENDED or None
+
+    wait_for("the 3 removed", ended_count, timeout=60)
+
+    page.click("nav button[data-tab=overview]")
+    page.wait_for_selector("#active")
+    page.click("nav button[data-tab=subscribers]")
+    page.wait_for_selector("tr.sub")
+    active = page.locator("tr.sub td:first-child").all_inner_texts()
+    assert len(active) == 50 and set(active) == everyone - set(ended), active
+    assert page.locator("#more").is_hidden()  # exactly one page: no empty next page to show
+    page.click("#sub-status button[data-status=expired]")
+    page.wait_for_selector("#sub-status button.on[data-status=expired]")
+    page.wait_for_selector("tr.sub")
+    assert sorted(page.locator("tr.sub td:first-child").all_inner_texts()) == sorted(ended)
+    assert page.locator("tr.sub .tag.expired").count() == ENDED
+    assert page.locator("#more").is_hidden()
     page.close()
 
 
