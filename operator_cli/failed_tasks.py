@@ -93,17 +93,22 @@ def replay(op: Operator, stored: Stored[FailedTaskDoc]) -> dict[str, Any]:
         ) from None
     name = task_name_part(f"replay-{doc.task_name}-{int(op.clock.now().timestamp() * 1000)}")
     spec = next(q for q in QUEUES if q.name is route.queue)
-    url = op.setting(f"{spec.target.value.upper()}_URL", f"functions.{spec.target.value}")
+    url = target_url(op, spec)
     enqueue_once(op.tasks, spec.name, f"{url.rstrip('/')}{route.path}", payload, name, audience=url)
     op.store.failed_tasks.delete(stored.id)
     return {"id": stored.id, "queue": spec.name.value, "path": route.path or "/", "task_name": name}
+
+
+def target_url(op: Operator, spec: QueueSpec) -> str:
+    """The URL of the function `spec`'s queue targets: `<FUNCTION>_URL`, or the stack's endpoints."""
+    return op.setting(f"{spec.target.value.upper()}_URL", f"functions.{spec.target.value}")
 
 
 def queue_to_target(op: Operator, spec: QueueSpec, payload: BaseModel, name: str) -> bool:
     """A named task on `spec`'s queue to its target, as the functions queue them: the target's URL
     (`<FUNCTION>_URL`, or the stack's endpoints), its `/task` path for a scheduled function.
     False when that name was used recently."""
-    url = op.setting(f"{spec.target.value.upper()}_URL", f"functions.{spec.target.value}")
+    url = target_url(op, spec)
     if function_spec(spec.target).trigger == "scheduler":  # it takes its tasks on /task
         return enqueue_to_self(op.tasks, spec.name, url, payload, name)
     return enqueue_once(op.tasks, spec.name, url, payload, name)

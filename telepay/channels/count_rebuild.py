@@ -38,13 +38,16 @@ class Drift:
     active_counted: int
     ending_kept: dict[date, int]
     ending_counted: dict[date, int]
-    subscriptions_read: int
     seconds: float
     written: bool = False
     wrong_days: list[date] = field(default_factory=list)
     trials_kept: dict[date, int] = field(default_factory=dict)
     trials_counted: dict[date, int] = field(default_factory=dict)
     wrong_trial_days: list[date] = field(default_factory=list)
+
+    @property
+    def subscriptions_read(self) -> int:
+        return self.active_counted  # every active subscription is read once, to be counted
 
     @property
     def fine(self) -> bool:
@@ -79,25 +82,22 @@ def measure(store: Store, token: str) -> Drift:
         read += len(members)
         for member in members:
             ending_counted[member.doc.expires_at.date()] += 1
-    wrong = sorted(
-        day for day in set(ending_kept) | set(ending_counted) if ending_kept[day] != ending_counted[day]
-    )
-    trials_wrong = sorted(
-        day for day in set(trials_kept) | set(trials_counted) if trials_kept[day] != trials_counted[day]
-    )
     return Drift(
         token,
         active_kept,
         read,
         dict(ending_kept),
         dict(ending_counted),
-        read,
         time.perf_counter() - started,
-        wrong_days=wrong,
+        wrong_days=_differing(ending_kept, ending_counted),
         trials_kept=dict(trials_kept),
         trials_counted=dict(trials_counted),
-        wrong_trial_days=trials_wrong,
+        wrong_trial_days=_differing(trials_kept, trials_counted),
     )
+
+
+def _differing(kept: Counter[date], counted: Counter[date]) -> list[date]:
+    return sorted(day for day in set(kept) | set(counted) if kept[day] != counted[day])
 
 
 def rebuild(store: Store, token: str) -> Drift:
@@ -112,17 +112,19 @@ def rebuild(store: Store, token: str) -> Drift:
                 "active": increment(drift.active_counted - drift.active_kept),
             },
         )
-    for day in drift.wrong_days:
-        by = drift.ending_counted.get(day, 0) - drift.ending_kept.get(day, 0)
-        store.channel_days.merge(
-            day_id(token, day, 0),
-            {"channel_token": token, "day": day.isoformat(), "shard": 0, "ending": increment(by)},
-        )
-    for day in drift.wrong_trial_days:
-        by = drift.trials_counted.get(day, 0) - drift.trials_kept.get(day, 0)
-        store.channel_days.merge(
-            day_id(token, day, 0),
-            {"channel_token": token, "day": day.isoformat(), "shard": 0, "trials_ending": increment(by)},
-        )
+    for name, days, kept, counted in (
+        ("ending", drift.wrong_days, drift.ending_kept, drift.ending_counted),
+        ("trials_ending", drift.wrong_trial_days, drift.trials_kept, drift.trials_counted),
+    ):
+        for day in days:
+            store.channel_days.merge(
+                day_id(token, day, 0),
+                {
+                    "channel_token": token,
+                    "day": day.isoformat(),
+                    "shard": 0,
+                    name: increment(counted.get(day, 0) - kept.get(day, 0)),
+                },
+            )
     drift.written = not drift.fine
     return drift
