@@ -39,8 +39,9 @@ SENT = "📣 Announcement sent:"
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--recipients", type=int, default=10_000)
+    parser.add_argument("--port-base", type=int, default=BENCH_PORT_BASE)
     args = parser.parse_args()
-    bench_announce(args.recipients)
+    bench_announce(args.recipients, args.port_base)
     return 0
 
 

@@ -30,8 +30,9 @@ from telepay.core.clock import system_clock
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--channels", type=int, default=10_000)
+    parser.add_argument("--port-base", type=int, default=BENCH_PORT_BASE)
     args = parser.parse_args()
-    bench_broadcast(args.channels)
+    bench_broadcast(args.channels, args.port_base)
     return 0
 
 
