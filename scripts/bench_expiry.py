@@ -120,15 +120,27 @@ def bench_expiry(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float]:
 
         all_queued_after: list[float] = []
 
-        def progress() -> dict[str, Any]:
-            stats = tg.stats()
+        def note_all_queued() -> int:
             queued = tasks_created(endpoints, "telegram-actions") - queued_before
             if queued >= n and not all_queued_after:
                 all_queued_after.append(time.perf_counter() - started)
+            return queued
+
+        def told_so_far() -> int:
+            """Goodbyes sent (the Telegram stand-in's counter; each removed member gets one): the
+            run is watched through the stand-ins only, since a count query over N subscriptions is
+            itself work for the emulator (16 s each at 100,000 under load) that would slow the run."""
+            if not all_queued_after:
+                note_all_queued()
+            return int(tg.stats()["sends"]) - before["sends"]
+
+        def progress() -> dict[str, Any]:
+            stats = tg.stats()
             return {
-                "queued": queued,
+                "unbanned": stats["methods"].get("unbanChatMember", 0)
+                - before["methods"].get("unbanChatMember", 0),
+                "queued": note_all_queued(),
                 "page tasks": tasks_created(endpoints, "fan-out") - pages_before,
-                "sent": stats["sends"] - before["sends"],
                 "429s": stats["too_many_requests"] - before["too_many_requests"],
             }
 
@@ -141,28 +153,14 @@ def bench_expiry(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float]:
         )
         sweep_answer: list[tuple[float, float]] = []
         sweep_thread.start()
-        removed = wait_for_count(
-            lambda: count_where(db, "subscriptions", "in_channel", False),
-            n,
-            started,
-            cap,
-            "removed",
-            progress,
-            report_every=30 if n <= 10_000 else 60,
-        )
-        # A goodbye Telegram answered 429 is sent again later by its task: the run ends when every
-        # removed member has been told, not when the last removal lands.
+        # The run ends with the last goodbye: one Telegram answered 429 is sent again later by its
+        # task, after its member's removal.
         told = wait_for_count(
-            lambda: tg.stats()["sends"] - before["sends"],
-            n,
-            started,
-            cap,
-            "told",
-            progress,
-            report_every=30 if n <= 10_000 else 60,
+            told_so_far, n, started, cap, "told", progress, report_every=30 if n <= 10_000 else 60
         )
         elapsed = time.perf_counter() - started
         sweep_thread.join()
+        removed = count_where(db, "subscriptions", "in_channel", False)  # once, after the run
         sweep_s = sweep_answer[0][1] if sweep_answer else float("nan")
         after = tg.stats()
         if not all_queued_after:
