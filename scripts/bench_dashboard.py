@@ -2,7 +2,8 @@
 subscriptions and the channel's day counts of the last 180 days, each day in all its shards (as the
 other scale benchmarks seed their data: the documents written in batches, each one built by its
 model), has `telepay counts rebuild` count the members once (as for a channel from before the
-running totals), then measures:
+running totals), then measures (the reads before and after the reconciliation's fold of the
+finished days into one document each, the latencies after it):
 
 - what the read model reads (`telepay.owners.dashboard`, in process on the stack's emulator, every
   repository counted): documents read and queries made, for a 7, 30 and 90-day period, and the
@@ -30,7 +31,7 @@ from scripts.benchlib import BENCH_PORT_BASE, in_parallel, private_stack, summar
 from shared_schemas.config import OwnerAppSettings, TelegramWebhookSettings
 from shared_schemas.documents import DAY_SHARDS, ChannelDayDoc, SubscriptionDoc, TierDay
 from shared_schemas.ids import subscription_id
-from telepay.channels import count_rebuild
+from telepay.channels import count_rebuild, day_counts
 from telepay.channels.day_counts import day_id
 from telepay.channels.lookup import load_channel
 from telepay.core.clock import Clock
@@ -206,26 +207,40 @@ def bench_dashboard(n: int, requests: int, port_base: int = BENCH_PORT_BASE) -> 
         real, tally = counted(store(endpoints))
         channel = load_channel(real, TOKEN)
         assert channel is not None
-        print("\nwhat one answer reads (documents / queries / count queries):", flush=True)
-        for days in dashboard.PERIODS:
+
+        def reads(when: str, key: str) -> None:
+            print(f"\nwhat one answer reads, {when} (documents / queries / count queries):", flush=True)
+            for days in dashboard.PERIODS:
+                tally.update(documents=0, queries=0, counts=0, count_ms=0)
+                view = dashboard.overview(real, [channel], now, days)
+                print(
+                    f"  read model, {days:>2} days: {tally['documents']:>4} / {tally['queries']} / {tally['counts']}"
+                    f" (counts took {tally['count_ms']:,} ms)   (active {view.active:,}, new {view.current.new:,}, renewal rate {view.renewal_rate} %)",
+                    flush=True,
+                )
+                results[f"{key}read_model_{days}_documents"] = tally["documents"]
+            owner_rt = Runtime(OwnerAppSettings.model_construct(), Clock(), real)
             tally.update(documents=0, queries=0, counts=0, count_ms=0)
-            view = dashboard.overview(real, [channel], now, days)
-            print(
-                f"  read model, {days:>2} days: {tally['documents']:>4} / {tally['queries']} / {tally['counts']}"
-                f" (counts took {tally['count_ms']:,} ms)   (active {view.active:,}, new {view.current.new:,}, renewal rate {view.renewal_rate} %)",
-                flush=True,
-            )
-            results[f"read_model_{days}_documents"] = tally["documents"]
-        owner_rt = Runtime(OwnerAppSettings.model_construct(), Clock(), real)
-        tally.update(documents=0, queries=0, counts=0, count_ms=0)
-        app.overview(owner_rt, [channel], 90)
-        print(f"  owner app overview, 90 days (with trials and grants): {_tally(tally)}", flush=True)
-        results["overview_90_documents"] = tally["documents"]
-        bot_rt = Runtime(TelegramWebhookSettings.model_construct(), Clock(), real)
-        tally.update(documents=0, queries=0, counts=0, count_ms=0)
-        commands.channel_stats(bot_rt, channel)
-        print(f"  /stats text (7 and 30 days, trials, grants): {_tally(tally)}", flush=True)
-        results["stats_documents"] = tally["documents"]
+            app.overview(owner_rt, [channel], 90)
+            print(f"  owner app overview, 90 days (with trials and grants): {_tally(tally)}", flush=True)
+            results[f"{key}overview_90_documents"] = tally["documents"]
+            bot_rt = Runtime(TelegramWebhookSettings.model_construct(), Clock(), real)
+            tally.update(documents=0, queries=0, counts=0, count_ms=0)
+            commands.channel_stats(bot_rt, channel)
+            print(f"  /stats text (7 and 30 days, trials, grants): {_tally(tally)}", flush=True)
+            results[f"{key}stats_documents"] = tally["documents"]
+
+        reads(f"every day in its {DAY_SHARDS} shards (no fold has run)", "unfolded_")
+        # The reconciliation folds each finished day into one document, a run at a time.
+        started = time.perf_counter()
+        folded = day_counts.fold_finished_days(store(endpoints), now.date(), limit=HISTORY_DAYS)
+        results["fold_s"] = time.perf_counter() - started
+        print(
+            f"\nfold of the finished days: {folded['days_folded']} days, {folded['shards_folded']:,} shards "
+            f"folded away in {results['fold_s']:.1f} s",
+            flush=True,
+        )
+        reads("the finished days folded (today in its shards)", "")
 
         url = endpoints["functions"]["owner_app"]
         print(f"\nlatency on the running functions ({n:,} members, {requests} requests each):", flush=True)

@@ -132,7 +132,7 @@ def bench_expiry(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float]:
             itself work for the emulator (16 s each at 100,000 under load) that would slow the run."""
             if not all_queued_after:
                 note_all_queued()
-            return int(tg.stats()["sends"]) - before["sends"]
+            return int(tg.stats()["sends"]) - int(before["sends"])
 
         def progress() -> dict[str, Any]:
             stats = tg.stats()

@@ -416,4 +416,12 @@ COUNTS_OF_CHANNEL = QuerySpec(
     equals=("channel_token",),
     purpose="/stats and the owner app's dashboard: the shards of a channel's running totals (members active now)",
 )
-QUERIES = (*QUERIES, DAYS_OF_CHANNEL, COUNTS_OF_CHANNEL)
+FOLDABLE_DAYS = QuerySpec(
+    "foldable_days",
+    Collection.CHANNEL_DAYS,
+    (Function.EXPIRE_SUBSCRIPTIONS,),
+    equals=("fold",),
+    range_field="day",
+    purpose="the reconciliation: shards of finished days, to fold into one document a day",
+)
+QUERIES = (*QUERIES, DAYS_OF_CHANNEL, COUNTS_OF_CHANNEL, FOLDABLE_DAYS)

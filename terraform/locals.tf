@@ -532,6 +532,14 @@ locals {
         { field_path = "day", order = "ASCENDING" },
       ]
     }
+    # foldable_days: the reconciliation, shards of finished days to fold into one document a day
+    "channel_days-fold-day" = {
+      collection = "channel_days"
+      fields = [
+        { field_path = "fold", order = "ASCENDING" },
+        { field_path = "day", order = "ASCENDING" },
+      ]
+    }
     # -- owner grants --
     # grants_of_channel: /stats and the owner app, an owner's grants of the last 30 days, apart from sales
     "support_actions-channel_token-source-at" = {

@@ -212,7 +212,7 @@ class MemoryTx(Tx):
         self._memory = memory
         self.read: dict[tuple[str, str], int | None] = {}
         self.writes: list[
-            tuple[MemoryRepository[Any], str, Callable[[dict[str, Any] | None], dict[str, Any]]]
+            tuple[MemoryRepository[Any], str, Callable[[dict[str, Any] | None], dict[str, Any] | None]]
         ] = []
         self._cache: dict[tuple[str, str], _Row | None] = {}
 
@@ -247,6 +247,10 @@ class MemoryTx(Tx):
         assert isinstance(repo, MemoryRepository)
         self.writes.append((repo, doc_id, lambda current: _merged(current or {}, fields)))
 
+    def delete(self, repo: Repository[D], doc_id: str) -> None:
+        assert isinstance(repo, MemoryRepository)
+        self.writes.append((repo, doc_id, lambda _: None))
+
     def commit(self) -> bool:
         """Apply the writes unless something read has changed since; False means run again."""
         with self._memory.lock:
@@ -254,15 +258,20 @@ class MemoryTx(Tx):
                 row = self._memory.rows.get(key)
                 if (None if row is None else row.version) != version:
                     return False
-            staged: dict[tuple[str, str], dict[str, Any]] = {}
+            staged: dict[tuple[str, str], dict[str, Any] | None] = {}
             for repo, doc_id, change in self.writes:
                 key = repo.key(doc_id)
-                current = staged.get(key)
-                if current is None and key in self._memory.rows:
-                    current = self._memory.rows[key].data
+                if key in staged:
+                    current = staged[key]
+                else:
+                    row = self._memory.rows.get(key)
+                    current = None if row is None else row.data
                 staged[key] = change(current)
             for key, data in staged.items():
-                self._memory.rows[key] = _Row(data, self._memory.next_version())
+                if data is None:  # deleted
+                    self._memory.rows.pop(key, None)
+                else:
+                    self._memory.rows[key] = _Row(data, self._memory.next_version())
             return True
 
 

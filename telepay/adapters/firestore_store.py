@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -270,6 +270,14 @@ class FirestoreTx(Tx):
         snapshots = {s.reference.path: s for s in self._transaction.get_all([ref_a, ref_b])}
         return repo_a.parse(snapshots[ref_a.path]), repo_b.parse(snapshots[ref_b.path])
 
+    def get_many(self, repo: Repository[D], doc_ids: Sequence[str]) -> list[D | None]:
+        """One BatchGetDocuments for all of them (answered in any order: matched by path)."""
+        firestore_repo = _firestore(repo)
+        refs = [firestore_repo.ref(doc_id) for doc_id in doc_ids]
+        METER.add("reads", len(refs))
+        snapshots = {s.reference.path: s for s in self._transaction.get_all(refs)} if refs else {}
+        return [firestore_repo.parse(snapshots[ref.path]) for ref in refs]
+
     def set(self, repo: Repository[D], doc_id: str, doc: D) -> None:
         METER.add("writes")
         self._transaction.set(_ref(repo, doc_id), doc.to_firestore())
@@ -281,6 +289,10 @@ class FirestoreTx(Tx):
     def merge(self, repo: Repository[D], doc_id: str, fields: Fields) -> None:
         METER.add("writes")
         self._transaction.set(_ref(repo, doc_id), _fields(fields), merge=True)
+
+    def delete(self, repo: Repository[D], doc_id: str) -> None:
+        METER.add("deletes")
+        self._transaction.delete(_ref(repo, doc_id))
 
 
 class FirestoreBatch(Batch):

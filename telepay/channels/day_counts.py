@@ -13,15 +13,21 @@ What is kept:
   members whose access ends that day, moved whenever a subscription is written (`set_subscription`,
   the one way a transaction writes a subscription) and taken off when the sweep marks it expired;
 - in total: the members active now (`active`), which moves with every `joined` and `expired`.
+
+Once a day is over its shards are folded into shard 0 (`fold_finished_days`, every reconciliation):
+a period's read is then one document a finished day, however busy the day was. A change that comes
+for a folded day (a late removal taking off its `ending`) writes a shard again, folded on the next
+run; the figures are the shards' sum whenever they are read.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 
-from shared_schemas.documents import DAY_SHARDS, SubscriptionDoc, SubscriptionStatus
+from shared_schemas.documents import DAY_SHARDS, ChannelDayDoc, SubscriptionDoc, SubscriptionStatus, TierDay
+from shared_schemas.queries import FOLDABLE_DAYS
 from telepay.core.store import Store, Tx, increment
 
 _shards = random.Random()
@@ -54,6 +60,8 @@ def add(
     day = at.date() if isinstance(at, datetime) else at
     shard = pick_shard()
     fields: dict[str, object] = {"channel_token": token, "day": day.isoformat(), "shard": shard}
+    if shard:
+        fields["fold"] = True
     fields |= {name: increment(by) for name, by in counts.items() if by}
     if tier is not None:
         tier_id, amounts = tier
@@ -118,3 +126,65 @@ def count_expired(tx: Tx, store: Store, sub: SubscriptionDoc, at: datetime) -> N
     and off the day their access was to end."""
     add(tx, store, sub.channel_token, at, {"expired": 1})
     move_ending(tx, store, sub, sub.model_copy(update={"status": SubscriptionStatus.EXPIRED}))
+
+
+# -- folding finished days ----------------------------------------------------------------------------
+FOLD_PAGE = 300  # shards read per query page of the fold
+_SUMMED = tuple(
+    name for name, info in ChannelDayDoc.model_fields.items() if info.annotation is int and name != "shard"
+)
+
+
+def folded(token: str, day: str, shards: Sequence[ChannelDayDoc]) -> ChannelDayDoc:
+    """One document with the sum of a day's shards (shard 0, nothing left to fold)."""
+    total = ChannelDayDoc(channel_token=token, day=day)
+    for doc in shards:
+        for name in _SUMMED:
+            setattr(total, name, getattr(total, name) + getattr(doc, name))
+        for tier_id, part in doc.tiers.items():
+            tier = total.tiers.setdefault(tier_id, TierDay())
+            tier.sales, tier.cents, tier.stars = (
+                tier.sales + part.sales,
+                tier.cents + part.cents,
+                tier.stars + part.stars,
+            )
+    return total
+
+
+def fold_day(store: Store, token: str, day: str) -> int:
+    """Sum one day's shards into shard 0 and delete the others, in one transaction (a count added
+    meanwhile makes it run again); the number of shards folded away."""
+    moment = date.fromisoformat(day)
+    ids = [day_id(token, moment, shard) for shard in range(DAY_SHARDS)]
+
+    def fold(tx: Tx) -> int:
+        docs = tx.get_many(store.channel_days, ids)
+        others = [doc_id for doc_id, doc in zip(ids[1:], docs[1:], strict=True) if doc is not None]
+        if not others:
+            return 0
+        tx.set(store.channel_days, ids[0], folded(token, day, [doc for doc in docs if doc is not None]))
+        for doc_id in others:
+            tx.delete(store.channel_days, doc_id)
+        return len(others)
+
+    return store.transaction(fold)
+
+
+def fold_finished_days(store: Store, today: date, limit: int) -> dict[str, int]:
+    """Fold the shards of every day before `today`, at most `limit` days in one run (the next run
+    goes on): how many days and shards were folded."""
+    days = shards = 0
+    yesterday = (today - timedelta(days=1)).isoformat()
+    while days < limit:
+        pending = sorted(
+            {
+                (doc.channel_token, doc.day)
+                for doc in store.channel_days.find(FOLDABLE_DAYS, limit=FOLD_PAGE, fold=True, below=yesterday)
+            }
+        )
+        if not pending:
+            break
+        for token, day in pending[: limit - days]:
+            shards += fold_day(store, token, day)
+            days += 1
+    return {"days_folded": days, "shards_folded": shards}

@@ -24,7 +24,7 @@ Semantics both keep:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -192,6 +192,11 @@ class Tx(ABC):
         """Two reads in one round trip where the store can (Firestore reads both in one call)."""
         return self.get(*first), self.get(*second)
 
+    def get_many(self, repo: Repository[D], doc_ids: Sequence[str]) -> list[D | None]:
+        """Several documents of one collection, in the order asked, in one round trip where the
+        store can (Firestore reads them in one call)."""
+        return [self.get(repo, doc_id) for doc_id in doc_ids]
+
     @abstractmethod
     def set(self, repo: Repository[D], doc_id: str, doc: D) -> None: ...
 
@@ -202,6 +207,9 @@ class Tx(ABC):
     def merge(self, repo: Repository[D], doc_id: str, fields: Fields) -> None:
         """Create the document or change the fields given (nested maps merged, `increment`s added),
         without reading it."""
+
+    @abstractmethod
+    def delete(self, repo: Repository[D], doc_id: str) -> None: ...
 
 
 class Batch(ABC):

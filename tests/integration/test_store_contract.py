@@ -26,6 +26,7 @@ from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import (
     ACTIVE_CHANNELS,
     CHANNEL_BY_CLOSED_CHAT,
+    FOLDABLE_DAYS,
     SUBSCRIPTIONS_DUE,
     SUBSCRIPTIONS_OF_CHANNEL,
 )
@@ -403,3 +404,37 @@ def test_two_reads_in_one_call_give_each_document_or_none(store: Store) -> None:
         store.subscriptions.get("DemoChannel01-7"),
         order,
     )  # each in its place, whatever Firestore's order
+
+
+def test_many_reads_in_one_call_and_a_delete_in_a_transaction(store: Store) -> None:
+    """The fold of a finished day: its shards read at once (in the order asked, a missing one as
+    None), summed into the first and the others deleted, all in one transaction; a second run
+    finds nothing to fold; the fold query finds the shards still to fold."""
+    ids = ["C-2026-11-20", "C-2026-11-20-1", "C-2026-11-20-2", "C-2026-11-20-3"]
+    for shard, doc_id in enumerate(ids[:3]):
+        store.channel_days.merge(
+            doc_id,
+            {
+                "channel_token": "C",
+                "day": "2026-11-20",
+                "shard": shard,
+                "fold": shard > 0,
+                "new": increment(shard + 1),
+            },
+        )
+    assert {d.shard for d in store.channel_days.find(FOLDABLE_DAYS, fold=True, below="2026-11-20")} == {1, 2}
+
+    def fold(tx: Tx) -> list[int]:
+        docs = tx.get_many(store.channel_days, ids)
+        found = [doc for doc in docs if doc is not None]
+        tx.update(store.channel_days, ids[0], {"new": sum(doc.new for doc in found)})
+        for doc_id, doc in zip(ids[1:], docs[1:], strict=True):
+            if doc is not None:
+                tx.delete(store.channel_days, doc_id)
+        return [doc.new if doc else -1 for doc in docs]
+
+    assert store.transaction(fold) == [1, 2, 3, -1]
+    first = store.channel_days.get(ids[0])
+    assert first is not None and first.new == 6
+    assert [store.channel_days.get(doc_id) for doc_id in ids[1:]] == [None, None, None]
+    assert store.channel_days.find(FOLDABLE_DAYS, fold=True, below="2026-11-20") == []
