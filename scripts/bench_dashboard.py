@@ -156,7 +156,9 @@ def _shards(total: ChannelDayDoc) -> list[ChannelDayDoc]:
         }
         tiers = {tier_id: TierDay(sales=share(t.sales), cents=share(t.cents), stars=share(t.stars))
                  for tier_id, t in total.tiers.items()}  # fmt: skip
-        parts.append(ChannelDayDoc.model_validate(fields | {"shard": shard, "tiers": tiers}))
+        parts.append(
+            ChannelDayDoc.model_validate(fields | {"shard": shard, "fold": shard > 0, "tiers": tiers})
+        )
     return parts
 
 
