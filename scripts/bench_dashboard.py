@@ -232,7 +232,10 @@ def bench_dashboard(n: int, requests: int, port_base: int = BENCH_PORT_BASE) -> 
             print(f"  /stats text (7 and 30 days, trials, grants): {_tally(tally)}", flush=True)
             results[f"{key}stats_documents"] = tally["documents"]
 
-        reads(f"every day in its {DAY_SHARDS} shards (no fold has run)", "unfolded_")
+        reads(
+            "before the bench's fold (the stack's reconciliation, every five minutes, may have folded them)",
+            "unfolded_",
+        )
         # The reconciliation folds each finished day into one document, a run at a time.
         started = time.perf_counter()
         folded = day_counts.fold_finished_days(store(endpoints), now.date(), limit=HISTORY_DAYS)
