@@ -6,8 +6,9 @@ days before it. Everything is read from the channels' day counts (`channel_days`
 the transactions that make them happen: `telepay.channels.day_counts`) and the channel's running
 totals (`channel_counts`): members active now, and those whose access ends today or in the 6 days
 after (each day's `ending`). Per channel: the period's days, the period before and the next 6,
-each day in up to 8 shards, and 8 shards of totals, however many members it has; no subscription
-is read or counted.
+a finished day as one document (folded by the reconciliation), today and the days ahead in up to
+32 shards, and 32 shards of totals, however many members it has; no subscription is read or
+counted.
 
 Definitions (docs/flows.md, "The owners' dashboard"):
 - new: paid subscriptions whose days run from the payment (the buyer had no days left); renewed:
