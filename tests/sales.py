@@ -7,16 +7,20 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from itertools import count
+from typing import Any
 
 from shared_schemas.config import (
     CreateInvoiceSettings,
     ExpireSubscriptionsSettings,
     IpnHandlerSettings,
+    OwnerAppSettings,
     TelegramWebhookSettings,
 )
 from shared_schemas.tasks import CreateInvoiceTask
 from telepay.bot.webhook import handle_update
 from telepay.core.store import Store
+from telepay.owners.app import handle
+from telepay.owners.init_data import for_user
 from telepay.payments import signature as ipn_signature
 from telepay.payments.invoices import create_invoice
 from telepay.payments.ipn import handle_ipn
@@ -75,3 +79,15 @@ def sweep_at(store: Store, at: datetime) -> list[str]:
         _, _, payload, _ = tasks.created.pop(0)
         outcomes.append(run_task(payload, rt))
     return outcomes
+
+
+def owner_overview(
+    store: Store, at: datetime, days: int = 30, token: str = "DemoChannel01", owner: int = 5001
+) -> dict[str, Any]:
+    """What the channel's owner sees in the owner app's dashboard at `at` (`GET …/overview/<days>`)."""
+    rt = runtime(OwnerAppSettings, store, now=at)
+    auth = "tma " + for_user({"id": owner, "first_name": "Olivia"}, "1:test", int(at.timestamp()) - 60)
+    reply = handle(rt, "GET", f"/api/channels/{token}/overview/{days}", auth, None)
+    assert reply.status == 200, reply.body
+    body: dict[str, Any] = reply.body
+    return body

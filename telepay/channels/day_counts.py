@@ -143,11 +143,8 @@ def folded(token: str, day: str, shards: Sequence[ChannelDayDoc]) -> ChannelDayD
             setattr(total, name, getattr(total, name) + getattr(doc, name))
         for tier_id, part in doc.tiers.items():
             tier = total.tiers.setdefault(tier_id, TierDay())
-            tier.sales, tier.cents, tier.stars = (
-                tier.sales + part.sales,
-                tier.cents + part.cents,
-                tier.stars + part.stars,
-            )
+            for name in TierDay.model_fields:
+                setattr(tier, name, getattr(tier, name) + getattr(part, name))
     return total
 
 

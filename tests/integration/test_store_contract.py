@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +30,7 @@ from shared_schemas.queries import (
     SUBSCRIPTIONS_DUE,
     SUBSCRIPTIONS_OF_CHANNEL,
 )
+from telepay.channels import day_counts
 from telepay.core.claims import Claims
 from telepay.core.clock import FrozenClock
 from telepay.core.store import NotFound, Store, Tx, VersionConflict, array_union, increment
@@ -408,33 +409,32 @@ def test_two_reads_in_one_call_give_each_document_or_none(store: Store) -> None:
 
 def test_many_reads_in_one_call_and_a_delete_in_a_transaction(store: Store) -> None:
     """The fold of a finished day: its shards read at once (in the order asked, a missing one as
-    None), summed into the first and the others deleted, all in one transaction; a second run
-    finds nothing to fold; the fold query finds the shards still to fold."""
-    ids = ["C-2026-11-20", "C-2026-11-20-1", "C-2026-11-20-2", "C-2026-11-20-3"]
+    None), summed into the first and the others deleted, all in one transaction; a second fold
+    finds nothing to do; the fold query finds the shards still to fold."""
+    day = date(2026, 11, 20)
+    ids = [day_counts.day_id("C", day, shard) for shard in range(4)]
     for shard, doc_id in enumerate(ids[:3]):
         store.channel_days.merge(
             doc_id,
             {
                 "channel_token": "C",
-                "day": "2026-11-20",
+                "day": day.isoformat(),
                 "shard": shard,
                 "fold": shard > 0,
                 "new": increment(shard + 1),
             },
         )
-    assert {d.shard for d in store.channel_days.find(FOLDABLE_DAYS, fold=True, below="2026-11-20")} == {1, 2}
+    assert {d.shard for d in store.channel_days.find(FOLDABLE_DAYS, fold=True, below=day.isoformat())} == {
+        1,
+        2,
+    }
+    read = store.transaction(lambda tx: tx.get_many(store.channel_days, ids))
+    assert [doc.new if doc else None for doc in read] == [1, 2, 3, None]
 
-    def fold(tx: Tx) -> list[int]:
-        docs = tx.get_many(store.channel_days, ids)
-        found = [doc for doc in docs if doc is not None]
-        tx.update(store.channel_days, ids[0], {"new": sum(doc.new for doc in found)})
-        for doc_id, doc in zip(ids[1:], docs[1:], strict=True):
-            if doc is not None:
-                tx.delete(store.channel_days, doc_id)
-        return [doc.new if doc else -1 for doc in docs]
+    assert day_counts.fold_day(store, "C", day.isoformat()) == 2
 
-    assert store.transaction(fold) == [1, 2, 3, -1]
     first = store.channel_days.get(ids[0])
-    assert first is not None and first.new == 6
+    assert first is not None and first.new == 6 and not first.fold
     assert [store.channel_days.get(doc_id) for doc_id in ids[1:]] == [None, None, None]
-    assert store.channel_days.find(FOLDABLE_DAYS, fold=True, below="2026-11-20") == []
+    assert store.channel_days.find(FOLDABLE_DAYS, fold=True, below=day.isoformat()) == []
+    assert day_counts.fold_day(store, "C", day.isoformat()) == 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from shared_schemas.config import OwnerAppSettings, TelegramWebhookSettings
 from shared_schemas.documents import SubscriptionStatus
@@ -25,20 +24,11 @@ from tests.conftest import demo_channel
 from tests.harness import NOW, fakes, runtime
 from tests.memory_store import MemoryStore
 from tests.operator_cli.test_main import ok, run
-from tests.sales import refund, sell, sweep_at
+from tests.sales import owner_overview, refund, sell, sweep_at
 
 TOKEN = "DemoChannel01"
 OWNER = 5001
 DAY = timedelta(days=1)
-
-
-def overview(store: MemoryStore, at: datetime) -> dict[str, Any]:
-    rt = runtime(OwnerAppSettings, store, now=at)
-    auth = "tma " + for_user({"id": OWNER, "first_name": "Olivia"}, "1:test", int(at.timestamp()) - 60)
-    reply = handle(rt, "GET", f"/api/channels/{TOKEN}/overview/30", auth, None)
-    assert reply.status == 200, reply.body
-    body: dict[str, Any] = reply.body
-    return body
 
 
 def grant(store: MemoryStore, at: datetime, member: int, days: int | None, take: bool = False) -> None:
@@ -62,7 +52,7 @@ def truth(store: MemoryStore, at: datetime) -> tuple[int, int]:
 
 
 def agrees(store: MemoryStore, at: datetime) -> tuple[int, int]:
-    body = overview(store, at)
+    body = owner_overview(store, at)
     assert (body["active"], body["expiring_7d"]) == truth(store, at)
     assert count_rebuild.measure(store, TOKEN).fine
     return body["active"], body["expiring_7d"]
@@ -133,7 +123,7 @@ def test_a_channel_from_before_the_totals_is_rebuilt_once() -> None:
     for days in store.channel_days.pages(DAYS_OF_CHANNEL, channel_token=TOKEN, above="2000-01-01"):
         for day in days:
             store.channel_days.update(day.id, {"ending": 0})
-    assert (overview(store, NOW)["active"], overview(store, NOW)["expiring_7d"]) == (0, 0)
+    assert (owner_overview(store, NOW)["active"], owner_overview(store, NOW)["expiring_7d"]) == (0, 0)
 
     checked = run(store, "--json", "counts", "check", TOKEN)
     assert checked.exit_code == 1 and "telepay counts rebuild" in checked.output
@@ -142,7 +132,7 @@ def test_a_channel_from_before_the_totals_is_rebuilt_once() -> None:
 
     [row] = json.loads(ok(run(store, "--json", "counts", "rebuild")).output)
     assert (row["channel"], row["active_counted"], row["state"]) == (TOKEN, 10, "rebuilt")
-    assert (overview(store, NOW)["active"], overview(store, NOW)["expiring_7d"]) == expected
+    assert (owner_overview(store, NOW)["active"], owner_overview(store, NOW)["expiring_7d"]) == expected
     [again] = json.loads(ok(run(store, "--json", "counts", "rebuild", TOKEN)).output)
     assert again["state"] == "right"
     assert ok(run(store, "counts", "check")).output.count("right") == 1

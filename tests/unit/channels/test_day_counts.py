@@ -8,31 +8,20 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from shared_schemas.config import ExpireSubscriptionsSettings, OwnerAppSettings
+from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.documents import DAY_SHARDS
 from shared_schemas.queries import DAYS_OF_CHANNEL
 from telepay.channels import day_counts
 from telepay.channels.lookup import save_channel
-from telepay.owners.app import handle
-from telepay.owners.init_data import for_user
 from telepay.payments.reconcile import reconcile
 from tests.conftest import demo_channel
 from tests.harness import NOW, runtime
 from tests.memory_store import MemoryStore
-from tests.sales import refund, sell, sweep_at
+from tests.sales import owner_overview, refund, sell, sweep_at
 
 TOKEN = "DemoChannel01"
 OWNER = 5001
 DAY = timedelta(days=1)
-
-
-def overview(store: MemoryStore, at: datetime, days: int = 30) -> dict[str, Any]:
-    rt = runtime(OwnerAppSettings, store, now=at)
-    auth = "tma " + for_user({"id": OWNER, "first_name": "Olivia"}, "1:test", int(at.timestamp()) - 60)
-    reply = handle(rt, "GET", f"/api/channels/{TOKEN}/overview/{days}", auth, None)
-    assert reply.status == 200, reply.body
-    body: dict[str, Any] = reply.body
-    return body
 
 
 def shards_by_day(store: MemoryStore) -> dict[str, list[int]]:
@@ -60,7 +49,7 @@ def test_a_busy_day_is_folded_into_one_document_and_the_owner_reads_the_same() -
         sell(store, 9100 + n, NOW - DAY + n * timedelta(minutes=1))
     for n in range(4):
         sell(store, 9200 + n, NOW - timedelta(hours=1) + n * timedelta(minutes=1))  # today
-    before = {days: overview(store, NOW, days) for days in (7, 30)}
+    before = {days: owner_overview(store, NOW, days) for days in (7, 30)}
     launch_day = launch.date().isoformat()
     assert len(shards_by_day(store)[launch_day]) > 1  # 40 sales spread over the day's shards
 
@@ -70,7 +59,7 @@ def test_a_busy_day_is_folded_into_one_document_and_the_owner_reads_the_same() -
     assert shards[launch_day] == [0] and shards[(NOW - DAY).date().isoformat()] == [0]
     assert len(shards[NOW.date().isoformat()]) > 1  # today is still being written: not folded
     assert counts["days_folded"] == 2 and counts["shards_folded"] > 0
-    assert {days: overview(store, NOW, days) for days in (7, 30)} == before
+    assert {days: owner_overview(store, NOW, days) for days in (7, 30)} == before
     assert before[7]["current"]["sales"] == 40 - 1 + 5 + 4  # the refunded sale is off its day
     [folded] = [s.doc for p in store.channel_days.pages(DAYS_OF_CHANNEL, channel_token=TOKEN, above=launch_day, below=launch_day) for s in p]  # fmt: skip
     assert not folded.fold and folded.crypto_sales == 39 and sum(t.sales for t in folded.tiers.values()) == 39
@@ -85,17 +74,17 @@ def test_a_member_removed_after_their_day_was_folded_is_counted_and_folded_again
     yesterday = (NOW - DAY).date().isoformat()
     reconcile_at(store, NOW)
     assert shards_by_day(store)[yesterday] == [0]
-    assert overview(store, NOW)["active"] == 2  # the sweep has not run since
+    assert owner_overview(store, NOW)["active"] == 2  # the sweep has not run since
 
     sweep_at(store, NOW + timedelta(minutes=1))  # removes 9001 a day late: off yesterday's `ending`
 
-    after = overview(store, NOW + timedelta(minutes=2))
+    after = owner_overview(store, NOW + timedelta(minutes=2))
     assert after["active"] == 1 and after["current"]["expired"] == 1
     reconcile_at(store, NOW + timedelta(minutes=5))
     assert shards_by_day(store)[yesterday] == [0]
     [day] = [s.doc for p in store.channel_days.pages(DAYS_OF_CHANNEL, channel_token=TOKEN, above=yesterday, below=yesterday) for s in p]  # fmt: skip
     assert day.ending == 0
-    assert overview(store, NOW + timedelta(minutes=6)) == after
+    assert owner_overview(store, NOW + timedelta(minutes=6)) == after
 
 
 def test_a_run_folds_at_most_its_limit_and_the_next_run_goes_on() -> None:
