@@ -30,7 +30,7 @@ from telepay.core.store import (
 )
 
 T = TypeVar("T")
-MAX_ATTEMPTS = 10  # as the Firestore store (telepay.adapters.firestore_store.TRANSACTION_ATTEMPTS)
+MAX_ATTEMPTS = 10  # then contention is an error, as the Firestore store's after its time budget
 
 
 @dataclass

@@ -7,6 +7,7 @@ becomes `NotFound`; a lost conditional update becomes `VersionConflict`.
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -40,14 +41,17 @@ from telepay.core.store import (
 )
 
 T = TypeVar("T")
-# Firestore's client retries a transaction that lost to contention at once (5 attempts by default);
-# a few more let a burst on one document (a keypad hammered, a channel's counters) get through.
-TRANSACTION_ATTEMPTS = 10
-# Those attempts follow each other at once; when all of them lose (the emulator does not keep a
-# retried transaction's place in line, and a loaded machine stretches every attempt), the whole
-# transaction runs again after a short random pause, a few times, before contention is an error.
-CONTENTION_ROUNDS = 4
-CONTENTION_PAUSE_SECONDS = 0.05
+# A transaction that lost to contention runs again after a random pause that doubles each time
+# ("full jitter": anywhere from nothing to the cap), until it commits or its time budget is spent;
+# then contention is an error (`StoreUnavailable`, a `Transient`: the trigger retries later).
+# Firestore's client would retry at once instead, keeping the transaction's place in line on
+# Firestore itself. The emulator keeps no line: contenders that read one document all wait on each
+# other's read locks until its lock timeout (about 2 s), and retried at once they meet again. On a
+# loaded machine eight presses at once then lost all of their 40 attempts in 80 s; with the pauses
+# they get through in one lock timeout (tests/integration/test_store_contract.py).
+TRANSACTION_BUDGET_SECONDS = 30.0
+PAUSE_FIRST_SECONDS = 0.05
+PAUSE_CAP_SECONDS = 2.0
 UNAVAILABLE: tuple[type[Exception], ...] = (
     gexc.ServiceUnavailable,
     gexc.DeadlineExceeded,
@@ -323,18 +327,22 @@ class FirestoreStore(Store):
         def run(transaction: firestore.Transaction) -> T:
             return work(FirestoreTx(transaction))
 
-        for round_ in range(CONTENTION_ROUNDS):
+        started = time.monotonic()
+        for attempt in itertools.count():
             try:
                 with _translated():
-                    return run(self.client.transaction(max_attempts=TRANSACTION_ATTEMPTS))  # type: ignore[no-any-return]
+                    return run(self.client.transaction(max_attempts=1))  # type: ignore[no-any-return]
             except (ValueError, StoreUnavailable) as error:
-                # Lost at commit every time (ValueError), or a read inside it timed out waiting for
-                # another transaction's lock (Aborted, translated): both are contention.
+                # Lost at commit (ValueError), or a read inside it timed out waiting for another
+                # transaction's lock (Aborted, translated): both are contention.
                 if not isinstance(error.__cause__, gexc.Aborted):
                     raise
-                if round_ == CONTENTION_ROUNDS - 1:  # contention outlasted every attempt
-                    raise StoreUnavailable(f"Firestore transaction kept conflicting: {error}") from error
-                time.sleep(random.uniform(1, 3) * CONTENTION_PAUSE_SECONDS * 2**round_)
+                pause = random.uniform(0, min(PAUSE_CAP_SECONDS, PAUSE_FIRST_SECONDS * 2**attempt))
+                if time.monotonic() + pause - started > TRANSACTION_BUDGET_SECONDS:
+                    raise StoreUnavailable(
+                        f"Firestore transaction kept conflicting for {attempt + 1} attempts: {error}"
+                    ) from error
+                time.sleep(pause)
         raise AssertionError("unreachable")
 
     @contextmanager
