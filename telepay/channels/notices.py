@@ -4,6 +4,7 @@ sides of a support thread)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from shared_schemas.config import TelegramSettings
 from shared_schemas.documents import ChannelDoc
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.telegram import Button
-from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
+from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
 from telepay.core.errors import ClaimBusy
 from telepay.core.logs import get_logger
 from telepay.core.users import mark_blocked, speaking_to
@@ -20,6 +21,22 @@ from telepay.runtime import Runtime
 
 log = get_logger("telepay.notices")
 Send = Callable[[int, str, "list[list[Button]] | None"], Any]
+# A retry_after up to this long is waited out in place; a longer one goes back to the trigger.
+INLINE_RETRY_AFTER_LIMIT = 10.0
+
+
+def send_waiting(
+    rt: Runtime[TelegramSettings], chat_id: int, text: str, keyboard: list[list[Button]] | None = None
+) -> Any:
+    """Send, waiting out Telegram's short retry_after once in place (the bot-wide 30 a second is
+    met in a busy second); a long one is raised, for the trigger to retry."""
+    try:
+        return rt.telegram.send_message(chat_id, text, keyboard=keyboard)
+    except TelegramRetryAfter as error:
+        if error.seconds > INLINE_RETRY_AFTER_LIMIT:
+            raise
+        time.sleep(error.seconds)
+        return rt.telegram.send_message(chat_id, text, keyboard=keyboard)
 
 
 def tell_once(

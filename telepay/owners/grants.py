@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from shared_schemas.config import TelegramSettings
 from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SupportAction, SupportActionDoc
 from shared_schemas.ids import subscription_id
 from shared_schemas.queries import GRANTS_OF_CHANNEL
 from telepay.channels.day_counts import count_joined, set_subscription
+from telepay.channels.notices import send_waiting
 from telepay.core.i18n import t
 from telepay.core.store import Tx
 from telepay.core.users import user_by_username
@@ -141,7 +143,9 @@ def _tell_member(rt: Rt, channel: ChannelDoc, done: Granted, action_id: str) -> 
         return say_grant.member_revoked(channel.title, record.days, sub.expires_at)
 
     keyboard = join_keyboard(channel, sub, buyer_texts.join_button(channel.title)) if granted else None
-    tell_once(rt, f"{action_id}:member", record.user_id, text, keyboard)
+    # Waits out a short 429 (a grant made in a busy second): the grant is made, so the member is told.
+    send = partial(send_waiting, rt)
+    tell_once(rt, f"{action_id}:member", record.user_id, text, keyboard, send)
 
 
 def grant_windows(rt: Rt, token: str, now: datetime, windows: tuple[int, ...]) -> list[tuple[int, int, int]]:

@@ -106,11 +106,12 @@ def tell_once(
     user_id: int,
     text: Callable[[], str],
     keyboard: list[list[Button]] | None = None,
+    send: notices.Send | None = None,
 ) -> str:
-    """Tell `user_id` something once (`claims/gift-msg:<key>`; `channels.notices.tell_once`), or
-    "being told elsewhere" while another instance tells it."""
+    """Tell `user_id` something once (`claims/gift-msg:<key>`; `channels.notices.tell_once`, with
+    its `send`), or "being told elsewhere" while another instance tells it."""
     try:
-        return notices.tell_once(rt, ClaimPurpose.GIFT_MESSAGE, key, user_id, text, keyboard)
+        return notices.tell_once(rt, ClaimPurpose.GIFT_MESSAGE, key, user_id, text, keyboard, send)
     except ClaimBusy:
         return "being told elsewhere"
 

@@ -15,7 +15,6 @@ opens, adds and sends nothing twice.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -42,9 +41,9 @@ from shared_schemas.ids import (
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.queries import ORDERS_OF_BUYER, SUBSCRIPTIONS_OF_USER
 from shared_schemas.telegram import Button, TgCallbackQuery, TgMessage, TgUser
-from telepay.adapters.telegram_api import TelegramForbidden, TelegramRetryAfter
+from telepay.adapters.telegram_api import TelegramForbidden
 from telepay.channels.lookup import load_channel, load_subscription
-from telepay.channels.notices import tell_once
+from telepay.channels.notices import send_waiting, tell_once
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
 from telepay.core.store import Tx
@@ -59,19 +58,10 @@ DRAFT = "support"  # conversations/<user id>:support
 COMMANDS = ("/support", "/paysupport")
 
 
-INLINE_RETRY_AFTER_LIMIT = 10.0
-
-
 def _send(rt: Rt, chat_id: int, text: str, keyboard: list[list[Button]] | None = None) -> Any:
     """Send, honouring Telegram's short retry_after in place (two messages in one chat within a
     second are common here); a long one goes back to Telegram's re-delivery."""
-    try:
-        return rt.telegram.send_message(chat_id, text, keyboard=keyboard)
-    except TelegramRetryAfter as error:
-        if error.seconds > INLINE_RETRY_AFTER_LIMIT:
-            raise
-        time.sleep(error.seconds)
-        return rt.telegram.send_message(chat_id, text, keyboard=keyboard)
+    return send_waiting(rt, chat_id, text, keyboard)
 
 
 # -- the buyer's wait for "what went wrong" -------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 from shared_schemas.config import OwnerAppSettings
 from shared_schemas.ids import subscription_id
 from shared_schemas.queries import SUPPORT_ACTIONS_OF_USER
+from telepay.adapters.telegram_api import TelegramRetryAfter
 from telepay.owners.app import handle
 from telepay.runtime import Runtime
 from tests.harness import NOW, fakes, present
@@ -71,6 +72,18 @@ def test_a_double_tap_on_the_form_gives_the_days_once(rt: Runtime[OwnerAppSettin
     assert call(rt, path, "POST", body | {"request_id": "form-5e6f7a8b"}).status == 200
     sub = present(rt.store.subscriptions.get(subscription_id("DemoChannel01", MEMBER)))
     assert sub.expires_at == NOW + timedelta(days=17)
+
+
+def test_a_grant_in_a_busy_second_is_answered_and_the_member_told(rt: Runtime[OwnerAppSettings]) -> None:
+    """Telegram answers the member's message 429 (the bot's 30 a second met, as right after many
+    members opened its link): the message waits the second out and goes; the form is answered as
+    done, not "try again" after the days were given."""
+    fakes(rt)[0].fail_method["send_message"] = [TelegramRetryAfter(1)]
+    body = {"user_id": MEMBER, "days": 7, "take": False, "request_id": "form-9c8d7e6f"}
+    reply = call(rt, "/api/channels/DemoChannel01/grants", "POST", body)
+    assert reply.status == 200 and reply.body["action"] == "grant"
+    told = [m for m in fakes(rt)[0].to(MEMBER) if m.text.startswith("🎁 The owner of Night Owls Club")]
+    assert len(told) == 1
 
 
 def test_a_request_id_that_no_form_makes_is_refused(rt: Runtime[OwnerAppSettings]) -> None:
