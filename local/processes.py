@@ -138,13 +138,24 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def busy_ports(ports: list[int], wait: float = 0.0) -> list[int]:
+    """The ports something still listens on, after waiting up to `wait` seconds for them to free
+    (a stack stopped just before may still be letting go of them)."""
+    deadline = time.monotonic() + wait
+    while True:
+        busy = [port for port in ports if port_in_use(port)]
+        if not busy or time.monotonic() >= deadline:
+            return busy
+        time.sleep(0.1)
+
+
 def stop_group(pid: int, grace: float = 5.0) -> None:
     """Stop a process group (the process and everything it spawned), politely then firmly."""
     try:
         pgid = os.getpgid(pid)
     except ProcessLookupError:
         return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 30.0)):
         try:
             os.killpg(pgid, sig)
         except ProcessLookupError:
@@ -188,15 +199,33 @@ def _group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie leader still "exists": check for live members through /proc.
+    # A zombie leader still "exists": check for live members through /proc. A member whose main
+    # thread is a zombie may still be running other threads (a JVM shutting down, its sockets still
+    # open), so a zombie counts as gone only once every thread of it is.
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
+        state = _state(entry)
+        if state is None or state[1] != pgid:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
+        if state[0] != "Z" or _any_thread_running(entry):
             return True
     return False
+
+
+def _state(proc: Path) -> tuple[str, int] | None:
+    """(state letter, process group) from /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat."""
+    try:
+        stat = (proc / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return fields[0], int(fields[2])
+
+
+def _any_thread_running(proc: Path) -> bool:
+    try:
+        threads = list((proc / "task").iterdir())
+    except OSError:
+        return False
+    return any((state := _state(thread)) is not None and state[0] != "Z" for thread in threads)

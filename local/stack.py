@@ -28,9 +28,9 @@ from local.processes import (
     Running,
     Service,
     StackError,
+    busy_ports,
     firestore_argv,
     kill_group,
-    port_in_use,
     pubsub_argv,
     spawn,
     stop_group,
@@ -45,6 +45,10 @@ from shared_schemas.names import (
     SubscriptionSpec,
 )
 from shared_schemas.telegram import ALLOWED_UPDATES
+
+# How long `up` waits for ports a stack stopped just before is still letting go of (a JVM emulator
+# tearing down a large heap) before it calls them taken.
+PORT_RELEASE_SECONDS = 15.0
 
 
 def _say(message: str) -> None:
@@ -157,7 +161,8 @@ class Stack:
         started = time.monotonic()
         infrastructure = self.infrastructure()
         functions = self.functions()
-        busy = [s for s in infrastructure + functions if port_in_use(s.port)]
+        ports = busy_ports([s.port for s in infrastructure + functions], wait=PORT_RELEASE_SECONDS)
+        busy = [s for s in infrastructure + functions if s.port in ports]
         if busy:
             names = ", ".join(f"{s.name} ({s.port})" for s in busy)
             raise StackError(f"ports already in use: {names}. Set TELEPAY_PORT_BASE to move the stack.")
