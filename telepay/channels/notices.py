@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from shared_schemas.config import TelegramSettings
 from shared_schemas.documents import ChannelDoc
@@ -20,23 +20,29 @@ from telepay.core.users import mark_blocked, speaking_to
 from telepay.runtime import Runtime
 
 log = get_logger("telepay.notices")
+T = TypeVar("T")
 Send = Callable[[int, str, "list[list[Button]] | None"], Any]
 # A retry_after up to this long is waited out in place; a longer one goes back to the trigger.
 INLINE_RETRY_AFTER_LIMIT = 10.0
 
 
-def send_waiting(
-    rt: Runtime[TelegramSettings], chat_id: int, text: str, keyboard: list[list[Button]] | None = None
-) -> Any:
-    """Send, waiting out Telegram's short retry_after once in place (the bot-wide 30 a second is
-    met in a busy second); a long one is raised, for the trigger to retry."""
+def wait_out_retry_after(send: Callable[[], T]) -> T:
+    """`send()`, and once more after Telegram's retry_after when that is short (the bot-wide 30 a
+    second met in a busy second); a long one is raised, for the trigger to retry."""
     try:
-        return rt.telegram.send_message(chat_id, text, keyboard=keyboard)
+        return send()
     except TelegramRetryAfter as error:
         if error.seconds > INLINE_RETRY_AFTER_LIMIT:
             raise
         time.sleep(error.seconds)
-        return rt.telegram.send_message(chat_id, text, keyboard=keyboard)
+        return send()
+
+
+def send_waiting(
+    rt: Runtime[TelegramSettings], chat_id: int, text: str, keyboard: list[list[Button]] | None = None
+) -> Any:
+    """A message, sent through `wait_out_retry_after`."""
+    return wait_out_retry_after(lambda: rt.telegram.send_message(chat_id, text, keyboard=keyboard))
 
 
 def tell_once(

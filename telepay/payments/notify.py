@@ -14,7 +14,6 @@ notice in the owner's (`speaking_to` the recipient).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -24,8 +23,9 @@ from shared_schemas.ids import OrderKind, deep_link, gift_start
 from shared_schemas.messages import Envelope, EventType, PaymentEvent
 from shared_schemas.names import ClaimPurpose
 from shared_schemas.telegram import Button
-from telepay.adapters.telegram_api import TelegramForbidden, TelegramRetryAfter
+from telepay.adapters.telegram_api import TelegramForbidden
 from telepay.channels.lookup import load_subscription
+from telepay.channels.notices import wait_out_retry_after
 from telepay.core.errors import Malformed
 from telepay.core.i18n import money, t
 from telepay.core.logs import get_logger
@@ -38,7 +38,6 @@ from telepay.support import unreachable  # -- support --
 
 log = get_logger("telepay.notify")
 Rt = Runtime[NotifySettings]
-INLINE_RETRY_AFTER_LIMIT = 10.0
 
 
 def handle_event(envelope: Envelope[PaymentEvent], rt: Rt) -> list[str]:
@@ -119,24 +118,13 @@ def _once(
             return f"{recipient}: already done"
         try:
             with speaking_to(rt.store, user_id):
-                _with_retry_after(send)
+                wait_out_retry_after(send)
             claim.result = "sent"
         except TelegramForbidden:
             mark_blocked(rt.store, rt.clock, user_id)
             claim.result = "blocked"
             log.info("%s blocked the bot; not retried", recipient, extra={"event_id": envelope.event_id})
     return f"{recipient}: {claim.result}"
-
-
-def _with_retry_after(send: Callable[[], None]) -> None:
-    """Honour a short retry_after in place; a long one goes back to Pub/Sub's backoff."""
-    try:
-        send()
-    except TelegramRetryAfter as error:
-        if error.seconds > INLINE_RETRY_AFTER_LIMIT:
-            raise
-        time.sleep(error.seconds)
-        send()
 
 
 def _send(rt: Rt, chat_id: int, text: str, keyboard: list[list[Button]] | None = None) -> None:

@@ -3,20 +3,17 @@ the channel's owner is told once, with the order, so a person can reach them."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from shared_schemas.names import ClaimPurpose
-from telepay.adapters.telegram_api import TelegramRetryAfter
 from telepay.channels.lookup import load_channel
-from telepay.channels.notices import notify_owner_once
+from telepay.channels.notices import notify_owner_once, wait_out_retry_after
 from telepay.core.logs import get_logger
 from telepay.runtime import Runtime
 from telepay.support import texts as say
 
 log = get_logger("telepay.support")
-INLINE_RETRY_AFTER_LIMIT = 10.0
 
 
 def after_receipt(rt: Runtime[Any], outcomes: Sequence[str], order_id: str, buyer_id: int) -> bool:
@@ -47,12 +44,9 @@ def tell_owner(rt: Runtime[Any], order_id: str) -> bool:
             name, channel.title, order.order_id, order.price_amount, order.price_currency, label
         )
 
-    try:
-        notify_owner_once(rt, ClaimPurpose.UNREACHABLE_BUYER, channel, text, key=order.order_id)
-    except TelegramRetryAfter as error:  # the owner just got the payment's notice: wait, once
-        if error.seconds > INLINE_RETRY_AFTER_LIMIT:
-            raise
-        time.sleep(error.seconds)
-        notify_owner_once(rt, ClaimPurpose.UNREACHABLE_BUYER, channel, text, key=order.order_id)
+    # The owner has just been sent the payment's notice: a 429 is likely, and waited out once.
+    wait_out_retry_after(
+        lambda: notify_owner_once(rt, ClaimPurpose.UNREACHABLE_BUYER, channel, text, key=order.order_id)
+    )
     log.info("owner told that a buyer cannot be reached", extra={"order_id": order_id})
     return True
