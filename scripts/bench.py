@@ -223,8 +223,9 @@ def stage_scale(sizes: dict[str, int], port_base: int = PORT_BASE) -> list[Row]:
     ):
         result = run(n, port_base)
         share = result["rate"] / result["cap"]
-        sends = result.get("sends", result["done"])
-        too_many = result.get("too_many", 0.0)
+        # Every scale run reports its sends and 429s (a default here once printed the broadcast's
+        # 429s as none).
+        sends, too_many = result["sends"], result["too_many"]
         answered_429 = too_many / max(1.0, sends + too_many)
         rows.append(
             Row(

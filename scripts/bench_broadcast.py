@@ -88,6 +88,7 @@ def bench_broadcast(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float
         elapsed = time.perf_counter() - started
         after = tg.stats()
         sends = after["sends"] - before["sends"]
+        too_many = after["too_many_requests"] - before["too_many_requests"]
         rate = recorded / elapsed
         print()
         print(f"channels                       : {n}")
@@ -95,10 +96,21 @@ def bench_broadcast(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float
             f"posted                         : {recorded} ({sends} sends: {sends - recorded} more than posts)"
         )
         print(f"lost                           : {n - recorded}")
-        print(f"429s received                  : {after['too_many_requests'] - before['too_many_requests']}")
+        print(
+            f"429s received                  : {too_many} ({too_many / max(1, sends + too_many):.2%} of sends)"
+        )
         print(f"time taken                     : {elapsed:.1f} s (daily run {run_s:.1f} s)")
         print(f"posting rate                   : {rate:.1f}/s = {rate / cap:.0%} of the {cap:g}/s cap")
-    return {"n": n, "done": recorded, "lost": n - recorded, "rate": rate, "cap": cap, "seconds": elapsed}
+    return {
+        "n": n,
+        "done": recorded,
+        "lost": n - recorded,
+        "rate": rate,
+        "cap": cap,
+        "seconds": elapsed,
+        "too_many": too_many,
+        "sends": sends,
+    }
 
 
 if __name__ == "__main__":
