@@ -166,7 +166,6 @@ class StackConfig:
             "CREATE_INVOICE_URL": self.function_url(Function.CREATE_INVOICE),
             "KEYPAD_URL": self.function_url(Function.KEYPAD),
             "EXPIRE_SUBSCRIPTIONS_URL": self.function_url(Function.EXPIRE_SUBSCRIPTIONS),
-            "DAILY_BROADCAST_URL": self.function_url(Function.DAILY_BROADCAST),
             "OWNER_APP_URL": self.function_url(Function.OWNER_APP),
             "TELEPAY_CLOCK_OFFSET_FILE": str(self.clock_offset_file),
             "PYTHONUNBUFFERED": "1",

@@ -4,7 +4,8 @@ a removal to `telegram-actions` and `/task`, an announcement's page of recipient
 its fan-out, sends and tally to `telegram-actions`, both on `/task/announcement`, ...), then drops
 the record; if it fails again, the function records it again. A record kept before the queue and
 path were is one of its function's tasks on the first queue that targets it (what those releases
-recorded)."""
+recorded); an offer post recorded by daily_broadcast (which posted them before they went on
+`telegram-actions`) is replayed as a post."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from shared_schemas.tasks import (
 from telepay.adapters.tasks_queue import TASK_PATH, enqueue_once, enqueue_to_self, task_name_part
 from telepay.core.store import Stored
 from telepay.owners import announcements
+from telepay.subscriptions import broadcast
 from telepay.subscriptions.expiry import PAGE_PATH
 
 
@@ -52,9 +54,12 @@ ROUTES: tuple[Route, ...] = (
     Route(Function.EXPIRE_SUBSCRIPTIONS, announcements.TASK_PATH, Queue.TELEGRAM_ACTIONS, AnnouncementTask),
     Route(Function.EXPIRE_SUBSCRIPTIONS, announcements.TASK_PATH, Queue.FAN_OUT, AnnouncementTask),
     Route(Function.EXPIRE_SUBSCRIPTIONS, PAGE_PATH, Queue.FAN_OUT, ExpiryPageTask),
+    Route(Function.EXPIRE_SUBSCRIPTIONS, broadcast.TASK_PATH, Queue.TELEGRAM_ACTIONS, BroadcastTask),
     Route(Function.EXPIRE_SUBSCRIPTIONS, TASK_PATH, Queue.TELEGRAM_ACTIONS, ExpiryTask),
-    Route(Function.DAILY_BROADCAST, TASK_PATH, Queue.BROADCAST, BroadcastTask),
 )
+# An earlier release posted the offers from daily_broadcast, on a `broadcast` queue of its own: a
+# post it recorded is replayed where posts go now.
+EARLIER_POSTS = Function.DAILY_BROADCAST
 
 
 def route_of(doc: FailedTaskDoc) -> Route:
@@ -62,6 +67,8 @@ def route_of(doc: FailedTaskDoc) -> Route:
     does), the queue it came from the queue. A record without a queue (a call not from Cloud Tasks)
     takes the path's first queue; one from before paths were kept, its function's first queue (the
     only kind those releases recorded)."""
+    if doc.function is EARLIER_POSTS:
+        return next(r for r in ROUTES if r.model is BroadcastTask)
     routes = [r for r in ROUTES if r.function is doc.function]
     if not routes:
         raise Failed(f"{doc.function.value} takes no tasks; not replayed")

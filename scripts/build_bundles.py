@@ -41,7 +41,6 @@ BUNDLE_CHECK_ENV = {
     "CREATE_INVOICE_URL": "https://example.invalid/ci",
     "KEYPAD_URL": "https://example.invalid/kp",
     "EXPIRE_SUBSCRIPTIONS_URL": "https://example.invalid/ex",
-    "DAILY_BROADCAST_URL": "https://example.invalid/db",
     "TASKS_INVOKER_SERVICE_ACCOUNT": "tasks-invoker@example.iam.gserviceaccount.com",
     "LOG_LEVEL": "WARNING",
 }

@@ -74,8 +74,8 @@ class TasksSettings(CommonSettings):
 
 
 class TaskTargetSettings(CommonSettings):
-    """A function that runs Cloud Tasks (create_invoice, keypad, and the /task path of
-    expire_subscriptions and daily_broadcast)."""
+    """A function that runs Cloud Tasks (create_invoice, keypad, and the /task paths of
+    expire_subscriptions)."""
 
     task_caller_service_account: str | None = Field(
         default=None,
@@ -112,19 +112,24 @@ class NowPaymentsSettings(CommonSettings):
 WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,256}")
 
 
-class BroadcastEnqueuerSettings(TasksSettings):
-    """Whoever queues offer posts (daily_broadcast itself, the owner's /broadcast in the webhook)."""
-
-    daily_broadcast_url: str = Field(description="URL of the daily_broadcast function (its tasks' target).")
-
-
-class AnnouncementSettings(TasksSettings):
-    """-- announcements --: whoever takes an owner's announcement (the bot, the owner app) and
-    queues its fan-out on the paced `telegram-actions` queue, whose target is expire_subscriptions."""
+class PacedSendSettings(TasksSettings):
+    """Whoever queues messages on the paced `telegram-actions` queue: the bot's one budget under
+    Telegram's ~30 messages a second, whose target is expire_subscriptions."""
 
     expire_subscriptions_url: str = Field(
         description="URL of the expire_subscriptions function (the `telegram-actions` queue's target)."
     )
+
+
+class BroadcastEnqueuerSettings(PacedSendSettings):
+    """Whoever queues offer posts (daily_broadcast's daily run, the owner's /broadcast in the
+    webhook, the owner app after a change): each post is one task on `telegram-actions`."""
+
+
+class AnnouncementSettings(PacedSendSettings):
+    """-- announcements --: whoever takes an owner's announcement (the bot, the owner app) and
+    queues its fan-out on the paced `telegram-actions` queue."""
+
     announcements_per_day: int = Field(
         default=3,
         ge=1,
@@ -283,8 +288,16 @@ class KeypadSettings(TelegramSettings, TasksSettings, TaskTargetSettings, StarsP
     create_invoice_url: str = Field(description="URL of the create_invoice function (task target).")
 
 
+class BroadcastPosterSettings(TelegramSettings, BroadcastEnqueuerSettings, StarsPriceSettings):
+    """Whoever posts the offers (expire_subscriptions, serving `telegram-actions`)."""
+
+    broadcast_pause_after_failures: int = Field(
+        default=3, description="Consecutive permanent failures before a channel's broadcast pauses."
+    )
+
+
 class ExpireSubscriptionsSettings(
-    AccessSettings, TasksSettings, SettlementSettings, TaskTargetSettings, StarsSettings
+    AccessSettings, BroadcastPosterSettings, SettlementSettings, TaskTargetSettings, StarsSettings
 ):
     expire_subscriptions_url: str = Field(description="This function's own URL (its tasks' target).")
     invoice_lifetime_hours: int = Field(
@@ -302,12 +315,8 @@ class ExpireSubscriptionsSettings(
     )
 
 
-class DailyBroadcastSettings(
-    TelegramSettings, BroadcastEnqueuerSettings, TaskTargetSettings, StarsPriceSettings
-):
-    broadcast_pause_after_failures: int = Field(
-        default=3, description="Consecutive permanent failures before a channel's broadcast pauses."
-    )
+class DailyBroadcastSettings(BroadcastEnqueuerSettings):
+    """The daily run reads the active channels and queues each one's post (it sends nothing)."""
 
 
 class OwnerAppSettings(

@@ -107,6 +107,9 @@ class PostKind(StrEnum):
 
 
 class BroadcastTask(BaseModel):
+    """One offer or donation post (expire_subscriptions' `/task/broadcast`, on `telegram-actions`);
+    named `broadcast-<token>-<day>` for the day's post, so a repeated daily run queues nothing twice."""
+
     model_config = ConfigDict(extra="forbid")
     channel_token: str
     day: str = Field(description="UTC day, YYYY-MM-DD.")
@@ -142,6 +145,5 @@ TASK_PAYLOADS: dict[Queue, type[BaseModel]] = {
     Queue.CREATE_INVOICE: CreateInvoiceTask,
     Queue.KEYPAD: KeypadTask,
     Queue.TELEGRAM_ACTIONS: ExpiryTask,
-    Queue.BROADCAST: BroadcastTask,
     Queue.FAN_OUT: ExpiryPageTask,
 }

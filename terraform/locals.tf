@@ -132,7 +132,7 @@ locals {
 
   # The URL of each function, known before the function exists: Cloud Run's deterministic URL
   # https://<service>-<project number>.<region>.run.app. Functions read each other's URLs (and
-  # expire_subscriptions and daily_broadcast their own, as their tasks' target) from the
+  # expire_subscriptions its own, as its tasks' target) from the
   # environment, which the function resource's own attributes could not give without a cycle.
   # Queues, scheduler jobs and the push subscription call these URLs and name them as the OIDC
   # audience: a run.app URL is both what internal-only ingress admits from Cloud Tasks, Cloud
@@ -155,9 +155,8 @@ locals {
       TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
       CREATE_INVOICE_URL            = local.function_urls["create_invoice"]
       KEYPAD_URL                    = local.function_urls["keypad"]
-      DAILY_BROADCAST_URL           = local.function_urls["daily_broadcast"] # owners' /broadcast
       OWNER_APP_URL                 = local.function_urls["owner_app"]       # the owners' app button
-      EXPIRE_SUBSCRIPTIONS_URL      = local.function_urls["expire_subscriptions"] # -- announcements: their fan-out's target --
+      EXPIRE_SUBSCRIPTIONS_URL      = local.function_urls["expire_subscriptions"] # owners' /broadcast and -- announcements --: telegram-actions' target
       NOWPAYMENTS_API_BASE_URL      = var.nowpayments_api_base_url           # minimum payments, as owners set prices
       # Telegram Stars: the bot settles successful_payment like an IPN (the same settlement settings)
       # and shows and checks Star prices at the same rate as create_invoice, keypad and the app.
@@ -221,15 +220,11 @@ locals {
       STARS_HOLD_DAYS  = var.stars_hold_days
     }
     daily_broadcast = {
-      GOOGLE_CLOUD_PROJECT          = var.project_id
-      LOG_LEVEL                     = var.log_level
-      TELEGRAM_BOT_USERNAME         = var.telegram_bot_username
-      TASKS_LOCATION                = var.region
-      TASKS_TOKEN_FROM_QUEUE        = "true" # the queue adds the token (tasks.tf)
-      DAILY_BROADCAST_URL           = local.function_urls["daily_broadcast"]
-      TASK_CALLER_SERVICE_ACCOUNT   = google_service_account.queue["broadcast"].email # only its queue may call /task
-      STARS_ENABLED                 = var.stars_enabled # the offer post's Star prices
-      STARS_USD_PRICE               = var.stars_usd_price
+      GOOGLE_CLOUD_PROJECT     = var.project_id
+      LOG_LEVEL                = var.log_level
+      TASKS_LOCATION           = var.region
+      TASKS_TOKEN_FROM_QUEUE   = "true"                                     # the queue adds the token (tasks.tf)
+      EXPIRE_SUBSCRIPTIONS_URL = local.function_urls["expire_subscriptions"] # telegram-actions' target posts the offers
     }
     payout = {
       GOOGLE_CLOUD_PROJECT     = var.project_id
@@ -244,8 +239,7 @@ locals {
       TELEGRAM_BOT_USERNAME    = var.telegram_bot_username
       TASKS_LOCATION           = var.region
       TASKS_TOKEN_FROM_QUEUE   = "true"                                 # the queue adds the token (tasks.tf)
-      DAILY_BROADCAST_URL      = local.function_urls["daily_broadcast"] # offer and donation posts after a change
-      EXPIRE_SUBSCRIPTIONS_URL = local.function_urls["expire_subscriptions"] # -- announcements: their fan-out's target --
+      EXPIRE_SUBSCRIPTIONS_URL = local.function_urls["expire_subscriptions"] # offer and donation posts after a change; -- announcements --
       NOWPAYMENTS_API_BASE_URL = var.nowpayments_api_base_url           # minimum payments, as owners set prices
       STARS_ENABLED            = var.stars_enabled                      # the converted Star prices owners see
       STARS_USD_PRICE          = var.stars_usd_price
@@ -261,7 +255,7 @@ locals {
     keypad               = ["TELEGRAM_BOT_TOKEN"]
     notify               = ["TELEGRAM_BOT_TOKEN"]
     expire_subscriptions = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY"] # reconciliation re-reads payments
-    daily_broadcast      = ["TELEGRAM_BOT_TOKEN"]
+    daily_broadcast      = [] # it only queues the posts
     payout               = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY", "NOWPAYMENTS_EMAIL", "NOWPAYMENTS_PASSWORD", "NOWPAYMENTS_2FA_SECRET"]
     owner_app            = ["TELEGRAM_BOT_TOKEN", "NOWPAYMENTS_API_KEY"] # checks initData, asks Telegram who is an admin; minimum payments as prices change
   }
@@ -286,8 +280,8 @@ locals {
     create_invoice       = { "roles/datastore.user" = "Firestore: writes orders and users; reads channels and keypad sessions." }
     keypad               = { "roles/datastore.user" = "Firestore: writes keypad sessions (the keypad's state) and claims; reads channels." }
     notify               = { "roles/datastore.user" = "Firestore: reads orders and channels; writes subscriptions, users and message claims." }
-    expire_subscriptions = { "roles/datastore.user" = "Firestore: queries subscriptions due for a reminder or removal and updates them; re-publishes stuck outbox events; reconciliation settles orders and re-sends access; records failed tasks." }
-    daily_broadcast      = { "roles/datastore.user" = "Firestore: reads channels and writes their broadcast state; writes claims." }
+    expire_subscriptions = { "roles/datastore.user" = "Firestore: queries subscriptions due for a reminder or removal and updates them; re-publishes stuck outbox events; reconciliation settles orders and re-sends access; posts the offers (channels' broadcast state, claims); records failed tasks." }
+    daily_broadcast      = { "roles/datastore.user" = "Firestore: reads the active channels (it queues their posts)." }
     payout               = { "roles/datastore.user" = "Firestore: reads the ledger and channels; reserves entries and writes payouts in transactions; writes claims." }
     owner_app            = { "roles/datastore.user" = "Firestore: reads channels, subscriptions, orders, the ledger and payouts of the calling owner; writes only channel settings and their channel_changes records (Firestore IAM cannot narrow a role below the database, so the code writes nothing else)." }
   }
@@ -344,8 +338,9 @@ locals {
   }
 
   # --- shared_schemas/names.py QUEUES ------------------------------------------------------------
-  # Telegram allows about 30 messages/s per bot: the two queues that send in bulk (telegram-actions,
-  # broadcast) stay below it. create-invoice and keypad answer one user action each.
+  # Telegram allows about 30 messages/s per bot: every message in bulk (removals, reminders, daily
+  # posts, announcements) goes through telegram-actions, whose rate holds across all instances of
+  # its target. create-invoice and keypad answer one user action each.
   queues = {
     "create-invoice" = {
       target                    = "create_invoice"
@@ -375,17 +370,7 @@ locals {
       min_backoff_seconds       = 1
       max_backoff_seconds       = 300
       max_doublings             = 5
-      enqueued_by               = ["expire_subscriptions", "telegram_webhook", "owner_app"] # -- announcements: the owner's Send --
-    }
-    "broadcast" = {
-      target                    = "daily_broadcast"
-      max_dispatches_per_second = 29.5
-      max_concurrent_dispatches = 29
-      max_attempts              = 20
-      min_backoff_seconds       = 1
-      max_backoff_seconds       = 300
-      max_doublings             = 5
-      enqueued_by               = ["daily_broadcast", "telegram_webhook", "owner_app"]
+      enqueued_by               = ["expire_subscriptions", "daily_broadcast", "telegram_webhook", "owner_app"] # posts; -- announcements: the owner's Send --
     }
     # The sweep's and announcements' pages: each queues its items on telegram-actions.
     "fan-out" = {

@@ -21,7 +21,7 @@ locals {
       description   = "Removals: an expired member removed from a closed channel."
     }
     telepay_broadcasts_posted = {
-      function      = "daily_broadcast"
+      function      = "expire_subscriptions"
       message_regex = "^BroadcastTask: posted$"
       description   = "Broadcasts: an offer posted to an open channel."
     }

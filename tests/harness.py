@@ -17,7 +17,6 @@ from local.nowpayments_standin.model import NowPaymentsStandin
 from shared_schemas.config import (
     CommonSettings,
     CreateInvoiceSettings,
-    DailyBroadcastSettings,
     ExpireSubscriptionsSettings,
     IpnHandlerSettings,
     KeypadSettings,
@@ -50,7 +49,6 @@ COMMON: dict[str, Any] = {
     "create_invoice_url": "http://127.0.0.1:1/create_invoice",
     "keypad_url": "http://127.0.0.1:1/keypad",
     "ipn_callback_url": "http://127.0.0.1:1/ipn",
-    "daily_broadcast_url": "http://127.0.0.1:1/daily_broadcast",
     "expire_subscriptions_url": "http://127.0.0.1:1/expire_subscriptions",
     "cloud_tasks_emulator_host": "127.0.0.1:1",
     "nowpayments_email": SecretStr("merchant@example.test"),
@@ -152,6 +150,6 @@ KINDS: dict[str, type[CommonSettings]] = {
     "notify": NotifySettings,
     "keypad": KeypadSettings,
     "expiry": ExpireSubscriptionsSettings,
-    "broadcast": DailyBroadcastSettings,
+    "broadcast": ExpireSubscriptionsSettings,  # the offers are posted by expire_subscriptions
     "payout": PayoutSettings,
 }

@@ -1,6 +1,7 @@
-"""daily_broadcast: Cloud Scheduler target (daily), operators' trigger (POST / with
-{"channel_token": ...} for one channel), and target of its own paced `broadcast` tasks
-(POST /task). Every caller is OIDC-authenticated by IAM: this function is not public."""
+"""daily_broadcast: Cloud Scheduler target (daily) and operators' trigger (POST / with
+{"channel_token": ...} for one channel). It queues each active channel's post on the paced
+`telegram-actions` queue, whose target (expire_subscriptions) posts them; it sends nothing itself.
+Every caller is OIDC-authenticated by IAM: this function is not public."""
 
 from __future__ import annotations
 
@@ -11,14 +12,10 @@ import functions_framework
 from flask import Request
 
 from shared_schemas.config import DailyBroadcastSettings
-from shared_schemas.names import Function
-from shared_schemas.tasks import BroadcastTask
-from telepay.adapters.tasks_queue import TASK_PATH
 from telepay.core.errors import Transient
 from telepay.core.logs import get_logger
-from telepay.entry.task_target import handle_task
 from telepay.runtime import start
-from telepay.subscriptions.broadcast import daily_run, day_of, post_offer
+from telepay.subscriptions.broadcast import daily_run, day_of
 
 RT = start(DailyBroadcastSettings, "daily_broadcast")
 log = get_logger("daily_broadcast")
@@ -26,10 +23,6 @@ log = get_logger("daily_broadcast")
 
 @functions_framework.http
 def daily_broadcast(request: Request) -> tuple[Any, int]:
-    if request.path.rstrip("/").endswith(TASK_PATH):
-        return handle_task(
-            request, BroadcastTask, lambda task, _: post_offer(task, RT), log, RT, Function.DAILY_BROADCAST
-        )
     if request.method != "POST":
         return {"error": "POST only (Cloud Scheduler)"}, 405
     scheduled = request.headers.get("X-CloudScheduler-ScheduleTime")

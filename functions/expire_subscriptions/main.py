@@ -1,7 +1,8 @@
 """expire_subscriptions: Cloud Scheduler target (every minute; every five minutes on /reconcile)
 and target of its own paced `telegram-actions` tasks (POST /task), of the sweep's pages on the
-`fan-out` queue (POST /task/page) and of owners' announcements (POST /task/announcement). Every
-caller is OIDC-authenticated by IAM."""
+`fan-out` queue (POST /task/page), of owners' announcements (POST /task/announcement) and of the
+offer and donation posts (POST /task/broadcast; all of the bot's messages in bulk share that one
+paced queue). Every caller is OIDC-authenticated by IAM."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from flask import Request
 
 from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.names import Function
-from shared_schemas.tasks import AnnouncementTask, ExpiryPageTask, ExpiryTask
+from shared_schemas.tasks import AnnouncementTask, BroadcastTask, ExpiryPageTask, ExpiryTask
 from telepay.adapters.tasks_queue import TASK_PATH
 from telepay.core.errors import Transient
 from telepay.core.logs import get_logger
@@ -22,6 +23,7 @@ from telepay.owners import announcements
 from telepay.payments.ipn import flush_outbox
 from telepay.payments.reconcile import reconcile
 from telepay.runtime import start
+from telepay.subscriptions import broadcast
 from telepay.subscriptions.expiry import PAGE_PATH, run_page, run_task, sweep
 
 RT = start(ExpireSubscriptionsSettings, "expire_subscriptions")
@@ -37,6 +39,15 @@ def expire_subscriptions(request: Request) -> tuple[Any, int]:
             request,
             AnnouncementTask,
             lambda task, attempt: announcements.run_task(task, RT, attempt),
+            log,
+            RT,
+            Function.EXPIRE_SUBSCRIPTIONS,
+        )
+    if request.path.rstrip("/").endswith(broadcast.TASK_PATH):
+        return handle_task(
+            request,
+            BroadcastTask,
+            lambda task, _: broadcast.post_offer(task, RT),
             log,
             RT,
             Function.EXPIRE_SUBSCRIPTIONS,

@@ -178,7 +178,9 @@ def enqueue_to_self(
     payload: BaseModel,
     name: str,
     schedule_time: datetime | None = None,
+    path: str = TASK_PATH,
 ) -> bool:
-    """`enqueue_once` to `<function_url>/task`, with a token whose audience is the function."""
-    url = f"{function_url.rstrip('/')}{TASK_PATH}"
+    """`enqueue_once` to `<function_url><path>` (`/task` unless the target serves several kinds of
+    task on one queue), with a token whose audience is the function."""
+    url = f"{function_url.rstrip('/')}{path}"
     return enqueue_once(tasks, queue, url, payload, name, schedule_time, audience=function_url)

@@ -42,7 +42,7 @@ from shared_schemas.names import QUEUES, ClaimPurpose, Queue
 from shared_schemas.queries import SENDS_OF_ANNOUNCEMENT, SUBSCRIPTIONS_OF_CHANNEL_BY_EXPIRY
 from shared_schemas.tasks import AUDIENCE_PAGE_RECIPIENTS, AnnouncementStep, AnnouncementTask
 from shared_schemas.telegram import Button
-from telepay.adapters.tasks_queue import enqueue_once
+from telepay.adapters.tasks_queue import enqueue_once, enqueue_to_self
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.core.errors import Transient
 from telepay.core.fanout import page_name
@@ -178,8 +178,7 @@ def make(
 
 def _enqueue(rt: AnyRt, task: AnnouncementTask, name: str, at: datetime | None = None) -> bool:
     url = rt.settings.expire_subscriptions_url
-    target = f"{url.rstrip('/')}{TASK_PATH}"
-    return enqueue_once(rt.tasks, Queue.TELEGRAM_ACTIONS, target, task, name, at, audience=url)
+    return enqueue_to_self(rt.tasks, Queue.TELEGRAM_ACTIONS, url, task, name, at, path=TASK_PATH)
 
 
 def queue_fan_out(rt: AnyRt, announcement_id: str) -> bool:

@@ -1,7 +1,10 @@
 """daily_broadcast's logic: post each active channel's offer into its open channel once a day.
 
-The daily run queues one task per channel and day on the paced `broadcast` queue (task names
-dedupe a repeated run). Each task posts the offer, deletes the previous post and records the new
+The daily run queues one task per channel and day on the paced `telegram-actions` queue (task
+names dedupe a repeated run), the one queue every bulk message of the bot goes through, so the
+day's posts share Telegram's ~30 messages a second with removals, reminders and announcements
+instead of adding their own 30 to them. expire_subscriptions, that queue's target, serves them on
+`/task/broadcast`; daily_broadcast sends nothing itself. Each task posts the offer, deletes the previous post and records the new
 message id, so a channel always shows one current offer. A permanent failure (bot removed, rights
 lost, chat gone) is counted; after `BROADCAST_PAUSE_AFTER_FAILURES` in a row the channel's
 broadcast pauses and its owner is told once. A successful post resets the count.
@@ -19,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared_schemas.config import BroadcastEnqueuerSettings, DailyBroadcastSettings, TelegramWebhookSettings
+from shared_schemas.config import BroadcastEnqueuerSettings, BroadcastPosterSettings, TelegramWebhookSettings
 from shared_schemas.documents import BroadcastState, ChannelDoc, ChannelStatus
 from shared_schemas.ids import deep_link, donate_start, tier_start, trial_start
 from shared_schemas.names import ClaimPurpose, Queue
@@ -43,7 +46,8 @@ from telepay.runtime import Runtime
 from telepay.subscriptions import texts
 
 log = get_logger("telepay.broadcast")
-Rt = Runtime[DailyBroadcastSettings]
+Rt = Runtime[BroadcastPosterSettings]
+TASK_PATH = "/task/broadcast"  # expire_subscriptions' path for the posts (its removals are on /task)
 PAGE = 500
 ENQUEUE_THREADS = 16
 
@@ -77,7 +81,7 @@ def offer_post_keyboard(
 
 
 # -- the daily run ---------------------------------------------------------------------------------
-def daily_run(rt: Rt, day: str, only: str | None = None) -> dict[str, int]:
+def daily_run(rt: Runtime[BroadcastEnqueuerSettings], day: str, only: str | None = None) -> dict[str, int]:
     """Queue one post per active channel (or just `only`) for `day`; a repeated run queues nothing new."""
     counts = {"queued": 0, "already_queued": 0, "paused": 0}
     tokens: list[str] = []
@@ -168,7 +172,8 @@ def _edited(rt: Rt, chat_id: int, message_id: int, text: str, keyboard: list[lis
 def _enqueue(
     rt: Runtime[BroadcastEnqueuerSettings], task: BroadcastTask, name: str, at: datetime | None = None
 ) -> bool:
-    return enqueue_to_self(rt.tasks, Queue.BROADCAST, rt.settings.daily_broadcast_url, task, name, at)
+    url = rt.settings.expire_subscriptions_url
+    return enqueue_to_self(rt.tasks, Queue.TELEGRAM_ACTIONS, url, task, name, at, path=TASK_PATH)
 
 
 # -- one post ----------------------------------------------------------------------------------------

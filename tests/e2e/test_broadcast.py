@@ -42,7 +42,7 @@ def test_offers_are_posted_replaced_and_paused(
         run(endpoints, "2030-01-01", only=channel.token)  # a repeated run
     first = wait_for("A's offer", lambda: offers(tg, a.open))
     wait_for("B's offer", lambda: offers(tg, b.open))
-    tasks_idle(endpoints, Queue.BROADCAST)
+    tasks_idle(endpoints, Queue.TELEGRAM_ACTIONS)
     assert len(offers(tg, a.open)) == 1 and len(offers(tg, b.open)) == 1
     assert [x["url"] for x in buttons(first[0])] == [
         f"https://t.me/{bot}?start={a.token}-t1",
@@ -62,7 +62,7 @@ def test_offers_are_posted_replaced_and_paused(
     tg.http.request("DELETE", f"/chats/{b.open}/admins/{bot_id}", json={"status": "left"}).raise_for_status()
     for day in ("2030-01-02", "2030-01-03", "2030-01-04", "2030-01-05"):
         run(endpoints, day, only=b.token)
-        tasks_idle(endpoints, Queue.BROADCAST)  # each day's attempt counts before the next
+        tasks_idle(endpoints, Queue.TELEGRAM_ACTIONS)  # each day's attempt counts before the next
     notice = tg.wait_message(b.owner, "paused the daily offer post")
     assert len(texts_in(tg, b.owner, "paused the daily offer post")) == 1
     assert "/broadcast" in notice["text"]

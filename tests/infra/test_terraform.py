@@ -913,12 +913,15 @@ def test_queues_mirror_names(tf: tc.Terraform, locals_: Locals) -> None:
     }
 
 
-def test_queues_that_send_to_telegram_in_bulk_stay_below_its_limit() -> None:
-    bulk = {Queue.TELEGRAM_ACTIONS, Queue.BROADCAST}  # fan-out's pages queue tasks, they send nothing
-    for spec in QUEUES:
-        if spec.name in bulk:
-            assert spec.max_dispatches_per_second < TELEGRAM_BULK_LIMIT_PER_SECOND, spec.name
-            assert spec.max_concurrent_dispatches < TELEGRAM_BULK_LIMIT_PER_SECOND, spec.name
+def test_queues_that_send_to_telegram_in_bulk_stay_below_its_limit_together() -> None:
+    """Telegram's limit is the bot's, across every instance: the queues whose tasks send in bulk
+    must stay below it together (two at 29.5/s each offered 59/s when the daily posts overlapped a
+    sweep). fan-out's pages queue tasks, they send nothing."""
+    answer_one_action = {Queue.CREATE_INVOICE, Queue.KEYPAD}  # one message per user's tap
+    bulk = [spec for spec in QUEUES if spec.name not in answer_one_action | {Queue.FAN_OUT}]
+    assert [spec.name for spec in bulk] == [Queue.TELEGRAM_ACTIONS]
+    assert sum(spec.max_dispatches_per_second for spec in bulk) < TELEGRAM_BULK_LIMIT_PER_SECOND
+    assert sum(spec.max_concurrent_dispatches for spec in bulk) < TELEGRAM_BULK_LIMIT_PER_SECOND
 
 
 def test_enqueuers_may_enqueue_on_their_queues_only(tf: tc.Terraform, locals_: Locals) -> None:
@@ -1211,7 +1214,7 @@ LOGGED_BY_THE_CODE = {
     ],
     "telepay_broadcasts_posted": [
         ("telepay/entry/task_target.py", 'log.info("%s: %s", model.__name__'),
-        ("functions/daily_broadcast/main.py", "BroadcastTask"),
+        ("functions/expire_subscriptions/main.py", "BroadcastTask"),
         ("telepay/subscriptions/broadcast.py", 'return "posted"'),
     ],
     "telepay_outbox_stuck": [

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared_schemas.config import DailyBroadcastSettings, TelegramWebhookSettings
+from shared_schemas.config import ExpireSubscriptionsSettings, TelegramWebhookSettings
 from shared_schemas.tasks import BroadcastTask
 from telepay.adapters.telegram_api import TelegramForbidden, TelegramRetryAfter
 from telepay.channels.lookup import save_channel
@@ -19,9 +19,9 @@ pytestmark = pytest.mark.integration
 OPEN_A, OPEN_B = -1001000000001, -1001000000011
 
 
-def _rt(db: Any, cls: Any = DailyBroadcastSettings) -> Any:
+def _rt(db: Any, cls: Any = ExpireSubscriptionsSettings) -> Any:
     kind = "webhook" if cls is TelegramWebhookSettings else "broadcast"
-    return runtime(db, kind, daily_broadcast_url="http://127.0.0.1:1/db")
+    return runtime(db, kind)
 
 
 def _two_channels(db: Any) -> None:

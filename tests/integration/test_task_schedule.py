@@ -27,7 +27,7 @@ def test_a_schedule_time_from_a_moved_clock_is_due_on_the_wall_clock(tmp_path: P
     offset_file = tmp_path / "clock_offset_seconds"
     offset_file.write_text(str(DAYS_AHEAD * 86400))
     parent = "projects/p/locations/here"
-    with BackgroundServer(create_app(queues=[f"{parent}/queues/{Queue.BROADCAST.value}"])) as server:
+    with BackgroundServer(create_app(queues=[f"{parent}/queues/{Queue.TELEGRAM_ACTIONS.value}"])) as server:
         settings = TasksSettings.model_construct(
             google_cloud_project="p",
             tasks_location="here",
@@ -37,7 +37,7 @@ def test_a_schedule_time_from_a_moved_clock_is_due_on_the_wall_clock(tmp_path: P
         )
         in_a_second = system_clock(str(offset_file)).now() + timedelta(seconds=1)
         TaskQueue(settings).enqueue(
-            Queue.BROADCAST,
+            Queue.TELEGRAM_ACTIONS,
             "http://127.0.0.1:1/task",
             BroadcastTask(channel_token="DemoChannel01", day="2026-11-26"),
             name="moved-clock",

@@ -31,6 +31,7 @@ from shared_schemas.names import QUEUES, Function
 from shared_schemas.queries import SUPPORT_ACTIONS_OF_USER
 from shared_schemas.tasks import (
     TASK_PAYLOADS,
+    BroadcastTask,
     ExpiryAction,
     ExpiryTask,
 )
@@ -38,6 +39,8 @@ from shared_schemas.telegram import ALLOWED_UPDATES
 from telepay.bot.webhook import handle_update
 from telepay.channels.lookup import forget_cached_channels, save_channel
 from telepay.core.clock import FrozenClock
+from telepay.owners import announcements
+from telepay.subscriptions import broadcast
 from telepay.subscriptions.expiry import sweep
 from tests.conftest import demo_channel
 from tests.fakes import RecordingTasks
@@ -516,8 +519,25 @@ def test_failed_tasks_are_queued_again_to_their_function() -> None:
 def test_every_queue_has_its_tasks_routed_to_the_function_it_targets() -> None:
     routed = {(route.queue, route.function) for route in failed_tasks.ROUTES}
     assert {(spec.name, spec.target) for spec in QUEUES} == routed
-    assert all(TASK_PAYLOADS[route.queue] is route.model or route.path == "/task/announcement"
+    own_paths = {announcements.TASK_PATH, broadcast.TASK_PATH}  # the queue's target serves them too
+    assert all(TASK_PAYLOADS[route.queue] is route.model or route.path in own_paths
                for route in failed_tasks.ROUTES)  # fmt: skip
+
+
+def test_an_offer_post_an_earlier_release_recorded_is_replayed_where_posts_go_now() -> None:
+    """Releases before the posts moved to telegram-actions recorded them as daily_broadcast's tasks
+    (its own `broadcast` queue, which the upgrade removes)."""
+    store = MemoryStore()
+    tasks = RecordingTasks()
+    post = BroadcastTask(channel_token=TOKEN, day="2026-12-01")
+    earlier = _failed_task(store, Function.DAILY_BROADCAST, post.model_dump_json())
+    env = {"EXPIRE_SUBSCRIPTIONS_URL": "https://expire.test"}
+
+    result = ok(run(store, "--json", "dead-letters", "replay", earlier, env=env, tasks_=tasks))
+    [(queue, url, payload, _)] = tasks.created
+    assert (queue, url, payload) == ("telegram-actions", "https://expire.test/task/broadcast", post)
+    assert json.loads(result.output)["replayed"][0]["path"] == "/task/broadcast"
+    assert store.failed_tasks.get(earlier) is None
 
 
 def test_the_readme_documents_every_field_of_a_channel_file() -> None:

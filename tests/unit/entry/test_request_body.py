@@ -35,7 +35,6 @@ ENVIRONMENTS = {
         "NOWPAYMENTS_API_KEY": "unit-api-key",
         "CREATE_INVOICE_URL": "http://127.0.0.1:1/ci",
         "KEYPAD_URL": "http://127.0.0.1:1/kp",
-        "DAILY_BROADCAST_URL": "http://127.0.0.1:1/db",
         "EXPIRE_SUBSCRIPTIONS_URL": "http://127.0.0.1:1/ex",  # -- announcements --
     },
 }

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from shared_schemas.config import DailyBroadcastSettings
+from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.names import Function
 from shared_schemas.tasks import BroadcastTask
 from telepay.adapters.telegram_api import TelegramForbidden, TelegramRetryAfter
@@ -26,7 +26,7 @@ log = logging.getLogger("test.tasks")
 GOOD = '{"channel_token": "DemoChannel01", "day": "2026-11-26"}'
 
 
-QUEUE_IDENTITY = "tasks-broadcast@telepay-test.iam.gserviceaccount.com"
+QUEUE_IDENTITY = "tasks-telegram-actions@telepay-test.iam.gserviceaccount.com"
 
 
 def token_of(email: str) -> str:
@@ -44,7 +44,7 @@ def _call(
     retry: str = "0",
     caller: str = QUEUE_IDENTITY,
 ) -> tuple[Any, int]:
-    rt = runtime(DailyBroadcastSettings, store, task_caller_service_account=QUEUE_IDENTITY)
+    rt = runtime(ExpireSubscriptionsSettings, store, task_caller_service_account=QUEUE_IDENTITY)
     headers = {
         "X-CloudTasks-TaskRetryCount": retry,
         "X-CloudTasks-TaskName": f"task-{retry}",
@@ -111,7 +111,7 @@ def test_a_task_call_from_another_identity_is_refused() -> None:
     assert _call(store, GOOD, work, caller=scheduler)[1] == 403
     app_ctx = app.test_request_context("/task", method="POST", data=GOOD)
     with app_ctx as ctx:
-        rt = runtime(DailyBroadcastSettings, store, task_caller_service_account=QUEUE_IDENTITY)
+        rt = runtime(ExpireSubscriptionsSettings, store, task_caller_service_account=QUEUE_IDENTITY)
         assert handle_task(ctx.request, BroadcastTask, work, log, rt, Function.DAILY_BROADCAST)[1] == 403
     assert seen == []
     assert _call(store, GOOD, work)[1] == 200 and seen == ["DemoChannel01"]
@@ -135,7 +135,7 @@ def test_a_refused_task_call_logs_the_identity_it_carried_never_the_token(
     caplog.clear()
     app_ctx = app.test_request_context("/task", method="POST", data=GOOD)
     with app_ctx as ctx, caplog.at_level(logging.WARNING, logger=log.name):
-        rt = runtime(DailyBroadcastSettings, store, task_caller_service_account=QUEUE_IDENTITY)
+        rt = runtime(ExpireSubscriptionsSettings, store, task_caller_service_account=QUEUE_IDENTITY)
         assert (
             handle_task(ctx.request, BroadcastTask, lambda t, a: "x", log, rt, Function.DAILY_BROADCAST)[1]
             == 403

@@ -24,7 +24,6 @@ def client(env_guard: None) -> FlaskClient:
             "NOWPAYMENTS_API_KEY": "unit-api-key",
             "CREATE_INVOICE_URL": "http://127.0.0.1:1/ci",
             "KEYPAD_URL": "http://127.0.0.1:1/kp",
-            "DAILY_BROADCAST_URL": "http://127.0.0.1:1/db",
             "EXPIRE_SUBSCRIPTIONS_URL": "http://127.0.0.1:1/ex",  # -- announcements --
             "CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:1",
             # Nothing listens here: a request that got past the secret check would fail loudly.

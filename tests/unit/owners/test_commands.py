@@ -189,8 +189,10 @@ def test_newchannel_end_to_end(owner: Owner) -> None:
     live = owner.last().text
     assert f"https://t.me/TelePayTestBot?start={channel.token}" in live
     assert f"https://t.me/TelePayTestBot?start={channel.token}_DONATE" in live
-    [(queue, _, task, name), (_, _, donation, donation_name)] = owner.tasks.created
-    assert queue == "broadcast" and isinstance(task, BroadcastTask) and task.channel_token == channel.token
+    [(queue, url, task, name), (_, _, donation, donation_name)] = owner.tasks.created
+    # The first offer post goes on the bot's one paced queue, to the function that posts the offers.
+    assert queue == "telegram-actions" and url.endswith("/expire_subscriptions/task/broadcast")
+    assert isinstance(task, BroadcastTask) and task.channel_token == channel.token
     assert name == f"broadcast-{channel.token}-{NOW.date().isoformat()}"
     # ... and the closed channel's donation post.
     assert isinstance(donation, BroadcastTask) and donation.post is PostKind.DONATION

@@ -14,7 +14,6 @@ WEBHOOK_ENV = {
     "TELEGRAM_BOT_USERNAME": "b",
     "CREATE_INVOICE_URL": "u",
     "KEYPAD_URL": "u",
-    "DAILY_BROADCAST_URL": "u",
     "EXPIRE_SUBSCRIPTIONS_URL": "u",  # -- announcements --
     "CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:1",
     "NOWPAYMENTS_API_KEY": "k",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared_schemas.config import DailyBroadcastSettings
+from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.ids import subscription_id
 from shared_schemas.tasks import BroadcastTask
 from telepay.adapters.telegram_api import TelegramForbidden, TelegramRetryAfter
@@ -22,8 +22,8 @@ OWNER = 5001
 SUB_ID = subscription_id("DemoChannel01", USER)
 
 
-def _broadcast_rt(store: MemoryStore) -> Runtime[DailyBroadcastSettings]:
-    return runtime(DailyBroadcastSettings, store)
+def _broadcast_rt(store: MemoryStore) -> Runtime[ExpireSubscriptionsSettings]:
+    return runtime(ExpireSubscriptionsSettings, store)
 
 
 def test_the_daily_run_posts_each_channel_once_and_replaces_yesterdays_post(store: MemoryStore) -> None:

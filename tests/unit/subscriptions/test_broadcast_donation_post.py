@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from local.fixtures import change_channel
-from shared_schemas.config import DailyBroadcastSettings
+from shared_schemas.config import ExpireSubscriptionsSettings
 from shared_schemas.tasks import BroadcastTask, PostKind
 from telepay.adapters.telegram_api import TelegramBadRequest
 from telepay.channels.lookup import save_channel
@@ -28,7 +28,7 @@ def store() -> MemoryStore:
 
 
 def test_one_post_edited_in_place_when_the_message_changes(store: MemoryStore) -> None:
-    rt = runtime(DailyBroadcastSettings, store)
+    rt = runtime(ExpireSubscriptionsSettings, store)
     telegram, _, tasks = fakes(rt)
     assert post_offer(TASK, rt) == "donation post sent"
     [post] = telegram.to(CLOSED)
@@ -47,7 +47,7 @@ def test_one_post_edited_in_place_when_the_message_changes(store: MemoryStore) -
 
 
 def test_a_deleted_post_is_posted_again(store: MemoryStore) -> None:
-    rt = runtime(DailyBroadcastSettings, store)
+    rt = runtime(ExpireSubscriptionsSettings, store)
     telegram, _, _ = fakes(rt)
     post_offer(TASK, rt)
     telegram.fail_method["edit_message_text"] = [TelegramBadRequest("Bad Request: message to edit not found")]
@@ -57,7 +57,7 @@ def test_a_deleted_post_is_posted_again(store: MemoryStore) -> None:
 
 
 def test_without_the_right_to_post_nothing_is_posted_and_the_owner_is_told_once(store: MemoryStore) -> None:
-    rt = runtime(DailyBroadcastSettings, store)
+    rt = runtime(ExpireSubscriptionsSettings, store)
     telegram, _, _ = fakes(rt)
     refused = TelegramBadRequest("Bad Request: not enough rights to send text messages to the chat")
     for _ in range(2):

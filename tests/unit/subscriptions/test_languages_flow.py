@@ -14,7 +14,6 @@ import pytest
 
 from shared_schemas.config import (
     CreateInvoiceSettings,
-    DailyBroadcastSettings,
     ExpireSubscriptionsSettings,
     IpnHandlerSettings,
     NotifySettings,
@@ -126,7 +125,7 @@ def test_the_daily_offer_post_is_in_the_channels_language_and_the_owners_notice_
     webhook = runtime(TelegramWebhookSettings, store)
     handle_update(speaking(updates.start(1, "/start", 5002, "Mila"), "uk"), webhook)  # she reads Ukrainian
 
-    posting = runtime(DailyBroadcastSettings, store)
+    posting = runtime(ExpireSubscriptionsSettings, store)
     telegram, _, _ = fakes(posting)
     assert post_offer(BroadcastTask(channel_token="RussianChan1", day="2026-11-26"), posting) == "posted"
     assert post_offer(BroadcastTask(channel_token="DemoChannel01", day="2026-11-26"), posting) == "posted"

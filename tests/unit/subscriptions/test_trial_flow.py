@@ -16,7 +16,6 @@ import pytest
 
 from shared_schemas.config import (
     CreateInvoiceSettings,
-    DailyBroadcastSettings,
     ExpireSubscriptionsSettings,
     IpnHandlerSettings,
     TelegramWebhookSettings,
@@ -218,7 +217,7 @@ def test_a_trial_button_after_the_owner_turned_trials_off(store: MemoryStore) ->
 
 
 def test_the_daily_posts_link_starts_the_trial(store: MemoryStore) -> None:
-    poster = runtime(DailyBroadcastSettings, store)
+    poster = runtime(ExpireSubscriptionsSettings, store)
     assert post_offer(BroadcastTask(channel_token=TOKEN, day="2026-11-26"), poster) == "posted"
     [post] = fakes(poster)[0].to(demo_channel().open_channel_id)
     assert "Try it free for 7 days" in post.text
