@@ -49,28 +49,33 @@ def channel_settings(i: int, owner: int, open_id: int) -> dict[str, Any]:
     }
 
 
+def seed_channels(endpoints: dict[str, Any], tg: TelegramControl, n: int) -> int:
+    """N active channels registered with the operator CLI's rules, the bot admin of each open
+    channel; returns their owner, who has started the bot."""
+    # The owner starts the bot only once the channels are seeded: the bot's "I'm admin of …"
+    # notices for thousands of channels would otherwise still be sending (1 a second to one
+    # chat, retried on 429) during the measured run and take its share of the 30/s cap.
+    owner = tg.user("Owner")
+    print(f"seeding {n} channels (bot is admin of each open channel)…", flush=True)
+    opens = in_parallel(list(range(n)), lambda i: tg.channel(f"Open {i}", owner, username=f"bench_open_{i}"))
+    in_parallel(opens, lambda chat: tg.make_bot_admin(chat, ["can_post_messages", "can_delete_messages"]))
+    channels, clock = store(endpoints), system_clock(endpoints.get("clock_offset_file"))
+    in_parallel(
+        list(range(n)), lambda i: register_channel(channels, channel_settings(i, owner, opens[i]), clock)
+    )
+    wait_for_seeding_handled(tg, n)
+    tg._post(f"/users/{owner}/start")
+    return owner
+
+
 def bench_broadcast(n: int, port_base: int = BENCH_PORT_BASE) -> dict[str, float]:
     """The daily broadcast to N channels: posted, lost, rate and Telegram's cap."""
     with private_stack(rate_limits=True, port_base=port_base) as stack:
         endpoints = stack.config.endpoints()
         tg = TelegramControl(endpoints)
         db = firestore(endpoints)
-        # The owner starts the bot only once the channels are seeded: the bot's "I'm admin of …"
-        # notices for thousands of channels would otherwise still be sending (1 a second to one
-        # chat, retried on 429) during the measured run and take its share of the 30/s cap.
-        owner = tg.user("Owner")
-        print(f"seeding {n} channels (bot is admin of each open channel)…", flush=True)
-        opens = in_parallel(
-            list(range(n)), lambda i: tg.channel(f"Open {i}", owner, username=f"bench_open_{i}")
-        )
-        in_parallel(opens, lambda chat: tg.make_bot_admin(chat, ["can_post_messages", "can_delete_messages"]))
+        seed_channels(endpoints, tg, n)
         now = datetime.now(UTC)
-        channels, clock = store(endpoints), system_clock(endpoints.get("clock_offset_file"))
-        in_parallel(
-            list(range(n)), lambda i: register_channel(channels, channel_settings(i, owner, opens[i]), clock)
-        )
-        wait_for_seeding_handled(tg, n)
-        tg._post(f"/users/{owner}/start")
         tg._post("/config", {"reset_rate_counters": True})
         before = tg.stats()
         cap = telegram_cap(tg)
