@@ -101,7 +101,7 @@ def replay(op: Operator, stored: Stored[FailedTaskDoc]) -> dict[str, Any]:
     name = task_name_part(f"replay-{doc.task_name}-{int(op.clock.now().timestamp() * 1000)}")
     spec = next(q for q in QUEUES if q.name is route.queue)
     url = target_url(op, spec)
-    enqueue_once(op.tasks, spec.name, f"{url.rstrip('/')}{route.path}", payload, name, audience=url)
+    enqueue_to_self(op.tasks, spec.name, url, payload, name, path=route.path)
     op.store.failed_tasks.delete(stored.id)
     return {"id": stored.id, "queue": spec.name.value, "path": route.path or "/", "task_name": name}
 

@@ -42,7 +42,7 @@ from shared_schemas.names import QUEUES, ClaimPurpose, Queue
 from shared_schemas.queries import SENDS_OF_ANNOUNCEMENT, SUBSCRIPTIONS_OF_CHANNEL_BY_EXPIRY
 from shared_schemas.tasks import AUDIENCE_PAGE_RECIPIENTS, AnnouncementStep, AnnouncementTask
 from shared_schemas.telegram import Button
-from telepay.adapters.tasks_queue import enqueue_once, enqueue_to_self
+from telepay.adapters.tasks_queue import enqueue_to_self
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden
 from telepay.core.errors import Transient
 from telepay.core.fanout import page_name
@@ -217,7 +217,7 @@ def fan_out(rt: TaskRt, announcement: AnnouncementDoc) -> str:
         return f"announcement {announcement.status.value}"
     store, ann_id, now = rt.store, announcement.announcement_id, rt.clock.now()
     recipients = pages = 0
-    url = f"{rt.settings.expire_subscriptions_url.rstrip('/')}{TASK_PATH}"
+    url = rt.settings.expire_subscriptions_url
     for users in recipient_pages(
         store,
         announcement.channel_token,
@@ -230,7 +230,7 @@ def fan_out(rt: TaskRt, announcement: AnnouncementDoc) -> str:
             continue
         task = AnnouncementTask(step=AnnouncementStep.PAGE, announcement_id=ann_id, user_ids=users)
         name = page_name(f"ann-{ann_id}-page", [str(user) for user in users])
-        enqueue_once(rt.tasks, Queue.FAN_OUT, url, task, name, audience=rt.settings.expire_subscriptions_url)
+        enqueue_to_self(rt.tasks, Queue.FAN_OUT, url, task, name, path=TASK_PATH)
         recipients += len(users)
         pages += 1
     store.announcements.update(ann_id, {"queued_all": True, "recipients": recipients})
