@@ -155,12 +155,13 @@ def report(what: str, actions: int, plain: Measured, profiled: Measured) -> floa
 
 # The sweep's steps, by the functions they run in (cumulative CPU, profiled).
 STEPS = (
-    ("read the due pages (query, decode, validate)", "firestore_store.py", "pages"),
+    ("stream the due ids (one query, one field each)", "firestore_store.py", "keys"),
+    ("read the first page's subscriptions (one call)", "firestore_store.py", "get_many"),
     ("decide each subscription's next step", "expiry_rules.py", "next_action"),
     ("build the leases' and reschedules' writes", "firestore_store.py", "update"),
-    ("commit them (a batch per page of 500)", "firestore_v1/batch.py", "commit"),
-    ("queue its first 200 (CreateTask each)", "expiry.py", "_enqueue"),
-    ("hand out the rest (a CreateTask per page of 200)", "expiry.py", "_hand_out"),
+    ("commit them (a batch per page of 200)", "firestore_v1/batch.py", "commit"),
+    ("queue the first page's actions (CreateTask each)", "expiry.py", "_enqueue"),
+    ("hand out the rest (a CreateTask per page of 200)", "expiry.py", "_lease_and_hand_out"),
 )
 
 

@@ -306,7 +306,6 @@ class ExpireSubscriptionsSettings(
     reminder_offsets_hours: str = Field(
         default="72,24", description="Reminders before expiry, in hours, comma separated."
     )
-    sweep_page_size: int = Field(default=500, description="Subscriptions read per query page.")
     event_redelivery_after_seconds: int = Field(
         default=900,
         gt=0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared_schemas.ids import OrderKind, PayRail
 from shared_schemas.names import Queue
@@ -91,14 +91,40 @@ class NamedExpiryTask(BaseModel):
     task: ExpiryTask
 
 
+class DueSubscription(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(description="The subscription's document id.")
+    due_at: datetime = Field(description="Its `next_action_at` when the sweep read it, before leasing it.")
+
+
 class ExpiryPageTask(BaseModel):
-    """A page of the sweep's due actions on the `fan-out` queue (expire_subscriptions' `/task/page`):
-    the page task queues each on `telegram-actions` under its own name, so a retried page, or the
-    same action handed out by an overlapping sweep, is queued once."""
+    """A page of the sweep's due subscriptions on the `fan-out` queue (expire_subscriptions'
+    `/task/page`): the page task reads them, decides each one's next step and queues the due
+    actions on `telegram-actions`, each under its own name, so a retried page, or a subscription
+    handed out by an overlapping sweep too, is queued once. The sweep leased them before handing the
+    page out. A page an earlier release handed out carries its `actions`, decided by the sweep."""
 
     model_config = ConfigDict(extra="forbid")
-    actions: list[NamedExpiryTask] = Field(min_length=1, max_length=SWEEP_PAGE_ACTIONS)
+    due: list[DueSubscription] = Field(
+        default_factory=list,
+        max_length=SWEEP_PAGE_ACTIONS,
+        description="The subscriptions to read, decide and queue, in the sweep's order.",
+    )
+    first_position: int = Field(
+        default=0, ge=0, description="How many the sweep handed out ahead of this page (its lease)."
+    )
+    actions: list[NamedExpiryTask] = Field(
+        default_factory=list,
+        max_length=SWEEP_PAGE_ACTIONS,
+        description="A page from an earlier release: its actions, decided by that sweep, queued as they are.",
+    )
     swept_at: datetime = Field(description="When the sweep that handed it out ran.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ExpiryPageTask:
+        if bool(self.due) == bool(self.actions):
+            raise ValueError("a page carries either due subscriptions or actions, one at least")
+        return self
 
 
 class PostKind(StrEnum):

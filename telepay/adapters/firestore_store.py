@@ -225,6 +225,37 @@ class FirestoreRepository(Repository[D]):
         ]
         return page, (page[-1].id if len(snapshots) > limit else None)
 
+    def keys(
+        self, spec: QuerySpec, *, below: Any = None, above: Any = None, **equals: Any
+    ) -> Iterator[tuple[str, Any]]:
+        """One streamed query projected to the range field (to none for an equality-only query):
+        one query however many match, where `pages` makes one per page, and a single field decoded
+        per document. A stream the server breaks off is resumed after the last document given (the
+        client library's own retry), so none is given twice. On the emulator, which sorts the whole
+        collection for every query, 100,000 due ids took 23 s this way against ~450 s in pages of
+        500 (`python -m scripts.bench_emulator_queries`)."""
+        field = spec.range_field
+        query = self._query(spec, below, above, equals).select([field] if field else [])
+        found = 0
+        with _translated():
+            for snapshot in query.stream():
+                found += 1
+                yield snapshot.id, (_snapshot_data(snapshot).get(field) if field else None)
+        METER.add("reads", max(1, found))
+
+    def get_many(self, doc_ids: Sequence[str]) -> list[Stored[D] | None]:
+        """One BatchGetDocuments for all of them (answered in any order: matched by id)."""
+        refs = [self.ref(doc_id) for doc_id in doc_ids]
+        METER.add("reads", len(refs))
+        with _translated():
+            found = {s.id: s for s in self._client.get_all(refs)} if refs else {}
+        return [
+            Stored(doc_id, self.model.model_validate(_snapshot_data(s)), s.update_time)
+            if (s := found.get(doc_id)) is not None and s.exists
+            else None
+            for doc_id in doc_ids
+        ]
+
     def pages(
         self, spec: QuerySpec, *, page_size: int = 500, below: Any = None, above: Any = None, **equals: Any
     ) -> Iterator[list[Stored[D]]]:

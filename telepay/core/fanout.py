@@ -9,7 +9,7 @@ task, and the items' own names then keep each item queued once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -21,6 +21,14 @@ def page_name(prefix: str, keys: Iterable[str]) -> str:
     return f"{prefix}-{digest}"
 
 
-def chunked(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
+def chunked_stream(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of `size` (the last shorter), each given as soon as it is full: a streamed query's
+    results are handed out while the rest still arrive."""
+    page: list[T] = []
+    for item in items:
+        page.append(item)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page

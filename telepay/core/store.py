@@ -156,6 +156,26 @@ class Repository(ABC, Generic[D]):
         been handled, so the caller may change the documents it has seen. `below` and `above`
         bound the range field (both inclusive)."""
 
+    def keys(
+        self, spec: QuerySpec, *, below: Any = None, above: Any = None, **equals: Any
+    ) -> Iterator[tuple[str, Any]]:
+        """Each matching document's id and its range field's value (None for an equality-only
+        query), in the query's order, as the query found them when it began: what a caller that
+        hands the documents out needs, without their other fields. Firestore streams them from one
+        query that reads no other field; here they are read in full, all before the first is given."""
+        field = spec.range_field
+        found = [
+            (stored.id, getattr(stored.doc, field) if field else None)
+            for page in self.pages(spec, below=below, above=above, **equals)
+            for stored in page
+        ]
+        yield from found
+
+    def get_many(self, doc_ids: Sequence[str]) -> list[Stored[D] | None]:
+        """Several documents, in the order asked (None where one does not exist), in one round
+        trip where the store can."""
+        return [self.get_stored(doc_id) for doc_id in doc_ids]
+
     @abstractmethod
     def page_after(
         self, spec: QuerySpec, *, limit: int, after: str | None = None, **equals: Any

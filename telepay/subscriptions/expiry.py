@@ -1,18 +1,18 @@
 """expire_subscriptions' flow: the every-minute sweep, and the reminder and removal tasks it queues
 (what is due when, and what a removal does, are the pure rules of `expiry_rules`).
 
-The sweep reads active subscriptions whose `next_action_at` is due, page by page, and queues one
+The sweep streams the ids of the subscriptions whose `next_action_at` is due (one query, no
+other field), leases them and hands them out in pages: the first it plans itself, the others go
+in page tasks on the `fan-out` queue (`run_page`), which read their subscriptions and queue one
 named task per due action (names make a repeated sweep harmless; the sweep itself is claimed on
-its scheduled time). Past the first page of actions it hands them out instead, in page tasks on
-the `fan-out` queue named by what they carry (`run_page` queues each), so a sweep of 100,000 due
-subscriptions ends within its minute. Tasks run on the paced `telegram-actions` queue and
+its scheduled time). Tasks run on the paced `telegram-actions` queue and
 re-check the subscription before acting: a renewal may have raced them. A 429 reschedules the task
 after `retry_after` without counting as a failure; lost rights are recorded and the owner told once."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from shared_schemas.config import ExpireSubscriptionsSettings
@@ -22,21 +22,21 @@ from shared_schemas.names import ClaimPurpose, Queue, queue_spec
 from shared_schemas.queries import SUBSCRIPTIONS_DUE
 from shared_schemas.tasks import (
     SWEEP_PAGE_ACTIONS,
+    DueSubscription,
     ExpiryAction,
     ExpiryPageTask,
     ExpiryTask,
-    NamedExpiryTask,
 )
 from shared_schemas.telegram import Button
-from telepay.adapters.tasks_queue import enqueue_once, enqueue_to_self
+from telepay.adapters.tasks_queue import enqueue_to_self
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden, TelegramRetryAfter
 from telepay.channels.day_counts import count_expired
 from telepay.channels.lookup import load_channel, load_channel_cached
 from telepay.channels.notices import notify_owner_once
-from telepay.core.fanout import chunked, page_name
+from telepay.core.fanout import chunked_stream, page_name
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
-from telepay.core.store import Stored, Tx, array_union
+from telepay.core.store import Tx, array_union
 from telepay.core.users import mark_blocked, speaking_to
 from telepay.runtime import Runtime
 from telepay.subscriptions import texts
@@ -87,13 +87,14 @@ def sweep(rt: Rt, scheduled: str) -> dict[str, int]:
 
 
 def _sweep(rt: Rt) -> dict[str, int]:
-    """Reads what is due, page by page, and decides each subscription's next step. The first
-    SWEEP_PAGE_ACTIONS due actions it queues itself; the rest it hands out, that many to a page
-    task on the `fan-out` queue (`run_page`), so 100,000 due at once are all handed out within
-    the minute while the page tasks queue them. A handed-out action is leased (not due again)
-    until the paced queue should have reached it, plus ten minutes."""
-    settings, subscriptions = rt.settings, rt.store.subscriptions
-    offsets = parse_offsets(settings.reminder_offsets_hours)
+    """Reads the due subscriptions' ids (and when each was due) in one streamed query per status,
+    no other field, and leases them, SWEEP_PAGE_ACTIONS to a page: a leased subscription is not due
+    again until the paced queue should have reached it, plus ten minutes, so the next minute's
+    sweep does not hand it out again. The first page it plans itself (reads, decides, queues); the
+    others it hands out, each in a page task on the `fan-out` queue (`run_page`) that does the same
+    with its page, so 100,000 due at once are handed out in the time one query streams their ids
+    and the leases are written. A page is leased before it is handed out: a sweep that stops
+    between the two leaves its subscriptions due again when their leases end, not lost."""
     now = rt.clock.now()
     counts = {
         "queued": 0,
@@ -104,79 +105,114 @@ def _sweep(rt: Rt) -> dict[str, int]:
         "handed_out": 0,
         "page_tasks": 0,
     }
-    probed: set[str] = set()  # channels whose bot lacks rights: one removal per sweep probes them
-    position = 0  # actions queued or handed out before this one, in this run
     with ThreadPoolExecutor(ENQUEUE_THREADS) as pool:
+        handing: list[tuple[int, Future[bool]]] = []
+        position = 0  # subscriptions leased before this page, in this run
         for page in _due_pages(rt, now):
             counts["pages"] += 1
-            due_here: list[tuple[str, NamedExpiryTask]] = []
-            with rt.store.batch() as batch:
-                for stored in page:
-                    sub = stored.doc
-                    due = next_action(sub, offsets, _grace(rt, sub.channel_token, sub), now)
-                    if due is None:
-                        batch.update(subscriptions, stored.id, {"next_action_at": None})
-                    elif due.retry and not _may_probe(rt, sub.channel_token, probed):
-                        batch.update(subscriptions, stored.id, {"next_action_at": now + RIGHTS_RETRY})
-                        counts["held"] += 1
-                    elif due.at <= now:
-                        payload = ExpiryTask(
-                            action=due.action,
-                            subscription_id=stored.id,
-                            expires_at=sub.expires_at,
-                            offset_seconds=due.offset_seconds,
-                        )
-                        named = NamedExpiryTask(name=task_name(stored.id, due, sub.expires_at), task=payload)
-                        due_here.append((stored.id, named))
-                    else:
-                        batch.update(subscriptions, stored.id, {"next_action_at": due.at})
-                        counts["rescheduled"] += 1
-                inline = max(0, SWEEP_PAGE_ACTIONS - position)
-                mine, handed = due_here[:inline], due_here[inline:]
-                # Handed out first (page tasks run on their own queue), then queued here.
-                chunks = list(chunked(handed, SWEEP_PAGE_ACTIONS))
-                outcomes = list(pool.map(lambda chunk: _hand_out(rt, chunk, now), chunks))
-                jobs = [pool.submit(_enqueue, rt, named.task, named.name) for _, named in mine]
-                leased = [sub_id for sub_id, _ in mine]
-                for chunk, created in zip(chunks, outcomes, strict=True):
-                    counts["page_tasks"] += created
-                    counts["handed_out"] += len(chunk)
-                    leased += [sub_id for sub_id, _ in chunk]
-                for job in jobs:
-                    counts["queued" if job.result() else "already_queued"] += 1
-                for sub_id in leased:
-                    lease = queued_lease(position, ACTIONS_PER_SECOND)
-                    batch.update(subscriptions, sub_id, {"next_action_at": now + lease})
-                    position += 1
+            due = [DueSubscription(id=sub_id, due_at=due_at) for sub_id, due_at in page]
+            if position == 0:
+                _lease(rt, due, position, now)
+                for key, value in _plan_page(rt, due, position, now).items():
+                    counts[key] += value
+            else:
+                handing.append((len(due), pool.submit(_lease_and_hand_out, rt, due, position, now)))
+            position += len(due)
+        for size, created in handing:
+            counts["handed_out"] += size
+            counts["page_tasks"] += created.result()
     return counts
 
 
-def _hand_out(rt: Rt, chunk: list[tuple[str, NamedExpiryTask]], now: datetime) -> bool:
-    """One page task with these actions, named by them (False: the same page was handed out
-    before, by a repeated or overlapping sweep)."""
-    page = ExpiryPageTask(actions=[named for _, named in chunk], swept_at=now)
-    url = f"{rt.settings.expire_subscriptions_url.rstrip('/')}{PAGE_PATH}"
-    name = page_name("sweep-page", [named.name for named in page.actions])
-    return enqueue_once(
-        rt.tasks, Queue.FAN_OUT, url, page, name, audience=rt.settings.expire_subscriptions_url
+def _due_pages(rt: Rt, now: datetime) -> Iterator[list[tuple[str, datetime]]]:
+    """Active subscriptions due for a reminder or removal, then expired ones whose removal Telegram
+    has not confirmed yet: their ids and due times, SWEEP_PAGE_ACTIONS at a time."""
+    keys = (
+        key
+        for status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.EXPIRED)
+        for key in rt.store.subscriptions.keys(SUBSCRIPTIONS_DUE, status=status, below=now)
+    )
+    yield from chunked_stream(keys, SWEEP_PAGE_ACTIONS)
+
+
+def _lease_of(swept_at: datetime, position: int) -> datetime:
+    return swept_at + queued_lease(position, ACTIONS_PER_SECOND)
+
+
+def _lease(rt: Rt, due: list[DueSubscription], first_position: int, now: datetime) -> None:
+    """Written without reading: the page (task) reads them next."""
+    with rt.store.batch() as batch:
+        for offset, item in enumerate(due):
+            batch.update(
+                rt.store.subscriptions, item.id, {"next_action_at": _lease_of(now, first_position + offset)}
+            )
+
+
+def _lease_and_hand_out(rt: Rt, due: list[DueSubscription], first_position: int, now: datetime) -> bool:
+    """One page task with these subscriptions, named by them and the sweep's time (False: the same
+    page was handed out before, by a repeated sweep)."""
+    _lease(rt, due, first_position, now)
+    page = ExpiryPageTask(due=due, first_position=first_position, swept_at=now)
+    name = page_name("sweep-page", [now.isoformat(), *(item.id for item in due)])
+    return enqueue_to_self(
+        rt.tasks, Queue.FAN_OUT, rt.settings.expire_subscriptions_url, page, name, path=PAGE_PATH
     )
 
 
 def run_page(page: ExpiryPageTask, rt: Rt) -> str:
-    """A page the sweep handed out: each action queued on `telegram-actions` under its own name.
-    A page that fails part-way is retried by its queue; what it queued before is found queued."""
+    """A page the sweep handed out: each subscription read (one call for the page), its next step
+    decided and its due action queued on `telegram-actions` under its own name. A page that fails
+    part-way is retried by its queue; what it queued before is found queued."""
+    if page.actions:  # handed out by an earlier release, decided by its sweep
+        with ThreadPoolExecutor(PAGE_THREADS) as pool:
+            queued = sum(pool.map(lambda named: _enqueue(rt, named.task, named.name), page.actions))
+        return f"page of {len(page.actions)}: {queued} queued, {len(page.actions) - queued} queued before"
+    counts = _plan_page(rt, page.due, page.first_position, page.swept_at)
+    outcome = f"page of {len(page.due)}: {counts['queued']} queued, {counts['already_queued']} queued before"
+    others = [f"{counts[key]} {key}" for key in ("rescheduled", "held") if counts[key]]
+    return ", ".join([outcome, *others])
+
+
+def _plan_page(rt: Rt, due: list[DueSubscription], first_position: int, swept_at: datetime) -> dict[str, int]:
+    """Each subscription's next step, decided on the document as it is now: its due action queued
+    (the sweep's lease stays on it), a later one rescheduled, none cleared, a removal in a channel
+    whose bot lacks rights held (one probes the channel per page). The lease the sweep wrote is read
+    as the due time the sweep saw; any other value was written since and is taken as it is."""
+    settings, subscriptions = rt.settings, rt.store.subscriptions
+    offsets = parse_offsets(settings.reminder_offsets_hours)
+    now = rt.clock.now()
+    counts = {"queued": 0, "already_queued": 0, "rescheduled": 0, "held": 0}
+    probed: set[str] = set()
+    named_tasks: list[tuple[ExpiryTask, str]] = []
+    found = subscriptions.get_many([item.id for item in due])
+    with rt.store.batch() as batch:
+        for offset, (item, stored) in enumerate(zip(due, found, strict=True)):
+            if stored is None:
+                continue
+            sub = stored.doc
+            if sub.next_action_at == _lease_of(swept_at, first_position + offset):
+                sub = sub.model_copy(update={"next_action_at": item.due_at})
+            step = next_action(sub, offsets, _grace(rt, sub.channel_token, sub), now)
+            if step is None:
+                batch.update(subscriptions, item.id, {"next_action_at": None})
+            elif step.retry and not _may_probe(rt, sub.channel_token, probed):
+                batch.update(subscriptions, item.id, {"next_action_at": now + RIGHTS_RETRY})
+                counts["held"] += 1
+            elif step.at <= now:
+                payload = ExpiryTask(
+                    action=step.action,
+                    subscription_id=item.id,
+                    expires_at=sub.expires_at,
+                    offset_seconds=step.offset_seconds,
+                )
+                named_tasks.append((payload, task_name(item.id, step, sub.expires_at)))
+            else:
+                batch.update(subscriptions, item.id, {"next_action_at": step.at})
+                counts["rescheduled"] += 1
     with ThreadPoolExecutor(PAGE_THREADS) as pool:
-        queued = sum(pool.map(lambda named: _enqueue(rt, named.task, named.name), page.actions))
-    return f"page of {len(page.actions)}: {queued} queued, {len(page.actions) - queued} queued before"
-
-
-def _due_pages(rt: Rt, now: datetime) -> Iterator[list[Stored[SubscriptionDoc]]]:
-    """Active subscriptions due for a reminder or removal, then expired ones whose removal Telegram
-    has not confirmed yet."""
-    for status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.EXPIRED):
-        yield from rt.store.subscriptions.pages(
-            SUBSCRIPTIONS_DUE, page_size=rt.settings.sweep_page_size, status=status, below=now
-        )
+        for queued in pool.map(lambda named: _enqueue(rt, *named), named_tasks):
+            counts["queued" if queued else "already_queued"] += 1
+    return counts
 
 
 def _may_probe(rt: Rt, token: str, probed: set[str]) -> bool:

@@ -478,3 +478,33 @@ def test_many_reads_in_one_call_and_a_delete_in_a_transaction(store: Store) -> N
     assert [store.channel_days.get(doc_id) for doc_id in ids[1:]] == [None, None, None]
     assert store.channel_days.find(FOLDABLE_DAYS, fold=True, below=day.isoformat()) == []
     assert day_counts.fold_day(store, "C", day.isoformat()) == 0
+
+
+def test_keys_give_each_match_once_in_order_with_its_range_value_as_the_query_began(store: Store) -> None:
+    for user, minutes in ((1, -5), (2, -1), (3, -30), (4, -10)):
+        store.subscriptions.set(f"due-{user}", _sub(user, timedelta(minutes=minutes)))
+    store.subscriptions.set("later", _sub(6, timedelta(minutes=5)))
+    store.subscriptions.set("ended", _sub(8, timedelta(minutes=-3), status=SubscriptionStatus.EXPIRED))
+    seen = []
+    for doc_id, due_at in store.subscriptions.keys(
+        SUBSCRIPTIONS_DUE, status=SubscriptionStatus.ACTIVE, below=NOW
+    ):
+        seen.append((doc_id, due_at))
+        store.subscriptions.update(doc_id, {"next_action_at": NOW + timedelta(hours=1)})  # leased
+        store.subscriptions.set("due-9", _sub(9, timedelta(minutes=-2)))  # due after it began
+    assert seen == [
+        ("due-3", NOW - timedelta(minutes=30)),
+        ("due-4", NOW - timedelta(minutes=10)),
+        ("due-1", NOW - timedelta(minutes=5)),
+        ("due-2", NOW - timedelta(minutes=1)),
+    ]
+    store.channels.set("Channel00001", demo_channel(token="Channel00001"))
+    assert list(store.channels.keys(ACTIVE_CHANNELS, status=ChannelStatus.ACTIVE)) == [("Channel00001", None)]
+
+
+def test_many_reads_outside_a_transaction_give_each_document_or_none_in_the_order_asked(store: Store) -> None:
+    store.subscriptions.set("a", _sub(1, None))
+    store.subscriptions.set("b", _sub(2, timedelta(minutes=1)))
+    found = store.subscriptions.get_many(["b", "missing", "a"])
+    assert [None if s is None else (s.id, s.doc.user_id) for s in found] == [("b", 2), None, ("a", 1)]
+    assert store.subscriptions.get_many([]) == []

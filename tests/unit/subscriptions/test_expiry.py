@@ -175,7 +175,7 @@ def test_a_sweep_past_one_page_hands_the_rest_out_in_pages_that_queue_each_once(
         (queue, payload) for queue, _, payload, _ in tasks.created if isinstance(payload, ExpiryPageTask)
     ]
     assert [queue for queue, _ in pages] == [Queue.FAN_OUT.value] * 2
-    assert sorted(len(page.actions) for _, page in pages) == [50, SWEEP_PAGE_ACTIONS]
+    assert sorted(len(page.due) for _, page in pages) == [50, SWEEP_PAGE_ACTIONS]
     # Every member is leased until the paced queue should have reached them (plus ten minutes).
     leases = sorted(s.next_action_at for s in _subs(store, members) if s.next_action_at is not None)
     assert len(leases) == len(members)
@@ -236,3 +236,27 @@ def _run_queued_actions(rt: Runtime[Any]) -> list[str]:
 def test_the_lease_grows_with_the_actions_queued_ahead() -> None:
     assert queued_lease(0, 29.5) == QUEUED_LEASE
     assert queued_lease(59_000, 29.5) == QUEUED_LEASE + timedelta(seconds=2000)
+
+
+def test_a_refused_removal_handed_out_past_the_first_page_is_tried_again_on_time(store: MemoryStore) -> None:
+    """The sweep leases what it hands out before the page task reads it; a removal Telegram refused
+    is due at the time its retry was set for, which the page must not take from the lease."""
+    _subscribe(store, days=1)
+    refused = TelegramBadRequest(
+        "Bad Request: can't remove chat owner or administrator: user is an administrator"
+    )
+    first = _expiry_rt(store, timedelta(days=1, minutes=1))
+    fakes(first)[0].fail_method["remove_member"] = [refused]
+    sweep(first, "first")
+    assert _run_queued(first) == ["removal refused: retried, owner told"]
+    _due_members(store, SWEEP_PAGE_ACTIONS)  # a busy minute: a page of others due ahead of it
+
+    rt = _expiry_rt(store, timedelta(days=1, minutes=5))
+    _, _, tasks = fakes(rt)
+    counts = sweep(rt, "later")
+    assert (counts["queued"], counts["handed_out"]) == (SWEEP_PAGE_ACTIONS, 1)
+    assert _run_pages(rt) == ["page of 1: 1 queued, 0 queued before"]
+    [retry] = [payload for _, _, payload, _ in tasks.created if isinstance(payload, ExpiryTask)][-1:]
+    assert retry.subscription_id == SUB_ID and run_task(retry, rt) == "removed"
+    sub = store.subscriptions.get(SUB_ID)
+    assert sub is not None and sub.removed_at is not None and not sub.in_channel
