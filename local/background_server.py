@@ -10,7 +10,17 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["BackgroundServer"]
+__all__ = ["KEEP_ALIVE_SECONDS", "BackgroundServer", "serve"]
+
+# How long a stand-in keeps an idle connection open. uvicorn's default (5 s) is httpx's own idle
+# expiry, so a client reusing a connection just as the server closed it met a reset socket; well
+# past the clients' expiry, a connection a client reuses is still open.
+KEEP_ALIVE_SECONDS = 75
+
+
+def serve(app: Any, host: str, port: int, log_level: str) -> None:
+    """Serve a stand-in in the foreground (its ``python -m`` entry)."""
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_SECONDS)
 
 
 class BackgroundServer:
@@ -45,6 +55,7 @@ class BackgroundServer:
             log_level="warning",
             lifespan="on",
             access_log=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
             timeout_graceful_shutdown=int(max(1, self._graceful)),
         )
         self._server = uvicorn.Server(config)

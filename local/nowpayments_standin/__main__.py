@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-import uvicorn
-
+from local.background_server import serve
 from local.nowpayments_standin.app import create_app
 
 
@@ -44,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.totp_secret is None:
         print(f"nowpayments stand-in: generated TOTP secret {app.state.standin.totp_secret}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    serve(app, host=args.host, port=args.port, log_level=args.log_level)
 
 
 if __name__ == "__main__":

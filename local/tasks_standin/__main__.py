@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import uvicorn
-
+from local.background_server import serve
 from local.tasks_standin.app import create_app
 
 
@@ -36,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     app = create_app(tombstone_seconds=args.tombstone_seconds, queues=args.queue, state_file=args.state_file)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    serve(app, host=args.host, port=args.port, log_level=args.log_level)
 
 
 if __name__ == "__main__":

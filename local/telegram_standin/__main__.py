@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-import uvicorn
+from local.background_server import serve
 
 from .app import create_app
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         strict_webhook_urls=ns.strict_webhook_urls,
         pre_checkout_timeout=ns.pre_checkout_timeout,
     )
-    uvicorn.run(app, host=ns.host, port=ns.port, log_level=ns.log_level)
+    serve(app, host=ns.host, port=ns.port, log_level=ns.log_level)
 
 
 if __name__ == "__main__":
