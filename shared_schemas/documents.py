@@ -1005,6 +1005,21 @@ class ReconcileStateDoc(Document):
     updated_at: datetime
 
 
+class QueueHorizonDoc(Document):
+    """When a paced queue should be through every action queued on it so far, at its configured
+    rate: the sweep's leases start behind it, so what a sweep queues behind an earlier minute's
+    backlog is not found due again before the queue reaches it. Written once per few thousand
+    actions queued (a transaction that only moves it later), read at the start of each sweep."""
+
+    collection: ClassVar[Collection] = Collection.QUEUE_HORIZONS
+    written_by: ClassVar[tuple[Function, ...]] = (Function.EXPIRE_SUBSCRIPTIONS,)
+    read_by: ClassVar[tuple[Function, ...]] = (Function.EXPIRE_SUBSCRIPTIONS,)
+    doc_id_is: ClassVar[str] = "the queue's name: `telegram-actions`"
+
+    until: datetime = Field(description="When the queue should have sent the last action queued so far.")
+    updated_at: datetime
+
+
 class PaySupportDoc(Document):
     """A buyer's `/paysupport` (Telegram asks bots that take Stars to answer it): kept for the operator."""
 
@@ -1539,6 +1554,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     StarPaymentDoc,
     PaySupportDoc,
     ReconcileStateDoc,
+    QueueHorizonDoc,
     GiftDoc,
     # -- promo codes --
     PromoCodeDoc,

@@ -124,6 +124,7 @@ class Collection(StrEnum):
     STAR_PAYMENTS = "star_payments"
     PAY_SUPPORT = "pay_support"
     RECONCILE_STATE = "reconcile_state"
+    QUEUE_HORIZONS = "queue_horizons"
     # -- gifts --
     GIFTS = "gifts"
     # -- promo codes --

@@ -111,7 +111,10 @@ class ExpiryPageTask(BaseModel):
         description="The subscriptions to read, decide and queue, in the sweep's order.",
     )
     first_position: int = Field(
-        default=0, ge=0, description="How many the sweep handed out ahead of this page (its lease)."
+        default=0,
+        ge=0,
+        description="How many actions are queued ahead of this page (earlier sweeps' not yet sent, then this "
+        "sweep's): its lease.",
     )
     actions: list[NamedExpiryTask] = Field(
         default_factory=list,

@@ -54,6 +54,7 @@ from shared_schemas.documents import (
     PromoCodeDoc,
     PromoEntryDoc,
     PromoUseDoc,
+    QueueHorizonDoc,
     ReconcileStateDoc,
     StarPaymentDoc,
     SubscriptionDoc,
@@ -262,6 +263,7 @@ REPOSITORIES: dict[str, type[Document]] = {
     "star_payments": StarPaymentDoc,
     "pay_support": PaySupportDoc,
     "reconcile_state": ReconcileStateDoc,
+    "queue_horizons": QueueHorizonDoc,
     # -- gifts --
     "gifts": GiftDoc,
     # -- promo codes --
@@ -306,6 +308,7 @@ class Store(ABC):
     star_payments: Repository[StarPaymentDoc]
     pay_support: Repository[PaySupportDoc]
     reconcile_state: Repository[ReconcileStateDoc]
+    queue_horizons: Repository[QueueHorizonDoc]
     # -- gifts --
     gifts: Repository[GiftDoc]
     # -- promo codes --

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from shared_schemas.config import ExpireSubscriptionsSettings
-from shared_schemas.documents import ChannelDoc, SubscriptionDoc, SubscriptionStatus
+from shared_schemas.documents import ChannelDoc, QueueHorizonDoc, SubscriptionDoc, SubscriptionStatus
 from shared_schemas.ids import join_callback, renew_callback, subscription_id, support_callback
 from shared_schemas.names import ClaimPurpose, Queue, queue_spec
 from shared_schemas.queries import SUBSCRIPTIONS_DUE
@@ -66,6 +66,7 @@ RIGHTS_RETRY = timedelta(minutes=1)
 MEMBER_RETRY_MAX = timedelta(hours=1)
 ENQUEUE_THREADS = 16
 PAGE_THREADS = 4  # a page task queues its actions a few at a time: the paced tasks run beside it
+HORIZON_EVERY = 5_000  # actions leased between two writes of the paced queue's horizon
 GONE_MEMBER = ("user not found", "user_not_participant", "participant_id_invalid", "member not found")
 LOST_RIGHTS = (
     "not enough rights",
@@ -89,13 +90,15 @@ def sweep(rt: Rt, scheduled: str) -> dict[str, int]:
 def _sweep(rt: Rt) -> dict[str, int]:
     """Reads the due subscriptions' ids (and when each was due) in one streamed query per status,
     no other field, and leases them, SWEEP_PAGE_ACTIONS to a page: a leased subscription is not due
-    again until the paced queue should have reached it, plus ten minutes, so the next minute's
-    sweep does not hand it out again. The first page it plans itself (reads, decides, queues); the
-    others it hands out, each in a page task on the `fan-out` queue (`run_page`) that does the same
-    with its page, so 100,000 due at once are handed out in the time one query streams their ids
-    and the leases are written. A page is leased before it is handed out: a sweep that stops
-    between the two leaves its subscriptions due again when their leases end, not lost."""
+    again until the paced queue should have reached it (behind what earlier sweeps queued and it
+    has not sent yet: `queue_horizons`), plus ten minutes, so a later sweep does not hand it out
+    again. The first page it plans itself (reads, decides, queues); the others it hands out, each in
+    a page task on the `fan-out` queue (`run_page`) that does the same with its page, so 100,000 due
+    at once are handed out in the time one query streams their ids and the leases are written. A
+    page is leased before it is handed out: a sweep that stops between the two leaves its
+    subscriptions due again when their leases end, not lost."""
     now = rt.clock.now()
+    ahead = _queued_ahead(rt, now)
     counts = {
         "queued": 0,
         "rescheduled": 0,
@@ -104,24 +107,52 @@ def _sweep(rt: Rt) -> dict[str, int]:
         "held": 0,
         "handed_out": 0,
         "page_tasks": 0,
+        "ahead": ahead,
     }
     with ThreadPoolExecutor(ENQUEUE_THREADS) as pool:
         handing: list[tuple[int, Future[bool]]] = []
-        position = 0  # subscriptions leased before this page, in this run
+        position = recorded = ahead  # actions queued ahead of this page: earlier sweeps', then ours
         for page in _due_pages(rt, now):
             counts["pages"] += 1
             due = [DueSubscription(id=sub_id, due_at=due_at) for sub_id, due_at in page]
-            if position == 0:
+            if counts["pages"] == 1:
                 _lease(rt, due, position, now)
                 for key, value in _plan_page(rt, due, position, now).items():
                     counts[key] += value
             else:
                 handing.append((len(due), pool.submit(_lease_and_hand_out, rt, due, position, now)))
             position += len(due)
+            if position - recorded >= HORIZON_EVERY:
+                recorded = _record_horizon(rt, now, position)
+        if position > recorded:
+            _record_horizon(rt, now, position)
         for size, created in handing:
             counts["handed_out"] += size
             counts["page_tasks"] += created.result()
     return counts
+
+
+def _queued_ahead(rt: Rt, now: datetime) -> int:
+    """How many actions earlier sweeps queued that the paced queue, at its rate, has not reached."""
+    horizon = rt.store.queue_horizons.get(Queue.TELEGRAM_ACTIONS.value)
+    if horizon is None or horizon.until <= now:
+        return 0
+    return int((horizon.until - now).total_seconds() * ACTIONS_PER_SECOND)
+
+
+def _record_horizon(rt: Rt, now: datetime, position: int) -> int:
+    """The queue should be through `position` actions queued since `now`: moved later, never
+    earlier (two sweeps may overlap)."""
+    until = now + timedelta(seconds=position / ACTIONS_PER_SECOND)
+    horizons, doc_id = rt.store.queue_horizons, Queue.TELEGRAM_ACTIONS.value
+
+    def later(tx: Tx) -> None:
+        stored = tx.get(horizons, doc_id)
+        if stored is None or stored.until < until:
+            tx.set(horizons, doc_id, QueueHorizonDoc(until=until, updated_at=now))
+
+    rt.store.transaction(later)
+    return position
 
 
 def _due_pages(rt: Rt, now: datetime) -> Iterator[list[tuple[str, datetime]]]:

@@ -93,14 +93,19 @@ def removal_step(
 
 # A queued action is not queued again before this (the sweep sees it as due again after it).
 QUEUED_LEASE = timedelta(minutes=10)
+# A lease allows the paced queue half its configured rate: 429s, retries and a slow endpoint all
+# slow it, and a lease that ends before the queue reaches its action has the sweep hand the
+# subscription out again (found queued by name, but read, decided and asked for again).
+LEASE_RATE_SHARE = 0.5
 
 
 def queued_lease(position: int, per_second: float) -> timedelta:
-    """How long an action the sweep queued stays leased: ten minutes after the paced queue should
-    have reached it, with `position` actions queued ahead of it in the same sweep (100,000 due at
-    once take the better part of an hour at Telegram's rate: a flat ten minutes would have the
-    sweep find most of them due again, and try to queue them again, every minute)."""
-    return QUEUED_LEASE + timedelta(seconds=position / per_second)
+    """How long an action the sweep queued stays leased: ten minutes after the paced queue, at half
+    its rate, should have reached it, with `position` actions queued ahead of it (those of earlier
+    sweeps still waiting, then this sweep's). 100,000 due at once take the better part of an hour
+    at Telegram's rate: a flat ten minutes would have the sweep find most of them due again, and try
+    to queue them again, every minute."""
+    return QUEUED_LEASE + timedelta(seconds=position / (per_second * LEASE_RATE_SHARE))
 
 
 def task_name(sub_id: str, due: DueAction, expires_at: datetime) -> str:

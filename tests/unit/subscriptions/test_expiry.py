@@ -18,6 +18,7 @@ from telepay.adapters.tasks_queue import TasksUnavailable
 from telepay.adapters.telegram_api import TelegramBadRequest, TelegramRetryAfter
 from telepay.channels.lookup import forget_cached_channels
 from telepay.runtime import Runtime
+from telepay.subscriptions import expiry
 from telepay.subscriptions.expiry import run_page, run_task, sweep
 from telepay.subscriptions.expiry_rules import QUEUED_LEASE, queued_lease
 from tests.harness import NOW, active_subscription, fakes, runtime
@@ -233,9 +234,9 @@ def _run_queued_actions(rt: Runtime[Any]) -> list[str]:
     return [run_task(payload, rt) for _, _, payload, _ in tasks.created if isinstance(payload, ExpiryTask)]
 
 
-def test_the_lease_grows_with_the_actions_queued_ahead() -> None:
+def test_the_lease_grows_with_the_actions_queued_ahead_at_half_the_queue_rate() -> None:
     assert queued_lease(0, 29.5) == QUEUED_LEASE
-    assert queued_lease(59_000, 29.5) == QUEUED_LEASE + timedelta(seconds=2000)
+    assert queued_lease(59_000, 29.5) == QUEUED_LEASE + timedelta(seconds=4000)  # 2,000 s at 29.5/s
 
 
 def test_a_refused_removal_handed_out_past_the_first_page_is_tried_again_on_time(store: MemoryStore) -> None:
@@ -260,3 +261,31 @@ def test_a_refused_removal_handed_out_past_the_first_page_is_tried_again_on_time
     assert retry.subscription_id == SUB_ID and run_task(retry, rt) == "removed"
     sub = store.subscriptions.get(SUB_ID)
     assert sub is not None and sub.removed_at is not None and not sub.in_channel
+
+
+def test_a_later_sweep_leases_behind_the_actions_queued_before_it(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy minute leaves its actions queued at Telegram's pace; the next minute's sweep finds
+    others due. Leased as if the queue were empty, those came due again before the queue reached
+    them, and every later sweep handed them out again (100,000 due at once: 1,457 page tasks for
+    500 pages). Leased behind what is queued ahead, they wait for the queue."""
+    monkeypatch.setattr(expiry, "ACTIONS_PER_SECOND", 1.0)  # one a second: three pages queue 10 min
+    _due_members(store, SWEEP_PAGE_ACTIONS * 3)
+    first = _expiry_rt(store, timedelta(days=1, minutes=1))
+    _, _, tasks = fakes(first)
+    sweep(first, "12:01")
+    later = [USER + 5000 + n for n in range(50)]  # bought and due after the first sweep
+    for user in later:
+        store.subscriptions.set(subscription_id("DemoChannel01", user), active_subscription(user, days=1))
+    second = _expiry_rt(store, timedelta(days=1, minutes=2))
+    second.replace(tasks=tasks)
+    assert sweep(second, "12:02")["queued"] == len(later)
+    leased = {sub.user_id: sub.next_action_at for sub in _subs(store, later)}
+
+    # 17 minutes on: the queue, at its pace, has not reached them yet (600 ahead, one a second).
+    third = _expiry_rt(store, timedelta(days=1, minutes=19))
+    third.replace(tasks=tasks)
+    sweep(third, "12:19")
+    assert {sub.user_id: sub.next_action_at for sub in _subs(store, later)} == leased
+    assert all(at is not None and at > NOW + timedelta(days=1, minutes=19) for at in leased.values())
