@@ -494,11 +494,9 @@ def callback_query(ctx: Control, call: ControlCall) -> JSON:
 def calls(ctx: Control, call: ControlCall) -> JSON:
     world = ctx.world
     method = call.query.get("method", "").lower()
-    items = [c for c in world.calls if not method or c["method"].lower() == method]
-    since = call.query.get("since_seq")
-    if since:
-        items = [c for c in items if c["seq"] > int(since)]
-    return ok(calls=items)
+    since = int(call.query.get("since_seq") or 0)
+    later = world.calls[max(0, since) :]  # seq N is the N-th call: a poll reads only what is new
+    return ok(calls=[c for c in later if not method or c["method"].lower() == method])
 
 
 def stats(ctx: Control, call: ControlCall) -> JSON:
@@ -518,9 +516,9 @@ def updates(ctx: Control, call: ControlCall) -> JSON:
                 "attempts": u.attempts,
                 "update": u.body,
             }
-            for u in sorted(bot.pending, key=lambda u: u.update_id)
+            for u in bot.pending
         ],
-        deliveries=bot.deliveries,
+        deliveries=list(bot.deliveries),
     )
 
 

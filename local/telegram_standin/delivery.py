@@ -79,8 +79,7 @@ class Delivery:
     # ----------------------------------------------------------------- shared
     @staticmethod
     def drop_expired(bot: BotState) -> None:
-        now = time.monotonic()
-        bot.pending = [u for u in bot.pending if u.in_flight or u.expires_at > now]
+        bot.pending.drop_expired(time.monotonic())
 
     # ----------------------------------------------------------------- webhooks
     async def _worker(self, bot: BotState) -> None:
@@ -89,12 +88,18 @@ class Delivery:
             hook = bot.webhook
             self.drop_expired(bot)
             now = time.monotonic()
-            heads: dict[str, PendingUpdate] = {}
-            for update in sorted(bot.pending, key=lambda u: u.update_id):
-                heads.setdefault(update.queue, update)
-            ready = [u for u in heads.values() if not u.in_flight and u.next_try <= now]
-            capacity = hook.max_connections - len(inflight)
-            for update in ready[: max(0, capacity)]:
+            capacity = max(0, hook.max_connections - len(inflight))
+            heads: dict[str, PendingUpdate] = {}  # each queue's first update, in update_id order
+            ready: list[PendingUpdate] = []
+            for update in bot.pending:
+                if len(ready) == capacity:
+                    break  # every connection is taken: a delivery that ends wakes this loop
+                if update.queue in heads:
+                    continue
+                heads[update.queue] = update
+                if not update.in_flight and update.next_try <= now:
+                    ready.append(update)
+            for update in ready:
                 update.in_flight = True
                 task = asyncio.get_running_loop().create_task(self._deliver(bot, hook, update))
                 inflight.add(task)
@@ -153,7 +158,7 @@ class Delivery:
         )
         if not error:
             self.world.stats["webhook_deliveries"] += 1
-            bot.pending = [u for u in bot.pending if u.update_id != update.update_id]
+            bot.pending.discard(update.update_id)
             if isinstance(reply, dict) and isinstance(reply.get("method"), str) and self.on_webhook_reply:
                 task = asyncio.get_running_loop().create_task(self.on_webhook_reply(bot, reply))
                 self.background.add(task)
@@ -174,17 +179,16 @@ class Delivery:
         self, bot: BotState, offset: int, limit: int, poll_seconds: int
     ) -> list[dict[str, Any]]:
         if offset > 0:
-            bot.pending = [u for u in bot.pending if u.update_id >= offset]
+            bot.pending.drop_below(offset)
         elif offset < 0:
-            ordered = sorted(bot.pending, key=lambda u: u.update_id)
-            bot.pending = ordered[offset:]
+            bot.pending.keep_last(-offset)
         bot.poll_generation += 1
         generation = bot.poll_generation
         bot.notify()  # a long poll already waiting is terminated by this one
         deadline = time.monotonic() + poll_seconds
         while True:
             self.drop_expired(bot)
-            ready = sorted(bot.pending, key=lambda u: u.update_id)[:limit]
+            ready = bot.pending.first(limit)
             remaining = deadline - time.monotonic()
             if ready or remaining <= 0:
                 return [u.body for u in ready]

@@ -263,7 +263,7 @@ class World:
         update_id = bot.next_update_id
         bot.next_update_id += 1
         body = {"update_id": update_id, kind: obj}
-        bot.pending.append(
+        bot.pending.add(
             PendingUpdate(
                 update_id=update_id,
                 kind=kind,

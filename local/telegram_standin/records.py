@@ -7,13 +7,17 @@ API shapes in ``views.py``.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .ratelimit import Limits, RateLimiter
 
 JSON = dict[str, Any]
+DELIVERIES_KEPT = 10_000
 
 CHANNEL_RIGHTS = (
     "can_manage_chat",
@@ -291,6 +295,59 @@ class PendingUpdate:
     in_flight: bool = False
 
 
+class PendingUpdates:
+    """A bot's updates not yet confirmed, kept in update_id order (ids are given in order, so the
+    order they were added in): delivering or dropping one costs the same with 30 pending or 30,000.
+    A list sorted and rebuilt on every delivery made the stand-in's CPU, not the webhook, the limit
+    of a 100,000-member expiry run."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, PendingUpdate] = {}
+
+    def add(self, update: PendingUpdate) -> None:
+        assert not self._by_id or update.update_id > next(reversed(self._by_id)), "update ids come in order"
+        self._by_id[update.update_id] = update
+
+    def discard(self, update_id: int) -> None:
+        self._by_id.pop(update_id, None)
+
+    def clear(self) -> None:
+        self._by_id.clear()
+
+    def drop_expired(self, now: float) -> None:
+        """Updates older than their time to live (24 h) are dropped, as Telegram does; they expire
+        in the order they came, so only the oldest are looked at."""
+        expired = []
+        for update_id, update in self._by_id.items():
+            if update.expires_at > now:
+                break
+            if not update.in_flight:
+                expired.append(update_id)
+        for update_id in expired:
+            del self._by_id[update_id]
+
+    def drop_below(self, offset: int) -> None:
+        """getUpdates' positive offset: every update before it is confirmed."""
+        confirmed = list(itertools.takewhile(lambda update_id: update_id < offset, self._by_id))
+        for update_id in confirmed:
+            del self._by_id[update_id]
+
+    def keep_last(self, count: int) -> None:
+        """getUpdates' negative offset: only the last `count` are kept."""
+        for update_id in list(itertools.islice(self._by_id, max(0, len(self._by_id) - count))):
+            del self._by_id[update_id]
+
+    def __iter__(self) -> Iterator[PendingUpdate]:
+        """In update_id order (adding or removing one while iterating is an error)."""
+        return iter(self._by_id.values())
+
+    def first(self, count: int) -> list[PendingUpdate]:
+        return list(itertools.islice(self._by_id.values(), count))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
 @dataclass
 class Webhook:
     url: str
@@ -316,7 +373,7 @@ class BotState:
         self.user = user
         self.privates: dict[int, PrivateChat] = {}
         self.known_users: set[int] = set()
-        self.pending: list[PendingUpdate] = []
+        self.pending = PendingUpdates()
         self.next_update_id = 100_000_000 + secrets.randbelow(800_000_000)
         self.allowed_updates: list[str] | None = None
         self.webhook: Webhook | None = None
@@ -332,7 +389,8 @@ class BotState:
         self.menu_buttons: dict[int, JSON] = {}  # private chat id -> its menu button (setChatMenuButton)
         self.limiter = RateLimiter()
         self.last_set_webhook = -1e9
-        self.deliveries: list[JSON] = []
+        # The last DELIVERIES_KEPT webhook deliveries (each attempt: when, the answer), for /_control.
+        self.deliveries: deque[JSON] = deque(maxlen=DELIVERIES_KEPT)
         self.poll_generation = 0
         # Telegram Stars: the bot's invoices (by link and by message), charges, subscriptions,
         # its account (transactions, balance) and the pre-checkout queries waiting for answers.

@@ -71,7 +71,7 @@ async def get_updates(ctx: Ctx, args: Args) -> list[JSON]:
 def _delete_webhook(ctx: Ctx, args: Args) -> Answer:
     bot = ctx.bot
     if args.flag("drop_pending_updates"):
-        bot.pending = []
+        bot.pending.clear()
     if bot.webhook is None:
         return Answer(True, "Webhook is already deleted")
     bot.webhook = None
@@ -123,7 +123,7 @@ async def set_webhook(ctx: Ctx, args: Args) -> Answer:
     if old is not None and old == new and not drop:
         return Answer(True, "Webhook is already set")
     if drop:
-        bot.pending = []
+        bot.pending.clear()
     if old is not None:
         ctx.delivery.stop_worker(bot.token)
         for update in bot.pending:
