@@ -11,6 +11,7 @@ after `retry_after` without counting as a failure; lost rights are recorded and 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from telepay.adapters.telegram_api import TelegramBadRequest, TelegramForbidden,
 from telepay.channels.day_counts import count_expired
 from telepay.channels.lookup import load_channel, load_channel_cached
 from telepay.channels.notices import notify_owner_once
+from telepay.core.errors import ClaimBusy
 from telepay.core.fanout import chunked_stream, page_name
 from telepay.core.i18n import t
 from telepay.core.logs import get_logger
@@ -64,6 +66,10 @@ PAGE_PATH = "/task/page"  # expire_subscriptions' path for the fan-out queue's s
 # with a growing wait for a refusal about the member (e.g. an administrator), up to an hour.
 RIGHTS_RETRY = timedelta(minutes=1)
 MEMBER_RETRY_MAX = timedelta(hours=1)
+SWEEP_LEASE = timedelta(minutes=3)  # a sweep's claim on its schedule, and on running at all
+RUNNING = "running"  # the claim key of the sweep in progress (schedule keys are times)
+WAIT_FOR_RUNNING = timedelta(seconds=90)  # a run beside another waits this long for it to end
+RUNNING_POLL_SECONDS = 1.0
 ENQUEUE_THREADS = 16
 PAGE_THREADS = 4  # a page task queues its actions a few at a time: the paced tasks run beside it
 HORIZON_EVERY = 5_000  # actions leased between two writes of the paced queue's horizon
@@ -84,7 +90,30 @@ def sweep(rt: Rt, scheduled: str) -> dict[str, int]:
     """One scheduled run. Returns counts for the log. A run of the same schedule in progress
     elsewhere makes this one a duplicate (the next minute's run picks up whatever it leaves)."""
     key = scheduled or rt.clock.now().isoformat()
-    return rt.claims.scheduled_run(ClaimPurpose.SWEEP, key, timedelta(minutes=3), lambda: _sweep(rt))
+    return rt.claims.scheduled_run(ClaimPurpose.SWEEP, key, SWEEP_LEASE, lambda: _alone(rt))
+
+
+def _alone(rt: Rt) -> dict[str, int]:
+    """One sweep at a time, whatever minute it was scheduled for: a sweep of 100,000 due takes
+    about two minutes, and the next minute's, started beside it, streamed the same due ids before
+    the first had leased them and handed every page out again (1,197 page tasks for 500 pages,
+    138,528 actions created twice and refused by name). A run that finds another running waits for
+    it (up to WAIT_FOR_RUNNING), then sweeps what is left; one that outlives its lease (it
+    crashed) is taken over."""
+    give_up = time.monotonic() + WAIT_FOR_RUNNING.total_seconds()
+    while True:
+        started = False
+        try:
+            with rt.claims.hold(ClaimPurpose.SWEEP, RUNNING, lease=SWEEP_LEASE) as running:
+                running.release()  # the next sweep may start once this one is done
+                started = True
+                return _sweep(rt)
+        except ClaimBusy:
+            if started:  # busy inside the sweep, not at its start
+                raise
+            if time.monotonic() >= give_up:
+                return {"another_running": 1}
+        time.sleep(RUNNING_POLL_SECONDS)
 
 
 def _sweep(rt: Rt) -> dict[str, int]:

@@ -4,6 +4,7 @@ and the owner told once."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -210,6 +211,79 @@ def test_an_overlapping_sweep_that_reads_the_same_members_queues_none_twice(stor
     _run_pages(first)
     names = _queued_actions(tasks)
     assert len(names) == len(set(names)) == len(members)
+
+
+def test_the_next_minutes_sweep_started_beside_a_long_one_hands_out_nothing(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100,000 due take a sweep about two minutes; the next minute's run, started beside it, read
+    the same due ids before the first had leased them and handed every page out again (1,197 page
+    tasks for 500 pages). One sweep runs at a time; one that found another running past its wait
+    leaves it all to that one, and the minute after a finished sweep runs as usual."""
+    monkeypatch.setattr(expiry, "WAIT_FOR_RUNNING", timedelta(0))  # the second runs inside the first
+    members = _due_members(store, SWEEP_PAGE_ACTIONS * 3)
+    first = _expiry_rt(store, timedelta(days=1, minutes=1))
+    _, _, tasks = fakes(first)
+    beside: list[dict[str, int]] = []
+    hand_out = expiry._lease_and_hand_out
+
+    def next_minute_starts(*args: Any) -> bool:  # while the first is still handing out its pages
+        if not beside:
+            second = _expiry_rt(store, timedelta(days=1, minutes=2))
+            second.replace(tasks=tasks)
+            beside.append(sweep(second, "12:02"))
+        return hand_out(*args)
+
+    monkeypatch.setattr(expiry, "_lease_and_hand_out", next_minute_starts)
+    counts = sweep(first, "12:01")
+    assert beside == [{"another_running": 1}]
+    assert counts["page_tasks"] == 2
+    pages = [payload for _, _, payload, _ in tasks.created if isinstance(payload, ExpiryPageTask)]
+    assert sorted(item.id for page in pages for item in page.due) == sorted(
+        subscription_id("DemoChannel01", user) for user in members[SWEEP_PAGE_ACTIONS:]
+    )
+    # Done, it lets the next one run: a member due later is queued by the next minute's sweep.
+    store.subscriptions.set(subscription_id("DemoChannel01", USER), active_subscription(USER, days=1))
+    after = _expiry_rt(store, timedelta(days=1, minutes=3))
+    after.replace(tasks=tasks)
+    assert sweep(after, "12:03")["queued"] == 1
+
+
+def test_a_sweep_beside_a_running_one_waits_for_it_then_sweeps_what_is_left(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep run by hand while the scheduler's is running does its work once that one is done,
+    instead of leaving a member due meanwhile to the next minute."""
+    monkeypatch.setattr(expiry, "RUNNING_POLL_SECONDS", 0.01)
+    _due_members(store, 3)
+    first = _expiry_rt(store, timedelta(days=1, minutes=1))
+    _, _, tasks = fakes(first)
+    inside, go_on = threading.Event(), threading.Event()
+    plan = expiry._plan_page
+
+    def slow_plan(*args: Any) -> dict[str, int]:
+        inside.set()
+        assert go_on.wait(10)
+        return plan(*args)
+
+    monkeypatch.setattr(expiry, "_plan_page", slow_plan)
+    running = threading.Thread(target=sweep, args=(first, "12:01"))
+    running.start()
+    assert inside.wait(10)
+    monkeypatch.setattr(expiry, "_plan_page", plan)
+    store.subscriptions.set(subscription_id("DemoChannel01", USER), active_subscription(USER, days=1))
+    by_hand: list[dict[str, int]] = []
+    second = _expiry_rt(store, timedelta(days=1, minutes=1, seconds=30))
+    second.replace(tasks=tasks)
+    waiting = threading.Thread(target=lambda: by_hand.append(sweep(second, "by hand")))
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive() and not by_hand  # it waits while the first one runs
+    go_on.set()
+    running.join(10)
+    waiting.join(10)
+    assert by_hand[0]["queued"] == 1  # the member due meanwhile; the first sweep's three are leased
+    assert len(_queued_actions(tasks)) == 4
 
 
 def test_a_page_task_that_fails_part_way_is_retried_and_loses_nothing(store: MemoryStore) -> None:
