@@ -287,6 +287,45 @@ def test_an_announcement_to_those_ending_soon_one_blocked_counted_once(rt: Rt) -
     assert tg(rt).to(OWNER)[-1].text == "📣 Announcement sent: 4 sent, 0 blocked, 0 failed"
 
 
+def test_the_audience_is_counted_without_reading_a_subscription(
+    rt: Rt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conversation counts the audience three times (the choice, the preview, Send). Read one
+    subscription at a time, a channel of 100,000 members kept the owner waiting minutes for "Add a
+    button under it?"; counted by the database, it reads none."""
+    members(rt)
+    subscriptions = rt.store.subscriptions
+    read, count = subscriptions.pages, subscriptions.count
+    counting: list[bool] = []
+
+    def counted(*args: Any, **kwargs: Any) -> int:  # the memory store counts by reading: allowed
+        counting.append(True)
+        try:
+            return count(*args, **kwargs)
+        finally:
+            counting.pop()
+
+    def no_reading(*args: Any, **kwargs: Any) -> Any:
+        if not counting:
+            raise AssertionError("the audience's subscriptions were read to count them")
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(subscriptions, "pages", no_reading)
+    monkeypatch.setattr(subscriptions, "count", counted)
+    asked = {
+        "All active subscribers": "4 people in Night Owls Club (all active subscribers)",
+        "Ending within 7 days": "3 people in Night Owls Club (subscribers ending within 7 days)",
+        "Lapsed in the last 30 days": "1 person in Night Owls Club (members who lapsed in the last 30 days)",
+    }
+    for choice, confirm in asked.items():
+        said(rt, "/announce")
+        said(rt, "Sale ends Friday!")
+        assert pressed(rt, choice) == "asked ann_button"
+        assert pressed(rt, "No button") == "asked ann_confirm"
+        assert confirm in tg(rt).to(OWNER)[-1].text
+        said(rt, "/cancel")
+
+
 def test_a_user_who_blocks_the_bot_is_recorded_at_once(rt: Rt) -> None:
     assert (
         handle_update(updates.private_bot_status(next(IDS), 7001, blocked=True), rt) == "user blocked the bot"
